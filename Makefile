@@ -1,0 +1,21 @@
+# The two commands a newcomer needs: `make demo` (the main job) and `make test`.
+# Both create .venv on first use (scripts/setup_venv.sh).
+VENV ?= .venv
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test bench clean-venv
+setup: $(STAMP)
+
+$(STAMP): requirements.txt requirements-ros.txt setup.py scripts/setup_venv.sh
+	VENV=$(VENV) ./scripts/setup_venv.sh
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/wmp demo
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+clean-venv:
+	rm -rf $(VENV)

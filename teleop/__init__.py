@@ -1,0 +1,1 @@
+"""Teleoperation, command arbitration (mux), session recording and comparison reports."""
