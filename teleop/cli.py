@@ -1,0 +1,26 @@
+"""`wmp` sub-commands of the teleop area: teleop, record, compare, session."""
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("teleop", help="drive from the keyboard (publishes /cmd_vel_teleop)",
+                              description="Keyboard teleop: w/a/s/d or arrows, +/- speed, space stops, "
+                                          "q quits. Extra arguments go to ROS (--ros-args -p name:=value).")
+    p.add_argument("ros_args", nargs=argparse.REMAINDER, help="e.g. --ros-args -p max_linear_mps:=0.5")
+    p.set_defaults(func=_teleop)
+    for mod in ("teleop.recorder_cli", "teleop.compare_cli", "teleop.session_cli"):
+        try:
+            module = __import__(mod, fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name == mod:
+                continue
+            raise
+        module.register(subparsers)
+
+
+def _teleop(args) -> int:
+    from teleop.keyboard import main
+
+    return main(["wmp-teleop", *args.ros_args])

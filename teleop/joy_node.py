@@ -1,0 +1,51 @@
+"""`teleop_joy`: sensor_msgs/Joy (/joy) → /cmd_vel_teleop with a dead-man button.
+
+Mapping and parameters: teleop.joymap.JoyConfig. Joy messages come from a joystick driver
+(e.g. ``ros2 run joy joy_node``).
+"""
+from __future__ import annotations
+
+import time
+
+from geometry_msgs.msg import Twist, TwistStamped
+from rclpy.node import Node
+from sensor_msgs.msg import Joy
+
+from teleop.joymap import JoyConfig, JoyTeleop
+from world_model_planner.rosutil import declare_config, spin_main
+
+
+class JoyNode(Node):
+    def __init__(self):
+        super().__init__("teleop_joy")
+        self.cfg = declare_config(self, JoyConfig)
+        self.joy = JoyTeleop(self.cfg)
+        self.pub = self.create_publisher(TwistStamped if self.cfg.stamped else Twist, self.cfg.topic, 10)
+        self.create_subscription(Joy, "/joy", self._on_joy, 10)
+        self.create_timer(0.1, lambda: self._publish(self.joy.on_check(time.monotonic())))
+        self.get_logger().info(f"teleop_joy: hold button {self.cfg.deadman_button} to drive; "
+                               f"publishing on {self.cfg.topic}")
+
+    def _on_joy(self, msg: Joy) -> None:
+        self._publish(self.joy.on_joy(msg.axes, msg.buttons, time.monotonic()))
+
+    def _publish(self, cmd) -> None:
+        if cmd is None:
+            return
+        t = Twist()
+        t.linear.x, t.angular.z = float(cmd[0]), float(cmd[1])
+        if self.cfg.stamped:
+            msg = TwistStamped(twist=t)
+            msg.header.stamp = self.get_clock().now().to_msg()
+            msg.header.frame_id = "base_link"
+            self.pub.publish(msg)
+        else:
+            self.pub.publish(t)
+
+
+def main(args=None) -> int:
+    return spin_main(JoyNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
