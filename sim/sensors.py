@@ -1,0 +1,107 @@
+"""Sensors by PyBullet queries: a 2-D lidar (batched ray casting) and a small RGB camera."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pybullet as p
+
+from world_model_planner.params import param, validate
+
+#: Collision group of the robot's links; lidar rays use a mask that excludes it.
+ROBOT_GROUP = 0x2
+WORLD_GROUP = 0x1
+
+
+@dataclass
+class LidarConfig:
+    """A planar lidar at the robot centre; ranges measured from the base centre."""
+    beams: int = param(180, "number of beams", range=(4, 2048))
+    fov_deg: float = param(360.0, "field of view in degrees, centred on the robot's heading",
+                           range=(1.0, 360.0))
+    range_max_m: float = param(8.0, "maximum range in metres; no return reads +inf", range=(0.5, 100.0))
+    rate_hz: float = param(10.0, "scan rate in Hz", range=(0.5, 100.0))
+    height_m: float = param(0.25, "height of the scan plane above the ground", range=(0.05, 0.45))
+    noise_std_m: float = param(0.0, "Gaussian range noise (perturb=True uses at least 0.01 m)",
+                               range=(0.0, 1.0))
+
+    def __post_init__(self):
+        validate(self)
+
+    @property
+    def angle_min(self) -> float:
+        return -math.pi if self.fov_deg >= 360.0 else -math.radians(self.fov_deg) / 2.0
+
+    @property
+    def angle_increment(self) -> float:
+        if self.fov_deg >= 360.0:
+            return 2.0 * math.pi / self.beams
+        return math.radians(self.fov_deg) / (self.beams - 1)
+
+    def angles(self) -> np.ndarray:
+        """(beams,) beam angles in the base frame, radians."""
+        return self.angle_min + self.angle_increment * np.arange(self.beams)
+
+
+@dataclass
+class CameraConfig:
+    """A forward-looking RGB camera on the robot's front (tiny software renderer)."""
+    width: int = param(64, "image width in pixels", range=(8, 512))
+    height: int = param(64, "image height in pixels", range=(8, 512))
+    fov_deg: float = param(90.0, "vertical field of view in degrees", range=(10.0, 170.0))
+    rate_hz: float = param(10.0, "frame rate in Hz", range=(0.5, 60.0))
+    mount_x_m: float = param(0.45, "camera position ahead of the base centre", range=(-1.0, 1.0))
+    mount_z_m: float = param(0.6, "camera height above the ground", range=(0.1, 2.0))
+
+    def __post_init__(self):
+        validate(self)
+
+
+class Lidar:
+    """Casts ``beams`` horizontal rays in one p.rayTestBatch call."""
+
+    def __init__(self, client: int, cfg: LidarConfig):
+        self.client, self.cfg = client, cfg
+        a = cfg.angles()
+        self._cos, self._sin = np.cos(a), np.sin(a)
+
+    def scan(self, pose: np.ndarray, rng: np.random.Generator | None = None,
+             noise_std_m: float = 0.0) -> np.ndarray:
+        """(beams,) float32 ranges from the base centre at ``pose`` (x, y, yaw); inf = no return."""
+        x, y, yaw = pose
+        c, s = math.cos(yaw), math.sin(yaw)
+        dx = self._cos * c - self._sin * s
+        dy = self._cos * s + self._sin * c
+        z = self.cfg.height_m
+        n, r = self.cfg.beams, self.cfg.range_max_m
+        starts = np.column_stack([np.full(n, x), np.full(n, y), np.full(n, z)])
+        ends = np.column_stack([x + dx * r, y + dy * r, np.full(n, z)])
+        hits = p.rayTestBatch(starts.tolist(), ends.tolist(), collisionFilterMask=WORLD_GROUP,
+                              physicsClientId=self.client)
+        frac = np.array([h[2] if h[0] >= 0 else np.inf for h in hits])
+        ranges = frac * r
+        if noise_std_m > 0.0 and rng is not None:
+            finite = np.isfinite(ranges)
+            ranges[finite] += rng.normal(0.0, noise_std_m, int(finite.sum()))
+            ranges[finite] = np.clip(ranges[finite], 0.0, r)
+        return ranges.astype(np.float32)
+
+
+class Camera:
+    """64x64 RGB from the robot's front, looking along its heading."""
+
+    def __init__(self, client: int, cfg: CameraConfig):
+        self.client, self.cfg = client, cfg
+        self._proj = p.computeProjectionMatrixFOV(cfg.fov_deg, cfg.width / cfg.height, 0.05, 20.0)
+
+    def image(self, pose: np.ndarray) -> np.ndarray:
+        """(H, W, 3) uint8 RGB."""
+        x, y, yaw = pose
+        c, s = math.cos(yaw), math.sin(yaw)
+        eye = [x + c * self.cfg.mount_x_m, y + s * self.cfg.mount_x_m, self.cfg.mount_z_m]
+        target = [eye[0] + c, eye[1] + s, self.cfg.mount_z_m - 0.15]
+        view = p.computeViewMatrix(eye, target, [0, 0, 1])
+        _, _, rgba, _, _ = p.getCameraImage(self.cfg.width, self.cfg.height, view, self._proj,
+                                            renderer=p.ER_TINY_RENDERER, physicsClientId=self.client)
+        return np.asarray(rgba, dtype=np.uint8).reshape(self.cfg.height, self.cfg.width, 4)[:, :, :3].copy()

@@ -1,0 +1,219 @@
+"""SimWorld: a scenario built in PyBullet, stepped at 240 Hz, with lidar, odometry, an
+optional camera, collision counting and clearance.
+
+    w = SimWorld(load_scenario("u_trap"), seed=0)
+    w.step(0.5, 0.0, 0.05)          # v m/s, w rad/s, for 0.05 s (12 physics steps)
+    w.pose(), w.velocity(), w.scan(), w.collision_count, w.clearance_m()
+
+No rclpy here; sim_node wraps this class.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pybullet as p
+import pybullet_data
+
+from .robot import DiffDriveRobot, quiet_stdout
+from .robots import ROBOTS
+from .scenario import OBSTACLE_HEIGHT_M, Box, Pose2D, Scenario
+from .sensors import ROBOT_GROUP, WORLD_GROUP, Camera, CameraConfig, Lidar, LidarConfig
+
+__all__ = ["SimWorld", "LidarConfig", "CameraConfig"]
+
+PHYSICS_HZ = 240.0
+WALL_THICKNESS_M = 0.2
+_GROUND_GROUP = 0x4
+_ALL = 0xFFFF
+#: A contact that follows the previous one within this gap is the same collision.
+CONTACT_GAP_S = 0.1
+#: perturb=True: start pose offsets and sensor noise.
+PERTURB_XY_M, PERTURB_YAW_RAD = 0.2, 0.2
+LIDAR_NOISE_M = 0.01
+ODOM_NOISE = {"xy_m": 0.005, "yaw_rad": 0.005, "v_mps": 0.01, "w_radps": 0.01}
+
+_COLOURS = {"wall": [0.55, 0.55, 0.6, 1], "box": [0.8, 0.45, 0.2, 1], "cylinder": [0.2, 0.5, 0.8, 1]}
+
+
+class SimWorld:
+    """One scenario in its own PyBullet client (DIRECT, or GUI when ``gui=True``)."""
+
+    def __init__(self, scenario: Scenario, seed: int = 0, lidar: LidarConfig | None = None,
+                 camera: CameraConfig | None = None, gui: bool = False, perturb: bool = False):
+        self.scenario = scenario
+        self.spec = ROBOTS[scenario.robot]
+        self.lidar_cfg = lidar if lidar is not None else LidarConfig()
+        self.camera_cfg = camera
+        self.perturb = perturb
+        self.seed = int(seed)
+        self.client = p.connect(p.GUI if gui else p.DIRECT)
+        if gui:
+            p.configureDebugVisualizer(p.COV_ENABLE_GUI, 0, physicsClientId=self.client)
+        self.reset(seed)
+
+    # ------------------------------------------------------------------ building
+    def reset(self, seed: int | None = None) -> None:
+        """Rebuild the scenario from scratch (deterministic for a given seed)."""
+        if seed is not None:
+            self.seed = int(seed)
+        self.rng = np.random.default_rng(self.seed)
+        c = self.client
+        p.resetSimulation(physicsClientId=c)
+        p.setGravity(0, 0, -9.81, physicsClientId=c)
+        p.setPhysicsEngineParameter(fixedTimeStep=1.0 / PHYSICS_HZ, deterministicOverlappingPairs=1,
+                                    physicsClientId=c)
+        with quiet_stdout():
+            self.ground = p.loadURDF(pybullet_data.getDataPath() + "/plane.urdf", physicsClientId=c)
+        p.setCollisionFilterGroupMask(self.ground, -1, _GROUND_GROUP, _ALL, physicsClientId=c)
+        self.obstacle_bodies: list[int] = []
+        self._build_walls()
+        for ob in self.scenario.obstacles:
+            self.obstacle_bodies.append(self._add_obstacle(ob))
+        self.start = self._start_pose()
+        self.robot = DiffDriveRobot(c, self.spec, self.start.x, self.start.y, self.start.yaw)
+        for link in self.robot.links():
+            p.setCollisionFilterGroupMask(self.robot.body, link, ROBOT_GROUP, _ALL, physicsClientId=c)
+        self._obstacle_set = set(self.obstacle_bodies)
+        self.lidar = Lidar(c, self.lidar_cfg)
+        self.camera = Camera(c, self.camera_cfg) if self.camera_cfg is not None else None
+        self.sim_time_s = 0.0
+        self.physics_steps = 0
+        self.collision_count = 0
+        self.in_contact = False
+        self._last_contact_s = -math.inf
+        self._sample_odom_noise()
+
+    def _box_body(self, half: list[float], pos: list[float], yaw: float, colour) -> int:
+        c = self.client
+        col = p.createCollisionShape(p.GEOM_BOX, halfExtents=half, physicsClientId=c)
+        vis = p.createVisualShape(p.GEOM_BOX, halfExtents=half, rgbaColor=colour, physicsClientId=c)
+        body = p.createMultiBody(0, col, vis, pos, p.getQuaternionFromEuler([0, 0, yaw]), physicsClientId=c)
+        p.setCollisionFilterGroupMask(body, -1, WORLD_GROUP, _ALL, physicsClientId=c)
+        return body
+
+    def _build_walls(self) -> None:
+        sx, sy = self.scenario.arena
+        t, h = WALL_THICKNESS_M, OBSTACLE_HEIGHT_M / 2
+        for pos, half in (([0, sy / 2 + t / 2, h], [sx / 2 + t, t / 2, h]),
+                          ([0, -sy / 2 - t / 2, h], [sx / 2 + t, t / 2, h]),
+                          ([sx / 2 + t / 2, 0, h], [t / 2, sy / 2 + t, h]),
+                          ([-sx / 2 - t / 2, 0, h], [t / 2, sy / 2 + t, h])):
+            self.obstacle_bodies.append(self._box_body(half, pos, 0.0, _COLOURS["wall"]))
+
+    def _add_obstacle(self, ob) -> int:
+        h = OBSTACLE_HEIGHT_M / 2
+        if isinstance(ob, Box):
+            return self._box_body([ob.size[0] / 2, ob.size[1] / 2, h], [ob.center[0], ob.center[1], h],
+                                  ob.yaw, _COLOURS["box"])
+        c = self.client
+        col = p.createCollisionShape(p.GEOM_CYLINDER, radius=ob.radius, height=2 * h, physicsClientId=c)
+        vis = p.createVisualShape(p.GEOM_CYLINDER, radius=ob.radius, length=2 * h,
+                                  rgbaColor=_COLOURS["cylinder"], physicsClientId=c)
+        body = p.createMultiBody(0, col, vis, [ob.center[0], ob.center[1], h], physicsClientId=c)
+        p.setCollisionFilterGroupMask(body, -1, WORLD_GROUP, _ALL, physicsClientId=c)
+        return body
+
+    def _start_pose(self) -> Pose2D:
+        """The scenario start, or with perturb a seeded collision-free offset of it."""
+        s = self.scenario.start
+        if not self.perturb:
+            return s
+        for _ in range(50):
+            dx, dy = self.rng.uniform(-PERTURB_XY_M, PERTURB_XY_M, 2)
+            dyaw = self.rng.uniform(-PERTURB_YAW_RAD, PERTURB_YAW_RAD)
+            cand = Pose2D(s.x + dx, s.y + dy, s.yaw + dyaw)
+            if self.scenario.footprint_clearance_m(cand.x, cand.y, cand.yaw) >= 0.05:
+                return cand
+        return s
+
+    # ------------------------------------------------------------------ stepping
+    def step(self, v_cmd: float, w_cmd: float, duration_s: float) -> None:
+        """Drive with (v_cmd m/s, w_cmd rad/s), clipped to the robot's limits, for duration_s.
+
+        duration_s is rounded to whole physics steps (1/240 s). Raises ValueError on
+        non-finite commands.
+        """
+        self.robot.set_command(float(v_cmd), float(w_cmd))
+        n = max(1, int(round(duration_s * PHYSICS_HZ)))
+        dt = 1.0 / PHYSICS_HZ
+        c = self.client
+        for _ in range(n):
+            self.robot.apply(dt)
+            p.stepSimulation(physicsClientId=c)
+            self.physics_steps += 1
+            self.sim_time_s = self.physics_steps / PHYSICS_HZ
+            self._update_contacts()
+        self._sample_odom_noise()
+
+    def _update_contacts(self) -> None:
+        touching = any(cp[2] in self._obstacle_set for cp in
+                       p.getContactPoints(bodyA=self.robot.body, physicsClientId=self.client))
+        if touching:
+            if self.sim_time_s - self._last_contact_s > CONTACT_GAP_S:
+                self.collision_count += 1
+            self._last_contact_s = self.sim_time_s
+        self.in_contact = touching
+
+    def _sample_odom_noise(self) -> None:
+        if self.perturb:
+            n = ODOM_NOISE
+            self._pose_noise = self.rng.normal(0.0, [n["xy_m"], n["xy_m"], n["yaw_rad"]])
+            self._vel_noise = self.rng.normal(0.0, [n["v_mps"], n["w_radps"]])
+        else:
+            self._pose_noise, self._vel_noise = np.zeros(3), np.zeros(2)
+
+    # ------------------------------------------------------------------ observations
+    def true_pose(self) -> np.ndarray:
+        """(3,) ground-truth x, y, yaw in the world (== odom) frame."""
+        return self.robot.pose()
+
+    def pose(self) -> np.ndarray:
+        """(3,) odometry x, y, yaw (ground truth, plus noise when perturb=True)."""
+        pose = self.robot.pose() + self._pose_noise
+        pose[2] = math.atan2(math.sin(pose[2]), math.cos(pose[2]))
+        return pose
+
+    def velocity(self) -> np.ndarray:
+        """(2,) body-frame forward speed m/s and yaw rate rad/s (plus noise when perturb=True)."""
+        return self.robot.velocity() + self._vel_noise
+
+    def command(self) -> np.ndarray:
+        """(2,) the command being tracked after clipping to the robot's limits."""
+        return self.robot.command.copy()
+
+    def scan(self) -> np.ndarray:
+        """(beams,) float32 ranges from the base centre (inf where no return)."""
+        noise = max(self.lidar_cfg.noise_std_m, LIDAR_NOISE_M if self.perturb else 0.0)
+        return self.lidar.scan(self.true_pose(), self.rng, noise)
+
+    def image(self) -> np.ndarray | None:
+        """(H, W, 3) uint8 RGB from the front camera, or None when the camera is off."""
+        return None if self.camera is None else self.camera.image(self.true_pose())
+
+    def clearance_m(self, max_m: float = 10.0) -> float:
+        """Smallest distance between the robot's collision shapes and any wall or obstacle
+        (0 when touching; ``max_m`` when nothing is that close)."""
+        best = max_m
+        for body in self.obstacle_bodies:
+            for cp in p.getClosestPoints(self.robot.body, body, max_m, physicsClientId=self.client):
+                best = min(best, cp[8])
+        return max(0.0, best)
+
+    def goal_distance_m(self) -> float:
+        x, y, _ = self.true_pose()
+        return math.hypot(self.scenario.goal.x - x, self.scenario.goal.y - y)
+
+    def goal_reached(self) -> bool:
+        return self.goal_distance_m() <= self.scenario.goal.tolerance
+
+    def close(self) -> None:
+        if self.client is not None and p.isConnected(self.client):
+            p.disconnect(self.client)
+        self.client = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
