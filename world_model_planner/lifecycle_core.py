@@ -1,0 +1,184 @@
+"""What a lifecycle manager should do next, decided without ROS.
+
+The ROS side (``lifecycle_manager.py``) observes each managed node's primary state (or that
+it cannot be reached) and asks :class:`Supervisor` which transitions to request. The rules,
+in the spirit of nav2_lifecycle_manager:
+
+- bring-up configures every reachable node in ``node_names`` order, then activates them in
+  the same order; shutdown deactivates and cleans them up in reverse order, leaving them
+  unconfigured (so a later startup can bring them up again);
+- a node that cannot be reached (no get_state service, or no answer within the bond timeout)
+  is marked *lost* and logged once; when it answers again it counts as a new incarnation and
+  is brought back up (if the stack is meant to be up);
+- a node that was active and is now unconfigured without being asked has restarted between
+  two checks: it is brought back up too;
+- a refused or failed transition marks the node *failed*: it is not retried (no log spam)
+  until it restarts or ``startup`` is requested again.
+
+This module never imports rclpy.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .params import ConfigError, param, validate
+
+# lifecycle_msgs/msg/State primary states and lifecycle_msgs/msg/Transition ids (REP-2002).
+UNKNOWN, UNCONFIGURED, INACTIVE, ACTIVE, FINALIZED = 0, 1, 2, 3, 4
+CONFIGURE, CLEANUP, ACTIVATE, DEACTIVATE = 1, 2, 3, 4
+STATE_LABELS = {UNKNOWN: "unknown", UNCONFIGURED: "unconfigured", INACTIVE: "inactive",
+                ACTIVE: "active", FINALIZED: "finalized"}
+TRANSITION_LABELS = {CONFIGURE: "configure", CLEANUP: "cleanup", ACTIVATE: "activate",
+                     DEACTIVATE: "deactivate"}
+
+
+@dataclass
+class LifecycleManagerConfig:
+    """Parameters of the lifecycle manager."""
+
+    node_names: list = param(["world_model_node", "planner_node"],
+                             "Managed lifecycle nodes, brought up in this order (names relative "
+                             "to the manager's namespace, or absolute).")
+    autostart: bool = param(True, "Configure and activate the managed nodes at start-up.")
+    bond_timeout_s: float = param(4.0, "A node that does not answer get_state within this time "
+                                       "is considered lost.", range=(0.1, 120.0))
+    check_period_s: float = param(1.0, "How often the managed nodes' states are checked.",
+                                  range=(0.05, 60.0))
+    transition_timeout_s: float = param(30.0, "Longest wait for one change_state answer "
+                                              "(configure may load a model).", range=(0.5, 600.0))
+
+    def __post_init__(self):
+        validate(self)
+        names = [str(n) for n in self.node_names if str(n).strip()]
+        if not names:
+            raise ConfigError("LifecycleManagerConfig.node_names: expected at least one node name, got []")
+        if len(set(names)) != len(names):
+            raise ConfigError(f"LifecycleManagerConfig.node_names: expected unique names, got {names}")
+        self.node_names = names
+
+
+@dataclass
+class NodeRecord:
+    """What the manager knows about one managed node."""
+
+    name: str
+    state: int = UNKNOWN          # last observed primary state (UNKNOWN while unreachable)
+    reachable: bool = False
+    ever_seen: bool = False
+    lost: bool = False            # was reachable, then stopped answering
+    failed: str = ""              # why the last transition failed ('' when fine)
+    transitions: int = 0          # successful transitions requested by the manager
+
+    @property
+    def label(self) -> str:
+        if self.lost:
+            return "lost"
+        if not self.reachable:
+            return "waiting"
+        return STATE_LABELS.get(self.state, f"state {self.state}")
+
+
+@dataclass
+class Supervisor:
+    """Per-node bookkeeping and the next transitions to request. Feed it observations with
+    :meth:`observe`, ask :meth:`plan`, report outcomes with :meth:`record_transition`."""
+
+    node_names: list
+    want_active: bool = False
+    records: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.records = {n: NodeRecord(n) for n in self.node_names}
+
+    # -- observations -------------------------------------------------------------------
+    def observe(self, name: str, state: int | None) -> list[str]:
+        """Record one check of ``name``: its primary state, or None when unreachable.
+        Returns human-readable events worth logging (lost, reappeared, restarted)."""
+        rec = self.records[name]
+        events = []
+        if state is None:
+            if rec.reachable:
+                rec.lost = True
+                events.append(f"'{name}' is lost (no answer to get_state)")
+            rec.reachable = False
+            rec.state = UNKNOWN
+            return events
+        if rec.lost:
+            events.append(f"'{name}' is back ({STATE_LABELS.get(state, state)})")
+            rec.failed = ""
+        elif not rec.ever_seen:
+            events.append(f"'{name}' is reachable ({STATE_LABELS.get(state, state)})")
+        elif rec.state in (INACTIVE, ACTIVE) and state == UNCONFIGURED:
+            events.append(f"'{name}' restarted (was {STATE_LABELS[rec.state]}, now unconfigured)")
+            rec.failed = ""
+        rec.reachable, rec.ever_seen, rec.lost, rec.state = True, True, False, state
+        return events
+
+    # -- decisions ----------------------------------------------------------------------
+    def request_startup(self) -> None:
+        self.want_active = True
+        for rec in self.records.values():
+            rec.failed = ""
+
+    def request_shutdown(self) -> None:
+        self.want_active = False
+        for rec in self.records.values():
+            rec.failed = ""
+
+    def plan(self) -> list[tuple[str, int]]:
+        """Transitions to request now, in order, as (node name, transition id).
+
+        Up: configure all unconfigured nodes in order, then activate all inactive ones
+        (including those just configured). Down: reverse order, deactivate then clean up.
+        """
+        steps: list[tuple[str, int]] = []
+        recs = [self.records[n] for n in self.node_names]
+        usable = [r for r in recs if r.reachable and not r.failed]
+        if self.want_active:
+            steps += [(r.name, CONFIGURE) for r in usable if r.state == UNCONFIGURED]
+            steps += [(r.name, ACTIVATE) for r in usable if r.state in (UNCONFIGURED, INACTIVE)]
+        else:
+            usable.reverse()
+            steps += [(r.name, DEACTIVATE) for r in usable if r.state == ACTIVE]
+            steps += [(r.name, CLEANUP) for r in usable if r.state in (ACTIVE, INACTIVE)]
+        return steps
+
+    def record_transition(self, name: str, transition: int, ok: bool, why: str = "") -> None:
+        """Outcome of one change_state request. A failure blocks the node's later steps."""
+        rec = self.records[name]
+        if ok:
+            rec.transitions += 1
+            rec.state = _RESULT_STATE[transition]
+            rec.failed = ""
+        else:
+            rec.failed = why or f"{TRANSITION_LABELS.get(transition, transition)} failed"
+
+    def blocked(self, name: str) -> bool:
+        return bool(self.records[name].failed)
+
+    # -- reporting ----------------------------------------------------------------------
+    def summary(self) -> tuple[int, str, dict[str, str]]:
+        """(level 0 OK / 1 WARN / 2 ERROR, message, key → value) for a DiagnosticStatus."""
+        recs = [self.records[n] for n in self.node_names]
+        target = ACTIVE if self.want_active else UNCONFIGURED
+        values = {r.name: (f"{r.label} (failed: {r.failed})" if r.failed else r.label) for r in recs}
+        values["managing"] = "up" if self.want_active else "down"
+        failed = [r.name for r in recs if r.failed]
+        if failed:
+            return 2, "transition failed: " + ", ".join(failed), values
+        lost = [r.name for r in recs if r.lost]
+        if lost:
+            return 1, "lost: " + ", ".join(lost), values
+        behind = [r.name for r in recs if not r.reachable or (r.state != target and self.want_active)
+                  or (not self.want_active and r.state in (INACTIVE, ACTIVE))]
+        if behind:
+            return 1, "waiting for: " + ", ".join(behind), values
+        return 0, ("all nodes active" if self.want_active else "all nodes down"), values
+
+
+_RESULT_STATE = {CONFIGURE: INACTIVE, CLEANUP: UNCONFIGURED, ACTIVATE: ACTIVE, DEACTIVATE: INACTIVE}
+
+__all__ = [
+    "LifecycleManagerConfig", "NodeRecord", "Supervisor", "STATE_LABELS", "TRANSITION_LABELS",
+    "UNKNOWN", "UNCONFIGURED", "INACTIVE", "ACTIVE", "FINALIZED",
+    "CONFIGURE", "CLEANUP", "ACTIVATE", "DEACTIVATE"]

@@ -1,0 +1,218 @@
+"""lifecycle_manager: brings the stack's lifecycle nodes up and keeps them up.
+
+In the spirit of nav2_lifecycle_manager. Parameters (see :class:`LifecycleManagerConfig`):
+``node_names``, ``autostart``, ``bond_timeout_s``, ``check_period_s``, ``transition_timeout_s``.
+Services: ``~/startup`` and ``~/shutdown`` (std_srvs/Trigger). Diagnostics: /diagnostics,
+status name ``lifecycle_manager``, one key per managed node with its state.
+
+Instead of bond connections it polls ``/<node>/get_state`` every ``check_period_s``; a node
+that does not answer within ``bond_timeout_s`` is lost and, when it answers again, brought
+back up. The decisions live in :mod:`world_model_planner.lifecycle_core`.
+
+Threads: the executor (several threads) serves the services and completes client futures;
+one worker thread runs the check/transition loop with blocking waits on those futures.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from lifecycle_msgs.msg import Transition
+from lifecycle_msgs.srv import ChangeState, GetState
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from std_srvs.srv import Trigger
+
+from .lifecycle_core import TRANSITION_LABELS, LifecycleManagerConfig, Supervisor
+from .params import ConfigError
+from .rosutil import declare_config
+
+
+class LifecycleManager(Node):
+    def __init__(self):
+        super().__init__("lifecycle_manager")
+        self.cfg = declare_config(self, LifecycleManagerConfig)
+        self.sup = Supervisor(self.cfg.node_names, want_active=self.cfg.autostart)
+        self._lock = threading.Lock()          # guards self.sup
+        self._cycle = threading.Condition()    # wakes the worker, counts finished cycles
+        self._cycles_done = 0
+        self._wake = False
+        self._busy = False
+        self._running = True
+        group = ReentrantCallbackGroup()
+        self._get = {n: self.create_client(GetState, _srv(n, "get_state"), callback_group=group)
+                     for n in self.cfg.node_names}
+        self._change = {n: self.create_client(ChangeState, _srv(n, "change_state"), callback_group=group)
+                        for n in self.cfg.node_names}
+        self._diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        services = ReentrantCallbackGroup()
+        self.create_service(Trigger, "~/startup", self._on_startup, callback_group=services)
+        self.create_service(Trigger, "~/shutdown", self._on_shutdown, callback_group=services)
+        self._worker = threading.Thread(target=self._loop, name="lifecycle_manager", daemon=True)
+        self.get_logger().info(
+            f"managing {self.cfg.node_names} (autostart={self.cfg.autostart}, "
+            f"check every {self.cfg.check_period_s} s, bond timeout {self.cfg.bond_timeout_s} s)")
+
+    def start(self) -> None:
+        self._worker.start()
+
+    def stop(self) -> None:
+        with self._cycle:
+            self._running = False
+            self._cycle.notify_all()
+        if self._worker.is_alive():
+            self._worker.join(self.cfg.transition_timeout_s + 1.0)
+
+    # -- worker --------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            with self._cycle:
+                if not self._wake:
+                    self._cycle.wait(self.cfg.check_period_s)
+                self._wake = False
+                if not self._running or not rclpy.ok(context=self.context):
+                    return
+                self._busy = True
+            try:
+                self._check_once()
+            except Exception as exc:  # noqa: BLE001 - keep managing; report it
+                if not rclpy.ok(context=self.context):
+                    return
+                self.get_logger().error(f"check failed: {type(exc).__name__}: {exc}")
+            with self._cycle:
+                self._busy = False
+                self._cycles_done += 1
+                self._cycle.notify_all()
+
+    def _check_once(self) -> None:
+        for name in self.cfg.node_names:
+            state = self._get_state(name)
+            with self._lock:
+                events = self.sup.observe(name, state)
+            for event in events:
+                (self.get_logger().warn if "lost" in event else self.get_logger().info)(event)
+        with self._lock:
+            steps = self.sup.plan()
+        for name, transition in steps:
+            with self._lock:
+                if self.sup.blocked(name):
+                    continue
+            ok, why, took_s = self._change_state(name, transition)
+            label = TRANSITION_LABELS.get(transition, str(transition))
+            if ok:
+                self.get_logger().info(f"{label} '{name}': ok ({took_s:.2f} s)")
+            else:
+                self.get_logger().error(f"{label} '{name}' failed: {why}")
+            with self._lock:
+                self.sup.record_transition(name, transition, ok, why)
+        self._publish_diagnostics()
+
+    def _get_state(self, name: str) -> int | None:
+        client = self._get[name]
+        if not client.service_is_ready():
+            return None
+        response = self._wait(client, GetState.Request(), self.cfg.bond_timeout_s)
+        return None if response is None else int(response.current_state.id)
+
+    def _change_state(self, name: str, transition: int) -> tuple[bool, str, float]:
+        client = self._change[name]
+        if not client.service_is_ready():
+            return False, f"/{name}/change_state is not available", 0.0
+        start = time.monotonic()
+        request = ChangeState.Request(transition=Transition(id=transition))
+        response = self._wait(client, request, self.cfg.transition_timeout_s)
+        took_s = time.monotonic() - start
+        if response is None:
+            return False, f"no answer within {self.cfg.transition_timeout_s} s", took_s
+        if not response.success:
+            return False, "the node refused the transition (see its log)", took_s
+        return True, "", took_s
+
+    def _wait(self, client, request, timeout_s: float):
+        future = client.call_async(request)
+        done = threading.Event()
+        future.add_done_callback(lambda _f: done.set())
+        if not done.wait(timeout_s):
+            client.remove_pending_request(future)
+            return None
+        return future.result()
+
+    def _publish_diagnostics(self) -> None:
+        with self._lock:
+            level, message, values = self.sup.summary()
+        status = DiagnosticStatus(level=bytes([level]), name="lifecycle_manager", message=message,
+                                  hardware_id=self.get_fully_qualified_name(),
+                                  values=[KeyValue(key=k, value=v) for k, v in values.items()])
+        msg = DiagnosticArray(status=[status])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self._diag.publish(msg)
+
+    # -- services ------------------------------------------------------------------------
+    def _run_cycle(self, timeout_s: float) -> None:
+        """Wake the worker and wait for a full check cycle that starts after this call."""
+        with self._cycle:
+            # a cycle already under way may have planned before this request: wait for the next
+            target = self._cycles_done + (2 if self._busy else 1)
+            self._wake = True
+            self._cycle.notify_all()
+            self._cycle.wait_for(lambda: self._cycles_done >= target or not self._running, timeout_s)
+
+    def _answer(self, response, want_level0: str):
+        self._run_cycle(self.cfg.check_period_s + len(self.cfg.node_names)
+                        * (self.cfg.bond_timeout_s + 2 * self.cfg.transition_timeout_s))
+        with self._lock:
+            level, message, _ = self.sup.summary()
+        response.success = level == 0
+        response.message = message if level else want_level0
+        return response
+
+    def _on_startup(self, _request, response):
+        self.get_logger().info("startup requested")
+        with self._lock:
+            self.sup.request_startup()
+        return self._answer(response, "all nodes active")
+
+    def _on_shutdown(self, _request, response):
+        self.get_logger().info("shutdown requested")
+        with self._lock:
+            self.sup.request_shutdown()
+        return self._answer(response, "all nodes down")
+
+
+def _srv(node_name: str, service: str) -> str:
+    """'/ns/node' → '/ns/node/get_state'; 'node' stays relative to the manager's namespace."""
+    return f"{node_name.rstrip('/')}/{service}"
+
+
+def main(args=None) -> int:
+    rclpy.init(args=args if args is not None else sys.argv)
+    node = None
+    status = 0
+    executor = MultiThreadedExecutor(num_threads=4)
+    try:
+        node = LifecycleManager()
+        executor.add_node(node)
+        node.start()
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except ConfigError as exc:
+        print(f"[error] {exc}", file=sys.stderr)
+        status = 2
+    finally:
+        if node is not None:
+            node.stop()
+        executor.shutdown()
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.try_shutdown()
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
