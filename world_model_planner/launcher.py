@@ -1,0 +1,181 @@
+"""Start the stack's :class:`~world_model_planner.stack.NodeSpec` list as real processes.
+
+Each node runs as ``<bin>/<executable> --ros-args ...`` in its own process group, with its
+own log file, in a private ``ROS_DOMAIN_ID`` with ``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST``
+so nothing leaves the machine and parallel runs do not hear each other. Teardown sends
+SIGINT (the nodes shut down cleanly) and SIGKILLs whatever is left after a timeout.
+
+Readiness (topics seen, lifecycle nodes active) is checked over ROS by
+:mod:`world_model_planner.episode`; this module never imports rclpy.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .stack import NodeSpec
+
+# Shared with test/rostest_utils.py, so tests and `wmp run` never pick the same domain.
+_LOCK_DIR = Path(tempfile.gettempdir()) / "wmp-ros-domains"
+
+
+class StackError(RuntimeError):
+    """The stack could not be started or a node died; the message carries its log tail."""
+
+
+class DomainLease:
+    """Hold a ROS_DOMAIN_ID (1..200) exclusively across processes on this machine."""
+
+    def __init__(self, preferred: int | None = None):
+        _LOCK_DIR.mkdir(exist_ok=True)
+        start = preferred - 1 if preferred else (os.getpid() * 13 + 101) % 200
+        for i in range(200):
+            dom = 1 + (start + i) % 200
+            fh = open(_LOCK_DIR / f"{dom}.lock", "w")
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                fh.close()
+                continue
+            self.domain_id, self._fh = dom, fh
+            return
+        raise StackError("no free ROS_DOMAIN_ID in 1..200 (too many stacks running?)")
+
+    def release(self) -> None:
+        if self._fh is not None:
+            fcntl.flock(self._fh, fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh = None
+
+
+def stack_env(domain_id: int, base: dict | None = None, **extra) -> dict:
+    """Environment for node processes: private domain, localhost discovery, unbuffered."""
+    env = dict(os.environ if base is None else base)
+    env.update({
+        "ROS_DOMAIN_ID": str(domain_id),
+        "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
+        "RMW_IMPLEMENTATION": env.get("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp"),
+        "PYTHONUNBUFFERED": "1",
+    })
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def default_bin_dir(executable: str = "sim_node") -> Path | None:
+    """Directory of this interpreter's console scripts, or None to search PATH."""
+    here = Path(sys.executable).parent
+    if (here / executable).exists():
+        return here
+    found = shutil.which(executable)
+    return Path(found).parent if found else None
+
+
+class NodeProc:
+    """One running node: its spec, process and log file."""
+
+    def __init__(self, spec: NodeSpec, env: dict, log_path: Path, bin_dir: Path | None):
+        self.spec = spec
+        self.log_path = log_path
+        argv = spec.command(bin_dir)
+        if bin_dir is None and shutil.which(argv[0]) is None:
+            raise StackError(f"executable '{spec.executable}' not found (is the package installed?)")
+        if bin_dir is not None and not Path(argv[0]).exists():
+            raise StackError(f"executable '{argv[0]}' not found (is the package installed?)")
+        self._log = open(log_path, "w")
+        self._log.write("$ " + " ".join(argv) + "\n")
+        self._log.flush()
+        self.proc = subprocess.Popen(argv, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+
+    @property
+    def name(self) -> str:
+        return self.spec.fqn
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def log_tail(self, chars: int = 2500) -> str:
+        try:
+            self._log.flush()
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return text[-chars:]
+
+    def signal(self, sig) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def close_log(self) -> None:
+        if not self._log.closed:
+            self._log.close()
+
+
+class Stack:
+    """Processes for a list of NodeSpecs, started in order, stopped in reverse order.
+
+    Use as a context manager::
+
+        with Stack(specs, log_dir, domain_id) as stack:
+            ...            # stack.check() raises StackError if a node died
+    """
+
+    def __init__(self, specs: list[NodeSpec], log_dir: str | os.PathLike, domain_id: int,
+                 bin_dir: Path | None = None, env: dict | None = None):
+        self.specs = list(specs)
+        self.log_dir = Path(log_dir)
+        self.domain_id = domain_id
+        self.bin_dir = bin_dir if bin_dir is not None else default_bin_dir()
+        self.env = stack_env(domain_id, env, ROS_LOG_DIR=str(self.log_dir / "ros"))
+        self.procs: list[NodeProc] = []
+
+    def start(self) -> "Stack":
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            for spec in self.specs:
+                log = self.log_dir / f"{spec.fqn.strip('/').replace('/', '.')}.log"
+                self.procs.append(NodeProc(spec, self.env, log, self.bin_dir))
+        except Exception:
+            self.stop()
+            raise
+        return self
+
+    def check(self) -> None:
+        """Raise StackError naming the first node that exited, with the end of its log."""
+        for p in self.procs:
+            if not p.alive():
+                raise StackError(f"node {p.name} exited with status {p.proc.returncode}; "
+                                 f"log {p.log_path}:\n{p.log_tail()}")
+
+    def stop(self, timeout_s: float = 8.0) -> dict[str, int | None]:
+        """SIGINT every node (reverse order), wait up to ``timeout_s``, SIGKILL the rest."""
+        for p in reversed(self.procs):
+            p.signal(signal.SIGINT)
+        deadline = time.monotonic() + timeout_s
+        for p in reversed(self.procs):
+            try:
+                p.proc.wait(max(deadline - time.monotonic(), 0.05))
+            except subprocess.TimeoutExpired:
+                p.signal(signal.SIGKILL)
+                try:
+                    p.proc.wait(5.0)
+                except subprocess.TimeoutExpired:
+                    pass
+            p.close_log()
+        return {p.name: p.proc.returncode for p in self.procs}
+
+    def __enter__(self) -> "Stack":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

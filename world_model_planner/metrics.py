@@ -1,0 +1,146 @@
+"""Episode metrics as pure functions: path length, success, shortest path, SPL, summaries.
+
+No rclpy, no sim import: scenarios are read by duck typing (``arena``, ``obstacles`` with
+``center``/``size``/``yaw`` boxes or ``center``/``radius`` cylinders, ``start``, ``goal``).
+"""
+from __future__ import annotations
+
+import heapq
+import math
+import statistics
+from typing import Iterable, Sequence
+
+import numpy as np
+
+
+def path_length_m(xy: np.ndarray) -> float:
+    """Sum of distances between consecutive positions. xy: (T, 2) metres."""
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    if len(xy) < 2:
+        return 0.0
+    return float(np.linalg.norm(np.diff(xy, axis=0), axis=1).sum())
+
+
+def goal_distance_m(xy: Sequence[float], goal_xy: Sequence[float]) -> float:
+    return float(math.hypot(float(xy[0]) - float(goal_xy[0]), float(xy[1]) - float(goal_xy[1])))
+
+
+def reached(xy: Sequence[float], goal_xy: Sequence[float], tolerance_m: float) -> bool:
+    """Success test of DESIGN.md: the robot centre is within the goal tolerance."""
+    return goal_distance_m(xy, goal_xy) <= tolerance_m
+
+
+def spl(success: bool, shortest_m: float, taken_m: float) -> float:
+    """Success weighted by Path Length (Anderson et al. 2018): S * l / max(p, l)."""
+    if not success:
+        return 0.0
+    if shortest_m <= 0.0:
+        return 1.0
+    return float(shortest_m / max(taken_m, shortest_m))
+
+
+def median_or_none(values: Iterable[float]) -> float | None:
+    vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    return float(statistics.median(vals)) if vals else None
+
+
+# -- shortest path on an occupancy grid ---------------------------------------------------
+
+def occupancy_grid(scenario, resolution_m: float = 0.1, inflate_m: float = 0.35):
+    """Boolean grid (ny, nx), True = blocked for a disc of radius ``inflate_m``.
+
+    The arena is centred on the origin and walled. Returns (grid, origin_xy) where cell
+    (i, j) has its centre at origin + (j + 0.5, i + 0.5) * resolution.
+    """
+    sx, sy = (float(v) for v in scenario.arena)
+    nx, ny = int(math.ceil(sx / resolution_m)), int(math.ceil(sy / resolution_m))
+    origin = np.array([-sx / 2.0, -sy / 2.0])
+    xs = origin[0] + (np.arange(nx) + 0.5) * resolution_m
+    ys = origin[1] + (np.arange(ny) + 0.5) * resolution_m
+    gx, gy = np.meshgrid(xs, ys)                       # (ny, nx)
+    blocked = (np.abs(gx) > sx / 2.0 - inflate_m) | (np.abs(gy) > sy / 2.0 - inflate_m)
+    for ob in getattr(scenario, "obstacles", []) or []:
+        cx, cy = (float(v) for v in _xy(ob.center))
+        if hasattr(ob, "radius"):
+            blocked |= np.hypot(gx - cx, gy - cy) <= float(ob.radius) + inflate_m
+        else:
+            hx, hy = (float(v) / 2.0 for v in ob.size)
+            yaw = float(getattr(ob, "yaw", 0.0) or 0.0)
+            c, s = math.cos(yaw), math.sin(yaw)
+            lx = c * (gx - cx) + s * (gy - cy)         # into the box frame
+            ly = -s * (gx - cx) + c * (gy - cy)
+            dx = np.maximum(np.abs(lx) - hx, 0.0)
+            dy = np.maximum(np.abs(ly) - hy, 0.0)
+            blocked |= np.hypot(dx, dy) <= inflate_m
+    return blocked, origin
+
+
+def shortest_path_m(scenario, start_xy: Sequence[float] | None = None,
+                    resolution_m: float = 0.1, inflate_m: float = 0.35) -> float:
+    """Geodesic start→goal distance (8-connected grid Dijkstra) for a disc of ``inflate_m``,
+    ending at the goal's tolerance circle. Falls back to the straight line (minus tolerance)
+    where the grid finds no path (start or goal inside the inflated obstacles)."""
+    start = _xy(start_xy if start_xy is not None else scenario.start)
+    goal = _xy(scenario.goal)
+    tol = float(getattr(scenario.goal, "tolerance", 0.0) or 0.0)
+    straight = max(goal_distance_m(start, goal) - tol, 0.0)
+    grid, origin = occupancy_grid(scenario, resolution_m, inflate_m)
+    ny, nx = grid.shape
+
+    def cell(p):
+        j = int((p[0] - origin[0]) / resolution_m)
+        i = int((p[1] - origin[1]) / resolution_m)
+        return min(max(i, 0), ny - 1), min(max(j, 0), nx - 1)
+
+    si, sj = cell(start)
+    if grid[si, sj]:
+        return straight
+    xs = origin[0] + (np.arange(nx) + 0.5) * resolution_m
+    ys = origin[1] + (np.arange(ny) + 0.5) * resolution_m
+    goal_d = np.hypot(xs[None, :] - goal[0], ys[:, None] - goal[1])   # (ny, nx)
+    dist = np.full(grid.shape, np.inf)
+    dist[si, sj] = 0.0
+    heap = [(0.0, si, sj)]
+    steps = [(di, dj, resolution_m * math.hypot(di, dj))
+             for di in (-1, 0, 1) for dj in (-1, 0, 1) if di or dj]
+    while heap:
+        d, i, j = heapq.heappop(heap)
+        if d > dist[i, j]:
+            continue
+        if goal_d[i, j] <= max(tol, resolution_m):
+            return max(d - max(tol - goal_d[i, j], 0.0), straight)
+        for di, dj, cost in steps:
+            a, b = i + di, j + dj
+            if 0 <= a < ny and 0 <= b < nx and not grid[a, b] and d + cost < dist[a, b]:
+                dist[a, b] = d + cost
+                heapq.heappush(heap, (d + cost, a, b))
+    return straight
+
+
+def _xy(p) -> tuple[float, float]:
+    if hasattr(p, "x"):
+        return float(p.x), float(p.y)
+    return float(p[0]), float(p[1])
+
+
+# -- aggregation over episodes ------------------------------------------------------------
+
+def summarize(episodes: list[dict]) -> dict:
+    """Aggregate episode dicts of one (scenario, planner) cell."""
+    n = len(episodes)
+    ok = [e for e in episodes if e.get("success")]
+    def mean(key, rows):
+        vals = [float(e[key]) for e in rows if e.get(key) is not None]
+        return float(np.mean(vals)) if vals else None
+    return {
+        "episodes": n,
+        "success_rate": len(ok) / n if n else None,
+        "spl": mean("spl", episodes),
+        "time_s": mean("time_s", ok),
+        "path_length_m": mean("path_length_m", ok),
+        "collision_rate": (sum(1 for e in episodes if (e.get("collisions") or 0) > 0) / n) if n else None,
+        "min_clearance_m": min((e["min_clearance_m"] for e in episodes
+                                if e.get("min_clearance_m") is not None), default=None),
+        "plan_hz": median_or_none(e.get("plan_hz_median") for e in episodes),
+        "errors": sum(1 for e in episodes if e.get("error")),
+    }

@@ -1,0 +1,139 @@
+"""Benchmark and demo reports: results JSON, Markdown tables, trajectory PNGs over the map.
+
+No rclpy. Matplotlib is imported inside the plotting function (Agg backend, headless).
+"""
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from pathlib import Path
+
+from .metrics import summarize
+
+COLUMNS = [  # (key, header, format)
+    ("success_rate", "success", "{:.0%}"),
+    ("spl", "SPL", "{:.2f}"),
+    ("time_s", "time [s]", "{:.1f}"),
+    ("path_length_m", "path [m]", "{:.1f}"),
+    ("collision_rate", "collision rate", "{:.0%}"),
+    ("plan_hz", "plan rate [Hz]", "{:.1f}"),
+]
+
+
+def group(episodes: list[dict]) -> "OrderedDict[tuple[str, str], list[dict]]":
+    """Episodes by (scenario, planner), in first-seen order."""
+    out: OrderedDict = OrderedDict()
+    for e in episodes:
+        out.setdefault((e["scenario"], e["planner"]), []).append(e)
+    return out
+
+
+def summary_rows(episodes: list[dict]) -> list[dict]:
+    return [{"scenario": s, "planner": p, **summarize(eps)} for (s, p), eps in group(episodes).items()]
+
+
+def _fmt(value, fmt: str) -> str:
+    return "–" if value is None else fmt.format(value)
+
+
+def markdown_table(episodes: list[dict]) -> str:
+    """Per scenario × planner: success rate, SPL, time, path length, collision rate, plan
+    rate (time and path over successful episodes), plus an 'all' row per planner."""
+    rows = summary_rows(episodes)
+    planners = list(OrderedDict.fromkeys(e["planner"] for e in episodes))
+    for p in planners:
+        eps = [e for e in episodes if e["planner"] == p]
+        if len({e["scenario"] for e in eps}) > 1:
+            rows.append({"scenario": "**all**", "planner": p, **summarize(eps)})
+    head = "| scenario | planner | episodes | " + " | ".join(h for _, h, _ in COLUMNS) + " |"
+    lines = [head, "|" + "---|" * (3 + len(COLUMNS))]
+    for r in rows:
+        cells = [r["scenario"], r["planner"], str(r["episodes"])]
+        cells += [_fmt(r[k], f) for k, _, f in COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def episode_table(episodes: list[dict]) -> str:
+    """One row per episode (the demo's metrics table)."""
+    lines = ["| scenario | planner | seed | reached | time [s] | path [m] | SPL | collisions "
+             "| min clearance [m] | plan rate [Hz] | wall [s] |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for e in episodes:
+        if e.get("error"):
+            lines.append(f"| {e['scenario']} | {e['planner']} | {e['seed']} | error | "
+                         + " | ".join(["–"] * 7) + f" |  <!-- {e['error'][:80]} -->")
+            continue
+        lines.append("| " + " | ".join([
+            e["scenario"], e["planner"], str(e["seed"]), "yes" if e["success"] else "no",
+            _fmt(e.get("time_s"), "{:.1f}"), _fmt(e.get("path_length_m"), "{:.1f}"),
+            _fmt(e.get("spl"), "{:.2f}"), str(e.get("collisions", "–")),
+            _fmt(e.get("min_clearance_m"), "{:.2f}"), _fmt(e.get("plan_hz_median"), "{:.1f}"),
+            _fmt(e.get("wall_s"), "{:.0f}")]) + " |")
+    return "\n".join(lines)
+
+
+def plot_trajectories(scenario_name: str, episodes: list[dict], out_png: Path) -> Path:
+    """Trajectories of ``episodes`` (one scenario) over the scenario's map."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sim.plotting import draw_scenario
+    from sim.scenario import load_scenario
+
+    src = next((e.get("scenario_source") for e in episodes if e.get("scenario_source")),
+               scenario_name)
+    scenario = load_scenario(src)
+    fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    draw_scenario(ax, scenario)
+    colors = {"hierarchical": "tab:blue", "flat": "tab:orange", "classic": "tab:green"}
+    seen = set()
+    for e in episodes:
+        traj = e.get("trajectory") or []
+        if not traj:
+            continue
+        xs, ys = [p[1] for p in traj], [p[2] for p in traj]
+        label = e["planner"] if e["planner"] not in seen else None
+        seen.add(e["planner"])
+        ax.plot(xs, ys, "-", lw=1.4, alpha=0.8, color=colors.get(e["planner"]), label=label)
+        ax.plot(xs[-1], ys[-1], "o" if e.get("success") else "x", ms=5,
+                color=colors.get(e["planner"]))
+    if seen:
+        ax.legend(loc="best", fontsize=8)
+    ok = sum(1 for e in episodes if e.get("success"))
+    ax.set_title(f"{scenario_name}: {ok}/{len(episodes)} reached")
+    ax.set_aspect("equal")
+    out_png = Path(out_png)
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return out_png
+
+
+def write_results(episodes: list[dict], out_dir: Path, title: str, command: str,
+                  per_episode: bool = False) -> dict[str, Path]:
+    """results.json, report.md (table + per-scenario PNGs). Returns the written paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out_dir / "results.json", "markdown": out_dir / "report.md"}
+    paths["json"].write_text(json.dumps({"command": command, "summary": summary_rows(episodes),
+                                         "episodes": episodes}, indent=1))
+    pngs = []
+    by_scenario: OrderedDict = OrderedDict()
+    for e in episodes:
+        by_scenario.setdefault(e["scenario"], []).append(e)
+    for name, eps in by_scenario.items():
+        try:
+            pngs.append(plot_trajectories(name, eps, out_dir / f"{name}.png"))
+        except Exception as exc:  # noqa: BLE001 - a missing plot must not lose the results
+            print(f"[warn] no plot for {name}: {type(exc).__name__}: {exc}")
+    lines = [f"# {title}", "", f"Command: `{command}`", "",
+             markdown_table(episodes), ""]
+    if per_episode:
+        lines += ["## Episodes", "", episode_table(episodes), ""]
+    lines += ["## Trajectories", ""]
+    lines += [f"![{p.stem}]({p.name})" for p in pngs]
+    paths["markdown"].write_text("\n".join(lines) + "\n")
+    paths["pngs"] = pngs  # type: ignore[assignment]
+    return paths

@@ -1,0 +1,255 @@
+"""`wmp run`, `wmp bench`, `wmp demo`: episodes over the real stack (node processes).
+
+Each episode starts sim_node (lockstep), world_model_node, planner_node, the command mux and
+the lifecycle manager as processes (world_model_planner.stack describes them) in a private
+ROS domain, sends the scenario's goal and records the episode (world_model_planner.episode).
+"""
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+MAKE_MODEL_HINT = "wmp make-default-model"  # the world-model area's command for the shipped model
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "run", help="one episode: sim (lockstep) + world model + planner as ROS node processes",
+        description="Run one episode over the real stack and print (or write) the episode JSON. "
+                    "Exits 0 whether or not the goal was reached; non-zero only on errors.")
+    p.add_argument("--scenario", default="open", help="built-in name or scenario YAML file")
+    p.add_argument("--planner", default="hierarchical", choices=["hierarchical", "flat", "classic"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--perturb", action="store_true",
+                   help="seed-dependent start-pose perturbation and sensor noise (as wmp bench)")
+    p.add_argument("--model", default=None, help="world-model checkpoint (default: shipped model)")
+    p.add_argument("--json", default=None, metavar="OUT", help="write the episode JSON here")
+    p.add_argument("--gui", action="store_true", help="show the PyBullet window")
+    p.add_argument("--time-limit", type=float, default=None,
+                   help="simulated seconds (default: the scenario's time_limit)")
+    p.add_argument("--log-dir", default=None, help="node logs (default: a temporary directory)")
+    p.set_defaults(func=cmd_run)
+
+    b = subparsers.add_parser(
+        "bench", help="grid of scenarios x planners x seeds; JSON, Markdown table, PNGs",
+        description="Run every (scenario, planner, seed) episode. Seeds perturb the start pose "
+                    "and add sensor noise. Writes DIR/results.json, DIR/report.md and "
+                    "DIR/<scenario>.png.")
+    b.add_argument("--scenarios", nargs="+", default=["builtin"],
+                   help="'builtin' (all built-in scenarios), names, or YAML files")
+    b.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per scenario and planner")
+    b.add_argument("--planners", default="hierarchical,flat,classic",
+                   help="comma-separated list of hierarchical, flat, classic")
+    b.add_argument("--model", default=None)
+    b.add_argument("--out", required=True, metavar="DIR")
+    b.add_argument("--jobs", type=int, default=1, help="episodes in parallel (own ROS domain each)")
+    b.add_argument("--time-limit", type=float, default=None)
+    b.set_defaults(func=cmd_bench)
+
+    d = subparsers.add_parser(
+        "demo", help="the main demo: the full stack on every built-in scenario, with a report",
+        description="Full stack, headless, shipped model, every built-in scenario in turn; "
+                    "writes a Markdown report with trajectory PNGs. Exits 0 only if every goal "
+                    "was reached.")
+    d.add_argument("--gui", action="store_true", help="show the PyBullet window")
+    d.add_argument("--out", default="runs/demo", metavar="DIR")
+    d.add_argument("--planner", default="hierarchical", choices=["hierarchical", "flat", "classic"])
+    d.add_argument("--scenarios", nargs="+", default=["builtin"])
+    d.add_argument("--model", default=None)
+    d.set_defaults(func=cmd_demo)
+
+
+# -- shared ------------------------------------------------------------------------------
+
+def _err(msg: str) -> None:
+    print(f"wmp: error: {msg}", file=sys.stderr)
+
+
+def _check_model(model: str | None) -> str | None:
+    """The model path, or None after printing why it is unusable."""
+    from .stack import resolve_model
+
+    path = Path(resolve_model(model))
+    if not path.is_file():
+        if model:
+            _err(f"model file not found: {path}")
+        else:
+            _err(f"the shipped world model {path} is missing; make it with `{MAKE_MODEL_HINT}` "
+                 f"(or pass --model FILE)")
+        return None
+    return str(path)
+
+
+def _scenario_list(items: list[str]) -> list[str] | None:
+    from sim.scenario import ScenarioError, builtin_scenarios, load_scenario
+
+    out: list[str] = []
+    for item in items:
+        out += builtin_scenarios() if item == "builtin" else [item]
+    try:
+        for s in out:
+            load_scenario(s)
+    except (ScenarioError, FileNotFoundError, ValueError) as exc:
+        _err(str(exc))
+        return None
+    return out
+
+
+def _command_line() -> str:
+    return "wmp " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def _summary(e: dict) -> str:
+    if e.get("error"):
+        return f"ERROR: {e['error'].splitlines()[0]}"
+    hz = e.get("plan_hz_median")
+    return (f"{'reached' if e['success'] else 'NOT reached (' + e['end_reason'] + ')'} "
+            f"in {e['time_s']:.1f} s sim / {e['wall_s']:.0f} s wall, path {e['path_length_m']:.1f} m "
+            f"(SPL {e['spl']:.2f}), {e['collisions']} collisions, "
+            f"plan {'–' if hz is None else f'{hz:.0f}'} Hz")
+
+
+def _episode(scenario: str, planner: str, seed: int, model: str, perturb: bool,
+             gui: bool = False, time_limit: float | None = None, log_dir: str | None = None,
+             on_progress=None) -> dict:
+    """One episode; a stack failure becomes an episode record with ``error``."""
+    from .episode import EpisodeConfig, run_episode
+    from .launcher import StackError
+
+    cfg = EpisodeConfig(scenario=scenario, planner=planner, seed=seed, model=model,
+                        perturb=perturb, gui=gui, time_limit_s=time_limit, log_dir=log_dir)
+    try:
+        return run_episode(cfg, on_progress)
+    except StackError as exc:
+        return {"scenario": Path(scenario).stem, "planner": planner, "seed": seed,
+                "success": False, "error": str(exc)}
+
+
+class ProgressLine:
+    """A single live status line (rewritten in place on a terminal)."""
+
+    def __init__(self, prefix: str, stream=sys.stderr):
+        self.prefix, self.stream, self.tty = prefix, stream, stream.isatty()
+        self._last = 0.0
+
+    def __call__(self, p: dict) -> None:
+        line = (f"{self.prefix} t={p['t_s']:5.1f}/{p['time_limit_s']:.0f} s  "
+                f"goal {p['distance_m']:5.2f} m  {p['state'] or 'starting'}")
+        if self.tty:
+            self.stream.write("\r\033[K" + line)
+            self.stream.flush()
+        elif time.monotonic() - self._last > 5.0:
+            self._last = time.monotonic()
+            print(line, file=self.stream, flush=True)
+
+    def done(self, text: str) -> None:
+        if self.tty:
+            self.stream.write("\r\033[K")
+        print(f"{self.prefix} {text}", file=self.stream, flush=True)
+
+
+# -- commands ----------------------------------------------------------------------------
+
+def cmd_run(args) -> int:
+    from sim.scenario import ScenarioError, load_scenario
+
+    try:
+        load_scenario(args.scenario)
+    except (ScenarioError, FileNotFoundError, ValueError) as exc:
+        _err(str(exc))
+        return 2
+    model = _check_model(args.model)
+    if model is None:
+        return 2
+    progress = ProgressLine(f"[{Path(args.scenario).stem} {args.planner} seed {args.seed}]")
+    rec = _episode(args.scenario, args.planner, args.seed, model, args.perturb, args.gui,
+                   args.time_limit, args.log_dir, progress)
+    progress.done(_summary(rec))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(rec, indent=1))
+    else:
+        print(json.dumps({k: v for k, v in rec.items() if k != "trajectory"}, indent=1))
+    if rec.get("error"):
+        _err(rec["error"])
+        return 1
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tqdm import tqdm
+
+    from .report import markdown_table, write_results
+
+    scenarios = _scenario_list(args.scenarios)
+    planners = [p.strip() for p in args.planners.split(",") if p.strip()]
+    bad = [p for p in planners if p not in ("hierarchical", "flat", "classic")]
+    if scenarios is None or bad or args.seeds < 1 or args.jobs < 1:
+        if bad:
+            _err(f"--planners: expected hierarchical, flat or classic, got {bad}")
+        if args.seeds < 1 or args.jobs < 1:
+            _err("--seeds and --jobs must be at least 1")
+        return 2
+    model = _check_model(args.model)
+    if model is None:
+        return 2
+    out = Path(args.out)
+    grid = [(s, p, seed) for s in scenarios for p in planners for seed in range(args.seeds)]
+    logs = out / "logs"
+
+    def one(item):
+        s, p, seed = item
+        return _episode(s, p, seed, model, True, time_limit=args.time_limit,
+                        log_dir=str(logs / f"{Path(s).stem}-{p}-{seed}"))
+
+    episodes = []
+    bar = tqdm(total=len(grid), desc="bench", unit="episode", file=sys.stderr)
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        for rec in pool.map(one, grid):
+            episodes.append(rec)
+            bar.set_postfix_str(f"{rec['scenario']}/{rec['planner']}/{rec['seed']}: "
+                                + ("error" if rec.get("error") else
+                                   "ok" if rec["success"] else "fail"))
+            bar.update(1)
+    bar.close()
+    paths = write_results(episodes, out, "Benchmark", _command_line())
+    print(markdown_table(episodes))
+    print(f"\nwrote {paths['json']}, {paths['markdown']} and {len(paths['pngs'])} PNGs")
+    errors = [e for e in episodes if e.get("error")]
+    for e in errors:
+        _err(f"{e['scenario']}/{e['planner']}/seed {e['seed']}: {e['error'].splitlines()[0]}")
+    return 1 if errors else 0
+
+
+def cmd_demo(args) -> int:
+    from .report import write_results
+
+    scenarios = _scenario_list(args.scenarios)
+    if scenarios is None:
+        return 2
+    model = _check_model(args.model)
+    if model is None:
+        return 2
+    out = Path(args.out)
+    print(f"wmp demo: {args.planner} planner through the world model {model}\n"
+          f"          on {len(scenarios)} scenarios, lockstep simulation, one after another; "
+          f"report in {out}/", flush=True)
+    wall0 = time.monotonic()
+    episodes = []
+    for i, s in enumerate(scenarios, 1):
+        progress = ProgressLine(f"[{i}/{len(scenarios)}] {Path(s).stem:10s}")
+        rec = _episode(s, args.planner, 0, model, False, args.gui,
+                       log_dir=str(out / "logs" / Path(s).stem), on_progress=progress)
+        progress.done(_summary(rec))
+        episodes.append(rec)
+    total_s = time.monotonic() - wall0
+    paths = write_results(episodes, out, "wmp demo", _command_line(), per_episode=True)
+    reached = sum(1 for e in episodes if e.get("success"))
+    print(f"\n{reached}/{len(episodes)} goals reached in {total_s:.0f} s; "
+          f"report: {paths['markdown']}")
+    return 0 if reached == len(episodes) else 1
