@@ -1,0 +1,275 @@
+"""Three planners in one code path.
+
+    hierarchical  subgoal layer (scan grid + path search) → MPPI through the learned model
+    flat          MPPI through the learned model, aimed straight at the goal
+    classic       subgoal layer → the same MPPI through ideal unicycle kinematics (Nav2 MPPI analogue)
+
+``Navigator.step`` is the whole control tick: inputs checked, goal test, map update, subgoal,
+one MPPI solve, a ``Command``. No rclpy.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from world_model_planner.params import param, validate
+
+from .critics import Critics, CriticsConfig, CostContext, DistanceField
+from .dynamics import LearnedModel, UnicycleModel
+from .mppi import MPPI, MPPIConfig
+from .subgoal import SubgoalConfig, SubgoalPlanner
+
+KINDS = ("hierarchical", "flat", "classic")
+
+
+@dataclass
+class NavigatorConfig:
+    goal_tolerance_m: float = param(0.3, "Default goal tolerance when a goal does not bring one (m).", range=(0.01, 10.0))
+    yaw_tolerance_rad: float = param(0.4, "Heading tolerance when a goal yaw is given (rad).", range=(0.01, 3.2))
+    max_goal_distance_m: float = param(25.0, "Goals farther than this from the robot are refused (m).", range=(0.1, 1000.0))
+    scan_range_max_m: float = param(8.0, "Lidar range_max; returns at or beyond it are 'no return' (m).", range=(0.5, 100.0))
+    scan_angle_min_rad: float = param(-math.pi, "Angle of the first beam in base_link (rad).", range=(-7.0, 7.0))
+    local_field_size_m: float = param(8.0, "Side of the local distance field built from the latest scan (m).", range=(1.0, 50.0))
+    local_field_res_m: float = param(0.05, "Resolution of the local distance field (m).", range=(0.01, 0.5))
+    drawn_rollouts: int = param(32, "Sampled trajectories returned for visualisation.", range=(0, 4096))
+
+    def __post_init__(self):
+        validate(self)
+
+
+@dataclass
+class PlannerConfig:
+    """Everything a Navigator needs; each part is a documented, validated dataclass."""
+
+    nav: NavigatorConfig = field(default_factory=NavigatorConfig)
+    mppi: MPPIConfig = field(default_factory=MPPIConfig)
+    critics: CriticsConfig = field(default_factory=CriticsConfig)
+    subgoal: SubgoalConfig = field(default_factory=SubgoalConfig)
+
+
+@dataclass
+class Command:
+    """One control tick's output. v (m/s), w (rad/s); state idle|planning|reached|refused|stopped;
+    subgoals (K, 2) current subgoal then goal; path (P, 2) global path; best_traj (H, 3);
+    sample_trajs (M, H, 3)."""
+
+    v: float
+    w: float
+    state: str
+    plan_ms: float = 0.0
+    best_cost: float = float("nan")
+    subgoals: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
+    best_traj: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+    sample_trajs: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 3)))
+    path: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
+    reason: str = ""
+
+
+class Navigator:
+    """Goal → commands, for any of the three kinds (see module docstring)."""
+
+    def __init__(self, kind: str, model, cfg: PlannerConfig | None = None, device=None,
+                 model_desc: str = ""):
+        if kind not in KINDS:
+            raise ValueError(f"planner kind: expected one of {KINDS}, got {kind!r}")
+        self.kind = kind
+        self.cfg = cfg or PlannerConfig()
+        self.device = torch.device(device or "cpu")
+        self.model = model
+        self.model_desc = model_desc or type(model).__name__
+        self.mppi = MPPI(self.cfg.mppi, model.dt_s, self.device)
+        self.critics = Critics(self.cfg.critics)
+        self.subgoals = SubgoalPlanner(self.cfg.subgoal) if kind != "flat" else None
+        self.goal: np.ndarray | None = None          # (x, y)
+        self.goal_yaw: float | None = None
+        self.tolerance_m = self.cfg.nav.goal_tolerance_m
+        self.state = "idle"
+        self.reason = ""
+        self._last_t: float | None = None
+        self._last_cmd = np.zeros(2)
+        self._pose: np.ndarray | None = None
+        self._field: DistanceField | None = None
+        self._field_key = None
+
+    # --- model hot swap ---------------------------------------------------------------------
+    def set_model(self, model, desc: str = "") -> None:
+        """Swap the rollout model (same dt_s required); takes effect at the next tick."""
+        if abs(model.dt_s - self.model.dt_s) > 1e-9:
+            raise ValueError(f"new model dt_s {model.dt_s} differs from the running {self.model.dt_s}")
+        self.model, self.model_desc = model, desc or type(model).__name__
+
+    # --- goals ------------------------------------------------------------------------------
+    def known_area(self) -> tuple[float, float, float, float]:
+        """(x_min, x_max, y_min, y_max) of the area the planner maps (odom frame)."""
+        h = self.cfg.subgoal.grid_size_m / 2.0
+        return (-h, h, -h, h)
+
+    def set_goal(self, x: float, y: float, yaw: float | None = None,
+                 tolerance: float | None = None) -> tuple[bool, str]:
+        """Accept a goal, or refuse it with a reason (NaN/inf, outside the known area, too far)."""
+        vals = [x, y] + ([yaw] if yaw is not None else []) + ([tolerance] if tolerance is not None else [])
+        try:
+            finite = all(math.isfinite(float(v)) for v in vals)
+        except (TypeError, ValueError):
+            finite = False
+        reason = ""
+        if not finite:
+            reason = f"goal has non-finite values (x={x}, y={y}, yaw={yaw}, tolerance={tolerance})"
+        else:
+            x0, x1, y0, y1 = self.known_area()
+            if not (x0 <= x <= x1 and y0 <= y <= y1):
+                reason = (f"goal ({x:.2f}, {y:.2f}) is outside the known area "
+                          f"x in [{x0:g}, {x1:g}], y in [{y0:g}, {y1:g}]")
+            elif self._pose is not None and math.hypot(x - self._pose[0], y - self._pose[1]) > self.cfg.nav.max_goal_distance_m:
+                reason = (f"goal ({x:.2f}, {y:.2f}) is {math.hypot(x - self._pose[0], y - self._pose[1]):.1f} m away, "
+                          f"more than max_goal_distance_m={self.cfg.nav.max_goal_distance_m:g}")
+            elif tolerance is not None and tolerance <= 0:
+                reason = f"goal tolerance must be > 0, got {tolerance}"
+        if reason:
+            self.goal, self.state, self.reason = None, "refused", reason
+            self._last_cmd = np.zeros(2)
+            return False, reason
+        self.goal = np.array([float(x), float(y)])
+        self.goal_yaw = float(yaw) if yaw is not None else None
+        self.tolerance_m = float(tolerance) if tolerance is not None else self.cfg.nav.goal_tolerance_m
+        self.state, self.reason = "planning", ""
+        self.mppi.reset()
+        self._last_t = None
+        if self.subgoals is not None:
+            self.subgoals.set_goal(self.goal)
+        return True, ""
+
+    def cancel(self) -> None:
+        self.goal, self.state, self.reason = None, "idle", ""
+
+    # --- control tick -----------------------------------------------------------------------
+    def _zero(self, state: str, reason: str = "") -> Command:
+        self.state, self._last_cmd = state, np.zeros(2)
+        if reason:
+            self.reason = reason
+        return Command(0.0, 0.0, state, reason=self.reason)
+
+    def reached(self, pose) -> bool:
+        if self.goal is None:
+            return False
+        if math.hypot(pose[0] - self.goal[0], pose[1] - self.goal[1]) > self.tolerance_m:
+            return False
+        if self.goal_yaw is None:
+            return True
+        err = (pose[2] - self.goal_yaw + math.pi) % (2 * math.pi) - math.pi
+        return abs(err) <= self.cfg.nav.yaw_tolerance_rad
+
+    def scan_points(self, scan, scan_pose) -> np.ndarray:
+        """(K, 2) odom-frame points of the valid returns of ``scan`` taken at ``scan_pose``."""
+        r = np.asarray(scan, dtype=np.float64)
+        n = r.shape[0]
+        ang = scan_pose[2] + self.cfg.nav.scan_angle_min_rad + 2 * math.pi / n * np.arange(n)
+        ok = np.isfinite(r) & (r > 0.05) & (r < self.cfg.nav.scan_range_max_m)
+        return scan_pose[None, :2] + r[ok, None] * np.stack([np.cos(ang[ok]), np.sin(ang[ok])], -1)
+
+    def step(self, pose, vel, scan, t_s: float, scan_pose=None, new_scan: bool = True) -> Command:
+        """One tick. pose (3,) odom; vel (2,) body; scan (N,) m (inf = no return); t_s seconds;
+        scan_pose: pose when the scan was taken (default ``pose``); new_scan: integrate it."""
+        pose = np.asarray(pose, dtype=np.float64).reshape(-1)
+        vel = np.asarray(vel, dtype=np.float64).reshape(-1)
+        if pose.shape != (3,) or vel.shape != (2,) or not (np.isfinite(pose).all() and np.isfinite(vel).all()) \
+                or not math.isfinite(t_s):
+            return self._zero("stopped", f"non-finite or malformed input: pose={pose}, vel={vel}, t={t_s}")
+        scan = np.asarray(scan, dtype=np.float64).reshape(-1)
+        if scan.size == 0 or np.isnan(scan).all():
+            return self._zero("stopped", "scan has no valid beams")
+        scan_pose = pose if scan_pose is None else np.asarray(scan_pose, dtype=np.float64)
+        self._pose = pose
+        if self.goal is None:
+            return self._zero("refused" if self.state == "refused" else "idle")
+        if self.state == "reached" or self.reached(pose):
+            return self._zero("reached", "")
+        t0 = time.perf_counter()
+        if self.state == "stopped":
+            self.state = "planning"
+        if self._last_t is None or t_s < self._last_t:
+            self._last_cmd = np.clip(vel, [self.cfg.mppi.v_min_mps, -self.cfg.mppi.w_max_rps],
+                                     [self.cfg.mppi.v_max_mps, self.cfg.mppi.w_max_rps])
+            self.mppi.reset()
+            shift = 0.0
+        else:
+            shift = (t_s - self._last_t) / self.model.dt_s
+        self._last_t = t_s
+
+        # high level
+        target, subgoals = self.goal, np.asarray([self.goal])
+        path = np.zeros((0, 2))
+        if self.subgoals is not None:
+            sp = self.subgoals
+            if new_scan:
+                sp.integrate(scan_pose, scan, angle_min=self.cfg.nav.scan_angle_min_rad,
+                             range_max_m=self.cfg.nav.scan_range_max_m)
+            if sp.due(t_s) or (len(sp.path) and not sp.line_of_sight(pose[:2], sp.subgoal(pose[:2]))):
+                sp.replan(pose[:2], t_s)
+            target = sp.subgoal(pose[:2])
+            subgoals = np.stack([target, self.goal])
+            path = sp.path
+        final = bool(np.allclose(target, self.goal))
+
+        # low level
+        if new_scan or self._field is None:
+            self._field = DistanceField(self.scan_points(scan, scan_pose), pose[:2],
+                                        self.cfg.nav.local_field_size_m, self.cfg.nav.local_field_res_m,
+                                        self.device, far_m=self.cfg.nav.local_field_size_m)
+        model = self.model  # one reference for the whole tick (hot swap safe)
+        state = model.reset_state(pose, vel, scan)
+        dev = self.device
+        m = self.cfg.mppi
+        ctx = CostContext(
+            target=torch.as_tensor(target, dtype=torch.float32, device=dev),
+            start=torch.as_tensor(pose, dtype=torch.float32, device=dev),
+            a0=torch.as_tensor(self._last_cmd, dtype=torch.float32, device=dev),
+            final=final, goal_yaw=self.goal_yaw, field=self._field,
+            a_max=(max(m.v_max_mps, -m.v_min_mps), m.w_max_rps),
+            d_max=(m.accel_v_mps2 * model.dt_s, m.accel_w_rps2 * model.dt_s))
+        res = self.mppi.plan(lambda a: model.rollout(state, a), lambda a, r: self.critics(a, r, ctx),
+                             ctx.a0, shift_steps=shift)
+        v, w = (float(x) for x in res.action.cpu())
+        if not (math.isfinite(v) and math.isfinite(w)):
+            return self._zero("stopped", "planner produced a non-finite command")
+        self._last_cmd = np.array([v, w])
+        self.state = "planning"
+        k = self.cfg.nav.drawn_rollouts
+        samples = res.sample_poses[:k].cpu().numpy() if k else np.zeros((0, 0, 3))
+        return Command(v, w, "planning", (time.perf_counter() - t0) * 1e3, res.best_cost, subgoals,
+                       res.poses.cpu().numpy(), samples, np.asarray(path))
+
+
+def load_model(kind: str, model_path=None, device=None):
+    """The rollout model for ``kind`` and a description. classic → UnicycleModel. Otherwise the
+    checkpoint at ``model_path`` (default: the shipped one); without any checkpoint the
+    unicycle stands in and the description says so."""
+    device = torch.device(device or "cpu")
+    if kind == "classic":
+        return UnicycleModel(0.1, device), "unicycle kinematics"
+    path = model_path
+    if path is None:
+        from world_model_planner.paths import default_model_path
+
+        p = default_model_path()
+        path = str(p) if p.is_file() else None
+    if path is None:
+        return UnicycleModel(0.1, device), "unicycle kinematics (no world-model checkpoint found)"
+    return LearnedModel.from_checkpoint(str(path), device=device), f"world model {path}"
+
+
+def make_navigator(kind: str = "hierarchical", model_path=None, cfg: PlannerConfig | None = None,
+                   device=None) -> Navigator:
+    """Build a Navigator of ``kind`` (hierarchical | flat | classic)."""
+    if kind not in KINDS:
+        raise ValueError(f"planner kind: expected one of {KINDS}, got {kind!r}")
+    if device is None:
+        from world_model_planner.runtime import pick_device
+
+        device = pick_device()
+    model, desc = load_model(kind, model_path, device)
+    return Navigator(kind, model, cfg, device, desc)

@@ -1,0 +1,167 @@
+"""The high level: a global path over a scan-built occupancy grid, and a subgoal along it.
+
+Every ``replan_period_s`` the grid is turned into a cost map (obstacles inflated by the
+inflation radius are near-lethal, cells close to them cost more, unknown cells are traversable
+at a premium), Dijkstra runs from the goal over the 8-connected grid (scipy, C speed), and the
+path is read back from the robot's cell. Every tick the subgoal is re-picked along the stored
+path: the furthest path point within ``lookahead_m`` (arc length) that the robot can see in a
+straight line. The low level (MPPI through the model) then steers to that subgoal.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import distance_transform_edt
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
+
+from world_model_planner.params import param, validate
+
+from .grid import OccupancyGrid
+
+
+@dataclass
+class SubgoalConfig:
+    grid_size_m: float = param(30.0, "Side of the square occupancy grid, centred on the odom origin (m). "
+                               "Goals outside it are refused.", range=(2.0, 200.0))
+    grid_res_m: float = param(0.1, "Occupancy grid resolution (m).", range=(0.02, 1.0))
+    plan_res_m: float = param(0.2, "Resolution of the path search (m); a multiple of grid_res_m.", range=(0.02, 2.0))
+    replan_period_s: float = param(1.0, "Seconds between global path searches.", range=(0.05, 30.0))
+    lookahead_m: float = param(2.0, "Arc length along the path to the subgoal (m).", range=(0.2, 20.0))
+    inflation_radius_m: float = param(0.5, "Cells closer than this to an obstacle are (near) lethal (m).", range=(0.0, 5.0))
+    proximity_cost: float = param(4.0, "Extra cost per cell next to the inflated obstacles (decays with distance).", range=(0.0, 1e3))
+    proximity_decay_m: float = param(0.4, "Length scale of the proximity cost decay (m).", range=(0.01, 5.0))
+    unknown_cost: float = param(1.0, "Extra cost per unknown cell (traversable but costly).", range=(0.0, 1e3))
+    lethal_cost: float = param(1000.0, "Cost per cell inside the inflation radius (finite: a path always exists).", range=(1.0, 1e9))
+    occupied_logodds: float = param(0.5, "Log-odds above which a cell counts as an obstacle.", range=(0.0, 10.0))
+
+    def __post_init__(self):
+        validate(self)
+
+
+class SubgoalPlanner:
+    """Grid + path search + subgoal picking. No torch, no rclpy."""
+
+    def __init__(self, cfg: SubgoalConfig, center_xy=(0.0, 0.0)):
+        self.cfg = cfg
+        self.grid = OccupancyGrid(cfg.grid_size_m, cfg.grid_res_m, center_xy)
+        self.k = max(1, int(round(cfg.plan_res_m / cfg.grid_res_m)))
+        self.path: np.ndarray = np.zeros((0, 2))      # (P, 2) metres, robot → goal
+        self.last_plan_t: float | None = None
+        self.goal: np.ndarray | None = None
+        self._lethal = None                              # (m, m) bool on the plan grid
+        self.plan_count = 0
+
+    def set_goal(self, goal_xy) -> None:
+        self.goal = np.asarray(goal_xy, dtype=np.float64)
+        self.path = np.zeros((0, 2))
+        self.last_plan_t = None
+
+    def integrate(self, pose, scan, **kw) -> None:
+        self.grid.integrate(np.asarray(pose, dtype=np.float64), scan, **kw)
+
+    # --- global path ---------------------------------------------------------------------------
+    def cost_map(self) -> np.ndarray:
+        """(m, m) cost per plan cell: 1 + proximity + unknown (+ lethal inside the inflation)."""
+        c, k = self.cfg, self.k
+        occ = self.grid.occupied(c.occupied_logodds)
+        unk = self.grid.unknown()
+        m = self.grid.n // k
+        occ = occ[:m * k, :m * k].reshape(m, k, m, k).any(axis=(1, 3))
+        unk = unk[:m * k, :m * k].reshape(m, k, m, k).mean(axis=(1, 3)) > 0.5
+        res = self.grid.res * k
+        dist = distance_transform_edt(~occ) * res if occ.any() else np.full((m, m), 1e3)
+        lethal = dist < c.inflation_radius_m + 0.5 * res
+        cost = 1.0 + c.proximity_cost * np.exp(-np.maximum(dist - c.inflation_radius_m, 0.0) / c.proximity_decay_m)
+        cost += c.unknown_cost * unk
+        cost[lethal] += c.lethal_cost
+        self._lethal = lethal
+        return cost
+
+    def replan(self, pose_xy, t_s: float) -> bool:
+        """Search a path robot → goal. Returns True when a path was found."""
+        self.last_plan_t = t_s
+        if self.goal is None:
+            return False
+        cost = self.cost_map()
+        m = cost.shape[0]
+        res = self.grid.res * self.k
+        graph = _grid_graph(cost)
+        to_cell = lambda xy: np.clip(np.floor((np.asarray(xy) - self.grid.origin) / res).astype(int), 0, m - 1)
+        g = to_cell(self.goal)
+        s = to_cell(pose_xy)
+        gi, si = g[1] * m + g[0], s[1] * m + s[0]
+        _, pred = dijkstra(graph, directed=False, indices=gi, return_predecessors=True)
+        if si != gi and pred[si] < 0:
+            self.path = np.zeros((0, 2))
+            return False
+        cells = [si]
+        while cells[-1] != gi:
+            cells.append(pred[cells[-1]])
+        cells = np.asarray(cells)
+        xy = self.grid.origin + (np.stack([cells % m, cells // m], -1) + 0.5) * res
+        xy[0] = pose_xy
+        xy[-1] = self.goal
+        self.path = xy
+        self.plan_count += 1
+        return True
+
+    def due(self, t_s: float) -> bool:
+        return self.last_plan_t is None or t_s - self.last_plan_t >= self.cfg.replan_period_s \
+            or t_s < self.last_plan_t
+
+    # --- subgoal -------------------------------------------------------------------------------
+    def subgoal(self, pose_xy) -> np.ndarray:
+        """(2,) the furthest visible path point within lookahead_m of arc length; goal if no path."""
+        if self.goal is None:
+            raise RuntimeError("no goal set")
+        if len(self.path) < 2:
+            return self.goal.copy()
+        p = np.asarray(pose_xy, dtype=np.float64)
+        i0 = int(np.argmin(np.linalg.norm(self.path - p, axis=1)))
+        rest = self.path[i0:]
+        seg = np.linalg.norm(np.diff(rest, axis=0), axis=1)
+        arc = np.concatenate([[np.linalg.norm(rest[0] - p)], np.linalg.norm(rest[0] - p) + np.cumsum(seg)])
+        within = np.nonzero(arc <= self.cfg.lookahead_m)[0]
+        j = int(within[-1]) if len(within) else 0
+        while j > 0 and not self.line_of_sight(p, rest[j]):
+            j -= 1
+        return rest[j].copy()
+
+    def line_of_sight(self, a, b) -> bool:
+        """True when the segment a→b crosses no lethal plan cell (unknown cells allowed)."""
+        if self._lethal is None:
+            return True
+        res = self.grid.res * self.k
+        L = float(np.linalg.norm(np.asarray(b) - np.asarray(a)))
+        n = max(2, int(math.ceil(L / (0.5 * res))) + 1)
+        pts = np.linspace(a, b, n)
+        m = self._lethal.shape[0]
+        ij = np.clip(np.floor((pts - self.grid.origin) / res).astype(int), 0, m - 1)
+        on = self._lethal[ij[:, 1], ij[:, 0]]
+        # the robot may start inside the inflation: only count lethal cells after leaving it
+        if on[0]:
+            first_free = np.argmin(on) if (~on).any() else len(on)
+            on = on[first_free:]
+        return not on.any()
+
+
+def _grid_graph(cost: np.ndarray) -> csr_matrix:
+    """8-connected graph over an (m, m) cost map; edge = step length x mean cell cost."""
+    m = cost.shape[0]
+    idx = np.arange(m * m).reshape(m, m)
+    rows, cols, w = [], [], []
+    for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1)):
+        ys = slice(0, m - dy)
+        xs = slice(max(0, -dx), m - max(0, dx))
+        ys2 = slice(dy, m)
+        xs2 = slice(max(0, dx), m - max(0, -dx) if dx < 0 else m)
+        a = idx[ys, xs].ravel()
+        b = idx[ys2, xs2].ravel()
+        length = math.hypot(dx, dy)
+        rows.append(a)
+        cols.append(b)
+        w.append(length * 0.5 * (cost.ravel()[a] + cost.ravel()[b]))
+    return csr_matrix((np.concatenate(w), (np.concatenate(rows), np.concatenate(cols))), shape=(m * m, m * m))
