@@ -46,13 +46,16 @@ class DiffDriveRobot:
         with quiet_stdout():
             self.body = p.loadURDF(os.path.join(pybullet_data.getDataPath(), spec.urdf),
                                    [x, y, 0.0], p.getQuaternionFromEuler([0, 0, yaw]),
+                                   flags=p.URDF_USE_IMPLICIT_CYLINDER,
                                    physicsClientId=client)
         names = {p.getJointInfo(self.body, j, physicsClientId=client)[1].decode(): j
                  for j in range(p.getNumJoints(self.body, physicsClientId=client))}
         self.left = [names[n] for n in spec.left_wheels]
         self.right = [names[n] for n in spec.right_wheels]
         for j in self.left + self.right:
-            p.changeDynamics(self.body, j, lateralFriction=spec.wheel_friction, physicsClientId=client)
+            p.changeDynamics(self.body, j, lateralFriction=spec.wheel_friction,
+                             anisotropicFriction=[1.0, spec.wheel_lateral_scale, 1.0],
+                             physicsClientId=client)
         self.target = np.zeros(2)   # (v, w) the onboard controller is tracking now
         self.command = np.zeros(2)  # (v, w) last command received, clipped to limits
 

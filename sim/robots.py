@@ -23,7 +23,8 @@ class RobotSpec:
     accel_mps2: float             # onboard controller acceleration limit
     alpha_radps2: float           # onboard controller angular acceleration limit
     wheel_torque_nm: float        # max motor torque per wheel
-    wheel_friction: float         # lateral friction coefficient of the tyres
+    wheel_friction: float         # friction coefficient of the tyres
+    wheel_lateral_scale: float    # anisotropic friction along the wheel axle (skid-steer scrub)
     left_wheels: tuple[str, ...]
     right_wheels: tuple[str, ...]
 
@@ -35,13 +36,14 @@ HUSKY = RobotSpec(
     width_m=0.67,
     radius_m=0.6,
     wheel_radius_m=0.1778,
-    track_m=0.555 * 1.875,  # skid-steer slip: the Husky controller's separation multiplier
+    track_m=0.555 * 1.3,  # skid-steer slip: effective separation, tuned so w tracks w_cmd
     v_limits=(-0.5, 1.0),
     w_limit=1.5,
     accel_mps2=1.5,
     alpha_radps2=3.0,
-    wheel_torque_nm=30.0,
+    wheel_torque_nm=40.0,
     wheel_friction=0.8,
+    wheel_lateral_scale=0.25,
     left_wheels=("front_left_wheel", "rear_left_wheel"),
     right_wheels=("front_right_wheel", "rear_right_wheel"),
 )

@@ -1,0 +1,39 @@
+"""Draw a scenario on a matplotlib Axes (for reports; use the Agg backend headless)."""
+from __future__ import annotations
+
+import math
+
+from .robots import ROBOTS
+from .scenario import Box, Scenario
+
+
+def draw_scenario(ax, scenario: Scenario, *, show_footprint: bool = True) -> None:
+    """Arena walls, obstacles, start pose (with the robot footprint) and goal circle."""
+    from matplotlib import patches
+
+    sx, sy = scenario.arena
+    ax.add_patch(patches.Rectangle((-sx / 2, -sy / 2), sx, sy, fill=False, lw=2.5, ec="0.35"))
+    for ob in scenario.obstacles:
+        if isinstance(ob, Box):
+            ax.add_patch(patches.Polygon(ob.polygon(), closed=True, fc="#cc7333", ec="0.2", lw=0.8))
+        else:
+            ax.add_patch(patches.Circle(ob.center, ob.radius, fc="#3380cc", ec="0.2", lw=0.8))
+    s, g = scenario.start, scenario.goal
+    if show_footprint:
+        spec = ROBOTS[scenario.robot]
+        from . import geometry
+
+        poly = geometry.rectangle(s.x, s.y, spec.length_m, spec.width_m, s.yaw)
+        ax.add_patch(patches.Polygon(poly, closed=True, fill=False, ec="tab:green", lw=1.2))
+    ax.annotate("", xy=(s.x + 0.7 * math.cos(s.yaw), s.y + 0.7 * math.sin(s.yaw)), xytext=(s.x, s.y),
+                arrowprops=dict(arrowstyle="->", color="tab:green", lw=1.5))
+    ax.plot([s.x], [s.y], "o", color="tab:green", label="start")
+    ax.add_patch(patches.Circle((g.x, g.y), g.tolerance, fc="none", ec="tab:red", lw=1.5))
+    ax.plot([g.x], [g.y], "*", color="tab:red", ms=12, label="goal")
+    m = 0.3
+    ax.set_xlim(-sx / 2 - m, sx / 2 + m)
+    ax.set_ylim(-sy / 2 - m, sy / 2 + m)
+    ax.set_aspect("equal")
+    ax.set_title(scenario.name)
+    ax.set_xlabel("x [m]")
+    ax.set_ylabel("y [m]")
