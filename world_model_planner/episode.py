@@ -42,6 +42,7 @@ class EpisodeConfig:
     max_wall_s: float | None = None    # wall limit on the driving part (None = no limit)
     log_dir: str | None = None
     domain_id: int | None = None
+    bin_dir: str | None = None         # console scripts (default: this interpreter's)
     extra_params: dict = dataclasses.field(default_factory=dict)  # {executable: {k: v}}
 
 
@@ -59,7 +60,8 @@ def run_episode(cfg: EpisodeConfig, on_progress: Callable[[dict], None] | None =
     lease = DomainLease(cfg.domain_id)
     wall0 = time.monotonic()
     try:
-        with Stack(specs, log_dir, lease.domain_id) as stack:
+        with Stack(specs, log_dir, lease.domain_id,
+                   Path(cfg.bin_dir) if cfg.bin_dir else None) as stack:
             mon = Monitor(lease.domain_id)
             try:
                 mon.bring_up(stack, cfg.startup_timeout_s)
@@ -105,7 +107,7 @@ class Monitor:
 
         self.context = rclpy.context.Context()
         rclpy.init(context=self.context, domain_id=domain_id)
-        self.node = rclpy.create_node("wmp_episode_monitor", context=self.context)
+        self.node = rclpy.create_node(f"wmp_episode_monitor_{domain_id}", context=self.context)
         self._lock = threading.Lock()
         self.odom: list[tuple[float, float, float, float]] = []   # (t_s, x, y, yaw)
         self.odom_wall = 0.0

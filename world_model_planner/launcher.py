@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .stack import NodeSpec
+from .stack import PACKAGE, NodeSpec
 
 # Shared with test/rostest_utils.py, so tests and `wmp run` never pick the same domain.
 _LOCK_DIR = Path(tempfile.gettempdir()) / "wmp-ros-domains"
@@ -69,12 +69,26 @@ def stack_env(domain_id: int, base: dict | None = None, **extra) -> dict:
 
 
 def default_bin_dir(executable: str = "sim_node") -> Path | None:
-    """Directory of this interpreter's console scripts, or None to search PATH."""
+    """Where the package's executables are: ``WMP_BIN_DIR``; this interpreter's scripts
+    (a venv); PATH; a colcon install's lib/world_model_planner. None = search PATH."""
+    env = os.environ.get("WMP_BIN_DIR")
+    if env:
+        return Path(env)
     here = Path(sys.executable).parent
     if (here / executable).exists():
         return here
     found = shutil.which(executable)
-    return Path(found).parent if found else None
+    if found:
+        return Path(found).parent
+    try:
+        from ament_index_python.packages import get_package_prefix
+
+        lib = Path(get_package_prefix(PACKAGE)) / "lib" / PACKAGE
+        if (lib / executable).exists():
+            return lib
+    except Exception:  # noqa: BLE001 - not a colcon install
+        pass
+    return None
 
 
 class NodeProc:
