@@ -43,7 +43,9 @@ class EpisodeConfig:
     log_dir: str | None = None
     domain_id: int | None = None
     bin_dir: str | None = None         # console scripts (default: this interpreter's)
-    extra_params: dict = dataclasses.field(default_factory=dict)  # {executable: {k: v}}
+    # {executable: {name: value}}; sim diagnostics at 10 Hz so min clearance is well sampled
+    extra_params: dict = dataclasses.field(
+        default_factory=lambda: {SIM: {"diagnostics_rate_hz": 10.0}})
 
 
 def run_episode(cfg: EpisodeConfig, on_progress: Callable[[dict], None] | None = None) -> dict:
