@@ -16,7 +16,7 @@ from scipy.ndimage import distance_transform_edt
 
 from world_model_planner.params import param, validate
 
-CRITIC_NAMES = ("goal", "heading", "collision", "clearance", "effort", "smoothness", "progress")
+CRITIC_NAMES = ("goal", "heading", "collision", "clearance", "effort", "smoothness", "progress", "path")
 
 
 @dataclass
@@ -46,7 +46,12 @@ class CriticsConfig:
     progress_enabled: bool = param(True, "Use the progress critic (mean distance to target over the horizon, minus the current one).")
     progress_weight: float = param(2.0, "Weight of the progress critic (per metre).", range=(0.0, 1e6))
     progress_power: float = param(1.0, "Exponent of the progress critic (applied to |value|, sign kept).", range=(0.5, 4.0))
-    robot_radius_m: float = param(0.6, "Robot radius for clearance (circle around base_link).", range=(0.05, 5.0))
+    path_enabled: bool = param(True, "Use the path critic (mean distance of the predicted poses to the global path, when there is one).")
+    path_weight: float = param(2.0, "Weight of the path critic (per metre).", range=(0.0, 1e6))
+    path_power: float = param(1.0, "Exponent of the path critic.", range=(0.5, 4.0))
+    footprint_length_m: float = param(0.99, "Robot footprint along x (m), centred on base_link.", range=(0.05, 10.0))
+    footprint_width_m: float = param(0.67, "Robot footprint along y (m), centred on base_link.", range=(0.05, 10.0))
+    footprint_circles: int = param(5, "Circles along the body axis that cover the footprint (1 = one circumscribed circle).", range=(1, 8))
 
     def __post_init__(self):
         validate(self)
@@ -94,6 +99,7 @@ class CostContext:
     """What the critics need besides the rollout.
 
     target: (2,) point the low level steers to (subgoal or goal); final: target is the goal;
+    path: (P, 2) densely sampled global path ahead of the robot, or None;
     goal_yaw: rad or None; start: (3,) current pose; a0: (2,) current command;
     field: DistanceField of the latest scan or None; accel: (2,) limits; dt_s: model step.
     """
@@ -104,6 +110,7 @@ class CostContext:
     final: bool = True
     goal_yaw: float | None = None
     field: DistanceField | None = None
+    path: torch.Tensor | None = None        # (P, 2) global path points near the robot
     a_max: tuple = (1.0, 1.5)
     d_max: tuple = (0.15, 0.3)
 
@@ -135,7 +142,7 @@ class Critics:
         if name == "clearance":
             if ctx.field is None:
                 return poses.new_zeros(poses.shape[0])
-            d = ctx.field.lookup(poses[..., :2]) - c.robot_radius_m              # (B, H)
+            d = self.footprint_distance(poses, ctx.field)                     # (B, H)
             self._hit = (d < 0).any(1).float()                                  # for the lethal term
             return (torch.relu(c.clearance_margin_m - d) / max(c.clearance_margin_m, 1e-6)).mean(1)
         if name == "effort":
@@ -149,7 +156,28 @@ class Critics:
         if name == "progress":
             d = torch.linalg.norm(poses[..., :2] - ctx.target, dim=-1).mean(1)
             return d - torch.linalg.norm(ctx.start[:2] - ctx.target)
+        if name == "path":
+            if ctx.path is None or len(ctx.path) == 0:
+                return poses.new_zeros(poses.shape[0])
+            d = torch.cdist(poses[..., :2].reshape(-1, 2), ctx.path).min(-1).values    # (B*H,)
+            return d.reshape(poses.shape[:2]).mean(1)
         raise KeyError(f"unknown critic '{name}', expected one of {CRITIC_NAMES}")
+
+    def footprint_circles(self) -> tuple[list[float], float]:
+        """Offsets along the body axis and the common radius of circles covering the footprint."""
+        c = self.cfg
+        n = c.footprint_circles
+        a = c.footprint_length_m / (2 * n)
+        offsets = [-c.footprint_length_m / 2 + a + 2 * a * k for k in range(n)]
+        return offsets, float(np.hypot(a, c.footprint_width_m / 2))
+
+    def footprint_distance(self, poses: torch.Tensor, field: DistanceField) -> torch.Tensor:
+        """poses (..., 3) → (...) signed clearance (m) of the footprint (negative = overlap)."""
+        offsets, r = self.footprint_circles()
+        off = torch.as_tensor(offsets, dtype=poses.dtype, device=poses.device)          # (n,)
+        c, s = torch.cos(poses[..., 2:3]), torch.sin(poses[..., 2:3])
+        centres = torch.stack([poses[..., 0:1] + off * c, poses[..., 1:2] + off * s], -1)  # (..., n, 2)
+        return field.lookup(centres).min(-1).values - r
 
     def enabled(self) -> list[str]:
         return [n for n in CRITIC_NAMES if getattr(self.cfg, f"{n}_enabled")]

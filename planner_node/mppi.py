@@ -28,8 +28,8 @@ class MPPIConfig:
     samples: int = param(512, "Action sequences sampled per iteration.", range=(8, 65536))
     horizon: int = param(20, "Steps per sequence (one step = the model's dt_s, 0.1 s).", range=(2, 200))
     iterations: int = param(1, "Sampling iterations per control tick.", range=(1, 20))
-    temperature: float = param(0.05, "MPPI temperature relative to the cost spread of a tick "
-                               "(smaller = greedier).", range=(1e-4, 10.0))
+    temperature: float = param(1.0, "MPPI temperature in cost units (smaller = greedier).",
+                               range=(1e-4, 1e4))
     sigma_v: float = param(0.35, "Std of the linear-velocity noise (m/s).", range=(0.0, 5.0))
     sigma_w: float = param(0.8, "Std of the angular-velocity noise (rad/s).", range=(0.0, 10.0))
     noise_smoothing: float = param(0.6, "AR(1) coefficient of the time-correlated noise "
@@ -142,8 +142,7 @@ class MPPI:
             costs = cost_fn(acts, roll)                                           # (B,)
             costs = torch.nan_to_num(costs, nan=1e9, posinf=1e9)
             if cfg.method == "mppi":
-                spread = (costs.quantile(0.5) - costs.min()).clamp(min=1e-6)
-                w = torch.softmax(-(costs - costs.min()) / (cfg.temperature * spread), dim=0)
+                w = torch.softmax(-(costs - costs.min()) / cfg.temperature, dim=0)
                 new_mean = torch.einsum("b,bhc->hc", w, acts)
             else:
                 elite = torch.topk(-costs, cfg.cem_elites).indices

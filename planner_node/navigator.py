@@ -171,6 +171,22 @@ class Navigator:
         ok = np.isfinite(r) & (r > 0.05) & (r < self.cfg.nav.scan_range_max_m)
         return scan_pose[None, :2] + r[ok, None] * np.stack([np.cos(ang[ok]), np.sin(ang[ok])], -1)
 
+    def _local_path(self, path: np.ndarray, pose: np.ndarray, dev) -> torch.Tensor | None:
+        """(P, 2) the global path from the robot's nearest point on, resampled every 0.1 m,
+        cut at the reach of the horizon; None without a path."""
+        if len(path) < 2:
+            return None
+        i0 = int(np.argmin(np.linalg.norm(path - pose[:2], axis=1)))
+        rest = path[i0:]
+        if len(rest) < 2:
+            return None
+        seg = np.linalg.norm(np.diff(rest, axis=0), axis=1)
+        arc = np.concatenate([[0.0], np.cumsum(seg)])
+        reach = self.cfg.mppi.horizon * self.model.dt_s * self.cfg.mppi.v_max_mps + 1.0
+        s = np.arange(0.0, min(arc[-1], reach) + 1e-9, 0.1)
+        pts = np.stack([np.interp(s, arc, rest[:, 0]), np.interp(s, arc, rest[:, 1])], -1)
+        return torch.as_tensor(pts, dtype=torch.float32, device=dev)
+
     def step(self, pose, vel, scan, t_s: float, scan_pose=None, new_scan: bool = True) -> Command:
         """One tick. pose (3,) odom; vel (2,) body; scan (N,) m (inf = no return); t_s seconds;
         scan_pose: pose when the scan was taken (default ``pose``); new_scan: integrate it."""
@@ -229,6 +245,7 @@ class Navigator:
             start=torch.as_tensor(pose, dtype=torch.float32, device=dev),
             a0=torch.as_tensor(self._last_cmd, dtype=torch.float32, device=dev),
             final=final, goal_yaw=self.goal_yaw, field=self._field,
+            path=self._local_path(path, pose, dev),
             a_max=(max(m.v_max_mps, -m.v_min_mps), m.w_max_rps),
             d_max=(m.accel_v_mps2 * model.dt_s, m.accel_w_rps2 * model.dt_s))
         res = self.mppi.plan(lambda a: model.rollout(state, a), lambda a, r: self.critics(a, r, ctx),

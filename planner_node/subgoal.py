@@ -27,10 +27,10 @@ class SubgoalConfig:
     grid_size_m: float = param(30.0, "Side of the square occupancy grid, centred on the odom origin (m). "
                                "Goals outside it are refused.", range=(2.0, 200.0))
     grid_res_m: float = param(0.1, "Occupancy grid resolution (m).", range=(0.02, 1.0))
-    plan_res_m: float = param(0.2, "Resolution of the path search (m); a multiple of grid_res_m.", range=(0.02, 2.0))
+    plan_res_m: float = param(0.1, "Resolution of the path search (m); a multiple of grid_res_m.", range=(0.02, 2.0))
     replan_period_s: float = param(1.0, "Seconds between global path searches.", range=(0.05, 30.0))
     lookahead_m: float = param(2.0, "Arc length along the path to the subgoal (m).", range=(0.2, 20.0))
-    inflation_radius_m: float = param(0.5, "Cells closer than this to an obstacle are (near) lethal (m).", range=(0.0, 5.0))
+    inflation_radius_m: float = param(0.4, "Cells closer than this to an obstacle are (near) lethal (m).", range=(0.0, 5.0))
     proximity_cost: float = param(4.0, "Extra cost per cell next to the inflated obstacles (decays with distance).", range=(0.0, 1e3))
     proximity_decay_m: float = param(0.4, "Length scale of the proximity cost decay (m).", range=(0.01, 5.0))
     unknown_cost: float = param(1.0, "Extra cost per unknown cell (traversable but costly).", range=(0.0, 1e3))
@@ -73,7 +73,7 @@ class SubgoalPlanner:
         unk = unk[:m * k, :m * k].reshape(m, k, m, k).mean(axis=(1, 3)) > 0.5
         res = self.grid.res * k
         dist = distance_transform_edt(~occ) * res if occ.any() else np.full((m, m), 1e3)
-        lethal = dist < c.inflation_radius_m + 0.5 * res
+        lethal = dist < c.inflation_radius_m
         cost = 1.0 + c.proximity_cost * np.exp(-np.maximum(dist - c.inflation_radius_m, 0.0) / c.proximity_decay_m)
         cost += c.unknown_cost * unk
         cost[lethal] += c.lethal_cost

@@ -98,3 +98,30 @@ def run_episode(nav, world: ToyWorld, goal, time_limit_s: float = 40.0, toleranc
     return {"success": success, "time_s": world.t_s, "path_length_m": length,
             "collisions": world.collisions, "min_clearance_m": world.min_clearance_m,
             "plan_ms_median": float(np.median(plan_ms)) if plan_ms else 0.0}
+
+
+def scenario_world(name_or_path: str, **kw) -> tuple[ToyWorld, tuple[float, float]]:
+    """A ToyWorld from a scenario file (axis-aligned boxes; cylinders as their bounding
+    squares; yawed boxes as their bounding boxes). Returns (world, goal_xy)."""
+    from sim.scenario import load_scenario
+
+    sc = load_scenario(name_or_path)
+    boxes = []
+    for ob in sc.obstacles:
+        if hasattr(ob, "size"):
+            c, (sx, sy), yaw = np.asarray(ob.center), ob.size, getattr(ob, "yaw", 0.0)
+            hx = 0.5 * (abs(sx * math.cos(yaw)) + abs(sy * math.sin(yaw)))
+            hy = 0.5 * (abs(sx * math.sin(yaw)) + abs(sy * math.cos(yaw)))
+        else:
+            c, hx = np.asarray(ob.center), ob.radius
+            hy = hx
+        boxes.append((c[0] - hx, c[1] - hy, c[0] + hx, c[1] + hy))
+    sx, sy = sc.arena
+    w = ToyWorld(boxes, half_m=1.0, start=(sc.start.x, sc.start.y, sc.start.yaw), **kw)
+    # replace the square arena with the scenario's rectangle
+    t = 0.1
+    w.boxes = np.asarray(boxes + [(-sx / 2 - t, -sy / 2 - t, sx / 2 + t, -sy / 2),
+                                  (-sx / 2 - t, sy / 2, sx / 2 + t, sy / 2 + t),
+                                  (-sx / 2 - t, -sy / 2, -sx / 2, sy / 2),
+                                  (sx / 2, -sy / 2, sx / 2 + t, sy / 2)], dtype=np.float64).reshape(-1, 4)
+    return w, (sc.goal.x, sc.goal.y)
