@@ -1,0 +1,295 @@
+"""Session recording to MCAP (ros2 profile, CDR messages, zstd chunks), crash-safe.
+
+A recording is readable at every moment, not only after a clean close:
+
+* Chunks are closed and written every ``flush_period_s`` (default 1 s), so a kill -9 loses at
+  most about that much.
+* After every write the file ends in a valid MCAP trailer (DataEnd, a Footer without summary,
+  magic) that the next write overwrites. A file cut short by a crash therefore still opens
+  in ``mcap_ros2.reader.read_ros2_messages(path)``: with no summary the reader falls back to a
+  linear scan. A clean :meth:`SessionWriter.close` writes the full summary and indexes.
+* Disk full (ENOSPC, EDQUOT, or EFBIG from a file-size limit) stops recording cleanly: the
+  partial write is cut off, the trailer rewritten, :attr:`SessionWriter.failed` says why, and
+  the file stays readable up to the last complete flush.
+
+Metadata record ``session``: scenario, seed, operator, mode (teleop|planner|shared),
+software_version, start_time_utc. Read it back with :func:`read_session_metadata`.
+
+Schemas are the full .msg definitions (teleop.msgdefs). Messages come in either as CDR bytes
+(what an rclpy raw subscription delivers; no re-encoding) or as message objects, encoded with
+mcap_ros2's encoder. This module never imports rclpy.
+"""
+from __future__ import annotations
+
+import datetime
+import errno
+import os
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Callable
+
+from mcap.data_stream import RecordBuilder
+from mcap.records import DataEnd, Footer
+from mcap.writer import CompressionType
+from mcap.writer import Writer as McapWriter
+
+from teleop.msgdefs import full_definition
+from world_model_planner.params import param, validate
+
+MCAP_MAGIC = bytes([137, 77, 67, 65, 80, 48, 13, 10])
+DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+# Topics a session records, and their types.
+SESSION_TOPICS = {
+    "/odom": "nav_msgs/msg/Odometry",
+    "/scan": "sensor_msgs/msg/LaserScan",
+    "/cmd_vel": "geometry_msgs/msg/TwistStamped",
+    "/cmd_vel_teleop": "geometry_msgs/msg/TwistStamped",
+    "/cmd_vel_nav": "geometry_msgs/msg/TwistStamped",
+    "/goal_pose": "geometry_msgs/msg/PoseStamped",
+    "/plan": "nav_msgs/msg/Path",
+    "/diagnostics": "diagnostic_msgs/msg/DiagnosticArray",
+    "/clock": "rosgraph_msgs/msg/Clock",
+    "/mux/intervention": "std_msgs/msg/Bool",
+}
+
+
+def software_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return f"world_model_planner {version('world_model_planner')}"
+    except Exception:  # noqa: BLE001 - not installed as a distribution
+        return "world_model_planner (unknown version)"
+
+
+@dataclass
+class SessionInfo:
+    """What the ``session`` metadata record says about a recording."""
+
+    scenario: str = param("", "Scenario name or file.")
+    seed: int = param(0, "Sim seed.", range=(0, 2**31 - 1))
+    operator: str = param("", "Who drove: a person's name, 'scripted' or 'planner'.")
+    mode: str = param("teleop", "Who drives.", choices=("teleop", "planner", "shared"))
+
+    def __post_init__(self):
+        validate(self)
+
+    def metadata(self) -> dict[str, str]:
+        d = {k: str(v) for k, v in asdict(self).items()}
+        d["software_version"] = software_version()
+        d["start_time_utc"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        return d
+
+
+class DiskFullError(OSError):
+    """The disk (or a file-size limit) refused a write; the recording was stopped cleanly."""
+
+
+def _trailer() -> bytes:
+    rb = RecordBuilder()
+    DataEnd(data_section_crc=0).write(rb)
+    Footer(summary_start=0, summary_offset_start=0, summary_crc=0).write(rb)
+    return bytes(rb.end()) + MCAP_MAGIC
+
+
+class TrailerFile:
+    """The byte stream under the MCAP writer: keeps what the writer wrote in memory until
+    :meth:`flush`, then writes it plus a valid trailer with one pwrite at the end of the data;
+    the trailer is overwritten by the next flush."""
+
+    TRAILER = _trailer()
+
+    def __init__(self, path: str | os.PathLike):
+        self._fd = os.open(os.fspath(path), os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        self._pos = 0
+        self._pending = bytearray()
+
+    def write(self, data) -> int:
+        self._pending += data
+        return len(data)
+
+    def tell(self) -> int:
+        return self._pos + len(self._pending)
+
+    def flush(self) -> None:
+        self._commit(trailer=True)
+
+    def _commit(self, trailer: bool) -> None:
+        data = bytes(self._pending) + (self.TRAILER if trailer else b"")
+        done = 0
+        try:
+            while done < len(data):
+                done += os.pwrite(self._fd, data[done:], self._pos + done)
+        except OSError as exc:
+            if exc.errno not in DISK_FULL_ERRNOS:
+                raise
+            self._pending.clear()
+            os.ftruncate(self._fd, self._pos)  # drop the partial write, free its blocks
+            try:
+                os.pwrite(self._fd, self.TRAILER, self._pos)
+            except OSError:
+                pass  # nothing more we can do; the data before _pos is intact
+            raise DiskFullError(exc.errno, f"recording stopped: {os.strerror(exc.errno)}") from exc
+        self._pos += len(self._pending)
+        self._pending.clear()
+
+    def finish(self) -> None:
+        """Write what the writer finished with (summary, footer), without a trailer."""
+        self._commit(trailer=False)
+        os.ftruncate(self._fd, self._pos)
+        os.fsync(self._fd)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+class SessionWriter:
+    """Write one session's messages; see the module docstring for the guarantees.
+
+    clock: monotonic seconds, used only to decide when to flush (tests can pass their own).
+    """
+
+    def __init__(self, path: str | os.PathLike, info: SessionInfo | None = None,
+                 flush_period_s: float = 1.0, chunk_size: int = 8 << 20,
+                 clock: Callable[[], float] = time.monotonic):
+        self.path = os.fspath(path)
+        self.flush_period_s = flush_period_s
+        self.failed: str | None = None
+        self.counts: dict[str, int] = {}
+        self._clock = clock
+        self._file = TrailerFile(self.path)
+        self._mcap = McapWriter(self._file, chunk_size=chunk_size, compression=CompressionType.ZSTD)
+        if not hasattr(self._mcap, "flush"):
+            raise RuntimeError("mcap.writer.Writer.flush is missing: install mcap >= 1.2")
+        self._schemas: dict[str, int] = {}
+        self._channels: dict[str, int] = {}
+        self._encoders: dict[str, Any] = {}
+        self._dirty = False
+        self._closed = False
+        self._guard(lambda: self._mcap.start(profile="ros2", library="world_model_planner session_recorder"))
+        if info is not None:
+            self.add_metadata("session", info.metadata())
+        self._guard(self._mcap.flush)
+        self._last_flush = clock()
+
+    # -- writing -----------------------------------------------------------------------------
+    def _guard(self, fn) -> bool:
+        if self.failed or self._closed:
+            return False
+        try:
+            fn()
+            return True
+        except DiskFullError as exc:
+            self.failed = str(exc)
+            return False
+
+    def _channel(self, topic: str, type_name: str) -> int:
+        ch = self._channels.get(topic)
+        if ch is None:
+            sid = self._schemas.get(type_name)
+            if sid is None:
+                sid = self._mcap.register_schema(type_name, "ros2msg", full_definition(type_name).encode())
+                self._schemas[type_name] = sid
+            ch = self._mcap.register_channel(topic=topic, message_encoding="cdr", schema_id=sid)
+            self._channels[topic] = ch
+        return ch
+
+    def write_cdr(self, topic: str, type_name: str, data: bytes, log_time_ns: int | None = None,
+                  publish_time_ns: int | None = None) -> bool:
+        """Add one CDR-serialized message (with its 4-byte encapsulation header).
+        Returns False once recording has stopped (disk full or closed)."""
+        t = time.time_ns() if log_time_ns is None else int(log_time_ns)
+
+        def add():
+            ch = self._channel(topic, type_name)
+            before = self._file.tell()
+            self._mcap.add_message(channel_id=ch, log_time=t, data=bytes(data),
+                                   publish_time=t if publish_time_ns is None else int(publish_time_ns))
+            if self._file.tell() != before:  # the writer closed a chunk on its own (size)
+                self._file.flush()
+        ok = self._guard(add)
+        if ok:
+            self.counts[topic] = self.counts.get(topic, 0) + 1
+            self._dirty = True
+            self.maybe_flush()
+        return ok
+
+    def write(self, topic: str, type_name: str, msg: Any, log_time_ns: int | None = None) -> bool:
+        """Add one message object (an rclpy message or anything with the same attributes)."""
+        enc = self._encoders.get(type_name)
+        if enc is None:
+            from mcap_ros2._dynamic import serialize_dynamic  # the encoder mcap_ros2's Writer uses
+
+            encoders = serialize_dynamic(type_name, full_definition(type_name))
+            enc = encoders.get(type_name) or encoders[type_name.replace("/msg/", "/")]
+            self._encoders[type_name] = enc
+        return self.write_cdr(topic, type_name, enc(_plain(msg)), log_time_ns)
+
+    def add_metadata(self, name: str, data: dict[str, str]) -> bool:
+        return self._guard(lambda: (self._mcap.add_metadata(name, dict(data)), self._file.flush()))
+
+    def maybe_flush(self, now_s: float | None = None) -> bool:
+        """Close the current chunk when ``flush_period_s`` has passed since the last flush."""
+        now = self._clock() if now_s is None else now_s
+        if self._dirty and now - self._last_flush >= self.flush_period_s:
+            return self.flush(now)
+        return False
+
+    def flush(self, now_s: float | None = None) -> bool:
+        ok = self._guard(self._mcap.flush)
+        self._dirty = False
+        self._last_flush = self._clock() if now_s is None else now_s
+        return ok
+
+    def close(self) -> None:
+        """Finish the file with summary and indexes (or leave the readable partial file after a
+        disk-full stop)."""
+        if self._closed:
+            return
+        if not self.failed:
+            self._guard(lambda: (self._mcap.finish(), self._file.finish()))
+        self._closed = True
+        self._file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class _Plain:
+    """Attribute bag: a message with numpy/array fields turned into lists."""
+
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+
+def _plain(obj: Any) -> Any:
+    """Recursively convert a message object into what mcap_ros2's encoder accepts: lists
+    instead of numpy arrays or array.array, ints instead of 1-byte ``bytes`` (byte fields)."""
+    if isinstance(obj, (bool, int, float, str)) or obj is None:
+        return obj
+    if isinstance(obj, (bytes, bytearray)):
+        return obj[0] if len(obj) == 1 else list(obj)
+    if hasattr(obj, "get_fields_and_field_types"):  # an rclpy message
+        return _Plain(**{k: _plain(getattr(obj, k)) for k in obj.get_fields_and_field_types()})
+    if hasattr(obj, "tolist"):  # numpy array or scalar
+        return obj.tolist()
+    if isinstance(obj, (list, tuple)) or type(obj).__name__ == "array":
+        return [_plain(x) for x in obj]
+    return obj
+
+
+def read_session_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The ``session`` metadata record of a recording ({} if it has none)."""
+    from mcap.reader import make_reader
+
+    with open(path, "rb") as f:
+        for record in make_reader(f).iter_metadata():
+            if record.name == "session":
+                return dict(record.metadata)
+    return {}

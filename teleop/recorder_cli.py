@@ -1,0 +1,34 @@
+"""`wmp record`: run the session recorder from the command line."""
+from __future__ import annotations
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("record", help="record a session's topics to MCAP (zstd, crash-safe)",
+                              description="Record /odom /scan /cmd_vel* /goal_pose /plan /diagnostics "
+                                          "/clock /mux/intervention until Ctrl-C.")
+    p.add_argument("--out", required=True, help="output .mcap file")
+    p.add_argument("--scenario", default="", help="metadata: scenario name or file")
+    p.add_argument("--seed", type=int, default=0, help="metadata: sim seed")
+    p.add_argument("--operator", default="", help="metadata: who drives")
+    p.add_argument("--mode", default="teleop", choices=("teleop", "planner", "shared"))
+    p.add_argument("--flush-period", type=float, default=1.0, help="seconds between chunk flushes")
+    p.set_defaults(func=_record)
+
+
+def record_ros_args(out, scenario="", seed=0, operator="", mode="teleop", flush_period_s=1.0) -> list[str]:
+    """--ros-args for session_recorder with this metadata."""
+    from world_model_planner.stack import format_param
+
+    values = {"out": str(out), "scenario": str(scenario), "seed": int(seed), "operator": str(operator),
+              "mode": mode, "flush_period_s": float(flush_period_s)}
+    args = ["--ros-args"]
+    for k, v in values.items():
+        args += ["-p", f"{k}:={format_param(v)}"]
+    return args
+
+
+def _record(args) -> int:
+    from teleop.recorder_node import main
+
+    return main(["wmp-record", *record_ros_args(args.out, args.scenario, args.seed, args.operator,
+                                                args.mode, args.flush_period)])
