@@ -77,7 +77,7 @@ class Lidar:
         n, r = self.cfg.beams, self.cfg.range_max_m
         starts = np.column_stack([np.full(n, x), np.full(n, y), np.full(n, z)])
         ends = np.column_stack([x + dx * r, y + dy * r, np.full(n, z)])
-        hits = p.rayTestBatch(starts.tolist(), ends.tolist(), collisionFilterMask=WORLD_GROUP,
+        hits = p.rayTestBatch(starts.tolist(), ends.tolist(), collisionFilterMask=WORLD_GROUP, numThreads=1,
                               physicsClientId=self.client)
         frac = np.array([h[2] if h[0] >= 0 else np.inf for h in hits])
         ranges = frac * r

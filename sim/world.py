@@ -13,9 +13,8 @@ import math
 
 import numpy as np
 import pybullet as p
-import pybullet_data
 
-from .robot import DiffDriveRobot, quiet_stdout
+from .robot import DiffDriveRobot
 from .robots import ROBOTS
 from .scenario import OBSTACLE_HEIGHT_M, Box, Pose2D, Scenario
 from .sensors import ROBOT_GROUP, WORLD_GROUP, Camera, CameraConfig, Lidar, LidarConfig
@@ -63,8 +62,7 @@ class SimWorld:
         p.setGravity(0, 0, -9.81, physicsClientId=c)
         p.setPhysicsEngineParameter(fixedTimeStep=1.0 / PHYSICS_HZ, deterministicOverlappingPairs=1,
                                     physicsClientId=c)
-        with quiet_stdout():
-            self.ground = p.loadURDF(pybullet_data.getDataPath() + "/plane.urdf", physicsClientId=c)
+        self.ground = self._build_ground()
         p.setCollisionFilterGroupMask(self.ground, -1, _GROUND_GROUP, _ALL, physicsClientId=c)
         self.obstacle_bodies: list[int] = []
         self._build_walls()
@@ -83,6 +81,18 @@ class SimWorld:
         self.in_contact = False
         self._last_contact_s = -math.inf
         self._sample_odom_noise()
+
+    def _build_ground(self) -> int:
+        """An infinite collision plane (much cheaper than a mesh) with a visible floor."""
+        c = self.client
+        sx, sy = self.scenario.arena
+        col = p.createCollisionShape(p.GEOM_PLANE, physicsClientId=c)
+        vis = p.createVisualShape(p.GEOM_BOX, halfExtents=[sx / 2 + 1, sy / 2 + 1, 0.001],
+                                  visualFramePosition=[0, 0, -0.001], rgbaColor=[0.85, 0.85, 0.8, 1],
+                                  physicsClientId=c)
+        body = p.createMultiBody(0, col, vis, [0, 0, 0], physicsClientId=c)
+        p.changeDynamics(body, -1, lateralFriction=1.0, physicsClientId=c)
+        return body
 
     def _box_body(self, half: list[float], pos: list[float], yaw: float, colour) -> int:
         c = self.client

@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Simulation figures for the README.
+
+1. Headless real-time factor with the lidar on: SimWorld stepped in 0.05 s control periods,
+   a 180-beam scan every 0.1 s (as sim_node does), no ROS.
+2. Lockstep ticks/s over real DDS: sim_node (lockstep) in its own process, and an instant
+   controller here that answers every /odom with a TwistStamped carrying the /odom stamp.
+
+    .venv/bin/python scripts/bench_sim.py [--scenario maze] [--seconds 10] [--ticks 2000]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def bench_world(scenario: str, sim_seconds: float) -> float:
+    from sim.scenario import load_scenario
+    from sim.world import SimWorld
+
+    w = SimWorld(load_scenario(scenario))
+    n = int(round(sim_seconds / 0.05))
+    t0 = time.perf_counter()
+    for i in range(n):
+        w.step(0.6, 0.4 if (i // 40) % 2 else -0.4, 0.05)
+        if i % 2 == 1:
+            w.scan()
+    wall = time.perf_counter() - t0
+    w.close()
+    return sim_seconds / wall
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_lockstep(scenario: str, ticks: int, domain: int) -> tuple[float, int, float]:
+    import rclpy
+    from geometry_msgs.msg import TwistStamped
+    from nav_msgs.msg import Odometry
+
+    env = dict(os.environ, ROS_DOMAIN_ID=str(domain), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
+    os.environ.update(ROS_DOMAIN_ID=str(domain), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
+    exe = Path(sys.executable).parent / "sim_node"
+    proc = subprocess.Popen([str(exe), "--ros-args", "-p", f"scenario:={scenario}", "-p", "lockstep:=true",
+                             "-p", "lockstep_timeout_s:=5.0"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    rclpy.init()
+    node = rclpy.create_node("bench_instant_controller")
+    pub = node.create_publisher(TwistStamped, "/cmd_vel", 10)
+    state = {"n": 0, "t_first": None, "t_last": None, "stamp": None}
+
+    def on_odom(msg: Odometry):
+        cmd = TwistStamped()
+        cmd.header.stamp = msg.header.stamp
+        cmd.twist.linear.x = 0.6
+        cmd.twist.angular.z = 0.4 if (state["n"] // 40) % 2 else -0.4
+        pub.publish(cmd)
+        state["n"] += 1
+        now = time.perf_counter()
+        if state["n"] == 50:          # skip discovery and warm-up
+            state["t_first"], state["cpu_first"] = now, _cpu_s(proc.pid)
+        state["t_last"] = now
+        if state["n"] == ticks + 50:
+            state["cpu_last"] = _cpu_s(proc.pid)
+
+    node.create_subscription(Odometry, "/odom", on_odom, 10)
+    try:
+        deadline = time.monotonic() + 60 + ticks / 50
+        while state["n"] < ticks + 50 and time.monotonic() < deadline:
+            rclpy.spin_once(node, timeout_sec=0.1)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        node.destroy_node()
+        rclpy.try_shutdown()
+    measured = state["n"] - 50
+    if measured <= 0 or state["t_first"] is None:
+        raise RuntimeError("no lockstep ticks measured: sim_node did not publish /odom")
+    cpu_ms = (state.get("cpu_last", state["cpu_first"]) - state["cpu_first"]) / measured * 1e3
+    return measured / (state["t_last"] - state["t_first"]), measured, cpu_ms
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scenario", default="maze")
+    ap.add_argument("--seconds", type=float, default=20.0, help="simulated seconds for the RTF figure")
+    ap.add_argument("--ticks", type=int, default=2000, help="lockstep ticks to time")
+    ap.add_argument("--domain", type=int, default=int(os.environ.get("ROS_DOMAIN_ID", "0") or 0) or 97)
+    args = ap.parse_args(argv)
+    rtf = bench_world(args.scenario, args.seconds)
+    print(f"headless real-time factor, lidar on (180 beams @10 Hz), scenario {args.scenario}: {rtf:.1f}x")
+    tps, n, cpu_ms = bench_lockstep(args.scenario, args.ticks, args.domain)
+    print(f"lockstep, instant controller over DDS, 0.05 s control period: {tps:.0f} ticks/s "
+          f"({n} ticks; = {tps * 0.05:.1f}x real time); sim_node CPU {cpu_ms:.2f} ms/tick "
+          f"(= {1e3 / max(cpu_ms, 1e-9):.0f} ticks/s on a free core)")
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""SimNodeConfig: every sim_node parameter, declared once (description + range).
+
+The ROS layer (``rosutil.declare_config``) turns these fields into ROS parameters; the
+README table comes from ``world_model_planner.params.markdown_table(SimNodeConfig)``.
+No rclpy here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from world_model_planner.params import ConfigError, param, validate
+
+from .sensors import CameraConfig, LidarConfig
+
+
+@dataclass
+class SimNodeConfig:
+    scenario: str = param("open", "built-in scenario name or path to a scenario YAML file "
+                                  "(re-read on ~/reset)")
+    seed: int = param(0, "seed for perturbation and sensor noise (re-read on ~/reset)",
+                      range=(0, 2**31 - 1))
+    perturb: bool = param(False, "seeded start-pose perturbation (±0.2 m, ±0.2 rad) and sensor noise")
+    gui: bool = param(False, "open the PyBullet GUI window (needs a display)")
+    lockstep: bool = param(False, "simulate each control period only once its command arrived "
+                                  "(deterministic, as fast as the controller)")
+    lockstep_timeout_s: float = param(2.0, "lockstep: wall seconds to wait for a command before "
+                                           "stepping with zero (logged)", range=(0.01, 600.0))
+    realtime_factor: float = param(1.0, "real-time mode: simulated seconds per wall second",
+                                   range=(0.05, 100.0))
+    control_period_s: float = param(0.05, "simulated seconds per control period (/odom, /clock rate)",
+                                    range=(1.0 / 240.0, 1.0))
+    cmd_timeout: float = param(0.5, "real-time mode: stop when the last /cmd_vel is older than this "
+                                    "(simulated seconds)", range=(0.01, 60.0))
+    cmd_vel_stamped: bool = param(True, "/cmd_vel type: geometry_msgs/TwistStamped (true) or Twist (false)")
+    lidar_beams: int = param(180, "lidar beams", range=(4, 2048))
+    lidar_fov_deg: float = param(360.0, "lidar field of view (degrees)", range=(1.0, 360.0))
+    lidar_range_max_m: float = param(8.0, "lidar maximum range (m); no return is +inf", range=(0.5, 100.0))
+    lidar_rate_hz: float = param(10.0, "lidar scan rate (Hz, simulated time)", range=(0.5, 100.0))
+    camera_enabled: bool = param(False, "publish /camera/image_raw (64x64 RGB by default)")
+    camera_width: int = param(64, "camera image width (pixels)", range=(8, 512))
+    camera_height: int = param(64, "camera image height (pixels)", range=(8, 512))
+    camera_rate_hz: float = param(10.0, "camera frame rate (Hz, simulated time)", range=(0.5, 60.0))
+    diagnostics_rate_hz: float = param(2.0, "/diagnostics rate (Hz, simulated time)", range=(0.1, 50.0))
+    publish_tf: bool = param(True, "publish odom→base_link on /tf (where tf2_msgs is importable)")
+    odom_frame: str = param("odom", "odometry frame id (== scenario world frame)")
+    base_frame: str = param("base_link", "robot base frame id")
+
+    def __post_init__(self):
+        validate(self)
+        if not self.scenario:
+            raise ConfigError("SimNodeConfig.scenario: expected a scenario name or file, got ''")
+
+    def lidar(self) -> LidarConfig:
+        return LidarConfig(beams=self.lidar_beams, fov_deg=self.lidar_fov_deg,
+                           range_max_m=self.lidar_range_max_m, rate_hz=self.lidar_rate_hz)
+
+    def camera(self) -> CameraConfig | None:
+        if not self.camera_enabled:
+            return None
+        return CameraConfig(width=self.camera_width, height=self.camera_height, rate_hz=self.camera_rate_hz)
