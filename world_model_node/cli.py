@@ -1,0 +1,165 @@
+"""`wmp collect`, `wmp train`, `wmp eval-model`, `wmp bench-model`: world-model sub-commands."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("collect", help="drive the sim with an exploration policy and store transitions",
+                              description="Drive SimWorld in-process (lockstep, no ROS) with smooth random "
+                                          "exploration; write sharded npz (format: world_model_node/data.py).")
+    p.add_argument("--scenario", required=True,
+                   help="built-in name, YAML file, or 'random' (random layout per episode); comma-separate "
+                        "several to cycle through them, e.g. random,open,wall")
+    p.add_argument("--episodes", type=int, required=True)
+    p.add_argument("--out", required=True, help="output directory (shards are appended)")
+    p.add_argument("--seed", type=int, default=0, help="episode i uses seed+i (default 0)")
+    p.add_argument("--episode-s", type=float, default=30.0, help="simulated seconds per episode (default 30)")
+    p.add_argument("--image", action="store_true", help="also record 64x64 camera frames")
+    p.add_argument("--no-perturb", action="store_true", help="no sensor/odometry noise")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_collect)
+
+    p = subparsers.add_parser("train", help="train a world model on collected transitions",
+                              description="JEPA-style training (latent prediction vs an EMA target encoder, "
+                                          "VICReg, supervised pose/velocity/collision heads).")
+    p.add_argument("--data", required=True, help="directory of shard_*.npz and/or *.mcap files")
+    p.add_argument("--out", required=True, help="checkpoint file (.pt)")
+    p.add_argument("--steps", type=int, default=None, help="max gradient steps (default 6000)")
+    p.add_argument("--epochs", type=float, default=None, help="alternatively: passes over the training windows")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--horizon", type=int, default=None, help="open-loop steps per training window (default 15)")
+    p.add_argument("--time-budget-s", type=float, default=None, help="stop after this many wall seconds")
+    p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda[:N]")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 1)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--image", action="store_true", help="also encode camera images (data must have them)")
+    p.add_argument("--no-vicreg", action="store_true", help="switch the anti-collapse terms off (ablation)")
+    p.add_argument("--latent-dim", type=int, default=None)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_train)
+
+    p = subparsers.add_parser("eval-model", help="open-loop error vs baselines, collision AUROC",
+                              description="Pose error at 0.5/1/2/3 s for the model, constant velocity and "
+                                          "an ideal unicycle fed the commands; collision AUROC.")
+    p.add_argument("--model", default=None, help="checkpoint (default: the shipped models/husky_default.pt)")
+    p.add_argument("--data", required=True, help="held-out transitions (shard dir, .npz or .mcap)")
+    p.add_argument("--json", default=None, help="write the result JSON here")
+    p.add_argument("--plots", default=None, help="write error_vs_horizon.png into this directory")
+    p.add_argument("--stride", type=int, default=5, help="rows between evaluation starts (default 5)")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=_eval)
+
+    p = subparsers.add_parser("bench-model", help="time model.rollout (the planner's hot path)")
+    p.add_argument("--model", default=None, help="checkpoint (default: the shipped model)")
+    p.add_argument("--batch", type=int, default=512)
+    p.add_argument("--horizon", type=int, default=20)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--repeats", type=int, default=50)
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=_bench)
+
+
+def _collect(args) -> int:
+    from .collect import CollectConfig, collect
+
+    cfg = CollectConfig(episodes=args.episodes, episode_s=args.episode_s, seed=args.seed, image=args.image,
+                        perturb=not args.no_perturb)
+    specs = [s.strip() for s in args.scenario.split(",") if s.strip()]
+    summary = collect(specs, args.out, cfg, progress=not args.no_progress)
+    print(f"collected {summary['episodes']} episodes, {summary['rows']} rows "
+          f"({summary['collision_rate']:.1%} in contact) into {len(summary['shards'])} shard(s) in {args.out}")
+    return 0
+
+
+def _train(args) -> int:
+    from .checkpoint import save_checkpoint
+    from .data import DataError, load_dataset
+    from .losses import LossWeights
+    from .model import WorldModelConfig
+    from .train import TrainConfig, train, train_config_dict
+
+    try:
+        data = load_dataset(args.data)
+    except DataError as exc:
+        print(f"wmp train: {exc}", file=sys.stderr)
+        return 2
+    over = {k: v for k, v in {"steps": args.steps, "epochs": args.epochs, "batch_size": args.batch_size,
+                              "horizon": args.horizon, "time_budget_s": args.time_budget_s,
+                              "cpu_threads": args.threads}.items() if v is not None}
+    cfg = TrainConfig(seed=args.seed, device=args.device, progress=not args.no_progress, **over)
+    mc = {"scan_beams": int(data.scan.shape[1]), "range_max_m": float(data.meta.get("range_max_m") or 8.0),
+          "use_image": args.image}
+    if args.latent_dim:
+        mc["latent_dim"] = args.latent_dim
+    weights = LossWeights(variance=0.0, covariance=0.0) if args.no_vicreg else LossWeights()
+    print(f"training on {len(data)} rows, {len(data.episodes)} episodes from {args.data}")
+    model, metrics = train(data, WorldModelConfig(**mc), cfg, weights)
+    save_checkpoint(args.out, model, data_stats=data.stats(), metrics=metrics, train=train_config_dict(cfg, weights))
+    v = metrics["val"]
+    print(f"saved {args.out}: {metrics['steps_run']} steps in {metrics['train_time_s']:.0f} s ({metrics['stopped']}), "
+          f"val pose error at {cfg.horizon} steps {v.get('pose_err_final_m', float('nan')):.3f} m, "
+          f"latent std min {metrics['latent_std_min']:.2f}")
+    return 0
+
+
+def _eval(args) -> int:
+    from world_model_planner.paths import default_model_path
+
+    from .checkpoint import CheckpointError, load_checkpoint
+    from .data import DataError, load_dataset
+    from .evaluate import evaluate, nan_to_none, plot, summary
+
+    path = args.model or str(default_model_path())
+    try:
+        model = load_checkpoint(path, device=args.device)
+        data = load_dataset(args.data)
+        result = evaluate(model, data, stride=args.stride)
+    except (CheckpointError, DataError, ValueError) as exc:
+        print(f"wmp eval-model: {exc}", file=sys.stderr)
+        return 2
+    result["model_path"] = str(path)
+    result = nan_to_none(result)
+    print(summary(result))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=1))
+    if args.plots:
+        Path(args.plots).mkdir(parents=True, exist_ok=True)
+        plot(result, Path(args.plots) / "error_vs_horizon.png")
+    return 0
+
+
+def _bench(args) -> int:
+    import time
+
+    import torch
+
+    from world_model_planner.paths import default_model_path
+
+    from .checkpoint import load_checkpoint
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model = load_checkpoint(args.model or default_model_path(), device=args.device)
+    dev = model.device
+    z0 = torch.zeros(1, model.latent_dim, device=dev)
+    acts = torch.rand(args.batch, args.horizon, 2, device=dev) * 2 - 1
+    times = []
+    with torch.inference_mode():
+        for i in range(args.repeats + 5):
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            t = time.perf_counter()
+            z = model.rollout(z0, acts)
+            model.collision_logit(z)
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            if i >= 5:
+                times.append((time.perf_counter() - t) * 1000)
+    times.sort()
+    print(f"rollout+collision B={args.batch} H={args.horizon} on {dev} ({torch.get_num_threads()} threads): "
+          f"median {times[len(times) // 2]:.2f} ms, p90 {times[int(len(times) * 0.9)]:.2f} ms")
+    return 0

@@ -1,0 +1,227 @@
+"""Data collection: drive SimWorld in-process (lockstep, no ROS) with an exploration policy.
+
+Scenarios: a built-in name, a YAML path, or ``random`` (a fresh random arena with random boxes
+and cylinders per episode, so the model does not tune to the built-in maps). Every episode
+starts at a random collision-free pose (random layouts and built-ins alike).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from world_model_planner.params import param, validate
+
+from .data import FORMAT_VERSION, Transitions, save_shard
+
+V_LIM, W_LIM = (-0.5, 1.0), (-1.5, 1.5)  # Husky limits (config/robots/husky.yaml)
+
+# mode: (probability, duration range s)
+MODES = {"ou": (0.40, (2.0, 6.0)), "straight": (0.22, (1.5, 5.0)), "stop": (0.08, (0.5, 1.5)),
+         "reverse": (0.15, (0.8, 2.5)), "spin": (0.15, (0.8, 2.5))}
+
+
+class ExplorationPolicy:
+    """Smooth random commands with turning, stopping, reversing and straight runs into things.
+
+    Switches between modes: Ornstein-Uhlenbeck wandering, straight runs at a random speed
+    (the main source of contact with obstacles), stops, reversing arcs and spins. Each mode
+    gives a target; the command follows it either as a step or through a first-order filter,
+    so the data holds both abrupt and smooth command changes.
+    """
+
+    def __init__(self, rng: np.random.Generator, dt_s: float = 0.1, v_lim=V_LIM, w_lim=W_LIM):
+        self.rng, self.dt, self.v_lim, self.w_lim = rng, dt_s, v_lim, w_lim
+        self.cmd = np.zeros(2)
+        self.ou = np.zeros(2)
+        self.contact_s = 0.0
+        self.contact_patience_s = 1.0
+        self._new_mode()
+
+    def _new_mode(self, names: list[str] | None = None) -> None:
+        names = names or list(MODES)
+        probs = np.array([MODES[n][0] for n in names])
+        self.mode = names[self.rng.choice(len(names), p=probs / probs.sum())]
+        lo, hi = MODES[self.mode][1]
+        self.left_s = self.rng.uniform(lo, hi)
+        self.alpha = 1.0 if self.rng.random() < 0.35 else self.rng.uniform(0.15, 0.5)
+        r = self.rng
+        if self.mode == "straight":
+            self.target = np.array([r.uniform(0.4, self.v_lim[1]), r.normal(0.0, 0.1)])
+        elif self.mode == "stop":
+            self.target = np.zeros(2)
+        elif self.mode == "reverse":
+            self.target = np.array([r.uniform(self.v_lim[0], -0.15), r.uniform(-0.8, 0.8)])
+        elif self.mode == "spin":
+            self.target = np.array([r.uniform(-0.1, 0.3), r.choice([-1, 1]) * r.uniform(0.6, self.w_lim[1])])
+        else:
+            self.target = None
+
+    def act(self, in_contact: bool = False) -> np.ndarray:
+        """-> (2,) (v_cmd, w_cmd) for the next dt_s. After pushing against something for a
+        random 0.2-0.8 s it backs off (reverse or spin), so contact is sampled, not camped on."""
+        self.left_s -= self.dt
+        self.contact_s = self.contact_s + self.dt if in_contact else 0.0
+        if self.contact_s > self.contact_patience_s:
+            self._new_mode(["reverse", "spin"] if self.cmd[0] >= 0 else ["straight", "spin"])
+            self.contact_s, self.contact_patience_s = 0.0, self.rng.uniform(0.2, 0.8)
+            self.ou[:] = 0.0
+        elif self.left_s <= 0:
+            self._new_mode()
+        if self.target is None:  # OU around a forward-biased mean
+            mean, theta, sigma = np.array([0.45, 0.0]), 1.0, np.array([0.6, 1.2])
+            self.ou += theta * (mean - self.ou) * self.dt + sigma * math.sqrt(self.dt) * self.rng.normal(size=2)
+            target = self.ou
+        else:
+            target = self.target
+        self.cmd = self.cmd + self.alpha * (target - self.cmd)
+        self.cmd = np.clip(self.cmd, [self.v_lim[0], self.w_lim[0]], [self.v_lim[1], self.w_lim[1]])
+        return self.cmd.copy()
+
+
+def random_scenario(rng: np.random.Generator, name: str = "random"):
+    """A random walled arena (6-12 m a side) with 2-10 random boxes and cylinders."""
+    from sim.scenario import Box, Cylinder, Goal, Pose2D, Scenario
+
+    sx, sy = rng.uniform(6.0, 12.0, 2)
+    obstacles = []
+    for _ in range(int(rng.integers(2, 11))):
+        cx, cy = rng.uniform(-sx / 2, sx / 2), rng.uniform(-sy / 2, sy / 2)
+        if rng.random() < 0.6:
+            obstacles.append(Box(center=(float(cx), float(cy)),
+                                 size=(float(rng.uniform(0.2, 2.5)), float(rng.uniform(0.2, 1.0))),
+                                 yaw=float(rng.uniform(-math.pi, math.pi))))
+        else:
+            obstacles.append(Cylinder(center=(float(cx), float(cy)), radius=float(rng.uniform(0.15, 0.6))))
+    sc = Scenario(name=name, robot="husky", arena=(float(sx), float(sy)), obstacles=tuple(obstacles),
+                  start=Pose2D(0.0, 0.0, 0.0), goal=Goal(0.0, 0.0, 0.3), time_limit_s=60.0)
+    return sc
+
+
+def random_start(scenario, rng: np.random.Generator, clearance_m: float = 0.25):
+    """A random collision-free start pose inside the arena (None if none found)."""
+    from sim.scenario import Pose2D
+
+    sx, sy = scenario.arena
+    for _ in range(300):
+        x, y = rng.uniform(-sx / 2 + 0.5, sx / 2 - 0.5), rng.uniform(-sy / 2 + 0.5, sy / 2 - 0.5)
+        yaw = rng.uniform(-math.pi, math.pi)
+        if scenario.footprint_clearance_m(x, y, yaw) >= clearance_m:
+            return Pose2D(float(x), float(y), float(yaw))
+    return None
+
+
+@dataclass
+class CollectConfig:
+    """Settings of ``wmp collect``."""
+
+    episodes: int = param(20, "Number of episodes.", range=(1, 1_000_000))
+    episode_s: float = param(30.0, "Simulated seconds per episode.", range=(0.5, 3600.0))
+    dt_s: float = param(0.1, "Seconds per stored row (one world-model step).", range=(0.01, 1.0))
+    seed: int = param(0, "Base seed; episode i uses seed + i.", range=(0, 2**31 - 1))
+    episodes_per_shard: int = param(25, "Episodes per shard file.", range=(1, 100_000))
+    image: bool = param(False, "Also record 64x64 RGB camera frames.")
+    perturb: bool = param(True, "Sensor and odometry noise in the sim (SimWorld perturb).")
+
+    def __post_init__(self):
+        validate(self)
+
+
+def _scenario_for(spec: str, rng: np.random.Generator):
+    from sim.scenario import load_scenario
+
+    if spec == "random":
+        return random_scenario(rng)
+    return load_scenario(spec)
+
+
+def run_episode(scenario, seed: int, cfg: CollectConfig, episode_id: int) -> Transitions:
+    """One episode of exploration in ``scenario`` (random start) -> Transitions (T rows)."""
+    from sim.world import CameraConfig, SimWorld
+
+    rng = np.random.default_rng(seed + 1_000_003)
+    start = random_start(scenario, rng)
+    if start is not None:
+        scenario = replace(scenario, start=start)
+    policy = ExplorationPolicy(rng, cfg.dt_s)
+    n = int(round(cfg.episode_s / cfg.dt_s))
+    rows = {k: [] for k in ("pose", "vel", "scan", "cmd", "dt", "collision", "t_s", "image")}
+    world = SimWorld(scenario, seed=seed, camera=CameraConfig() if cfg.image else None, perturb=cfg.perturb)
+    try:
+        half = cfg.dt_s / 2  # two control periods per model step, as sim_node steps
+        touched_last = False
+        for i in range(n):
+            rows["pose"].append(world.pose())
+            rows["vel"].append(world.velocity())
+            rows["scan"].append(world.scan())
+            if cfg.image:
+                rows["image"].append(world.image())
+            a = policy.act(in_contact=touched_last)
+            count0, touched = world.collision_count, False
+            for _ in range(2):
+                world.step(float(a[0]), float(a[1]), half)
+                touched = touched or world.in_contact
+            rows["cmd"].append(a)
+            rows["dt"].append(cfg.dt_s)
+            touched_last = bool(touched or world.collision_count > count0)
+            rows["collision"].append(int(touched_last))
+            rows["t_s"].append(i * cfg.dt_s)
+    finally:
+        world.close()
+    f32 = np.float32
+    return Transitions(
+        pose=np.asarray(rows["pose"], f32), vel=np.asarray(rows["vel"], f32),
+        scan=np.asarray(rows["scan"], f32), cmd=np.asarray(rows["cmd"], f32), dt=np.asarray(rows["dt"], f32),
+        collision=np.asarray(rows["collision"], np.uint8), episode=np.full(n, episode_id, np.int32),
+        t_s=np.asarray(rows["t_s"], f32), image=np.asarray(rows["image"], np.uint8) if cfg.image else None,
+        meta={"episodes": {str(episode_id): {"scenario": scenario.name, "seed": seed}}})
+
+
+def collect(scenarios: list[str], out_dir, cfg: CollectConfig, progress: bool = True) -> dict:
+    """Collect cfg.episodes episodes cycling through ``scenarios``; write shards into out_dir.
+
+    Returns a summary {"episodes", "rows", "collision_rate", "shards": [paths]}.
+    """
+    from tqdm import tqdm
+
+    from sim.sensors import LidarConfig
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    lidar = LidarConfig()
+    base_meta = {"format_version": FORMAT_VERSION, "dt_s": cfg.dt_s, "range_max_m": lidar.range_max_m,
+                 "scan_beams": lidar.beams, "source": "wmp collect"}
+    existing = sorted(out.glob("shard_*.npz"))
+    shard_idx = len(existing)
+    episode_base = cfg.seed * 0 + shard_idx * cfg.episodes_per_shard * 1000  # unique across appends
+    pending: list[Transitions] = []
+    shards, rows, hits = [], 0, 0
+
+    def flush():
+        nonlocal shard_idx, pending
+        if not pending:
+            return
+        from .data import concat
+
+        tr = concat(pending)
+        tr.meta = {**base_meta, "episodes": tr.meta["episodes"]}
+        shards.append(str(save_shard(out / f"shard_{shard_idx:05d}.npz", tr)))
+        shard_idx += 1
+        pending = []
+
+    bar = tqdm(range(cfg.episodes), desc="collect", unit="ep", disable=not progress, dynamic_ncols=True)
+    for i in bar:
+        seed = cfg.seed + i
+        spec = scenarios[i % len(scenarios)]
+        sc = _scenario_for(spec, np.random.default_rng(seed))
+        tr = run_episode(sc, seed, cfg, episode_base + i)
+        rows += len(tr)
+        hits += int(tr.collision.sum())
+        pending.append(tr)
+        bar.set_postfix(scenario=sc.name, rows=rows, coll=f"{hits / max(rows, 1):.1%}")
+        if len(pending) >= cfg.episodes_per_shard:
+            flush()
+    flush()
+    return {"episodes": cfg.episodes, "rows": rows, "collision_rate": hits / max(rows, 1), "shards": shards}

@@ -1,0 +1,264 @@
+"""Transitions on disk: sharded npz (written by ``wmp collect``) and MCAP session recordings.
+
+On-disk format (format version 1): a directory of ``shard_NNNNN.npz`` files (np.savez_compressed,
+readable with ``allow_pickle=False``). Each shard holds whole episodes, T rows, one row per
+world-model step (dt_s, 0.1 s by default)::
+
+    pose       (T, 3) float32  x_m, y_m, yaw_rad in the odom frame, observed at row time
+    vel        (T, 2) float32  body-frame v_mps, w_radps (odometry twist) at row time
+    scan       (T, N) float16  lidar ranges, metres, angle_min=-pi, N beams over 360 deg;
+                               no return = +inf (REP-117), invalid = nan
+    image      (T, S, S, 3) uint8  optional: RGB camera frame at row time
+    cmd        (T, 2) float32  commanded (v_mps, w_radps) held from this row to the next
+    dt         (T,)   float32  seconds from this row to the next (last row of an episode: nominal)
+    collision  (T,)   uint8    1 if the robot touched an obstacle during [t, t + dt)
+    episode    (T,)   int32    episode id, unique within the directory; rows of an episode are
+                               consecutive and in time order
+    t_s        (T,)   float32  time since the episode start, seconds
+    meta       ()     str      JSON: {"format_version", "dt_s", "range_max_m", "scan_beams",
+                               "episodes": {id: {"scenario", "seed"}}, "source"}
+
+So the model step from row t to row t+1 is (obs_t, cmd_t) -> obs_{t+1}, labelled collision_t.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+FORMAT_VERSION = 1
+ARRAYS = ("pose", "vel", "scan", "cmd", "dt", "collision", "episode", "t_s")
+
+
+class DataError(ValueError):
+    """Data that cannot be used, with the file and what was expected."""
+
+
+@dataclass
+class Transitions:
+    """Concatenated rows of one or more episodes (see module docstring for shapes)."""
+
+    pose: np.ndarray
+    vel: np.ndarray
+    scan: np.ndarray
+    cmd: np.ndarray
+    dt: np.ndarray
+    collision: np.ndarray
+    episode: np.ndarray
+    t_s: np.ndarray
+    image: np.ndarray | None = None
+    meta: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.pose.shape[0])
+
+    @property
+    def episodes(self) -> np.ndarray:
+        return np.unique(self.episode)
+
+    def select_episodes(self, ids) -> "Transitions":
+        mask = np.isin(self.episode, np.asarray(list(ids)))
+        return Transitions(**{k: getattr(self, k)[mask] for k in ARRAYS},
+                           image=None if self.image is None else self.image[mask], meta=self.meta)
+
+    def window_starts(self, length: int) -> np.ndarray:
+        """Row indices t such that rows t..t+length are one episode (length steps follow)."""
+        n = len(self)
+        if n <= length:
+            return np.zeros(0, dtype=np.int64)
+        t = np.arange(n - length)
+        return t[self.episode[t] == self.episode[t + length]]
+
+    def stats(self) -> dict:
+        """Data statistics stored with a checkpoint."""
+        return {
+            "rows": len(self), "episodes": int(len(self.episodes)),
+            "vel_mean": self.vel.mean(0).tolist(), "vel_std": self.vel.std(0).tolist(),
+            "cmd_mean": self.cmd.mean(0).tolist(), "cmd_std": self.cmd.std(0).tolist(),
+            "collision_rate": float(self.collision.mean()) if len(self) else 0.0,
+            "dt_s": float(np.median(self.dt)) if len(self) else 0.0,
+            "scan_beams": int(self.scan.shape[1]) if self.scan.ndim == 2 else 0,
+        }
+
+
+def concat(parts: list[Transitions]) -> Transitions:
+    if not parts:
+        raise DataError("no transitions to concatenate")
+    images = [p.image for p in parts]
+    has_img = all(i is not None for i in images)
+    meta = dict(parts[0].meta)
+    meta["episodes"] = {k: v for p in parts for k, v in p.meta.get("episodes", {}).items()}
+    return Transitions(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in ARRAYS},
+                       image=np.concatenate(images) if has_img else None, meta=meta)
+
+
+def save_shard(path, tr: Transitions) -> Path:
+    """Write one shard (np.savez_compressed) with the arrays above and the JSON meta."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = {k: getattr(tr, k) for k in ARRAYS}
+    arrays["scan"] = arrays["scan"].astype(np.float16)
+    meta = dict(tr.meta, format_version=FORMAT_VERSION)
+    arrays["meta"] = np.array(json.dumps(meta))
+    if tr.image is not None:
+        arrays["image"] = tr.image.astype(np.uint8)
+    np.savez_compressed(path, **arrays)
+    return path
+
+
+def load_shard(path) -> Transitions:
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = [k for k in ARRAYS + ("meta",) if k not in z.files]
+            if missing:
+                raise DataError(f"{path}: shard is missing arrays {missing} (expected {list(ARRAYS)})")
+            meta = json.loads(str(z["meta"]))
+            arrs = {k: z[k] for k in ARRAYS}
+            image = z["image"] if "image" in z.files else None
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(f"{path}: not a readable transition shard: {exc}") from None
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise DataError(f"{path}: expected format_version {FORMAT_VERSION}, got {meta.get('format_version')!r}")
+    arrs["scan"] = arrs["scan"].astype(np.float32)
+    return Transitions(**arrs, image=image, meta=meta)
+
+
+def load_dataset(path) -> Transitions:
+    """A shard directory, one .npz shard or one .mcap recording -> Transitions."""
+    path = Path(path)
+    if path.is_file() and path.suffix == ".mcap":
+        return load_mcap(path)
+    if path.is_file():
+        return load_shard(path)
+    if not path.is_dir():
+        raise DataError(f"{path}: no such data directory (expected shard_*.npz files or .mcap recordings)")
+    shards = sorted(path.glob("*.npz"))
+    recs = sorted(path.glob("*.mcap"))
+    if not shards and not recs:
+        raise DataError(f"{path}: no shard_*.npz or *.mcap files in this directory")
+    parts = [load_shard(p) for p in shards]
+    next_id = max((int(p.episode.max()) + 1 for p in parts if len(p)), default=0)
+    for r in recs:
+        tr = load_mcap(r, first_episode=next_id)
+        if len(tr):
+            next_id = int(tr.episode.max()) + 1
+        parts.append(tr)
+    return concat(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# MCAP session recordings
+# ---------------------------------------------------------------------------------------------
+def _yaw(q) -> float:
+    return math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
+
+
+def _stamp(msg, log_time_ns: int) -> float | None:
+    h = getattr(msg, "header", None)
+    if h is None:
+        return None
+    return h.stamp.sec + h.stamp.nanosec * 1e-9
+
+
+def load_mcap(path, dt_s: float = 0.1, odom_topic: str = "/odom", scan_topic: str = "/scan",
+              cmd_topic: str = "/cmd_vel", gap_s: float = 1.0, cmd_timeout_s: float = 0.5,
+              first_episode: int = 0) -> Transitions:
+    """Resample an MCAP recording (/odom, /scan, /cmd_vel[, /diagnostics]) onto a dt_s grid.
+
+    Times are header stamps (the recording's ROS clock); /cmd_vel as plain Twist has no
+    header, so its log time is shifted onto the stamp clock by the median odom offset. Each
+    row takes the latest odom, scan and command at or before its time; a command older than
+    cmd_timeout_s counts as zero (the mux/robot would have stopped). Gaps over gap_s start a
+    new episode. Collision flags come from /diagnostics "sim" ``in_contact`` when recorded,
+    else they are 0 (unknown).
+    """
+    from mcap_ros2.reader import read_ros2_messages
+
+    path = Path(path)
+    odom, scans, cmds, contact, offsets = [], [], [], [], []
+    range_max = None
+    try:
+        for m in read_ros2_messages(str(path), topics=[odom_topic, scan_topic, cmd_topic, "/diagnostics"]):
+            topic, msg, log_t = m.channel.topic, m.ros_msg, m.log_time_ns * 1e-9
+            if topic == odom_topic:
+                t = _stamp(msg, m.log_time_ns)
+                offsets.append(t - log_t)
+                p, tw = msg.pose.pose, msg.twist.twist
+                odom.append((t, p.position.x, p.position.y, _yaw(p.orientation), tw.linear.x, tw.angular.z))
+            elif topic == scan_topic:
+                scans.append((_stamp(msg, m.log_time_ns), np.asarray(msg.ranges, dtype=np.float32)))
+                range_max = float(msg.range_max)
+            elif topic == cmd_topic:
+                t = _stamp(msg, m.log_time_ns)
+                tw = msg.twist if hasattr(msg, "twist") else msg
+                cmds.append((t, log_t, tw.linear.x, tw.angular.z))
+            else:
+                for st in msg.status:
+                    if st.name == "sim":
+                        kv = {k.key: k.value for k in st.values}
+                        if "in_contact" in kv and st.values:
+                            contact.append((_stamp(msg, m.log_time_ns), kv["in_contact"] == "true"))
+    except Exception as exc:
+        raise DataError(f"{path}: cannot read MCAP recording: {type(exc).__name__}: {exc}") from None
+    if len(odom) < 2 or not scans:
+        raise DataError(f"{path}: expected {odom_topic} (nav_msgs/Odometry) and {scan_topic} "
+                        f"(sensor_msgs/LaserScan) messages, got {len(odom)} odom and {len(scans)} scans")
+    off = float(np.median(offsets))
+    odom_a = np.array(sorted(odom))
+    scans.sort(key=lambda s: s[0])
+    scan_t = np.array([s[0] for s in scans])
+    cmd_a = np.array(sorted((c[0] if c[0] is not None else c[1] + off, c[2], c[3]) for c in cmds)) \
+        if cmds else np.zeros((0, 3))
+    cont_a = np.array(sorted(contact)) if contact else np.zeros((0, 2))
+
+    t0, t1 = max(odom_a[0, 0], scan_t[0]), odom_a[-1, 0]
+    grid = np.arange(t0, t1 + 1e-9, dt_s)
+    rows = {k: [] for k in ARRAYS}
+    episode, last_valid = first_episode, None
+    ep_start = grid[0] if len(grid) else 0.0
+    for t in grid:
+        i = np.searchsorted(odom_a[:, 0], t, side="right") - 1
+        j = np.searchsorted(scan_t, t, side="right") - 1
+        if i < 0 or j < 0:
+            continue
+        if t - odom_a[i, 0] > gap_s or t - scan_t[j] > gap_s:
+            last_valid = None
+            continue
+        if last_valid is not None and t - last_valid > dt_s * 1.5:
+            episode += 1
+            ep_start = t
+        if last_valid is None and rows["episode"]:
+            episode += 1
+            ep_start = t
+        last_valid = t
+        k = np.searchsorted(cmd_a[:, 0], t, side="right") - 1 if len(cmd_a) else -1
+        cmd = cmd_a[k, 1:] if k >= 0 and t - cmd_a[k, 0] <= cmd_timeout_s else np.zeros(2)
+        c = 0
+        if len(cont_a):  # any contact report in [t, t + dt)
+            sel = (cont_a[:, 0] >= t) & (cont_a[:, 0] < t + dt_s)
+            c = int(cont_a[sel, 1].any())
+        rows["pose"].append(odom_a[i, 1:4])
+        rows["vel"].append(odom_a[i, 4:6])
+        rows["scan"].append(scans[j][1])
+        rows["cmd"].append(cmd)
+        rows["dt"].append(dt_s)
+        rows["collision"].append(c)
+        rows["episode"].append(episode)
+        rows["t_s"].append(t - ep_start)
+    if not rows["pose"]:
+        raise DataError(f"{path}: no time where both odom and scan were recorded")
+    beams = {len(s) for s in rows["scan"]}
+    if len(beams) != 1:
+        raise DataError(f"{path}: scans change beam count during the recording ({sorted(beams)})")
+    dtypes = {"episode": np.int32, "collision": np.uint8}
+    arrs = {k: np.asarray(v, dtype=dtypes.get(k, np.float32)) for k, v in rows.items()}
+    meta = {"format_version": FORMAT_VERSION, "dt_s": dt_s, "range_max_m": range_max,
+            "scan_beams": beams.pop(), "source": str(path),
+            "episodes": {str(e): {"scenario": "recording", "seed": None} for e in np.unique(arrs["episode"])}}
+    return Transitions(**arrs, meta=meta)

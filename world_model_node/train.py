@@ -1,0 +1,240 @@
+"""Training loop: random K-step windows, EMA target encoder, validation by episode, early stop.
+
+Single process by default. Launched by ``torchrun`` (``LOCAL_RANK``/``WORLD_SIZE`` set and
+WORLD_SIZE > 1) it runs DistributedDataParallel: one process per device, gradients averaged,
+rank 0 validates, logs and saves. The DDP path is NOT exercised by the test suite here (no
+multi-GPU machine); the single-process path is.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from world_model_planner.params import param, validate
+
+from .data import Transitions
+from .losses import LossWeights, window_loss
+from .model import WorldModel, WorldModelConfig
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings (stored in the checkpoint under "train")."""
+
+    steps: int = param(6000, "Maximum gradient steps.", range=(1, 10_000_000))
+    epochs: float = param(0.0, "If > 0, steps = epochs x (training windows / batch_size).", range=(0.0, 1e6))
+    batch_size: int = param(256, "Windows per gradient step (per process under DDP).", range=(2, 65536))
+    horizon: int = param(15, "K: open-loop prediction steps per training window.", range=(1, 100))
+    lr: float = param(2e-3, "Peak AdamW learning rate (cosine decay, 2% warm-up).", range=(1e-6, 1.0))
+    weight_decay: float = param(1e-5, "AdamW weight decay.", range=(0.0, 1.0))
+    ema_tau: float = param(0.99, "Target encoder EMA rate (0 = stop-gradient copy of the online encoder).",
+                           range=(0.0, 1.0))
+    val_fraction: float = param(0.15, "Fraction of episodes held out for validation.", range=(0.0, 0.9))
+    eval_every: int = param(250, "Validate every this many steps.", range=(1, 1_000_000))
+    patience: int = param(6, "Stop after this many validations without improvement.", range=(1, 10_000))
+    time_budget_s: float = param(0.0, "Stop after this many wall seconds (0 = no limit).", range=(0.0, 1e7))
+    seed: int = param(0, "Seed for initialisation, split and sampling.", range=(0, 2**31 - 1))
+    device: str = param("auto", "'auto' (CUDA if present), 'cpu' or 'cuda[:N]'.")
+    cpu_threads: int = param(1, "torch CPU threads (this small model trains fastest on 1, and 2+ "
+                                "threads spin badly on a shared machine); 0 = torch default.",
+                             range=(0, 1024))
+    progress: bool = param(True, "Show a tqdm progress bar.")
+
+    def __post_init__(self):
+        validate(self)
+
+
+class _StepModule(nn.Module):
+    """Wraps the loss so DDP sees one forward() that touches every trained parameter."""
+
+    def __init__(self, model: WorldModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, target, batch, weights, pos_weight):
+        return window_loss(self.model, target, batch, weights, pos_weight)
+
+
+def split_episodes(data: Transitions, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Episode ids -> (train ids, val ids); at least one of each when there are >= 2 episodes."""
+    eps = np.array(sorted(data.episodes))
+    rng = np.random.default_rng(seed)
+    rng.shuffle(eps)
+    n_val = int(round(len(eps) * val_fraction))
+    if val_fraction > 0 and len(eps) >= 2:
+        n_val = min(max(n_val, 1), len(eps) - 1)
+    return np.sort(eps[n_val:]), np.sort(eps[:n_val])
+
+
+class WindowSampler:
+    """Holds the data as tensors on the device and cuts (B, K+1) windows out of it."""
+
+    def __init__(self, data: Transitions, horizon: int, device: torch.device, use_image: bool):
+        self.k = horizon
+        self.starts = torch.as_tensor(data.window_starts(horizon), device=device)
+        if len(self.starts) == 0:
+            raise ValueError(f"no episode is longer than the training horizon ({horizon} steps)")
+        f32 = dict(device=device, dtype=torch.float32)
+        self.pose = torch.as_tensor(data.pose, **f32)
+        self.vel = torch.as_tensor(data.vel, **f32)
+        self.scan = torch.as_tensor(data.scan, **f32)
+        self.cmd = torch.as_tensor(data.cmd, **f32)
+        self.coll = torch.as_tensor(data.collision, **f32)
+        self.image = None
+        if use_image:
+            if data.image is None:
+                raise ValueError("model config use_image=True but the data has no 'image' array")
+            self.image = torch.as_tensor(data.image, device=device).permute(0, 3, 1, 2).contiguous()
+        self.offsets = torch.arange(horizon + 1, device=device)
+
+    def batch(self, idx: torch.Tensor) -> dict:
+        rows = self.starts[idx].unsqueeze(1) + self.offsets  # (B, K+1)
+        b = {"pose": self.pose[rows], "vel": self.vel[rows], "scan": self.scan[rows],
+             "cmd": self.cmd[rows[:, :-1]], "collision": self.coll[rows[:, :-1]]}
+        if self.image is not None:
+            b["image"] = self.image[rows]
+        return b
+
+    def sample(self, n: int, gen: torch.Generator) -> dict:
+        idx = torch.randint(len(self.starts), (n,), generator=gen, device="cpu").to(self.starts.device)
+        return self.batch(idx)
+
+
+def _dist_info() -> tuple[int, int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return world, int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+
+
+@torch.no_grad()
+def validate_model(model, target, sampler: WindowSampler, weights: LossWeights, pos_weight: float,
+                   max_windows: int = 2048, batch: int = 512) -> dict:
+    """Mean loss terms over (up to) max_windows fixed validation windows."""
+    model.eval()
+    n = min(len(sampler.starts), max_windows)
+    idx_all = torch.linspace(0, len(sampler.starts) - 1, n, device=sampler.starts.device).long()
+    sums: dict = {}
+    for i in range(0, n, batch):
+        idx = idx_all[i:i + batch]
+        _, terms = window_loss(model, target, sampler.batch(idx), weights, pos_weight)
+        for key, v in terms.items():
+            if key != "latent_std":
+                sums[key] = sums.get(key, 0.0) + v * len(idx)
+    model.train()
+    out = {k: v / n for k, v in sums.items()}
+    out["score"] = out["pose"] * weights.pose + out["velocity"] * weights.velocity + out["collision"] * weights.collision
+    return out
+
+
+def train(data: Transitions, model_cfg: WorldModelConfig | None = None, cfg: TrainConfig | None = None,
+          weights: LossWeights | None = None, log=print) -> tuple[WorldModel, dict]:
+    """Train a world model on ``data``. Returns (best model on CPU, eval mode; metrics dict)."""
+    from tqdm import tqdm
+
+    from world_model_planner.runtime import pick_device, seed_everything
+
+    cfg, weights = cfg or TrainConfig(), weights or LossWeights()
+    model_cfg = model_cfg or WorldModelConfig(scan_beams=int(data.scan.shape[1]),
+                                              range_max_m=float(data.meta.get("range_max_m") or 8.0))
+    if data.scan.shape[1] != model_cfg.scan_beams:
+        raise ValueError(f"data has {data.scan.shape[1]} scan beams, model config expects {model_cfg.scan_beams}")
+    world, rank, local_rank = _dist_info()
+    distributed = world > 1
+    if distributed:  # torchrun path (untested here)
+        import torch.distributed as dist
+
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        device = torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+    else:
+        device = pick_device(cfg.device)
+    if device.type == "cpu" and cfg.cpu_threads > 0:
+        torch.set_num_threads(cfg.cpu_threads)
+    seed_everything(cfg.seed)
+    train_ids, val_ids = split_episodes(data, cfg.val_fraction, cfg.seed)
+    tr_data = data.select_episodes(train_ids)
+    va_data = data.select_episodes(val_ids) if len(val_ids) else tr_data
+    tr = WindowSampler(tr_data, cfg.horizon, device, model_cfg.use_image)
+    va = WindowSampler(va_data, cfg.horizon, device, model_cfg.use_image)
+    pos_weight = 1.0  # unweighted BCE: the planner reads sigmoid(logit) as a calibrated probability
+
+    model = WorldModel(model_cfg).to(device).train()
+    target = copy.deepcopy(model.encoder).requires_grad_(False)
+    step_mod: nn.Module = _StepModule(model)
+    if distributed:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        step_mod = DDP(step_mod, device_ids=[local_rank] if device.type == "cuda" else None)
+    steps = cfg.steps
+    if cfg.epochs > 0:
+        steps = max(1, int(cfg.epochs * len(tr.starts) / cfg.batch_size))
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    warm = max(1, steps // 50)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
+    gen = torch.Generator().manual_seed(cfg.seed + 7919 * rank)
+    best, best_state, bad, history = math.inf, None, 0, []
+    t0, last_terms, stopped = time.monotonic(), {}, "steps"
+    bar = tqdm(range(steps), desc="train", disable=not cfg.progress or rank != 0, dynamic_ncols=True)
+    for step in bar:
+        loss, last_terms = step_mod(target, tr.sample(cfg.batch_size, gen), weights, pos_weight)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+        opt.step()
+        sched.step()
+        with torch.no_grad():
+            for pt, po in zip(target.parameters(), model.encoder.parameters()):
+                pt.mul_(cfg.ema_tau).add_(po.detach(), alpha=1.0 - cfg.ema_tau)
+        last_step = step == steps - 1
+        over_time = cfg.time_budget_s > 0 and time.monotonic() - t0 > cfg.time_budget_s
+        if (step + 1) % cfg.eval_every == 0 or last_step or over_time:
+            if rank == 0:
+                v = validate_model(model, target, va, weights, pos_weight)
+                std = last_terms["latent_std"]
+                history.append({"step": step + 1, "val_score": v["score"], "val_pose_err_final_m": v["pose_err_final_m"],
+                                "latent_std_min": float(std.min()), "latent_std_mean": float(std.mean())})
+                bar.set_postfix(loss=f"{last_terms['loss']:.3f}", val=f"{v['score']:.4f}",
+                                err=f"{v['pose_err_final_m']:.3f}m", std_min=f"{float(std.min()):.2f}")
+                if v["score"] < best:
+                    best, bad, best_val = v["score"], 0, v
+                    best_state = {k: t.detach().cpu().clone() for k, t in model.state_dict().items()}
+                else:
+                    bad += 1
+            flag = torch.tensor([1 if bad >= cfg.patience else 0], device=device)
+            if distributed:
+                import torch.distributed as dist
+
+                dist.broadcast(flag, 0)
+            if flag.item():
+                stopped = "early_stop"
+                break
+        if over_time:
+            stopped = "time_budget"
+            break
+    bar.close()
+    final = WorldModel(model_cfg)
+    final.load_state_dict(best_state if best_state is not None else model.state_dict())
+    std = last_terms["latent_std"].cpu()
+    metrics = {
+        "steps_run": step + 1, "stopped": stopped, "train_time_s": time.monotonic() - t0,
+        "device": str(device), "world_size": world,
+        "train_episodes": [int(e) for e in train_ids], "val_episodes": [int(e) for e in val_ids],
+        "val": {k: float(v) for k, v in best_val.items()} if best_state is not None else {},
+        "latent_std": [float(s) for s in std], "latent_std_min": float(std.min()),
+        "history": history, "collision_pos_weight": pos_weight,
+    }
+    if distributed:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
+    return final.eval(), metrics
+
+
+def train_config_dict(cfg: TrainConfig, weights: LossWeights) -> dict:
+    return {**asdict(cfg), "loss_weights": asdict(weights)}
