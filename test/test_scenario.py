@@ -1,0 +1,127 @@
+"""Scenario files: the built-ins load; bad files are refused naming file, field and expectation;
+`wmp check-scenario` and `wmp scenarios` exit codes."""
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sim.scenario import BUILTIN, Box, Cylinder, ScenarioError, builtin_scenarios, load_scenario
+
+GOOD = {
+    "name": "t_ok",
+    "robot": "husky",
+    "arena": [8.0, 6.0],
+    "obstacles": [{"box": {"center": [1.0, 0.0], "size": [0.2, 2.0], "yaw": 0.3}},
+                  {"cylinder": {"center": [-1.0, 2.0], "radius": 0.3}}],
+    "start": {"x": -2.5, "y": 0.0, "yaw": 0.0},
+    "goal": {"x": 2.5, "y": 0.0, "tolerance": 0.3},
+    "time_limit": 30.0,
+}
+
+
+def _write(tmp_path: Path, data, name="s.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else yaml.safe_dump(data))
+    return path
+
+
+def _with(**changes):
+    d = yaml.safe_load(yaml.safe_dump(GOOD))
+    for key, value in changes.items():
+        if value is _DELETE:
+            del d[key]
+        else:
+            d[key] = value
+    return d
+
+
+_DELETE = object()
+
+
+def test_builtins_load_and_are_the_contracted_set():
+    assert builtin_scenarios()[:5] == list(BUILTIN) == ["open", "wall", "u_trap", "two_rooms", "maze"]
+    for name in BUILTIN:
+        sc = load_scenario(name)
+        assert sc.name == name and sc.robot == "husky"
+        assert sc.source.endswith(f"{name}.yaml")
+        assert sc.footprint_clearance_m(sc.start.x, sc.start.y, sc.start.yaw) >= 0.05
+        # a competent driver at ~0.6 m/s needs at least the straight-line time
+        straight = math.hypot(sc.goal.x - sc.start.x, sc.goal.y - sc.start.y)
+        assert sc.time_limit_s > straight / 0.6
+
+
+def test_good_file_round_trip(tmp_path):
+    sc = load_scenario(_write(tmp_path, GOOD))
+    assert sc.arena == (8.0, 6.0)
+    assert sc.obstacles == (Box((1.0, 0.0), (0.2, 2.0), 0.3), Cylinder((-1.0, 2.0), 0.3))
+    assert (sc.start.x, sc.start.yaw, sc.goal.tolerance, sc.time_limit_s) == (-2.5, 0.0, 0.3, 30.0)
+    # optional fields take their documented defaults
+    d = _with(time_limit=_DELETE, obstacles=_DELETE)
+    d["goal"] = {"x": 2.0, "y": 1.0}
+    sc = load_scenario(_write(tmp_path, d))
+    assert sc.time_limit_s == 60.0 and sc.obstacles == () and sc.goal.tolerance == 0.3
+
+
+@pytest.mark.parametrize("data, field, expected", [
+    (_with(robot=_DELETE), "robot", "required"),
+    (_with(arena="big"), "arena", "list of two numbers"),
+    (_with(arena=[8.0, -1.0]), "arena[1]", "> 0"),
+    (_with(robot="turtlebot"), "robot", "one of ['husky']"),
+    (_with(name="Bad Name!"), "name", "[a-z0-9_]+"),
+    (_with(time_limit="soon"), "time_limit", "finite number"),
+    (_with(start={"x": 1.0, "y": 0.0}), "start", "footprint"),                 # inside the box
+    (_with(start={"x": 0.26, "y": 0.0, "yaw": 0.0}), "start", "footprint"),   # 0.04 m from the box
+    (_with(start={"x": -3.48, "y": 0.0}), "start", "footprint"),              # 0.025 m from the wall
+    (_with(start={"x": -3.7, "y": 0.0}), "start", "footprint"),               # through the wall
+    (_with(goal={"x": 4.5, "y": 0.0}), "goal", "inside the arena"),
+    (_with(goal={"x": -1.0, "y": 2.1}), "goal", "outside every obstacle"),
+    (_with(colour="red"), "colour", "no unknown keys"),
+    (_with(start={"x": 0, "y": 0, "z": 1}), "start.z", "no unknown keys"),
+    (_with(goal={"x": 2.0}), "goal.y", "required"),
+    (_with(obstacles=[{"sphere": {"center": [0, 0]}}]), "obstacles[0]", "box"),
+    (_with(obstacles=[{"box": {"center": [0, 0], "size": [1, 1], "height": 2}}]), "obstacles[0].box.height",
+     "no unknown keys"),
+    (_with(obstacles=[{"cylinder": {"center": [0, 0], "radius": True}}]), "obstacles[0].cylinder.radius",
+     "finite number"),
+    (_with(obstacles={"box": 1}), "obstacles", "a list"),
+    ("- just\n- a list\n", "(top level)", "mapping"),
+    ("name: [unclosed\n", "(file)", "valid YAML"),
+    ("!!python/object/apply:os.system ['true']\n", "(file)", "valid YAML"),  # safe_load only
+])
+def test_bad_files_are_refused_with_file_field_and_expectation(tmp_path, data, field, expected):
+    path = _write(tmp_path, data)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    err = info.value
+    assert err.file == str(path) and err.field == field, str(err)
+    assert expected in err.expected, str(err)
+    assert str(path) in str(err) and field in str(err)
+
+
+def test_unknown_name_and_missing_file():
+    with pytest.raises(ScenarioError, match="built-in scenario"):
+        load_scenario("no_such_scenario")
+    with pytest.raises(ScenarioError, match="existing scenario .yaml file"):
+        load_scenario("/nonexistent/dir/x.yaml")
+
+
+def _wmp(*args) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).parent / "wmp"
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=60)
+
+
+def test_check_scenario_cli_exit_codes(tmp_path):
+    ok = _wmp("check-scenario", str(_write(tmp_path, GOOD)), "--plot", str(tmp_path / "s.png"))
+    assert ok.returncode == 0, ok.stderr
+    assert "valid: t_ok" in ok.stdout and (tmp_path / "s.png").stat().st_size > 1000
+    bad = _wmp("check-scenario", str(_write(tmp_path, _with(robot="turtlebot"), "bad.yaml")))
+    assert bad.returncode != 0
+    assert "bad.yaml" in bad.stderr and "robot" in bad.stderr and "husky" in bad.stderr
+    listing = _wmp("scenarios")
+    assert listing.returncode == 0
+    assert [line.split(":")[0] for line in listing.stdout.splitlines()][:5] == list(BUILTIN)
