@@ -1,0 +1,145 @@
+"""Robot description files (config/robots/*.yaml) and their mapping onto planner parameters.
+
+A robot file describes what the planner must respect on a real robot::
+
+    name: husky                       # [a-z0-9_]+
+    limits:
+      v_min_mps: -0.5                 # most negative (reverse) linear speed, <= 0
+      v_max_mps: 1.0                  # highest forward speed, > 0
+      w_max_radps: 1.5                # largest |yaw rate|
+      accel_v_mps2: 1.5               # linear acceleration limit
+      accel_w_radps2: 3.0             # angular acceleration limit
+    footprint:
+      length_m: 0.99                  # along x (forward), centred on base_link
+      width_m: 0.67                   # along y
+      radius_m: 0.6                   # circumscribed radius (>= half the longer side)
+      inflation_radius_m: 0.4         # optional: clearance the global path keeps from
+                                      # obstacles (default: width_m / 2 + 0.065)
+
+:func:`planner_params` turns it into planner_node parameter values (names from
+planner_node's MPPIConfig, CriticsConfig and SubgoalConfig, with their ROS prefixes), which
+robot.launch.py hands to the planner. No rclpy, no ROS.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import yaml
+
+from . import paths
+
+
+class RobotConfigError(ValueError):
+    """A robot file that cannot be used: names the file, the field and what was expected."""
+
+    def __init__(self, source, field: str, expected: str, got=None):
+        self.source, self.field = str(source), field
+        tail = f", got {got!r}" if got is not None else ""
+        super().__init__(f"{source}: '{field}': expected {expected}{tail}")
+
+
+@dataclass(frozen=True)
+class RobotConfig:
+    name: str
+    v_min_mps: float
+    v_max_mps: float
+    w_max_radps: float
+    accel_v_mps2: float
+    accel_w_radps2: float
+    length_m: float
+    width_m: float
+    radius_m: float
+    inflation_radius_m: float
+    source: str = ""
+
+
+# robot field -> planner_node ROS parameter (prefix + field of planner_node/config.py SECTIONS:
+# MPPIConfig under "mppi.", CriticsConfig under "critics.", SubgoalConfig under "subgoal.")
+PLANNER_PARAMS = {
+    "v_min_mps": "mppi.v_min_mps",
+    "v_max_mps": "mppi.v_max_mps",
+    "w_max_radps": "mppi.w_max_rps",
+    "accel_v_mps2": "mppi.accel_v_mps2",
+    "accel_w_radps2": "mppi.accel_w_rps2",
+    "length_m": "critics.footprint_length_m",
+    "width_m": "critics.footprint_width_m",
+    "inflation_radius_m": "subgoal.inflation_radius_m",
+}
+
+_LIMITS = {  # field: (low, high, what) — physical sanity bounds
+    "v_min_mps": (-10.0, 0.0, "a number in [-10, 0] (m/s; reverse speed, 0 = no reversing)"),
+    "v_max_mps": (1e-3, 10.0, "a number in (0, 10] (m/s)"),
+    "w_max_radps": (1e-3, 20.0, "a number in (0, 20] (rad/s)"),
+    "accel_v_mps2": (1e-3, 50.0, "a number in (0, 50] (m/s^2)"),
+    "accel_w_radps2": (1e-3, 100.0, "a number in (0, 100] (rad/s^2)"),
+}
+_FOOTPRINT = {
+    "length_m": (0.01, 10.0, "a number in (0, 10] (m)"),
+    "width_m": (0.01, 10.0, "a number in (0, 10] (m)"),
+    "radius_m": (0.005, 10.0, "a number in (0, 10] (m)"),
+    "inflation_radius_m": (0.0, 10.0, "a number in [0, 10] (m)"),
+}
+
+
+def robot_file(name_or_path: str) -> Path:
+    """'husky' → config/robots/husky.yaml; a path (with / or .yaml) is used as it is."""
+    text = str(name_or_path)
+    if "/" in text or text.endswith((".yaml", ".yml")):
+        return Path(text).expanduser()
+    return paths.robots_dir() / f"{text}.yaml"
+
+
+def available_robots() -> list[str]:
+    return sorted(p.stem for p in paths.robots_dir().glob("*.yaml"))
+
+
+def load_robot(name_or_path: str) -> RobotConfig:
+    """Read and validate a robot file (see module docstring). Raises RobotConfigError."""
+    path = robot_file(name_or_path)
+    if not path.is_file():
+        raise RobotConfigError(path, "file", f"an existing robot YAML (shipped: {available_robots()})")
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise RobotConfigError(path, "file", f"valid YAML ({exc})") from None
+    return parse_robot(doc, path)
+
+
+def parse_robot(doc, source="<robot>") -> RobotConfig:
+    if not isinstance(doc, dict):
+        raise RobotConfigError(source, "(top level)", "a mapping with name, limits, footprint", doc)
+    name = doc.get("name")
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9_]+", name):
+        raise RobotConfigError(source, "name", "a string matching [a-z0-9_]+", name)
+    values = {}
+    for section, fields in (("limits", _LIMITS), ("footprint", _FOOTPRINT)):
+        block = doc.get(section)
+        if not isinstance(block, dict):
+            raise RobotConfigError(source, section, f"a mapping with {sorted(fields)}", block)
+        unknown = sorted(set(block) - set(fields))
+        if unknown:
+            raise RobotConfigError(source, f"{section}.{unknown[0]}", f"one of {sorted(fields)}")
+        for key, (lo, hi, what) in fields.items():
+            value = block.get(key)
+            if value is None and key == "inflation_radius_m":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                    not math.isfinite(value) or not lo <= value <= hi or (lo > 0 and value <= 0):
+                raise RobotConfigError(source, f"{section}.{key}", what, value)
+            values[key] = float(value)
+    values.setdefault("inflation_radius_m", round(values["width_m"] / 2.0 + 0.065, 3))
+    half = max(values["length_m"], values["width_m"]) / 2.0  # a round robot: radius = half side
+    if values["radius_m"] < half - 1e-3:
+        raise RobotConfigError(source, "footprint.radius_m",
+                               f"at least half the footprint's longer side ({half:.3f} m)",
+                               values["radius_m"])
+    return RobotConfig(name=name, source=str(source), **values)
+
+
+def planner_params(robot: RobotConfig) -> dict:
+    """planner_node parameter values for ``robot`` (see PLANNER_PARAMS)."""
+    data = asdict(robot)
+    return {param: data[field] for field, param in PLANNER_PARAMS.items()}
