@@ -1,0 +1,232 @@
+"""`wmp compare` report: one self-contained HTML file (PNG plots embedded as base64, no
+external resources) comparing sessions, plus the numbers as embedded JSON
+(``<script type="application/json" id="wmp-compare-data">``) for scripts and tests.
+
+This module never imports rclpy.
+"""
+from __future__ import annotations
+
+import base64
+import datetime
+import html
+import io
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from teleop.compare import METRIC_KEYS, differences, open_loop_errors, session_metrics
+from teleop.session_data import SessionData, load_session
+
+PERSON_MODES = ("teleop", "shared")
+_LABELS = {"success": "success", "time_s": "time [s]", "path_length_m": "path length [m]",
+           "spl": "SPL", "collisions": "collisions", "min_clearance_m": "min clearance [m]",
+           "mean_abs_jerk_mps3": "mean |jerk| [m/s³]", "time_stopped_s": "time stopped [s]",
+           "interventions": "interventions"}
+
+
+def _scenario_for(data: SessionData, override: str | None):
+    name = override or data.meta.get("scenario")
+    if not name:
+        return None
+    try:
+        from sim.scenario import load_scenario
+    except ModuleNotFoundError:
+        return None
+    return load_scenario(name)
+
+
+def evaluate(data: SessionData, scenario) -> dict:
+    """Metrics of one loaded session against its scenario (goal from the scenario, else the
+    recorded /goal_pose)."""
+    from world_model_planner import metrics as em
+
+    if scenario is not None:
+        goal, tol = (scenario.goal.x, scenario.goal.y), float(scenario.goal.tolerance)
+    elif data.goal is not None:
+        goal, tol = data.goal, 0.3
+    else:
+        raise ValueError(f"{data.path}: no scenario in the metadata and no /goal_pose recorded; "
+                         "pass --scenario")
+    t0 = data.goal_t_s if data.goal_t_s is not None and data.goal_t_s >= data.odom[0, 0] else None
+    start_xy = tuple(data.odom[int(np.searchsorted(data.odom[:, 0], (t0 or data.odom[0, 0]) - 1e-9)), 1:3]) \
+        if len(data.odom) else None
+    shortest = em.shortest_path_m(scenario, start_xy) if scenario is not None else None
+
+    def diag_series(key, cast):
+        out = []
+        for t, d in data.sim_diag:
+            try:
+                out.append((t, cast(d[key])))
+            except (KeyError, ValueError):
+                pass
+        return out
+    return session_metrics(data.odom, goal, tol, shortest, t0_s=t0,
+                           collisions=diag_series("collisions", lambda s: int(float(s))),
+                           clearances=diag_series("clearance_m", float),
+                           interventions=data.interventions)
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def plot_trajectories(sessions, scenario) -> str:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 6.0))
+    if scenario is not None:
+        from sim.plotting import draw_scenario
+        draw_scenario(ax, scenario)
+    for data, m in sessions:
+        w = data.odom[(data.odom[:, 0] >= m["t_start_s"] - 1e-9) & (data.odom[:, 0] <= m["t_end_s"] + 1e-9)]
+        ax.plot(w[:, 1], w[:, 2], lw=2, label=data.label)
+    ax.legend(loc="best", fontsize=8)
+    ax.set_aspect("equal")
+    fig.tight_layout()
+    s = _png(fig)
+    plt.close(fig)
+    return s
+
+
+def plot_speed_heading(sessions) -> str:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a1, a2) = plt.subplots(2, 1, figsize=(8, 5.5), sharex=True)
+    for data, m in sessions:
+        w = data.odom[(data.odom[:, 0] >= m["t_start_s"] - 1e-9) & (data.odom[:, 0] <= m["t_end_s"] + 1e-9)]
+        t = w[:, 0] - m["t_start_s"]
+        a1.plot(t, w[:, 4], label=data.label)
+        a2.plot(t, np.degrees(np.unwrap(w[:, 3])), label=data.label)
+    a1.set_ylabel("speed v [m/s]")
+    a2.set_ylabel("heading [deg]")
+    a2.set_xlabel("time since goal [s]")
+    a1.legend(fontsize=8)
+    for a in (a1, a2):
+        a.grid(alpha=0.3)
+    fig.tight_layout()
+    s = _png(fig)
+    plt.close(fig)
+    return s
+
+
+def _fmt(k, v) -> str:
+    if v is None:
+        return "–"
+    if k == "success":
+        return "yes" if v else "no"
+    if k in ("collisions", "interventions"):
+        return str(int(v))
+    return f"{v:.3f}" if isinstance(v, float) and math.isfinite(v) else str(v)
+
+
+def _fmt_diff(k, v) -> str:
+    if v is None:
+        return "–"
+    if k in ("success", "collisions", "interventions"):
+        return f"{v:+.0f}"
+    return f"{v:+.3f}"
+
+
+def build_report(paths: list[str], out: str, model_path: str | None = None,
+                 scenario_name: str | None = None, device: str | None = None) -> dict:
+    """Load sessions, compute metrics and model errors, write the HTML. Returns the data."""
+    datas = [load_session(p) for p in paths]
+    scenario = _scenario_for(datas[0], scenario_name)
+    evaluated = [(d, evaluate(d, _scenario_for(d, scenario_name) or scenario)) for d in datas]
+    model, model_note = None, ""
+    if model_path:
+        try:
+            from world_model_node.checkpoint import load_checkpoint
+            model = load_checkpoint(model_path, device=device)
+            model_note = f"model: {model_path}"
+        except ModuleNotFoundError:
+            model_note = "the world model package is not installed: no prediction check"
+        except Exception as exc:  # noqa: BLE001 - a bad checkpoint must not lose the report
+            model_note = f"could not load model {model_path}: {exc}"
+    else:
+        model_note = "No world model was given (--model), so no prediction check was made."
+    rows = []
+    for d, m in evaluated:
+        pred = None
+        if model is not None and len(d.scans):
+            pred = open_loop_errors(model, d.odom, d.scan_t, d.scans, d.cmds["/cmd_vel"],
+                                    t_window=(m["t_start_s"], m["t_end_s"]))
+        rows.append({"path": d.path, "label": d.label, "mode": d.mode, "operator": d.meta.get("operator", ""),
+                     "meta": d.meta, "metrics": m, "prediction": pred})
+    planners = [r for r in rows if r["mode"] == "planner"]
+    diffs = []
+    if planners:
+        ref = planners[0]
+        for r in rows:
+            if r["mode"] in PERSON_MODES:
+                diffs.append({"planner": ref["label"], "person": r["label"],
+                              "planner_minus_person": differences(ref["metrics"], r["metrics"])})
+    data = {"sessions": rows, "differences": diffs, "model": model_path if model else None,
+            "model_note": model_note, "scenario": getattr(scenario, "name", None)}
+    sessions = [(d, m) for d, m in evaluated]
+    html_text = render_html(data, plot_trajectories(sessions, scenario), plot_speed_heading(sessions))
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(html_text)
+    return data
+
+
+def render_html(data: dict, traj_png: str, speed_png: str) -> str:
+    e = html.escape
+    head = "".join(f"<th>{e(_LABELS[k])}</th>" for k in METRIC_KEYS)
+    body = []
+    for r in data["sessions"]:
+        cells = "".join(f"<td>{_fmt(k, r['metrics'].get(k))}</td>" for k in METRIC_KEYS)
+        body.append(f"<tr><td>{e(r['label'])}</td>{cells}</tr>")
+    for dd in data["differences"]:
+        cells = "".join(f"<td>{_fmt_diff(k, dd['planner_minus_person'].get(k))}</td>" for k in METRIC_KEYS)
+        body.append(f"<tr class='diff'><td>planner − person: {e(dd['person'])}</td>{cells}</tr>")
+    pred_rows = []
+    for r in data["sessions"]:
+        p = r["prediction"]
+        if not p:
+            continue
+        cells = "".join(
+            f"<td>{_fmt('', p[h]['mean_m'])}</td><td>{_fmt('', p[h]['median_m'])}</td><td>{p[h]['n']}</td>"
+            for h in ("1.0", "2.0"))
+        pred_rows.append(f"<tr><td>{e(r['label'])}</td>{cells}</tr>")
+    if pred_rows:
+        pred = (f"<p>{e(data['model_note'])}. Open-loop: from recorded observations, the model "
+                "rolls out under the recorded /cmd_vel (the person's commands in teleop sessions) "
+                "and its predicted position is compared with the recorded odometry.</p>"
+                "<table><tr><th>session</th><th>mean error 1 s [m]</th><th>median 1 s [m]</th><th>n</th>"
+                "<th>mean error 2 s [m]</th><th>median 2 s [m]</th><th>n</th></tr>"
+                + "".join(pred_rows) + "</table>")
+    else:
+        pred = f"<p class='note'><b>{e(data['model_note'])}</b></p>"
+    blob = json.dumps(data, default=float).replace("</", "<\\/")
+    when = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Session comparison</title>
+<style>body{{font-family:sans-serif;margin:1.5em;max-width:70em}}table{{border-collapse:collapse;margin:.5em 0}}
+td,th{{border:1px solid #bbb;padding:.25em .5em;text-align:right}}td:first-child{{text-align:left}}
+tr.diff{{background:#eef}}.note{{background:#ffe;padding:.5em}}img{{max-width:100%}}</style></head>
+<body><h1>Session comparison{(': ' + e(data['scenario'])) if data['scenario'] else ''}</h1>
+<p>Generated {when} from {len(data['sessions'])} recording(s). Times are simulated seconds from the goal.</p>
+<h2>Metrics</h2><table><tr><th>session</th>{head}</tr>{''.join(body)}</table>
+<h2>Trajectories</h2><img alt="trajectories" src="data:image/png;base64,{traj_png}">
+<h2>Speed and heading</h2><img alt="speed and heading" src="data:image/png;base64,{speed_png}">
+<h2>World model: open-loop prediction of the recorded commands</h2>{pred}
+<script type="application/json" id="wmp-compare-data">{blob}</script>
+</body></html>
+"""
+
+
+def read_report_data(path: str) -> dict:
+    """The JSON embedded in a report (for scripts and tests)."""
+    text = Path(path).read_text()
+    start = text.index('id="wmp-compare-data">') + len('id="wmp-compare-data">')
+    end = text.index("</script>", start)
+    return json.loads(text[start:end].replace("<\\/", "</"))
