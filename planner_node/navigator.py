@@ -261,32 +261,36 @@ class Navigator:
                        res.poses.cpu().numpy(), samples, np.asarray(path))
 
 
-def load_model(kind: str, model_path=None, device=None):
+def load_model(kind: str, model_path=None, device=None, missing_ok: bool = True):
     """The rollout model for ``kind`` and a description. classic → UnicycleModel. Otherwise the
-    checkpoint at ``model_path`` (default: the shipped one); without any checkpoint the
-    unicycle stands in and the description says so."""
+    checkpoint at ``model_path`` (default: the shipped one). A checkpoint file that does not
+    exist is an error unless ``missing_ok``: then the unicycle stands in and the description
+    says so (a bad checkpoint file is always an error)."""
+    from pathlib import Path
+
     device = torch.device(device or "cpu")
     if kind == "classic":
         return UnicycleModel(0.1, device), "unicycle kinematics"
-    path = model_path
+    path = model_path or None
     if path is None:
         from world_model_planner.paths import default_model_path
 
-        p = default_model_path()
-        path = str(p) if p.is_file() else None
-    if path is None:
-        return UnicycleModel(0.1, device), "unicycle kinematics (no world-model checkpoint found)"
+        path = str(default_model_path())
+    if not Path(path).is_file():
+        if not missing_ok:
+            raise FileNotFoundError(f"world-model checkpoint {path} does not exist")
+        return UnicycleModel(0.1, device), f"unicycle kinematics (no world-model checkpoint at {path})"
     return LearnedModel.from_checkpoint(str(path), device=device), f"world model {path}"
 
 
 def make_navigator(kind: str = "hierarchical", model_path=None, cfg: PlannerConfig | None = None,
-                   device=None) -> Navigator:
-    """Build a Navigator of ``kind`` (hierarchical | flat | classic)."""
+                   device=None, missing_ok: bool = True) -> Navigator:
+    """Build a Navigator of ``kind`` (hierarchical | flat | classic). See ``load_model``."""
     if kind not in KINDS:
         raise ValueError(f"planner kind: expected one of {KINDS}, got {kind!r}")
     if device is None:
         from world_model_planner.runtime import pick_device
 
         device = pick_device()
-    model, desc = load_model(kind, model_path, device)
+    model, desc = load_model(kind, model_path, device, missing_ok)
     return Navigator(kind, model, cfg, device, desc)

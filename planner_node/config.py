@@ -1,0 +1,75 @@
+"""planner_node's own parameters, and the prefixes under which the library configs appear as
+ROS parameters (declared once, from the dataclasses, by ``rosutil.declare_config``)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from world_model_planner.params import markdown_table, param, validate
+
+from .critics import CriticsConfig
+from .mppi import MPPIConfig
+from .navigator import NavigatorConfig
+from .subgoal import SubgoalConfig
+
+
+@dataclass
+class PlannerNodeConfig:
+    planner: str = param("hierarchical", "Which planner: hierarchical, flat or classic.",
+                         choices=("hierarchical", "flat", "classic"))
+    model_path: str = param("", "World-model checkpoint; empty = the shipped models/husky_default.pt. "
+                            "While no checkpoint exists the unicycle stands in (logged).")
+    device: str = param("auto", "Torch device: auto (CUDA if present), cpu, cuda, cuda:N.")
+    torch_threads: int = param(0, "torch.set_num_threads for planning; 0 = torch's default.", range=(0, 256))
+    trigger: str = param("odom", "odom: plan once per /odom, stamp the command with its stamp (sim "
+                         "lockstep); timer: plan at control_rate_hz.", choices=("odom", "timer"))
+    control_rate_hz: float = param(20.0, "Planning rate with trigger=timer; watchdog rate always.", range=(1.0, 200.0))
+    max_sensor_age_s: float = param(0.5, "/odom or /scan older than this → zero command until fresh data.", range=(0.01, 60.0))
+    cmd_stamped: bool = param(True, "Publish geometry_msgs/TwistStamped (true) or Twist (false) on cmd_vel_nav.")
+    use_goal_yaw: bool = param(False, "Honour the goal orientation (heading critic + yaw tolerance).")
+    rollouts_rate_hz: float = param(2.0, "Rate of /planner/rollouts MarkerArrays (0 = off).", range=(0.0, 50.0))
+    diagnostics_rate_hz: float = param(2.0, "Rate of /diagnostics (also sent on every state change).", range=(0.1, 50.0))
+    base_frame: str = param("base_link", "Frame of the command and of the robot body.")
+    autostart: bool = param(False, "Configure and activate at start (without a lifecycle manager).")
+
+    def __post_init__(self):
+        validate(self)
+
+
+# (prefix, class) for every library config exposed as ROS parameters
+SECTIONS = (("", NavigatorConfig), ("mppi.", MPPIConfig), ("critics.", CriticsConfig),
+            ("subgoal.", SubgoalConfig))
+
+
+def parameter_tables() -> str:
+    """README material: one Markdown table per section."""
+    out = ["#### planner_node", markdown_table(PlannerNodeConfig)]
+    for prefix, cls in SECTIONS:
+        out += ["", f"#### {cls.__name__} ({prefix or 'no prefix'})", markdown_table(cls, prefix)]
+    return "\n".join(out)
+
+
+def params_yaml() -> str:
+    """config/planner.yaml content with every default (nested sections)."""
+    import dataclasses
+
+    def fmt(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, str):
+            return f'"{v}"'
+        return repr(v)
+
+    lines = ["# planner_node parameters (all defaults). Generated from the dataclasses in",
+             "# planner_node/config.py: python -c 'from planner_node.config import params_yaml; print(params_yaml())'",
+             "planner_node:", "  ros__parameters:"]
+    for f in dataclasses.fields(PlannerNodeConfig):
+        lines.append(f"    {f.name}: {fmt(getattr(PlannerNodeConfig(), f.name))}")
+    for prefix, cls in SECTIONS:
+        ind = "    "
+        if prefix:
+            lines.append(f"    {prefix.rstrip('.')}:")
+            ind = "      "
+        d = cls()
+        for f in dataclasses.fields(cls):
+            lines.append(f"{ind}{f.name}: {fmt(getattr(d, f.name))}")
+    return "\n".join(lines) + "\n"

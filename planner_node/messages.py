@@ -1,0 +1,89 @@
+"""Message ↔ array conversions for planner_node (message packages only, no rclpy)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import Point, PoseStamped, Twist, TwistStamped
+from nav_msgs.msg import Path
+from visualization_msgs.msg import Marker, MarkerArray
+
+
+def yaw_of(q) -> float:
+    return math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
+
+
+def odom_to_arrays(msg) -> tuple[np.ndarray, np.ndarray]:
+    """nav_msgs/Odometry → pose (3,) x, y, yaw; vel (2,) v, w (body frame)."""
+    p, q = msg.pose.pose.position, msg.pose.pose.orientation
+    t = msg.twist.twist
+    return (np.array([p.x, p.y, yaw_of(q)]), np.array([t.linear.x, t.angular.z]))
+
+
+def twist(v: float, w: float, stamped: bool, stamp=None, frame: str = "base_link"):
+    if not stamped:
+        m = Twist()
+        m.linear.x, m.angular.z = float(v), float(w)
+        return m
+    m = TwistStamped()
+    m.header.stamp = stamp
+    m.header.frame_id = frame
+    m.twist.linear.x, m.twist.angular.z = float(v), float(w)
+    return m
+
+
+def _pose(x, y, yaw, frame, stamp) -> PoseStamped:
+    ps = PoseStamped()
+    ps.header.frame_id, ps.header.stamp = frame, stamp
+    ps.pose.position.x, ps.pose.position.y = float(x), float(y)
+    ps.pose.orientation.z, ps.pose.orientation.w = math.sin(yaw / 2), math.cos(yaw / 2)
+    return ps
+
+
+def path_msg(points: np.ndarray, frame: str, stamp) -> Path:
+    """(P, 2) or (P, 3) → nav_msgs/Path (yaw 0 where not given)."""
+    m = Path()
+    m.header.frame_id, m.header.stamp = frame, stamp
+    for p in np.asarray(points).reshape(-1, np.asarray(points).shape[-1] if len(points) else 2):
+        m.poses.append(_pose(p[0], p[1], p[2] if len(p) > 2 else 0.0, frame, stamp))
+    return m
+
+
+def rollouts_msg(samples: np.ndarray, best: np.ndarray, subgoals: np.ndarray, frame: str, stamp) -> MarkerArray:
+    """Sampled trajectories (M, H, 3) grey, the chosen one (H, 3) green, subgoals (K, 2) spheres."""
+    arr = MarkerArray()
+
+    def line(ns, i, pts, rgba, width):
+        mk = Marker()
+        mk.header.frame_id, mk.header.stamp = frame, stamp
+        mk.ns, mk.id, mk.type, mk.action = ns, i, Marker.LINE_STRIP, Marker.ADD
+        mk.scale.x = width
+        mk.color.r, mk.color.g, mk.color.b, mk.color.a = rgba
+        mk.pose.orientation.w = 1.0
+        mk.points = [Point(x=float(p[0]), y=float(p[1]), z=0.05) for p in pts]
+        return mk
+
+    for i, tr in enumerate(samples):
+        arr.markers.append(line("samples", i, tr, (0.6, 0.6, 0.6, 0.4), 0.01))
+    if len(best):
+        arr.markers.append(line("best", 0, best, (0.1, 0.9, 0.2, 1.0), 0.04))
+    for i, sg in enumerate(subgoals):
+        mk = Marker()
+        mk.header.frame_id, mk.header.stamp = frame, stamp
+        mk.ns, mk.id, mk.type, mk.action = "subgoals", i, Marker.SPHERE, Marker.ADD
+        mk.pose.position.x, mk.pose.position.y = float(sg[0]), float(sg[1])
+        mk.pose.orientation.w = 1.0
+        mk.scale.x = mk.scale.y = mk.scale.z = 0.2
+        mk.color.r, mk.color.b, mk.color.a = 1.0, 1.0, 1.0
+        arr.markers.append(mk)
+    return arr
+
+
+def diagnostics_msg(values: dict, stamp, level: int = 0, message: str = "") -> DiagnosticArray:
+    st = DiagnosticStatus(level=bytes([level]), name="planner", message=message, hardware_id="planner_node")
+    st.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
+    arr = DiagnosticArray()
+    arr.header.stamp = stamp
+    arr.status = [st]
+    return arr

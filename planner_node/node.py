@@ -1,0 +1,250 @@
+"""planner_node: a thin lifecycle node around planner_node.navigator.Navigator.
+
+In: /goal_pose, /odom, /scan, /world_model/checkpoint. Out: /cmd_vel_nav, /plan,
+/planner/global_path, /planner/rollouts, /diagnostics (name "planner"). Parameters: see
+planner_node/config.py (declared once from the dataclasses) and config/planner.yaml.
+"""
+from __future__ import annotations
+
+import collections
+import threading
+import time
+
+import numpy as np
+from geometry_msgs.msg import PoseStamped, Twist, TwistStamped
+from nav_msgs.msg import Odometry, Path
+from rclpy.lifecycle import Node as LifecycleNode
+from rclpy.lifecycle import TransitionCallbackReturn
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import LaserScan
+from std_msgs.msg import String
+from visualization_msgs.msg import MarkerArray
+from diagnostic_msgs.msg import DiagnosticArray
+
+from world_model_planner.rosutil import declare_config, sec_to_stamp, spin_main, stamp_to_sec
+
+from . import messages as m
+from .config import SECTIONS, PlannerNodeConfig
+from .navigator import PlannerConfig
+
+
+class PlannerNode(LifecycleNode):
+    def __init__(self):
+        super().__init__("planner_node")
+        self.p = declare_config(self, PlannerNodeConfig)
+        parts = {cls: declare_config(self, cls, prefix) for prefix, cls in SECTIONS}
+        self.cfg = PlannerConfig(*parts.values())
+        self.nav = None
+        self._odom = self._scan = None          # (stamp_s, pose, vel) / (stamp_s, ranges, pose)
+        self._odom_hist = collections.deque(maxlen=40)
+        self._new_scan = False
+        self._plan_ms = collections.deque(maxlen=20)
+        self._last = {"diag": 0.0, "markers": 0.0, "state": None, "path_plans": -1}
+        self._active = False
+        self._loader = None
+        self._model_path = ""
+        self._ents = []
+        if self.p.autostart:
+            self._boot = self.create_timer(0.01, self._autostart)
+
+    def _autostart(self):
+        self._boot.cancel()
+        self.trigger_configure()
+        self.trigger_activate()
+
+    # --- lifecycle ----------------------------------------------------------------------------
+    def on_configure(self, state):
+        import torch
+
+        from .navigator import make_navigator
+        from world_model_planner.runtime import pick_device
+
+        try:
+            if self.p.torch_threads:
+                torch.set_num_threads(self.p.torch_threads)
+            self.device = pick_device(self.p.device)
+            self.nav = make_navigator(self.p.planner, self.p.model_path or None, self.cfg, self.device)
+        except Exception as exc:  # noqa: BLE001 - refuse the transition with the reason
+            self.get_logger().error(f"configure failed: {exc}")
+            return TransitionCallbackReturn.FAILURE
+        self._model_path = self.p.model_path
+        self.get_logger().info(f"planner '{self.p.planner}' on {self.device}, model: {self.nav.model_desc}")
+        cmd_type = TwistStamped if self.p.cmd_stamped else Twist
+        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self.pub_cmd = self.create_publisher(cmd_type, "cmd_vel_nav", 10)
+        self.pub_plan = self.create_publisher(Path, "plan", 10)
+        self.pub_global = self.create_publisher(Path, "planner/global_path", 10)
+        self.pub_markers = self.create_publisher(MarkerArray, "planner/rollouts", 2)
+        self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._ents = [self.pub_cmd, self.pub_plan, self.pub_global, self.pub_markers, self.pub_diag]
+        self._subs = [
+            self.create_subscription(PoseStamped, "goal_pose", self._on_goal, 10),
+            self.create_subscription(Odometry, "odom", self._on_odom, 20),
+            self.create_subscription(LaserScan, "scan", self._on_scan, 10),
+            self.create_subscription(String, "/world_model/checkpoint", self._on_checkpoint, latched),
+        ]
+        self._timer = self.create_timer(1.0 / self.p.control_rate_hz, self._on_timer)
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state):
+        self._active = True
+        self._publish_diag(force=True)
+        return super().on_activate(state)
+
+    def on_deactivate(self, state):
+        self._active = False
+        self._send(0.0, 0.0, self.get_clock().now().to_msg())
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state):
+        self._teardown()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state):
+        self._teardown()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _teardown(self):
+        self._active = False
+        for s in getattr(self, "_subs", []):
+            self.destroy_subscription(s)
+        for p in self._ents:
+            self.destroy_publisher(p)
+        if getattr(self, "_timer", None) is not None:
+            self.destroy_timer(self._timer)
+        self._subs, self._ents, self._timer, self.nav = [], [], None, None
+
+    # --- inputs -------------------------------------------------------------------------------
+    def _on_goal(self, msg: PoseStamped):
+        if self.nav is None:
+            return
+        frame = msg.header.frame_id
+        odom_frame = getattr(self, "_odom_frame", "odom")
+        x, y = msg.pose.position.x, msg.pose.position.y
+        yaw = m.yaw_of(msg.pose.orientation) if self.p.use_goal_yaw else None
+        if frame not in ("", odom_frame):
+            ok, reason = False, f"goal frame '{frame}' is not the odom frame '{odom_frame}'"
+            self.nav.goal, self.nav.state, self.nav.reason = None, "refused", reason
+        else:
+            ok, reason = self.nav.set_goal(x, y, yaw)
+        if ok:
+            self.get_logger().info(f"goal accepted: ({x:.2f}, {y:.2f})")
+        else:
+            self.get_logger().warn(f"goal refused: {reason}")
+            self._send(0.0, 0.0, self.get_clock().now().to_msg())
+        self._publish_diag(force=True)
+
+    def _on_odom(self, msg: Odometry):
+        pose, vel = m.odom_to_arrays(msg)
+        t = stamp_to_sec(msg.header.stamp)
+        self._odom_frame = msg.header.frame_id or "odom"
+        self._odom = (t, pose, vel)
+        self._odom_hist.append((t, pose))
+        if self._active and self.p.trigger == "odom":
+            self._tick(msg.header.stamp, t)
+
+    def _on_scan(self, msg: LaserScan):
+        t = stamp_to_sec(msg.header.stamp)
+        pose = None
+        if self._odom_hist:
+            pose = min(self._odom_hist, key=lambda e: abs(e[0] - t))[1]
+        if self.nav is not None:
+            self.nav.cfg.nav.scan_angle_min_rad = float(msg.angle_min)
+            self.nav.cfg.nav.scan_range_max_m = float(msg.range_max)
+        self._scan = (t, np.asarray(msg.ranges, dtype=np.float64), pose)
+        self._new_scan = True
+
+    def _on_checkpoint(self, msg: String):
+        path = msg.data
+        if self.nav is None or self.p.planner == "classic" or path == self._model_path:
+            return
+        if self._loader is not None and self._loader.is_alive():
+            self.get_logger().warn(f"checkpoint {path} announced while a reload runs; it will be skipped")
+            return
+        self._loader = threading.Thread(target=self._reload, args=(path,), daemon=True)
+        self._loader.start()
+
+    def _reload(self, path: str):
+        from .dynamics import LearnedModel
+
+        try:
+            model = LearnedModel.from_checkpoint(path, device=self.device)
+            self.nav.set_model(model, f"world model {path}")   # atomic swap; control never stops
+            self._model_path = path
+            self.get_logger().info(f"hot-reloaded world model {path}")
+        except Exception as exc:  # noqa: BLE001 - keep the running model
+            self.get_logger().error(f"checkpoint {path} not loaded, keeping the current model: {exc}")
+
+    # --- control ------------------------------------------------------------------------------
+    def _on_timer(self):
+        if not self._active:
+            return
+        now = self.get_clock().now()
+        if self.p.trigger == "timer":
+            self._tick(now.to_msg(), now.nanoseconds * 1e-9)
+        elif self._odom is not None and now.nanoseconds * 1e-9 - self._odom[0] > self.p.max_sensor_age_s:
+            self._stop("stale /odom", now.to_msg())             # watchdog: /odom stopped coming
+
+    def _stop(self, why: str, stamp):
+        if self.nav is not None and self.nav.goal is not None and self.nav.state not in ("reached", "refused"):
+            self.nav.state, self.nav.reason = "stopped", why
+        self._send(0.0, 0.0, stamp)
+        self._publish_diag()
+
+    def _tick(self, stamp, t_s: float):
+        if self.nav is None:
+            return
+        now_s = self.get_clock().now().nanoseconds * 1e-9
+        if self._odom is None or self._scan is None:
+            return self._stop("waiting for /odom and /scan", stamp)
+        age = max(now_s - self._odom[0], now_s - self._scan[0])
+        if age > self.p.max_sensor_age_s:
+            return self._stop(f"sensor data {age:.2f} s old (max_sensor_age_s={self.p.max_sensor_age_s})", stamp)
+        _, pose, vel = self._odom
+        _, ranges, scan_pose = self._scan
+        new_scan, self._new_scan = self._new_scan, False
+        cmd = self.nav.step(pose, vel, ranges, t_s, scan_pose=scan_pose, new_scan=new_scan)
+        self._send(cmd.v, cmd.w, stamp)
+        if cmd.state == "planning":
+            self._plan_ms.append(cmd.plan_ms)
+            self._publish_plan(cmd, stamp)
+        self._last["best_cost"] = cmd.best_cost
+        self._publish_diag()
+
+    def _send(self, v: float, w: float, stamp):
+        if getattr(self, "pub_cmd", None) is not None:
+            self.pub_cmd.publish(m.twist(v, w, self.p.cmd_stamped, stamp, self.p.base_frame))
+
+    def _publish_plan(self, cmd, stamp):
+        frame = getattr(self, "_odom_frame", "odom")
+        pts = np.concatenate([cmd.best_traj, np.c_[cmd.subgoals, np.zeros(len(cmd.subgoals))]])
+        self.pub_plan.publish(m.path_msg(pts, frame, stamp))
+        sp = self.nav.subgoals
+        if sp is not None and sp.plan_count != self._last["path_plans"]:
+            self._last["path_plans"] = sp.plan_count
+            self.pub_global.publish(m.path_msg(cmd.path, frame, stamp))
+        now = time.monotonic()
+        if self.p.rollouts_rate_hz > 0 and now - self._last["markers"] >= 1.0 / self.p.rollouts_rate_hz:
+            self._last["markers"] = now
+            self.pub_markers.publish(m.rollouts_msg(cmd.sample_trajs, cmd.best_traj, cmd.subgoals, frame, stamp))
+
+    def _publish_diag(self, force: bool = False):
+        if self.nav is None or getattr(self, "pub_diag", None) is None:
+            return
+        now = time.monotonic()
+        state = self.nav.state
+        if not force and state == self._last["state"] and now - self._last["diag"] < 1.0 / self.p.diagnostics_rate_hz:
+            return
+        self._last["diag"], self._last["state"] = now, state
+        ms = float(np.median(self._plan_ms)) if self._plan_ms else 0.0
+        sp = self.nav.subgoals
+        values = {"state": state, "plan_time_ms": f"{ms:.2f}", "plan_hz": f"{1000.0 / ms:.1f}" if ms else "0",
+                  "best_cost": f"{self._last.get('best_cost', float('nan')):.3f}",
+                  "subgoals": sp.plan_count if sp is not None else 0, "planner": self.p.planner,
+                  "model": self.nav.model_desc, "reason": self.nav.reason}
+        level = {"refused": 1, "stopped": 1}.get(state, 0)
+        self.pub_diag.publish(m.diagnostics_msg(values, self.get_clock().now().to_msg(), level, self.nav.reason or state))
+
+
+def main(args=None) -> int:
+    return spin_main(PlannerNode, args)
