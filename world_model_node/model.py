@@ -37,9 +37,9 @@ EXPLICIT_DIMS = POSE_DIMS + VEL_DIMS
 class WorldModelConfig:
     """Architecture and observation layout of a world model (stored in every checkpoint)."""
 
-    scan_beams: int = param(180, "Number of lidar beams the model expects (obs layout).", range=(8, 4096))
+    scan_beams: int = param(180, "Number of lidar beams the model expects (obs layout).", range=(2, 4096))
     range_max_m: float = param(8.0, "Lidar range_max; inf/nan/over-range readings become this.", range=(0.5, 100.0))
-    scan_bins: int = param(60, "Scan is min-pooled to this many sectors before encoding.", range=(8, 720))
+    scan_bins: int = param(60, "Scan is min-pooled to this many sectors before encoding.", range=(1, 720))
     scan_clip_m: float = param(4.0, "Ranges are clipped here and scaled to [0, 1] (near matters most).",
                                range=(0.2, 100.0))
     use_image: bool = param(False, "Encode a (3, image_size, image_size) RGB image with a small CNN.")
@@ -57,6 +57,9 @@ class WorldModelConfig:
         validate(self)
         if self.latent_dim <= EXPLICIT_DIMS + 2:
             raise ValueError(f"WorldModelConfig.latent_dim: expected > {EXPLICIT_DIMS + 2}, got {self.latent_dim}")
+        if self.scan_bins > self.scan_beams:
+            raise ValueError(f"WorldModelConfig.scan_bins: expected <= scan_beams ({self.scan_beams}), "
+                             f"got {self.scan_bins}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
