@@ -27,6 +27,8 @@ _GROUND_GROUP = 0x4
 _ALL = 0xFFFF
 #: A contact that follows the previous one within this gap is the same collision.
 CONTACT_GAP_S = 0.1
+#: Contact points farther apart than this (m) are Bullet's look-ahead, not a touch.
+CONTACT_DISTANCE_M = 0.001
 #: perturb=True: start pose offsets and sensor noise.
 PERTURB_XY_M, PERTURB_YAW_RAD = 0.2, 0.2
 LIDAR_NOISE_M = 0.01
@@ -157,7 +159,8 @@ class SimWorld:
         self._sample_odom_noise()
 
     def _update_contacts(self) -> None:
-        touching = any(cp[2] in self._obstacle_set for cp in
+        # Bullet also reports speculative contacts a few mm apart: count only real touching.
+        touching = any(cp[2] in self._obstacle_set and cp[8] <= CONTACT_DISTANCE_M for cp in
                        p.getContactPoints(bodyA=self.robot.body, physicsClientId=self.client))
         if touching:
             if self.sim_time_s - self._last_contact_s > CONTACT_GAP_S:
