@@ -36,6 +36,10 @@ from .scenario import ScenarioError, load_scenario
 from .world import SimWorld
 
 
+#: Lockstep: re-send the waiting observation this often (wall s) until a command arrives.
+REPUBLISH_S = 0.25
+
+
 class SimNode(Node):
     def __init__(self):
         super().__init__("sim_node")
@@ -64,6 +68,8 @@ class SimNode(Node):
         self.create_service(SetBool, "~/pause", self._on_pause)
         self.estop = False
         self.paused = False
+        self.lockstep_timeouts = 0
+        self._last_obs: list = []
         self._rtf_window: list[tuple[float, float]] = []
         self._start_episode()
         self.get_logger().info(
@@ -152,21 +158,30 @@ class SimNode(Node):
         self.publish_observation()
 
     def publish_observation(self) -> None:
+        """Publish what is due at the current sim time; /odom last."""
         w, c, t = self.world, self.cfg, self.world.sim_time_s
-        self.pub_clock.publish(sim_msgs.clock_msg(t))
+        out = [(self.pub_clock, sim_msgs.clock_msg(t))]
         if t >= self.next_scan_s - 1e-9:
-            self.pub_scan.publish(sim_msgs.scan_msg(t, w.scan(), w.lidar_cfg, c.base_frame))
+            out.append((self.pub_scan, sim_msgs.scan_msg(t, w.scan(), w.lidar_cfg, c.base_frame)))
             self.next_scan_s += 1.0 / c.lidar_rate_hz
         if self.pub_image is not None and t >= self.next_image_s - 1e-9:
-            self.pub_image.publish(sim_msgs.image_msg(t, w.image(), "camera"))
+            out.append((self.pub_image, sim_msgs.image_msg(t, w.image(), "camera")))
             self.next_image_s += 1.0 / c.camera_rate_hz
         pose = w.pose()
         if self.pub_tf is not None:
-            self.pub_tf.publish(sim_msgs.tf_msg(t, pose, c.odom_frame, c.base_frame))
+            out.append((self.pub_tf, sim_msgs.tf_msg(t, pose, c.odom_frame, c.base_frame)))
         if t >= self.next_diag_s - 1e-9:
-            self.pub_diag.publish(sim_msgs.diagnostics_msg(t, self.diagnostics(), w.in_contact))
+            out.append((self.pub_diag, sim_msgs.diagnostics_msg(t, self.diagnostics(), w.in_contact)))
             self.next_diag_s += 1.0 / c.diagnostics_rate_hz
-        self.pub_odom.publish(sim_msgs.odom_msg(t, pose, w.velocity(), c.odom_frame, c.base_frame))
+        out.append((self.pub_odom, sim_msgs.odom_msg(t, pose, w.velocity(), c.odom_frame, c.base_frame)))
+        for pub, msg in out:
+            pub.publish(msg)
+        self._last_obs = out
+
+    def republish_observation(self) -> None:
+        """Lockstep: send the current observation again (a controller may have joined late)."""
+        for pub, msg in self._last_obs:
+            pub.publish(msg)
 
     def measured_rtf(self) -> float:
         if len(self._rtf_window) < 2:
@@ -180,7 +195,7 @@ class SimNode(Node):
                 "clearance_m": w.clearance_m(), "realtime_factor": self.measured_rtf(),
                 "sim_time_s": w.sim_time_s, "goal_reached": w.goal_reached(),
                 "scenario": w.scenario.name, "estop": self.estop, "paused": self.paused,
-                "seed": self.cfg.seed}
+                "seed": self.cfg.seed, "lockstep_timeouts": self.lockstep_timeouts}
 
     # ------------------------------------------------------------------ main loops
     def run(self, executor) -> None:
@@ -195,15 +210,22 @@ class SimNode(Node):
             if self.paused:
                 executor.spin_once(timeout_sec=0.1)
                 continue
-            deadline = time.monotonic() + self.cfg.lockstep_timeout_s
+            start = time.monotonic()
+            deadline = start + self.cfg.lockstep_timeout_s
+            next_repeat = start + REPUBLISH_S
             while not self.cmd_fresh and not self.paused and rclpy.ok(context=self.context):
-                left = deadline - time.monotonic()
-                if left <= 0:
+                now = time.monotonic()
+                if now >= deadline:
+                    self.lockstep_timeouts += 1
                     self.get_logger().warn(
                         f"lockstep: no /cmd_vel for t={self.world.sim_time_s:.2f} s within "
-                        f"{self.cfg.lockstep_timeout_s:g} s: stepping with zero", throttle_duration_sec=5.0)
+                        f"{self.cfg.lockstep_timeout_s:g} s: stepping with zero "
+                        f"({self.lockstep_timeouts} so far)", throttle_duration_sec=5.0)
                     break
-                executor.spin_once(timeout_sec=min(left, 0.1))
+                if now >= next_repeat:
+                    self.republish_observation()
+                    next_repeat = now + REPUBLISH_S
+                executor.spin_once(timeout_sec=min(deadline, next_repeat) - now)
             if not self.paused and rclpy.ok(context=self.context):
                 self.tick()
 
