@@ -252,18 +252,21 @@ def robot_stack(robot_yaml: str | None = None, odom: str = "/odom", scan: str = 
                 namespace: str = "", extra: dict[str, dict] | None = None) -> list[NodeSpec]:
     """The same stack without the sim, for a real robot.
 
-    robot_yaml: limits and footprint (config/robots/husky.yaml by default), handed to the
-    planner as ``robot_file``. odom/scan/image/cmd_vel: the robot's topic names.
+    robot_yaml: robot file (config/robots/husky.yaml by default); its velocity and
+    acceleration limits and footprint become planner_node parameters
+    (world_model_planner.robot_config). odom/scan/image/cmd_vel: the robot's topic names.
     """
-    extra = extra or {}
-    robot_file = str(Path(robot_yaml).resolve()) if robot_yaml else \
-        str(paths.robots_dir() / "husky.yaml")
+    from .robot_config import load_robot, planner_params
+
+    extra = dict(extra or {})
+    robot = load_robot(str(Path(robot_yaml).resolve()) if robot_yaml else "husky")
+    extra[PLANNER] = {**planner_params(robot), **extra.get(PLANNER, {})}
     remap_in = [(src, dst) for src, dst in
                 (("odom", odom), ("scan", scan), ("camera/image_raw", image))
                 if dst and dst.strip("/") != src]
     specs = _control_stack(planner=planner, model=model, use_sim_time=use_sim_time,
                            params_file=params_file, namespace=namespace, lockstep=False,
-                           planner_extra={"robot_file": robot_file, **extra.get(PLANNER, {})},
+                           planner_extra=extra[PLANNER],
                            remap_in=remap_in, cmd_vel=cmd_vel)
     for s in specs:
         if s.executable in extra and s.executable != PLANNER:
