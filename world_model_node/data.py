@@ -167,18 +167,23 @@ def _stamp(msg, log_time_ns: int) -> float | None:
 
 
 def load_mcap(path, dt_s: float = 0.1, odom_topic: str = "/odom", scan_topic: str = "/scan",
-              cmd_topic: str = "/cmd_vel", gap_s: float = 1.0, cmd_timeout_s: float = 0.5,
-              first_episode: int = 0) -> Transitions:
+              cmd_topic: str = "/cmd_vel", max_odom_age_s: float = 0.25, max_scan_age_s: float = 0.5,
+              cmd_timeout_s: float = 0.5, first_episode: int = 0) -> Transitions:
     """Resample an MCAP recording (/odom, /scan, /cmd_vel[, /diagnostics]) onto a dt_s grid.
 
     Times are header stamps (the recording's ROS clock); /cmd_vel as plain Twist has no
     header, so its log time is shifted onto the stamp clock by the median odom offset. Each
     row takes the latest odom, scan and command at or before its time; a command older than
-    cmd_timeout_s counts as zero (the mux/robot would have stopped). Gaps over gap_s start a
-    new episode. Collision flags come from /diagnostics "sim" ``in_contact`` when recorded,
+    cmd_timeout_s counts as zero (the mux/robot would have stopped). A grid time is dropped when
+    its latest odom is older than max_odom_age_s, its latest scan older than max_scan_age_s, or
+    the next odom comes more than max_odom_age_s after it; rows after a gap form a new episode. Collision flags come from /diagnostics "sim" ``in_contact`` when recorded,
     else they are 0 (unknown).
     """
-    from mcap_ros2.reader import read_ros2_messages
+    import warnings
+
+    with warnings.catch_warnings():  # the reader module warns about mcap_ros1 on import
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from mcap_ros2.reader import read_ros2_messages
 
     path = Path(path)
     odom, scans, cmds, contact, offsets = [], [], [], [], []
@@ -222,26 +227,24 @@ def load_mcap(path, dt_s: float = 0.1, odom_topic: str = "/odom", scan_topic: st
     rows = {k: [] for k in ARRAYS}
     episode, last_valid = first_episode, None
     ep_start = grid[0] if len(grid) else 0.0
+    eps = 1e-6  # stamps and grid times are floats: "at or before" with a little slack
     for t in grid:
-        i = np.searchsorted(odom_a[:, 0], t, side="right") - 1
-        j = np.searchsorted(scan_t, t, side="right") - 1
-        if i < 0 or j < 0:
-            continue
-        if t - odom_a[i, 0] > gap_s or t - scan_t[j] > gap_s:
+        i = np.searchsorted(odom_a[:, 0], t + eps, side="right") - 1
+        j = np.searchsorted(scan_t, t + eps, side="right") - 1
+        # valid: recent odom and scan, and the recording goes on (no gap right after t)
+        if i < 0 or j < 0 or t - odom_a[i, 0] > max_odom_age_s or t - scan_t[j] > max_scan_age_s or (
+                t - odom_a[i, 0] > eps and (i + 1 >= len(odom_a) or odom_a[i + 1, 0] - t > max_odom_age_s)):
             last_valid = None
             continue
-        if last_valid is not None and t - last_valid > dt_s * 1.5:
-            episode += 1
-            ep_start = t
         if last_valid is None and rows["episode"]:
             episode += 1
             ep_start = t
         last_valid = t
-        k = np.searchsorted(cmd_a[:, 0], t, side="right") - 1 if len(cmd_a) else -1
+        k = np.searchsorted(cmd_a[:, 0], t + eps, side="right") - 1 if len(cmd_a) else -1
         cmd = cmd_a[k, 1:] if k >= 0 and t - cmd_a[k, 0] <= cmd_timeout_s else np.zeros(2)
         c = 0
         if len(cont_a):  # any contact report in [t, t + dt)
-            sel = (cont_a[:, 0] >= t) & (cont_a[:, 0] < t + dt_s)
+            sel = (cont_a[:, 0] >= t - eps) & (cont_a[:, 0] < t + dt_s - eps)
             c = int(cont_a[sel, 1].any())
         rows["pose"].append(odom_a[i, 1:4])
         rows["vel"].append(odom_a[i, 4:6])
