@@ -70,6 +70,7 @@ class SimNode(Node):
         self.paused = False
         self.lockstep_timeouts = 0
         self._last_obs: list = []
+        self._warned: dict[str, float] = {}
         self._rtf_window: list[tuple[float, float]] = []
         self._start_episode()
         self.get_logger().info(
@@ -97,12 +98,18 @@ class SimNode(Node):
         if self.cfg.lockstep and self.cfg.cmd_vel_stamped and stamp_to_sec(msg.header.stamp) < t - 1e-6:
             return  # a command for an earlier tick
         if not (math.isfinite(v) and math.isfinite(w)):
-            self.get_logger().warn(f"rejected non-finite /cmd_vel (v={v}, w={w}): stopping",
-                                   throttle_duration_sec=1.0)
+            self._warn_every(1.0, "nan", f"rejected non-finite /cmd_vel (v={v}, w={w}): stopping")
             v, w = 0.0, 0.0
         self.cmd = (v, w)
         self.cmd_sim_time = t
         self.cmd_fresh = True
+
+    def _warn_every(self, period_s: float, key: str, text: str) -> None:
+        """A throttled warning (rclpy's own throttle misbehaves on some versions)."""
+        now = time.monotonic()
+        if now - self._warned.get(key, -math.inf) >= period_s:
+            self._warned[key] = now
+            self.get_logger().warn(text)
 
     def _on_estop(self, msg: Bool) -> None:
         if bool(msg.data) != self.estop:
@@ -217,10 +224,10 @@ class SimNode(Node):
                 now = time.monotonic()
                 if now >= deadline:
                     self.lockstep_timeouts += 1
-                    self.get_logger().warn(
-                        f"lockstep: no /cmd_vel for t={self.world.sim_time_s:.2f} s within "
-                        f"{self.cfg.lockstep_timeout_s:g} s: stepping with zero "
-                        f"({self.lockstep_timeouts} so far)", throttle_duration_sec=5.0)
+                    self._warn_every(5.0, "lockstep",
+                                     f"lockstep: no /cmd_vel for t={self.world.sim_time_s:.2f} s within "
+                                     f"{self.cfg.lockstep_timeout_s:g} s: stepping with zero "
+                                     f"({self.lockstep_timeouts} so far)")
                     break
                 if now >= next_repeat:
                     self.republish_observation()
