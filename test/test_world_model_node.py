@@ -174,8 +174,14 @@ class Driver:
             odom.pose.pose.position.x, odom.pose.pose.position.y = float(pose[0]), float(pose[1])
             odom.pose.pose.orientation.z, odom.pose.pose.orientation.w = math.sin(pose[2] / 2), math.cos(pose[2] / 2)
             odom.twist.twist.linear.x, odom.twist.twist.angular.z = float(vel[0]), float(vel[1])
+            tw = TwistStamped()
+            tw.header.stamp = stamp
+            tw.twist.linear.x, tw.twist.angular.z = cmd
             if self.nan_every and k % self.nan_every == self.nan_every - 1:
                 odom.pose.pose.position.x = float("nan")
+                tw.twist.angular.z = float("nan")
+            if k == 3:   # a malformed scan (no beams, no increment) must not hurt
+                self.scan.publish(LaserScan(angle_increment=0.0, ranges=[]))
             if k % 2 == 0:
                 scan = LaserScan(angle_min=-math.pi, angle_max=math.pi - 2 * math.pi / BEAMS,
                                  angle_increment=2 * math.pi / BEAMS, range_min=0.1, range_max=8.0,
@@ -183,9 +189,6 @@ class Driver:
                 scan.header.stamp, scan.header.frame_id = stamp, "base_link"
                 self.scan.publish(scan)
             self.odom.publish(odom)
-            tw = TwistStamped()
-            tw.header.stamp = stamp
-            tw.twist.linear.x, tw.twist.angular.z = cmd
             self.cmd.publish(tw)
             time.sleep(max(0.0, t0 + t + 0.05 - time.time()))  # pace the 20 Hz stream
 
@@ -222,7 +225,10 @@ def test_node_predicts_and_reports_surprise(probe, node_env, tmp_path, ckpt):
         assert values["checkpoint"] == str(ckpt)
         assert float(values["surprise_1step_m"]) < 0.05 and float(values["surprise_1s_m"]) < 0.2
         assert status.level == b"\x00"
-        assert "ignoring non-finite values in odom" in node.log()
+        log = node.log()
+        assert "ignoring non-finite values in odom" in log and "ignoring non-finite values in cmd_vel" in log
+        assert log.count("ignoring non-finite values in odom") <= 2  # throttled
+        assert "[ERROR]" not in log, log  # no callback failed (they are guarded, not silent)
         assert node.alive()
     finally:
         node.stop()
@@ -261,6 +267,6 @@ def test_node_finetunes_online_and_announces_checkpoint(probe, node_env, tmp_pat
         path = msgs[0].data
         assert path.startswith(str(tmp_path / "ft")) and load_checkpoint(path, device="cpu").metrics[
             "online_finetune"]["val_pose_err_after_m"] >= 0.0
-        assert "accepted" in node.log()
+        assert "accepted" in node.log() and "[ERROR]" not in node.log()
     finally:
         node.stop()

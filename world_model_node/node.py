@@ -8,15 +8,20 @@ actually sent; TwistStamped, or Twist with ``cmd_vel_stamped: false``) and publi
 - ``world_model/prediction`` (visualization_msgs/MarkerArray): the current command held for
   ``prediction_horizon_s``, rolled out through the model, in the odometry frame;
 - ``/diagnostics`` status ``world_model``: ``surprise_1step_m``, ``surprise_1s_m``, ``checkpoint``;
-- ``world_model/checkpoint`` (std_msgs/String, reliable + transient_local): fine-tuned
-  checkpoints, when ``online_finetune`` is on.
+- ``/world_model/checkpoint`` (std_msgs/String, reliable + transient_local): fine-tuned
+  checkpoints, when ``online_finetune`` is on (planner_node hot-reloads them).
+
+A callback that raises (a malformed message, a model error) is logged (throttled) and
+skipped; the node keeps running.
 
 The math lives in :mod:`world_model_node.monitor` and :mod:`world_model_node.online`.
 """
 from __future__ import annotations
 
+import functools
 import math
 import sys
+import time
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray
@@ -38,6 +43,18 @@ CHECKPOINT_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
+def _guarded(callback):
+    """Log (throttled) and skip a callback that raises, instead of ending the node's spin."""
+    @functools.wraps(callback)
+    def wrapper(self, *args):
+        try:
+            return callback(self, *args)
+        except Exception as exc:  # noqa: BLE001 - a bad message must not take the node down
+            self.get_logger().error(f"{callback.__name__}: {type(exc).__name__}: {exc}",
+                                    throttle_duration_sec=5.0)
+    return wrapper
+
+
 class WorldModelNode(LifecycleNode):
     def __init__(self):
         super().__init__("world_model_node")
@@ -47,6 +64,7 @@ class WorldModelNode(LifecycleNode):
         self._frame_id = "odom"
         self._last_pred_t = -math.inf
         self._ft_status = "off"
+        self._nan_warned: dict[str, float] = {}   # input -> last warning (monotonic s)
 
     # -- lifecycle -----------------------------------------------------------------------
     def on_configure(self, state) -> TransitionCallbackReturn:
@@ -75,7 +93,7 @@ class WorldModelNode(LifecycleNode):
             self._ft_status = "waiting for data"
         self._pred_pub = self.create_lifecycle_publisher(MarkerArray, "world_model/prediction", 1)
         self._diag_pub = self.create_lifecycle_publisher(DiagnosticArray, "/diagnostics", 10)
-        self._ckpt_pub = self.create_lifecycle_publisher(String, "world_model/checkpoint", CHECKPOINT_QOS)
+        self._ckpt_pub = self.create_lifecycle_publisher(String, "/world_model/checkpoint", CHECKPOINT_QOS)
         self.get_logger().info(f"loaded {path} ({model.cfg.scan_beams} beams, dt {model.dt_s} s, "
                                f"device {model.device}); online_finetune={self.cfg.online_finetune}")
         return SUCCESS
@@ -115,6 +133,7 @@ class WorldModelNode(LifecycleNode):
         return SUCCESS
 
     # -- inputs --------------------------------------------------------------------------
+    @_guarded
     def _on_odom(self, msg: Odometry) -> None:
         t_s, pose, vel = odom_arrays(msg)
         if not (np.all(np.isfinite(pose)) and np.all(np.isfinite(vel)) and math.isfinite(t_s)):
@@ -132,6 +151,7 @@ class WorldModelNode(LifecycleNode):
             pred = self.monitor.predict(self.cfg.prediction_horizon_s)
             self._pred_pub.publish(prediction_markers(pred, self._frame_id, msg.header.stamp))
 
+    @_guarded
     def _on_scan(self, msg: LaserScan) -> None:
         from .monitor import resample_scan
 
@@ -142,6 +162,7 @@ class WorldModelNode(LifecycleNode):
         self.monitor.add_scan(resample_scan(ranges, msg.angle_min, msg.angle_increment,
                                             cfg.scan_beams, cfg.range_max_m))
 
+    @_guarded
     def _on_cmd(self, msg) -> None:
         t_s, v, w = twist_command(msg, self.cfg.cmd_vel_stamped)
         if not (math.isfinite(v) and math.isfinite(w)):
@@ -152,9 +173,14 @@ class WorldModelNode(LifecycleNode):
         self.monitor.add_command(t_s, v, w)
 
     def _warn_nan(self, what: str) -> None:
-        self.get_logger().warn(f"ignoring non-finite values in {what}", throttle_duration_sec=5.0)
+        """One warning per input per 5 s (wall), each input throttled on its own."""
+        now = time.monotonic()
+        if now - self._nan_warned.get(what, -math.inf) >= 5.0:
+            self._nan_warned[what] = now
+            self.get_logger().warn(f"ignoring non-finite values in {what}")
 
     # -- timers --------------------------------------------------------------------------
+    @_guarded
     def _on_diag_timer(self) -> None:
         if self.finetuner is not None:
             self._collect_finetune()
@@ -171,6 +197,7 @@ class WorldModelNode(LifecycleNode):
                                            self.get_clock().now().to_msg(),
                                            self.get_fully_qualified_name()))
 
+    @_guarded
     def _on_finetune_timer(self) -> None:
         if self.finetuner.busy:
             return
