@@ -49,7 +49,6 @@ def bench_lockstep(scenario: str, ticks: int, domain: int) -> tuple[float, int, 
     from nav_msgs.msg import Odometry
 
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
-    os.environ.update(ROS_DOMAIN_ID=str(domain), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
     exe = Path(sys.executable).parent / "sim_node"
     proc = subprocess.Popen([str(exe), "--ros-args", "-p", f"scenario:={scenario}", "-p", "lockstep:=true",
                              "-p", "lockstep_timeout_s:=5.0"], env=env,
@@ -90,6 +89,36 @@ def bench_lockstep(scenario: str, ticks: int, domain: int) -> tuple[float, int, 
     return measured / (state["t_last"] - state["t_first"]), measured, cpu_ms
 
 
+def bench_node_realtime(scenario: str, domain: int, wall_s: float = 8.0) -> float:
+    """sim_node in real-time mode asked for 100x: the real-time factor it reports on /diagnostics."""
+    import rclpy
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    env = dict(os.environ, ROS_DOMAIN_ID=str(domain), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
+    exe = Path(sys.executable).parent / "sim_node"
+    proc = subprocess.Popen([str(exe), "--ros-args", "-p", f"scenario:={scenario}", "-p",
+                             "realtime_factor:=100.0"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.STDOUT)
+    rclpy.init()
+    node = rclpy.create_node("bench_rtf")
+    got = []
+    node.create_subscription(DiagnosticArray, "/diagnostics", lambda m: got.append(
+        {kv.key: kv.value for kv in m.status[0].values}), 10)
+    try:
+        deadline = time.monotonic() + wall_s
+        while time.monotonic() < deadline:
+            rclpy.spin_once(node, timeout_sec=0.1)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        node.destroy_node()
+        rclpy.try_shutdown()
+    values = [float(d["realtime_factor"]) for d in got[len(got) // 2:]]
+    if not values:
+        raise RuntimeError("no /diagnostics from sim_node")
+    return sorted(values)[len(values) // 2]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scenario", default="maze")
@@ -97,8 +126,11 @@ def main(argv=None) -> int:
     ap.add_argument("--ticks", type=int, default=2000, help="lockstep ticks to time")
     ap.add_argument("--domain", type=int, default=int(os.environ.get("ROS_DOMAIN_ID", "0") or 0) or 97)
     args = ap.parse_args(argv)
+    os.environ.update(ROS_DOMAIN_ID=str(args.domain), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
     rtf = bench_world(args.scenario, args.seconds)
     print(f"headless real-time factor, lidar on (180 beams @10 Hz), scenario {args.scenario}: {rtf:.1f}x")
+    node_rtf = bench_node_realtime(args.scenario, args.domain)
+    print(f"sim_node real-time mode asked for 100x (lidar on, publishing over DDS): {node_rtf:.1f}x")
     tps, n, cpu_ms = bench_lockstep(args.scenario, args.ticks, args.domain)
     print(f"lockstep, instant controller over DDS, 0.05 s control period: {tps:.0f} ticks/s "
           f"({n} ticks; = {tps * 0.05:.1f}x real time); sim_node CPU {cpu_ms:.2f} ms/tick "
