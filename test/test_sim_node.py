@@ -113,7 +113,7 @@ def test_estop_nan_and_reset_with_a_new_seed(probe, node_env, tmp_path):
     from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
     from rcl_interfaces.srv import SetParameters
     from std_msgs.msg import Bool
-    from std_srvs.srv import Trigger
+    from std_srvs.srv import SetBool, Trigger
 
     from sensor_msgs.msg import Image
 
@@ -159,12 +159,29 @@ def test_estop_nan_and_reset_with_a_new_seed(probe, node_env, tmp_path):
         again = first_pose(reset())                          # same seed: the same start, exactly
         assert (again.x, again.y) == pytest.approx((start1.x, start1.y), abs=1e-9)
 
-        req = SetParameters.Request(parameters=[Parameter(
-            name="seed", value=ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=2))])
-        assert probe.call(SetParameters, "/sim_node/set_parameters", req).results[0].successful
+        def set_param(name, **value):
+            req = SetParameters.Request(parameters=[Parameter(name=name, value=ParameterValue(**value))])
+            assert probe.call(SetParameters, "/sim_node/set_parameters", req).results[0].successful
+
+        set_param("seed", type=ParameterType.PARAMETER_INTEGER, integer_value=2)
         other = first_pose(reset())                          # `ros2 param set seed 2` + reset
         assert math.hypot(other.x - start1.x, other.y - start1.y) > 1e-3
         assert abs(other.x + 3.0) <= 0.25 and abs(other.y) <= 0.25
+
+        # ~/pause freezes simulated time; unpausing resumes it
+        assert probe.call(SetBool, "/sim_node/pause", SetBool.Request(data=True)).success
+        probe.clear("/odom")
+        with pytest.raises(AssertionError, match="timed out"):   # 1 s unpaused would bring ~20
+            probe.wait_for("/odom", lambda m: len(m) >= 3, timeout=1.0, proc=sim)
+        assert probe.call(SetBool, "/sim_node/pause", SetBool.Request(data=False)).success
+        probe.clear("/odom")
+        resumed = probe.wait_for("/odom", lambda m: len(m) >= 5, proc=sim)
+        assert _t(resumed[-1].header.stamp) > _t(resumed[0].header.stamp)
+
+        # another scenario on reset: the `scenario` parameter is re-read
+        set_param("scenario", type=ParameterType.PARAMETER_STRING, string_value="open")
+        opened = first_pose(reset())
+        assert abs(opened.x + 3.5) <= 0.25 and abs(opened.y) <= 0.25
     finally:
         sim.stop()
 
