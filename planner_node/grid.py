@@ -22,6 +22,9 @@ class OccupancyGrid:
         self.origin = np.asarray(center_xy, dtype=np.float64) - self.size_m / 2.0
         self.logodds = np.zeros((self.n, self.n), dtype=np.float32)
         self.l_hit, self.l_miss, self.l_min, self.l_max = l_hit, l_miss, l_min, l_max
+        # (ix, iy) bounds of every cell any scan could have touched so far
+        self.known_lo = np.array([self.n, self.n])
+        self.known_hi = np.array([-1, -1])
 
     # --- coordinates -------------------------------------------------------------------------
     def contains(self, x: float, y: float) -> bool:
@@ -68,9 +71,18 @@ class OccupancyGrid:
             [np.cos(pose[2] + angle_min + angle_increment * np.nonzero(hit)[0]),
              np.sin(pose[2] + angle_min + angle_increment * np.nonzero(hit)[0])], -1))
         flat = self.logodds.reshape(-1)
-        free = np.setdiff1d(np.unique(free), hits)
-        flat[free] += self.l_miss
-        flat[np.unique(hits)] += self.l_hit
+        miss = np.zeros(flat.shape[0], dtype=bool)      # each cell updated once per scan
+        miss[free] = True
+        miss[hits] = False
+        flat[miss] += self.l_miss
+        hit_mask = np.zeros(flat.shape[0], dtype=bool)
+        hit_mask[hits] = True
+        flat[hit_mask] += self.l_hit
+        touched = np.concatenate([free, hits])
+        if len(touched):
+            iy, ix = np.divmod(touched, self.n)
+            self.known_lo = np.minimum(self.known_lo, [ix.min(), iy.min()])
+            self.known_hi = np.maximum(self.known_hi, [ix.max(), iy.max()])
         np.clip(self.logodds, self.l_min, self.l_max, out=self.logodds)
 
     def _flat(self, xy: np.ndarray) -> np.ndarray:

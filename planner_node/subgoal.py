@@ -51,7 +51,8 @@ class SubgoalPlanner:
         self.path: np.ndarray = np.zeros((0, 2))      # (P, 2) metres, robot → goal
         self.last_plan_t: float | None = None
         self.goal: np.ndarray | None = None
-        self._lethal = None                              # (m, m) bool on the plan grid
+        self._lethal = None                              # (my, mx) bool on the searched window
+        self._lethal_origin = self.grid.origin
         self.plan_count = 0
 
     def set_goal(self, goal_xy) -> None:
@@ -63,37 +64,53 @@ class SubgoalPlanner:
         self.grid.integrate(np.asarray(pose, dtype=np.float64), scan, **kw)
 
     # --- global path ---------------------------------------------------------------------------
-    def cost_map(self) -> np.ndarray:
-        """(m, m) cost per plan cell: 1 + proximity + unknown (+ lethal inside the inflation)."""
+    def cost_map(self, lo=None, hi=None) -> np.ndarray:
+        """(my, mx) cost per plan cell over grid cells [lo, hi) (ix, iy):
+        1 + proximity + unknown (+ lethal inside the inflation)."""
         c, k = self.cfg, self.k
-        occ = self.grid.occupied(c.occupied_logodds)
-        unk = self.grid.unknown()
-        m = self.grid.n // k
-        occ = occ[:m * k, :m * k].reshape(m, k, m, k).any(axis=(1, 3))
-        unk = unk[:m * k, :m * k].reshape(m, k, m, k).mean(axis=(1, 3)) > 0.5
+        lo = np.zeros(2, int) if lo is None else lo
+        hi = np.array([self.grid.n, self.grid.n]) if hi is None else hi
+        occ = self.grid.occupied(c.occupied_logodds)[lo[1]:hi[1], lo[0]:hi[0]]
+        unk = self.grid.unknown()[lo[1]:hi[1], lo[0]:hi[0]]
+        my, mx = occ.shape[0] // k, occ.shape[1] // k
+        occ = occ[:my * k, :mx * k].reshape(my, k, mx, k).any(axis=(1, 3))
+        unk = unk[:my * k, :mx * k].reshape(my, k, mx, k).mean(axis=(1, 3)) > 0.5
         res = self.grid.res * k
-        dist = distance_transform_edt(~occ) * res if occ.any() else np.full((m, m), 1e3)
+        dist = distance_transform_edt(~occ) * res if occ.any() else np.full((my, mx), 1e3)
         lethal = dist < c.inflation_radius_m
         cost = 1.0 + c.proximity_cost * np.exp(-np.maximum(dist - c.inflation_radius_m, 0.0) / c.proximity_decay_m)
         cost += c.unknown_cost * unk
         cost[lethal] += c.lethal_cost
-        self._lethal = lethal
-        return cost
+        return cost, lethal
 
     def replan(self, pose_xy, t_s: float) -> bool:
-        """Search a path robot → goal. Returns True when a path was found."""
+        """Search a path robot → goal. Returns True when a path was found.
+
+        The search covers the bounding box of the scanned area, the robot and the goal plus
+        a 2 m margin (cells outside it are unknown anyway), not the whole grid."""
         self.last_plan_t = t_s
         if self.goal is None:
             return False
-        cost = self.cost_map()
-        m = cost.shape[0]
-        res = self.grid.res * self.k
-        graph = _grid_graph(cost)
-        to_cell = lambda xy: np.clip(np.floor((np.asarray(xy) - self.grid.origin) / res).astype(int), 0, m - 1)
-        g = to_cell(self.goal)
-        s = to_cell(pose_xy)
-        gi, si = g[1] * m + g[0], s[1] * m + s[0]
-        _, pred = dijkstra(graph, directed=False, indices=gi, return_predecessors=True)
+        g, k = self.grid, self.k
+        pts = np.stack([g.to_cell(pose_xy), g.to_cell(self.goal)])
+        margin = int(round(2.0 / g.res))
+        lo = np.minimum(pts.min(0), g.known_lo) - margin
+        hi = np.maximum(pts.max(0), g.known_hi) + margin + 1
+        lo = np.clip(lo // k * k, 0, g.n)
+        hi = np.clip(lo + -(-(hi - lo) // k) * k, 0, g.n)
+        cost, lethal = self.cost_map(lo, hi)
+        my, mx = cost.shape
+        res = g.res * k
+        origin = g.origin + lo * g.res
+        self._lethal, self._lethal_origin = lethal, origin
+
+        def to_cell(xy):
+            c = np.floor((np.asarray(xy) - origin) / res).astype(int)
+            return np.clip(c, 0, [mx - 1, my - 1])
+
+        gc, sc = to_cell(self.goal), to_cell(pose_xy)
+        gi, si = gc[1] * mx + gc[0], sc[1] * mx + sc[0]
+        _, pred = dijkstra(_grid_graph(cost), directed=False, indices=gi, return_predecessors=True)
         if si != gi and pred[si] < 0:
             self.path = np.zeros((0, 2))
             return False
@@ -101,7 +118,7 @@ class SubgoalPlanner:
         while cells[-1] != gi:
             cells.append(pred[cells[-1]])
         cells = np.asarray(cells)
-        xy = self.grid.origin + (np.stack([cells % m, cells // m], -1) + 0.5) * res
+        xy = origin + (np.stack([cells % mx, cells // mx], -1) + 0.5) * res
         xy[0] = pose_xy
         xy[-1] = self.goal
         self.path = xy
@@ -138,9 +155,11 @@ class SubgoalPlanner:
         L = float(np.linalg.norm(np.asarray(b) - np.asarray(a)))
         n = max(2, int(math.ceil(L / (0.5 * res))) + 1)
         pts = np.linspace(a, b, n)
-        m = self._lethal.shape[0]
-        ij = np.clip(np.floor((pts - self.grid.origin) / res).astype(int), 0, m - 1)
-        on = self._lethal[ij[:, 1], ij[:, 0]]
+        my, mx = self._lethal.shape
+        ij = np.floor((pts - self._lethal_origin) / res).astype(int)
+        inside = (ij >= 0).all(1) & (ij[:, 0] < mx) & (ij[:, 1] < my)
+        ij = np.clip(ij, 0, [mx - 1, my - 1])
+        on = self._lethal[ij[:, 1], ij[:, 0]] & inside
         # the robot may start inside the inflation: only count lethal cells after leaving it
         if on[0]:
             first_free = np.argmin(on) if (~on).any() else len(on)
@@ -149,19 +168,19 @@ class SubgoalPlanner:
 
 
 def _grid_graph(cost: np.ndarray) -> csr_matrix:
-    """8-connected graph over an (m, m) cost map; edge = step length x mean cell cost."""
-    m = cost.shape[0]
-    idx = np.arange(m * m).reshape(m, m)
+    """8-connected graph over a (my, mx) cost map; edge = step length x mean cell cost."""
+    my, mx = cost.shape
+    idx = np.arange(my * mx).reshape(my, mx)
     rows, cols, w = [], [], []
     for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1)):
-        ys = slice(0, m - dy)
-        xs = slice(max(0, -dx), m - max(0, dx))
-        ys2 = slice(dy, m)
-        xs2 = slice(max(0, dx), m - max(0, -dx) if dx < 0 else m)
+        ys = slice(0, my - dy)
+        xs = slice(max(0, -dx), mx - max(0, dx))
+        ys2 = slice(dy, my)
+        xs2 = slice(max(0, dx), mx - max(0, -dx) if dx < 0 else mx)
         a = idx[ys, xs].ravel()
         b = idx[ys2, xs2].ravel()
         length = math.hypot(dx, dy)
         rows.append(a)
         cols.append(b)
         w.append(length * 0.5 * (cost.ravel()[a] + cost.ravel()[b]))
-    return csr_matrix((np.concatenate(w), (np.concatenate(rows), np.concatenate(cols))), shape=(m * m, m * m))
+    return csr_matrix((np.concatenate(w), (np.concatenate(rows), np.concatenate(cols))), shape=(my * mx, my * mx))

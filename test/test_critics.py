@@ -1,0 +1,147 @@
+"""Critics: each one alone, on hand-made rollouts whose right answer is obvious."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from planner_node.critics import CRITIC_NAMES, CostContext, Critics, CriticsConfig, DistanceField
+from planner_node.dynamics import Rollout
+
+
+def only(name: str, **kw) -> Critics:
+    """Critics with just ``name`` enabled (weight 1, power 1 unless given)."""
+    flags = {f"{n}_enabled": n == name for n in CRITIC_NAMES}
+    flags.update({f"{name}_weight": 1.0, f"{name}_power": 1.0})
+    flags.update(kw)
+    return Critics(CriticsConfig(**flags))
+
+
+def straight(ys, x_end=1.0, H=5, yaw=0.0):
+    """(B, H, 3) straight runs from x=0 to x_end at each y in ys."""
+    x = torch.linspace(x_end / H, x_end, H)
+    return torch.stack([torch.stack([x, torch.full_like(x, y), torch.full_like(x, yaw)], -1) for y in ys])
+
+
+def ctx(target=(1.0, 0.0), **kw):
+    base = dict(target=torch.tensor(target), start=torch.zeros(3), a0=torch.zeros(2))
+    base.update(kw)
+    return CostContext(**base)
+
+
+def test_goal_critic_is_terminal_distance():
+    poses = straight([0.0, 3.0, -4.0], x_end=1.0)
+    c = only("goal")(torch.zeros(3, 5, 2), Rollout(poses), ctx())
+    assert torch.allclose(c, torch.tensor([0.0, 3.0, 4.0]), atol=1e-5)
+
+
+def test_power_and_weight_apply():
+    poses = straight([0.0, 3.0])
+    c = only("goal", goal_weight=2.0, goal_power=2.0)(torch.zeros(2, 5, 2), Rollout(poses), ctx())
+    assert torch.allclose(c, torch.tensor([0.0, 18.0]), atol=1e-4)
+
+
+def test_disabled_critic_contributes_nothing():
+    poses = straight([3.0])
+    cfg = CriticsConfig(**{f"{n}_enabled": False for n in CRITIC_NAMES})
+    assert Critics(cfg)(torch.ones(1, 5, 2), Rollout(poses), ctx()).item() == 0.0
+
+
+def test_heading_only_near_final_goal_with_yaw():
+    near = straight([0.0], yaw=0.5)
+    far = straight([5.0], yaw=0.5)
+    crit = only("heading")
+    roll = Rollout(torch.cat([near, far]))
+    c = crit(torch.zeros(2, 5, 2), roll, ctx(goal_yaw=0.0))
+    assert c[0].item() == pytest.approx(0.5, abs=1e-5) and c[1].item() == 0.0
+    assert crit(torch.zeros(2, 5, 2), roll, ctx(goal_yaw=None)).abs().sum() == 0
+    assert crit(torch.zeros(2, 5, 2), roll, ctx(goal_yaw=0.0, final=False)).abs().sum() == 0
+
+
+def test_heading_wraps_angles():
+    roll = Rollout(straight([0.0], yaw=math.pi - 0.1))
+    c = only("heading")(torch.zeros(1, 5, 2), roll, ctx(goal_yaw=-math.pi + 0.1))
+    assert c.item() == pytest.approx(0.2, abs=1e-4)
+
+
+def test_collision_is_probability_of_any_contact():
+    poses = straight([0.0, 0.0])
+    p = torch.tensor([[0.0] * 5, [0.5, 0.5, 0.0, 0.0, 0.0]])
+    c = only("collision")(torch.zeros(2, 5, 2), Rollout(poses, p), ctx())
+    assert torch.allclose(c, torch.tensor([0.0, 0.75]))
+    assert only("collision")(torch.zeros(2, 5, 2), Rollout(poses, None), ctx()).abs().sum() == 0
+
+
+def test_distance_field_matches_exact_distance():
+    pts = np.array([[1.0, 0.0], [0.0, 2.0]])
+    f = DistanceField(pts, (0.0, 0.0), size_m=6.0, res_m=0.05)
+    q = torch.tensor([[0.0, 0.0], [1.0, 1.0], [-1.0, 0.0], [0.0, 2.0]])
+    exact = torch.cdist(q.double(), torch.tensor(pts)).min(1).values.float()
+    assert torch.allclose(f.lookup(q), exact, atol=0.06)
+    assert f.lookup(torch.tensor([[50.0, 50.0]])).item() == pytest.approx(f.far)
+
+
+def test_clearance_lethal_and_margin():
+    wall = np.stack([np.full(61, 2.0), np.linspace(-3, 3, 61)], -1)      # wall at x = 2
+    field = DistanceField(wall, (0.0, 0.0), 8.0, 0.05)
+    crit = only("clearance", clearance_lethal_cost=1000.0, clearance_margin_m=0.3)
+    far = straight([0.0], x_end=0.5)          # front at 0.995 → clearance ~1 m: free
+    close = straight([0.0], x_end=1.1)        # front circle ~0.2 m from the wall: within margin
+    hit = straight([0.0], x_end=1.8)          # overlaps the wall
+    roll = Rollout(torch.cat([far, close, hit]))
+    c = crit(torch.zeros(3, 5, 2), roll, ctx(field=field))
+    assert c[0].item() == 0.0
+    assert 0.0 < c[1].item() < 1.0
+    assert c[2].item() >= 1000.0
+
+
+def test_footprint_is_oriented():
+    """A robot 0.99 x 0.67 beside a wall: sideways it fits where lengthways it does not."""
+    wall = np.stack([np.full(61, 0.6), np.linspace(-3, 3, 61)], -1)      # wall at x = 0.6
+    field = DistanceField(wall, (0.0, 0.0), 8.0, 0.05)
+    crit = only("clearance")
+    along = torch.tensor([[[0.0, 0.0, 0.0]]])          # long axis towards the wall: 0.495 + circle
+    across = torch.tensor([[[0.0, 0.0, math.pi / 2]]])  # half width 0.335 towards the wall
+    d_along = crit.footprint_distance(along, field).item()
+    d_across = crit.footprint_distance(across, field).item()
+    assert d_along < 0.0 < d_across
+
+
+def test_effort_smoothness_progress():
+    acts = torch.zeros(2, 5, 2)
+    acts[1, :, 0] = 1.0
+    e = only("effort", reverse_weight=0.0)(acts, Rollout(straight([0, 0])), ctx(a_max=(1.0, 1.5)))
+    assert torch.allclose(e, torch.tensor([0.0, 1.0]))
+    jerky = torch.zeros(2, 4, 2)
+    jerky[1, ::2, 0] = 0.15
+    s = only("smoothness")(jerky, Rollout(straight([0, 0], H=4)), ctx(d_max=(0.15, 0.3)))
+    assert s[0].item() == 0.0 and s[1].item() == pytest.approx(1.0)
+    rev = torch.zeros(1, 5, 2)
+    rev[..., 0] = -0.5
+    fwd = -rev
+    crit = only("effort", effort_weight=1.0, reverse_weight=2.0)
+    assert crit(rev, Rollout(straight([0])), ctx()).item() > crit(fwd, Rollout(straight([0])), ctx()).item()
+    towards = straight([0.0], x_end=1.0)
+    away = straight([0.0], x_end=-1.0)
+    p = only("progress")(torch.zeros(2, 5, 2), Rollout(torch.cat([towards, away])), ctx(target=(2.0, 0.0)))
+    assert p[0] < 0 < p[1]
+
+
+def test_path_critic_prefers_the_path():
+    path = torch.stack([torch.linspace(0, 3, 31), torch.full((31,), 1.0)], -1)
+    roll = Rollout(straight([1.0, 0.0]))
+    c = only("path")(torch.zeros(2, 5, 2), roll, ctx(path=path))
+    assert c[0].item() == pytest.approx(0.0, abs=1e-5) and c[1].item() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_breakdown_sums_to_total():
+    crit = Critics(CriticsConfig())
+    poses = straight([0.0, 0.5])
+    acts = torch.rand(2, 5, 2)
+    roll = Rollout(poses, torch.rand(2, 5))
+    c = ctx(goal_yaw=0.3)
+    parts = crit.breakdown(acts, roll, c)
+    assert set(parts) == set(CRITIC_NAMES)
+    assert torch.allclose(sum(parts.values()), crit(acts, roll, c), atol=1e-5)
