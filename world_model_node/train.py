@@ -133,13 +133,18 @@ def validate_model(model, target, sampler: WindowSampler, weights: LossWeights, 
 
 
 def train(data: Transitions, model_cfg: WorldModelConfig | None = None, cfg: TrainConfig | None = None,
-          weights: LossWeights | None = None, log=print) -> tuple[WorldModel, dict]:
-    """Train a world model on ``data``. Returns (best model on CPU, eval mode; metrics dict)."""
+          weights: LossWeights | None = None, init_model: WorldModel | None = None) -> tuple[WorldModel, dict]:
+    """Train a world model on ``data``. Returns (best model on CPU, eval mode; metrics dict).
+
+    init_model: start from these weights (fine-tuning); its config replaces ``model_cfg``.
+    """
     from tqdm import tqdm
 
     from world_model_planner.runtime import pick_device, seed_everything
 
     cfg, weights = cfg or TrainConfig(), weights or LossWeights()
+    if init_model is not None:
+        model_cfg = init_model.cfg
     model_cfg = model_cfg or WorldModelConfig(scan_beams=int(data.scan.shape[1]),
                                               range_max_m=float(data.meta.get("range_max_m") or 8.0))
     if data.scan.shape[1] != model_cfg.scan_beams:
@@ -163,7 +168,10 @@ def train(data: Transitions, model_cfg: WorldModelConfig | None = None, cfg: Tra
     va = WindowSampler(va_data, cfg.horizon, device, model_cfg.use_image)
     pos_weight = 1.0  # unweighted BCE: the planner reads sigmoid(logit) as a calibrated probability
 
-    model = WorldModel(model_cfg).to(device).train()
+    model = WorldModel(model_cfg)
+    if init_model is not None:
+        model.load_state_dict(init_model.state_dict())
+    model = model.to(device).train()
     target = copy.deepcopy(model.encoder).requires_grad_(False)
     step_mod: nn.Module = _StepModule(model)
     if distributed:
