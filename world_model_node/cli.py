@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -97,6 +98,8 @@ def _train(args) -> int:
     weights = LossWeights(variance=0.0, covariance=0.0) if args.no_vicreg else LossWeights()
     print(f"training on {len(data)} rows, {len(data.episodes)} episodes from {args.data}")
     model, metrics = train(data, WorldModelConfig(**mc), cfg, weights)
+    if int(os.environ.get("RANK", "0")) != 0:  # torchrun: rank 0 saves
+        return 0
     save_checkpoint(args.out, model, data_stats=data.stats(), metrics=metrics, train=train_config_dict(cfg, weights))
     v = metrics["val"]
     print(f"saved {args.out}: {metrics['steps_run']} steps in {metrics['train_time_s']:.0f} s ({metrics['stopped']}), "

@@ -1,0 +1,64 @@
+"""collect -> train -> eval-model smoke run through the real `wmp` commands (PyBullet, torch)."""
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+
+from world_model_node.checkpoint import load_checkpoint
+from world_model_node.collect import ExplorationPolicy, random_scenario, random_start
+from world_model_node.data import load_dataset
+from world_model_planner.cli import main as wmp
+
+
+def test_collect_train_eval_smoke(tmp_path):
+    t0 = time.monotonic()
+    data, model, out = tmp_path / "data", tmp_path / "m.pt", tmp_path / "eval"
+    assert wmp(["collect", "--scenario", "random,open", "--episodes", "3", "--episode-s", "8",
+                "--out", str(data), "--seed", "11", "--no-progress"]) == 0
+    tr = load_dataset(data)
+    assert len(tr) == 3 * 80 and tr.scan.shape == (240, 180) and len(tr.episodes) == 3
+    assert {e["scenario"] for e in tr.meta["episodes"].values()} == {"random", "open"}
+    assert np.isfinite(tr.pose).all() and np.abs(tr.cmd[:, 0]).max() <= 1.0
+    assert wmp(["train", "--data", str(data), "--out", str(model), "--steps", "30", "--batch-size", "32",
+                "--horizon", "5", "--no-progress"]) == 0
+    m = load_checkpoint(model, device="cpu")
+    assert m.metrics["steps_run"] == 30 and len(m.metrics["latent_std"]) == 59
+    assert m.data_stats["rows"] == 240 and m.obs_spec["scan_beams"] == 180
+    assert wmp(["eval-model", "--model", str(model), "--data", str(data), "--json", str(out / "e.json"),
+                "--plots", str(out)]) == 0
+    result = json.loads((out / "e.json").read_text())
+    assert result["horizons_s"] == [0.5, 1.0, 2.0, 3.0]
+    for name in ("model", "constant_velocity", "unicycle"):
+        assert len(result[name]["pose_err_m"]) == 4 and all(e >= 0 for e in result[name]["pose_err_m"])
+    assert "collision_auroc" in result
+    assert (out / "error_vs_horizon.png").stat().st_size > 1000
+    assert time.monotonic() - t0 < 60
+
+
+def test_eval_refuses_a_bad_checkpoint_with_exit_code_2(tmp_path, capsys):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    assert wmp(["eval-model", "--model", str(bad), "--data", "test/data/wm_eval"]) == 2
+    assert "not a readable world-model checkpoint" in capsys.readouterr().err
+
+
+def test_exploration_covers_turning_stopping_reversing():
+    rng = np.random.default_rng(0)
+    pol = ExplorationPolicy(rng)
+    cmds = np.array([pol.act(in_contact=(i % 97) < 12) for i in range(3000)])  # 300 s
+    v, w = cmds[:, 0], cmds[:, 1]
+    assert (v < -0.1).mean() > 0.05  # reversing
+    assert (np.abs(v) < 0.05).mean() > 0.02  # stopping
+    assert (np.abs(w) > 0.8).mean() > 0.05  # turning hard
+    assert (v > 0.7).mean() > 0.05  # fast straight runs
+    assert v.min() >= -0.5 and v.max() <= 1.0 and np.abs(w).max() <= 1.5
+    assert np.abs(np.diff(cmds, axis=0)).mean() < 0.15  # mostly smooth
+
+
+def test_random_layouts_differ_and_have_free_starts():
+    a, b = random_scenario(np.random.default_rng(1)), random_scenario(np.random.default_rng(2))
+    assert a.arena != b.arena and a.obstacles != b.obstacles
+    start = random_start(a, np.random.default_rng(0))
+    assert start is not None and a.footprint_clearance_m(start.x, start.y, start.yaw) >= 0.25
