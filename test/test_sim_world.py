@@ -182,3 +182,11 @@ def test_blocked_goal_is_not_reached_so_solvability_check_can_fail():
         assert w.collision_count >= 1
     finally:
         w.close()
+
+
+def test_non_finite_commands_are_refused(open_world):
+    open_world.reset()
+    for bad in ((float("nan"), 0.0), (0.0, float("inf"))):
+        with pytest.raises(ValueError, match="finite"):
+            open_world.step(*bad, DT)
+    assert open_world.sim_time_s == 0.0
