@@ -28,7 +28,7 @@ class SimNodeConfig:
     realtime_factor: float = param(1.0, "real-time mode: simulated seconds per wall second",
                                    range=(0.05, 100.0))
     control_period_s: float = param(0.05, "simulated seconds per control period (/odom, /clock rate)",
-                                    range=(1.0 / 240.0, 1.0))
+                                    range=(0.01, 1.0))
     cmd_timeout: float = param(0.5, "real-time mode: stop when the last /cmd_vel is older than this "
                                     "(simulated seconds)", range=(0.01, 60.0))
     cmd_vel_stamped: bool = param(True, "/cmd_vel type: geometry_msgs/TwistStamped (true) or Twist (false)")

@@ -190,3 +190,19 @@ def test_non_finite_commands_are_refused(open_world):
         with pytest.raises(ValueError, match="finite"):
             open_world.step(*bad, DT)
     assert open_world.sim_time_s == 0.0
+
+
+def test_sim_yaml_holds_exactly_the_documented_defaults():
+    import dataclasses
+
+    import yaml
+
+    from rostest_utils import REPO
+    from sim.node_config import SimNodeConfig
+
+    params = yaml.safe_load((REPO / "config/sim.yaml").read_text())["sim_node"]["ros__parameters"]
+    defaults = SimNodeConfig()
+    assert set(params) == {f.name for f in dataclasses.fields(SimNodeConfig)}
+    for name, value in params.items():
+        assert value == getattr(defaults, name), name
+    assert defaults.lidar().beams == 180 and defaults.camera() is None
