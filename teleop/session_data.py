@@ -1,8 +1,8 @@
 """Load a session recording (MCAP) into arrays for metrics, plots and model evaluation.
 
 Times are simulated seconds from the messages' header stamps (/odom, commands, scans,
-/diagnostics), the clock every node shares under ``use_sim_time``; a message with a zero
-stamp falls back to its log time. Works on recordings cut short by a crash (see
+/diagnostics), the clock every node shares under ``use_sim_time``. Messages with a zero stamp
+are skipped (an unstamped Twist command falls back to its log time). Works on recordings cut short by a crash (see
 teleop.recorder). This module never imports rclpy.
 """
 from __future__ import annotations
@@ -57,9 +57,10 @@ class SessionData:
         return max(self.mux_interventions, self.intervention_edges)
 
 
-def _stamp(header, log_time_ns: int) -> float:
+def _stamp(header, log_time_ns: int) -> float | None:
+    """Header stamp in seconds; None for a zero stamp (e.g. a node's last message at shutdown)."""
     t = header.stamp.sec + header.stamp.nanosec * 1e-9
-    return t if t > 0 else log_time_ns * 1e-9
+    return t if t > 0 else None
 
 
 def yaw_from_quaternion(q) -> float:
@@ -83,22 +84,23 @@ def load_session(path: str | Path) -> SessionData:
     range_max = 8.0
     for m in read_ros2_messages(path):
         topic, r, lt = m.channel.topic, m.ros_msg, m.log_time_ns
+        t = _stamp(r.header, lt) if hasattr(r, "header") else lt * 1e-9
+        if t is None:
+            continue
         if topic == "/odom":
             p, tw = r.pose.pose, r.twist.twist
-            odom.append((_stamp(r.header, lt), p.position.x, p.position.y,
+            odom.append((t, p.position.x, p.position.y,
                          yaw_from_quaternion(p.orientation), tw.linear.x, tw.angular.z))
         elif topic == "/scan":
-            scan_t.append(_stamp(r.header, lt))
+            scan_t.append(t)
             scans.append(np.asarray(r.ranges, dtype=np.float32))
             range_max = float(r.range_max) or range_max
         elif topic in cmds:
             tw = r.twist if hasattr(r, "twist") else r
-            t = _stamp(r.header, lt) if hasattr(r, "header") else lt * 1e-9
             cmds[topic].append((t, tw.linear.x, tw.angular.z))
         elif topic == "/goal_pose" and goal is None:
-            goal, goal_t = (r.pose.position.x, r.pose.position.y), _stamp(r.header, lt)
+            goal, goal_t = (r.pose.position.x, r.pose.position.y), t
         elif topic == "/diagnostics":
-            t = _stamp(r.header, lt)
             for st in r.status:
                 name = st.name.split("/")[-1].split(":")[-1].strip()
                 values = {kv.key: kv.value for kv in st.values}

@@ -1,0 +1,238 @@
+"""`wmp session`: one recorded comparison session.
+
+Starts, as real processes in a private ROS domain: the session recorder, the sim in real time
+(``lockstep: false``), the command mux, and for ``planner``/``shared`` modes the world model,
+the planner and the lifecycle manager (the runner's :func:`world_model_planner.stack.sim_stack`
+wiring). Then it sends the scenario goal on /goal_pose and lets the operator drive:
+
+* ``--operator scripted``: :class:`teleop.scripted.ScriptedDriver` in this process, publishing
+  /cmd_vel_teleop at 10 Hz (stamped with the /odom time it acted on);
+* any other name in teleop/shared mode: a person, with ``teleop_keyboard`` on this terminal;
+* planner mode: nobody; the planner drives.
+
+It ends when the robot is within the goal tolerance, at the scenario's time limit (simulated
+seconds after the goal), when the keyboard quits, or on Ctrl-C; the recorder then closes the
+file. Returns a summary with the recording path and its metrics (teleop.compare).
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MODES = ("teleop", "planner", "shared")
+
+
+@dataclass
+class SessionOptions:
+    scenario: str = "open"
+    mode: str = "teleop"
+    operator: str = "scripted"
+    out_dir: str = "sessions"
+    seed: int = 0
+    planner: str = "hierarchical"
+    model: str | None = None
+    time_limit_s: float | None = None
+    takeover: list = field(default_factory=lambda: [(3.0, 2.0)])  # shared + scripted
+    planner_params: dict = field(default_factory=dict)  # planner_node parameter overrides
+    startup_timeout_s: float = 120.0
+    realtime_factor: float = 1.0
+    quiet: bool = False
+
+
+def _slug(s: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", s).strip("_") or "operator"
+
+
+def session_specs(opts: SessionOptions, recording: Path):
+    """NodeSpecs for a session: recorder first (so it hears everything), then the stack."""
+    from world_model_planner.stack import MUX, PLANNER, SIM, WORLD_MODEL, NodeSpec, sim_stack
+
+    specs = sim_stack(scenario=opts.scenario, planner=opts.planner, model=opts.model,
+                      lockstep=False, use_sim_time=True, seed=opts.seed,
+                      extra={SIM: {"diagnostics_rate_hz": 10.0, "realtime_factor": opts.realtime_factor},
+                             # real time: plan on a timer from the latest data (odom trigger is
+                             # for lockstep, where the sim waits for the planner)
+                             PLANNER: {"trigger": "timer", "control_rate_hz": 10.0,
+                                       **opts.planner_params}})
+    if opts.mode == "teleop":
+        specs = [s for s in specs if s.executable in (SIM, MUX)]
+    elif opts.planner == "classic":
+        # the classic planner needs no learned model: run without world_model_node
+        specs = [s for s in specs if s.executable != WORLD_MODEL]
+        for s in specs:
+            for p in s.parameters:
+                if isinstance(p, dict) and "node_names" in p:
+                    p["node_names"] = [n for n in p["node_names"] if n != WORLD_MODEL]
+    rec = NodeSpec("session_recorder", "session_recorder", parameters=[{
+        "out": str(recording), "scenario": opts.scenario, "seed": int(opts.seed),
+        "operator": opts.operator, "mode": opts.mode}])
+    return [rec, *specs]
+
+
+def run_session(opts: SessionOptions) -> dict:
+    from sim.scenario import load_scenario
+    from world_model_planner.episode import Monitor
+    from world_model_planner.launcher import DomainLease, Stack, StackError
+
+    if opts.mode not in MODES:
+        raise ValueError(f"mode: expected one of {list(MODES)}, got {opts.mode!r}")
+    scenario = load_scenario(opts.scenario)
+    person = opts.mode in ("teleop", "shared")
+    scripted = opts.operator == "scripted"
+    if person and not scripted and not sys.stdin.isatty():
+        raise ValueError(f"operator {opts.operator!r} drives with the keyboard, which needs a terminal; "
+                         "use --operator scripted for an unattended session")
+    out_dir = Path(opts.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    recording = (out_dir / f"{scenario.name}_{opts.mode}_{_slug(opts.operator)}_{stamp}.mcap").resolve()
+    log_dir = out_dir / "logs" / recording.stem
+    time_limit_s = float(opts.time_limit_s or scenario.time_limit_s)
+    say = (lambda *a: None) if opts.quiet else (lambda *a: print(*a, flush=True))
+    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    lease = DomainLease()
+    keyboard = None
+    reason = "error"
+    wall0 = time.monotonic()
+    try:
+        with Stack(session_specs(opts, recording), log_dir, lease.domain_id) as stack:
+            mon = Monitor(lease.domain_id)
+            try:
+                deadline = time.monotonic() + opts.startup_timeout_s
+                if opts.mode == "teleop":
+                    _wait(stack, lambda: bool(mon.odom), deadline, "the sim's first /odom")
+                else:
+                    mon.bring_up(stack, opts.startup_timeout_s)
+                want = 1 if opts.mode == "teleop" else 2  # recorder (+ planner) on /goal_pose
+                _wait(stack, lambda: mon.goal_pub.get_subscription_count() >= want, deadline,
+                      "the recorder's /goal_pose subscription")
+                operator = None
+                if person and scripted:
+                    operator = _ScriptedOperator(mon.node, scenario, mon.odom[-1][1:3],
+                                                 opts.seed, opts.takeover if opts.mode == "shared" else [])
+                elif person:
+                    keyboard = subprocess.Popen([str(Path(sys.executable).parent / "teleop_keyboard")],
+                                                env=stack.env)
+                say(f"session: {scenario.name}, mode {opts.mode}, operator {opts.operator}; goal "
+                    f"({scenario.goal.x:.2f}, {scenario.goal.y:.2f}) ±{scenario.goal.tolerance} m; "
+                    f"time limit {time_limit_s:.0f} s; recording {recording}")
+                reason = _drive(stack, mon, scenario, time_limit_s, opts, keyboard)
+                if operator is not None:
+                    operator.stop()
+                time.sleep(0.3)  # the last messages reach the recorder before it closes
+            finally:
+                mon.close()
+    except StackError:
+        reason = "stack_error"
+        raise
+    finally:
+        if keyboard is not None and keyboard.poll() is None:
+            keyboard.terminate()
+            keyboard.wait(5)
+        lease.release()
+    summary = summarize(recording, scenario_name=opts.scenario)
+    summary.update({"end_reason": reason, "wall_s": round(time.monotonic() - wall0, 2),
+                    "log_dir": str(log_dir)})
+    recording.with_suffix(".json").write_text(json.dumps(summary, indent=1, default=float))
+    return summary
+
+
+def summarize(recording: Path, scenario_name: str | None = None) -> dict:
+    from sim.scenario import load_scenario
+
+    from teleop.report import evaluate
+    from teleop.session_data import load_session
+
+    data = load_session(recording)
+    scenario = load_scenario(scenario_name or data.meta.get("scenario"))
+    return {"recording": str(recording), "meta": data.meta, "metrics": evaluate(data, scenario)}
+
+
+def _wait(stack, cond, deadline: float, what: str) -> None:
+    from world_model_planner.launcher import StackError
+
+    while not cond():
+        stack.check()
+        if time.monotonic() > deadline:
+            raise StackError(f"timed out waiting for {what}; node logs in {stack.log_dir}")
+        time.sleep(0.02)
+
+
+def _drive(stack, mon, scenario, time_limit_s: float, opts: SessionOptions, keyboard) -> str:
+    goal, tol = (scenario.goal.x, scenario.goal.y), float(scenario.goal.tolerance)
+    mon.recording = True
+    t0 = mon.odom[-1][0]
+    mon.send_goal(*goal)
+    sent, sends = time.monotonic(), 1
+    while True:
+        stack.check()
+        t, x, y, _ = mon.odom[-1]
+        if math.hypot(x - goal[0], y - goal[1]) <= tol:
+            return "reached"
+        if t - t0 >= time_limit_s:
+            return "time_limit"
+        if keyboard is not None and keyboard.poll() is not None:
+            return "operator_quit"
+        if opts.mode != "teleop" and mon.planner_diag.get("state", "") in ("", "idle") \
+                and time.monotonic() - sent > 2.0 and sends < 10:
+            mon.send_goal(*goal)  # the first goal may have raced discovery
+            sent, sends = time.monotonic(), sends + 1
+        time.sleep(0.02)
+
+
+class _ScriptedOperator:
+    """ScriptedDriver on the monitor's node: /odom in, /cmd_vel_teleop (10 Hz) out."""
+
+    def __init__(self, node, scenario, start_xy, seed: int, takeover: list):
+        from geometry_msgs.msg import TwistStamped
+        from nav_msgs.msg import Odometry
+        from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+        from teleop.scripted import ScriptedConfig, ScriptedDriver, plan_route
+        from teleop.session_data import yaw_from_quaternion
+
+        self._Twist = TwistStamped
+        self._yaw = yaw_from_quaternion
+        route = plan_route(scenario, start_xy)
+        self.driver = ScriptedDriver(route, (scenario.goal.x, scenario.goal.y),
+                                     ScriptedConfig(seed=seed), takeover_windows=takeover)
+        self.node = node
+        self.last_stamp = None
+        self.pub = node.create_publisher(TwistStamped, "/cmd_vel_teleop", 10)
+        self.sub = node.create_subscription(Odometry, "/odom", self._on_odom,
+                                            QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT))
+        self.timer = node.create_timer(0.1, self._on_timer)
+
+    def _on_odom(self, msg) -> None:
+        t = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        p = msg.pose.pose
+        self.driver.observe(t, (p.position.x, p.position.y, self._yaw(p.orientation)))
+        self.last_stamp = msg.header.stamp
+
+    def _on_timer(self) -> None:
+        if self.last_stamp is None:
+            return
+        t = self.last_stamp.sec + self.last_stamp.nanosec * 1e-9
+        cmd = self.driver.command(t)
+        if cmd is not None:
+            self._publish(*cmd)
+
+    def _publish(self, v: float, w: float) -> None:
+        msg = self._Twist()
+        msg.header.stamp = self.last_stamp
+        msg.header.frame_id = "base_link"
+        msg.twist.linear.x, msg.twist.angular.z = float(v), float(w)
+        self.pub.publish(msg)
+
+    def stop(self) -> None:
+        self.timer.cancel()
+        if self.last_stamp is not None:
+            self._publish(0.0, 0.0)
