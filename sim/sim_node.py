@@ -5,6 +5,9 @@ exists), /diagnostics. Subscribes /cmd_vel (TwistStamped, or Twist with
 ``cmd_vel_stamped: false``) and /estop (std_msgs/Bool, latched until false).
 Services ~/reset (std_srvs/Trigger, re-reads ``scenario`` and ``seed``), ~/pause (SetBool).
 
+Topic names are relative (odom, scan, camera/image_raw, cmd_vel, estop), so a namespace
+moves them; /clock, /tf and /diagnostics stay global.
+
 Each tick publishes /clock, /scan and /camera (when due), then /odom last, so a controller
 triggered by /odom already has that tick's scan. In lockstep mode the next control period
 is simulated only once a command stamped for the last /odom arrived (or after
@@ -49,9 +52,9 @@ class SimNode(Node):
                               perturb=self.cfg.perturb)
         c = self.cfg
         self.pub_clock = self.create_publisher(Clock, "/clock", 10)
-        self.pub_odom = self.create_publisher(Odometry, "/odom", 10)
-        self.pub_scan = self.create_publisher(LaserScan, "/scan", 10)
-        self.pub_image = self.create_publisher(Image, "/camera/image_raw", 10) if c.camera_enabled else None
+        self.pub_odom = self.create_publisher(Odometry, "odom", 10)
+        self.pub_scan = self.create_publisher(LaserScan, "scan", 10)
+        self.pub_image = self.create_publisher(Image, "camera/image_raw", 10) if c.camera_enabled else None
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.pub_tf = None
         if c.publish_tf:
@@ -62,8 +65,8 @@ class SimNode(Node):
             except ImportError:
                 self.get_logger().info("tf2_msgs is not importable: /tf is not published "
                                        "(odom→base_link is still on /odom)")
-        self.create_subscription(TwistStamped if c.cmd_vel_stamped else Twist, "/cmd_vel", self._on_cmd, 10)
-        self.create_subscription(Bool, "/estop", self._on_estop, 10)
+        self.create_subscription(TwistStamped if c.cmd_vel_stamped else Twist, "cmd_vel", self._on_cmd, 10)
+        self.create_subscription(Bool, "estop", self._on_estop, 10)
         self.create_service(Trigger, "~/reset", self._on_reset)
         self.create_service(SetBool, "~/pause", self._on_pause)
         self.estop = False
