@@ -1,0 +1,89 @@
+"""CI: a scripted teleop session and a planner session on `open`, then `wmp compare`; the
+report's numbers are checked against the recordings, read independently here."""
+import glob
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from mcap_ros2.reader import read_ros2_messages
+
+WMP = str(Path(sys.executable).parent / "wmp")
+
+
+def _run(args, timeout):
+    out = subprocess.run([WMP, *args], capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0, f"wmp {' '.join(args)} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+    return out.stdout
+
+
+def _truth(path, goal=(3.5, 0.0), tol=0.3):
+    """Success, time, path length, collisions, min clearance, interventions straight from the file."""
+    odom, goal_t, coll, clear, iv, last = [], None, [], [], 0, False
+    for m in read_ros2_messages(path):
+        r, topic = m.ros_msg, m.channel.topic
+        if topic == "/odom" and (r.header.stamp.sec or r.header.stamp.nanosec):
+            odom.append((r.header.stamp.sec + r.header.stamp.nanosec * 1e-9,
+                         r.pose.pose.position.x, r.pose.pose.position.y))
+        elif topic == "/goal_pose" and goal_t is None:
+            goal_t = r.header.stamp.sec + r.header.stamp.nanosec * 1e-9
+        elif topic == "/diagnostics":
+            t = r.header.stamp.sec + r.header.stamp.nanosec * 1e-9
+            for st in r.status:
+                kv = {k.key: k.value for k in st.values}
+                if st.name == "sim":
+                    coll.append((t, int(kv["collisions"])))
+                    clear.append((t, float(kv["clearance_m"])))
+        elif topic == "/mux/intervention":
+            iv += int(r.data and not last)
+            last = r.data
+    odom = sorted(odom)
+    odom = [o for o in odom if o[0] >= goal_t - 1e-9]
+    end = next((i for i, o in enumerate(odom) if math.hypot(o[1] - goal[0], o[2] - goal[1]) <= tol), None)
+    success = end is not None
+    end = end if success else len(odom) - 1
+    win = odom[:end + 1]
+    length = sum(math.hypot(b[1] - a[1], b[2] - a[2]) for a, b in zip(win, win[1:]))
+    t0, t1 = win[0][0], win[-1][0]
+    in_c = [c for t, c in coll if t0 - 1e-9 <= t <= t1 + 1e-9]
+    before = [c for t, c in coll if t < t0 - 1e-9]
+    return {"success": success, "time_s": t1 - t0, "path_length_m": length,
+            "collisions": max(in_c) - (before[-1] if before else in_c[0]),
+            "min_clearance_m": min(c for t, c in clear if t0 - 1e-9 <= t <= t1 + 1e-9),
+            "interventions": iv}
+
+
+def test_teleop_and_planner_sessions_then_compare(tmp_path):
+    from teleop.report import read_report_data
+
+    out = _run(["session", "--scenario", "open", "--mode", "teleop", "--operator", "scripted",
+                "--out", str(tmp_path)], timeout=150)
+    assert "session reached: success=True" in out, out
+    # the planner: 'classic' needs no learned model (models/husky_default.pt may not be shipped)
+    out = _run(["session", "--scenario", "open", "--mode", "planner", "--planner", "classic",
+                "--out", str(tmp_path)], timeout=150)
+    teleop = glob.glob(str(tmp_path / "open_teleop_scripted_*.mcap"))
+    planner = glob.glob(str(tmp_path / "open_planner_planner_*.mcap"))
+    assert len(teleop) == 1 and len(planner) == 1
+    report = tmp_path / "report.html"
+    _run(["compare", planner[0], teleop[0], "--out", str(report), "--no-model"], timeout=120)
+    data = read_report_data(str(report))
+    assert [r["mode"] for r in data["sessions"]] == ["planner", "teleop"]
+    for row, path in zip(data["sessions"], (planner[0], teleop[0])):
+        truth, m = _truth(path), row["metrics"]
+        assert m["success"] == truth["success"]
+        assert m["time_s"] == pytest.approx(truth["time_s"], abs=1e-6)
+        assert m["path_length_m"] == pytest.approx(truth["path_length_m"], abs=1e-6)
+        assert m["collisions"] == truth["collisions"] and m["interventions"] == truth["interventions"]
+        assert m["min_clearance_m"] == pytest.approx(truth["min_clearance_m"], abs=1e-9)
+        assert 0.0 <= m["spl"] <= 1.0 and m["time_stopped_s"] >= 0.0 and m["mean_abs_jerk_mps3"] >= 0.0
+    # the scripted person reaches the goal on the open field, without collisions
+    person = data["sessions"][1]["metrics"]
+    assert person["success"] and person["collisions"] == 0 and person["path_length_m"] < 8.0
+    d = data["differences"][0]["planner_minus_person"]
+    pl = data["sessions"][0]["metrics"]
+    assert d["time_s"] == pytest.approx(pl["time_s"] - person["time_s"])
+    text = report.read_text()
+    assert f"{person['path_length_m']:.3f}" in text and f"{d['path_length_m']:+.3f}" in text

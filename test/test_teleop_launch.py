@@ -1,0 +1,50 @@
+"""launch/teleop_compare.launch.py without upstream launch: it compiles, uses only documented
+launch/launch_ros names, and its nodes are the ones `wmp session` starts (plus the input device)."""
+import ast
+import py_compile
+
+import pytest
+
+from teleop.launch_specs import TELEOP_COMPARE_ARGUMENTS, teleop_compare_specs
+from world_model_planner import paths
+
+DOCUMENTED = {"launch": {"LaunchDescription"},
+              "launch.actions": {"DeclareLaunchArgument", "OpaqueFunction"},
+              "launch.substitutions": {"LaunchConfiguration"},
+              "launch_ros.actions": {"Node"}}
+
+
+def test_compiles_and_uses_documented_api(tmp_path):
+    path = paths.launch_dir() / "teleop_compare.launch.py"
+    py_compile.compile(str(path), cfile=str(tmp_path / "x.pyc"), doraise=True)
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module.split(".")[0] in ("launch", "launch_ros"):
+            assert {a.name for a in node.names} <= DOCUMENTED[node.module], node.module
+    assert "generate_launch_description" in {f.name for f in tree.body if isinstance(f, ast.FunctionDef)}
+
+
+def _values(**kw):
+    v = {a.name: a.default for a in TELEOP_COMPARE_ARGUMENTS}
+    v.update(kw)
+    return v
+
+
+@pytest.mark.parametrize("mode,inp,expected", [
+    ("teleop", "keyboard", ["session_recorder", "sim_node", "cmd_mux", "teleop_keyboard"]),
+    ("teleop", "joy", ["session_recorder", "sim_node", "cmd_mux", "joy_node", "teleop_joy"]),
+    ("planner", "keyboard", ["session_recorder", "sim_node", "world_model_node", "planner_node",
+                             "cmd_mux", "lifecycle_manager"]),
+    ("shared", "none", ["session_recorder", "sim_node", "world_model_node", "planner_node",
+                        "cmd_mux", "lifecycle_manager"]),
+])
+def test_nodes_per_mode(mode, inp, expected, tmp_path):
+    specs = teleop_compare_specs(_values(mode=mode, input=inp, out=str(tmp_path / "s.mcap"), operator="ada"))
+    assert [s.executable for s in specs] == expected
+    rec = specs[0].param_values()
+    assert rec["out"] == str(tmp_path / "s.mcap") and rec["mode"] == mode and rec["operator"] == "ada"
+    sim = next(s for s in specs if s.executable == "sim_node").param_values()
+    assert sim["lockstep"] is False                      # a person drives in real time
+    for s in specs:
+        kw = s.launch_kwargs()
+        assert kw["executable"] == s.executable and kw["package"] in ("world_model_planner", "joy")
