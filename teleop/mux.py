@@ -8,8 +8,9 @@ An *intervention* starts when a person input (``person_inputs``) takes control w
 autonomy input (``autonomy_inputs``) is active, i.e. has spoken within its own timeout; it ends
 when the person input times out. ``interventions`` counts the starts.
 
-Timeouts are measured on a monotonic (steady) clock passed in by the caller, so a stalled
-simulation clock cannot keep a stale command alive.
+Times are passed in by the caller; the node uses its ROS clock (simulated time under
+``use_sim_time``). In the sim's lockstep mode simulated time stands still while the planner
+thinks, so a slow plan never times out the planner's input; in real time it runs with the wall.
 
 This module never imports rclpy.
 """
@@ -31,8 +32,8 @@ class MuxConfig:
     input_names: list = param(["teleop", "nav"], "Names of the command inputs.")
     input_topics: list = param(["/cmd_vel_teleop", "/cmd_vel_nav"], "Topic of each input.")
     input_priorities: list = param([100, 10], "Priority of each input; higher wins.")
-    input_timeouts_s: list = param([0.5, 0.5], "An input is inactive this long (steady clock, s) "
-                                               "after its last message.")
+    input_timeouts_s: list = param([0.5, 0.5], "An input is inactive this long after its last "
+                                               "message (s, node clock: sim time under use_sim_time).")
     person_inputs: list = param(["teleop"], "Inputs driven by a person (take-over = intervention).")
     autonomy_inputs: list = param(["nav"], "Inputs driven by autonomy (the planner).")
     output_topic: str = param("/cmd_vel", "Output command topic.")
@@ -70,7 +71,7 @@ class MuxInput:
     topic: str
     priority: int
     timeout_s: float
-    last_rx_s: float = -math.inf      # steady-clock time of the last accepted message
+    last_rx_s: float = -math.inf      # node-clock time of the last accepted message
     last_cmd: Cmd = ZERO
     last_stamp_s: float | None = None  # header stamp of the last accepted message
     rejected: int = 0                  # messages dropped for NaN/inf

@@ -12,8 +12,6 @@ transient_local) and counted in /diagnostics (DiagnosticStatus name "cmd_mux", k
 """
 from __future__ import annotations
 
-import time
-
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
@@ -58,27 +56,30 @@ class MuxNode(Node):
             "cmd_mux: " + ", ".join(f"{i.name}={i.topic} (prio {i.priority}, {i.timeout_s}s)"
                                     for i in self.mux.inputs.values()) + f" -> {self.cfg.output_topic}")
 
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
     def _on_input(self, name: str, msg) -> None:
         if self.cfg.input_stamped:
             cmd, stamp = twist_to_tuple(msg.twist), stamp_to_sec(msg.header.stamp)
         else:
             cmd, stamp = twist_to_tuple(msg), None
         before = self.mux.inputs[name].rejected
-        self._emit(self.mux.on_command(name, cmd, stamp, time.monotonic()))
+        self._emit(self.mux.on_command(name, cmd, stamp, self._now()))
         if self.mux.inputs[name].rejected > before:
             self.get_logger().warning(f"rejected a non-finite command on {self.mux.inputs[name].topic}: {cmd}",
                                       throttle_duration_sec=1.0)
 
     def _on_estop(self, msg: Bool) -> None:
         was = self.mux.locked
-        self._emit(self.mux.on_estop(msg.data, time.monotonic()))
+        self._emit(self.mux.on_estop(msg.data, self._now()))
         if was != self.mux.locked:
             self.get_logger().warning("e-stop ENGAGED: output locked to zero" if self.mux.locked
                                       else "e-stop released")
             self._publish_diagnostics()
 
     def _on_check(self) -> None:
-        self._emit(self.mux.tick(time.monotonic()))
+        self._emit(self.mux.tick(self._now()))
 
     def _emit(self, out: MuxOutput | None) -> None:
         if out is not None:

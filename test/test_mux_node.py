@@ -103,3 +103,41 @@ def test_mux_priority_timeout_lock_and_intervention(probe, node_env, tmp_path):
         assert all(x.twist.linear.x == x.twist.linear.x for x in probe.received("/cmd_vel"))
     finally:
         mux.stop()
+
+
+def test_mux_timeouts_follow_sim_time_in_lockstep(probe, node_env, tmp_path):
+    """Under use_sim_time a frozen /clock (the lockstep sim waiting for a slow planner) never
+    times the planner's input out; once simulated time moves on past the timeout, it does."""
+    from geometry_msgs.msg import TwistStamped
+    from rosgraph_msgs.msg import Clock
+
+    from world_model_planner.rosutil import sec_to_stamp
+
+    mux = NodeProcess.executable("cmd_mux", ["-p", "use_sim_time:=true"], node_env, tmp_path)
+    try:
+        probe.subscribe("/cmd_vel", TwistStamped)
+        clock = probe.node.create_publisher(Clock, "/clock", 10)
+        nav = probe.node.create_publisher(TwistStamped, "/cmd_vel_nav", 10)
+        probe.wait_for_subscribers(clock)
+        probe.wait_for_subscribers(nav)
+        deadline = time.monotonic() + 10
+        while True:  # until the mux has the clock and then a command (the last output is 0.5)
+            assert time.monotonic() < deadline and mux.alive(), mux.log()
+            clock.publish(Clock(clock=sec_to_stamp(50.0)))
+            nav.publish(_ts(50.0, 0.5, 0.0))
+            time.sleep(0.3)
+            msgs = probe.received("/cmd_vel")
+            if msgs and msgs[-1].twist.linear.x == 0.5:
+                break
+        n = len(msgs)
+        time.sleep(1.2)  # 1.2 s of wall time with simulated time frozen: no timeout
+        assert len(probe.received("/cmd_vel")) == n
+        clock.publish(Clock(clock=sec_to_stamp(50.6)))  # 0.6 s simulated > 0.5 s timeout
+        msgs = probe.wait_for("/cmd_vel", lambda m: len(m) == n + 1, timeout=10, proc=mux)
+        assert msgs[-1].twist.linear.x == 0.0 and abs(stamp_to_sec_(msgs[-1].header.stamp) - 50.6) < 1e-6
+    finally:
+        mux.stop()
+
+
+def stamp_to_sec_(s):
+    return s.sec + s.nanosec * 1e-9
