@@ -58,6 +58,9 @@ class DiffDriveRobot:
                              physicsClientId=client)
         self.target = np.zeros(2)   # (v, w) the onboard controller is tracking now
         self.command = np.zeros(2)  # (v, w) last command received, clipped to limits
+        self._sent: tuple[float, float] | None = None
+        self._joints = self.left + self.right
+        self._forces = [spec.wheel_torque_nm] * len(self._joints)
 
     def set_command(self, v: float, w: float) -> None:
         """Clip a command to the robot's limits; it is tracked from the next physics step."""
@@ -67,18 +70,20 @@ class DiffDriveRobot:
         self.command[:] = (min(max(v, s.v_limits[0]), s.v_limits[1]), min(max(w, -s.w_limit), s.w_limit))
 
     def apply(self, dt_s: float) -> None:
-        """Advance the acceleration ramp by dt_s and set the wheel motor targets."""
+        """Advance the acceleration ramp by dt_s and set the wheel motor targets (when changed)."""
         s = self.spec
-        dv = np.clip(self.command - self.target, [-s.accel_mps2 * dt_s, -s.alpha_radps2 * dt_s],
-                     [s.accel_mps2 * dt_s, s.alpha_radps2 * dt_s])
-        self.target += dv
-        v, w = self.target
+        dv_max, dw_max = s.accel_mps2 * dt_s, s.alpha_radps2 * dt_s
+        v = float(self.target[0]) + min(max(float(self.command[0] - self.target[0]), -dv_max), dv_max)
+        w = float(self.target[1]) + min(max(float(self.command[1] - self.target[1]), -dw_max), dw_max)
+        self.target[:] = (v, w)
+        if (v, w) == self._sent:
+            return  # the motors keep their last targets
+        self._sent = (v, w)
         left = (v - w * s.track_m / 2.0) / s.wheel_radius_m
         right = (v + w * s.track_m / 2.0) / s.wheel_radius_m
-        joints = self.left + self.right
         speeds = [left] * len(self.left) + [right] * len(self.right)
-        p.setJointMotorControlArray(self.body, joints, p.VELOCITY_CONTROL, targetVelocities=speeds,
-                                    forces=[s.wheel_torque_nm] * len(joints), physicsClientId=self.client)
+        p.setJointMotorControlArray(self.body, self._joints, p.VELOCITY_CONTROL, targetVelocities=speeds,
+                                    forces=self._forces, physicsClientId=self.client)
 
     def pose(self) -> np.ndarray:
         """(3,) x, y, yaw of the base in the world (== odom) frame."""
