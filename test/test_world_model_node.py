@@ -270,3 +270,21 @@ def test_node_finetunes_online_and_announces_checkpoint(probe, node_env, tmp_pat
         assert "accepted" in node.log() and "[ERROR]" not in node.log()
     finally:
         node.stop()
+
+
+def test_finetuner_waits_while_gaps_leave_no_full_window(model, tmp_path):
+    mon, replay = SurpriseMonitor(model, max_gap_s=0.5), ReplayBuffer(1000)
+    scan = np.full(BEAMS, 5.0, np.float32)
+    for chunk in range(12):            # 12 chains of 4 frames, separated by 1 s gaps
+        for k in range(8):
+            t = chunk * 2.0 + k * 0.05
+            mon.add_command(t, 0.5, 0.0)
+            mon.add_scan(scan)
+            mon.add_odom(t, [0.5 * t, 0.0, 0.0], [0.5, 0.0])
+            for prev, frame in mon.new_transitions:
+                replay.add_pair(prev, frame)
+            mon.new_transitions.clear()
+    data = replay.transitions()
+    ft = OnlineFinetuner(tmp_path, steps=2, horizon=5)
+    assert len(data) >= ft.min_rows and len(set(data.episode.tolist())) == 12
+    assert not ft.start(model, data) and not ft.busy

@@ -117,6 +117,9 @@ class OnlineFinetuner:
         there are not enough rows for a training and a validation window."""
         if self.busy or len(data) < self.min_rows:
             return False
+        train_rows, val_rows = self._split(data)
+        if not (len(train_rows.window_starts(self.horizon)) and len(val_rows.window_starts(self.horizon))):
+            return False   # gaps cut the episodes shorter than a window: wait for more data
         self.rounds += 1
         path = self.out_dir / f"{stem}_{self.rounds:04d}.pt"
         src = copy.deepcopy(model).cpu()
@@ -146,12 +149,16 @@ class OnlineFinetuner:
         with self._lock:
             self._result = res
 
+    def _split(self, data: Transitions) -> tuple[Transitions, Transitions]:
+        """(older rows for training, newest ``val_fraction`` held out)."""
+        split = int(len(data) * (1.0 - self.val_fraction))
+        idx = np.arange(len(data))
+        return _subset(data, idx < split), _subset(data, idx >= split)
+
     def finetune(self, model, data: Transitions, path: Path) -> FinetuneResult:
         """Synchronous round: split rows in time (newest ``val_fraction`` held out), train,
         compare, save if better. ``model`` is modified in place (pass a copy)."""
-        split = int(len(data) * (1.0 - self.val_fraction))
-        idx = np.arange(len(data))
-        train_rows, val_rows = _subset(data, idx < split), _subset(data, idx >= split)
+        train_rows, val_rows = self._split(data)
         device = torch.device("cpu")
         use_image = bool(model.cfg.use_image)
         tr = WindowSampler(train_rows, self.horizon, device, use_image)
