@@ -10,6 +10,7 @@ import os
 import select
 import sys
 import termios
+import threading
 import time
 import tty
 
@@ -86,7 +87,6 @@ def run_loop(node, cfg: KeyboardConfig, fd: int, out=sys.stdout) -> None:
                 if gate.should_publish(tele.command(), now):
                     pub.publish(*tele.command())
                 next_pub = now + period
-            rclpy.spin_once(node, timeout_sec=0.0)
     finally:
         pub.publish(0.0, 0.0)  # always leave the robot stopped
         print("quit: published zero", file=out, flush=True)
@@ -94,7 +94,7 @@ def run_loop(node, cfg: KeyboardConfig, fd: int, out=sys.stdout) -> None:
 
 def main(args=None) -> int:
     import rclpy
-    from rclpy.executors import ExternalShutdownException
+    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
     from world_model_planner.params import ConfigError
     from world_model_planner.rosutil import declare_config
@@ -106,6 +106,12 @@ def main(args=None) -> int:
         return 2
     rclpy.init(args=args if args is not None else sys.argv)
     node = rclpy.create_node("teleop_keyboard")
+    # The node (its /clock subscription under use_sim_time) spins in a thread; keys are read here.
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    stop = threading.Event()
+    spinner = threading.Thread(target=_spin, args=(executor, stop), daemon=True)
+    spinner.start()
     status = 0
     try:
         cfg = declare_config(node, KeyboardConfig)
@@ -118,9 +124,19 @@ def main(args=None) -> int:
         print(f"[error] {exc}", file=sys.stderr)
         status = 2
     finally:
+        stop.set()
+        spinner.join(2.0)
+        executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()
     return status
+
+
+def _spin(executor, stop) -> None:
+    import rclpy
+
+    while not stop.is_set() and rclpy.ok():
+        executor.spin_once(timeout_sec=0.05)
 
 
 if __name__ == "__main__":

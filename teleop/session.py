@@ -11,8 +11,9 @@ wiring). Then it sends the scenario goal on /goal_pose and lets the operator dri
 * planner mode: nobody; the planner drives.
 
 It ends when the robot is within the goal tolerance, at the scenario's time limit (simulated
-seconds after the goal), when the keyboard quits, or on Ctrl-C; the recorder then closes the
-file. Returns a summary with the recording path and its metrics (teleop.compare).
+seconds after the goal), when the keyboard quits (q), or on Ctrl-C; the recorder then closes
+the file. Commands are stamped in simulated time (the keyboard runs with ``use_sim_time``), so
+the recording's commands line up with its odometry. Returns a summary with the recording path and its metrics (teleop.compare).
 """
 from __future__ import annotations
 
@@ -90,6 +91,12 @@ def run_session(opts: SessionOptions) -> dict:
     if person and not scripted and not sys.stdin.isatty():
         raise ValueError(f"operator {opts.operator!r} drives with the keyboard, which needs a terminal; "
                          "use --operator scripted for an unattended session")
+    if opts.mode != "teleop" and opts.planner != "classic":
+        from world_model_planner.stack import resolve_model
+
+        if not Path(resolve_model(opts.model)).is_file():
+            raise ValueError(f"planner {opts.planner!r} needs a world model checkpoint and there is none "
+                             f"at {resolve_model(opts.model)}; pass --model FILE or use --planner classic")
     out_dir = Path(opts.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S")
@@ -119,8 +126,8 @@ def run_session(opts: SessionOptions) -> dict:
                     operator = _ScriptedOperator(mon.node, scenario, mon.odom[-1][1:3],
                                                  opts.seed, opts.takeover if opts.mode == "shared" else [])
                 elif person:
-                    keyboard = subprocess.Popen([str(Path(sys.executable).parent / "teleop_keyboard")],
-                                                env=stack.env)
+                    keyboard = subprocess.Popen([str(Path(sys.executable).parent / "teleop_keyboard"),
+                                                 "--ros-args", "-p", "use_sim_time:=true"], env=stack.env)
                 say(f"session: {scenario.name}, mode {opts.mode}, operator {opts.operator}; goal "
                     f"({scenario.goal.x:.2f}, {scenario.goal.y:.2f}) ±{scenario.goal.tolerance} m; "
                     f"time limit {time_limit_s:.0f} s; recording {recording}")
@@ -167,6 +174,13 @@ def _wait(stack, cond, deadline: float, what: str) -> None:
 
 
 def _drive(stack, mon, scenario, time_limit_s: float, opts: SessionOptions, keyboard) -> str:
+    try:
+        return _drive_loop(stack, mon, scenario, time_limit_s, opts, keyboard)
+    except KeyboardInterrupt:
+        return "interrupted"  # Ctrl-C ends the session; the recording is closed and summarized
+
+
+def _drive_loop(stack, mon, scenario, time_limit_s: float, opts: SessionOptions, keyboard) -> str:
     goal, tol = (scenario.goal.x, scenario.goal.y), float(scenario.goal.tolerance)
     mon.recording = True
     t0 = mon.odom[-1][0]
