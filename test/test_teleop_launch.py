@@ -48,3 +48,21 @@ def test_nodes_per_mode(mode, inp, expected, tmp_path):
     for s in specs:
         kw = s.launch_kwargs()
         assert kw["executable"] == s.executable and kw["package"] in ("world_model_planner", "joy")
+
+
+def test_shipped_parameter_files_match_the_configs():
+    """config/mux.yaml and config/teleop.yaml name only real parameters, with valid values."""
+    import dataclasses
+
+    import yaml
+
+    from teleop.joymap import JoyConfig
+    from teleop.keymap import KeyboardConfig
+    from teleop.mux import MuxConfig
+
+    for fname, node, cls in (("mux.yaml", "cmd_mux", MuxConfig), ("teleop.yaml", "teleop_keyboard", KeyboardConfig),
+                             ("teleop.yaml", "teleop_joy", JoyConfig)):
+        values = yaml.safe_load((paths.config_dir() / fname).read_text())[node]["ros__parameters"]
+        fields = {f.name for f in dataclasses.fields(cls)}
+        assert set(values) <= fields, (fname, set(values) - fields)
+        cls(**values)  # validates
