@@ -203,7 +203,12 @@ class PlannerNode(LifecycleNode):
         _, pose, vel = self._odom
         _, ranges, scan_pose = self._scan
         new_scan, self._new_scan = self._new_scan, False
-        cmd = self.nav.step(pose, vel, ranges, t_s, scan_pose=scan_pose, new_scan=new_scan)
+        try:
+            cmd = self.nav.step(pose, vel, ranges, t_s, scan_pose=scan_pose, new_scan=new_scan)
+        except Exception as exc:  # noqa: BLE001 - bad input (e.g. wrong beam count) must not end the node
+            self.get_logger().error(f"planning failed, stopping: {type(exc).__name__}: {exc}",
+                                    throttle_duration_sec=5.0)
+            return self._stop(f"planning failed: {exc}", stamp)
         self._send(cmd.v, cmd.w, stamp)
         if cmd.state == "planning":
             self._plan_ms.append(cmd.plan_ms)
