@@ -1,0 +1,151 @@
+"""Shared by the fault-injection tests (test/test_fault_*.py): a sensor feed that can corrupt
+its messages or flood, goal publishing, lifecycle calls and diagnostics parsing."""
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+FAST_PLANNER = ["-p", "mppi.samples:=128", "-p", "torch_threads:=1", "-p", "device:=cpu",
+                "-p", "diagnostics_rate_hz:=20.0"]
+BEAMS = 180
+
+
+def stamp(t: float):
+    from builtin_interfaces.msg import Time
+
+    return Time(sec=int(t), nanosec=int((t % 1.0) * 1e9))
+
+
+class SensorFeed:
+    """Publishes /odom (20 Hz x ``rate_mult``) and /scan (10 Hz x ``rate_mult``) from the probe,
+    stamped with the probe's clock, the robot standing at the origin.
+
+    Faults, switched at any time: ``odom_fault`` in {None, "nan", "inf"} (position x / linear
+    velocity), ``scan_fault`` in {None, "nan", "beams90"}; ``rate_mult`` floods both topics.
+    ``sent`` counts published messages per topic."""
+
+    def __init__(self, probe, rate_mult: float = 1.0):
+        from nav_msgs.msg import Odometry
+        from sensor_msgs.msg import LaserScan
+
+        self.node = probe.node
+        self.Odometry, self.LaserScan = Odometry, LaserScan
+        self.odom = self.node.create_publisher(Odometry, "/odom", 20)
+        self.scan = self.node.create_publisher(LaserScan, "/scan", 10)
+        self.odom_fault = self.scan_fault = None
+        self.rate_mult = rate_mult
+        self.sent = {"odom": 0, "scan": 0}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def odom_msg(self, t: float):
+        o = self.Odometry()
+        o.header.stamp, o.header.frame_id, o.child_frame_id = stamp(t), "odom", "base_link"
+        o.pose.pose.orientation.w = 1.0
+        if self.odom_fault == "nan":
+            o.pose.pose.position.x = float("nan")
+        elif self.odom_fault == "inf":
+            o.twist.twist.linear.x = float("inf")
+        return o
+
+    def scan_msg(self, t: float):
+        n = 90 if self.scan_fault == "beams90" else BEAMS
+        s = self.LaserScan()
+        s.header.stamp, s.header.frame_id = stamp(t), "base_link"
+        s.angle_min, s.angle_increment, s.range_max, s.range_min = -math.pi, 2 * math.pi / n, 8.0, 0.1
+        s.angle_max = math.pi - s.angle_increment
+        value = float("nan") if self.scan_fault == "nan" else 5.0
+        s.ranges = [value] * n
+        return s
+
+    def _run(self):
+        k = 0
+        next_t = time.monotonic()
+        while not self._stop.is_set():
+            now = self.node.get_clock().now().nanoseconds * 1e-9
+            if k % 2 == 0:
+                self.scan.publish(self.scan_msg(now))
+                self.sent["scan"] += 1
+            self.odom.publish(self.odom_msg(now))
+            self.sent["odom"] += 1
+            k += 1
+            next_t += 0.05 / self.rate_mult
+            delay = next_t - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            elif delay < -1.0:          # cannot keep up: do not try to catch up
+                next_t = time.monotonic()
+
+    def stop(self):
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(3.0)
+
+
+def publish_goal(probe, pub, x: float, y: float, frame: str = "odom"):
+    from geometry_msgs.msg import PoseStamped
+
+    g = PoseStamped()
+    g.header.frame_id = frame
+    g.header.stamp = probe.node.get_clock().now().to_msg()
+    g.pose.position.x, g.pose.position.y = float(x), float(y)
+    g.pose.orientation.w = 1.0
+    pub.publish(g)
+
+
+def status_values(msgs, name: str) -> dict:
+    """Key/values of the latest DiagnosticStatus called ``name`` in DiagnosticArray messages."""
+    for arr in reversed(msgs):
+        for st in arr.status:
+            if st.name == name:
+                return {kv.key: kv.value for kv in st.values}
+    return {}
+
+
+def transition(probe, node_name: str, transition_id: int, timeout: float = 30.0) -> bool:
+    from lifecycle_msgs.msg import Transition
+    from lifecycle_msgs.srv import ChangeState
+
+    req = ChangeState.Request(transition=Transition(id=transition_id))
+    return probe.call(ChangeState, f"/{node_name}/change_state", req, timeout=timeout).success
+
+
+def lifecycle_state(probe, node_name: str) -> str:
+    from lifecycle_msgs.srv import GetState
+
+    return probe.call(GetState, f"/{node_name}/get_state", GetState.Request()).current_state.label
+
+
+def wait_log(proc, text: str, timeout: float = 20.0) -> str:
+    """Wait until ``text`` appears in the process's log; fail with the log if it does not."""
+    deadline = time.monotonic() + timeout
+    while text not in proc.log():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"'{text}' not in the log of {proc.args[0]} after {timeout}s:\n"
+                                 f"{proc.log()[-3000:]}")
+        time.sleep(0.05)
+    return proc.log()
+
+
+def is_zero(cmd) -> bool:
+    tw = getattr(cmd, "twist", cmd)
+    return tw.linear.x == 0.0 and tw.angular.z == 0.0
+
+
+def moving(cmd, v_min: float = 0.05) -> bool:
+    tw = getattr(cmd, "twist", cmd)
+    return abs(tw.linear.x) > v_min or abs(tw.angular.z) > v_min
+
+
+def zeros_after(n: int):
+    """Predicate: the last ``n`` commands received are all exactly zero."""
+    return lambda ms: len(ms) >= n and all(is_zero(m) for m in ms[-n:])
+
+
+def no_traceback(proc) -> bool:
+    return "Traceback" not in proc.log()
