@@ -220,6 +220,7 @@ class _ScriptedOperator:
                                      ScriptedConfig(seed=seed), takeover_windows=takeover)
         self.node = node
         self.last_stamp = None
+        self.driving = False  # published a command at the last tick
         self.pub = node.create_publisher(TwistStamped, "/cmd_vel_teleop", 10)
         self.sub = node.create_subscription(Odometry, "/odom", self._on_odom,
                                             QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT))
@@ -236,6 +237,7 @@ class _ScriptedOperator:
             return
         t = self.last_stamp.sec + self.last_stamp.nanosec * 1e-9
         cmd = self.driver.command(t)
+        self.driving = cmd is not None
         if cmd is not None:
             self._publish(*cmd)
 
@@ -247,6 +249,8 @@ class _ScriptedOperator:
         self.pub.publish(msg)
 
     def stop(self) -> None:
+        """Stop driving; a final zero only if it was driving (a silent operator in shared mode
+        must not take over at the end)."""
         self.timer.cancel()
-        if self.last_stamp is not None:
+        if self.last_stamp is not None and self.driving:
             self._publish(0.0, 0.0)

@@ -1,5 +1,5 @@
-"""CI: a scripted teleop session and a planner session on `open`, then `wmp compare`; the
-report's numbers are checked against the recordings, read independently here."""
+"""CI: a scripted teleop session, a planner session and a shared session on `open`, then
+`wmp compare`; the report's numbers are checked against the recordings, read independently here."""
 import glob
 import math
 import subprocess
@@ -55,7 +55,7 @@ def _truth(path, goal=(3.5, 0.0), tol=0.3):
             "interventions": iv}
 
 
-def test_teleop_and_planner_sessions_then_compare(tmp_path):
+def test_teleop_planner_shared_sessions_then_compare(tmp_path):
     from teleop.report import read_report_data
 
     out = _run(["session", "--scenario", "open", "--mode", "teleop", "--operator", "scripted",
@@ -64,14 +64,19 @@ def test_teleop_and_planner_sessions_then_compare(tmp_path):
     # the planner: 'classic' needs no learned model (models/husky_default.pt may not be shipped)
     out = _run(["session", "--scenario", "open", "--mode", "planner", "--planner", "classic",
                 "--out", str(tmp_path)], timeout=150)
+    # shared: the planner drives, the scripted person takes over 3 s after the goal for 2 s
+    out = _run(["session", "--scenario", "open", "--mode", "shared", "--planner", "classic",
+                "--takeover", "3:2", "--out", str(tmp_path)], timeout=150)
     teleop = glob.glob(str(tmp_path / "open_teleop_scripted_*.mcap"))
     planner = glob.glob(str(tmp_path / "open_planner_planner_*.mcap"))
-    assert len(teleop) == 1 and len(planner) == 1
+    shared = glob.glob(str(tmp_path / "open_shared_scripted_*.mcap"))
+    assert len(teleop) == 1 and len(planner) == 1 and len(shared) == 1
     report = tmp_path / "report.html"
-    _run(["compare", planner[0], teleop[0], "--out", str(report), "--no-model"], timeout=120)
+    _run(["compare", planner[0], teleop[0], shared[0], "--out", str(report), "--no-model"], timeout=120)
     data = read_report_data(str(report))
-    assert [r["mode"] for r in data["sessions"]] == ["planner", "teleop"]
-    for row, path in zip(data["sessions"], (planner[0], teleop[0])):
+    assert [r["mode"] for r in data["sessions"]] == ["planner", "teleop", "shared"]
+    assert data["sessions"][2]["metrics"]["interventions"] == 1   # one take-over, seen by the mux
+    for row, path in zip(data["sessions"], (planner[0], teleop[0], shared[0])):
         truth, m = _truth(path), row["metrics"]
         assert m["success"] == truth["success"]
         assert m["time_s"] == pytest.approx(truth["time_s"], abs=1e-6)
@@ -82,6 +87,7 @@ def test_teleop_and_planner_sessions_then_compare(tmp_path):
     # the scripted person reaches the goal on the open field, without collisions
     person = data["sessions"][1]["metrics"]
     assert person["success"] and person["collisions"] == 0 and person["path_length_m"] < 8.0
+    assert len(data["differences"]) == 2  # planner vs the teleop and the shared session
     d = data["differences"][0]["planner_minus_person"]
     pl = data["sessions"][0]["metrics"]
     assert d["time_s"] == pytest.approx(pl["time_s"] - person["time_s"])
