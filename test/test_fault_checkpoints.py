@@ -1,0 +1,141 @@
+"""Fault injection, checkpoints: missing, truncated, random bytes, another model's config, another
+observation layout, and a pickle crafted to run code — given to planner_node and world_model_node
+as real processes, at configure time and (planner) as a hot-reload announcement.
+
+Expected: a clear log line naming the file, no crash, nothing commanded by a node without a
+usable model, and nothing in the file executed (a marker file the payload would create stays
+absent). load_checkpoint itself is covered in test_wm_checkpoint.py (missing, truncated, random
+bytes, foreign dicts/versions/configs, another layout, crafted pickle via torch.save and pickle).
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+import torch
+from fault_helpers import (FAST_PLANNER, SensorFeed, lifecycle_state, moving, no_traceback, publish_goal,
+                           status_values, transition, wait_log, zeros_after)
+from rostest_utils import NodeProcess
+from test_wm_checkpoint import _Payload
+from test_world_model_node import ckpt, model  # noqa: F401  (the tiny-checkpoint fixture)
+
+from world_model_node.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from world_model_node.model import WorldModel, WorldModelConfig
+
+pytest.importorskip("rclpy")
+
+BAD = ("missing", "truncated", "random_bytes", "foreign_config", "crafted_pickle")
+
+
+@pytest.fixture(scope="module")
+def bad_files(ckpt, tmp_path_factory):  # noqa: F811
+    """{kind: path} plus the marker the crafted pickle would create, and a 90-beam model."""
+    d = tmp_path_factory.mktemp("bad_ckpt")
+    data = ckpt.read_bytes()
+    (d / "truncated.pt").write_bytes(data[: len(data) // 2])
+    (d / "random_bytes.pt").write_bytes(os.urandom(8192))
+    blob = torch.load(ckpt, weights_only=True)
+    other = WorldModel(WorldModelConfig(scan_beams=180, latent_dim=48)).cfg.to_dict()
+    torch.save(dict(blob, config=other), d / "foreign_config.pt")    # another model's config, these weights
+    marker = d / "code_ran"
+    torch.save({"format": "wmp-world-model", "version": 1, "x": _Payload(str(marker))}, d / "crafted_pickle.pt")
+    files = {k: d / f"{k}.pt" for k in BAD}
+    files["layout90"] = save_checkpoint(d / "layout90.pt", WorldModel(WorldModelConfig(scan_beams=90, scan_bins=45)))
+    return files, marker
+
+
+def test_every_bad_file_is_refused_by_load_checkpoint(bad_files):
+    files, marker = bad_files
+    for kind in BAD:
+        with pytest.raises(CheckpointError) as info:
+            load_checkpoint(files[kind], device="cpu")
+        assert str(files[kind]) in str(info.value), kind
+    assert not marker.exists(), "the crafted pickle executed code"
+
+
+def test_nodes_given_a_bad_checkpoint_refuse_it_and_command_nothing(bad_files, node_env, probe, tmp_path):
+    """One planner_node and one world_model_node per bad file, all at once (renamed nodes)."""
+    from geometry_msgs.msg import TwistStamped
+
+    files, marker = bad_files
+    procs = {}
+    for kind in BAD:
+        path, log_dir = files[kind], tmp_path / kind
+        log_dir.mkdir()
+        probe.subscribe(f"/cmd_vel_nav_{kind}", TwistStamped)
+        procs[kind] = (
+            NodeProcess.executable("planner_node", [*FAST_PLANNER, "-p", "autostart:=true", "-p", "planner:=flat",
+                                                    "-p", f"model_path:={path}", "-r", f"__node:=planner_{kind}",
+                                                    "-r", f"cmd_vel_nav:=cmd_vel_nav_{kind}"], node_env, log_dir),
+            NodeProcess.executable("world_model_node", ["-p", f"model_path:={path}", "-p", "device:=cpu",
+                                                        "-r", f"__node:=wm_{kind}"], node_env, log_dir))
+    try:
+        for kind, (planner, wm) in procs.items():
+            path = files[kind]
+            assert not transition(probe, f"wm_{kind}", 1), kind
+            assert lifecycle_state(probe, f"wm_{kind}") == "unconfigured"
+            assert str(path) in wait_log(wm, "configure failed")
+            if kind == "missing":
+                # documented planner behaviour: no checkpoint file → the unicycle stands in, logged
+                assert str(path) in wait_log(planner, "no world-model checkpoint at")
+            else:
+                assert str(path) in wait_log(planner, "configure failed")
+                assert lifecycle_state(probe, f"planner_{kind}") == "unconfigured"
+        for kind, (planner, wm) in procs.items():
+            if kind != "missing":       # unconfigured: it has no command publisher at all
+                assert not probe.received(f"/cmd_vel_nav_{kind}"), kind
+            assert planner.alive() and wm.alive(), kind
+            assert no_traceback(planner), planner.log()[-3000:]
+            assert no_traceback(wm), wm.log()[-3000:]
+        assert not marker.exists(), "the crafted pickle executed code in a node"
+    finally:
+        for planner, wm in procs.values():
+            planner.stop()
+            wm.stop()
+
+
+def test_planner_hot_reload_of_bad_files_keeps_driving_and_layout_mismatch_stops(bad_files, ckpt, node_env,  # noqa: F811
+                                                                                 probe, tmp_path):
+    from diagnostic_msgs.msg import DiagnosticArray
+    from geometry_msgs.msg import PoseStamped, TwistStamped
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+    from std_msgs.msg import String
+
+    files, marker = bad_files
+    planner = NodeProcess.executable("planner_node", [*FAST_PLANNER, "-p", "autostart:=true",
+                                                      "-p", "planner:=flat", "-p", f"model_path:={ckpt}"],
+                                     node_env, tmp_path)
+    feed = SensorFeed(probe).start()
+    try:
+        probe.subscribe("/cmd_vel_nav", TwistStamped)
+        probe.subscribe("/diagnostics", DiagnosticArray)
+        goal_pub = probe.node.create_publisher(PoseStamped, "/goal_pose", 10)
+        probe.wait_for_subscribers(goal_pub, timeout=30.0)
+        publish_goal(probe, goal_pub, 3.0, 0.0)
+        probe.wait_for("/cmd_vel_nav", lambda ms: any(moving(m) for m in ms), timeout=30.0, proc=planner)
+        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        ann = probe.node.create_publisher(String, "/world_model/checkpoint", latched)
+        for n, kind in enumerate(BAD, start=1):
+            ann.publish(String(data=str(files[kind])))
+            deadline = time.monotonic() + 20.0
+            while planner.log().count("not loaded, keeping the current model") < n:
+                assert time.monotonic() < deadline and planner.alive(), planner.log()[-3000:]
+                time.sleep(0.05)
+            assert f"checkpoint {files[kind]} not loaded" in planner.log()
+            probe.clear("/cmd_vel_nav")
+            probe.wait_for("/cmd_vel_nav", lambda ms: sum(moving(m) for m in ms) >= 3, proc=planner)
+        assert not marker.exists(), "the crafted pickle executed code in planner_node"
+        # a valid checkpoint for another scan layout loads, but cannot plan on this robot's scan:
+        # the planner stops with the reason instead of guessing
+        ann.publish(String(data=str(files["layout90"])))
+        wait_log(planner, f"hot-reloaded world model {files['layout90']}")
+        probe.clear("/cmd_vel_nav")
+        probe.wait_for("/cmd_vel_nav", zeros_after(10), proc=planner)
+        probe.wait_for("/diagnostics", lambda ms: "expects 90" in status_values(ms, "planner").get("reason", ""),
+                       proc=planner)
+        assert planner.alive()
+    finally:
+        feed.stop()
+        planner.stop()
