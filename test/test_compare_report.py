@@ -3,7 +3,6 @@ self-contained, and its numbers are the metrics of the recordings."""
 import math
 import re
 
-import numpy as np
 import pytest
 
 from teleop.recorder import SessionInfo, SessionWriter

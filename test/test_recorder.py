@@ -2,7 +2,6 @@
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 from mcap_ros2.reader import read_ros2_messages
