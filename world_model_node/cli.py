@@ -20,6 +20,7 @@ def register(subparsers) -> None:
     p.add_argument("--episode-s", type=float, default=30.0, help="simulated seconds per episode (default 30)")
     p.add_argument("--image", action="store_true", help="also record 64x64 camera frames")
     p.add_argument("--no-perturb", action="store_true", help="no sensor/odometry noise")
+    p.add_argument("--workers", type=int, default=1, help="parallel sim processes (same data; default 1)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_collect)
 
@@ -67,7 +68,7 @@ def _collect(args) -> int:
     from .collect import CollectConfig, collect
 
     cfg = CollectConfig(episodes=args.episodes, episode_s=args.episode_s, seed=args.seed, image=args.image,
-                        perturb=not args.no_perturb)
+                        perturb=not args.no_perturb, workers=args.workers)
     specs = [s.strip() for s in args.scenario.split(",") if s.strip()]
     summary = collect(specs, args.out, cfg, progress=not args.no_progress)
     print(f"collected {summary['episodes']} episodes, {summary['rows']} rows "

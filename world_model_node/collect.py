@@ -123,6 +123,7 @@ class CollectConfig:
     seed: int = param(0, "Base seed; episode i uses seed + i.", range=(0, 2**31 - 1))
     episodes_per_shard: int = param(25, "Episodes per shard file.", range=(1, 100_000))
     image: bool = param(False, "Also record 64x64 RGB camera frames.")
+    workers: int = param(1, "Parallel simulator processes (results do not depend on it).", range=(1, 256))
     perturb: bool = param(True, "Sensor and odometry noise in the sim (SimWorld perturb).")
 
     def __post_init__(self):
@@ -179,6 +180,11 @@ def run_episode(scenario, seed: int, cfg: CollectConfig, episode_id: int) -> Tra
         meta={"episodes": {str(episode_id): {"scenario": scenario.name, "seed": seed}}})
 
 
+def _episode_job(job) -> Transitions:
+    spec, seed, cfg, episode_id = job
+    return run_episode(_scenario_for(spec, np.random.default_rng(seed)), seed, cfg, episode_id)
+
+
 def collect(scenarios: list[str], out_dir, cfg: CollectConfig, progress: bool = True) -> dict:
     """Collect cfg.episodes episodes cycling through ``scenarios``; write shards into out_dir.
 
@@ -195,7 +201,7 @@ def collect(scenarios: list[str], out_dir, cfg: CollectConfig, progress: bool = 
                  "scan_beams": lidar.beams, "source": "wmp collect"}
     existing = sorted(out.glob("shard_*.npz"))
     shard_idx = len(existing)
-    episode_base = cfg.seed * 0 + shard_idx * cfg.episodes_per_shard * 1000  # unique across appends
+    episode_base = shard_idx * cfg.episodes_per_shard * 1000  # ids stay unique when appending
     pending: list[Transitions] = []
     shards, rows, hits = [], 0, 0
 
@@ -211,17 +217,26 @@ def collect(scenarios: list[str], out_dir, cfg: CollectConfig, progress: bool = 
         shard_idx += 1
         pending = []
 
-    bar = tqdm(range(cfg.episodes), desc="collect", unit="ep", disable=not progress, dynamic_ncols=True)
-    for i in bar:
-        seed = cfg.seed + i
-        spec = scenarios[i % len(scenarios)]
-        sc = _scenario_for(spec, np.random.default_rng(seed))
-        tr = run_episode(sc, seed, cfg, episode_base + i)
+    jobs = [(scenarios[i % len(scenarios)], cfg.seed + i, cfg, episode_base + i) for i in range(cfg.episodes)]
+    pool = None
+    if cfg.workers > 1:
+        import multiprocessing as mp
+
+        pool = mp.get_context("spawn").Pool(cfg.workers)
+        results = pool.imap(_episode_job, jobs)  # in order: same data as one worker
+    else:
+        results = map(_episode_job, jobs)
+    bar = tqdm(results, total=cfg.episodes, desc="collect", unit="ep", disable=not progress, dynamic_ncols=True)
+    for tr in bar:
+        sc_name = next(iter(tr.meta["episodes"].values()))["scenario"]
         rows += len(tr)
         hits += int(tr.collision.sum())
         pending.append(tr)
-        bar.set_postfix(scenario=sc.name, rows=rows, coll=f"{hits / max(rows, 1):.1%}")
+        bar.set_postfix(scenario=sc_name, rows=rows, coll=f"{hits / max(rows, 1):.1%}")
         if len(pending) >= cfg.episodes_per_shard:
             flush()
     flush()
+    if pool is not None:
+        pool.close()
+        pool.join()
     return {"episodes": cfg.episodes, "rows": rows, "collision_rate": hits / max(rows, 1), "shards": shards}

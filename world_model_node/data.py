@@ -81,6 +81,9 @@ class Transitions:
             "collision_rate": float(self.collision.mean()) if len(self) else 0.0,
             "dt_s": float(np.median(self.dt)) if len(self) else 0.0,
             "scan_beams": int(self.scan.shape[1]) if self.scan.ndim == 2 else 0,
+            "scenarios": sorted({str(e.get("scenario")) for e in self.meta.get("episodes", {}).values()}),
+            "seeds": sorted({int(e["seed"]) for e in self.meta.get("episodes", {}).values()
+                             if e.get("seed") is not None}),
         }
 
 

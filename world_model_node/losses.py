@@ -11,7 +11,8 @@ For a window of K steps (obs_0..obs_K, a_0..a_{K-1}, collision_0..collision_{K-1
     covariance= sum_{i!=j} C_ij^2 / d              VICReg: decorrelate latent dimensions
     pose      = mean_k |xy_k - xy*_k|^2 + (1 - cos(yaw_k - yaw*_k))   metres^2
     velocity  = mean_k |(v, w)_k - (v, w)*_k|^2 (normalised)
-    collision = BCE(collision_logit(z_k), collision_{k-1})
+    collision = BCE(collision_logit(z_k), collision_{k-1}), averaged with the same BCE on the
+                target latents (pose, vel_k, h*_k) of the real observations
 
 Without the variance/covariance terms the cheapest way to make the latent term small is to
 map every observation to the same h (collapse); test_wm_anticollapse shows it.
@@ -80,8 +81,13 @@ def window_loss(model: WorldModel, target_encoder: ObsEncoder, batch: dict, w: L
     scale = model.predictor.vw_scale
     vel_l = ((model.velocity(z) - vel[:, 1:]) / scale).pow(2).sum(-1).mean()
     logits = model.collision_logit(z)
-    coll = F.binary_cross_entropy_with_logits(logits, batch["collision"].float(),
-                                              pos_weight=logits.new_tensor(pos_weight))
+    labels = batch["collision"].float()
+    pw = logits.new_tensor(pos_weight)
+    coll = F.binary_cross_entropy_with_logits(logits, labels, pos_weight=pw)
+    # the head also reads the target latents of the real next observations (teacher forcing;
+    # no gradient reaches the target encoder), so it learns contact from true codes too
+    z_tgt = torch.cat([z[..., :3].detach(), vel[:, 1:], h_tgt], dim=-1)
+    coll = 0.5 * (coll + F.binary_cross_entropy_with_logits(model.collision_logit(z_tgt), labels, pos_weight=pw))
     total = (w.latent * latent + w.variance * var + w.covariance * cov + w.pose * pose_l
              + w.velocity * vel_l + w.collision * coll)
     with torch.no_grad():

@@ -38,7 +38,7 @@ class TrainConfig:
                            range=(0.0, 1.0))
     val_fraction: float = param(0.15, "Fraction of episodes held out for validation.", range=(0.0, 0.9))
     eval_every: int = param(250, "Validate every this many steps.", range=(1, 1_000_000))
-    patience: int = param(6, "Stop after this many validations without improvement.", range=(1, 10_000))
+    patience: int = param(10, "Stop after this many validations without improvement.", range=(1, 10_000))
     time_budget_s: float = param(0.0, "Stop after this many wall seconds (0 = no limit).", range=(0.0, 1e7))
     seed: int = param(0, "Seed for initialisation, split and sampling.", range=(0, 2**31 - 1))
     device: str = param("auto", "'auto' (CUDA if present), 'cpu' or 'cuda[:N]'.")
