@@ -157,8 +157,11 @@ def build_report(paths: list[str], out: str, model_path: str | None = None,
     for d, m in evaluated:
         pred = None
         if model is not None and len(d.scans):
-            pred = open_loop_errors(model, d.odom, d.scan_t, d.scans, d.cmds["/cmd_vel"],
-                                    t_window=(m["t_start_s"], m["t_end_s"]))
+            try:
+                pred = open_loop_errors(model, d.odom, d.scan_t, d.scans, d.cmds["/cmd_vel"],
+                                        t_window=(m["t_start_s"], m["t_end_s"]))
+            except ValueError as exc:  # e.g. the recording's scan layout is not the model's
+                model_note += f"; {d.label}: no prediction ({exc})"
         rows.append({"path": d.path, "label": d.label, "mode": d.mode, "operator": d.meta.get("operator", ""),
                      "meta": d.meta, "metrics": m, "prediction": pred})
     planners = [r for r in rows if r["mode"] == "planner"]
