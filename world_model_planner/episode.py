@@ -39,7 +39,8 @@ class EpisodeConfig:
     time_limit_s: float | None = None  # None = the scenario's own limit (simulated seconds)
     startup_timeout_s: float = 120.0   # wall: processes up, lifecycle nodes active
     stall_timeout_s: float = 30.0      # wall: no /odom for this long = the sim is stuck
-    max_wall_s: float | None = None    # wall limit on the driving part (None = no limit)
+    max_wall_s: float | None = None    # wall limit on the driving part (None: wall_factor x limit)
+    wall_factor: float = 6.0           # lockstep slower than 1/6 real time = the planner is stuck
     log_dir: str | None = None
     domain_id: int | None = None
     bin_dir: str | None = None         # console scripts (default: this interpreter's)
@@ -254,6 +255,7 @@ class Monitor:
         self.send_goal(*goal)
         wall0 = sent = last_odom = time.monotonic()
         sends, reason, last_report = 1, "time_limit", 0.0
+        max_wall_s = cfg.max_wall_s or cfg.wall_factor * time_limit_s
         while True:
             stack.check()
             now = time.monotonic()
@@ -269,7 +271,7 @@ class Monitor:
             if state == "refused":
                 reason = "refused"
                 break
-            if cfg.max_wall_s is not None and now - wall0 > cfg.max_wall_s:
+            if now - wall0 > max_wall_s:
                 reason = "wall_time_limit"
                 break
             if now - last_odom > cfg.stall_timeout_s:

@@ -106,7 +106,9 @@ def _summary(e: dict) -> str:
     if e.get("error"):
         return f"ERROR: {e['error'].splitlines()[0]}"
     hz = e.get("plan_hz_median")
-    return (f"{'reached' if e['success'] else 'NOT reached (' + e['end_reason'] + ')'} "
+    why = {"time_limit": "time limit", "wall_time_limit": "wall-clock limit: the planner "
+           "could not keep up with the lockstep sim", "refused": "the planner refused the goal"}
+    return (f"{'reached' if e['success'] else 'NOT reached (' + why.get(e['end_reason'], e['end_reason']) + ')'} "
             f"in {e['time_s']:.1f} s sim / {e['wall_s']:.0f} s wall, path {e['path_length_m']:.1f} m "
             f"(SPL {e['spl']:.2f}), {e['collisions']} collisions, "
             f"plan {'–' if hz is None else f'{hz:.0f}'} Hz")
