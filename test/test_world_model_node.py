@@ -288,3 +288,17 @@ def test_finetuner_waits_while_gaps_leave_no_full_window(model, tmp_path):
     ft = OnlineFinetuner(tmp_path, steps=2, horizon=5)
     assert len(data) >= ft.min_rows and len(set(data.episode.tolist())) == 12
     assert not ft.start(model, data) and not ft.busy
+
+
+def test_shipped_parameter_file_matches_the_declared_parameters():
+    import dataclasses
+
+    import yaml
+
+    from world_model_node.node_config import WorldModelNodeConfig
+    from world_model_planner import paths
+
+    doc = yaml.safe_load((paths.config_dir() / "world_model.yaml").read_text())
+    values = doc["/**/world_model_node"]["ros__parameters"]
+    defaults = WorldModelNodeConfig()
+    assert values == {f.name: getattr(defaults, f.name) for f in dataclasses.fields(WorldModelNodeConfig)}

@@ -72,6 +72,10 @@ class WorldModelNode(LifecycleNode):
         from .monitor import SurpriseMonitor
 
         path = resolve_model_path(self.cfg)
+        if self.cfg.torch_threads:
+            import torch
+
+            torch.set_num_threads(self.cfg.torch_threads)
         try:
             model = load_checkpoint(path, device=self.cfg.device)
             if model.cfg.use_image:

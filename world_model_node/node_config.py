@@ -16,6 +16,8 @@ class WorldModelNodeConfig:
     model_path: str = param("", "World-model checkpoint to load on configure ('' = the shipped "
                                 "models/husky_default.pt).")
     device: str = param("auto", "Torch device: 'auto' (CUDA if present), 'cpu' or 'cuda[:N]'.")
+    torch_threads: int = param(1, "torch.set_num_threads for this process (0 = torch's default); "
+                                  "1 leaves the cores to the planner.", range=(0, 256))
     cmd_vel_stamped: bool = param(True, "cmd_vel is geometry_msgs/TwistStamped (false: Twist).")
     prediction_horizon_s: float = param(2.0, "How long the current command is held in the "
                                              "predicted trajectory.", range=(0.1, 20.0))

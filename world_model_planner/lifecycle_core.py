@@ -4,9 +4,13 @@ The ROS side (``lifecycle_manager.py``) observes each managed node's primary sta
 it cannot be reached) and asks :class:`Supervisor` which transitions to request. The rules,
 in the spirit of nav2_lifecycle_manager:
 
-- bring-up configures every reachable node in ``node_names`` order, then activates them in
-  the same order; shutdown deactivates and cleans them up in reverse order, leaving them
-  unconfigured (so a later startup can bring them up again);
+- bring-up configures the nodes in ``node_names`` order, then, once every node is reachable
+  and configured, activates them in the same order; a node is not touched while an earlier
+  one is unreachable (not started yet, or lost), as nav2's manager waits for each node in
+  turn; a node whose transition failed does not hold up the others (it is reported as an
+  error instead);
+- shutdown deactivates and cleans them up in reverse order, leaving them unconfigured (so a
+  later startup can bring them up again);
 - a node that cannot be reached (no get_state service, or no answer within the bond timeout)
   is marked *lost* and logged once; when it answers again it counts as a new incarnation and
   is brought back up (if the stack is meant to be up);
@@ -129,16 +133,26 @@ class Supervisor:
         """Transitions to request now, in order, as (node name, transition id).
 
         Up: configure all unconfigured nodes in order, then activate all inactive ones
-        (including those just configured). Down: reverse order, deactivate then clean up.
+        (including those just configured); configuring stops at the first unreachable node,
+        activating waits until no node is unreachable. Down:
+        reverse order, deactivate then clean up.
         """
         steps: list[tuple[str, int]] = []
         recs = [self.records[n] for n in self.node_names]
-        usable = [r for r in recs if r.reachable and not r.failed]
         if self.want_active:
+            # bring-up order is dependency order: a node waits while an earlier one is
+            # unreachable (not yet started, or lost); a failed node does not block the rest
+            reachable = []
+            for r in recs:
+                if not r.reachable:
+                    break
+                reachable.append(r)
+            usable = [r for r in reachable if not r.failed]
             steps += [(r.name, CONFIGURE) for r in usable if r.state == UNCONFIGURED]
-            steps += [(r.name, ACTIVATE) for r in usable if r.state in (UNCONFIGURED, INACTIVE)]
+            if len(reachable) == len(recs):  # activate once every node has been configured
+                steps += [(r.name, ACTIVATE) for r in usable if r.state in (UNCONFIGURED, INACTIVE)]
         else:
-            usable.reverse()
+            usable = [r for r in reversed(recs) if r.reachable and not r.failed]
             steps += [(r.name, DEACTIVATE) for r in usable if r.state == ACTIVE]
             steps += [(r.name, CLEANUP) for r in usable if r.state in (ACTIVE, INACTIVE)]
         return steps
@@ -148,7 +162,7 @@ class Supervisor:
         rec = self.records[name]
         if ok:
             rec.transitions += 1
-            rec.state = _RESULT_STATE[transition]
+            rec.state = RESULT_STATE[transition]
             rec.failed = ""
         else:
             rec.failed = why or f"{TRANSITION_LABELS.get(transition, transition)} failed"
@@ -176,9 +190,9 @@ class Supervisor:
         return 0, ("all nodes active" if self.want_active else "all nodes down"), values
 
 
-_RESULT_STATE = {CONFIGURE: INACTIVE, CLEANUP: UNCONFIGURED, ACTIVATE: ACTIVE, DEACTIVATE: INACTIVE}
+RESULT_STATE = {CONFIGURE: INACTIVE, CLEANUP: UNCONFIGURED, ACTIVATE: ACTIVE, DEACTIVATE: INACTIVE}
 
 __all__ = [
-    "LifecycleManagerConfig", "NodeRecord", "Supervisor", "STATE_LABELS", "TRANSITION_LABELS",
+    "RESULT_STATE", "LifecycleManagerConfig", "NodeRecord", "Supervisor", "STATE_LABELS", "TRANSITION_LABELS",
     "UNKNOWN", "UNCONFIGURED", "INACTIVE", "ACTIVE", "FINALIZED",
     "CONFIGURE", "CLEANUP", "ACTIVATE", "DEACTIVATE"]

@@ -27,7 +27,7 @@ from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from std_srvs.srv import Trigger
 
-from .lifecycle_core import TRANSITION_LABELS, LifecycleManagerConfig, Supervisor
+from .lifecycle_core import RESULT_STATE, TRANSITION_LABELS, LifecycleManagerConfig, Supervisor
 from .params import ConfigError
 from .rosutil import declare_config
 
@@ -111,28 +111,58 @@ class LifecycleManager(Node):
                 self.sup.record_transition(name, transition, ok, why)
         self._publish_diagnostics()
 
-    def _get_state(self, name: str) -> int | None:
+    def _get_state(self, name: str, timeout_s: float | None = None) -> int | None:
         client = self._get[name]
         if not client.service_is_ready():
             return None
-        response = self._wait(client, GetState.Request(), self.cfg.bond_timeout_s)
+        response = self._wait(client, GetState.Request(), timeout_s or self.cfg.bond_timeout_s)
         return None if response is None else int(response.current_state.id)
 
     def _change_state(self, name: str, transition: int) -> tuple[bool, str, float]:
+        """Request one transition and wait for it.
+
+        A request sent to a restarted node before this client has matched its new server is
+        silently lost (the old server can linger in the graph). While waiting, get_state is
+        polled: the target state counts as success; the old state seen twice while no answer
+        came means the request was lost, and it is sent again (at most 3 times).
+        """
         client = self._change[name]
         if not client.service_is_ready():
             return False, f"/{name}/change_state is not available", 0.0
+        with self._lock:
+            before = self.sup.records[name].state
+        target = RESULT_STATE[transition]
         start = time.monotonic()
+        deadline = start + self.cfg.transition_timeout_s
         request = ChangeState.Request(transition=Transition(id=transition))
-        response = self._wait(client, request, self.cfg.transition_timeout_s)
-        took_s = time.monotonic() - start
-        if response is None:
-            return False, f"no answer within {self.cfg.transition_timeout_s} s", took_s
-        if not response.success:
-            return False, "the node refused the transition (see its log)", took_s
-        return True, "", took_s
+        for _attempt in range(3):
+            future = client.call_async(request)
+            done = threading.Event()
+            future.add_done_callback(lambda _f: done.set())
+            unchanged = 0
+            while not done.wait(0.5):
+                if time.monotonic() > deadline:
+                    client.remove_pending_request(future)
+                    return False, f"no answer within {self.cfg.transition_timeout_s} s", \
+                        time.monotonic() - start
+                state = self._get_state(name, timeout_s=1.0)
+                if state == target:                 # done; the answer itself went missing
+                    client.remove_pending_request(future)
+                    return True, "", time.monotonic() - start
+                unchanged = unchanged + 1 if state == before else 0
+                if unchanged >= 2:                  # the request never reached the node
+                    client.remove_pending_request(future)
+                    self.get_logger().warn(f"'{name}' did not receive the request; sending it again")
+                    break
+            else:
+                took_s = time.monotonic() - start
+                if not future.result().success:
+                    return False, "the node refused the transition (see its log)", took_s
+                return True, "", took_s
+        return False, "the request was lost 3 times", time.monotonic() - start
 
     def _wait(self, client, request, timeout_s: float):
+        """Send ``request`` and wait (this worker thread) up to ``timeout_s``; None if no answer."""
         future = client.call_async(request)
         done = threading.Event()
         future.add_done_callback(lambda _f: done.set())
