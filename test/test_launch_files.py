@@ -16,7 +16,7 @@ from world_model_planner import paths
 from world_model_planner.launch_args import ROBOT_ARGUMENTS, SIM_ARGUMENTS, robot_specs, sim_specs
 from world_model_planner.robot_config import (PLANNER_PARAMS, RobotConfigError, load_robot,
                                               parse_robot, planner_params)
-from world_model_planner.stack import robot_stack, sim_stack
+from world_model_planner.stack import has_mux, robot_stack, sim_stack
 
 LAUNCH = {"sim": paths.launch_dir() / "sim.launch.py", "robot": paths.launch_dir() / "robot.launch.py"}
 # The documented names these files may use (launch / launch_ros user API).
@@ -97,11 +97,17 @@ def test_robot_launch_maps_topics_and_robot_limits():
     values = {"robot": "turtlebot4", "odom": "/tb/odom", "scan": "/tb/scan", "cmd_vel": "/tb/cmd_vel"}
     specs = robot_specs(values)
     tb = load_robot("turtlebot4")
+    extra = {"world_model_node": {"cmd_vel_stamped": True}}
+    extra.update({"cmd_mux": {"output_stamped": True}} if has_mux() else {})
+    planner_extra = dict(planner_params(tb), **({} if has_mux() else {"cmd_stamped": True}))
     expected = robot_stack(robot_yaml=str(paths.robots_dir() / "turtlebot4.yaml"), odom="/tb/odom",
                            scan="/tb/scan", cmd_vel="/tb/cmd_vel",
-                           extra={"planner_node": planner_params(tb)})
+                           extra={"planner_node": planner_extra, **extra})
     assert _as_data(specs) == _as_data(expected)
     nodes = {s.executable: s for s in specs}
+    twist = {s.executable: s.param_values() for s in robot_specs(dict(values, cmd_vel_stamped="false"))}
+    assert twist["world_model_node"]["cmd_vel_stamped"] is False
+    assert (twist["cmd_mux"]["output_stamped"] if has_mux() else twist["planner_node"]["cmd_stamped"]) is False
     assert "sim_node" not in nodes
     planner = nodes["planner_node"].param_values()
     assert planner["mppi.v_max_mps"] == 0.31 and planner["mppi.w_max_rps"] == 1.9

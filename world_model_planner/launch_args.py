@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .robot_config import load_robot, planner_params, robot_file
-from .stack import PLANNERS, NodeSpec, robot_stack, sim_stack
+from .stack import MUX, PLANNER, PLANNERS, WORLD_MODEL, NodeSpec, has_mux, robot_stack, sim_stack
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,8 @@ ROBOT_ARGUMENTS = (
     LaunchArgument("scan", "/scan", "The robot's lidar topic (sensor_msgs/LaserScan)."),
     LaunchArgument("image", "/camera/image_raw", "The robot's camera topic (sensor_msgs/Image)."),
     LaunchArgument("cmd_vel", "/cmd_vel", "Where the robot takes velocity commands."),
+    LaunchArgument("cmd_vel_stamped", "true", "The robot's cmd_vel is geometry_msgs/TwistStamped "
+                   "(false: Twist, e.g. drivers written before Jazzy).", _BOOL),
     *_COMMON,
     LaunchArgument("use_sim_time", "false", "Nodes follow /clock (only for bag replay or an "
                    "external simulator).", _BOOL),
@@ -87,11 +89,20 @@ def sim_specs(values: dict) -> list[NodeSpec]:
 
 def robot_specs(values: dict) -> list[NodeSpec]:
     """robot.launch.py argument values (strings) → the robot stack's NodeSpecs; the robot
-    file's limits and footprint become planner_node parameters (robot_config.planner_params)."""
+    file's limits and footprint become planner_node parameters (robot_config.planner_params),
+    and ``cmd_vel_stamped`` sets the message type on the robot's cmd_vel (the mux output, or
+    the planner's where there is no mux) and the one world_model_node listens to."""
     v = _complete(values, ROBOT_ARGUMENTS)
     robot = load_robot(v["robot"])
+    stamped = _flag(v, "cmd_vel_stamped")
+    planner_values = planner_params(robot)
+    extra = {WORLD_MODEL: {"cmd_vel_stamped": stamped}}
+    if has_mux():   # the mux writes the robot's cmd_vel; the planner keeps its own default
+        extra[MUX] = {"output_stamped": stamped}
+    else:           # the planner's output is remapped straight onto the robot's cmd_vel
+        planner_values["cmd_stamped"] = stamped
     return robot_stack(robot_yaml=str(robot_file(v["robot"])), odom=v["odom"], scan=v["scan"],
                        image=v["image"], cmd_vel=v["cmd_vel"], planner=v["planner"],
                        model=v["model"] or None, use_sim_time=_flag(v, "use_sim_time"),
                        params_file=v["params_file"] or None, namespace=v["namespace"],
-                       extra={"planner_node": planner_params(robot)})
+                       extra={PLANNER: planner_values, **extra})
