@@ -117,6 +117,27 @@ def test_online_finetune_improves_a_surprised_model(model, tmp_path):
     assert reloaded.metrics["online_finetune"]["val_pose_err_after_m"] == pytest.approx(res.val_after)
 
 
+def test_message_translation_twist_and_twiststamped_and_odom():
+    from geometry_msgs.msg import Twist, TwistStamped
+    from nav_msgs.msg import Odometry
+
+    from world_model_node.node_msgs import odom_arrays, twist_command
+
+    plain = Twist()
+    plain.linear.x, plain.angular.z = 0.4, -0.2
+    assert twist_command(plain, stamped=False) == (None, 0.4, -0.2)
+    stamped = TwistStamped()
+    stamped.twist.linear.x = 0.3
+    assert twist_command(stamped, stamped=True) == (None, 0.3, 0.0)   # zero stamp: use arrival time
+    stamped.header.stamp.sec, stamped.header.stamp.nanosec = 12, 500_000_000
+    assert twist_command(stamped, stamped=True)[0] == pytest.approx(12.5)
+    odom = Odometry()
+    odom.pose.pose.orientation.z, odom.pose.pose.orientation.w = math.sin(0.6), math.cos(0.6)
+    odom.twist.twist.linear.x = 0.7
+    _, pose, vel = odom_arrays(odom)
+    assert pose[2] == pytest.approx(1.2) and vel.tolist() == pytest.approx([0.7, 0.0])
+
+
 # --------------------------------------------------------------------------- processes
 def _start(node_env, tmp_path, **params) -> NodeProcess:
     ros_args = []
