@@ -50,7 +50,7 @@ class UnicycleModel:
     def reset_state(self, pose, vel, scan=None) -> dict:
         return {"pose": torch.as_tensor(np.asarray(pose, dtype=np.float32), device=self.device)}
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def rollout(self, state: dict, actions: torch.Tensor) -> Rollout:
         """actions (B, H, 2) → Rollout(poses (B, H, 3), None)."""
         pose0 = state["pose"]
@@ -95,7 +95,7 @@ class LearnedModel:
 
         return cls(load_checkpoint(path, device=device), device=device)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def reset_state(self, pose, vel, scan) -> dict:
         scan = clean_scan(scan, self.range_max_m)
         if self.beams is not None and scan.shape[0] != int(self.beams):
@@ -106,7 +106,7 @@ class LearnedModel:
                "scan": torch.as_tensor(scan, device=dev)[None]}
         return {"z": self.model.encode(obs)}                               # (1, D)
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def rollout(self, state: dict, actions: torch.Tensor) -> Rollout:
         z = self.model.rollout(state["z"], actions)                          # (B, H, D)
         poses = self.model.pose(z)                                           # (B, H, 3)

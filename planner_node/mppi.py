@@ -86,7 +86,7 @@ class MPPI:
         self.mean = torch.zeros(H, 2, device=self.device)                # (H, 2)
 
     def reset(self) -> None:
-        self.mean.zero_()
+        self.mean = torch.zeros_like(self.mean)
 
     def shift(self, steps: float) -> None:
         """Warm start: advance the mean by ``steps`` model steps (fractional → interpolated);
@@ -124,7 +124,7 @@ class MPPI:
             out[:, t] = prev
         return out
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def plan(self, rollout_fn: Callable, cost_fn: Callable, a0, shift_steps: float = 0.0) -> PlanResult:
         """One control tick. a0: (2,) the command being executed now (acceleration reference)."""
         cfg = self.cfg

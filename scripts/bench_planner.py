@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Plan rate of each planner: full control ticks (map update, subgoal, MPPI, critics) on a
+fixed scene, timed on this machine.
+
+    python scripts/bench_planner.py --samples 512 --horizon 20 --threads 2
+
+hierarchical/flat use the world model given by --model (default: the shipped checkpoint; where
+none exists, a randomly initialised WorldModel of the default architecture, which costs the
+same to run). classic uses ideal unicycle kinematics.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--planners", default="hierarchical,flat,classic")
+    ap.add_argument("--samples", type=int, default=512)
+    ap.add_argument("--horizon", type=int, default=20)
+    ap.add_argument("--iterations", type=int, default=1)
+    ap.add_argument("--method", default="mppi", choices=("mppi", "cem"))
+    ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1),
+                    help="torch.set_num_threads (default: 2, the CI machine's cores)")
+    ap.add_argument("--ticks", type=int, default=100)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--model", default=None, help="world-model checkpoint for hierarchical/flat")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    from planner_node.dynamics import LearnedModel, UnicycleModel
+    from planner_node.mppi import MPPIConfig
+    from planner_node.navigator import Navigator, PlannerConfig
+    from planner_node.toyworld import ToyWorld, u_trap_boxes
+    from world_model_planner.paths import default_model_path
+    from world_model_planner.runtime import pick_device
+
+    torch.set_num_threads(args.threads)
+    device = pick_device(args.device)
+    path = args.model or (str(default_model_path()) if default_model_path().is_file() else None)
+    learned_desc = path or "random-init WorldModel (default architecture; speed only)"
+
+    def learned():
+        if path:
+            return LearnedModel.from_checkpoint(path, device=device)
+        from world_model_node.model import WorldModel
+
+        return LearnedModel(WorldModel().to(device).eval(), device=device)
+
+    cfg = PlannerConfig(mppi=MPPIConfig(samples=args.samples, horizon=args.horizon,
+                                        iterations=args.iterations, method=args.method))
+    print(f"device {device}, torch threads {torch.get_num_threads()}, cpu count {os.cpu_count()}, "
+          f"{args.samples} samples x {args.horizon} steps x {args.iterations} iteration(s), {args.method}")
+    print("| planner | model | median ms | p90 ms | plan Hz (median) |")
+    print("|---|---|---|---|---|")
+    for kind in args.planners.split(","):
+        model = UnicycleModel(0.1, device) if kind == "classic" else learned()
+        desc = "unicycle" if kind == "classic" else learned_desc
+        nav = Navigator(kind, model, cfg, device)
+        world = ToyWorld(u_trap_boxes(), start=(-2.0, 0.3, 0.2))
+        nav.set_goal(4.0, 0.0)
+        scan = world.scan()
+        times = []
+        for k in range(args.ticks + 10):
+            t0 = time.perf_counter()
+            cmd = nav.step(world.pose, world.vel, scan, 0.05 * k, new_scan=(k % 2 == 0))
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            if k >= 10:
+                times.append((time.perf_counter() - t0) * 1e3)
+            if cmd.state != "planning":
+                print(f"unexpected state {cmd.state}: {cmd.reason}", file=sys.stderr)
+                return 1
+        times.sort()
+        med, p90 = statistics.median(times), times[int(0.9 * (len(times) - 1))]
+        print(f"| {kind} | {desc} | {med:.1f} | {p90:.1f} | {1000.0 / med:.1f} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
