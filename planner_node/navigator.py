@@ -130,9 +130,7 @@ class Navigator:
             elif tolerance is not None and tolerance <= 0:
                 reason = f"goal tolerance must be > 0, got {tolerance}"
         if reason:
-            self.goal, self.state, self.reason = None, "refused", reason
-            self._last_cmd = np.zeros(2)
-            return False, reason
+            return False, self.refuse(reason)
         self.goal = np.array([float(x), float(y)])
         self.goal_yaw = float(yaw) if yaw is not None else None
         self.tolerance_m = float(tolerance) if tolerance is not None else self.cfg.nav.goal_tolerance_m
@@ -142,6 +140,12 @@ class Navigator:
         if self.subgoals is not None:
             self.subgoals.set_goal(self.goal)
         return True, ""
+
+    def refuse(self, reason: str) -> str:
+        """Drop the goal and hold state 'refused' (zero commands) until a new goal."""
+        self.goal, self.state, self.reason = None, "refused", reason
+        self._last_cmd = np.zeros(2)
+        return reason
 
     def cancel(self) -> None:
         self.goal, self.state, self.reason = None, "idle", ""

@@ -21,7 +21,7 @@ from std_msgs.msg import String
 from visualization_msgs.msg import MarkerArray
 from diagnostic_msgs.msg import DiagnosticArray
 
-from world_model_planner.rosutil import declare_config, sec_to_stamp, spin_main, stamp_to_sec
+from world_model_planner.rosutil import declare_config, spin_main, stamp_to_sec
 
 from . import messages as m
 from .config import SECTIONS, PlannerNodeConfig
@@ -123,8 +123,7 @@ class PlannerNode(LifecycleNode):
         x, y = msg.pose.position.x, msg.pose.position.y
         yaw = m.yaw_of(msg.pose.orientation) if self.p.use_goal_yaw else None
         if frame not in ("", odom_frame):
-            ok, reason = False, f"goal frame '{frame}' is not the odom frame '{odom_frame}'"
-            self.nav.goal, self.nav.state, self.nav.reason = None, "refused", reason
+            ok, reason = False, self.nav.refuse(f"goal frame '{frame}' is not the odom frame '{odom_frame}'")
         else:
             ok, reason = self.nav.set_goal(x, y, yaw)
         if ok:
