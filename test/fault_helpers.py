@@ -149,3 +149,33 @@ def zeros_after(n: int):
 
 def no_traceback(proc) -> bool:
     return "Traceback" not in proc.log()
+
+
+def wait_lifecycle(probe, node_name: str, timeout: float = 30.0) -> str:
+    """Poll get_state until ``node_name`` answers (a restarted node: the dead one's service can
+    stay in the graph for a while, and a request sent before the new one is matched is lost)."""
+    from lifecycle_msgs.srv import GetState
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return probe.call(GetState, f"/{node_name}/get_state", GetState.Request(),
+                              timeout=2.0).current_state.label
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+
+
+def stop_all(procs) -> None:
+    """SIGINT every process first, then wait for each (faster than one by one)."""
+    import os
+    import signal
+
+    for p in procs:
+        if p.alive():
+            try:
+                os.killpg(p.proc.pid, signal.SIGINT)
+            except ProcessLookupError:
+                pass
+    for p in procs:
+        p.stop()
