@@ -57,9 +57,14 @@ def run_episode(cfg: EpisodeConfig, on_progress: Callable[[dict], None] | None =
     time_limit_s = float(cfg.time_limit_s or getattr(scenario, "time_limit_s", 60.0))
     log_dir = Path(cfg.log_dir or tempfile.mkdtemp(prefix=f"wmp-{scenario.name}-"))
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+    # The planner aims a little inside the scenario's tolerance, so that its "reached" and the
+    # episode's success test (robot centre within the tolerance) agree despite odometry noise.
+    extra = {k: dict(v) for k, v in cfg.extra_params.items()}
+    extra.setdefault(PLANNER, {}).setdefault("goal_tolerance_m",
+                                             round(0.8 * float(scenario.goal.tolerance), 3))
     specs = sim_stack(scenario=cfg.scenario, planner=cfg.planner, model=cfg.model, gui=cfg.gui,
                       lockstep=True, use_sim_time=True, seed=cfg.seed, perturb=cfg.perturb,
-                      extra=cfg.extra_params)
+                      extra=extra)
     lease = DomainLease(cfg.domain_id)
     wall0 = time.monotonic()
     try:
@@ -256,6 +261,7 @@ class Monitor:
         wall0 = sent = last_odom = time.monotonic()
         sends, reason, last_report = 1, "time_limit", 0.0
         max_wall_s = cfg.max_wall_s or cfg.wall_factor * time_limit_s
+        reached_since = None
         while True:
             stack.check()
             now = time.monotonic()
@@ -271,6 +277,13 @@ class Monitor:
             if state == "refused":
                 reason = "refused"
                 break
+            if state == "reached":   # stopped short of the tolerance: nothing more will happen
+                reached_since = t if reached_since is None else reached_since
+                if t - reached_since > 2.0:
+                    reason = "stopped_outside_tolerance"
+                    break
+            else:
+                reached_since = None
             if now - wall0 > max_wall_s:
                 reason = "wall_time_limit"
                 break
