@@ -102,3 +102,18 @@ def test_missing_checkpoint_is_an_error_unless_allowed(tmp_path):
         make_navigator("hierarchical", model_path=str(tmp_path / "none.pt"), device="cpu", missing_ok=False)
     nav = make_navigator("hierarchical", model_path=str(tmp_path / "none.pt"), device="cpu")
     assert isinstance(nav.model, UnicycleModel) and "no world-model checkpoint" in nav.model_desc
+
+
+def test_shipped_planner_yaml_holds_every_default():
+    import yaml
+
+    from planner_node.config import SECTIONS, PlannerNodeConfig, params_yaml
+    from world_model_planner.paths import config_dir
+
+    text = (config_dir() / "planner.yaml").read_text()
+    assert text == params_yaml(), "config/planner.yaml is stale: regenerate it (command in its header)"
+    params = yaml.safe_load(text)["planner_node"]["ros__parameters"]
+    PlannerNodeConfig(**{k: v for k, v in params.items() if k in PlannerNodeConfig.__dataclass_fields__})
+    for prefix, cls in SECTIONS:
+        section = params[prefix.rstrip(".")] if prefix else params
+        cls(**{k: v for k, v in section.items() if not isinstance(v, dict) and k in cls.__dataclass_fields__})
