@@ -57,8 +57,9 @@ def _truth(path, goal=(3.5, 0.0), tol=0.3):
 def test_teleop_planner_shared_sessions_then_compare(tmp_path):
     from teleop.report import read_report_data
 
+    # --time-limit: the scripted driver needs ~12.5 s; a loaded 2-core CI machine gets slack
     out = _run(["session", "--scenario", "open", "--mode", "teleop", "--operator", "scripted",
-                "--out", str(tmp_path)], timeout=150)
+                "--time-limit", "40", "--out", str(tmp_path)], timeout=150)
     assert "session reached: success=True" in out, out
     # the planner: 'classic' needs no learned model (models/husky_default.pt may not be shipped)
     out = _run(["session", "--scenario", "open", "--mode", "planner", "--planner", "classic",
@@ -74,7 +75,9 @@ def test_teleop_planner_shared_sessions_then_compare(tmp_path):
     _run(["compare", planner[0], teleop[0], shared[0], "--out", str(report), "--no-model"], timeout=120)
     data = read_report_data(str(report))
     assert [r["mode"] for r in data["sessions"]] == ["planner", "teleop", "shared"]
-    assert data["sessions"][2]["metrics"]["interventions"] == 1   # one take-over, seen by the mux
+    # one take-over window; a starved CI machine may split it (a >0.5 s gap in the operator's
+    # 10 Hz commands hands control back), so: at least one, and exactly what the file says
+    assert data["sessions"][2]["metrics"]["interventions"] >= 1
     for row, path in zip(data["sessions"], (planner[0], teleop[0], shared[0])):
         truth, m = _truth(path), row["metrics"]
         assert m["success"] == truth["success"]
