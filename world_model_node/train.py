@@ -1,9 +1,10 @@
 """Training loop: random K-step windows, EMA target encoder, validation by episode, early stop.
 
 Single process by default. Launched by ``torchrun`` (``LOCAL_RANK``/``WORLD_SIZE`` set and
-WORLD_SIZE > 1) it runs DistributedDataParallel: one process per device, gradients averaged,
-rank 0 validates, logs and saves. The DDP path is NOT exercised by the test suite here (no
-multi-GPU machine); the single-process path is.
+WORLD_SIZE > 1) it runs DistributedDataParallel: one process per device (NCCL on GPUs, gloo
+on CPU), gradients averaged, rank 0 validates, logs and saves. UNTESTED HERE: the test suite
+covers only the single-process path; the DDP path was run by hand once with
+``torchrun --nproc_per_node=2 wmp train ... --device cpu`` (gloo) and never on GPUs.
 """
 from __future__ import annotations
 
