@@ -250,7 +250,9 @@ def test_node_predicts_and_reports_surprise(probe, node_env, tmp_path, ckpt):
         assert "ignoring non-finite values in odom" in log and "ignoring non-finite values in cmd_vel" in log
         assert log.count("ignoring non-finite values in odom") <= 2  # throttled
         assert "[ERROR]" not in log, log  # no callback failed (they are guarded, not silent)
-        assert node.alive()
+        # lifecycle_manager shutdown + startup: deactivate, cleanup, configure, activate again
+        assert all(_transition(probe, t) for t in (4, 2, 1, 3))
+        assert node.alive() and "[ERROR]" not in node.log()
     finally:
         node.stop()
 
