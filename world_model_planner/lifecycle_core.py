@@ -17,7 +17,9 @@ in the spirit of nav2_lifecycle_manager:
 - a node that was active and is now unconfigured without being asked has restarted between
   two checks: it is brought back up too;
 - a refused or failed transition marks the node *failed*: it is not retried (no log spam)
-  until it restarts or ``startup`` is requested again.
+  until it restarts or ``startup`` is requested again;
+- while the stack is meant to be up, a node found inactive (e.g. deactivated by hand) is
+  activated again: take the stack down with ``~/shutdown``, not node by node.
 
 This module never imports rclpy.
 """
