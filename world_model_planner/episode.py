@@ -75,6 +75,8 @@ def run_episode(cfg: EpisodeConfig, on_progress: Callable[[dict], None] | None =
                 mon.bring_up(stack, cfg.startup_timeout_s)
                 startup_s = time.monotonic() - wall0
                 rec = mon.drive(stack, scenario, time_limit_s, cfg, on_progress)
+                rec["cpu_s"] = {k.strip("/"): None if v is None else round(v, 1)
+                                for k, v in stack.cpu_s().items()}
             finally:
                 mon.close()
     finally:

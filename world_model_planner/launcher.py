@@ -123,6 +123,14 @@ class NodeProc:
             return ""
         return text[-chars:]
 
+    def cpu_s(self) -> float | None:
+        """CPU seconds (user + system) used so far by the node process (Linux), else None."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            return None
+
     def signal(self, sig) -> None:
         if self.proc.poll() is None:
             try:
@@ -170,6 +178,10 @@ class Stack:
             if not p.alive():
                 raise StackError(f"node {p.name} exited with status {p.proc.returncode}; "
                                  f"log {p.log_path}:\n{p.log_tail()}")
+
+    def cpu_s(self) -> dict[str, float | None]:
+        """CPU seconds used so far, per node."""
+        return {p.name: p.cpu_s() for p in self.procs}
 
     def stop(self, timeout_s: float = 8.0) -> dict[str, int | None]:
         """SIGINT every node (reverse order), wait up to ``timeout_s``, SIGKILL the rest."""
