@@ -102,7 +102,13 @@ def plot_trajectories(scenario_name: str, episodes: list[dict], out_png: Path) -
     if seen:
         ax.legend(loc="best", fontsize=8)
     ok = sum(1 for e in episodes if e.get("success"))
-    ax.set_title(f"{scenario_name}: {ok}/{len(episodes)} reached")
+    if len(episodes) == 1 and episodes[0].get("trajectory"):
+        e = episodes[0]
+        ax.set_title(f"{scenario_name} ({e['planner']}): "
+                     + (f"reached in {e['time_s']:.1f} s, path {e['path_length_m']:.1f} m"
+                        if e.get("success") else f"not reached ({e.get('end_reason', 'error')})"))
+    else:
+        ax.set_title(f"{scenario_name}: {ok}/{len(episodes)} reached")
     ax.set_aspect("equal")
     out_png = Path(out_png)
     out_png.parent.mkdir(parents=True, exist_ok=True)
