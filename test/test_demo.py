@@ -27,4 +27,4 @@ def test_demo_without_shipped_model_names_the_command(tmp_path):
     env = dict(os.environ, WMP_SHARE_DIR=str(share))
     proc = run_wmp(["demo", "--out", str(tmp_path / "demo")], timeout_s=60, env=env)
     assert proc.returncode == 2, explain(proc)
-    assert "husky_default.pt" in proc.stderr and "wmp " in proc.stderr, explain(proc)
+    assert "husky_default.pt" in proc.stderr and "train_default_model.sh" in proc.stderr, explain(proc)

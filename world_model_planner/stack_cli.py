@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-MAKE_MODEL_HINT = "wmp make-default-model"  # the world-model area's command for the shipped model
+MAKE_MODEL_HINT = "scripts/train_default_model.sh"  # the world-model area's one command for it
 
 
 def register(subparsers) -> None:
