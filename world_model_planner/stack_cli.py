@@ -7,6 +7,7 @@ ROS domain, sends the scenario's goal and records the episode (world_model_plann
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 import time
@@ -59,6 +60,9 @@ def register(subparsers) -> None:
     d.add_argument("--planner", default="hierarchical", choices=["hierarchical", "flat", "classic"])
     d.add_argument("--scenarios", nargs="+", default=["builtin"])
     d.add_argument("--model", default=None)
+    d.add_argument("--jobs", type=int, default=None,
+                   help="episodes in parallel, each in its own ROS domain (default: one per 4 "
+                        "CPU cores, so 1 on 2 cores)")
     d.set_defaults(func=cmd_demo)
 
 
@@ -238,17 +242,29 @@ def cmd_demo(args) -> int:
     if model is None:
         return 2
     out = Path(args.out)
+    jobs = args.jobs or max(1, (os.cpu_count() or 1) // 4)
     print(f"wmp demo: {args.planner} planner through the world model {model}\n"
-          f"          on {len(scenarios)} scenarios, lockstep simulation, one after another; "
+          f"          on {len(scenarios)} scenarios, lockstep simulation, "
+          f"{'one after another' if jobs == 1 else f'{jobs} at a time in separate ROS domains'}; "
           f"report in {out}/", flush=True)
     wall0 = time.monotonic()
-    episodes = []
-    for i, s in enumerate(scenarios, 1):
+
+    def one(item):
+        i, s = item
         progress = ProgressLine(f"[{i}/{len(scenarios)}] {Path(s).stem:10s}")
         rec = _episode(s, args.planner, 0, model, False, args.gui,
-                       log_dir=str(out / "logs" / Path(s).stem), on_progress=progress)
+                       log_dir=str(out / "logs" / Path(s).stem),
+                       on_progress=progress if jobs == 1 else None)
         progress.done(_summary(rec))
-        episodes.append(rec)
+        return rec
+
+    if jobs == 1:
+        episodes = [one(item) for item in enumerate(scenarios, 1)]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            episodes = list(pool.map(one, enumerate(scenarios, 1)))
     total_s = time.monotonic() - wall0
     paths = write_results(episodes, out, "wmp demo", _command_line(), per_episode=True)
     reached = sum(1 for e in episodes if e.get("success"))
