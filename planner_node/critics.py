@@ -34,7 +34,7 @@ class CriticsConfig:
     clearance_enabled: bool = param(True, "Use the clearance critic (latest scan vs the predicted footprint).")
     clearance_weight: float = param(3.0, "Weight of the clearance critic (soft margin part).", range=(0.0, 1e6))
     clearance_power: float = param(2.0, "Exponent of the clearance critic's margin violation.", range=(0.5, 4.0))
-    clearance_margin_m: float = param(0.3, "Soft margin beyond the robot radius that still costs.", range=(0.0, 3.0))
+    clearance_margin_m: float = param(0.3, "Soft margin beyond the footprint that still costs (m).", range=(0.0, 3.0))
     clearance_lethal_cost: float = param(1000.0, "Cost of a sequence whose predicted footprint touches a scan point.", range=(0.0, 1e9))
     effort_enabled: bool = param(True, "Use the effort critic (mean squared normalised command).")
     effort_weight: float = param(0.1, "Weight of the effort critic.", range=(0.0, 1e6))
