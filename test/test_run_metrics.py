@@ -19,6 +19,16 @@ def test_path_length_and_success():
     assert not metrics.reached((2.6, 0.0), (3.0, 0.0), 0.3)
 
 
+def test_path_length_ignores_odometry_noise():
+    rng = np.random.default_rng(0)
+    still = rng.normal(0.0, 0.005, size=(700, 2))                 # 35 s standing, noisy odom
+    assert metrics.path_length_m(still) < 0.1
+    assert metrics.path_length_m(still, min_step_m=0.0) > 4.0     # what naive summing gives
+    t = np.linspace(0.0, np.pi, 400)                               # half circle, r = 2 m
+    arc = np.stack([2 * np.cos(t), 2 * np.sin(t)], axis=1) + rng.normal(0.0, 0.005, size=(400, 2))
+    assert metrics.path_length_m(arc) == pytest.approx(2 * np.pi, rel=0.02)
+
+
 def test_spl():
     assert metrics.spl(False, 5.0, 5.0) == 0.0
     assert metrics.spl(True, 5.0, 10.0) == pytest.approx(0.5)
