@@ -79,8 +79,8 @@ class PlannerNode(LifecycleNode):
         self._ents = [self.pub_cmd, self.pub_plan, self.pub_global, self.pub_markers, self.pub_diag]
         self._subs = [
             self.create_subscription(PoseStamped, "goal_pose", self._on_goal, 10),
-            self.create_subscription(Odometry, "odom", self._on_odom, 20),
-            self.create_subscription(LaserScan, "scan", self._on_scan, 10),
+            self.create_subscription(Odometry, "odom", self._on_odom, 1),
+            self.create_subscription(LaserScan, "scan", self._on_scan, 1),
             self.create_subscription(String, "/world_model/checkpoint", self._on_checkpoint, latched),
         ]
         self._timer = self.create_timer(1.0 / self.p.control_rate_hz, self._on_timer)
