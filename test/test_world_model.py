@@ -99,9 +99,20 @@ def test_predictions_are_translation_and_rotation_equivariant():
 def test_scan_cleaning_and_min_pooling():
     raw = torch.tensor([[1.0, float("inf"), float("nan"), -1.0, 20.0, 2.0]])
     torch.testing.assert_close(clean_scan(raw, 8.0), torch.tensor([[1.0, 8.0, 8.0, 0.0, 8.0, 2.0]]))
-    enc = ScanEncoder(WorldModelConfig(scan_beams=6, scan_bins=3, scan_clip_m=4.0))
-    # sectors (1, 8), (8, 0), (8, 2) -> minimum range per sector, clipped at 4 m, / 4
-    torch.testing.assert_close(enc(raw), torch.tensor([[0.25, 0.0, 0.5]]))
+    enc = ScanEncoder(WorldModelConfig(scan_beams=6, scan_bins=3, scan_clip_m=4.0,
+                                       footprint_length_m=0.0, footprint_width_m=0.0))
+    # sectors (1, 8), (8, 0), (8, 2) -> minimum range per sector, clipped at 4 m, / 4; + overall min
+    torch.testing.assert_close(enc(raw), torch.tensor([[0.25, 0.0, 0.5, 0.0]]))
+
+
+def test_scan_features_are_clearances_from_the_footprint_boundary():
+    cfg = WorldModelConfig(scan_beams=4, scan_bins=4, footprint_length_m=1.0, footprint_width_m=0.6)
+    # beams at -pi (behind), -pi/2 (right), 0 (ahead), pi/2 (left)
+    enc = ScanEncoder(cfg)
+    torch.testing.assert_close(enc.footprint_m, torch.tensor([0.5, 0.3, 0.5, 0.3]), atol=1e-6, rtol=0)
+    feats = enc(torch.tensor([[1.5, 0.3, 0.5, 3.3]]))  # touching on the right and ahead
+    torch.testing.assert_close(feats * cfg.scan_clip_m, torch.tensor([[1.0, 0.0, 0.0, 3.0, 0.0]]),
+                               atol=1e-5, rtol=0)
 
 
 def test_bad_observations_are_refused_with_the_expected_shape():

@@ -40,8 +40,11 @@ class WorldModelConfig:
     scan_beams: int = param(180, "Number of lidar beams the model expects (obs layout).", range=(2, 4096))
     range_max_m: float = param(8.0, "Lidar range_max; inf/nan/over-range readings become this.", range=(0.5, 100.0))
     scan_bins: int = param(60, "Scan is min-pooled to this many sectors before encoding.", range=(1, 720))
-    scan_clip_m: float = param(4.0, "Ranges are clipped here and scaled to [0, 1] (near matters most).",
+    scan_clip_m: float = param(3.0, "Clearances are clipped here and scaled to [0, 1] (near matters most).",
                                range=(0.2, 100.0))
+    footprint_length_m: float = param(0.99, "Robot footprint along x; beam clearances are measured from "
+                                            "its boundary (Husky 0.99).", range=(0.0, 10.0))
+    footprint_width_m: float = param(0.67, "Robot footprint along y (Husky 0.67).", range=(0.0, 10.0))
     use_image: bool = param(False, "Encode a (3, image_size, image_size) RGB image with a small CNN.")
     image_size: int = param(64, "Side of the square RGB image, pixels.", range=(16, 256))
     latent_dim: int = param(64, "Latent size D: 3 pose + 2 velocity + (D-5) learned.", range=(8, 1024))
@@ -93,20 +96,40 @@ def mlp(sizes: list[int], act=nn.SiLU) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def footprint_ranges(cfg: WorldModelConfig) -> torch.Tensor:
+    """(N,) distance from the base centre to the footprint boundary along each beam.
+
+    Beams follow the project's scan convention: angle_min = -pi, N beams over 360 degrees.
+    """
+    th = -math.pi + torch.arange(cfg.scan_beams, dtype=torch.float64) * (2 * math.pi / cfg.scan_beams)
+    half_l, half_w = cfg.footprint_length_m / 2, cfg.footprint_width_m / 2
+    along_x = half_l / th.cos().abs().clamp(min=1e-9)
+    along_y = half_w / th.sin().abs().clamp(min=1e-9)
+    return torch.minimum(along_x, along_y).float()
+
+
 class ScanEncoder(nn.Module):
-    """(B, N) metres -> (B, scan_bins) features in [0, 1]: clean, min-pool sectors, clip, scale."""
+    """(B, N) metres -> (B, scan_bins + 1) features in [0, 1].
+
+    Each beam's range becomes a clearance from the robot's footprint boundary (contact = 0
+    whatever the beam's direction), min-pooled into sectors, clipped and scaled; the last
+    feature is the smallest clearance of all beams.
+    """
 
     def __init__(self, cfg: WorldModelConfig):
         super().__init__()
         self.range_max_m = cfg.range_max_m
         self.bins = cfg.scan_bins
         self.clip_m = min(cfg.scan_clip_m, cfg.range_max_m)
+        self.out_dim = cfg.scan_bins + 1
+        self.register_buffer("footprint_m", footprint_ranges(cfg), persistent=False)
 
     def forward(self, scan: torch.Tensor) -> torch.Tensor:
-        r = clean_scan(scan, self.range_max_m)
-        if r.shape[-1] != self.bins:  # min over each sector keeps the nearest obstacle
-            r = -F.adaptive_max_pool1d(-r.unsqueeze(1), self.bins).squeeze(1)
-        return r.clamp(max=self.clip_m) / self.clip_m
+        c = (clean_scan(scan, self.range_max_m) - self.footprint_m).clamp(0.0, self.clip_m) / self.clip_m
+        pooled = c
+        if c.shape[-1] != self.bins:  # min over each sector keeps the nearest obstacle
+            pooled = -F.adaptive_max_pool1d(-c.unsqueeze(1), self.bins).squeeze(1)
+        return torch.cat([pooled, c.min(dim=-1, keepdim=True).values], dim=-1)
 
 
 class ImageEncoder(nn.Module):
@@ -136,7 +159,7 @@ class ObsEncoder(nn.Module):
         self.cfg = cfg
         self.scan = ScanEncoder(cfg)
         self.image = ImageEncoder(cfg) if cfg.use_image else None
-        in_dim = cfg.scan_bins + VEL_DIMS + (self.image.out_dim if self.image is not None else 0)
+        in_dim = self.scan.out_dim + VEL_DIMS + (self.image.out_dim if self.image is not None else 0)
         self.net = mlp([in_dim, cfg.enc_hidden, cfg.enc_hidden, cfg.latent_dim - EXPLICIT_DIMS])
 
     def forward(self, vel: torch.Tensor, scan: torch.Tensor, image: torch.Tensor | None = None) -> torch.Tensor:
