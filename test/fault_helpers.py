@@ -23,9 +23,11 @@ class SensorFeed:
 
     Faults, switched at any time: ``odom_fault`` in {None, "nan", "inf"} (position x / linear
     velocity), ``scan_fault`` in {None, "nan", "beams90"}; ``rate_mult`` floods both topics.
+    ``sim_time_s`` (not None): also publish /clock, starting there and advancing 0.05 s a tick,
+    and stamp with it (set it to jump); ``sensors_on`` False: only /clock goes on.
     ``sent`` counts published messages per topic."""
 
-    def __init__(self, probe, rate_mult: float = 1.0):
+    def __init__(self, probe, rate_mult: float = 1.0, sim_time_s: float | None = None):
         from nav_msgs.msg import Odometry
         from sensor_msgs.msg import LaserScan
 
@@ -35,6 +37,14 @@ class SensorFeed:
         self.scan = self.node.create_publisher(LaserScan, "/scan", 10)
         self.odom_fault = self.scan_fault = None
         self.rate_mult = rate_mult
+        self.sim_time_s = sim_time_s
+        self.sensors_on = True
+        self.clock = None
+        if sim_time_s is not None:
+            from rosgraph_msgs.msg import Clock
+
+            self.Clock = Clock
+            self.clock = self.node.create_publisher(Clock, "/clock", 10)
         self.sent = {"odom": 0, "scan": 0}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -67,12 +77,18 @@ class SensorFeed:
         k = 0
         next_t = time.monotonic()
         while not self._stop.is_set():
-            now = self.node.get_clock().now().nanoseconds * 1e-9
-            if k % 2 == 0:
-                self.scan.publish(self.scan_msg(now))
-                self.sent["scan"] += 1
-            self.odom.publish(self.odom_msg(now))
-            self.sent["odom"] += 1
+            if self.clock is not None:
+                self.sim_time_s += 0.05
+                now = self.sim_time_s
+                self.clock.publish(self.Clock(clock=stamp(now)))
+            else:
+                now = self.node.get_clock().now().nanoseconds * 1e-9
+            if self.sensors_on:
+                if k % 2 == 0:
+                    self.scan.publish(self.scan_msg(now))
+                    self.sent["scan"] += 1
+                self.odom.publish(self.odom_msg(now))
+                self.sent["odom"] += 1
             k += 1
             next_t += 0.05 / self.rate_mult
             delay = next_t - time.monotonic()

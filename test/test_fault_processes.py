@@ -170,3 +170,46 @@ def test_sim_reset_mid_plan_clock_jumps_back_nodes_survive_and_drive_again(stack
                            timeout=10.0, proc=stack.sim)[-1]
     print(f"\nafter the reset: planner SIGKILL → standstill at +{_t(still.header.stamp) - t_kill:.2f} s (sim time)")
     assert _t(still.header.stamp) - t_kill <= CMD_TIMEOUT_S + 1.0 / BRAKE_MPS2 + 0.3
+
+
+def test_clock_jumping_backwards_planner_and_world_model_keep_going(node_env, probe, tmp_path, ckpt):  # noqa: F811
+    """/clock (and the sensor stamps) jump 60 s back, as when a recording loops: planner_node plans
+    on, its stale-data watchdog still stops the robot afterwards, world_model_node keeps reporting."""
+    from fault_helpers import SensorFeed, moving, zeros_after
+
+    planner = NodeProcess.executable("planner_node", [
+        "-p", "use_sim_time:=true", "-p", "autostart:=true", "-p", "planner:=classic", "-p", "device:=cpu",
+        "-p", "torch_threads:=1", "-p", "diagnostics_rate_hz:=10.0"], node_env, tmp_path)
+    wm = NodeProcess.executable("world_model_node", [
+        "-p", "use_sim_time:=true", "-p", f"model_path:={ckpt}", "-p", "device:=cpu",
+        "-p", "diagnostics_period_s:=0.5"], node_env, tmp_path)
+    feed = SensorFeed(probe, sim_time_s=100.0).start()
+    try:
+        probe.subscribe("/cmd_vel_nav", TwistStamped)
+        probe.subscribe("/diagnostics", DiagnosticArray)
+        assert transition(probe, "world_model_node", 1) and transition(probe, "world_model_node", 3), wm.log()
+        goal_pub = probe.node.create_publisher(PoseStamped, "/goal_pose", 10)
+        probe.wait_for_subscribers(goal_pub, timeout=30.0)
+        publish_goal(probe, goal_pub, 3.0, 0.0)
+        probe.wait_for("/cmd_vel_nav", lambda ms: any(moving(m) for m in ms), timeout=30.0, proc=planner)
+
+        feed.sim_time_s = 40.0                                   # 60 s back
+        probe.clear("/cmd_vel_nav")
+        after = probe.wait_for("/cmd_vel_nav", lambda ms: sum(moving(m) and _t(m.header.stamp) < 60.0
+                                                              for m in ms) >= 5, timeout=10.0, proc=planner)
+        assert all(_t(m.header.stamp) < 60.0 for m in after[-5:])  # stamped with the new time
+        probe.clear("/diagnostics")
+        probe.wait_for("/diagnostics", lambda ms: any(
+            st.name == "world_model" and _t(a.header.stamp) < 60.0 for a in ms for st in a.status),
+            timeout=10.0, proc=wm)
+
+        feed.sensors_on = False                                  # /clock goes on, sensors stop
+        probe.clear("/cmd_vel_nav")
+        probe.wait_for("/cmd_vel_nav", zeros_after(3), timeout=10.0, proc=planner)
+        probe.wait_for("/diagnostics", lambda ms: status_values(ms, "planner").get("state") == "stopped",
+                       proc=planner)
+        for p in (planner, wm):
+            assert p.alive() and no_traceback(p), p.log()[-3000:]
+    finally:
+        feed.stop()
+        stop_all((planner, wm))

@@ -10,8 +10,10 @@ non-finite /cmd_vel at the sim (test_sim_node.py) and at the mux (test_mux_node.
 """
 from __future__ import annotations
 
+import time
+
 import pytest
-from fault_helpers import (FAST_PLANNER, SensorFeed, moving, no_traceback, publish_goal,
+from fault_helpers import (FAST_PLANNER, SensorFeed, is_zero, moving, no_traceback, publish_goal,
                            status_values, transition, wait_log, zeros_after)
 from rostest_utils import NodeProcess
 
@@ -45,12 +47,17 @@ def test_nan_inf_and_wrong_beam_count_give_zero_commands_and_nodes_survive(node_
 
         for kind, fault, reason in (("odom", "nan", "non-finite"), ("odom", "inf", "non-finite"),
                                     ("scan", "nan", "no valid beams"), ("scan", "beams90", "beams")):
-            setattr(feed, f"{kind}_fault", fault)
             probe.clear("/cmd_vel_nav")
+            t_fault = time.monotonic()
+            setattr(feed, f"{kind}_fault", fault)
+            probe.wait_for("/cmd_vel_nav", lambda ms: any(is_zero(m) for m in ms), timeout=10.0, proc=planner)
+            first_zero_ms = (time.monotonic() - t_fault) * 1e3
             probe.wait_for("/cmd_vel_nav", zeros_after(10), timeout=10.0, proc=planner)
             probe.wait_for("/diagnostics", lambda ms: status_values(ms, "planner").get("state") == "stopped",
                            proc=planner)
             assert reason in _planner_state(probe)["reason"], (kind, fault, _planner_state(probe))
+            print(f"\n{kind} {fault}: first zero command after {first_zero_ms:.0f} ms (wall), "
+                  f"reason: {_planner_state(probe)['reason'][:90]}")
             setattr(feed, f"{kind}_fault", None)       # good data again: the planner drives again
             probe.clear("/cmd_vel_nav")
             probe.wait_for("/cmd_vel_nav", lambda ms: any(moving(m) for m in ms), timeout=10.0, proc=planner)
