@@ -87,3 +87,12 @@ def test_reset_to_a_malformed_scenario_is_refused_and_the_episode_goes_on(bad_fi
         assert sim.alive() and "Traceback" not in sim.log(), sim.log()[-3000:]
     finally:
         sim.stop()
+
+
+def test_wmp_run_refuses_a_malformed_scenario_before_starting_anything(bad_files):
+    from stack_test_utils import explain, run_wmp
+
+    for kind, (path, field) in bad_files.items():
+        out = run_wmp(["run", "--scenario", str(path)], timeout_s=60)
+        assert out.returncode == 2, (kind, explain(out))
+        assert str(path) in out.stderr and f"field '{field}" in out.stderr, (kind, explain(out))
