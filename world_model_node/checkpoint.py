@@ -64,6 +64,7 @@ def save_checkpoint(path, model: WorldModel, data_stats: dict | None = None, met
     os.close(fd)
     try:
         torch.save(blob, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a checkpoint is shared data
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
