@@ -151,19 +151,29 @@ def _bench(args) -> int:
     dev = model.device
     z0 = torch.zeros(1, model.latent_dim, device=dev)
     acts = torch.rand(args.batch, args.horizon, 2, device=dev) * 2 - 1
-    times = []
-    with torch.inference_mode():
+
+    def timed(fn):
+        wall, cpu = [], []
         for i in range(args.repeats + 5):
             if dev.type == "cuda":
                 torch.cuda.synchronize()
-            t = time.perf_counter()
-            z = model.rollout(z0, acts)
-            model.collision_logit(z)
+            t, c = time.perf_counter(), time.process_time()
+            fn()
             if dev.type == "cuda":
                 torch.cuda.synchronize()
             if i >= 5:
-                times.append((time.perf_counter() - t) * 1000)
-    times.sort()
-    print(f"rollout+collision B={args.batch} H={args.horizon} on {dev} ({torch.get_num_threads()} threads): "
-          f"median {times[len(times) // 2]:.2f} ms, p90 {times[int(len(times) * 0.9)]:.2f} ms")
+                wall.append((time.perf_counter() - t) * 1000)
+                cpu.append((time.process_time() - c) * 1000)
+        wall.sort()
+        cpu.sort()
+        return wall[len(wall) // 2], wall[int(len(wall) * 0.9)], cpu[len(cpu) // 2]
+
+    with torch.inference_mode():
+        z = model.rollout(z0, acts)
+        for name, fn in (("rollout", lambda: model.rollout(z0, acts)),
+                         ("collision_logit", lambda: model.collision_logit(z)),
+                         ("rollout+collision", lambda: model.collision_logit(model.rollout(z0, acts)))):
+            med, p90, cpu = timed(fn)
+            print(f"{name:<18} B={args.batch} H={args.horizon} on {dev} ({torch.get_num_threads()} threads): "
+                  f"wall median {med:.2f} ms, p90 {p90:.2f} ms; process CPU median {cpu:.2f} ms")
     return 0
