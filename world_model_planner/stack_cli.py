@@ -87,6 +87,14 @@ def _check_model(model: str | None) -> str | None:
     return str(path)
 
 
+def _gui_ok(requested: bool) -> bool:
+    """--gui where a display exists; otherwise say so and run headless."""
+    if requested and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        print("wmp: --gui: no display (DISPLAY is not set); running headless", file=sys.stderr)
+        return False
+    return requested
+
+
 def _scenario_list(items: list[str]) -> list[str] | None:
     from sim.scenario import ScenarioError, builtin_scenarios, load_scenario
 
@@ -171,7 +179,7 @@ def cmd_run(args) -> int:
     if model is None:
         return 2
     progress = ProgressLine(f"[{Path(args.scenario).stem} {args.planner} seed {args.seed}]")
-    rec = _episode(args.scenario, args.planner, args.seed, model, args.perturb, args.gui,
+    rec = _episode(args.scenario, args.planner, args.seed, model, args.perturb, _gui_ok(args.gui),
                    args.time_limit, args.log_dir, progress)
     progress.done(_summary(rec))
     if args.json:
@@ -243,6 +251,9 @@ def cmd_demo(args) -> int:
         return 2
     out = Path(args.out)
     jobs = args.jobs or max(1, (os.cpu_count() or 1) // 4)
+    gui = _gui_ok(args.gui)
+    if gui:
+        jobs = 1   # one window at a time
     print(f"wmp demo: {args.planner} planner through the world model {model}\n"
           f"          on {len(scenarios)} scenarios, lockstep simulation, "
           f"{'one after another' if jobs == 1 else f'{jobs} at a time in separate ROS domains'}; "
@@ -252,7 +263,7 @@ def cmd_demo(args) -> int:
     def one(item):
         i, s = item
         progress = ProgressLine(f"[{i}/{len(scenarios)}] {Path(s).stem:10s}")
-        rec = _episode(s, args.planner, 0, model, False, args.gui,
+        rec = _episode(s, args.planner, 0, model, False, gui,
                        log_dir=str(out / "logs" / Path(s).stem),
                        on_progress=progress if jobs == 1 else None)
         progress.done(_summary(rec))
