@@ -44,7 +44,14 @@ def _truth(path, goal=(3.5, 0.0), tol=0.3):
     success = end is not None
     end = end if success else len(odom) - 1
     win = odom[:end + 1]
-    length = sum(math.hypot(b[1] - a[1], b[2] - a[2]) for a, b in zip(win, win[1:]))
+    # path length as documented in world_model_planner.metrics: distance counts once the
+    # robot is 5 cm from the last counted point (odometry noise does not add up)
+    length, anchor = 0.0, win[0]
+    for o in win[1:]:
+        d = math.hypot(o[1] - anchor[1], o[2] - anchor[2])
+        if d >= 0.05:
+            length, anchor = length + d, o
+    length += math.hypot(win[-1][1] - anchor[1], win[-1][2] - anchor[2])
     t0, t1 = win[0][0], win[-1][0]
     in_c = [c for t, c in coll if t0 - 1e-9 <= t <= t1 + 1e-9]
     before = [c for t, c in coll if t < t0 - 1e-9]
