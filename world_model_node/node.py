@@ -28,7 +28,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist, TwistStamped
 from nav_msgs.msg import Odometry
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import LaserScan
 from std_msgs.msg import String
 from visualization_msgs.msg import MarkerArray
@@ -41,6 +41,9 @@ from .node_msgs import diagnostics, odom_arrays, prediction_markers, twist_comma
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
 CHECKPOINT_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+# Sensor streams: best effort (matches any publisher), a deep queue so a sim running several
+# times faster than real time does not drop frames while this node is busy.
+SENSOR_QOS = QoSProfile(depth=50, reliability=ReliabilityPolicy.BEST_EFFORT)
 
 
 def _guarded(callback):
@@ -105,8 +108,8 @@ class WorldModelNode(LifecycleNode):
     def on_activate(self, state) -> TransitionCallbackReturn:
         cmd_type = TwistStamped if self.cfg.cmd_vel_stamped else Twist
         self._subs = [
-            self.create_subscription(Odometry, "odom", self._on_odom, qos_profile_sensor_data),
-            self.create_subscription(LaserScan, "scan", self._on_scan, qos_profile_sensor_data),
+            self.create_subscription(Odometry, "odom", self._on_odom, SENSOR_QOS),
+            self.create_subscription(LaserScan, "scan", self._on_scan, SENSOR_QOS),
             self.create_subscription(cmd_type, "cmd_vel", self._on_cmd, 10),
         ]
         self._timers = [self.create_timer(self.cfg.diagnostics_period_s, self._on_diag_timer)]
