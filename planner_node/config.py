@@ -63,7 +63,7 @@ def params_yaml() -> str:
     lines = ["# planner_node parameters (all defaults). Generated from the dataclasses in",
              "# planner_node/config.py: python -c 'import sys; from planner_node.config import params_yaml; "
              "sys.stdout.write(params_yaml())' > config/planner.yaml",
-             "planner_node:", "  ros__parameters:"]
+             "/**/planner_node:", "  ros__parameters:"]
     for f in dataclasses.fields(PlannerNodeConfig):
         lines.append(f"    {f.name}: {fmt(getattr(PlannerNodeConfig(), f.name))}")
     for prefix, cls in SECTIONS:

@@ -112,7 +112,7 @@ def test_shipped_planner_yaml_holds_every_default():
 
     text = (config_dir() / "planner.yaml").read_text()
     assert text == params_yaml(), "config/planner.yaml is stale: regenerate it (command in its header)"
-    params = yaml.safe_load(text)["planner_node"]["ros__parameters"]
+    params = yaml.safe_load(text)["/**/planner_node"]["ros__parameters"]
     PlannerNodeConfig(**{k: v for k, v in params.items() if k in PlannerNodeConfig.__dataclass_fields__})
     for prefix, cls in SECTIONS:
         section = params[prefix.rstrip(".")] if prefix else params

@@ -200,7 +200,7 @@ def test_sim_yaml_holds_exactly_the_documented_defaults():
     from rostest_utils import REPO
     from sim.node_config import SimNodeConfig
 
-    params = yaml.safe_load((REPO / "config/sim.yaml").read_text())["sim_node"]["ros__parameters"]
+    params = yaml.safe_load((REPO / "config/sim.yaml").read_text())["/**/sim_node"]["ros__parameters"]
     defaults = SimNodeConfig()
     assert set(params) == {f.name for f in dataclasses.fields(SimNodeConfig)}
     for name, value in params.items():

@@ -62,7 +62,7 @@ def test_shipped_parameter_files_match_the_configs():
 
     for fname, node, cls in (("mux.yaml", "cmd_mux", MuxConfig), ("teleop.yaml", "teleop_keyboard", KeyboardConfig),
                              ("teleop.yaml", "teleop_joy", JoyConfig)):
-        values = yaml.safe_load((paths.config_dir() / fname).read_text())[node]["ros__parameters"]
+        values = yaml.safe_load((paths.config_dir() / fname).read_text())["/**/" + node]["ros__parameters"]
         fields = {f.name for f in dataclasses.fields(cls)}
         assert set(values) <= fields, (fname, set(values) - fields)
         cls(**values)  # validates
