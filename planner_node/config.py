@@ -17,7 +17,8 @@ class PlannerNodeConfig:
     planner: str = param("hierarchical", "Which planner: hierarchical, flat or classic.",
                          choices=("hierarchical", "flat", "classic"))
     model_path: str = param("", "World-model checkpoint; empty = the shipped models/husky_default.pt. "
-                            "While no checkpoint exists the unicycle stands in (logged).")
+                            "A named file that is missing or bad fails configure; only when the "
+                            "shipped default is absent does the unicycle stand in (logged).")
     device: str = param("auto", "Torch device: auto (CUDA if present), cpu, cuda, cuda:N.")
     torch_threads: int = param(1, "torch.set_num_threads for planning; 0 = torch's default (all cores). "
                                "1 is fastest on a busy 2-core machine.", range=(0, 256))

@@ -63,7 +63,9 @@ class PlannerNode(LifecycleNode):
             if self.p.torch_threads:
                 torch.set_num_threads(self.p.torch_threads)
             self.device = pick_device(self.p.device)
-            self.nav = make_navigator(self.p.planner, self.p.model_path or None, self.cfg, self.device)
+            # a checkpoint named explicitly must exist; only the shipped default may be absent
+            self.nav = make_navigator(self.p.planner, self.p.model_path or None, self.cfg, self.device,
+                                      missing_ok=not self.p.model_path)
         except Exception as exc:  # noqa: BLE001 - refuse the transition with the reason
             self.get_logger().error(f"configure failed: {exc}")
             return TransitionCallbackReturn.FAILURE

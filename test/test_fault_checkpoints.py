@@ -76,15 +76,11 @@ def test_nodes_given_a_bad_checkpoint_refuse_it_and_command_nothing(bad_files, n
             assert not transition(probe, f"wm_{kind}", 1), kind
             assert lifecycle_state(probe, f"wm_{kind}") == "unconfigured"
             assert str(path) in wait_log(wm, "configure failed")
-            if kind == "missing":
-                # documented planner behaviour: no checkpoint file → the unicycle stands in, logged
-                assert str(path) in wait_log(planner, "no world-model checkpoint at")
-            else:
-                assert str(path) in wait_log(planner, "configure failed")
-                assert lifecycle_state(probe, f"planner_{kind}") == "unconfigured"
+            assert str(path) in wait_log(planner, "configure failed")
+            assert lifecycle_state(probe, f"planner_{kind}") == "unconfigured"
         for kind, (planner, wm) in procs.items():
-            if kind != "missing":       # unconfigured: it has no command publisher at all
-                assert not probe.received(f"/cmd_vel_nav_{kind}"), kind
+            # unconfigured: it has no command publisher at all
+            assert not probe.received(f"/cmd_vel_nav_{kind}"), kind
             assert planner.alive() and wm.alive(), kind
             assert no_traceback(planner), planner.log()[-3000:]
             assert no_traceback(wm), wm.log()[-3000:]
