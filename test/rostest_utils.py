@@ -2,41 +2,17 @@
 and an in-test probe node that waits for messages instead of sleeping."""
 from __future__ import annotations
 
-import fcntl
 import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
+from world_model_planner.launcher import DomainLease  # noqa: F401 - one domain lock for tests and `wmp run`
+
 REPO = Path(__file__).resolve().parent.parent
-_LOCK_DIR = Path(tempfile.gettempdir()) / "wmp-ros-domains"
-
-
-class DomainLease:
-    """Hold a ROS_DOMAIN_ID (1..200) exclusively across concurrent test runs on this machine."""
-
-    def __init__(self):
-        _LOCK_DIR.mkdir(exist_ok=True)
-        start = (os.getpid() * 7) % 200
-        for i in range(200):
-            dom = 1 + (start + i) % 200
-            fh = open(_LOCK_DIR / f"{dom}.lock", "w")
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                fh.close()
-                continue
-            self.domain_id, self._fh = dom, fh
-            return
-        raise RuntimeError("no free ROS_DOMAIN_ID in 1..200")
-
-    def release(self):
-        fcntl.flock(self._fh, fcntl.LOCK_UN)
-        self._fh.close()
 
 
 def ros_env(domain_id: int, **extra) -> dict:
