@@ -141,6 +141,13 @@ class Navigator:
             self.subgoals.set_goal(self.goal)
         return True, ""
 
+    def note_pose(self, pose) -> None:
+        """Remember the latest odometry pose (3,) so goals are checked against it even before
+        the first control tick; non-finite poses are ignored."""
+        pose = np.asarray(pose, dtype=np.float64).reshape(-1)
+        if pose.shape == (3,) and np.isfinite(pose).all():
+            self._pose = pose
+
     def refuse(self, reason: str) -> str:
         """Drop the goal and hold state 'refused' (zero commands) until a new goal."""
         self.goal, self.state, self.reason = None, "refused", reason

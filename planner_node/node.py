@@ -141,6 +141,8 @@ class PlannerNode(LifecycleNode):
         self._odom_frame = msg.header.frame_id or "odom"
         self._odom = (t, pose, vel)
         self._odom_hist.append((t, pose))
+        if self.nav is not None:
+            self.nav.note_pose(pose)
         if self._active and self.p.trigger == "odom":
             self._tick(msg.header.stamp, t)
 

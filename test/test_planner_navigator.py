@@ -117,3 +117,14 @@ def test_shipped_planner_yaml_holds_every_default():
     for prefix, cls in SECTIONS:
         section = params[prefix.rstrip(".")] if prefix else params
         cls(**{k: v for k, v in section.items() if not isinstance(v, dict) and k in cls.__dataclass_fields__})
+
+
+def test_goal_range_checked_against_odometry_before_the_first_tick():
+    cfg = small()
+    cfg.nav.max_goal_distance_m = 10.0
+    nav = Navigator("classic", UnicycleModel(), cfg)
+    nav.note_pose([math.nan, 0.0, 0.0])                       # ignored
+    nav.note_pose([0.0, 0.0, 0.0])                            # odometry only, no control tick yet
+    ok, reason = nav.set_goal(12.0, 0.0)
+    assert not ok and "max_goal_distance_m" in reason
+    assert nav.set_goal(5.0, 0.0) == (True, "")
