@@ -56,3 +56,28 @@ def test_declare_config_on_a_real_node(ros_domain):
         bad.destroy_node()
     finally:
         rclpy.try_shutdown(context=ctx)
+
+
+def test_node_teardown_never_hangs():
+    """spin_main gives destroy_node a deadline: a node whose teardown blocks is reported, not waited on."""
+    import threading
+
+    from world_model_planner.rosutil import _destroy_within
+
+    class Quick:
+        destroyed = False
+
+        def destroy_node(self):
+            Quick.destroyed = True
+
+    class Stuck:
+        def __init__(self):
+            self.release = threading.Event()
+
+        def destroy_node(self):
+            self.release.wait()
+
+    assert _destroy_within(Quick(), 2.0) and Quick.destroyed
+    stuck = Stuck()
+    assert _destroy_within(stuck, 0.2) is False
+    stuck.release.set()

@@ -3,7 +3,9 @@ dataclass, time conversion, and a ``main()`` wrapper that shuts down cleanly."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
+import threading
 from typing import Callable, TypeVar
 
 import rclpy
@@ -82,11 +84,30 @@ def spin_main(make_node: Callable[[], object], args=None) -> int:
         print(f"[error] {exc}", file=sys.stderr)
         status = 2
     finally:
-        if node is not None:
-            try:
-                node.destroy_node()
-            except Exception as exc:  # noqa: BLE001 - report and keep shutting down
-                print(f"[warn] destroy_node: {exc}", file=sys.stderr)
+        if node is not None and not _destroy_within(node, DESTROY_TIMEOUT_S):
+            # an entity still in use can block destroy_node forever; never hang on Ctrl-C
+            print(f"[warn] destroy_node did not finish within {DESTROY_TIMEOUT_S} s; exiting anyway",
+                  file=sys.stderr)
+            sys.stderr.flush()
+            sys.stdout.flush()
+            os._exit(status)
         if rclpy.ok():
             rclpy.try_shutdown()
     return status
+
+
+DESTROY_TIMEOUT_S = 10.0
+
+
+def _destroy_within(node, timeout_s: float) -> bool:
+    """Destroy ``node`` in a helper thread; False if it did not finish within ``timeout_s``."""
+    def destroy():
+        try:
+            node.destroy_node()
+        except Exception as exc:  # noqa: BLE001 - report and keep shutting down
+            print(f"[warn] destroy_node: {exc}", file=sys.stderr)
+
+    worker = threading.Thread(target=destroy, name="destroy_node", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    return not worker.is_alive()
