@@ -13,6 +13,7 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.executors import ExternalShutdownException
 
 from .params import ConfigError
+from .safeio import clip
 
 T = TypeVar("T")
 
@@ -43,7 +44,13 @@ def declare_config(node, cfg_cls: type[T], prefix: str = "", overrides: dict | N
         if f.metadata.get("choices"):
             desc.additional_constraints = "one of: " + ", ".join(map(str, f.metadata["choices"]))
         name = prefix + f.name
-        value = node.declare_parameter(name, default, desc).value
+        try:
+            value = node.declare_parameter(name, default, desc).value
+        except Exception as exc:  # noqa: BLE001 - rclpy raises several types for a bad override
+            raise ConfigError(f"node '{node.get_name()}' parameter '{name}': "
+                              f"{clip(str(exc) or type(exc).__name__, 200)} "
+                              f"(expected {type(default).__name__}"
+                              + (f" in [{lo_hi[0]}, {lo_hi[1]}]" if lo_hi else "") + ")") from None
         if isinstance(default, float) and isinstance(value, int):
             value = float(value)
         values[f.name] = list(value) if isinstance(value, (list, tuple)) else value
@@ -51,6 +58,103 @@ def declare_config(node, cfg_cls: type[T], prefix: str = "", overrides: dict | N
         return cfg_cls(**values)
     except ConfigError as exc:
         raise ConfigError(f"node '{node.get_name()}' parameter: {exc}") from exc
+
+
+#: Parameters every rclpy node may carry without declaring them in a config dataclass.
+BUILTIN_PARAMETERS = ("use_sim_time", "start_type_description_service")
+BUILTIN_PREFIXES = ("qos_overrides.",)
+
+#: Refusal reason for a parameter a node reads only at start-up.
+READ_AT_STARTUP = "read at start-up only; restart the node to change it"
+
+
+def check_unknown_parameters(node) -> None:
+    """Raise ConfigError naming every parameter set for ``node`` (params file or ``-p``) that the
+    node never declared: a typo in a params file must not silently change nothing."""
+    overrides = getattr(node, "_parameter_overrides", {}) or {}
+    unknown = sorted(name for name in overrides
+                     if not node.has_parameter(name) and name not in BUILTIN_PARAMETERS
+                     and not name.startswith(BUILTIN_PREFIXES))
+    if unknown:
+        shown = ", ".join(repr(n) for n in unknown[:10]) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
+        raise ConfigError(f"node '{node.get_name()}': unknown parameter(s) {shown} "
+                          "(check the spelling in the params file; see docs/parameters.md)")
+
+
+class LiveConfig:
+    """A node's config dataclasses, kept in step with its ROS parameters at runtime.
+
+    ``sections`` maps a parameter prefix ("" or "mppi.") to a config dataclass; each is declared
+    through :func:`declare_config`. A SetParameters request on any of these parameters is first
+    validated by building the new dataclass (a bad value is refused with the dataclass's reason),
+    then handed to ``apply(new_cfgs, changed)``:
+
+    - ``apply`` returns ``None``: the change is accepted and ``self.cfgs`` holds the new configs;
+      ``apply`` must have put them into effect (or scheduled them for the next configure);
+    - it returns a string: the change is refused with that reason and nothing changes.
+
+    With ``apply=None`` every runtime change is refused (:data:`READ_AT_STARTUP`). So a change is
+    either applied or refused, never acknowledged and ignored. Parameters outside ``sections``
+    (``use_sim_time``) are left to rclpy.
+    """
+
+    def __init__(self, node, sections: dict, apply=None, overrides: dict | None = None):
+        self.node = node
+        self.apply = apply
+        self.cfgs = {prefix: declare_config(node, cls, prefix, (overrides or {}).get(prefix))
+                     for prefix, cls in sections.items()}
+        self._fields = {}
+        for prefix, cfg in self.cfgs.items():
+            for f in dataclasses.fields(cfg):
+                if f.metadata.get("ros", True) and "description" in f.metadata:
+                    self._fields[prefix + f.name] = (prefix, f.name)
+        node.add_on_set_parameters_callback(self._on_set)
+
+    def __getitem__(self, prefix: str):
+        return self.cfgs[prefix]
+
+    def _on_set(self, params):
+        from rcl_interfaces.msg import SetParametersResult
+
+        mine = [p for p in params if p.name in self._fields]
+        if not mine:
+            return SetParametersResult(successful=True)
+        changes: dict = {}
+        for p in mine:
+            prefix, field = self._fields[p.name]
+            value = p.value
+            current = getattr(self.cfgs[prefix], field)
+            if isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if isinstance(value, (list, tuple)):
+                value = list(value)
+            changes.setdefault(prefix, {})[field] = value
+        try:
+            new = dict(self.cfgs)
+            for prefix, kv in changes.items():
+                new[prefix] = dataclasses.replace(self.cfgs[prefix], **kv)
+        except (ConfigError, TypeError, ValueError) as exc:
+            return self._refuse(mine, str(exc))
+        changed = sorted(p.name for p in mine)
+        if self.apply is None:
+            return self._refuse(mine, READ_AT_STARTUP)
+        try:
+            reason = self.apply(new, changed)
+        except (ConfigError, ValueError) as exc:
+            reason = str(exc)
+        if reason:
+            return self._refuse(mine, reason)
+        self.cfgs = new
+        self.node.get_logger().info("parameters applied: " + ", ".join(
+            f"{p.name}={p.value!r}" for p in mine))
+        return SetParametersResult(successful=True)
+
+    def _refuse(self, params, reason: str):
+        from rcl_interfaces.msg import SetParametersResult
+
+        names = ", ".join(p.name for p in params)
+        self.node.get_logger().warn(f"parameter change refused ({names}): {reason}")
+        return SetParametersResult(successful=False, reason=reason)
 
 
 def stamp_to_sec(stamp) -> float:
