@@ -153,7 +153,7 @@ class LiveConfig:
         from rcl_interfaces.msg import SetParametersResult
 
         names = ", ".join(p.name for p in params)
-        self.node.get_logger().warn(f"parameter change refused ({names}): {reason}")
+        self.node.get_logger().warning(f"parameter change refused ({names}): {reason}")
         return SetParametersResult(successful=False, reason=reason)
 
 
