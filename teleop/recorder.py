@@ -285,11 +285,9 @@ def _plain(obj: Any) -> Any:
 
 
 def read_session_metadata(path: str | os.PathLike) -> dict[str, str]:
-    """The ``session`` metadata record of a recording ({} if it has none)."""
-    from mcap.reader import make_reader
+    """The ``session`` metadata record of a recording ({} if it has none); read in file order
+    within limits (world_model_planner.mcap_io), so a truncated file still gives it. Raises
+    RecordingError for a file that is not an MCAP recording."""
+    from world_model_planner.mcap_io import read_metadata
 
-    with open(path, "rb") as f:
-        for record in make_reader(f).iter_metadata():
-            if record.name == "session":
-                return dict(record.metadata)
-    return {}
+    return read_metadata(path, "session")

@@ -2,8 +2,17 @@
 
 Times are simulated seconds from the messages' header stamps (/odom, commands, scans,
 /diagnostics), the clock every node shares under ``use_sim_time``. Messages with a zero stamp
-are skipped (an unstamped Twist command falls back to its log time). Works on recordings cut short by a crash (see
-teleop.recorder). This module never imports rclpy.
+are skipped (an unstamped Twist command falls back to its log time).
+
+Recordings are read with :class:`world_model_planner.mcap_io.McapScan`: in file order, within
+size and decompression limits, so a recording cut short by a crash (see teleop.recorder) loads
+every message before the cut (:attr:`SessionData.recovery` says how much), and a damaged,
+empty or non-MCAP file is one :class:`RecordingError` line naming it. Messages are decoded with
+the installed message definitions (teleop.msgdefs), never with the schema text in the file, and
+only on the topics and types a session records. Odometry and scans that fail the sensor checks
+(world_model_planner.sensor_check) are skipped and counted in :attr:`SessionData.invalid`.
+Metadata is data: :attr:`SessionData.meta` holds bounded strings and nothing here opens a path
+named in it. This module never imports rclpy.
 """
 from __future__ import annotations
 
@@ -12,6 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from world_model_planner.mcap_io import McapLimits, McapScan, RecordingError, cdr_decoder
+from world_model_planner.sensor_check import SensorLimits, check_odom, check_scan
 
 COMMAND_TOPICS = ("/cmd_vel", "/cmd_vel_teleop", "/cmd_vel_nav")
 
@@ -41,6 +53,8 @@ class SessionData:
     sim_diag: list = field(default_factory=list)
     mux_interventions: int = 0
     intervention_edges: int = 0
+    recovery: str = ""
+    invalid: dict = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -67,39 +81,89 @@ def yaw_from_quaternion(q) -> float:
     return math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
 
 
-def load_session(path: str | Path) -> SessionData:
-    """Read one recording. Raises ValueError naming the file if it has no /odom."""
-    from mcap_ros2.reader import read_ros2_messages
+def _allowed_types() -> dict[str, tuple[str, ...]]:
+    """topic -> message types a session may carry on it."""
+    from teleop.recorder import SESSION_TOPICS
 
-    from teleop.recorder import read_session_metadata
+    out = {t: (typ,) for t, typ in SESSION_TOPICS.items()}
+    for t in COMMAND_TOPICS:
+        out[t] = (SESSION_TOPICS[t], "geometry_msgs/msg/Twist")
+    return out
+
+
+def _norm_type(name: str) -> str:
+    parts = name.split("/")
+    return f"{parts[0]}/msg/{parts[1]}" if len(parts) == 2 else name
+
+
+def load_session(path: str | Path, limits: McapLimits | None = None,
+                 sensor_limits: SensorLimits | None = None) -> SessionData:
+    """Read one recording. Raises RecordingError (one line, naming the file) when it cannot be
+    read or holds no usable /odom."""
+    from teleop.msgdefs import full_definition
 
     path = str(path)
-    try:
-        meta = read_session_metadata(path)
-    except Exception:  # noqa: BLE001 - a truncated file may lack the metadata index
-        meta = {}
+    sl = sensor_limits or SensorLimits()
+    scan = McapScan(path, limits)
+    allowed = _allowed_types()
+    decoders: dict = {}
+    invalid: dict[str, int] = {}
+
+    def bad(kind: str) -> None:
+        invalid[kind] = invalid.get(kind, 0) + 1
+
     odom, scan_t, scans, cmds = [], [], [], {t: [] for t in COMMAND_TOPICS}
     goal = goal_t = None
     sim_diag, mux_max, edges, last_iv = [], 0, 0, False
     range_max = 8.0
-    for m in read_ros2_messages(path):
-        topic, r, lt = m.channel.topic, m.ros_msg, m.log_time_ns
-        t = _stamp(r.header, lt) if hasattr(r, "header") else lt * 1e-9
+    for raw in scan.messages(allowed):
+        topic, type_name = raw.topic, _norm_type(raw.schema_name)
+        if type_name not in allowed[topic]:
+            bad(f"{topic} of type {type_name[:60]!r}")
+            continue
+        dec = decoders.get(type_name)
+        if dec is None:
+            dec = decoders[type_name] = cdr_decoder(type_name, full_definition(type_name))
+        try:
+            r = dec(raw.data)
+        except Exception:  # noqa: BLE001 - any damaged CDR payload: skip the message, count it
+            bad(f"{topic} undecodable")
+            continue
+        t = _stamp(r.header, raw.log_time_ns) if hasattr(r, "header") else raw.log_time_ns * 1e-9
         if t is None:
+            continue
+        if not math.isfinite(t):
+            bad(f"{topic} bad stamp")
             continue
         if topic == "/odom":
             p, tw = r.pose.pose, r.twist.twist
-            odom.append((t, p.position.x, p.position.y,
-                         yaw_from_quaternion(p.orientation), tw.linear.x, tw.angular.z))
+            row = (t, p.position.x, p.position.y, yaw_from_quaternion(p.orientation),
+                   tw.linear.x, tw.angular.z)
+            if check_odom(row[1:4], row[4:6], sl):
+                bad("/odom")
+                continue
+            odom.append(row)
         elif topic == "/scan":
+            geom, _, why = check_scan(r.angle_min, r.angle_max, r.angle_increment, r.range_min,
+                                      r.range_max, r.ranges, sl)
+            if geom is None:
+                bad("/scan")
+                continue
             scan_t.append(t)
             scans.append(np.asarray(r.ranges, dtype=np.float32))
             range_max = float(r.range_max) or range_max
         elif topic in cmds:
             tw = r.twist if hasattr(r, "twist") else r
+            if not (math.isfinite(tw.linear.x) and math.isfinite(tw.angular.z)):
+                bad(topic)
+                continue
             cmds[topic].append((t, tw.linear.x, tw.angular.z))
         elif topic == "/goal_pose" and goal is None:
-            goal, goal_t = (r.pose.position.x, r.pose.position.y), t
+            gx, gy = r.pose.position.x, r.pose.position.y
+            if math.isfinite(gx) and math.isfinite(gy):
+                goal, goal_t = (gx, gy), t
+            else:
+                bad("/goal_pose")
         elif topic == "/diagnostics":
             for st in r.status:
                 name = st.name.split("/")[-1].split(":")[-1].strip()
@@ -115,9 +179,11 @@ def load_session(path: str | Path) -> SessionData:
             if r.data and not last_iv:
                 edges += 1
             last_iv = bool(r.data)
+    recovery = scan.recovery_note()
     if not odom:
-        raise ValueError(f"{path}: no /odom messages; expected a session recording "
-                         "(wmp session / wmp record)")
+        raise RecordingError(f"{path}: no usable /odom messages; expected a session recording "
+                             "(wmp session / wmp record)" + (f"; {recovery}" if recovery else ""))
+    meta = dict(scan.metadata.get("session", {}))
     od = np.array(sorted(odom), dtype=float)
     beams = max((len(s) for s in scans), default=0)
     sc = np.stack([s for s in scans if len(s) == beams]) if scans else np.zeros((0, 0), np.float32)
@@ -128,4 +194,4 @@ def load_session(path: str | Path) -> SessionData:
         scan_range_max_m=range_max,
         cmds={k: np.array(sorted(v), dtype=float).reshape(-1, 3) for k, v in cmds.items()},
         goal=goal, goal_t_s=goal_t, sim_diag=sorted(sim_diag, key=lambda d: d[0]),
-        mux_interventions=mux_max, intervention_edges=edges)
+        mux_interventions=mux_max, intervention_edges=edges, recovery=recovery, invalid=invalid)
