@@ -7,6 +7,22 @@ from .robots import ROBOTS
 from .scenario import Box, Scenario
 
 
+def plain_text(*artists) -> None:
+    """Draw these matplotlib texts (titles, labels, legend entries) literally: mathtext never
+    parses them, so ``$``, ``\\``, ``_`` or ``^`` from a recording or a user cannot break a plot."""
+    for a in artists:
+        if a is not None and hasattr(a, "set_parse_math"):
+            a.set_parse_math(False)
+
+
+def plain_legend(ax, **kwargs):
+    """``ax.legend(...)`` whose entries are drawn literally (see :func:`plain_text`)."""
+    leg = ax.legend(**kwargs)
+    if leg is not None:
+        plain_text(*leg.get_texts())
+    return leg
+
+
 def draw_scenario(ax, scenario: Scenario, *, show_footprint: bool = True) -> None:
     """Arena walls, obstacles, start pose (with the robot footprint) and goal circle."""
     from matplotlib import patches
@@ -34,6 +50,6 @@ def draw_scenario(ax, scenario: Scenario, *, show_footprint: bool = True) -> Non
     ax.set_xlim(-sx / 2 - m, sx / 2 + m)
     ax.set_ylim(-sy / 2 - m, sy / 2 + m)
     ax.set_aspect("equal")
-    ax.set_title(scenario.name)
+    plain_text(ax.set_title(scenario.name))
     ax.set_xlabel("x [m]")
     ax.set_ylabel("y [m]")

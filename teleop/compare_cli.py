@@ -20,24 +20,43 @@ def register(subparsers) -> None:
     p.set_defaults(func=_compare)
 
 
+def _refuse(msg: str) -> int:
+    print(f"wmp compare: {msg}", file=sys.stderr)
+    return 2
+
+
 def _compare(args) -> int:
     from pathlib import Path
 
+    from sim.scenario import ScenarioError
     from teleop.compare import METRIC_KEYS
     from teleop.report import build_report
+    from world_model_planner.safeio import InputError
 
     for s in args.sessions:
         if not Path(s).is_file():
-            print(f"wmp compare: no such recording: {s}", file=sys.stderr)
-            return 2
+            return _refuse(f"no such recording: {s}" if not Path(s).exists()
+                           else f"{s}: expected a recording file, found a directory")
+    out = Path(args.out)
+    if out.is_dir():
+        return _refuse(f"--out {args.out}: is a directory; expected an .html file")
+    if out.parent.exists() and not out.parent.is_dir():
+        return _refuse(f"--out {args.out}: {out.parent} is not a directory")
     model = args.model
     if model is None and not args.no_model:
         from world_model_planner.paths import default_model_path
         model = str(default_model_path()) if default_model_path().is_file() else None
     if args.no_model:
         model = None
-    data = build_report(args.sessions, args.out, model_path=model, scenario_name=args.scenario,
-                        device=args.device)
+    try:
+        data = build_report(args.sessions, args.out, model_path=model, scenario_name=args.scenario,
+                            device=args.device)
+    except (InputError, ScenarioError) as exc:   # RecordingError is an InputError
+        return _refuse(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    except OSError as exc:
+        return _refuse(f"cannot write {args.out}: {exc.strerror or exc}")
+    for note in data.get("notes", []):
+        print(f"wmp compare: note: {note}", file=sys.stderr)
     for r in data["sessions"]:
         m = r["metrics"]
         print(r["label"] + ": " + ", ".join(f"{k}={m[k]:.3f}" if isinstance(m[k], float) else f"{k}={m[k]}"

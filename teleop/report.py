@@ -12,9 +12,12 @@ import html
 import io
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
+
+from world_model_planner.safeio import InputError, atomic_write_text, clip
 
 from teleop.compare import METRIC_KEYS, differences, open_loop_errors, session_metrics
 from teleop.session_data import SessionData, load_session
@@ -26,15 +29,34 @@ _LABELS = {"success": "success", "time_s": "time [s]", "path_length_m": "path le
            "interventions": "interventions"}
 
 
+_SCENARIO_NAME = re.compile(r"^[a-z0-9_]{1,64}$")
+
+
 def _scenario_for(data: SessionData, override: str | None):
-    name = override or data.meta.get("scenario")
-    if not name:
-        return None
-    try:
-        from sim.scenario import load_scenario
-    except ModuleNotFoundError:
+    """The scenario to evaluate ``data`` against: ``override`` (the user's --scenario, a name or
+    a file), else the recording's metadata, which is data: only a built-in scenario *name*
+    ([a-z0-9_]+) is looked up, never a path (a name that is not built in gives None)."""
+    from sim.scenario import builtin_scenarios, load_scenario
+
+    if override:
+        return load_scenario(override)
+    name = data.meta.get("scenario", "")
+    if not isinstance(name, str) or not _SCENARIO_NAME.match(name) or name not in builtin_scenarios():
         return None
     return load_scenario(name)
+
+
+def scenario_note(data: SessionData) -> str:
+    """Why the recording's metadata scenario was not used ('' when it was, or there is none)."""
+    name = data.meta.get("scenario", "")
+    if not name:
+        return ""
+    from sim.scenario import builtin_scenarios
+
+    if _SCENARIO_NAME.match(name) and name in builtin_scenarios():
+        return ""
+    return (f"{Path(data.path).name}: the recorded scenario {clip(name, 40)} is not a built-in "
+            "scenario name; using the recorded /goal_pose (pass --scenario for the map)")
 
 
 def evaluate(data: SessionData, scenario) -> dict:
@@ -47,8 +69,8 @@ def evaluate(data: SessionData, scenario) -> dict:
     elif data.goal is not None:
         goal, tol = data.goal, 0.3
     else:
-        raise ValueError(f"{data.path}: no scenario in the metadata and no /goal_pose recorded; "
-                         "pass --scenario")
+        raise InputError(f"{data.path}: no usable scenario in the metadata and no /goal_pose "
+                         "recorded; pass --scenario")
     t0 = data.goal_t_s if data.goal_t_s is not None and data.goal_t_s >= data.odom[0, 0] else None
     start_xy = tuple(data.odom[int(np.searchsorted(data.odom[:, 0], (t0 or data.odom[0, 0]) - 1e-9)), 1:3]) \
         if len(data.odom) else None
@@ -79,6 +101,8 @@ def plot_trajectories(sessions, scenario) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from sim.plotting import plain_legend
+
     fig, ax = plt.subplots(figsize=(6.5, 6.0))
     if scenario is not None:
         from sim.plotting import draw_scenario
@@ -86,7 +110,7 @@ def plot_trajectories(sessions, scenario) -> str:
     for data, m in sessions:
         w = data.odom[(data.odom[:, 0] >= m["t_start_s"] - 1e-9) & (data.odom[:, 0] <= m["t_end_s"] + 1e-9)]
         ax.plot(w[:, 1], w[:, 2], lw=2, label=data.label)
-    ax.legend(loc="best", fontsize=8)
+    plain_legend(ax, loc="best", fontsize=8)
     ax.set_aspect("equal")
     fig.tight_layout()
     s = _png(fig)
@@ -99,6 +123,8 @@ def plot_speed_heading(sessions) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from sim.plotting import plain_legend
+
     fig, (a1, a2) = plt.subplots(2, 1, figsize=(8, 5.5), sharex=True)
     for data, m in sessions:
         w = data.odom[(data.odom[:, 0] >= m["t_start_s"] - 1e-9) & (data.odom[:, 0] <= m["t_end_s"] + 1e-9)]
@@ -108,7 +134,7 @@ def plot_speed_heading(sessions) -> str:
     a1.set_ylabel("speed v [m/s]")
     a2.set_ylabel("heading [deg]")
     a2.set_xlabel("time since goal [s]")
-    a1.legend(fontsize=8)
+    plain_legend(a1, fontsize=8)
     for a in (a1, a2):
         a.grid(alpha=0.3)
     fig.tight_layout()
@@ -147,10 +173,10 @@ def build_report(paths: list[str], out: str, model_path: str | None = None,
             from world_model_node.checkpoint import load_checkpoint
             model = load_checkpoint(model_path, device=device)
             model_note = f"model: {model_path}"
-        except ModuleNotFoundError:
-            model_note = "the world model package is not installed: no prediction check"
+        except ModuleNotFoundError as exc:
+            model_note = f"no prediction check: the world model needs {exc.name!r}, which is not installed"
         except Exception as exc:  # noqa: BLE001 - a bad checkpoint must not lose the report
-            model_note = f"could not load model {model_path}: {exc}"
+            model_note = f"could not load model {model_path}: {clip(str(exc), 200)}"
     else:
         model_note = "No world model was given (--model), so no prediction check was made."
     rows = []
@@ -172,12 +198,15 @@ def build_report(paths: list[str], out: str, model_path: str | None = None,
             if r["mode"] in PERSON_MODES:
                 diffs.append({"planner": ref["label"], "person": r["label"],
                               "planner_minus_person": differences(ref["metrics"], r["metrics"])})
+    notes = [n for n in (scenario_note(d) for d in datas) if n and not scenario_name]
+    notes += [f"{Path(d.path).name}: {d.recovery}" for d in datas if d.recovery]
+    notes += [f"{Path(d.path).name}: skipped invalid messages: "
+              + ", ".join(f"{k} {v}" for k, v in sorted(d.invalid.items())) for d in datas if d.invalid]
     data = {"sessions": rows, "differences": diffs, "model": model_path if model else None,
-            "model_note": model_note, "scenario": getattr(scenario, "name", None)}
+            "model_note": model_note, "scenario": getattr(scenario, "name", None), "notes": notes}
     sessions = [(d, m) for d, m in evaluated]
     html_text = render_html(data, plot_trajectories(sessions, scenario), plot_speed_heading(sessions))
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Path(out).write_text(html_text)
+    atomic_write_text(out, html_text)
     return data
 
 
@@ -218,6 +247,7 @@ td,th{{border:1px solid #bbb;padding:.25em .5em;text-align:right}}td:first-child
 tr.diff{{background:#eef}}.note{{background:#ffe;padding:.5em}}img{{max-width:100%}}</style></head>
 <body><h1>Session comparison{(': ' + e(data['scenario'])) if data['scenario'] else ''}</h1>
 <p>Generated {when} from {len(data['sessions'])} recording(s). Times are simulated seconds from the goal.</p>
+{''.join(f"<p class='note'>{e(n)}</p>" for n in data.get('notes', []))}
 <h2>Metrics</h2><table><tr><th>session</th>{head}</tr>{''.join(body)}</table>
 <h2>Trajectories</h2><img alt="trajectories" src="data:image/png;base64,{traj_png}">
 <h2>Speed and heading</h2><img alt="speed and heading" src="data:image/png;base64,{speed_png}">

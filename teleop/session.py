@@ -28,6 +28,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from world_model_planner.safeio import atomic_write_text
+
 MODES = ("teleop", "planner", "shared")
 
 
@@ -148,18 +150,18 @@ def run_session(opts: SessionOptions) -> dict:
     summary = summarize(recording, scenario_name=opts.scenario)
     summary.update({"end_reason": reason, "wall_s": round(time.monotonic() - wall0, 2),
                     "log_dir": str(log_dir)})
-    recording.with_suffix(".json").write_text(json.dumps(summary, indent=1, default=float))
+    atomic_write_text(recording.with_suffix(".json"), json.dumps(summary, indent=1, default=float))
     return summary
 
 
 def summarize(recording: Path, scenario_name: str | None = None) -> dict:
-    from sim.scenario import load_scenario
-
-    from teleop.report import evaluate
+    """Metrics of one recording against ``scenario_name`` (the caller's; a name or file), else
+    the built-in scenario its metadata names (metadata is never used as a path)."""
+    from teleop.report import _scenario_for, evaluate
     from teleop.session_data import load_session
 
     data = load_session(recording)
-    scenario = load_scenario(scenario_name or data.meta.get("scenario"))
+    scenario = _scenario_for(data, scenario_name)
     return {"recording": str(recording), "meta": data.meta, "metrics": evaluate(data, scenario)}
 
 

@@ -1,6 +1,9 @@
 """Benchmark and demo reports: results JSON, Markdown tables, trajectory PNGs over the map.
 
-No rclpy. Matplotlib is imported inside the plotting function (Agg backend, headless).
+No rclpy. Matplotlib is imported inside the plotting function (Agg backend, headless); text
+taken from episodes (scenario and planner names) is drawn literally, never as mathtext. Every
+file is written atomically (temporary file, fsync, rename), so a crash or a full disk leaves the
+previous report or none, never half of one.
 """
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from .metrics import summarize
+from .safeio import atomic_path, atomic_write_text
 
 COLUMNS = [  # (key, header, format)
     ("success_rate", "success", "{:.0%}"),
@@ -87,6 +91,8 @@ def plot_trajectories(scenario_name: str, episodes: list[dict], out_png: Path) -
     scenario = load_scenario(src)
     fig, ax = plt.subplots(figsize=(5.5, 5.5))
     draw_scenario(ax, scenario)
+    from sim.plotting import plain_legend, plain_text
+
     colors = {"hierarchical": "tab:blue", "flat": "tab:orange", "classic": "tab:green"}
     seen = set()
     for e in episodes:
@@ -100,20 +106,22 @@ def plot_trajectories(scenario_name: str, episodes: list[dict], out_png: Path) -
         ax.plot(xs[-1], ys[-1], "o" if e.get("success") else "x", ms=5,
                 color=colors.get(e["planner"]))
     if seen:
-        ax.legend(loc="best", fontsize=8)
+        plain_legend(ax, loc="best", fontsize=8)
     ok = sum(1 for e in episodes if e.get("success"))
     if len(episodes) == 1 and episodes[0].get("trajectory"):
         e = episodes[0]
-        ax.set_title(f"{scenario_name} ({e['planner']}): "
-                     + (f"reached in {e['time_s']:.1f} s, path {e['path_length_m']:.1f} m"
-                        if e.get("success") else f"not reached ({e.get('end_reason', 'error')})"))
+        plain_text(ax.set_title(f"{scenario_name} ({e['planner']}): "
+                   + (f"reached in {e['time_s']:.1f} s, path {e['path_length_m']:.1f} m"
+                      if e.get("success") else f"not reached ({e.get('end_reason', 'error')})")))
     else:
-        ax.set_title(f"{scenario_name}: {ok}/{len(episodes)} reached")
+        plain_text(ax.set_title(f"{scenario_name}: {ok}/{len(episodes)} reached"))
     ax.set_aspect("equal")
     out_png = Path(out_png)
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=90, bbox_inches="tight")
-    plt.close(fig)
+    try:
+        with atomic_path(out_png) as tmp:
+            fig.savefig(tmp, dpi=90, bbox_inches="tight", format="png")
+    finally:
+        plt.close(fig)
     return out_png
 
 
@@ -123,8 +131,8 @@ def write_results(episodes: list[dict], out_dir: Path, title: str, command: str,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"json": out_dir / "results.json", "markdown": out_dir / "report.md"}
-    paths["json"].write_text(json.dumps({"command": command, "summary": summary_rows(episodes),
-                                         "episodes": episodes}, indent=1))
+    atomic_write_text(paths["json"], json.dumps({"command": command, "summary": summary_rows(episodes),
+                                                 "episodes": episodes}, indent=1))
     pngs = []
     by_scenario: OrderedDict = OrderedDict()
     for e in episodes:
@@ -140,6 +148,6 @@ def write_results(episodes: list[dict], out_dir: Path, title: str, command: str,
         lines += ["## Episodes", "", episode_table(episodes), ""]
     lines += ["## Trajectories", ""]
     lines += [f"![{p.stem}]({p.name})" for p in pngs]
-    paths["markdown"].write_text("\n".join(lines) + "\n")
+    atomic_write_text(paths["markdown"], "\n".join(lines) + "\n")
     paths["pngs"] = pngs  # type: ignore[assignment]
     return paths
