@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass
 
 import torch
@@ -27,6 +28,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from world_model_planner.params import param, validate
+from world_model_planner.safeio import clip
 
 POSE_DIMS = 3
 VEL_DIMS = 2
@@ -57,6 +59,7 @@ class WorldModelConfig:
     w_scale_radps: float = param(1.5, "Angular velocity normalisation scale.", range=(0.01, 20.0))
 
     def __post_init__(self):
+        _check_types(self)
         validate(self)
         if self.latent_dim <= EXPLICIT_DIMS + 2:
             raise ValueError(f"WorldModelConfig.latent_dim: expected > {EXPLICIT_DIMS + 2}, got {self.latent_dim}")
@@ -70,10 +73,32 @@ class WorldModelConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "WorldModelConfig":
         names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
+        unknown = sorted(str(k)[:40] for k in set(d) - names)
         if unknown:
-            raise ValueError(f"WorldModelConfig: unknown fields {unknown}")
+            raise ValueError(f"WorldModelConfig: unknown fields {unknown[:10]}")
         return cls(**d)
+
+
+def _check_types(cfg) -> None:
+    """Each field holds its default's type (an int field an int, never 64.5 or True; a float
+    field an int or a float; a bool field a bool): a one-line ValueError naming the field."""
+    for f in dataclasses.fields(cfg):
+        value, kind = getattr(cfg, f.name), type(f.default)
+        if kind is bool:
+            ok = isinstance(value, bool)
+        elif kind is int:
+            ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+        elif kind is float:
+            ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, kind)
+        if not ok:
+            shown = clip(value, 40) if isinstance(value, (bool, int, float)) else f"a {type(value).__name__}"
+            raise ValueError(f"{type(cfg).__name__}.{f.name}: expected {kind.__name__}, got {shown}")
+        lo_hi = f.metadata.get("range")
+        if lo_hi is not None and isinstance(value, numbers.Integral) and abs(int(value)).bit_length() > 62:
+            raise ValueError(f"{type(cfg).__name__}.{f.name}: expected a value in [{lo_hi[0]}, {lo_hi[1]}], "
+                             f"got {clip(value, 40)}")
 
 
 def wrap_angle(a: torch.Tensor) -> torch.Tensor:
