@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from world_model_planner.params import markdown_table, param, validate
+from world_model_planner.sensor_check import SensorLimits
 
 from .critics import CriticsConfig
 from .mppi import MPPIConfig
@@ -32,6 +33,14 @@ class PlannerNodeConfig:
     diagnostics_rate_hz: float = param(2.0, "Rate of /diagnostics (also sent on every state change).", range=(0.1, 50.0))
     base_frame: str = param("base_link", "Frame of the command and of the robot body.")
     autostart: bool = param(False, "Configure and activate at start (without a lifecycle manager).")
+    min_goal_interval_s: float = param(0.5, "Goal changes closer together than this are deferred: the latest "
+                                       "waits and is applied when the interval has passed (repeats of the "
+                                       "goal in force are ignored; invalid goals are refused at once) (s).",
+                                       range=(0.0, 60.0))
+    checkpoint_dirs: str = param("", "Directories (separated by ':') that /world_model/checkpoint announcements "
+                                 "may point into; others are refused and logged. '' = the package's models/ "
+                                 "and world_model_node's default checkpoint_dir "
+                                 "($ROS_HOME/world_model_planner/checkpoints).")
 
     def __post_init__(self):
         validate(self)
@@ -39,7 +48,51 @@ class PlannerNodeConfig:
 
 # (prefix, class) for every library config exposed as ROS parameters
 SECTIONS = (("", NavigatorConfig), ("mppi.", MPPIConfig), ("critics.", CriticsConfig),
-            ("subgoal.", SubgoalConfig))
+            ("subgoal.", SubgoalConfig), ("sensors.", SensorLimits))
+
+#: Read once at start-up (changing them at runtime is refused).
+STARTUP_ONLY = ("autostart",)
+#: Read by configure: refused while the node is configured, accepted (and used by the next
+#: configure) while it is unconfigured. Every other parameter is applied at once.
+CONFIGURE_ONLY = ("planner", "model_path", "device", "torch_threads", "control_rate_hz", "cmd_stamped",
+                  "subgoal.grid_size_m", "subgoal.grid_res_m")
+
+
+def live_change_refusal(changed, configured: bool) -> str | None:
+    """Why a runtime change of the parameters ``changed`` is refused, or None when it can apply."""
+    fixed = [n for n in changed if n in STARTUP_ONLY]
+    if fixed:
+        return f"{', '.join(fixed)}: read at start-up only; restart the node to change it"
+    later = [n for n in changed if n in CONFIGURE_ONLY]
+    if later and configured:
+        return (f"{', '.join(later)}: read by configure, cannot change while the node is configured "
+                "(deactivate and clean up, set it, then configure)")
+    return None
+
+
+def checkpoint_roots(setting: str) -> list:
+    """Resolved directories checkpoint announcements may point into (see checkpoint_dirs)."""
+    from pathlib import Path
+
+    if setting.strip():
+        dirs = [Path(d).expanduser() for d in setting.split(":") if d.strip()]
+    else:
+        from world_model_node.node_config import WorldModelNodeConfig, resolve_checkpoint_dir
+        from world_model_planner.paths import models_dir
+
+        dirs = [models_dir(), resolve_checkpoint_dir(WorldModelNodeConfig())]
+    return [d.resolve() for d in dirs]
+
+
+def checkpoint_allowed(path: str, roots) -> bool:
+    """True when ``path`` (symlinks and '..' resolved) lies under one of ``roots``."""
+    from pathlib import Path
+
+    try:
+        real = Path(path).expanduser().resolve()
+    except (OSError, RuntimeError, ValueError):
+        return False
+    return any(real == r or r in real.parents for r in roots)
 
 
 def parameter_tables() -> str:

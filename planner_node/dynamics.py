@@ -47,6 +47,10 @@ class UnicycleModel:
         self.dt_s = float(dt_s)
         self.device = torch.device(device)
 
+    def observe_scan(self, scan, geom=None, unseen_range_m: float = 1.0):
+        """The scan as this model reads it: the unicycle does not read it."""
+        return scan
+
     def reset_state(self, pose, vel, scan=None) -> dict:
         return {"pose": torch.as_tensor(np.asarray(pose, dtype=np.float32), device=self.device)}
 
@@ -94,6 +98,27 @@ class LearnedModel:
         from world_model_node.checkpoint import load_checkpoint
 
         return cls(load_checkpoint(path, device=device), device=device)
+
+    def observe_scan(self, scan, geom=None, unseen_range_m: float = 1.0) -> np.ndarray:
+        """(beams,) the scan on this model's beam layout (``beams`` over 360° from -π).
+
+        A scan of another layout (other beam count, another angle_min or increment, less than
+        360°) is projected with ``sensor_check.resample_scan`` (nearest beam). Beams of the
+        layout that the lidar does not cover read as a return at ``unseen_range_m``: unseen
+        space is treated as an obstacle nearby, never as free. Invalid beams (NaN) inside the
+        covered arc stay NaN (``clean_scan`` reads them as no return, as before)."""
+        scan = np.asarray(scan, dtype=np.float64).reshape(-1)
+        if geom is None or self.beams is None:
+            return scan
+        n = int(self.beams)
+        if geom.n == n and abs(geom.angle_min + math.pi) < 1e-4 and abs(geom.angle_increment - 2 * math.pi / n) < 1e-6:
+            return scan
+        from world_model_planner.sensor_check import resample_scan
+
+        out = resample_scan(scan, geom, n, -math.pi)
+        covered = ~np.isnan(resample_scan(np.zeros(geom.n), geom, n, -math.pi))
+        out[~covered] = unseen_range_m
+        return out
 
     @torch.inference_mode()
     def reset_state(self, pose, vel, scan) -> dict:

@@ -49,27 +49,36 @@ class OccupancyGrid:
 
     # --- update ------------------------------------------------------------------------------
     def integrate(self, pose, scan, angle_min: float = -math.pi, angle_increment: float | None = None,
-                  range_max_m: float = 8.0) -> None:
+                  range_max_m: float = 8.0, chunk: int = 256) -> None:
         """Ray-cast one scan taken at ``pose`` (x, y, yaw). scan (N,): inf = no return,
-        nan = invalid (skipped)."""
-        r = np.asarray(scan, dtype=np.float64)
+        nan = invalid (skipped). Beam i points at ``angle_min + i * angle_increment`` (default
+        increment: N beams over 360°), so lidars of less than 360° are projected correctly.
+        Rays are cast at most ``range_max_m`` (and never beyond the grid's diagonal), ``chunk``
+        beams at a time, so the work is bounded whatever the scan claims."""
+        r = np.asarray(scan, dtype=np.float64).reshape(-1)
         N = r.shape[0]
+        if N == 0:
+            return
         if angle_increment is None:
             angle_increment = 2 * math.pi / N
+        reach = float(min(range_max_m, math.sqrt(2.0) * self.size_m))
         ang = pose[2] + angle_min + angle_increment * np.arange(N)
         valid = ~np.isnan(r)
-        hit = valid & np.isfinite(r) & (r < range_max_m)
-        length = np.where(hit, r, range_max_m)[valid]
-        ang = ang[valid]
-        dirs = np.stack([np.cos(ang), np.sin(ang)], axis=-1)                    # (V, 2)
+        hit = valid & np.isfinite(r) & (r < reach)
         step = 0.5 * self.res
-        t = np.arange(0.0, range_max_m, step)                                    # (M,)
-        keep = t[None, :] < (length[:, None] - step)                            # (V, M)
-        pts = pose[None, None, :2] + t[None, :, None] * dirs[:, None, :]         # (V, M, 2)
-        free = self._flat(pts[keep])
-        hits = self._flat(pose[None, :2] + r[hit][:, None] * np.stack(
-            [np.cos(pose[2] + angle_min + angle_increment * np.nonzero(hit)[0]),
-             np.sin(pose[2] + angle_min + angle_increment * np.nonzero(hit)[0])], -1))
+        t = np.arange(0.0, reach, step)                                          # (M,)
+        free_parts, hit_parts = [], []
+        for s in range(0, N, chunk):
+            sl = slice(s, min(N, s + chunk))
+            v, h = valid[sl], hit[sl]
+            length = np.where(h, r[sl], reach)[v]                                # (V,)
+            dirs = np.stack([np.cos(ang[sl][v]), np.sin(ang[sl][v])], axis=-1)   # (V, 2)
+            keep = t[None, :] < (length[:, None] - step)                        # (V, M)
+            pts = pose[None, None, :2] + t[None, :, None] * dirs[:, None, :]     # (V, M, 2)
+            free_parts.append(self._flat(pts[keep]))
+            hd = np.stack([np.cos(ang[sl][h]), np.sin(ang[sl][h])], -1)          # (K, 2)
+            hit_parts.append(self._flat(pose[None, :2] + r[sl][h][:, None] * hd))
+        free, hits = np.concatenate(free_parts), np.concatenate(hit_parts)
         flat = self.logodds.reshape(-1)
         miss = np.zeros(flat.shape[0], dtype=bool)      # each cell updated once per scan
         miss[free] = True

@@ -17,9 +17,11 @@ import numpy as np
 import torch
 
 from world_model_planner.params import param, validate
+from world_model_planner.sensor_check import ScanGeometry
 
 from .critics import Critics, CriticsConfig, CostContext, DistanceField
 from .dynamics import LearnedModel, UnicycleModel
+from .goals import Goal
 from .mppi import MPPI, MPPIConfig
 from .subgoal import SubgoalConfig, SubgoalPlanner
 
@@ -31,8 +33,20 @@ class NavigatorConfig:
     goal_tolerance_m: float = param(0.3, "Default goal tolerance when a goal does not bring one (m).", range=(0.01, 10.0))
     yaw_tolerance_rad: float = param(0.4, "Heading tolerance when a goal yaw is given (rad).", range=(0.01, 3.2))
     max_goal_distance_m: float = param(25.0, "Goals farther than this from the robot are refused (m).", range=(0.1, 1000.0))
-    scan_range_max_m: float = param(8.0, "Lidar range_max; returns at or beyond it are 'no return' (m).", range=(0.5, 100.0))
-    scan_angle_min_rad: float = param(-math.pi, "Angle of the first beam in base_link (rad).", range=(-7.0, 7.0))
+    map_range_max_m: float = param(10.0, "Longest range used to map and to build the local distance field "
+                                   "(m); a scan's own range_max applies when shorter. Scan geometry "
+                                   "(angle_min, angle_increment, range limits) comes from each checked "
+                                   "scan header.", range=(0.5, 50.0))
+    unseen_range_m: float = param(1.0, "Range fed to the learned model for beams of its layout that the lidar "
+                                  "does not cover (a lidar of less than 360°): read as an obstacle this "
+                                  "close, never as free space (m).", range=(0.05, 100.0))
+    same_goal_tolerance_m: float = param(0.05, "A goal within this distance of the goal in force (and within "
+                                         "same_goal_tolerance_rad in yaw) is a repeat and changes nothing (m).",
+                                         range=(0.0, 10.0))
+    same_goal_tolerance_rad: float = param(0.05, "Yaw tolerance of the repeat test (rad).", range=(0.0, 3.2))
+    warm_start_keep_rad: float = param(0.5, "A new goal keeps the sampler's warm start when its bearing from "
+                                       "the robot is within this of the previous goal's bearing; otherwise the "
+                                       "plan restarts from zero (rad).", range=(0.0, 3.2))
     local_field_size_m: float = param(8.0, "Side of the local distance field built from the latest scan (m).", range=(1.0, 50.0))
     local_field_res_m: float = param(0.05, "Resolution of the local distance field (m).", range=(0.01, 0.5))
     drawn_rollouts: int = param(32, "Sampled trajectories returned for visualisation.", range=(0, 4096))
@@ -108,38 +122,86 @@ class Navigator:
         h = self.cfg.subgoal.grid_size_m / 2.0
         return (-h, h, -h, h)
 
-    def set_goal(self, x: float, y: float, yaw: float | None = None,
-                 tolerance: float | None = None) -> tuple[bool, str]:
-        """Accept a goal, or refuse it with a reason (NaN/inf, outside the known area, too far)."""
+    def goal_problem(self, x: float, y: float, yaw: float | None = None, tolerance: float | None = None) -> str:
+        """Why a goal cannot be taken (NaN/inf, outside the known area, too far), or ''."""
         vals = [x, y] + ([yaw] if yaw is not None else []) + ([tolerance] if tolerance is not None else [])
         try:
             finite = all(math.isfinite(float(v)) for v in vals)
         except (TypeError, ValueError):
             finite = False
-        reason = ""
         if not finite:
-            reason = f"goal has non-finite values (x={x}, y={y}, yaw={yaw}, tolerance={tolerance})"
-        else:
-            x0, x1, y0, y1 = self.known_area()
-            if not (x0 <= x <= x1 and y0 <= y <= y1):
-                reason = (f"goal ({x:.2f}, {y:.2f}) is outside the known area "
-                          f"x in [{x0:g}, {x1:g}], y in [{y0:g}, {y1:g}]")
-            elif self._pose is not None and math.hypot(x - self._pose[0], y - self._pose[1]) > self.cfg.nav.max_goal_distance_m:
-                reason = (f"goal ({x:.2f}, {y:.2f}) is {math.hypot(x - self._pose[0], y - self._pose[1]):.1f} m away, "
-                          f"more than max_goal_distance_m={self.cfg.nav.max_goal_distance_m:g}")
-            elif tolerance is not None and tolerance <= 0:
-                reason = f"goal tolerance must be > 0, got {tolerance}"
+            return f"goal has non-finite values (x={x}, y={y}, yaw={yaw}, tolerance={tolerance})"
+        x0, x1, y0, y1 = self.known_area()
+        if not (x0 <= x <= x1 and y0 <= y <= y1):
+            return (f"goal ({x:.2f}, {y:.2f}) is outside the known area "
+                    f"x in [{x0:g}, {x1:g}], y in [{y0:g}, {y1:g}]")
+        if self._pose is not None and math.hypot(x - self._pose[0], y - self._pose[1]) > self.cfg.nav.max_goal_distance_m:
+            return (f"goal ({x:.2f}, {y:.2f}) is {math.hypot(x - self._pose[0], y - self._pose[1]):.1f} m away, "
+                    f"more than max_goal_distance_m={self.cfg.nav.max_goal_distance_m:g}")
+        if tolerance is not None and tolerance <= 0:
+            return f"goal tolerance must be > 0, got {tolerance}"
+        return ""
+
+    def set_goal(self, x: float, y: float, yaw: float | None = None,
+                 tolerance: float | None = None) -> tuple[bool, str]:
+        """Accept a goal, or refuse it with a reason (see ``goal_problem``). A repeat of the goal
+        being pursued changes nothing; a new goal keeps the warm start when it still applies."""
+        reason = self.goal_problem(x, y, yaw, tolerance)
         if reason:
             return False, self.refuse(reason)
-        self.goal = np.array([float(x), float(y)])
+        if self.is_same_goal(x, y, yaw, tolerance):
+            return True, ""                                 # a repeat changes nothing
+        new = np.array([float(x), float(y)])
+        if not self._keeps_warm_start(new):
+            self.mppi.reset()
+            self._last_t = None
+        self.goal = new
         self.goal_yaw = float(yaw) if yaw is not None else None
         self.tolerance_m = float(tolerance) if tolerance is not None else self.cfg.nav.goal_tolerance_m
         self.state, self.reason = "planning", ""
-        self.mppi.reset()
-        self._last_t = None
         if self.subgoals is not None:
             self.subgoals.set_goal(self.goal)
         return True, ""
+
+    def is_same_goal(self, x: float, y: float, yaw: float | None = None, tolerance: float | None = None) -> bool:
+        """True when (x, y, yaw, tolerance) repeats the goal being pursued (within
+        same_goal_tolerance_m / _rad); a repeat changes nothing."""
+        if self.goal is None or self.state in ("refused", "idle"):
+            return False
+        c = self.cfg.nav
+        if not Goal(x, y, yaw).same_as(Goal(self.goal[0], self.goal[1], self.goal_yaw),
+                                       c.same_goal_tolerance_m, c.same_goal_tolerance_rad):
+            return False
+        tol = float(tolerance) if tolerance is not None else c.goal_tolerance_m
+        return abs(tol - self.tolerance_m) <= 1e-9
+
+    def _keeps_warm_start(self, new_goal: np.ndarray) -> bool:
+        """The rule for a goal change: the last plan still applies when the robot is pursuing a
+        goal and the new one lies in about the same direction (warm_start_keep_rad)."""
+        if self.goal is None or self._pose is None or self.state not in ("planning", "stopped"):
+            return False
+        old = self.goal - self._pose[:2]
+        new = new_goal - self._pose[:2]
+        if np.linalg.norm(old) < 1e-6 or np.linalg.norm(new) < 1e-6:
+            return False
+        d = math.atan2(new[1], new[0]) - math.atan2(old[1], old[0])
+        return abs((d + math.pi) % (2 * math.pi) - math.pi) <= self.cfg.nav.warm_start_keep_rad
+
+    def reconfigure(self, cfg: PlannerConfig) -> None:
+        """Apply new limits at once, keeping control: the sampler is rebuilt with the new
+        config and keeps its warm start (clipped to the new limits) when the horizon is
+        unchanged; critics and the subgoal layer read the new values from the next tick.
+        The occupancy grid's size and resolution cannot change here (the caller refuses that)."""
+        old_mean = self.mppi.mean
+        self.cfg = cfg
+        self.mppi = MPPI(cfg.mppi, self.model.dt_s, self.device)
+        if old_mean.shape == self.mppi.mean.shape:
+            self.mppi.mean = torch.maximum(torch.minimum(old_mean, self.mppi.hi), self.mppi.lo)
+        self._last_cmd = np.clip(self._last_cmd, [cfg.mppi.v_min_mps, -cfg.mppi.w_max_rps],
+                                 [cfg.mppi.v_max_mps, cfg.mppi.w_max_rps])
+        self.critics = Critics(cfg.critics)
+        if self.subgoals is not None:
+            self.subgoals.reconfigure(cfg.subgoal)
 
     def note_pose(self, pose) -> None:
         """Remember the latest odometry pose (3,) so goals are checked against it even before
@@ -174,12 +236,18 @@ class Navigator:
         err = (pose[2] - self.goal_yaw + math.pi) % (2 * math.pi) - math.pi
         return abs(err) <= self.cfg.nav.yaw_tolerance_rad
 
-    def scan_points(self, scan, scan_pose) -> np.ndarray:
-        """(K, 2) odom-frame points of the valid returns of ``scan`` taken at ``scan_pose``."""
-        r = np.asarray(scan, dtype=np.float64)
-        n = r.shape[0]
-        ang = scan_pose[2] + self.cfg.nav.scan_angle_min_rad + 2 * math.pi / n * np.arange(n)
-        ok = np.isfinite(r) & (r > 0.05) & (r < self.cfg.nav.scan_range_max_m)
+    def default_geometry(self, n: int) -> ScanGeometry:
+        """The geometry assumed for a scan given without one: n beams over 360° from -π."""
+        return ScanGeometry(-math.pi, 2 * math.pi / n, 0.0, self.cfg.nav.map_range_max_m, n)
+
+    def scan_points(self, scan, scan_pose, geom: ScanGeometry | None = None) -> np.ndarray:
+        """(K, 2) odom-frame points of the returns of ``scan`` taken at ``scan_pose``; beam i
+        points at ``geom.angle_min + i * geom.angle_increment`` in the robot frame."""
+        r = np.asarray(scan, dtype=np.float64).reshape(-1)
+        geom = geom or self.default_geometry(r.shape[0])
+        ang = scan_pose[2] + geom.angles
+        reach = min(geom.range_max, self.cfg.nav.map_range_max_m)
+        ok = np.isfinite(r) & (r >= max(geom.range_min, 1e-3)) & (r < reach)
         return scan_pose[None, :2] + r[ok, None] * np.stack([np.cos(ang[ok]), np.sin(ang[ok])], -1)
 
     def _local_path(self, path: np.ndarray, pose: np.ndarray, dev) -> torch.Tensor | None:
@@ -198,9 +266,11 @@ class Navigator:
         pts = np.stack([np.interp(s, arc, rest[:, 0]), np.interp(s, arc, rest[:, 1])], -1)
         return torch.as_tensor(pts, dtype=torch.float32, device=dev)
 
-    def step(self, pose, vel, scan, t_s: float, scan_pose=None, new_scan: bool = True) -> Command:
-        """One tick. pose (3,) odom; vel (2,) body; scan (N,) m (inf = no return); t_s seconds;
-        scan_pose: pose when the scan was taken (default ``pose``); new_scan: integrate it."""
+    def step(self, pose, vel, scan, t_s: float, scan_pose=None, new_scan: bool = True,
+             geom: ScanGeometry | None = None) -> Command:
+        """One tick. pose (3,) odom; vel (2,) body; scan (N,) m (inf = no return, nan = invalid);
+        t_s seconds; scan_pose: pose when the scan was taken (default ``pose``); new_scan:
+        integrate it; geom: the scan's checked geometry (default: N beams over 360° from -π)."""
         pose = np.asarray(pose, dtype=np.float64).reshape(-1)
         vel = np.asarray(vel, dtype=np.float64).reshape(-1)
         if pose.shape != (3,) or vel.shape != (2,) or not (np.isfinite(pose).all() and np.isfinite(vel).all()) \
@@ -210,6 +280,9 @@ class Navigator:
         if scan.size == 0 or np.isnan(scan).all():
             return self._zero("stopped", "scan has no valid beams")
         scan_pose = pose if scan_pose is None else np.asarray(scan_pose, dtype=np.float64)
+        geom = geom or self.default_geometry(scan.shape[0])
+        if geom.n != scan.shape[0]:
+            return self._zero("stopped", f"scan has {scan.shape[0]} ranges for {geom.n} beams")
         self._pose = pose
         if self.goal is None:
             return self._zero("refused" if self.state == "refused" else "idle")
@@ -233,8 +306,8 @@ class Navigator:
         if self.subgoals is not None:
             sp = self.subgoals
             if new_scan:
-                sp.integrate(scan_pose, scan, angle_min=self.cfg.nav.scan_angle_min_rad,
-                             range_max_m=self.cfg.nav.scan_range_max_m)
+                sp.integrate(scan_pose, scan, angle_min=geom.angle_min, angle_increment=geom.angle_increment,
+                             range_max_m=min(geom.range_max, self.cfg.nav.map_range_max_m))
             if sp.due(t_s) or (len(sp.path) and not sp.line_of_sight(pose[:2], sp.subgoal(pose[:2]))):
                 sp.replan(pose[:2], t_s)
             target = sp.subgoal(pose[:2])
@@ -244,11 +317,11 @@ class Navigator:
 
         # low level
         if new_scan or self._field is None:
-            self._field = DistanceField(self.scan_points(scan, scan_pose), pose[:2],
+            self._field = DistanceField(self.scan_points(scan, scan_pose, geom), pose[:2],
                                         self.cfg.nav.local_field_size_m, self.cfg.nav.local_field_res_m,
                                         self.device, far_m=self.cfg.nav.local_field_size_m)
         model = self.model  # one reference for the whole tick (hot swap safe)
-        state = model.reset_state(pose, vel, scan)
+        state = model.reset_state(pose, vel, model.observe_scan(scan, geom, self.cfg.nav.unseen_range_m))
         dev = self.device
         m = self.cfg.mppi
         ctx = CostContext(

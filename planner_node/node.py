@@ -21,21 +21,31 @@ from std_msgs.msg import String
 from visualization_msgs.msg import MarkerArray
 from diagnostic_msgs.msg import DiagnosticArray
 
-from world_model_planner.rosutil import declare_config, spin_main, stamp_to_sec
+from world_model_planner.rosutil import LiveConfig, check_unknown_parameters, spin_main, stamp_to_sec
+from world_model_planner.safeio import clip
+from world_model_planner.sensor_check import check_odom, check_quaternion, check_scan, stamp_age
 
 from . import messages as m
-from .config import SECTIONS, PlannerNodeConfig
+from .config import (SECTIONS, PlannerNodeConfig, checkpoint_allowed, checkpoint_roots,
+                     live_change_refusal)
+from .goals import Goal, GoalGate
 from .navigator import PlannerConfig
+
+_THROTTLE_S = 2.0
 
 
 class PlannerNode(LifecycleNode):
     def __init__(self):
         super().__init__("planner_node")
-        self.p = declare_config(self, PlannerNodeConfig)
-        parts = {cls: declare_config(self, cls, prefix) for prefix, cls in SECTIONS}
-        self.cfg = PlannerConfig(*parts.values())
+        self._configured = False
         self.nav = None
-        self._odom = self._scan = None          # (stamp_s, pose, vel) / (stamp_s, ranges, pose)
+        # every parameter is applied at once, or refused with the reason (config.CONFIGURE_ONLY)
+        self._node_live = LiveConfig(self, {"": PlannerNodeConfig}, apply=self._apply_node_params)
+        self._plan_live = LiveConfig(self, dict(SECTIONS), apply=self._apply_planner_params)
+        check_unknown_parameters(self)
+        nc = self.cfg.nav
+        self._gate = GoalGate(self.p.min_goal_interval_s, nc.same_goal_tolerance_m, nc.same_goal_tolerance_rad)
+        self._odom = self._scan = None    # (stamp_s, pose, vel, fault) / (stamp_s, ranges, pose, geom, fault)
         self._odom_hist = collections.deque(maxlen=40)
         self._new_scan = False
         self._plan_ms = collections.deque(maxlen=20)
@@ -47,10 +57,54 @@ class PlannerNode(LifecycleNode):
         if self.p.autostart:
             self._boot = self.create_timer(0.01, self._autostart)
 
+    @property
+    def p(self) -> PlannerNodeConfig:
+        return self._node_live[""]
+
+    @property
+    def cfg(self) -> PlannerConfig:
+        return self._planner_config(self._plan_live.cfgs)
+
+    @property
+    def limits(self):
+        return self._plan_live["sensors."]
+
+    @staticmethod
+    def _planner_config(cfgs: dict) -> PlannerConfig:
+        return PlannerConfig(cfgs[""], cfgs["mppi."], cfgs["critics."], cfgs["subgoal."])
+
     def _autostart(self):
         self._boot.cancel()
-        self.trigger_configure()
-        self.trigger_activate()
+        try:
+            ok = self.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        except Exception as exc:  # noqa: BLE001 - Jazzy's rclpy raises where Kilted's logs
+            self.get_logger().error(f"autostart: configure raised {type(exc).__name__}: {exc}")
+            ok = False
+        if not ok:
+            self.get_logger().error("autostart: configure failed; staying unconfigured (fix the cause, "
+                                    "then configure through the lifecycle services)")
+            return
+        try:
+            self.trigger_activate()
+        except Exception as exc:  # noqa: BLE001
+            self.get_logger().error(f"autostart: activate raised {type(exc).__name__}: {exc}")
+
+    # --- runtime parameters -------------------------------------------------------------------
+    def _apply_node_params(self, new: dict, changed: list) -> str | None:
+        why = live_change_refusal(changed, self._configured)
+        if why is None:
+            self._gate.min_interval_s = new[""].min_goal_interval_s
+        return why
+
+    def _apply_planner_params(self, new: dict, changed: list) -> str | None:
+        why = live_change_refusal(changed, self._configured)
+        if why is not None:
+            return why
+        cfg = self._planner_config(new)
+        if self.nav is not None:
+            self.nav.reconfigure(cfg)              # takes effect at the next tick; control goes on
+        self._gate.same_m, self._gate.same_rad = cfg.nav.same_goal_tolerance_m, cfg.nav.same_goal_tolerance_rad
+        return None
 
     # --- lifecycle ----------------------------------------------------------------------------
     def on_configure(self, state):
@@ -70,6 +124,7 @@ class PlannerNode(LifecycleNode):
             self.get_logger().error(f"configure failed: {exc}")
             return TransitionCallbackReturn.FAILURE
         self._model_path = self.p.model_path
+        self._gate.clear()
         self.get_logger().info(f"planner '{self.p.planner}' on {self.device}, model: {self.nav.model_desc}")
         cmd_type = TwistStamped if self.p.cmd_stamped else Twist
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -83,9 +138,10 @@ class PlannerNode(LifecycleNode):
             self.create_subscription(PoseStamped, "goal_pose", self._on_goal, 10),
             self.create_subscription(Odometry, "odom", self._on_odom, 1),
             self.create_subscription(LaserScan, "scan", self._on_scan, 1),
-            self.create_subscription(String, "/world_model/checkpoint", self._on_checkpoint, latched),
+            self.create_subscription(String, "/world_model/checkpoint", _checkpoint_callback(self), latched),
         ]
         self._timer = self.create_timer(1.0 / self.p.control_rate_hz, self._on_timer)
+        self._configured = True
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state):
@@ -108,6 +164,7 @@ class PlannerNode(LifecycleNode):
 
     def _teardown(self):
         self._active = False
+        self._configured = False
         for s in getattr(self, "_subs", []):
             self.destroy_subscription(s)
         for p in self._ents:
@@ -122,50 +179,99 @@ class PlannerNode(LifecycleNode):
             return
         frame = msg.header.frame_id
         odom_frame = getattr(self, "_odom_frame", "odom")
-        x, y = msg.pose.position.x, msg.pose.position.y
-        yaw = m.yaw_of(msg.pose.orientation) if self.p.use_goal_yaw else None
+        goal = Goal(msg.pose.position.x, msg.pose.position.y,
+                    m.yaw_of(msg.pose.orientation) if self.p.use_goal_yaw else None)
+        problem = self.nav.goal_problem(goal.x, goal.y, goal.yaw)
         if frame not in ("", odom_frame):
-            ok, reason = False, self.nav.refuse(f"goal frame '{frame}' is not the odom frame '{odom_frame}'")
-        else:
-            ok, reason = self.nav.set_goal(x, y, yaw)
+            problem = f"goal frame '{clip(frame, 60)}' is not the odom frame '{odom_frame}'"
+        if problem:                                  # refused at once: stopping is never delayed
+            self._gate.clear()
+            self._refuse_goal(self.nav.refuse(problem))
+            return
+        active = self.nav.goal is not None and self.nav.state not in ("refused", "idle")
+        decision = self._gate.offer(goal, time.monotonic(), active)
+        if decision == "defer":
+            self.get_logger().info(
+                f"goal ({goal.x:.2f}, {goal.y:.2f}) deferred: goals change faster than min_goal_interval_s="
+                f"{self.p.min_goal_interval_s:g} s; the latest is applied when it has passed "
+                f"({self._gate.deferred} deferred so far)", throttle_duration_sec=_THROTTLE_S)
+        elif decision == "apply":
+            self._apply_goal(goal)
+
+    def _apply_goal(self, goal: Goal):
+        ok, reason = self.nav.set_goal(goal.x, goal.y, goal.yaw)
         if ok:
-            self.get_logger().info(f"goal accepted: ({x:.2f}, {y:.2f})")
+            self.get_logger().info(f"goal accepted: ({goal.x:.2f}, {goal.y:.2f})")
+            self._publish_diag(force=True)
         else:
-            self.get_logger().warn(f"goal refused: {reason}")
-            self._send(0.0, 0.0, self.get_clock().now().to_msg())
+            self._gate.clear()
+            self._refuse_goal(reason)
+
+    def _refuse_goal(self, reason: str):
+        self.get_logger().warn(f"goal refused: {reason}")
+        self._send(0.0, 0.0, self.get_clock().now().to_msg())
         self._publish_diag(force=True)
 
     def _on_odom(self, msg: Odometry):
         pose, vel = m.odom_to_arrays(msg)
         t = stamp_to_sec(msg.header.stamp)
+        q = msg.pose.pose.orientation
+        fault = check_quaternion(q.x, q.y, q.z, q.w) or check_odom(pose, vel, self.limits)
         self._odom_frame = msg.header.frame_id or "odom"
-        self._odom = (t, pose, vel)
-        self._odom_hist.append((t, pose))
-        if self.nav is not None:
-            self.nav.note_pose(pose)
+        self._odom = (t, pose, vel, fault)
+        if not fault:
+            self._odom_hist.append((t, pose))
+            if self.nav is not None:
+                self.nav.note_pose(pose)
         if self._active and self.p.trigger == "odom":
             self._tick(msg.header.stamp, t)
 
     def _on_scan(self, msg: LaserScan):
         t = stamp_to_sec(msg.header.stamp)
+        # the header is checked before any array is built from it (beam count, range_max, angles)
+        geom, ranges, why = check_scan(msg.angle_min, msg.angle_max, msg.angle_increment,
+                                       msg.range_min, msg.range_max, msg.ranges, self.limits)
+        if geom is None:
+            self.get_logger().warn(f"scan refused, stopping: {why}", throttle_duration_sec=_THROTTLE_S)
+            self._scan = (t, None, None, None, f"invalid scan: {why}")
+            self._new_scan = False
+            return
         pose = None
         if self._odom_hist:
             pose = min(self._odom_hist, key=lambda e: abs(e[0] - t))[1]
-        if self.nav is not None:
-            self.nav.cfg.nav.scan_angle_min_rad = float(msg.angle_min)
-            self.nav.cfg.nav.scan_range_max_m = float(msg.range_max)
-        self._scan = (t, np.asarray(msg.ranges, dtype=np.float64), pose)
+        self._scan = (t, ranges, pose, geom, "")
         self._new_scan = True
 
-    def _on_checkpoint(self, msg: String):
+    def _on_checkpoint(self, msg: String, info=None):
         path = msg.data
         if self.nav is None or self.p.planner == "classic" or path == self._model_path:
             return
+        if not checkpoint_allowed(path, checkpoint_roots(self.p.checkpoint_dirs)):
+            self.get_logger().warn(
+                f"checkpoint announcement refused: {clip(path, 200)} is not under checkpoint_dirs "
+                f"({', '.join(str(r) for r in checkpoint_roots(self.p.checkpoint_dirs))}); "
+                f"sent on /world_model/checkpoint by {self._sender(info)}", throttle_duration_sec=1.0)
+            return
         if self._loader is not None and self._loader.is_alive():
-            self.get_logger().warn(f"checkpoint {path} announced while a reload runs; it will be skipped")
+            self.get_logger().warn(f"checkpoint {clip(path, 200)} announced while a reload runs; it will be skipped")
             return
         self._loader = threading.Thread(target=self._reload, args=(path,), daemon=True)
         self._loader.start()
+
+    def _sender(self, info) -> str:
+        """Who published a message, from its MessageInfo's publisher GID (rclpy >= Iron)."""
+        gid = (info or {}).get("publisher_gid") if isinstance(info, dict) else None
+        if not gid:
+            return "an unknown sender (this rclpy gives no publisher GID)"
+        data = bytes(gid.get("data", b"") if isinstance(gid, dict) else gid)
+        try:
+            for ep in self.get_publishers_info_by_topic("/world_model/checkpoint"):
+                if bytes(ep.endpoint_gid)[:len(data)] == data or data[:len(bytes(ep.endpoint_gid))] == bytes(ep.endpoint_gid):
+                    ns = ep.node_namespace.rstrip("/")
+                    return f"node {ns}/{ep.node_name} (publisher gid {data.hex()[:32]})"
+        except Exception:  # noqa: BLE001 - naming the sender is best effort
+            pass
+        return f"publisher gid {data.hex()[:32]} (node unknown)"
 
     def _reload(self, path: str):
         from .dynamics import LearnedModel
@@ -176,17 +282,33 @@ class PlannerNode(LifecycleNode):
             self._model_path = path
             self.get_logger().info(f"hot-reloaded world model {path}")
         except Exception as exc:  # noqa: BLE001 - keep the running model
-            self.get_logger().error(f"checkpoint {path} not loaded, keeping the current model: {exc}")
+            self.get_logger().error(f"checkpoint {clip(path, 200)} not loaded, keeping the current model: "
+                                    f"{clip(str(exc), 300)}")
 
     # --- control ------------------------------------------------------------------------------
     def _on_timer(self):
         if not self._active:
             return
+        goal = self._gate.due(time.monotonic())     # a deferred goal change whose time has come
+        if goal is not None and self.nav is not None:
+            self._apply_goal(goal)
         now = self.get_clock().now()
         if self.p.trigger == "timer":
             self._tick(now.to_msg(), now.nanoseconds * 1e-9)
-        elif self._odom is not None and now.nanoseconds * 1e-9 - self._odom[0] > self.p.max_sensor_age_s:
-            self._stop("stale /odom", now.to_msg())             # watchdog: /odom stopped coming
+        elif self._odom is not None:                 # watchdog: /odom stopped coming
+            why = self._age_fault("/odom", now.nanoseconds * 1e-9, self._odom[0])
+            if why:
+                self._stop(why, now.to_msg())
+
+    def _age_fault(self, topic: str, now_s: float, stamp_s: float) -> str:
+        """Why data stamped ``stamp_s`` cannot be used now ('' when it can): too old, or from
+        the future beyond sensors.future_tolerance_s (absolute age; stamps are not trusted)."""
+        age, why = stamp_age(now_s, stamp_s, self.limits.future_tolerance_s)
+        if why:
+            return f"{topic} {why}"
+        if age > self.p.max_sensor_age_s:
+            return f"sensor data {age:.2f} s old on {topic} (max_sensor_age_s={self.p.max_sensor_age_s:g})"
+        return ""
 
     def _stop(self, why: str, stamp):
         if self.nav is not None and self.nav.goal is not None and self.nav.state not in ("reached", "refused"):
@@ -200,18 +322,21 @@ class PlannerNode(LifecycleNode):
         now_s = self.get_clock().now().nanoseconds * 1e-9
         if self._odom is None or self._scan is None:
             return self._stop("waiting for /odom and /scan", stamp)
-        age = max(now_s - self._odom[0], now_s - self._scan[0])
-        if age > self.p.max_sensor_age_s:
-            return self._stop(f"sensor data {age:.2f} s old (max_sensor_age_s={self.p.max_sensor_age_s})", stamp)
-        _, pose, vel = self._odom
-        _, ranges, scan_pose = self._scan
+        for topic, sample in (("/odom", self._odom), ("/scan", self._scan)):
+            why = sample[-1] or self._age_fault(topic, now_s, sample[0])
+            if why:
+                if sample[-1]:
+                    self.get_logger().warn(f"stopping: {why}", throttle_duration_sec=_THROTTLE_S)
+                return self._stop(why, stamp)
+        _, pose, vel, _ = self._odom
+        _, ranges, scan_pose, geom, _ = self._scan
         new_scan, self._new_scan = self._new_scan, False
         try:
-            cmd = self.nav.step(pose, vel, ranges, t_s, scan_pose=scan_pose, new_scan=new_scan)
+            cmd = self.nav.step(pose, vel, ranges, t_s, scan_pose=scan_pose, new_scan=new_scan, geom=geom)
         except Exception as exc:  # noqa: BLE001 - bad input (e.g. wrong beam count) must not end the node
-            self.get_logger().error(f"planning failed, stopping: {type(exc).__name__}: {exc}",
+            self.get_logger().error(f"planning failed, stopping: {type(exc).__name__}: {clip(str(exc), 300)}",
                                     throttle_duration_sec=5.0)
-            return self._stop(f"planning failed: {exc}", stamp)
+            return self._stop(f"planning failed: {clip(str(exc), 300)}", stamp)
         self._send(cmd.v, cmd.w, stamp)
         if cmd.state == "planning":
             self._plan_ms.append(cmd.plan_ms)
@@ -252,6 +377,16 @@ class PlannerNode(LifecycleNode):
                   "model": self.nav.model_desc, "reason": self.nav.reason}
         level = {"refused": 1, "stopped": 1}.get(state, 0)
         self.pub_diag.publish(m.diagnostics_msg(values, self.get_clock().now().to_msg(), level, self.nav.reason or state))
+
+
+def _checkpoint_callback(node: PlannerNode):
+    """The /world_model/checkpoint callback: with the MessageInfo (publisher GID) where this
+    rclpy passes one to two-argument callbacks, message only where it does not (Humble)."""
+    try:
+        from rclpy.subscription import MessageInfo  # noqa: F401 - present where rclpy passes it
+    except ImportError:
+        return lambda msg: node._on_checkpoint(msg, None)
+    return lambda msg, info: node._on_checkpoint(msg, info)
 
 
 def main(args=None) -> int:

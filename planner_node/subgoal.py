@@ -55,6 +55,14 @@ class SubgoalPlanner:
         self._lethal_origin = self.grid.origin
         self.plan_count = 0
 
+    def reconfigure(self, cfg: SubgoalConfig) -> None:
+        """New search settings from the next replan; the grid (size, resolution) is kept."""
+        if (cfg.grid_size_m, cfg.grid_res_m) != (self.cfg.grid_size_m, self.cfg.grid_res_m):
+            raise ValueError("subgoal.grid_size_m / grid_res_m cannot change while configured")
+        self.cfg = cfg
+        self.k = max(1, int(round(cfg.plan_res_m / cfg.grid_res_m)))
+        self.last_plan_t = None                          # search again with the new costs
+
     def set_goal(self, goal_xy) -> None:
         self.goal = np.asarray(goal_xy, dtype=np.float64)
         self.path = np.zeros((0, 2))

@@ -181,9 +181,14 @@ def test_checkpoint_hot_reload_keeps_control(node_env, probe, tmp_path):
     from world_model_node.model import WorldModel
 
     torch.manual_seed(0)
-    ckpt = tmp_path / "fresh.pt"
+    allowed = tmp_path / "ckpts"
+    allowed.mkdir()
+    ckpt = allowed / "fresh.pt"
     save_checkpoint(str(ckpt), WorldModel())
-    proc = _start(node_env, tmp_path, ["-p", "autostart:=true", "-p", "planner:=flat"])
+    outside = tmp_path / "outside.pt"
+    save_checkpoint(str(outside), WorldModel())
+    proc = _start(node_env, tmp_path, ["-p", "autostart:=true", "-p", "planner:=flat",
+                                       "-p", f"checkpoint_dirs:={allowed}"])
     robot = FakeRobot(probe)
     try:
         probe.subscribe("/cmd_vel_nav", TwistStamped)
@@ -195,6 +200,17 @@ def test_checkpoint_hot_reload_keeps_control(node_env, probe, tmp_path):
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         ann = probe.node.create_publisher(String, "/world_model/checkpoint", latched)
+        # outside the allowed directory, directly, through '..' and through a symlink: refused,
+        # logged with the path and the sender, nothing loaded
+        (allowed / "link.pt").symlink_to(outside)
+        for bad in (outside, f"{allowed}/../outside.pt", allowed / "link.pt"):
+            time.sleep(1.1)                               # the refusal log is throttled to 1/s
+            ann.publish(String(data=str(bad)))
+            deadline = time.monotonic() + 20.0
+            while f"refused: '{bad}'" not in proc.log():
+                assert time.monotonic() < deadline, proc.log()
+                time.sleep(0.05)
+        assert "by node /test_probe" in proc.log() and "hot-reloaded" not in proc.log()
         ann.publish(String(data=str(ckpt)))
         deadline = time.monotonic() + 30.0
         while "hot-reloaded" not in proc.log():
@@ -203,7 +219,7 @@ def test_checkpoint_hot_reload_keeps_control(node_env, probe, tmp_path):
             time.sleep(0.05)
         probe.clear("/cmd_vel_nav")
         probe.wait_for("/cmd_vel_nav", lambda ms: len(ms) > 5, proc=proc)   # still commanding
-        ann.publish(String(data=str(tmp_path / "missing.pt")))
+        ann.publish(String(data=str(allowed / "missing.pt")))
         deadline = time.monotonic() + 30.0
         while "not loaded, keeping the current model" not in proc.log():
             assert time.monotonic() < deadline, proc.log()
