@@ -64,13 +64,43 @@ def register(subparsers) -> None:
     p.set_defaults(func=_bench)
 
 
-def _collect(args) -> int:
-    from .collect import CollectConfig, collect
+def _refuse(cmd: str, message: str) -> int:
+    """One line on stderr and exit status 2: how every refusal of bad input ends."""
+    print(f"wmp {cmd}: {message}", file=sys.stderr)
+    return 2
 
-    cfg = CollectConfig(episodes=args.episodes, episode_s=args.episode_s, seed=args.seed, image=args.image,
-                        perturb=not args.no_perturb, workers=args.workers)
+
+def _warnings_to_stderr(cmd: str) -> None:
+    """Data warnings (a skipped shard) as one ``wmp CMD: warning: ...`` line each."""
+    import logging
+
+    logger = logging.getLogger("world_model_node.data")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(f"wmp {cmd}: warning: %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
+def _collect(args) -> int:
+    from world_model_planner.params import ConfigError
+
+    from .collect import CollectConfig, CollectError, collect
+
+    try:
+        cfg = CollectConfig(episodes=args.episodes, episode_s=args.episode_s, seed=args.seed, image=args.image,
+                            perturb=not args.no_perturb, workers=args.workers)
+    except ConfigError as exc:
+        return _refuse("collect", str(exc))
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        return _refuse("collect", f"--out {args.out} is a file; expected a directory for the shards")
     specs = [s.strip() for s in args.scenario.split(",") if s.strip()]
-    summary = collect(specs, args.out, cfg, progress=not args.no_progress)
+    try:
+        summary = collect(specs, args.out, cfg, progress=not args.no_progress)
+    except CollectError as exc:
+        return _refuse("collect", str(exc))
+    except OSError as exc:
+        return _refuse("collect", f"cannot write into {args.out}: {exc.strerror or exc}")
     print(f"collected {summary['episodes']} episodes, {summary['rows']} rows "
           f"({summary['collision_rate']:.1%} in contact) into {len(summary['shards'])} shard(s) in {args.out}")
     return 0
@@ -83,11 +113,13 @@ def _train(args) -> int:
     from .model import WorldModelConfig
     from .train import TrainConfig, train, train_config_dict
 
+    if Path(args.out).is_dir():
+        return _refuse("train", f"--out {args.out} is a directory; expected a checkpoint file (.pt)")
+    _warnings_to_stderr("train")
     try:
         data = load_dataset(args.data)
     except DataError as exc:
-        print(f"wmp train: {exc}", file=sys.stderr)
-        return 2
+        return _refuse("train", str(exc))
     over = {k: v for k, v in {"steps": args.steps, "epochs": args.epochs, "batch_size": args.batch_size,
                               "horizon": args.horizon, "time_budget_s": args.time_budget_s,
                               "cpu_threads": args.threads}.items() if v is not None}
@@ -101,7 +133,11 @@ def _train(args) -> int:
     model, metrics = train(data, WorldModelConfig(**mc), cfg, weights)
     if int(os.environ.get("RANK", "0")) != 0:  # torchrun: rank 0 saves
         return 0
-    save_checkpoint(args.out, model, data_stats=data.stats(), metrics=metrics, train=train_config_dict(cfg, weights))
+    try:
+        save_checkpoint(args.out, model, data_stats=data.stats(), metrics=metrics,
+                        train=train_config_dict(cfg, weights))
+    except OSError as exc:
+        return _refuse("train", f"cannot write checkpoint {args.out}: {exc.strerror or exc}")
     v = metrics["val"]
     print(f"saved {args.out}: {metrics['steps_run']} steps in {metrics['train_time_s']:.0f} s ({metrics['stopped']}), "
           f"val pose error at {cfg.horizon} steps {v.get('pose_err_final_m', float('nan')):.3f} m, "
@@ -116,23 +152,29 @@ def _eval(args) -> int:
     from .data import DataError, load_dataset
     from .evaluate import evaluate, nan_to_none, plot, summary
 
+    from world_model_planner.safeio import atomic_write_text
+
     path = args.model or str(default_model_path())
+    if args.json and Path(args.json).is_dir():
+        return _refuse("eval-model", f"--json {args.json} is a directory; expected a file")
+    _warnings_to_stderr("eval-model")
     try:
         model = load_checkpoint(path, device=args.device)
         data = load_dataset(args.data)
         result = evaluate(model, data, stride=args.stride)
     except (CheckpointError, DataError, ValueError) as exc:
-        print(f"wmp eval-model: {exc}", file=sys.stderr)
-        return 2
+        return _refuse("eval-model", str(exc))
     result["model_path"] = str(path)
     result = nan_to_none(result)
     print(summary(result))
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, indent=1))
-    if args.plots:
-        Path(args.plots).mkdir(parents=True, exist_ok=True)
-        plot(result, Path(args.plots) / "error_vs_horizon.png")
+    try:
+        if args.json:
+            atomic_write_text(args.json, json.dumps(result, indent=1))
+        if args.plots:
+            Path(args.plots).mkdir(parents=True, exist_ok=True)
+            plot(result, Path(args.plots) / "error_vs_horizon.png")
+    except OSError as exc:
+        return _refuse("eval-model", f"cannot write results: {exc.strerror or exc} ({exc.filename or ''})")
     return 0
 
 
@@ -145,9 +187,14 @@ def _bench(args) -> int:
 
     from .checkpoint import load_checkpoint
 
+    from .checkpoint import CheckpointError
+
     if args.threads:
         torch.set_num_threads(args.threads)
-    model = load_checkpoint(args.model or default_model_path(), device=args.device)
+    try:
+        model = load_checkpoint(args.model or default_model_path(), device=args.device)
+    except (CheckpointError, ValueError) as exc:
+        return _refuse("bench-model", str(exc))
     dev = model.device
     z0 = torch.zeros(1, model.latent_dim, device=dev)
     acts = torch.rand(args.batch, args.horizon, 2, device=dev) * 2 - 1

@@ -185,10 +185,23 @@ def _episode_job(job) -> Transitions:
     return run_episode(_scenario_for(spec, np.random.default_rng(seed)), seed, cfg, episode_id)
 
 
+class CollectError(RuntimeError):
+    """Collection stopped (a full disk, a failed episode); ``summary`` describes what was kept."""
+
+    def __init__(self, message: str, summary: dict):
+        super().__init__(message)
+        self.summary = summary
+
+
 def collect(scenarios: list[str], out_dir, cfg: CollectConfig, progress: bool = True) -> dict:
     """Collect cfg.episodes episodes cycling through ``scenarios``; write shards into out_dir.
 
-    Returns a summary {"episodes", "rows", "collision_rate", "shards": [paths]}.
+    Every finished episode is on disk at once: the open shard is rewritten atomically after each
+    episode (up to ``episodes_per_shard`` episodes, then the next shard starts). A failure (a
+    full disk, a crash, a kill) therefore keeps every episode finished before it and never
+    leaves a partial shard. Returns a summary {"episodes", "rows", "collision_rate",
+    "shards": [paths]}; raises CollectError (with that summary, counting only what was
+    kept) when an episode or a write fails.
     """
     from tqdm import tqdm
 
@@ -203,19 +216,22 @@ def collect(scenarios: list[str], out_dir, cfg: CollectConfig, progress: bool = 
     shard_idx = len(existing)
     episode_base = shard_idx * cfg.episodes_per_shard * 1000  # ids stay unique when appending
     pending: list[Transitions] = []
-    shards, rows, hits = [], 0, 0
+    shards, rows, hits, kept = [], 0, 0, 0
 
-    def flush():
-        nonlocal shard_idx, pending
-        if not pending:
-            return
+    def write_open_shard():
+        """(Re)write the open shard with every pending episode; start a new one when it is full."""
+        nonlocal shard_idx, pending, kept
         from .data import concat
 
         tr = concat(pending)
         tr.meta = {**base_meta, "episodes": tr.meta["episodes"]}
-        shards.append(str(save_shard(out / f"shard_{shard_idx:05d}.npz", tr)))
-        shard_idx += 1
-        pending = []
+        path = str(save_shard(out / f"shard_{shard_idx:05d}.npz", tr))
+        if path not in shards:
+            shards.append(path)
+        kept += 1
+        if len(pending) >= cfg.episodes_per_shard:
+            shard_idx += 1
+            pending = []
 
     jobs = [(scenarios[i % len(scenarios)], cfg.seed + i, cfg, episode_base + i) for i in range(cfg.episodes)]
     pool = None
@@ -227,16 +243,26 @@ def collect(scenarios: list[str], out_dir, cfg: CollectConfig, progress: bool = 
     else:
         results = map(_episode_job, jobs)
     bar = tqdm(results, total=cfg.episodes, desc="collect", unit="ep", disable=not progress, dynamic_ncols=True)
-    for tr in bar:
-        sc_name = next(iter(tr.meta["episodes"].values()))["scenario"]
-        rows += len(tr)
-        hits += int(tr.collision.sum())
-        pending.append(tr)
-        bar.set_postfix(scenario=sc_name, rows=rows, coll=f"{hits / max(rows, 1):.1%}")
-        if len(pending) >= cfg.episodes_per_shard:
-            flush()
-    flush()
-    if pool is not None:
-        pool.close()
-        pool.join()
-    return {"episodes": cfg.episodes, "rows": rows, "collision_rate": hits / max(rows, 1), "shards": shards}
+    kept_rows = kept_hits = 0
+    try:
+        for tr in bar:
+            sc_name = next(iter(tr.meta["episodes"].values()))["scenario"]
+            rows += len(tr)
+            hits += int(tr.collision.sum())
+            pending.append(tr)
+            bar.set_postfix(scenario=sc_name, rows=rows, coll=f"{hits / max(rows, 1):.1%}")
+            write_open_shard()
+            kept_rows, kept_hits = rows, hits
+    except Exception as exc:  # noqa: BLE001 - report what was kept, then stop
+        summary = {"episodes": kept, "rows": kept_rows, "collision_rate": kept_hits / max(kept_rows, 1),
+                   "shards": shards}
+        why = f"{exc.strerror} ({exc.filename or out})" if isinstance(exc, OSError) and exc.strerror \
+            else f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+        raise CollectError(f"stopped after {kept} of {cfg.episodes} episodes: {why}; the {kept} finished "
+                           f"episode(s) are kept in {len(shards)} shard(s) in {out}", summary) from None
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+    return {"episodes": kept, "rows": rows, "collision_rate": hits / max(rows, 1), "shards": shards}

@@ -19,18 +19,30 @@ world-model step (dt_s, 0.1 s by default)::
                                "episodes": {id: {"scenario", "seed"}}, "source"}
 
 So the model step from row t to row t+1 is (obs_t, cmd_t) -> obs_{t+1}, labelled collision_t.
+
+Shards are written atomically (temporary file beside the target, fsync, rename), so a reader
+never sees half a shard. Loading a directory follows one rule for damaged files: a shard that
+cannot be read (truncated, not a zip, missing arrays, another format version) is skipped with
+a warning naming the file (logger ``world_model_node.data``) as long as at least one usable
+file remains; when none remains, loading is refused with a DataError naming the first bad file.
+Hidden files (names starting with ".", e.g. the temporary of a killed writer) are ignored.
 """
 from __future__ import annotations
 
 import json
+import logging
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from world_model_planner.safeio import atomic_path
+
 FORMAT_VERSION = 1
 ARRAYS = ("pose", "vel", "scan", "cmd", "dt", "collision", "episode", "t_s")
+log = logging.getLogger(__name__)
 
 
 class DataError(ValueError):
@@ -99,16 +111,18 @@ def concat(parts: list[Transitions]) -> Transitions:
 
 
 def save_shard(path, tr: Transitions) -> Path:
-    """Write one shard (np.savez_compressed) with the arrays above and the JSON meta."""
+    """Write one shard (np.savez_compressed) with the arrays above and the JSON meta, atomically:
+    on any failure (a full disk) ``path`` keeps its previous content and no partial file is left."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {k: getattr(tr, k) for k in ARRAYS}
     arrays["scan"] = arrays["scan"].astype(np.float16)
     meta = dict(tr.meta, format_version=FORMAT_VERSION)
     arrays["meta"] = np.array(json.dumps(meta))
     if tr.image is not None:
         arrays["image"] = tr.image.astype(np.uint8)
-    np.savez_compressed(path, **arrays)
+    with atomic_path(path) as tmp:   # the temporary keeps the .npz suffix: numpy writes that name
+        np.savez_compressed(tmp, **arrays)
+        os.chmod(tmp, 0o644)         # mkstemp makes 0600; a shard is shared data
     return path
 
 
@@ -124,8 +138,9 @@ def load_shard(path) -> Transitions:
             image = z["image"] if "image" in z.files else None
     except DataError:
         raise
-    except Exception as exc:
-        raise DataError(f"{path}: not a readable transition shard: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - truncated zip, bad member, bad JSON
+        raise DataError(f"{path}: not a readable transition shard: "
+                        f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}") from None
     if meta.get("format_version") != FORMAT_VERSION:
         raise DataError(f"{path}: expected format_version {FORMAT_VERSION}, got {meta.get('format_version')!r}")
     arrs["scan"] = arrs["scan"].astype(np.float32)
@@ -141,17 +156,31 @@ def load_dataset(path) -> Transitions:
         return load_shard(path)
     if not path.is_dir():
         raise DataError(f"{path}: no such data directory (expected shard_*.npz files or .mcap recordings)")
-    shards = sorted(path.glob("*.npz"))
-    recs = sorted(path.glob("*.mcap"))
+    shards = sorted(p for p in path.glob("*.npz") if not p.name.startswith("."))
+    recs = sorted(p for p in path.glob("*.mcap") if not p.name.startswith("."))
     if not shards and not recs:
         raise DataError(f"{path}: no shard_*.npz or *.mcap files in this directory")
-    parts = [load_shard(p) for p in shards]
+    parts, bad = [], []
+    for p in shards:
+        try:
+            parts.append(load_shard(p))
+        except DataError as exc:
+            bad.append(exc)
     next_id = max((int(p.episode.max()) + 1 for p in parts if len(p)), default=0)
     for r in recs:
-        tr = load_mcap(r, first_episode=next_id)
+        try:
+            tr = load_mcap(r, first_episode=next_id)
+        except DataError as exc:
+            bad.append(exc)
+            continue
         if len(tr):
             next_id = int(tr.episode.max()) + 1
         parts.append(tr)
+    if not parts:
+        more = f" (and {len(bad) - 1} more unusable file(s))" if len(bad) > 1 else ""
+        raise DataError(f"{bad[0]}{more}; no usable data left in {path}")
+    for exc in bad:
+        log.warning(f"skipping {exc}")
     return concat(parts)
 
 

@@ -142,7 +142,10 @@ def plot(result: dict, path) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    from world_model_planner.safeio import atomic_path
+
+    with atomic_path(path) as tmp:    # keeps the .png suffix, so matplotlib picks the format
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)
 
 
