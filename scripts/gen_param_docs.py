@@ -10,6 +10,7 @@ from planner_node.config import parameter_tables
 from sim.node_config import SimNodeConfig
 from teleop.joymap import JoyConfig
 from teleop.keymap import KeyboardConfig
+from teleop.limiter import LimiterConfig
 from teleop.mux import MuxConfig
 from teleop.recorder_node import RecorderConfig
 from world_model_node.node_config import WorldModelNodeConfig
@@ -37,6 +38,8 @@ def render() -> str:
     out += ["## planner_node (`config/planner.yaml`)", "", parameter_tables().replace("#### ", "### "), ""]
     for node, yaml_file, cls in SECTIONS[2:]:
         out += [f"## {node} (`{yaml_file}`)", "", markdown_table(cls), ""]
+        if cls is MuxConfig:  # the velocity limiter, the last stage before /cmd_vel
+            out += ["### cmd_mux velocity limiter (`limiter.*`)", "", markdown_table(LimiterConfig, "limiter."), ""]
     return "\n".join(out)
 
 

@@ -2,7 +2,14 @@
 
 Several inputs (a person's teleop, the planner) offer velocity commands; the mux forwards the
 command of the highest-priority input that has spoken within its timeout. An e-stop lock
-replaces every command with zero. Commands with NaN or inf are rejected (never forwarded).
+replaces every command with zero. Commands with NaN or inf are rejected (never forwarded); one
+from the input in control stops the robot (a zero command) instead of leaving the last command
+standing until the timeout.
+
+Freshness is the absolute age on the node clock (world_model_planner.sensor_check.stamp_age):
+a message received "in the future" — the clock jumped back, as at a sim reset — is stale at
+once, never fresh for the length of the jump. Velocity and acceleration limits are applied
+after the mux by teleop.limiter.VelocityLimiter (the last stage before /cmd_vel).
 
 An *intervention* starts when a person input (``person_inputs``) takes control while an
 autonomy input (``autonomy_inputs``) is active, i.e. has spoken within its own timeout; it ends
@@ -20,6 +27,7 @@ import math
 from dataclasses import dataclass, field
 
 from world_model_planner.params import ConfigError, param, validate
+from world_model_planner.sensor_check import stamp_age
 
 Cmd = tuple  # (vx, vy, vz, wx, wy, wz): a Twist as six floats
 ZERO: Cmd = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
@@ -77,7 +85,12 @@ class MuxInput:
     rejected: int = 0                  # messages dropped for NaN/inf
 
     def active(self, now_s: float) -> bool:
-        return now_s - self.last_rx_s <= self.timeout_s
+        """Spoken within ``timeout_s``; a message received after ``now_s`` (the clock jumped
+        back) is stale, not fresh."""
+        if self.last_rx_s == -math.inf:
+            return False
+        age, why = stamp_age(now_s, self.last_rx_s, 0.0)
+        return not why and age <= self.timeout_s
 
 
 @dataclass
@@ -86,7 +99,7 @@ class MuxOutput:
 
     cmd: Cmd
     stamp_s: float | None
-    source: str  # input name, "estop" or "timeout"
+    source: str  # input name, "estop", "timeout" or "rejected"
 
 
 @dataclass
@@ -112,6 +125,15 @@ class CommandMux:
                 best = inp
         return best.name if best else None
 
+    def reconfigure(self, cfg: MuxConfig) -> None:
+        """Apply new priorities, timeouts and person/autonomy sets (same input names), keeping
+        what was received."""
+        if list(cfg.input_names) != list(self.cfg.input_names):
+            raise ConfigError("input_names can only change at start-up")
+        for n, p, to in zip(cfg.input_names, cfg.input_priorities, cfg.input_timeouts_s):
+            self.inputs[n].priority, self.inputs[n].timeout_s = int(p), float(to)
+        self.cfg = cfg
+
     def rejected_total(self) -> int:
         return sum(i.rejected for i in self.inputs.values())
 
@@ -123,7 +145,12 @@ class CommandMux:
             raise KeyError(f"unknown mux input {name!r}; expected one of {list(self.inputs)}")
         if len(cmd) != 6 or not all(math.isfinite(x) for x in cmd):
             inp.rejected += 1
-            return None
+            self._update_selection(now_s)
+            if self.selected != name:
+                return None  # a bad message never takes over
+            # the input in control sent garbage: it keeps control, commanding zero
+            inp.last_rx_s, inp.last_cmd, inp.last_stamp_s = now_s, ZERO, stamp_s
+            return MuxOutput(ZERO, stamp_s, "rejected")
         inp.last_rx_s, inp.last_cmd, inp.last_stamp_s = now_s, tuple(float(x) for x in cmd), stamp_s
         self._update_selection(now_s)
         if self.selected != name:

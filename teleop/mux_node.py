@@ -8,9 +8,20 @@ sees the controller's stamps.
 Interventions (a person input taking over while the planner is active) are published on
 /mux/intervention (std_msgs/Bool, true while the person holds control; reliable,
 transient_local) and counted in /diagnostics (DiagnosticStatus name "cmd_mux", key
-``interventions``), together with ``selected``, ``locked`` and ``rejected_nonfinite``.
+``interventions``), together with ``selected``, ``locked``, ``rejected_nonfinite`` and
+``limited`` (commands changed by the limiter).
+
+The last stage before the output is teleop.limiter.VelocityLimiter (parameters ``limiter.*``):
+velocity and acceleration limits, non-finite commands refused (zero), and its own timeout,
+checked by the ``check_rate_hz`` timer on the node clock.
+
+Runtime parameter changes (``ros2 param set``): priorities, timeouts, person/autonomy inputs,
+rates and every ``limiter.*`` limit are applied at once; topics, names and message types are
+refused with the reason (read at start-up only).
 """
 from __future__ import annotations
+
+import math
 
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -19,8 +30,14 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Twist, TwistStamped
 from std_msgs.msg import Bool
 
+from teleop.limiter import Limited, LimiterConfig, VelocityLimiter
 from teleop.mux import CommandMux, MuxConfig, MuxOutput
-from world_model_planner.rosutil import declare_config, sec_to_stamp, spin_main, stamp_to_sec
+from world_model_planner.rosutil import (READ_AT_STARTUP, LiveConfig, check_unknown_parameters,
+                                         sec_to_stamp, spin_main, stamp_to_sec)
+
+#: MuxConfig fields that need new subscriptions or publishers: refused at runtime.
+STARTUP_ONLY = ("input_names", "input_topics", "output_topic", "estop_topic", "input_stamped",
+                "output_stamped")
 
 
 def twist_to_tuple(t: Twist) -> tuple:
@@ -36,8 +53,11 @@ def tuple_to_twist(c) -> Twist:
 class MuxNode(Node):
     def __init__(self):
         super().__init__("cmd_mux")
-        self.cfg = declare_config(self, MuxConfig)
+        self.live = LiveConfig(self, {"": MuxConfig, "limiter.": LimiterConfig}, apply=self._apply)
+        self.cfg = self.live[""]
         self.mux = CommandMux(self.cfg)
+        self.limiter = VelocityLimiter(self.live["limiter."])
+        check_unknown_parameters(self)
         out_type = TwistStamped if self.cfg.output_stamped else Twist
         self.pub = self.create_publisher(out_type, self.cfg.output_topic, 10)
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
@@ -48,13 +68,33 @@ class MuxNode(Node):
         for name, topic in zip(self.cfg.input_names, self.cfg.input_topics):
             self.create_subscription(in_type, topic, lambda m, n=name: self._on_input(n, m), 10)
         self.create_subscription(Bool, self.cfg.estop_topic, self._on_estop, 10)
-        self.create_timer(1.0 / self.cfg.check_rate_hz, self._on_check)
-        self.create_timer(1.0 / self.cfg.diagnostics_rate_hz, self._publish_diagnostics)
+        self._check_timer = self.create_timer(1.0 / self.cfg.check_rate_hz, self._on_check)
+        self._diag_timer = self.create_timer(1.0 / self.cfg.diagnostics_rate_hz, self._publish_diagnostics)
         self._intervention_sent = None
         self._publish_intervention()
+        lim = self.limiter.cfg
         self.get_logger().info(
             "cmd_mux: " + ", ".join(f"{i.name}={i.topic} (prio {i.priority}, {i.timeout_s}s)"
-                                    for i in self.mux.inputs.values()) + f" -> {self.cfg.output_topic}")
+                                    for i in self.mux.inputs.values()) + f" -> {self.cfg.output_topic}; "
+            f"limits v [{lim.v_min_mps:g}, {lim.v_max_mps:g}] m/s, |w| <= {lim.w_max_rps:g} rad/s, "
+            f"accel {lim.accel_v_mps2:g} m/s^2 / {lim.accel_w_rps2:g} rad/s^2, timeout {lim.timeout_s:g} s")
+
+    def _apply(self, new: dict, changed: list) -> str | None:
+        """Runtime parameter change: apply it, or return why it is refused."""
+        fixed = [n for n in changed if n in STARTUP_ONLY]
+        if fixed:
+            return f"{', '.join(fixed)}: {READ_AT_STARTUP}"
+        cfg = new[""]
+        self.mux.reconfigure(cfg)
+        self.limiter.cfg = new["limiter."]
+        if cfg.check_rate_hz != self.cfg.check_rate_hz:
+            self.destroy_timer(self._check_timer)
+            self._check_timer = self.create_timer(1.0 / cfg.check_rate_hz, self._on_check)
+        if cfg.diagnostics_rate_hz != self.cfg.diagnostics_rate_hz:
+            self.destroy_timer(self._diag_timer)
+            self._diag_timer = self.create_timer(1.0 / cfg.diagnostics_rate_hz, self._publish_diagnostics)
+        self.cfg = cfg
+        return None
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -67,8 +107,8 @@ class MuxNode(Node):
         before = self.mux.inputs[name].rejected
         self._emit(self.mux.on_command(name, cmd, stamp, self._now()))
         if self.mux.inputs[name].rejected > before:
-            self.get_logger().warning(f"rejected a non-finite command on {self.mux.inputs[name].topic}: {cmd}",
-                                      throttle_duration_sec=1.0)
+            self.get_logger().warning(f"rejected a non-finite command on {self.mux.inputs[name].topic}: "
+                                      f"{cmd}", throttle_duration_sec=1.0)
 
     def _on_estop(self, msg: Bool) -> None:
         was = self.mux.locked
@@ -79,23 +119,38 @@ class MuxNode(Node):
             self._publish_diagnostics()
 
     def _on_check(self) -> None:
-        self._emit(self.mux.tick(self._now()))
+        now = self._now()
+        self._emit(self.mux.tick(now))
+        limited = self.limiter.tick(now)   # the limiter's own timeout
+        if limited is not None:
+            self._publish(limited, None)
 
     def _emit(self, out: MuxOutput | None) -> None:
         if out is not None:
-            twist = tuple_to_twist(out.cmd)
-            if self.cfg.output_stamped:
-                msg = TwistStamped()
-                msg.header.frame_id = "base_link"
-                msg.header.stamp = (sec_to_stamp(out.stamp_s) if out.stamp_s is not None
-                                    else self.get_clock().now().to_msg())
-                msg.twist = twist
+            now = self._now()
+            if out.source == "estop":
+                limited = self.limiter.stop(now)
             else:
-                msg = twist
-            self.pub.publish(msg)
+                limited = self.limiter.command(out.cmd, now)
+            self._publish(limited, out.stamp_s)
         if self._intervention_sent != self.mux.intervention_active:
             self._publish_intervention()
             self._publish_diagnostics()
+
+    def _publish(self, limited: Limited, stamp_s: float | None) -> None:
+        """Publish the limiter's output, keeping the input's stamp (None: now)."""
+        if limited.reason and limited.reason != "e-stop":
+            self.get_logger().warning(f"limiter: {limited.reason}", throttle_duration_sec=1.0)
+        twist = tuple_to_twist(limited.cmd)
+        if self.cfg.output_stamped:
+            msg = TwistStamped()
+            msg.header.frame_id = "base_link"
+            msg.header.stamp = (sec_to_stamp(stamp_s) if stamp_s is not None and math.isfinite(stamp_s)
+                                and stamp_s >= 0 else self.get_clock().now().to_msg())
+            msg.twist = twist
+        else:
+            msg = twist
+        self.pub.publish(msg)
 
     def _publish_intervention(self) -> None:
         self._intervention_sent = self.mux.intervention_active
@@ -112,7 +167,8 @@ class MuxNode(Node):
             ("selected", m.selected or "none"), ("locked", str(m.locked).lower()),
             ("interventions", m.interventions),
             ("intervention_active", str(m.intervention_active).lower()),
-            ("rejected_nonfinite", m.rejected_total()))]
+            ("rejected_nonfinite", m.rejected_total()), ("limited", self.limiter.clamped),
+            ("limiter_refused", self.limiter.refused))]
         arr = DiagnosticArray(status=[st])
         arr.header.stamp = self.get_clock().now().to_msg()
         self.pub_diag.publish(arr)

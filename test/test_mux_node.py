@@ -5,6 +5,10 @@ from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from rostest_utils import REPO, NodeProcess
 
+# these tests are about arbitration: steps of up to 5 m/s per message pass the limiter unramped
+# (test_safety_cmd_mux.py tests the limiter's acceleration limits)
+NO_RAMP = ["-p", "limiter.accel_v_mps2:=50.0", "-p", "limiter.accel_w_rps2:=100.0"]
+
 
 def _ts(stamp_s, v, w):
     from geometry_msgs.msg import TwistStamped
@@ -24,7 +28,7 @@ def test_mux_priority_timeout_lock_and_intervention(probe, node_env, tmp_path):
 
     from world_model_planner.rosutil import stamp_to_sec
 
-    mux = NodeProcess.executable("cmd_mux", ["--params-file", str(REPO / "config/mux.yaml")],
+    mux = NodeProcess.executable("cmd_mux", ["--params-file", str(REPO / "config/mux.yaml"), *NO_RAMP],
                                  node_env, tmp_path)
     try:
         probe.subscribe("/cmd_vel", TwistStamped)
@@ -113,7 +117,7 @@ def test_mux_timeouts_follow_sim_time_in_lockstep(probe, node_env, tmp_path):
 
     from world_model_planner.rosutil import sec_to_stamp
 
-    mux = NodeProcess.executable("cmd_mux", ["-p", "use_sim_time:=true"], node_env, tmp_path)
+    mux = NodeProcess.executable("cmd_mux", ["-p", "use_sim_time:=true", *NO_RAMP], node_env, tmp_path)
     try:
         probe.subscribe("/cmd_vel", TwistStamped)
         clock = probe.node.create_publisher(Clock, "/clock", 10)

@@ -15,7 +15,7 @@ This module never imports rclpy or launch; it is plain data.
 Topic wiring (DESIGN.md)::
 
     sim_node ──odom, scan, clock──▶ world_model_node, planner_node ◀── goal_pose
-    planner_node ──cmd_vel_nav──▶ cmd_mux ──cmd_vel──▶ sim_node / robot
+    planner_node ──cmd_vel_nav──▶ cmd_mux (+ velocity limiter) ──cmd_vel──▶ sim_node / robot
     (no cmd_mux installed: planner_node's cmd_vel_nav is remapped straight to cmd_vel)
 """
 from __future__ import annotations
@@ -261,6 +261,10 @@ def robot_stack(robot_yaml: str | None = None, odom: str = "/odom", scan: str = 
     extra = dict(extra or {})
     robot = load_robot(str(Path(robot_yaml).resolve()) if robot_yaml else "husky")
     extra[PLANNER] = {**planner_params(robot), **extra.get(PLANNER, {})}
+    if has_mux():  # the mux's velocity limiter enforces the robot's limits on /cmd_vel
+        from teleop.limiter import limiter_params
+
+        extra[MUX] = {**limiter_params(robot), **extra.get(MUX, {})}
     remap_in = [(src, dst) for src, dst in
                 (("odom", odom), ("scan", scan), ("camera/image_raw", image))
                 if dst and dst.strip("/") != src]
