@@ -102,6 +102,8 @@ def check_scan_header(angle_min, angle_max, angle_increment, range_min, range_ma
     inc = vals["angle_increment"]
     if inc == 0.0:
         return None, "scan angle_increment is 0"
+    if abs(inc) > TWO_PI:
+        return None, f"scan angle_increment {inc:g} is more than a full turn"
     if abs(inc) * (n - 1) > TWO_PI + 1e-3:
         return None, (f"scan spans {abs(inc) * (n - 1):.3f} rad (> 2π): angle_increment {inc:g} "
                       f"does not fit {n} beams")
@@ -120,7 +122,10 @@ def clean_ranges(ranges, geom: ScanGeometry, limits: SensorLimits) -> tuple[np.n
     -inf ("too close") becomes range_min, and invalid beams (NaN, negative, below range_min)
     are NaN. Refused when fewer than ``min_valid_fraction`` of the beams are valid.
     """
-    r = np.asarray(ranges, dtype=np.float64).reshape(-1)
+    try:
+        r = np.asarray(ranges, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        return None, "scan ranges are not numbers"
     if r.size != geom.n:
         return None, f"scan has {r.size} ranges for {geom.n} beams"
     out = r.copy()
@@ -161,14 +166,18 @@ def resample_scan(ranges: np.ndarray, geom: ScanGeometry, n_out: int, angle_min_
     Returns (n_out,) float64.
     """
     out_ang = angle_min_out + TWO_PI / n_out * np.arange(n_out)
-    rel = (out_ang - geom.angle_min) / geom.angle_increment        # fractional input index
-    turn = TWO_PI / geom.angle_increment                            # one full turn in index units
+    step = abs(geom.angle_increment)
+    # angle of each output beam past the first input beam, along the sweep, in [-step/2, 2π - step/2)
+    d = (out_ang - geom.angle_min) * (1.0 if geom.angle_increment > 0 else -1.0)
+    d = np.mod(d + step / 2.0, TWO_PI) - step / 2.0
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        f = d / step                                                # fractional input index
+    ok = np.isfinite(f) & (f > -1.0) & (f < geom.n)
+    cand = np.zeros(n_out, dtype=np.int64)
+    cand[ok] = np.rint(f[ok]).astype(np.int64)
+    fill = ok & (cand >= 0) & (cand < geom.n) & (np.abs(f - cand) <= 0.5 + 1e-9)
     best = np.full(n_out, np.nan)
-    for shift in (-1.0, 0.0, 1.0):                                  # match across the ±π seam
-        f = rel + shift * turn
-        cand = np.rint(f).astype(np.int64)
-        fill = (cand >= 0) & (cand < geom.n) & (np.abs(f - cand) <= 0.5 + 1e-9) & np.isnan(best)
-        best[fill] = ranges[cand[fill]]
+    best[fill] = np.asarray(ranges, dtype=np.float64)[cand[fill]]
     return best
 
 
