@@ -37,10 +37,10 @@ class LimiterConfig:
     v_min_mps: float = param(-0.5, "Most negative (reverse) linear speed sent to the robot (m/s).",
                              range=(-10.0, 0.0))
     v_max_mps: float = param(1.0, "Highest forward speed sent to the robot (m/s).", range=(0.0, 10.0))
-    w_max_rps: float = param(1.5, "Largest |yaw rate| sent to the robot (rad/s).", range=(0.0, 20.0))
-    accel_v_mps2: float = param(1.5, "Largest rate of speeding up, |v| growing (m/s^2).",
+    w_max_rps: float = param(1.5, "Largest yaw rate magnitude sent to the robot (rad/s).", range=(0.0, 20.0))
+    accel_v_mps2: float = param(1.5, "Largest rate of speeding up (m/s^2).",
                                 range=(0.001, 50.0))
-    accel_w_rps2: float = param(3.0, "Largest rate of turning faster, |w| growing (rad/s^2).",
+    accel_w_rps2: float = param(3.0, "Largest rate of turning faster (rad/s^2).",
                                 range=(0.001, 100.0))
     decel_v_mps2: float = param(0.0, "Largest rate of slowing down (m/s^2); 0 = braking is never "
                                      "delayed (the robot's own controller brakes).", range=(0.0, 100.0))
