@@ -15,7 +15,7 @@ import torch
 from rostest_utils import NodeProcess
 from world_model_node.checkpoint import load_checkpoint, save_checkpoint
 from world_model_node.model import WorldModel, WorldModelConfig
-from world_model_node.monitor import CommandLog, SurpriseMonitor, resample_scan
+from world_model_node.monitor import CommandLog, SurpriseMonitor
 from world_model_node.online import OnlineFinetuner, ReplayBuffer
 
 BEAMS = 180
@@ -61,16 +61,23 @@ def feed(monitor, slip, n_steps=80, replay=None, vary=False):
 
 
 # --------------------------------------------------------------------------- library
-def test_resample_scan_layouts():
+def test_scans_of_other_layouts_are_projected_onto_the_model_beams():
+    from world_model_node.sensors import SensorGate
+    from world_model_planner.sensor_check import SensorLimits
+
+    gate = SensorGate(SensorLimits())
+    inc = 2 * math.pi / BEAMS
     native = np.linspace(0.5, 2.0, BEAMS, dtype=np.float32)
-    assert np.array_equal(resample_scan(native, -math.pi, 2 * math.pi / BEAMS, BEAMS, 8.0), native)
+    out, why = gate.scan(-math.pi, math.pi - inc, inc, 0.1, 8.0, native, 10.0, 10.0, BEAMS)
+    assert why == "" and np.allclose(out, native)
     fine = np.full(720, 3.0)
-    fine[0], fine[5] = 1.0, np.nan                       # 0 rad reading; a nan = no return
-    out = resample_scan(fine, 0.0, 2 * math.pi / 720, BEAMS, 8.0)
-    assert out[BEAMS // 2] == pytest.approx(1.0) and np.isfinite(out).all()
+    fine[0], fine[5] = 1.0, np.nan                       # 0 rad reading; one invalid beam
+    out, why = gate.scan(0.0, 2 * math.pi, 2 * math.pi / 720, 0.1, 8.0, fine, 10.0, 10.0, BEAMS)
+    assert why == "" and out[BEAMS // 2] == pytest.approx(1.0)
     coarse = np.full(90, 2.0)                            # 270 deg field of view
-    out = resample_scan(coarse, -0.75 * math.pi, 1.5 * math.pi / 90, BEAMS, 8.0)
-    assert np.isinf(out).sum() == 45 and out[BEAMS // 2] == pytest.approx(2.0)
+    out, why = gate.scan(-0.75 * math.pi, 0.75 * math.pi, 1.5 * math.pi / 90, 0.1, 8.0, coarse, 10.0, 10.0, BEAMS)
+    assert why == "" and np.isnan(out).sum() == 45 and out[BEAMS // 2] == pytest.approx(2.0)
+    assert gate.rejected == {"odom": 0, "scan": 0, "cmd": 0}
 
 
 def test_command_log_time_weighted_mean():
@@ -245,10 +252,14 @@ def test_node_predicts_and_reports_surprise(probe, node_env, tmp_path, ckpt):
         values, status = _world_model_status(msgs)
         assert values["checkpoint"] == str(ckpt)
         assert float(values["surprise_1step_m"]) < 0.05 and float(values["surprise_1s_m"]) < 0.2
-        assert status.level == b"\x00"
+        # every 15th odom and command is non-finite: skipped, counted, and the status says so
+        assert status.level == b"\x01" and "sensor sample(s) skipped" in status.message, status
         log = node.log()
-        assert "ignoring non-finite values in odom" in log and "ignoring non-finite values in cmd_vel" in log
-        assert log.count("ignoring non-finite values in odom") <= 2  # throttled
+        assert "skipping odom sample: odometry has non-finite values" in log
+        assert "skipping cmd_vel sample: non-finite velocity command" in log
+        assert "skipping scan sample: header stamp not set" in log
+        assert log.count("skipping odom sample") <= 2  # throttled
+        assert int(values["rejected_odom"]) >= 1 and int(values["rejected_scan"]) == 1
         assert "[ERROR]" not in log, log  # no callback failed (they are guarded, not silent)
         # lifecycle_manager shutdown + startup: deactivate, cleanup, configure, activate again
         assert all(_transition(probe, t) for t in (4, 2, 1, 3))

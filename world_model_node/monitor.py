@@ -31,44 +31,6 @@ def yaw_from_quaternion(x: float, y: float, z: float, w: float) -> float:
     return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
 
 
-def resample_scan(ranges, angle_min: float, angle_increment: float, n_beams: int,
-                  range_max_m: float) -> np.ndarray:
-    """A LaserScan's ranges → (n_beams,) at angles -pi + i * 2pi/n_beams (the model's layout).
-
-    Each output beam takes the minimum valid reading of the input beams nearest to it (the
-    nearest input beam when the input is coarser). Output beams outside the input's field of
-    view are +inf (no return, REP-117); nan, negative and above-``range_max_m`` readings count
-    as no return. An input already in the model's layout is returned unchanged (float32).
-    """
-    r = np.asarray(ranges, dtype=np.float32).reshape(-1)
-    step = 2.0 * math.pi / n_beams
-    if (r.size == n_beams and abs(angle_increment - step) < 1e-6
-            and abs(_wrap(angle_min + math.pi)) < 1e-6):
-        return r.copy()
-    out = np.full(n_beams, np.inf, dtype=np.float32)
-    if r.size == 0 or not math.isfinite(angle_increment) or angle_increment == 0.0:
-        return out
-    if angle_increment < 0.0:  # clockwise scan: same beams, counter-clockwise order
-        r, angle_min, angle_increment = r[::-1], angle_min + angle_increment * (r.size - 1), -angle_increment
-    r = np.where(np.isfinite(r) & (r >= 0.0) & (r <= range_max_m), r, np.inf).astype(np.float32)
-    ang = angle_min + angle_increment * np.arange(r.size)
-    idx = np.round(np.remainder(ang + math.pi, 2.0 * math.pi) / step).astype(int) % n_beams
-    np.minimum.at(out, idx, r)
-    if angle_increment > step:  # coarse input: output beams between input beams
-        rel = np.remainder(-math.pi + step * np.arange(n_beams) - angle_min, 2.0 * math.pi)
-        nearest = np.round(rel / angle_increment).astype(int)
-        if angle_increment * r.size >= 2.0 * math.pi - 1e-6:  # full circle: wrap around
-            nearest %= r.size
-        inside = nearest <= r.size - 1
-        fill = r[np.clip(nearest, 0, r.size - 1)]
-        out = np.where(inside & ~np.isfinite(out), fill, out)
-    return out
-
-
-def _wrap(a: float) -> float:
-    return (a + math.pi) % (2.0 * math.pi) - math.pi
-
-
 class CommandLog:
     """Piecewise-constant command history: (t_s, v_mps, w_radps), held until the next one."""
 
@@ -152,7 +114,7 @@ class SurpriseMonitor:
         self.commands.add(t_s, v, w)
 
     def add_scan(self, scan: np.ndarray) -> None:
-        """scan (N,) in the model's layout (see :func:`resample_scan`)."""
+        """scan (N,) in the model's layout (``world_model_node.sensors.SensorGate.scan``)."""
         self.scan = np.asarray(scan, dtype=np.float32)
 
     def add_odom(self, t_s: float, pose, vel) -> bool:

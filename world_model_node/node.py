@@ -1,7 +1,7 @@
 """world_model_node: the learned world model's life outside the control loop (lifecycle node).
 
-configure: load ``model_path`` (a missing or corrupt checkpoint fails the transition with the
-reason; the node stays up, unconfigured, and nothing reaches the robot). activate: subscribe
+configure: load ``model_path`` (a missing, corrupt or oversized checkpoint fails the transition
+with the reason in the log; the node stays up, unconfigured, and nothing reaches the robot). activate: subscribe
 ``odom`` (nav_msgs/Odometry), ``scan`` (sensor_msgs/LaserScan) and ``cmd_vel`` (the command
 actually sent; TwistStamped, or Twist with ``cmd_vel_stamped: false``) and publish
 
@@ -11,8 +11,21 @@ actually sent; TwistStamped, or Twist with ``cmd_vel_stamped: false``) and publi
 - ``/world_model/checkpoint`` (std_msgs/String, reliable + transient_local): fine-tuned
   checkpoints, when ``online_finetune`` is on (planner_node hot-reloads them).
 
-A callback that raises (a malformed message, a model error) is logged (throttled) and
-skipped; the node keeps running.
+Every /odom, /scan and cmd_vel sample is checked first (``world_model_planner.sensor_check``,
+bounds in the ``sensors.*`` parameters): a stamp from the future, a LaserScan header with
+non-finite or absurd angles, increments or range limits, too many beams, too few valid beams,
+or an implausible or non-finite pose, quaternion or velocity is skipped, logged (throttled) and
+counted in the diagnostics (``rejected_odom``, ``rejected_scan``, ``rejected_cmd``,
+``last_rejection``). A skipped sample never reaches the model or the online fine-tuning buffer
+(a rejected scan also withdraws the previous one until a valid scan arrives). Scans of another
+layout (beam count, angle_min, less than 360°) are projected onto the model's beams; beams the
+lidar does not cover read as no return.
+
+Parameters (``WorldModelNodeConfig``, ``sensors.*`` = ``SensorLimits``) may change at runtime and
+are applied or refused, never acknowledged and ignored (:data:`AT_CONFIGURE`,
+:data:`AT_ACTIVATE`); unknown keys in a params file stop the node with one line.
+
+A callback that raises (a model error) is logged (throttled) and skipped; the node keeps running.
 
 The math lives in :mod:`world_model_node.monitor` and :mod:`world_model_node.online`.
 """
@@ -33,10 +46,12 @@ from sensor_msgs.msg import LaserScan
 from std_msgs.msg import String
 from visualization_msgs.msg import MarkerArray
 
-from world_model_planner.rosutil import declare_config, spin_main
+from world_model_planner.rosutil import LiveConfig, check_unknown_parameters, spin_main, stamp_to_sec
+from world_model_planner.sensor_check import SensorLimits
 
 from .node_config import WorldModelNodeConfig, resolve_checkpoint_dir, resolve_model_path
 from .node_msgs import diagnostics, odom_arrays, prediction_markers, twist_command
+from .sensors import SensorGate
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
 CHECKPOINT_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
@@ -44,6 +59,13 @@ CHECKPOINT_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
 # Sensor streams: best effort (matches any publisher), a deep queue so a sim running several
 # times faster than real time does not drop frames while this node is busy.
 SENSOR_QOS = QoSProfile(depth=50, reliability=ReliabilityPolicy.BEST_EFFORT)
+#: Parameters read when the model is loaded: a runtime change is applied by the next configure,
+#: so it is accepted only while the node is unconfigured.
+AT_CONFIGURE = ("model_path", "device", "torch_threads", "online_finetune", "finetune_steps",
+                "finetune_batch_size", "finetune_horizon", "finetune_lr", "replay_capacity",
+                "checkpoint_dir", "surprise_horizon_s", "max_gap_s")
+#: Parameters read when the subscriptions are made: accepted only while the node is not active.
+AT_ACTIVATE = ("cmd_vel_stamped",)
 
 
 def _guarded(callback):
@@ -61,13 +83,46 @@ def _guarded(callback):
 class WorldModelNode(LifecycleNode):
     def __init__(self):
         super().__init__("world_model_node")
-        self.cfg = declare_config(self, WorldModelNodeConfig)
+        self.live = LiveConfig(self, {"": WorldModelNodeConfig, "sensors.": SensorLimits}, apply=self._apply)
+        check_unknown_parameters(self)
         self.model = self.monitor = self.replay = self.finetuner = None
         self._subs, self._timers = [], []
+        self._diag_timer = self._ft_timer = None
         self._frame_id = "odom"
         self._last_pred_t = -math.inf
         self._ft_status = "off"
-        self._nan_warned: dict[str, float] = {}   # input -> last warning (monotonic s)
+        self.gate = SensorGate(self.live["sensors."])
+        self._warned: dict[str, float] = {}   # input -> last warning (monotonic s)
+
+    @property
+    def cfg(self) -> WorldModelNodeConfig:
+        return self.live[""]
+
+    def _apply(self, new: dict, changed: list[str]) -> str | None:
+        """Put a validated runtime parameter change into effect, or say why it cannot be."""
+        if self.model is not None:
+            late = [n for n in changed if n in AT_CONFIGURE]
+            if late:
+                return (f"{', '.join(late)} take(s) effect when the model is loaded: deactivate and clean "
+                        "up the node (lifecycle), set it, then configure again")
+        if self._subs:
+            late = [n for n in changed if n in AT_ACTIVATE]
+            if late:
+                return f"{', '.join(late)} take(s) effect at activation: deactivate the node, set it, activate"
+        self.gate.limits = new["sensors."]
+        cfg = new[""]
+        if self._diag_timer is not None and cfg.diagnostics_period_s != self.cfg.diagnostics_period_s:
+            self._replace_timer("_diag_timer", cfg.diagnostics_period_s, self._on_diag_timer)
+        if self._ft_timer is not None and cfg.finetune_period_s != self.cfg.finetune_period_s:
+            self._replace_timer("_ft_timer", cfg.finetune_period_s, self._on_finetune_timer)
+        return None
+
+    def _replace_timer(self, attr: str, period_s: float, callback) -> None:
+        old = getattr(self, attr)
+        new = self.create_timer(period_s, callback)
+        self._timers = [new if t is old else t for t in self._timers]
+        self.destroy_timer(old)
+        setattr(self, attr, new)
 
     # -- lifecycle -----------------------------------------------------------------------
     def on_configure(self, state) -> TransitionCallbackReturn:
@@ -84,8 +139,12 @@ class WorldModelNode(LifecycleNode):
             if model.cfg.use_image:
                 raise CheckpointError(f"{path}: image models are not supported by world_model_node "
                                       "(expected a proprio + scan model)")
-        except (CheckpointError, RuntimeError, ValueError, OSError) as exc:
+        except CheckpointError as exc:
             self.get_logger().error(f"configure failed: cannot use world model checkpoint: {exc}")
+            return FAILURE
+        except Exception as exc:  # noqa: BLE001 - any other reason is logged too, never an empty log
+            self.get_logger().error(f"configure failed: cannot use world model checkpoint {path}: "
+                                    f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
             return FAILURE
         self.model = model
         self.monitor = SurpriseMonitor(model, self.cfg.surprise_horizon_s, self.cfg.max_gap_s)
@@ -112,9 +171,11 @@ class WorldModelNode(LifecycleNode):
             self.create_subscription(LaserScan, "scan", self._on_scan, SENSOR_QOS),
             self.create_subscription(cmd_type, "cmd_vel", self._on_cmd, 10),
         ]
-        self._timers = [self.create_timer(self.cfg.diagnostics_period_s, self._on_diag_timer)]
+        self._diag_timer = self.create_timer(self.cfg.diagnostics_period_s, self._on_diag_timer)
+        self._timers = [self._diag_timer]
         if self.finetuner is not None:
-            self._timers.append(self.create_timer(self.cfg.finetune_period_s, self._on_finetune_timer))
+            self._ft_timer = self.create_timer(self.cfg.finetune_period_s, self._on_finetune_timer)
+            self._timers.append(self._ft_timer)
         return super().on_activate(state)
 
     def on_deactivate(self, state) -> TransitionCallbackReturn:
@@ -123,6 +184,7 @@ class WorldModelNode(LifecycleNode):
         for timer in self._timers:
             self.destroy_timer(timer)
         self._subs, self._timers = [], []
+        self._diag_timer = self._ft_timer = None
         return super().on_deactivate(state)
 
     def on_cleanup(self, state) -> TransitionCallbackReturn:
@@ -140,11 +202,16 @@ class WorldModelNode(LifecycleNode):
         return SUCCESS
 
     # -- inputs --------------------------------------------------------------------------
+    def _now_s(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
     @_guarded
     def _on_odom(self, msg: Odometry) -> None:
         t_s, pose, vel = odom_arrays(msg)
-        if not (np.all(np.isfinite(pose)) and np.all(np.isfinite(vel)) and math.isfinite(t_s)):
-            self._warn_nan("odom")
+        q = msg.pose.pose.orientation
+        reason = self.gate.odom(t_s, (q.x, q.y, q.z, q.w), pose, vel, self._now_s())
+        if reason:
+            self._reject("odom", reason)
             return
         self._frame_id = msg.header.frame_id or self._frame_id
         if not self.monitor.add_odom(t_s, pose, vel):
@@ -160,31 +227,32 @@ class WorldModelNode(LifecycleNode):
 
     @_guarded
     def _on_scan(self, msg: LaserScan) -> None:
-        from .monitor import resample_scan
-
-        ranges = np.asarray(msg.ranges, dtype=np.float32)
-        if np.isnan(ranges).any():  # REP-117 invalid readings: treated as no return
-            self._warn_nan("scan (nan readings treated as no return)")
-        cfg = self.model.cfg
-        self.monitor.add_scan(resample_scan(ranges, msg.angle_min, msg.angle_increment,
-                                            cfg.scan_beams, cfg.range_max_m))
+        scan, reason = self.gate.scan(msg.angle_min, msg.angle_max, msg.angle_increment, msg.range_min,
+                                      msg.range_max, msg.ranges, stamp_to_sec(msg.header.stamp),
+                                      self._now_s(), self.model.cfg.scan_beams)
+        if scan is None:
+            self.monitor.scan = None      # no frame is built on an older scan until a valid one comes
+            self._reject("scan", reason)
+            return
+        self.monitor.add_scan(scan)
 
     @_guarded
     def _on_cmd(self, msg) -> None:
         t_s, v, w = twist_command(msg, self.cfg.cmd_vel_stamped)
-        if not (math.isfinite(v) and math.isfinite(w)):
-            self._warn_nan("cmd_vel")
+        now_s = self._now_s()
+        reason = self.gate.command(t_s, v, w, now_s)
+        if reason:
+            self._reject("cmd_vel", reason)
             return
-        if t_s is None:
-            t_s = self.get_clock().now().nanoseconds * 1e-9
-        self.monitor.add_command(t_s, v, w)
+        self.monitor.add_command(now_s if t_s is None else t_s, v, w)
 
-    def _warn_nan(self, what: str) -> None:
-        """One warning per input per 5 s (wall), each input throttled on its own."""
+    def _reject(self, what: str, reason: str) -> None:
+        """Log a skipped sample: one warning per input per 5 s (wall), each input on its own."""
         now = time.monotonic()
-        if now - self._nan_warned.get(what, -math.inf) >= 5.0:
-            self._nan_warned[what] = now
-            self.get_logger().warn(f"ignoring non-finite values in {what}")
+        if now - self._warned.get(what, -math.inf) >= 5.0:
+            self._warned[what] = now
+            total = self.gate.rejected["cmd" if what == "cmd_vel" else what]
+            self.get_logger().warn(f"skipping {what} sample: {reason} ({total} skipped so far)")
 
     # -- timers --------------------------------------------------------------------------
     @_guarded
@@ -192,14 +260,17 @@ class WorldModelNode(LifecycleNode):
         if self.finetuner is not None:
             self._collect_finetune()
         s = self.monitor.take_surprise()
-        if s["samples"] == 0:
+        fresh = self.gate.take_new_rejections()
+        if fresh:
+            level, message = 1, f"{fresh} sensor sample(s) skipped: {self.gate.last_reason}"
+        elif s["samples"] == 0:
             level, message = 1, "no data (waiting for odom, scan and cmd_vel)"
         elif s["surprise_1s_m"] > self.cfg.surprise_warn_m:
             level, message = 1, f"surprise_1s_m {s['surprise_1s_m']:.2f} m > {self.cfg.surprise_warn_m} m"
         else:
             level, message = 0, "ok"
         values = {**s, "checkpoint": getattr(self.model, "checkpoint_path", ""),
-                  "online_finetune": self._ft_status}
+                  "online_finetune": self._ft_status, **self.gate.counters()}
         self._diag_pub.publish(diagnostics("world_model", level, message, values,
                                            self.get_clock().now().to_msg(),
                                            self.get_fully_qualified_name()))
