@@ -1,7 +1,10 @@
 """`teleop_keyboard` / `wmp teleop`: drive from a terminal; publishes /cmd_vel_teleop.
 
-Keys and behaviour: see teleop.keymap. Parameters: KeyboardConfig (``--ros-args -p name:=value``).
-Needs a terminal on stdin (it switches it to cbreak mode and restores it on exit).
+Keys and behaviour: see teleop.keymap. Parameters: KeyboardConfig (``--ros-args -p name:=value``);
+at runtime, speeds, steps, rates, timeouts and frame_id apply at once, ``topic``, ``stamped``
+and ``initial_step`` are refused (read at start-up only). An unknown or invalid parameter is
+one line and exit 2. Needs a terminal on stdin (it switches it to cbreak mode and restores it
+on exit); Ctrl-C publishes zero and exits 0.
 """
 from __future__ import annotations
 
@@ -52,10 +55,17 @@ class KeyboardPublisher:
             self.pub.publish(t)
 
 
-def run_loop(node, cfg: KeyboardConfig, fd: int, out=sys.stdout) -> None:
-    """Read keys from ``fd`` and publish until q, Ctrl-C/Ctrl-D or end of input."""
+def run_loop(node, live, fd: int, out=sys.stdout) -> None:
+    """Read keys from ``fd`` and publish until q, Ctrl-C/Ctrl-D or end of input.
+
+    ``live``: a KeyboardConfig, or a rosutil.LiveConfig whose runtime changes (speeds, steps,
+    rates, timeouts, frame_id) take effect on the next pass of the loop."""
     import rclpy
 
+    def current() -> KeyboardConfig:
+        return live[""] if not isinstance(live, KeyboardConfig) else live
+
+    cfg = current()
     tele, dec, gate = KeyTeleop(cfg), KeyDecoder(), PublishGate(cfg.stop_repeat_s)
     pub = KeyboardPublisher(node, cfg)
     period = 1.0 / cfg.rate_hz
@@ -64,6 +74,11 @@ def run_loop(node, cfg: KeyboardConfig, fd: int, out=sys.stdout) -> None:
     next_pub = last_key = time.monotonic()
     try:
         while rclpy.ok() and not tele.quit:
+            if current() is not cfg:        # parameters changed at runtime
+                cfg = tele.cfg = pub.cfg = current()
+                gate.stop_repeat_s, period = cfg.stop_repeat_s, 1.0 / cfg.rate_hz
+                tele.step = min(tele.step, cfg.speed_steps)
+                print(f"parameters changed. {tele.status()}", file=out, flush=True)
             ready, _, _ = select.select([fd], [], [], max(0.0, min(period, next_pub - time.monotonic())))
             now = time.monotonic()
             if ready:
@@ -88,8 +103,12 @@ def run_loop(node, cfg: KeyboardConfig, fd: int, out=sys.stdout) -> None:
                     pub.publish(*tele.command())
                 next_pub = now + period
     finally:
-        pub.publish(0.0, 0.0)  # always leave the robot stopped
-        print("quit: published zero", file=out, flush=True)
+        if rclpy.ok():
+            pub.publish(0.0, 0.0)  # always leave the robot stopped
+            print("quit: published zero", file=out, flush=True)
+        else:
+            print("quit: ROS already shut down; the mux's input timeout stops the robot",
+                  file=out, flush=True)
 
 
 def main(args=None) -> int:
@@ -97,27 +116,31 @@ def main(args=None) -> int:
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
     from world_model_planner.params import ConfigError
-    from world_model_planner.rosutil import declare_config
+    from world_model_planner.rosutil import LiveConfig, check_unknown_parameters
 
-    fd = sys.stdin.fileno()
-    if not os.isatty(fd):
-        print("teleop_keyboard: stdin is not a terminal; run it in a terminal "
-              "(keys are read one at a time)", file=sys.stderr)
-        return 2
-    rclpy.init(args=args if args is not None else sys.argv)
+    # Ctrl-C is handled here (KeyboardInterrupt), not by rclpy: the context must stay valid
+    # until the final zero command has gone out.
+    rclpy.init(args=args if args is not None else sys.argv, **_no_rclpy_signal_handler())
     node = rclpy.create_node("teleop_keyboard")
     # The node (its /clock subscription under use_sim_time) spins in a thread; keys are read here.
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     stop = threading.Event()
     spinner = threading.Thread(target=_spin, args=(executor, stop), daemon=True)
-    spinner.start()
     status = 0
     try:
-        cfg = declare_config(node, KeyboardConfig)
-        with cbreak_terminal(fd):
-            run_loop(node, cfg, fd)
-        time.sleep(0.1)  # let the final zero leave before the context goes away
+        live = LiveConfig(node, {"": KeyboardConfig}, apply=_apply)
+        check_unknown_parameters(node)
+        fd = sys.stdin.fileno()
+        if not os.isatty(fd):
+            print("teleop_keyboard: stdin is not a terminal; run it in a terminal "
+                  "(keys are read one at a time)", file=sys.stderr)
+            status = 2
+        else:
+            spinner.start()
+            with cbreak_terminal(fd):
+                run_loop(node, live, fd)
+            time.sleep(0.1)  # let the final zero leave before the context goes away
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except ConfigError as exc:
@@ -125,11 +148,32 @@ def main(args=None) -> int:
         status = 2
     finally:
         stop.set()
-        spinner.join(2.0)
+        if spinner.is_alive():
+            spinner.join(2.0)
         executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()
     return status
+
+
+#: KeyboardConfig fields the loop cannot change while it runs.
+STARTUP_ONLY = ("topic", "stamped", "initial_step")
+
+
+def _apply(new: dict, changed: list) -> str | None:
+    """Runtime parameter change: the loop reads the new config on its next pass."""
+    from world_model_planner.rosutil import READ_AT_STARTUP
+
+    fixed = [n for n in changed if n in STARTUP_ONLY]
+    return f"{', '.join(fixed)}: {READ_AT_STARTUP}" if fixed else None
+
+
+def _no_rclpy_signal_handler() -> dict:
+    try:
+        from rclpy.signals import SignalHandlerOptions
+    except ImportError:  # older rclpy: its handler stays; the final publish is guarded
+        return {}
+    return {"signal_handler_options": SignalHandlerOptions.NO}
 
 
 def _spin(executor, stop) -> None:

@@ -9,11 +9,16 @@ Instead of bond connections it polls ``/<node>/get_state`` every ``check_period_
 that does not answer within ``bond_timeout_s`` is lost and, when it answers again, brought
 back up. The decisions live in :mod:`world_model_planner.lifecycle_core`.
 
+Runtime parameter changes: ``bond_timeout_s``, ``check_period_s`` and ``transition_timeout_s``
+apply from the next check; ``node_names`` and ``autostart`` are refused (read at start-up only;
+use ``~/startup`` and ``~/shutdown``). An unknown or invalid parameter is one line and exit 2.
+
 Threads: the executor (several threads) serves the services and completes client futures;
 one worker thread runs the check/transition loop with blocking waits on those futures.
 """
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -29,13 +34,18 @@ from std_srvs.srv import Trigger
 
 from .lifecycle_core import RESULT_STATE, TRANSITION_LABELS, LifecycleManagerConfig, Supervisor
 from .params import ConfigError
-from .rosutil import declare_config
+from .rosutil import DESTROY_TIMEOUT_S, READ_AT_STARTUP, LiveConfig, _destroy_within, check_unknown_parameters
+
+#: LifecycleManagerConfig fields refused at runtime.
+STARTUP_ONLY = ("node_names", "autostart")
 
 
 class LifecycleManager(Node):
     def __init__(self):
         super().__init__("lifecycle_manager")
-        self.cfg = declare_config(self, LifecycleManagerConfig)
+        self.live = LiveConfig(self, {"": LifecycleManagerConfig}, apply=self._apply)
+        self.cfg = self.live[""]
+        check_unknown_parameters(self)
         self.sup = Supervisor(self.cfg.node_names, want_active=self.cfg.autostart)
         self._lock = threading.Lock()          # guards self.sup
         self._cycle = threading.Condition()    # wakes the worker, counts finished cycles
@@ -57,6 +67,16 @@ class LifecycleManager(Node):
             f"managing {self.cfg.node_names} (autostart={self.cfg.autostart}, "
             f"check every {self.cfg.check_period_s} s, bond timeout {self.cfg.bond_timeout_s} s)")
 
+    def _apply(self, new: dict, changed: list) -> str | None:
+        fixed = [n for n in changed if n in STARTUP_ONLY]
+        if fixed:
+            return f"{', '.join(fixed)}: {READ_AT_STARTUP}" + (
+                " (use ~/startup or ~/shutdown)" if "autostart" in fixed else "")
+        with self._cycle:
+            self.cfg = new[""]
+            self._cycle.notify_all()   # a shorter check period takes effect now
+        return None
+
     def start(self) -> None:
         self._worker.start()
 
@@ -64,8 +84,8 @@ class LifecycleManager(Node):
         with self._cycle:
             self._running = False
             self._cycle.notify_all()
-        if self._worker.is_alive():
-            self._worker.join(self.cfg.transition_timeout_s + 1.0)
+        if self._worker.is_alive():  # a transition in flight gives up within ~0.5 s (see _change_state)
+            self._worker.join(5.0)
 
     # -- worker --------------------------------------------------------------------------
     def _loop(self) -> None:
@@ -141,6 +161,9 @@ class LifecycleManager(Node):
             future.add_done_callback(lambda _f: done.set())
             unchanged = 0
             while not done.wait(0.5):
+                if not self._running:               # shutting down: do not wait for the answer
+                    client.remove_pending_request(future)
+                    return False, "lifecycle_manager is shutting down", time.monotonic() - start
                 if time.monotonic() > deadline:
                     client.remove_pending_request(future)
                     return False, f"no answer within {self.cfg.transition_timeout_s} s", \
@@ -236,9 +259,11 @@ def main(args=None) -> int:
     finally:
         if node is not None:
             node.stop()
-        executor.shutdown()
-        if node is not None:
-            node.destroy_node()
+        executor.shutdown(timeout_sec=DESTROY_TIMEOUT_S)
+        if node is not None and not _destroy_within(node, DESTROY_TIMEOUT_S):
+            print(f"[warn] destroy_node did not finish within {DESTROY_TIMEOUT_S} s; exiting anyway",
+                  file=sys.stderr, flush=True)
+            os._exit(status)
         if rclpy.ok():
             rclpy.try_shutdown()
     return status
