@@ -298,6 +298,7 @@ class PlannerNode(LifecycleNode):
         elif self._odom is not None:                 # watchdog: /odom stopped coming
             why = self._age_fault("/odom", now.nanoseconds * 1e-9, self._odom[0])
             if why:
+                self.get_logger().warn(f"watchdog stopping: {why}", throttle_duration_sec=_THROTTLE_S)
                 self._stop(why, now.to_msg())
 
     def _age_fault(self, topic: str, now_s: float, stamp_s: float) -> str:
@@ -325,8 +326,7 @@ class PlannerNode(LifecycleNode):
         for topic, sample in (("/odom", self._odom), ("/scan", self._scan)):
             why = sample[-1] or self._age_fault(topic, now_s, sample[0])
             if why:
-                if sample[-1]:
-                    self.get_logger().warn(f"stopping: {why}", throttle_duration_sec=_THROTTLE_S)
+                self.get_logger().warn(f"stopping: {why}", throttle_duration_sec=_THROTTLE_S)
                 return self._stop(why, stamp)
         _, pose, vel, _ = self._odom
         _, ranges, scan_pose, geom, _ = self._scan
