@@ -2,7 +2,7 @@
 
 Format (see DESIGN.md)::
 
-    name: u_trap                  # required, [a-z0-9_]+
+    name: u_trap                  # required, [a-z0-9_]+, at most 64 characters
     robot: husky                  # required; a robot the sim knows (sim.robots.ROBOTS)
     arena: [10.0, 10.0]           # required; x, y size in metres, centred on the origin, walled
     obstacles:                    # optional; each 0.5 m high
@@ -11,9 +11,26 @@ Format (see DESIGN.md)::
     start: {x: -3.0, y: 0.0, yaw: 0.0}      # required
     goal: {x: 3.0, y: 0.0, tolerance: 0.3}  # required
     time_limit: 60.0              # simulated seconds; optional, default 60
+    description: one line         # optional
 
-A bad file raises :class:`ScenarioError` naming the file, the field and what was expected.
-No PyBullet or rclpy here.
+Bounds (a file outside them is refused; see the constants below):
+
+    file                 at most 1 MiB, at most 200,000 YAML nodes after alias expansion,
+                         nesting at most 64 deep (world_model_planner.safeio.load_yaml)
+    arena                each side in [1, 200] m
+    obstacles            at most 5000
+    box / cylinder       centre inside the arena; box sides and cylinder radius at least
+                         0.01 m, box sides at most the arena diagonal, radius at most half of it
+    yaw (box, start)     radians in [-2*pi, 2*pi]
+    start, goal          inside the arena (strictly); the robot footprint at the start keeps
+                         >= 0.05 m from walls and obstacles; the goal is outside every obstacle
+    goal.tolerance       metres in [0.05, a quarter of the arena's shorter side]
+    time_limit           simulated seconds in [1, 3600]
+    name / description   at most 64 / 500 characters
+
+A bad file raises :class:`ScenarioError` (an ``InputError``): one line naming the file, the
+field and what was expected, quoting at most a bounded prefix of the bad value. No PyBullet
+or rclpy here.
 """
 from __future__ import annotations
 
@@ -24,7 +41,8 @@ from pathlib import Path
 from typing import Any, Union
 
 import numpy as np
-import yaml
+
+from world_model_planner.safeio import InputError, clip, load_yaml
 
 from . import geometry
 from .robots import ROBOTS
@@ -34,13 +52,38 @@ START_CLEARANCE_M = 0.05
 _NAME_RE = re.compile(r"^[a-z0-9_]+$")
 BUILTIN = ("open", "wall", "u_trap", "two_rooms", "maze")
 
+# Input bounds (module docstring). They keep every consumer (PyBullet, the lidar, the metrics'
+# occupancy grid, the planners' maps) within sizes it can handle, whatever the file says.
+SCENARIO_MAX_BYTES = 1 << 20
+SCENARIO_MAX_NODES = 200_000
+ARENA_RANGE_M = (1.0, 200.0)
+MAX_OBSTACLES = 5000
+OBSTACLE_MIN_M = 0.01
+YAW_LIMIT_RAD = 2.0 * math.pi
+TOLERANCE_MIN_M = 0.05
+TOLERANCE_ARENA_FRACTION = 0.25
+TIME_LIMIT_RANGE_S = (1.0, 3600.0)
+NAME_MAX_CHARS = 64
+DESCRIPTION_MAX_CHARS = 500
+#: Bounds on the parts of an error message (file, field, expectation): one short line.
+_FILE_CHARS, _FIELD_CHARS, _EXPECTED_CHARS = 200, 120, 400
 
-class ScenarioError(ValueError):
-    """A scenario file that cannot be used: ``file``, ``field`` and ``expected`` say why."""
+
+def _one_line(text: str, limit: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+class ScenarioError(InputError):
+    """A scenario file that cannot be used: ``file``, ``field`` and ``expected`` say why.
+
+    The message is one line of at most ~750 characters, whatever the input."""
 
     def __init__(self, file: str, field: str, expected: str):
-        self.file, self.field, self.expected = str(file), field, expected
-        super().__init__(f"{self.file}: field '{field}': {expected}")
+        self.file = _one_line(file, _FILE_CHARS)
+        self.field = _one_line(field, _FIELD_CHARS)
+        self.expected = _one_line(expected, _EXPECTED_CHARS)
+        super().__init__(f"{self.file}: field '{self.field}': {self.expected}")
 
 
 @dataclass(frozen=True)
@@ -138,7 +181,8 @@ def builtin_scenarios() -> list[str]:
 def resolve(name_or_path: str | Path) -> Path:
     """A built-in name (``u_trap``) or a path to a YAML file → the file's path."""
     s = str(name_or_path)
-    if _NAME_RE.match(s) and not s.endswith((".yaml", ".yml")):
+    shown = clip(s, _FILE_CHARS) if len(s) > _FILE_CHARS or not s.isprintable() else s
+    if _NAME_RE.match(s) and len(s) <= NAME_MAX_CHARS and not s.endswith((".yaml", ".yml")):
         from world_model_planner.paths import scenarios_dir
 
         path = scenarios_dir() / f"{s}.yaml"
@@ -147,18 +191,31 @@ def resolve(name_or_path: str | Path) -> Path:
                                            f"or a path to a .yaml file")
         return path
     path = Path(s)
-    if not path.is_file():
-        raise ScenarioError(s, "file", "an existing scenario .yaml file")
+    try:
+        is_file = path.is_file()
+    except (OSError, ValueError):      # a name too long for the OS, a NUL byte
+        is_file = False
+    if not is_file:
+        raise ScenarioError(shown, "file", "an existing scenario .yaml file")
     return path
 
 
 def load_scenario(name_or_path: str | Path) -> Scenario:
-    """Load and validate a scenario by built-in name or file path (raises ScenarioError)."""
+    """Load and validate a scenario by built-in name or file path (raises ScenarioError).
+
+    The file is read through ``safeio.load_yaml`` (size, alias-expansion and depth caps)."""
     path = resolve(name_or_path)
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ScenarioError(path, "(file)", f"valid YAML ({exc})") from exc
+        data = load_yaml(path, what="scenario file", name=str(path),
+                         max_bytes=SCENARIO_MAX_BYTES, max_nodes=SCENARIO_MAX_NODES)
+    except InputError as exc:
+        text = str(exc)
+        text = text[len(str(path)) + 2:] if text.startswith(f"{path}: ") else text
+        raise ScenarioError(path, "(file)", text) from None
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        # constructors YAML lets through: a date such as 2001-02-30, an int of 5000 digits
+        raise ScenarioError(path, "(file)", f"valid YAML values ({type(exc).__name__}: "
+                                            f"{clip(str(exc), 120)})") from None
     return parse_scenario(data, source=str(path))
 
 
@@ -167,26 +224,43 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
 _TOP_KEYS = {"name", "robot", "arena", "obstacles", "start", "goal", "time_limit", "description"}
 
 
+def _fmt(x: float) -> str:
+    return f"{x:.4g}"
+
+
 class _Reader:
+    """Typed, bounded field readers; every failure is a ScenarioError naming the field."""
+
     def __init__(self, source: str):
         self.source = source
 
     def fail(self, fld: str, expected: str, got: Any = None):
-        suffix = "" if got is None else f", got {got!r}"
+        suffix = "" if got is None else f", got {clip(got)}"
         raise ScenarioError(self.source, fld, expected + suffix)
 
-    def number(self, value: Any, fld: str, *, positive: bool = False) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            self.fail(fld, "a finite number", value)
-        if positive and value <= 0:
-            self.fail(fld, "a number > 0", value)
-        return float(value)
+    def number(self, value: Any, fld: str, lo: float = -math.inf, hi: float = math.inf,
+               *, positive: bool = False, unit: str = "") -> float:
+        """A finite int or float in [lo, hi] (and > 0 with ``positive``)."""
+        bounds = (f" in [{_fmt(lo)}, {_fmt(hi)}]{unit}" if math.isfinite(lo) and math.isfinite(hi)
+                  else (" > 0" if positive else ""))
+        what = f"a finite number{bounds}"
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.fail(fld, what, value)
+        try:
+            x = float(value)            # an int of 400 digits overflows here
+        except OverflowError:
+            self.fail(fld, what, value)
+        if not math.isfinite(x) or not lo <= x <= hi or (positive and x <= 0):
+            self.fail(fld, what, value)
+        return x
 
-    def pair(self, value: Any, fld: str, *, positive: bool = False) -> tuple[float, float]:
+    def pair(self, value: Any, fld: str, lo: tuple[float, float] = (-math.inf, -math.inf),
+             hi: tuple[float, float] = (math.inf, math.inf), *, positive: bool = False,
+             unit: str = "") -> tuple[float, float]:
         if not isinstance(value, (list, tuple)) or len(value) != 2:
             self.fail(fld, "a list of two numbers [x, y]", value)
-        return (self.number(value[0], f"{fld}[0]", positive=positive),
-                self.number(value[1], f"{fld}[1]", positive=positive))
+        return (self.number(value[0], f"{fld}[0]", lo[0], hi[0], positive=positive, unit=unit),
+                self.number(value[1], f"{fld}[1]", lo[1], hi[1], positive=positive, unit=unit))
 
     def mapping(self, value: Any, fld: str, required: set[str], optional: set[str]) -> dict:
         if not isinstance(value, dict):
@@ -196,61 +270,62 @@ class _Reader:
             self.fail(f"{fld}.{sorted(missing)[0]}", "a required key (missing)")
         unknown = set(value) - required - optional
         if unknown:
-            self.fail(f"{fld}.{sorted(map(str, unknown))[0]}",
+            self.fail(f"{fld}.{min(clip(k, 40) if not isinstance(k, str) else k for k in unknown)}",
                       f"no unknown keys (allowed: {', '.join(sorted(required | optional))})")
+        return value
+
+    def string(self, value: Any, fld: str, max_chars: int, pattern: re.Pattern | None = None) -> str:
+        what = (f"a string matching {pattern.pattern.strip('^$')}" if pattern else "a string") + \
+            f" of at most {max_chars} characters"
+        if not isinstance(value, str) or len(value) > max_chars or \
+                (pattern is not None and not pattern.match(value)):
+            self.fail(fld, what, value)
         return value
 
 
 def parse_scenario(data: Any, source: str = "<memory>") -> Scenario:
-    """Validate a parsed YAML document and build a Scenario."""
+    """Validate a parsed YAML document and build a Scenario (raises ScenarioError)."""
     r = _Reader(source)
     if not isinstance(data, dict):
         r.fail("(top level)", "a mapping with keys name, robot, arena, start, goal, ...", data)
+    unknown = set(data) - _TOP_KEYS
+    if unknown:
+        first = min(k if isinstance(k, str) else clip(k, 40) for k in unknown)
+        r.fail(first, f"no unknown keys (allowed: {', '.join(sorted(_TOP_KEYS))})")
     for key in ("name", "robot", "arena", "start", "goal"):
         if key not in data:
             r.fail(key, "a required key (missing)")
-    unknown = set(data) - _TOP_KEYS
-    if unknown:
-        r.fail(sorted(map(str, unknown))[0], f"no unknown keys (allowed: {', '.join(sorted(_TOP_KEYS))})")
 
-    name = data["name"]
-    if not isinstance(name, str) or not _NAME_RE.match(name):
-        r.fail("name", "a string matching [a-z0-9_]+", name)
+    name = r.string(data["name"], "name", NAME_MAX_CHARS, _NAME_RE)
     robot = data["robot"]
-    if robot not in ROBOTS:
+    if not isinstance(robot, str) or robot not in ROBOTS:
         r.fail("robot", f"one of {sorted(ROBOTS)}", robot)
-    arena = r.pair(data["arena"], "arena", positive=True)
-    description = data.get("description", "")
-    if not isinstance(description, str):
-        r.fail("description", "a string", description)
+    lo, hi = ARENA_RANGE_M
+    arena = r.pair(data["arena"], "arena", (lo, lo), (hi, hi), unit=" m")
+    hx, hy = arena[0] / 2.0, arena[1] / 2.0
+    diagonal = math.hypot(*arena)
+    description = r.string(data.get("description", ""), "description", DESCRIPTION_MAX_CHARS)
 
-    obstacles = []
-    raw_obs = data.get("obstacles") or []
+    raw_obs = data.get("obstacles")
+    raw_obs = [] if raw_obs is None else raw_obs
     if not isinstance(raw_obs, list):
         r.fail("obstacles", "a list of {box: ...} or {cylinder: ...} entries", raw_obs)
-    for i, item in enumerate(raw_obs):
-        fld = f"obstacles[{i}]"
-        if not isinstance(item, dict) or len(item) != 1 or next(iter(item)) not in ("box", "cylinder"):
-            r.fail(fld, "exactly one of {box: {center, size, yaw}} or {cylinder: {center, radius}}", item)
-        kind, spec = next(iter(item.items()))
-        if kind == "box":
-            spec = r.mapping(spec, f"{fld}.box", {"center", "size"}, {"yaw"})
-            obstacles.append(Box(center=r.pair(spec["center"], f"{fld}.box.center"),
-                                 size=r.pair(spec["size"], f"{fld}.box.size", positive=True),
-                                 yaw=r.number(spec.get("yaw", 0.0), f"{fld}.box.yaw")))
-        else:
-            spec = r.mapping(spec, f"{fld}.cylinder", {"center", "radius"}, set())
-            obstacles.append(Cylinder(center=r.pair(spec["center"], f"{fld}.cylinder.center"),
-                                      radius=r.number(spec["radius"], f"{fld}.cylinder.radius",
-                                                      positive=True)))
+    if len(raw_obs) > MAX_OBSTACLES:
+        r.fail("obstacles", f"at most {MAX_OBSTACLES} obstacles, got {len(raw_obs)}")
+    obstacles = [_obstacle(r, item, f"obstacles[{i}]", hx, hy, diagonal)
+                 for i, item in enumerate(raw_obs)]
 
     st = r.mapping(data["start"], "start", {"x", "y"}, {"yaw"})
-    start = Pose2D(r.number(st["x"], "start.x"), r.number(st["y"], "start.y"),
-                   r.number(st.get("yaw", 0.0), "start.yaw"))
+    start = Pose2D(r.number(st["x"], "start.x", -hx, hx, unit=" m (inside the arena)"),
+                   r.number(st["y"], "start.y", -hy, hy, unit=" m (inside the arena)"),
+                   r.number(st.get("yaw", 0.0), "start.yaw", -YAW_LIMIT_RAD, YAW_LIMIT_RAD, unit=" rad"))
     gl = r.mapping(data["goal"], "goal", {"x", "y"}, {"tolerance"})
+    tol_max = max(TOLERANCE_MIN_M, TOLERANCE_ARENA_FRACTION * min(arena))
     goal = Goal(r.number(gl["x"], "goal.x"), r.number(gl["y"], "goal.y"),
-                r.number(gl.get("tolerance", 0.3), "goal.tolerance", positive=True))
-    time_limit = r.number(data.get("time_limit", 60.0), "time_limit", positive=True)
+                r.number(gl.get("tolerance", 0.3), "goal.tolerance", TOLERANCE_MIN_M, tol_max,
+                         unit=" m (a quarter of the arena's shorter side at most)"))
+    time_limit = r.number(data.get("time_limit", 60.0), "time_limit", *TIME_LIMIT_RANGE_S,
+                          unit=" simulated seconds")
 
     sc = Scenario(name=name, robot=robot, arena=arena, obstacles=tuple(obstacles), start=start,
                   goal=goal, time_limit_s=time_limit, source=source, description=description)
@@ -262,9 +337,29 @@ def parse_scenario(data: Any, source: str = "<memory>") -> Scenario:
         r.fail("start", f"a pose where the {robot} footprint ({spec.length_m} x {spec.width_m} m) "
                         f"keeps >= {START_CLEARANCE_M} m from walls and obstacles; it has "
                         f"{clearance:.2f} m at ({start.x:g}, {start.y:g}, yaw {start.yaw:g})")
-    if abs(goal.x) >= arena[0] / 2 or abs(goal.y) >= arena[1] / 2:
-        r.fail("goal", f"a point inside the arena (|x| < {arena[0] / 2:g}, |y| < {arena[1] / 2:g})",
-               (goal.x, goal.y))
+    if abs(goal.x) >= hx or abs(goal.y) >= hy:
+        r.fail("goal", f"a point inside the arena (|x| < {hx:g}, |y| < {hy:g})", (goal.x, goal.y))
     if not sc.point_free(goal.x, goal.y):
         r.fail("goal", "a point outside every obstacle", (goal.x, goal.y))
     return sc
+
+
+def _obstacle(r: _Reader, item: Any, fld: str, hx: float, hy: float, diagonal: float) -> Obstacle:
+    """One ``{box: ...}`` or ``{cylinder: ...}`` entry, centre inside the arena, sizes bounded."""
+    if not isinstance(item, dict) or len(item) != 1 or \
+            not any(k == next(iter(item)) for k in ("box", "cylinder")):
+        r.fail(fld, "exactly one of {box: {center, size, yaw}} or {cylinder: {center, radius}}", item)
+    kind, spec = next(iter(item.items()))
+    inside = " m (inside the arena)"
+    if kind == "box":
+        spec = r.mapping(spec, f"{fld}.box", {"center", "size"}, {"yaw"})
+        return Box(center=r.pair(spec["center"], f"{fld}.box.center", (-hx, -hy), (hx, hy), unit=inside),
+                   size=r.pair(spec["size"], f"{fld}.box.size", (OBSTACLE_MIN_M,) * 2, (diagonal,) * 2,
+                               unit=" m (at most the arena diagonal)"),
+                   yaw=r.number(spec.get("yaw", 0.0), f"{fld}.box.yaw", -YAW_LIMIT_RAD, YAW_LIMIT_RAD,
+                                unit=" rad"))
+    spec = r.mapping(spec, f"{fld}.cylinder", {"center", "radius"}, set())
+    return Cylinder(center=r.pair(spec["center"], f"{fld}.cylinder.center", (-hx, -hy), (hx, hy),
+                                  unit=inside),
+                    radius=r.number(spec["radius"], f"{fld}.cylinder.radius", OBSTACLE_MIN_M,
+                                    diagonal / 2.0, unit=" m (at most half the arena diagonal)"))
