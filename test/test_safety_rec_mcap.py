@@ -1,0 +1,260 @@
+"""Recordings as hostile input (issue 10, item 8): truncated, empty, non-MCAP and damaged files,
+zstd/lz4 chunk bombs, and property-based checks of the bounded MCAP loader.
+
+The bombs are built here; the victim (load_session) runs in a subprocess under RLIMIT_AS.
+"""
+from __future__ import annotations
+
+import io
+import math
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import tracemalloc
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from teleop.recorder import SessionInfo, SessionWriter
+from teleop.session_data import load_session
+from world_model_planner.mcap_io import McapLimits, McapScan, RecordingError
+
+WMP = Path(sys.executable).parent / "wmp"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _stamp(h, t):
+    h.stamp.sec, h.stamp.nanosec = int(t), int(round((t - int(t)) * 1e9)) % 1_000_000_000
+
+
+def record(path, n=200, operator="ann", scenario="open", chunk_every=10):
+    """A recording of ``n`` odom (x = i / 10 m) and n/2 scans, a chunk closed every
+    ``chunk_every`` odom messages (a fake clock drives the writer's 1 s flush)."""
+    from geometry_msgs.msg import PoseStamped
+    from nav_msgs.msg import Odometry
+    from sensor_msgs.msg import LaserScan
+
+    clock = [0.0]
+    with SessionWriter(path, SessionInfo(scenario=scenario, operator=operator, mode="teleop"),
+                       flush_period_s=1.0, clock=lambda: clock[0]) as w:
+        g = PoseStamped()
+        _stamp(g.header, 10.0)
+        g.pose.position.x = 3.5
+        w.write("/goal_pose", "geometry_msgs/msg/PoseStamped", g, log_time_ns=10 * 10**9)
+        for i in range(n):
+            t = 10.0 + 0.05 * i
+            o = Odometry()
+            _stamp(o.header, t)
+            o.pose.pose.position.x = -3.5 + i / 10
+            o.pose.pose.orientation.w = 1.0
+            o.twist.twist.linear.x = 0.5
+            w.write("/odom", "nav_msgs/msg/Odometry", o, log_time_ns=int(t * 1e9))
+            if i % 2 == 0:
+                s = LaserScan(range_max=8.0, angle_min=-math.pi, angle_max=math.pi - 2 * math.pi / 36,
+                              angle_increment=2 * math.pi / 36, range_min=0.1)
+                _stamp(s.header, t)
+                s.ranges = [float("inf")] * 36
+                w.write("/scan", "sensor_msgs/msg/LaserScan", s, log_time_ns=int(t * 1e9))
+            clock[0] += 1.0 / chunk_every
+    return Path(path)
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory):
+    return record(tmp_path_factory.mktemp("rec") / "good.mcap")
+
+
+def _wmp(*args, timeout=120):
+    env = dict(os.environ, MPLBACKEND="Agg")
+    return subprocess.run([str(WMP), *map(str, args)], capture_output=True, text=True, timeout=timeout,
+                          env=env)
+
+
+def _one_line_refusal(r):
+    assert r.returncode == 2, (r.returncode, r.stderr[-2000:])
+    assert "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+# -- CLI: files that are not recordings -------------------------------------------------------
+
+@pytest.mark.parametrize("content, expect", [
+    (b"", "empty file"),
+    (b"PK\x03\x04 this is a zip, not a recording" * 20, "not an MCAP recording"),
+    (bytes([137, 77, 67, 65]), "not an MCAP recording"),
+])
+def test_compare_refuses_files_that_are_not_recordings(tmp_path, content, expect):
+    f = tmp_path / "bad.mcap"
+    f.write_bytes(content)
+    r = _wmp("compare", f, "--out", tmp_path / "r.html", "--no-model")
+    _one_line_refusal(r)
+    assert str(f) in r.stderr and expect in r.stderr
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_compare_on_a_recording_cut_in_half_reports_what_it_recovered(good, tmp_path):
+    data = good.read_bytes()
+    half = tmp_path / "half.mcap"
+    half.write_bytes(data[:len(data) // 2])
+    full = load_session(good)
+    part = load_session(half)
+    n_full, n_part = len(full.odom), len(part.odom)
+    print(f"\nfull: {n_full} odom; cut at {len(data) // 2} of {len(data)} bytes: {n_part} odom recovered; "
+          f"{part.recovery}")
+    assert 0.3 * n_full <= n_part < n_full
+    assert (part.odom == full.odom[:n_part]).all()            # an unbroken prefix
+    assert "incomplete recording" in part.recovery and "messages recovered" in part.recovery
+    r = _wmp("compare", half, "--out", tmp_path / "r.html", "--no-model")
+    assert r.returncode == 0, r.stderr
+    assert "incomplete recording" in r.stderr and "Traceback" not in r.stderr
+    assert "incomplete recording" in (tmp_path / "r.html").read_text()
+
+
+def test_every_cut_of_a_recording_loads_a_prefix_or_is_refused_in_one_line(good):
+    data = good.read_bytes()
+    full = load_session(good)
+    tmp = good.parent / "cut.mcap"
+    last = -1
+    for cut in range(0, len(data), max(1, len(data) // 60)):
+        tmp.write_bytes(data[:cut])
+        try:
+            d = load_session(tmp)
+        except RecordingError as exc:
+            assert "\n" not in str(exc) and str(tmp) in str(exc)
+            continue
+        n = len(d.odom)
+        assert (d.odom == full.odom[:n]).all()
+        assert n >= last                       # more file, never fewer messages
+        last = n
+    assert last > 0
+
+
+# -- decompression bombs ---------------------------------------------------------------------
+
+def _mcap_with_chunk(path: Path, compression: str, data: bytes, declared: int) -> None:
+    """A minimal MCAP: header, an /odom channel, one chunk holding ``data``, footer."""
+    from mcap.data_stream import RecordBuilder
+    from mcap.records import Channel, Chunk, DataEnd, Footer, Header, Schema
+
+    magic = bytes([137, 77, 67, 65, 80, 48, 13, 10])
+    rb = RecordBuilder()
+    Header(profile="ros2", library="bomb").write(rb)
+    Schema(id=1, name="nav_msgs/msg/Odometry", encoding="ros2msg", data=b"").write(rb)
+    Channel(id=1, topic="/odom", message_encoding="cdr", schema_id=1, metadata={}).write(rb)
+    Chunk(compression=compression, data=data, message_start_time=0, message_end_time=0,
+          uncompressed_crc=0, uncompressed_size=declared).write(rb)
+    DataEnd(data_section_crc=0).write(rb)
+    Footer(summary_start=0, summary_offset_start=0, summary_crc=0).write(rb)
+    path.write_bytes(magic + bytes(rb.end()) + magic)
+
+
+def _zstd_bomb(n: int) -> bytes:
+    import zstandard
+
+    buf, zero = io.BytesIO(), bytes(16 << 20)
+    with zstandard.ZstdCompressor(level=1).stream_writer(buf, size=n, closefd=False) as w:
+        for _ in range(n // len(zero)):
+            w.write(zero)
+    return buf.getvalue()
+
+
+def _lz4_bomb(n: int) -> bytes:
+    import lz4.frame
+
+    c, zero = lz4.frame.LZ4FrameCompressor(content_checksum=False), bytes(16 << 20)
+    parts = [c.begin(source_size=n)] + [c.compress(zero) for _ in range(n // len(zero))]
+    return b"".join(parts + [c.flush()])
+
+
+VICTIM = textwrap.dedent("""
+    import resource, sys
+    resource.setrlimit(resource.RLIMIT_AS, (CAP_BYTES, CAP_BYTES))
+    from teleop.session_data import load_session
+    from world_model_planner.mcap_io import RecordingError
+    try:
+        load_session(sys.argv[1])
+        print("LOADED")
+    except RecordingError as exc:
+        print("REFUSED", exc)
+    print("maxrss_kib", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+""")
+
+AS_LIMIT = 1 << 30          # 1 GiB of address space: the bombs expand to 2 GiB / 1 GiB
+
+
+@pytest.mark.parametrize("kind, declared", [("zstd", "honest"), ("zstd", "lie"), ("lz4", "honest"),
+                                            ("lz4", "lie")])
+def test_chunk_bombs_are_refused_within_a_memory_cap(tmp_path, kind, declared):
+    n = (2 << 30) if kind == "zstd" else (1 << 30)
+    bomb = _zstd_bomb(n) if kind == "zstd" else _lz4_bomb(n)
+    path = tmp_path / f"{kind}_bomb.mcap"
+    _mcap_with_chunk(path, kind, bomb, n if declared == "honest" else 4096)
+    t0 = time.monotonic()
+    r = subprocess.run([sys.executable, "-c", VICTIM.replace("CAP_BYTES", str(AS_LIMIT)), str(path)],
+                       capture_output=True, text=True, timeout=120, cwd=REPO)
+    wall = time.monotonic() - t0
+    rss_mib = int(r.stdout.split("maxrss_kib")[-1]) / 1024 if "maxrss_kib" in r.stdout else None
+    print(f"\n{kind} bomb {path.stat().st_size / 1024:.0f} KiB -> {n >> 20} MiB, declared {declared}: "
+          f"{r.stdout.splitlines()[:1]} peak RSS {rss_mib} MiB in {wall:.1f} s")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.startswith("REFUSED") and str(path) in r.stdout
+    assert rss_mib is not None and rss_mib < 400
+    cli = _wmp("compare", path, "--out", tmp_path / "r.html", "--no-model")
+    _one_line_refusal(cli)
+
+
+def test_scan_limits_cap_total_decompressed_bytes(good):
+    with pytest.raises(RecordingError, match="decompressed bytes"):
+        list(McapScan(good, McapLimits(max_total_bytes=2048)).messages())
+
+
+# -- property-based: random, truncated and mutated files ---------------------------------------
+
+_GOOD_BYTES: dict = {}
+
+
+def _good_bytes(tmp_dir: Path) -> bytes:
+    if "b" not in _GOOD_BYTES:
+        _GOOD_BYTES["b"] = record(tmp_dir / "hyp.mcap", n=60, chunk_every=6).read_bytes()
+    return _GOOD_BYTES["b"]
+
+
+def _load_bounded(path: Path) -> None:
+    """load_session must return or raise RecordingError, fast and within bounded memory."""
+    tracemalloc.start()
+    t0 = time.monotonic()
+    try:
+        load_session(path, McapLimits(max_chunk_bytes=1 << 20, max_total_bytes=8 << 20))
+    except RecordingError as exc:
+        assert "\n" not in str(exc)
+    finally:
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    assert time.monotonic() - t0 < 5.0
+    assert peak < 32 << 20, f"peak {peak} bytes"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=4096), st.booleans())
+def test_random_bytes_never_crash_the_loader(tmp_path, blob, with_magic):
+    p = tmp_path / "rand.mcap"
+    p.write_bytes((bytes([137, 77, 67, 65, 80, 48, 13, 10]) if with_magic else b"") + blob)
+    _load_bounded(p)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_truncated_and_mutated_recordings_never_crash_the_loader(tmp_path, data):
+    raw = bytearray(_good_bytes(tmp_path))
+    cut = data.draw(st.integers(0, len(raw)), label="cut")
+    edits = data.draw(st.lists(st.tuples(st.integers(0, len(raw) - 1), st.integers(0, 255)),
+                               max_size=8), label="edits")
+    for pos, val in edits:
+        raw[pos] = val
+    p = tmp_path / "mut.mcap"
+    p.write_bytes(bytes(raw[:cut]))
+    _load_bounded(p)
