@@ -1,0 +1,112 @@
+"""Runtime parameters of planner_node as a real process (issue 10, items 3 and 10).
+
+SetParameters used to answer "successful" for anything and apply nothing: the robot kept
+driving at 0.91 m/s after mppi.v_max_mps was set to 0.1, an unknown planner name was taken, and
+a 3 m goal was accepted after max_goal_distance_m was set to 0.5. Now every change is applied
+at once or refused with the reason; the ones configure reads wait for an unconfigured node.
+"""
+from __future__ import annotations
+
+import time
+
+import pytest
+from fault_helpers import (FAST_PLANNER, SensorFeed, lifecycle_state, moving, publish_goal, status_values,
+                           transition, wait_log, zeros_after)
+from rostest_utils import NodeProcess
+
+pytest.importorskip("rclpy")
+
+from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
+from geometry_msgs.msg import PoseStamped, TwistStamped  # noqa: E402
+from rcl_interfaces.srv import SetParameters  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+
+
+def set_params(probe, node, **values):
+    """SetParameters on ``node``; returns the (successful, reason) of each, in order."""
+    req = SetParameters.Request(parameters=[Parameter(k.replace("__", "."), value=v).to_parameter_msg()
+                                            for k, v in values.items()])
+    res = probe.call(SetParameters, f"/{node}/set_parameters", req, timeout=20.0)
+    return [(r.successful, r.reason) for r in res.results]
+
+
+def _state(probe):
+    return status_values(probe.received("/diagnostics"), "planner")
+
+
+def test_runtime_parameter_changes_are_applied_or_refused(node_env, probe, tmp_path):
+    proc = NodeProcess.executable("planner_node", [*FAST_PLANNER, "-p", "autostart:=true", "-p", "planner:=classic"],
+                                  node_env, tmp_path)
+    feed = SensorFeed(probe)
+    try:
+        probe.subscribe("/cmd_vel_nav", TwistStamped)
+        probe.subscribe("/diagnostics", DiagnosticArray)
+        feed.start()
+        goal_pub = probe.node.create_publisher(PoseStamped, "/goal_pose", 10)
+        probe.wait_for_subscribers(goal_pub, timeout=30.0)
+        publish_goal(probe, goal_pub, 3.0, 0.0)
+        msgs = probe.wait_for("/cmd_vel_nav", lambda ms: any(m.twist.linear.x > 0.8 for m in ms), timeout=30.0,
+                              proc=proc)
+        v_before = max(m.twist.linear.x for m in msgs)
+
+        # a lower speed limit: successful, and applied at once without dropping control
+        assert set_params(probe, "planner_node", mppi__v_max_mps=0.1) == [(True, "")]
+        t_set = time.monotonic()
+        probe.clear("/cmd_vel_nav")
+        after = probe.wait_for("/cmd_vel_nav", lambda ms: len(ms) >= 20, timeout=10.0, proc=proc)
+        v_after = max(m.twist.linear.x for m in after)
+        print(f"\nmppi.v_max_mps 1.0 -> 0.1 while driving: {v_before:.2f} m/s before, at most {v_after:.3f} m/s "
+              f"in the {len(after)} commands after ({time.monotonic() - t_set:.1f} s)")
+        assert v_after <= 0.1 + 1e-6 and any(moving(m, 0.03) for m in after)
+
+        # an unknown planner name: refused with the reason
+        ok, reason = set_params(probe, "planner_node", planner="bogus")[0]
+        assert not ok and "bogus" in reason and "hierarchical" in reason, reason
+        # a parameter configure reads: refused while configured, saying how to change it
+        ok, reason = set_params(probe, "planner_node", planner="flat")[0]
+        assert not ok and "configure" in reason, reason
+        # a value outside the documented range: refused
+        ok, reason = set_params(probe, "planner_node", mppi__v_max_mps=50.0)[0]
+        assert not ok and "v_max_mps" in reason, reason
+
+        # a shorter goal range: applied, so a 3 m goal is refused and the robot stops
+        assert set_params(probe, "planner_node", max_goal_distance_m=0.5) == [(True, "")]
+        publish_goal(probe, goal_pub, 3.0, 0.1)
+        probe.wait_for("/diagnostics", lambda ms: status_values(ms, "planner").get("state") == "refused",
+                       timeout=10.0, proc=proc)
+        assert "max_goal_distance_m=0.5" in _state(probe)["reason"]
+        probe.clear("/cmd_vel_nav")
+        probe.wait_for("/cmd_vel_nav", zeros_after(5), timeout=10.0, proc=proc)
+
+        # cleanup, set, configure: the new planner is used
+        assert transition(probe, "planner_node", 4) and transition(probe, "planner_node", 2)   # deactivate, cleanup
+        assert set_params(probe, "planner_node", planner="flat", mppi__samples=64) == [(True, ""), (True, "")]
+        assert transition(probe, "planner_node", 1) and transition(probe, "planner_node", 3)   # configure, activate
+        assert lifecycle_state(probe, "planner_node") == "active"
+        wait_log(proc, "planner 'flat'")
+        publish_goal(probe, goal_pub, 0.4, 0.0)
+        probe.wait_for("/diagnostics", lambda ms: status_values(ms, "planner").get("planner") == "flat"
+                       and status_values(ms, "planner").get("state") in ("planning", "reached"), timeout=20.0,
+                       proc=proc)
+        assert "parameter change refused" in proc.log() and "Traceback" not in proc.log()
+    finally:
+        feed.stop()
+        proc.stop()
+
+
+def test_unknown_parameter_is_a_clear_error_and_failed_autostart_stays_unconfigured(node_env, probe, tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    typo = NodeProcess.executable("planner_node", ["-p", "mppi.v_maxx_mps:=0.1"], node_env, tmp_path / "a")
+    bad = NodeProcess.executable("planner_node", ["-p", "autostart:=true", "-p", f"model_path:={tmp_path}/none.pt",
+                                                  "-p", "device:=cpu"], node_env, tmp_path / "b")
+    try:
+        assert typo.proc.wait(60) == 2
+        log = typo.log()
+        assert "mppi.v_maxx_mps" in log and "Traceback" not in log
+        wait_log(bad, "staying unconfigured", timeout=60.0)
+        assert lifecycle_state(probe, "planner_node") == "unconfigured" and bad.alive()
+        assert "Traceback" not in bad.log()
+    finally:
+        typo.stop()
+        bad.stop()
