@@ -16,6 +16,7 @@ from teleop.recorder_node import RecorderConfig
 from world_model_node.node_config import WorldModelNodeConfig
 from world_model_planner.lifecycle_core import LifecycleManagerConfig
 from world_model_planner.params import markdown_table
+from world_model_planner.sensor_check import SensorLimits
 
 SECTIONS = [
     ("sim_node", "config/sim.yaml", SimNodeConfig),
@@ -35,6 +36,8 @@ def render() -> str:
            "shown, and validates them at start-up.", ""]
     for node, yaml_file, cls in SECTIONS[:2]:
         out += [f"## {node} (`{yaml_file}`)", "", markdown_table(cls), ""]
+        if cls is WorldModelNodeConfig:  # bounds on every /odom, /scan and cmd_vel sample
+            out += ["### world_model_node sensor checks (`sensors.*`)", "", markdown_table(SensorLimits, "sensors."), ""]
     out += ["## planner_node (`config/planner.yaml`)", "", parameter_tables().replace("#### ", "### "), ""]
     for node, yaml_file, cls in SECTIONS[2:]:
         out += [f"## {node} (`{yaml_file}`)", "", markdown_table(cls), ""]

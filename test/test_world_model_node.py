@@ -332,7 +332,11 @@ def test_shipped_parameter_file_matches_the_declared_parameters():
     from world_model_node.node_config import WorldModelNodeConfig
     from world_model_planner import paths
 
+    from world_model_planner.sensor_check import SensorLimits
+
     doc = yaml.safe_load((paths.config_dir() / "world_model.yaml").read_text())
     values = doc["/**/world_model_node"]["ros__parameters"]
-    defaults = WorldModelNodeConfig()
+    sensors = values.pop("sensors")
+    defaults, limits = WorldModelNodeConfig(), SensorLimits()
     assert values == {f.name: getattr(defaults, f.name) for f in dataclasses.fields(WorldModelNodeConfig)}
+    assert sensors == {f.name: getattr(limits, f.name) for f in dataclasses.fields(SensorLimits)}
