@@ -130,6 +130,8 @@ class MuxNode(Node):
             now = self._now()
             if out.source == "estop":
                 limited = self.limiter.stop(now)
+            elif out.source == "rejected":   # NaN/inf from the input in control: zero at once
+                limited = self.limiter.stop(now, "non-finite command refused: stopping")
             else:
                 limited = self.limiter.command(out.cmd, now)
             self._publish(limited, out.stamp_s)

@@ -58,11 +58,15 @@ def test_shipped_parameter_files_match_the_configs():
 
     from teleop.joymap import JoyConfig
     from teleop.keymap import KeyboardConfig
+    from teleop.limiter import LimiterConfig
     from teleop.mux import MuxConfig
 
-    for fname, node, cls in (("mux.yaml", "cmd_mux", MuxConfig), ("teleop.yaml", "teleop_keyboard", KeyboardConfig),
-                             ("teleop.yaml", "teleop_joy", JoyConfig)):
+    for fname, node, cls, section in (("mux.yaml", "cmd_mux", MuxConfig, None),
+                                      ("mux.yaml", "cmd_mux", LimiterConfig, "limiter"),
+                                      ("teleop.yaml", "teleop_keyboard", KeyboardConfig, None),
+                                      ("teleop.yaml", "teleop_joy", JoyConfig, None)):
         values = yaml.safe_load((paths.config_dir() / fname).read_text())["/**/" + node]["ros__parameters"]
+        values = values[section] if section else {k: v for k, v in values.items() if not isinstance(v, dict)}
         fields = {f.name for f in dataclasses.fields(cls)}
         assert set(values) <= fields, (fname, set(values) - fields)
         cls(**values)  # validates
