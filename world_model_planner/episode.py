@@ -11,6 +11,7 @@ filled by callbacks; nothing sleeps blindly.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import tempfile
@@ -21,6 +22,7 @@ from typing import Callable
 
 from . import metrics
 from .launcher import DomainLease, Stack, StackError
+from .safeio import atomic_write_text, clip
 from .stack import MANAGER, PLANNER, SIM, sim_stack
 
 ACTIVE = 3  # lifecycle_msgs/State.PRIMARY_STATE_ACTIVE
@@ -88,20 +90,62 @@ def run_episode(cfg: EpisodeConfig, on_progress: Callable[[dict], None] | None =
 
 
 def finalize(rec: dict, scenario) -> dict:
-    """Add the derived metrics (path length, success, SPL) to a raw record."""
+    """Add the derived metrics (path length, success, SPL) to a raw record.
+
+    Never raises for a metric: one that fails (say, on a scenario no metric can grid) is
+    recorded as null, and ``metric_errors`` maps its name to the reason, so the episode record
+    is always complete enough to write."""
+    errors: dict[str, str] = {}
+
+    def metric(key: str, compute: Callable[[], object], digits: int | None = None) -> None:
+        try:
+            value = compute()
+            if digits is not None and value is not None:
+                value = round(float(value), digits)
+            rec[key] = value
+        except Exception as exc:  # noqa: BLE001 - a failing metric must not lose the episode
+            rec[key] = None
+            errors[key] = clip(f"{type(exc).__name__}: {exc}", 200)
+
     traj = rec.get("trajectory") or []
     xy = [(p[1], p[2]) for p in traj]
     goal = (float(scenario.goal.x), float(scenario.goal.y))
     tol = float(scenario.goal.tolerance)
-    rec["path_length_m"] = round(metrics.path_length_m(xy), 3) if xy else 0.0
-    rec["final_distance_m"] = round(metrics.goal_distance_m(xy[-1], goal), 3) if xy else None
-    rec["success"] = bool(xy) and metrics.reached(xy[-1], goal, tol) and not rec.get("error")
+    metric("path_length_m", lambda: metrics.path_length_m(xy) if xy else 0.0, 3)
+    metric("final_distance_m", lambda: metrics.goal_distance_m(xy[-1], goal) if xy else None, 3)
+    metric("success", lambda: bool(xy) and metrics.reached(xy[-1], goal, tol) and not rec.get("error"))
     start = xy[0] if xy else (scenario.start.x, scenario.start.y)
-    rec["shortest_path_m"] = round(metrics.shortest_path_m(scenario, start), 3)
-    rec["spl"] = round(metrics.spl(rec["success"], rec["shortest_path_m"], rec["path_length_m"]), 4)
+    metric("shortest_path_m", lambda: metrics.shortest_path_m(scenario, start), 3)
+
+    def spl():
+        if rec["shortest_path_m"] is None or rec["path_length_m"] is None:
+            raise ValueError("needs shortest_path_m and path_length_m")
+        return metrics.spl(bool(rec["success"]), rec["shortest_path_m"], rec["path_length_m"])
+    metric("spl", spl, 4)
     rec["goal"] = [goal[0], goal[1], tol]
     rec["scenario_source"] = str(getattr(scenario, "source", "") or scenario.name)
+    if errors:
+        rec["metric_errors"] = errors
     return rec
+
+
+def episode_json(rec: dict) -> str:
+    """The record as strict JSON: non-finite floats become null (JSON has no NaN/Infinity)."""
+    def clean(v):
+        if isinstance(v, float):
+            return v if math.isfinite(v) else None
+        if isinstance(v, dict):
+            return {str(k): clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        return v
+    return json.dumps(clean(rec), indent=1, allow_nan=False, default=str)
+
+
+def write_episode_json(path: str | os.PathLike, rec: dict) -> Path:
+    """Write the episode record to ``path`` atomically (a reader sees the old file or the whole
+    new one; a full disk leaves the old file and no stray temporary)."""
+    return atomic_write_text(path, episode_json(rec) + "\n")
 
 
 class Monitor:

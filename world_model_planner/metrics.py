@@ -22,6 +22,7 @@ def path_length_m(xy: np.ndarray, min_step_m: float = 0.05) -> float:
     ``min_step_m=0`` sums every step.
     """
     xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    xy = xy[np.isfinite(xy).all(axis=1)]               # a NaN sample is no distance
     if len(xy) < 2:
         return 0.0
     if min_step_m <= 0.0:
@@ -58,33 +59,83 @@ def median_or_none(values: Iterable[float]) -> float | None:
 
 
 # -- shortest path on an occupancy grid ---------------------------------------------------
+#
+# Input-independent caps: whatever the scenario says (a 1e308 m arena, 1e6 obstacles), the grid
+# holds at most MAX_GRID_CELLS cells and painting the obstacles touches at most
+# MAX_PAINT_CELLS cells in all, so memory and time stay bounded (~2 MB, a few seconds).
+
+#: Most cells of an occupancy grid (500 x 500; a 50 x 50 m arena at 0.1 m).
+MAX_GRID_CELLS = 250_000
+#: Most cell visits spent painting obstacles into a grid (sum over obstacles of their windows).
+MAX_PAINT_CELLS = 20_000_000
+
+
+def grid_resolution_m(arena, resolution_m: float = 0.1) -> float:
+    """``resolution_m``, coarsened where needed so that the arena fits in MAX_GRID_CELLS cells.
+
+    Raises ValueError for a non-finite or non-positive arena or resolution."""
+    sx, sy = (float(v) for v in arena)
+    res = float(resolution_m)
+    if not all(math.isfinite(v) and v > 0.0 for v in (sx, sy, res)):
+        raise ValueError(f"arena {sx:g} x {sy:g} m at resolution {res:g} m: expected finite sizes > 0")
+    res = max(res, math.sqrt(sx) * math.sqrt(sy) / math.sqrt(MAX_GRID_CELLS))   # no overflow
+    while math.ceil(sx / res) * math.ceil(sy / res) > MAX_GRID_CELLS:
+        res *= 1.01
+    return res
+
 
 def occupancy_grid(scenario, resolution_m: float = 0.1, inflate_m: float = 0.35):
     """Boolean grid (ny, nx), True = blocked for a disc of radius ``inflate_m``.
 
     The arena is centred on the origin and walled. Returns (grid, origin_xy) where cell
-    (i, j) has its centre at origin + (j + 0.5, i + 0.5) * resolution.
+    (i, j) has its centre at origin + (j + 0.5, i + 0.5) * resolution. Raises ValueError when
+    the grid would exceed MAX_GRID_CELLS cells (use :func:`grid_resolution_m`) or painting the
+    obstacles would exceed MAX_PAINT_CELLS; nothing larger is ever allocated.
     """
     sx, sy = (float(v) for v in scenario.arena)
-    nx, ny = int(math.ceil(sx / resolution_m)), int(math.ceil(sy / resolution_m))
+    res, inflate_m = float(resolution_m), float(inflate_m)
+    if not all(math.isfinite(v) and v > 0.0 for v in (sx, sy, res)) or \
+            not (math.isfinite(inflate_m) and inflate_m >= 0.0):
+        raise ValueError(f"arena {sx:g} x {sy:g} m, resolution {res:g} m, inflation {inflate_m:g} m: "
+                         "expected finite sizes > 0")
+    nx, ny = math.ceil(sx / res), math.ceil(sy / res)
+    if nx * ny > MAX_GRID_CELLS:
+        raise ValueError(f"a {sx:g} x {sy:g} m arena at {res:g} m needs {nx * ny} grid cells "
+                         f"(cap {MAX_GRID_CELLS})")
     origin = np.array([-sx / 2.0, -sy / 2.0])
-    xs = origin[0] + (np.arange(nx) + 0.5) * resolution_m
-    ys = origin[1] + (np.arange(ny) + 0.5) * resolution_m
-    gx, gy = np.meshgrid(xs, ys)                       # (ny, nx)
-    blocked = (np.abs(gx) > sx / 2.0 - inflate_m) | (np.abs(gy) > sy / 2.0 - inflate_m)
+    xs = origin[0] + (np.arange(nx) + 0.5) * res          # (nx,) cell centres
+    ys = origin[1] + (np.arange(ny) + 0.5) * res          # (ny,)
+    blocked = (np.abs(xs)[None, :] > sx / 2.0 - inflate_m) | (np.abs(ys)[:, None] > sy / 2.0 - inflate_m)
+    painted = 0
     for ob in getattr(scenario, "obstacles", []) or []:
         cx, cy = (float(v) for v in _xy(ob.center))
         if hasattr(ob, "radius"):
-            blocked |= np.hypot(gx - cx, gy - cy) <= float(ob.radius) + inflate_m
+            reach = float(ob.radius) + inflate_m
         else:
             hx, hy = (float(v) / 2.0 for v in ob.size)
+            reach = math.hypot(hx, hy) + inflate_m
+        if not all(math.isfinite(v) for v in (cx, cy, reach)):
+            raise ValueError(f"obstacle at ({cx:g}, {cy:g}): expected finite numbers")
+        # only the cells within ``reach`` of the centre can be blocked by this obstacle
+        j0, j1 = np.searchsorted(xs, cx - reach), np.searchsorted(xs, cx + reach, side="right")
+        i0, i1 = np.searchsorted(ys, cy - reach), np.searchsorted(ys, cy + reach, side="right")
+        if j0 >= j1 or i0 >= i1:
+            continue
+        painted += (j1 - j0) * (i1 - i0)
+        if painted > MAX_PAINT_CELLS:
+            raise ValueError(f"painting the obstacles needs more than {MAX_PAINT_CELLS} cell visits")
+        gx, gy = np.meshgrid(xs[j0:j1], ys[i0:i1])         # (wy, wx) window
+        if hasattr(ob, "radius"):
+            hit = np.hypot(gx - cx, gy - cy) <= reach
+        else:
             yaw = float(getattr(ob, "yaw", 0.0) or 0.0)
             c, s = math.cos(yaw), math.sin(yaw)
-            lx = c * (gx - cx) + s * (gy - cy)         # into the box frame
+            lx = c * (gx - cx) + s * (gy - cy)             # into the box frame
             ly = -s * (gx - cx) + c * (gy - cy)
             dx = np.maximum(np.abs(lx) - hx, 0.0)
             dy = np.maximum(np.abs(ly) - hy, 0.0)
-            blocked |= np.hypot(dx, dy) <= inflate_m
+            hit = np.hypot(dx, dy) <= inflate_m
+        blocked[i0:i1, j0:j1] |= hit
     return blocked, origin
 
 
@@ -92,11 +143,16 @@ def shortest_path_m(scenario, start_xy: Sequence[float] | None = None,
                     resolution_m: float = 0.1, inflate_m: float = 0.35) -> float:
     """Geodesic start→goal distance (8-connected grid Dijkstra) for a disc of ``inflate_m``,
     ending at the goal's tolerance circle. Falls back to the straight line (minus tolerance)
-    where the grid finds no path (start or goal inside the inflated obstacles)."""
+    where the grid finds no path (start or goal inside the inflated obstacles). A large arena
+    is gridded more coarsely (:func:`grid_resolution_m`), so the grid never exceeds
+    MAX_GRID_CELLS. Raises ValueError for non-finite inputs."""
     start = _xy(start_xy if start_xy is not None else scenario.start)
     goal = _xy(scenario.goal)
     tol = float(getattr(scenario.goal, "tolerance", 0.0) or 0.0)
+    if not all(math.isfinite(v) for v in (*start, *goal, tol)):
+        raise ValueError(f"start {start}, goal {goal}, tolerance {tol}: expected finite numbers")
     straight = max(goal_distance_m(start, goal) - tol, 0.0)
+    resolution_m = grid_resolution_m(scenario.arena, resolution_m)
     grid, origin = occupancy_grid(scenario, resolution_m, inflate_m)
     ny, nx = grid.shape
 
@@ -110,22 +166,25 @@ def shortest_path_m(scenario, start_xy: Sequence[float] | None = None,
         return straight
     xs = origin[0] + (np.arange(nx) + 0.5) * resolution_m
     ys = origin[1] + (np.arange(ny) + 0.5) * resolution_m
-    goal_d = np.hypot(xs[None, :] - goal[0], ys[:, None] - goal[1])   # (ny, nx)
-    dist = np.full(grid.shape, np.inf)
-    dist[si, sj] = 0.0
+    near = (np.hypot(xs[None, :] - goal[0], ys[:, None] - goal[1])
+            <= max(tol, resolution_m)).tolist()         # (ny, nx) cells that count as arrived
+    goal_d = np.hypot(xs[None, :] - goal[0], ys[:, None] - goal[1])
+    free = (~grid).tolist()                             # Python lists: ~5x faster per access
+    dist = [[math.inf] * nx for _ in range(ny)]
+    dist[si][sj] = 0.0
     heap = [(0.0, si, sj)]
     steps = [(di, dj, resolution_m * math.hypot(di, dj))
              for di in (-1, 0, 1) for dj in (-1, 0, 1) if di or dj]
     while heap:
         d, i, j = heapq.heappop(heap)
-        if d > dist[i, j]:
+        if d > dist[i][j]:
             continue
-        if goal_d[i, j] <= max(tol, resolution_m):
-            return max(d - max(tol - goal_d[i, j], 0.0), straight)
+        if near[i][j]:
+            return max(d - max(tol - float(goal_d[i, j]), 0.0), straight)
         for di, dj, cost in steps:
             a, b = i + di, j + dj
-            if 0 <= a < ny and 0 <= b < nx and not grid[a, b] and d + cost < dist[a, b]:
-                dist[a, b] = d + cost
+            if 0 <= a < ny and 0 <= b < nx and free[a][b] and d + cost < dist[a][b]:
+                dist[a][b] = d + cost
                 heapq.heappush(heap, (d + cost, a, b))
     return straight
 

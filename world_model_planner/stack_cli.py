@@ -183,8 +183,9 @@ def cmd_run(args) -> int:
                    args.time_limit, args.log_dir, progress)
     progress.done(_summary(rec))
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(rec, indent=1))
+        from .episode import write_episode_json
+
+        write_episode_json(args.json, rec)          # atomic; metric failures are null + reason
     else:
         print(json.dumps({k: v for k, v in rec.items() if k != "trajectory"}, indent=1))
     if rec.get("error"):
