@@ -208,7 +208,7 @@ class PlannerNode(LifecycleNode):
             self._refuse_goal(reason)
 
     def _refuse_goal(self, reason: str):
-        self.get_logger().warn(f"goal refused: {reason}")
+        self.get_logger().warning(f"goal refused: {reason}")
         self._send(0.0, 0.0, self.get_clock().now().to_msg())
         self._publish_diag(force=True)
 
@@ -232,7 +232,7 @@ class PlannerNode(LifecycleNode):
         geom, ranges, why = check_scan(msg.angle_min, msg.angle_max, msg.angle_increment,
                                        msg.range_min, msg.range_max, msg.ranges, self.limits)
         if geom is None:
-            self.get_logger().warn(f"scan refused, stopping: {why}", throttle_duration_sec=_THROTTLE_S)
+            self.get_logger().warning(f"scan refused, stopping: {why}", throttle_duration_sec=_THROTTLE_S)
             self._scan = (t, None, None, None, f"invalid scan: {why}")
             self._new_scan = False
             return
@@ -247,13 +247,13 @@ class PlannerNode(LifecycleNode):
         if self.nav is None or self.p.planner == "classic" or path == self._model_path:
             return
         if not checkpoint_allowed(path, checkpoint_roots(self.p.checkpoint_dirs)):
-            self.get_logger().warn(
+            self.get_logger().warning(
                 f"checkpoint announcement refused: {clip(path, 200)} is not under checkpoint_dirs "
                 f"({', '.join(str(r) for r in checkpoint_roots(self.p.checkpoint_dirs))}); "
                 f"sent on /world_model/checkpoint by {self._sender(info)}", throttle_duration_sec=1.0)
             return
         if self._loader is not None and self._loader.is_alive():
-            self.get_logger().warn(f"checkpoint {clip(path, 200)} announced while a reload runs; it will be skipped")
+            self.get_logger().warning(f"checkpoint {clip(path, 200)} announced while a reload runs; it will be skipped")
             return
         self._loader = threading.Thread(target=self._reload, args=(path,), daemon=True)
         self._loader.start()
@@ -298,7 +298,7 @@ class PlannerNode(LifecycleNode):
         elif self._odom is not None:                 # watchdog: /odom stopped coming
             why = self._age_fault("/odom", now.nanoseconds * 1e-9, self._odom[0])
             if why:
-                self.get_logger().warn(f"watchdog stopping: {why}", throttle_duration_sec=_THROTTLE_S)
+                self.get_logger().warning(f"watchdog stopping: {why}", throttle_duration_sec=_THROTTLE_S)
                 self._stop(why, now.to_msg())
 
     def _age_fault(self, topic: str, now_s: float, stamp_s: float) -> str:
@@ -326,7 +326,7 @@ class PlannerNode(LifecycleNode):
         for topic, sample in (("/odom", self._odom), ("/scan", self._scan)):
             why = sample[-1] or self._age_fault(topic, now_s, sample[0])
             if why:
-                self.get_logger().warn(f"stopping: {why}", throttle_duration_sec=_THROTTLE_S)
+                self.get_logger().warning(f"stopping: {why}", throttle_duration_sec=_THROTTLE_S)
                 return self._stop(why, stamp)
         _, pose, vel, _ = self._odom
         _, ranges, scan_pose, geom, _ = self._scan
