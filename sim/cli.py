@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 
 def register(subparsers) -> None:
@@ -49,13 +50,18 @@ def _b(flag: bool) -> str:
 
 
 def cmd_sim(args) -> int:
+    from world_model_planner.cli_checks import in_file_problem, refuse
+
     from .scenario import ScenarioError, load_scenario
 
+    if args.params_file and in_file_problem(args.params_file, "--params-file"):
+        return refuse("wmp sim", in_file_problem(args.params_file, "--params-file"))
+    if not 0 < args.realtime_factor <= 1000:
+        return refuse("wmp sim", f"--realtime-factor {args.realtime_factor}: expected a value in (0, 1000]")
     try:
         sc = load_scenario(args.scenario)
     except ScenarioError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return refuse("wmp sim", str(exc))
     args.scenario = sc.source
     mode = ("lockstep: each 0.05 s period is simulated once a /cmd_vel stamped with the last /odom "
             "stamp arrives (zero command after 2 s)" if args.lockstep
@@ -75,8 +81,12 @@ def cmd_sim(args) -> int:
 
 
 def cmd_scenarios(args) -> int:
+    from world_model_planner.cli_checks import refuse
+
     from .scenario import ScenarioError, builtin_scenarios, load_scenario
 
+    if args.plot and _plot_problem(args.plot):
+        return refuse("wmp scenarios", _plot_problem(args.plot))
     loaded = []
     for name in builtin_scenarios():
         try:
@@ -92,13 +102,19 @@ def cmd_scenarios(args) -> int:
 
 
 def cmd_check_scenario(args) -> int:
+    """Exit 0 for a valid scenario; 2 (one line: file, field, expected) for an invalid one."""
+    from world_model_planner.cli_checks import refuse
+
     from .scenario import ScenarioError, load_scenario
 
+    if args.plot and _plot_problem(args.plot):
+        return refuse("wmp check-scenario", _plot_problem(args.plot))
     try:
         sc = load_scenario(args.file)
     except ScenarioError as exc:
-        print(f"invalid scenario: {exc}", file=sys.stderr)
-        return 1
+        lines = str(exc).splitlines() or [type(exc).__name__]
+        print(f"invalid scenario: {lines[0]}", file=sys.stderr)
+        return 2
     clearance = sc.footprint_clearance_m(sc.start.x, sc.start.y, sc.start.yaw)
     print(f"valid: {sc.summary()}")
     print(f"start footprint clearance {clearance:.2f} m")
@@ -107,11 +123,24 @@ def cmd_check_scenario(args) -> int:
     return 0
 
 
+PLOT_FORMATS = ("png", "svg", "pdf")
+
+
+def _plot_problem(path: str) -> str | None:
+    from world_model_planner.cli_checks import out_file_problem
+
+    if Path(path).suffix.lstrip(".").lower() not in PLOT_FORMATS:
+        return f"--plot {path}: expected a file name ending in .png, .svg or .pdf"
+    return out_file_problem(path, "--plot")
+
+
 def _plot(scenarios, path: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from world_model_planner.safeio import atomic_path
 
     from .plotting import draw_scenario
 
@@ -120,6 +149,9 @@ def _plot(scenarios, path: str) -> None:
     for ax, sc in zip(axes[0], scenarios):
         draw_scenario(ax, sc)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110, format=Path(path).suffix.lstrip(".").lower())
+    finally:
+        plt.close(fig)
     print(f"wrote {path}")

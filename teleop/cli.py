@@ -10,14 +10,12 @@ def register(subparsers) -> None:
                                           "q quits. Extra arguments go to ROS (--ros-args -p name:=value).")
     p.add_argument("ros_args", nargs=argparse.REMAINDER, help="e.g. --ros-args -p max_linear_mps:=0.5")
     p.set_defaults(func=_teleop)
+    from world_model_planner.cli import load_area
+
     for mod in ("teleop.recorder_cli", "teleop.compare_cli", "teleop.session_cli"):
-        try:
-            module = __import__(mod, fromlist=["register"])
-        except ModuleNotFoundError as exc:
-            if exc.name == mod:
-                continue
-            raise
-        module.register(subparsers)
+        module = load_area(mod, "wmp")
+        if module is not None:
+            module.register(subparsers)
 
 
 def _teleop(args) -> int:

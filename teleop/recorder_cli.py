@@ -28,7 +28,19 @@ def record_ros_args(out, scenario="", seed=0, operator="", mode="teleop", flush_
 
 
 def _record(args) -> int:
+    import sys
+
     from teleop.recorder_node import main
+    from world_model_planner.cli_checks import out_file_problem
+
+    why = out_file_problem(args.out, "--out")
+    if why is None and not 0 <= args.seed < 2**31:
+        why = f"--seed {args.seed}: expected 0 <= seed < 2**31"
+    if why is None and not 0.05 <= args.flush_period <= 60.0:
+        why = f"--flush-period {args.flush_period}: expected seconds in [0.05, 60]"
+    if why:
+        print(f"wmp record: error: {why}", file=sys.stderr)
+        return 2
 
     return main(["wmp-record", *record_ros_args(args.out, args.scenario, args.seed, args.operator,
                                                 args.mode, args.flush_period)])

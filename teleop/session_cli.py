@@ -37,6 +37,16 @@ def register(subparsers) -> None:
 
 def _session(args) -> int:
     from teleop.session import SessionOptions, run_session
+    from world_model_planner.cli_checks import out_dir_problem
+
+    why = out_dir_problem(args.out, "--out")
+    if why is None and args.time_limit is not None and not 0 < args.time_limit <= 86400:
+        why = f"--time-limit {args.time_limit}: expected simulated seconds in (0, 86400]"
+    if why is None and not 0 <= args.seed < 2**31:
+        why = f"--seed {args.seed}: expected 0 <= seed < 2**31"
+    if why:
+        print(f"wmp session: {why}", file=sys.stderr)
+        return 2
 
     try:
         takeover = [_window(t) for t in args.takeover] if args.takeover else [(3.0, 2.0)]

@@ -27,14 +27,39 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:  # an area that is not part of this install
-                continue
-            raise
-        module.register(subparsers)
+        module = load_area(name, "wmp")
+        if module is not None:
+            module.register(subparsers)
     return parser
+
+
+def load_area(name: str, prog: str):
+    """Import a module that contributes sub-commands, or None when that area is not part of this
+    install (the module itself is missing: silent). When a dependency *of* the area is missing,
+    say so in one line naming the missing module, and go on without the area's commands."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or "?"
+        if missing == name or name.startswith(missing + "."):
+            return None
+        print(f"{prog}: warning: the commands of {name.rsplit('.', 1)[0]} are unavailable: "
+              f"it needs the module {missing!r}, which is not installed", file=sys.stderr)
+        return None
+
+
+def _refusal_types() -> tuple:
+    """Exceptions that mean "bad input" and become one line and exit 2 (never a traceback)."""
+    from .params import ConfigError
+    from .safeio import InputError
+
+    types = [InputError, ConfigError]
+    for mod, cls in (("sim.scenario", "ScenarioError"), ("world_model_planner.robot_config", "RobotConfigError")):
+        try:
+            types.append(getattr(importlib.import_module(mod), cls))
+        except (ImportError, AttributeError):
+            pass
+    return tuple(types)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,11 +68,16 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    refusals = _refusal_types()
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except refusals as exc:
+        from .cli_checks import refuse
+
+        return refuse(f"wmp {args.command}", str(exc) or type(exc).__name__)
 
 
 if __name__ == "__main__":

@@ -167,9 +167,32 @@ class ProgressLine:
 
 # -- commands ----------------------------------------------------------------------------
 
+def _path_problems(args, outs_dir=(), outs_file=()) -> str | None:
+    """The first problem with the output paths of ``args`` (attribute, flag), or None."""
+    from .cli_checks import out_dir_problem, out_file_problem
+
+    for attr, flag in outs_dir:
+        if getattr(args, attr, None):
+            why = out_dir_problem(getattr(args, attr), flag)
+            if why:
+                return why
+    for attr, flag in outs_file:
+        if getattr(args, attr, None):
+            why = out_file_problem(getattr(args, attr), flag)
+            if why:
+                return why
+    if getattr(args, "time_limit", None) is not None and not 0 < args.time_limit <= 86400:
+        return f"--time-limit {args.time_limit}: expected simulated seconds in (0, 86400]"
+    return None
+
+
 def cmd_run(args) -> int:
     from sim.scenario import ScenarioError, load_scenario
 
+    why = _path_problems(args, [("log_dir", "--log-dir")], [("json", "--json")])
+    if why:
+        _err(why)
+        return 2
     try:
         load_scenario(args.scenario)
     except (ScenarioError, FileNotFoundError, ValueError) as exc:
@@ -201,6 +224,10 @@ def cmd_bench(args) -> int:
 
     from .report import markdown_table, write_results
 
+    why = _path_problems(args, [("out", "--out")])
+    if why:
+        _err(why)
+        return 2
     scenarios = _scenario_list(args.scenarios)
     planners = [p.strip() for p in args.planners.split(",") if p.strip()]
     bad = [p for p in planners if p not in ("hierarchical", "flat", "classic")]
@@ -244,6 +271,10 @@ def cmd_bench(args) -> int:
 def cmd_demo(args) -> int:
     from .report import write_results
 
+    why = _path_problems(args, [("out", "--out")])
+    if why:
+        _err(why)
+        return 2
     scenarios = _scenario_list(args.scenarios)
     if scenarios is None:
         return 2
