@@ -1,10 +1,11 @@
-"""Fault injection, checkpoints: missing, truncated, random bytes, another model's config, another
+"""Fault injection, checkpoints: missing, truncated, random bytes, another model's config, a config
+with a wrongly typed field (latent_dim: 64.5), a 1 MB deflate bomb (1 GiB uncompressed), another
 observation layout, and a pickle crafted to run code — given to planner_node and world_model_node
 as real processes, at configure time and (planner) as a hot-reload announcement.
 
-Expected: a clear log line naming the file, no crash, nothing commanded by a node without a
-usable model, and nothing in the file executed (a marker file the payload would create stays
-absent). load_checkpoint itself is covered in test_wm_checkpoint.py (missing, truncated, random
+Expected: a clear log line naming the file and the reason, no crash, nothing commanded by a node
+without a usable model, no memory blow-up (the bomb is refused before it expands), and nothing in
+the file executed (a marker file the payload would create stays absent). load_checkpoint itself is covered in test_wm_checkpoint.py (missing, truncated, random
 bytes, foreign dicts/versions/configs, another layout, crafted pickle via torch.save and pickle).
 """
 from __future__ import annotations
@@ -15,8 +16,9 @@ import time
 import pytest
 import torch
 from fault_helpers import (FAST_PLANNER, SensorFeed, lifecycle_state, moving, no_traceback, publish_goal,
-                           status_values, transition, wait_log, zeros_after)
+                           transition, wait_log)
 from rostest_utils import NodeProcess
+from test_safety_wm_checkpoint import deflate_bomb_pt
 from test_wm_checkpoint import _Payload
 from test_world_model_node import ckpt, model  # noqa: F401  (the tiny-checkpoint fixture)
 
@@ -25,7 +27,11 @@ from world_model_node.model import WorldModel, WorldModelConfig
 
 pytest.importorskip("rclpy")
 
-BAD = ("missing", "truncated", "random_bytes", "foreign_config", "crafted_pickle")
+BAD = ("missing", "truncated", "random_bytes", "foreign_config", "float_latent_dim", "deflate_bomb",
+       "crafted_pickle")
+#: What each refusal must say besides the file name.
+REASON = {"float_latent_dim": "WorldModelConfig.latent_dim: expected int, got 64.5",
+          "deflate_bomb": "declares 1073741824 bytes uncompressed"}
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +44,8 @@ def bad_files(ckpt, tmp_path_factory):  # noqa: F811
     blob = torch.load(ckpt, weights_only=True)
     other = WorldModel(WorldModelConfig(scan_beams=180, latent_dim=48)).cfg.to_dict()
     torch.save(dict(blob, config=other), d / "foreign_config.pt")    # another model's config, these weights
+    torch.save(dict(blob, config=dict(blob["config"], latent_dim=64.5)), d / "float_latent_dim.pt")
+    deflate_bomb_pt(d / "deflate_bomb.pt")                           # 1 MB on disk, 1 GiB inflated
     marker = d / "code_ran"
     torch.save({"format": "wmp-world-model", "version": 1, "x": _Payload(str(marker))}, d / "crafted_pickle.pt")
     files = {k: d / f"{k}.pt" for k in BAD}
@@ -51,6 +59,7 @@ def test_every_bad_file_is_refused_by_load_checkpoint(bad_files):
         with pytest.raises(CheckpointError) as info:
             load_checkpoint(files[kind], device="cpu")
         assert str(files[kind]) in str(info.value), kind
+        assert REASON.get(kind, "") in str(info.value), (kind, str(info.value))
     assert not marker.exists(), "the crafted pickle executed code"
 
 
@@ -77,6 +86,7 @@ def test_nodes_given_a_bad_checkpoint_refuse_it_and_command_nothing(bad_files, n
             assert lifecycle_state(probe, f"wm_{kind}") == "unconfigured"
             assert str(path) in wait_log(wm, "configure failed")
             assert str(path) in wait_log(planner, "configure failed")
+            assert REASON.get(kind, "") in wm.log() and REASON.get(kind, "") in planner.log(), kind
             assert lifecycle_state(probe, f"planner_{kind}") == "unconfigured"
         for kind, (planner, wm) in procs.items():
             # unconfigured: it has no command publisher at all
@@ -91,7 +101,7 @@ def test_nodes_given_a_bad_checkpoint_refuse_it_and_command_nothing(bad_files, n
             wm.stop()
 
 
-def test_planner_hot_reload_of_bad_files_keeps_driving_and_layout_mismatch_stops(bad_files, ckpt, node_env,  # noqa: F811
+def test_planner_hot_reload_of_bad_files_keeps_driving_and_another_layout_is_projected(bad_files, ckpt, node_env,  # noqa: F811
                                                                                  probe, tmp_path):
     from diagnostic_msgs.msg import DiagnosticArray
     from geometry_msgs.msg import PoseStamped, TwistStamped
@@ -99,8 +109,10 @@ def test_planner_hot_reload_of_bad_files_keeps_driving_and_layout_mismatch_stops
     from std_msgs.msg import String
 
     files, marker = bad_files
+    roots = f"{files['missing'].parent}:{ckpt.parent}"     # announcements are accepted from here only
     planner = NodeProcess.executable("planner_node", [*FAST_PLANNER, "-p", "autostart:=true",
-                                                      "-p", "planner:=flat", "-p", f"model_path:={ckpt}"],
+                                                      "-p", "planner:=flat", "-p", f"model_path:={ckpt}",
+                                                      "-p", f"checkpoint_dirs:={roots}"],
                                      node_env, tmp_path)
     feed = SensorFeed(probe).start()
     try:
@@ -119,19 +131,28 @@ def test_planner_hot_reload_of_bad_files_keeps_driving_and_layout_mismatch_stops
             while planner.log().count("not loaded, keeping the current model") < n:
                 assert time.monotonic() < deadline and planner.alive(), planner.log()[-3000:]
                 time.sleep(0.05)
-            assert f"checkpoint {files[kind]} not loaded" in planner.log()
+            assert f"{files[kind]}" in planner.log() and "not loaded" in planner.log()
+            assert REASON.get(kind, "") in planner.log(), kind
             probe.clear("/cmd_vel_nav")
             probe.wait_for("/cmd_vel_nav", lambda ms: sum(moving(m) for m in ms) >= 3, proc=planner)
         assert not marker.exists(), "the crafted pickle executed code in planner_node"
-        # a valid checkpoint for another scan layout loads, but cannot plan on this robot's scan:
-        # the planner stops with the reason instead of guessing
+        # the bomb was refused before it expanded: the planner's peak memory stayed far below 1 GiB
+        assert _peak_rss_mib(planner) < 900, _peak_rss_mib(planner)
+        # a valid checkpoint for another scan layout loads, and the robot's 180-beam scan is
+        # projected onto its 90 beams (sensor_check.resample_scan): the planner keeps driving
         ann.publish(String(data=str(files["layout90"])))
         wait_log(planner, f"hot-reloaded world model {files['layout90']}")
         probe.clear("/cmd_vel_nav")
-        probe.wait_for("/cmd_vel_nav", zeros_after(10), proc=planner)
-        probe.wait_for("/diagnostics", lambda ms: "expects 90" in status_values(ms, "planner").get("reason", ""),
-                       proc=planner)
+        probe.wait_for("/cmd_vel_nav", lambda ms: sum(moving(m) for m in ms) >= 3, proc=planner)
         assert planner.alive()
     finally:
         feed.stop()
         planner.stop()
+
+
+def _peak_rss_mib(proc) -> float:
+    """Peak resident memory (VmHWM) of a node process, MiB."""
+    for line in open(f"/proc/{proc.proc.pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
