@@ -27,18 +27,28 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import yaml
-
 from . import paths
+from .safeio import InputError, clip, load_yaml
+
+#: Robot files are a few hundred bytes; these caps leave room and stop bombs.
+ROBOT_MAX_BYTES = 64 * 1024
+ROBOT_MAX_NODES = 1000
 
 
-class RobotConfigError(ValueError):
-    """A robot file that cannot be used: names the file, the field and what was expected."""
+def _short(text, limit: int) -> str:
+    text = str(text)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+class RobotConfigError(InputError):
+    """A robot file that cannot be used: names the file, the field and what was expected.
+
+    One line; the bad value is quoted through ``safeio.clip`` (a bounded prefix)."""
 
     def __init__(self, source, field: str, expected: str, got=None):
-        self.source, self.field = str(source), field
-        tail = f", got {got!r}" if got is not None else ""
-        super().__init__(f"{source}: '{field}': expected {expected}{tail}")
+        self.source, self.field = _short(source, 200), _short(field, 80)
+        tail = f", got {clip(got)}" if got is not None else ""
+        super().__init__(" ".join(f"{self.source}: '{self.field}': expected {expected}{tail}".split()))
 
 
 @dataclass(frozen=True)
@@ -99,12 +109,21 @@ def available_robots() -> list[str]:
 def load_robot(name_or_path: str) -> RobotConfig:
     """Read and validate a robot file (see module docstring). Raises RobotConfigError."""
     path = robot_file(name_or_path)
-    if not path.is_file():
+    try:
+        is_file = path.is_file()
+    except (OSError, ValueError):      # a name too long for the OS, a NUL byte
+        is_file = False
+    if not is_file:
         raise RobotConfigError(path, "file", f"an existing robot YAML (shipped: {available_robots()})")
     try:
-        doc = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise RobotConfigError(path, "file", f"valid YAML ({exc})") from None
+        doc = load_yaml(path, what="robot file", max_bytes=ROBOT_MAX_BYTES, max_nodes=ROBOT_MAX_NODES)
+    except InputError as exc:
+        text = str(exc)
+        text = text[len(str(path)) + 2:] if text.startswith(f"{path}: ") else text
+        raise RobotConfigError(path, "file", f"valid YAML ({text})") from None
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        raise RobotConfigError(path, "file", f"valid YAML values ({type(exc).__name__}: "
+                                             f"{clip(str(exc), 120)})") from None
     return parse_robot(doc, path)
 
 
@@ -119,14 +138,15 @@ def parse_robot(doc, source="<robot>") -> RobotConfig:
         block = doc.get(section)
         if not isinstance(block, dict):
             raise RobotConfigError(source, section, f"a mapping with {sorted(fields)}", block)
-        unknown = sorted(set(block) - set(fields))
+        unknown = sorted(map(str, set(block) - set(fields)))
         if unknown:
-            raise RobotConfigError(source, f"{section}.{unknown[0]}", f"one of {sorted(fields)}")
+            raise RobotConfigError(source, f"{section}.{_short(unknown[0], 40)}", f"one of {sorted(fields)}")
         for key, (lo, hi, what) in fields.items():
             value = block.get(key)
             if value is None and key == "inflation_radius_m":
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                    (isinstance(value, int) and abs(value) > 10 ** 6) or \
                     not math.isfinite(value) or not lo <= value <= hi or (lo > 0 and value <= 0):
                 raise RobotConfigError(source, f"{section}.{key}", what, value)
             values[key] = float(value)
