@@ -66,9 +66,13 @@ def test_absurd_and_non_finite_nav_commands_never_reach_cmd_vel(probe, node_env,
         assert max(v) > 0.5                         # it does drive, at the limit
         assert max(b - a for a, b in zip(v, v[1:])) <= 1.5 * 0.1 + 1e-9   # accel * max_dt_s
         probe.clear("/cmd_vel")
-        nav.publish(_ts(time.time(), math.nan, 0.3))
+        t_nan, stamp_nan = time.monotonic(), float(int(time.time())) + 0.25
+        nav.publish(_ts(stamp_nan, math.nan, 0.3))
         msgs = probe.wait_for("/cmd_vel", timeout=5, proc=mux)
+        print(f"NaN from the input in control: zero on /cmd_vel after {time.monotonic() - t_nan:.3f} s")
         assert msgs[0].twist.linear.x == 0.0 and msgs[0].twist.angular.z == 0.0
+        # at once, answering the NaN message (its stamp), not the input timeout's zero 0.5 s later
+        assert msgs[0].header.stamp.sec == int(stamp_nan) and msgs[0].header.stamp.nanosec == 250_000_000
         assert all(math.isfinite(m.twist.linear.x) for m in probe.received("/cmd_vel"))
         assert "non-finite" in mux.log()
     finally:
