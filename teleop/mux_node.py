@@ -141,7 +141,7 @@ class MuxNode(Node):
 
     def _publish(self, limited: Limited, stamp_s: float | None) -> None:
         """Publish the limiter's output, keeping the input's stamp (None: now)."""
-        if limited.reason and limited.reason != "e-stop":
+        if limited.reason not in ("", "e-stop", "acceleration-limited"):  # a normal ramp is not news
             self.get_logger().warning(f"limiter: {limited.reason}", throttle_duration_sec=1.0)
         twist = tuple_to_twist(limited.cmd)
         if self.cfg.output_stamped:
