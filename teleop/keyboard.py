@@ -116,7 +116,8 @@ def main(args=None) -> int:
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
     from world_model_planner.params import ConfigError
-    from world_model_planner.rosutil import LiveConfig, check_unknown_parameters
+    from world_model_planner.rosutil import (DESTROY_TIMEOUT_S, LiveConfig, _destroy_within,
+                                             check_unknown_parameters)
 
     # Ctrl-C is handled here (KeyboardInterrupt), not by rclpy: the context must stay valid
     # until the final zero command has gone out.
@@ -150,8 +151,11 @@ def main(args=None) -> int:
         stop.set()
         if spinner.is_alive():
             spinner.join(2.0)
-        executor.shutdown()
-        node.destroy_node()
+        executor.shutdown(timeout_sec=DESTROY_TIMEOUT_S)
+        if not _destroy_within(node, DESTROY_TIMEOUT_S):  # never hang on Ctrl-C
+            print(f"[warn] destroy_node did not finish within {DESTROY_TIMEOUT_S} s; exiting anyway",
+                  file=sys.stderr, flush=True)
+            os._exit(status)
         rclpy.try_shutdown()
     return status
 
