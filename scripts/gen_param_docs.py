@@ -41,6 +41,8 @@ def render() -> str:
     out += ["## planner_node (`config/planner.yaml`)", "", parameter_tables().replace("#### ", "### "), ""]
     for node, yaml_file, cls in SECTIONS[2:]:
         out += [f"## {node} (`{yaml_file}`)", "", markdown_table(cls), ""]
+        if cls is RecorderConfig:  # checks that flag (never drop) invalid recorded messages
+            out += ["### session_recorder sensor checks (`sensors.*`)", "", markdown_table(SensorLimits, "sensors."), ""]
         if cls is MuxConfig:  # the velocity limiter, the last stage before /cmd_vel
             out += ["### cmd_mux velocity limiter (`limiter.*`)", "", markdown_table(LimiterConfig, "limiter."), ""]
     return "\n".join(out)

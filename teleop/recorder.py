@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime
 import errno
+import math
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -282,6 +283,58 @@ def _plain(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)) or type(obj).__name__ == "array":
         return [_plain(x) for x in obj]
     return obj
+
+
+class RecordingValidator:
+    """Checks incoming messages with world_model_planner.sensor_check and counts what fails.
+
+    A recording is evidence: invalid messages are still recorded, but counted here per topic and
+    reason, for the recorder's diagnostics and the ``validation`` metadata record. Checks: header
+    stamps (non-finite, or further in the future than ``limits.future_tolerance_s``; skipped while
+    the node clock is 0, i.e. before the first /clock), LaserScan geometry and ranges
+    (``check_scan``), odometry pose, quaternion and twist (``check_odom``, ``check_quaternion``).
+    """
+
+    def __init__(self, limits):
+        self.limits = limits
+        self.checked = 0
+        self.invalid: dict[str, int] = {}
+        self.last_reason = ""
+
+    def check(self, topic: str, msg: Any, now_s: float) -> str:
+        """Reason ``msg`` on ``topic`` is invalid, or ''. Counts it either way."""
+        from world_model_planner import sensor_check as sc
+
+        self.checked += 1
+        why = ""
+        header = getattr(msg, "header", None)
+        if header is not None and now_s > 0.0:
+            stamp = header.stamp.sec + header.stamp.nanosec * 1e-9
+            if stamp > 0.0:
+                why = sc.stamp_age(now_s, stamp, self.limits.future_tolerance_s)[1]
+        if not why and topic == "/scan":
+            why = sc.check_scan(msg.angle_min, msg.angle_max, msg.angle_increment, msg.range_min,
+                                msg.range_max, msg.ranges, self.limits)[2]
+        elif not why and topic == "/odom":
+            p, q, tw = msg.pose.pose.position, msg.pose.pose.orientation, msg.twist.twist
+            why = sc.check_quaternion(q.x, q.y, q.z, q.w)
+            yaw = math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z)) if not why else 0.0
+            why = why or sc.check_odom((p.x, p.y, yaw), (tw.linear.x, tw.angular.z), self.limits)
+        if why:
+            self.invalid[topic] = self.invalid.get(topic, 0) + 1
+            self.last_reason = f"{topic}: {why}"
+        return why
+
+    @property
+    def invalid_total(self) -> int:
+        return sum(self.invalid.values())
+
+    def metadata(self) -> dict[str, str]:
+        """The ``validation`` metadata record: counts per topic and the last reason."""
+        d = {"checked": str(self.checked), "invalid": str(self.invalid_total),
+             "last_reason": self.last_reason[:200]}
+        d.update({f"invalid{t.replace('/', '_')}": str(n) for t, n in sorted(self.invalid.items())})
+        return d
 
 
 def read_session_metadata(path: str | os.PathLike) -> dict[str, str]:
