@@ -15,7 +15,7 @@ Format (see DESIGN.md)::
 
 Bounds (a file outside them is refused; see the constants below):
 
-    file                 at most 1 MiB, at most 200,000 YAML nodes after alias expansion,
+    file                 at most 512 KiB, at most 200,000 YAML nodes after alias expansion,
                          nesting at most 64 deep (world_model_planner.safeio.load_yaml)
     arena                each side in [1, 200] m
     obstacles            at most 5000
@@ -42,7 +42,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from world_model_planner.safeio import InputError, clip, load_yaml
+from world_model_planner.safeio import YAML_MAX_DEPTH, InputError, clip, load_yaml, read_capped
 
 from . import geometry
 from .robots import ROBOTS
@@ -54,7 +54,7 @@ BUILTIN = ("open", "wall", "u_trap", "two_rooms", "maze")
 
 # Input bounds (module docstring). They keep every consumer (PyBullet, the lidar, the metrics'
 # occupancy grid, the planners' maps) within sizes it can handle, whatever the file says.
-SCENARIO_MAX_BYTES = 1 << 20
+SCENARIO_MAX_BYTES = 512 * 1024   # 5000 obstacles in flow style take ~250 KB
 SCENARIO_MAX_NODES = 200_000
 ARENA_RANGE_M = (1.0, 200.0)
 MAX_OBSTACLES = 5000
@@ -206,7 +206,11 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     The file is read through ``safeio.load_yaml`` (size, alias-expansion and depth caps)."""
     path = resolve(name_or_path)
     try:
-        data = load_yaml(path, what="scenario file", name=str(path),
+        raw = read_capped(path, SCENARIO_MAX_BYTES, "scenario file")
+        depth = _flow_depth(raw)
+        if depth > YAML_MAX_DEPTH:      # PyYAML's scanner is quadratic in flow depth: refuse first
+            raise InputError(f"nesting deeper than {YAML_MAX_DEPTH} levels ([ and {{ nested {depth} deep)")
+        data = load_yaml(raw, what="scenario file", name=str(path),
                          max_bytes=SCENARIO_MAX_BYTES, max_nodes=SCENARIO_MAX_NODES)
     except InputError as exc:
         text = str(exc)
@@ -217,6 +221,17 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         raise ScenarioError(path, "(file)", f"valid YAML values ({type(exc).__name__}: "
                                             f"{clip(str(exc), 120)})") from None
     return parse_scenario(data, source=str(path))
+
+
+_QUOTED_OR_COMMENT = re.compile(rb'"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|#[^\n]*')
+
+
+def _flow_depth(data: bytes) -> int:
+    """Deepest nesting of flow brackets ([ and {) outside quotes and comments; O(len) in numpy."""
+    codes = np.frombuffer(_QUOTED_OR_COMMENT.sub(b"", data), dtype=np.uint8)
+    step = np.isin(codes, (ord("["), ord("{"))).astype(np.int32) - \
+        np.isin(codes, (ord("]"), ord("}"))).astype(np.int32)
+    return int(np.cumsum(step).max(initial=0))
 
 
 # ---------------------------------------------------------------------------------- parsing

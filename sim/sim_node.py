@@ -3,7 +3,16 @@
 Publishes /clock, /odom, /scan, /camera/image_raw (when enabled), /tf (where tf2_msgs
 exists), /diagnostics. Subscribes /cmd_vel (TwistStamped, or Twist with
 ``cmd_vel_stamped: false``) and /estop (std_msgs/Bool, latched until false).
-Services ~/reset (std_srvs/Trigger, re-reads ``scenario`` and ``seed``), ~/pause (SetBool).
+Services ~/reset (std_srvs/Trigger, re-reads ``scenario``, ``seed`` and ``perturb``),
+~/pause (SetBool).
+
+Parameters (SimNodeConfig) are validated at start-up (a bad value or an unknown key in a params
+file: one line, exit 2). At runtime a SetParameters request is applied or refused, never
+acknowledged and ignored: ``scenario`` (validated when set), ``seed`` and ``perturb`` apply at
+the next ~/reset; rates, timeouts, frames and the lidar/camera geometry apply at once; the
+parameters in STARTUP_ONLY are refused with the reason. A ~/reset whose scenario file is bad
+(malformed, too large, an alias bomb, out of range) is refused with the reason and the running
+episode goes on.
 
 Topic names are relative (odom, scan, camera/image_raw, cmd_vel, estop), so a namespace
 moves them; /clock, /tf and /diagnostics stay global.
@@ -31,26 +40,33 @@ from std_msgs.msg import Bool
 from std_srvs.srv import SetBool, Trigger
 
 from world_model_planner.params import ConfigError
-from world_model_planner.rosutil import declare_config, stamp_to_sec
+from world_model_planner.rosutil import (READ_AT_STARTUP, LiveConfig, check_unknown_parameters,
+                                         stamp_to_sec)
+from world_model_planner.safeio import InputError, clip
 
 from . import sim_msgs
 from .node_config import SimNodeConfig
-from .scenario import ScenarioError, load_scenario
+from .scenario import load_scenario
 from .world import SimWorld
 
 
 #: Lockstep: re-send the waiting observation this often (wall s) until a command arrives.
 REPUBLISH_S = 0.25
+#: Parameters that shape publishers, subscriptions, the main loop or the GUI window.
+STARTUP_ONLY = ("gui", "lockstep", "cmd_vel_stamped", "camera_enabled", "publish_tf")
+#: Parameters whose change rebuilds the sensors (at once).
+SENSOR_PARAMS = ("lidar_beams", "lidar_fov_deg", "lidar_range_max_m", "camera_width", "camera_height",
+                 "camera_rate_hz", "lidar_rate_hz")
 
 
 class SimNode(Node):
     def __init__(self):
         super().__init__("sim_node")
-        self.cfg = declare_config(self, SimNodeConfig)
-        self.world = SimWorld(load_scenario(self.cfg.scenario), seed=self.cfg.seed,
-                              lidar=self.cfg.lidar(), camera=self.cfg.camera(), gui=self.cfg.gui,
-                              perturb=self.cfg.perturb)
+        self.live = LiveConfig(self, {"": SimNodeConfig}, apply=self._apply_params)
+        check_unknown_parameters(self)
         c = self.cfg
+        self.world = SimWorld(load_scenario(c.scenario), seed=c.seed, lidar=c.lidar(),
+                              camera=c.camera(), gui=c.gui, perturb=c.perturb)
         self.pub_clock = self.create_publisher(Clock, "/clock", 10)
         self.pub_odom = self.create_publisher(Odometry, "odom", 10)
         self.pub_scan = self.create_publisher(LaserScan, "scan", 10)
@@ -81,6 +97,26 @@ class SimNode(Node):
             f"mode {'lockstep' if c.lockstep else f'real time x{c.realtime_factor:g}'}, "
             f"control period {c.control_period_s:g} s, cmd_vel "
             f"{'TwistStamped' if c.cmd_vel_stamped else 'Twist'}")
+
+    @property
+    def cfg(self) -> SimNodeConfig:
+        """The parameters in force (LiveConfig keeps them in step with SetParameters)."""
+        return self.live[""]
+
+    def _apply_params(self, new: dict, changed: list[str]) -> str | None:
+        """LiveConfig's apply: None = applied (or scheduled for ~/reset), a string = refused."""
+        cfg = new[""]
+        fixed = [n for n in changed if n in STARTUP_ONLY]
+        if fixed:
+            return f"{', '.join(fixed)}: {READ_AT_STARTUP}"
+        if "scenario" in changed:
+            try:
+                load_scenario(cfg.scenario)      # refuse a bad file now; ~/reset reads it again
+            except InputError as exc:
+                return str(exc)
+        if any(n in SENSOR_PARAMS for n in changed):
+            self.world.set_sensors(cfg.lidar(), cfg.camera())
+        return None
 
     # ------------------------------------------------------------------ episode state
     def _start_episode(self) -> None:
@@ -120,26 +156,51 @@ class SimNode(Node):
         self.estop = bool(msg.data)
 
     def _on_reset(self, request, response):
+        """Re-read the scenario file (its current content), ``seed`` and ``perturb``; restart.
+
+        Whatever the file holds, a failure refuses the reset with the reason and leaves the
+        running episode as it was; the node never dies here."""
+        c = self.cfg
         try:
-            scenario = self.get_parameter("scenario").value
-            seed = int(self.get_parameter("seed").value)
-            if scenario != self.cfg.scenario:
-                sc = load_scenario(scenario)
-                self.world.close()
-                self.world = SimWorld(sc, seed=seed, lidar=self.cfg.lidar(), camera=self.cfg.camera(),
-                                      gui=self.cfg.gui, perturb=self.cfg.perturb)
-                self.cfg.scenario = scenario
+            sc = load_scenario(c.scenario)
+            if sc == self.world.scenario:
+                self.world.perturb = c.perturb
+                self.world.reset(c.seed)
             else:
-                self.world.reset(seed)
-        except (ScenarioError, ValueError) as exc:
-            response.success, response.message = False, f"reset refused: {exc}"
-            return response
-        self.cfg.seed = seed
+                self._replace_world(sc)
+        except InputError as exc:
+            return self._refuse_reset(response, str(exc))
+        except Exception as exc:  # noqa: BLE001 - PyBullet failing to build a world must not kill the node
+            return self._refuse_reset(response, f"{type(exc).__name__}: {clip(str(exc), 200)}")
         self._start_episode()
         response.success = True
-        response.message = f"reset {self.world.scenario.name} with seed {seed}"
+        response.message = f"reset {self.world.scenario.name} with seed {self.world.seed}"
         self.get_logger().info(response.message)
         return response
+
+    def _refuse_reset(self, response, reason: str):
+        response.success, response.message = False, f"reset refused: {reason}"
+        self.get_logger().warning(f"{response.message} (the running episode goes on)")
+        return response
+
+    def _replace_world(self, sc) -> None:
+        """Build the new scenario's world, then drop the old one (kept if building fails)."""
+        c = self.cfg
+        old = self.world
+        if c.gui:          # PyBullet allows one GUI client: close first, rebuild the old on failure
+            old_scenario = old.scenario
+            old.close()
+            try:
+                self.world = SimWorld(sc, seed=c.seed, lidar=c.lidar(), camera=c.camera(), gui=True,
+                                      perturb=c.perturb)
+            except Exception:
+                self.world = SimWorld(old_scenario, seed=old.seed, lidar=old.lidar_cfg,
+                                      camera=old.camera_cfg, gui=True, perturb=old.perturb)
+                raise
+            return
+        self.world = SimWorld(sc, seed=c.seed, lidar=c.lidar(), camera=c.camera(), gui=False,
+                              perturb=c.perturb)
+        old.close()
 
     def _on_pause(self, request, response):
         self.paused = bool(request.data)
@@ -205,7 +266,7 @@ class SimNode(Node):
                 "clearance_m": w.clearance_m(), "realtime_factor": self.measured_rtf(),
                 "sim_time_s": w.sim_time_s, "goal_reached": w.goal_reached(),
                 "scenario": w.scenario.name, "estop": self.estop, "paused": self.paused,
-                "seed": self.cfg.seed, "lockstep_timeouts": self.lockstep_timeouts}
+                "seed": w.seed, "lockstep_timeouts": self.lockstep_timeouts}
 
     # ------------------------------------------------------------------ main loops
     def run(self, executor) -> None:
@@ -243,6 +304,7 @@ class SimNode(Node):
         period = self.cfg.control_period_s / self.cfg.realtime_factor
         next_wall = time.monotonic() + period
         while rclpy.ok(context=self.context):
+            period = self.cfg.control_period_s / self.cfg.realtime_factor   # both live parameters
             now = time.monotonic()
             if now < next_wall:
                 executor.spin_once(timeout_sec=next_wall - now)
@@ -254,7 +316,9 @@ class SimNode(Node):
                 next_wall = time.monotonic() + period
 
     def destroy_node(self):
-        self.world.close()
+        world = getattr(self, "world", None)       # absent when __init__ failed
+        if world is not None:
+            world.close()
         return super().destroy_node()
 
 
@@ -268,7 +332,7 @@ def main(args=None) -> int:
         node.run(executor)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except (ConfigError, ScenarioError) as exc:
+    except (ConfigError, InputError) as exc:        # bad parameter, unknown key, bad scenario
         print(f"[error] sim_node: {exc}", file=sys.stderr)
         status = 2
     finally:

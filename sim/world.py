@@ -139,6 +139,12 @@ class SimWorld:
                 return cand
         return s
 
+    def set_sensors(self, lidar: LidarConfig, camera: CameraConfig | None) -> None:
+        """Replace the lidar and camera configuration; applies from the next scan or frame."""
+        self.lidar_cfg, self.camera_cfg = lidar, camera
+        self.lidar = Lidar(self.client, lidar)
+        self.camera = Camera(self.client, camera) if camera is not None else None
+
     # ------------------------------------------------------------------ stepping
     def step(self, v_cmd: float, w_cmd: float, duration_s: float) -> None:
         """Drive with (v_cmd m/s, w_cmd rad/s), clipped to the robot's limits, for duration_s.

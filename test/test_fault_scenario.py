@@ -7,8 +7,9 @@ covered in test_scenario.py::test_bad_files_are_refused_with_file_field_and_expe
 `wmp check-scenario` in test_scenario.py::test_check_scenario_cli_exit_codes.
 
 Expected: at start-up sim_node exits with status 2 and one line naming the file and the field
-(nothing is simulated); on ~/reset the reset is refused with that message and the running
-scenario goes on untouched.
+(nothing is simulated); setting the ``scenario`` parameter to such a file is refused with that
+message; on ~/reset (the file went bad after it was accepted) the reset is refused with that
+message and the running scenario goes on untouched.
 """
 from __future__ import annotations
 
@@ -61,22 +62,33 @@ def test_sim_node_refuses_to_start_on_a_malformed_scenario(bad_files, node_env, 
 
 
 def test_reset_to_a_malformed_scenario_is_refused_and_the_episode_goes_on(bad_files, node_env, probe, tmp_path):
+    """Setting ``scenario`` to a bad file is refused at once (file and field in the reason); a
+    file that goes bad after it was accepted is refused by ~/reset; the episode goes on."""
     from nav_msgs.msg import Odometry
     from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
     from rcl_interfaces.srv import SetParameters
     from std_srvs.srv import Trigger
 
+    def set_scenario(path):
+        value = ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=str(path))
+        req = SetParameters.Request(parameters=[Parameter(name="scenario", value=value)])
+        return probe.call(SetParameters, "/sim_node/set_parameters", req).results[0]
+
     sim = _sim(node_env, tmp_path / "running", "open")
     try:
         probe.subscribe("/odom", Odometry)
         start = probe.wait_for("/odom", timeout=30.0, proc=sim)[-1]
+        swap = tmp_path / "swap.yaml"
         for kind, (path, field) in bad_files.items():
-            value = ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=str(path))
-            req = SetParameters.Request(parameters=[Parameter(name="scenario", value=value)])
-            assert probe.call(SetParameters, "/sim_node/set_parameters", req).results[0].successful
+            res = set_scenario(path)
+            assert not res.successful and str(path) in res.reason and field in res.reason, (kind, res.reason)
+            # accepted while good, then overwritten with the bad content: ~/reset refuses it
+            swap.write_text((REPO / "config/scenarios/open.yaml").read_text())
+            assert set_scenario(swap).successful, kind
+            swap.write_text(path.read_text())
             res = probe.call(Trigger, "/sim_node/reset", Trigger.Request())
             assert not res.success, kind
-            assert res.message.startswith("reset refused") and str(path) in res.message and field in res.message, \
+            assert res.message.startswith("reset refused") and str(swap) in res.message and field in res.message, \
                 (kind, res.message)
         # still the open scenario, still simulating: time goes on, the robot stays at its start
         t_last = probe.received("/odom")[-1].header.stamp.sec
