@@ -200,6 +200,9 @@ def build_report(paths: list[str], out: str, model_path: str | None = None,
                               "planner_minus_person": differences(ref["metrics"], r["metrics"])})
     notes = [n for n in (scenario_note(d) for d in datas) if n and not scenario_name]
     notes += [f"{Path(d.path).name}: {d.recovery}" for d in datas if d.recovery]
+    notes += [f"{Path(d.path).name}: the recorder flagged {d.validation['invalid']} invalid messages "
+              f"(last: {clip(d.validation.get('last_reason', ''), 120)})"
+              for d in datas if d.validation.get("invalid", "0") not in ("0", "")]
     notes += [f"{Path(d.path).name}: skipped invalid messages: "
               + ", ".join(f"{k} {v}" for k, v in sorted(d.invalid.items())) for d in datas if d.invalid]
     data = {"sessions": rows, "differences": diffs, "model": model_path if model else None,

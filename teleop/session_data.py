@@ -55,6 +55,7 @@ class SessionData:
     intervention_edges: int = 0
     recovery: str = ""
     invalid: dict = field(default_factory=dict)
+    validation: dict = field(default_factory=dict)   # the recorder's "validation" metadata record
 
     @property
     def label(self) -> str:
@@ -194,4 +195,5 @@ def load_session(path: str | Path, limits: McapLimits | None = None,
         scan_range_max_m=range_max,
         cmds={k: np.array(sorted(v), dtype=float).reshape(-1, 3) for k, v in cmds.items()},
         goal=goal, goal_t_s=goal_t, sim_diag=sorted(sim_diag, key=lambda d: d[0]),
-        mux_interventions=mux_max, intervention_edges=edges, recovery=recovery, invalid=invalid)
+        mux_interventions=mux_max, intervention_edges=edges, recovery=recovery, invalid=invalid,
+        validation=dict(scan.metadata.get("validation", {})))

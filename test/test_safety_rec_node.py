@@ -95,6 +95,10 @@ def test_invalid_scans_and_future_stamps_are_recorded_and_flagged(probe, node_en
     assert counts == {"/scan": 20, "/odom": 10}                 # everything recorded as it came
     meta = scan_rd.metadata["validation"]
     assert meta["invalid_scan"] == "10" and meta["invalid_odom"] == "5"
+    from teleop.session_data import load_session
+
+    data = load_session(out)                   # the loader skips the scans that fail the checks
+    assert data.validation["invalid"] == "15" and data.invalid.get("/scan") == 10 and len(data.scans) == 10
 
 
 def test_runtime_parameters_are_applied_or_refused(probe, node_env, tmp_path):
