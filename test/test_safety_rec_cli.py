@@ -67,3 +67,11 @@ def test_loader_names_a_missing_dependency_and_skips_a_missing_area(tmp_path, ca
     assert "no_such_dependency_xyz" in err and len(err.strip().splitlines()) == 1
     assert load_area("wmp_area_that_is_not_installed", "wmp") is None
     assert capsys.readouterr().err == ""
+
+
+def test_launch_arguments_refuse_a_missing_params_file(tmp_path):
+    from world_model_planner.launch_args import robot_specs, sim_specs
+
+    for make in (sim_specs, robot_specs):
+        with pytest.raises(ValueError, match="params_file.*no such file"):
+            make({"params_file": str(tmp_path / "missing.yaml")})

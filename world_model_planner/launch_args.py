@@ -75,6 +75,12 @@ def _complete(values: dict, arguments) -> dict:
         if a.choices and out[a.name].strip().lower() not in a.choices:
             raise ValueError(f"launch argument '{a.name}': expected one of {list(a.choices)}, "
                              f"got {out[a.name]!r}")
+    if out.get("params_file"):   # a missing file would fail later, inside every node, as a traceback
+        from .cli_checks import in_file_problem
+
+        why = in_file_problem(out["params_file"], "launch argument 'params_file'")
+        if why:
+            raise ValueError(why)
     return out
 
 
