@@ -157,6 +157,12 @@ def _beams_100k(msg):
     msg.ranges = [5.0] * 100_000
 
 
+def _front_half(msg):
+    msg.angle_min, msg.angle_increment = -math.pi / 2, math.pi / 90
+    msg.angle_max = math.pi / 2
+    msg.ranges = [5.0] * 91
+
+
 BAD_SCANS = [("range_max=0", _set(range_max=0.0), "range_max"),
              ("range_max=NaN", _set(range_max=float("nan")), "range_max is nan"),
              ("angle_min=NaN", _set(angle_min=float("nan")), "angle_min is nan"),
@@ -200,6 +206,14 @@ def test_invalid_scan_headers_stop_every_planner(node_env, probe, tmp_path):
                 probe.clear(f"/{n}/cmd")
             for n, proc in procs.items():
                 probe.wait_for(f"/{n}/cmd", lambda ms: any(moving(m) for m in ms), timeout=15.0, proc=proc)
+        # a lidar that sees only the front half (91 beams, -90°..+90°) is not refused: projected
+        # through its angle_increment (the learned model reads the unseen half as obstacles)
+        feed.scan_edit = _front_half
+        for n, proc in procs.items():
+            probe.clear(f"/{n}/cmd")
+        for n, proc in procs.items():
+            probe.wait_for(f"/{n}/cmd", lambda ms: sum(moving(m) for m in ms) >= 10, timeout=15.0, proc=proc)
+        feed.scan_edit = None
         for n, proc in procs.items():
             assert proc.alive() and "Traceback" not in proc.log(), proc.log()[-3000:]
             grew = _rss_mib(proc) - rss0[n]

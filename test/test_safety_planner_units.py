@@ -176,3 +176,32 @@ def test_checkpoint_paths_must_resolve_under_the_allowed_directories(tmp_path):
     assert not checkpoint_allowed(str(allowed / "link.pt"), roots)
     assert not checkpoint_allowed(str(tmp_path / "ok2" / "m.pt"), roots)    # a prefix is not a parent
     assert not checkpoint_allowed("bad\0path", roots)
+
+
+@pytest.fixture(scope="module")
+def classic_nav():
+    return Navigator("classic", UnicycleModel(), small())
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.floats(-2 * math.pi, 2 * math.pi), st.floats(1e-3, 0.2) | st.floats(-0.2, -1e-3),
+       st.integers(4, 720), st.floats(0.5, 200.0),
+       st.lists(st.floats(0.0, 300.0) | st.just(math.inf) | st.just(math.nan), min_size=1, max_size=16))
+def test_any_checked_scan_plans_or_stops_never_raises(classic_nav, angle_min, inc, n, range_max, pattern):
+    """Whatever geometry check_scan lets through, a tick gives a finite command or a stop."""
+    from world_model_planner.sensor_check import SensorLimits, check_scan
+
+    n = min(n, int(2 * math.pi / abs(inc)) + 1)
+    ranges = (pattern * (n // len(pattern) + 1))[:n]
+    geom, r, why = check_scan(angle_min, angle_min + inc * (n - 1), inc, 0.05, range_max, ranges, SensorLimits())
+    if geom is None:
+        return
+    nav = classic_nav
+    nav.set_goal(2.0, 1.0)
+    cmd = nav.step([0.0, 0.0, 0.3], [0.2, 0.0], r, 0.0, geom=geom)
+    assert math.isfinite(cmd.v) and math.isfinite(cmd.w)
+    assert cmd.state in ("planning", "stopped")
