@@ -179,11 +179,13 @@ class PlannerNode(LifecycleNode):
             return
         frame = msg.header.frame_id
         odom_frame = getattr(self, "_odom_frame", "odom")
-        goal = Goal(msg.pose.position.x, msg.pose.position.y,
-                    m.yaw_of(msg.pose.orientation) if self.p.use_goal_yaw else None)
+        q = msg.pose.orientation
+        goal = Goal(msg.pose.position.x, msg.pose.position.y, m.yaw_of(q) if self.p.use_goal_yaw else None)
         problem = self.nav.goal_problem(goal.x, goal.y, goal.yaw)
+        if self.p.use_goal_yaw and not problem:
+            problem = check_quaternion(q.x, q.y, q.z, q.w) and f"goal {check_quaternion(q.x, q.y, q.z, q.w)}"
         if frame not in ("", odom_frame):
-            problem = f"goal frame '{clip(frame, 60)}' is not the odom frame '{odom_frame}'"
+            problem = f"goal frame {clip(frame, 60)} is not the odom frame '{odom_frame}'"
         if problem:                                  # refused at once: stopping is never delayed
             self._gate.clear()
             self._refuse_goal(self.nav.refuse(problem))

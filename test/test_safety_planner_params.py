@@ -95,18 +95,24 @@ def test_runtime_parameter_changes_are_applied_or_refused(node_env, probe, tmp_p
 
 
 def test_unknown_parameter_is_a_clear_error_and_failed_autostart_stays_unconfigured(node_env, probe, tmp_path):
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
+    for d in "abcd":
+        (tmp_path / d).mkdir()
     typo = NodeProcess.executable("planner_node", ["-p", "mppi.v_maxx_mps:=0.1"], node_env, tmp_path / "a")
+    wrong = [NodeProcess.executable("planner_node", ["-p", kv], node_env, tmp_path / d)
+             for kv, d in (("mppi.samples:=abc", "c"), ("mppi.v_max_mps:=50.0", "d"))]
     bad = NodeProcess.executable("planner_node", ["-p", "autostart:=true", "-p", f"model_path:={tmp_path}/none.pt",
                                                   "-p", "device:=cpu"], node_env, tmp_path / "b")
     try:
         assert typo.proc.wait(60) == 2
         log = typo.log()
         assert "mppi.v_maxx_mps" in log and "Traceback" not in log
+        for proc, name in zip(wrong, ("mppi.samples", "mppi.v_max_mps")):    # wrong type, out of range
+            assert proc.proc.wait(60) == 2
+            errors = [line for line in proc.log().splitlines() if line.startswith("[error]")]
+            assert len(errors) == 1 and name in errors[0] and "Traceback" not in proc.log(), proc.log()
         wait_log(bad, "staying unconfigured", timeout=60.0)
         assert lifecycle_state(probe, "planner_node") == "unconfigured" and bad.alive()
         assert "Traceback" not in bad.log()
     finally:
-        typo.stop()
-        bad.stop()
+        for p in (typo, bad, *wrong):
+            p.stop()
