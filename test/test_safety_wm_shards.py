@@ -116,3 +116,38 @@ def test_collect_refuses_an_out_path_that_is_a_file(tmp_path):
     res = subprocess.run([WMP, "collect", "--scenario", "open", "--episodes", "1", "--out", str(f),
                           "--no-progress"], capture_output=True, text=True, timeout=120, cwd=REPO)
     assert res.returncode == 2 and res.stderr.strip() == f"wmp collect: --out {f} is a file; expected a directory for the shards"
+
+
+TRAIN_CAPPED = textwrap.dedent("""
+    import resource, sys
+    import torch  # noqa: F401 - loaded before the cap: only what training does is capped
+    from world_model_planner.cli import main
+    def vm_kib():
+        for line in open("/proc/self/status"):
+            if line.startswith("VmSize:"):
+                return int(line.split()[1])
+    cap = vm_kib() * 1024 + (400 << 20)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rc = main(sys.argv[1:])
+    print("grew_mib", (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)
+    sys.exit(rc)
+""")
+
+
+def test_train_on_an_mcap_chunk_bomb_is_refused_within_a_memory_cap(tmp_path):
+    """`wmp train --data rec.mcap` reads recordings through the bounded MCAP reader: a 1 GiB
+    lz4 chunk is refused before it is decompressed."""
+    from test_safety_rec_mcap import _lz4_bomb, _mcap_with_chunk
+
+    n = 1 << 30
+    bomb = tmp_path / "bomb.mcap"
+    _mcap_with_chunk(bomb, "lz4", _lz4_bomb(n), n)
+    res = subprocess.run([sys.executable, "-c", TRAIN_CAPPED, "train", "--data", str(bomb), "--out",
+                          str(tmp_path / "m.pt"), "--steps", "1", "--no-progress"],
+                         capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert res.returncode == 2, res.stderr[-2000:]
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"wmp train: {bomb}: ") and "limit" in lines[0], lines
+    grew = float(res.stdout.split("grew_mib")[-1])
+    assert grew < 100, grew

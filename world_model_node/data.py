@@ -210,30 +210,66 @@ def load_mcap(path, dt_s: float = 0.1, odom_topic: str = "/odom", scan_topic: st
     its latest odom is older than max_odom_age_s, its latest scan older than max_scan_age_s, or
     the next odom comes more than max_odom_age_s after it; rows after a gap form a new episode. Collision flags come from /diagnostics "sim" ``in_contact`` when recorded,
     else they are 0 (unknown).
-    """
-    import warnings
 
-    with warnings.catch_warnings():  # the reader module warns about mcap_ros1 on import
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from mcap_ros2.reader import read_ros2_messages
+    The file is read with ``world_model_planner.mcap_io.McapScan`` (decompression capped, a
+    truncated file yields what came before the cut) and decoded with the installed message
+    definitions. Messages of an unexpected type, undecodable payloads, odometry with non-finite
+    or implausible values and scans whose header fails ``sensor_check.check_scan_header`` are
+    skipped, with one warning that counts them.
+    """
+    from teleop.msgdefs import full_definition
+    from world_model_planner.mcap_io import McapScan, RecordingError, cdr_decoder
+    from world_model_planner.sensor_check import SensorLimits, check_odom, check_scan_header
 
     path = Path(path)
+    allowed = {odom_topic: ("nav_msgs/msg/Odometry",), scan_topic: ("sensor_msgs/msg/LaserScan",),
+               cmd_topic: ("geometry_msgs/msg/TwistStamped", "geometry_msgs/msg/Twist"),
+               "/diagnostics": ("diagnostic_msgs/msg/DiagnosticArray",)}
+    limits = SensorLimits()
     odom, scans, cmds, contact, offsets = [], [], [], [], []
+    skipped = 0
     range_max = None
+    decoders: dict = {}
     try:
-        for m in read_ros2_messages(str(path), topics=[odom_topic, scan_topic, cmd_topic, "/diagnostics"]):
-            topic, msg, log_t = m.channel.topic, m.ros_msg, m.log_time_ns * 1e-9
+        rec = McapScan(path)      # bounded: chunk and total decompression caps, no seeking
+        for m in rec.messages(list(allowed)):
+            parts = m.schema_name.split("/")
+            type_name = f"{parts[0]}/msg/{parts[1]}" if len(parts) == 2 else m.schema_name
+            if type_name not in allowed[m.topic]:
+                skipped += 1
+                continue
+            if type_name not in decoders:   # decoded with the installed definitions, never the file's
+                decoders[type_name] = cdr_decoder(type_name, full_definition(type_name))
+            try:
+                msg = decoders[type_name](m.data)
+            except Exception:  # noqa: BLE001 - a damaged payload: skip the message
+                skipped += 1
+                continue
+            topic, log_t = m.topic, m.log_time_ns * 1e-9
             if topic == odom_topic:
                 t = _stamp(msg, m.log_time_ns)
-                offsets.append(t - log_t)
                 p, tw = msg.pose.pose, msg.twist.twist
-                odom.append((t, p.position.x, p.position.y, _yaw(p.orientation), tw.linear.x, tw.angular.z))
+                row = (t, p.position.x, p.position.y, _yaw(p.orientation), tw.linear.x, tw.angular.z)
+                if not math.isfinite(t) or check_odom(row[1:4], row[4:6], limits):
+                    skipped += 1
+                    continue
+                offsets.append(t - log_t)
+                odom.append(row)
             elif topic == scan_topic:
-                scans.append((_stamp(msg, m.log_time_ns), np.asarray(msg.ranges, dtype=np.float32)))
+                geom, _ = check_scan_header(msg.angle_min, msg.angle_max, msg.angle_increment,
+                                            msg.range_min, msg.range_max, len(msg.ranges), limits)
+                t = _stamp(msg, m.log_time_ns)
+                if geom is None or not math.isfinite(t):
+                    skipped += 1
+                    continue
+                scans.append((t, np.asarray(msg.ranges, dtype=np.float32)))
                 range_max = float(msg.range_max)
             elif topic == cmd_topic:
                 t = _stamp(msg, m.log_time_ns)
                 tw = msg.twist if hasattr(msg, "twist") else msg
+                if not (math.isfinite(tw.linear.x) and math.isfinite(tw.angular.z)):
+                    skipped += 1
+                    continue
                 cmds.append((t, log_t, tw.linear.x, tw.angular.z))
             else:
                 for st in msg.status:
@@ -241,8 +277,15 @@ def load_mcap(path, dt_s: float = 0.1, odom_topic: str = "/odom", scan_topic: st
                         kv = {k.key: k.value for k in st.values}
                         if "in_contact" in kv and st.values:
                             contact.append((_stamp(msg, m.log_time_ns), kv["in_contact"] == "true"))
-    except Exception as exc:
-        raise DataError(f"{path}: cannot read MCAP recording: {type(exc).__name__}: {exc}") from None
+    except RecordingError as exc:
+        raise DataError(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - anything else in a damaged file: one line naming it
+        raise DataError(f"{path}: cannot read MCAP recording: {type(exc).__name__}: "
+                        f"{' '.join(str(exc).split())[:200]}") from None
+    note = rec.recovery_note()
+    if note or skipped:
+        log.warning(f"{path}: {note or 'complete recording'}"
+                    + (f"; {skipped} unusable message(s) skipped" if skipped else ""))
     if len(odom) < 2 or not scans:
         raise DataError(f"{path}: expected {odom_topic} (nav_msgs/Odometry) and {scan_topic} "
                         f"(sensor_msgs/LaserScan) messages, got {len(odom)} odom and {len(scans)} scans")
