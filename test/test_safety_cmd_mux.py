@@ -183,3 +183,27 @@ def test_params_file_typo_and_bad_value_exit_2_naming_the_key(node_env, tmp_path
     bad.write_text("/**/cmd_mux:\n  ros__parameters:\n    check_rate_hz: fast\n")
     r = _run_exit("cmd_mux", ["--params-file", str(bad)], node_env)
     assert r.returncode == 2 and "check_rate_hz" in r.stderr and "Traceback" not in r.stderr + r.stdout, r
+
+
+def test_limiter_timeout_stops_even_when_the_mux_inputs_wait_longer(probe, node_env, tmp_path):
+    """The limiter's own timeout (0.3 s) stops the robot although the mux's input timeouts were
+    set to 10 s. (Before: the last command stood for the full 10 s.)"""
+    from geometry_msgs.msg import TwistStamped
+
+    mux = NodeProcess.executable("cmd_mux", [*MUX_ARGS, "-p", "input_timeouts_s:=[10.0, 10.0]",
+                                             "-p", "limiter.timeout_s:=0.3"], node_env, tmp_path)
+    try:
+        probe.subscribe("/cmd_vel", TwistStamped)
+        nav = probe.node.create_publisher(TwistStamped, "/cmd_vel_nav", 10)
+        probe.wait_for_subscribers(nav)
+        for _ in range(20):
+            nav.publish(_ts(time.time(), 0.6))
+            time.sleep(0.05)
+        probe.wait_for("/cmd_vel", lambda m: bool(m) and m[-1].twist.linear.x == 0.6, timeout=5, proc=mux)
+        t_last = time.monotonic()
+        probe.wait_for("/cmd_vel", lambda m: m[-1].twist.linear.x == 0.0, timeout=5, proc=mux)
+        stop_s = time.monotonic() - t_last
+        print(f"\nlimiter timeout 0.3 s (mux inputs 10 s): zero on /cmd_vel {stop_s:.2f} s after the last command")
+        assert stop_s < 2.0
+    finally:
+        mux.stop()
