@@ -3,6 +3,13 @@
 In: /goal_pose, /odom, /scan, /world_model/checkpoint. Out: /cmd_vel_nav, /plan,
 /planner/global_path, /planner/rollouts, /diagnostics (name "planner"). Parameters: see
 planner_node/config.py (declared once from the dataclasses) and config/planner.yaml.
+
+Nothing in a message is trusted (world_model_planner.sensor_check): a sensor stamp too old or
+from the future, odometry that is non-finite or implausible, and a LaserScan whose header or
+ranges fail ``check_scan`` each stop the robot (zero command, reason in the diagnostics, a
+throttled log line) until good data arrives. Valid scans are used with their own geometry.
+Runtime parameter changes are applied at once or refused (config.live_change_refusal); goal
+messages go through goals.GoalGate; checkpoint announcements must point into checkpoint_dirs.
 """
 from __future__ import annotations
 
