@@ -258,3 +258,25 @@ def test_truncated_and_mutated_recordings_never_crash_the_loader(tmp_path, data)
     p = tmp_path / "mut.mcap"
     p.write_bytes(bytes(raw[:cut]))
     _load_bounded(p)
+
+
+@pytest.mark.parametrize("compression", ["NONE", "LZ4", "ZSTD"])
+@pytest.mark.parametrize("chunked", [True, False])
+def test_reader_reads_what_the_mcap_writer_writes(tmp_path, compression, chunked):
+    """Other tools' recordings (any compression, chunked or not) read in full, metadata included."""
+    from mcap.writer import CompressionType, Writer
+
+    path = tmp_path / "w.mcap"
+    with open(path, "wb") as f:
+        w = Writer(f, compression=getattr(CompressionType, compression), use_chunking=chunked, chunk_size=200)
+        w.start("ros2", "test")
+        sid = w.register_schema("std_msgs/msg/Bool", "ros2msg", b"bool data")
+        cid = w.register_channel("/mux/intervention", "cdr", sid)
+        for i in range(50):
+            w.add_message(cid, i, b"\x00\x01\x00\x00" + bytes([i % 2]), i)
+        w.add_metadata("session", {"operator": "x"})
+        w.finish()
+    scan = McapScan(path)
+    msgs = list(scan.messages())
+    assert [m.data[4] for m in msgs] == [i % 2 for i in range(50)]
+    assert scan.complete and scan.recovery_note() == "" and scan.metadata == {"session": {"operator": "x"}}
