@@ -130,7 +130,7 @@ class RecorderNode(Node):
             why = self.validator.last_reason = f"{topic}: {clip(str(exc) or type(exc).__name__, 120)}"
         if why and topic not in self._warned:
             self._warned.add(topic)
-            self.get_logger().warn(f"invalid {topic} recorded and flagged: {why} "
+            self.get_logger().warning(f"invalid {topic} recorded and flagged: {why} "
                                    "(further ones are counted on /diagnostics)")
 
     def _publish_diagnostics(self) -> None:

@@ -147,3 +147,10 @@ def test_atomic_write_on_a_full_disk_keeps_the_old_file(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert target.read_text() == '{"ok": true}'
     assert [p.name for p in tmp_path.iterdir()] == ["episode.json"]
+
+
+def test_atomic_files_get_ordinary_permissions(tmp_path):
+    target = atomic_write_text(tmp_path / "shared.json", "{}")
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask

@@ -23,7 +23,6 @@ observation layout, each with one :class:`CheckpointError` line that names the f
 from __future__ import annotations
 
 import io
-import os
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -176,7 +175,6 @@ def save_checkpoint(path, model: WorldModel, data_stats: dict | None = None, met
     }
     with atomic_path(path) as tmp:
         torch.save(blob, tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a checkpoint is shared data
     return path
 
 

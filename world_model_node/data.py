@@ -32,7 +32,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,7 +121,6 @@ def save_shard(path, tr: Transitions) -> Path:
         arrays["image"] = tr.image.astype(np.uint8)
     with atomic_path(path) as tmp:   # the temporary keeps the .npz suffix: numpy writes that name
         np.savez_compressed(tmp, **arrays)
-        os.chmod(tmp, 0o644)         # mkstemp makes 0600; a shard is shared data
     return path
 
 

@@ -252,7 +252,7 @@ class WorldModelNode(LifecycleNode):
         if now - self._warned.get(what, -math.inf) >= 5.0:
             self._warned[what] = now
             total = self.gate.rejected["cmd" if what == "cmd_vel" else what]
-            self.get_logger().warn(f"skipping {what} sample: {reason} ({total} skipped so far)")
+            self.get_logger().warning(f"skipping {what} sample: {reason} ({total} skipped so far)")
 
     # -- timers --------------------------------------------------------------------------
     @_guarded

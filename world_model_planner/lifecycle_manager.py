@@ -175,7 +175,7 @@ class LifecycleManager(Node):
                 unchanged = unchanged + 1 if state == before else 0
                 if unchanged >= 2:                  # the request never reached the node
                     client.remove_pending_request(future)
-                    self.get_logger().warn(f"'{name}' did not receive the request; sending it again")
+                    self.get_logger().warning(f"'{name}' did not receive the request; sending it again")
                     break
             else:
                 took_s = time.monotonic() - start

@@ -43,6 +43,9 @@ def validate(cfg) -> None:
         if lo_hi is not None:
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ConfigError(f"{where}: expected a number in [{lo_hi[0]}, {lo_hi[1]}], got {value!r}")
+            if isinstance(value, int) and value.bit_length() > 64:
+                raise ConfigError(f"{where}: expected a value in [{lo_hi[0]}, {lo_hi[1]}], got an int of "
+                                  f"{value.bit_length()} bits")
             if not math.isfinite(value) or not lo_hi[0] <= value <= lo_hi[1]:
                 raise ConfigError(f"{where}: expected a value in [{lo_hi[0]}, {lo_hi[1]}], got {value!r}")
         if choices is not None and value not in choices:

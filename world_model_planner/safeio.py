@@ -133,6 +133,15 @@ def load_yaml(source: str | os.PathLike | bytes, *, what: str = "YAML file", nam
         raise InputError(f"{label}: nesting too deep to parse") from None
 
 
+def _umask() -> int:
+    """The process umask, read without changing it (os.umask would race other threads)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    return 0o022
+
+
 def _fsync_dir(folder: Path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(folder, os.O_RDONLY)
@@ -156,6 +165,7 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
                                     "".join(target.suffixes) or ".tmp"), dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    os.chmod(tmp, 0o666 & ~_umask())     # mkstemp makes 0600; the result is an ordinary file
     try:
         yield tmp
         with open(tmp, "rb+") as fh:
