@@ -2,7 +2,11 @@
 
 The ROS layer (``rosutil.declare_config``) turns these fields into ROS parameters; the
 README table comes from ``world_model_planner.params.markdown_table(SimNodeConfig)``.
-No rclpy here.
+At runtime (SetParameters) sim_node applies or refuses each change (sim/sim_node.py):
+``scenario`` (validated when set), ``seed`` and ``perturb`` take effect at the next ~/reset;
+``gui``, ``lockstep``, ``cmd_vel_stamped``, ``camera_enabled`` and ``publish_tf`` are refused
+(read at start-up only); every other parameter applies at once. An unknown key in a params
+file stops the node with one line (exit 2). No rclpy here.
 """
 from __future__ import annotations
 
