@@ -172,6 +172,10 @@ def _lz4_bomb(n: int) -> bytes:
 
 VICTIM = textwrap.dedent("""
     import resource, sys
+    def hwm_kib():  # peak RSS of this process image (ru_maxrss would carry the parent's across exec)
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
     resource.setrlimit(resource.RLIMIT_AS, (CAP_BYTES, CAP_BYTES))
     from teleop.session_data import load_session
     from world_model_planner.mcap_io import RecordingError
@@ -180,7 +184,7 @@ VICTIM = textwrap.dedent("""
         print("LOADED")
     except RecordingError as exc:
         print("REFUSED", exc)
-    print("maxrss_kib", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    print("maxrss_kib", hwm_kib())
 """)
 
 AS_LIMIT = 1 << 30          # 1 GiB of address space: the bombs expand to 2 GiB / 1 GiB

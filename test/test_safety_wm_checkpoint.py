@@ -90,11 +90,15 @@ def tiny_ckpt(tmp_path_factory) -> Path:
 VICTIM = textwrap.dedent("""
     import json, resource, sys, time
     from world_model_node.checkpoint import CheckpointError, load_checkpoint
+    def hwm_kib():  # peak RSS of this process image (ru_maxrss would carry the parent's across exec)
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
     def vm_kib():
         for line in open("/proc/self/status"):
             if line.startswith("VmSize:"):
                 return int(line.split()[1])
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base = hwm_kib()
     cap = vm_kib() * 1024 + int(sys.argv[2]) * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     t = time.monotonic()
@@ -106,7 +110,7 @@ VICTIM = textwrap.dedent("""
     except BaseException as exc:
         err = "UNEXPECTED " + type(exc).__name__ + ": " + str(exc)[:300]
     print(json.dumps({"error": err, "s": time.monotonic() - t,
-                      "grew_mib": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024}))
+                      "grew_mib": (hwm_kib() - base) / 1024}))
 """)
 
 

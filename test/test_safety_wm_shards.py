@@ -122,15 +122,19 @@ TRAIN_CAPPED = textwrap.dedent("""
     import resource, sys
     import torch  # noqa: F401 - loaded before the cap: only what training does is capped
     from world_model_planner.cli import main
+    def hwm_kib():  # peak RSS of this process image (ru_maxrss would carry the parent's across exec)
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
     def vm_kib():
         for line in open("/proc/self/status"):
             if line.startswith("VmSize:"):
                 return int(line.split()[1])
     cap = vm_kib() * 1024 + (400 << 20)
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base = hwm_kib()
     rc = main(sys.argv[1:])
-    print("grew_mib", (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)
+    print("grew_mib", (hwm_kib() - base) / 1024)
     sys.exit(rc)
 """)
 

@@ -110,7 +110,7 @@ def load_yaml(source: str | os.PathLike | bytes, *, what: str = "YAML file", nam
     except UnicodeDecodeError as exc:
         raise InputError(f"{label}: not UTF-8 text (byte {exc.start})") from None
     try:
-        loader = yaml.SafeLoader(text)
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)   # libyaml where present: ~4x faster
         try:
             node = loader.get_single_node()
             if node is None:
@@ -131,6 +131,8 @@ def load_yaml(source: str | os.PathLike | bytes, *, what: str = "YAML file", nam
         raise InputError(f"{label}: not valid YAML{where}: {clip(str(problem), 120)}") from None
     except RecursionError:
         raise InputError(f"{label}: nesting too deep to parse") from None
+    except (ValueError, OverflowError, TypeError) as exc:   # e.g. a date such as 2001-02-30
+        raise InputError(f"{label}: value not understood: {clip(str(exc), 120)}") from None
 
 
 def _umask() -> int:
