@@ -1,9 +1,15 @@
 """ament_python package world_model_planner (also pip-installable for use without ROS)."""
 from glob import glob
 
-from setuptools import find_packages, setup
+from setuptools import setup
 
 PACKAGE = "world_model_planner"
+# One import namespace: the domain folders at the top of the tree install as subpackages of
+# world_model_planner (world_model_planner.sim, ...), so no generic top-level name such as `sim`
+# or `teleop` lands in site-packages. In a source tree (an editable or symlink install)
+# world_model_planner/__init__.py finds them beside itself.
+DOMAIN = ["sim", "teleop", "planner_node", "world_model_node"]
+FLOORS = ["core", "app", "testing"]
 
 
 def _files(pattern):
@@ -13,7 +19,8 @@ def _files(pattern):
 setup(
     name=PACKAGE,
     version="0.1.0",
-    packages=find_packages(exclude=["test", "test.*"]),
+    packages=[PACKAGE] + [f"{PACKAGE}.{f}" for f in FLOORS] + [f"{PACKAGE}.{d}" for d in DOMAIN],
+    package_dir={PACKAGE: PACKAGE, **{f"{PACKAGE}.{d}": d for d in DOMAIN}},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
@@ -32,15 +39,15 @@ setup(
     tests_require=["pytest"],
     entry_points={
         "console_scripts": [
-            "wmp = world_model_planner.cli:main",
-            "sim_node = sim.sim_node:main",
-            "world_model_node = world_model_node.node:main",
-            "planner_node = planner_node.node:main",
-            "lifecycle_manager = world_model_planner.lifecycle_manager:main",
-            "cmd_mux = teleop.mux_node:main",
-            "teleop_keyboard = teleop.keyboard:main",
-            "teleop_joy = teleop.joy_node:main",
-            "session_recorder = teleop.recorder_node:main",
+            "wmp = world_model_planner.app.cli:main",
+            "sim_node = world_model_planner.sim.sim_node:main",
+            "world_model_node = world_model_planner.world_model_node.node:main",
+            "planner_node = world_model_planner.planner_node.node:main",
+            "lifecycle_manager = world_model_planner.app.lifecycle_manager:main",
+            "cmd_mux = world_model_planner.teleop.mux_node:main",
+            "teleop_keyboard = world_model_planner.teleop.keyboard:main",
+            "teleop_joy = world_model_planner.teleop.joy_node:main",
+            "session_recorder = world_model_planner.teleop.recorder_node:main",
         ],
     },
 )

@@ -4,15 +4,15 @@
         odom:=/odom scan:=/scan cmd_vel:=/cmd_vel
 
 Velocity/acceleration limits and the footprint come from the robot file (config/robots/<robot>.yaml
-or a path), mapped onto planner_node parameters by world_model_planner.robot_config. The nodes,
-parameters and remappings come from world_model_planner.stack (the wiring CI starts too).
+or a path), mapped onto planner_node parameters by world_model_planner.core.robot_config. The nodes,
+parameters and remappings come from world_model_planner.app.stack (the wiring CI starts too).
 """
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from world_model_planner.launch_args import ROBOT_ARGUMENTS, robot_specs
+from world_model_planner.app.launch_args import ROBOT_ARGUMENTS, robot_specs
 
 
 def _stack(context, *args, **kwargs):

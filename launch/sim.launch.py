@@ -3,7 +3,7 @@
     ros2 launch world_model_planner sim.launch.py scenario:=u_trap planner:=hierarchical
 
 Then give a goal with RViz's "2D Goal Pose" (/goal_pose, frame odom). The nodes, parameters and
-remappings come from world_model_planner.stack (the wiring `wmp run` and CI start too); the
+remappings come from world_model_planner.app.stack (the wiring `wmp run` and CI start too); the
 lifecycle nodes are configured and activated by lifecycle_manager (autostart).
 """
 from launch import LaunchDescription
@@ -11,7 +11,7 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from world_model_planner.launch_args import SIM_ARGUMENTS, sim_specs
+from world_model_planner.app.launch_args import SIM_ARGUMENTS, sim_specs
 
 
 def _stack(context, *args, **kwargs):

@@ -13,7 +13,7 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from teleop.launch_specs import TELEOP_COMPARE_ARGUMENTS, teleop_compare_specs
+from world_model_planner.app.launch_specs import TELEOP_COMPARE_ARGUMENTS, teleop_compare_specs
 
 
 def _nodes(context, *args, **kwargs):

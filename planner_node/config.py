@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from world_model_planner.params import markdown_table, param, validate
-from world_model_planner.sensor_check import SensorLimits
+from world_model_planner.core.params import markdown_table, param, validate
+from world_model_planner.core.sensor_check import SensorLimits
 
-from .critics import CriticsConfig
-from .mppi import MPPIConfig
-from .navigator import NavigatorConfig
-from .subgoal import SubgoalConfig
+from world_model_planner.planner_node.critics import CriticsConfig
+from world_model_planner.planner_node.mppi import MPPIConfig
+from world_model_planner.planner_node.navigator import NavigatorConfig
+from world_model_planner.planner_node.subgoal import SubgoalConfig
 
 
 @dataclass
@@ -77,8 +77,8 @@ def checkpoint_roots(setting: str) -> list:
     if setting.strip():
         dirs = [Path(d).expanduser() for d in setting.split(":") if d.strip()]
     else:
-        from world_model_node.node_config import WorldModelNodeConfig, resolve_checkpoint_dir
-        from world_model_planner.paths import models_dir
+        from world_model_planner.world_model_node.node_config import WorldModelNodeConfig, resolve_checkpoint_dir
+        from world_model_planner.core.paths import models_dir
 
         dirs = [models_dir(), resolve_checkpoint_dir(WorldModelNodeConfig())]
     return [d.resolve() for d in dirs]
@@ -115,7 +115,7 @@ def params_yaml() -> str:
         return repr(v)
 
     lines = ["# planner_node parameters (all defaults). Generated from the dataclasses in",
-             "# planner_node/config.py: python -c 'import sys; from planner_node.config import params_yaml; "
+             "# planner_node/config.py: python -c 'import sys; from world_model_planner.planner_node.config import params_yaml; "
              "sys.stdout.write(params_yaml())' > config/planner.yaml",
              "/**/planner_node:", "  ros__parameters:"]
     for f in dataclasses.fields(PlannerNodeConfig):

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from scipy.ndimage import distance_transform_edt
 
-from world_model_planner.params import param, validate
+from world_model_planner.core.params import param, validate
 
 CRITIC_NAMES = ("goal", "heading", "collision", "clearance", "effort", "smoothness", "progress", "path")
 

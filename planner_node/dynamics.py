@@ -95,7 +95,7 @@ class LearnedModel:
 
     @classmethod
     def from_checkpoint(cls, path: str, device=None) -> "LearnedModel":
-        from world_model_node.checkpoint import load_checkpoint
+        from world_model_planner.world_model_node.checkpoint import load_checkpoint
 
         return cls(load_checkpoint(path, device=device), device=device)
 
@@ -113,7 +113,7 @@ class LearnedModel:
         n = int(self.beams)
         if geom.n == n and abs(geom.angle_min + math.pi) < 1e-4 and abs(geom.angle_increment - 2 * math.pi / n) < 1e-6:
             return scan
-        from world_model_planner.sensor_check import resample_scan
+        from world_model_planner.core.sensor_check import resample_scan
 
         out = resample_scan(scan, geom, n, -math.pi)
         covered = ~np.isnan(resample_scan(np.zeros(geom.n), geom, n, -math.pi))

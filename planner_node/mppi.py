@@ -18,7 +18,7 @@ from typing import Callable
 
 import torch
 
-from world_model_planner.params import param, validate
+from world_model_planner.core.params import param, validate
 
 
 @dataclass
@@ -49,7 +49,7 @@ class MPPIConfig:
     def __post_init__(self):
         validate(self)
         if self.method == "cem" and self.cem_elites >= self.samples:
-            from world_model_planner.params import ConfigError
+            from world_model_planner.core.params import ConfigError
 
             raise ConfigError(f"MPPIConfig.cem_elites: expected fewer than samples ({self.samples}), "
                               f"got {self.cem_elites}")

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from world_model_planner.params import param, validate
-from world_model_planner.sensor_check import ScanGeometry
+from world_model_planner.core.params import param, validate
+from world_model_planner.core.sensor_check import ScanGeometry
 
-from .critics import Critics, CriticsConfig, CostContext, DistanceField
-from .dynamics import LearnedModel, UnicycleModel
-from .goals import Goal
-from .mppi import MPPI, MPPIConfig
-from .subgoal import SubgoalConfig, SubgoalPlanner
+from world_model_planner.planner_node.critics import Critics, CriticsConfig, CostContext, DistanceField
+from world_model_planner.planner_node.dynamics import LearnedModel, UnicycleModel
+from world_model_planner.planner_node.goals import Goal
+from world_model_planner.planner_node.mppi import MPPI, MPPIConfig
+from world_model_planner.planner_node.subgoal import SubgoalConfig, SubgoalPlanner
 
 KINDS = ("hierarchical", "flat", "classic")
 
@@ -357,7 +357,7 @@ def load_model(kind: str, model_path=None, device=None, missing_ok: bool = True)
         return UnicycleModel(0.1, device), "unicycle kinematics"
     path = model_path or None
     if path is None:
-        from world_model_planner.paths import default_model_path
+        from world_model_planner.core.paths import default_model_path
 
         path = str(default_model_path())
     if not Path(path).is_file():
@@ -373,7 +373,7 @@ def make_navigator(kind: str = "hierarchical", model_path=None, cfg: PlannerConf
     if kind not in KINDS:
         raise ValueError(f"planner kind: expected one of {KINDS}, got {kind!r}")
     if device is None:
-        from world_model_planner.runtime import pick_device
+        from world_model_planner.core.runtime import pick_device
 
         device = pick_device()
     model, desc = load_model(kind, model_path, device, missing_ok)

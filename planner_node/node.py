@@ -1,10 +1,10 @@
-"""planner_node: a thin lifecycle node around planner_node.navigator.Navigator.
+"""planner_node: a thin lifecycle node around world_model_planner.planner_node.navigator.Navigator.
 
 In: /goal_pose, /odom, /scan, /world_model/checkpoint. Out: /cmd_vel_nav, /plan,
 /planner/global_path, /planner/rollouts, /diagnostics (name "planner"). Parameters: see
 planner_node/config.py (declared once from the dataclasses) and config/planner.yaml.
 
-Nothing in a message is trusted (world_model_planner.sensor_check): a sensor stamp too old or
+Nothing in a message is trusted (world_model_planner.core.sensor_check): a sensor stamp too old or
 from the future, odometry that is non-finite or implausible, and a LaserScan whose header or
 ranges fail ``check_scan`` each stop the robot (zero command, reason in the diagnostics, a
 throttled log line) until good data arrives. Valid scans are used with their own geometry.
@@ -28,15 +28,15 @@ from std_msgs.msg import String
 from visualization_msgs.msg import MarkerArray
 from diagnostic_msgs.msg import DiagnosticArray
 
-from world_model_planner.rosutil import LiveConfig, check_unknown_parameters, spin_main, stamp_to_sec
-from world_model_planner.safeio import clip
-from world_model_planner.sensor_check import check_odom, check_quaternion, check_scan, stamp_age
+from world_model_planner.core.rosutil import LiveConfig, check_unknown_parameters, spin_main, stamp_to_sec
+from world_model_planner.core.safeio import clip
+from world_model_planner.core.sensor_check import check_odom, check_quaternion, check_scan, stamp_age
 
-from . import messages as m
-from .config import (SECTIONS, PlannerNodeConfig, checkpoint_allowed, checkpoint_roots,
+from world_model_planner.planner_node import messages as m
+from world_model_planner.planner_node.config import (SECTIONS, PlannerNodeConfig, checkpoint_allowed, checkpoint_roots,
                      live_change_refusal)
-from .goals import Goal, GoalGate
-from .navigator import PlannerConfig
+from world_model_planner.planner_node.goals import Goal, GoalGate
+from world_model_planner.planner_node.navigator import PlannerConfig
 
 _THROTTLE_S = 2.0
 
@@ -117,8 +117,8 @@ class PlannerNode(LifecycleNode):
     def on_configure(self, state):
         import torch
 
-        from .navigator import make_navigator
-        from world_model_planner.runtime import pick_device
+        from world_model_planner.planner_node.navigator import make_navigator
+        from world_model_planner.core.runtime import pick_device
 
         try:
             if self.p.torch_threads:
@@ -283,7 +283,7 @@ class PlannerNode(LifecycleNode):
         return f"publisher gid {data.hex()[:32]} (node unknown)"
 
     def _reload(self, path: str):
-        from .dynamics import LearnedModel
+        from world_model_planner.planner_node.dynamics import LearnedModel
 
         try:
             model = LearnedModel.from_checkpoint(path, device=self.device)

@@ -17,9 +17,9 @@ from scipy.ndimage import distance_transform_edt
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from world_model_planner.params import param, validate
+from world_model_planner.core.params import param, validate
 
-from .grid import OccupancyGrid
+from world_model_planner.planner_node.grid import OccupancyGrid
 
 
 @dataclass

@@ -103,7 +103,7 @@ def run_episode(nav, world: ToyWorld, goal, time_limit_s: float = 40.0, toleranc
 def scenario_world(name_or_path: str, **kw) -> tuple[ToyWorld, tuple[float, float]]:
     """A ToyWorld from a scenario file (axis-aligned boxes; cylinders as their bounding
     squares; yawed boxes as their bounding boxes). Returns (world, goal_xy)."""
-    from sim.scenario import load_scenario
+    from world_model_planner.sim.scenario import load_scenario
 
     sc = load_scenario(name_or_path)
     boxes = []

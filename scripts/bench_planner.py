@@ -33,12 +33,12 @@ def main(argv=None) -> int:
 
     import torch
 
-    from planner_node.dynamics import LearnedModel, UnicycleModel
-    from planner_node.mppi import MPPIConfig
-    from planner_node.navigator import Navigator, PlannerConfig
-    from planner_node.toyworld import ToyWorld, u_trap_boxes
-    from world_model_planner.paths import default_model_path
-    from world_model_planner.runtime import pick_device
+    from world_model_planner.planner_node.dynamics import LearnedModel, UnicycleModel
+    from world_model_planner.planner_node.mppi import MPPIConfig
+    from world_model_planner.planner_node.navigator import Navigator, PlannerConfig
+    from world_model_planner.planner_node.toyworld import ToyWorld, u_trap_boxes
+    from world_model_planner.core.paths import default_model_path
+    from world_model_planner.core.runtime import pick_device
 
     torch.set_num_threads(args.threads)
     device = pick_device(args.device)
@@ -48,7 +48,7 @@ def main(argv=None) -> int:
     def learned():
         if path:
             return LearnedModel.from_checkpoint(path, device=device)
-        from world_model_node.model import WorldModel
+        from world_model_planner.world_model_node.model import WorldModel
 
         return LearnedModel(WorldModel().to(device).eval(), device=device)
 

@@ -22,8 +22,8 @@ sys.path.insert(0, str(REPO))
 
 
 def bench_world(scenario: str, sim_seconds: float) -> float:
-    from sim.scenario import load_scenario
-    from sim.world import SimWorld
+    from world_model_planner.sim.scenario import load_scenario
+    from world_model_planner.sim.world import SimWorld
 
     w = SimWorld(load_scenario(scenario))
     n = int(round(sim_seconds / 0.05))

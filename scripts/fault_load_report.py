@@ -266,8 +266,8 @@ def tiny_checkpoint(out_dir: Path) -> str:
     """An untrained world model (180 beams) saved as a checkpoint: enough for load testing."""
     import torch
 
-    from world_model_node.checkpoint import save_checkpoint
-    from world_model_node.model import WorldModel, WorldModelConfig
+    from world_model_planner.world_model_node.checkpoint import save_checkpoint
+    from world_model_planner.world_model_node.model import WorldModel, WorldModelConfig
 
     torch.manual_seed(0)
     return str(save_checkpoint(out_dir / "tiny.pt", WorldModel(WorldModelConfig(scan_beams=BEAMS))))

@@ -6,17 +6,17 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from planner_node.config import parameter_tables
-from sim.node_config import SimNodeConfig
-from teleop.joymap import JoyConfig
-from teleop.keymap import KeyboardConfig
-from teleop.limiter import LimiterConfig
-from teleop.mux import MuxConfig
-from teleop.recorder_node import RecorderConfig
-from world_model_node.node_config import WorldModelNodeConfig
-from world_model_planner.lifecycle_core import LifecycleManagerConfig
-from world_model_planner.params import markdown_table
-from world_model_planner.sensor_check import SensorLimits
+from world_model_planner.planner_node.config import parameter_tables
+from world_model_planner.sim.node_config import SimNodeConfig
+from world_model_planner.teleop.joymap import JoyConfig
+from world_model_planner.teleop.keymap import KeyboardConfig
+from world_model_planner.teleop.limiter import LimiterConfig
+from world_model_planner.teleop.mux import MuxConfig
+from world_model_planner.teleop.recorder_node import RecorderConfig
+from world_model_planner.world_model_node.node_config import WorldModelNodeConfig
+from world_model_planner.core.lifecycle_core import LifecycleManagerConfig
+from world_model_planner.core.params import markdown_table
+from world_model_planner.core.sensor_check import SensorLimits
 
 SECTIONS = [
     ("sim_node", "config/sim.yaml", SimNodeConfig),

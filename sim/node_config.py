@@ -1,7 +1,7 @@
 """SimNodeConfig: every sim_node parameter, declared once (description + range).
 
 The ROS layer (``rosutil.declare_config``) turns these fields into ROS parameters; the
-README table comes from ``world_model_planner.params.markdown_table(SimNodeConfig)``.
+README table comes from ``world_model_planner.core.params.markdown_table(SimNodeConfig)``.
 At runtime (SetParameters) sim_node applies or refuses each change (sim/sim_node.py):
 ``scenario`` (validated when set), ``seed`` and ``perturb`` take effect at the next ~/reset;
 ``gui``, ``lockstep``, ``cmd_vel_stamped``, ``camera_enabled`` and ``publish_tf`` are refused
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from world_model_planner.params import ConfigError, param, validate
+from world_model_planner.core.params import ConfigError, param, validate
 
-from .sensors import CameraConfig, LidarConfig
+from world_model_planner.sim.sensors import CameraConfig, LidarConfig
 
 
 @dataclass

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import math
 
-from .robots import ROBOTS
-from .scenario import Box, Scenario
+from world_model_planner.sim.robots import ROBOTS
+from world_model_planner.sim.scenario import Box, Scenario
 
 
 def plain_text(*artists) -> None:
@@ -37,7 +37,7 @@ def draw_scenario(ax, scenario: Scenario, *, show_footprint: bool = True) -> Non
     s, g = scenario.start, scenario.goal
     if show_footprint:
         spec = ROBOTS[scenario.robot]
-        from . import geometry
+        from world_model_planner.sim import geometry
 
         poly = geometry.rectangle(s.x, s.y, spec.length_m, spec.width_m, s.yaw)
         ax.add_patch(patches.Polygon(poly, closed=True, fill=False, ec="tab:green", lw=1.2))

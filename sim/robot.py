@@ -15,7 +15,7 @@ import numpy as np
 import pybullet as p
 import pybullet_data
 
-from .robots import RobotSpec
+from world_model_planner.sim.robots import RobotSpec
 
 
 @contextlib.contextmanager

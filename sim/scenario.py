@@ -3,7 +3,7 @@
 Format (see DESIGN.md)::
 
     name: u_trap                  # required, [a-z0-9_]+, at most 64 characters
-    robot: husky                  # required; a robot the sim knows (sim.robots.ROBOTS)
+    robot: husky                  # required; a robot the sim knows (world_model_planner.sim.robots.ROBOTS)
     arena: [10.0, 10.0]           # required; x, y size in metres, centred on the origin, walled
     obstacles:                    # optional; each 0.5 m high
       - box: {center: [1.5, 0.0], size: [0.2, 3.0], yaw: 0.0}
@@ -16,7 +16,7 @@ Format (see DESIGN.md)::
 Bounds (a file outside them is refused; see the constants below):
 
     file                 at most 512 KiB, at most 200,000 YAML nodes after alias expansion,
-                         nesting at most 64 deep (world_model_planner.safeio.load_yaml)
+                         nesting at most 64 deep (world_model_planner.core.safeio.load_yaml)
     arena                each side in [1, 200] m
     obstacles            at most 5000
     box / cylinder       centre inside the arena; box sides and cylinder radius at least
@@ -42,10 +42,10 @@ from typing import Any, Union
 
 import numpy as np
 
-from world_model_planner.safeio import YAML_MAX_DEPTH, InputError, clip, load_yaml, read_capped
+from world_model_planner.core.safeio import YAML_MAX_DEPTH, InputError, clip, load_yaml, read_capped
 
-from . import geometry
-from .robots import ROBOTS
+from world_model_planner.sim import geometry
+from world_model_planner.sim.robots import ROBOTS
 
 #: The footprint must keep at least this distance from walls and obstacles at the start.
 START_CLEARANCE_M = 0.05
@@ -172,7 +172,7 @@ class Scenario:
 
 def builtin_scenarios() -> list[str]:
     """Names of the scenarios shipped in config/scenarios/, in teaching order."""
-    from world_model_planner.paths import scenarios_dir
+    from world_model_planner.core.paths import scenarios_dir
 
     present = {p.stem for p in scenarios_dir().glob("*.yaml")}
     return [n for n in BUILTIN if n in present] + sorted(present - set(BUILTIN))
@@ -183,7 +183,7 @@ def resolve(name_or_path: str | Path) -> Path:
     s = str(name_or_path)
     shown = clip(s, _FILE_CHARS) if len(s) > _FILE_CHARS or not s.isprintable() else s
     if _NAME_RE.match(s) and len(s) <= NAME_MAX_CHARS and not s.endswith((".yaml", ".yml")):
-        from world_model_planner.paths import scenarios_dir
+        from world_model_planner.core.paths import scenarios_dir
 
         path = scenarios_dir() / f"{s}.yaml"
         if not path.is_file():

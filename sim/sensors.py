@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pybullet as p
 
-from world_model_planner.params import param, validate
+from world_model_planner.core.params import param, validate
 
 #: Collision group of the robot's links; lidar rays use a mask that excludes it.
 ROBOT_GROUP = 0x2

@@ -10,9 +10,9 @@ from nav_msgs.msg import Odometry
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image, LaserScan
 
-from world_model_planner.rosutil import sec_to_stamp
+from world_model_planner.core.rosutil import sec_to_stamp
 
-from .sensors import LidarConfig
+from world_model_planner.sim.sensors import LidarConfig
 
 
 def yaw_quaternion(yaw: float) -> tuple[float, float, float, float]:

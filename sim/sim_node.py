@@ -39,15 +39,15 @@ from sensor_msgs.msg import Image, LaserScan
 from std_msgs.msg import Bool
 from std_srvs.srv import SetBool, Trigger
 
-from world_model_planner.params import ConfigError
-from world_model_planner.rosutil import (READ_AT_STARTUP, LiveConfig, check_unknown_parameters,
+from world_model_planner.core.params import ConfigError
+from world_model_planner.core.rosutil import (READ_AT_STARTUP, LiveConfig, check_unknown_parameters,
                                          stamp_to_sec)
-from world_model_planner.safeio import InputError, clip
+from world_model_planner.core.safeio import InputError, clip
 
-from . import sim_msgs
-from .node_config import SimNodeConfig
-from .scenario import load_scenario
-from .world import SimWorld
+from world_model_planner.sim import sim_msgs
+from world_model_planner.sim.node_config import SimNodeConfig
+from world_model_planner.sim.scenario import load_scenario
+from world_model_planner.sim.world import SimWorld
 
 
 #: Lockstep: re-send the waiting observation this often (wall s) until a command arrives.

@@ -14,10 +14,10 @@ import math
 import numpy as np
 import pybullet as p
 
-from .robot import DiffDriveRobot
-from .robots import ROBOTS
-from .scenario import OBSTACLE_HEIGHT_M, Box, Pose2D, Scenario
-from .sensors import ROBOT_GROUP, WORLD_GROUP, Camera, CameraConfig, Lidar, LidarConfig
+from world_model_planner.sim.robot import DiffDriveRobot
+from world_model_planner.sim.robots import ROBOTS
+from world_model_planner.sim.scenario import OBSTACLE_HEIGHT_M, Box, Pose2D, Scenario
+from world_model_planner.sim.sensors import ROBOT_GROUP, WORLD_GROUP, Camera, CameraConfig, Lidar, LidarConfig
 
 __all__ = ["SimWorld", "LidarConfig", "CameraConfig"]
 

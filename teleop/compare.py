@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from world_model_planner import metrics as episode_metrics
+from world_model_planner.core import metrics as episode_metrics
 
 METRIC_KEYS = ("success", "time_s", "path_length_m", "spl", "collisions", "min_clearance_m",
                "mean_abs_jerk_mps3", "time_stopped_s", "interventions")

@@ -28,10 +28,10 @@ def _refuse(msg: str) -> int:
 def _compare(args) -> int:
     from pathlib import Path
 
-    from sim.scenario import ScenarioError
-    from teleop.compare import METRIC_KEYS
-    from teleop.report import build_report
-    from world_model_planner.safeio import InputError
+    from world_model_planner.sim.scenario import ScenarioError
+    from world_model_planner.teleop.compare import METRIC_KEYS
+    from world_model_planner.teleop.report import build_report
+    from world_model_planner.core.safeio import InputError
 
     for s in args.sessions:
         if not Path(s).is_file():
@@ -44,7 +44,7 @@ def _compare(args) -> int:
         return _refuse(f"--out {args.out}: {out.parent} is not a directory")
     model = args.model
     if model is None and not args.no_model:
-        from world_model_planner.paths import default_model_path
+        from world_model_planner.core.paths import default_model_path
         model = str(default_model_path()) if default_model_path().is_file() else None
     if args.no_model:
         model = None

@@ -1,6 +1,6 @@
 """`teleop_joy`: sensor_msgs/Joy (/joy) → /cmd_vel_teleop with a dead-man button.
 
-Mapping and parameters: teleop.joymap.JoyConfig. Joy messages come from a joystick driver
+Mapping and parameters: world_model_planner.teleop.joymap.JoyConfig. Joy messages come from a joystick driver
 (e.g. ``ros2 run joy joy_node``). Runtime parameter changes apply at once (scales, axes,
 buttons, dead zone, timeout); ``topic`` and ``stamped`` are refused (read at start-up only).
 """
@@ -12,8 +12,8 @@ from geometry_msgs.msg import Twist, TwistStamped
 from rclpy.node import Node
 from sensor_msgs.msg import Joy
 
-from teleop.joymap import JoyConfig, JoyTeleop
-from world_model_planner.rosutil import READ_AT_STARTUP, LiveConfig, check_unknown_parameters, spin_main
+from world_model_planner.teleop.joymap import JoyConfig, JoyTeleop
+from world_model_planner.core.rosutil import READ_AT_STARTUP, LiveConfig, check_unknown_parameters, spin_main
 
 STARTUP_ONLY = ("topic", "stamped")
 

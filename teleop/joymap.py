@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from world_model_planner.params import param, validate
+from world_model_planner.core.params import param, validate
 
 
 @dataclass

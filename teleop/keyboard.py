@@ -1,6 +1,6 @@
 """`teleop_keyboard` / `wmp teleop`: drive from a terminal; publishes /cmd_vel_teleop.
 
-Keys and behaviour: see teleop.keymap. Parameters: KeyboardConfig (``--ros-args -p name:=value``);
+Keys and behaviour: see world_model_planner.teleop.keymap. Parameters: KeyboardConfig (``--ros-args -p name:=value``);
 at runtime, speeds, steps, rates, timeouts and frame_id apply at once, ``topic``, ``stamped``
 and ``initial_step`` are refused (read at start-up only). An unknown or invalid parameter is
 one line and exit 2. Needs a terminal on stdin (it switches it to cbreak mode and restores it
@@ -17,7 +17,7 @@ import threading
 import time
 import tty
 
-from teleop.keymap import HELP, KeyboardConfig, KeyDecoder, KeyTeleop, PublishGate
+from world_model_planner.teleop.keymap import HELP, KeyboardConfig, KeyDecoder, KeyTeleop, PublishGate
 
 
 @contextlib.contextmanager
@@ -115,8 +115,8 @@ def main(args=None) -> int:
     import rclpy
     from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 
-    from world_model_planner.params import ConfigError
-    from world_model_planner.rosutil import (DESTROY_TIMEOUT_S, LiveConfig, _destroy_within,
+    from world_model_planner.core.params import ConfigError
+    from world_model_planner.core.rosutil import (DESTROY_TIMEOUT_S, LiveConfig, _destroy_within,
                                              check_unknown_parameters)
 
     # Ctrl-C is handled here (KeyboardInterrupt), not by rclpy: the context must stay valid
@@ -166,7 +166,7 @@ STARTUP_ONLY = ("topic", "stamped", "initial_step")
 
 def _apply(new: dict, changed: list) -> str | None:
     """Runtime parameter change: the loop reads the new config on its next pass."""
-    from world_model_planner.rosutil import READ_AT_STARTUP
+    from world_model_planner.core.rosutil import READ_AT_STARTUP
 
     fixed = [n for n in changed if n in STARTUP_ONLY]
     return f"{', '.join(fixed)}: {READ_AT_STARTUP}" if fixed else None

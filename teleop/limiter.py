@@ -23,8 +23,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from world_model_planner.params import param, validate
-from world_model_planner.sensor_check import stamp_age
+from world_model_planner.core.params import param, validate
+from world_model_planner.core.sensor_check import stamp_age
 
 ZERO6 = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 _EPS = 1e-9  # float slack so a command exactly at a limit is not "clamped"
@@ -185,7 +185,7 @@ def _short(x: float) -> str:
 
 
 def limiter_params(robot) -> dict:
-    """cmd_mux ``limiter.*`` parameter values for a robot (world_model_planner.robot_config
+    """cmd_mux ``limiter.*`` parameter values for a robot (world_model_planner.core.robot_config
     RobotConfig): its velocity and acceleration limits."""
     return {"limiter.v_min_mps": robot.v_min_mps, "limiter.v_max_mps": robot.v_max_mps,
             "limiter.w_max_rps": robot.w_max_radps, "limiter.accel_v_mps2": robot.accel_v_mps2,

@@ -6,10 +6,10 @@ replaces every command with zero. Commands with NaN or inf are rejected (never f
 from the input in control stops the robot (a zero command) instead of leaving the last command
 standing until the timeout.
 
-Freshness is the absolute age on the node clock (world_model_planner.sensor_check.stamp_age):
+Freshness is the absolute age on the node clock (world_model_planner.core.sensor_check.stamp_age):
 a message received "in the future" — the clock jumped back, as at a sim reset — is stale at
 once, never fresh for the length of the jump. Velocity and acceleration limits are applied
-after the mux by teleop.limiter.VelocityLimiter (the last stage before /cmd_vel).
+after the mux by world_model_planner.teleop.limiter.VelocityLimiter (the last stage before /cmd_vel).
 
 An *intervention* starts when a person input (``person_inputs``) takes control while an
 autonomy input (``autonomy_inputs``) is active, i.e. has spoken within its own timeout; it ends
@@ -26,8 +26,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from world_model_planner.params import ConfigError, param, validate
-from world_model_planner.sensor_check import stamp_age
+from world_model_planner.core.params import ConfigError, param, validate
+from world_model_planner.core.sensor_check import stamp_age
 
 Cmd = tuple  # (vx, vy, vz, wx, wy, wz): a Twist as six floats
 ZERO: Cmd = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)

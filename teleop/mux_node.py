@@ -1,4 +1,4 @@
-"""`cmd_mux`: thin ROS node around teleop.mux.CommandMux.
+"""`cmd_mux`: thin ROS node around world_model_planner.teleop.mux.CommandMux.
 
 Subscribes to each configured input (default /cmd_vel_teleop priority 100, /cmd_vel_nav
 priority 10) and /estop (std_msgs/Bool); publishes /cmd_vel (TwistStamped, or Twist with
@@ -11,7 +11,7 @@ transient_local) and counted in /diagnostics (DiagnosticStatus name "cmd_mux", k
 ``interventions``), together with ``selected``, ``locked``, ``rejected_nonfinite`` and
 ``limited`` (commands changed by the limiter).
 
-The last stage before the output is teleop.limiter.VelocityLimiter (parameters ``limiter.*``):
+The last stage before the output is world_model_planner.teleop.limiter.VelocityLimiter (parameters ``limiter.*``):
 velocity and acceleration limits, non-finite commands refused (zero), and its own timeout,
 checked by the ``check_rate_hz`` timer on the node clock.
 
@@ -30,9 +30,9 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Twist, TwistStamped
 from std_msgs.msg import Bool
 
-from teleop.limiter import Limited, LimiterConfig, VelocityLimiter
-from teleop.mux import CommandMux, MuxConfig, MuxOutput
-from world_model_planner.rosutil import (READ_AT_STARTUP, LiveConfig, check_unknown_parameters,
+from world_model_planner.teleop.limiter import Limited, LimiterConfig, VelocityLimiter
+from world_model_planner.teleop.mux import CommandMux, MuxConfig, MuxOutput
+from world_model_planner.core.rosutil import (READ_AT_STARTUP, LiveConfig, check_unknown_parameters,
                                          sec_to_stamp, spin_main, stamp_to_sec)
 
 #: MuxConfig fields that need new subscriptions or publishers: refused at runtime.

@@ -15,7 +15,7 @@ A recording is readable at every moment, not only after a clean close:
 Metadata record ``session``: scenario, seed, operator, mode (teleop|planner|shared),
 software_version, start_time_utc. Read it back with :func:`read_session_metadata`.
 
-Schemas are the full .msg definitions (teleop.msgdefs). Messages come in either as CDR bytes
+Schemas are the full .msg definitions (world_model_planner.teleop.msgdefs). Messages come in either as CDR bytes
 (what an rclpy raw subscription delivers; no re-encoding) or as message objects, encoded with
 mcap_ros2's encoder. This module never imports rclpy.
 """
@@ -34,8 +34,8 @@ from mcap.records import DataEnd, Footer
 from mcap.writer import CompressionType
 from mcap.writer import Writer as McapWriter
 
-from teleop.msgdefs import full_definition
-from world_model_planner.params import param, validate
+from world_model_planner.teleop.msgdefs import full_definition
+from world_model_planner.core.params import param, validate
 
 MCAP_MAGIC = bytes([137, 77, 67, 65, 80, 48, 13, 10])
 DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
@@ -286,7 +286,7 @@ def _plain(obj: Any) -> Any:
 
 
 class RecordingValidator:
-    """Checks incoming messages with world_model_planner.sensor_check and counts what fails.
+    """Checks incoming messages with world_model_planner.core.sensor_check and counts what fails.
 
     A recording is evidence: invalid messages are still recorded, but counted here per topic and
     reason, for the recorder's diagnostics and the ``validation`` metadata record. Checks: header
@@ -303,7 +303,7 @@ class RecordingValidator:
 
     def check(self, topic: str, msg: Any, now_s: float) -> str:
         """Reason ``msg`` on ``topic`` is invalid, or ''. Counts it either way."""
-        from world_model_planner import sensor_check as sc
+        from world_model_planner.core import sensor_check as sc
 
         self.checked += 1
         why = ""
@@ -339,8 +339,8 @@ class RecordingValidator:
 
 def read_session_metadata(path: str | os.PathLike) -> dict[str, str]:
     """The ``session`` metadata record of a recording ({} if it has none); read in file order
-    within limits (world_model_planner.mcap_io), so a truncated file still gives it. Raises
+    within limits (world_model_planner.core.mcap_io), so a truncated file still gives it. Raises
     RecordingError for a file that is not an MCAP recording."""
-    from world_model_planner.mcap_io import read_metadata
+    from world_model_planner.core.mcap_io import read_metadata
 
     return read_metadata(path, "session")

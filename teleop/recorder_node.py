@@ -1,4 +1,4 @@
-"""`session_recorder` / `wmp record`: record a session's topics to MCAP (teleop.recorder).
+"""`session_recorder` / `wmp record`: record a session's topics to MCAP (world_model_planner.teleop.recorder).
 
 Subscriptions are raw (CDR bytes go to the file unchanged). /odom, /scan and /clock are
 subscribed best-effort (compatible with reliable and sensor-data publishers), the rest
@@ -6,7 +6,7 @@ reliable. SIGINT/SIGTERM close the file with its summary; a kill -9 loses at mos
 ``flush_period_s``; a full disk stops the recording cleanly (exit status 3).
 
 Every message is recorded as it came (a recording is evidence), but stamped messages, /odom and
-/scan are also checked (teleop.recorder.RecordingValidator, bounds ``sensors.*``); invalid ones
+/scan are also checked (world_model_planner.teleop.recorder.RecordingValidator, bounds ``sensors.*``); invalid ones
 are counted on /diagnostics (status ``session_recorder``, WARN), logged (the first per topic),
 and written to the ``validation`` metadata record at close. At runtime ``flush_period_s`` and
 ``sensors.*`` may change (applied at once); every other parameter is refused (read at start-up).
@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
-from teleop.recorder import SESSION_TOPICS, RecordingValidator, SessionInfo, SessionWriter
-from world_model_planner.params import ConfigError, param, validate
-from world_model_planner.rosutil import (READ_AT_STARTUP, LiveConfig, check_unknown_parameters,
+from world_model_planner.teleop.recorder import SESSION_TOPICS, RecordingValidator, SessionInfo, SessionWriter
+from world_model_planner.core.params import ConfigError, param, validate
+from world_model_planner.core.rosutil import (READ_AT_STARTUP, LiveConfig, check_unknown_parameters,
                                          spin_main)
-from world_model_planner.safeio import clip
-from world_model_planner.sensor_check import SensorLimits
+from world_model_planner.core.safeio import clip
+from world_model_planner.core.sensor_check import SensorLimits
 
 _COMMAND_TOPICS = ("/cmd_vel", "/cmd_vel_teleop", "/cmd_vel_nav")
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from world_model_planner.safeio import InputError, atomic_write_text, clip
+from world_model_planner.core.safeio import InputError, atomic_write_text, clip
 
-from teleop.compare import METRIC_KEYS, differences, open_loop_errors, session_metrics
-from teleop.session_data import SessionData, load_session
+from world_model_planner.teleop.compare import METRIC_KEYS, differences, open_loop_errors, session_metrics
+from world_model_planner.teleop.session_data import SessionData, load_session
 
 PERSON_MODES = ("teleop", "shared")
 _LABELS = {"success": "success", "time_s": "time [s]", "path_length_m": "path length [m]",
@@ -36,7 +36,7 @@ def _scenario_for(data: SessionData, override: str | None):
     """The scenario to evaluate ``data`` against: ``override`` (the user's --scenario, a name or
     a file), else the recording's metadata, which is data: only a built-in scenario *name*
     ([a-z0-9_]+) is looked up, never a path (a name that is not built in gives None)."""
-    from sim.scenario import builtin_scenarios, load_scenario
+    from world_model_planner.sim.scenario import builtin_scenarios, load_scenario
 
     if override:
         return load_scenario(override)
@@ -51,7 +51,7 @@ def scenario_note(data: SessionData) -> str:
     name = data.meta.get("scenario", "")
     if not name:
         return ""
-    from sim.scenario import builtin_scenarios
+    from world_model_planner.sim.scenario import builtin_scenarios
 
     if _SCENARIO_NAME.match(name) and name in builtin_scenarios():
         return ""
@@ -62,7 +62,7 @@ def scenario_note(data: SessionData) -> str:
 def evaluate(data: SessionData, scenario) -> dict:
     """Metrics of one loaded session against its scenario (goal from the scenario, else the
     recorded /goal_pose)."""
-    from world_model_planner import metrics as em
+    from world_model_planner.core import metrics as em
 
     if scenario is not None:
         goal, tol = (scenario.goal.x, scenario.goal.y), float(scenario.goal.tolerance)
@@ -101,11 +101,11 @@ def plot_trajectories(sessions, scenario) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from sim.plotting import plain_legend
+    from world_model_planner.sim.plotting import plain_legend
 
     fig, ax = plt.subplots(figsize=(6.5, 6.0))
     if scenario is not None:
-        from sim.plotting import draw_scenario
+        from world_model_planner.sim.plotting import draw_scenario
         draw_scenario(ax, scenario)
     for data, m in sessions:
         w = data.odom[(data.odom[:, 0] >= m["t_start_s"] - 1e-9) & (data.odom[:, 0] <= m["t_end_s"] + 1e-9)]
@@ -123,7 +123,7 @@ def plot_speed_heading(sessions) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from sim.plotting import plain_legend
+    from world_model_planner.sim.plotting import plain_legend
 
     fig, (a1, a2) = plt.subplots(2, 1, figsize=(8, 5.5), sharex=True)
     for data, m in sessions:
@@ -170,7 +170,7 @@ def build_report(paths: list[str], out: str, model_path: str | None = None,
     model, model_note = None, ""
     if model_path:
         try:
-            from world_model_node.checkpoint import load_checkpoint
+            from world_model_planner.world_model_node.checkpoint import load_checkpoint
             model = load_checkpoint(model_path, device=device)
             model_note = f"model: {model_path}"
         except ModuleNotFoundError as exc:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from world_model_planner.params import param, validate
+from world_model_planner.core.params import param, validate
 
 
 @dataclass
@@ -50,7 +50,7 @@ def plan_route(scenario, start_xy=None, resolution_m: float = 0.1,
                inflate_m: tuple[float, ...] = (0.55, 0.4, 0.3), spacing_m: float = 0.3) -> np.ndarray:
     """Waypoints (K, 2) from start to goal: 8-connected A* on the scenario's occupancy grid,
     trying the inflations in order (wide berth first); the straight line if none connects."""
-    from world_model_planner.metrics import occupancy_grid
+    from world_model_planner.core.metrics import occupancy_grid
 
     s = np.array(start_xy if start_xy is not None else (scenario.start.x, scenario.start.y), float)
     g = np.array((scenario.goal.x, scenario.goal.y), float)

@@ -4,13 +4,13 @@ Times are simulated seconds from the messages' header stamps (/odom, commands, s
 /diagnostics), the clock every node shares under ``use_sim_time``. Messages with a zero stamp
 are skipped (an unstamped Twist command falls back to its log time).
 
-Recordings are read with :class:`world_model_planner.mcap_io.McapScan`: in file order, within
-size and decompression limits, so a recording cut short by a crash (see teleop.recorder) loads
+Recordings are read with :class:`world_model_planner.core.mcap_io.McapScan`: in file order, within
+size and decompression limits, so a recording cut short by a crash (see world_model_planner.teleop.recorder) loads
 every message before the cut (:attr:`SessionData.recovery` says how much), and a damaged,
 empty or non-MCAP file is one :class:`RecordingError` line naming it. Messages are decoded with
-the installed message definitions (teleop.msgdefs), never with the schema text in the file, and
+the installed message definitions (world_model_planner.teleop.msgdefs), never with the schema text in the file, and
 only on the topics and types a session records. Odometry and scans that fail the sensor checks
-(world_model_planner.sensor_check) are skipped and counted in :attr:`SessionData.invalid`.
+(world_model_planner.core.sensor_check) are skipped and counted in :attr:`SessionData.invalid`.
 Metadata is data: :attr:`SessionData.meta` holds bounded strings and nothing here opens a path
 named in it. This module never imports rclpy.
 """
@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from world_model_planner.mcap_io import McapLimits, McapScan, RecordingError, cdr_decoder
-from world_model_planner.sensor_check import SensorLimits, check_odom, check_scan
+from world_model_planner.core.mcap_io import McapLimits, McapScan, RecordingError, cdr_decoder
+from world_model_planner.core.sensor_check import SensorLimits, check_odom, check_scan
 
 COMMAND_TOPICS = ("/cmd_vel", "/cmd_vel_teleop", "/cmd_vel_nav")
 
@@ -84,7 +84,7 @@ def yaw_from_quaternion(q) -> float:
 
 def _allowed_types() -> dict[str, tuple[str, ...]]:
     """topic -> message types a session may carry on it."""
-    from teleop.recorder import SESSION_TOPICS
+    from world_model_planner.teleop.recorder import SESSION_TOPICS
 
     out = {t: (typ,) for t, typ in SESSION_TOPICS.items()}
     for t in COMMAND_TOPICS:
@@ -101,7 +101,7 @@ def load_session(path: str | Path, limits: McapLimits | None = None,
                  sensor_limits: SensorLimits | None = None) -> SessionData:
     """Read one recording. Raises RecordingError (one line, naming the file) when it cannot be
     read or holds no usable /odom."""
-    from teleop.msgdefs import full_definition
+    from world_model_planner.teleop.msgdefs import full_definition
 
     path = str(path)
     sl = sensor_limits or SensorLimits()

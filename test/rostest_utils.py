@@ -10,7 +10,7 @@ import threading
 import time
 from pathlib import Path
 
-from world_model_planner.launcher import DomainLease  # noqa: F401 - one domain lock for tests and `wmp run`
+from world_model_planner.app.launcher import DomainLease  # noqa: F401 - one domain lock for tests and `wmp run`
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -14,8 +14,8 @@ WMP = str(Path(sys.executable).parent / "wmp")
 
 
 def _missing() -> list[str]:
-    mods = {"sim_node": "sim.sim_node", "planner_node": "planner_node.node",
-            "world_model_node": "world_model_node.node"}
+    mods = {"sim_node": "world_model_planner.sim.sim_node", "planner_node": "world_model_planner.planner_node.node",
+            "world_model_node": "world_model_planner.world_model_node.node"}
     return [exe for exe, mod in mods.items() if importlib.util.find_spec(mod) is None]
 
 

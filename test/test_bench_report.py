@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import json
 
-from sim.scenario import load_scenario
-from world_model_planner.episode import finalize
-from world_model_planner.report import markdown_table, write_results
+from world_model_planner.sim.scenario import load_scenario
+from world_model_planner.app.episode import finalize
+from world_model_planner.app.report import markdown_table, write_results
 
 
 def _episode(name, planner, seed, reach, collisions=0):

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from teleop.compare import (differences, held_command, mean_abs_jerk, open_loop_errors,
+from world_model_planner.teleop.compare import (differences, held_command, mean_abs_jerk, open_loop_errors,
                             session_metrics, time_stopped)
 
 

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from teleop.recorder import SessionInfo, SessionWriter
-from world_model_planner.cli import main as wmp
+from world_model_planner.teleop.recorder import SessionInfo, SessionWriter
+from world_model_planner.app.cli import main as wmp
 
 
 def _record(path, mode, operator, speeds, w_rps=0.0, interventions=0):
@@ -65,7 +65,7 @@ def recordings(tmp_path_factory):
 
 
 def test_report_without_model_is_self_contained_and_numbers_match(recordings, tmp_path):
-    from teleop.report import read_report_data
+    from world_model_planner.teleop.report import read_report_data
 
     out = tmp_path / "r.html"
     assert wmp(["compare", *recordings, "--out", str(out), "--no-model"]) == 0
@@ -101,9 +101,9 @@ def test_report_without_model_is_self_contained_and_numbers_match(recordings, tm
 def test_report_with_a_world_model_checkpoint(recordings, tmp_path):
     import torch
 
-    from teleop.report import read_report_data
-    from world_model_node.checkpoint import save_checkpoint
-    from world_model_node.model import WorldModel, WorldModelConfig
+    from world_model_planner.teleop.report import read_report_data
+    from world_model_planner.world_model_node.checkpoint import save_checkpoint
+    from world_model_planner.world_model_node.model import WorldModel, WorldModelConfig
 
     torch.manual_seed(0)
     ckpt = save_checkpoint(tmp_path / "m.pt", WorldModel(WorldModelConfig()))

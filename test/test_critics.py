@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from planner_node.critics import CRITIC_NAMES, CostContext, Critics, CriticsConfig, DistanceField
-from planner_node.dynamics import Rollout
+from world_model_planner.planner_node.critics import CRITIC_NAMES, CostContext, Critics, CriticsConfig, DistanceField
+from world_model_planner.planner_node.dynamics import Rollout
 
 
 def only(name: str, **kw) -> Critics:

@@ -22,8 +22,8 @@ from test_safety_wm_checkpoint import deflate_bomb_pt
 from test_wm_checkpoint import _Payload
 from test_world_model_node import ckpt, model  # noqa: F401  (the tiny-checkpoint fixture)
 
-from world_model_node.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from world_model_node.model import WorldModel, WorldModelConfig
+from world_model_planner.world_model_node.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from world_model_planner.world_model_node.model import WorldModel, WorldModelConfig
 
 pytest.importorskip("rclpy")
 

@@ -26,7 +26,7 @@ pytest.importorskip("mcap_ros2")
 
 from mcap_ros2.reader import read_ros2_messages  # noqa: E402
 
-from teleop.recorder_cli import record_ros_args  # noqa: E402
+from world_model_planner.app.recorder_cli import record_ros_args  # noqa: E402
 
 SIZE = 1 << 20
 

@@ -1,6 +1,6 @@
 """launch/*.launch.py without upstream launch: they compile, use only the documented launch /
 launch_ros API, declare the issue's arguments, and build their nodes from the same
-world_model_planner.stack NodeSpecs that `wmp run` and the CI process tests start. Robot files
+world_model_planner.app.stack NodeSpecs that `wmp run` and the CI process tests start. Robot files
 are validated and map onto parameters the planner really declares."""
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from world_model_planner import paths
-from world_model_planner.launch_args import ROBOT_ARGUMENTS, SIM_ARGUMENTS, robot_specs, sim_specs
-from world_model_planner.robot_config import (PLANNER_PARAMS, RobotConfigError, load_robot,
+from world_model_planner.core import paths
+from world_model_planner.app.launch_args import ROBOT_ARGUMENTS, SIM_ARGUMENTS, robot_specs, sim_specs
+from world_model_planner.core.robot_config import (PLANNER_PARAMS, RobotConfigError, load_robot,
                                               parse_robot, planner_params)
-from world_model_planner.stack import has_mux, robot_stack, sim_stack
+from world_model_planner.app.stack import has_mux, robot_stack, sim_stack
 
 LAUNCH = {"sim": paths.launch_dir() / "sim.launch.py", "robot": paths.launch_dir() / "robot.launch.py"}
 # The documented names these files may use (launch / launch_ros user API).
@@ -51,7 +51,7 @@ def test_launch_file_compiles_and_uses_documented_api_only(kind, tmp_path):
     for module, names in imports.items():
         if module.split(".")[0] in ("launch", "launch_ros"):
             assert module in DOCUMENTED and names <= DOCUMENTED[module], (module, names)
-    assert imports["world_model_planner.launch_args"] == {f"{kind.upper()}_ARGUMENTS", f"{kind}_specs"}
+    assert imports["world_model_planner.app.launch_args"] == {f"{kind.upper()}_ARGUMENTS", f"{kind}_specs"}
     tree = ast.parse(path.read_text())
     funcs = {f.name for f in tree.body if isinstance(f, ast.FunctionDef)}
     assert "generate_launch_description" in funcs
@@ -147,7 +147,7 @@ def test_robot_file_errors_name_file_field_and_expectation(tmp_path):
 def test_robot_parameters_are_planner_parameters():
     """Every parameter a robot file sets is a documented planner_node ROS parameter
     (prefix + field of the planner's config sections), within the planner's own ranges."""
-    config = pytest.importorskip("planner_node.config", reason="planner_node not in this checkout")
+    config = pytest.importorskip("world_model_planner.planner_node.config", reason="planner_node not in this checkout")
     declared = {prefix + f.name: f for prefix, cls in config.SECTIONS for f in dataclasses.fields(cls)}
     assert set(PLANNER_PARAMS.values()) <= set(declared), set(PLANNER_PARAMS.values()) - set(declared)
     for robot in ("husky", "turtlebot4"):

@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from stack_test_utils import needs_stack
-from world_model_node.checkpoint import save_checkpoint
-from world_model_node.model import WorldModel, WorldModelConfig
-from world_model_planner.launch_args import robot_specs
-from world_model_planner.launcher import Stack
-from world_model_planner.stack import NodeSpec, default_params_file
+from world_model_planner.world_model_node.checkpoint import save_checkpoint
+from world_model_planner.world_model_node.model import WorldModel, WorldModelConfig
+from world_model_planner.app.launch_args import robot_specs
+from world_model_planner.app.launcher import Stack
+from world_model_planner.app.stack import NodeSpec, default_params_file
 
 ACTIVE = 3
 

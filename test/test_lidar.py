@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from sim.scenario import Box, parse_scenario
-from sim.sensors import LidarConfig
-from sim.world import SimWorld
+from world_model_planner.sim.scenario import Box, parse_scenario
+from world_model_planner.sim.sensors import LidarConfig
+from world_model_planner.sim.world import SimWorld
 
 SCENARIO = {
     "name": "lidar_room", "robot": "husky", "arena": [6.0, 4.0],

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from rostest_utils import NodeProcess
-from world_model_planner.lifecycle_core import (ACTIVATE, ACTIVE, CLEANUP, CONFIGURE, DEACTIVATE,
+from world_model_planner.core.lifecycle_core import (ACTIVATE, ACTIVE, CLEANUP, CONFIGURE, DEACTIVATE,
                                                 INACTIVE, UNCONFIGURED, LifecycleManagerConfig,
                                                 Supervisor)
-from world_model_planner.params import ConfigError
+from world_model_planner.core.params import ConfigError
 
 
 # --------------------------------------------------------------------------- pure rules
@@ -197,7 +197,7 @@ def test_shipped_parameter_file_matches_the_declared_parameters():
 
     import yaml
 
-    from world_model_planner import paths
+    from world_model_planner.core import paths
 
     doc = yaml.safe_load((paths.config_dir() / "lifecycle_manager.yaml").read_text())
     values = doc["/**/lifecycle_manager"]["ros__parameters"]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from world_model_planner.params import ConfigError, param, validate
+from world_model_planner.core.params import ConfigError, param, validate
 
 
 @dataclass
@@ -38,7 +38,7 @@ def _node(ctx, name, **overrides):
 def test_changes_are_applied_through_the_callback_or_refused_with_its_reason(ctx):
     from rclpy.parameter import Parameter
 
-    from world_model_planner.rosutil import LiveConfig
+    from world_model_planner.core.rosutil import LiveConfig
 
     node = _node(ctx, "live")
     applied = []
@@ -63,7 +63,7 @@ def test_changes_are_applied_through_the_callback_or_refused_with_its_reason(ctx
 def test_without_an_apply_hook_every_change_is_refused(ctx):
     from rclpy.parameter import Parameter
 
-    from world_model_planner.rosutil import READ_AT_STARTUP, LiveConfig
+    from world_model_planner.core.rosutil import READ_AT_STARTUP, LiveConfig
 
     node = _node(ctx, "fixed")
     live = LiveConfig(node, {"": _Limits})
@@ -74,7 +74,7 @@ def test_without_an_apply_hook_every_change_is_refused(ctx):
 
 
 def test_unknown_and_badly_typed_overrides_are_one_line_errors(ctx):
-    from world_model_planner.rosutil import LiveConfig, check_unknown_parameters, declare_config
+    from world_model_planner.core.rosutil import LiveConfig, check_unknown_parameters, declare_config
 
     node = _node(ctx, "typo", v_max_mp=0.3, use_sim_time=False)
     LiveConfig(node, {"": _Limits})

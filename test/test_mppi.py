@@ -6,10 +6,10 @@ import math
 import pytest
 import torch
 
-from planner_node.critics import CostContext, Critics, CriticsConfig
-from planner_node.dynamics import Rollout, UnicycleModel
-from planner_node.mppi import MPPI, MPPIConfig
-from world_model_planner.params import ConfigError
+from world_model_planner.planner_node.critics import CostContext, Critics, CriticsConfig
+from world_model_planner.planner_node.dynamics import Rollout, UnicycleModel
+from world_model_planner.planner_node.mppi import MPPI, MPPIConfig
+from world_model_planner.core.params import ConfigError
 
 H = 10
 

@@ -3,8 +3,8 @@ import math
 
 import pytest
 
-from teleop.mux import ZERO, CommandMux, MuxConfig
-from world_model_planner.params import ConfigError
+from world_model_planner.teleop.mux import ZERO, CommandMux, MuxConfig
+from world_model_planner.core.params import ConfigError
 
 NAV = (0.5, 0.0, 0.0, 0.0, 0.0, 0.1)
 TELE = (0.2, 0.0, 0.0, 0.0, 0.0, -0.3)

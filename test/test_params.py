@@ -3,7 +3,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from world_model_planner.params import ConfigError, markdown_table, param, validate
+from world_model_planner.core.params import ConfigError, markdown_table, param, validate
 
 
 @dataclass
@@ -36,7 +36,7 @@ def test_markdown_table_lists_every_field():
 def test_declare_config_on_a_real_node(ros_domain):
     import rclpy
 
-    from world_model_planner.rosutil import declare_config
+    from world_model_planner.core.rosutil import declare_config
 
     ctx = rclpy.context.Context()
     rclpy.init(context=ctx, domain_id=ros_domain)
@@ -62,7 +62,7 @@ def test_node_teardown_never_hangs():
     """spin_main gives destroy_node a deadline: a node whose teardown blocks is reported, not waited on."""
     import threading
 
-    from world_model_planner.rosutil import _destroy_within
+    from world_model_planner.core.rosutil import _destroy_within
 
     class Quick:
         destroyed = False

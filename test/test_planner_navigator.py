@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from planner_node.dynamics import LearnedModel, UnicycleModel
-from planner_node.mppi import MPPIConfig
-from planner_node.navigator import KINDS, Navigator, PlannerConfig, make_navigator
+from world_model_planner.planner_node.dynamics import LearnedModel, UnicycleModel
+from world_model_planner.planner_node.mppi import MPPIConfig
+from world_model_planner.planner_node.navigator import KINDS, Navigator, PlannerConfig, make_navigator
 
 SCAN = np.full(180, np.inf)
 
@@ -62,8 +62,8 @@ def test_idle_without_goal():
 
 @pytest.fixture
 def random_checkpoint(tmp_path):
-    from world_model_node.checkpoint import save_checkpoint
-    from world_model_node.model import WorldModel
+    from world_model_planner.world_model_node.checkpoint import save_checkpoint
+    from world_model_planner.world_model_node.model import WorldModel
 
     torch.manual_seed(0)
     path = tmp_path / "wm.pt"
@@ -107,8 +107,8 @@ def test_missing_checkpoint_is_an_error_unless_allowed(tmp_path):
 def test_shipped_planner_yaml_holds_every_default():
     import yaml
 
-    from planner_node.config import SECTIONS, PlannerNodeConfig, params_yaml
-    from world_model_planner.paths import config_dir
+    from world_model_planner.planner_node.config import SECTIONS, PlannerNodeConfig, params_yaml
+    from world_model_planner.core.paths import config_dir
 
     text = (config_dir() / "planner.yaml").read_text()
     assert text == params_yaml(), "config/planner.yaml is stale: regenerate it (command in its header)"

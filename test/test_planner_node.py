@@ -177,8 +177,8 @@ def test_bad_goals_refused_with_log_line(node_env, probe, tmp_path):
 
 def test_checkpoint_hot_reload_keeps_control(node_env, probe, tmp_path):
     torch = pytest.importorskip("torch")
-    from world_model_node.checkpoint import save_checkpoint
-    from world_model_node.model import WorldModel
+    from world_model_planner.world_model_node.checkpoint import save_checkpoint
+    from world_model_planner.world_model_node.model import WorldModel
 
     torch.manual_seed(0)
     allowed = tmp_path / "ckpts"

@@ -6,9 +6,9 @@ import sys
 import pytest
 from mcap_ros2.reader import read_ros2_messages
 
-from teleop.msgdefs import MsgDefError, full_definition
-from teleop.recorder import SESSION_TOPICS, SessionInfo, SessionWriter, read_session_metadata
-from world_model_planner.params import ConfigError
+from world_model_planner.teleop.msgdefs import MsgDefError, full_definition
+from world_model_planner.teleop.recorder import SESSION_TOPICS, SessionInfo, SessionWriter, read_session_metadata
+from world_model_planner.core.params import ConfigError
 
 
 def _messages():
@@ -107,7 +107,7 @@ def test_unflushed_file_is_readable_at_every_flush(tmp_path):
 _DISK_FULL_SCRIPT = r"""
 import resource, signal, sys
 from std_msgs.msg import String
-from teleop.recorder import SessionWriter, SessionInfo
+from world_model_planner.teleop.recorder import SessionWriter, SessionInfo
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)           # EFBIG instead of a signal
 resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000))
 w = SessionWriter(sys.argv[1], SessionInfo(scenario="open"), flush_period_s=0.0)

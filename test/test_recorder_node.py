@@ -6,8 +6,8 @@ from mcap.reader import make_reader
 from mcap_ros2.reader import read_ros2_messages
 
 from rostest_utils import NodeProcess
-from teleop.recorder import read_session_metadata
-from teleop.recorder_cli import record_ros_args
+from world_model_planner.teleop.recorder import read_session_metadata
+from world_model_planner.app.recorder_cli import record_ros_args
 
 
 def _drive(probe, rec, seconds, rate_hz=20.0):

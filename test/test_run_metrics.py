@@ -6,9 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from sim.scenario import load_scenario
-from world_model_planner import metrics
-from world_model_planner.episode import finalize
+from world_model_planner.sim.scenario import load_scenario
+from world_model_planner.core import metrics
+from world_model_planner.app.episode import finalize
 
 
 def test_path_length_and_success():

@@ -1,4 +1,4 @@
-"""world_model_planner.safeio: bounded YAML, bounded error messages, atomic writes."""
+"""world_model_planner.core.safeio: bounded YAML, bounded error messages, atomic writes."""
 from __future__ import annotations
 
 import os
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from world_model_planner.safeio import (InputError, atomic_path, atomic_write_text, clip,
+from world_model_planner.core.safeio import (InputError, atomic_path, atomic_write_text, clip,
                                         load_yaml, read_capped)
 
 
@@ -39,7 +39,7 @@ def test_alias_bomb_stays_within_a_memory_cap():
         import resource, sys
         resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
         sys.path.insert(0, {os.getcwd()!r})
-        from world_model_planner.safeio import load_yaml, InputError
+        from world_model_planner.core.safeio import load_yaml, InputError
         sys.path.insert(0, {os.path.dirname(__file__)!r})
         from test_safeio import alias_bomb
         try:
@@ -135,7 +135,7 @@ def test_atomic_write_on_a_full_disk_keeps_the_old_file(tmp_path):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
         sys.path.insert(0, {os.getcwd()!r})
-        from world_model_planner.safeio import atomic_write_bytes
+        from world_model_planner.core.safeio import atomic_write_bytes
         try:
             atomic_write_bytes({str(target)!r}, b"x" * 100000)
         except OSError as exc:

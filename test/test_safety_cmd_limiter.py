@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from teleop.limiter import ZERO6, LimiterConfig, VelocityLimiter, limiter_params
-from teleop.mux import ZERO, CommandMux, MuxConfig
-from world_model_planner.params import ConfigError
-from world_model_planner.robot_config import load_robot
+from world_model_planner.teleop.limiter import ZERO6, LimiterConfig, VelocityLimiter, limiter_params
+from world_model_planner.teleop.mux import ZERO, CommandMux, MuxConfig
+from world_model_planner.core.params import ConfigError
+from world_model_planner.core.robot_config import load_robot
 
 CFG = LimiterConfig()  # Husky: v in [-0.5, 1.0], |w| <= 1.5, accel 1.5 / 3.0
 
@@ -154,7 +154,7 @@ def test_mux_reconfigure_applies_priorities_and_timeouts():
 
 
 def test_robot_stack_hands_the_robot_limits_to_the_mux_limiter():
-    from world_model_planner.stack import MUX, has_mux, robot_stack
+    from world_model_planner.app.stack import MUX, has_mux, robot_stack
 
     assert has_mux()
     specs = {s.executable: s for s in robot_stack(robot_yaml=str(load_robot("turtlebot4").source))}

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from planner_node.config import checkpoint_allowed, live_change_refusal
-from planner_node.dynamics import UnicycleModel
-from planner_node.goals import Goal, GoalGate
-from planner_node.grid import OccupancyGrid
-from planner_node.mppi import MPPIConfig
-from planner_node.navigator import Navigator, PlannerConfig, make_navigator
-from world_model_planner.sensor_check import ScanGeometry
+from world_model_planner.planner_node.config import checkpoint_allowed, live_change_refusal
+from world_model_planner.planner_node.dynamics import UnicycleModel
+from world_model_planner.planner_node.goals import Goal, GoalGate
+from world_model_planner.planner_node.grid import OccupancyGrid
+from world_model_planner.planner_node.mppi import MPPIConfig
+from world_model_planner.planner_node.navigator import Navigator, PlannerConfig, make_navigator
+from world_model_planner.core.sensor_check import ScanGeometry
 
 SCAN = np.full(180, np.inf)
 
@@ -66,8 +66,8 @@ def test_grid_work_is_bounded_whatever_range_max_says():
 
 @pytest.fixture(scope="module")
 def random_checkpoint(tmp_path_factory):
-    from world_model_node.checkpoint import save_checkpoint
-    from world_model_node.model import WorldModel
+    from world_model_planner.world_model_node.checkpoint import save_checkpoint
+    from world_model_planner.world_model_node.model import WorldModel
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("wm") / "wm.pt"
@@ -193,7 +193,7 @@ from hypothesis import strategies as st  # noqa: E402
        st.lists(st.floats(0.0, 300.0) | st.just(math.inf) | st.just(math.nan), min_size=1, max_size=16))
 def test_any_checked_scan_plans_or_stops_never_raises(classic_nav, angle_min, inc, n, range_max, pattern):
     """Whatever geometry check_scan lets through, a tick gives a finite command or a stop."""
-    from world_model_planner.sensor_check import SensorLimits, check_scan
+    from world_model_planner.core.sensor_check import SensorLimits, check_scan
 
     n = min(n, int(2 * math.pi / abs(inc)) + 1)
     ranges = (pattern * (n // len(pattern) + 1))[:n]

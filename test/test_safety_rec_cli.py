@@ -57,20 +57,22 @@ def test_refusal_is_exit_2_and_one_line(paths, args, words):
         assert w in lines[0], (w, lines[0])
 
 
-def test_loader_names_a_missing_dependency_and_skips_a_missing_area(tmp_path, capsys, monkeypatch):
-    from world_model_planner.cli import load_area
+def test_loader_names_a_missing_dependency_and_raises_on_a_missing_area(tmp_path, capsys, monkeypatch):
+    from world_model_planner.app.cli import COMMAND_MODULES, load_area
 
     (tmp_path / "wmp_area_with_missing_dep.py").write_text("import no_such_dependency_xyz\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     assert load_area("wmp_area_with_missing_dep", "wmp") is None
     err = capsys.readouterr().err
     assert "no_such_dependency_xyz" in err and len(err.strip().splitlines()) == 1
-    assert load_area("wmp_area_that_is_not_installed", "wmp") is None
-    assert capsys.readouterr().err == ""
+    with pytest.raises(ModuleNotFoundError):      # a dead entry is a bug, never hidden
+        load_area("world_model_planner.no_such_area", "wmp")
+    for name in COMMAND_MODULES:                   # every module the CLI names imports
+        assert load_area(name, "wmp") is not None, name
 
 
 def test_launch_arguments_refuse_a_missing_params_file(tmp_path):
-    from world_model_planner.launch_args import robot_specs, sim_specs
+    from world_model_planner.app.launch_args import robot_specs, sim_specs
 
     for make in (sim_specs, robot_specs):
         with pytest.raises(ValueError, match="params_file.*no such file"):

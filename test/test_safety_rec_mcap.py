@@ -19,9 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from teleop.recorder import SessionInfo, SessionWriter
-from teleop.session_data import load_session
-from world_model_planner.mcap_io import McapLimits, McapScan, RecordingError
+from world_model_planner.teleop.recorder import SessionInfo, SessionWriter
+from world_model_planner.teleop.session_data import load_session
+from world_model_planner.core.mcap_io import McapLimits, McapScan, RecordingError
 
 WMP = Path(sys.executable).parent / "wmp"
 REPO = Path(__file__).resolve().parents[1]
@@ -177,8 +177,8 @@ VICTIM = textwrap.dedent("""
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
     resource.setrlimit(resource.RLIMIT_AS, (CAP_BYTES, CAP_BYTES))
-    from teleop.session_data import load_session
-    from world_model_planner.mcap_io import RecordingError
+    from world_model_planner.teleop.session_data import load_session
+    from world_model_planner.core.mcap_io import RecordingError
     try:
         load_session(sys.argv[1])
         print("LOADED")

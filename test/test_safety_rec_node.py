@@ -15,8 +15,8 @@ import pytest
 pytest.importorskip("rclpy")
 
 from rostest_utils import NodeProcess  # noqa: E402
-from teleop.recorder_cli import record_ros_args  # noqa: E402
-from world_model_planner.mcap_io import McapScan  # noqa: E402
+from world_model_planner.app.recorder_cli import record_ros_args  # noqa: E402
+from world_model_planner.core.mcap_io import McapScan  # noqa: E402
 
 
 def _set_params(probe, **values):
@@ -95,7 +95,7 @@ def test_invalid_scans_and_future_stamps_are_recorded_and_flagged(probe, node_en
     assert counts == {"/scan": 20, "/odom": 10}                 # everything recorded as it came
     meta = scan_rd.metadata["validation"]
     assert meta["invalid_scan"] == "10" and meta["invalid_odom"] == "5"
-    from teleop.session_data import load_session
+    from world_model_planner.teleop.session_data import load_session
 
     data = load_session(out)                   # the loader skips the scans that fail the checks
     assert data.validation["invalid"] == "15" and data.invalid.get("/scan") == 10 and len(data.scans) == 10

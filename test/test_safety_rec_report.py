@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from test_safety_rec_mcap import record
-from teleop.report import read_report_data
+from world_model_planner.teleop.report import read_report_data
 
 WMP = Path(sys.executable).parent / "wmp"
 
@@ -56,7 +56,7 @@ def test_operator_names_with_mathtext_characters_are_drawn_literally(tmp_path, o
 
 
 def test_bench_report_titles_with_mathtext_characters(tmp_path):
-    from world_model_planner.report import write_results
+    from world_model_planner.app.report import write_results
 
     ep = {"scenario": "open", "planner": "hier$\\frac{$_^", "seed": 0, "success": True, "time_s": 1.0,
           "path_length_m": 1.0, "spl": 1.0, "collisions": 0, "min_clearance_m": 1.0,

@@ -15,8 +15,8 @@ from types import SimpleNamespace as NS
 
 import pytest
 
-from world_model_planner import metrics
-from world_model_planner.episode import episode_json, finalize, write_episode_json
+from world_model_planner.core import metrics
+from world_model_planner.app.episode import episode_json, finalize, write_episode_json
 
 
 def _scenario(arena, obstacles=(), tol=0.3, goal=(3.0, 0.0)):
@@ -28,7 +28,7 @@ _CAPPED = textwrap.dedent("""
     import json, resource, sys, time
     from types import SimpleNamespace as NS
     resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
-    from world_model_planner.episode import finalize
+    from world_model_planner.app.episode import finalize
     arena, radius, tol, n = json.loads(sys.argv[1])
     sc = NS(name="t", source="", arena=arena, start=NS(x=0.0, y=0.0, yaw=0.0),
             goal=NS(x=3.0, y=0.0, tolerance=tol),

@@ -18,7 +18,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
+from world_model_planner.sim.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
 from test_scenario import GOOD
 
 MAX_MESSAGE = 800

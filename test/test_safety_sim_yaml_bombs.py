@@ -25,10 +25,10 @@ _VICTIM = textwrap.dedent("""
     kind, path = sys.argv[1], sys.argv[2]
     try:
         if kind == "scenario":
-            from sim.scenario import load_scenario
+            from world_model_planner.sim.scenario import load_scenario
             load_scenario(path)
         else:
-            from world_model_planner.robot_config import load_robot
+            from world_model_planner.core.robot_config import load_robot
             load_robot(path)
     except ValueError as exc:   # ScenarioError / RobotConfigError (both InputError)
         print(f"[error] {{exc}}", file=sys.stderr)

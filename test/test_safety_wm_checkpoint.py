@@ -22,9 +22,9 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from world_model_node.checkpoint import (CheckpointError, CheckpointLimits, load_checkpoint, read_checkpoint,
+from world_model_planner.world_model_node.checkpoint import (CheckpointError, CheckpointLimits, load_checkpoint, read_checkpoint,
                                          save_checkpoint)
-from world_model_node.model import WorldModel, WorldModelConfig
+from world_model_planner.world_model_node.model import WorldModel, WorldModelConfig
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = REPO / "models" / "husky_default.pt"
@@ -89,7 +89,7 @@ def tiny_ckpt(tmp_path_factory) -> Path:
 
 VICTIM = textwrap.dedent("""
     import json, resource, sys, time
-    from world_model_node.checkpoint import CheckpointError, load_checkpoint
+    from world_model_planner.world_model_node.checkpoint import CheckpointError, load_checkpoint
     def hwm_kib():  # peak RSS of this process image (ru_maxrss would carry the parent's across exec)
         for line in open("/proc/self/status"):
             if line.startswith("VmHWM:"):

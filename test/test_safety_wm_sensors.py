@@ -12,8 +12,8 @@ import pytest
 from fault_helpers import status_values, transition, wait_log
 from rostest_utils import NodeProcess
 
-from world_model_node.checkpoint import save_checkpoint
-from world_model_node.model import WorldModel, WorldModelConfig
+from world_model_planner.world_model_node.checkpoint import save_checkpoint
+from world_model_planner.world_model_node.model import WorldModel, WorldModelConfig
 
 pytest.importorskip("rclpy")
 BEAMS = 180

@@ -14,14 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from world_model_node.data import DataError, Transitions, load_dataset, save_shard
+from world_model_planner.world_model_node.data import DataError, Transitions, load_dataset, save_shard
 
 REPO = Path(__file__).resolve().parent.parent
 WMP = str(Path(sys.executable).parent / "wmp")
 
 FULL_DISK = textwrap.dedent("""
     import resource, signal, sys
-    from world_model_planner.cli import main
+    from world_model_planner.app.cli import main
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)     # writes past the limit fail with EFBIG
     limit = int(sys.argv[1])
     resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
@@ -63,7 +63,7 @@ def test_a_corrupt_shard_is_skipped_with_a_warning_and_train_still_works(tmp_pat
     (data / "shard_00001.npz").write_bytes(good[: len(good) // 2])          # truncated by a crash
     (data / "shard_00002.npz").write_bytes(b"")                             # zero bytes (full disk)
     (data / ".shard_00003.npz.x1y2.npz").write_bytes(b"PK\x03\x04partial")   # a killed writer's temporary
-    with caplog.at_level(logging.WARNING, logger="world_model_node.data"):
+    with caplog.at_level(logging.WARNING, logger="world_model_planner.world_model_node.data"):
         tr = load_dataset(data)
     assert len(tr) == 40 and tr.episodes.tolist() == [0]
     warned = [r.getMessage() for r in caplog.records]
@@ -121,7 +121,7 @@ def test_collect_refuses_an_out_path_that_is_a_file(tmp_path):
 TRAIN_CAPPED = textwrap.dedent("""
     import resource, sys
     import torch  # noqa: F401 - loaded before the cap: only what training does is capped
-    from world_model_planner.cli import main
+    from world_model_planner.app.cli import main
     def hwm_kib():  # peak RSS of this process image (ru_maxrss would carry the parent's across exec)
         for line in open("/proc/self/status"):
             if line.startswith("VmHWM:"):

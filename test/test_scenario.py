@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sim.scenario import BUILTIN, Box, Cylinder, ScenarioError, builtin_scenarios, load_scenario
+from world_model_planner.sim.scenario import BUILTIN, Box, Cylinder, ScenarioError, builtin_scenarios, load_scenario
 
 GOOD = {
     "name": "t_ok",

@@ -1,4 +1,4 @@
-"""world_model_planner.sensor_check: stamp ages, LaserScan header and range checks, resampling
+"""world_model_planner.core.sensor_check: stamp ages, LaserScan header and range checks, resampling
 onto a model's beam layout, odometry checks. Unit tests for the known cases, hypothesis for
 "no input crashes, every answer is either usable data or a reason"."""
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from world_model_planner.sensor_check import (ScanGeometry, SensorLimits, check_odom, check_quaternion,
+from world_model_planner.core.sensor_check import (ScanGeometry, SensorLimits, check_odom, check_quaternion,
                                               check_scan, resample_scan, stamp_age)
 
 LIM = SensorLimits()

@@ -44,7 +44,7 @@ def _truth(path, goal=(3.5, 0.0), tol=0.3):
     success = end is not None
     end = end if success else len(odom) - 1
     win = odom[:end + 1]
-    # path length as documented in world_model_planner.metrics: distance counts once the
+    # path length as documented in world_model_planner.core.metrics: distance counts once the
     # robot is 5 cm from the last counted point (odometry noise does not add up)
     length, anchor = 0.0, win[0]
     for o in win[1:]:
@@ -62,7 +62,7 @@ def _truth(path, goal=(3.5, 0.0), tol=0.3):
 
 
 def test_teleop_planner_shared_sessions_then_compare(tmp_path):
-    from teleop.report import read_report_data
+    from world_model_planner.teleop.report import read_report_data
 
     # --time-limit: the scripted driver needs ~12.5 s; a loaded 2-core CI machine gets slack
     out = _run(["session", "--scenario", "open", "--mode", "teleop", "--operator", "scripted",

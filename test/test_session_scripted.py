@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from teleop.scripted import ScriptedConfig, ScriptedDriver, plan_route
+from world_model_planner.teleop.scripted import ScriptedConfig, ScriptedDriver, plan_route
 
 
 def _drive(scenario, driver, dt=0.05, limit_s=60.0):
@@ -24,7 +24,7 @@ def _drive(scenario, driver, dt=0.05, limit_s=60.0):
 
 @pytest.mark.parametrize("name", ["open", "u_trap", "two_rooms"])
 def test_reaches_goal_around_obstacles(name):
-    from sim.scenario import load_scenario
+    from world_model_planner.sim.scenario import load_scenario
 
     sc = load_scenario(name)
     route = plan_route(sc)
@@ -36,7 +36,7 @@ def test_reaches_goal_around_obstacles(name):
 
 
 def test_noise_is_seeded_and_reaction_is_delayed():
-    from sim.scenario import load_scenario
+    from world_model_planner.sim.scenario import load_scenario
 
     sc = load_scenario("open")
     route = plan_route(sc)

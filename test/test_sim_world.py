@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from sim.scenario import load_scenario, parse_scenario
-from sim.world import CameraConfig, SimWorld
+from world_model_planner.sim.scenario import load_scenario, parse_scenario
+from world_model_planner.sim.world import CameraConfig, SimWorld
 
 DT = 0.05
 
@@ -198,7 +198,7 @@ def test_sim_yaml_holds_exactly_the_documented_defaults():
     import yaml
 
     from rostest_utils import REPO
-    from sim.node_config import SimNodeConfig
+    from world_model_planner.sim.node_config import SimNodeConfig
 
     params = yaml.safe_load((REPO / "config/sim.yaml").read_text())["/**/sim_node"]["ros__parameters"]
     defaults = SimNodeConfig()

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from world_model_planner import stack
-from world_model_planner.stack import NodeSpec, format_param, robot_stack, sim_stack
+from world_model_planner.app import stack
+from world_model_planner.app.stack import NodeSpec, format_param, robot_stack, sim_stack
 
 
 def by_exe(specs):

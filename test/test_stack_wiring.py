@@ -13,8 +13,8 @@ from nav_msgs.msg import Odometry
 from rclpy.qos import qos_profile_sensor_data
 from stack_test_utils import needs_stack
 
-from world_model_planner.launcher import Stack
-from world_model_planner.stack import sim_stack
+from world_model_planner.app.launcher import Stack
+from world_model_planner.app.stack import sim_stack
 
 
 def _active(probe, fqn) -> bool:

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from planner_node.grid import OccupancyGrid
-from planner_node.mppi import MPPIConfig
-from planner_node.navigator import PlannerConfig, make_navigator
-from planner_node.subgoal import SubgoalConfig, SubgoalPlanner
-from planner_node.toyworld import ToyWorld, run_episode, u_trap_boxes
+from world_model_planner.planner_node.grid import OccupancyGrid
+from world_model_planner.planner_node.mppi import MPPIConfig
+from world_model_planner.planner_node.navigator import PlannerConfig, make_navigator
+from world_model_planner.planner_node.subgoal import SubgoalConfig, SubgoalPlanner
+from world_model_planner.planner_node.toyworld import ToyWorld, run_episode, u_trap_boxes
 
 
 def test_grid_marks_hits_and_clears_free_space():

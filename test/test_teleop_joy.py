@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from teleop.joymap import JoyConfig, JoyTeleop
+from world_model_planner.teleop.joymap import JoyConfig, JoyTeleop
 
 
 def test_deadman_turbo_deadzone_and_timeout():

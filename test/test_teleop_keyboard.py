@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from teleop.keymap import KeyboardConfig, KeyDecoder, KeyTeleop, PublishGate
-from world_model_planner.params import ConfigError
+from world_model_planner.teleop.keymap import KeyboardConfig, KeyDecoder, KeyTeleop, PublishGate
+from world_model_planner.core.params import ConfigError
 
 
 def test_decoder_handles_arrows_split_reads_and_unknown_sequences():

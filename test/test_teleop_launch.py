@@ -5,8 +5,8 @@ import py_compile
 
 import pytest
 
-from teleop.launch_specs import TELEOP_COMPARE_ARGUMENTS, teleop_compare_specs
-from world_model_planner import paths
+from world_model_planner.app.launch_specs import TELEOP_COMPARE_ARGUMENTS, teleop_compare_specs
+from world_model_planner.core import paths
 
 DOCUMENTED = {"launch": {"LaunchDescription"},
               "launch.actions": {"DeclareLaunchArgument", "OpaqueFunction"},
@@ -56,10 +56,10 @@ def test_shipped_parameter_files_match_the_configs():
 
     import yaml
 
-    from teleop.joymap import JoyConfig
-    from teleop.keymap import KeyboardConfig
-    from teleop.limiter import LimiterConfig
-    from teleop.mux import MuxConfig
+    from world_model_planner.teleop.joymap import JoyConfig
+    from world_model_planner.teleop.keymap import KeyboardConfig
+    from world_model_planner.teleop.limiter import LimiterConfig
+    from world_model_planner.teleop.mux import MuxConfig
 
     for fname, node, cls, section in (("mux.yaml", "cmd_mux", MuxConfig, None),
                                       ("mux.yaml", "cmd_mux", LimiterConfig, "limiter"),

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import torch
 
-from world_model_node.data import load_dataset
-from world_model_node.losses import LossWeights
-from world_model_node.model import WorldModel, WorldModelConfig
-from world_model_node.train import TrainConfig, train
+from world_model_planner.world_model_node.data import load_dataset
+from world_model_planner.world_model_node.losses import LossWeights
+from world_model_planner.world_model_node.model import WorldModel, WorldModelConfig
+from world_model_planner.world_model_node.train import TrainConfig, train
 
 DATA = Path(__file__).parent / "data" / "wm_eval"
 STD_FLOOR = 0.5

@@ -7,8 +7,8 @@ import pickle
 import pytest
 import torch
 
-from world_model_node.checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
-from world_model_node.model import WorldModel, WorldModelConfig
+from world_model_planner.world_model_node.checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
+from world_model_planner.world_model_node.model import WorldModel, WorldModelConfig
 
 
 def _model(**cfg):

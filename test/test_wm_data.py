@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from world_model_node.data import DataError, Transitions, load_dataset, load_mcap, save_shard
+from world_model_planner.world_model_node.data import DataError, Transitions, load_dataset, load_mcap, save_shard
 
 
 def _tr(n=12, ep=(0, 1), beams=8):
@@ -48,7 +48,7 @@ def test_bad_data_is_refused(tmp_path):
 def _write_mcap(path, cmd_type: str):
     from mcap_ros2.writer import Writer
 
-    from teleop.msgdefs import full_definition
+    from world_model_planner.teleop.msgdefs import full_definition
 
     def stamp(t):
         return {"sec": int(t), "nanosec": int(round((t - int(t)) * 1e9))}
@@ -111,7 +111,7 @@ def test_mcap_recording_is_resampled_into_transitions(tmp_path, cmd_type):
 def test_mcap_without_odometry_is_refused(tmp_path):
     from mcap_ros2.writer import Writer
 
-    from teleop.msgdefs import full_definition
+    from world_model_planner.teleop.msgdefs import full_definition
 
     path = tmp_path / "empty.mcap"
     with open(path, "wb") as f:

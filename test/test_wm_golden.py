@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from world_model_node.checkpoint import load_checkpoint
-from world_model_node.data import load_dataset
-from world_model_node.evaluate import evaluate
-from world_model_planner.paths import default_model_path
+from world_model_planner.world_model_node.checkpoint import load_checkpoint
+from world_model_planner.world_model_node.data import load_dataset
+from world_model_planner.world_model_node.evaluate import evaluate
+from world_model_planner.core.paths import default_model_path
 
 DATA = Path(__file__).parent / "data" / "wm_eval"
 MODEL = default_model_path()

@@ -6,10 +6,10 @@ import time
 
 import numpy as np
 
-from world_model_node.checkpoint import load_checkpoint
-from world_model_node.collect import ExplorationPolicy, random_scenario, random_start
-from world_model_node.data import load_dataset
-from world_model_planner.cli import main as wmp
+from world_model_planner.world_model_node.checkpoint import load_checkpoint
+from world_model_planner.world_model_node.collect import ExplorationPolicy, random_scenario, random_start
+from world_model_planner.world_model_node.data import load_dataset
+from world_model_planner.app.cli import main as wmp
 
 
 def test_collect_train_eval_smoke(tmp_path):

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from world_model_node.losses import LossWeights, vicreg_terms, window_loss
-from world_model_node.model import ScanEncoder, WorldModel, WorldModelConfig, clean_scan, wrap_angle
+from world_model_planner.world_model_node.losses import LossWeights, vicreg_terms, window_loss
+from world_model_planner.world_model_node.model import ScanEncoder, WorldModel, WorldModelConfig, clean_scan, wrap_angle
 
 
 def _obs(b=4, beams=180, seed=0):

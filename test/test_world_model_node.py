@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from rostest_utils import NodeProcess
-from world_model_node.checkpoint import load_checkpoint, save_checkpoint
-from world_model_node.model import WorldModel, WorldModelConfig
-from world_model_node.monitor import CommandLog, SurpriseMonitor
-from world_model_node.online import OnlineFinetuner, ReplayBuffer
+from world_model_planner.world_model_node.checkpoint import load_checkpoint, save_checkpoint
+from world_model_planner.world_model_node.model import WorldModel, WorldModelConfig
+from world_model_planner.world_model_node.monitor import CommandLog, SurpriseMonitor
+from world_model_planner.world_model_node.online import OnlineFinetuner, ReplayBuffer
 
 BEAMS = 180
 
@@ -62,8 +62,8 @@ def feed(monitor, slip, n_steps=80, replay=None, vary=False):
 
 # --------------------------------------------------------------------------- library
 def test_scans_of_other_layouts_are_projected_onto_the_model_beams():
-    from world_model_node.sensors import SensorGate
-    from world_model_planner.sensor_check import SensorLimits
+    from world_model_planner.world_model_node.sensors import SensorGate
+    from world_model_planner.core.sensor_check import SensorLimits
 
     gate = SensorGate(SensorLimits())
     inc = 2 * math.pi / BEAMS
@@ -128,7 +128,7 @@ def test_message_translation_twist_and_twiststamped_and_odom():
     from geometry_msgs.msg import Twist, TwistStamped
     from nav_msgs.msg import Odometry
 
-    from world_model_node.node_msgs import odom_arrays, twist_command
+    from world_model_planner.world_model_node.node_msgs import odom_arrays, twist_command
 
     plain = Twist()
     plain.linear.x, plain.angular.z = 0.4, -0.2
@@ -189,7 +189,7 @@ class Driver:
         self._thread.join(5)
 
     def _run(self):
-        from world_model_planner.rosutil import sec_to_stamp
+        from world_model_planner.core.rosutil import sec_to_stamp
 
         Odometry, LaserScan, TwistStamped = self.types
         t0 = time.time()
@@ -288,7 +288,7 @@ def test_node_finetunes_online_and_announces_checkpoint(probe, node_env, tmp_pat
     from diagnostic_msgs.msg import DiagnosticArray
     from std_msgs.msg import String
 
-    from world_model_node.node import CHECKPOINT_QOS
+    from world_model_planner.world_model_node.node import CHECKPOINT_QOS
 
     probe.subscribe("/world_model/checkpoint", String, CHECKPOINT_QOS)
     probe.subscribe("/diagnostics", DiagnosticArray)
@@ -329,10 +329,10 @@ def test_shipped_parameter_file_matches_the_declared_parameters():
 
     import yaml
 
-    from world_model_node.node_config import WorldModelNodeConfig
-    from world_model_planner import paths
+    from world_model_planner.world_model_node.node_config import WorldModelNodeConfig
+    from world_model_planner.core import paths
 
-    from world_model_planner.sensor_check import SensorLimits
+    from world_model_planner.core.sensor_check import SensorLimits
 
     doc = yaml.safe_load((paths.config_dir() / "world_model.yaml").read_text())
     values = doc["/**/world_model_node"]["ros__parameters"]

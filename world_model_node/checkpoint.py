@@ -30,9 +30,9 @@ from pathlib import Path
 
 import torch
 
-from world_model_planner.safeio import InputError, atomic_path, clip, read_capped
+from world_model_planner.core.safeio import InputError, atomic_path, clip, read_capped
 
-from .model import WorldModel, WorldModelConfig
+from world_model_planner.world_model_node.model import WorldModel, WorldModelConfig
 
 FORMAT = "wmp-world-model"
 CHECKPOINT_VERSION = 1
@@ -225,7 +225,7 @@ def load_checkpoint(path, device=None, obs_spec: dict | None = None,
     obs_spec: the caller's observation layout (e.g. ``{"scan_beams": 180, "range_max_m": 8.0,
     "image": False}``); any key that differs from the checkpoint's is refused.
     """
-    from world_model_planner.runtime import pick_device
+    from world_model_planner.core.runtime import pick_device
 
     blob = read_checkpoint(path, limits)
     try:

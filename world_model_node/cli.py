@@ -74,7 +74,7 @@ def _warnings_to_stderr(cmd: str) -> None:
     """Data warnings (a skipped shard) as one ``wmp CMD: warning: ...`` line each."""
     import logging
 
-    logger = logging.getLogger("world_model_node.data")
+    logger = logging.getLogger("world_model_planner.world_model_node.data")
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter(f"wmp {cmd}: warning: %(message)s"))
@@ -83,9 +83,9 @@ def _warnings_to_stderr(cmd: str) -> None:
 
 
 def _collect(args) -> int:
-    from world_model_planner.params import ConfigError
+    from world_model_planner.core.params import ConfigError
 
-    from .collect import CollectConfig, CollectError, collect
+    from world_model_planner.world_model_node.collect import CollectConfig, CollectError, collect
 
     try:
         cfg = CollectConfig(episodes=args.episodes, episode_s=args.episode_s, seed=args.seed, image=args.image,
@@ -107,11 +107,11 @@ def _collect(args) -> int:
 
 
 def _train(args) -> int:
-    from .checkpoint import save_checkpoint
-    from .data import DataError, load_dataset
-    from .losses import LossWeights
-    from .model import WorldModelConfig
-    from .train import TrainConfig, train, train_config_dict
+    from world_model_planner.world_model_node.checkpoint import save_checkpoint
+    from world_model_planner.world_model_node.data import DataError, load_dataset
+    from world_model_planner.world_model_node.losses import LossWeights
+    from world_model_planner.world_model_node.model import WorldModelConfig
+    from world_model_planner.world_model_node.train import TrainConfig, train, train_config_dict
 
     if Path(args.out).is_dir():
         return _refuse("train", f"--out {args.out} is a directory; expected a checkpoint file (.pt)")
@@ -146,13 +146,13 @@ def _train(args) -> int:
 
 
 def _eval(args) -> int:
-    from world_model_planner.paths import default_model_path
+    from world_model_planner.core.paths import default_model_path
 
-    from .checkpoint import CheckpointError, load_checkpoint
-    from .data import DataError, load_dataset
-    from .evaluate import evaluate, nan_to_none, plot, summary
+    from world_model_planner.world_model_node.checkpoint import CheckpointError, load_checkpoint
+    from world_model_planner.world_model_node.data import DataError, load_dataset
+    from world_model_planner.world_model_node.evaluate import evaluate, nan_to_none, plot, summary
 
-    from world_model_planner.safeio import atomic_write_text
+    from world_model_planner.core.safeio import atomic_write_text
 
     path = args.model or str(default_model_path())
     if args.json and Path(args.json).is_dir():
@@ -183,11 +183,11 @@ def _bench(args) -> int:
 
     import torch
 
-    from world_model_planner.paths import default_model_path
+    from world_model_planner.core.paths import default_model_path
 
-    from .checkpoint import load_checkpoint
+    from world_model_planner.world_model_node.checkpoint import load_checkpoint
 
-    from .checkpoint import CheckpointError
+    from world_model_planner.world_model_node.checkpoint import CheckpointError
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from world_model_planner.params import param, validate
+from world_model_planner.core.params import param, validate
 
-from .data import FORMAT_VERSION, Transitions, save_shard
+from world_model_planner.world_model_node.data import FORMAT_VERSION, Transitions, save_shard
 
 V_LIM, W_LIM = (-0.5, 1.0), (-1.5, 1.5)  # Husky limits (config/robots/husky.yaml)
 
@@ -83,7 +83,7 @@ class ExplorationPolicy:
 
 def random_scenario(rng: np.random.Generator, name: str = "random"):
     """A random walled arena (6-12 m a side) with 2-10 random boxes and cylinders."""
-    from sim.scenario import Box, Cylinder, Goal, Pose2D, Scenario
+    from world_model_planner.sim.scenario import Box, Cylinder, Goal, Pose2D, Scenario
 
     sx, sy = rng.uniform(6.0, 12.0, 2)
     obstacles = []
@@ -102,7 +102,7 @@ def random_scenario(rng: np.random.Generator, name: str = "random"):
 
 def random_start(scenario, rng: np.random.Generator, clearance_m: float = 0.25):
     """A random collision-free start pose inside the arena (None if none found)."""
-    from sim.scenario import Pose2D
+    from world_model_planner.sim.scenario import Pose2D
 
     sx, sy = scenario.arena
     for _ in range(300):
@@ -131,7 +131,7 @@ class CollectConfig:
 
 
 def _scenario_for(spec: str, rng: np.random.Generator):
-    from sim.scenario import load_scenario
+    from world_model_planner.sim.scenario import load_scenario
 
     if spec == "random":
         return random_scenario(rng)
@@ -140,7 +140,7 @@ def _scenario_for(spec: str, rng: np.random.Generator):
 
 def run_episode(scenario, seed: int, cfg: CollectConfig, episode_id: int) -> Transitions:
     """One episode of exploration in ``scenario`` (random start) -> Transitions (T rows)."""
-    from sim.world import CameraConfig, SimWorld
+    from world_model_planner.sim.world import CameraConfig, SimWorld
 
     rng = np.random.default_rng(seed + 1_000_003)
     start = random_start(scenario, rng)
@@ -205,7 +205,7 @@ def collect(scenarios: list[str], out_dir, cfg: CollectConfig, progress: bool = 
     """
     from tqdm import tqdm
 
-    from sim.sensors import LidarConfig
+    from world_model_planner.sim.sensors import LidarConfig
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -221,7 +221,7 @@ def collect(scenarios: list[str], out_dir, cfg: CollectConfig, progress: bool = 
     def write_open_shard():
         """(Re)write the open shard with every pending episode; start a new one when it is full."""
         nonlocal shard_idx, pending, kept
-        from .data import concat
+        from world_model_planner.world_model_node.data import concat
 
         tr = concat(pending)
         tr.meta = {**base_meta, "episodes": tr.meta["episodes"]}

@@ -23,7 +23,7 @@ So the model step from row t to row t+1 is (obs_t, cmd_t) -> obs_{t+1}, labelled
 Shards are written atomically (temporary file beside the target, fsync, rename), so a reader
 never sees half a shard. Loading a directory follows one rule for damaged files: a shard that
 cannot be read (truncated, not a zip, missing arrays, another format version) is skipped with
-a warning naming the file (logger ``world_model_node.data``) as long as at least one usable
+a warning naming the file (logger ``world_model_planner.world_model_node.data``) as long as at least one usable
 file remains; when none remains, loading is refused with a DataError naming the first bad file.
 Hidden files (names starting with ".", e.g. the temporary of a killed writer) are ignored.
 """
@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from world_model_planner.safeio import atomic_path
+from world_model_planner.core.safeio import atomic_path
 
 FORMAT_VERSION = 1
 ARRAYS = ("pose", "vel", "scan", "cmd", "dt", "collision", "episode", "t_s")
@@ -209,15 +209,15 @@ def load_mcap(path, dt_s: float = 0.1, odom_topic: str = "/odom", scan_topic: st
     the next odom comes more than max_odom_age_s after it; rows after a gap form a new episode. Collision flags come from /diagnostics "sim" ``in_contact`` when recorded,
     else they are 0 (unknown).
 
-    The file is read with ``world_model_planner.mcap_io.McapScan`` (decompression capped, a
+    The file is read with ``world_model_planner.core.mcap_io.McapScan`` (decompression capped, a
     truncated file yields what came before the cut) and decoded with the installed message
     definitions. Messages of an unexpected type, undecodable payloads, odometry with non-finite
     or implausible values and scans whose header fails ``sensor_check.check_scan_header`` are
     skipped, with one warning that counts them.
     """
-    from teleop.msgdefs import full_definition
-    from world_model_planner.mcap_io import McapScan, RecordingError, cdr_decoder
-    from world_model_planner.sensor_check import SensorLimits, check_odom, check_scan_header
+    from world_model_planner.teleop.msgdefs import full_definition
+    from world_model_planner.core.mcap_io import McapScan, RecordingError, cdr_decoder
+    from world_model_planner.core.sensor_check import SensorLimits, check_odom, check_scan_header
 
     path = Path(path)
     allowed = {odom_topic: ("nav_msgs/msg/Odometry",), scan_topic: ("sensor_msgs/msg/LaserScan",),

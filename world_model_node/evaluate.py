@@ -19,7 +19,7 @@ import math
 import numpy as np
 import torch
 
-from .data import Transitions
+from world_model_planner.world_model_node.data import Transitions
 
 HORIZONS_S = (0.5, 1.0, 2.0, 3.0)
 
@@ -142,7 +142,7 @@ def plot(result: dict, path) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    from world_model_planner.safeio import atomic_path
+    from world_model_planner.core.safeio import atomic_path
 
     with atomic_path(path) as tmp:    # keeps the .png suffix, so matplotlib picks the format
         fig.savefig(tmp, dpi=100)

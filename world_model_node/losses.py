@@ -24,9 +24,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from world_model_planner.params import param, validate
+from world_model_planner.core.params import param, validate
 
-from .model import WorldModel, ObsEncoder
+from world_model_planner.world_model_node.model import WorldModel, ObsEncoder
 
 
 @dataclass

@@ -14,7 +14,7 @@ That is what lets a model trained on a few layouts steer anywhere in an unseen a
 The predictor is a residual MLP around a mid-point unicycle step: it predicts the next
 velocity (acceleration limits, stopping at walls) and a small correction to the kinematic pose
 increment, plus the next ``h``. ``h`` is trained in latent space against a target encoder (see
-``world_model_node.losses``); pose, velocity and collision are supervised.
+``world_model_planner.world_model_node.losses``); pose, velocity and collision are supervised.
 """
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from world_model_planner.params import param, validate
-from world_model_planner.safeio import clip
+from world_model_planner.core.params import param, validate
+from world_model_planner.core.safeio import clip
 
 POSE_DIMS = 3
 VEL_DIMS = 2

@@ -114,7 +114,7 @@ class SurpriseMonitor:
         self.commands.add(t_s, v, w)
 
     def add_scan(self, scan: np.ndarray) -> None:
-        """scan (N,) in the model's layout (``world_model_node.sensors.SensorGate.scan``)."""
+        """scan (N,) in the model's layout (``world_model_planner.world_model_node.sensors.SensorGate.scan``)."""
         self.scan = np.asarray(scan, dtype=np.float32)
 
     def add_odom(self, t_s: float, pose, vel) -> bool:

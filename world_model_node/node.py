@@ -11,7 +11,7 @@ actually sent; TwistStamped, or Twist with ``cmd_vel_stamped: false``) and publi
 - ``/world_model/checkpoint`` (std_msgs/String, reliable + transient_local): fine-tuned
   checkpoints, when ``online_finetune`` is on (planner_node hot-reloads them).
 
-Every /odom, /scan and cmd_vel sample is checked first (``world_model_planner.sensor_check``,
+Every /odom, /scan and cmd_vel sample is checked first (``world_model_planner.core.sensor_check``,
 bounds in the ``sensors.*`` parameters): a stamp from the future, a LaserScan header with
 non-finite or absurd angles, increments or range limits, too many beams, too few valid beams,
 or an implausible or non-finite pose, quaternion or velocity is skipped, logged (throttled) and
@@ -27,7 +27,7 @@ are applied or refused, never acknowledged and ignored (:data:`AT_CONFIGURE`,
 
 A callback that raises (a model error) is logged (throttled) and skipped; the node keeps running.
 
-The math lives in :mod:`world_model_node.monitor` and :mod:`world_model_node.online`.
+The math lives in :mod:`world_model_planner.world_model_node.monitor` and :mod:`world_model_planner.world_model_node.online`.
 """
 from __future__ import annotations
 
@@ -45,12 +45,12 @@ from sensor_msgs.msg import LaserScan
 from std_msgs.msg import String
 from visualization_msgs.msg import MarkerArray
 
-from world_model_planner.rosutil import LiveConfig, check_unknown_parameters, spin_main, stamp_to_sec
-from world_model_planner.sensor_check import SensorLimits
+from world_model_planner.core.rosutil import LiveConfig, check_unknown_parameters, spin_main, stamp_to_sec
+from world_model_planner.core.sensor_check import SensorLimits
 
-from .node_config import WorldModelNodeConfig, resolve_checkpoint_dir, resolve_model_path
-from .node_msgs import diagnostics, odom_arrays, prediction_markers, twist_command
-from .sensors import SensorGate
+from world_model_planner.world_model_node.node_config import WorldModelNodeConfig, resolve_checkpoint_dir, resolve_model_path
+from world_model_planner.world_model_node.node_msgs import diagnostics, odom_arrays, prediction_markers, twist_command
+from world_model_planner.world_model_node.sensors import SensorGate
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
 CHECKPOINT_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
@@ -125,8 +125,8 @@ class WorldModelNode(LifecycleNode):
 
     # -- lifecycle -----------------------------------------------------------------------
     def on_configure(self, state) -> TransitionCallbackReturn:
-        from .checkpoint import CheckpointError, load_checkpoint
-        from .monitor import SurpriseMonitor
+        from world_model_planner.world_model_node.checkpoint import CheckpointError, load_checkpoint
+        from world_model_planner.world_model_node.monitor import SurpriseMonitor
 
         path = resolve_model_path(self.cfg)
         if self.cfg.torch_threads:
@@ -148,7 +148,7 @@ class WorldModelNode(LifecycleNode):
         self.model = model
         self.monitor = SurpriseMonitor(model, self.cfg.surprise_horizon_s, self.cfg.max_gap_s)
         if self.cfg.online_finetune:
-            from .online import OnlineFinetuner, ReplayBuffer
+            from world_model_planner.world_model_node.online import OnlineFinetuner, ReplayBuffer
 
             self.replay = ReplayBuffer(self.cfg.replay_capacity)
             self.finetuner = OnlineFinetuner(

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from world_model_planner.params import ConfigError, param, validate
+from world_model_planner.core.params import ConfigError, param, validate
 
 
 @dataclass
@@ -52,7 +52,7 @@ class WorldModelNodeConfig:
 
 
 def resolve_model_path(cfg: WorldModelNodeConfig) -> Path:
-    from world_model_planner.paths import default_model_path
+    from world_model_planner.core.paths import default_model_path
 
     return Path(cfg.model_path).expanduser() if cfg.model_path else default_model_path()
 

@@ -10,9 +10,9 @@ from geometry_msgs.msg import Point
 from std_msgs.msg import ColorRGBA
 from visualization_msgs.msg import Marker, MarkerArray
 
-from world_model_planner.rosutil import stamp_to_sec
+from world_model_planner.core.rosutil import stamp_to_sec
 
-from .monitor import Prediction, yaw_from_quaternion
+from world_model_planner.world_model_node.monitor import Prediction, yaw_from_quaternion
 
 
 def odom_arrays(msg) -> tuple[float, np.ndarray, np.ndarray]:

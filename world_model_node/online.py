@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import save_checkpoint
-from .data import Transitions
-from .losses import LossWeights, window_loss
-from .train import WindowSampler, validate_model
+from world_model_planner.world_model_node.checkpoint import save_checkpoint
+from world_model_planner.world_model_node.data import Transitions
+from world_model_planner.world_model_node.losses import LossWeights, window_loss
+from world_model_planner.world_model_node.train import WindowSampler, validate_model
 
 
 class ReplayBuffer:

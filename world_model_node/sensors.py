@@ -1,8 +1,8 @@
 """The world model's sensor gate: every /odom, /scan and cmd_vel sample is checked with
-``world_model_planner.sensor_check`` before it can reach the model, and skipped ones are counted.
+``world_model_planner.core.sensor_check`` before it can reach the model, and skipped ones are counted.
 No rclpy: the node passes plain values taken from the messages.
 
-Rules (bounds from :class:`~world_model_planner.sensor_check.SensorLimits`):
+Rules (bounds from :class:`~world_model_planner.core.sensor_check.SensorLimits`):
 
 - a header stamp that is unset (0), non-finite or more than ``future_tolerance_s`` ahead of the
   node clock is refused (a command without a stamp is timed on arrival instead);
@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from world_model_planner.sensor_check import (SensorLimits, check_odom, check_quaternion, check_scan,
+from world_model_planner.core.sensor_check import (SensorLimits, check_odom, check_quaternion, check_scan,
                                               resample_scan, stamp_age)
 
 INPUTS = ("odom", "scan", "cmd")

@@ -18,11 +18,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from world_model_planner.params import param, validate
+from world_model_planner.core.params import param, validate
 
-from .data import Transitions
-from .losses import LossWeights, window_loss
-from .model import WorldModel, WorldModelConfig
+from world_model_planner.world_model_node.data import Transitions
+from world_model_planner.world_model_node.losses import LossWeights, window_loss
+from world_model_planner.world_model_node.model import WorldModel, WorldModelConfig
 
 
 @dataclass
@@ -141,7 +141,7 @@ def train(data: Transitions, model_cfg: WorldModelConfig | None = None, cfg: Tra
     """
     from tqdm import tqdm
 
-    from world_model_planner.runtime import pick_device, seed_everything
+    from world_model_planner.core.runtime import pick_device, seed_everything
 
     cfg, weights = cfg or TrainConfig(), weights or LossWeights()
     if init_model is not None:

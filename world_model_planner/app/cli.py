@@ -12,11 +12,10 @@ import sys
 
 # Modules that contribute sub-commands, in the order they appear in --help.
 COMMAND_MODULES = (
-    "sim.cli",
-    "world_model_node.cli",
-    "planner_node.cli",
-    "teleop.cli",
-    "world_model_planner.stack_cli",
+    "world_model_planner.app.sim_cli",
+    "world_model_planner.world_model_node.cli",
+    "world_model_planner.app.teleop_cli",
+    "world_model_planner.app.stack_cli",
 )
 
 
@@ -34,15 +33,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def load_area(name: str, prog: str):
-    """Import a module that contributes sub-commands, or None when that area is not part of this
-    install (the module itself is missing: silent). When a dependency *of* the area is missing,
-    say so in one line naming the missing module, and go on without the area's commands."""
+    """Import a module that contributes sub-commands. Every area ships with the package, so a
+    missing area module is a packaging bug and raises. When a third-party dependency *of* the
+    area is missing, say so in one line naming it, and go on without the area's commands."""
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:
         missing = exc.name or "?"
-        if missing == name or name.startswith(missing + "."):
-            return None
+        if missing.split(".")[0] == "world_model_planner":
+            raise
         print(f"{prog}: warning: the commands of {name.rsplit('.', 1)[0]} are unavailable: "
               f"it needs the module {missing!r}, which is not installed", file=sys.stderr)
         return None
@@ -50,11 +49,11 @@ def load_area(name: str, prog: str):
 
 def _refusal_types() -> tuple:
     """Exceptions that mean "bad input" and become one line and exit 2 (never a traceback)."""
-    from .params import ConfigError
-    from .safeio import InputError
+    from world_model_planner.core.params import ConfigError
+    from world_model_planner.core.safeio import InputError
 
     types = [InputError, ConfigError]
-    for mod, cls in (("sim.scenario", "ScenarioError"), ("world_model_planner.robot_config", "RobotConfigError")):
+    for mod, cls in (("world_model_planner.sim.scenario", "ScenarioError"), ("world_model_planner.core.robot_config", "RobotConfigError")):
         try:
             types.append(getattr(importlib.import_module(mod), cls))
         except (ImportError, AttributeError):
@@ -75,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except refusals as exc:
-        from .cli_checks import refuse
+        from world_model_planner.core.cli_checks import refuse
 
         return refuse(f"wmp {args.command}", str(exc) or type(exc).__name__)
 

@@ -30,8 +30,8 @@ import struct
 import zlib
 from typing import Callable, Iterable, Iterator
 
-from .params import param, validate
-from .safeio import InputError, clip
+from world_model_planner.core.params import param, validate
+from world_model_planner.core.safeio import InputError, clip
 
 MCAP_MAGIC = bytes([137, 77, 67, 65, 80, 48, 13, 10])
 _MIB = 1 << 20

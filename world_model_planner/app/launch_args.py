@@ -2,7 +2,7 @@
 
 The launch files only declare :data:`SIM_ARGUMENTS` / :data:`ROBOT_ARGUMENTS` and, in an
 OpaqueFunction, turn :func:`sim_specs` / :func:`robot_specs` into ``launch_ros.actions.Node``
-actions. The specs come from :mod:`world_model_planner.stack`, the same description that
+actions. The specs come from :mod:`world_model_planner.app.stack`, the same description that
 ``wmp run`` and the CI process tests start, so launch and CI share one wiring. No launch, no
 rclpy here: launch argument values arrive as strings.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .robot_config import load_robot, planner_params, robot_file
-from .stack import MUX, PLANNER, PLANNERS, WORLD_MODEL, NodeSpec, has_mux, robot_stack, sim_stack
+from world_model_planner.core.robot_config import load_robot, planner_params, robot_file
+from world_model_planner.app.stack import MUX, PLANNER, PLANNERS, WORLD_MODEL, NodeSpec, has_mux, robot_stack, sim_stack
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def _complete(values: dict, arguments) -> dict:
             raise ValueError(f"launch argument '{a.name}': expected one of {list(a.choices)}, "
                              f"got {out[a.name]!r}")
     if out.get("params_file"):   # a missing file would fail later, inside every node, as a traceback
-        from .cli_checks import in_file_problem
+        from world_model_planner.core.cli_checks import in_file_problem
 
         why = in_file_problem(out["params_file"], "launch argument 'params_file'")
         if why:

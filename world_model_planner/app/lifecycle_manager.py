@@ -7,7 +7,7 @@ status name ``lifecycle_manager``, one key per managed node with its state.
 
 Instead of bond connections it polls ``/<node>/get_state`` every ``check_period_s``; a node
 that does not answer within ``bond_timeout_s`` is lost and, when it answers again, brought
-back up. The decisions live in :mod:`world_model_planner.lifecycle_core`.
+back up. The decisions live in :mod:`world_model_planner.core.lifecycle_core`.
 
 Runtime parameter changes: ``bond_timeout_s``, ``check_period_s`` and ``transition_timeout_s``
 apply from the next check; ``node_names`` and ``autostart`` are refused (read at start-up only;
@@ -32,9 +32,9 @@ from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from std_srvs.srv import Trigger
 
-from .lifecycle_core import RESULT_STATE, TRANSITION_LABELS, LifecycleManagerConfig, Supervisor
-from .params import ConfigError
-from .rosutil import DESTROY_TIMEOUT_S, READ_AT_STARTUP, LiveConfig, _destroy_within, check_unknown_parameters
+from world_model_planner.core.lifecycle_core import RESULT_STATE, TRANSITION_LABELS, LifecycleManagerConfig, Supervisor
+from world_model_planner.core.params import ConfigError
+from world_model_planner.core.rosutil import DESTROY_TIMEOUT_S, READ_AT_STARTUP, LiveConfig, _destroy_within, check_unknown_parameters
 
 #: LifecycleManagerConfig fields refused at runtime.
 STARTUP_ONLY = ("node_names", "autostart")

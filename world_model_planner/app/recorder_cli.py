@@ -17,7 +17,7 @@ def register(subparsers) -> None:
 
 def record_ros_args(out, scenario="", seed=0, operator="", mode="teleop", flush_period_s=1.0) -> list[str]:
     """--ros-args for session_recorder with this metadata."""
-    from world_model_planner.stack import format_param
+    from world_model_planner.app.stack import format_param
 
     values = {"out": str(out), "scenario": str(scenario), "seed": int(seed), "operator": str(operator),
               "mode": mode, "flush_period_s": float(flush_period_s)}
@@ -30,8 +30,8 @@ def record_ros_args(out, scenario="", seed=0, operator="", mode="teleop", flush_
 def _record(args) -> int:
     import sys
 
-    from teleop.recorder_node import main
-    from world_model_planner.cli_checks import out_file_problem
+    from world_model_planner.teleop.recorder_node import main
+    from world_model_planner.core.cli_checks import out_file_problem
 
     why = out_file_problem(args.out, "--out")
     if why is None and not 0 <= args.seed < 2**31:

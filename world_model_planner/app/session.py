@@ -2,10 +2,10 @@
 
 Starts, as real processes in a private ROS domain: the session recorder, the sim in real time
 (``lockstep: false``), the command mux, and for ``planner``/``shared`` modes the world model,
-the planner and the lifecycle manager (the runner's :func:`world_model_planner.stack.sim_stack`
+the planner and the lifecycle manager (the runner's :func:`world_model_planner.app.stack.sim_stack`
 wiring). Then it sends the scenario goal on /goal_pose and lets the operator drive:
 
-* ``--operator scripted``: :class:`teleop.scripted.ScriptedDriver` in this process, publishing
+* ``--operator scripted``: :class:`world_model_planner.teleop.scripted.ScriptedDriver` in this process, publishing
   /cmd_vel_teleop at 10 Hz (stamped with the /odom time it acted on);
 * any other name in teleop/shared mode: a person, with ``teleop_keyboard`` on this terminal;
 * planner mode: nobody; the planner drives.
@@ -13,7 +13,7 @@ wiring). Then it sends the scenario goal on /goal_pose and lets the operator dri
 It ends when the robot is within the goal tolerance, at the scenario's time limit (simulated
 seconds after the goal), when the keyboard quits (q), or on Ctrl-C; the recorder then closes
 the file. Commands are stamped in simulated time (the keyboard runs with ``use_sim_time``), so
-the recording's commands line up with its odometry. Returns a summary with the recording path and its metrics (teleop.compare).
+the recording's commands line up with its odometry. Returns a summary with the recording path and its metrics (world_model_planner.teleop.compare).
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from world_model_planner.safeio import atomic_write_text
+from world_model_planner.core.safeio import atomic_write_text
 
 MODES = ("teleop", "planner", "shared")
 
@@ -56,7 +56,7 @@ def _slug(s: str) -> str:
 
 def session_specs(opts: SessionOptions, recording: Path):
     """NodeSpecs for a session: recorder first (so it hears everything), then the stack."""
-    from world_model_planner.stack import MUX, PLANNER, SIM, WORLD_MODEL, NodeSpec, sim_stack
+    from world_model_planner.app.stack import MUX, PLANNER, SIM, WORLD_MODEL, NodeSpec, sim_stack
 
     specs = sim_stack(scenario=opts.scenario, planner=opts.planner, model=opts.model,
                       lockstep=False, use_sim_time=True, seed=opts.seed,
@@ -81,9 +81,9 @@ def session_specs(opts: SessionOptions, recording: Path):
 
 
 def run_session(opts: SessionOptions) -> dict:
-    from sim.scenario import load_scenario
-    from world_model_planner.episode import Monitor
-    from world_model_planner.launcher import DomainLease, Stack, StackError
+    from world_model_planner.sim.scenario import load_scenario
+    from world_model_planner.app.episode import Monitor
+    from world_model_planner.app.launcher import DomainLease, Stack, StackError
 
     if opts.mode not in MODES:
         raise ValueError(f"mode: expected one of {list(MODES)}, got {opts.mode!r}")
@@ -94,7 +94,7 @@ def run_session(opts: SessionOptions) -> dict:
         raise ValueError(f"operator {opts.operator!r} drives with the keyboard, which needs a terminal; "
                          "use --operator scripted for an unattended session")
     if opts.mode != "teleop" and opts.planner != "classic":
-        from world_model_planner.stack import resolve_model
+        from world_model_planner.app.stack import resolve_model
 
         if not Path(resolve_model(opts.model)).is_file():
             raise ValueError(f"planner {opts.planner!r} needs a world model checkpoint and there is none "
@@ -157,8 +157,8 @@ def run_session(opts: SessionOptions) -> dict:
 def summarize(recording: Path, scenario_name: str | None = None) -> dict:
     """Metrics of one recording against ``scenario_name`` (the caller's; a name or file), else
     the built-in scenario its metadata names (metadata is never used as a path)."""
-    from teleop.report import _scenario_for, evaluate
-    from teleop.session_data import load_session
+    from world_model_planner.teleop.report import _scenario_for, evaluate
+    from world_model_planner.teleop.session_data import load_session
 
     data = load_session(recording)
     scenario = _scenario_for(data, scenario_name)
@@ -166,7 +166,7 @@ def summarize(recording: Path, scenario_name: str | None = None) -> dict:
 
 
 def _wait(stack, cond, deadline: float, what: str) -> None:
-    from world_model_planner.launcher import StackError
+    from world_model_planner.app.launcher import StackError
 
     while not cond():
         stack.check()
@@ -212,8 +212,8 @@ class _ScriptedOperator:
         from nav_msgs.msg import Odometry
         from rclpy.qos import QoSProfile, ReliabilityPolicy
 
-        from teleop.scripted import ScriptedConfig, ScriptedDriver, plan_route
-        from teleop.session_data import yaw_from_quaternion
+        from world_model_planner.teleop.scripted import ScriptedConfig, ScriptedDriver, plan_route
+        from world_model_planner.teleop.session_data import yaw_from_quaternion
 
         self._Twist = TwistStamped
         self._yaw = yaw_from_quaternion

@@ -1,6 +1,6 @@
 """Launch arguments and NodeSpecs of launch/teleop_compare.launch.py (no launch, no rclpy here).
 
-The nodes are the ones ``wmp session`` starts (teleop.session.session_specs: recorder, sim in
+The nodes are the ones ``wmp session`` starts (world_model_planner.app.session.session_specs: recorder, sim in
 real time, mux, and in planner/shared mode world model, planner, lifecycle manager), plus the
 person's input device: ``teleop_keyboard`` (in its own terminal window) or ``joy_node`` +
 ``teleop_joy``.
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from world_model_planner.launch_args import LaunchArgument
-from world_model_planner.stack import PLANNERS, NodeSpec
+from world_model_planner.app.launch_args import LaunchArgument
+from world_model_planner.app.stack import PLANNERS, NodeSpec
 
 TELEOP_COMPARE_ARGUMENTS = (
     LaunchArgument("scenario", "open", "Built-in scenario name or scenario YAML path."),
@@ -28,7 +28,7 @@ TELEOP_COMPARE_ARGUMENTS = (
 
 def teleop_compare_specs(values: dict) -> list[NodeSpec]:
     """values: launch argument name -> string. Returns NodeSpecs in start order."""
-    from teleop.session import SessionOptions, session_specs
+    from world_model_planner.app.session import SessionOptions, session_specs
 
     mode = values["mode"]
     opts = SessionOptions(scenario=values["scenario"], mode=mode, operator=values["operator"],

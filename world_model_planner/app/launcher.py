@@ -1,4 +1,4 @@
-"""Start the stack's :class:`~world_model_planner.stack.NodeSpec` list as real processes.
+"""Start the stack's :class:`~world_model_planner.app.stack.NodeSpec` list as real processes.
 
 Each node runs as ``<bin>/<executable> --ros-args ...`` in its own process group, with its
 own log file, in a private ``ROS_DOMAIN_ID`` with ``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST``
@@ -6,7 +6,7 @@ so nothing leaves the machine and parallel runs do not hear each other. Teardown
 SIGINT (the nodes shut down cleanly) and SIGKILLs whatever is left after a timeout.
 
 Readiness (topics seen, lifecycle nodes active) is checked over ROS by
-:mod:`world_model_planner.episode`; this module never imports rclpy.
+:mod:`world_model_planner.app.episode`; this module never imports rclpy.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .stack import PACKAGE, NodeSpec
+from world_model_planner.app.stack import PACKAGE, NodeSpec
 
 # Shared with test/rostest_utils.py, so tests and `wmp run` never pick the same domain.
 _LOCK_DIR = Path(tempfile.gettempdir()) / "wmp-ros-domains"

@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from .params import param, validate
+from world_model_planner.core.params import param, validate
 
 TWO_PI = 2.0 * math.pi
 

@@ -27,8 +27,8 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import paths
-from .safeio import InputError, clip, load_yaml
+from world_model_planner.core import paths
+from world_model_planner.core.safeio import InputError, clip, load_yaml
 
 #: Robot files are a few hundred bytes; these caps leave room and stop bombs.
 ROBOT_MAX_BYTES = 64 * 1024

@@ -1,12 +1,12 @@
 """The one description of how the stack is wired: which executables, with which names,
 parameter files, parameters and remappings, and which are lifecycle nodes.
 
-Used by ``wmp run`` / ``wmp bench`` / ``wmp demo`` (through :mod:`world_model_planner.launcher`,
+Used by ``wmp run`` / ``wmp bench`` / ``wmp demo`` (through :mod:`world_model_planner.app.launcher`,
 which starts each :class:`NodeSpec` as a real process), by the CI wiring tests, and by the
 launch files, which turn each spec into a ``launch_ros.actions.Node`` with
 :meth:`NodeSpec.launch_kwargs`::
 
-    from world_model_planner.stack import sim_stack
+    from world_model_planner.app.stack import sim_stack
     specs = sim_stack(scenario="u_trap", planner="hierarchical")
     nodes = [launch_ros.actions.Node(**s.launch_kwargs()) for s in specs]
 
@@ -26,7 +26,7 @@ import os
 from pathlib import Path
 from typing import Any, Union
 
-from . import paths
+from world_model_planner.core import paths
 
 PACKAGE = "world_model_planner"
 ParamSource = Union[str, dict]  # a parameter-file path, or {name: value}
@@ -142,18 +142,18 @@ def default_params_file(executable: str) -> str | None:
 def has_mux() -> bool:
     """True where the teleop area's command mux (teleop/mux_node.py) is installed."""
     try:
-        return importlib.util.find_spec("teleop.mux_node") is not None
+        return importlib.util.find_spec("world_model_planner.teleop.mux_node") is not None
     except (ImportError, ValueError):
         return False
 
 
 def has_lifecycle_manager() -> bool:
-    """True where world_model_planner/lifecycle_manager.py (the launch area's manager) exists.
+    """True where world_model_planner/app/lifecycle_manager.py (the launch area's manager) exists.
 
     Without it, the launcher drives the lifecycle transitions itself.
     """
     try:
-        return importlib.util.find_spec("world_model_planner.lifecycle_manager") is not None
+        return importlib.util.find_spec("world_model_planner.app.lifecycle_manager") is not None
     except (ImportError, ValueError):
         return False
 
@@ -254,15 +254,15 @@ def robot_stack(robot_yaml: str | None = None, odom: str = "/odom", scan: str = 
 
     robot_yaml: robot file (config/robots/husky.yaml by default); its velocity and
     acceleration limits and footprint become planner_node parameters
-    (world_model_planner.robot_config). odom/scan/image/cmd_vel: the robot's topic names.
+    (world_model_planner.core.robot_config). odom/scan/image/cmd_vel: the robot's topic names.
     """
-    from .robot_config import load_robot, planner_params
+    from world_model_planner.core.robot_config import load_robot, planner_params
 
     extra = dict(extra or {})
     robot = load_robot(str(Path(robot_yaml).resolve()) if robot_yaml else "husky")
     extra[PLANNER] = {**planner_params(robot), **extra.get(PLANNER, {})}
     if has_mux():  # the mux's velocity limiter enforces the robot's limits on /cmd_vel
-        from teleop.limiter import limiter_params
+        from world_model_planner.teleop.limiter import limiter_params
 
         extra[MUX] = {**limiter_params(robot), **extra.get(MUX, {})}
     remap_in = [(src, dst) for src, dst in

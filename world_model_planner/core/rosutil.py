@@ -12,8 +12,8 @@ import rclpy
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.executors import ExternalShutdownException
 
-from .params import ConfigError
-from .safeio import clip
+from world_model_planner.core.params import ConfigError
+from world_model_planner.core.safeio import clip
 
 T = TypeVar("T")
 

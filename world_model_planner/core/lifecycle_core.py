@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .params import ConfigError, param, validate
+from world_model_planner.core.params import ConfigError, param, validate
 
 # lifecycle_msgs/msg/State primary states and lifecycle_msgs/msg/Transition ids (REP-2002).
 UNKNOWN, UNCONFIGURED, INACTIVE, ACTIVE, FINALIZED = 0, 1, 2, 3, 4

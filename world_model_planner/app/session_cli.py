@@ -1,4 +1,4 @@
-"""`wmp session`: run and record one comparison session (see teleop.session)."""
+"""`wmp session`: run and record one comparison session (see world_model_planner.app.session)."""
 from __future__ import annotations
 
 import sys
@@ -36,8 +36,8 @@ def register(subparsers) -> None:
 
 
 def _session(args) -> int:
-    from teleop.session import SessionOptions, run_session
-    from world_model_planner.cli_checks import out_dir_problem
+    from world_model_planner.app.session import SessionOptions, run_session
+    from world_model_planner.core.cli_checks import out_dir_problem
 
     why = out_dir_problem(args.out, "--out")
     if why is None and args.time_limit is not None and not 0 < args.time_limit <= 86400:
@@ -57,7 +57,7 @@ def _session(args) -> int:
     opts = SessionOptions(scenario=args.scenario, mode=args.mode, operator=operator, out_dir=args.out,
                           seed=args.seed, planner=args.planner, model=args.model,
                           time_limit_s=args.time_limit, takeover=takeover)
-    from world_model_planner.launcher import StackError
+    from world_model_planner.app.launcher import StackError
 
     try:
         summary = run_session(opts)

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 PACKAGE = "world_model_planner"
-_SOURCE_ROOT = Path(__file__).resolve().parent.parent
+_SOURCE_ROOT = Path(__file__).resolve().parents[2]   # world_model_planner/core/paths.py → the source tree
 
 
 def share_dir() -> Path:

@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from . import metrics
-from .launcher import DomainLease, Stack, StackError
-from .safeio import atomic_write_text, clip
-from .stack import MANAGER, PLANNER, SIM, sim_stack
+from world_model_planner.core import metrics
+from world_model_planner.app.launcher import DomainLease, Stack, StackError
+from world_model_planner.core.safeio import atomic_write_text, clip
+from world_model_planner.app.stack import MANAGER, PLANNER, SIM, sim_stack
 
 ACTIVE = 3  # lifecycle_msgs/State.PRIMARY_STATE_ACTIVE
 
@@ -53,7 +53,7 @@ class EpisodeConfig:
 
 def run_episode(cfg: EpisodeConfig, on_progress: Callable[[dict], None] | None = None) -> dict:
     """Run one episode; return the episode record. Raises StackError on stack failures."""
-    from sim.scenario import load_scenario
+    from world_model_planner.sim.scenario import load_scenario
 
     scenario = load_scenario(cfg.scenario)
     time_limit_s = float(cfg.time_limit_s or getattr(scenario, "time_limit_s", 60.0))

@@ -11,8 +11,8 @@ import json
 from collections import OrderedDict
 from pathlib import Path
 
-from .metrics import summarize
-from .safeio import atomic_path, atomic_write_text
+from world_model_planner.core.metrics import summarize
+from world_model_planner.core.safeio import atomic_path, atomic_write_text
 
 COLUMNS = [  # (key, header, format)
     ("success_rate", "success", "{:.0%}"),
@@ -83,15 +83,15 @@ def plot_trajectories(scenario_name: str, episodes: list[dict], out_png: Path) -
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from sim.plotting import draw_scenario
-    from sim.scenario import load_scenario
+    from world_model_planner.sim.plotting import draw_scenario
+    from world_model_planner.sim.scenario import load_scenario
 
     src = next((e.get("scenario_source") for e in episodes if e.get("scenario_source")),
                scenario_name)
     scenario = load_scenario(src)
     fig, ax = plt.subplots(figsize=(5.5, 5.5))
     draw_scenario(ax, scenario)
-    from sim.plotting import plain_legend, plain_text
+    from world_model_planner.sim.plotting import plain_legend, plain_text
 
     colors = {"hierarchical": "tab:blue", "flat": "tab:orange", "classic": "tab:green"}
     seen = set()

@@ -50,9 +50,9 @@ def _b(flag: bool) -> str:
 
 
 def cmd_sim(args) -> int:
-    from world_model_planner.cli_checks import in_file_problem, refuse
+    from world_model_planner.core.cli_checks import in_file_problem, refuse
 
-    from .scenario import ScenarioError, load_scenario
+    from world_model_planner.sim.scenario import ScenarioError, load_scenario
 
     if args.params_file and in_file_problem(args.params_file, "--params-file"):
         return refuse("wmp sim", in_file_problem(args.params_file, "--params-file"))
@@ -75,15 +75,15 @@ def cmd_sim(args) -> int:
     print(f"listens   /cmd_vel ({'Twist' if args.twist else 'TwistStamped'}), /estop (std_msgs/Bool); "
           f"services /sim_node/reset, /sim_node/pause")
     print("Ctrl-C to stop.", flush=True)
-    from .sim_node import main as node_main
+    from world_model_planner.sim.sim_node import main as node_main
 
     return node_main(["sim_node", *sim_ros_args(args)])
 
 
 def cmd_scenarios(args) -> int:
-    from world_model_planner.cli_checks import refuse
+    from world_model_planner.core.cli_checks import refuse
 
-    from .scenario import ScenarioError, builtin_scenarios, load_scenario
+    from world_model_planner.sim.scenario import ScenarioError, builtin_scenarios, load_scenario
 
     if args.plot and _plot_problem(args.plot):
         return refuse("wmp scenarios", _plot_problem(args.plot))
@@ -103,9 +103,9 @@ def cmd_scenarios(args) -> int:
 
 def cmd_check_scenario(args) -> int:
     """Exit 0 for a valid scenario; 2 (one line: file, field, expected) for an invalid one."""
-    from world_model_planner.cli_checks import refuse
+    from world_model_planner.core.cli_checks import refuse
 
-    from .scenario import ScenarioError, load_scenario
+    from world_model_planner.sim.scenario import ScenarioError, load_scenario
 
     if args.plot and _plot_problem(args.plot):
         return refuse("wmp check-scenario", _plot_problem(args.plot))
@@ -127,7 +127,7 @@ PLOT_FORMATS = ("png", "svg", "pdf")
 
 
 def _plot_problem(path: str) -> str | None:
-    from world_model_planner.cli_checks import out_file_problem
+    from world_model_planner.core.cli_checks import out_file_problem
 
     if Path(path).suffix.lstrip(".").lower() not in PLOT_FORMATS:
         return f"--plot {path}: expected a file name ending in .png, .svg or .pdf"
@@ -140,9 +140,9 @@ def _plot(scenarios, path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from world_model_planner.safeio import atomic_path
+    from world_model_planner.core.safeio import atomic_path
 
-    from .plotting import draw_scenario
+    from world_model_planner.sim.plotting import draw_scenario
 
     n = len(scenarios)
     fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 4.2), squeeze=False)

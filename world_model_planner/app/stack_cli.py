@@ -1,8 +1,8 @@
 """`wmp run`, `wmp bench`, `wmp demo`: episodes over the real stack (node processes).
 
 Each episode starts sim_node (lockstep), world_model_node, planner_node, the command mux and
-the lifecycle manager as processes (world_model_planner.stack describes them) in a private
-ROS domain, sends the scenario's goal and records the episode (world_model_planner.episode).
+the lifecycle manager as processes (world_model_planner.app.stack describes them) in a private
+ROS domain, sends the scenario's goal and records the episode (world_model_planner.app.episode).
 """
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ def _err(msg: str) -> None:
 
 def _check_model(model: str | None) -> str | None:
     """The model path, or None after printing why it is unusable."""
-    from .stack import resolve_model
+    from world_model_planner.app.stack import resolve_model
 
     path = Path(resolve_model(model))
     if not path.is_file():
@@ -96,7 +96,7 @@ def _gui_ok(requested: bool) -> bool:
 
 
 def _scenario_list(items: list[str]) -> list[str] | None:
-    from sim.scenario import ScenarioError, builtin_scenarios, load_scenario
+    from world_model_planner.sim.scenario import ScenarioError, builtin_scenarios, load_scenario
 
     out: list[str] = []
     for item in items:
@@ -130,8 +130,8 @@ def _episode(scenario: str, planner: str, seed: int, model: str, perturb: bool,
              gui: bool = False, time_limit: float | None = None, log_dir: str | None = None,
              on_progress=None) -> dict:
     """One episode; a stack failure becomes an episode record with ``error``."""
-    from .episode import EpisodeConfig, run_episode
-    from .launcher import StackError
+    from world_model_planner.app.episode import EpisodeConfig, run_episode
+    from world_model_planner.app.launcher import StackError
 
     cfg = EpisodeConfig(scenario=scenario, planner=planner, seed=seed, model=model,
                         perturb=perturb, gui=gui, time_limit_s=time_limit, log_dir=log_dir)
@@ -169,7 +169,7 @@ class ProgressLine:
 
 def _path_problems(args, outs_dir=(), outs_file=()) -> str | None:
     """The first problem with the output paths of ``args`` (attribute, flag), or None."""
-    from .cli_checks import out_dir_problem, out_file_problem
+    from world_model_planner.core.cli_checks import out_dir_problem, out_file_problem
 
     for attr, flag in outs_dir:
         if getattr(args, attr, None):
@@ -187,7 +187,7 @@ def _path_problems(args, outs_dir=(), outs_file=()) -> str | None:
 
 
 def cmd_run(args) -> int:
-    from sim.scenario import ScenarioError, load_scenario
+    from world_model_planner.sim.scenario import ScenarioError, load_scenario
 
     why = _path_problems(args, [("log_dir", "--log-dir")], [("json", "--json")])
     if why:
@@ -206,7 +206,7 @@ def cmd_run(args) -> int:
                    args.time_limit, args.log_dir, progress)
     progress.done(_summary(rec))
     if args.json:
-        from .episode import write_episode_json
+        from world_model_planner.app.episode import write_episode_json
 
         write_episode_json(args.json, rec)          # atomic; metric failures are null + reason
     else:
@@ -222,7 +222,7 @@ def cmd_bench(args) -> int:
 
     from tqdm import tqdm
 
-    from .report import markdown_table, write_results
+    from world_model_planner.app.report import markdown_table, write_results
 
     why = _path_problems(args, [("out", "--out")])
     if why:
@@ -269,7 +269,7 @@ def cmd_bench(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from .report import write_results
+    from world_model_planner.app.report import write_results
 
     why = _path_problems(args, [("out", "--out")])
     if why:
