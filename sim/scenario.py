@@ -1,6 +1,6 @@
 """Scenario files (config/scenarios/*.yaml): dataclasses, loading and validation.
 
-Format (see DESIGN.md)::
+Format (the README's "Simulation" section documents every field and bound)::
 
     name: u_trap                  # required, [a-z0-9_]+, at most 64 characters
     robot: husky                  # required; a robot the sim knows (world_model_planner.sim.robots.ROBOTS)

@@ -12,7 +12,7 @@ launch files, which turn each spec into a ``launch_ros.actions.Node`` with
 
 This module never imports rclpy or launch; it is plain data.
 
-Topic wiring (DESIGN.md)::
+Topic wiring (ARCHITECTURE.md, "Data flow")::
 
     sim_node ──odom, scan, clock──▶ world_model_node, planner_node ◀── goal_pose
     planner_node ──cmd_vel_nav──▶ cmd_mux (+ velocity limiter) ──cmd_vel──▶ sim_node / robot
@@ -227,7 +227,7 @@ def sim_stack(scenario: str = "open", planner: str | None = "hierarchical",
     scenario: built-in name or scenario YAML path. lockstep: the sim waits for one command
     per control period (deterministic, as fast as the planner allows) and the planner plans
     once per /odom. seed/perturb: the sim's start-pose perturbation and sensor noise.
-    extra: per-executable parameter overrides, e.g. ``{"planner_node": {"num_samples": 256}}``.
+    extra: per-executable parameter overrides, e.g. ``{"planner_node": {"mppi.samples": 256}}``.
     """
     extra = extra or {}
     scenario_arg = str(Path(scenario).resolve()) if Path(scenario).suffix in (".yaml", ".yml") \

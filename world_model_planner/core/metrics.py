@@ -40,7 +40,7 @@ def goal_distance_m(xy: Sequence[float], goal_xy: Sequence[float]) -> float:
 
 
 def reached(xy: Sequence[float], goal_xy: Sequence[float], tolerance_m: float) -> bool:
-    """Success test of DESIGN.md: the robot centre is within the goal tolerance."""
+    """Episode success: the robot centre is within the goal tolerance."""
     return goal_distance_m(xy, goal_xy) <= tolerance_m
 
 
