@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -98,10 +99,17 @@ def test_the_floor_check_catches_an_upward_import(tmp_path, monkeypatch):
 
 def test_a_wheel_installs_one_namespace(tmp_path):
     """A normal install: every module lands under world_model_planner/, nothing generic."""
+    src = tmp_path / "src"                          # build from a copy: setuptools writes build/
+    for name in (PKG, *DOMAIN, "setup.py", "setup.cfg", "package.xml", "resource", "launch", "config",
+                 "models"):
+        (shutil.copytree if (REPO / name).is_dir() else shutil.copy)(
+            REPO / name, src / name, **({"ignore": shutil.ignore_patterns("__pycache__")}
+                                        if (REPO / name).is_dir() else {}))
     out = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                          "-q", "-w", str(tmp_path), str(REPO)], capture_output=True, text=True, timeout=300)
+                          "-q", "-w", str(tmp_path / "dist"), str(src)], capture_output=True, text=True,
+                         timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
-    wheel = next(tmp_path.glob("*.whl"))
+    wheel = next((tmp_path / "dist").glob("*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     modules = [n for n in names if n.endswith(".py")]
     tops = {n.split("/")[0] for n in modules if ".data/" not in n}
