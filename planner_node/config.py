@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from world_model_planner.core.params import markdown_table, param, validate
 from world_model_planner.core.sensor_check import SensorLimits
 
-from world_model_planner.planner_node.critics import CriticsConfig
+from world_model_planner.planner_node.critics import CriticsConfig, critic_docs
 from world_model_planner.planner_node.mppi import MPPIConfig
 from world_model_planner.planner_node.navigator import NavigatorConfig
 from world_model_planner.planner_node.subgoal import SubgoalConfig
@@ -99,7 +99,8 @@ def parameter_tables() -> str:
     """README material: one Markdown table per section."""
     out = ["#### planner_node", markdown_table(PlannerNodeConfig)]
     for prefix, cls in SECTIONS:
-        out += ["", f"#### {cls.__name__} ({prefix or 'no prefix'})", markdown_table(cls, prefix)]
+        table = critic_docs(prefix) if cls is CriticsConfig else markdown_table(cls, prefix)
+        out += ["", f"#### {cls.__name__} ({prefix or 'no prefix'})", table]
     return "\n".join(out)
 
 

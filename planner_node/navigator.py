@@ -331,7 +331,7 @@ class Navigator:
             final=final, goal_yaw=self.goal_yaw, field=self._field,
             path=self._local_path(path, pose, dev),
             a_max=(max(m.v_max_mps, -m.v_min_mps), m.w_max_rps),
-            d_max=(m.accel_v_mps2 * model.dt_s, m.accel_w_rps2 * model.dt_s))
+            d_max=(m.accel_v_mps2 * model.dt_s, m.accel_w_rps2 * model.dt_s), dt_s=model.dt_s)
         res = self.mppi.plan(lambda a: model.rollout(state, a), lambda a, r: self.critics(a, r, ctx),
                              ctx.a0, shift_steps=shift)
         v, w = (float(x) for x in res.action.cpu())

@@ -19,7 +19,8 @@ def param(default: Any, description: str, *, range: tuple[float, float] | None =
           choices: Iterable[Any] | None = None, ros: bool = True):
     """A dataclass field with documentation and validation metadata.
 
-    range: inclusive (low, high) bounds for numbers. choices: allowed values.
+    range: inclusive (low, high) bounds for numbers. choices: allowed values (of each item, for a
+    list).
     ros: False keeps the field out of the ROS parameter layer.
     """
     meta = {"description": description, "range": range,
@@ -48,8 +49,13 @@ def validate(cfg) -> None:
                                   f"{value.bit_length()} bits")
             if not math.isfinite(value) or not lo_hi[0] <= value <= lo_hi[1]:
                 raise ConfigError(f"{where}: expected a value in [{lo_hi[0]}, {lo_hi[1]}], got {value!r}")
-        if choices is not None and value not in choices:
-            raise ConfigError(f"{where}: expected one of {list(choices)}, got {value!r}")
+        if choices is not None:
+            bad = [v for v in value if v not in choices] if isinstance(value, (list, tuple)) else \
+                ([] if value in choices else [value])
+            if bad:
+                raise ConfigError(f"{where}: expected one of {list(choices)}"
+                                  + (" for each item" if isinstance(value, (list, tuple)) else "")
+                                  + f", got {bad[0]!r}")
 
 
 def describe(cfg_cls) -> list[dict]:

@@ -1,0 +1,148 @@
+"""The eight critics. Poses always come from the model's prediction (``data.poses``), never
+from a kinematic guess, so the same critics score the learned model and the ideal unicycle."""
+from __future__ import annotations
+
+import torch
+
+from world_model_planner.core.params import param
+from world_model_planner.planner_node.critics.base import Critic, CriticData
+from world_model_planner.planner_node.critics.field import Footprint
+
+
+def _end_distance(data: CriticData) -> torch.Tensor:
+    """(B,) distance (m) from the last predicted pose to the target."""
+    return torch.linalg.norm(data.poses[:, -1, :2] - data.ctx.target, dim=-1)
+
+
+class GoalCritic(Critic):
+    name = "goal"
+    scores = "distance from the last predicted pose to the target"
+    default_weight, weight_note = 5.0, " (per metre)"
+
+    def raw(self, data):
+        return _end_distance(data)
+
+
+class HeadingCritic(Critic):
+    name = "heading"
+    scores = "yaw error at the final goal, when a goal yaw is given"
+    default_weight, weight_note = 2.0, " (per rad)"
+    PARAMS = {"heading_radius_m": param(1.0, "Heading critic acts when the predicted end is this close to the goal.",
+                                        range=(0.0, 10.0))}
+
+    def initialize(self, cfg):
+        super().initialize(cfg)
+        self.radius_m = cfg.heading_radius_m
+
+    def raw(self, data):
+        ctx = data.ctx
+        if ctx.goal_yaw is None or not ctx.final:
+            return data.zeros()
+        err = torch.remainder(data.poses[:, -1, 2] - ctx.goal_yaw + torch.pi, 2 * torch.pi) - torch.pi
+        return torch.where(_end_distance(data) < self.radius_m, err.abs(), torch.zeros_like(err))
+
+
+class CollisionCritic(Critic):
+    name = "collision"
+    scores = "P(any contact) from the model's collision head"
+    default_weight = 100.0
+
+    def raw(self, data):
+        if data.collision_prob is None:
+            return data.zeros()
+        p = data.collision_prob.clamp(0.0, 1.0)
+        return 1.0 - torch.prod(1.0 - p, dim=1)                                 # P(any contact)
+
+
+class ClearanceCritic(Critic):
+    """Soft: mean violation of the margin around the footprint. Lethal: ``clearance_lethal_cost``
+    when the footprint touches a scan point, whatever the weight and power. Fills
+    ``data.clearance_m`` and ``data.in_collision`` for the critics after it."""
+
+    name = "clearance"
+    scores = "latest scan vs the predicted footprint"
+    default_weight, weight_note = 3.0, " (soft margin part)"
+    default_power, power_doc = 2.0, "Exponent of the clearance critic's margin violation."
+    PARAMS = {
+        "clearance_margin_m": param(0.3, "Soft margin beyond the footprint that still costs (m).", range=(0.0, 3.0)),
+        "clearance_lethal_cost": param(1000.0, "Cost of a sequence whose predicted footprint touches a scan point.",
+                                       range=(0.0, 1e9)),
+    }
+
+    def initialize(self, cfg):
+        super().initialize(cfg)
+        self.margin_m, self.lethal_cost = cfg.clearance_margin_m, cfg.clearance_lethal_cost
+        self.footprint = Footprint(cfg.footprint_length_m, cfg.footprint_width_m, cfg.footprint_circles)
+
+    def raw(self, data):
+        if data.ctx.field is None:
+            return data.zeros()
+        d = self.footprint.distance(data.poses, data.ctx.field)                # (B, H)
+        data.clearance_m = d
+        data.in_collision = data.in_collision | (d < 0).any(1)
+        return (torch.relu(self.margin_m - d) / max(self.margin_m, 1e-6)).mean(1)
+
+    def unweighted(self, data):
+        if data.ctx.field is None:
+            return None
+        return self.lethal_cost * data.in_collision.float()
+
+
+class EffortCritic(Critic):
+    """Mean squared command scaled by the limits (weight, power), plus ``reverse_weight`` per
+    m/s of mean backwards motion (its own weight, no power)."""
+
+    name = "effort"
+    scores = "mean squared normalised command"
+    default_weight = 0.1
+    PARAMS = {"reverse_weight": param(2.0, "Cost per m/s of mean backwards motion, added to the effort critic "
+                                      "(not scaled by effort_weight or effort_power).", range=(0.0, 1e6))}
+
+    def initialize(self, cfg):
+        super().initialize(cfg)
+        self.reverse_weight = cfg.reverse_weight
+
+    def raw(self, data):
+        a = data.actions
+        a_max = torch.as_tensor(data.ctx.a_max, dtype=a.dtype, device=a.device)
+        return ((a / a_max) ** 2).sum(-1).mean(1)
+
+    def unweighted(self, data):
+        return self.reverse_weight * torch.relu(-data.actions[..., 0]).mean(1)
+
+
+class SmoothnessCritic(Critic):
+    name = "smoothness"
+    scores = "mean squared change between steps"
+    default_weight = 0.3
+
+    def raw(self, data):
+        a = data.actions
+        d_max = torch.as_tensor(data.ctx.d_max, dtype=a.dtype, device=a.device)
+        prev = torch.cat([data.ctx.a0.expand(a.shape[0], 1, 2), a[:, :-1]], dim=1)
+        return (((a - prev) / d_max) ** 2).sum(-1).mean(1)
+
+
+class ProgressCritic(Critic):
+    name = "progress"
+    scores = "mean distance to target over the horizon, minus the current one"
+    default_weight, weight_note = 2.0, " (per metre)"
+    power_doc = "Exponent of the progress critic (applied to |value|, sign kept)."
+
+    def raw(self, data):
+        ctx = data.ctx
+        d = torch.linalg.norm(data.poses[..., :2] - ctx.target, dim=-1).mean(1)
+        return d - torch.linalg.norm(ctx.start[:2] - ctx.target)
+
+
+class PathCritic(Critic):
+    name = "path"
+    scores = "mean distance of the predicted poses to the global path, when there is one"
+    default_weight, weight_note = 2.0, " (per metre)"
+
+    def raw(self, data):
+        path, poses = data.ctx.path, data.poses
+        if path is None or len(path) == 0:
+            return data.zeros()
+        d = torch.cdist(poses[..., :2].reshape(-1, 2), path).min(-1).values          # (B*H,)
+        return d.reshape(poses.shape[:2]).mean(1)
