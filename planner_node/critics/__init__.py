@@ -10,14 +10,16 @@ measurable alone (``Critics.breakdown``).
 
 Adding a critic = one new class in scoring.py (or its own module) that sets ``name``,
 ``scores``, its default weight/power and its own ``PARAMS``, implements ``raw(data)`` (and
-``initialize`` to read its own settings), plus its name registered in
+``initialize`` to read its own settings), plus its class registered in
 ``manager.CRITIC_CLASSES``. Its ROS parameters (``critics.<name>_enabled`` ...), the choices of
-``critics.critics`` and its entry in docs/parameters.md follow from the class.
+``critics.critics`` and its entry in docs/parameters.md follow from the class. It runs where the
+``critics.critics`` list names it; to run it by default, add its name to
+``manager.DEFAULT_CRITICS`` and regenerate config/planner.yaml and docs/parameters.md.
 """
 from world_model_planner.planner_node.critics.base import CostContext, Critic, CriticData, signed_power
 from world_model_planner.planner_node.critics.field import DistanceField, Footprint
-from world_model_planner.planner_node.critics.manager import (CRITIC_CLASSES, CRITIC_NAMES, REGISTRY, Critics,
-                                                              CriticsConfig, critic_docs)
+from world_model_planner.planner_node.critics.manager import (CRITIC_CLASSES, CRITIC_NAMES, DEFAULT_CRITICS, REGISTRY,
+                                                              Critics, CriticsConfig, critic_docs)
 
-__all__ = ["CRITIC_CLASSES", "CRITIC_NAMES", "REGISTRY", "CostContext", "Critic", "CriticData", "Critics",
-           "CriticsConfig", "DistanceField", "Footprint", "critic_docs", "signed_power"]
+__all__ = ["CRITIC_CLASSES", "CRITIC_NAMES", "DEFAULT_CRITICS", "REGISTRY", "CostContext", "Critic", "CriticData",
+           "Critics", "CriticsConfig", "DistanceField", "Footprint", "critic_docs", "signed_power"]

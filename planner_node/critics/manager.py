@@ -18,6 +18,8 @@ CRITIC_CLASSES: tuple[type[Critic], ...] = (GoalCritic, HeadingCritic, Collision
                                             EffortCritic, SmoothnessCritic, ProgressCritic, PathCritic)
 REGISTRY: dict[str, type[Critic]] = {c.name: c for c in CRITIC_CLASSES}
 CRITIC_NAMES = tuple(REGISTRY)
+#: The default ``critics`` list: the critics that run unless the parameter says otherwise.
+DEFAULT_CRITICS = ("goal", "heading", "collision", "clearance", "effort", "smoothness", "progress", "path")
 
 #: Settings shared by the critics that look at the robot's body (clearance).
 _SHARED = [
@@ -26,7 +28,7 @@ _SHARED = [
     ("footprint_circles", int, param(5, "Circles along the body axis that cover the footprint "
                                         "(1 = one circumscribed circle).", range=(1, 8))),
 ]
-_LIST = ("critics", list, param(list(CRITIC_NAMES), "Critics that make up the cost, evaluated in this order "
+_LIST = ("critics", list, param(list(DEFAULT_CRITICS), "Critics that make up the cost, evaluated in this order "
                                 "(a critic reads what those before it left in CriticData); each name once.",
                                 choices=CRITIC_NAMES))
 

@@ -12,7 +12,7 @@ from rcl_interfaces.srv import GetParameters, SetParameters  # noqa: E402
 from rclpy.parameter import Parameter, parameter_value_to_python  # noqa: E402
 
 from world_model_planner.core.paths import config_dir  # noqa: E402
-from world_model_planner.planner_node.critics import CRITIC_NAMES  # noqa: E402
+from world_model_planner.planner_node.critics import DEFAULT_CRITICS  # noqa: E402
 
 ARGS = ["--params-file", str(config_dir() / "planner.yaml"), "-p", "mppi.samples:=128", "-p", "torch_threads:=1",
         "-p", "device:=cpu", "-p", "autostart:=true", "-p", "planner:=classic"]
@@ -33,7 +33,7 @@ def _get(probe, name):
 def test_critics_list_from_yaml_changed_live_and_unknown_names_refused(node_env, probe, tmp_path):
     proc = NodeProcess.executable("planner_node", ARGS, node_env, tmp_path)
     try:
-        assert list(_get(probe, "critics.critics")) == list(CRITIC_NAMES), proc.log()
+        assert list(_get(probe, "critics.critics")) == list(DEFAULT_CRITICS), proc.log()
         ok, reason = _set(probe, critics__critics=["goal", "obstacle"])[0]
         assert not ok and "'obstacle'" in reason, reason
         assert _set(probe, critics__critics=["goal", "clearance", "effort"], critics__goal_weight=7.0) == \

@@ -85,6 +85,15 @@ def test_every_weight_and_power_but_effort_power_matches_the_old_if_chain():
                                rtol=1e-5, atol=1e-4)
 
 
+def test_reverse_cost_is_not_scaled_by_effort_weight_or_power():
+    """Before, reverse_weight was divided by effort_weight and then raised to effort_power."""
+    actions, roll, ctx = random_case(6, B=32)
+    cfg = CriticsConfig(critics=["effort"], effort_weight=0.5, effort_power=2.0, reverse_weight=3.0)
+    e = ((actions / torch.tensor(ctx.a_max)) ** 2).sum(-1).mean(1)
+    expected = 0.5 * e ** 2 + 3.0 * torch.relu(-actions[..., 0]).mean(1)
+    torch.testing.assert_close(Critics(cfg)(actions, roll, ctx), expected)
+
+
 def test_the_list_selects_and_orders_the_critics():
     actions, roll, ctx = random_case(4, B=8)
     crit = Critics(CriticsConfig(critics=["path", "goal"]))
