@@ -144,3 +144,14 @@ def test_navigator_reconfigure_applies_new_weights_and_list():
                                                                            critics=["goal", "effort"])))
     assert [c.name for c in nav.critics.critics] == ["goal", "effort"]
     assert nav.critics.critics[0].weight == 7.0
+
+
+def test_the_parameter_doc_describes_every_critic_from_its_class():
+    from pathlib import Path
+
+    from world_model_planner.planner_node.critics import CRITIC_CLASSES
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "parameters.md").read_text()
+    for c in CRITIC_CLASSES:
+        assert f"**{c.name}** (`scoring.{c.__name__}`): {c.scores}" in text
+        assert all(f"`critics.{n}`" in text for n, _t, _f in c.fields())
