@@ -4,7 +4,7 @@ VENV ?= .venv
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test bench clean-venv
+.PHONY: setup demo test test-fast bench clean-venv
 setup: $(STAMP)
 
 $(STAMP): requirements.txt requirements-ros.txt setup.py scripts/setup_venv.sh
@@ -16,6 +16,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# The unit lane only (pure library tests, no node processes): under a minute on 2 cores.
+test-fast: $(STAMP)
+	$(VENV)/bin/python -m pytest test/unit $(PYTEST_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,7 +1,12 @@
-"""Shared fixtures: every ROS test runs in its own DDS domain, discovery limited to localhost."""
+"""Shared fixtures: every ROS test runs in its own DDS domain, discovery limited to localhost.
+
+Tests live in lanes by area, each a directory and a marker (setup.cfg): unit (pure library, fast:
+`make test-fast`), nodes (one real node process or rclpy context at a time), faults (fault
+injection and hostile input), stack (end to end). The lane marker is applied from the directory."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -9,6 +14,20 @@ os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 os.environ.setdefault("ROS_LOG_DIR", os.path.join(os.environ.get("TMPDIR", "/tmp"), "wmp-ros-log"))
 
 from rostest_utils import DomainLease, RosProbe, ros_env  # noqa: E402
+
+LANES = ("unit", "nodes", "faults", "stack")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark each test with its lane: the directory under test/ it lives in."""
+    root = Path(__file__).resolve().parent
+    for item in items:
+        try:
+            lane = Path(str(item.fspath)).resolve().relative_to(root).parts[0]
+        except ValueError:
+            continue
+        if lane in LANES:
+            item.add_marker(getattr(pytest.mark, lane))
 
 
 @pytest.fixture
@@ -34,3 +53,22 @@ def probe(ros_domain):
         yield p
     finally:
         p.close()
+
+
+@pytest.fixture(scope="module")
+def model():
+    """A seeded, untrained world model for 180-beam scans (the nodes' and fault tests' default)."""
+    import torch
+
+    from world_model_planner.world_model_node.model import WorldModel, WorldModelConfig
+
+    torch.manual_seed(0)
+    return WorldModel(WorldModelConfig(scan_beams=180)).eval()
+
+
+@pytest.fixture(scope="module")
+def ckpt(model, tmp_path_factory):
+    """``model`` saved as a checkpoint file: the tiny checkpoint node processes load."""
+    from world_model_planner.world_model_node.checkpoint import save_checkpoint
+
+    return save_checkpoint(tmp_path_factory.mktemp("wm") / "tiny.pt", model)

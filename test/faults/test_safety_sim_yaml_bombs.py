@@ -8,15 +8,9 @@ import subprocess
 import sys
 import textwrap
 
+from world_model_planner.testing.bombs import alias_bomb
+
 MEM_CAP = 512 << 20
-
-
-def alias_bomb(levels: int = 8, fan: int = 9) -> str:
-    """A flow list whose last element expands to fan**levels strings (9**8 = 43 million)."""
-    parts = ["&a [" + ",".join(['"lol"'] * fan) + "]"]
-    for k in range(1, levels):
-        parts.append(f"&{chr(97 + k)} [" + ",".join([f"*{chr(96 + k)}"] * fan) + "]")
-    return "[" + ", ".join(parts) + "]"
 
 
 _VICTIM = textwrap.dedent("""

@@ -18,9 +18,7 @@ import torch
 from fault_helpers import (FAST_PLANNER, SensorFeed, lifecycle_state, moving, no_traceback, publish_goal,
                            transition, wait_log)
 from rostest_utils import NodeProcess
-from test_safety_wm_checkpoint import deflate_bomb_pt
-from test_wm_checkpoint import _Payload
-from test_world_model_node import ckpt, model  # noqa: F401  (the tiny-checkpoint fixture)
+from world_model_planner.testing.bombs import PicklePayload, deflate_bomb_pt
 
 from world_model_planner.world_model_node.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from world_model_planner.world_model_node.model import WorldModel, WorldModelConfig
@@ -47,7 +45,7 @@ def bad_files(ckpt, tmp_path_factory):  # noqa: F811
     torch.save(dict(blob, config=dict(blob["config"], latent_dim=64.5)), d / "float_latent_dim.pt")
     deflate_bomb_pt(d / "deflate_bomb.pt")                           # 1 MB on disk, 1 GiB inflated
     marker = d / "code_ran"
-    torch.save({"format": "wmp-world-model", "version": 1, "x": _Payload(str(marker))}, d / "crafted_pickle.pt")
+    torch.save({"format": "wmp-world-model", "version": 1, "x": PicklePayload(str(marker))}, d / "crafted_pickle.pt")
     files = {k: d / f"{k}.pt" for k in BAD}
     files["layout90"] = save_checkpoint(d / "layout90.pt", WorldModel(WorldModelConfig(scan_beams=90, scan_bins=45)))
     return files, marker

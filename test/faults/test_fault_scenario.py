@@ -16,7 +16,7 @@ from __future__ import annotations
 import pytest
 import yaml
 from rostest_utils import REPO, NodeProcess
-from test_scenario import _DELETE, _with
+from world_model_planner.testing.scenarios import DELETE as _DELETE, with_changes as _with
 
 pytest.importorskip("rclpy")
 

@@ -10,17 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from world_model_planner.testing.bombs import alias_bomb_mapping as alias_bomb
 from world_model_planner.core.safeio import (InputError, atomic_path, atomic_write_text, clip,
                                         load_yaml, read_capped)
-
-
-def alias_bomb(levels: int = 9) -> bytes:
-    """The classic "billion laughs" document: ~10**levels nodes after alias expansion."""
-    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
-    for i in range(1, levels):
-        prev = f"*a{i - 1}"
-        lines.append(f"a{i}: &a{i} [{', '.join([prev] * 9)}]")
-    return ("\n".join(lines) + "\n").encode()
 
 
 def test_alias_bomb_is_refused_quickly_with_a_short_message():
@@ -40,8 +32,7 @@ def test_alias_bomb_stays_within_a_memory_cap():
         resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
         sys.path.insert(0, {os.getcwd()!r})
         from world_model_planner.core.safeio import load_yaml, InputError
-        sys.path.insert(0, {os.path.dirname(__file__)!r})
-        from test_safeio import alias_bomb
+        from world_model_planner.testing.bombs import alias_bomb_mapping as alias_bomb
         try:
             load_yaml(alias_bomb(12), name="bomb.yaml")
         except InputError as exc:

@@ -9,6 +9,7 @@ import torch
 
 from world_model_planner.world_model_node.checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
 from world_model_planner.world_model_node.model import WorldModel, WorldModelConfig
+from world_model_planner.testing.bombs import PicklePayload
 
 
 def _model(**cfg):
@@ -57,21 +58,11 @@ def test_random_bytes_are_refused(tmp_path):
         load_checkpoint(path)
 
 
-class _Payload:
-    """Unpickling this calls open(marker, 'w'): a visible side effect if code ran."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
 @pytest.mark.parametrize("writer", ["torch", "pickle"])
 def test_pickle_crafted_to_run_code_is_refused_and_nothing_runs(tmp_path, writer):
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.pt"
-    blob = {"format": "wmp-world-model", "version": 1, "x": _Payload(str(marker))}
+    blob = {"format": "wmp-world-model", "version": 1, "x": PicklePayload(str(marker))}
     if writer == "torch":
         torch.save(blob, path)
     else:

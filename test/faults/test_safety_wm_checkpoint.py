@@ -6,15 +6,11 @@ Bombs are made here, in the test, and the victim runs in a subprocess under RLIM
 """
 from __future__ import annotations
 
-import io
 import json
 import os
-import struct
 import subprocess
 import sys
 import textwrap
-import zipfile
-import zlib
 from pathlib import Path
 
 import pytest
@@ -25,60 +21,11 @@ from hypothesis import strategies as st
 from world_model_planner.world_model_node.checkpoint import (CheckpointError, CheckpointLimits, load_checkpoint, read_checkpoint,
                                          save_checkpoint)
 from world_model_planner.world_model_node.model import WorldModel, WorldModelConfig
+from world_model_planner.testing.bombs import deflate_bomb_pt
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SHIPPED = REPO / "models" / "husky_default.pt"
 TINY = dict(scan_beams=16, scan_bins=8, latent_dim=16, enc_hidden=16, pred_hidden=16, head_hidden=8)
-
-
-def _zeros_deflate(n_bytes: int) -> tuple[bytes, int]:
-    """(raw deflate stream of ``n_bytes`` zeros, its CRC-32), built from one 16 MiB block that is
-    compressed once and repeated (a full flush makes the blocks independent), so a 1 GB bomb
-    takes about a second to make."""
-    block = 1 << 24
-    assert n_bytes % block == 0
-    comp = zlib.compressobj(9, zlib.DEFLATED, -15)
-    piece = comp.compress(bytes(block)) + comp.flush(zlib.Z_FULL_FLUSH)
-    crc, zeros = 0, bytes(block)
-    for _ in range(n_bytes // block):
-        crc = zlib.crc32(zeros, crc)
-    return piece * (n_bytes // block) + comp.flush(zlib.Z_FINISH), crc
-
-
-def write_zip(path: Path, members: list[tuple[str, bytes, int, int, int]]) -> Path:
-    """A zip archive written by hand: (name, payload, method, uncompressed size, crc) per member,
-    the same sizes in the local and central headers (so they may lie), no zip64."""
-    out, central = bytearray(), bytearray()
-    for name, payload, method, size, crc in members:
-        nb = name.encode()
-        offset = len(out)
-        out += struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, method, 0, 0x21, crc, len(payload), size,
-                           len(nb), 0) + nb + payload
-        central += struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, method, 0, 0x21, crc, len(payload),
-                               size, len(nb), 0, 0, 0, 0, 0, offset) + nb
-    cd_offset = len(out)
-    out += central + struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(members), len(members), len(central),
-                                 cd_offset, 0)
-    path.write_bytes(bytes(out))
-    return path
-
-
-def deflate_bomb_pt(path: Path, uncompressed: int = 1 << 30, declared: int | None = None) -> Path:
-    """A torch.save archive whose first tensor record is ``uncompressed`` bytes of deflated zeros
-    (1 GiB: a 1 MB file). ``declared``: the size the headers claim (default: the truth)."""
-    buf = io.BytesIO()
-    torch.save({"format": "wmp-world-model", "version": 1, "x": torch.zeros(4)}, buf)
-    src = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
-    members = []
-    for info in src.infolist():
-        data = src.read(info.filename)
-        if info.filename.endswith("/data/0"):
-            stream, crc = _zeros_deflate(uncompressed)
-            members.append((info.filename, stream, zipfile.ZIP_DEFLATED,
-                            uncompressed if declared is None else declared, crc))
-        else:
-            members.append((info.filename, data, zipfile.ZIP_STORED, len(data), zlib.crc32(data)))
-    return write_zip(path, members)
 
 
 @pytest.fixture(scope="module")

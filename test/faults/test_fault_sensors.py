@@ -23,7 +23,6 @@ pytest.importorskip("rclpy")
 
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from geometry_msgs.msg import PoseStamped, TwistStamped  # noqa: E402
-from test_world_model_node import ckpt, model  # noqa: E402,F401  (the tiny-checkpoint fixture)
 
 
 def _planner_state(probe):

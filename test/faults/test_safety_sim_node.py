@@ -12,7 +12,7 @@ import time
 
 import pytest
 from rostest_utils import REPO, NodeProcess
-from test_safety_sim_yaml_bombs import alias_bomb
+from world_model_planner.testing.bombs import alias_bomb
 
 pytest.importorskip("rclpy")
 

@@ -1,9 +1,6 @@
 """Keyboard teleop: key decoding and state (pure), and the real executable driven through a pty."""
 import os
-import pty
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -11,6 +8,7 @@ import pytest
 
 from world_model_planner.teleop.keymap import KeyboardConfig, KeyDecoder, KeyTeleop, PublishGate
 from world_model_planner.core.params import ConfigError
+from world_model_planner.testing.ros import PtyProc
 
 
 def test_decoder_handles_arrows_split_reads_and_unknown_sequences():
@@ -56,45 +54,12 @@ def test_config_validation():
         KeyboardConfig(speed_steps=5, initial_step=6)
 
 
-class _PtyProc:
-    """A console script with its stdin/stdout on a pseudo-terminal, like a person's shell."""
-
-    def __init__(self, args, env):
-        self.master, slave = pty.openpty()
-        self.proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, env=env,
-                                     start_new_session=True, close_fds=True)
-        os.close(slave)
-        self.output = b""
-        self._t = threading.Thread(target=self._read, daemon=True)
-        self._t.start()
-
-    def _read(self):
-        while True:
-            try:
-                data = os.read(self.master, 1024)
-            except OSError:
-                return
-            if not data:
-                return
-            self.output += data
-
-    def wait_output(self, text, timeout=20.0):
-        deadline = time.monotonic() + timeout
-        while text.encode() not in self.output:
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise AssertionError(f"no {text!r} in output:\n{self.output.decode(errors='replace')}")
-            time.sleep(0.02)
-
-    def type(self, keys: bytes):
-        os.write(self.master, keys)
-
-
 def test_keyboard_executable_through_a_pty(probe, node_env):
     from geometry_msgs.msg import TwistStamped
 
     probe.subscribe("/cmd_vel_teleop", TwistStamped)
     exe = str(Path(sys.executable).parent / "teleop_keyboard")
-    p = _PtyProc([exe, "--ros-args", "-p", "initial_step:=3", "-p", "max_angular_rps:=1.5"], node_env)
+    p = PtyProc([exe, "--ros-args", "-p", "initial_step:=3", "-p", "max_angular_rps:=1.5"], node_env)
     try:
         p.wait_output("ready")
         deadline = time.monotonic() + 20

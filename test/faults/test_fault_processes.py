@@ -16,7 +16,6 @@ import time
 import pytest
 from fault_helpers import no_traceback, stop_all, publish_goal, status_values, transition, wait_lifecycle, wait_log
 from rostest_utils import REPO, NodeProcess
-from test_world_model_node import ckpt, model  # noqa: F401  (the tiny-checkpoint fixture)
 
 pytest.importorskip("rclpy")
 

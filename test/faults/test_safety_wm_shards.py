@@ -16,7 +16,7 @@ import pytest
 
 from world_model_planner.world_model_node.data import DataError, Transitions, load_dataset, save_shard
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 WMP = str(Path(sys.executable).parent / "wmp")
 
 FULL_DISK = textwrap.dedent("""

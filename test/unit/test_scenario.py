@@ -10,19 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from world_model_planner.testing.scenarios import DELETE as _DELETE, GOOD, with_changes as _with
 from world_model_planner.sim.scenario import BUILTIN, Box, Cylinder, ScenarioError, builtin_scenarios, load_scenario
-
-GOOD = {
-    "name": "t_ok",
-    "robot": "husky",
-    "arena": [8.0, 6.0],
-    "obstacles": [{"box": {"center": [1.0, 0.0], "size": [0.2, 2.0], "yaw": 0.3}},
-                  {"cylinder": {"center": [-1.0, 2.0], "radius": 0.3}}],
-    "start": {"x": -2.5, "y": 0.0, "yaw": 0.0},
-    "goal": {"x": 2.5, "y": 0.0, "tolerance": 0.3},
-    "time_limit": 30.0,
-}
-
 
 def _write(tmp_path: Path, data, name="s.yaml") -> Path:
     path = tmp_path / name
@@ -30,17 +19,6 @@ def _write(tmp_path: Path, data, name="s.yaml") -> Path:
     return path
 
 
-def _with(**changes):
-    d = yaml.safe_load(yaml.safe_dump(GOOD))
-    for key, value in changes.items():
-        if value is _DELETE:
-            del d[key]
-        else:
-            d[key] = value
-    return d
-
-
-_DELETE = object()
 
 
 def test_builtins_load_and_are_the_contracted_set():

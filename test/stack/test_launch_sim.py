@@ -3,7 +3,7 @@ after a goal. Needs a ROS 2 install (launch, launch_ros, launch_pytest); skipped
 The same executables and parameter files run as processes in CI in test_stack_wiring.py.
 
     colcon build --packages-select world_model_planner && source install/setup.bash
-    python3 -m pytest test/test_launch_sim.py
+    python3 -m pytest test/stack/test_launch_sim.py
 """
 from __future__ import annotations
 

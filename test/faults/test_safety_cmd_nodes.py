@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from rostest_utils import NodeProcess
-from test_safety_cmd_mux import _run_exit, _set_params
-from test_teleop_keyboard import _PtyProc
+from world_model_planner.testing.ros import PtyProc, run_node_exit, set_params
 
 
 def test_joy_runtime_parameters_applied_or_refused(probe, node_env, tmp_path):
@@ -27,14 +26,14 @@ def test_joy_runtime_parameters_applied_or_refused(probe, node_env, tmp_path):
         pub.publish(Joy(axes=[0.0, 1.0], buttons=[1]))
         msgs = probe.wait_for("/cmd_vel_teleop", timeout=10, proc=node)
         assert msgs[-1].twist.linear.x == pytest.approx(0.5)
-        res = _set_params(probe, "teleop_joy", scale_linear_mps=0.2)
+        res = set_params(probe, "teleop_joy", scale_linear_mps=0.2)
         assert res[0].successful, res[0].reason
         pub.publish(Joy(axes=[0.0, 1.0], buttons=[1]))
         probe.wait_for("/cmd_vel_teleop", lambda m: m[-1].twist.linear.x == pytest.approx(0.2),
                        timeout=10, proc=node)
-        res = _set_params(probe, "teleop_joy", topic="/elsewhere")
+        res = set_params(probe, "teleop_joy", topic="/elsewhere")
         assert not res[0].successful and "start-up" in res[0].reason
-        res = _set_params(probe, "teleop_joy", scale_linear_mps=99.0)
+        res = set_params(probe, "teleop_joy", scale_linear_mps=99.0)
         assert not res[0].successful and "scale_linear_mps" in res[0].reason
     finally:
         node.stop()
@@ -52,7 +51,7 @@ def test_params_file_unknown_key_or_bad_value_is_one_line_exit_2(node_env, tmp_p
                                                                   body, key):
     f = tmp_path / "params.yaml"
     f.write_text(f"/**/{node}:\n  ros__parameters:\n    {body}\n")
-    r = _run_exit(executable, ["--params-file", str(f)], node_env)
+    r = run_node_exit(executable, ["--params-file", str(f)], node_env)
     errors = [ln for ln in r.stderr.splitlines() if ln.startswith("[error]")]
     assert r.returncode == 2 and len(errors) == 1 and key in errors[0], (r.returncode, r.stdout, r.stderr)
     assert "Traceback" not in r.stderr + r.stdout
@@ -66,7 +65,7 @@ def test_keyboard_live_parameter_and_clean_ctrl_c(probe, node_env):
 
     probe.subscribe("/cmd_vel_teleop", TwistStamped)
     exe = str(Path(sys.executable).parent / "teleop_keyboard")
-    p = _PtyProc([exe, "--ros-args", "-p", "initial_step:=5"], node_env)
+    p = PtyProc([exe, "--ros-args", "-p", "initial_step:=5"], node_env)
     try:
         p.wait_output("ready")
         deadline = time.monotonic() + 20
@@ -76,10 +75,10 @@ def test_keyboard_live_parameter_and_clean_ctrl_c(probe, node_env):
         p.type(b"w")
         probe.wait_for("/cmd_vel_teleop", lambda m: bool(m) and m[-1].twist.linear.x == pytest.approx(0.5),
                        timeout=10)
-        res = _set_params(probe, "teleop_keyboard", max_linear_mps=0.4)
+        res = set_params(probe, "teleop_keyboard", max_linear_mps=0.4)
         assert res[0].successful, res[0].reason
         probe.wait_for("/cmd_vel_teleop", lambda m: m[-1].twist.linear.x == pytest.approx(0.2), timeout=10)
-        res = _set_params(probe, "teleop_keyboard", topic="/elsewhere")
+        res = set_params(probe, "teleop_keyboard", topic="/elsewhere")
         assert not res[0].successful and "start-up" in res[0].reason
         probe.clear("/cmd_vel_teleop")
         os.killpg(p.proc.pid, signal.SIGINT)
@@ -119,14 +118,14 @@ def test_lifecycle_manager_runtime_parameters_and_clean_sigint(probe, node_env, 
             return len(probe.received("/diagnostics")) / seconds
 
         slow = rate(3.0)
-        res = _set_params(probe, "lifecycle_manager", check_period_s=0.1)
+        res = set_params(probe, "lifecycle_manager", check_period_s=0.1)
         assert res[0].successful, res[0].reason
         fast = rate(2.0)
         print(f"\nlifecycle_manager checks: {slow:.1f}/s at check_period_s=2.0, {fast:.1f}/s after setting 0.1")
         assert slow <= 1.0 and fast >= 4.0
-        res = _set_params(probe, "lifecycle_manager", autostart=False)
+        res = set_params(probe, "lifecycle_manager", autostart=False)
         assert not res[0].successful and "~/shutdown" in res[0].reason
-        res = _set_params(probe, "lifecycle_manager", bond_timeout_s=0.0)
+        res = set_params(probe, "lifecycle_manager", bond_timeout_s=0.0)
         assert not res[0].successful and "bond_timeout_s" in res[0].reason
         assert mgr.stop() == 0
         log = mgr.log_path.read_text(errors="replace")

@@ -19,7 +19,7 @@ from world_model_planner.world_model_node.losses import LossWeights
 from world_model_planner.world_model_node.model import WorldModel, WorldModelConfig
 from world_model_planner.world_model_node.train import TrainConfig, train
 
-DATA = Path(__file__).parent / "data" / "wm_eval"
+DATA = Path(__file__).parent.parent / "data" / "wm_eval"
 STD_FLOOR = 0.5
 
 

@@ -10,26 +10,13 @@ import time
 
 import numpy as np
 import pytest
-import torch
 
 from rostest_utils import NodeProcess
-from world_model_planner.world_model_node.checkpoint import load_checkpoint, save_checkpoint
-from world_model_planner.world_model_node.model import WorldModel, WorldModelConfig
+from world_model_planner.world_model_node.checkpoint import load_checkpoint
 from world_model_planner.world_model_node.monitor import CommandLog, SurpriseMonitor
 from world_model_planner.world_model_node.online import OnlineFinetuner, ReplayBuffer
 
 BEAMS = 180
-
-
-@pytest.fixture(scope="module")
-def model():
-    torch.manual_seed(0)
-    return WorldModel(WorldModelConfig(scan_beams=BEAMS)).eval()
-
-
-@pytest.fixture(scope="module")
-def ckpt(model, tmp_path_factory):
-    return save_checkpoint(tmp_path_factory.mktemp("wm") / "tiny.pt", model)
 
 
 def unicycle(n_steps: int, slip: float = 1.0, vary: bool = False, dt_s: float = 0.05, seed: int = 0):

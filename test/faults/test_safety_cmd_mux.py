@@ -2,13 +2,11 @@
 freshness survives a clock jump back (sim reset), and runtime parameters are applied or refused.
 """
 import math
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 from rostest_utils import REPO, NodeProcess
+from world_model_planner.testing.ros import run_node_exit, set_params
 
 MUX_ARGS = ["--params-file", str(REPO / "config/mux.yaml")]
 
@@ -22,25 +20,6 @@ def _ts(stamp_s, v, w=0.0):
     m.header.stamp = sec_to_stamp(stamp_s)
     m.twist.linear.x, m.twist.angular.z = v, w
     return m
-
-
-def _set_params(probe, node: str, **values):
-    from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
-    from rcl_interfaces.srv import SetParameters
-
-    params = []
-    for name, value in values.items():
-        pv = ParameterValue()
-        if isinstance(value, bool):
-            pv.type, pv.bool_value = ParameterType.PARAMETER_BOOL, value
-        elif isinstance(value, float):
-            pv.type, pv.double_value = ParameterType.PARAMETER_DOUBLE, value
-        elif isinstance(value, int):
-            pv.type, pv.integer_value = ParameterType.PARAMETER_INTEGER, value
-        else:
-            pv.type, pv.string_value = ParameterType.PARAMETER_STRING, str(value)
-        params.append(Parameter(name=name.replace("__", "."), value=pv))
-    return probe.call(SetParameters, f"/{node}/set_parameters", SetParameters.Request(parameters=params)).results
 
 
 def test_absurd_and_non_finite_nav_commands_never_reach_cmd_vel(probe, node_env, tmp_path):
@@ -152,36 +131,30 @@ def test_runtime_parameters_applied_or_refused(probe, node_env, tmp_path):
             return probe.wait_for("/cmd_vel", timeout=5, proc=mux)[-1].twist.linear.x
 
         assert abs(drive(1.5) - 0.9) < 1e-9
-        res = _set_params(probe, "cmd_mux", limiter__v_max_mps=0.2)
+        res = set_params(probe, "cmd_mux", limiter__v_max_mps=0.2)
         assert res[0].successful, res[0].reason
         assert abs(drive(0.5) - 0.2) < 1e-9
-        res = _set_params(probe, "cmd_mux", output_topic="/elsewhere")
+        res = set_params(probe, "cmd_mux", output_topic="/elsewhere")
         assert not res[0].successful and "start-up" in res[0].reason
-        res = _set_params(probe, "cmd_mux", limiter__accel_v_mps2=0.0)
+        res = set_params(probe, "cmd_mux", limiter__accel_v_mps2=0.0)
         assert not res[0].successful and "accel_v_mps2" in res[0].reason
         assert abs(drive(0.5) - 0.2) < 1e-9           # nothing changed by the refusals
     finally:
         mux.stop()
 
 
-def _run_exit(executable: str, args: list, env: dict) -> subprocess.CompletedProcess:
-    exe = Path(sys.executable).parent / executable
-    return subprocess.run([str(exe), "--ros-args", *args], env=env, capture_output=True, text=True,
-                          timeout=30)
-
-
 def test_params_file_typo_and_bad_value_exit_2_naming_the_key(node_env, tmp_path):
     bad = tmp_path / "mux.yaml"
     bad.write_text("/**/cmd_mux:\n  ros__parameters:\n    limiter:\n      v_maxx_mps: 0.3\n")
-    r = _run_exit("cmd_mux", ["--params-file", str(bad)], node_env)
+    r = run_node_exit("cmd_mux", ["--params-file", str(bad)], node_env)
     err = r.stderr.strip().splitlines()
     assert r.returncode == 2 and "limiter.v_maxx_mps" in r.stderr and "Traceback" not in r.stderr + r.stdout, r
     assert len([ln for ln in err if ln.startswith("[error]")]) == 1
     bad.write_text("/**/cmd_mux:\n  ros__parameters:\n    limiter:\n      v_max_mps: 1000.0\n")
-    r = _run_exit("cmd_mux", ["--params-file", str(bad)], node_env)
+    r = run_node_exit("cmd_mux", ["--params-file", str(bad)], node_env)
     assert r.returncode == 2 and "v_max_mps" in r.stderr and "Traceback" not in r.stderr + r.stdout, r
     bad.write_text("/**/cmd_mux:\n  ros__parameters:\n    check_rate_hz: fast\n")
-    r = _run_exit("cmd_mux", ["--params-file", str(bad)], node_env)
+    r = run_node_exit("cmd_mux", ["--params-file", str(bad)], node_env)
     assert r.returncode == 2 and "check_rate_hz" in r.stderr and "Traceback" not in r.stderr + r.stdout, r
 
 

@@ -20,7 +20,7 @@ from world_model_planner.world_model_node.data import load_dataset
 from world_model_planner.world_model_node.evaluate import evaluate
 from world_model_planner.core.paths import default_model_path
 
-DATA = Path(__file__).parent / "data" / "wm_eval"
+DATA = Path(__file__).parent.parent / "data" / "wm_eval"
 MODEL = default_model_path()
 
 

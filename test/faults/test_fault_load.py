@@ -8,17 +8,11 @@ Rates are bounded loosely (CI machines are small and shared); command age tightl
 """
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
-from rostest_utils import REPO
-from test_world_model_node import ckpt, model  # noqa: F401  (the tiny-checkpoint fixture)
+
+from world_model_planner.testing import load as report
 
 pytest.importorskip("rclpy")
-
-_spec = importlib.util.spec_from_file_location("fault_load_report", REPO / "scripts" / "fault_load_report.py")
-report = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(report)
 
 DURATION_S = 4.0
 PLANNER = ["planner:=hierarchical", "mppi.samples:=128", "torch_threads:=1"]

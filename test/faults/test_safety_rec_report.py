@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from test_safety_rec_mcap import record
 from world_model_planner.teleop.report import read_report_data
+from world_model_planner.testing.recordings import record
 
 WMP = Path(sys.executable).parent / "wmp"
 

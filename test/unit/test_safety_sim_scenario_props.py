@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from world_model_planner.sim.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
-from test_scenario import GOOD
+from world_model_planner.testing.scenarios import GOOD
 
 MAX_MESSAGE = 800
 MAX_SECONDS = 3.0
