@@ -36,7 +36,7 @@ def main(argv=None) -> int:
     from world_model_planner.planner_node.dynamics import LearnedModel, UnicycleModel
     from world_model_planner.planner_node.mppi import MPPIConfig
     from world_model_planner.planner_node.navigator import Navigator, PlannerConfig
-    from world_model_planner.planner_node.toyworld import ToyWorld, u_trap_boxes
+    from world_model_planner.testing.toyworld import ToyWorld, u_trap_boxes
     from world_model_planner.core.paths import default_model_path
     from world_model_planner.core.runtime import pick_device
 

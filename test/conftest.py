@@ -13,7 +13,8 @@ import pytest
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 os.environ.setdefault("ROS_LOG_DIR", os.path.join(os.environ.get("TMPDIR", "/tmp"), "wmp-ros-log"))
 
-from rostest_utils import DomainLease, RosProbe, ros_env  # noqa: E402
+from world_model_planner.testing.domain import DomainLease, ros_env  # noqa: E402
+from world_model_planner.testing.ros import RosProbe  # noqa: E402
 
 LANES = ("unit", "nodes", "faults", "stack")
 

@@ -14,8 +14,8 @@ import math
 import time
 
 import pytest
-from fault_helpers import no_traceback, stop_all, publish_goal, status_values, transition, wait_lifecycle, wait_log
-from rostest_utils import REPO, NodeProcess
+from world_model_planner.testing.sensors import no_traceback, stop_all, publish_goal, status_values, transition, wait_lifecycle, wait_log
+from world_model_planner.testing.ros import REPO, NodeProcess
 
 pytest.importorskip("rclpy")
 
@@ -174,7 +174,7 @@ def test_sim_reset_mid_plan_clock_jumps_back_nodes_survive_and_drive_again(stack
 def test_clock_jumping_backwards_planner_and_world_model_keep_going(node_env, probe, tmp_path, ckpt):  # noqa: F811
     """/clock (and the sensor stamps) jump 60 s back, as when a recording loops: planner_node plans
     on, its stale-data watchdog still stops the robot afterwards, world_model_node keeps reporting."""
-    from fault_helpers import SensorFeed, moving, zeros_after
+    from world_model_planner.testing.sensors import SensorFeed, moving, zeros_after
 
     planner = NodeProcess.executable("planner_node", [
         "-p", "use_sim_time:=true", "-p", "autostart:=true", "-p", "planner:=classic", "-p", "device:=cpu",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from rostest_utils import REPO, NodeProcess
+from world_model_planner.testing.ros import REPO, NodeProcess
 from world_model_planner.testing.scenarios import DELETE as _DELETE, with_changes as _with
 
 pytest.importorskip("rclpy")
@@ -102,7 +102,7 @@ def test_reset_to_a_malformed_scenario_is_refused_and_the_episode_goes_on(bad_fi
 
 
 def test_wmp_run_refuses_a_malformed_scenario_before_starting_anything(bad_files):
-    from stack_test_utils import explain, run_wmp
+    from world_model_planner.testing.stack import explain, run_wmp
 
     for kind, (path, field) in bad_files.items():
         out = run_wmp(["run", "--scenario", str(path)], timeout_s=60)

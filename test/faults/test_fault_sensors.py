@@ -15,9 +15,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from fault_helpers import (FAST_PLANNER, SensorFeed, is_zero, moving, no_traceback, publish_goal,
+from world_model_planner.testing.sensors import (FAST_PLANNER, SensorFeed, is_zero, moving, no_traceback, publish_goal,
                            status_values, transition, wait_log, zeros_after)
-from rostest_utils import NodeProcess
+from world_model_planner.testing.ros import NodeProcess
 
 pytest.importorskip("rclpy")
 

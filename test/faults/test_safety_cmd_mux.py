@@ -5,7 +5,7 @@ import math
 import threading
 import time
 
-from rostest_utils import REPO, NodeProcess
+from world_model_planner.testing.ros import REPO, NodeProcess
 from world_model_planner.testing.ros import run_node_exit, set_params
 
 MUX_ARGS = ["--params-file", str(REPO / "config/mux.yaml")]

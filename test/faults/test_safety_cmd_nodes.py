@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rostest_utils import NodeProcess
+from world_model_planner.testing.ros import NodeProcess
 from world_model_planner.testing.ros import PtyProc, run_node_exit, set_params
 
 

@@ -13,8 +13,8 @@ import threading
 import time
 
 import pytest
-from fault_helpers import FAST_PLANNER, publish_goal, stamp
-from rostest_utils import NodeProcess
+from world_model_planner.testing.sensors import FAST_PLANNER, publish_goal, stamp
+from world_model_planner.testing.ros import NodeProcess
 
 pytest.importorskip("rclpy")
 

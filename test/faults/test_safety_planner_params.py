@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from fault_helpers import (FAST_PLANNER, SensorFeed, lifecycle_state, moving, publish_goal, status_values,
+from world_model_planner.testing.sensors import (FAST_PLANNER, SensorFeed, lifecycle_state, moving, publish_goal, status_values,
                            transition, wait_log, zeros_after)
-from rostest_utils import NodeProcess
+from world_model_planner.testing.ros import NodeProcess
 
 pytest.importorskip("rclpy")
 

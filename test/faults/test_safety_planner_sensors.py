@@ -13,8 +13,8 @@ import math
 import time
 
 import pytest
-from fault_helpers import FAST_PLANNER, SensorFeed, is_zero, moving, publish_goal, stamp, wait_log
-from rostest_utils import NodeProcess
+from world_model_planner.testing.sensors import FAST_PLANNER, SensorFeed, is_zero, moving, publish_goal, stamp, wait_log
+from world_model_planner.testing.ros import NodeProcess
 
 pytest.importorskip("rclpy")
 

@@ -9,8 +9,8 @@ import math
 import time
 
 import pytest
-from fault_helpers import status_values, transition, wait_log
-from rostest_utils import NodeProcess
+from world_model_planner.testing.sensors import status_values, transition, wait_log
+from world_model_planner.testing.ros import NodeProcess
 
 from world_model_planner.world_model_node.checkpoint import save_checkpoint
 from world_model_planner.world_model_node.model import WorldModel, WorldModelConfig

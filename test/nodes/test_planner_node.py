@@ -7,7 +7,7 @@ import threading
 import time
 
 import pytest
-from rostest_utils import NodeProcess
+from world_model_planner.testing.ros import NodeProcess
 
 pytest.importorskip("rclpy")
 

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from rostest_utils import REPO, NodeProcess
+from world_model_planner.testing.ros import REPO, NodeProcess
 
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from stack_test_utils import REPO, explain, needs_stack, run_wmp
+from world_model_planner.testing.stack import REPO, explain, needs_stack, run_wmp
 
 
 @needs_stack

@@ -9,7 +9,7 @@ import time
 import pytest
 import torch
 
-from stack_test_utils import needs_stack
+from world_model_planner.testing.stack import needs_stack
 from world_model_planner.world_model_node.checkpoint import save_checkpoint
 from world_model_planner.world_model_node.model import WorldModel, WorldModelConfig
 from world_model_planner.app.launch_args import robot_specs

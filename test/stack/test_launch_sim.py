@@ -25,7 +25,7 @@ if not hasattr(launch, "LaunchDescription"):  # the repository's launch/ folder,
 from launch.actions import IncludeLaunchDescription  # noqa: E402
 from launch.launch_description_sources import PythonLaunchDescriptionSource  # noqa: E402
 
-from rostest_utils import DomainLease  # noqa: E402
+from world_model_planner.testing.domain import DomainLease  # noqa: E402
 from world_model_planner import paths  # noqa: E402
 
 ACTIVE = 3

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from stack_test_utils import explain, needs_stack, run_wmp
+from world_model_planner.testing.stack import explain, needs_stack, run_wmp
 
 KEYS = {"scenario", "planner", "seed", "success", "time_s", "path_length_m", "collisions",
         "min_clearance_m", "plan_hz_median", "spl", "trajectory"}

@@ -11,7 +11,7 @@ from geometry_msgs.msg import PoseStamped, TwistStamped
 from lifecycle_msgs.srv import GetState
 from nav_msgs.msg import Odometry
 from rclpy.qos import qos_profile_sensor_data
-from stack_test_utils import needs_stack
+from world_model_planner.testing.stack import needs_stack
 
 from world_model_planner.app.launcher import Stack
 from world_model_planner.app.stack import sim_stack

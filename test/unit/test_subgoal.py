@@ -9,7 +9,7 @@ from world_model_planner.planner_node.grid import OccupancyGrid
 from world_model_planner.planner_node.mppi import MPPIConfig
 from world_model_planner.planner_node.navigator import PlannerConfig, make_navigator
 from world_model_planner.planner_node.subgoal import SubgoalConfig, SubgoalPlanner
-from world_model_planner.planner_node.toyworld import ToyWorld, run_episode, u_trap_boxes
+from world_model_planner.testing.toyworld import ToyWorld, run_episode, u_trap_boxes
 
 
 def test_grid_marks_hits_and_clears_free_space():

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Callable
 
 from world_model_planner.core import metrics
-from world_model_planner.app.launcher import DomainLease, Stack, StackError
+from world_model_planner.app.launcher import Stack, StackError
+from world_model_planner.testing.domain import DomainLease
 from world_model_planner.core.safeio import atomic_write_text, clip
 from world_model_planner.app.stack import MANAGER, PLANNER, SIM, sim_stack
 

@@ -2,7 +2,8 @@
 
 Each node runs as ``<bin>/<executable> --ros-args ...`` in its own process group, with its
 own log file, in a private ``ROS_DOMAIN_ID`` with ``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST``
-so nothing leaves the machine and parallel runs do not hear each other. Teardown sends
+(:mod:`world_model_planner.testing.domain`: the lease and the environment tests use too) so
+nothing leaves the machine and parallel runs do not hear each other. Teardown sends
 SIGINT (the nodes shut down cleanly) and SIGKILLs whatever is left after a timeout.
 
 Readiness (topics seen, lifecycle nodes active) is checked over ROS by
@@ -10,62 +11,16 @@ Readiness (topics seen, lifecycle nodes active) is checked over ROS by
 """
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 from world_model_planner.app.stack import PACKAGE, NodeSpec
-
-# Shared with test/rostest_utils.py, so tests and `wmp run` never pick the same domain.
-_LOCK_DIR = Path(tempfile.gettempdir()) / "wmp-ros-domains"
-
-
-class StackError(RuntimeError):
-    """The stack could not be started or a node died; the message carries its log tail."""
-
-
-class DomainLease:
-    """Hold a ROS_DOMAIN_ID (1..200) exclusively across processes on this machine."""
-
-    def __init__(self, preferred: int | None = None):
-        _LOCK_DIR.mkdir(exist_ok=True)
-        start = preferred - 1 if preferred else (os.getpid() * 13 + 101) % 200
-        for i in range(200):
-            dom = 1 + (start + i) % 200
-            fh = open(_LOCK_DIR / f"{dom}.lock", "w")
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                fh.close()
-                continue
-            self.domain_id, self._fh = dom, fh
-            return
-        raise StackError("no free ROS_DOMAIN_ID in 1..200 (too many stacks running?)")
-
-    def release(self) -> None:
-        if self._fh is not None:
-            fcntl.flock(self._fh, fcntl.LOCK_UN)
-            self._fh.close()
-            self._fh = None
-
-
-def stack_env(domain_id: int, base: dict | None = None, **extra) -> dict:
-    """Environment for node processes: private domain, localhost discovery, unbuffered."""
-    env = dict(os.environ if base is None else base)
-    env.update({
-        "ROS_DOMAIN_ID": str(domain_id),
-        "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
-        "RMW_IMPLEMENTATION": env.get("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp"),
-        "PYTHONUNBUFFERED": "1",
-    })
-    env.update({k: str(v) for k, v in extra.items()})
-    return env
+from world_model_planner.testing.domain import StackError, ros_env
 
 
 def default_bin_dir(executable: str = "sim_node") -> Path | None:
@@ -158,7 +113,7 @@ class Stack:
         self.log_dir = Path(log_dir)
         self.domain_id = domain_id
         self.bin_dir = bin_dir if bin_dir is not None else default_bin_dir()
-        self.env = stack_env(domain_id, env, ROS_LOG_DIR=str(self.log_dir / "ros"))
+        self.env = ros_env(domain_id, env, ROS_LOG_DIR=str(self.log_dir / "ros"))
         self.procs: list[NodeProc] = []
 
     def start(self) -> "Stack":

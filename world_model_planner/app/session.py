@@ -83,7 +83,8 @@ def session_specs(opts: SessionOptions, recording: Path):
 def run_session(opts: SessionOptions) -> dict:
     from world_model_planner.sim.scenario import load_scenario
     from world_model_planner.app.episode import Monitor
-    from world_model_planner.app.launcher import DomainLease, Stack, StackError
+    from world_model_planner.app.launcher import Stack, StackError
+    from world_model_planner.testing.domain import DomainLease
 
     if opts.mode not in MODES:
         raise ValueError(f"mode: expected one of {list(MODES)}, got {opts.mode!r}")

@@ -1,4 +1,4 @@
-"""Shared by the runner's process tests (test_run*, test_bench*, test_demo*, test_stack_wiring)."""
+"""`wmp` as a real process, for the end-to-end tests (test/stack) and fault tests that run it."""
 from __future__ import annotations
 
 import importlib.util
@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from world_model_planner.testing.ros import REPO
+
 WMP = str(Path(sys.executable).parent / "wmp")
 
 

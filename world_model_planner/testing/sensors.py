@@ -1,5 +1,5 @@
-"""Shared by the fault-injection tests (test/test_fault_*.py): a sensor feed that can corrupt
-its messages or flood, goal publishing, lifecycle calls and diagnostics parsing."""
+"""Sensor feeds and node checks for process tests (test/faults, test/nodes): a sensor feed that can
+corrupt its messages or flood, goal publishing, lifecycle calls and diagnostics parsing."""
 from __future__ import annotations
 
 import math
