@@ -13,7 +13,7 @@ from world_model_planner.planner_node.critics.scoring import (ClearanceCritic, C
                                                               GoalCritic, HeadingCritic, PathCritic,
                                                               ProgressCritic, SmoothnessCritic)
 
-#: Every critic the ``critics`` list may name, in the default order. Register a new one here.
+#: Every critic the ``critics`` list may name (the order of their parameters and docs). Register a new one here.
 CRITIC_CLASSES: tuple[type[Critic], ...] = (GoalCritic, HeadingCritic, CollisionCritic, ClearanceCritic,
                                             EffortCritic, SmoothnessCritic, ProgressCritic, PathCritic)
 REGISTRY: dict[str, type[Critic]] = {c.name: c for c in CRITIC_CLASSES}
@@ -23,7 +23,8 @@ DEFAULT_CRITICS = ("goal", "heading", "collision", "clearance", "effort", "smoot
 
 #: Settings shared by the critics that look at the robot's body (clearance).
 _SHARED = [
-    ("footprint_length_m", float, param(0.99, "Robot footprint along x (m), centred on base_link.", range=(0.05, 10.0))),
+    ("footprint_length_m", float, param(0.99, "Robot footprint along x (m), centred on base_link.",
+                                        range=(0.05, 10.0))),
     ("footprint_width_m", float, param(0.67, "Robot footprint along y (m), centred on base_link.", range=(0.05, 10.0))),
     ("footprint_circles", int, param(5, "Circles along the body axis that cover the footprint "
                                         "(1 = one circumscribed circle).", range=(1, 8))),

@@ -42,7 +42,8 @@ def frozen_if_chain(cfg, actions, roll, ctx):
             prev = torch.cat([ctx.a0.expand(actions.shape[0], 1, 2), actions[:, :-1]], dim=1)
             raw = (((actions - prev) / torch.tensor(ctx.d_max)) ** 2).sum(-1).mean(1)
         elif n == "progress":
-            raw = torch.linalg.norm(poses[..., :2] - ctx.target, dim=-1).mean(1) - torch.linalg.norm(ctx.start[:2] - ctx.target)
+            raw = (torch.linalg.norm(poses[..., :2] - ctx.target, dim=-1).mean(1)
+                   - torch.linalg.norm(ctx.start[:2] - ctx.target))
         else:
             raw = torch.cdist(poses[..., :2].reshape(-1, 2), ctx.path).min(-1).values.reshape(poses.shape[:2]).mean(1)
         p = getattr(cfg, f"{n}_power")
