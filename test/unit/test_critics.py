@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from world_model_planner.planner_node.critics import CRITIC_NAMES, CostContext, Critics, CriticsConfig, DistanceField
+from world_model_planner.planner_node.critics import (CRITIC_NAMES, REGISTRY, CostContext, CriticData, Critics,
+                                                      CriticsConfig, DistanceField)
 from world_model_planner.planner_node.dynamics import Rollout
 
 
 def only(name: str, **kw) -> Critics:
-    """Critics with just ``name`` enabled (weight 1, power 1 unless given)."""
-    flags = {f"{n}_enabled": n == name for n in CRITIC_NAMES}
-    flags.update({f"{name}_weight": 1.0, f"{name}_power": 1.0})
+    """Critics with just ``name`` in the critics list (weight 1, power 1 unless given)."""
+    flags = {"critics": [name], f"{name}_weight": 1.0, f"{name}_power": 1.0}
     flags.update(kw)
     return Critics(CriticsConfig(**flags))
 
@@ -145,3 +145,16 @@ def test_breakdown_sums_to_total():
     parts = crit.breakdown(acts, roll, c)
     assert set(parts) == set(CRITIC_NAMES)
     assert torch.allclose(sum(parts.values()), crit(acts, roll, c), atol=1e-5)
+
+
+def test_each_critic_class_scores_alone_what_the_manager_reports():
+    cfg = CriticsConfig()
+    wall = np.stack([np.full(61, 1.0), np.linspace(-3, 3, 61)], -1)
+    c = ctx(goal_yaw=0.3, field=DistanceField(wall, (0.0, 0.0), 8.0, 0.05),
+            path=torch.stack([torch.linspace(0, 3, 31), torch.full((31,), 0.2)], -1))
+    acts, roll = torch.rand(3, 5, 2) - 0.3, Rollout(straight([0.0, 0.5, -1.0]), torch.rand(3, 5))
+    parts = Critics(cfg).breakdown(acts, roll, c)
+    for name in CRITIC_NAMES:
+        critic = REGISTRY[name]()
+        critic.initialize(cfg)
+        torch.testing.assert_close(critic.score(CriticData.build(acts, roll, c)), parts[name])
