@@ -14,7 +14,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from world_model_planner.testing.load import LOADS, lease_domain, run_load, table, tiny_checkpoint
+from world_model_planner.testing.domain import DomainLease
+from world_model_planner.testing.load import LOADS, run_load, table
+from world_model_planner.testing.models import tiny_checkpoint
 
 
 def main(argv=None) -> int:
@@ -29,10 +31,11 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     work = Path(args.logs or tempfile.mkdtemp(prefix="wmp-fault-load-"))
     work.mkdir(parents=True, exist_ok=True)
-    model = args.model or tiny_checkpoint(work)
+    model = args.model or str(tiny_checkpoint(work))
     lease = None
     if not args.domain:
-        args.domain, lease = lease_domain()
+        lease = DomainLease()
+        args.domain = lease.domain_id
     results = []
     for load in [x.strip() for x in args.loads.split(",") if x.strip()]:
         print(f"load {load}: {args.duration:g} s ...", flush=True)
@@ -40,7 +43,7 @@ def main(argv=None) -> int:
                                 [f"planner:={args.planner}", "torch_threads:=1"]))
         print(json.dumps(results[-1]), flush=True)
     if lease is not None:
-        lease.close()
+        lease.release()
     print(table(results))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))

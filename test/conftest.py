@@ -59,17 +59,14 @@ def probe(ros_domain):
 @pytest.fixture(scope="module")
 def model():
     """A seeded, untrained world model for 180-beam scans (the nodes' and fault tests' default)."""
-    import torch
+    from world_model_planner.testing.models import tiny_model
 
-    from world_model_planner.world_model_node.model import WorldModel, WorldModelConfig
-
-    torch.manual_seed(0)
-    return WorldModel(WorldModelConfig(scan_beams=180)).eval()
+    return tiny_model()
 
 
 @pytest.fixture(scope="module")
 def ckpt(model, tmp_path_factory):
     """``model`` saved as a checkpoint file: the tiny checkpoint node processes load."""
-    from world_model_planner.world_model_node.checkpoint import save_checkpoint
+    from world_model_planner.testing.models import tiny_checkpoint
 
-    return save_checkpoint(tmp_path_factory.mktemp("wm") / "tiny.pt", model)
+    return tiny_checkpoint(tmp_path_factory.mktemp("wm"), model)

@@ -17,7 +17,7 @@ import pytest
 import torch
 from world_model_planner.testing.sensors import (FAST_PLANNER, SensorFeed, lifecycle_state, moving, no_traceback, publish_goal,
                            transition, wait_log)
-from world_model_planner.testing.ros import NodeProcess
+from world_model_planner.testing.processes import NodeProcess
 from world_model_planner.testing.bombs import PicklePayload, deflate_bomb_pt
 
 from world_model_planner.world_model_node.checkpoint import CheckpointError, load_checkpoint, save_checkpoint

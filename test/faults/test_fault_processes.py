@@ -15,7 +15,7 @@ import time
 
 import pytest
 from world_model_planner.testing.sensors import no_traceback, stop_all, publish_goal, status_values, transition, wait_lifecycle, wait_log
-from world_model_planner.testing.ros import REPO, NodeProcess
+from world_model_planner.testing.processes import REPO, NodeProcess
 
 pytest.importorskip("rclpy")
 

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from world_model_planner.testing.ros import NodeProcess
+from world_model_planner.testing.processes import NodeProcess
 
 pytest.importorskip("rclpy")
 pytest.importorskip("mcap_ros2")

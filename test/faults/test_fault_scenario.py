@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from world_model_planner.testing.ros import REPO, NodeProcess
+from world_model_planner.testing.processes import REPO, NodeProcess
 from world_model_planner.testing.scenarios import DELETE as _DELETE, with_changes as _with
 
 pytest.importorskip("rclpy")

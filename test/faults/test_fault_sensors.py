@@ -17,7 +17,7 @@ import time
 import pytest
 from world_model_planner.testing.sensors import (FAST_PLANNER, SensorFeed, is_zero, moving, no_traceback, publish_goal,
                            status_values, transition, wait_log, zeros_after)
-from world_model_planner.testing.ros import NodeProcess
+from world_model_planner.testing.processes import NodeProcess
 
 pytest.importorskip("rclpy")
 

@@ -5,8 +5,9 @@ import math
 import threading
 import time
 
-from world_model_planner.testing.ros import REPO, NodeProcess
-from world_model_planner.testing.ros import run_node_exit, set_params
+from world_model_planner.testing.processes import REPO, NodeProcess
+from world_model_planner.testing.processes import run_node_exit
+from world_model_planner.testing.ros import set_params
 
 MUX_ARGS = ["--params-file", str(REPO / "config/mux.yaml")]
 

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from world_model_planner.testing.ros import NodeProcess
-from world_model_planner.testing.ros import PtyProc, run_node_exit, set_params
+from world_model_planner.testing.processes import NodeProcess
+from world_model_planner.testing.processes import PtyProc, run_node_exit
+from world_model_planner.testing.ros import set_params
 
 
 def test_joy_runtime_parameters_applied_or_refused(probe, node_env, tmp_path):

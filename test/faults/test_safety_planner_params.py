@@ -12,7 +12,7 @@ import time
 import pytest
 from world_model_planner.testing.sensors import (FAST_PLANNER, SensorFeed, lifecycle_state, moving, publish_goal, status_values,
                            transition, wait_log, zeros_after)
-from world_model_planner.testing.ros import NodeProcess
+from world_model_planner.testing.processes import NodeProcess
 
 pytest.importorskip("rclpy")
 

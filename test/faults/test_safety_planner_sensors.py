@@ -14,7 +14,7 @@ import time
 
 import pytest
 from world_model_planner.testing.sensors import FAST_PLANNER, SensorFeed, is_zero, moving, publish_goal, stamp, wait_log
-from world_model_planner.testing.ros import NodeProcess
+from world_model_planner.testing.processes import NodeProcess
 
 pytest.importorskip("rclpy")
 

@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("rclpy")
 
-from world_model_planner.testing.ros import NodeProcess  # noqa: E402
+from world_model_planner.testing.processes import NodeProcess  # noqa: E402
 from world_model_planner.app.recorder_cli import record_ros_args  # noqa: E402
 from world_model_planner.core.mcap_io import McapScan  # noqa: E402
 

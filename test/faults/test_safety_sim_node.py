@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from world_model_planner.testing.ros import REPO, NodeProcess
+from world_model_planner.testing.processes import REPO, NodeProcess
 from world_model_planner.testing.bombs import alias_bomb
 
 pytest.importorskip("rclpy")

@@ -10,7 +10,7 @@ import time
 
 import pytest
 from world_model_planner.testing.sensors import status_values, transition, wait_log
-from world_model_planner.testing.ros import NodeProcess
+from world_model_planner.testing.processes import NodeProcess
 
 from world_model_planner.world_model_node.checkpoint import save_checkpoint
 from world_model_planner.world_model_node.model import WorldModel, WorldModelConfig

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from world_model_planner.testing.ros import NodeProcess
+from world_model_planner.testing.processes import NodeProcess
 from world_model_planner.core.lifecycle_core import (ACTIVATE, ACTIVE, CLEANUP, CONFIGURE, DEACTIVATE,
                                                 INACTIVE, UNCONFIGURED, LifecycleManagerConfig,
                                                 Supervisor)

@@ -3,7 +3,7 @@ import time
 
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
-from world_model_planner.testing.ros import REPO, NodeProcess
+from world_model_planner.testing.processes import REPO, NodeProcess
 
 # these tests are about arbitration: steps of up to 5 m/s per message pass the limiter unramped
 # (test_safety_cmd_mux.py tests the limiter's acceleration limits)

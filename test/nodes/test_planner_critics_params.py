@@ -4,7 +4,7 @@ reconfigure), and refused with the unknown name when it names no critic."""
 from __future__ import annotations
 
 import pytest
-from world_model_planner.testing.ros import NodeProcess
+from world_model_planner.testing.processes import NodeProcess
 
 pytest.importorskip("rclpy")
 

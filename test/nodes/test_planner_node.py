@@ -7,7 +7,7 @@ import threading
 import time
 
 import pytest
-from world_model_planner.testing.ros import NodeProcess
+from world_model_planner.testing.processes import NodeProcess
 
 pytest.importorskip("rclpy")
 

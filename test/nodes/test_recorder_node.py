@@ -5,7 +5,7 @@ import time
 from mcap.reader import make_reader
 from mcap_ros2.reader import read_ros2_messages
 
-from world_model_planner.testing.ros import NodeProcess
+from world_model_planner.testing.processes import NodeProcess
 from world_model_planner.teleop.recorder import read_session_metadata
 from world_model_planner.app.recorder_cli import record_ros_args
 

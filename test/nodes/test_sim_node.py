@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from world_model_planner.testing.ros import REPO, NodeProcess
+from world_model_planner.testing.processes import REPO, NodeProcess
 
 
 

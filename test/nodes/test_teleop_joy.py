@@ -28,7 +28,7 @@ def test_joy_node_over_dds(probe, node_env, tmp_path):
     from geometry_msgs.msg import TwistStamped
     from sensor_msgs.msg import Joy
 
-    from world_model_planner.testing.ros import NodeProcess
+    from world_model_planner.testing.processes import NodeProcess
 
     node = NodeProcess.executable("teleop_joy", ["-p", "deadman_button:=0"], node_env, tmp_path)
     try:

@@ -8,7 +8,7 @@ import pytest
 
 from world_model_planner.teleop.keymap import KeyboardConfig, KeyDecoder, KeyTeleop, PublishGate
 from world_model_planner.core.params import ConfigError
-from world_model_planner.testing.ros import PtyProc
+from world_model_planner.testing.processes import PtyProc
 
 
 def test_decoder_handles_arrows_split_reads_and_unknown_sequences():

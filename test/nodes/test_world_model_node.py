@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from world_model_planner.testing.ros import NodeProcess
+from world_model_planner.testing.processes import NodeProcess
 from world_model_planner.world_model_node.checkpoint import load_checkpoint
 from world_model_planner.world_model_node.monitor import CommandLog, SurpriseMonitor
 from world_model_planner.world_model_node.online import OnlineFinetuner, ReplayBuffer

@@ -197,7 +197,7 @@ def test_sim_yaml_holds_exactly_the_documented_defaults():
 
     import yaml
 
-    from world_model_planner.testing.ros import REPO
+    from world_model_planner.testing.processes import REPO
     from world_model_planner.sim.node_config import SimNodeConfig
 
     params = yaml.safe_load((REPO / "config/sim.yaml").read_text())["/**/sim_node"]["ros__parameters"]

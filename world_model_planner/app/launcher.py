@@ -21,6 +21,7 @@ from pathlib import Path
 
 from world_model_planner.app.stack import PACKAGE, NodeSpec
 from world_model_planner.testing.domain import StackError, ros_env
+from world_model_planner.testing.processes import NodeProcess
 
 
 def default_bin_dir(executable: str = "sim_node") -> Path | None:
@@ -46,56 +47,21 @@ def default_bin_dir(executable: str = "sim_node") -> Path | None:
     return None
 
 
-class NodeProc:
-    """One running node: its spec, process and log file."""
+class NodeProc(NodeProcess):
+    """One running node of the stack: its spec, process and log file (the command line first)."""
 
     def __init__(self, spec: NodeSpec, env: dict, log_path: Path, bin_dir: Path | None):
         self.spec = spec
-        self.log_path = log_path
         argv = spec.command(bin_dir)
         if bin_dir is None and shutil.which(argv[0]) is None:
             raise StackError(f"executable '{spec.executable}' not found (is the package installed?)")
         if bin_dir is not None and not Path(argv[0]).exists():
             raise StackError(f"executable '{argv[0]}' not found (is the package installed?)")
-        self._log = open(log_path, "w")
-        self._log.write("$ " + " ".join(argv) + "\n")
-        self._log.flush()
-        self.proc = subprocess.Popen(argv, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        super().__init__(argv, env, log_path, cwd=None, header=True, stdin=subprocess.DEVNULL)
 
     @property
     def name(self) -> str:
         return self.spec.fqn
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def log_tail(self, chars: int = 2500) -> str:
-        try:
-            self._log.flush()
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return text[-chars:]
-
-    def cpu_s(self) -> float | None:
-        """CPU seconds (user + system) used so far by the node process (Linux), else None."""
-        try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, IndexError, ValueError):
-            return None
-
-    def signal(self, sig) -> None:
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                pass
-
-    def close_log(self) -> None:
-        if not self._log.closed:
-            self._log.close()
 
 
 class Stack:

@@ -19,106 +19,32 @@ discovery limited to localhost.
 from __future__ import annotations
 
 import math
-import os
 import random
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
+from world_model_planner.testing.domain import ros_env
+from world_model_planner.testing.processes import NodeProcess
+from world_model_planner.testing.ros import RosProbe
+from world_model_planner.testing.sensors import BEAMS, stamp, transition
+
 LOADS = ("goals", "teleop_junk", "sensors_100x")
-BEAMS = 180
-EXE_DIR = Path(sys.executable).parent
 
 
-def lease_domain():
-    """(domain_id, lock file): a ROS_DOMAIN_ID held exclusively, under the same lock files the
-    test suite's DomainLease uses, so this run and concurrent tests never hear each other."""
-    import fcntl
-
-    lock_dir = Path(tempfile.gettempdir()) / "wmp-ros-domains"
-    lock_dir.mkdir(exist_ok=True)
-    for dom in range(200, 0, -1):
-        fh = open(lock_dir / f"{dom}.lock", "w")
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return dom, fh
-        except OSError:
-            fh.close()
-    raise RuntimeError("no free ROS_DOMAIN_ID in 1..200")
-
-
-def rss_mb(pid: int) -> float:
-    """Resident set size of ``pid`` in MiB (nan when the process is gone)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return float("nan")
-
-
-class Node:
-    """A node executable of this package as a process, logging to a file."""
-
-    def __init__(self, name: str, params: list[str], env: dict, log_dir: Path):
-        self.name = name
-        self.log_path = log_dir / f"{name}.log"
-        self._log = open(self.log_path, "w")
-        args = [str(EXE_DIR / name), "--ros-args"]
-        for p in params:
-            args += ["-p", p]
-        self.proc = subprocess.Popen(args, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def log(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> int | None:
-        import signal
-
-        if self.alive():
-            os.killpg(self.proc.pid, signal.SIGINT)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
-        self._log.close()
-        return self.proc.returncode
-
-
-class Probe:
-    """The load generator and meter: one rclpy node in its own context, spun in a thread."""
+class Probe(RosProbe):
+    """The load generator and meter: the probe node, counting messages per topic (with their
+    header stamps and arrival times) and calling functions at a fixed rate in threads."""
 
     def __init__(self, domain_id: int):
-        import rclpy
-        from rclpy.executors import SingleThreadedExecutor
-
-        self.ctx = rclpy.context.Context()
-        rclpy.init(context=self.ctx, domain_id=domain_id)
-        self.node = rclpy.create_node("fault_load_probe", context=self.ctx)
-        self.executor = SingleThreadedExecutor(context=self.ctx)
-        self.executor.add_node(self.node)
+        super().__init__(domain_id, name="fault_load_probe")
         self.counts: dict[str, int] = {}
         self.last: dict[str, object] = {}
         self.nonfinite: dict[str, int] = {}
-        self.stamps: dict[str, list[float]] = {}
-        self.arrival: dict[str, list[float]] = {}  # when each of those arrived here (same clock)   # header stamps (s) of each counted message
-        self._stop = threading.Event()
+        self.stamps: dict[str, list[float]] = {}    # header stamps (s) of each counted message
+        self.arrival: dict[str, list[float]] = {}   # when each of those arrived here (same clock)
+        self._stop_event = threading.Event()
         self._threads: list[threading.Thread] = []
-        threading.Thread(target=self._spin, daemon=True).start()
-
-    def _spin(self):
-        while not self._stop.is_set() and self.ctx.ok():
-            self.executor.spin_once(timeout_sec=0.05)
 
     def count(self, topic: str, msg_type):
         self.counts[topic], self.nonfinite[topic] = 0, 0
@@ -142,7 +68,7 @@ class Probe:
         """Call ``fn()`` every ``period_s`` (wall) in a thread until close(); no catch-up bursts."""
         def run():
             nxt = time.monotonic()
-            while not self._stop.is_set():
+            while not self._stop_event.is_set():
                 fn()
                 nxt += period_s
                 delay = nxt - time.monotonic()
@@ -160,37 +86,21 @@ class Probe:
         while not cond():
             for n in nodes:
                 if not n.alive():
-                    raise RuntimeError(f"{n.name} exited while waiting for {what}:\n{n.log()[-3000:]}")
+                    raise RuntimeError(f"{Path(n.args[0]).name} exited while waiting for {what}:\n{n.log()[-3000:]}")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"timed out after {timeout_s} s waiting for {what}")
             time.sleep(0.02)
 
-    def change_state(self, node_name: str, transition_id: int, timeout_s: float = 30.0) -> bool:
-        from lifecycle_msgs.msg import Transition
-        from lifecycle_msgs.srv import ChangeState
-
-        cli = self.node.create_client(ChangeState, f"/{node_name}/change_state")
-        if not cli.wait_for_service(timeout_sec=timeout_s):
-            raise RuntimeError(f"/{node_name}/change_state not available")
-        fut = cli.call_async(ChangeState.Request(transition=Transition(id=transition_id)))
-        self.wait(fut.done, timeout_s, f"{node_name} transition {transition_id}")
-        return fut.result().success
-
     def close(self):
-        import rclpy
-
-        self._stop.set()
+        self._stop_event.set()
         for t in self._threads:
             t.join(2.0)
-        self.executor.shutdown()
-        self.node.destroy_node()
-        rclpy.try_shutdown(context=self.ctx)
+        super().close()
 
 
-def _stamp(t: float):
-    from builtin_interfaces.msg import Time
-
-    return Time(sec=int(t), nanosec=int((t % 1.0) * 1e9))
+def _node(name: str, params: list[str], env: dict, log_dir: Path) -> NodeProcess:
+    """A node executable of this package with ``-p`` parameters, logging to ``log_dir/<name>.log``."""
+    return NodeProcess.executable(name, [a for p in params for a in ("-p", p)], env, log_dir)
 
 
 def sensor_feed(probe: Probe, rate_mult: float):
@@ -209,7 +119,7 @@ def sensor_feed(probe: Probe, rate_mult: float):
     k = [0]
 
     def tick():
-        st = _stamp(probe.node.get_clock().now().nanoseconds * 1e-9)
+        st = stamp(probe.node.get_clock().now().nanoseconds * 1e-9)
         if k[0] % 2 == 0:
             scan.header.stamp = st
             scan_pub.publish(scan)
@@ -247,7 +157,7 @@ def junk_sender(probe: Probe, rng: random.Random):
 
     def tick():
         m = TwistStamped()
-        m.header.stamp = _stamp(rng.uniform(0, 2e9))
+        m.header.stamp = stamp(rng.uniform(0, 2e9))
         m.header.frame_id = "junk" * rng.randint(0, 8)
         vals = [rng.choice(choices) if rng.random() < 0.5 else rng.uniform(-100, 100) for _ in range(6)]
         (m.twist.linear.x, m.twist.linear.y, m.twist.linear.z,
@@ -255,17 +165,6 @@ def junk_sender(probe: Probe, rng: random.Random):
         pub.publish(m)
 
     probe.every(0.001, tick)
-
-
-def tiny_checkpoint(out_dir: Path) -> str:
-    """An untrained world model (180 beams) saved as a checkpoint: enough for load testing."""
-    import torch
-
-    from world_model_planner.world_model_node.checkpoint import save_checkpoint
-    from world_model_planner.world_model_node.model import WorldModel, WorldModelConfig
-
-    torch.manual_seed(0)
-    return str(save_checkpoint(out_dir / "tiny.pt", WorldModel(WorldModelConfig(scan_beams=BEAMS))))
 
 
 def run_load(load: str, duration_s: float, domain_id: int, model_path: str, log_dir: Path,
@@ -276,29 +175,28 @@ def run_load(load: str, duration_s: float, domain_id: int, model_path: str, log_
 
     if load not in LOADS:
         raise ValueError(f"load: expected one of {LOADS}, got {load!r}")
-    env = dict(os.environ, ROS_DOMAIN_ID=str(domain_id), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST",
-               PYTHONUNBUFFERED="1")
+    env = ros_env(domain_id)
     log_dir = Path(log_dir) / load
     log_dir.mkdir(parents=True, exist_ok=True)
     probe = Probe(domain_id)
-    nodes = [Node("planner_node", ["autostart:=true", "device:=cpu", f"model_path:={model_path}",
-                                   *planner_params], env, log_dir),
-             Node("world_model_node", [f"model_path:={model_path}", "device:=cpu"], env, log_dir)]
+    nodes = {"planner_node": _node("planner_node", ["autostart:=true", "device:=cpu", f"model_path:={model_path}",
+                                                    *planner_params], env, log_dir),
+             "world_model_node": _node("world_model_node", [f"model_path:={model_path}", "device:=cpu"], env,
+                                       log_dir)}
     if load == "teleop_junk":
-        nodes.append(Node("cmd_mux", [], env, log_dir))
-    by_name = {n.name: n for n in nodes}
+        nodes["cmd_mux"] = _node("cmd_mux", [], env, log_dir)
     result: dict = {"load": load, "duration_s": duration_s}
     try:
         probe.count("/cmd_vel_nav", TwistStamped)
         probe.count("/cmd_vel", TwistStamped)
         for tid in (1, 3):
-            if not probe.change_state("world_model_node", tid):
-                raise RuntimeError(f"world_model_node transition {tid} failed:\n{by_name['world_model_node'].log()}")
+            if not transition(probe, "world_model_node", tid):
+                raise RuntimeError(f"world_model_node transition {tid} failed:\n{nodes['world_model_node'].log()}")
         goal_pub, send_goal = goal_sender(probe)
         odom_pub = sensor_feed(probe, 100.0 if load == "sensors_100x" else 1.0)
-        probe.wait(lambda: goal_pub.get_subscription_count() > 0, 30, "planner /goal_pose", nodes)
+        probe.wait(lambda: goal_pub.get_subscription_count() > 0, 30, "planner /goal_pose", nodes.values())
         send_goal(3.0, 0.0)
-        probe.wait(lambda: probe.counts["/cmd_vel_nav"] > 5, 30, "planner commands", nodes)
+        probe.wait(lambda: probe.counts["/cmd_vel_nav"] > 5, 30, "planner commands", nodes.values())
         rng = random.Random(0)
         if load == "goals":
             targets = [(3.0, 0.0), (2.0, 2.0), (-2.0, 1.0), (1.0, -2.5)]
@@ -313,16 +211,16 @@ def run_load(load: str, duration_s: float, domain_id: int, model_path: str, log_
             junk_sender(probe, rng)
         time.sleep(warmup_s)
         c0 = dict(probe.counts)
-        rss = {n.name: [rss_mb(n.proc.pid)] for n in nodes}
+        rss = {name: [n.rss_mib()] for name, n in nodes.items()}
         t0, wall0 = time.monotonic(), probe.node.get_clock().now().nanoseconds * 1e-9
         ticks = 0
         while time.monotonic() - t0 < duration_s:
             ticks += 1
             time.sleep(max(0.0, t0 + ticks - time.monotonic()))
-            for n in nodes:
-                rss[n.name].append(rss_mb(n.proc.pid))
+            for name, n in nodes.items():
+                rss[name].append(n.rss_mib())
                 if not n.alive():
-                    raise RuntimeError(f"{n.name} died under load {load}:\n{n.log()[-3000:]}")
+                    raise RuntimeError(f"{name} died under load {load}:\n{n.log()[-3000:]}")
         elapsed = time.monotonic() - t0
         c1 = dict(probe.counts)
         time.sleep(0.5)                 # commands stamped inside the window may still be on their way
@@ -348,7 +246,7 @@ def run_load(load: str, duration_s: float, domain_id: int, model_path: str, log_
             result["mux_output_rate_hz"] = (c1["/cmd_vel"] - c0["/cmd_vel"]) / elapsed
             result["mux_nonfinite_outputs"] = probe.nonfinite["/cmd_vel"]
             estop = probe.node.create_publisher(Bool, "/estop", 10)
-            probe.wait(lambda: estop.get_subscription_count() > 0, 10, "mux /estop", nodes)
+            probe.wait(lambda: estop.get_subscription_count() > 0, 10, "mux /estop", nodes.values())
             estop.publish(Bool(data=True))
             t_e = time.monotonic()
 
@@ -357,18 +255,18 @@ def run_load(load: str, duration_s: float, domain_id: int, model_path: str, log_
                 return m is not None and m.twist.linear.x == 0.0 and m.twist.angular.z == 0.0 and \
                     time.monotonic() - t_e > 0.2
 
-            probe.wait(zero_out, 10, "a zero mux output after /estop", nodes)
+            probe.wait(zero_out, 10, "a zero mux output after /estop", nodes.values())
             before = probe.counts["/cmd_vel"]
             time.sleep(0.5)
             m = probe.last["/cmd_vel"]
             result["estop_holds_zero"] = bool(m.twist.linear.x == 0.0 and m.twist.angular.z == 0.0)
             result["mux_outputs_during_estop_0_5s"] = probe.counts["/cmd_vel"] - before
         result["rss_mb"] = {name: {"start": v[0], "end": v[-1], "max": max(v)} for name, v in rss.items()}
-        result["alive"] = {n.name: n.alive() for n in nodes}
-        result["tracebacks"] = {n.name: "Traceback" in n.log() for n in nodes}
+        result["alive"] = {name: n.alive() for name, n in nodes.items()}
+        result["tracebacks"] = {name: "Traceback" in n.log() for name, n in nodes.items()}
     finally:
         probe.close()
-        for n in nodes:
+        for n in nodes.values():
             n.stop()
     return result
 

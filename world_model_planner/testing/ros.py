@@ -1,64 +1,13 @@
-"""Real ROS 2 processes for tests and scripts: node executables as processes with their own log
-(NodeProcess), an in-process probe node that waits for messages instead of sleeping (RosProbe),
-parameter calls through the probe, node executables run to their exit, and console scripts
-driven through a pseudo-terminal. The domain and environment come from ``testing.domain``."""
+"""An in-process ROS 2 probe for tests and scripts: an rclpy node in its own context, spun in a
+thread, that waits for messages instead of sleeping (RosProbe); parameter calls through it.
+Node processes are in ``testing.processes``, the domain and environment in ``testing.domain``."""
 from __future__ import annotations
 
 import os
-import pty
-import signal
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-"""The source tree (tests and scripts run from a checkout)."""
-
-
-class NodeProcess:
-    """A real node (or `wmp` command) in its own process, logging to a file."""
-
-    def __init__(self, args: list[str], env: dict, log_path: Path, cwd: Path = REPO):
-        self.args = args
-        self.log_path = Path(log_path)
-        self._log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=self._log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
-
-    @classmethod
-    def executable(cls, name: str, ros_args: list[str] | None, env: dict, log_dir: Path, extra=()):
-        """Start a console script of this package (sim_node, planner_node, ...)."""
-        exe = Path(sys.executable).parent / name
-        args = [str(exe), *extra]
-        if ros_args:
-            args += ["--ros-args", *ros_args]
-        return cls(args, env, Path(log_dir) / f"{name}.log")
-
-    def log(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text(errors="replace")
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def stop(self, sig=signal.SIGINT, timeout=10.0) -> int | None:
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
-        self._log.close()
-        return self.proc.returncode
-
-    def kill(self):
-        return self.stop(signal.SIGKILL, 5)
+from world_model_planner.testing.processes import NodeProcess
 
 
 class RosProbe:
@@ -164,43 +113,3 @@ def set_params(probe, node: str, **values):
             pv.type, pv.string_value = ParameterType.PARAMETER_STRING, str(value)
         params.append(Parameter(name=name.replace("__", "."), value=pv))
     return probe.call(SetParameters, f"/{node}/set_parameters", SetParameters.Request(parameters=params)).results
-
-
-def run_node_exit(executable: str, args: list, env: dict) -> subprocess.CompletedProcess:
-    """Run a console script of this package with ``--ros-args ARGS`` to its exit (30 s at most)."""
-    exe = Path(sys.executable).parent / executable
-    return subprocess.run([str(exe), "--ros-args", *args], env=env, capture_output=True, text=True,
-                          timeout=30)
-
-
-class PtyProc:
-    """A console script with its stdin/stdout on a pseudo-terminal, like a person's shell."""
-
-    def __init__(self, args, env):
-        self.master, slave = pty.openpty()
-        self.proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, env=env,
-                                     start_new_session=True, close_fds=True)
-        os.close(slave)
-        self.output = b""
-        self._t = threading.Thread(target=self._read, daemon=True)
-        self._t.start()
-
-    def _read(self):
-        while True:
-            try:
-                data = os.read(self.master, 1024)
-            except OSError:
-                return
-            if not data:
-                return
-            self.output += data
-
-    def wait_output(self, text, timeout=20.0):
-        deadline = time.monotonic() + timeout
-        while text.encode() not in self.output:
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise AssertionError(f"no {text!r} in output:\n{self.output.decode(errors='replace')}")
-            time.sleep(0.02)
-
-    def type(self, keys: bytes):
-        os.write(self.master, keys)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from world_model_planner.testing.ros import REPO
+from world_model_planner.testing.processes import REPO
 
 WMP = str(Path(sys.executable).parent / "wmp")
 

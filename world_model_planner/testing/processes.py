@@ -1,0 +1,143 @@
+"""Node processes for tests, scripts and `wmp run`: a node executable (or `wmp` command) in its
+own process group with its own log file (NodeProcess), a node run to its exit, and a console
+script driven through a pseudo-terminal (PtyProc). No rclpy here."""
+from __future__ import annotations
+
+import os
+import pty
+import signal
+from signal import SIGINT
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+"""The source tree (tests and scripts run from a checkout)."""
+
+
+class NodeProcess:
+    """A real node (or `wmp` command) in its own process group, logging to ``log_path``.
+
+    ``header``: write the command line as the log's first line; ``stdin``: as for Popen."""
+
+    def __init__(self, args: list[str], env: dict, log_path: Path, cwd: Path | None = REPO,
+                 header: bool = False, stdin=None):
+        self.args = [str(a) for a in args]
+        self.log_path = Path(log_path)
+        self._log = open(self.log_path, "w")
+        if header:
+            self._log.write("$ " + " ".join(self.args) + "\n")
+            self._log.flush()
+        self.proc = subprocess.Popen(self.args, env=env, cwd=cwd, stdout=self._log, stdin=stdin,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+
+    @classmethod
+    def executable(cls, name: str, ros_args: list[str] | None, env: dict, log_dir: Path, extra=()):
+        """Start a console script of this package (sim_node, planner_node, ...)."""
+        exe = Path(sys.executable).parent / name
+        args = [str(exe), *extra]
+        if ros_args:
+            args += ["--ros-args", *ros_args]
+        return cls(args, env, Path(log_dir) / f"{name}.log")
+
+    def log(self) -> str:
+        if not self._log.closed:
+            self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def log_tail(self, chars: int = 2500) -> str:
+        """The end of the log ("" when it cannot be read)."""
+        try:
+            return self.log()[-chars:]
+        except OSError:
+            return ""
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def cpu_s(self) -> float | None:
+        """CPU seconds (user + system) used so far by the process (Linux), else None."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            return None
+
+    def rss_mib(self) -> float:
+        """Resident set size in MiB (nan when the process is gone)."""
+        try:
+            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+        except OSError:
+            pass
+        return float("nan")
+
+    def signal(self, sig) -> None:
+        """Send ``sig`` to the process group, if the process still runs."""
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def close_log(self) -> None:
+        if not self._log.closed:
+            self._log.close()
+
+    def stop(self, sig=SIGINT, timeout=10.0) -> int | None:
+        """``sig`` to the group, wait ``timeout`` s, SIGKILL what is left; the exit status."""
+        if self.proc.poll() is None:
+            self.signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.signal(signal.SIGKILL)
+                self.proc.wait(5)
+        self.close_log()
+        return self.proc.returncode
+
+    def kill(self):
+        return self.stop(signal.SIGKILL, 5)
+
+
+def run_node_exit(executable: str, args: list, env: dict) -> subprocess.CompletedProcess:
+    """Run a console script of this package with ``--ros-args ARGS`` to its exit (30 s at most)."""
+    exe = Path(sys.executable).parent / executable
+    return subprocess.run([str(exe), "--ros-args", *args], env=env, capture_output=True, text=True,
+                          timeout=30)
+
+
+class PtyProc:
+    """A console script with its stdin/stdout on a pseudo-terminal, like a person's shell."""
+
+    def __init__(self, args, env):
+        self.master, slave = pty.openpty()
+        self.proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, env=env,
+                                     start_new_session=True, close_fds=True)
+        os.close(slave)
+        self.output = b""
+        self._t = threading.Thread(target=self._read, daemon=True)
+        self._t.start()
+
+    def _read(self):
+        while True:
+            try:
+                data = os.read(self.master, 1024)
+            except OSError:
+                return
+            if not data:
+                return
+            self.output += data
+
+    def wait_output(self, text, timeout=20.0):
+        deadline = time.monotonic() + timeout
+        while text.encode() not in self.output:
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise AssertionError(f"no {text!r} in output:\n{self.output.decode(errors='replace')}")
+            time.sleep(0.02)
+
+    def type(self, keys: bytes):
+        os.write(self.master, keys)
