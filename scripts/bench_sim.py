@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from world_model_planner.testing.domain import DomainLease, ros_env
+from world_model_planner.testing.processes import NodeProcess
 
 
 def bench_world(scenario: str, sim_seconds: float) -> float:
@@ -37,22 +37,19 @@ def bench_world(scenario: str, sim_seconds: float) -> float:
     return sim_seconds / wall
 
 
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def _sim_node(scenario: str, params: list[str], domain: int, log_dir: Path) -> NodeProcess:
+    """sim_node with ``scenario`` and ``-p`` parameters in ``domain``, logging to log_dir/sim_node.log."""
+    args = ["-p", f"scenario:={scenario}"] + [a for p in params for a in ("-p", p)]
+    log_dir.mkdir(parents=True, exist_ok=True)
+    return NodeProcess.executable("sim_node", args, ros_env(domain), log_dir)
 
 
-def bench_lockstep(scenario: str, ticks: int, domain: int) -> tuple[float, int, float]:
+def bench_lockstep(scenario: str, ticks: int, domain: int, log_dir: Path) -> tuple[float, int, float]:
     import rclpy
     from geometry_msgs.msg import TwistStamped
     from nav_msgs.msg import Odometry
 
-    env = dict(os.environ, ROS_DOMAIN_ID=str(domain), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
-    exe = Path(sys.executable).parent / "sim_node"
-    proc = subprocess.Popen([str(exe), "--ros-args", "-p", f"scenario:={scenario}", "-p", "lockstep:=true",
-                             "-p", "lockstep_timeout_s:=5.0"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    proc = _sim_node(scenario, ["lockstep:=true", "lockstep_timeout_s:=5.0"], domain, log_dir)
     rclpy.init()
     node = rclpy.create_node("bench_instant_controller")
     pub = node.create_publisher(TwistStamped, "/cmd_vel", 10)
@@ -67,10 +64,10 @@ def bench_lockstep(scenario: str, ticks: int, domain: int) -> tuple[float, int, 
         state["n"] += 1
         now = time.perf_counter()
         if state["n"] == 50:          # skip discovery and warm-up
-            state["t_first"], state["cpu_first"] = now, _cpu_s(proc.pid)
+            state["t_first"], state["cpu_first"] = now, proc.cpu_s()
         state["t_last"] = now
         if state["n"] == ticks + 50:
-            state["cpu_last"] = _cpu_s(proc.pid)
+            state["cpu_last"] = proc.cpu_s()
 
     node.create_subscription(Odometry, "/odom", on_odom, 10)
     try:
@@ -78,8 +75,7 @@ def bench_lockstep(scenario: str, ticks: int, domain: int) -> tuple[float, int, 
         while state["n"] < ticks + 50 and time.monotonic() < deadline:
             rclpy.spin_once(node, timeout_sec=0.1)
     finally:
-        proc.terminate()
-        proc.wait(10)
+        proc.stop()
         node.destroy_node()
         rclpy.try_shutdown()
     measured = state["n"] - 50
@@ -89,16 +85,12 @@ def bench_lockstep(scenario: str, ticks: int, domain: int) -> tuple[float, int, 
     return measured / (state["t_last"] - state["t_first"]), measured, cpu_ms
 
 
-def bench_node_realtime(scenario: str, domain: int, wall_s: float = 8.0) -> float:
+def bench_node_realtime(scenario: str, domain: int, log_dir: Path, wall_s: float = 8.0) -> float:
     """sim_node in real-time mode asked for 100x: the real-time factor it reports on /diagnostics."""
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
 
-    env = dict(os.environ, ROS_DOMAIN_ID=str(domain), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
-    exe = Path(sys.executable).parent / "sim_node"
-    proc = subprocess.Popen([str(exe), "--ros-args", "-p", f"scenario:={scenario}", "-p",
-                             "realtime_factor:=100.0"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.STDOUT)
+    proc = _sim_node(scenario, ["realtime_factor:=100.0"], domain, log_dir)
     rclpy.init()
     node = rclpy.create_node("bench_rtf")
     got = []
@@ -109,8 +101,7 @@ def bench_node_realtime(scenario: str, domain: int, wall_s: float = 8.0) -> floa
         while time.monotonic() < deadline:
             rclpy.spin_once(node, timeout_sec=0.1)
     finally:
-        proc.terminate()
-        proc.wait(10)
+        proc.stop()
         node.destroy_node()
         rclpy.try_shutdown()
     values = [float(d["realtime_factor"]) for d in got[len(got) // 2:]]
@@ -124,18 +115,27 @@ def main(argv=None) -> int:
     ap.add_argument("--scenario", default="maze")
     ap.add_argument("--seconds", type=float, default=20.0, help="simulated seconds for the RTF figure")
     ap.add_argument("--ticks", type=int, default=2000, help="lockstep ticks to time")
-    ap.add_argument("--domain", type=int, default=int(os.environ.get("ROS_DOMAIN_ID", "0") or 0) or 97)
+    ap.add_argument("--domain", type=int, default=0, help="ROS_DOMAIN_ID (default: a free one, leased)")
+    ap.add_argument("--logs", default="", help="sim_node log directory (default: a temp dir)")
     args = ap.parse_args(argv)
+    lease = None
+    if not args.domain:
+        lease = DomainLease()
+        args.domain = lease.domain_id
+    log_dir = Path(args.logs or tempfile.mkdtemp(prefix="wmp-bench-sim-"))
+    log_dir.mkdir(parents=True, exist_ok=True)
     os.environ.update(ROS_DOMAIN_ID=str(args.domain), ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST")
     rtf = bench_world(args.scenario, args.seconds)
     print(f"headless real-time factor, lidar on (180 beams @10 Hz), scenario {args.scenario}: {rtf:.1f}x")
-    node_rtf = bench_node_realtime(args.scenario, args.domain)
+    node_rtf = bench_node_realtime(args.scenario, args.domain, log_dir / "realtime")
     print(f"sim_node real-time mode asked for 100x (lidar on, publishing over DDS): {node_rtf:.1f}x")
-    tps, n, cpu_ms = bench_lockstep(args.scenario, args.ticks, args.domain)
+    tps, n, cpu_ms = bench_lockstep(args.scenario, args.ticks, args.domain, log_dir / "lockstep")
     print(f"lockstep, instant controller over DDS, 0.05 s control period: {tps:.0f} ticks/s "
           f"({n} ticks; = {tps * 0.05:.1f}x real time); sim_node CPU {cpu_ms:.2f} ms/tick "
           f"(= {1e3 / max(cpu_ms, 1e-9):.0f} ticks/s on a free core)")
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    if lease is not None:
+        lease.release()
     return 0
 
 

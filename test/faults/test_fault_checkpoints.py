@@ -19,6 +19,7 @@ from world_model_planner.testing.sensors import (FAST_PLANNER, SensorFeed, lifec
                            transition, wait_log)
 from world_model_planner.testing.processes import NodeProcess
 from world_model_planner.testing.bombs import PicklePayload, deflate_bomb_pt
+from world_model_planner.testing.memory import peak_rss_kib
 
 from world_model_planner.world_model_node.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from world_model_planner.world_model_node.model import WorldModel, WorldModelConfig
@@ -150,7 +151,5 @@ def test_planner_hot_reload_of_bad_files_keeps_driving_and_another_layout_is_pro
 
 def _peak_rss_mib(proc) -> float:
     """Peak resident memory (VmHWM) of a node process, MiB."""
-    for line in open(f"/proc/{proc.proc.pid}/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    kib = peak_rss_kib(proc.proc.pid)
+    return float("nan") if kib is None else kib / 1024

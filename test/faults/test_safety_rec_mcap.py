@@ -5,7 +5,6 @@ The bombs are built here; the victim (load_session) runs in a subprocess under R
 """
 from __future__ import annotations
 
-import io
 import os
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from hypothesis import strategies as st
 
 from world_model_planner.teleop.session_data import load_session
 from world_model_planner.core.mcap_io import McapLimits, McapScan, RecordingError
+from world_model_planner.testing.bombs import lz4_bomb, mcap_with_chunk, zstd_bomb
 from world_model_planner.testing.recordings import record
 
 WMP = Path(sys.executable).parent / "wmp"
@@ -98,48 +98,10 @@ def test_every_cut_of_a_recording_loads_a_prefix_or_is_refused_in_one_line(good)
 
 # -- decompression bombs ---------------------------------------------------------------------
 
-def _mcap_with_chunk(path: Path, compression: str, data: bytes, declared: int) -> None:
-    """A minimal MCAP: header, an /odom channel, one chunk holding ``data``, footer."""
-    from mcap.data_stream import RecordBuilder
-    from mcap.records import Channel, Chunk, DataEnd, Footer, Header, Schema
-
-    magic = bytes([137, 77, 67, 65, 80, 48, 13, 10])
-    rb = RecordBuilder()
-    Header(profile="ros2", library="bomb").write(rb)
-    Schema(id=1, name="nav_msgs/msg/Odometry", encoding="ros2msg", data=b"").write(rb)
-    Channel(id=1, topic="/odom", message_encoding="cdr", schema_id=1, metadata={}).write(rb)
-    Chunk(compression=compression, data=data, message_start_time=0, message_end_time=0,
-          uncompressed_crc=0, uncompressed_size=declared).write(rb)
-    DataEnd(data_section_crc=0).write(rb)
-    Footer(summary_start=0, summary_offset_start=0, summary_crc=0).write(rb)
-    path.write_bytes(magic + bytes(rb.end()) + magic)
-
-
-def _zstd_bomb(n: int) -> bytes:
-    import zstandard
-
-    buf, zero = io.BytesIO(), bytes(16 << 20)
-    with zstandard.ZstdCompressor(level=1).stream_writer(buf, size=n, closefd=False) as w:
-        for _ in range(n // len(zero)):
-            w.write(zero)
-    return buf.getvalue()
-
-
-def _lz4_bomb(n: int) -> bytes:
-    import lz4.frame
-
-    c, zero = lz4.frame.LZ4FrameCompressor(content_checksum=False), bytes(16 << 20)
-    parts = [c.begin(source_size=n)] + [c.compress(zero) for _ in range(n // len(zero))]
-    return b"".join(parts + [c.flush()])
-
-
 VICTIM = textwrap.dedent("""
-    import resource, sys
-    def hwm_kib():  # peak RSS of this process image (ru_maxrss would carry the parent's across exec)
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    resource.setrlimit(resource.RLIMIT_AS, (CAP_BYTES, CAP_BYTES))
+    import sys
+    from world_model_planner.testing.memory import cap_address_space, peak_rss_kib
+    cap_address_space(CAP_BYTES)
     from world_model_planner.teleop.session_data import load_session
     from world_model_planner.core.mcap_io import RecordingError
     try:
@@ -147,7 +109,7 @@ VICTIM = textwrap.dedent("""
         print("LOADED")
     except RecordingError as exc:
         print("REFUSED", exc)
-    print("maxrss_kib", hwm_kib())
+    print("maxrss_kib", peak_rss_kib())
 """)
 
 AS_LIMIT = 1 << 30          # 1 GiB of address space: the bombs expand to 2 GiB / 1 GiB
@@ -157,9 +119,9 @@ AS_LIMIT = 1 << 30          # 1 GiB of address space: the bombs expand to 2 GiB 
                                             ("lz4", "lie")])
 def test_chunk_bombs_are_refused_within_a_memory_cap(tmp_path, kind, declared):
     n = (2 << 30) if kind == "zstd" else (1 << 30)
-    bomb = _zstd_bomb(n) if kind == "zstd" else _lz4_bomb(n)
+    bomb = zstd_bomb(n) if kind == "zstd" else lz4_bomb(n)
     path = tmp_path / f"{kind}_bomb.mcap"
-    _mcap_with_chunk(path, kind, bomb, n if declared == "honest" else 4096)
+    mcap_with_chunk(path, kind, bomb, n if declared == "honest" else 4096)
     t0 = time.monotonic()
     r = subprocess.run([sys.executable, "-c", VICTIM.replace("CAP_BYTES", str(AS_LIMIT)), str(path)],
                        capture_output=True, text=True, timeout=120, cwd=REPO)

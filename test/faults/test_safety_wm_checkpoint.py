@@ -35,19 +35,11 @@ def tiny_ckpt(tmp_path_factory) -> Path:
 
 
 VICTIM = textwrap.dedent("""
-    import json, resource, sys, time
+    import json, sys, time
+    from world_model_planner.testing.memory import cap_address_space, peak_rss_kib
     from world_model_planner.world_model_node.checkpoint import CheckpointError, load_checkpoint
-    def hwm_kib():  # peak RSS of this process image (ru_maxrss would carry the parent's across exec)
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    def vm_kib():
-        for line in open("/proc/self/status"):
-            if line.startswith("VmSize:"):
-                return int(line.split()[1])
-    base = hwm_kib()
-    cap = vm_kib() * 1024 + int(sys.argv[2]) * 2**20
-    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    base = peak_rss_kib()
+    cap_address_space(headroom_bytes=int(sys.argv[2]) * 2**20)
     t = time.monotonic()
     try:
         load_checkpoint(sys.argv[1], device="cpu")
@@ -57,7 +49,7 @@ VICTIM = textwrap.dedent("""
     except BaseException as exc:
         err = "UNEXPECTED " + type(exc).__name__ + ": " + str(exc)[:300]
     print(json.dumps({"error": err, "s": time.monotonic() - t,
-                      "grew_mib": (hwm_kib() - base) / 1024}))
+                      "grew_mib": (peak_rss_kib() - base) / 1024}))
 """)
 
 

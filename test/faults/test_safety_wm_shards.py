@@ -119,22 +119,14 @@ def test_collect_refuses_an_out_path_that_is_a_file(tmp_path):
 
 
 TRAIN_CAPPED = textwrap.dedent("""
-    import resource, sys
+    import sys
     import torch  # noqa: F401 - loaded before the cap: only what training does is capped
     from world_model_planner.app.cli import main
-    def hwm_kib():  # peak RSS of this process image (ru_maxrss would carry the parent's across exec)
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    def vm_kib():
-        for line in open("/proc/self/status"):
-            if line.startswith("VmSize:"):
-                return int(line.split()[1])
-    cap = vm_kib() * 1024 + (400 << 20)
-    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-    base = hwm_kib()
+    from world_model_planner.testing.memory import cap_address_space, peak_rss_kib
+    cap_address_space(headroom_bytes=400 << 20)
+    base = peak_rss_kib()
     rc = main(sys.argv[1:])
-    print("grew_mib", (hwm_kib() - base) / 1024)
+    print("grew_mib", (peak_rss_kib() - base) / 1024)
     sys.exit(rc)
 """)
 
@@ -142,11 +134,11 @@ TRAIN_CAPPED = textwrap.dedent("""
 def test_train_on_an_mcap_chunk_bomb_is_refused_within_a_memory_cap(tmp_path):
     """`wmp train --data rec.mcap` reads recordings through the bounded MCAP reader: a 1 GiB
     lz4 chunk is refused before it is decompressed."""
-    from test_safety_rec_mcap import _lz4_bomb, _mcap_with_chunk
+    from world_model_planner.testing.bombs import lz4_bomb, mcap_with_chunk
 
     n = 1 << 30
     bomb = tmp_path / "bomb.mcap"
-    _mcap_with_chunk(bomb, "lz4", _lz4_bomb(n), n)
+    mcap_with_chunk(bomb, "lz4", lz4_bomb(n), n)
     res = subprocess.run([sys.executable, "-c", TRAIN_CAPPED, "train", "--data", str(bomb), "--out",
                           str(tmp_path / "m.pt"), "--steps", "1", "--no-progress"],
                          capture_output=True, text=True, timeout=120, cwd=REPO)

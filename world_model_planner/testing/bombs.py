@@ -1,5 +1,5 @@
-"""Hostile inputs, made in the test: YAML alias bombs, deflate bombs inside torch archives, and
-pickles that run code when loaded. The victims run them in a subprocess under a memory cap
+"""Hostile inputs, made in the test: YAML alias bombs, deflate bombs inside torch archives,
+zstd / lz4 chunk bombs inside MCAP recordings, and pickles that run code when loaded. The victims run them in a subprocess under a memory cap
 (``testing.memory``)."""
 from __future__ import annotations
 
@@ -90,3 +90,40 @@ class PicklePayload:
 
     def __reduce__(self):
         return (open, (self.marker, "w"))
+
+
+def mcap_with_chunk(path: Path, compression: str, data: bytes, declared: int) -> None:
+    """A minimal MCAP: header, an /odom channel, one chunk holding ``data``, footer."""
+    from mcap.data_stream import RecordBuilder
+    from mcap.records import Channel, Chunk, DataEnd, Footer, Header, Schema
+
+    magic = bytes([137, 77, 67, 65, 80, 48, 13, 10])
+    rb = RecordBuilder()
+    Header(profile="ros2", library="bomb").write(rb)
+    Schema(id=1, name="nav_msgs/msg/Odometry", encoding="ros2msg", data=b"").write(rb)
+    Channel(id=1, topic="/odom", message_encoding="cdr", schema_id=1, metadata={}).write(rb)
+    Chunk(compression=compression, data=data, message_start_time=0, message_end_time=0,
+          uncompressed_crc=0, uncompressed_size=declared).write(rb)
+    DataEnd(data_section_crc=0).write(rb)
+    Footer(summary_start=0, summary_offset_start=0, summary_crc=0).write(rb)
+    path.write_bytes(magic + bytes(rb.end()) + magic)
+
+
+def zstd_bomb(n: int) -> bytes:
+    """A zstd frame that expands to ``n`` zero bytes (``n``: a multiple of 16 MiB)."""
+    import zstandard
+
+    buf, zero = io.BytesIO(), bytes(16 << 20)
+    with zstandard.ZstdCompressor(level=1).stream_writer(buf, size=n, closefd=False) as w:
+        for _ in range(n // len(zero)):
+            w.write(zero)
+    return buf.getvalue()
+
+
+def lz4_bomb(n: int) -> bytes:
+    """An lz4 frame that expands to ``n`` zero bytes (``n``: a multiple of 16 MiB)."""
+    import lz4.frame
+
+    c, zero = lz4.frame.LZ4FrameCompressor(content_checksum=False), bytes(16 << 20)
+    parts = [c.begin(source_size=n)] + [c.compress(zero) for _ in range(n // len(zero))]
+    return b"".join(parts + [c.flush()])

@@ -13,6 +13,8 @@ import threading
 import time
 from pathlib import Path
 
+from world_model_planner.testing.memory import status_kib
+
 REPO = Path(__file__).resolve().parents[2]
 """The source tree (tests and scripts run from a checkout)."""
 
@@ -67,13 +69,8 @@ class NodeProcess:
 
     def rss_mib(self) -> float:
         """Resident set size in MiB (nan when the process is gone)."""
-        try:
-            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024.0
-        except OSError:
-            pass
-        return float("nan")
+        kib = status_kib("VmRSS", self.proc.pid)
+        return float("nan") if kib is None else kib / 1024.0
 
     def signal(self, sig) -> None:
         """Send ``sig`` to the process group, if the process still runs."""
