@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from world_model_planner.core.mathutil import wrap_angle
 
 
 @dataclass
@@ -70,7 +71,7 @@ class UnicycleModel:
         mid = yaw_start + half
         x = pose0[0] + torch.cumsum(ds * torch.cos(mid), dim=1)
         y = pose0[1] + torch.cumsum(ds * torch.sin(mid), dim=1)
-        yaw = torch.atan2(torch.sin(yaw_end), torch.cos(yaw_end))
+        yaw = wrap_angle(yaw_end)
         return Rollout(torch.stack([x, y, yaw], dim=-1), None)
 
 
@@ -150,8 +151,3 @@ def _spec_get(spec, names, default):
     return default
 
 
-def wrap_angle(a):
-    """Wrap radians to (-pi, pi]; works on floats, numpy arrays and tensors."""
-    if isinstance(a, torch.Tensor):
-        return torch.atan2(torch.sin(a), torch.cos(a))
-    return (np.asarray(a) + math.pi) % (2 * math.pi) - math.pi

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from world_model_planner.core.mathutil import angle_diff
 
 
 @dataclass
@@ -34,7 +35,7 @@ class Goal:
             return False
         if self.yaw is None:
             return True
-        d = (self.yaw - other.yaw + math.pi) % (2 * math.pi) - math.pi
+        d = angle_diff(self.yaw, other.yaw)
         return abs(d) <= same_rad
 
 

@@ -1,43 +1,20 @@
 """Message ↔ array conversions for planner_node (message packages only, no rclpy)."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from geometry_msgs.msg import Point, PoseStamped, Twist, TwistStamped
+from geometry_msgs.msg import Point, PoseStamped
 from nav_msgs.msg import Path
 from visualization_msgs.msg import Marker, MarkerArray
 
-
-def yaw_of(q) -> float:
-    return math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
-
-
-def odom_to_arrays(msg) -> tuple[np.ndarray, np.ndarray]:
-    """nav_msgs/Odometry → pose (3,) x, y, yaw; vel (2,) v, w (body frame)."""
-    p, q = msg.pose.pose.position, msg.pose.pose.orientation
-    t = msg.twist.twist
-    return (np.array([p.x, p.y, yaw_of(q)]), np.array([t.linear.x, t.angular.z]))
-
-
-def twist(v: float, w: float, stamped: bool, stamp=None, frame: str = "base_link"):
-    if not stamped:
-        m = Twist()
-        m.linear.x, m.angular.z = float(v), float(w)
-        return m
-    m = TwistStamped()
-    m.header.stamp = stamp
-    m.header.frame_id = frame
-    m.twist.linear.x, m.twist.angular.z = float(v), float(w)
-    return m
+from world_model_planner.core.rosconv import set_yaw
 
 
 def _pose(x, y, yaw, frame, stamp) -> PoseStamped:
     ps = PoseStamped()
     ps.header.frame_id, ps.header.stamp = frame, stamp
     ps.pose.position.x, ps.pose.position.y = float(x), float(y)
-    ps.pose.orientation.z, ps.pose.orientation.w = math.sin(yaw / 2), math.cos(yaw / 2)
+    set_yaw(ps.pose.orientation, yaw)
     return ps
 
 

@@ -28,7 +28,8 @@ from std_msgs.msg import String
 from visualization_msgs.msg import MarkerArray
 from diagnostic_msgs.msg import DiagnosticArray
 
-from world_model_planner.core.rosutil import LiveConfig, check_unknown_parameters, spin_main, stamp_to_sec
+from world_model_planner.core.rosconv import odom_arrays, scan_fields, stamp_to_sec, twist_msg, yaw_of
+from world_model_planner.core.rosutil import LiveConfig, check_unknown_parameters, spin_main
 from world_model_planner.core.safeio import clip
 from world_model_planner.core.sensor_check import check_odom, check_quaternion, check_scan, stamp_age
 
@@ -187,7 +188,7 @@ class PlannerNode(LifecycleNode):
         frame = msg.header.frame_id
         odom_frame = getattr(self, "_odom_frame", "odom")
         q = msg.pose.orientation
-        goal = Goal(msg.pose.position.x, msg.pose.position.y, m.yaw_of(q) if self.p.use_goal_yaw else None)
+        goal = Goal(msg.pose.position.x, msg.pose.position.y, yaw_of(q) if self.p.use_goal_yaw else None)
         problem = self.nav.goal_problem(goal.x, goal.y, goal.yaw)
         if self.p.use_goal_yaw and not problem:
             problem = check_quaternion(q.x, q.y, q.z, q.w) and f"goal {check_quaternion(q.x, q.y, q.z, q.w)}"
@@ -222,8 +223,7 @@ class PlannerNode(LifecycleNode):
         self._publish_diag(force=True)
 
     def _on_odom(self, msg: Odometry):
-        pose, vel = m.odom_to_arrays(msg)
-        t = stamp_to_sec(msg.header.stamp)
+        t, pose, vel = odom_arrays(msg)
         q = msg.pose.pose.orientation
         fault = check_quaternion(q.x, q.y, q.z, q.w) or check_odom(pose, vel, self.limits)
         self._odom_frame = msg.header.frame_id or "odom"
@@ -238,8 +238,7 @@ class PlannerNode(LifecycleNode):
     def _on_scan(self, msg: LaserScan):
         t = stamp_to_sec(msg.header.stamp)
         # the header is checked before any array is built from it (beam count, range_max, angles)
-        geom, ranges, why = check_scan(msg.angle_min, msg.angle_max, msg.angle_increment,
-                                       msg.range_min, msg.range_max, msg.ranges, self.limits)
+        geom, ranges, why = check_scan(*scan_fields(msg), self.limits)
         if geom is None:
             self.get_logger().warning(f"scan refused, stopping: {why}", throttle_duration_sec=_THROTTLE_S)
             self._scan = (t, None, None, None, f"invalid scan: {why}")
@@ -355,7 +354,7 @@ class PlannerNode(LifecycleNode):
 
     def _send(self, v: float, w: float, stamp):
         if getattr(self, "pub_cmd", None) is not None:
-            self.pub_cmd.publish(m.twist(v, w, self.p.cmd_stamped, stamp, self.p.base_frame))
+            self.pub_cmd.publish(twist_msg(v, w, self.p.cmd_stamped, stamp, self.p.base_frame))
 
     def _publish_plan(self, cmd, stamp):
         frame = getattr(self, "_odom_frame", "odom")

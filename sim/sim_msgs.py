@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import array
-import math
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -10,14 +9,9 @@ from nav_msgs.msg import Odometry
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image, LaserScan
 
-from world_model_planner.core.rosutil import sec_to_stamp
+from world_model_planner.core.rosconv import sec_to_stamp, set_yaw
 
 from world_model_planner.sim.sensors import LidarConfig
-
-
-def yaw_quaternion(yaw: float) -> tuple[float, float, float, float]:
-    """(x, y, z, w) of a rotation by yaw about z."""
-    return 0.0, 0.0, math.sin(yaw / 2.0), math.cos(yaw / 2.0)
 
 
 def clock_msg(t_s: float) -> Clock:
@@ -30,9 +24,7 @@ def odom_msg(t_s: float, pose: np.ndarray, vel: np.ndarray, frame: str, child: s
     m.header.stamp = sec_to_stamp(t_s)
     m.header.frame_id, m.child_frame_id = frame, child
     m.pose.pose.position.x, m.pose.pose.position.y = float(pose[0]), float(pose[1])
-    q = yaw_quaternion(float(pose[2]))
-    o = m.pose.pose.orientation
-    o.x, o.y, o.z, o.w = q
+    set_yaw(m.pose.pose.orientation, float(pose[2]))
     m.twist.twist.linear.x = float(vel[0])
     m.twist.twist.angular.z = float(vel[1])
     cov = [0.0] * 36
@@ -81,9 +73,7 @@ def tf_msg(t_s: float, pose: np.ndarray, frame: str, child: str):
     tr.header.stamp = sec_to_stamp(t_s)
     tr.header.frame_id, tr.child_frame_id = frame, child
     tr.transform.translation.x, tr.transform.translation.y = float(pose[0]), float(pose[1])
-    q = yaw_quaternion(float(pose[2]))
-    r = tr.transform.rotation
-    r.x, r.y, r.z, r.w = q
+    set_yaw(tr.transform.rotation, float(pose[2]))
     return TFMessage(transforms=[tr])
 
 

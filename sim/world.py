@@ -18,6 +18,7 @@ from world_model_planner.sim.robot import DiffDriveRobot
 from world_model_planner.sim.robots import ROBOTS
 from world_model_planner.sim.scenario import OBSTACLE_HEIGHT_M, Box, Pose2D, Scenario
 from world_model_planner.sim.sensors import ROBOT_GROUP, WORLD_GROUP, Camera, CameraConfig, Lidar, LidarConfig
+from world_model_planner.core.mathutil import wrap_angle
 
 __all__ = ["SimWorld", "LidarConfig", "CameraConfig"]
 
@@ -190,7 +191,7 @@ class SimWorld:
     def pose(self) -> np.ndarray:
         """(3,) odometry x, y, yaw (ground truth, plus noise when perturb=True)."""
         pose = self.robot.pose() + self._pose_noise
-        pose[2] = math.atan2(math.sin(pose[2]), math.cos(pose[2]))
+        pose[2] = wrap_angle(pose[2])
         return pose
 
     def velocity(self) -> np.ndarray:

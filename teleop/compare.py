@@ -13,6 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from world_model_planner.core import metrics as episode_metrics
+from world_model_planner.core.mathutil import angle_diff, wrap_angle
 
 METRIC_KEYS = ("success", "time_s", "path_length_m", "spl", "collisions", "min_clearance_m",
                "mean_abs_jerk_mps3", "time_stopped_s", "interventions")
@@ -178,7 +179,7 @@ def open_loop_errors(model, odom: np.ndarray, scan_t: np.ndarray, scans: np.ndar
         tx, ty = np.interp(tt, odom[:, 0], odom[:, 1]), np.interp(tt, odom[:, 0], odom[:, 2])
         tyaw = _interp_angle(tt, odom[:, 0], odom[:, 3])
         err = np.hypot(pred[:, k - 1, 0] - tx, pred[:, k - 1, 1] - ty)
-        yerr = np.abs((pred[:, k - 1, 2] - tyaw + np.pi) % (2 * np.pi) - np.pi)
+        yerr = np.abs(angle_diff(pred[:, k - 1, 2], tyaw))
         result[f"{h:.1f}"] = {"mean_m": float(err.mean()), "median_m": float(np.median(err)),
                               "max_m": float(err.max()), "yaw_mean_rad": float(yerr.mean()),
                               "n": int(len(err))}
@@ -187,4 +188,4 @@ def open_loop_errors(model, odom: np.ndarray, scan_t: np.ndarray, scans: np.ndar
 
 def _interp_angle(t: np.ndarray, tp: np.ndarray, ang: np.ndarray) -> np.ndarray:
     un = np.unwrap(ang)
-    return (np.interp(t, tp, un) + np.pi) % (2 * np.pi) - np.pi
+    return wrap_angle(np.interp(t, tp, un))

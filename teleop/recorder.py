@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime
 import errno
-import math
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -36,6 +35,7 @@ from mcap.writer import Writer as McapWriter
 
 from world_model_planner.teleop.msgdefs import full_definition
 from world_model_planner.core.params import param, validate
+from world_model_planner.core.rosconv import yaw_of
 
 MCAP_MAGIC = bytes([137, 77, 67, 65, 80, 48, 13, 10])
 DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
@@ -318,7 +318,7 @@ class RecordingValidator:
         elif not why and topic == "/odom":
             p, q, tw = msg.pose.pose.position, msg.pose.pose.orientation, msg.twist.twist
             why = sc.check_quaternion(q.x, q.y, q.z, q.w)
-            yaw = math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z)) if not why else 0.0
+            yaw = yaw_of(q) if not why else 0.0
             why = why or sc.check_odom((p.x, p.y, yaw), (tw.linear.x, tw.angular.z), self.limits)
         if why:
             self.invalid[topic] = self.invalid.get(topic, 0) + 1

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from world_model_planner.core.params import param, validate
+from world_model_planner.core.mathutil import wrap_angle
 
 
 @dataclass
@@ -40,10 +41,6 @@ class ScriptedConfig:
 
     def __post_init__(self):
         validate(self)
-
-
-def _wrap(a: float) -> float:
-    return (a + math.pi) % (2.0 * math.pi) - math.pi
 
 
 def plan_route(scenario, start_xy=None, resolution_m: float = 0.1,
@@ -160,7 +157,7 @@ class ScriptedDriver:
             if d[k] >= c.lookahead_m:
                 target = self.route[k]
                 break
-        err = _wrap(math.atan2(target[1] - y, target[0] - x) - yaw)
+        err = wrap_angle(math.atan2(target[1] - y, target[0] - x) - yaw)
         nv, nw = self._step_noise(t_s)
         w = float(np.clip(c.heading_gain * err + nw, -c.max_turn_rps, c.max_turn_rps))
         v = c.cruise_mps * max(math.cos(err), 0.0) ** 2 if abs(err) < 1.2 else 0.0

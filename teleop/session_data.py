@@ -24,6 +24,7 @@ import numpy as np
 
 from world_model_planner.core.mcap_io import McapLimits, McapScan, RecordingError, cdr_decoder
 from world_model_planner.core.sensor_check import SensorLimits, check_odom, check_scan
+from world_model_planner.core.rosconv import stamp_to_sec, yaw_of
 
 COMMAND_TOPICS = ("/cmd_vel", "/cmd_vel_teleop", "/cmd_vel_nav")
 
@@ -74,12 +75,8 @@ class SessionData:
 
 def _stamp(header, log_time_ns: int) -> float | None:
     """Header stamp in seconds; None for a zero stamp (e.g. a node's last message at shutdown)."""
-    t = header.stamp.sec + header.stamp.nanosec * 1e-9
+    t = stamp_to_sec(header.stamp)
     return t if t > 0 else None
-
-
-def yaw_from_quaternion(q) -> float:
-    return math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
 
 
 def _allowed_types() -> dict[str, tuple[str, ...]]:
@@ -138,7 +135,7 @@ def load_session(path: str | Path, limits: McapLimits | None = None,
             continue
         if topic == "/odom":
             p, tw = r.pose.pose, r.twist.twist
-            row = (t, p.position.x, p.position.y, yaw_from_quaternion(p.orientation),
+            row = (t, p.position.x, p.position.y, yaw_of(p.orientation),
                    tw.linear.x, tw.angular.z)
             if check_odom(row[1:4], row[4:6], sl):
                 bad("/odom")

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from world_model_planner.core.safeio import atomic_path
+from world_model_planner.core.rosconv import stamp_to_sec, yaw_of
 
 FORMAT_VERSION = 1
 ARRAYS = ("pose", "vel", "scan", "cmd", "dt", "collision", "episode", "t_s")
@@ -185,15 +186,11 @@ def load_dataset(path) -> Transitions:
 # ---------------------------------------------------------------------------------------------
 # MCAP session recordings
 # ---------------------------------------------------------------------------------------------
-def _yaw(q) -> float:
-    return math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
-
-
 def _stamp(msg, log_time_ns: int) -> float | None:
     h = getattr(msg, "header", None)
     if h is None:
         return None
-    return h.stamp.sec + h.stamp.nanosec * 1e-9
+    return stamp_to_sec(h.stamp)
 
 
 def load_mcap(path, dt_s: float = 0.1, odom_topic: str = "/odom", scan_topic: str = "/scan",
@@ -247,7 +244,7 @@ def load_mcap(path, dt_s: float = 0.1, odom_topic: str = "/odom", scan_topic: st
             if topic == odom_topic:
                 t = _stamp(msg, m.log_time_ns)
                 p, tw = msg.pose.pose, msg.twist.twist
-                row = (t, p.position.x, p.position.y, _yaw(p.orientation), tw.linear.x, tw.angular.z)
+                row = (t, p.position.x, p.position.y, yaw_of(p.orientation), tw.linear.x, tw.angular.z)
                 if not math.isfinite(t) or check_odom(row[1:4], row[4:6], limits):
                     skipped += 1
                     continue

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from world_model_planner.world_model_node.data import Transitions
+from world_model_planner.core.mathutil import wrap_angle
 
 HORIZONS_S = (0.5, 1.0, 2.0, 3.0)
 
@@ -52,10 +53,6 @@ def unicycle_rollout(pose0: np.ndarray, vw: np.ndarray, dt_s: float) -> np.ndarr
     return out
 
 
-def _wrap(a):
-    return (a + np.pi) % (2 * np.pi) - np.pi
-
-
 @torch.no_grad()
 def evaluate(model, data: Transitions, horizons_s=HORIZONS_S, stride: int = 5, batch: int = 1024) -> dict:
     """-> the eval dict (see module docstring); errors for every step 1..H in "*_curve"."""
@@ -86,7 +83,7 @@ def evaluate(model, data: Transitions, horizons_s=HORIZONS_S, stride: int = 5, b
     out: dict = {"horizons_s": [float(h) for h in horizons_s]}
     for name, p in pred.items():
         err = np.linalg.norm(p[..., :2] - truth[..., :2], axis=-1)  # (W, H)
-        yaw = np.abs(_wrap(p[..., 2] - truth[..., 2]))
+        yaw = np.abs(wrap_angle(p[..., 2] - truth[..., 2]))
         out[name] = {"pose_err_m": [float(err[:, s - 1].mean()) for s in steps],
                      "yaw_err_rad": [float(yaw[:, s - 1].mean()) for s in steps],
                      "pose_err_curve_m": [float(e) for e in err.mean(0)]}

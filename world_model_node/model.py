@@ -29,6 +29,7 @@ import torch.nn.functional as F
 
 from world_model_planner.core.params import param, validate
 from world_model_planner.core.safeio import clip
+from world_model_planner.core.mathutil import wrap_angle
 
 POSE_DIMS = 3
 VEL_DIMS = 2
@@ -99,11 +100,6 @@ def _check_types(cfg) -> None:
         if lo_hi is not None and isinstance(value, numbers.Integral) and abs(int(value)).bit_length() > 62:
             raise ValueError(f"{type(cfg).__name__}.{f.name}: expected a value in [{lo_hi[0]}, {lo_hi[1]}], "
                              f"got {clip(value, 40)}")
-
-
-def wrap_angle(a: torch.Tensor) -> torch.Tensor:
-    """Wrap radians to [-pi, pi)."""
-    return torch.remainder(a + math.pi, 2 * math.pi) - math.pi
 
 
 def clean_scan(scan: torch.Tensor, range_max_m: float) -> torch.Tensor:

@@ -17,18 +17,12 @@ Shapes: pose (3,) x_m, y_m, yaw_rad odom frame; vel (2,) v_mps, w_radps; scan (N
 """
 from __future__ import annotations
 
-import math
 from bisect import bisect_right
 from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-
-
-def yaw_from_quaternion(x: float, y: float, z: float, w: float) -> float:
-    """Heading (rad, [-pi, pi]) of a unit quaternion (REP-103, z up)."""
-    return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
 
 
 class CommandLog:

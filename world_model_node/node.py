@@ -49,7 +49,8 @@ from world_model_planner.core.rosutil import LiveConfig, check_unknown_parameter
 from world_model_planner.core.sensor_check import SensorLimits
 
 from world_model_planner.world_model_node.node_config import WorldModelNodeConfig, resolve_checkpoint_dir, resolve_model_path
-from world_model_planner.world_model_node.node_msgs import diagnostics, odom_arrays, prediction_markers, twist_command
+from world_model_planner.core.rosconv import odom_arrays, scan_fields, twist_values
+from world_model_planner.world_model_node.node_msgs import diagnostics, prediction_markers
 from world_model_planner.world_model_node.sensors import SensorGate
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
@@ -226,8 +227,7 @@ class WorldModelNode(LifecycleNode):
 
     @_guarded
     def _on_scan(self, msg: LaserScan) -> None:
-        scan, reason = self.gate.scan(msg.angle_min, msg.angle_max, msg.angle_increment, msg.range_min,
-                                      msg.range_max, msg.ranges, stamp_to_sec(msg.header.stamp),
+        scan, reason = self.gate.scan(*scan_fields(msg), stamp_to_sec(msg.header.stamp),
                                       self._now_s(), self.model.cfg.scan_beams)
         if scan is None:
             self.monitor.scan = None      # no frame is built on an older scan until a valid one comes
@@ -237,7 +237,7 @@ class WorldModelNode(LifecycleNode):
 
     @_guarded
     def _on_cmd(self, msg) -> None:
-        t_s, v, w = twist_command(msg, self.cfg.cmd_vel_stamped)
+        t_s, v, w = twist_values(msg, self.cfg.cmd_vel_stamped)
         now_s = self._now_s()
         reason = self.gate.command(t_s, v, w, now_s)
         if reason:

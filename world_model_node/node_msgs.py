@@ -3,33 +3,13 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from builtin_interfaces.msg import Duration
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Point
 from std_msgs.msg import ColorRGBA
 from visualization_msgs.msg import Marker, MarkerArray
 
-from world_model_planner.core.rosutil import stamp_to_sec
-
-from world_model_planner.world_model_node.monitor import Prediction, yaw_from_quaternion
-
-
-def odom_arrays(msg) -> tuple[float, np.ndarray, np.ndarray]:
-    """nav_msgs/Odometry → (t_s, pose (3,) x, y, yaw; vel (2,) v, w). Values may be nan."""
-    p, q = msg.pose.pose.position, msg.pose.pose.orientation
-    pose = np.array([p.x, p.y, yaw_from_quaternion(q.x, q.y, q.z, q.w)], dtype=np.float64)
-    vel = np.array([msg.twist.twist.linear.x, msg.twist.twist.angular.z], dtype=np.float64)
-    return stamp_to_sec(msg.header.stamp), pose, vel
-
-
-def twist_command(msg, stamped: bool) -> tuple[float | None, float, float]:
-    """TwistStamped / Twist → (stamp seconds or None when absent/zero, v, w)."""
-    if stamped:
-        t = stamp_to_sec(msg.header.stamp)
-        tw = msg.twist
-        return (t if t > 0.0 else None), tw.linear.x, tw.angular.z
-    return None, msg.linear.x, msg.angular.z
+from world_model_planner.world_model_node.monitor import Prediction
 
 
 def prediction_markers(pred: Prediction, frame_id: str, stamp, lifetime_s: float = 1.0) -> MarkerArray:

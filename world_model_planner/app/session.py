@@ -214,10 +214,10 @@ class _ScriptedOperator:
         from rclpy.qos import QoSProfile, ReliabilityPolicy
 
         from world_model_planner.teleop.scripted import ScriptedConfig, ScriptedDriver, plan_route
-        from world_model_planner.teleop.session_data import yaw_from_quaternion
+        from world_model_planner.core.rosconv import yaw_of
 
         self._Twist = TwistStamped
-        self._yaw = yaw_from_quaternion
+        self._yaw = yaw_of
         route = plan_route(scenario, start_xy)
         self.driver = ScriptedDriver(route, (scenario.goal.x, scenario.goal.y),
                                      ScriptedConfig(seed=seed), takeover_windows=takeover)

@@ -13,6 +13,7 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.executors import ExternalShutdownException
 
 from world_model_planner.core.params import ConfigError
+from world_model_planner.core.rosconv import sec_to_stamp, stamp_to_sec  # noqa: F401 - re-exported
 from world_model_planner.core.safeio import clip
 
 T = TypeVar("T")
@@ -155,20 +156,6 @@ class LiveConfig:
         names = ", ".join(p.name for p in params)
         self.node.get_logger().warning(f"parameter change refused ({names}): {reason}")
         return SetParametersResult(successful=False, reason=reason)
-
-
-def stamp_to_sec(stamp) -> float:
-    return stamp.sec + stamp.nanosec * 1e-9
-
-
-def sec_to_stamp(t: float):
-    from builtin_interfaces.msg import Time
-
-    sec = int(t // 1)
-    nsec = int(round((t - sec) * 1e9))
-    if nsec >= 1_000_000_000:
-        sec, nsec = sec + 1, nsec - 1_000_000_000
-    return Time(sec=sec, nanosec=nsec)
 
 
 def spin_main(make_node: Callable[[], object], args=None) -> int:

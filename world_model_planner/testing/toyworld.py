@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from world_model_planner.core.mathutil import wrap_angle
 
 
 class ToyWorld:
@@ -56,7 +57,7 @@ class ToyWorld:
         v, w = self.vel
         yaw = self.pose[2] + 0.5 * w * self.dt_s
         self.pose = self.pose + np.array([v * math.cos(yaw) * self.dt_s, v * math.sin(yaw) * self.dt_s, w * self.dt_s])
-        self.pose[2] = (self.pose[2] + math.pi) % (2 * math.pi) - math.pi
+        self.pose[2] = wrap_angle(self.pose[2])
         c = self.clearance_m()
         if c < 0:  # blocked: stay put, count the contact onset
             self.pose, self.vel = prev, np.zeros(2)
