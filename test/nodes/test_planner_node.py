@@ -8,6 +8,7 @@ import time
 
 import pytest
 from world_model_planner.testing.processes import NodeProcess
+from world_model_planner.testing.sensors import publish_goal, stamp
 
 pytest.importorskip("rclpy")
 
@@ -44,15 +45,15 @@ class FakeRobot:
         k = 0
         while not self._stop:
             now = self.node.get_clock().now().nanoseconds * 1e-9 - self.age_s
-            stamp = _stamp(now)
+            st = stamp(now)
             o = Odometry()
-            o.header.stamp, o.header.frame_id, o.child_frame_id = stamp, "odom", "base_link"
+            o.header.stamp, o.header.frame_id, o.child_frame_id = st, "odom", "base_link"
             o.pose.pose.orientation.w = 1.0
-            self.stamps.append((stamp.sec, stamp.nanosec))
+            self.stamps.append((st.sec, st.nanosec))
             self.odom.publish(o)
             if k % 2 == 0:
                 s = LaserScan()
-                s.header.stamp, s.header.frame_id = stamp, "base_link"
+                s.header.stamp, s.header.frame_id = st, "base_link"
                 s.angle_min, s.angle_increment, s.range_max = -math.pi, 2 * math.pi / 180, 8.0
                 s.ranges = [float("inf")] * 180
                 self.scan.publish(s)
@@ -63,21 +64,6 @@ class FakeRobot:
         self._stop = True
         if self._thread.is_alive():
             self._thread.join(2.0)
-
-
-def _stamp(t: float):
-    from builtin_interfaces.msg import Time
-
-    return Time(sec=int(t), nanosec=int((t % 1.0) * 1e9))
-
-
-def _goal(probe, pub, x, y):
-    g = PoseStamped()
-    g.header.frame_id = "odom"
-    g.header.stamp = probe.node.get_clock().now().to_msg()
-    g.pose.position.x, g.pose.position.y = float(x), float(y)
-    g.pose.orientation.w = 1.0
-    pub.publish(g)
 
 
 def _planner_state(msgs):
@@ -106,7 +92,7 @@ def test_lifecycle_goal_in_commands_out_stamped_with_odom(node_env, probe, tmp_p
         robot.start()
         goal_pub = probe.node.create_publisher(PoseStamped, "/goal_pose", 10)
         probe.wait_for_subscribers(goal_pub)
-        _goal(probe, goal_pub, 3.0, 0.0)
+        publish_goal(probe, goal_pub, 3.0, 0.0)
         msgs = probe.wait_for("/cmd_vel_nav", lambda ms: any(m.twist.linear.x > 0.1 for m in ms),
                               timeout=30.0, proc=proc)
         stamps = set(robot.stamps)
@@ -131,7 +117,7 @@ def test_stale_odom_gives_zero_command_until_fresh(node_env, probe, tmp_path):
         robot.start()
         goal_pub = probe.node.create_publisher(PoseStamped, "/goal_pose", 10)
         probe.wait_for_subscribers(goal_pub, timeout=30.0)
-        _goal(probe, goal_pub, 3.0, 0.0)
+        publish_goal(probe, goal_pub, 3.0, 0.0)
         probe.wait_for("/cmd_vel_nav", lambda ms: any(m.twist.linear.x > 0.1 for m in ms), timeout=30.0, proc=proc)
         robot.age_s = 5.0                      # data arrives, but 5 s old
         probe.clear("/cmd_vel_nav")
@@ -160,9 +146,9 @@ def test_bad_goals_refused_with_log_line(node_env, probe, tmp_path):
         probe.wait_for_subscribers(goal_pub, timeout=30.0)
         for bad, words in (((float("nan"), 0.0), "non-finite"), ((500.0, 0.0), "outside the known area"),
                            ((12.0, 0.0), "max_goal_distance_m")):
-            _goal(probe, goal_pub, 1.0, 0.0)
+            publish_goal(probe, goal_pub, 1.0, 0.0)
             probe.wait_for("/diagnostics", lambda ms: _planner_state(ms).get("state") == "planning", proc=proc)
-            _goal(probe, goal_pub, *bad)
+            publish_goal(probe, goal_pub, *bad)
             probe.wait_for("/diagnostics", lambda ms: _planner_state(ms).get("state") == "refused", proc=proc)
             assert words in _planner_state(probe.received("/diagnostics"))["reason"]
         deadline = time.monotonic() + 5.0
@@ -195,7 +181,7 @@ def test_checkpoint_hot_reload_keeps_control(node_env, probe, tmp_path):
         robot.start()
         goal_pub = probe.node.create_publisher(PoseStamped, "/goal_pose", 10)
         probe.wait_for_subscribers(goal_pub, timeout=30.0)
-        _goal(probe, goal_pub, 3.0, 0.0)
+        publish_goal(probe, goal_pub, 3.0, 0.0)
         probe.wait_for("/cmd_vel_nav", lambda ms: len(ms) > 3, timeout=30.0, proc=proc)
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import threading
-import time
 
 import pytest
 
@@ -25,10 +23,11 @@ if not hasattr(launch, "LaunchDescription"):  # the repository's launch/ folder,
 from launch.actions import IncludeLaunchDescription  # noqa: E402
 from launch.launch_description_sources import PythonLaunchDescriptionSource  # noqa: E402
 
+from world_model_planner.core import paths  # noqa: E402
 from world_model_planner.testing.domain import DomainLease  # noqa: E402
-from world_model_planner import paths  # noqa: E402
+from world_model_planner.testing.ros import RosProbe  # noqa: E402
+from world_model_planner.testing.sensors import wait_lifecycle  # noqa: E402
 
-ACTIVE = 3
 _LEASES = []   # held for the module: launched nodes and the probe share a private domain
 
 
@@ -44,62 +43,12 @@ def sim_launch():
     return launch.LaunchDescription([include, launch_pytest.actions.ReadyToTest()])
 
 
-class _Probe:
-    """A test node spun in its own thread (own context, shut down afterwards)."""
-
-    def __init__(self):
-        import rclpy
-        from rclpy.executors import SingleThreadedExecutor
-
-        self.context = rclpy.context.Context()
-        rclpy.init(context=self.context)
-        self.node = rclpy.create_node("launch_test_probe", context=self.context)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self.msgs: dict[str, list] = {}
-        self._stop = False
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-        self._thread.start()
-
-    def _spin(self):
-        while not self._stop and self.context.ok():
-            self.executor.spin_once(timeout_sec=0.05)
-
-    def subscribe(self, topic, msg_type, qos=10):
-        self.msgs[topic] = []
-        self.node.create_subscription(msg_type, topic, self.msgs[topic].append, qos)
-
-    def wait(self, what: str, cond, timeout_s: float):
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if cond():
-                return
-            time.sleep(0.1)
-        raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-
-    def state(self, fqn: str) -> int | None:
-        from lifecycle_msgs.srv import GetState
-
-        client = self.node.create_client(GetState, f"{fqn}/get_state")
-        try:
-            if not client.wait_for_service(timeout_sec=1.0):
-                return None
-            future = client.call_async(GetState.Request())
-            end = time.monotonic() + 5.0
-            while not future.done() and time.monotonic() < end:
-                time.sleep(0.02)
-            return future.result().current_state.id if future.done() else None
-        finally:
-            self.node.destroy_client(client)
-
-    def close(self):
-        import rclpy
-
-        self._stop = True
-        self._thread.join(2.0)
-        self.executor.shutdown()
-        self.node.destroy_node()
-        rclpy.try_shutdown(context=self.context)
+def _active(probe, fqn: str) -> bool:
+    """``fqn`` answers get_state with "active" (False while it does not answer)."""
+    try:
+        return wait_lifecycle(probe, fqn.lstrip("/"), timeout=1.0) == "active"
+    except AssertionError:
+        return False
 
 
 @pytest.mark.launch(fixture=sim_launch)
@@ -109,26 +58,26 @@ def test_stack_comes_up_and_cmd_vel_flows_after_goal():
     from nav_msgs.msg import Odometry
     from rclpy.qos import qos_profile_sensor_data
 
-    probe = _Probe()
+    probe = RosProbe(_LEASES[-1].domain_id, name="launch_test_probe")
     try:
         probe.subscribe("/odom", Odometry, qos_profile_sensor_data)
         probe.subscribe("/cmd_vel", TwistStamped)
         probe.subscribe("/diagnostics", DiagnosticArray)
-        probe.wait("/odom from sim_node", lambda: probe.msgs["/odom"], 60.0)
+        probe.wait_until("/odom from sim_node", lambda: probe.received("/odom"), 60.0)
         for fqn in ("/world_model_node", "/planner_node"):   # brought up by lifecycle_manager
-            probe.wait(f"{fqn} to be active", lambda f=fqn: probe.state(f) == ACTIVE, 90.0)
+            probe.wait_until(f"{fqn} to be active", lambda f=fqn: _active(probe, f), 90.0)
         goal_pub = probe.node.create_publisher(PoseStamped, "/goal_pose", 10)
-        probe.wait("the planner's /goal_pose subscription", lambda: goal_pub.get_subscription_count() > 0, 30.0)
+        probe.wait_until("the planner's /goal_pose subscription", lambda: goal_pub.get_subscription_count() > 0, 30.0)
         goal = PoseStamped()
         goal.header.frame_id = "odom"
         goal.pose.position.x, goal.pose.orientation.w = 3.5, 1.0
         goal_pub.publish(goal)
-        probe.wait("/cmd_vel moving forward",
-                   lambda: any(m.twist.linear.x > 0.05 for m in probe.msgs["/cmd_vel"]), 60.0)
-        probe.wait("world_model surprise diagnostics", lambda: any(
+        probe.wait_until("/cmd_vel moving forward",
+                         lambda: any(m.twist.linear.x > 0.05 for m in probe.received("/cmd_vel")), 60.0)
+        probe.wait_until("world_model surprise diagnostics", lambda: any(
             st.name == "world_model" and any(kv.key == "surprise_1step_m" and kv.value != "nan"
                                              for kv in st.values)
-            for msg in probe.msgs["/diagnostics"] for st in msg.status), 60.0)
-        assert math.isfinite(probe.msgs["/odom"][-1].pose.pose.position.x)
+            for msg in probe.received("/diagnostics") for st in msg.status), 60.0)
+        assert math.isfinite(probe.received("/odom")[-1].pose.pose.position.x)
     finally:
         probe.close()

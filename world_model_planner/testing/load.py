@@ -27,7 +27,7 @@ from pathlib import Path
 from world_model_planner.testing.domain import ros_env
 from world_model_planner.testing.processes import NodeProcess
 from world_model_planner.testing.ros import RosProbe
-from world_model_planner.testing.sensors import BEAMS, stamp, transition
+from world_model_planner.testing.sensors import BEAMS, publish_goal, stamp, transition
 
 LOADS = ("goals", "teleop_junk", "sensors_100x")
 
@@ -137,15 +137,7 @@ def goal_sender(probe: Probe):
 
     pub = probe.node.create_publisher(PoseStamped, "/goal_pose", 10)
 
-    def send(x: float, y: float):
-        g = PoseStamped()
-        g.header.frame_id = "odom"
-        g.header.stamp = probe.node.get_clock().now().to_msg()
-        g.pose.position.x, g.pose.position.y = float(x), float(y)
-        g.pose.orientation.w = 1.0
-        pub.publish(g)
-
-    return pub, send
+    return pub, lambda x, y: publish_goal(probe, pub, x, y)
 
 
 def junk_sender(probe: Probe, rng: random.Random):

@@ -65,6 +65,14 @@ class RosProbe:
         raise AssertionError(f"timed out after {timeout}s waiting on {topic} "
                              f"({len(self.received(topic))} messages){log}")
 
+    def wait_until(self, what: str, cond, timeout: float = 20.0):
+        """Wait until ``cond()`` is true; fail naming ``what`` if it is not within ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        while not cond():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            time.sleep(0.05)
+
     def wait_for_subscribers(self, publisher, count: int = 1, timeout: float = 20.0):
         deadline = time.monotonic() + timeout
         while publisher.get_subscription_count() < count:
