@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Point, PoseStamped
 from nav_msgs.msg import Path
 from visualization_msgs.msg import Marker, MarkerArray
@@ -54,13 +53,4 @@ def rollouts_msg(samples: np.ndarray, best: np.ndarray, subgoals: np.ndarray, fr
         mk.scale.x = mk.scale.y = mk.scale.z = 0.2
         mk.color.r, mk.color.b, mk.color.a = 1.0, 1.0, 1.0
         arr.markers.append(mk)
-    return arr
-
-
-def diagnostics_msg(values: dict, stamp, level: int = 0, message: str = "") -> DiagnosticArray:
-    st = DiagnosticStatus(level=bytes([level]), name="planner", message=message, hardware_id="planner_node")
-    st.values = [KeyValue(key=k, value=str(v)) for k, v in values.items()]
-    arr = DiagnosticArray()
-    arr.header.stamp = stamp
-    arr.status = [st]
     return arr

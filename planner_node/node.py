@@ -28,6 +28,7 @@ from std_msgs.msg import String
 from visualization_msgs.msg import MarkerArray
 from diagnostic_msgs.msg import DiagnosticArray
 
+from world_model_planner.core import diagnostics as diag
 from world_model_planner.core.rosconv import odom_arrays, scan_fields, stamp_to_sec, twist_msg, yaw_of
 from world_model_planner.core.rosutil import LiveConfig, check_unknown_parameters, spin_main
 from world_model_planner.core.safeio import clip
@@ -379,12 +380,14 @@ class PlannerNode(LifecycleNode):
         self._last["diag"], self._last["state"] = now, state
         ms = float(np.median(self._plan_ms)) if self._plan_ms else 0.0
         sp = self.nav.subgoals
-        values = {"state": state, "plan_time_ms": f"{ms:.2f}", "plan_hz": f"{1000.0 / ms:.1f}" if ms else "0",
-                  "best_cost": f"{self._last.get('best_cost', float('nan')):.3f}",
-                  "subgoals": sp.plan_count if sp is not None else 0, "planner": self.p.planner,
-                  "model": self.nav.model_desc, "reason": self.nav.reason}
-        level = {"refused": 1, "stopped": 1}.get(state, 0)
-        self.pub_diag.publish(m.diagnostics_msg(values, self.get_clock().now().to_msg(), level, self.nav.reason or state))
+        k = diag.PLANNER
+        values = {k.state: state, k.plan_time_ms: f"{ms:.2f}", k.plan_hz: f"{1000.0 / ms:.1f}" if ms else "0",
+                  k.best_cost: f"{self._last.get('best_cost', float('nan')):.3f}",
+                  k.subgoals: sp.plan_count if sp is not None else 0, k.planner: self.p.planner,
+                  k.model: self.nav.model_desc, k.reason: self.nav.reason}
+        level = {"refused": diag.WARN, "stopped": diag.WARN}.get(state, diag.OK)
+        self.pub_diag.publish(diag.build(k, values, self.get_clock().now().to_msg(), level,
+                                         self.nav.reason or state, hardware_id="planner_node"))
 
 
 def _checkpoint_callback(node: PlannerNode):

@@ -4,7 +4,6 @@ from __future__ import annotations
 import array
 
 import numpy as np
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from nav_msgs.msg import Odometry
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image, LaserScan
@@ -75,22 +74,3 @@ def tf_msg(t_s: float, pose: np.ndarray, frame: str, child: str):
     tr.transform.translation.x, tr.transform.translation.y = float(pose[0]), float(pose[1])
     set_yaw(tr.transform.rotation, float(pose[2]))
     return TFMessage(transforms=[tr])
-
-
-def diagnostics_msg(t_s: float, values: dict, level_warn: bool = False) -> DiagnosticArray:
-    """One DiagnosticStatus named "sim" with the contract's keys (values already computed)."""
-    st = DiagnosticStatus(name="sim", hardware_id="pybullet",
-                          level=DiagnosticStatus.WARN if level_warn else DiagnosticStatus.OK,
-                          message="in contact" if values.get("in_contact") else "ok")
-    st.values = [KeyValue(key=k, value=_fmt(v)) for k, v in values.items()]
-    arr = DiagnosticArray(status=[st])
-    arr.header.stamp = sec_to_stamp(t_s)
-    return arr
-
-
-def _fmt(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        return f"{v:.4f}"
-    return str(v)

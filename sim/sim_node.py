@@ -32,15 +32,16 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist, TwistStamped
 from nav_msgs.msg import Odometry
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image, LaserScan
 from std_msgs.msg import Bool
 from std_srvs.srv import SetBool, Trigger
 
-from world_model_planner.core.params import ConfigError
-from world_model_planner.core.rosutil import (READ_AT_STARTUP, LiveConfig, check_unknown_parameters,
+from world_model_planner.core import diagnostics as diag
+from world_model_planner.core.rosconv import sec_to_stamp
+from world_model_planner.core.rosutil import (READ_AT_STARTUP, LiveConfig, check_unknown_parameters, spin_main,
                                          stamp_to_sec)
 from world_model_planner.core.safeio import InputError, clip
 
@@ -242,7 +243,9 @@ class SimNode(Node):
         if self.pub_tf is not None:
             out.append((self.pub_tf, sim_msgs.tf_msg(t, pose, c.odom_frame, c.base_frame)))
         if t >= self.next_diag_s - 1e-9:
-            out.append((self.pub_diag, sim_msgs.diagnostics_msg(t, self.diagnostics(), w.in_contact)))
+            out.append((self.pub_diag, diag.build(
+                diag.SIM, self.diagnostics(), sec_to_stamp(t), diag.WARN if w.in_contact else diag.OK,
+                "in contact" if w.in_contact else "ok", hardware_id="pybullet")))
             self.next_diag_s += 1.0 / c.diagnostics_rate_hz
         out.append((self.pub_odom, sim_msgs.odom_msg(t, pose, w.velocity(), c.odom_frame, c.base_frame)))
         for pub, msg in out:
@@ -262,11 +265,12 @@ class SimNode(Node):
 
     def diagnostics(self) -> dict:
         w = self.world
-        return {"collisions": w.collision_count, "in_contact": w.in_contact,
-                "clearance_m": w.clearance_m(), "realtime_factor": self.measured_rtf(),
-                "sim_time_s": w.sim_time_s, "goal_reached": w.goal_reached(),
-                "scenario": w.scenario.name, "estop": self.estop, "paused": self.paused,
-                "seed": w.seed, "lockstep_timeouts": self.lockstep_timeouts}
+        k = diag.SIM
+        return {k.collisions: w.collision_count, k.in_contact: w.in_contact,
+                k.clearance_m: w.clearance_m(), k.realtime_factor: self.measured_rtf(),
+                k.sim_time_s: w.sim_time_s, k.goal_reached: w.goal_reached(),
+                k.scenario: w.scenario.name, k.estop: self.estop, k.paused: self.paused,
+                k.seed: w.seed, k.lockstep_timeouts: self.lockstep_timeouts}
 
     # ------------------------------------------------------------------ main loops
     def run(self, executor) -> None:
@@ -323,24 +327,13 @@ class SimNode(Node):
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args if args is not None else sys.argv)
-    node, status = None, 0
-    try:
-        node = SimNode()
+    def run(node: SimNode) -> None:
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         node.run(executor)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (ConfigError, InputError) as exc:        # bad parameter, unknown key, bad scenario
-        print(f"[error] sim_node: {exc}", file=sys.stderr)
-        status = 2
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.try_shutdown()
-    return status
+
+    # a bad parameter, unknown key or bad scenario: one line, exit 2
+    return spin_main(SimNode, args, run=run, errors=(InputError,), label="sim_node: ")
 
 
 if __name__ == "__main__":

@@ -113,51 +113,42 @@ def run_loop(node, live, fd: int, out=sys.stdout) -> None:
 
 def main(args=None) -> int:
     import rclpy
-    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+    from rclpy.executors import SingleThreadedExecutor
 
-    from world_model_planner.core.params import ConfigError
-    from world_model_planner.core.rosutil import (DESTROY_TIMEOUT_S, LiveConfig, _destroy_within,
-                                             check_unknown_parameters)
+    from world_model_planner.core.rosutil import DESTROY_TIMEOUT_S, LiveConfig, check_unknown_parameters, spin_main
 
-    # Ctrl-C is handled here (KeyboardInterrupt), not by rclpy: the context must stay valid
-    # until the final zero command has gone out.
-    rclpy.init(args=args if args is not None else sys.argv, **_no_rclpy_signal_handler())
-    node = rclpy.create_node("teleop_keyboard")
-    # The node (its /clock subscription under use_sim_time) spins in a thread; keys are read here.
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
     stop = threading.Event()
-    spinner = threading.Thread(target=_spin, args=(executor, stop), daemon=True)
-    status = 0
-    try:
+    parts = {}
+
+    def run(node) -> int:
+        # The node (its /clock subscription under use_sim_time) spins in a thread; keys are read here.
+        executor = parts["executor"] = SingleThreadedExecutor()
+        executor.add_node(node)
+        spinner = parts["spinner"] = threading.Thread(target=_spin, args=(executor, stop), daemon=True)
         live = LiveConfig(node, {"": KeyboardConfig}, apply=_apply)
         check_unknown_parameters(node)
         fd = sys.stdin.fileno()
         if not os.isatty(fd):
             print("teleop_keyboard: stdin is not a terminal; run it in a terminal "
                   "(keys are read one at a time)", file=sys.stderr)
-            status = 2
-        else:
-            spinner.start()
-            with cbreak_terminal(fd):
-                run_loop(node, live, fd)
-            time.sleep(0.1)  # let the final zero leave before the context goes away
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except ConfigError as exc:
-        print(f"[error] {exc}", file=sys.stderr)
-        status = 2
-    finally:
+            return 2
+        spinner.start()
+        with cbreak_terminal(fd):
+            run_loop(node, live, fd)
+        time.sleep(0.1)  # let the final zero leave before the context goes away
+        return 0
+
+    def halt(node) -> None:
         stop.set()
-        if spinner.is_alive():
-            spinner.join(2.0)
-        executor.shutdown(timeout_sec=DESTROY_TIMEOUT_S)
-        if not _destroy_within(node, DESTROY_TIMEOUT_S):  # never hang on Ctrl-C
-            print(f"[warn] destroy_node did not finish within {DESTROY_TIMEOUT_S} s; exiting anyway",
-                  file=sys.stderr, flush=True)
-            os._exit(status)
-        rclpy.try_shutdown()
-    return status
+        if "spinner" in parts and parts["spinner"].is_alive():
+            parts["spinner"].join(2.0)
+        if "executor" in parts:
+            parts["executor"].shutdown(timeout_sec=DESTROY_TIMEOUT_S)
+
+    # Ctrl-C is handled here (KeyboardInterrupt), not by rclpy: the context must stay valid
+    # until the final zero command has gone out.
+    return spin_main(lambda: rclpy.create_node("teleop_keyboard"), args, run=run, stop=halt,
+                     init_kwargs=_no_rclpy_signal_handler())
 
 
 #: KeyboardConfig fields the loop cannot change while it runs.

@@ -26,10 +26,11 @@ import math
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist, TwistStamped
 from std_msgs.msg import Bool
 
+from world_model_planner.core import diagnostics as diag
 from world_model_planner.teleop.limiter import Limited, LimiterConfig, VelocityLimiter
 from world_model_planner.teleop.mux import CommandMux, MuxConfig, MuxOutput
 from world_model_planner.core.rosutil import (READ_AT_STARTUP, LiveConfig, check_unknown_parameters,
@@ -162,18 +163,14 @@ class MuxNode(Node):
 
     def _publish_diagnostics(self) -> None:
         m = self.mux
-        st = DiagnosticStatus(name="cmd_mux", hardware_id="cmd_mux",
-                              level=DiagnosticStatus.WARN if m.locked else DiagnosticStatus.OK,
-                              message="locked (e-stop)" if m.locked else f"selected: {m.selected or 'none'}")
-        st.values = [KeyValue(key=k, value=str(v)) for k, v in (
-            ("selected", m.selected or "none"), ("locked", str(m.locked).lower()),
-            ("interventions", m.interventions),
-            ("intervention_active", str(m.intervention_active).lower()),
-            ("rejected_nonfinite", m.rejected_total()), ("limited", self.limiter.clamped),
-            ("limiter_refused", self.limiter.refused))]
-        arr = DiagnosticArray(status=[st])
-        arr.header.stamp = self.get_clock().now().to_msg()
-        self.pub_diag.publish(arr)
+        k = diag.CMD_MUX
+        values = {k.selected: m.selected or "none", k.locked: bool(m.locked),
+                  k.interventions: m.interventions, k.intervention_active: bool(m.intervention_active),
+                  k.rejected_nonfinite: m.rejected_total(), k.limited: self.limiter.clamped,
+                  k.limiter_refused: self.limiter.refused}
+        self.pub_diag.publish(diag.build(
+            k, values, self.get_clock().now().to_msg(), diag.WARN if m.locked else diag.OK,
+            "locked (e-stop)" if m.locked else f"selected: {m.selected or 'none'}", hardware_id="cmd_mux"))
 
 
 def main(args=None) -> int:

@@ -134,19 +134,15 @@ class RecorderNode(Node):
                                    "(further ones are counted on /diagnostics)")
 
     def _publish_diagnostics(self) -> None:
-        from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+        from world_model_planner.core import diagnostics as diag
 
         v = self.validator
         bad = v.invalid_total
-        st = DiagnosticStatus(name="session_recorder", hardware_id="session_recorder",
-                              level=DiagnosticStatus.WARN if bad else DiagnosticStatus.OK,
-                              message=(f"{bad} invalid messages recorded; last: {v.last_reason}"[:250]
-                                       if bad else "recording"))
-        st.values = [KeyValue(key=k, value=val) for k, val in v.metadata().items()]
-        st.values.append(KeyValue(key="messages", value=str(sum(self.writer.counts.values()))))
-        msg = DiagnosticArray(status=[st])
-        msg.header.stamp = self.get_clock().now().to_msg()
-        self._diag_pub.publish(msg)
+        values = {**v.metadata(), diag.SESSION_RECORDER.messages: sum(self.writer.counts.values())}
+        self._diag_pub.publish(diag.build(
+            diag.SESSION_RECORDER, values, self.get_clock().now().to_msg(), diag.WARN if bad else diag.OK,
+            f"{bad} invalid messages recorded; last: {v.last_reason}"[:250] if bad else "recording",
+            hardware_id="session_recorder"))
 
     def _on_timer(self) -> None:
         self.writer.maybe_flush()

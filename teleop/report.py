@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from world_model_planner.core import diagnostics as diag
 from world_model_planner.core.safeio import InputError, atomic_write_text, clip
 
 from world_model_planner.teleop.compare import METRIC_KEYS, differences, open_loop_errors, session_metrics
@@ -76,17 +77,12 @@ def evaluate(data: SessionData, scenario) -> dict:
         if len(data.odom) else None
     shortest = em.shortest_path_m(scenario, start_xy) if scenario is not None else None
 
-    def diag_series(key, cast):
-        out = []
-        for t, d in data.sim_diag:
-            try:
-                out.append((t, cast(d[key])))
-            except (KeyError, ValueError):
-                pass
-        return out
+    def diag_series(key: diag.Key):
+        values = ((t, key.read(d, finite=False)) for t, d in data.sim_diag)
+        return [(t, v) for t, v in values if v is not None]
     return session_metrics(data.odom, goal, tol, shortest, t0_s=t0,
-                           collisions=diag_series("collisions", lambda s: int(float(s))),
-                           clearances=diag_series("clearance_m", float),
+                           collisions=diag_series(diag.SIM.collisions),
+                           clearances=diag_series(diag.SIM.clearance_m),
                            interventions=data.interventions)
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from world_model_planner.core.mcap_io import McapLimits, McapScan, RecordingError, cdr_decoder
 from world_model_planner.core.sensor_check import SensorLimits, check_odom, check_scan
+from world_model_planner.core import diagnostics as diag
 from world_model_planner.core.rosconv import stamp_to_sec, yaw_of
 
 COMMAND_TOPICS = ("/cmd_vel", "/cmd_vel_teleop", "/cmd_vel_nav")
@@ -163,16 +164,11 @@ def load_session(path: str | Path, limits: McapLimits | None = None,
             else:
                 bad("/goal_pose")
         elif topic == "/diagnostics":
-            for st in r.status:
-                name = st.name.split("/")[-1].split(":")[-1].strip()
-                values = {kv.key: kv.value for kv in st.values}
-                if name in ("sim", "sim_node"):
+            for name, values in diag.statuses(r):
+                if name in diag.SIM.aliases:
                     sim_diag.append((t, values))
-                elif name == "cmd_mux":
-                    try:
-                        mux_max = max(mux_max, int(values.get("interventions", 0)))
-                    except ValueError:
-                        pass
+                elif name in diag.CMD_MUX.aliases:
+                    mux_max = max(mux_max, diag.CMD_MUX.interventions.read(values) or 0)
         elif topic == "/mux/intervention":
             if r.data and not last_iv:
                 edges += 1

@@ -49,8 +49,9 @@ from world_model_planner.core.rosutil import LiveConfig, check_unknown_parameter
 from world_model_planner.core.sensor_check import SensorLimits
 
 from world_model_planner.world_model_node.node_config import WorldModelNodeConfig, resolve_checkpoint_dir, resolve_model_path
+from world_model_planner.core import diagnostics as diag
 from world_model_planner.core.rosconv import odom_arrays, scan_fields, twist_values
-from world_model_planner.world_model_node.node_msgs import diagnostics, prediction_markers
+from world_model_planner.world_model_node.node_msgs import prediction_markers
 from world_model_planner.world_model_node.sensors import SensorGate
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
@@ -270,9 +271,8 @@ class WorldModelNode(LifecycleNode):
             level, message = 0, "ok"
         values = {**s, "checkpoint": getattr(self.model, "checkpoint_path", ""),
                   "online_finetune": self._ft_status, **self.gate.counters()}
-        self._diag_pub.publish(diagnostics("world_model", level, message, values,
-                                           self.get_clock().now().to_msg(),
-                                           self.get_fully_qualified_name()))
+        self._diag_pub.publish(diag.build(diag.WORLD_MODEL, values, self.get_clock().now().to_msg(),
+                                          level, message, self.get_fully_qualified_name()))
 
     @_guarded
     def _on_finetune_timer(self) -> None:

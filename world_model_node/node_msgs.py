@@ -1,10 +1,7 @@
 """Message ↔ array translation for world_model_node (message classes only, no node)."""
 from __future__ import annotations
 
-import math
-
 from builtin_interfaces.msg import Duration
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Point
 from std_msgs.msg import ColorRGBA
 from visualization_msgs.msg import Marker, MarkerArray
@@ -29,21 +26,3 @@ def prediction_markers(pred: Prediction, frame_id: str, stamp, lifetime_s: float
     dots.points = [Point(x=float(x), y=float(y), z=0.05) for x, y, _ in pred.poses[1:]]
     dots.colors = [ColorRGBA(r=float(p), g=float(1.0 - p), b=0.0, a=0.9) for p in pred.collision_prob]
     return MarkerArray(markers=[line, dots])
-
-
-def diagnostics(name: str, level: int, message: str, values: dict, stamp, hardware_id: str = "") -> DiagnosticArray:
-    """One DiagnosticStatus in an array; floats are written with 4 decimals ('nan' when unknown)."""
-    kvs = [KeyValue(key=k, value=_fmt(v)) for k, v in values.items()]
-    status = DiagnosticStatus(level=bytes([level]), name=name, message=message, hardware_id=hardware_id,
-                              values=kvs)
-    arr = DiagnosticArray(status=[status])
-    arr.header.stamp = stamp
-    return arr
-
-
-def _fmt(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        return "nan" if math.isnan(v) else f"{v:.4f}"
-    return str(v)

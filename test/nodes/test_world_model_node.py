@@ -115,7 +115,7 @@ def test_message_translation_twist_and_twiststamped_and_odom():
     from geometry_msgs.msg import Twist, TwistStamped
     from nav_msgs.msg import Odometry
 
-    from world_model_planner.world_model_node.node_msgs import odom_arrays, twist_command
+    from world_model_planner.core.rosconv import odom_arrays, twist_values as twist_command
 
     plain = Twist()
     plain.linear.x, plain.angular.z = 0.4, -0.2

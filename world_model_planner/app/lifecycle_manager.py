@@ -18,23 +18,23 @@ one worker thread runs the check/transition loop with blocking waits on those fu
 """
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
 
 import rclpy
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 from rclpy.callback_groups import ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from std_srvs.srv import Trigger
 
+from world_model_planner.core import diagnostics as diag
 from world_model_planner.core.lifecycle_core import RESULT_STATE, TRANSITION_LABELS, LifecycleManagerConfig, Supervisor
-from world_model_planner.core.params import ConfigError
-from world_model_planner.core.rosutil import DESTROY_TIMEOUT_S, READ_AT_STARTUP, LiveConfig, _destroy_within, check_unknown_parameters
+from world_model_planner.core.rosutil import (DESTROY_TIMEOUT_S, READ_AT_STARTUP, LiveConfig, check_unknown_parameters,
+                                              spin_main)
 
 #: LifecycleManagerConfig fields refused at runtime.
 STARTUP_ONLY = ("node_names", "autostart")
@@ -197,12 +197,8 @@ class LifecycleManager(Node):
     def _publish_diagnostics(self) -> None:
         with self._lock:
             level, message, values = self.sup.summary()
-        status = DiagnosticStatus(level=bytes([level]), name="lifecycle_manager", message=message,
-                                  hardware_id=self.get_fully_qualified_name(),
-                                  values=[KeyValue(key=k, value=v) for k, v in values.items()])
-        msg = DiagnosticArray(status=[status])
-        msg.header.stamp = self.get_clock().now().to_msg()
-        self._diag.publish(msg)
+        self._diag.publish(diag.build(diag.LIFECYCLE_MANAGER, values, self.get_clock().now().to_msg(),
+                                      level, message, self.get_fully_qualified_name()))
 
     # -- services ------------------------------------------------------------------------
     def _run_cycle(self, timeout_s: float) -> None:
@@ -242,31 +238,21 @@ def _srv(node_name: str, service: str) -> str:
 
 
 def main(args=None) -> int:
-    rclpy.init(args=args if args is not None else sys.argv)
-    node = None
-    status = 0
-    executor = MultiThreadedExecutor(num_threads=4)
-    try:
-        node = LifecycleManager()
+    executors = []
+
+    def run(node: LifecycleManager) -> None:
+        executor = MultiThreadedExecutor(num_threads=4)
+        executors.append(executor)
         executor.add_node(node)
         node.start()
         executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except ConfigError as exc:
-        print(f"[error] {exc}", file=sys.stderr)
-        status = 2
-    finally:
-        if node is not None:
-            node.stop()
-        executor.shutdown(timeout_sec=DESTROY_TIMEOUT_S)
-        if node is not None and not _destroy_within(node, DESTROY_TIMEOUT_S):
-            print(f"[warn] destroy_node did not finish within {DESTROY_TIMEOUT_S} s; exiting anyway",
-                  file=sys.stderr, flush=True)
-            os._exit(status)
-        if rclpy.ok():
-            rclpy.try_shutdown()
-    return status
+
+    def stop(node: LifecycleManager) -> None:
+        node.stop()
+        for executor in executors:
+            executor.shutdown(timeout_sec=DESTROY_TIMEOUT_S)
+
+    return spin_main(LifecycleManager, args, run=run, stop=stop)
 
 
 if __name__ == "__main__":

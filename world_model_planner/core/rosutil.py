@@ -158,23 +158,36 @@ class LiveConfig:
         return SetParametersResult(successful=False, reason=reason)
 
 
-def spin_main(make_node: Callable[[], object], args=None) -> int:
+def spin_main(make_node: Callable[[], object], args=None, *, run: Callable[[object], int | None] | None = None,
+              stop: Callable[[object], None] | None = None, errors: tuple = (), label: str = "",
+              init_kwargs: dict | None = None) -> int:
     """Init rclpy, build the node, spin until Ctrl-C or external shutdown, clean up.
 
+    Every node's ``main()`` goes through here. ``run(node)`` replaces ``rclpy.spin(node)`` for
+    nodes with their own loop or executor and may return an exit status; ``stop(node)`` runs
+    first on the way out (stop a worker, shut an executor down); ``errors`` are exception
+    types reported like ConfigError (one ``[error] {label}...`` line, exit 2);
+    ``init_kwargs`` go to ``rclpy.init`` (e.g. signal handler options). destroy_node gets
+    ``DESTROY_TIMEOUT_S``; past that the process exits anyway, so Ctrl-C never hangs.
     Works on Humble, Jazzy and Kilted (no ``with rclpy.init()``). Returns an exit status.
     """
-    rclpy.init(args=args if args is not None else sys.argv)
+    rclpy.init(args=args if args is not None else sys.argv, **(init_kwargs or {}))
     node = None
     status = 0
     try:
         node = make_node()
-        rclpy.spin(node)
+        if run is None:
+            rclpy.spin(node)
+        else:
+            status = run(node) or 0
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except ConfigError as exc:
-        print(f"[error] {exc}", file=sys.stderr)
+    except (ConfigError, *errors) as exc:
+        print(f"[error] {label}{exc}", file=sys.stderr)
         status = 2
     finally:
+        if node is not None and stop is not None:
+            stop(node)
         if node is not None and not _destroy_within(node, DESTROY_TIMEOUT_S):
             # an entity still in use can block destroy_node forever; never hang on Ctrl-C
             print(f"[warn] destroy_node did not finish within {DESTROY_TIMEOUT_S} s; exiting anyway",
