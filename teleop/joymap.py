@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from world_model_planner.core.params import param, validate
+from world_model_planner.core.params import CMD_TIMEOUT_S, param, validate
 
 
 @dataclass
@@ -29,7 +29,7 @@ class JoyConfig:
                                 range=(0, 31))
     turbo_button: int = param(-1, "Button for the turbo scales; -1 = none.", range=(-1, 31))
     deadzone: float = param(0.05, "Axis magnitudes below this count as zero.", range=(0.0, 0.9))
-    joy_timeout_s: float = param(0.5, "No Joy message for this long while driving: stop (s).",
+    joy_timeout_s: float = param(CMD_TIMEOUT_S, "No Joy message for this long while driving: stop (s).",
                                  range=(0.05, 10.0))
 
     def __post_init__(self):

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from world_model_planner.core.params import param, validate
+from world_model_planner.core.params import CMD_TIMEOUT_S, param, validate
 from world_model_planner.core.sensor_check import stamp_age
 
 ZERO6 = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
@@ -49,7 +49,7 @@ class LimiterConfig:
     max_dt_s: float = param(0.1, "Longest interval credited to the acceleration limit: after a "
                                  "longer pause a command moves the output by at most accel * "
                                  "max_dt_s (s).", range=(0.001, 1.0))
-    timeout_s: float = param(0.5, "No command for this long (node clock) -> the output goes to "
+    timeout_s: float = param(CMD_TIMEOUT_S, "No command for this long (node clock) -> the output goes to "
                                   "zero (s).", range=(0.01, 10.0))
 
     def __post_init__(self):

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from world_model_planner.core.params import ConfigError, param, validate
+from world_model_planner.core.params import CMD_TIMEOUT_S, ConfigError, param, validate
 from world_model_planner.core.sensor_check import stamp_age
 
 Cmd = tuple  # (vx, vy, vz, wx, wy, wz): a Twist as six floats
@@ -40,7 +40,7 @@ class MuxConfig:
     input_names: list = param(["teleop", "nav"], "Names of the command inputs.")
     input_topics: list = param(["/cmd_vel_teleop", "/cmd_vel_nav"], "Topic of each input.")
     input_priorities: list = param([100, 10], "Priority of each input; higher wins.")
-    input_timeouts_s: list = param([0.5, 0.5], "An input is inactive this long after its last "
+    input_timeouts_s: list = param([CMD_TIMEOUT_S, CMD_TIMEOUT_S], "An input is inactive this long after its last "
                                                "message (s, node clock: sim time under use_sim_time).")
     person_inputs: list = param(["teleop"], "Inputs driven by a person (take-over = intervention).")
     autonomy_inputs: list = param(["nav"], "Inputs driven by autonomy (the planner).")

@@ -15,6 +15,12 @@ import math
 from typing import Any, Iterable
 
 
+#: How long a velocity command stays valid without a newer one (s): the one default of every
+#: command timeout (sim ``cmd_timeout``, mux ``input_timeouts_s``, limiter ``timeout_s``, joystick
+#: ``joy_timeout_s``, recorded-command holding in the report and in world-model data loading).
+CMD_TIMEOUT_S = 0.5
+
+
 def param(default: Any, description: str, *, range: tuple[float, float] | None = None,
           choices: Iterable[Any] | None = None, ros: bool = True):
     """A dataclass field with documentation and validation metadata.
