@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from world_model_planner.core.mathutil import wrap_angle
+from world_model_planner.world_model_node.model import observation
 
 
 @dataclass
@@ -127,9 +128,9 @@ class LearnedModel:
         if self.beams is not None and scan.shape[0] != int(self.beams):
             raise ValueError(f"scan has {scan.shape[0]} beams, the world model expects {self.beams}")
         dev = self.device
-        obs = {"pose": torch.as_tensor(np.asarray(pose, np.float32), device=dev)[None],
-               "vel": torch.as_tensor(np.asarray(vel, np.float32), device=dev)[None],
-               "scan": torch.as_tensor(scan, device=dev)[None]}
+        obs = observation(torch.as_tensor(np.asarray(pose, np.float32), device=dev)[None],
+                          torch.as_tensor(np.asarray(vel, np.float32), device=dev)[None],
+                          torch.as_tensor(scan, device=dev)[None])
         return {"z": self.model.encode(obs)}                               # (1, D)
 
     @torch.inference_mode()

@@ -14,6 +14,7 @@ import numpy as np
 
 from world_model_planner.core import metrics as episode_metrics
 from world_model_planner.core.mathutil import angle_diff, wrap_angle
+from world_model_planner.core.params import CMD_TIMEOUT_S
 
 METRIC_KEYS = ("success", "time_s", "path_length_m", "spl", "collisions", "min_clearance_m",
                "mean_abs_jerk_mps3", "time_stopped_s", "interventions")
@@ -116,7 +117,7 @@ def differences(a: dict, b: dict) -> dict:
 
 # -- world model: open-loop prediction of recorded commands --------------------------------
 
-def held_command(cmds: np.ndarray, t_s: np.ndarray, timeout_s: float = 0.5) -> np.ndarray:
+def held_command(cmds: np.ndarray, t_s: np.ndarray, timeout_s: float = CMD_TIMEOUT_S) -> np.ndarray:
     """The command in effect at each time: the latest with stamp ≤ t, zero when it is older
     than ``timeout_s`` (the sim stops on stale commands). cmds (K, 3) t, v, w -> (T, 2)."""
     t_s = np.asarray(t_s, float)
@@ -142,6 +143,8 @@ def open_loop_errors(model, odom: np.ndarray, scan_t: np.ndarray, scans: np.ndar
     "yaw_mean_rad", "n"}, ...} and "starts": number of start points.
     """
     import torch
+
+    from world_model_planner.world_model_node.model import observation
 
     odom = np.asarray(odom, float)
     dt = float(model.dt_s)
@@ -169,9 +172,9 @@ def open_loop_errors(model, odom: np.ndarray, scan_t: np.ndarray, scans: np.ndar
     actions = held_command(cmds, times.reshape(-1)).reshape(len(ts), horizon, 2)
     dev = model.device
     with torch.no_grad():
-        z0 = model.encode({"pose": torch.tensor(pose0, dtype=torch.float32, device=dev),
-                           "vel": torch.tensor(state[:, 2:4], dtype=torch.float32, device=dev),
-                           "scan": torch.tensor(scans[starts], dtype=torch.float32, device=dev)})
+        z0 = model.encode(observation(torch.tensor(pose0, dtype=torch.float32, device=dev),
+                                      torch.tensor(state[:, 2:4], dtype=torch.float32, device=dev),
+                                      torch.tensor(scans[starts], dtype=torch.float32, device=dev)))
         z = model.rollout(z0, torch.tensor(actions, dtype=torch.float32, device=dev))
         pred = model.pose(z).cpu().numpy()                               # (B, H, 3)
     for h, k in zip(horizons_s, steps):

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from world_model_planner.core.safeio import atomic_path
+from world_model_planner.core.params import CMD_TIMEOUT_S
 from world_model_planner.core.rosconv import stamp_to_sec, yaw_of
 
 FORMAT_VERSION = 1
@@ -195,7 +196,7 @@ def _stamp(msg, log_time_ns: int) -> float | None:
 
 def load_mcap(path, dt_s: float = 0.1, odom_topic: str = "/odom", scan_topic: str = "/scan",
               cmd_topic: str = "/cmd_vel", max_odom_age_s: float = 0.25, max_scan_age_s: float = 0.5,
-              cmd_timeout_s: float = 0.5, first_episode: int = 0) -> Transitions:
+              cmd_timeout_s: float = CMD_TIMEOUT_S, first_episode: int = 0) -> Transitions:
     """Resample an MCAP recording (/odom, /scan, /cmd_vel[, /diagnostics]) onto a dt_s grid.
 
     Times are header stamps (the recording's ROS clock); /cmd_vel as plain Twist has no

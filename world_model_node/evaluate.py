@@ -21,6 +21,7 @@ import torch
 
 from world_model_planner.world_model_node.data import Transitions
 from world_model_planner.core.mathutil import wrap_angle
+from world_model_planner.world_model_node.model import observation
 
 HORIZONS_S = (0.5, 1.0, 2.0, 3.0)
 
@@ -72,9 +73,8 @@ def evaluate(model, data: Transitions, horizons_s=HORIZONS_S, stride: int = 5, b
     preds = []
     for i in range(0, len(starts), batch):
         r = starts[i:i + batch]
-        obs = {"pose": data.pose[r], "vel": data.vel[r], "scan": data.scan[r]}
-        if model.cfg.use_image:
-            obs["image"] = np.transpose(data.image[r], (0, 3, 1, 2))
+        obs = observation(data.pose[r], data.vel[r], data.scan[r],
+                          data.image[r] if model.cfg.use_image else None, channels_last=True)
         z = model.rollout(model.encode(obs), torch.as_tensor(cmds[i:i + batch], device=dev))
         preds.append(model.pose(z).cpu().numpy())
     pred = {"model": np.concatenate(preds),
@@ -92,9 +92,8 @@ def evaluate(model, data: Transitions, horizons_s=HORIZONS_S, stride: int = 5, b
     logits = []
     for i in range(0, len(one), batch):
         r = one[i:i + batch]
-        obs = {"pose": data.pose[r], "vel": data.vel[r], "scan": data.scan[r]}
-        if model.cfg.use_image:
-            obs["image"] = np.transpose(data.image[r], (0, 3, 1, 2))
+        obs = observation(data.pose[r], data.vel[r], data.scan[r],
+                          data.image[r] if model.cfg.use_image else None, channels_last=True)
         z1 = model.predict(model.encode(obs), torch.as_tensor(data.cmd[r], device=dev))
         logits.append(model.collision_logit(z1).cpu().numpy())
     out["collision_auroc"] = auroc(np.concatenate(logits), data.collision[one]) if len(one) else None
@@ -103,9 +102,8 @@ def evaluate(model, data: Transitions, horizons_s=HORIZONS_S, stride: int = 5, b
         lg = []
         for i in range(0, len(starts), batch):
             r = starts[i:i + batch]
-            obs = {"pose": data.pose[r], "vel": data.vel[r], "scan": data.scan[r]}
-            if model.cfg.use_image:
-                obs["image"] = np.transpose(data.image[r], (0, 3, 1, 2))
+            obs = observation(data.pose[r], data.vel[r], data.scan[r],
+                                  data.image[r] if model.cfg.use_image else None, channels_last=True)
             z = model.rollout(model.encode(obs), torch.as_tensor(cmds[i:i + batch, :s], device=dev))
             lg.append(model.collision_logit(z[:, -1]).cpu().numpy())
         by_h.append(auroc(np.concatenate(lg), data.collision[starts + s - 1]))

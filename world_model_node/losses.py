@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from world_model_planner.core.params import param, validate
 
-from world_model_planner.world_model_node.model import WorldModel, ObsEncoder
+from world_model_planner.world_model_node.model import ObsEncoder, WorldModel, observation
 
 
 @dataclass
@@ -63,9 +63,7 @@ def window_loss(model: WorldModel, target_encoder: ObsEncoder, batch: dict, w: L
     image = batch.get("image")
     b, k1 = pose.shape[:2]
     horizon = k1 - 1
-    obs0 = {"pose": pose[:, 0], "vel": vel[:, 0], "scan": scan[:, 0]}
-    if image is not None:
-        obs0["image"] = image[:, 0]
+    obs0 = observation(pose[:, 0], vel[:, 0], scan[:, 0], None if image is None else image[:, 0])
     z0 = model.encode(obs0)
     z = model.rollout(z0, batch["cmd"])  # (B, K, D)
     with torch.no_grad():

@@ -108,6 +108,20 @@ def clean_scan(scan: torch.Tensor, range_max_m: float) -> torch.Tensor:
     return scan.clamp(0.0, range_max_m)
 
 
+def observation(pose, vel, scan, image=None, *, channels_last: bool = False) -> dict:
+    """The observation :meth:`WorldModel.encode` takes, built in this one place.
+
+    pose (B, 3) x, y, yaw; vel (B, 2) v, w; scan (B, N) ranges; image (B, 3, S, S) RGB, or
+    (B, S, S, 3) with ``channels_last``. Arrays or tensors; encode moves them to the model's
+    device as float32 (uint8 images stay uint8) and reads a missing batch axis as B = 1.
+    """
+    obs = {"pose": pose, "vel": vel, "scan": scan}
+    if image is not None:
+        obs["image"] = image.permute(0, 3, 1, 2) if channels_last and torch.is_tensor(image) else \
+            (image.transpose(0, 3, 1, 2) if channels_last else image)
+    return obs
+
+
 def mlp(sizes: list[int], act=nn.SiLU) -> nn.Sequential:
     layers: list[nn.Module] = []
     for i in range(len(sizes) - 1):

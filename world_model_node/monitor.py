@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from world_model_planner.world_model_node.model import observation
+
 
 class CommandLog:
     """Piecewise-constant command history: (t_s, v_mps, w_radps), held until the next one."""
@@ -163,8 +165,8 @@ class SurpriseMonitor:
     # -- internals ----------------------------------------------------------------------
     def _z(self, frame: Frame) -> torch.Tensor:
         if frame.z is None:
-            obs = {"pose": torch.as_tensor(frame.pose), "vel": torch.as_tensor(frame.vel),
-                   "scan": torch.as_tensor(frame.scan)}
+            obs = observation(torch.as_tensor(frame.pose), torch.as_tensor(frame.vel),
+                              torch.as_tensor(frame.scan))
             frame.z = self.model.encode(obs)[0]
         return frame.z
 
