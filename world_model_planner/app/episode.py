@@ -1,12 +1,15 @@
 """One episode over the real stack: start the node processes, bring them up, send the goal,
 watch, and return the DESIGN.md episode record.
 
-The monitor is an in-process rclpy node in its own context (domain = the stack's private
-domain). It sends /goal_pose (scenario goal, frame odom), follows /odom (path, success),
-the sim's /diagnostics (``collisions``, ``clearance_m``) and the planner's (``plan_hz``,
-``state``), and ends on success, on the scenario's time limit in simulated time (the /odom
-stamps, driven by /clock), or when the planner refuses the goal. Every wait polls state
-filled by callbacks; nothing sleeps blindly.
+Small parts (:mod:`world_model_planner.app.episode_parts`) on one in-process rclpy node
+(:class:`EpisodeNode`, its own context on the stack's private domain): :class:`GoalSender`
+sends /goal_pose (scenario goal, frame odom), :class:`OdomTrack` follows /odom (path,
+success), :class:`DiagnosticsReader` reads the sim's /diagnostics (``collisions``,
+``clearance_m``) and the planner's (``plan_hz``, ``state``) by the typed keys of
+core.diagnostics, and the lifecycle client of core.lifecycle_core brings the nodes up.
+:class:`EpisodeLoop` ends the episode on success, on the scenario's time limit in simulated
+time (the /odom stamps, driven by /clock), or when the planner refuses the goal.
+Every wait polls state filled by callbacks; nothing sleeps blindly.
 """
 from __future__ import annotations
 
@@ -15,18 +18,18 @@ import json
 import math
 import os
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Callable
 
+from world_model_planner.core import lifecycle_core as lc
 from world_model_planner.core import metrics
+from world_model_planner.core.lifecycle_core import LifecycleClient
+from world_model_planner.app.episode_parts import DiagnosticsReader, EpisodeNode, GoalSender, OdomTrack, wait_for
 from world_model_planner.app.launcher import Stack, StackError
 from world_model_planner.testing.domain import DomainLease
 from world_model_planner.core.safeio import atomic_write_text, clip
 from world_model_planner.app.stack import MANAGER, PLANNER, SIM, sim_stack
-
-ACTIVE = 3  # lifecycle_msgs/State.PRIMARY_STATE_ACTIVE
 
 
 @dataclasses.dataclass
@@ -150,233 +153,112 @@ def write_episode_json(path: str | os.PathLike, rec: dict) -> Path:
 
 
 class Monitor:
-    """In-process rclpy node on the stack's domain, spun by a background thread."""
+    """The episode's parts on one node: odometry, diagnostics, goal sender, lifecycle client."""
 
     def __init__(self, domain_id: int):
-        import rclpy
-        from diagnostic_msgs.msg import DiagnosticArray
-        from geometry_msgs.msg import PoseStamped
-        from nav_msgs.msg import Odometry
-        from rclpy.executors import SingleThreadedExecutor
-        from rclpy.qos import QoSProfile, ReliabilityPolicy
+        self._node = EpisodeNode(domain_id)
+        self.node = self._node.node
+        self.odom = OdomTrack(self.node)
+        self.diag = DiagnosticsReader(self.node)
+        self.goal = GoalSender(self.node)
+        self.lifecycle = LifecycleClient(self.node)
 
-        self.context = rclpy.context.Context()
-        rclpy.init(context=self.context, domain_id=domain_id)
-        self.node = rclpy.create_node(f"wmp_episode_monitor_{domain_id}", context=self.context)
-        self._lock = threading.Lock()
-        self.odom: list[tuple[float, float, float, float]] = []   # (t_s, x, y, yaw)
-        self.odom_wall = 0.0
-        self.sim_diag: dict[str, str] = {}
-        self.clearances: list[float] = []
-        self.planner_diag: dict[str, str] = {}
-        self.plan_hz: list[float] = []
-        self.recording = False
-        any_qos = QoSProfile(depth=200, reliability=ReliabilityPolicy.BEST_EFFORT)
-        self.node.create_subscription(Odometry, "/odom", self._on_odom, any_qos)
-        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diag, any_qos)
-        self.goal_pub = self.node.create_publisher(PoseStamped, "/goal_pose", 10)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self._stop = False
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-        self._thread.start()
+    def send_goal(self, x: float, y: float) -> None:
+        last = self.odom.last()
+        self.goal.send(x, y, last[0] if last else 0.0)
 
-    def _spin(self):
-        while not self._stop and self.context.ok():
-            try:
-                self.executor.spin_once(timeout_sec=0.05)
-            except Exception:  # noqa: BLE001 - context shut down under us
-                if self._stop:
-                    return
-                raise
-
-    # -- callbacks -------------------------------------------------------------------------
-    def _on_odom(self, msg) -> None:
-        p, q = msg.pose.pose.position, msg.pose.pose.orientation
-        yaw = math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
-        t = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-        with self._lock:
-            if self.recording or not self.odom:
-                self.odom.append((t, float(p.x), float(p.y), yaw))
-            else:
-                self.odom[-1] = (t, float(p.x), float(p.y), yaw)
-            self.odom_wall = time.monotonic()
-
-    def _on_diag(self, msg) -> None:
-        for st in msg.status:
-            role = st.name.split(":")[-1].strip().split("/")[-1]
-            values = {kv.key: kv.value for kv in st.values}
-            with self._lock:
-                if role in ("sim", SIM):
-                    self.sim_diag = values
-                    c = _float(values.get("clearance_m"))
-                    if self.recording and c is not None:
-                        self.clearances.append(c)
-                elif role in ("planner", PLANNER):
-                    self.planner_diag = values
-                    hz = _float(values.get("plan_hz"))
-                    if self.recording and hz is not None and hz > 0 and \
-                            values.get("state") == "planning":
-                        self.plan_hz.append(hz)
-
-    # -- bring-up --------------------------------------------------------------------------
     def bring_up(self, stack: Stack, timeout_s: float) -> None:
         """Wait for /odom, then for every lifecycle node to be active (driving the
         transitions here when the stack has no lifecycle manager), then for the planner
         to subscribe to /goal_pose."""
         deadline = time.monotonic() + timeout_s
-        self._wait(stack, lambda: bool(self.odom), deadline, "the sim's first /odom")
+        wait_for(stack, lambda: self.odom.last() is not None, deadline, "the sim's first /odom")
         managed = [s for s in stack.specs if s.lifecycle]
         has_manager = any(s.executable == MANAGER for s in stack.specs)
         for spec in managed:
             if not has_manager:
-                self._transition(stack, spec.fqn, deadline)
-            self._wait(stack, lambda f=spec.fqn: self._state(f) == ACTIVE, deadline,
-                       f"{spec.fqn} to become active", poll_s=0.25)
-        self._wait(stack, lambda: self.goal_pub.get_subscription_count() > 0, deadline,
-                   "the planner's /goal_pose subscription")
+                self._configure_and_activate(stack, spec.fqn, deadline)
+            wait_for(stack, lambda f=spec.fqn: self.lifecycle.state(f) == lc.ACTIVE, deadline,
+                     f"{spec.fqn} to become active", poll_s=0.25)
+        wait_for(stack, lambda: self.goal.subscribers() > 0, deadline,
+                 "the planner's /goal_pose subscription")
 
-    def _transition(self, stack: Stack, fqn: str, deadline: float) -> None:
-        from lifecycle_msgs.msg import Transition
-        from lifecycle_msgs.srv import ChangeState
-
-        for tid in (Transition.TRANSITION_CONFIGURE, Transition.TRANSITION_ACTIVATE):
-            res = self._call(stack, ChangeState, f"{fqn}/change_state",
-                             ChangeState.Request(transition=Transition(id=tid)), deadline)
-            if not res.success:
+    def _configure_and_activate(self, stack: Stack, fqn: str, deadline: float) -> None:
+        for tid in (lc.CONFIGURE, lc.ACTIVATE):
+            ok = self.lifecycle.change_state(
+                fqn, tid, lambda cond, what: wait_for(stack, cond, deadline, what))
+            if not ok:
                 raise StackError(f"{fqn} refused lifecycle transition {tid}; see its log in "
                                  f"{stack.log_dir}")
 
-    def _state(self, fqn: str) -> int | None:
-        from lifecycle_msgs.srv import GetState
-
-        client = self._client(GetState, f"{fqn}/get_state")
-        if not client.service_is_ready():
-            return None
-        fut = client.call_async(GetState.Request())
-        end = time.monotonic() + 5.0
-        while not fut.done() and time.monotonic() < end:
-            time.sleep(0.01)
-        return int(fut.result().current_state.id) if fut.done() and fut.result() else None
-
-    def _call(self, stack: Stack, srv_type, name: str, request, deadline: float):
-        client = self._client(srv_type, name)
-        self._wait(stack, client.service_is_ready, deadline, f"service {name}")
-        fut = client.call_async(request)
-        self._wait(stack, fut.done, deadline, f"an answer from {name}")
-        return fut.result()
-
-    def _client(self, srv_type, name: str):
-        if not hasattr(self, "_clients"):
-            self._clients = {}
-        if name not in self._clients:
-            self._clients[name] = self.node.create_client(srv_type, name)
-        return self._clients[name]
-
-    def _wait(self, stack: Stack, cond: Callable[[], bool], deadline: float, what: str,
-              poll_s: float = 0.02) -> None:
-        while not cond():
-            stack.check()
-            if time.monotonic() > deadline:
-                raise StackError(f"timed out waiting for {what}; node logs in {stack.log_dir}")
-            time.sleep(poll_s)
-
-    # -- the episode -----------------------------------------------------------------------
-    def send_goal(self, x: float, y: float) -> None:
-        from geometry_msgs.msg import PoseStamped
-
-        msg = PoseStamped()
-        msg.header.frame_id = "odom"
-        with self._lock:
-            t = self.odom[-1][0] if self.odom else 0.0
-        msg.header.stamp.sec = int(t)
-        msg.header.stamp.nanosec = int(round((t - int(t)) * 1e9)) % 1_000_000_000
-        msg.pose.position.x, msg.pose.position.y = float(x), float(y)
-        msg.pose.orientation.w = 1.0
-        self.goal_pub.publish(msg)
-
     def drive(self, stack: Stack, scenario, time_limit_s: float, cfg: EpisodeConfig,
               on_progress: Callable[[dict], None] | None) -> dict:
-        goal = (float(scenario.goal.x), float(scenario.goal.y))
-        tol = float(scenario.goal.tolerance)
-        with self._lock:
-            self.recording = True
-            self.odom = self.odom[-1:]
-            t0 = self.odom[0][0]
-            collisions0 = _int(self.sim_diag.get("collisions")) or 0
-        self.send_goal(*goal)
-        wall0 = sent = last_odom = time.monotonic()
-        sends, reason, last_report = 1, "time_limit", 0.0
-        max_wall_s = cfg.max_wall_s or cfg.wall_factor * time_limit_s
+        return EpisodeLoop(self, stack, scenario, time_limit_s, cfg, on_progress).run()
+
+    def close(self) -> None:
+        self._node.close()
+
+
+class EpisodeLoop:
+    """Send the goal and watch until success, the time limit, a refusal or a stall."""
+
+    def __init__(self, mon: Monitor, stack: Stack, scenario, time_limit_s: float,
+                 cfg: EpisodeConfig, on_progress: Callable[[dict], None] | None):
+        self.mon, self.stack, self.cfg, self.on_progress = mon, stack, cfg, on_progress
+        self.goal = (float(scenario.goal.x), float(scenario.goal.y))
+        self.tol = float(scenario.goal.tolerance)
+        self.time_limit_s = time_limit_s
+
+    def run(self) -> dict:
+        mon, cfg, goal = self.mon, self.cfg, self.goal
+        mon.diag.recording = True
+        t0 = mon.odom.start_recording()
+        collisions0 = mon.diag.collisions()
+        mon.send_goal(*goal)
+        wall0 = sent = time.monotonic()
+        sends, last_report = 1, 0.0
+        max_wall_s = cfg.max_wall_s or cfg.wall_factor * self.time_limit_s
         reached_since = None
         while True:
-            stack.check()
+            self.stack.check()
             now = time.monotonic()
-            with self._lock:
-                t, x, y, _ = self.odom[-1]
-                state = self.planner_diag.get("state", "")
-                last_odom = self.odom_wall
-            if metrics.reached((x, y), goal, tol):
-                reason = "reached"
-                break
-            if t - t0 >= time_limit_s:
-                break
-            if state == "refused":
-                reason = "refused"
-                break
-            if state == "reached":   # stopped short of the tolerance: nothing more will happen
-                reached_since = t if reached_since is None else reached_since
-                if t - reached_since > 2.0:
-                    reason = "stopped_outside_tolerance"
-                    break
-            else:
-                reached_since = None
-            if now - wall0 > max_wall_s:
+            t, x, y, _ = mon.odom.last()
+            state = mon.diag.planner_state()
+            reason, reached_since = self._end_reason(t - t0, (x, y), state, t, reached_since)
+            if reason is None and now - wall0 > max_wall_s:
                 reason = "wall_time_limit"
+            if reason is not None:
                 break
-            if now - last_odom > cfg.stall_timeout_s:
+            if now - mon.odom.wall > cfg.stall_timeout_s:
                 raise StackError(f"no /odom for {cfg.stall_timeout_s:.0f} s: the sim is stuck; "
-                                 f"node logs in {stack.log_dir}")
+                                 f"node logs in {self.stack.log_dir}")
             if state in ("", "idle") and now - sent > 2.0 and sends < 10:
-                self.send_goal(*goal)   # the first goal may have raced discovery
+                mon.send_goal(*goal)   # the first goal may have raced discovery
                 sent, sends = now, sends + 1
-            if on_progress is not None and now - last_report >= 0.5:
+            if self.on_progress is not None and now - last_report >= 0.5:
                 last_report = now
-                on_progress({"t_s": t - t0, "time_limit_s": time_limit_s, "state": state,
-                             "distance_m": metrics.goal_distance_m((x, y), goal)})
+                self.on_progress({"t_s": t - t0, "time_limit_s": self.time_limit_s, "state": state,
+                                  "distance_m": metrics.goal_distance_m((x, y), goal)})
             time.sleep(0.02)
-        with self._lock:
-            traj = [(round(tt - t0, 3), round(xx, 4), round(yy, 4), round(th, 4))
-                    for tt, xx, yy, th in self.odom]
-            collisions = (_int(self.sim_diag.get("collisions")) or 0) - collisions0
-            clear = min(self.clearances) if self.clearances else \
-                _float(self.sim_diag.get("clearance_m"))
-            plan_hz = metrics.median_or_none(self.plan_hz)
-            if plan_hz is None:
-                plan_hz = _float(self.planner_diag.get("plan_hz"))
+        traj = mon.odom.trajectory(t0)
+        collisions = mon.diag.collisions() - collisions0
+        clear, plan_hz = mon.diag.min_clearance_m(), mon.diag.plan_hz_median()
         return {"time_s": round(traj[-1][0], 3), "collisions": max(collisions, 0),
                 "min_clearance_m": None if clear is None else round(clear, 3),
                 "plan_hz_median": None if plan_hz is None else round(plan_hz, 2),
-                "end_reason": reason, "time_limit_s": time_limit_s, "trajectory": traj}
+                "end_reason": reason, "time_limit_s": self.time_limit_s, "trajectory": traj}
 
-    def close(self) -> None:
-        import rclpy
+    def _end_reason(self, elapsed_s: float, xy, state: str, t: float, reached_since):
+        """(why the episode ends or None, when the planner first said "reached")."""
+        if metrics.reached(xy, self.goal, self.tol):
+            return "reached", reached_since
+        if elapsed_s >= self.time_limit_s:
+            return "time_limit", reached_since
+        if state == "refused":
+            return "refused", reached_since
+        if state != "reached":
+            return None, None
+        # stopped short of the tolerance: nothing more will happen
+        reached_since = t if reached_since is None else reached_since
+        return ("stopped_outside_tolerance" if t - reached_since > 2.0 else None), reached_since
 
-        self._stop = True
-        self._thread.join(2.0)
-        self.executor.shutdown()
-        self.node.destroy_node()
-        rclpy.try_shutdown(context=self.context)
-
-
-def _float(v) -> float | None:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
-
-
-def _int(v) -> int | None:
-    f = _float(v)
-    return None if f is None else int(f)

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from world_model_planner.core.safeio import atomic_write_text
+from world_model_planner.core.rosconv import stamp_to_sec, yaw_of
 
 MODES = ("teleop", "planner", "shared")
 
@@ -83,6 +84,7 @@ def session_specs(opts: SessionOptions, recording: Path):
 def run_session(opts: SessionOptions) -> dict:
     from world_model_planner.sim.scenario import load_scenario
     from world_model_planner.app.episode import Monitor
+    from world_model_planner.app.episode_parts import wait_for
     from world_model_planner.app.launcher import Stack, StackError
     from world_model_planner.testing.domain import DomainLease
 
@@ -118,15 +120,15 @@ def run_session(opts: SessionOptions) -> dict:
             try:
                 deadline = time.monotonic() + opts.startup_timeout_s
                 if opts.mode == "teleop":
-                    _wait(stack, lambda: bool(mon.odom), deadline, "the sim's first /odom")
+                    wait_for(stack, lambda: mon.odom.last() is not None, deadline, "the sim's first /odom")
                 else:
                     mon.bring_up(stack, opts.startup_timeout_s)
                 want = 1 if opts.mode == "teleop" else 2  # recorder (+ planner) on /goal_pose
-                _wait(stack, lambda: mon.goal_pub.get_subscription_count() >= want, deadline,
-                      "the recorder's /goal_pose subscription")
+                wait_for(stack, lambda: mon.goal.subscribers() >= want, deadline,
+                         "the recorder's /goal_pose subscription")
                 operator = None
                 if person and scripted:
-                    operator = _ScriptedOperator(mon.node, scenario, mon.odom[-1][1:3],
+                    operator = _ScriptedOperator(mon.node, scenario, mon.odom.last()[1:3],
                                                  opts.seed, opts.takeover if opts.mode == "shared" else [])
                 elif person:
                     keyboard = subprocess.Popen([str(Path(sys.executable).parent / "teleop_keyboard"),
@@ -166,16 +168,6 @@ def summarize(recording: Path, scenario_name: str | None = None) -> dict:
     return {"recording": str(recording), "meta": data.meta, "metrics": evaluate(data, scenario)}
 
 
-def _wait(stack, cond, deadline: float, what: str) -> None:
-    from world_model_planner.app.launcher import StackError
-
-    while not cond():
-        stack.check()
-        if time.monotonic() > deadline:
-            raise StackError(f"timed out waiting for {what}; node logs in {stack.log_dir}")
-        time.sleep(0.02)
-
-
 def _drive(stack, mon, scenario, time_limit_s: float, opts: SessionOptions, keyboard) -> str:
     try:
         return _drive_loop(stack, mon, scenario, time_limit_s, opts, keyboard)
@@ -185,20 +177,20 @@ def _drive(stack, mon, scenario, time_limit_s: float, opts: SessionOptions, keyb
 
 def _drive_loop(stack, mon, scenario, time_limit_s: float, opts: SessionOptions, keyboard) -> str:
     goal, tol = (scenario.goal.x, scenario.goal.y), float(scenario.goal.tolerance)
-    mon.recording = True
-    t0 = mon.odom[-1][0]
+    mon.diag.recording = True
+    t0 = mon.odom.start_recording()
     mon.send_goal(*goal)
     sent, sends = time.monotonic(), 1
     while True:
         stack.check()
-        t, x, y, _ = mon.odom[-1]
+        t, x, y, _ = mon.odom.last()
         if math.hypot(x - goal[0], y - goal[1]) <= tol:
             return "reached"
         if t - t0 >= time_limit_s:
             return "time_limit"
         if keyboard is not None and keyboard.poll() is not None:
             return "operator_quit"
-        if opts.mode != "teleop" and mon.planner_diag.get("state", "") in ("", "idle") \
+        if opts.mode != "teleop" and mon.diag.planner_state() in ("", "idle") \
                 and time.monotonic() - sent > 2.0 and sends < 10:
             mon.send_goal(*goal)  # the first goal may have raced discovery
             sent, sends = time.monotonic(), sends + 1
@@ -214,10 +206,8 @@ class _ScriptedOperator:
         from rclpy.qos import QoSProfile, ReliabilityPolicy
 
         from world_model_planner.teleop.scripted import ScriptedConfig, ScriptedDriver, plan_route
-        from world_model_planner.core.rosconv import yaw_of
 
         self._Twist = TwistStamped
-        self._yaw = yaw_of
         route = plan_route(scenario, start_xy)
         self.driver = ScriptedDriver(route, (scenario.goal.x, scenario.goal.y),
                                      ScriptedConfig(seed=seed), takeover_windows=takeover)
@@ -230,15 +220,15 @@ class _ScriptedOperator:
         self.timer = node.create_timer(0.1, self._on_timer)
 
     def _on_odom(self, msg) -> None:
-        t = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        t = stamp_to_sec(msg.header.stamp)
         p = msg.pose.pose
-        self.driver.observe(t, (p.position.x, p.position.y, self._yaw(p.orientation)))
+        self.driver.observe(t, (p.position.x, p.position.y, yaw_of(p.orientation)))
         self.last_stamp = msg.header.stamp
 
     def _on_timer(self) -> None:
         if self.last_stamp is None:
             return
-        t = self.last_stamp.sec + self.last_stamp.nanosec * 1e-9
+        t = stamp_to_sec(self.last_stamp)
         cmd = self.driver.command(t)
         self.driving = cmd is not None
         if cmd is not None:

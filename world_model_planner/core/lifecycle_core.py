@@ -198,3 +198,50 @@ __all__ = [
     "RESULT_STATE", "LifecycleManagerConfig", "NodeRecord", "Supervisor", "STATE_LABELS", "TRANSITION_LABELS",
     "UNKNOWN", "UNCONFIGURED", "INACTIVE", "ACTIVE", "FINALIZED",
     "CONFIGURE", "CLEANUP", "ACTIVATE", "DEACTIVATE"]
+
+
+class LifecycleClient:
+    """get_state / change_state of lifecycle nodes by fully qualified name, through the
+    service clients of one rclpy ``node`` spun elsewhere (its executor completes the futures).
+
+    Message classes are imported where used; rclpy itself is never imported here.
+    """
+
+    def __init__(self, node):
+        self.node = node
+        self._clients: dict[str, object] = {}
+
+    def _client(self, srv_type, name: str):
+        if name not in self._clients:
+            self._clients[name] = self.node.create_client(srv_type, name)
+        return self._clients[name]
+
+    def state(self, fqn: str, timeout_s: float = 5.0) -> int | None:
+        """The node's primary state id (``ACTIVE``...), or None when its get_state service is
+        not there yet or does not answer within ``timeout_s``."""
+        import time
+
+        from lifecycle_msgs.srv import GetState
+
+        client = self._client(GetState, f"{fqn}/get_state")
+        if not client.service_is_ready():
+            return None
+        fut = client.call_async(GetState.Request())
+        end = time.monotonic() + timeout_s
+        while not fut.done() and time.monotonic() < end:
+            time.sleep(0.01)
+        return int(fut.result().current_state.id) if fut.done() and fut.result() else None
+
+    def change_state(self, fqn: str, transition: int, wait) -> bool:
+        """Request ``transition`` (``CONFIGURE``...) of ``fqn``; True when it succeeded.
+
+        ``wait(cond, what)`` blocks until ``cond()`` is true or raises (the caller's deadline)."""
+        from lifecycle_msgs.msg import Transition
+        from lifecycle_msgs.srv import ChangeState
+
+        name = f"{fqn}/change_state"
+        client = self._client(ChangeState, name)
+        wait(client.service_is_ready, f"service {name}")
+        fut = client.call_async(ChangeState.Request(transition=Transition(id=transition)))
+        wait(fut.done, f"an answer from {name}")
+        return bool(fut.result().success)
