@@ -35,7 +35,7 @@ from mcap.writer import Writer as McapWriter
 
 from world_model_planner.teleop.msgdefs import full_definition
 from world_model_planner.core.params import param, validate
-from world_model_planner.core.rosconv import yaw_of
+from world_model_planner.core.rosconv import stamp_to_sec, yaw_of
 
 MCAP_MAGIC = bytes([137, 77, 67, 65, 80, 48, 13, 10])
 DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
@@ -309,7 +309,7 @@ class RecordingValidator:
         why = ""
         header = getattr(msg, "header", None)
         if header is not None and now_s > 0.0:
-            stamp = header.stamp.sec + header.stamp.nanosec * 1e-9
+            stamp = stamp_to_sec(header.stamp)
             if stamp > 0.0:
                 why = sc.stamp_age(now_s, stamp, self.limits.future_tolerance_s)[1]
         if not why and topic == "/scan":

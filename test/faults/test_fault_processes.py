@@ -23,14 +23,11 @@ from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from geometry_msgs.msg import PoseStamped, TwistStamped  # noqa: E402
 from nav_msgs.msg import Odometry  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
+from world_model_planner.core.rosconv import stamp_to_sec
 
 CMD_TIMEOUT_S = 0.5          # sim cmd_timeout and the mux's input timeouts (config/mux.yaml)
 BRAKE_MPS2 = 1.5             # Husky linear acceleration limit
 GOAL = (3.0, 0.0)
-
-
-def _t(stamp) -> float:
-    return stamp.sec + stamp.nanosec * 1e-9
 
 
 def _speed(o) -> float:
@@ -103,35 +100,35 @@ def stack(node_env, tmp_path, probe, ckpt):  # noqa: F811
 def test_planner_killed_robot_stops_restart_resumes_world_model_killed_driving_goes_on(stack, probe):
     moving = stack.drive()
     v_kill = moving.twist.twist.linear.x
-    t_kill = _t(probe.received("/odom")[-1].header.stamp)
+    t_kill = stamp_to_sec(probe.received("/odom")[-1].header.stamp)
     stack.planner.kill()
     # the mux times the dead planner out and sends one zero command ...
     zero = probe.wait_for("/cmd_vel", lambda ms: bool(ms) and ms[-1].twist.linear.x == 0.0
                           and ms[-1].twist.angular.z == 0.0, timeout=10.0, proc=stack.sim)[-1]
     # ... and the robot brakes to a standstill and stays there
-    still = probe.wait_for("/odom", lambda ms: _t(ms[-1].header.stamp) > t_kill and _speed(ms[-1]) < 0.01,
+    still = probe.wait_for("/odom", lambda ms: stamp_to_sec(ms[-1].header.stamp) > t_kill and _speed(ms[-1]) < 0.01,
                            timeout=10.0, proc=stack.sim)[-1]
-    stop_s = _t(still.header.stamp) - t_kill
-    after = [o for o in probe.received("/odom") if t_kill <= _t(o.header.stamp) <= _t(still.header.stamp)]
+    stop_s = stamp_to_sec(still.header.stamp) - t_kill
+    after = [o for o in probe.received("/odom") if t_kill <= stamp_to_sec(o.header.stamp) <= stamp_to_sec(still.header.stamp)]
     v_peak = max(o.twist.twist.linear.x for o in after)
-    brake_s = max(_t(o.header.stamp) for o in after if o.twist.twist.linear.x >= v_peak - 0.02) - t_kill
-    zero_s = _t(zero.header.stamp) - t_kill
+    brake_s = max(stamp_to_sec(o.header.stamp) for o in after if o.twist.twist.linear.x >= v_peak - 0.02) - t_kill
+    zero_s = stamp_to_sec(zero.header.stamp) - t_kill
     print(f"\nplanner SIGKILL at v={v_kill:.2f} m/s: zero command at +{zero_s:.2f} s, braking from "
           f"v={v_peak:.2f} m/s at +{brake_s:.2f} s, standstill at +{stop_s:.2f} s (sim time)")
     assert zero_s <= CMD_TIMEOUT_S + 0.15 and brake_s <= CMD_TIMEOUT_S + 0.15
     assert stop_s <= CMD_TIMEOUT_S + v_peak / BRAKE_MPS2 + 0.3
     x_still = still.pose.pose.position.x
-    probe.wait_for("/odom", lambda ms: _t(ms[-1].header.stamp) > _t(still.header.stamp) + 1.0, proc=stack.sim)
+    probe.wait_for("/odom", lambda ms: stamp_to_sec(ms[-1].header.stamp) > stamp_to_sec(still.header.stamp) + 1.0, proc=stack.sim)
     assert abs(probe.received("/odom")[-1].pose.pose.position.x - x_still) < 0.01
     assert all(p.alive() for p in (stack.sim, stack.mux, stack.wm))
 
     stack.planner = stack.start_planner(1)      # restart: it comes up, takes the goal, drives again
     stack.drive()
 
-    t_wm = _t(probe.received("/odom")[-1].header.stamp)
+    t_wm = stamp_to_sec(probe.received("/odom")[-1].header.stamp)
     stack.wm.kill()
-    probe.wait_for("/odom", lambda ms: _t(ms[-1].header.stamp) > t_wm + 1.0, proc=stack.sim)
-    after = [o for o in probe.received("/odom") if _t(o.header.stamp) > t_wm]
+    probe.wait_for("/odom", lambda ms: stamp_to_sec(ms[-1].header.stamp) > t_wm + 1.0, proc=stack.sim)
+    after = [o for o in probe.received("/odom") if stamp_to_sec(o.header.stamp) > t_wm]
     assert min(o.twist.twist.linear.x for o in after) > 0.2     # not in the control loop: driving goes on
     stack.wm = stack.start_world_model(1)
     probe.clear("/diagnostics")
@@ -143,13 +140,13 @@ def test_planner_killed_robot_stops_restart_resumes_world_model_killed_driving_g
 def test_sim_reset_mid_plan_clock_jumps_back_nodes_survive_and_drive_again(stack, probe):
     x0 = stack.drive().pose.pose.position.x
     probe.wait_for("/odom", lambda ms: ms[-1].pose.pose.position.x > x0 + 1.0, timeout=20.0, proc=stack.planner)
-    t_before = _t(probe.received("/odom")[-1].header.stamp)
+    t_before = stamp_to_sec(probe.received("/odom")[-1].header.stamp)
     x_before = probe.received("/odom")[-1].pose.pose.position.x
     res = probe.call(Trigger, "/sim_node/reset", Trigger.Request())
     assert res.success, res.message
     probe.clear("/odom")
     first = probe.wait_for("/odom", proc=stack.sim)[0]
-    assert _t(first.header.stamp) < t_before            # /clock went backwards
+    assert stamp_to_sec(first.header.stamp) < t_before            # /clock went backwards
     assert first.pose.pose.position.x < x_before - 0.3  # robot back at the start
     # the planner still has its goal and drives the robot there again
     probe.wait_for("/odom", lambda ms: bool(ms) and ms[-1].twist.twist.linear.x > 0.3, timeout=20.0,
@@ -163,12 +160,12 @@ def test_sim_reset_mid_plan_clock_jumps_back_nodes_survive_and_drive_again(stack
     for p in stack.procs():
         assert p.alive() and no_traceback(p), p.log()[-3000:]
     # after the jump the mux's sim-time timeout still works: kill the planner, the robot stops
-    t_kill = _t(probe.received("/odom")[-1].header.stamp)
+    t_kill = stamp_to_sec(probe.received("/odom")[-1].header.stamp)
     stack.planner.kill()
-    still = probe.wait_for("/odom", lambda ms: _t(ms[-1].header.stamp) > t_kill and _speed(ms[-1]) < 0.01,
+    still = probe.wait_for("/odom", lambda ms: stamp_to_sec(ms[-1].header.stamp) > t_kill and _speed(ms[-1]) < 0.01,
                            timeout=10.0, proc=stack.sim)[-1]
-    print(f"\nafter the reset: planner SIGKILL → standstill at +{_t(still.header.stamp) - t_kill:.2f} s (sim time)")
-    assert _t(still.header.stamp) - t_kill <= CMD_TIMEOUT_S + 1.0 / BRAKE_MPS2 + 0.3
+    print(f"\nafter the reset: planner SIGKILL → standstill at +{stamp_to_sec(still.header.stamp) - t_kill:.2f} s (sim time)")
+    assert stamp_to_sec(still.header.stamp) - t_kill <= CMD_TIMEOUT_S + 1.0 / BRAKE_MPS2 + 0.3
 
 
 def test_clock_jumping_backwards_planner_and_world_model_keep_going(node_env, probe, tmp_path, ckpt):  # noqa: F811
@@ -194,12 +191,12 @@ def test_clock_jumping_backwards_planner_and_world_model_keep_going(node_env, pr
 
         feed.sim_time_s = 40.0                                   # 60 s back
         probe.clear("/cmd_vel_nav")
-        after = probe.wait_for("/cmd_vel_nav", lambda ms: sum(moving(m) and _t(m.header.stamp) < 60.0
+        after = probe.wait_for("/cmd_vel_nav", lambda ms: sum(moving(m) and stamp_to_sec(m.header.stamp) < 60.0
                                                               for m in ms) >= 5, timeout=10.0, proc=planner)
-        assert all(_t(m.header.stamp) < 60.0 for m in after[-5:])  # stamped with the new time
+        assert all(stamp_to_sec(m.header.stamp) < 60.0 for m in after[-5:])  # stamped with the new time
         probe.clear("/diagnostics")
         probe.wait_for("/diagnostics", lambda ms: any(
-            st.name == "world_model" and _t(a.header.stamp) < 60.0 for a in ms for st in a.status),
+            st.name == "world_model" and stamp_to_sec(a.header.stamp) < 60.0 for a in ms for st in a.status),
             timeout=10.0, proc=wm)
 
         feed.sensors_on = False                                  # /clock goes on, sensors stop

@@ -4,6 +4,7 @@ import time
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 from world_model_planner.testing.processes import REPO, NodeProcess
+from world_model_planner.core.rosconv import stamp_to_sec
 
 # these tests are about arbitration: steps of up to 5 m/s per message pass the limiter unramped
 # (test_safety_cmd_mux.py tests the limiter's acceleration limits)
@@ -138,10 +139,8 @@ def test_mux_timeouts_follow_sim_time_in_lockstep(probe, node_env, tmp_path):
         assert len(probe.received("/cmd_vel")) == n
         clock.publish(Clock(clock=sec_to_stamp(50.6)))  # 0.6 s simulated > 0.5 s timeout
         msgs = probe.wait_for("/cmd_vel", lambda m: len(m) == n + 1, timeout=10, proc=mux)
-        assert msgs[-1].twist.linear.x == 0.0 and abs(stamp_to_sec_(msgs[-1].header.stamp) - 50.6) < 1e-6
+        assert msgs[-1].twist.linear.x == 0.0 and abs(stamp_to_sec(msgs[-1].header.stamp) - 50.6) < 1e-6
     finally:
         mux.stop()
 
 
-def stamp_to_sec_(s):
-    return s.sec + s.nanosec * 1e-9

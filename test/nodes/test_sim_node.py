@@ -8,11 +8,7 @@ import math
 import pytest
 
 from world_model_planner.testing.processes import REPO, NodeProcess
-
-
-
-def _t(stamp) -> float:
-    return stamp.sec + stamp.nanosec * 1e-9
+from world_model_planner.core.rosconv import stamp_to_sec
 
 
 def _start(node_env, tmp_path, *params: str, name: str = "sim_node") -> NodeProcess:
@@ -70,15 +66,15 @@ def test_cmd_vel_moves_odom_clock_advances_and_cmd_timeout_stops(probe, node_env
 
         cmd["v"] = 0.5
         probe.wait_for("/odom", _speed_is(lambda v: v > 0.45), timeout=20, proc=sim)
-        t_a = _t(probe.received("/odom")[-1].header.stamp)
-        probe.wait_for("/odom", lambda m: _t(m[-1].header.stamp) > t_a + 2.0, timeout=20, proc=sim)
-        window = [m for m in probe.received("/odom") if t_a <= _t(m.header.stamp) <= t_a + 2.0]
-        dt = _t(window[-1].header.stamp) - _t(window[0].header.stamp)
+        t_a = stamp_to_sec(probe.received("/odom")[-1].header.stamp)
+        probe.wait_for("/odom", lambda m: stamp_to_sec(m[-1].header.stamp) > t_a + 2.0, timeout=20, proc=sim)
+        window = [m for m in probe.received("/odom") if t_a <= stamp_to_sec(m.header.stamp) <= t_a + 2.0]
+        dt = stamp_to_sec(window[-1].header.stamp) - stamp_to_sec(window[0].header.stamp)
         dx = window[-1].pose.pose.position.x - window[0].pose.pose.position.x
         assert dt > 1.9 and dx == pytest.approx(0.5 * dt, rel=0.05)      # v = 0.5 m/s in sim time
         assert abs(window[-1].pose.pose.position.y) < 0.05
 
-        clocks = [_t(m.clock) for m in probe.received("/clock")]
+        clocks = [stamp_to_sec(m.clock) for m in probe.received("/clock")]
         assert clocks[-1] > t_a + 2.0 - 0.1 and all(b > a for a, b in zip(clocks, clocks[1:]))
         scan = probe.received("/scan")[-1]
         assert len(scan.ranges) == 180 and scan.header.frame_id == "base_link"
@@ -97,12 +93,12 @@ def test_cmd_vel_moves_odom_clock_advances_and_cmd_timeout_stops(probe, node_env
 
         # the driver goes silent: within cmd_timeout (0.5 s) + braking the robot stops, and stays
         cmd["on"] = False
-        t_off = _t(probe.received("/odom")[-1].header.stamp)
+        t_off = stamp_to_sec(probe.received("/odom")[-1].header.stamp)
         stopped = probe.wait_for("/odom", _speed_is(lambda v: abs(v) < 0.01), timeout=20, proc=sim)[-1]
-        assert _t(stopped.header.stamp) - t_off < 0.5 + 0.5 / 1.5 + 0.3
+        assert stamp_to_sec(stopped.header.stamp) - t_off < 0.5 + 0.5 / 1.5 + 0.3
         x_stop = stopped.pose.pose.position.x
-        t_stop = _t(stopped.header.stamp)
-        later = probe.wait_for("/odom", lambda m: _t(m[-1].header.stamp) > t_stop + 1.0, proc=sim)[-1]
+        t_stop = stamp_to_sec(stopped.header.stamp)
+        later = probe.wait_for("/odom", lambda m: stamp_to_sec(m[-1].header.stamp) > t_stop + 1.0, proc=sim)[-1]
         assert abs(later.pose.pose.position.x - x_stop) < 0.01
     finally:
         sim.stop()
@@ -129,11 +125,11 @@ def test_estop_nan_and_reset_with_a_new_seed(probe, node_env, tmp_path):
             probe.clear("/odom")
             res = probe.call(Trigger, "/sim_node/reset", Trigger.Request())
             assert res.success, res.message
-            return probe.wait_for("/odom", lambda m: any(_t(x.header.stamp) < 0.01 for x in m),
+            return probe.wait_for("/odom", lambda m: any(stamp_to_sec(x.header.stamp) < 0.01 for x in m),
                                   proc=sim)
 
         def first_pose(msgs):
-            return next(m for m in msgs if _t(m.header.stamp) < 0.01).pose.pose.position
+            return next(m for m in msgs if stamp_to_sec(m.header.stamp) < 0.01).pose.pose.position
 
         img = probe.wait_for("/camera/image_raw", proc=sim)[-1]
         assert (img.height, img.width, img.encoding, len(img.data)) == (64, 64, "rgb8", 64 * 64 * 3)
@@ -145,8 +141,8 @@ def test_estop_nan_and_reset_with_a_new_seed(probe, node_env, tmp_path):
         probe.wait_for("/odom", _speed_is(lambda v: v > 0.4), timeout=20, proc=sim)
         estop.publish(Bool(data=True))                     # latched: commands keep coming
         stopped = probe.wait_for("/odom", _speed_is(lambda v: abs(v) < 0.02), timeout=10, proc=sim)[-1]
-        t_stop = _t(stopped.header.stamp)
-        held = probe.wait_for("/odom", lambda m: _t(m[-1].header.stamp) > t_stop + 1.0, proc=sim)[-1]
+        t_stop = stamp_to_sec(stopped.header.stamp)
+        held = probe.wait_for("/odom", lambda m: stamp_to_sec(m[-1].header.stamp) > t_stop + 1.0, proc=sim)[-1]
         assert abs(held.twist.twist.linear.x) < 0.02
         estop.publish(Bool(data=False))
         probe.wait_for("/odom", _speed_is(lambda v: v > 0.4), timeout=10, proc=sim)
@@ -176,7 +172,7 @@ def test_estop_nan_and_reset_with_a_new_seed(probe, node_env, tmp_path):
         assert probe.call(SetBool, "/sim_node/pause", SetBool.Request(data=False)).success
         probe.clear("/odom")
         resumed = probe.wait_for("/odom", lambda m: len(m) >= 5, proc=sim)
-        assert _t(resumed[-1].header.stamp) > _t(resumed[0].header.stamp)
+        assert stamp_to_sec(resumed[-1].header.stamp) > stamp_to_sec(resumed[0].header.stamp)
 
         # another scenario on reset: the `scenario` parameter is re-read
         set_param("scenario", type=ParameterType.PARAMETER_STRING, string_value="open")
@@ -195,8 +191,8 @@ def _lockstep_run(probe, node_env, tmp_path, name: str, end_s: float = 4.0):
     seen = []
 
     def on_odom(msg):
-        t = _t(msg.header.stamp)
-        if seen and t <= _t(seen[-1].header.stamp) + 1e-9:
+        t = stamp_to_sec(msg.header.stamp)
+        if seen and t <= stamp_to_sec(seen[-1].header.stamp) + 1e-9:
             return                                     # a repeated observation: already answered
         seen.append(msg)
         out = TwistStamped()
@@ -208,7 +204,7 @@ def _lockstep_run(probe, node_env, tmp_path, name: str, end_s: float = 4.0):
     sim = _start(node_env, tmp_path, "scenario:=u_trap", "lockstep:=true", "lockstep_timeout_s:=20.0",
                  name=name)
     try:
-        probe.wait_for("/odom_done", lambda _: bool(seen) and _t(seen[-1].header.stamp) >= end_s - 1e-6,
+        probe.wait_for("/odom_done", lambda _: bool(seen) and stamp_to_sec(seen[-1].header.stamp) >= end_s - 1e-6,
                        timeout=60, proc=sim)
     finally:
         sim.stop()
@@ -222,10 +218,10 @@ def test_lockstep_is_deterministic_across_runs(probe, node_env, tmp_path):
     runs = [_lockstep_run(probe, node_env, tmp_path, f"sim_lockstep_{i}") for i in range(2)]
     finals = []
     for seen in runs:
-        stamps = [_t(m.header.stamp) for m in seen]
+        stamps = [stamp_to_sec(m.header.stamp) for m in seen]
         assert stamps[0] == 0.0
         assert all(abs(b - a - 0.05) < 1e-6 for a, b in zip(stamps, stamps[1:]))   # every period
-        final = next(m for m in seen if abs(_t(m.header.stamp) - 4.0) < 1e-6)
+        final = next(m for m in seen if abs(stamp_to_sec(m.header.stamp) - 4.0) < 1e-6)
         p, o = final.pose.pose.position, final.pose.pose.orientation
         finals.append((p.x, p.y, o.z, o.w, final.twist.twist.linear.x))
     assert math.hypot(finals[0][0] + 4.0, finals[0][1]) > 2.0          # it really drove
