@@ -62,6 +62,7 @@ def test_every_bad_file_is_refused_by_load_checkpoint(bad_files):
     assert not marker.exists(), "the crafted pickle executed code"
 
 
+@pytest.mark.slow
 def test_nodes_given_a_bad_checkpoint_refuse_it_and_command_nothing(bad_files, node_env, probe, tmp_path):
     """One planner_node and one world_model_node per bad file, all at once (renamed nodes)."""
     from geometry_msgs.msg import TwistStamped

@@ -32,11 +32,13 @@ def _run(load, ros_domain, ckpt_path, tmp_path):
     return r
 
 
+@pytest.mark.slow
 def test_ten_goals_per_second(ros_domain, ckpt, tmp_path):  # noqa: F811
     r = _run("goals", ros_domain, ckpt, tmp_path)
     assert r["control_rate_hz"] <= r["odom_rate_hz"] + 1.0, r   # at most one command per /odom
 
 
+@pytest.mark.slow
 def test_one_khz_junk_on_teleop(ros_domain, ckpt, tmp_path):  # noqa: F811
     r = _run("teleop_junk", ros_domain, ckpt, tmp_path)
     assert r["mux_nonfinite_outputs"] == 0, r
@@ -44,6 +46,7 @@ def test_one_khz_junk_on_teleop(ros_domain, ckpt, tmp_path):  # noqa: F811
     assert r["estop_holds_zero"], r
 
 
+@pytest.mark.slow
 def test_sensors_at_100x(ros_domain, ckpt, tmp_path):  # noqa: F811
     r = _run("sensors_100x", ros_domain, ckpt, tmp_path)
     assert r["odom_rate_hz"] > 200, r               # the flood really was a flood

@@ -97,6 +97,7 @@ def stack(node_env, tmp_path, probe, ckpt):  # noqa: F811
         s.stop()
 
 
+@pytest.mark.slow
 def test_planner_killed_robot_stops_restart_resumes_world_model_killed_driving_goes_on(stack, probe):
     moving = stack.drive()
     v_kill = moving.twist.twist.linear.x

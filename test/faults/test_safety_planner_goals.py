@@ -100,6 +100,7 @@ def _progress(probe, robot, goal_pub, goals, period_s, start, direction):
     return (x - start[0]) * direction[0] + (y - start[1]) * direction[1]
 
 
+@pytest.mark.slow
 def test_repeated_and_bursting_goals_make_progress_like_a_single_goal(node_env, probe, tmp_path):
     proc = NodeProcess.executable("planner_node", [*FAST_PLANNER, "-p", "autostart:=true", "-p", "planner:=classic",
                                                    "-p", "max_sensor_age_s:=1.0"], node_env, tmp_path)

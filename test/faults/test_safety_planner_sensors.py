@@ -91,6 +91,7 @@ def _zero_after(probe, topic, t_fault, proc, window_s=1.5):
                          f"last v: {last}\n{proc.log()[-2000:]}")
 
 
+@pytest.mark.slow
 def test_future_stamps_do_not_keep_stale_data_fresh(node_env, probe, tmp_path):
     """A scan, then an odometry message, stamped 1000 s ahead, then that sensor stops: both the
     odom-triggered and the timer-triggered planner command zero within max_sensor_age_s."""
@@ -171,6 +172,7 @@ BAD_SCANS = [("range_max=0", _set(range_max=0.0), "range_max"),
              ("range_max=1e6", _set(range_max=1e6), "max_range_m")]
 
 
+@pytest.mark.slow
 def test_invalid_scan_headers_stop_every_planner(node_env, probe, tmp_path):
     names = {"p_classic": ["-p", "planner:=classic"], "p_flat": ["-p", "planner:=flat"],
              "p_hier": ["-p", "planner:=hierarchical"]}

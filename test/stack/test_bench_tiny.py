@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from world_model_planner.testing.stack import explain, needs_stack, run_wmp
 
 
+@pytest.mark.slow
 @needs_stack
 def test_bench_tiny_grid(tmp_path):
     out = tmp_path / "bench"

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from world_model_planner.testing.stack import REPO, explain, needs_stack, run_wmp
 
 
+@pytest.mark.slow
 @needs_stack
 def test_demo_on_open_writes_report(tmp_path):
     out = tmp_path / "demo"

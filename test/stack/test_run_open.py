@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from world_model_planner.testing.stack import explain, needs_stack, run_wmp
 
 KEYS = {"scenario", "planner", "seed", "success", "time_s", "path_length_m", "collisions",
         "min_clearance_m", "plan_hz_median", "spl", "trajectory"}
 
 
+@pytest.mark.slow
 @needs_stack
 def test_wmp_run_open_reaches_goal(tmp_path):
     out = tmp_path / "episode.json"

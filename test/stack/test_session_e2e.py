@@ -61,6 +61,7 @@ def _truth(path, goal=(3.5, 0.0), tol=0.3):
             "interventions": iv}
 
 
+@pytest.mark.slow
 def test_teleop_planner_shared_sessions_then_compare(tmp_path):
     from world_model_planner.teleop.report import read_report_data
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import time
 
+import pytest
 from geometry_msgs.msg import PoseStamped, TwistStamped
 from lifecycle_msgs.srv import GetState
 from nav_msgs.msg import Odometry
@@ -22,6 +23,7 @@ def _active(probe, fqn) -> bool:
         .current_state.id == 3
 
 
+@pytest.mark.slow
 @needs_stack
 def test_sim_stack_processes_drive_after_goal(tmp_path, ros_domain, probe):
     specs = sim_stack("open", planner="hierarchical", lockstep=False, use_sim_time=True)
