@@ -12,6 +12,7 @@ from geometry_msgs.msg import Twist, TwistStamped
 from rclpy.node import Node
 from sensor_msgs.msg import Joy
 
+from world_model_planner.core.rosconv import twist_msg
 from world_model_planner.teleop.joymap import JoyConfig, JoyTeleop
 from world_model_planner.core.rosutil import READ_AT_STARTUP, LiveConfig, check_unknown_parameters, spin_main
 
@@ -44,15 +45,8 @@ class JoyNode(Node):
     def _publish(self, cmd) -> None:
         if cmd is None:
             return
-        t = Twist()
-        t.linear.x, t.angular.z = float(cmd[0]), float(cmd[1])
-        if self.cfg.stamped:
-            msg = TwistStamped(twist=t)
-            msg.header.stamp = self.get_clock().now().to_msg()
-            msg.header.frame_id = "base_link"
-            self.pub.publish(msg)
-        else:
-            self.pub.publish(t)
+        stamp = self.get_clock().now().to_msg() if self.cfg.stamped else None
+        self.pub.publish(twist_msg(cmd[0], cmd[1], self.cfg.stamped, stamp))
 
 
 def main(args=None) -> int:

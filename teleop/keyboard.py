@@ -38,21 +38,13 @@ class KeyboardPublisher:
         from geometry_msgs.msg import Twist, TwistStamped
 
         self.node, self.cfg = node, cfg
-        self._types = (Twist, TwistStamped)
         self.pub = node.create_publisher(TwistStamped if cfg.stamped else Twist, cfg.topic, 10)
 
     def publish(self, v: float, w: float) -> None:
-        Twist, TwistStamped = self._types
-        t = Twist()
-        t.linear.x, t.angular.z = float(v), float(w)
-        if self.cfg.stamped:
-            msg = TwistStamped()
-            msg.header.stamp = self.node.get_clock().now().to_msg()
-            msg.header.frame_id = self.cfg.frame_id
-            msg.twist = t
-            self.pub.publish(msg)
-        else:
-            self.pub.publish(t)
+        from world_model_planner.core.rosconv import twist_msg
+
+        stamp = self.node.get_clock().now().to_msg() if self.cfg.stamped else None
+        self.pub.publish(twist_msg(v, w, self.cfg.stamped, stamp, self.cfg.frame_id))
 
 
 def run_loop(node, live, fd: int, out=sys.stdout) -> None:

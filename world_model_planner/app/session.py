@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from world_model_planner.core.safeio import atomic_write_text
-from world_model_planner.core.rosconv import stamp_to_sec, yaw_of
+from world_model_planner.core.rosconv import stamp_to_sec, twist_msg, yaw_of
 
 MODES = ("teleop", "planner", "shared")
 
@@ -207,7 +207,6 @@ class _ScriptedOperator:
 
         from world_model_planner.teleop.scripted import ScriptedConfig, ScriptedDriver, plan_route
 
-        self._Twist = TwistStamped
         route = plan_route(scenario, start_xy)
         self.driver = ScriptedDriver(route, (scenario.goal.x, scenario.goal.y),
                                      ScriptedConfig(seed=seed), takeover_windows=takeover)
@@ -235,11 +234,7 @@ class _ScriptedOperator:
             self._publish(*cmd)
 
     def _publish(self, v: float, w: float) -> None:
-        msg = self._Twist()
-        msg.header.stamp = self.last_stamp
-        msg.header.frame_id = "base_link"
-        msg.twist.linear.x, msg.twist.angular.z = float(v), float(w)
-        self.pub.publish(msg)
+        self.pub.publish(twist_msg(v, w, True, self.last_stamp))
 
     def stop(self) -> None:
         """Stop driving; a final zero only if it was driving (a silent operator in shared mode
