@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from world_model_planner.core import diagnostics as diag
 from world_model_planner.testing.domain import DomainLease, ros_env
 from world_model_planner.testing.processes import NodeProcess
 
@@ -95,7 +96,7 @@ def bench_node_realtime(scenario: str, domain: int, log_dir: Path, wall_s: float
     node = rclpy.create_node("bench_rtf")
     got = []
     node.create_subscription(DiagnosticArray, "/diagnostics", lambda m: got.append(
-        {kv.key: kv.value for kv in m.status[0].values}), 10)
+        diag.find(m, diag.SIM) or {}), 10)
     try:
         deadline = time.monotonic() + wall_s
         while time.monotonic() < deadline:
@@ -104,7 +105,7 @@ def bench_node_realtime(scenario: str, domain: int, log_dir: Path, wall_s: float
         proc.stop()
         node.destroy_node()
         rclpy.try_shutdown()
-    values = [float(d["realtime_factor"]) for d in got[len(got) // 2:]]
+    values = [v for v in (diag.SIM.realtime_factor.read(d, finite=False) for d in got[len(got) // 2:]) if v is not None]
     if not values:
         raise RuntimeError("no /diagnostics from sim_node")
     return sorted(values)[len(values) // 2]

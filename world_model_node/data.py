@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from world_model_planner.core.safeio import atomic_path
+from world_model_planner.core import diagnostics as diag
 from world_model_planner.core.params import CMD_TIMEOUT_S
 from world_model_planner.core.rosconv import stamp_to_sec, yaw_of
 
@@ -268,11 +269,9 @@ def load_mcap(path, dt_s: float = 0.1, odom_topic: str = "/odom", scan_topic: st
                     continue
                 cmds.append((t, log_t, tw.linear.x, tw.angular.z))
             else:
-                for st in msg.status:
-                    if st.name == "sim":
-                        kv = {k.key: k.value for k in st.values}
-                        if "in_contact" in kv and st.values:
-                            contact.append((_stamp(msg, m.log_time_ns), kv["in_contact"] == "true"))
+                for name, kv in diag.statuses(msg):
+                    if name == diag.SIM.name and diag.SIM.in_contact in kv:
+                        contact.append((_stamp(msg, m.log_time_ns), diag.SIM.in_contact.read(kv) is True))
     except RecordingError as exc:
         raise DataError(str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - anything else in a damaged file: one line naming it
