@@ -25,14 +25,15 @@ import time
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from lifecycle_msgs.msg import Transition
-from lifecycle_msgs.srv import ChangeState, GetState
+from lifecycle_msgs.srv import ChangeState
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from std_srvs.srv import Trigger
 
 from world_model_planner.core import diagnostics as diag
-from world_model_planner.core.lifecycle_core import RESULT_STATE, TRANSITION_LABELS, LifecycleManagerConfig, Supervisor
+from world_model_planner.core.lifecycle_core import (RESULT_STATE, TRANSITION_LABELS, LifecycleClient,
+                                                    LifecycleManagerConfig, Supervisor)
 from world_model_planner.core.rosutil import (DESTROY_TIMEOUT_S, READ_AT_STARTUP, LiveConfig, check_unknown_parameters,
                                               spin_main)
 
@@ -53,11 +54,11 @@ class LifecycleManager(Node):
         self._wake = False
         self._busy = False
         self._running = True
-        group = ReentrantCallbackGroup()
-        self._get = {n: self.create_client(GetState, _srv(n, "get_state"), callback_group=group)
-                     for n in self.cfg.node_names}
-        self._change = {n: self.create_client(ChangeState, _srv(n, "change_state"), callback_group=group)
-                        for n in self.cfg.node_names}
+        # names relative to the manager's namespace, or absolute ('/ns/node')
+        self.lifecycle = LifecycleClient(self, callback_group=ReentrantCallbackGroup())
+        for n in self.cfg.node_names:
+            self.lifecycle.get_state_client(n)
+            self.lifecycle.change_state_client(n)
         self._diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         services = ReentrantCallbackGroup()
         self.create_service(Trigger, "~/startup", self._on_startup, callback_group=services)
@@ -132,11 +133,7 @@ class LifecycleManager(Node):
         self._publish_diagnostics()
 
     def _get_state(self, name: str, timeout_s: float | None = None) -> int | None:
-        client = self._get[name]
-        if not client.service_is_ready():
-            return None
-        response = self._wait(client, GetState.Request(), timeout_s or self.cfg.bond_timeout_s)
-        return None if response is None else int(response.current_state.id)
+        return self.lifecycle.state(name, timeout_s or self.cfg.bond_timeout_s)
 
     def _change_state(self, name: str, transition: int) -> tuple[bool, str, float]:
         """Request one transition and wait for it.
@@ -146,7 +143,7 @@ class LifecycleManager(Node):
         polled: the target state counts as success; the old state seen twice while no answer
         came means the request was lost, and it is sent again (at most 3 times).
         """
-        client = self._change[name]
+        client = self.lifecycle.change_state_client(name)
         if not client.service_is_ready():
             return False, f"/{name}/change_state is not available", 0.0
         with self._lock:
@@ -184,16 +181,6 @@ class LifecycleManager(Node):
                 return True, "", took_s
         return False, "the request was lost 3 times", time.monotonic() - start
 
-    def _wait(self, client, request, timeout_s: float):
-        """Send ``request`` and wait (this worker thread) up to ``timeout_s``; None if no answer."""
-        future = client.call_async(request)
-        done = threading.Event()
-        future.add_done_callback(lambda _f: done.set())
-        if not done.wait(timeout_s):
-            client.remove_pending_request(future)
-            return None
-        return future.result()
-
     def _publish_diagnostics(self) -> None:
         with self._lock:
             level, message, values = self.sup.summary()
@@ -230,11 +217,6 @@ class LifecycleManager(Node):
         with self._lock:
             self.sup.request_shutdown()
         return self._answer(response, "all nodes down")
-
-
-def _srv(node_name: str, service: str) -> str:
-    """'/ns/node' → '/ns/node/get_state'; 'node' stays relative to the manager's namespace."""
-    return f"{node_name.rstrip('/')}/{service}"
 
 
 def main(args=None) -> int:

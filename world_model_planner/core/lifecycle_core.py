@@ -207,30 +207,48 @@ class LifecycleClient:
     Message classes are imported where used; rclpy itself is never imported here.
     """
 
-    def __init__(self, node):
+    def __init__(self, node, callback_group=None):
         self.node = node
+        self.callback_group = callback_group
         self._clients: dict[str, object] = {}
 
     def _client(self, srv_type, name: str):
         if name not in self._clients:
-            self._clients[name] = self.node.create_client(srv_type, name)
+            self._clients[name] = self.node.create_client(srv_type, name,
+                                                          callback_group=self.callback_group)
         return self._clients[name]
+
+    def get_state_client(self, fqn: str):
+        """The ``{fqn}/get_state`` client (made once)."""
+        from lifecycle_msgs.srv import GetState
+
+        return self._client(GetState, f"{fqn.rstrip('/')}/get_state")
+
+    def change_state_client(self, fqn: str):
+        """The ``{fqn}/change_state`` client (made once)."""
+        from lifecycle_msgs.srv import ChangeState
+
+        return self._client(ChangeState, f"{fqn.rstrip('/')}/change_state")
 
     def state(self, fqn: str, timeout_s: float = 5.0) -> int | None:
         """The node's primary state id (``ACTIVE``...), or None when its get_state service is
-        not there yet or does not answer within ``timeout_s``."""
-        import time
+        not there yet or does not answer within ``timeout_s`` (blocks this thread; the node's
+        executor must spin elsewhere)."""
+        import threading
 
         from lifecycle_msgs.srv import GetState
 
-        client = self._client(GetState, f"{fqn}/get_state")
+        client = self.get_state_client(fqn)
         if not client.service_is_ready():
             return None
-        fut = client.call_async(GetState.Request())
-        end = time.monotonic() + timeout_s
-        while not fut.done() and time.monotonic() < end:
-            time.sleep(0.01)
-        return int(fut.result().current_state.id) if fut.done() and fut.result() else None
+        future = client.call_async(GetState.Request())
+        done = threading.Event()
+        future.add_done_callback(lambda _f: done.set())
+        if not done.wait(timeout_s):
+            client.remove_pending_request(future)
+            return None
+        result = future.result()
+        return None if result is None else int(result.current_state.id)
 
     def change_state(self, fqn: str, transition: int, wait) -> bool:
         """Request ``transition`` (``CONFIGURE``...) of ``fqn``; True when it succeeded.
@@ -239,8 +257,8 @@ class LifecycleClient:
         from lifecycle_msgs.msg import Transition
         from lifecycle_msgs.srv import ChangeState
 
-        name = f"{fqn}/change_state"
-        client = self._client(ChangeState, name)
+        name = f"{fqn.rstrip('/')}/change_state"
+        client = self.change_state_client(fqn)
         wait(client.service_is_ready, f"service {name}")
         fut = client.call_async(ChangeState.Request(transition=Transition(id=transition)))
         wait(fut.done, f"an answer from {name}")
