@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from world_model_planner.core.mathutil import angle_diff
 from world_model_planner.core.params import param, validate
 from world_model_planner.core.sensor_check import ScanGeometry
 
@@ -184,8 +185,8 @@ class Navigator:
         new = new_goal - self._pose[:2]
         if np.linalg.norm(old) < 1e-6 or np.linalg.norm(new) < 1e-6:
             return False
-        d = math.atan2(new[1], new[0]) - math.atan2(old[1], old[0])
-        return abs((d + math.pi) % (2 * math.pi) - math.pi) <= self.cfg.nav.warm_start_keep_rad
+        d = angle_diff(math.atan2(new[1], new[0]), math.atan2(old[1], old[0]))
+        return abs(d) <= self.cfg.nav.warm_start_keep_rad
 
     def reconfigure(self, cfg: PlannerConfig) -> None:
         """Apply new limits at once, keeping control: the sampler is rebuilt with the new
@@ -233,8 +234,7 @@ class Navigator:
             return False
         if self.goal_yaw is None:
             return True
-        err = (pose[2] - self.goal_yaw + math.pi) % (2 * math.pi) - math.pi
-        return abs(err) <= self.cfg.nav.yaw_tolerance_rad
+        return abs(angle_diff(pose[2], self.goal_yaw)) <= self.cfg.nav.yaw_tolerance_rad
 
     def default_geometry(self, n: int) -> ScanGeometry:
         """The geometry assumed for a scan given without one: n beams over 360° from -π."""

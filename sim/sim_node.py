@@ -40,9 +40,8 @@ from std_msgs.msg import Bool
 from std_srvs.srv import SetBool, Trigger
 
 from world_model_planner.core import diagnostics as diag
-from world_model_planner.core.rosconv import sec_to_stamp
-from world_model_planner.core.rosutil import (READ_AT_STARTUP, LiveConfig, check_unknown_parameters, spin_main,
-                                         stamp_to_sec)
+from world_model_planner.core.rosconv import sec_to_stamp, stamp_to_sec
+from world_model_planner.core.rosutil import READ_AT_STARTUP, LiveConfig, check_unknown_parameters, spin_main
 from world_model_planner.core.safeio import InputError, clip
 
 from world_model_planner.sim import sim_msgs

@@ -33,8 +33,8 @@ from std_msgs.msg import Bool
 from world_model_planner.core import diagnostics as diag
 from world_model_planner.teleop.limiter import Limited, LimiterConfig, VelocityLimiter
 from world_model_planner.teleop.mux import CommandMux, MuxConfig, MuxOutput
-from world_model_planner.core.rosutil import (READ_AT_STARTUP, LiveConfig, check_unknown_parameters,
-                                         sec_to_stamp, spin_main, stamp_to_sec)
+from world_model_planner.core.rosconv import sec_to_stamp, stamp_to_sec
+from world_model_planner.core.rosutil import READ_AT_STARTUP, LiveConfig, check_unknown_parameters, spin_main
 
 #: MuxConfig fields that need new subscriptions or publishers: refused at runtime.
 STARTUP_ONLY = ("input_names", "input_topics", "output_topic", "estop_topic", "input_stamped",

@@ -45,7 +45,8 @@ from sensor_msgs.msg import LaserScan
 from std_msgs.msg import String
 from visualization_msgs.msg import MarkerArray
 
-from world_model_planner.core.rosutil import LiveConfig, check_unknown_parameters, spin_main, stamp_to_sec
+from world_model_planner.core.rosconv import stamp_to_sec
+from world_model_planner.core.rosutil import LiveConfig, check_unknown_parameters, spin_main
 from world_model_planner.core.sensor_check import SensorLimits
 
 from world_model_planner.world_model_node.node_config import WorldModelNodeConfig, resolve_checkpoint_dir, resolve_model_path

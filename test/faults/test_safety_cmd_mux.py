@@ -15,7 +15,7 @@ MUX_ARGS = ["--params-file", str(REPO / "config/mux.yaml")]
 def _ts(stamp_s, v, w=0.0):
     from geometry_msgs.msg import TwistStamped
 
-    from world_model_planner.core.rosutil import sec_to_stamp
+    from world_model_planner.core.rosconv import sec_to_stamp
 
     m = TwistStamped()
     m.header.stamp = sec_to_stamp(stamp_s)
@@ -66,7 +66,7 @@ def test_clock_jump_back_nav_commands_flow_within_a_second(probe, node_env, tmp_
     from geometry_msgs.msg import TwistStamped
     from rosgraph_msgs.msg import Clock
 
-    from world_model_planner.core.rosutil import sec_to_stamp
+    from world_model_planner.core.rosconv import sec_to_stamp
 
     mux = NodeProcess.executable("cmd_mux", [*MUX_ARGS, "-p", "use_sim_time:=true"], node_env, tmp_path)
     clock_t = [112.0]

@@ -14,7 +14,7 @@ NO_RAMP = ["-p", "limiter.accel_v_mps2:=50.0", "-p", "limiter.accel_w_rps2:=100.
 def _ts(stamp_s, v, w):
     from geometry_msgs.msg import TwistStamped
 
-    from world_model_planner.core.rosutil import sec_to_stamp
+    from world_model_planner.core.rosconv import sec_to_stamp
 
     m = TwistStamped()
     m.header.stamp = sec_to_stamp(stamp_s)
@@ -27,7 +27,7 @@ def test_mux_priority_timeout_lock_and_intervention(probe, node_env, tmp_path):
     from geometry_msgs.msg import TwistStamped
     from std_msgs.msg import Bool
 
-    from world_model_planner.core.rosutil import stamp_to_sec
+    from world_model_planner.core.rosconv import stamp_to_sec
 
     mux = NodeProcess.executable("cmd_mux", ["--params-file", str(REPO / "config/mux.yaml"), *NO_RAMP],
                                  node_env, tmp_path)
@@ -116,7 +116,7 @@ def test_mux_timeouts_follow_sim_time_in_lockstep(probe, node_env, tmp_path):
     from geometry_msgs.msg import TwistStamped
     from rosgraph_msgs.msg import Clock
 
-    from world_model_planner.core.rosutil import sec_to_stamp
+    from world_model_planner.core.rosconv import sec_to_stamp
 
     mux = NodeProcess.executable("cmd_mux", ["-p", "use_sim_time:=true", *NO_RAMP], node_env, tmp_path)
     try:

@@ -176,7 +176,7 @@ class Driver:
         self._thread.join(5)
 
     def _run(self):
-        from world_model_planner.core.rosutil import sec_to_stamp
+        from world_model_planner.core.rosconv import sec_to_stamp
 
         Odometry, LaserScan, TwistStamped = self.types
         t0 = time.time()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from mcap_ros2.reader import read_ros2_messages
+from world_model_planner.core.rosconv import stamp_to_sec
 
 WMP = str(Path(sys.executable).parent / "wmp")
 
@@ -24,12 +25,12 @@ def _truth(path, goal=(3.5, 0.0), tol=0.3):
     for m in read_ros2_messages(path):
         r, topic = m.ros_msg, m.channel.topic
         if topic == "/odom" and (r.header.stamp.sec or r.header.stamp.nanosec):
-            odom.append((r.header.stamp.sec + r.header.stamp.nanosec * 1e-9,
+            odom.append((stamp_to_sec(r.header.stamp),
                          r.pose.pose.position.x, r.pose.pose.position.y))
         elif topic == "/goal_pose" and goal_t is None:
-            goal_t = r.header.stamp.sec + r.header.stamp.nanosec * 1e-9
+            goal_t = stamp_to_sec(r.header.stamp)
         elif topic == "/diagnostics":
-            t = r.header.stamp.sec + r.header.stamp.nanosec * 1e-9
+            t = stamp_to_sec(r.header.stamp)
             for st in r.status:
                 kv = {k.key: k.value for k in st.values}
                 if st.name == "sim":

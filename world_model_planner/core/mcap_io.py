@@ -4,11 +4,12 @@ A recording is evidence from the field: it may be cut short by a crash, corrupte
 someone else. :class:`McapScan` therefore reads it front to back without trusting anything it
 declares:
 
-- No seeking and no use of the summary or indexes: records are read in file order, so a file
+- Records are parsed by the ``mcap`` library's StreamReader (chunks emitted whole). No seeking
+  and no use of the summary or indexes: records are read in file order, so a file
   cut anywhere (a kill -9, a full disk, a copy that stopped) yields every message before the
   cut. :attr:`McapScan.complete` and :meth:`McapScan.recovery_note` say how much was read.
-- Every declared length is checked against the bytes left in the file and against
-  :class:`McapLimits` *before* anything is allocated for it.
+- Every record's declared length is checked against ``max_record_bytes`` *before* it is read
+  (the reader's ``record_size_limit``); a read never returns more than the file holds.
 - Chunks are decompressed with a hard output cap: a chunk whose declared ``uncompressed_size``
   exceeds ``max_chunk_bytes`` is refused unread, and the decompressor is never allowed to produce
   more than the declared size (a chunk that lies about its size is refused). The sum of
@@ -36,9 +37,6 @@ from world_model_planner.core.safeio import InputError, clip
 MCAP_MAGIC = bytes([137, 77, 67, 65, 80, 48, 13, 10])
 _MIB = 1 << 20
 
-# Opcodes (MCAP spec).
-OP_HEADER, OP_FOOTER, OP_SCHEMA, OP_CHANNEL, OP_MESSAGE, OP_CHUNK = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06
-OP_METADATA, OP_DATA_END = 0x0C, 0x0F
 
 
 class RecordingError(InputError):
@@ -70,37 +68,6 @@ class RawMessage:
     log_time_ns: int
     publish_time_ns: int
     data: bytes
-
-
-class _Buf:
-    """A bounded cursor over bytes; every read checks the length against what is left."""
-
-    __slots__ = ("data", "pos", "end")
-
-    def __init__(self, data: bytes, pos: int = 0, end: int | None = None):
-        self.data, self.pos, self.end = data, pos, len(data) if end is None else end
-
-    def left(self) -> int:
-        return self.end - self.pos
-
-    def take(self, n: int) -> bytes:
-        if n < 0 or n > self.left():
-            raise ValueError(f"field of {n} bytes overruns its record ({self.left()} bytes left)")
-        out = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return out
-
-    def u16(self) -> int:
-        return struct.unpack("<H", self.take(2))[0]
-
-    def u32(self) -> int:
-        return struct.unpack("<I", self.take(4))[0]
-
-    def u64(self) -> int:
-        return struct.unpack("<Q", self.take(8))[0]
-
-    def string(self) -> str:
-        return self.take(self.u32()).decode("utf-8")
 
 
 class McapScan:
@@ -186,99 +153,85 @@ class McapScan:
         self.stop_reason = reason
 
     def _records(self) -> Iterator[RawMessage]:
-        fh, lim = self._fh, self.limits
+        """Records through mcap's StreamReader (chunks emitted whole, decompressed here within
+        the limits, then split by mcap's own chunk parser); stops at the first damage."""
+        from mcap.exceptions import McapError
+        from mcap.records import Channel, Chunk, Footer, Message, Metadata, Schema
+        from mcap.stream_reader import StreamReader, breakup_chunk
+
+        fh = self._fh
         if fh is None:
             return
-        pos = self.bytes_ok
+        reader = StreamReader(_FileView(fh, self.file_size), skip_magic=True, emit_chunks=True,
+                              record_size_limit=self.limits.max_record_bytes)
+        records = reader.records
         while True:
-            head = fh.read(9)
-            if len(head) < 9:
-                self._stop("the file ends without a footer" if not head else
-                           f"cut inside a record header at byte {pos}")
+            pos = self.bytes_ok
+            try:
+                rec = next(records)
+            except StopIteration:          # after the footer and the closing magic
+                self.complete = True
+                self.bytes_ok = fh.tell()
                 return
-            opcode, length = struct.unpack("<BQ", head)
-            left = self.file_size - pos - 9
-            if length > left:
-                self._stop(f"record at byte {pos} declares {length} bytes, only {max(left, 0)} follow "
-                           "(cut short)")
+            except (McapError, ValueError, struct.error, UnicodeDecodeError, EOFError) as exc:
+                self._stop(self._damage(exc, pos, fh))
                 return
-            if length > lim.max_record_bytes:
-                self._stop(f"record at byte {pos} declares {length} bytes, more than the "
-                           f"{lim.max_record_bytes} byte limit")
-                return
-            if opcode in (OP_SCHEMA, OP_CHANNEL, OP_MESSAGE, OP_CHUNK, OP_METADATA):
-                body = fh.read(length)
-                if len(body) < length:
-                    self._stop(f"cut inside the record at byte {pos}")
-                    return
-                try:
-                    yield from self._record(opcode, _Buf(body), pos)
-                except RecordingError:
-                    raise
-                except (ValueError, struct.error, UnicodeDecodeError) as exc:
-                    self._stop(f"damaged record at byte {pos}: {clip(str(exc), 120)}")
-                    return
-            else:
-                fh.seek(length, io.SEEK_CUR)
-            pos += 9 + length
-            self.bytes_ok = pos
-            if opcode == OP_FOOTER:
-                tail = fh.read(len(MCAP_MAGIC))
-                if tail == MCAP_MAGIC:
-                    self.bytes_ok = pos + len(tail)
-                    self.complete = True
-                else:
-                    self._stop("the footer is not followed by the closing magic")
-                return
+            end = fh.tell()
+            if isinstance(rec, Chunk):
+                inner = self._chunk(rec, pos)
+                if inner is not None:
+                    self.chunks_read += 1
+                    try:
+                        parts = breakup_chunk(Chunk(compression="", data=inner, message_start_time=0,
+                                                    message_end_time=0, uncompressed_crc=0,
+                                                    uncompressed_size=len(inner)))
+                    except (McapError, ValueError, struct.error, UnicodeDecodeError) as exc:
+                        self._skip_chunk(f"chunk at byte {pos}: {clip(str(exc) or type(exc).__name__, 120)}")
+                        parts = []
+                    for r in parts:
+                        m = self._simple(r)
+                        if m is not None:
+                            yield m
+            elif isinstance(rec, Metadata):
+                self._metadata(rec)
+            elif isinstance(rec, (Schema, Channel, Message)):
+                m = self._simple(rec)
+                if m is not None:
+                    yield m
+            self.bytes_ok = end
+            if isinstance(rec, Footer):
+                self.complete = True       # the closing magic is checked by the next read
 
-    def _record(self, opcode: int, b: _Buf, pos: int) -> Iterator[RawMessage]:
-        if opcode == OP_CHUNK:
-            inner = self._chunk(b, pos)
-            if inner is not None:
-                self.chunks_read += 1
-                yield from self._inner(inner, pos)
-        elif opcode == OP_METADATA:
-            self._metadata(b)
-        else:
-            m = self._simple(opcode, b)
-            if m is not None:
-                yield m
+    def _damage(self, exc, pos: int, fh) -> str:
+        """Why reading stopped, in words, for the recovery note."""
+        from mcap.exceptions import EndOfFile, InvalidMagic, RecordLengthLimitExceeded
 
-    def _simple(self, opcode: int, b: _Buf) -> RawMessage | None:
-        if opcode == OP_SCHEMA:
-            sid, name = b.u16(), b.string()
-            self._schemas[sid] = name
-        elif opcode == OP_CHANNEL:
-            cid, sid, topic = b.u16(), b.u16(), b.string()
-            self._channels[cid] = (topic, sid)
-        elif opcode == OP_MESSAGE:
-            cid, _seq, log_t, pub_t = b.u16(), b.u32(), b.u64(), b.u64()
-            ch = self._channels.get(cid)
+        if isinstance(exc, RecordLengthLimitExceeded):
+            return f"record at byte {pos}: {exc} (max_record_bytes)"
+        if isinstance(exc, (EndOfFile, EOFError)):
+            return ("the file ends without a footer" if pos >= self.file_size else
+                    f"cut inside the record at byte {pos}")
+        if isinstance(exc, InvalidMagic):
+            return "the footer is not followed by the closing magic"
+        return f"damaged record at byte {pos}: {clip(str(exc) or type(exc).__name__, 120)}"
+
+    def _simple(self, rec) -> RawMessage | None:
+        from mcap.records import Channel, Message, Schema
+
+        if isinstance(rec, Schema):
+            self._schemas[rec.id] = rec.name
+        elif isinstance(rec, Channel):
+            self._channels[rec.id] = (rec.topic, rec.schema_id)
+        elif isinstance(rec, Message):
+            ch = self._channels.get(rec.channel_id)
             if ch is None:
                 return None
             self.messages_read += 1
-            return RawMessage(ch[0], self._schemas.get(ch[1], ""), log_t, pub_t, b.take(b.left()))
+            return RawMessage(ch[0], self._schemas.get(ch[1], ""), rec.log_time, rec.publish_time, rec.data)
         return None
 
-    def _inner(self, data: bytes, pos: int) -> Iterator[RawMessage]:
-        b = _Buf(data)
-        while b.left():
-            if b.left() < 9:
-                raise ValueError(f"chunk at byte {pos} ends inside a record header")
-            opcode, length = b.take(1)[0], b.u64()
-            if length > b.left():
-                raise ValueError(f"chunk at byte {pos}: record of {length} bytes overruns the chunk")
-            rec = _Buf(b.data, b.pos, b.pos + length)
-            b.pos += length
-            m = self._simple(opcode, rec)
-            if m is not None:
-                yield m
-
-    def _chunk(self, b: _Buf, pos: int) -> bytes | None:
-        lim = self.limits
-        _start, _end, size, crc = b.u64(), b.u64(), b.u64(), b.u32()
-        compression = b.string()
-        data = b.take(b.u64())
+    def _chunk(self, rec, pos: int) -> bytes | None:
+        lim, size = self.limits, rec.uncompressed_size
         if size > lim.max_chunk_bytes:
             raise RecordingError(f"{self.path}: chunk at byte {pos} declares {size} decompressed bytes, "
                                  f"more than the {lim.max_chunk_bytes} byte limit; refusing the recording")
@@ -286,13 +239,13 @@ class McapScan:
             raise RecordingError(f"{self.path}: more than {lim.max_total_bytes} decompressed bytes; "
                                  "refusing the recording")
         try:
-            out = decompress_capped(compression, data, size)
+            out = decompress_capped(rec.compression, rec.data, size)
         except _Oversize as exc:
             raise RecordingError(f"{self.path}: chunk at byte {pos}: {exc}; refusing the recording") from None
         except (ValueError, RuntimeError, MemoryError) as exc:
             return self._skip_chunk(f"chunk at byte {pos}: {clip(str(exc), 120)}")
         self.decompressed_bytes += len(out)
-        if crc and zlib.crc32(out) != crc:
+        if rec.uncompressed_crc and zlib.crc32(out) != rec.uncompressed_crc:
             return self._skip_chunk(f"chunk at byte {pos}: CRC mismatch")
         return out
 
@@ -302,20 +255,24 @@ class McapScan:
             self.chunk_errors.append(reason)
         return None
 
-    def _metadata(self, b: _Buf) -> None:
+    def _metadata(self, rec) -> None:
         lim = self.limits
-        name = b.string()
-        end = b.u32()
-        end = b.pos + end
-        if end > b.end:
-            raise ValueError("metadata map overruns its record")
-        values: dict[str, str] = {}
-        while b.pos < end:
-            k, v = b.string(), b.string()
-            if len(values) < 256:
-                values[k[:lim.max_metadata_value_chars]] = v[:lim.max_metadata_value_chars]
-        if name not in self.metadata and len(self.metadata) < lim.max_metadata_records:
-            self.metadata[name[:lim.max_metadata_value_chars]] = values
+        values = {k[:lim.max_metadata_value_chars]: v[:lim.max_metadata_value_chars]
+                  for k, v in list(rec.metadata.items())[:256]}
+        if rec.name not in self.metadata and len(self.metadata) < lim.max_metadata_records:
+            self.metadata[rec.name[:lim.max_metadata_value_chars]] = values
+
+
+class _FileView:
+    """A file whose reads never ask for more than the file holds: a record that declares more
+    bytes than follow allocates only what is there (a buffered read of n bytes allocates n)."""
+
+    def __init__(self, fh, size: int):
+        self._fh, self._size = fh, size
+
+    def read(self, n: int = -1) -> bytes:
+        left = max(0, self._size - self._fh.tell())
+        return self._fh.read(left if n is None or n < 0 else min(n, left))
 
 
 class _Oversize(ValueError):

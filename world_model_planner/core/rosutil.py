@@ -13,7 +13,6 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.executors import ExternalShutdownException
 
 from world_model_planner.core.params import ConfigError
-from world_model_planner.core.rosconv import sec_to_stamp, stamp_to_sec  # noqa: F401 - re-exported
 from world_model_planner.core.safeio import clip
 
 T = TypeVar("T")

@@ -24,6 +24,7 @@ import threading
 import time
 from pathlib import Path
 
+from world_model_planner.core.rosconv import stamp_to_sec
 from world_model_planner.testing.domain import ros_env
 from world_model_planner.testing.processes import NodeProcess
 from world_model_planner.testing.ros import RosProbe
@@ -56,7 +57,7 @@ class Probe(RosProbe):
             self.last[topic] = msg
             st = getattr(msg, "header", None)
             if st is not None:
-                self.stamps[topic].append(st.stamp.sec + st.stamp.nanosec * 1e-9)
+                self.stamps[topic].append(stamp_to_sec(st.stamp))
                 self.arrival[topic].append(self.node.get_clock().now().nanoseconds * 1e-9)
             tw = getattr(msg, "twist", None)
             if tw is not None and not all(math.isfinite(x) for x in (tw.linear.x, tw.angular.z)):
