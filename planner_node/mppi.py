@@ -38,9 +38,9 @@ class MPPIConfig:
                                   "(0 = take the new weighted mean).", range=(0.0, 0.95))
     v_min_mps: float = param(-0.5, "Lowest linear velocity command (m/s).", range=(-5.0, 0.0))
     v_max_mps: float = param(1.0, "Highest linear velocity command (m/s).", range=(0.0, 5.0))
-    w_max_rps: float = param(1.5, "Largest |angular velocity| command (rad/s).", range=(0.0, 10.0))
+    w_max_radps: float = param(1.5, "Largest |angular velocity| command (rad/s).", range=(0.0, 10.0))
     accel_v_mps2: float = param(1.5, "Linear acceleration limit (m/s^2).", range=(0.01, 50.0))
-    accel_w_rps2: float = param(3.0, "Angular acceleration limit (rad/s^2).", range=(0.01, 100.0))
+    accel_w_radps2: float = param(3.0, "Angular acceleration limit (rad/s^2).", range=(0.01, 100.0))
     cem_elites: int = param(32, "CEM: elites refitted per iteration.", range=(2, 4096))
     cem_min_std: float = param(0.05, "CEM: floor on the refitted std, as a fraction of sigma.",
                                range=(0.0, 1.0))
@@ -79,9 +79,9 @@ class MPPI:
         self.gen = torch.Generator(device=self.device)
         self.gen.manual_seed(cfg.seed)
         H = cfg.horizon
-        self.lo = torch.tensor([cfg.v_min_mps, -cfg.w_max_rps], device=self.device)
-        self.hi = torch.tensor([cfg.v_max_mps, cfg.w_max_rps], device=self.device)
-        self.dmax = torch.tensor([cfg.accel_v_mps2, cfg.accel_w_rps2], device=self.device) * self.dt_s
+        self.lo = torch.tensor([cfg.v_min_mps, -cfg.w_max_radps], device=self.device)
+        self.hi = torch.tensor([cfg.v_max_mps, cfg.w_max_radps], device=self.device)
+        self.dmax = torch.tensor([cfg.accel_v_mps2, cfg.accel_w_radps2], device=self.device) * self.dt_s
         self.sigma = torch.tensor([cfg.sigma_v, cfg.sigma_w], device=self.device)
         self.mean = torch.zeros(H, 2, device=self.device)                # (H, 2)
 

@@ -198,8 +198,8 @@ class Navigator:
         self.mppi = MPPI(cfg.mppi, self.model.dt_s, self.device)
         if old_mean.shape == self.mppi.mean.shape:
             self.mppi.mean = torch.maximum(torch.minimum(old_mean, self.mppi.hi), self.mppi.lo)
-        self._last_cmd = np.clip(self._last_cmd, [cfg.mppi.v_min_mps, -cfg.mppi.w_max_rps],
-                                 [cfg.mppi.v_max_mps, cfg.mppi.w_max_rps])
+        self._last_cmd = np.clip(self._last_cmd, [cfg.mppi.v_min_mps, -cfg.mppi.w_max_radps],
+                                 [cfg.mppi.v_max_mps, cfg.mppi.w_max_radps])
         self.critics = Critics(cfg.critics)
         if self.subgoals is not None:
             self.subgoals.reconfigure(cfg.subgoal)
@@ -292,8 +292,8 @@ class Navigator:
         if self.state == "stopped":
             self.state = "planning"
         if self._last_t is None or t_s < self._last_t:
-            self._last_cmd = np.clip(vel, [self.cfg.mppi.v_min_mps, -self.cfg.mppi.w_max_rps],
-                                     [self.cfg.mppi.v_max_mps, self.cfg.mppi.w_max_rps])
+            self._last_cmd = np.clip(vel, [self.cfg.mppi.v_min_mps, -self.cfg.mppi.w_max_radps],
+                                     [self.cfg.mppi.v_max_mps, self.cfg.mppi.w_max_radps])
             self.mppi.reset()
             shift = 0.0
         else:
@@ -330,8 +330,8 @@ class Navigator:
             a0=torch.as_tensor(self._last_cmd, dtype=torch.float32, device=dev),
             final=final, goal_yaw=self.goal_yaw, field=self._field,
             path=self._local_path(path, pose, dev),
-            a_max=(max(m.v_max_mps, -m.v_min_mps), m.w_max_rps),
-            d_max=(m.accel_v_mps2 * model.dt_s, m.accel_w_rps2 * model.dt_s), dt_s=model.dt_s)
+            a_max=(max(m.v_max_mps, -m.v_min_mps), m.w_max_radps),
+            d_max=(m.accel_v_mps2 * model.dt_s, m.accel_w_radps2 * model.dt_s), dt_s=model.dt_s)
         res = self.mppi.plan(lambda a: model.rollout(state, a), lambda a, r: self.critics(a, r, ctx),
                              ctx.a0, shift_steps=shift)
         v, w = (float(x) for x in res.action.cpu())

@@ -33,7 +33,7 @@ class SimNodeConfig:
                                    range=(0.05, 100.0))
     control_period_s: float = param(0.05, "simulated seconds per control period (/odom, /clock rate)",
                                     range=(0.01, 1.0))
-    cmd_timeout: float = param(CMD_TIMEOUT_S, "real-time mode: stop when the last /cmd_vel is older than this "
+    cmd_timeout_s: float = param(CMD_TIMEOUT_S, "real-time mode: stop when the last /cmd_vel is older than this "
                                     "(simulated seconds)", range=(0.01, 60.0))
     cmd_vel_stamped: bool = param(True, "/cmd_vel type: geometry_msgs/TwistStamped (true) or Twist (false)")
     lidar_beams: int = param(180, "lidar beams", range=(4, 2048))

@@ -214,7 +214,7 @@ class SimNode(Node):
             return 0.0, 0.0
         if self.cfg.lockstep:
             return self.cmd if self.cmd_fresh else (0.0, 0.0)
-        if self.world.sim_time_s - self.cmd_sim_time > self.cfg.cmd_timeout:
+        if self.world.sim_time_s - self.cmd_sim_time > self.cfg.cmd_timeout_s:
             return 0.0, 0.0
         return self.cmd
 

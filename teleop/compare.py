@@ -40,13 +40,13 @@ def mean_abs_jerk(t_s: np.ndarray, v_mps: np.ndarray) -> float | None:
     return float(np.mean(np.abs(j)))
 
 
-def time_stopped(t_s: np.ndarray, v_mps: np.ndarray, w_rps: np.ndarray,
-                 stop_speed_mps: float = 0.05, stop_turn_rps: float = 0.05) -> float:
+def time_stopped(t_s: np.ndarray, v_mps: np.ndarray, w_radps: np.ndarray,
+                 stop_speed_mps: float = 0.05, stop_turn_radps: float = 0.05) -> float:
     """Seconds during which |v| < stop_speed and |w| < stop_turn (sample i holds until i+1)."""
     t = np.asarray(t_s, float)
     if len(t) < 2:
         return 0.0
-    still = (np.abs(np.asarray(v_mps)[:-1]) < stop_speed_mps) & (np.abs(np.asarray(w_rps)[:-1]) < stop_turn_rps)
+    still = (np.abs(np.asarray(v_mps)[:-1]) < stop_speed_mps) & (np.abs(np.asarray(w_radps)[:-1]) < stop_turn_radps)
     return float(np.sum(np.diff(t)[still]))
 
 
@@ -55,7 +55,7 @@ def session_metrics(odom: np.ndarray, goal_xy: Sequence[float], tolerance_m: flo
                     collisions: Sequence[tuple[float, int]] = (),
                     clearances: Sequence[tuple[float, float]] = (),
                     interventions: int = 0, stop_speed_mps: float = 0.05,
-                    stop_turn_rps: float = 0.05) -> dict:
+                    stop_turn_radps: float = 0.05) -> dict:
     """Metrics of one session.
 
     odom: (N, 6) t_s, x, y, yaw, v, w. The evaluated window runs from the first sample at or
@@ -97,7 +97,7 @@ def session_metrics(odom: np.ndarray, goal_xy: Sequence[float], tolerance_m: flo
         "collisions": int(n_coll),
         "min_clearance_m": min(clear) if clear else None,
         "mean_abs_jerk_mps3": mean_abs_jerk(w[:, 0], w[:, 4]),
-        "time_stopped_s": time_stopped(w[:, 0], w[:, 4], w[:, 5], stop_speed_mps, stop_turn_rps),
+        "time_stopped_s": time_stopped(w[:, 0], w[:, 4], w[:, 5], stop_speed_mps, stop_turn_radps),
         "interventions": int(interventions),
         "final_distance_m": float(dist[end]),
         "shortest_path_m": float(shortest_m),

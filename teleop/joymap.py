@@ -20,10 +20,10 @@ class JoyConfig:
                              range=(0, 31))
     axis_angular: int = param(0, "Joy axis for turn rate (left stick left/right).", range=(0, 31))
     scale_linear_mps: float = param(0.5, "Forward speed at full stick (m/s).", range=(0.0, 5.0))
-    scale_angular_rps: float = param(1.0, "Turn rate at full stick (rad/s).", range=(0.0, 10.0))
+    scale_angular_radps: float = param(1.0, "Turn rate at full stick (rad/s).", range=(0.0, 10.0))
     scale_linear_turbo_mps: float = param(1.0, "Forward speed at full stick with turbo (m/s).",
                                           range=(0.0, 5.0))
-    scale_angular_turbo_rps: float = param(1.5, "Turn rate at full stick with turbo (rad/s).",
+    scale_angular_turbo_radps: float = param(1.5, "Turn rate at full stick with turbo (rad/s).",
                                            range=(0.0, 10.0))
     deadman_button: int = param(4, "Button that must be held to drive (LB on most pads).",
                                 range=(0, 31))
@@ -68,7 +68,7 @@ class JoyTeleop:
         self.driving = True
         turbo = _pressed(buttons, c.turbo_button)
         sv = c.scale_linear_turbo_mps if turbo else c.scale_linear_mps
-        sw = c.scale_angular_turbo_rps if turbo else c.scale_angular_rps
+        sw = c.scale_angular_turbo_radps if turbo else c.scale_angular_radps
         return (sv * _axis(axes, c.axis_linear, c.deadzone), sw * _axis(axes, c.axis_angular, c.deadzone))
 
     def on_check(self, now_s: float) -> tuple[float, float] | None:

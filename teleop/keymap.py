@@ -10,7 +10,7 @@ Keys (latched, like turtlebot3_teleop; a terminal cannot see key releases):
     q / Ctrl-C  quit (publishes zero first)
 
 Command = (lin, ang) directions in {-1, 0, 1} scaled by the speed fraction
-``step / speed_steps`` times ``max_linear_mps`` / ``max_angular_rps``.
+``step / speed_steps`` times ``max_linear_mps`` / ``max_angular_radps``.
 
 This module never imports rclpy.
 """
@@ -36,7 +36,7 @@ class KeyboardConfig:
     stamped: bool = param(True, "Publish geometry_msgs/TwistStamped (false: Twist).")
     frame_id: str = param("base_link", "header.frame_id of stamped commands.")
     max_linear_mps: float = param(1.0, "Linear speed at the top speed step (m/s).", range=(0.0, 5.0))
-    max_angular_rps: float = param(1.5, "Turn rate at the top speed step (rad/s).", range=(0.0, 10.0))
+    max_angular_radps: float = param(1.5, "Turn rate at the top speed step (rad/s).", range=(0.0, 10.0))
     speed_steps: int = param(10, "Number of speed steps.", range=(1, 100))
     initial_step: int = param(3, "Speed step at start.", range=(1, 100))
     rate_hz: float = param(10.0, "Publish rate while a command is held (Hz).", range=(1.0, 100.0))
@@ -127,7 +127,7 @@ class KeyTeleop:
     def command(self) -> tuple[float, float]:
         """(v m/s, w rad/s) for the current keys and speed step."""
         frac = self.step / self.cfg.speed_steps
-        return (self.lin * frac * self.cfg.max_linear_mps, self.ang * frac * self.cfg.max_angular_rps)
+        return (self.lin * frac * self.cfg.max_linear_mps, self.ang * frac * self.cfg.max_angular_radps)
 
     def status(self) -> str:
         v, w = self.command()

@@ -4,7 +4,7 @@ In the spirit of Nav2's velocity_smoother and collision_monitor, every command t
 mux passes through :class:`VelocityLimiter`:
 
 - non-finite commands are refused: the output becomes zero at once, with a reason;
-- v is clamped to ``[v_min_mps, v_max_mps]`` and w to ``[-w_max_rps, w_max_rps]`` (so an
+- v is clamped to ``[v_min_mps, v_max_mps]`` and w to ``[-w_max_radps, w_max_radps]`` (so an
   absurd finite command such as 1e9 m/s is clamped, never forwarded); the components a
   differential-drive base cannot execute (linear y/z, angular x/y) are set to zero;
 - speeding up is limited to ``accel_*`` (|Δv| <= accel_v_mps2 * dt, dt on the node clock since
@@ -37,14 +37,14 @@ class LimiterConfig:
     v_min_mps: float = param(-0.5, "Most negative (reverse) linear speed sent to the robot (m/s).",
                              range=(-10.0, 0.0))
     v_max_mps: float = param(1.0, "Highest forward speed sent to the robot (m/s).", range=(0.0, 10.0))
-    w_max_rps: float = param(1.5, "Largest yaw rate magnitude sent to the robot (rad/s).", range=(0.0, 20.0))
+    w_max_radps: float = param(1.5, "Largest yaw rate magnitude sent to the robot (rad/s).", range=(0.0, 20.0))
     accel_v_mps2: float = param(1.5, "Largest rate of speeding up (m/s^2).",
                                 range=(0.001, 50.0))
-    accel_w_rps2: float = param(3.0, "Largest rate of turning faster (rad/s^2).",
+    accel_w_radps2: float = param(3.0, "Largest rate of turning faster (rad/s^2).",
                                 range=(0.001, 100.0))
     decel_v_mps2: float = param(0.0, "Largest rate of slowing down (m/s^2); 0 = braking is never "
                                      "delayed (the robot's own controller brakes).", range=(0.0, 100.0))
-    decel_w_rps2: float = param(0.0, "Largest rate of turning slower (rad/s^2); 0 = never delayed.",
+    decel_w_radps2: float = param(0.0, "Largest rate of turning slower (rad/s^2); 0 = never delayed.",
                                 range=(0.0, 200.0))
     max_dt_s: float = param(0.1, "Longest interval credited to the acceleration limit: after a "
                                  "longer pause a command moves the output by at most accel * "
@@ -110,15 +110,15 @@ class VelocityLimiter:
         c = self.cfg
         dt = self._dt(now_s)
         dv_down = c.decel_v_mps2 * dt if c.decel_v_mps2 > 0 else math.inf
-        dw_down = c.decel_w_rps2 * dt if c.decel_w_rps2 > 0 else math.inf
+        dw_down = c.decel_w_radps2 * dt if c.decel_w_radps2 > 0 else math.inf
         v = _step(self.out[0], target[0], c.accel_v_mps2 * dt, dv_down)
-        w = _step(self.out[1], target[1], c.accel_w_rps2 * dt, dw_down)
+        w = _step(self.out[1], target[1], c.accel_w_radps2 * dt, dw_down)
         self.out, self.last_out_s = (v, w), now_s
         return (v, 0.0, 0.0, 0.0, 0.0, w)
 
     def clamp_velocity(self, v: float, w: float) -> tuple[float, float]:
         c = self.cfg
-        return min(max(v, c.v_min_mps), c.v_max_mps), min(max(w, -c.w_max_rps), c.w_max_rps)
+        return min(max(v, c.v_min_mps), c.v_max_mps), min(max(w, -c.w_max_radps), c.w_max_radps)
 
     # -- events --------------------------------------------------------------------------
     def command(self, cmd, now_s: float) -> Limited:
@@ -188,5 +188,5 @@ def limiter_params(robot) -> dict:
     """cmd_mux ``limiter.*`` parameter values for a robot (world_model_planner.core.robot_config
     RobotConfig): its velocity and acceleration limits."""
     return {"limiter.v_min_mps": robot.v_min_mps, "limiter.v_max_mps": robot.v_max_mps,
-            "limiter.w_max_rps": robot.w_max_radps, "limiter.accel_v_mps2": robot.accel_v_mps2,
-            "limiter.accel_w_rps2": robot.accel_w_radps2}
+            "limiter.w_max_radps": robot.w_max_radps, "limiter.accel_v_mps2": robot.accel_v_mps2,
+            "limiter.accel_w_radps2": robot.accel_w_radps2}

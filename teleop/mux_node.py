@@ -77,8 +77,8 @@ class MuxNode(Node):
         self.get_logger().info(
             "cmd_mux: " + ", ".join(f"{i.name}={i.topic} (prio {i.priority}, {i.timeout_s}s)"
                                     for i in self.mux.inputs.values()) + f" -> {self.cfg.output_topic}; "
-            f"limits v [{lim.v_min_mps:g}, {lim.v_max_mps:g}] m/s, |w| <= {lim.w_max_rps:g} rad/s, "
-            f"accel {lim.accel_v_mps2:g} m/s^2 / {lim.accel_w_rps2:g} rad/s^2, timeout {lim.timeout_s:g} s")
+            f"limits v [{lim.v_min_mps:g}, {lim.v_max_mps:g}] m/s, |w| <= {lim.w_max_radps:g} rad/s, "
+            f"accel {lim.accel_v_mps2:g} m/s^2 / {lim.accel_w_radps2:g} rad/s^2, timeout {lim.timeout_s:g} s")
 
     def _apply(self, new: dict, changed: list) -> str | None:
         """Runtime parameter change: apply it, or return why it is refused."""

@@ -28,13 +28,13 @@ from world_model_planner.core.mathutil import wrap_angle
 @dataclass
 class ScriptedConfig:
     cruise_mps: float = param(0.6, "Preferred forward speed (m/s).", range=(0.05, 2.0))
-    max_turn_rps: float = param(1.0, "Largest turn rate it uses (rad/s).", range=(0.05, 3.0))
+    max_turn_radps: float = param(1.0, "Largest turn rate it uses (rad/s).", range=(0.05, 3.0))
     heading_gain: float = param(1.5, "Turn rate per radian of heading error (1/s).", range=(0.1, 10.0))
     lookahead_m: float = param(0.8, "Pure-pursuit lookahead along the route (m).", range=(0.1, 5.0))
     reaction_s: float = param(0.3, "Reaction delay: acts on the pose seen this long ago (s).",
                               range=(0.0, 2.0))
     noise_v_mps: float = param(0.05, "Std of the slowly varying speed error (m/s).", range=(0.0, 1.0))
-    noise_w_rps: float = param(0.1, "Std of the slowly varying steering error (rad/s).", range=(0.0, 2.0))
+    noise_w_radps: float = param(0.1, "Std of the slowly varying steering error (rad/s).", range=(0.0, 2.0))
     noise_tau_s: float = param(1.0, "Correlation time of the errors (s).", range=(0.01, 30.0))
     stop_radius_m: float = param(0.15, "Stops when this close to the goal (m).", range=(0.0, 2.0))
     seed: int = param(0, "Noise seed.", range=(0, 2**31 - 1))
@@ -135,7 +135,7 @@ class ScriptedDriver:
         dt = 0.0 if self._t_noise is None else max(t_s - self._t_noise, 0.0)
         self._t_noise = t_s
         a = math.exp(-dt / self.cfg.noise_tau_s)
-        sig = np.array([self.cfg.noise_v_mps, self.cfg.noise_w_rps])
+        sig = np.array([self.cfg.noise_v_mps, self.cfg.noise_w_radps])
         self._noise = a * self._noise + math.sqrt(1.0 - a * a) * sig * self.rng.standard_normal(2)
         return self._noise
 
@@ -159,7 +159,7 @@ class ScriptedDriver:
                 break
         err = wrap_angle(math.atan2(target[1] - y, target[0] - x) - yaw)
         nv, nw = self._step_noise(t_s)
-        w = float(np.clip(c.heading_gain * err + nw, -c.max_turn_rps, c.max_turn_rps))
+        w = float(np.clip(c.heading_gain * err + nw, -c.max_turn_radps, c.max_turn_radps))
         v = c.cruise_mps * max(math.cos(err), 0.0) ** 2 if abs(err) < 1.2 else 0.0
         v = min(v, 0.5 * dist_goal + 0.1)
         v = float(max(v + nv, 0.0)) if v > 0 else 0.0

@@ -34,9 +34,9 @@ COMMAND_TOPICS = ("/cmd_vel", "/cmd_vel_teleop", "/cmd_vel_nav")
 class SessionData:
     """One recording.
 
-    odom: (N, 6) columns t_s, x_m, y_m, yaw_rad, v_mps, w_rps (body-frame twist), sorted by t.
+    odom: (N, 6) columns t_s, x_m, y_m, yaw_rad, v_mps, w_radps (body-frame twist), sorted by t.
     scan_t: (M,) ; scans: (M, beams) float32 metres (inf = no return) ; scan_range_max_m.
-    cmds: topic -> (K, 3) columns t_s, v_mps, w_rps.
+    cmds: topic -> (K, 3) columns t_s, v_mps, w_radps.
     goal: (x, y) of the first /goal_pose, or None; goal_t_s its stamp.
     sim_diag: [(t_s, {key: value})] of DiagnosticStatus "sim".
     mux_interventions: largest 'interventions' count in the cmd_mux diagnostics.

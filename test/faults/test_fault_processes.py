@@ -1,4 +1,4 @@
-"""Fault injection, processes: a real-time sim (sim_node, cmd_timeout 0.5 s) driven by
+"""Fault injection, processes: a real-time sim (sim_node, cmd_timeout_s 0.5 s) driven by
 planner_node through cmd_mux, with world_model_node monitoring, all real processes.
 
 - planner_node SIGKILLed mid-episode: the mux times the planner out (0.5 s) and sends zero, the
@@ -25,7 +25,7 @@ from nav_msgs.msg import Odometry  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 from world_model_planner.core.rosconv import stamp_to_sec
 
-CMD_TIMEOUT_S = 0.5          # sim cmd_timeout and the mux's input timeouts (config/mux.yaml)
+CMD_TIMEOUT_S = 0.5          # sim cmd_timeout_s and the mux's input timeouts (config/mux.yaml)
 BRAKE_MPS2 = 1.5             # Husky linear acceleration limit
 GOAL = (3.0, 0.0)
 
@@ -40,7 +40,7 @@ class Stack:
     def __init__(self, node_env, tmp_path, probe, ckpt_path):
         self.env, self.dir, self.probe, self.ckpt = node_env, tmp_path, probe, ckpt_path
         self.sim = NodeProcess.executable("sim_node", ["--params-file", str(REPO / "config/sim.yaml"),
-                                                       "-p", "scenario:=open", "-p", f"cmd_timeout:={CMD_TIMEOUT_S}"],
+                                                       "-p", "scenario:=open", "-p", f"cmd_timeout_s:={CMD_TIMEOUT_S}"],
                                           node_env, tmp_path)
         self.mux = NodeProcess.executable("cmd_mux", ["--params-file", str(REPO / "config/mux.yaml"),
                                                       "-p", "use_sim_time:=true"], node_env, tmp_path)

@@ -8,7 +8,7 @@ from world_model_planner.core.rosconv import stamp_to_sec
 
 # these tests are about arbitration: steps of up to 5 m/s per message pass the limiter unramped
 # (test_safety_cmd_mux.py tests the limiter's acceleration limits)
-NO_RAMP = ["-p", "limiter.accel_v_mps2:=50.0", "-p", "limiter.accel_w_rps2:=100.0"]
+NO_RAMP = ["-p", "limiter.accel_v_mps2:=50.0", "-p", "limiter.accel_w_radps2:=100.0"]
 
 
 def _ts(stamp_s, v, w):

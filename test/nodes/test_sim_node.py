@@ -1,5 +1,5 @@
 """sim_node as a real process over real DDS: /cmd_vel moves /odom by the expected distance,
-/clock advances, cmd_timeout and /estop stop the robot, NaN commands are refused, ~/reset
+/clock advances, cmd_timeout_s and /estop stop the robot, NaN commands are refused, ~/reset
 restores the start (and re-reads `seed`), and lockstep runs are deterministic."""
 from __future__ import annotations
 
@@ -91,7 +91,7 @@ def test_cmd_vel_moves_odom_clock_advances_and_cmd_timeout_stops(probe, node_env
         except ImportError:
             assert sim.log().count("tf2_msgs is not importable") == 1
 
-        # the driver goes silent: within cmd_timeout (0.5 s) + braking the robot stops, and stays
+        # the driver goes silent: within cmd_timeout_s (0.5 s) + braking the robot stops, and stays
         cmd["on"] = False
         t_off = stamp_to_sec(probe.received("/odom")[-1].header.stamp)
         stopped = probe.wait_for("/odom", _speed_is(lambda v: abs(v) < 0.01), timeout=20, proc=sim)[-1]

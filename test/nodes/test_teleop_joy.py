@@ -8,7 +8,7 @@ from world_model_planner.teleop.joymap import JoyConfig, JoyTeleop
 
 def test_deadman_turbo_deadzone_and_timeout():
     j = JoyTeleop(JoyConfig(deadman_button=4, turbo_button=5, scale_linear_mps=0.5,
-                            scale_angular_rps=1.0, scale_linear_turbo_mps=1.0, deadzone=0.1))
+                            scale_angular_radps=1.0, scale_linear_turbo_mps=1.0, deadzone=0.1))
     held = [0, 0, 0, 0, 1, 0]
     assert j.on_joy([0.0, 1.0], [0] * 6, 0.0) is None            # no dead-man: nothing
     assert j.on_joy([0.5, 1.0], held, 0.1) == pytest.approx((0.5, 0.5))

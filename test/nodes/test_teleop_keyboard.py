@@ -20,7 +20,7 @@ def test_decoder_handles_arrows_split_reads_and_unknown_sequences():
 
 
 def test_latched_keys_speed_steps_and_stop():
-    t = KeyTeleop(KeyboardConfig(max_linear_mps=1.0, max_angular_rps=1.5, speed_steps=10, initial_step=3))
+    t = KeyTeleop(KeyboardConfig(max_linear_mps=1.0, max_angular_radps=1.5, speed_steps=10, initial_step=3))
     t.press("up")
     assert t.command() == pytest.approx((0.3, 0.0))
     t.press("up")                              # already forward: stays forward
@@ -59,7 +59,7 @@ def test_keyboard_executable_through_a_pty(probe, node_env):
 
     probe.subscribe("/cmd_vel_teleop", TwistStamped)
     exe = str(Path(sys.executable).parent / "teleop_keyboard")
-    p = PtyProc([exe, "--ros-args", "-p", "initial_step:=3", "-p", "max_angular_rps:=1.5"], node_env)
+    p = PtyProc([exe, "--ros-args", "-p", "initial_step:=3", "-p", "max_angular_radps:=1.5"], node_env)
     try:
         p.wait_output("ready")
         deadline = time.monotonic() + 20

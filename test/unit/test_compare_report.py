@@ -9,7 +9,7 @@ from world_model_planner.teleop.recorder import SessionInfo, SessionWriter
 from world_model_planner.app.cli import main as wmp
 
 
-def _record(path, mode, operator, speeds, w_rps=0.0, interventions=0):
+def _record(path, mode, operator, speeds, w_radps=0.0, interventions=0):
     """A session on 'open' (start (-3.5, 0), goal (3.5, 0)) driven at the given speed profile."""
     from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
     from geometry_msgs.msg import PoseStamped, TwistStamped
@@ -31,11 +31,11 @@ def _record(path, mode, operator, speeds, w_rps=0.0, interventions=0):
             stamp(o.header, t)
             o.pose.pose.position.x, o.pose.pose.position.y = x, y
             o.pose.pose.orientation.z, o.pose.pose.orientation.w = math.sin(th / 2), math.cos(th / 2)
-            o.twist.twist.linear.x, o.twist.twist.angular.z = v, w_rps
+            o.twist.twist.linear.x, o.twist.twist.angular.z = v, w_radps
             w.write("/odom", "nav_msgs/msg/Odometry", o, log_time_ns=int(t * 1e9))
             c = TwistStamped()
             stamp(c.header, t)
-            c.twist.linear.x, c.twist.angular.z = v, w_rps
+            c.twist.linear.x, c.twist.angular.z = v, w_radps
             w.write("/cmd_vel", "geometry_msgs/msg/TwistStamped", c, log_time_ns=int(t * 1e9))
             if i % 2 == 0:
                 s = LaserScan(range_max=8.0, angle_min=-math.pi, angle_increment=2 * math.pi / 180)
@@ -48,7 +48,7 @@ def _record(path, mode, operator, speeds, w_rps=0.0, interventions=0):
                     KeyValue(key="clearance_m", value=f"{3.0 - 0.01 * i:.3f}")])])
                 stamp(d.header, t)
                 w.write("/diagnostics", "diagnostic_msgs/msg/DiagnosticArray", d, log_time_ns=int(t * 1e9))
-            x, y, th, t = x + v * dt * math.cos(th), y + v * dt * math.sin(th), th + w_rps * dt, t + dt
+            x, y, th, t = x + v * dt * math.cos(th), y + v * dt * math.sin(th), th + w_radps * dt, t + dt
         for k in range(interventions):
             w.write("/mux/intervention", "std_msgs/msg/Bool", Bool(data=True), log_time_ns=int(t * 1e9) + 2 * k)
             w.write("/mux/intervention", "std_msgs/msg/Bool", Bool(data=False), log_time_ns=int(t * 1e9) + 2 * k + 1)

@@ -110,7 +110,7 @@ def test_robot_launch_maps_topics_and_robot_limits():
     assert (twist["cmd_mux"]["output_stamped"] if has_mux() else twist["planner_node"]["cmd_stamped"]) is False
     assert "sim_node" not in nodes
     planner = nodes["planner_node"].param_values()
-    assert planner["mppi.v_max_mps"] == 0.31 and planner["mppi.w_max_rps"] == 1.9
+    assert planner["mppi.v_max_mps"] == 0.31 and planner["mppi.w_max_radps"] == 1.9
     assert planner["critics.footprint_length_m"] == 0.342 and planner["use_sim_time"] is False
     assert ("odom", "/tb/odom") in nodes["world_model_node"].remappings
     with pytest.raises(RobotConfigError, match="robot YAML"):

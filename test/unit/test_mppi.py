@@ -37,7 +37,7 @@ def test_sampler_finds_known_optimum(method):
     torch.manual_seed(0)
     cfg = MPPIConfig(method=method, samples=256, horizon=H, iterations=10, temperature=0.05,
                      sigma_v=0.15, sigma_w=0.15, noise_smoothing=0.0, accel_v_mps2=50.0,
-                     accel_w_rps2=100.0)
+                     accel_w_radps2=100.0)
     mppi = MPPI(cfg, dt_s=0.1)
     target, rollout_fn, cost_fn = _quadratic_problem()
     for _ in range(3):
@@ -53,10 +53,10 @@ def test_limits_hold_on_every_sample():
     a0 = torch.tensor([0.2, -0.1])
     acts = mppi.limit(mppi.mean[None] + mppi._noise(64, mppi.sigma), a0)
     assert acts[..., 0].min() >= cfg.v_min_mps - 1e-6 and acts[..., 0].max() <= cfg.v_max_mps + 1e-6
-    assert acts[..., 1].abs().max() <= cfg.w_max_rps + 1e-6
+    assert acts[..., 1].abs().max() <= cfg.w_max_radps + 1e-6
     steps = torch.diff(torch.cat([a0.expand(64, 1, 2), acts], 1), dim=1).abs()
     assert steps[..., 0].max() <= cfg.accel_v_mps2 * 0.1 + 1e-5
-    assert steps[..., 1].max() <= cfg.accel_w_rps2 * 0.1 + 1e-5
+    assert steps[..., 1].max() <= cfg.accel_w_radps2 * 0.1 + 1e-5
 
 
 def test_warm_start_shift_interpolates():

@@ -27,7 +27,7 @@ def test_absurd_finite_command_is_clamped_to_the_limits_and_ramped():
     for _ in range(40):                      # 2 s at 20 Hz: reaches exactly the limits
         t += 0.05
         v.append(lim.command(cmd(1e9, -1e9), t).cmd)
-    assert v[-1][0] == CFG.v_max_mps and v[-1][5] == -CFG.w_max_rps
+    assert v[-1][0] == CFG.v_max_mps and v[-1][5] == -CFG.w_max_radps
     assert max(abs(b[0] - a[0]) for a, b in zip(v, v[1:])) <= 1.5 * 0.05 + 1e-9
 
 
@@ -102,7 +102,7 @@ values = st.one_of(st.floats(allow_nan=True, allow_infinity=True),
                               st.booleans()), min_size=1, max_size=60),
        decel=st.sampled_from([0.0, 2.0]))
 def test_any_input_sequence_gives_finite_bounded_accel_limited_output(seq, decel):
-    cfg = LimiterConfig(decel_v_mps2=decel, decel_w_rps2=2 * decel)
+    cfg = LimiterConfig(decel_v_mps2=decel, decel_w_radps2=2 * decel)
     lim = VelocityLimiter(cfg)
     t, prev, last_t = 0.0, (0.0, 0.0), None
     for v, w, dt, tick in seq:
@@ -112,12 +112,12 @@ def test_any_input_sequence_gives_finite_bounded_accel_limited_output(seq, decel
             continue
         out = res.cmd
         assert all(math.isfinite(x) for x in out) and out[1:5] == (0.0,) * 4
-        assert cfg.v_min_mps <= out[0] <= cfg.v_max_mps and abs(out[5]) <= cfg.w_max_rps
+        assert cfg.v_min_mps <= out[0] <= cfg.v_max_mps and abs(out[5]) <= cfg.w_max_radps
         if not (math.isfinite(v) and math.isfinite(w)) and not tick:
             assert out == ZERO6
         # speeding up (|x| growing, or growing after a reversal) never beats accel * dt
         credit = cfg.max_dt_s if last_t is None else min(t - last_t, cfg.max_dt_s)
-        for k, i, a in ((0, 0, cfg.accel_v_mps2), (1, 5, cfg.accel_w_rps2)):
+        for k, i, a in ((0, 0, cfg.accel_v_mps2), (1, 5, cfg.accel_w_radps2)):
             base = abs(prev[k]) if prev[k] * out[i] > 0 else 0.0
             assert abs(out[i]) - base <= a * credit + 1e-9
         prev, last_t = (out[0], out[5]), t
@@ -159,5 +159,5 @@ def test_robot_stack_hands_the_robot_limits_to_the_mux_limiter():
     assert has_mux()
     specs = {s.executable: s for s in robot_stack(robot_yaml=str(load_robot("turtlebot4").source))}
     values = specs[MUX].param_values()
-    assert values["limiter.v_max_mps"] == 0.31 and values["limiter.w_max_rps"] == 1.9
+    assert values["limiter.v_max_mps"] == 0.31 and values["limiter.w_max_radps"] == 1.9
     assert values["limiter.v_min_mps"] == -0.2 and values["limiter.accel_v_mps2"] == 2.5

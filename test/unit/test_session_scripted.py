@@ -44,7 +44,7 @@ def test_noise_is_seeded_and_reaction_is_delayed():
     b = _drive(sc, ScriptedDriver(route, (3.5, 0.0), ScriptedConfig(seed=3)))[1]
     c = _drive(sc, ScriptedDriver(route, (3.5, 0.0), ScriptedConfig(seed=4)))[1]
     assert np.array_equal(a, b) and not np.array_equal(a[: len(c)], c[: len(a)])
-    d = ScriptedDriver(np.array([[0, 0], [5, 0]]), (5, 0), ScriptedConfig(reaction_s=0.3, noise_w_rps=0.0,
+    d = ScriptedDriver(np.array([[0, 0], [5, 0]]), (5, 0), ScriptedConfig(reaction_s=0.3, noise_w_radps=0.0,
                                                                           noise_v_mps=0.0))
     d.observe(0.0, (0, 0, 0.0))
     d.observe(0.1, (0, 0, 1.0))             # turned left 1 rad: not noticed for 0.3 s

@@ -86,7 +86,7 @@ def test_robot_stack_remaps_topics_and_has_no_sim():
     assert ("scan", "/front/scan") in planner.remappings
     assert planner.param_values()["use_sim_time"] is False
     limits = planner.param_values()     # the robot file's limits reach the planner
-    assert limits["mppi.v_max_mps"] == 1.0 and limits["mppi.w_max_rps"] == 1.5
+    assert limits["mppi.v_max_mps"] == 1.0 and limits["mppi.w_max_radps"] == 1.5
     out = nodes.get("cmd_mux") or planner
     assert ("cmd_vel", "/husky/cmd_vel") in out.remappings or \
         ("cmd_vel_nav", "/husky/cmd_vel") in out.remappings

@@ -16,7 +16,7 @@ from typing import Any, Iterable
 
 
 #: How long a velocity command stays valid without a newer one (s): the one default of every
-#: command timeout (sim ``cmd_timeout``, mux ``input_timeouts_s``, limiter ``timeout_s``, joystick
+#: command timeout (sim ``cmd_timeout_s``, mux ``input_timeouts_s``, limiter ``timeout_s``, joystick
 #: ``joy_timeout_s``, recorded-command holding in the report and in world-model data loading).
 CMD_TIMEOUT_S = 0.5
 

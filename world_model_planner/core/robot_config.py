@@ -71,9 +71,9 @@ class RobotConfig:
 PLANNER_PARAMS = {
     "v_min_mps": "mppi.v_min_mps",
     "v_max_mps": "mppi.v_max_mps",
-    "w_max_radps": "mppi.w_max_rps",
+    "w_max_radps": "mppi.w_max_radps",
     "accel_v_mps2": "mppi.accel_v_mps2",
-    "accel_w_radps2": "mppi.accel_w_rps2",
+    "accel_w_radps2": "mppi.accel_w_radps2",
     "length_m": "critics.footprint_length_m",
     "width_m": "critics.footprint_width_m",
     "inflation_radius_m": "subgoal.inflation_radius_m",
