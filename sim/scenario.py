@@ -42,7 +42,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from world_model_planner.core.safeio import YAML_MAX_DEPTH, InputError, clip, load_yaml, read_capped
+from world_model_planner.core.safeio import YAML_MAX_DEPTH, InputError, clip, is_file, load_yaml, read_capped
 
 from world_model_planner.sim import geometry
 from world_model_planner.sim.robots import ROBOTS
@@ -191,11 +191,7 @@ def resolve(name_or_path: str | Path) -> Path:
                                            f"or a path to a .yaml file")
         return path
     path = Path(s)
-    try:
-        is_file = path.is_file()
-    except (OSError, ValueError):      # a name too long for the OS, a NUL byte
-        is_file = False
-    if not is_file:
+    if not is_file(path):
         raise ScenarioError(shown, "file", "an existing scenario .yaml file")
     return path
 

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from world_model_planner.core import paths
-from world_model_planner.core.safeio import InputError, clip, load_yaml
+from world_model_planner.core.safeio import InputError, clip, is_file, load_yaml
 
 #: Robot files are a few hundred bytes; these caps leave room and stop bombs.
 ROBOT_MAX_BYTES = 64 * 1024
@@ -109,11 +109,7 @@ def available_robots() -> list[str]:
 def load_robot(name_or_path: str) -> RobotConfig:
     """Read and validate a robot file (see module docstring). Raises RobotConfigError."""
     path = robot_file(name_or_path)
-    try:
-        is_file = path.is_file()
-    except (OSError, ValueError):      # a name too long for the OS, a NUL byte
-        is_file = False
-    if not is_file:
+    if not is_file(path):
         raise RobotConfigError(path, "file", f"an existing robot YAML (shipped: {available_robots()})")
     try:
         doc = load_yaml(path, what="robot file", max_bytes=ROBOT_MAX_BYTES, max_nodes=ROBOT_MAX_NODES)

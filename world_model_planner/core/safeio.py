@@ -48,6 +48,15 @@ def clip(value, limit: int = CLIP_CHARS) -> str:
     return f"{text[:limit]}... ({len(text) - limit} more chars)"
 
 
+def is_file(path: str | os.PathLike) -> bool:
+    """``Path(path).is_file()``, False (not an exception) for a name the OS cannot take (too long,
+    a NUL byte)."""
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def read_capped(path: str | os.PathLike, max_bytes: int, what: str = "file") -> bytes:
     """The bytes of ``path``; InputError if it holds more than ``max_bytes`` (read, not stat)."""
     p = Path(path)
