@@ -1,5 +1,5 @@
 """One episode over the real stack: start the node processes, bring them up, send the goal,
-watch, and return the DESIGN.md episode record.
+watch, and return the episode record (README, "Episodes, benchmarks and the demo").
 
 Small parts (:mod:`world_model_planner.app.episode_parts`) on one in-process rclpy node
 (:class:`EpisodeNode`, its own context on the stack's private domain): :class:`GoalSender`
