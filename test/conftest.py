@@ -14,6 +14,7 @@ os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 os.environ.setdefault("ROS_LOG_DIR", os.path.join(os.environ.get("TMPDIR", "/tmp"), "wmp-ros-log"))
 
 from world_model_planner.testing.domain import DomainLease, ros_env  # noqa: E402
+from world_model_planner.testing.processes import stop_leftovers  # noqa: E402
 from world_model_planner.testing.ros import RosProbe  # noqa: E402
 
 LANES = ("unit", "nodes", "faults", "stack")
@@ -31,13 +32,24 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(getattr(pytest.mark, lane))
 
 
+@pytest.fixture(autouse=True)
+def no_leftover_processes():
+    """After each test, stop any node process it started and did not stop itself."""
+    yield
+    left = stop_leftovers()
+    if left:
+        print(f"[teardown] stopped processes left running: {', '.join(left)}")
+
+
 @pytest.fixture
 def ros_domain():
-    """A private ROS_DOMAIN_ID, held exclusively for the duration of the test."""
+    """A private ROS_DOMAIN_ID, held exclusively for the duration of the test; the test's
+    leftover processes are stopped before the domain is handed back."""
     lease = DomainLease()
     try:
         yield lease.domain_id
     finally:
+        stop_leftovers()
         lease.release()
 
 

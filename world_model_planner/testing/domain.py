@@ -19,16 +19,22 @@ class StackError(RuntimeError):
     the message carries what to look at (a log tail, the log directory)."""
 
 
+DOMAINS = 101   # leases take ROS_DOMAIN_ID 1..101
+
+
 class DomainLease:
-    """Hold a ROS_DOMAIN_ID (1..200) exclusively across processes on this machine.
+    """Hold a ROS_DOMAIN_ID (1..101) exclusively across processes on this machine.
+
+    Above 101 the DDS ports of a domain fall into Linux's ephemeral port range, where they can
+    clash with other sockets; ROS 2 documents 0..101 as the safe range.
 
     ``preferred``: the id to try first (the next free one is taken if it is held)."""
 
     def __init__(self, preferred: int | None = None):
         LOCK_DIR.mkdir(exist_ok=True)
-        start = preferred - 1 if preferred else (os.getpid() * 13 + 101) % 200
-        for i in range(200):
-            dom = 1 + (start + i) % 200
+        start = preferred - 1 if preferred else (os.getpid() * 13) % DOMAINS
+        for i in range(DOMAINS):
+            dom = 1 + (start + i) % DOMAINS
             fh = open(LOCK_DIR / f"{dom}.lock", "w")
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -37,7 +43,7 @@ class DomainLease:
                 continue
             self.domain_id, self._fh = dom, fh
             return
-        raise StackError("no free ROS_DOMAIN_ID in 1..200 (too many stacks running?)")
+        raise StackError(f"no free ROS_DOMAIN_ID in 1..{DOMAINS} (too many stacks running?)")
 
     def release(self) -> None:
         if self._fh is not None:

@@ -19,6 +19,23 @@ REPO = Path(__file__).resolve().parents[2]
 """The source tree (tests and scripts run from a checkout)."""
 
 
+#: Every NodeProcess started and not yet collected by :func:`stop_leftovers`.
+_STARTED: list = []
+
+
+def stop_leftovers() -> list[str]:
+    """Stop every process started since the last call that still runs (a test that failed
+    while building its processes must not leave a node answering in a domain that the next test
+    leases). Returns the command names of the processes it had to stop."""
+    left = [p for p in _STARTED if p.alive()]
+    _STARTED.clear()
+    for p in left:
+        p.signal(SIGINT)
+    for p in left:
+        p.stop()
+    return [Path(p.args[0]).name for p in left]
+
+
 class NodeProcess:
     """A real node (or `wmp` command) in its own process group, logging to ``log_path``.
 
@@ -34,6 +51,7 @@ class NodeProcess:
             self._log.flush()
         self.proc = subprocess.Popen(self.args, env=env, cwd=cwd, stdout=self._log, stdin=stdin,
                                      stderr=subprocess.STDOUT, start_new_session=True)
+        _STARTED.append(self)
 
     @classmethod
     def executable(cls, name: str, ros_args: list[str] | None, env: dict, log_dir: Path, extra=()):
