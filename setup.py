@@ -1,7 +1,7 @@
 """ament_python package world_model_planner (also pip-installable for use without ROS)."""
 from glob import glob
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 PACKAGE = "world_model_planner"
 # One import namespace: the domain folders at the top of the tree install as subpackages of
@@ -19,7 +19,8 @@ def _files(pattern):
 setup(
     name=PACKAGE,
     version="0.1.0",
-    packages=[PACKAGE] + [f"{PACKAGE}.{f}" for f in FLOORS] + [f"{PACKAGE}.{d}" for d in DOMAIN],
+    packages=[PACKAGE] + [f"{PACKAGE}.{f}" for f in FLOORS]
+    + [f"{PACKAGE}.{d}" + (f".{sub}" if sub else "") for d in DOMAIN for sub in ["", *find_packages(d)]],
     package_dir={PACKAGE: PACKAGE, **{f"{PACKAGE}.{d}": d for d in DOMAIN}},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),

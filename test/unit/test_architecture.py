@@ -114,8 +114,11 @@ def test_a_wheel_installs_one_namespace(tmp_path):
     modules = [n for n in names if n.endswith(".py")]
     tops = {n.split("/")[0] for n in modules if ".data/" not in n}
     assert tops == {PKG}, tops
-    for d in DOMAIN:
-        assert f"{PKG}/{d}/__init__.py" in modules
+    for d in DOMAIN:                                 # every source module is in the wheel
+        for f in (REPO / d).rglob("*.py"):
+            assert f"{PKG}/{d}/{f.relative_to(REPO / d).as_posix()}" in modules, f
+    for f in (REPO / PKG).rglob("*.py"):
+        assert f.relative_to(REPO).as_posix() in modules, f
     assert f"{PKG}/sim/scenario.py" in modules and f"{PKG}/core/params.py" in modules
 
 
