@@ -192,7 +192,8 @@ class PlannerNode(LifecycleNode):
         goal = Goal(msg.pose.position.x, msg.pose.position.y, yaw_of(q) if self.p.use_goal_yaw else None)
         problem = self.nav.goal_problem(goal.x, goal.y, goal.yaw)
         if self.p.use_goal_yaw and not problem:
-            problem = check_quaternion(q.x, q.y, q.z, q.w) and f"goal {check_quaternion(q.x, q.y, q.z, q.w)}"
+            bad_q = check_quaternion(q.x, q.y, q.z, q.w)
+            problem = bad_q and f"goal {bad_q}"
         if frame not in ("", odom_frame):
             problem = f"goal frame {clip(frame, 60)} is not the odom frame '{odom_frame}'"
         if problem:                                  # refused at once: stopping is never delayed
@@ -226,7 +227,7 @@ class PlannerNode(LifecycleNode):
     def _on_odom(self, msg: Odometry):
         t, pose, vel = odom_arrays(msg)
         q = msg.pose.pose.orientation
-        fault = check_quaternion(q.x, q.y, q.z, q.w) or check_odom(pose, vel, self.limits)
+        fault = check_odom(pose, vel, self.limits, quat=(q.x, q.y, q.z, q.w))
         self._odom_frame = msg.header.frame_id or "odom"
         self._odom = (t, pose, vel, fault)
         if not fault:

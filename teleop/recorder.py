@@ -317,9 +317,8 @@ class RecordingValidator:
                                 msg.range_max, msg.ranges, self.limits)[2]
         elif not why and topic == "/odom":
             p, q, tw = msg.pose.pose.position, msg.pose.pose.orientation, msg.twist.twist
-            why = sc.check_quaternion(q.x, q.y, q.z, q.w)
-            yaw = yaw_of(q) if not why else 0.0
-            why = why or sc.check_odom((p.x, p.y, yaw), (tw.linear.x, tw.angular.z), self.limits)
+            why = sc.check_odom((p.x, p.y, yaw_of(q)), (tw.linear.x, tw.angular.z), self.limits,
+                                quat=(q.x, q.y, q.z, q.w))
         if why:
             self.invalid[topic] = self.invalid.get(topic, 0) + 1
             self.last_reason = f"{topic}: {why}"

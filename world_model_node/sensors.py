@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from world_model_planner.core.sensor_check import (SensorLimits, check_odom, check_quaternion, check_scan,
+from world_model_planner.core.sensor_check import (SensorLimits, check_odom, check_scan,
                                               resample_scan, stamp_age)
 
 INPUTS = ("odom", "scan", "cmd")
@@ -46,8 +46,7 @@ class SensorGate:
 
     def odom(self, stamp_s: float, quat, pose, vel, now_s: float) -> str:
         """Reason to skip an odometry sample (pose (3,) x, y, yaw; vel (2,) v, w), or ``""``."""
-        reason = (self._stamp_reason(stamp_s, now_s) or check_quaternion(*quat)
-                  or check_odom(pose, vel, self.limits))
+        reason = self._stamp_reason(stamp_s, now_s) or check_odom(pose, vel, self.limits, quat=quat)
         return self._refuse("odom", reason) if reason else ""
 
     def scan(self, angle_min, angle_max, angle_increment, range_min, range_max, ranges, stamp_s: float,

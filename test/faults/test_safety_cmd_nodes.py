@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from world_model_planner.testing.processes import NodeProcess
-from world_model_planner.testing.processes import PtyProc, run_node_exit
+from world_model_planner.testing.processes import NodeProcess, PtyProc, run_node_exit
 from world_model_planner.testing.ros import set_params
 
 
@@ -69,10 +68,7 @@ def test_keyboard_live_parameter_and_clean_ctrl_c(probe, node_env):
     p = PtyProc([exe, "--ros-args", "-p", "initial_step:=5"], node_env)
     try:
         p.wait_output("ready")
-        deadline = time.monotonic() + 20
-        while probe.node.count_publishers("/cmd_vel_teleop") < 1:
-            assert time.monotonic() < deadline, "teleop_keyboard's publisher never discovered"
-            time.sleep(0.05)
+        probe.wait_until("teleop_keyboard's publisher", lambda: probe.node.count_publishers("/cmd_vel_teleop") >= 1)
         p.type(b"w")
         probe.wait_for("/cmd_vel_teleop", lambda m: bool(m) and m[-1].twist.linear.x == pytest.approx(0.5),
                        timeout=10)

@@ -62,10 +62,7 @@ def test_keyboard_executable_through_a_pty(probe, node_env):
     p = PtyProc([exe, "--ros-args", "-p", "initial_step:=3", "-p", "max_angular_radps:=1.5"], node_env)
     try:
         p.wait_output("ready")
-        deadline = time.monotonic() + 20
-        while probe.node.count_publishers("/cmd_vel_teleop") < 1:
-            assert time.monotonic() < deadline, "teleop_keyboard's publisher never discovered"
-            time.sleep(0.05)
+        probe.wait_until("teleop_keyboard's publisher", lambda: probe.node.count_publishers("/cmd_vel_teleop") >= 1)
 
         def last(v, w):
             return lambda msgs: bool(msgs) and abs(msgs[-1].twist.linear.x - v) < 1e-6 \

@@ -181,8 +181,13 @@ def resample_scan(ranges: np.ndarray, geom: ScanGeometry, n_out: int, angle_min_
     return best
 
 
-def check_odom(pose, vel, limits: SensorLimits) -> str:
-    """Reason an odometry sample (pose (3,) x, y, yaw; vel (2,) v, w) is unusable, or ``""``."""
+def check_odom(pose, vel, limits: SensorLimits, quat=None) -> str:
+    """Reason an odometry sample (pose (3,) x, y, yaw; vel (2,) v, w; optionally the orientation
+    quaternion (x, y, z, w) the yaw came from, checked first) is unusable, or ``""``."""
+    if quat is not None:
+        why = check_quaternion(*quat)
+        if why:
+            return why
     p = np.asarray(pose, dtype=np.float64).reshape(-1)
     v = np.asarray(vel, dtype=np.float64).reshape(-1)
     if not (np.isfinite(p).all() and np.isfinite(v).all()):
