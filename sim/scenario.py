@@ -12,6 +12,11 @@ Format (the README's "Simulation" section documents every field and bound)::
     goal: {x: 3.0, y: 0.0, tolerance: 0.3}  # required
     time_limit: 60.0              # simulated seconds; optional, default 60
     description: one line         # optional
+    terrain: [...]                # optional; ground regions (world_model_planner.sim.terrain)
+    ramps: [...]                  # optional; slopes to drive up and down (sim.terrain)
+    payload_kg: 0.0               # optional; mass added to the base, kg
+    latency_s: 0.0                # optional; delay between a command and the motors, s
+    movers: [...]                 # optional; people and carts that move (world_model_planner.sim.movers)
 
 Bounds (a file outside them is refused; see the constants below):
 
@@ -134,6 +139,11 @@ class Scenario:
     time_limit_s: float = 60.0
     source: str = ""
     description: str = field(default="", compare=False)
+    terrain: tuple = ()           # tuple[terrain.TerrainRegion, ...]
+    ramps: tuple = ()             # tuple[terrain.Ramp, ...]
+    payload_kg: float = 0.0
+    latency_s: float = 0.0
+    movers: tuple = ()            # tuple[movers.MoverSpec, ...]
 
     def footprint_clearance_m(self, x: float, y: float, yaw: float) -> float:
         """Distance from the robot footprint at (x, y, yaw) to the nearest wall or obstacle."""
@@ -232,7 +242,10 @@ def _flow_depth(data: bytes) -> int:
 
 # ---------------------------------------------------------------------------------- parsing
 
-_TOP_KEYS = {"name", "robot", "arena", "obstacles", "start", "goal", "time_limit", "description"}
+_TOP_KEYS = {"name", "robot", "arena", "obstacles", "start", "goal", "time_limit", "description",
+             "terrain", "ramps", "payload_kg", "latency_s", "movers"}
+PAYLOAD_RANGE_KG = (0.0, 500.0)
+LATENCY_RANGE_S = (0.0, 1.0)
 
 
 def _fmt(x: float) -> str:
@@ -338,8 +351,18 @@ def parse_scenario(data: Any, source: str = "<memory>") -> Scenario:
     time_limit = r.number(data.get("time_limit", 60.0), "time_limit", *TIME_LIMIT_RANGE_S,
                           unit=" simulated seconds")
 
+    from world_model_planner.sim import movers as movers_mod, terrain as terrain_mod
+
+    terrain = terrain_mod.parse_terrain(r, data.get("terrain"), arena)
+    ramps = terrain_mod.parse_ramps(r, data.get("ramps"), arena)
+    payload = r.number(data.get("payload_kg", 0.0), "payload_kg", *PAYLOAD_RANGE_KG, unit=" kg")
+    latency = r.number(data.get("latency_s", 0.0), "latency_s", *LATENCY_RANGE_S, unit=" s")
+    movers = movers_mod.parse_movers(r, data.get("movers"), arena)
+
     sc = Scenario(name=name, robot=robot, arena=arena, obstacles=tuple(obstacles), start=start,
-                  goal=goal, time_limit_s=time_limit, source=source, description=description)
+                  goal=goal, time_limit_s=time_limit, source=source, description=description,
+                  terrain=tuple(terrain), ramps=tuple(ramps), payload_kg=payload, latency_s=latency,
+                  movers=tuple(movers))
 
     # Geometry: the robot must fit at the start; the goal must be reachable ground.
     spec = ROBOTS[robot]

@@ -14,7 +14,9 @@ import math
 import numpy as np
 import pybullet as p
 
+from world_model_planner.sim.movers import MoverSet
 from world_model_planner.sim.robot import DiffDriveRobot
+from world_model_planner.sim.terrain import GroundModel
 from world_model_planner.sim.robots import ROBOTS
 from world_model_planner.sim.scenario import OBSTACLE_HEIGHT_M, Box, Pose2D, Scenario
 from world_model_planner.sim.sensors import ROBOT_GROUP, WORLD_GROUP, Camera, CameraConfig, Lidar, LidarConfig
@@ -75,7 +77,9 @@ class SimWorld:
         self.robot = DiffDriveRobot(c, self.spec, self.start.x, self.start.y, self.start.yaw)
         for link in self.robot.links():
             p.setCollisionFilterGroupMask(self.robot.body, link, ROBOT_GROUP, _ALL, physicsClientId=c)
-        self._obstacle_set = set(self.obstacle_bodies)
+        self.ground_model = GroundModel(c, self.scenario, self.robot, self.ground)
+        self.movers = MoverSet(c, self.scenario.movers, self.scenario, self.rng, WORLD_GROUP, _ALL)
+        self._obstacle_set = set(self.obstacle_bodies) | set(self.movers.bodies)
         self.lidar = Lidar(c, self.lidar_cfg)
         self.camera = Camera(c, self.camera_cfg) if self.camera_cfg is not None else None
         self.sim_time_s = 0.0
@@ -158,6 +162,8 @@ class SimWorld:
         dt = 1.0 / PHYSICS_HZ
         c = self.client
         for _ in range(n):
+            self.movers.step(dt, self.sim_time_s)
+            self.ground_model.apply(dt)
             self.robot.apply(dt)
             p.stepSimulation(physicsClientId=c)
             self.physics_steps += 1
@@ -215,7 +221,7 @@ class SimWorld:
         """Smallest distance between the robot's collision shapes and any wall or obstacle
         (0 when touching; ``max_m`` when nothing is that close)."""
         best = max_m
-        for body in self.obstacle_bodies:
+        for body in (*self.obstacle_bodies, *self.movers.bodies):
             for cp in p.getClosestPoints(self.robot.body, body, max_m, physicsClientId=self.client):
                 best = min(best, cp[8])
         return max(0.0, best)
