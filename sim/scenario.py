@@ -56,6 +56,10 @@ from world_model_planner.sim.robots import ROBOTS
 START_CLEARANCE_M = 0.05
 _NAME_RE = re.compile(r"^[a-z0-9_]+$")
 BUILTIN = ("open", "wall", "u_trap", "two_rooms", "maze")
+#: The dynamics suite: ground, loads, latency and moving people that a unicycle does not know.
+DYNAMICS = ("ice_bend", "mud_field", "ramp_door", "heavy_stop", "crossing", "walkers", "cart_door")
+#: Named scenario suites (``wmp bench --scenarios builtin|dynamics|all``).
+SUITES = {"builtin": BUILTIN, "dynamics": DYNAMICS, "all": BUILTIN + DYNAMICS}
 
 # Input bounds (module docstring). They keep every consumer (PyBullet, the lidar, the metrics'
 # occupancy grid, the planners' maps) within sizes it can handle, whatever the file says.
@@ -185,7 +189,14 @@ def builtin_scenarios() -> list[str]:
     from world_model_planner.core.paths import scenarios_dir
 
     present = {p.stem for p in scenarios_dir().glob("*.yaml")}
-    return [n for n in BUILTIN if n in present] + sorted(present - set(BUILTIN))
+    known = BUILTIN + DYNAMICS
+    return [n for n in known if n in present] + sorted(present - set(known))
+
+
+def suite(name: str) -> list[str]:
+    """The scenario names of a suite in SUITES that are present in config/scenarios/."""
+    present = set(builtin_scenarios())
+    return [n for n in SUITES[name] if n in present]
 
 
 def resolve(name_or_path: str | Path) -> Path:
