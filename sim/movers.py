@@ -33,7 +33,7 @@ class MoverSpec:
     start_delay_s: float = 0.0
 
 
-def parse_movers(r, raw: Any, arena: tuple[float, float]) -> list[MoverSpec]:
+def parse_movers(r, raw: Any, arena: tuple[float, float], obstacles: tuple = ()) -> list[MoverSpec]:
     if raw is None:
         return []
     r.fail("movers", "no movers (not supported yet)", raw)

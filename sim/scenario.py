@@ -368,7 +368,7 @@ def parse_scenario(data: Any, source: str = "<memory>") -> Scenario:
     ramps = terrain_mod.parse_ramps(r, data.get("ramps"), arena)
     payload = r.number(data.get("payload_kg", 0.0), "payload_kg", *PAYLOAD_RANGE_KG, unit=" kg")
     latency = r.number(data.get("latency_s", 0.0), "latency_s", *LATENCY_RANGE_S, unit=" s")
-    movers = movers_mod.parse_movers(r, data.get("movers"), arena)
+    movers = movers_mod.parse_movers(r, data.get("movers"), arena, obstacles=tuple(obstacles))
 
     sc = Scenario(name=name, robot=robot, arena=arena, obstacles=tuple(obstacles), start=start,
                   goal=goal, time_limit_s=time_limit, source=source, description=description,
