@@ -11,15 +11,19 @@ from world_model_planner.planner_node.critics import CriticsConfig, critic_docs
 from world_model_planner.planner_node.mppi import MPPIConfig
 from world_model_planner.planner_node.navigator import NavigatorConfig
 from world_model_planner.planner_node.subgoal import SubgoalConfig
+from world_model_planner.planner_node.tracking import TrackerConfig
 
 
 @dataclass
 class PlannerNodeConfig:
-    planner: str = param("hierarchical", "Which planner: hierarchical, flat or classic.",
-                         choices=("hierarchical", "flat", "classic"))
+    planner: str = param("hierarchical", "Which planner: hierarchical, flat, classic (unicycle kinematics) or "
+                         "classic_id (identified lag + delay velocity model, tracked moving obstacles).",
+                         choices=("hierarchical", "flat", "classic", "classic_id"))
     model_path: str = param("", "World-model checkpoint; empty = the shipped models/husky_default.pt. "
                             "A named file that is missing or bad fails configure; only when the "
                             "shipped default is absent does the unicycle stand in (logged).")
+    sysid_path: str = param("", "classic_id's velocity model (JSON written by `wmp sysid`); empty = the shipped "
+                            "models/husky_sysid.json. A missing or bad file fails configure.")
     device: str = param("auto", "Torch device: auto (CUDA if present), cpu, cuda, cuda:N.")
     torch_threads: int = param(1, "torch.set_num_threads for planning; 0 = torch's default (all cores). "
                                "1 is fastest on a busy 2-core machine.", range=(0, 256))
@@ -48,13 +52,13 @@ class PlannerNodeConfig:
 
 # (prefix, class) for every library config exposed as ROS parameters
 SECTIONS = (("", NavigatorConfig), ("mppi.", MPPIConfig), ("critics.", CriticsConfig),
-            ("subgoal.", SubgoalConfig), ("sensors.", SensorLimits))
+            ("subgoal.", SubgoalConfig), ("tracking.", TrackerConfig), ("sensors.", SensorLimits))
 
 #: Read once at start-up (changing them at runtime is refused).
 STARTUP_ONLY = ("autostart",)
 #: Read by configure: refused while the node is configured, accepted (and used by the next
 #: configure) while it is unconfigured. Every other parameter is applied at once.
-CONFIGURE_ONLY = ("planner", "model_path", "device", "torch_threads", "control_rate_hz", "cmd_stamped",
+CONFIGURE_ONLY = ("planner", "model_path", "sysid_path", "device", "torch_threads", "control_rate_hz", "cmd_stamped",
                   "subgoal.grid_size_m", "subgoal.grid_res_m")
 
 

@@ -1,15 +1,24 @@
 """Motion models the planner rolls action sequences through.
 
-Both models share one interface, so MPPI and the critics never know which one they drive:
+Every model shares one interface, so MPPI and the critics never know which one they drive:
 
-    state = model.reset_state(pose (3,), vel (2,), scan (N,))
+    state = model.reset_state(pose (3,), vel (2,), scan (N,), history=None)
     out = model.rollout(state, actions)      # actions (B, H, 2) = (v m/s, w rad/s) per step
     out.poses (B, H, 3)  x, y, yaw after each step, odom frame
     out.collision_prob (B, H) or None        # P(contact during step), learned model only
+    out.clearance_m (B, H) or None           # predicted footprint clearance (m, >= 0) after each step
+
+``history`` is a ``world_model_node.history.History`` of the last ``model.history_steps`` steps
+(commands, measured velocities, scans); the navigator passes it only to models whose
+``history_steps`` is above 0.
 
 ``UnicycleModel`` is ideal kinematics (the ``classic`` planner, and the stand-in for tests).
-``LearnedModel`` wraps a world_model_node ``WorldModel``: encode once per tick, roll the latent
-forward, read poses and the collision head.
+``SysIdModel`` is the ``classic_id`` baseline: an identified first-order lag with a pure delay
+per axis (planner_node.sysid), exact unicycle integration, and a predicted clearance from the
+static scan points plus moving obstacles tracked and extrapolated at constant velocity
+(planner_node.tracking). ``LearnedModel`` wraps a world_model_node ``WorldModel``: encode once
+per tick (with the history, for models that read one), roll the latent forward, read poses, the
+collision head and, for models with a scene head, the predicted clearance.
 """
 from __future__ import annotations
 
@@ -24,18 +33,38 @@ from world_model_planner.world_model_node.model import observation
 
 @dataclass
 class Rollout:
-    """poses: (B, H, 3) x, y, yaw per step; collision_prob: (B, H) in [0, 1] or None."""
+    """poses: (B, H, 3) x, y, yaw per step; collision_prob: (B, H) in [0, 1] or None;
+    clearance_m: (B, H) predicted footprint clearance (m, >= 0; 0 = contact) or None."""
 
     poses: torch.Tensor
     collision_prob: torch.Tensor | None = None
+    clearance_m: torch.Tensor | None = None
 
 
 def clean_scan(scan, range_max_m: float) -> np.ndarray:
-    """(N,) ranges: inf → range_max (no return), nan/negative → range_max (invalid, ignored)."""
+    """(..., N) ranges: inf → range_max (no return), nan/negative → range_max (invalid, ignored)."""
     s = np.asarray(scan, dtype=np.float32).copy()
     bad = ~np.isfinite(s) | (s < 0)
     s[bad] = range_max_m
     return np.minimum(s, range_max_m)
+
+
+def integrate_unicycle(pose0: torch.Tensor, v: torch.Tensor, w: torch.Tensor, dt_s: float) -> torch.Tensor:
+    """pose0 (3,), v, w (B, H) constant over each step → poses (B, H, 3) after each step.
+
+    Exact for constant (v, w) over a step (an arc: ds * sinc(dth/2) along the mid-step heading)
+    and fully vectorised over the horizon (cumulative sums, no Python loop)."""
+    dth = w * dt_s
+    yaw_end = pose0[2] + torch.cumsum(dth, dim=1)                       # (B, H)
+    yaw_start = yaw_end - dth
+    half = 0.5 * dth
+    small = half.abs() < 1e-4
+    sinc = torch.where(small, 1.0 - half * half / 6.0, torch.sin(half) / torch.where(small, torch.ones_like(half), half))
+    ds = v * dt_s * sinc
+    mid = yaw_start + half
+    x = pose0[0] + torch.cumsum(ds * torch.cos(mid), dim=1)
+    y = pose0[1] + torch.cumsum(ds * torch.sin(mid), dim=1)
+    return torch.stack([x, y, wrap_angle(yaw_end)], dim=-1)
 
 
 class UnicycleModel:
@@ -53,27 +82,152 @@ class UnicycleModel:
         """The scan as this model reads it: the unicycle does not read it."""
         return scan
 
-    def reset_state(self, pose, vel, scan=None) -> dict:
+    history_steps = 0
+
+    def reset_state(self, pose, vel, scan=None, history=None) -> dict:
+        """The history is ignored: ideal kinematics has no past."""
         return {"pose": torch.as_tensor(np.asarray(pose, dtype=np.float32), device=self.device)}
 
     @torch.inference_mode()
     def rollout(self, state: dict, actions: torch.Tensor) -> Rollout:
         """actions (B, H, 2) → Rollout(poses (B, H, 3), None)."""
-        pose0 = state["pose"]
-        v, w = actions[..., 0], actions[..., 1]                       # (B, H)
-        dth = w * self.dt_s
-        yaw_end = pose0[2] + torch.cumsum(dth, dim=1)                  # (B, H)
-        yaw_start = yaw_end - dth
-        # exact arc: ds * sinc(dth/2) along the mid-step heading
-        half = 0.5 * dth
-        small = half.abs() < 1e-4
-        sinc = torch.where(small, 1.0 - half * half / 6.0, torch.sin(half) / torch.where(small, torch.ones_like(half), half))
-        ds = v * self.dt_s * sinc
-        mid = yaw_start + half
-        x = pose0[0] + torch.cumsum(ds * torch.cos(mid), dim=1)
-        y = pose0[1] + torch.cumsum(ds * torch.sin(mid), dim=1)
-        yaw = wrap_angle(yaw_end)
-        return Rollout(torch.stack([x, y, yaw], dim=-1), None)
+        return Rollout(integrate_unicycle(state["pose"], actions[..., 0], actions[..., 1], self.dt_s), None)
+
+
+class SysIdModel:
+    """The ``classic_id`` baseline: identified velocity response + tracked moving obstacles.
+
+    Velocity, per axis (v, w): ``u[t+1] = u[t] + dt/tau * (gain * cmd[t - d] - u[t])``
+    (``planner_node.sysid.SysIdParams``). The first ``d`` commands of a rollout are the last
+    ``d`` already sent (from the history; without one, the current velocity / gain held); the
+    sampled actions act ``d`` steps later. Each step moves along an exact unicycle arc at the
+    mean of its start and end velocities. The recurrence is solved in closed form, so a rollout
+    is one (B, H) x (H, H) product per axis.
+
+    Clearance: ``scene_update(t_s, points, origin)`` feeds each scan's odom-frame returns to a
+    ``tracking.Tracker``; the static ones make a local ``DistanceField``, the moving ones are
+    extrapolated at constant velocity to each step's time. ``Rollout.clearance_m`` (B, H) is
+    the smaller of the footprint's distance to both, clamped at 0 (contact).
+    """
+
+    def __init__(self, params, device: torch.device | str = "cpu", tracker_cfg=None,
+                 footprint=None, field_size_m: float = 8.0, field_res_m: float = 0.05):
+        from world_model_planner.planner_node.tracking import Tracker
+
+        self.params = params
+        self.dt_s = float(params.dt_s)
+        self.device = torch.device(device)
+        self.history_steps = int(params.history_steps)
+        self.tracker = Tracker(tracker_cfg)
+        self.set_geometry(footprint, field_size_m, field_res_m)
+        self._scene = None
+        self._field = None
+        self._t: float | None = None
+        self._lower: dict = {}
+
+    @classmethod
+    def from_file(cls, path, device=None, **kw) -> "SysIdModel":
+        from world_model_planner.planner_node.sysid import load
+
+        return cls(load(path), device or "cpu", **kw)
+
+    def set_geometry(self, footprint=None, field_size_m: float = 8.0, field_res_m: float = 0.05) -> None:
+        """The footprint (critics.field.Footprint) and the static field's size and resolution (m)."""
+        from world_model_planner.planner_node.critics.field import Footprint
+
+        self.footprint = footprint or Footprint(0.99, 0.67, 5)
+        self.field_size_m, self.field_res_m = float(field_size_m), float(field_res_m)
+
+    def observe_scan(self, scan, geom=None, unseen_range_m: float = 1.0):
+        """The scan as this model reads it: through ``scene_update`` points only."""
+        return scan
+
+    def scene_update(self, t_s: float, points=None, origin=None) -> None:
+        """The control tick's time; with ``points`` (K, 2) (odom-frame returns of a new scan
+        taken at ``origin`` (2,)), also a tracker update and a new static field."""
+        from world_model_planner.planner_node.critics.field import DistanceField
+
+        self._t = float(t_s)
+        if points is None:
+            return
+        self._scene = self.tracker.update(float(t_s), points, origin)
+        self._field = DistanceField(self._scene.static_points, np.asarray(origin, dtype=np.float64)[:2],
+                                    self.field_size_m, self.field_res_m, self.device, far_m=self.field_size_m)
+
+    def _pending(self, name: str, v0: float, history) -> np.ndarray:
+        """(d,) commands already sent that act during the first d steps of a rollout, oldest first."""
+        a = self.params.axis(name)
+        d, i = a.delay_steps, (0 if name == "v" else 1)
+        held = np.full(d, v0 / a.gain)
+        if history is None or d == 0 or history.steps < d:
+            return held
+        cmd, ok = np.asarray(history.cmd)[-d:, i], np.asarray(history.valid)[-d:]
+        return np.where(ok, cmd, held)
+
+    def reset_state(self, pose, vel, scan=None, history=None) -> dict:
+        """pose (3,), vel (2,) measured; history: the last commands (for the delay) or None."""
+        dev = self.device
+        vel = np.asarray(vel, dtype=np.float64).reshape(2)
+        state = {"pose": torch.as_tensor(np.asarray(pose, dtype=np.float32), device=dev),
+                 "vel": torch.as_tensor(vel, dtype=torch.float32, device=dev),
+                 "pending": [torch.as_tensor(self._pending(n, vel[i], history), dtype=torch.float32, device=dev)
+                             for i, n in enumerate(("v", "w"))],
+                 "field": self._field, "movers": None}
+        sc = self._scene
+        if sc is not None and len(sc.pos):
+            lead = (self._t if self._t is not None else sc.t_s) - sc.t_s
+            state["movers"] = (torch.as_tensor(sc.pos + sc.vel * lead, dtype=torch.float32, device=dev),   # (M, 2)
+                               torch.as_tensor(sc.vel, dtype=torch.float32, device=dev),                 # (M, 2)
+                               torch.as_tensor(sc.radius, dtype=torch.float32, device=dev))              # (M,)
+        return state
+
+    def _response(self, name: str, u0: torch.Tensor, pending: torch.Tensor, cmd: torch.Tensor) -> torch.Tensor:
+        """u0 () start velocity, pending (d,), cmd (B, H) → velocities (B, H) after each step."""
+        a = self.params.axis(name)
+        k = min(self.dt_s / a.tau_s, 1.0)
+        b, h = cmd.shape
+        u = torch.cat([pending.expand(b, -1), cmd], dim=1)[:, :h]                        # (B, H) in force
+        key = (name, h, cmd.dtype, cmd.device)
+        if key not in self._lower:
+            j = torch.arange(h, device=cmd.device, dtype=torch.float64)
+            expo = (j[:, None] - j[None, :]).clamp_min(0)
+            lower = torch.where(j[:, None] >= j[None, :], (1 - k) ** expo * k * a.gain, torch.zeros_like(expo))
+            decay = (1 - k) ** (j + 1)
+            self._lower[key] = (lower.to(cmd.dtype), decay.to(cmd.dtype))
+        lower, decay = self._lower[key]
+        return u0 * decay + u @ lower.T
+
+    @torch.inference_mode()
+    def rollout(self, state: dict, actions: torch.Tensor) -> Rollout:
+        """actions (B, H, 2) → Rollout(poses (B, H, 3), None, clearance_m (B, H) or None)."""
+        v0, w0 = state["vel"][0], state["vel"][1]
+        v = self._response("v", v0, state["pending"][0], actions[..., 0])                 # (B, H)
+        w = self._response("w", w0, state["pending"][1], actions[..., 1])
+        v_mid = 0.5 * (v + torch.cat([v0.expand(v.shape[0], 1), v[:, :-1]], dim=1))
+        w_mid = 0.5 * (w + torch.cat([w0.expand(w.shape[0], 1), w[:, :-1]], dim=1))
+        poses = integrate_unicycle(state["pose"], v_mid, w_mid, self.dt_s)
+        return Rollout(poses, None, self.clearance(poses, state))
+
+    def clearance(self, poses: torch.Tensor, state: dict) -> torch.Tensor | None:
+        """poses (B, H, 3) → (B, H) footprint clearance (m, >= 0) to the static points and the
+        extrapolated moving obstacles; None before any scan."""
+        field, movers = state["field"], state["movers"]
+        if field is None and movers is None:
+            return None
+        fp = self.footprint
+        d = fp.distance(poses, field) if field is not None else None
+        if movers is not None:
+            pos, vel, rad = movers
+            h = poses.shape[1]
+            t = torch.arange(1, h + 1, device=poses.device, dtype=poses.dtype) * self.dt_s
+            at = pos[None] + vel[None] * t[:, None, None]                                 # (H, M, 2)
+            off = torch.as_tensor(fp.offsets, dtype=poses.dtype, device=poses.device)    # (n,)
+            c, s = torch.cos(poses[..., 2:3]), torch.sin(poses[..., 2:3])
+            centres = torch.stack([poses[..., 0:1] + off * c, poses[..., 1:2] + off * s], -1)  # (B, H, n, 2)
+            gap = torch.linalg.norm(centres[:, :, :, None, :] - at[None, :, None], dim=-1)    # (B, H, n, M)
+            dm = (gap - rad).amin(dim=(2, 3)) - fp.radius                                  # (B, H)
+            d = dm if d is None else torch.minimum(d, dm)
+        return d.clamp_min(0.0)
 
 
 class LearnedModel:
@@ -122,15 +276,34 @@ class LearnedModel:
         out[~covered] = unseen_range_m
         return out
 
+    @property
+    def history_steps(self) -> int:
+        """Steps of history the wrapped model reads (0: a model without history input)."""
+        return int(getattr(self.model, "history_steps", 0) or 0)
+
+    @property
+    def has_scene(self) -> bool:
+        """True when the wrapped model predicts the footprint clearance (``min_clearance``)."""
+        return bool(getattr(self.model, "has_scene", False))
+
     @torch.inference_mode()
-    def reset_state(self, pose, vel, scan) -> dict:
+    def reset_state(self, pose, vel, scan, history=None) -> dict:
+        """pose (3,), vel (2,), scan (beams,), history: a History of ``history_steps`` rows (its
+        scans, when present, on this model's beam layout) or None (then only the present)."""
         scan = clean_scan(scan, self.range_max_m)
         if self.beams is not None and scan.shape[0] != int(self.beams):
             raise ValueError(f"scan has {scan.shape[0]} beams, the world model expects {self.beams}")
         dev = self.device
-        obs = observation(torch.as_tensor(np.asarray(pose, np.float32), device=dev)[None],
-                          torch.as_tensor(np.asarray(vel, np.float32), device=dev)[None],
-                          torch.as_tensor(scan, device=dev)[None])
+        args = (torch.as_tensor(np.asarray(pose, np.float32), device=dev)[None],
+                torch.as_tensor(np.asarray(vel, np.float32), device=dev)[None],
+                torch.as_tensor(scan, device=dev)[None])
+        if history is not None and self.history_steps > 0:
+            if history.scan is not None:
+                history = type(history)(history.cmd, history.vel, history.valid,
+                                        clean_scan(history.scan, self.range_max_m))
+            obs = _observation_with_history(args, history, dev)
+        else:
+            obs = observation(*args)
         return {"z": self.model.encode(obs)}                               # (1, D)
 
     @torch.inference_mode()
@@ -138,7 +311,27 @@ class LearnedModel:
         z = self.model.rollout(state["z"], actions)                          # (B, H, D)
         poses = self.model.pose(z)                                           # (B, H, 3)
         coll = torch.sigmoid(self.model.collision_logit(z))                 # (B, H)
-        return Rollout(poses, coll)
+        clear = self.model.min_clearance(z).clamp_min(0.0) if self.has_scene else None   # (B, H)
+        return Rollout(poses, coll, clear)
+
+
+def _observation_with_history(args: tuple, history, device) -> dict:
+    """world_model_node.model.observation with the history keys (hist_cmd (1, K, 2), hist_vel
+    (1, K, 2), hist_valid (1, K), hist_scan (1, K, N)); built here from the History where that
+    observation() does not take a history yet."""
+    try:
+        return observation(*args, history=history)
+    except TypeError:
+        pass
+    obs = observation(*args)
+
+    def t(a, dtype=torch.float32):
+        return torch.as_tensor(np.asarray(a), dtype=dtype, device=device)[None]
+
+    obs.update(hist_cmd=t(history.cmd), hist_vel=t(history.vel), hist_valid=t(history.valid, torch.bool))
+    if history.scan is not None:
+        obs["hist_scan"] = t(history.scan)
+    return obs
 
 
 def _spec_get(spec, names, default):

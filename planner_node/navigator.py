@@ -1,8 +1,13 @@
-"""Three planners in one code path.
+"""Four planners in one code path.
 
     hierarchical  subgoal layer (scan grid + path search) → MPPI through the learned model
     flat          MPPI through the learned model, aimed straight at the goal
     classic       subgoal layer → the same MPPI through ideal unicycle kinematics (Nav2 MPPI analogue)
+    classic_id    subgoal layer → the same MPPI through an identified lag + delay velocity model,
+                  with moving obstacles tracked and extrapolated (the careful hand-written baseline)
+
+The navigator keeps a ``HistoryBuffer`` of what it observed and commanded, and passes the last
+``model.history_steps`` steps to ``model.reset_state`` for models that read a history.
 
 ``Navigator.step`` is the whole control tick: inputs checked, goal test, map update, subgoal,
 one MPPI solve, a ``Command``. No rclpy.
@@ -21,12 +26,15 @@ from world_model_planner.core.params import param, validate
 from world_model_planner.core.sensor_check import ScanGeometry
 
 from world_model_planner.planner_node.critics import Critics, CriticsConfig, CostContext, DistanceField
-from world_model_planner.planner_node.dynamics import LearnedModel, UnicycleModel
+from world_model_planner.planner_node.dynamics import LearnedModel, SysIdModel, UnicycleModel
+from world_model_planner.planner_node.critics import Footprint
+from world_model_planner.world_model_node.history import HistoryBuffer
 from world_model_planner.planner_node.goals import Goal
 from world_model_planner.planner_node.mppi import MPPI, MPPIConfig
 from world_model_planner.planner_node.subgoal import SubgoalConfig, SubgoalPlanner
+from world_model_planner.planner_node.tracking import TrackerConfig
 
-KINDS = ("hierarchical", "flat", "classic")
+KINDS = ("hierarchical", "flat", "classic", "classic_id")
 
 
 @dataclass
@@ -51,6 +59,9 @@ class NavigatorConfig:
     local_field_size_m: float = param(8.0, "Side of the local distance field built from the latest scan (m).", range=(1.0, 50.0))
     local_field_res_m: float = param(0.05, "Resolution of the local distance field (m).", range=(0.01, 0.5))
     drawn_rollouts: int = param(32, "Sampled trajectories returned for visualisation.", range=(0, 4096))
+    history_gap_s: float = param(1.0, "A gap this long between control ticks (or time going backwards) "
+                                 "clears the history of velocities, commands and scans passed to models "
+                                 "that read one (s).", range=(0.01, 3600.0))
 
     def __post_init__(self):
         validate(self)
@@ -64,6 +75,7 @@ class PlannerConfig:
     mppi: MPPIConfig = field(default_factory=MPPIConfig)
     critics: CriticsConfig = field(default_factory=CriticsConfig)
     subgoal: SubgoalConfig = field(default_factory=SubgoalConfig)
+    tracking: TrackerConfig = field(default_factory=TrackerConfig)
 
 
 @dataclass
@@ -85,7 +97,7 @@ class Command:
 
 
 class Navigator:
-    """Goal → commands, for any of the three kinds (see module docstring)."""
+    """Goal → commands, for any of the KINDS (see module docstring)."""
 
     def __init__(self, kind: str, model, cfg: PlannerConfig | None = None, device=None,
                  model_desc: str = ""):
@@ -109,6 +121,23 @@ class Navigator:
         self._pose: np.ndarray | None = None
         self._field: DistanceField | None = None
         self._field_key = None
+        self._hist: HistoryBuffer | None = None
+        self._hist_t: float | None = None
+        self._fit_model()
+
+    def _fit_model(self) -> None:
+        """Size the history buffer for the model in use and hand it the body's geometry."""
+        steps = int(getattr(self.model, "history_steps", 0) or 0)
+        if steps <= 0:
+            self._hist = None
+        elif self._hist is None or self._hist.steps != steps or abs(self._hist.dt_s - self.model.dt_s) > 1e-9:
+            self._hist, self._hist_t = HistoryBuffer(steps, self.model.dt_s), None
+        if hasattr(self.model, "set_geometry"):
+            c, n = self.cfg.critics, self.cfg.nav
+            self.model.set_geometry(Footprint(c.footprint_length_m, c.footprint_width_m, c.footprint_circles),
+                                    n.local_field_size_m, n.local_field_res_m)
+        if hasattr(self.model, "tracker"):
+            self.model.tracker.cfg = self.cfg.tracking
 
     # --- model hot swap ---------------------------------------------------------------------
     def set_model(self, model, desc: str = "") -> None:
@@ -116,6 +145,7 @@ class Navigator:
         if abs(model.dt_s - self.model.dt_s) > 1e-9:
             raise ValueError(f"new model dt_s {model.dt_s} differs from the running {self.model.dt_s}")
         self.model, self.model_desc = model, desc or type(model).__name__
+        self._fit_model()
 
     # --- goals ------------------------------------------------------------------------------
     def known_area(self) -> tuple[float, float, float, float]:
@@ -201,6 +231,7 @@ class Navigator:
         self._last_cmd = np.clip(self._last_cmd, [cfg.mppi.v_min_mps, -cfg.mppi.w_max_radps],
                                  [cfg.mppi.v_max_mps, cfg.mppi.w_max_radps])
         self.critics = Critics(cfg.critics)
+        self._fit_model()
         if self.subgoals is not None:
             self.subgoals.reconfigure(cfg.subgoal)
 
@@ -270,7 +301,30 @@ class Navigator:
              geom: ScanGeometry | None = None) -> Command:
         """One tick. pose (3,) odom; vel (2,) body; scan (N,) m (inf = no return, nan = invalid);
         t_s seconds; scan_pose: pose when the scan was taken (default ``pose``); new_scan:
-        integrate it; geom: the scan's checked geometry (default: N beams over 360° from -π)."""
+        integrate it; geom: the scan's checked geometry (default: N beams over 360° from -π).
+        The command returned (zero ones included) goes into the history at t_s."""
+        cmd = self._step(pose, vel, scan, t_s, scan_pose, new_scan, geom)
+        if self._hist is not None and math.isfinite(t_s):
+            self._hist.commanded(t_s, (cmd.v, cmd.w))
+        return cmd
+
+    def _observe(self, t_s: float, vel: np.ndarray, scan: np.ndarray | None) -> None:
+        """Feed the history buffer (cleared on a gap or when time goes backwards)."""
+        if self._hist is None:
+            return
+        if self._hist_t is not None and not (0.0 <= t_s - self._hist_t <= self.cfg.nav.history_gap_s):
+            self._hist.clear()
+        self._hist_t = t_s
+        self._hist.observe(t_s, vel, scan)
+
+    def history(self, t_s: float):
+        """The History the model in use reads at t_s, or None (a model without history input)."""
+        if self._hist is None:
+            return None
+        beams = getattr(self.model, "beams", None)
+        return self._hist.history(t_s, int(beams) if beams is not None else None)
+
+    def _step(self, pose, vel, scan, t_s, scan_pose, new_scan, geom) -> Command:
         pose = np.asarray(pose, dtype=np.float64).reshape(-1)
         vel = np.asarray(vel, dtype=np.float64).reshape(-1)
         if pose.shape != (3,) or vel.shape != (2,) or not (np.isfinite(pose).all() and np.isfinite(vel).all()) \
@@ -284,6 +338,13 @@ class Navigator:
         if geom.n != scan.shape[0]:
             return self._zero("stopped", f"scan has {scan.shape[0]} ranges for {geom.n} beams")
         self._pose = pose
+        model = self.model  # one reference for the whole tick (hot swap safe)
+        model_scan = model.observe_scan(scan, geom, self.cfg.nav.unseen_range_m)
+        self._observe(t_s, vel, model_scan if new_scan else None)
+        points = None
+        if hasattr(model, "scene_update"):
+            points = self.scan_points(scan, scan_pose, geom) if new_scan else None
+            model.scene_update(t_s, points, scan_pose[:2])
         if self.goal is None:
             return self._zero("refused" if self.state == "refused" else "idle")
         if self.state == "reached" or self.reached(pose):
@@ -317,11 +378,12 @@ class Navigator:
 
         # low level
         if new_scan or self._field is None:
-            self._field = DistanceField(self.scan_points(scan, scan_pose, geom), pose[:2],
-                                        self.cfg.nav.local_field_size_m, self.cfg.nav.local_field_res_m,
+            self._field = DistanceField(self.scan_points(scan, scan_pose, geom) if points is None else points,
+                                        pose[:2], self.cfg.nav.local_field_size_m, self.cfg.nav.local_field_res_m,
                                         self.device, far_m=self.cfg.nav.local_field_size_m)
-        model = self.model  # one reference for the whole tick (hot swap safe)
-        state = model.reset_state(pose, vel, model.observe_scan(scan, geom, self.cfg.nav.unseen_range_m))
+        hist = self.history(t_s)
+        state = (model.reset_state(pose, vel, model_scan, history=hist) if hist is not None
+                 else model.reset_state(pose, vel, model_scan))
         dev = self.device
         m = self.cfg.mppi
         ctx = CostContext(
@@ -345,16 +407,25 @@ class Navigator:
                        res.poses.cpu().numpy(), samples, np.asarray(path))
 
 
-def load_model(kind: str, model_path=None, device=None, missing_ok: bool = True):
-    """The rollout model for ``kind`` and a description. classic → UnicycleModel. Otherwise the
-    checkpoint at ``model_path`` (default: the shipped one). A checkpoint file that does not
-    exist is an error unless ``missing_ok``: then the unicycle stands in and the description
-    says so (a bad checkpoint file is always an error)."""
+def load_model(kind: str, model_path=None, device=None, missing_ok: bool = True, sysid_path=None):
+    """The rollout model for ``kind`` and a description. classic → UnicycleModel. classic_id →
+    SysIdModel from ``sysid_path`` (default: the shipped models/husky_sysid.json; a missing or
+    bad file is always an error). Otherwise the checkpoint at ``model_path`` (default: the
+    shipped one). A checkpoint file that does not exist is an error unless ``missing_ok``: then
+    the unicycle stands in and the description says so (a bad checkpoint file is always an error)."""
     from pathlib import Path
 
     device = torch.device(device or "cpu")
     if kind == "classic":
         return UnicycleModel(0.1, device), "unicycle kinematics"
+    if kind == "classic_id":
+        from world_model_planner.planner_node.sysid import default_sysid_path
+
+        spath = str(sysid_path or default_sysid_path())
+        model = SysIdModel.from_file(spath, device)
+        fit = model.params
+        return model, (f"identified lag + delay {spath} (v: tau {fit.v.tau_s:.2f} s, delay {fit.v.delay_steps}; "
+                       f"w: tau {fit.w.tau_s:.2f} s, delay {fit.w.delay_steps}) + obstacle tracking")
     path = model_path or None
     if path is None:
         from world_model_planner.core.paths import default_model_path
@@ -368,13 +439,13 @@ def load_model(kind: str, model_path=None, device=None, missing_ok: bool = True)
 
 
 def make_navigator(kind: str = "hierarchical", model_path=None, cfg: PlannerConfig | None = None,
-                   device=None, missing_ok: bool = True) -> Navigator:
-    """Build a Navigator of ``kind`` (hierarchical | flat | classic). See ``load_model``."""
+                   device=None, missing_ok: bool = True, sysid_path=None) -> Navigator:
+    """Build a Navigator of ``kind`` (hierarchical | flat | classic | classic_id). See ``load_model``."""
     if kind not in KINDS:
         raise ValueError(f"planner kind: expected one of {KINDS}, got {kind!r}")
     if device is None:
         from world_model_planner.core.runtime import pick_device
 
         device = pick_device()
-    model, desc = load_model(kind, model_path, device, missing_ok)
+    model, desc = load_model(kind, model_path, device, missing_ok, sysid_path)
     return Navigator(kind, model, cfg, device, desc)

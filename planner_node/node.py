@@ -80,7 +80,7 @@ class PlannerNode(LifecycleNode):
 
     @staticmethod
     def _planner_config(cfgs: dict) -> PlannerConfig:
-        return PlannerConfig(cfgs[""], cfgs["mppi."], cfgs["critics."], cfgs["subgoal."])
+        return PlannerConfig(cfgs[""], cfgs["mppi."], cfgs["critics."], cfgs["subgoal."], cfgs["tracking."])
 
     def _autostart(self):
         self._boot.cancel()
@@ -128,7 +128,7 @@ class PlannerNode(LifecycleNode):
             self.device = pick_device(self.p.device)
             # a checkpoint named explicitly must exist; only the shipped default may be absent
             self.nav = make_navigator(self.p.planner, self.p.model_path or None, self.cfg, self.device,
-                                      missing_ok=not self.p.model_path)
+                                      missing_ok=not self.p.model_path, sysid_path=self.p.sysid_path or None)
         except Exception as exc:  # noqa: BLE001 - refuse the transition with the reason
             self.get_logger().error(f"configure failed: {exc}")
             return TransitionCallbackReturn.FAILURE
@@ -254,7 +254,7 @@ class PlannerNode(LifecycleNode):
 
     def _on_checkpoint(self, msg: String, info=None):
         path = msg.data
-        if self.nav is None or self.p.planner == "classic" or path == self._model_path:
+        if self.nav is None or self.p.planner in ("classic", "classic_id") or path == self._model_path:
             return
         if not checkpoint_allowed(path, checkpoint_roots(self.p.checkpoint_dirs)):
             self.get_logger().warning(

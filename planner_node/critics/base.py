@@ -48,9 +48,12 @@ class CriticData:
     and their predicted rollout, and what critics computed for the critics after them.
 
     actions: (B, H, 2) commands (v m/s, w rad/s); poses: (B, H, 3) predicted (x, y, yaw);
-    collision_prob: (B, H) the model's contact probability per step, or None.
+    collision_prob: (B, H) the model's contact probability per step, or None;
+    predicted_clearance_m: (B, H) the model's predicted footprint clearance (m, >= 0) after each
+    step (Rollout.clearance_m: the scene as it will be, moving obstacles included), or None.
     Filled by critics, in the order of the ``critics`` list:
-    clearance_m: (B, H) signed footprint clearance (m), by ``clearance`` when there is a field;
+    clearance_m: (B, H) footprint clearance (m) the ``clearance`` critic scored (predicted, else
+    signed from the scan's field);
     in_collision: (B,) bool, the predicted footprint touches a scan point (``clearance``).
     """
 
@@ -58,6 +61,7 @@ class CriticData:
     actions: torch.Tensor
     poses: torch.Tensor
     collision_prob: torch.Tensor | None = None
+    predicted_clearance_m: torch.Tensor | None = None
     clearance_m: torch.Tensor | None = None
     in_collision: torch.Tensor | None = None
 
@@ -65,7 +69,7 @@ class CriticData:
     def build(cls, actions: torch.Tensor, roll, ctx: CostContext) -> "CriticData":
         """From the sampler's (actions (B, H, 2), Rollout) and the tick's context."""
         poses = roll.poses
-        return cls(ctx, actions, poses, roll.collision_prob,
+        return cls(ctx, actions, poses, roll.collision_prob, getattr(roll, "clearance_m", None),
                    in_collision=torch.zeros(poses.shape[0], dtype=torch.bool, device=poses.device))
 
     @property

@@ -56,16 +56,20 @@ class CollisionCritic(Critic):
 
 class ClearanceCritic(Critic):
     """Soft: mean violation of the margin around the footprint. Lethal: ``clearance_lethal_cost``
-    when the footprint touches a scan point, whatever the weight and power. Fills
-    ``data.clearance_m`` and ``data.in_collision`` for the critics after it."""
+    when the footprint touches an obstacle, whatever the weight and power.
+
+    The clearance is the model's prediction (``data.predicted_clearance_m``: the scene as it
+    will be at each step, moving obstacles included; contact when <= 0) when the rollout has
+    one, else the footprint's signed distance to the latest scan's field (contact when < 0).
+    Fills ``data.clearance_m`` and ``data.in_collision`` for the critics after it."""
 
     name = "clearance"
-    scores = "latest scan vs the predicted footprint"
+    scores = "predicted clearance, or the latest scan, vs the predicted footprint"
     default_weight, weight_note = 3.0, " (soft margin part)"
     default_power, power_doc = 2.0, "Exponent of the clearance critic's margin violation."
     PARAMS = {
         "clearance_margin_m": param(0.3, "Soft margin beyond the footprint that still costs (m).", range=(0.0, 3.0)),
-        "clearance_lethal_cost": param(1000.0, "Cost of a sequence whose predicted footprint touches a scan point.",
+        "clearance_lethal_cost": param(1000.0, "Cost of a sequence whose predicted footprint touches an obstacle.",
                                        range=(0.0, 1e9)),
     }
 
@@ -75,15 +79,20 @@ class ClearanceCritic(Critic):
         self.footprint = Footprint(cfg.footprint_length_m, cfg.footprint_width_m, cfg.footprint_circles)
 
     def raw(self, data):
-        if data.ctx.field is None:
+        if data.predicted_clearance_m is not None:
+            d = data.predicted_clearance_m                                      # (B, H), >= 0
+            hit = (d <= 0).any(1)
+        elif data.ctx.field is not None:
+            d = self.footprint.distance(data.poses, data.ctx.field)            # (B, H), signed
+            hit = (d < 0).any(1)
+        else:
             return data.zeros()
-        d = self.footprint.distance(data.poses, data.ctx.field)                # (B, H)
         data.clearance_m = d
-        data.in_collision = data.in_collision | (d < 0).any(1)
+        data.in_collision = data.in_collision | hit
         return (torch.relu(self.margin_m - d) / max(self.margin_m, 1e-6)).mean(1)
 
     def unweighted(self, data):
-        if data.ctx.field is None:
+        if data.predicted_clearance_m is None and data.ctx.field is None:
             return None
         return self.lethal_cost * data.in_collision.float()
 

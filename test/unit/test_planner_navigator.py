@@ -1,4 +1,4 @@
-"""Navigator: goal checks, stop on bad input, reached → zero, all three kinds share one path,
+"""Navigator: goal checks, stop on bad input, reached → zero, all kinds share one path,
 and the learned model behind the planner interface."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from world_model_planner.planner_node.dynamics import LearnedModel, UnicycleModel
+from world_model_planner.planner_node.dynamics import LearnedModel, SysIdModel, UnicycleModel
 from world_model_planner.planner_node.mppi import MPPIConfig
 from world_model_planner.planner_node.navigator import KINDS, Navigator, PlannerConfig, make_navigator
 
@@ -74,7 +74,8 @@ def random_checkpoint(tmp_path):
 @pytest.mark.parametrize("kind", KINDS)
 def test_all_kinds_plan_through_one_path(kind, random_checkpoint):
     nav = make_navigator(kind, model_path=random_checkpoint, cfg=small(), device="cpu", missing_ok=False)
-    assert isinstance(nav.model, UnicycleModel if kind == "classic" else LearnedModel)
+    expected = {"classic": UnicycleModel, "classic_id": SysIdModel}.get(kind, LearnedModel)
+    assert isinstance(nav.model, expected)
     assert (nav.subgoals is None) == (kind == "flat")
     nav.set_goal(3.0, 0.0)
     scan = SCAN.copy()

@@ -14,6 +14,7 @@ import sys
 COMMAND_MODULES = (
     "world_model_planner.app.sim_cli",
     "world_model_planner.world_model_node.cli",
+    "world_model_planner.planner_node.cli",
     "world_model_planner.app.teleop_cli",
     "world_model_planner.app.stack_cli",
 )

@@ -1,0 +1,243 @@
+"""System identification for the ``classic_id`` planner: what a careful engineer fits from logs
+before reaching for learning.
+
+Each velocity axis (v m/s, w rad/s) is a first-order lag behind a pure delay::
+
+    v[t+1] = v[t] + (dt / tau) * (gain * cmd[t - d] - v[t])
+
+``fit`` finds, per axis, the delay ``d`` (whole steps, grid-searched over 0..max_delay) and
+``tau``, ``gain`` by linear least squares on recorded transitions (rows of
+``world_model_node.data.Transitions`` on one dt grid): with ``k = dt / tau`` the update is
+``v[t+1] - v[t] = (k * gain) * cmd[t - d] - k * v[t]``, linear in (k * gain, k). The delay with
+the smallest one-step residual wins. The result is stored as a small JSON file (``save`` is an
+atomic write, ``load`` is size-capped and validated: a bad file is one line naming the file, the
+field and what was expected). No torch and no rclpy here.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from world_model_planner.core.safeio import InputError, atomic_write_text, clip, read_capped
+
+FORMAT = "world_model_planner.sysid"
+VERSION = 1
+MAX_FILE_BYTES = 64 * 1024
+#: delays the fit searches (steps); a file may hold up to FILE_MAX_DELAY
+MAX_DELAY_STEPS = 5
+FILE_MAX_DELAY = 50
+TAU_RANGE_S = (1e-3, 60.0)
+GAIN_RANGE = (0.05, 10.0)
+DT_RANGE_S = (1e-3, 10.0)
+AXES = ("v", "w")
+
+
+class SysIdError(InputError):
+    """Data that cannot identify the model, or a model file that cannot be used (one line)."""
+
+
+@dataclass(frozen=True)
+class AxisFit:
+    """One axis: tau_s (s), gain (measured / commanded at steady state), delay_steps (whole
+    steps of dt), rmse (one-step velocity residual, axis unit), rows (transitions used),
+    rmse_by_delay (residual of the best fit at each searched delay)."""
+
+    tau_s: float
+    gain: float
+    delay_steps: int
+    rmse: float = float("nan")
+    rows: int = 0
+    rmse_by_delay: tuple = ()
+
+
+@dataclass(frozen=True)
+class SysIdParams:
+    """The identified model: dt_s (grid step, s), v and w (AxisFit), source (free text)."""
+
+    dt_s: float
+    v: AxisFit
+    w: AxisFit
+    source: str = ""
+
+    def axis(self, name: str) -> AxisFit:
+        return self.v if name == "v" else self.w
+
+    @property
+    def history_steps(self) -> int:
+        """Past commands the model needs: the longest delay (at least 1)."""
+        return max(1, self.v.delay_steps, self.w.delay_steps)
+
+    def summary(self) -> str:
+        """One line per axis, for CLIs and logs."""
+        out = []
+        for name, unit in (("v", "m/s"), ("w", "rad/s")):
+            a = self.axis(name)
+            out.append(f"{name}: tau {a.tau_s:.3f} s, gain {a.gain:.3f}, delay {a.delay_steps} step(s) "
+                       f"({a.delay_steps * self.dt_s:.2f} s), one-step rmse {a.rmse:.4f} {unit} over {a.rows} rows")
+        return "\n".join(out)
+
+
+def _fit_axis(cmd: np.ndarray, vel: np.ndarray, episode: np.ndarray, dt_s: float, max_delay: int,
+              min_rows: int, name: str) -> AxisFit:
+    """cmd (N,), vel (N,), episode (N,) on one grid → the best AxisFit over delays 0..max_delay."""
+    n = len(vel)
+    t = np.arange(n - 1)
+    same_next = episode[1:] == episode[:-1]                                   # (N-1,) t and t+1 same episode
+    best = None
+    rmses = []
+    for d in range(max_delay + 1):
+        src = t - d
+        ok = same_next & (src >= 0)
+        ok[ok] &= episode[src[ok]] == episode[t[ok]]
+        rows = t[ok]
+        if len(rows) < min_rows:
+            rmses.append(float("nan"))
+            continue
+        x = np.stack([cmd[rows - d], vel[rows]], axis=1).astype(np.float64)   # (R, 2)
+        y = (vel[rows + 1] - vel[rows]).astype(np.float64)                    # (R,)
+        coef, *_ = np.linalg.lstsq(x, y, rcond=None)
+        rmse = float(np.sqrt(np.mean((x @ coef - y) ** 2)))
+        rmses.append(rmse)
+        if best is None or rmse < best[0]:
+            best = (rmse, d, coef, len(rows))
+    if best is None:
+        raise SysIdError(f"sysid {name}: fewer than {min_rows} usable transitions; record longer episodes")
+    rmse, d, (kg, minus_k), rows = best
+    k = -float(minus_k)
+    if not (k > 0 and math.isfinite(k)) or abs(kg) < 1e-9:
+        raise SysIdError(f"sysid {name}: the data show no first-order response to the command "
+                         f"(fitted dt/tau {k:.4g}, gain*dt/tau {kg:.4g}); record data with varied commands")
+    k = min(k, 1.0)                                  # tau shorter than a step: the response is immediate
+    gain = float(kg) / k
+    tau = dt_s / k
+    if not (GAIN_RANGE[0] <= gain <= GAIN_RANGE[1]) or not (TAU_RANGE_S[0] <= tau <= TAU_RANGE_S[1]):
+        raise SysIdError(f"sysid {name}: fit out of range (tau {tau:.4g} s, gain {gain:.4g}; expected tau in "
+                         f"{TAU_RANGE_S} s and gain in {GAIN_RANGE}); the data do not excite this axis")
+    return AxisFit(tau, gain, int(d), rmse, int(rows), tuple(rmses))
+
+
+def fit(cmd: np.ndarray, vel: np.ndarray, episode: np.ndarray, dt_s: float,
+        max_delay: int = MAX_DELAY_STEPS, min_rows: int = 50, source: str = "",
+        exclude: np.ndarray | None = None) -> SysIdParams:
+    """Identify both axes. cmd (N, 2), vel (N, 2) measured (v, w), episode (N,) ids: rows of
+    one episode consecutive and in time order on a ``dt_s`` grid (Transitions' layout).
+    exclude (N,) bool: rows left out (e.g. in contact); like non-finite rows, they split their
+    episode, so no transition or delayed command crosses them."""
+    cmd, vel = np.asarray(cmd, np.float64), np.asarray(vel, np.float64)
+    episode = np.asarray(episode)
+    if cmd.ndim != 2 or cmd.shape[1] != 2 or vel.shape != cmd.shape or episode.shape != cmd.shape[:1]:
+        raise SysIdError(f"sysid: expected cmd (N, 2), vel (N, 2), episode (N,), got {cmd.shape}, "
+                         f"{vel.shape}, {episode.shape}")
+    keep = np.isfinite(cmd).all(1) & np.isfinite(vel).all(1)
+    if exclude is not None:
+        keep &= ~np.asarray(exclude, bool).reshape(-1)
+    if not keep.all():                           # a non-finite row is an episode of its own: never paired
+        bad = ~keep
+        change = np.r_[True, episode[1:] != episode[:-1]] | bad | np.r_[False, bad[:-1]]
+        episode = np.cumsum(change)
+    fits = [_fit_axis(cmd[:, i], vel[:, i], episode, float(dt_s), int(max_delay), int(min_rows), name)
+            for i, name in enumerate(AXES)]
+    return SysIdParams(float(dt_s), fits[0], fits[1], source)
+
+
+def fit_transitions(tr, max_delay: int = MAX_DELAY_STEPS, source: str = "") -> SysIdParams:
+    """``fit`` on a ``world_model_node.data.Transitions`` (dt from its meta, else its median dt),
+    leaving out the rows in contact (a wall, not the drive, stopped the robot there)."""
+    dt = float(tr.meta.get("dt_s") or np.median(tr.dt))
+    return fit(tr.cmd, tr.vel, tr.episode, dt, max_delay, source=source, exclude=np.asarray(tr.collision) > 0)
+
+
+def response(params: SysIdParams, cmd: np.ndarray, v0=(0.0, 0.0), past_cmd=None) -> np.ndarray:
+    """Simulate the identified model: cmd (T, 2) → vel (T + 1, 2), vel[0] = v0. ``past_cmd``
+    (P, 2): commands before cmd[0], oldest first (default: v0 / gain held)."""
+    cmd = np.asarray(cmd, np.float64).reshape(-1, 2)
+    out = np.zeros((len(cmd) + 1, 2))
+    out[0] = v0
+    for i, name in enumerate(AXES):
+        a = params.axis(name)
+        k = params.dt_s / a.tau_s
+        d = a.delay_steps
+        if past_cmd is not None and len(past_cmd) >= d:
+            past = np.asarray(past_cmd, np.float64).reshape(-1, 2)[len(past_cmd) - d:, i]
+        else:
+            past = np.full(d, out[0, i] / a.gain)
+        u = np.concatenate([past, cmd[:, i]])
+        for t in range(len(cmd)):
+            out[t + 1, i] = out[t, i] + k * (a.gain * u[t] - out[t, i])
+    return out
+
+
+# --- file ------------------------------------------------------------------------------------
+
+def to_dict(params: SysIdParams) -> dict:
+    def axis(a: AxisFit) -> dict:
+        d = asdict(a)
+        d["rmse_by_delay"] = [None if not math.isfinite(x) else x for x in a.rmse_by_delay]
+        if not math.isfinite(d["rmse"]):
+            d["rmse"] = None
+        return d
+
+    return {"format": FORMAT, "version": VERSION, "dt_s": params.dt_s, "v": axis(params.v), "w": axis(params.w),
+            "source": params.source}
+
+
+def save(path, params: SysIdParams) -> Path:
+    """Write ``params`` as JSON, atomically."""
+    return atomic_write_text(path, json.dumps(to_dict(params), indent=1) + "\n")
+
+
+def _number(where: str, field: str, value, lo: float, hi: float, integer: bool = False):
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if ok and integer:
+        ok = float(value).is_integer()
+    if not ok or not math.isfinite(float(value)) or not lo <= float(value) <= hi:
+        kind = "an integer" if integer else "a number"
+        raise SysIdError(f"{where}: {field}: expected {kind} in [{lo:g}, {hi:g}], got {clip(value)}")
+    return int(value) if integer else float(value)
+
+
+def from_dict(data, where: str = "sysid") -> SysIdParams:
+    """Validate a parsed JSON object (see ``to_dict``); SysIdError names ``where`` and the field."""
+    if not isinstance(data, dict):
+        raise SysIdError(f"{where}: expected a JSON object, got {type(data).__name__}")
+    if data.get("format") != FORMAT:
+        raise SysIdError(f"{where}: format: expected {FORMAT!r}, got {clip(data.get('format'))}")
+    if data.get("version") != VERSION:
+        raise SysIdError(f"{where}: version: expected {VERSION}, got {clip(data.get('version'))}")
+    dt = _number(where, "dt_s", data.get("dt_s"), *DT_RANGE_S)
+    axes = []
+    for name in AXES:
+        a = data.get(name)
+        if not isinstance(a, dict):
+            raise SysIdError(f"{where}: {name}: expected an object with tau_s, gain, delay_steps, got {clip(a)}")
+        rmse = a.get("rmse")
+        axes.append(AxisFit(_number(where, f"{name}.tau_s", a.get("tau_s"), *TAU_RANGE_S),
+                            _number(where, f"{name}.gain", a.get("gain"), *GAIN_RANGE),
+                            _number(where, f"{name}.delay_steps", a.get("delay_steps"), 0, FILE_MAX_DELAY, True),
+                            float("nan") if rmse is None else _number(where, f"{name}.rmse", rmse, 0.0, 1e6),
+                            _number(where, f"{name}.rows", a.get("rows", 0), 0, 1e12, True)))
+    source = data.get("source", "")
+    if not isinstance(source, str):
+        raise SysIdError(f"{where}: source: expected a string, got {clip(source)}")
+    return SysIdParams(dt, axes[0], axes[1], source[:500])
+
+
+def load(path) -> SysIdParams:
+    """Read and validate a sysid JSON file (at most MAX_FILE_BYTES)."""
+    raw = read_capped(path, MAX_FILE_BYTES, "sysid JSON file")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SysIdError(f"{path}: not a JSON sysid file: {clip(str(exc), 120)}") from None
+    return from_dict(data, str(path))
+
+
+def default_sysid_path() -> Path:
+    """The shipped fit, found like the shipped world model (share/ or the source tree)."""
+    from world_model_planner.core.paths import models_dir
+
+    return models_dir() / "husky_sysid.json"
