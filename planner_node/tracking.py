@@ -5,9 +5,10 @@ order around the sensor) are more than ``gap_m`` apart. Clusters no larger than
 ``max_object_m`` are candidate objects (people, carts); larger ones (walls) are static by
 construction. Candidates are associated with the existing tracks by nearest centroid inside a
 gate, and each track's centroid is smoothed with an alpha-beta filter (position and constant
-velocity). A track whose speed stays above ``moving_speed_mps`` for ``moving_scans`` updates in a
-row is *moving*: its points leave the static set and its future position is extrapolated at
-constant velocity (``predict``). No torch and no rclpy here.
+velocity, started from the first two sightings). A track whose speed stays above
+``moving_speed_mps`` for ``moving_scans`` updates in a row is *moving*: its points leave the
+static set and its future position is extrapolated at constant velocity (``predict``). No torch
+and no rclpy here.
 """
 from __future__ import annotations
 
@@ -170,10 +171,14 @@ class Tracker:
         if dt <= 1e-6:
             tr.pos = centroid.copy()
             return tr
-        pred = tr.pos + tr.vel * dt
-        res = centroid - pred
-        tr.pos = pred + c.alpha * res
-        tr.vel = tr.vel + (c.beta / dt) * res
+        if tr.hits == 1:                                  # second sighting: two-point start
+            tr.vel = (centroid - tr.pos) / dt
+            tr.pos = centroid.copy()
+        else:
+            pred = tr.pos + tr.vel * dt
+            res = centroid - pred
+            tr.pos = pred + c.alpha * res
+            tr.vel = tr.vel + (c.beta / dt) * res
         speed = float(np.linalg.norm(tr.vel))
         if speed > c.max_speed_mps:
             tr.vel *= c.max_speed_mps / speed
