@@ -158,3 +158,27 @@ def test_each_critic_class_scores_alone_what_the_manager_reports():
         critic = REGISTRY[name]()
         critic.initialize(cfg)
         torch.testing.assert_close(critic.score(CriticData.build(acts, roll, c)), parts[name])
+
+
+def test_clearance_scores_the_predicted_clearance_when_the_rollout_has_one():
+    """A rollout the model predicts to hit (clearance 0 at some step) is lethal although the
+    last scan's field is empty; one predicted clear scores no margin although the field holds a
+    wall it overlaps; without a prediction the field decides as before."""
+    wall = np.stack([np.full(61, 0.3), np.linspace(-3, 3, 61)], -1)     # wall through the body
+    field = DistanceField(wall, (0.0, 0.0), 8.0, 0.05)
+    empty = DistanceField(np.zeros((0, 2)), (0.0, 0.0), 8.0, 0.05)
+    crit = only("clearance", clearance_lethal_cost=1000.0, clearance_margin_m=0.3)
+    poses = straight([0.0, 0.0, 0.0], x_end=0.5)
+    predicted = torch.tensor([[1.0, 1.0, 0.5, 0.0, 0.2],                # touches at step 4
+                              [1.0, 1.0, 1.0, 1.0, 1.0],                # clear
+                              [0.15, 0.15, 0.15, 0.15, 0.15]])          # within the margin
+    c = crit(torch.zeros(3, 5, 2), Rollout(poses, None, predicted), ctx(field=empty))
+    assert c[0].item() >= 1000.0
+    assert c[1].item() == 0.0
+    assert c[2].item() == pytest.approx(0.5, abs=1e-5)                  # mean((0.3 - 0.15) / 0.3), weight 1, power 1
+    data = CriticData.build(torch.zeros(3, 5, 2), Rollout(poses, None, predicted), ctx(field=field))
+    crit.critics[0].score(data)
+    assert torch.equal(data.clearance_m, predicted) and data.in_collision.tolist() == [True, False, False]
+    # no prediction: the wall in the field makes every one lethal
+    c = crit(torch.zeros(3, 5, 2), Rollout(poses), ctx(field=field))
+    assert (c >= 1000.0).all()

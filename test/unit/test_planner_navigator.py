@@ -129,3 +129,110 @@ def test_goal_range_checked_against_odometry_before_the_first_tick():
     ok, reason = nav.set_goal(12.0, 0.0)
     assert not ok and "max_goal_distance_m" in reason
     assert nav.set_goal(5.0, 0.0) == (True, "")
+
+
+class _HistoryUnicycle(UnicycleModel):
+    """The unicycle, reading a history of ``history_steps`` rows: records what it was given."""
+
+    history_steps = 4
+
+    def __init__(self):
+        super().__init__(0.1)
+        self.seen = []
+
+    def reset_state(self, pose, vel, scan=None, history=None):
+        self.seen.append(history)
+        return super().reset_state(pose, vel, scan)
+
+
+def test_navigator_passes_the_history_of_what_it_observed_and_commanded():
+    model = _HistoryUnicycle()
+    nav = Navigator("flat", model, small())
+    nav.set_goal(3.0, 0.0)
+    cmds, vels = {}, {}
+    for k in range(11):                                           # 0.0 .. 1.0 s every 0.1 s
+        t = round(0.1 * k, 3)
+        vels[t] = (0.05 * k, -0.02 * k)
+        cmd = nav.step([0.02 * k, 0, 0], vels[t], SCAN, t)
+        cmds[t] = (cmd.v, cmd.w)
+    h = model.seen[-1]
+    assert h.cmd.shape == (4, 2) and h.vel.shape == (4, 2) and h.valid.shape == (4,)
+    assert h.valid.all()
+    for row, t in enumerate((0.6, 0.7, 0.8, 0.9)):                # oldest first, ending one step before t=1.0
+        assert h.vel[row] == pytest.approx(vels[t], abs=1e-6)
+        assert h.cmd[row] == pytest.approx(cmds[t], abs=1e-6)
+    assert not model.seen[0].valid.any()                           # nothing observed before the first tick
+    nav.step([0.2, 0, 0], (0.0, 0.0), SCAN, 5.0)                  # a 4 s gap: the old past is dropped
+    assert not model.seen[-1].valid.any()
+    plain = Navigator("classic", UnicycleModel(), small())        # a model without history input gets none
+    assert plain.history(1.0) is None
+
+
+class _SceneWorldModel(torch.nn.Module):
+    """A tiny stand-in for a WorldModel with history input and a scene head: latent = (x, y, yaw,
+    clearance); records the observation it encoded."""
+
+    dt_s = 0.1
+    history_steps = 3
+    has_scene = True
+    obs_spec = {"scan_beams": 180, "scan_range_max": 8.0}
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+        self.obs = None
+
+    def encode(self, obs):
+        self.obs = obs
+        return torch.cat([torch.as_tensor(obs["pose"]), torch.ones(1, 1)], -1)          # (1, 4)
+
+    def rollout(self, z, actions):                                                       # (B, H, 4)
+        b, h = actions.shape[:2]
+        steps = torch.arange(1, h + 1, dtype=torch.float32)
+        z = z.expand(b, h, 4).clone()
+        z[..., 0] = z[..., 0] + torch.cumsum(actions[..., 0] * 0.1, 1)
+        z[..., 3] = 1.0 - 0.1 * steps                                                   # closing in
+        return z
+
+    def pose(self, z):
+        return z[..., :3]
+
+    def collision_logit(self, z):
+        return torch.full(z.shape[:-1], -10.0)
+
+    def min_clearance(self, z):
+        return z[..., 3]
+
+
+def test_learned_model_reads_history_and_predicted_clearance():
+    from world_model_planner.world_model_node.history import History
+
+    wm = _SceneWorldModel()
+    m = LearnedModel(wm, device="cpu")
+    assert m.history_steps == 3 and m.has_scene
+    hist = History(np.ones((3, 2), np.float32), np.zeros((3, 2), np.float32), np.array([False, True, True]),
+                   np.full((3, 180), np.inf, np.float32))
+    state = m.reset_state([0.0, 0.0, 0.0], [0.0, 0.0], SCAN, history=hist)
+    assert tuple(wm.obs["hist_cmd"].shape) == (1, 3, 2) and tuple(wm.obs["hist_scan"].shape) == (1, 3, 180)
+    assert wm.obs["hist_valid"].tolist() == [[False, True, True]]
+    assert torch.isfinite(torch.as_tensor(wm.obs["hist_scan"])).all()                   # no-return rows cleaned
+    out = m.rollout(state, torch.zeros(5, 12, 2))
+    assert out.clearance_m.shape == (5, 12)
+    assert out.clearance_m[0, -1].item() == 0.0 and out.clearance_m[0, 0].item() == pytest.approx(0.9)
+    # through the navigator: the predicted closing-in makes every plan lethal-scored
+    nav = Navigator("flat", m, small())
+    nav.set_goal(2.0, 0.0)
+    cmd = nav.step([0, 0, 0], [0, 0], SCAN, 0.0)
+    assert cmd.best_cost >= 1000.0
+    assert tuple(wm.obs["hist_cmd"].shape) == (1, 3, 2)
+
+
+def test_classic_id_with_a_bad_sysid_file_is_refused_naming_it(tmp_path):
+    from world_model_planner.planner_node.sysid import SysIdError
+
+    bad = tmp_path / "fit.json"
+    bad.write_text('{"format": "world_model_planner.sysid", "version": 1, "dt_s": 0.1}')
+    with pytest.raises(SysIdError, match=r"fit\.json: v: expected an object"):
+        make_navigator("classic_id", sysid_path=str(bad), device="cpu")
+    nav = make_navigator("classic_id", device="cpu", cfg=small())                  # the shipped fit
+    assert isinstance(nav.model, SysIdModel) and "tau" in nav.model_desc

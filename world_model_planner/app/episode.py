@@ -40,6 +40,7 @@ class EpisodeConfig:
     planner: str = "hierarchical"
     seed: int = 0
     model: str | None = None
+    sysid: str | None = None        # classic_id's velocity model (None = the shipped fit)
     perturb: bool = False           # seed-dependent start perturbation + sensor noise
     gui: bool = False
     time_limit_s: float | None = None  # None = the scenario's own limit (simulated seconds)
@@ -68,6 +69,8 @@ def run_episode(cfg: EpisodeConfig, on_progress: Callable[[dict], None] | None =
     extra = {k: dict(v) for k, v in cfg.extra_params.items()}
     extra.setdefault(PLANNER, {}).setdefault("goal_tolerance_m",
                                              round(0.8 * float(scenario.goal.tolerance), 3))
+    if cfg.sysid:
+        extra[PLANNER]["sysid_path"] = str(Path(cfg.sysid).expanduser().resolve())
     specs = sim_stack(scenario=cfg.scenario, planner=cfg.planner, model=cfg.model, gui=cfg.gui,
                       lockstep=True, use_sim_time=True, seed=cfg.seed, perturb=cfg.perturb,
                       extra=extra)

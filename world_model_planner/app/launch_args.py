@@ -24,7 +24,8 @@ class LaunchArgument:
 
 _COMMON = (
     LaunchArgument("planner", "hierarchical", "Planner: hierarchical (subgoals + MPPI through the "
-                   "world model), flat (MPPI only) or classic (unicycle model).", PLANNERS),
+                   "world model), flat (MPPI only), classic (unicycle model) or classic_id (identified "
+                   "lag + delay model, tracked moving obstacles).", PLANNERS),
     LaunchArgument("model", "", "World-model checkpoint ('' = the shipped models/husky_default.pt)."),
     LaunchArgument("namespace", "", "Namespace for every node of the stack."),
     LaunchArgument("params_file", "", "Extra ROS parameter file applied to every node after the "

@@ -93,7 +93,7 @@ def plot_trajectories(scenario_name: str, episodes: list[dict], out_png: Path) -
     draw_scenario(ax, scenario)
     from world_model_planner.sim.plotting import plain_legend, plain_text
 
-    colors = {"hierarchical": "tab:blue", "flat": "tab:orange", "classic": "tab:green"}
+    colors = {"hierarchical": "tab:blue", "flat": "tab:orange", "classic": "tab:green", "classic_id": "tab:purple"}
     seen = set()
     for e in episodes:
         traj = e.get("trajectory") or []

@@ -43,7 +43,7 @@ _PARAM_FILES = {
     MUX: "mux.yaml",
     MANAGER: "lifecycle_manager.yaml",
 }
-PLANNERS = ("hierarchical", "flat", "classic")
+PLANNERS = ("hierarchical", "flat", "classic", "classic_id")
 
 
 @dataclasses.dataclass

@@ -14,6 +14,10 @@ import time
 from pathlib import Path
 
 MAKE_MODEL_HINT = "scripts/train_default_model.sh"  # the world-model area's one command for it
+# kept in step with app.stack.PLANNERS and sim.scenario.SUITES (test_bench_options checks; importing
+# them here would load the sim and the stack for `wmp --help`)
+PLANNERS = ("hierarchical", "flat", "classic", "classic_id")
+SUITES = ("builtin", "dynamics", "all")
 
 
 def register(subparsers) -> None:
@@ -22,7 +26,11 @@ def register(subparsers) -> None:
         description="Run one episode over the real stack and print (or write) the episode JSON. "
                     "Exits 0 whether or not the goal was reached; non-zero only on errors.")
     p.add_argument("--scenario", default="open", help="built-in name or scenario YAML file")
-    p.add_argument("--planner", default="hierarchical", choices=["hierarchical", "flat", "classic"])
+    p.add_argument("--planner", default="hierarchical", choices=list(PLANNERS),
+                   help="hierarchical, flat (both through the world model), classic (unicycle kinematics) "
+                        "or classic_id (identified lag + delay model, tracked moving obstacles)")
+    p.add_argument("--sysid", default=None, metavar="FILE.json",
+                   help="classic_id's velocity model (default: the shipped models/husky_sysid.json)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--perturb", action="store_true",
                    help="seed-dependent start-pose perturbation and sensor noise (as wmp bench)")
@@ -40,11 +48,15 @@ def register(subparsers) -> None:
                     "and add sensor noise. Writes DIR/results.json, DIR/report.md and "
                     "DIR/<scenario>.png.")
     b.add_argument("--scenarios", nargs="+", default=["builtin"],
-                   help="'builtin' (all built-in scenarios), names, or YAML files")
+                   help=f"suites ({', '.join(SUITES)}), scenario names or YAML files, space- or comma-separated; "
+                        "builtin = the static scenarios, dynamics = terrain, ramps, payload, latency and "
+                        "moving people, all = both")
     b.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per scenario and planner")
     b.add_argument("--planners", default="hierarchical,flat,classic",
-                   help="comma-separated list of hierarchical, flat, classic")
+                   help=f"comma-separated list of {', '.join(PLANNERS)}")
     b.add_argument("--model", default=None)
+    b.add_argument("--sysid", default=None, metavar="FILE.json",
+                   help="classic_id's velocity model (default: the shipped models/husky_sysid.json)")
     b.add_argument("--out", required=True, metavar="DIR")
     b.add_argument("--jobs", type=int, default=1, help="episodes in parallel (own ROS domain each)")
     b.add_argument("--time-limit", type=float, default=None)
@@ -57,7 +69,7 @@ def register(subparsers) -> None:
                     "was reached.")
     d.add_argument("--gui", action="store_true", help="show the PyBullet window")
     d.add_argument("--out", default="runs/demo", metavar="DIR")
-    d.add_argument("--planner", default="hierarchical", choices=["hierarchical", "flat", "classic"])
+    d.add_argument("--planner", default="hierarchical", choices=list(PLANNERS))
     d.add_argument("--scenarios", nargs="+", default=["builtin"])
     d.add_argument("--model", default=None)
     d.add_argument("--jobs", type=int, default=None,
@@ -87,6 +99,22 @@ def _check_model(model: str | None) -> str | None:
     return str(path)
 
 
+def _sysid_problem(path: str | None, planners) -> str | None:
+    """Why classic_id's velocity model (``path`` or the shipped one) cannot be used, when a
+    planner in ``planners`` needs it; None when it can (or none needs it)."""
+    if "classic_id" not in planners and not path:
+        return None
+    from world_model_planner.planner_node import sysid
+
+    target = path or str(sysid.default_sysid_path())
+    try:
+        sysid.load(target)
+    except sysid.InputError as exc:
+        hint = "" if path else " (make it with `wmp sysid --data DIR --out FILE.json` and pass --sysid FILE.json)"
+        return f"--sysid: {exc}{hint}"
+    return None
+
+
 def _gui_ok(requested: bool) -> bool:
     """--gui where a display exists; otherwise say so and run headless."""
     if requested and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
@@ -96,11 +124,23 @@ def _gui_ok(requested: bool) -> bool:
 
 
 def _scenario_list(items: list[str]) -> list[str] | None:
-    from world_model_planner.sim.scenario import ScenarioError, builtin_scenarios, load_scenario
+    """Suites expanded (sim.scenario.suite), names and files as given, each checked by loading it."""
+    from world_model_planner.sim.scenario import SUITES as SCENARIO_SUITES
+    from world_model_planner.sim.scenario import ScenarioError, load_scenario, suite
 
     out: list[str] = []
-    for item in items:
-        out += builtin_scenarios() if item == "builtin" else [item]
+    for item in (part.strip() for it in items for part in it.split(",")):
+        if item in SCENARIO_SUITES:
+            names = suite(item)
+            if not names:
+                _err(f"--scenarios {item}: no scenario of this suite is present in config/scenarios")
+                return None
+            out += [n for n in names if n not in out]
+        elif item and item not in out:
+            out.append(item)
+    if not out:
+        _err("--scenarios: expected at least one suite, scenario name or YAML file")
+        return None
     try:
         for s in out:
             load_scenario(s)
@@ -128,12 +168,12 @@ def _summary(e: dict) -> str:
 
 def _episode(scenario: str, planner: str, seed: int, model: str, perturb: bool,
              gui: bool = False, time_limit: float | None = None, log_dir: str | None = None,
-             on_progress=None) -> dict:
+             on_progress=None, sysid: str | None = None) -> dict:
     """One episode; a stack failure becomes an episode record with ``error``."""
     from world_model_planner.app.episode import EpisodeConfig, run_episode
     from world_model_planner.app.launcher import StackError
 
-    cfg = EpisodeConfig(scenario=scenario, planner=planner, seed=seed, model=model,
+    cfg = EpisodeConfig(scenario=scenario, planner=planner, seed=seed, model=model, sysid=sysid,
                         perturb=perturb, gui=gui, time_limit_s=time_limit, log_dir=log_dir)
     try:
         return run_episode(cfg, on_progress)
@@ -199,11 +239,14 @@ def cmd_run(args) -> int:
         _err(str(exc))
         return 2
     model = _check_model(args.model)
-    if model is None:
+    why = _sysid_problem(args.sysid, [args.planner])
+    if why:
+        _err(why)
+    if model is None or why:
         return 2
     progress = ProgressLine(f"[{Path(args.scenario).stem} {args.planner} seed {args.seed}]")
     rec = _episode(args.scenario, args.planner, args.seed, model, args.perturb, _gui_ok(args.gui),
-                   args.time_limit, args.log_dir, progress)
+                   args.time_limit, args.log_dir, progress, sysid=args.sysid)
     progress.done(_summary(rec))
     if args.json:
         from world_model_planner.app.episode import write_episode_json
@@ -230,15 +273,18 @@ def cmd_bench(args) -> int:
         return 2
     scenarios = _scenario_list(args.scenarios)
     planners = [p.strip() for p in args.planners.split(",") if p.strip()]
-    bad = [p for p in planners if p not in ("hierarchical", "flat", "classic")]
-    if scenarios is None or bad or args.seeds < 1 or args.jobs < 1:
-        if bad:
-            _err(f"--planners: expected hierarchical, flat or classic, got {bad}")
+    bad = [p for p in planners if p not in PLANNERS]
+    if scenarios is None or bad or not planners or args.seeds < 1 or args.jobs < 1:
+        if bad or not planners:
+            _err(f"--planners: expected a comma-separated list of {', '.join(PLANNERS)}, got {args.planners!r}")
         if args.seeds < 1 or args.jobs < 1:
             _err("--seeds and --jobs must be at least 1")
         return 2
     model = _check_model(args.model)
-    if model is None:
+    why = _sysid_problem(args.sysid, planners)
+    if why:
+        _err(why)
+    if model is None or why:
         return 2
     out = Path(args.out)
     grid = [(s, p, seed) for s in scenarios for p in planners for seed in range(args.seeds)]
@@ -246,7 +292,7 @@ def cmd_bench(args) -> int:
 
     def one(item):
         s, p, seed = item
-        return _episode(s, p, seed, model, True, time_limit=args.time_limit,
+        return _episode(s, p, seed, model, True, time_limit=args.time_limit, sysid=args.sysid,
                         log_dir=str(logs / f"{Path(s).stem}-{p}-{seed}"))
 
     episodes = []
