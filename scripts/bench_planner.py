@@ -6,7 +6,9 @@ fixed scene, timed on this machine.
 
 hierarchical/flat use the world model given by --model (default: the shipped checkpoint; where
 none exists, a randomly initialised WorldModel of the default architecture, which costs the
-same to run). classic uses ideal unicycle kinematics.
+same to run). classic uses ideal unicycle kinematics; classic_id the identified lag + delay model
+(--sysid, default the shipped models/husky_sysid.json) with obstacle tracking and its predicted
+clearance.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import time
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--planners", default="hierarchical,flat,classic")
+    ap.add_argument("--planners", default="hierarchical,flat,classic,classic_id")
     ap.add_argument("--samples", type=int, default=512)
     ap.add_argument("--horizon", type=int, default=20)
     ap.add_argument("--iterations", type=int, default=1)
@@ -29,11 +31,13 @@ def main(argv=None) -> int:
     ap.add_argument("--ticks", type=int, default=100)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--model", default=None, help="world-model checkpoint for hierarchical/flat")
+    ap.add_argument("--sysid", default=None, help="sysid JSON for classic_id (default: the shipped fit)")
     args = ap.parse_args(argv)
 
     import torch
 
-    from world_model_planner.planner_node.dynamics import LearnedModel, UnicycleModel
+    from world_model_planner.planner_node.dynamics import LearnedModel, SysIdModel, UnicycleModel
+    from world_model_planner.planner_node.sysid import default_sysid_path
     from world_model_planner.planner_node.mppi import MPPIConfig
     from world_model_planner.planner_node.navigator import Navigator, PlannerConfig
     from world_model_planner.testing.toyworld import ToyWorld, u_trap_boxes
@@ -59,8 +63,13 @@ def main(argv=None) -> int:
     print("| planner | model | median ms | p90 ms | plan Hz (median) |")
     print("|---|---|---|---|---|")
     for kind in args.planners.split(","):
-        model = UnicycleModel(0.1, device) if kind == "classic" else learned()
-        desc = "unicycle" if kind == "classic" else learned_desc
+        if kind == "classic":
+            model, desc = UnicycleModel(0.1, device), "unicycle"
+        elif kind == "classic_id":
+            model = SysIdModel.from_file(args.sysid or default_sysid_path(), device)
+            desc = "identified lag + delay, tracking"
+        else:
+            model, desc = learned(), learned_desc
         nav = Navigator(kind, model, cfg, device)
         world = ToyWorld(u_trap_boxes(), start=(-2.0, 0.3, 0.2))
         nav.set_goal(4.0, 0.0)
