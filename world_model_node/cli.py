@@ -12,8 +12,13 @@ def register(subparsers) -> None:
                               description="Drive SimWorld in-process (lockstep, no ROS) with smooth random "
                                           "exploration; write sharded npz (format: world_model_node/data.py).")
     p.add_argument("--scenario", required=True,
-                   help="built-in name, YAML file, or 'random' (random layout per episode); comma-separate "
-                        "several to cycle through them, e.g. random,open,wall")
+                   help="built-in name (the dynamics suite's too, e.g. ice_bend), YAML file, 'random' (random "
+                        "layout per episode), or 'dynamics' (the whole dynamics suite); comma-separate several "
+                        "to cycle through them, e.g. random,open,wall")
+    p.add_argument("--dynamics", type=float, nargs="?", const=1.0, default=0.0, metavar="P",
+                   help="per episode, with probability P (default 1 when given without a value), draw random "
+                        "terrain patches (ice, wet_tiles, grass, mud, gravel), payload 0-150 kg, latency "
+                        "0-0.2 s and 0-5 movers (seeded; only fields the scenario leaves empty)")
     p.add_argument("--episodes", type=int, required=True)
     p.add_argument("--out", required=True, help="output directory (shards are appended)")
     p.add_argument("--seed", type=int, default=0, help="episode i uses seed+i (default 0)")
@@ -51,8 +56,18 @@ def register(subparsers) -> None:
     p.add_argument("--json", default=None, help="write the result JSON here")
     p.add_argument("--plots", default=None, help="write error_vs_horizon.png into this directory")
     p.add_argument("--stride", type=int, default=5, help="rows between evaluation starts (default 5)")
+    p.add_argument("--sysid", default=None, metavar="FILE",
+                   help="classic_id baseline: a fit written by `wmp sysid` (fitted on training data)")
+    p.add_argument("--train-data", default=None,
+                   help="classic_id baseline: fit it on these training transitions instead of --sysid")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=_eval)
+
+    p = subparsers.add_parser("convert-data", help="rewrite format-1 transition shards as format 2",
+                              description="Version 1 shards (no ground/payload/latency/mover labels) are "
+                                          "rewritten in place, atomically, with those labels unknown (nan).")
+    p.add_argument("path", help="shard directory or one shard file")
+    p.set_defaults(func=_convert)
 
     p = subparsers.add_parser("bench-model", help="time model.rollout (the planner's hot path)")
     p.add_argument("--model", default=None, help="checkpoint (default: the shipped model)")
@@ -89,20 +104,43 @@ def _collect(args) -> int:
 
     try:
         cfg = CollectConfig(episodes=args.episodes, episode_s=args.episode_s, seed=args.seed, image=args.image,
-                            perturb=not args.no_perturb, workers=args.workers)
+                            perturb=not args.no_perturb, workers=args.workers, dynamics=args.dynamics)
     except ConfigError as exc:
         return _refuse("collect", str(exc))
     if Path(args.out).exists() and not Path(args.out).is_dir():
         return _refuse("collect", f"--out {args.out} is a file; expected a directory for the shards")
-    specs = [s.strip() for s in args.scenario.split(",") if s.strip()]
+    from world_model_planner.sim.scenario import SUITES, ScenarioError, load_scenario
+
+    specs = []
+    for s in (s.strip() for s in args.scenario.split(",")):
+        specs.extend(SUITES["dynamics"] if s == "dynamics" else [s] if s else [])
+    for s in set(specs) - {"random"}:   # a bad name or file is refused before any episode runs
+        try:
+            load_scenario(s)
+        except (ScenarioError, OSError) as exc:
+            return _refuse("collect", f"--scenario {s}: {exc}")
     try:
         summary = collect(specs, args.out, cfg, progress=not args.no_progress)
     except CollectError as exc:
         return _refuse("collect", str(exc))
     except OSError as exc:
         return _refuse("collect", f"cannot write into {args.out}: {exc.strerror or exc}")
-    print(f"collected {summary['episodes']} episodes, {summary['rows']} rows "
-          f"({summary['collision_rate']:.1%} in contact) into {len(summary['shards'])} shard(s) in {args.out}")
+    print(f"collected {summary['episodes']} episodes ({summary.get('dynamic_episodes', 0)} with random dynamics), "
+          f"{summary['rows']} rows ({summary['collision_rate']:.1%} in contact) into {len(summary['shards'])} "
+          f"shard(s) in {args.out}")
+    return 0
+
+
+def _convert(args) -> int:
+    from world_model_planner.world_model_node.data import FORMAT_VERSION, DataError, convert_dir
+
+    try:
+        done = convert_dir(args.path)
+    except DataError as exc:
+        return _refuse("convert-data", str(exc))
+    except OSError as exc:
+        return _refuse("convert-data", f"cannot rewrite in {args.path}: {exc.strerror or exc}")
+    print(f"rewrote {len(done)} shard(s) in {args.path} as format version {FORMAT_VERSION} (labels unknown)")
     return 0
 
 
@@ -150,21 +188,29 @@ def _eval(args) -> int:
 
     from world_model_planner.world_model_node.checkpoint import CheckpointError, load_checkpoint
     from world_model_planner.world_model_node.data import DataError, load_dataset
-    from world_model_planner.world_model_node.evaluate import evaluate, nan_to_none, plot, summary
+    from world_model_planner.world_model_node.evaluate import evaluate, load_sysid_model, nan_to_none, plot, summary
 
-    from world_model_planner.core.safeio import atomic_write_text
+    from world_model_planner.core.safeio import InputError, atomic_write_text
 
     path = args.model or str(default_model_path())
     if args.json and Path(args.json).is_dir():
         return _refuse("eval-model", f"--json {args.json} is a directory; expected a file")
+    if args.sysid and args.train_data:
+        return _refuse("eval-model", "give --sysid FILE or --train-data DIR for classic_id, not both")
     _warnings_to_stderr("eval-model")
     try:
         model = load_checkpoint(path, device=args.device)
         data = load_dataset(args.data)
-        result = evaluate(model, data, stride=args.stride)
-    except (CheckpointError, DataError, ValueError) as exc:
-        return _refuse("eval-model", str(exc))
+        train = load_dataset(args.train_data) if args.train_data else None
+        sysid_model, note = load_sysid_model(float(model.dt_s), args.sysid, train)
+        if sysid_model is None and (args.sysid or args.train_data):
+            return _refuse("eval-model", f"classic_id: {note}")
+        result = evaluate(model, data, stride=args.stride, sysid_model=sysid_model)
+    except (CheckpointError, DataError, InputError, ValueError) as exc:
+        return _refuse("eval-model", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     result["model_path"] = str(path)
+    if sysid_model is not None:
+        result["classic_id_from"] = note
     result = nan_to_none(result)
     print(summary(result))
     try:

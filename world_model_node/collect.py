@@ -1,8 +1,14 @@
 """Data collection: drive SimWorld in-process (lockstep, no ROS) with an exploration policy.
 
-Scenarios: a built-in name, a YAML path, or ``random`` (a fresh random arena with random boxes
-and cylinders per episode, so the model does not tune to the built-in maps). Every episode
-starts at a random collision-free pose (random layouts and built-ins alike).
+Scenarios: a built-in name (the dynamics suite's included), a YAML path, or ``random`` (a fresh
+random arena with random boxes and cylinders per episode, so the model does not tune to the
+built-in maps). Every episode starts at a random collision-free pose (random layouts and
+built-ins alike).
+
+Random dynamics (``CollectConfig.dynamics`` = p): each episode, with probability p, gets terrain
+patches, a payload, a command latency and movers drawn by ``draws.draw_dynamics`` from its own
+seeded stream (an episode's data depends on its seed and p only, never on the worker count).
+Every row records the ground-truth labels (data.LABELS) and the episode's meta records the draws.
 """
 from __future__ import annotations
 
@@ -125,6 +131,8 @@ class CollectConfig:
     image: bool = param(False, "Also record 64x64 RGB camera frames.")
     workers: int = param(1, "Parallel simulator processes (results do not depend on it).", range=(1, 256))
     perturb: bool = param(True, "Sensor and odometry noise in the sim (SimWorld perturb).")
+    dynamics: float = param(0.0, "Probability that an episode gets random terrain patches, payload, "
+                                 "latency and movers (world_model_node.draws).", range=(0.0, 1.0))
 
     def __post_init__(self):
         validate(self)
@@ -142,14 +150,22 @@ def run_episode(scenario, seed: int, cfg: CollectConfig, episode_id: int) -> Tra
     """One episode of exploration in ``scenario`` (random start) -> Transitions (T rows)."""
     from world_model_planner.sim.world import CameraConfig, SimWorld
 
+    from world_model_planner.world_model_node.draws import draw_dynamics, ground_at, nearest_mover_m
+
     rng = np.random.default_rng(seed + 1_000_003)
     start = random_start(scenario, rng)
     if start is not None:
         scenario = replace(scenario, start=start)
+    dyn_rng = np.random.default_rng(seed + 2_000_003)   # its own stream: static episodes stay as they were
+    drawn = None
+    if dyn_rng.random() < cfg.dynamics:
+        scenario, drawn = draw_dynamics(scenario, dyn_rng)
     policy = ExplorationPolicy(rng, cfg.dt_s)
     n = int(round(cfg.episode_s / cfg.dt_s))
-    rows = {k: [] for k in ("pose", "vel", "scan", "cmd", "dt", "collision", "t_s", "image")}
+    rows = {k: [] for k in ("pose", "vel", "scan", "cmd", "dt", "collision", "t_s", "image", "ground",
+                            "mover_dist_m")}
     world = SimWorld(scenario, seed=seed, camera=CameraConfig() if cfg.image else None, perturb=cfg.perturb)
+    sim_ground = getattr(world.ground_model, "ground_at", None)
     try:
         half = cfg.dt_s / 2  # two control periods per model step, as sim_node steps
         touched_last = False
@@ -157,6 +173,9 @@ def run_episode(scenario, seed: int, cfg: CollectConfig, episode_id: int) -> Tra
             rows["pose"].append(world.pose())
             rows["vel"].append(world.velocity())
             rows["scan"].append(world.scan())
+            x, y, _ = world.true_pose()
+            rows["ground"].append(sim_ground(x, y) if sim_ground else ground_at(scenario, x, y))
+            rows["mover_dist_m"].append(nearest_mover_m(x, y, world.movers.states(), len(scenario.movers)))
             if cfg.image:
                 rows["image"].append(world.image())
             a = policy.act(in_contact=touched_last)
@@ -177,7 +196,9 @@ def run_episode(scenario, seed: int, cfg: CollectConfig, episode_id: int) -> Tra
         scan=np.asarray(rows["scan"], f32), cmd=np.asarray(rows["cmd"], f32), dt=np.asarray(rows["dt"], f32),
         collision=np.asarray(rows["collision"], np.uint8), episode=np.full(n, episode_id, np.int32),
         t_s=np.asarray(rows["t_s"], f32), image=np.asarray(rows["image"], np.uint8) if cfg.image else None,
-        meta={"episodes": {str(episode_id): {"scenario": scenario.name, "seed": seed}}})
+        ground=np.asarray(rows["ground"], f32).reshape(n, 3), payload_kg=np.full(n, scenario.payload_kg, f32),
+        latency_s=np.full(n, scenario.latency_s, f32), mover_dist_m=np.asarray(rows["mover_dist_m"], f32),
+        meta={"episodes": {str(episode_id): {"scenario": scenario.name, "seed": seed, "dynamics": drawn}}})
 
 
 def _episode_job(job) -> Transitions:
@@ -244,13 +265,16 @@ def collect(scenarios: list[str], out_dir, cfg: CollectConfig, progress: bool = 
         results = map(_episode_job, jobs)
     bar = tqdm(results, total=cfg.episodes, desc="collect", unit="ep", disable=not progress, dynamic_ncols=True)
     kept_rows = kept_hits = 0
+    n_dyn = 0
     try:
         for tr in bar:
-            sc_name = next(iter(tr.meta["episodes"].values()))["scenario"]
+            ep_meta = next(iter(tr.meta["episodes"].values()))
+            sc_name = ep_meta["scenario"]
+            n_dyn += bool(ep_meta.get("dynamics"))
             rows += len(tr)
             hits += int(tr.collision.sum())
             pending.append(tr)
-            bar.set_postfix(scenario=sc_name, rows=rows, coll=f"{hits / max(rows, 1):.1%}")
+            bar.set_postfix(scenario=sc_name, rows=rows, coll=f"{hits / max(rows, 1):.1%}", dynamic=n_dyn)
             write_open_shard()
             kept_rows, kept_hits = rows, hits
     except Exception as exc:  # noqa: BLE001 - report what was kept, then stop
@@ -265,4 +289,5 @@ def collect(scenarios: list[str], out_dir, cfg: CollectConfig, progress: bool = 
         if pool is not None:
             pool.terminate()
             pool.join()
-    return {"episodes": kept, "rows": rows, "collision_rate": hits / max(rows, 1), "shards": shards}
+    return {"episodes": kept, "rows": rows, "collision_rate": hits / max(rows, 1), "shards": shards,
+            "dynamic_episodes": n_dyn}

@@ -1,6 +1,6 @@
 """Transitions on disk: sharded npz (written by ``wmp collect``) and MCAP session recordings.
 
-On-disk format (format version 1): a directory of ``shard_NNNNN.npz`` files (np.savez_compressed,
+On-disk format (format version 2): a directory of ``shard_NNNNN.npz`` files (np.savez_compressed,
 readable with ``allow_pickle=False``). Each shard holds whole episodes, T rows, one row per
 world-model step (dt_s, 0.1 s by default)::
 
@@ -15,8 +15,22 @@ world-model step (dt_s, 0.1 s by default)::
     episode    (T,)   int32    episode id, unique within the directory; rows of an episode are
                                consecutive and in time order
     t_s        (T,)   float32  time since the episode start, seconds
+    ground     (T, 3) float32  ground under the robot centre at row time: friction_longitudinal,
+                               friction_lateral, rolling_resistance (sim.terrain); nan = unknown
+    payload_kg (T,)   float32  mass carried on the base, kg; nan = unknown
+    latency_s  (T,)   float32  delay between a command and the motors, s; nan = unknown
+    mover_dist_m (T,) float32  distance from the robot centre to the nearest moving obstacle's
+                               centre, m; +inf = no mover, nan = unknown
     meta       ()     str      JSON: {"format_version", "dt_s", "range_max_m", "scan_beams",
-                               "episodes": {id: {"scenario", "seed"}}, "source"}
+                               "episodes": {id: {"scenario", "seed"[, "dynamics"]}}, "source"}
+
+The last four ("labels") are ground truth that `wmp collect` knows and a robot does not: they
+slice evaluation (terrain, payload, latency, movers) and are never model inputs. MCAP
+recordings load with them unknown (nan). ``episodes[id]["dynamics"]`` records what collection
+drew for the episode (terrain patches, payload, latency, movers; see ``collect``).
+
+Version 1 shards (no labels) still load: they are upgraded in memory with unknown labels and a
+warning naming the file; ``wmp convert-data DIR`` rewrites them as version 2 in place.
 
 So the model step from row t to row t+1 is (obs_t, cmd_t) -> obs_{t+1}, labelled collision_t.
 
@@ -42,8 +56,12 @@ from world_model_planner.core import diagnostics as diag
 from world_model_planner.core.params import CMD_TIMEOUT_S
 from world_model_planner.core.rosconv import stamp_to_sec, yaw_of
 
-FORMAT_VERSION = 1
-ARRAYS = ("pose", "vel", "scan", "cmd", "dt", "collision", "episode", "t_s")
+FORMAT_VERSION = 2
+#: Arrays every version has (version 1 had only these).
+CORE = ("pose", "vel", "scan", "cmd", "dt", "collision", "episode", "t_s")
+#: Ground-truth labels added in version 2 (module docstring); (per-row trailing shape).
+LABELS = {"ground": (3,), "payload_kg": (), "latency_s": (), "mover_dist_m": ()}
+ARRAYS = CORE + tuple(LABELS)
 log = logging.getLogger(__name__)
 
 
@@ -65,6 +83,16 @@ class Transitions:
     t_s: np.ndarray
     image: np.ndarray | None = None
     meta: dict = field(default_factory=dict)
+    ground: np.ndarray | None = None
+    payload_kg: np.ndarray | None = None
+    latency_s: np.ndarray | None = None
+    mover_dist_m: np.ndarray | None = None
+
+    def __post_init__(self):
+        n = int(self.pose.shape[0])
+        for k, tail in LABELS.items():   # labels not given are unknown (nan)
+            if getattr(self, k) is None:
+                setattr(self, k, np.full((n,) + tail, np.nan, np.float32))
 
     def __len__(self) -> int:
         return int(self.pose.shape[0])
@@ -74,7 +102,10 @@ class Transitions:
         return np.unique(self.episode)
 
     def select_episodes(self, ids) -> "Transitions":
-        mask = np.isin(self.episode, np.asarray(list(ids)))
+        return self.subset(np.isin(self.episode, np.asarray(list(ids))))
+
+    def subset(self, mask: np.ndarray) -> "Transitions":
+        """The rows where ``mask`` (T,) is true (or the rows indexed by it), labels included."""
         return Transitions(**{k: getattr(self, k)[mask] for k in ARRAYS},
                            image=None if self.image is None else self.image[mask], meta=self.meta)
 
@@ -98,6 +129,7 @@ class Transitions:
             "scenarios": sorted({str(e.get("scenario")) for e in self.meta.get("episodes", {}).values()}),
             "seeds": sorted({int(e["seed"]) for e in self.meta.get("episodes", {}).values()
                              if e.get("seed") is not None}),
+            "dynamic_episodes": sum(1 for e in self.meta.get("episodes", {}).values() if e.get("dynamics")),
         }
 
 
@@ -118,6 +150,8 @@ def save_shard(path, tr: Transitions) -> Path:
     path = Path(path)
     arrays = {k: getattr(tr, k) for k in ARRAYS}
     arrays["scan"] = arrays["scan"].astype(np.float16)
+    for k in LABELS:
+        arrays[k] = np.asarray(arrays[k], np.float32)
     meta = dict(tr.meta, format_version=FORMAT_VERSION)
     arrays["meta"] = np.array(json.dumps(meta))
     if tr.image is not None:
@@ -127,25 +161,67 @@ def save_shard(path, tr: Transitions) -> Path:
     return path
 
 
-def load_shard(path) -> Transitions:
+def load_shard(path, upgrade_warning: bool = True) -> Transitions:
+    """One shard -> Transitions. A version 1 shard is upgraded in memory (labels unknown) with a
+    warning that names the file and the fix, unless ``upgrade_warning`` is False."""
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as z:
-            missing = [k for k in ARRAYS + ("meta",) if k not in z.files]
-            if missing:
-                raise DataError(f"{path}: shard is missing arrays {missing} (expected {list(ARRAYS)})")
+            if "meta" not in z.files:
+                raise DataError(f"{path}: shard is missing arrays ['meta'] (expected {list(ARRAYS)} and meta)")
             meta = json.loads(str(z["meta"]))
-            arrs = {k: z[k] for k in ARRAYS}
+            version = meta.get("format_version") if isinstance(meta, dict) else None
+            if version not in (1, FORMAT_VERSION):
+                raise DataError(f"{path}: expected format_version {FORMAT_VERSION} (or 1, upgraded on load), "
+                                f"got {version!r}; re-collect it with `wmp collect`")
+            need = CORE if version == 1 else ARRAYS
+            missing = [k for k in need if k not in z.files]
+            if missing:
+                raise DataError(f"{path}: shard is missing arrays {missing} (expected {list(need)})")
+            arrs = {k: z[k] for k in need}
             image = z["image"] if "image" in z.files else None
     except DataError:
         raise
     except Exception as exc:  # noqa: BLE001 - truncated zip, bad member, bad JSON
         raise DataError(f"{path}: not a readable transition shard: "
                         f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}") from None
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise DataError(f"{path}: expected format_version {FORMAT_VERSION}, got {meta.get('format_version')!r}")
+    n = len(arrs["pose"])
+    bad = [k for k in ARRAYS if k in arrs and len(arrs[k]) != n]
+    bad += [k for k, tail in LABELS.items() if k in arrs and arrs[k].shape[1:] != tail]
+    if bad:
+        raise DataError(f"{path}: arrays {bad} do not match pose's {n} rows (or their per-row shape)")
+    if version == 1:
+        if upgrade_warning:
+            log.warning(f"{path}: format_version 1 shard upgraded in memory with unknown labels "
+                        f"({', '.join(LABELS)}); run `wmp convert-data {path.parent}` to rewrite it "
+                        f"as version {FORMAT_VERSION}, or re-collect it")
+        meta = dict(meta, format_version=FORMAT_VERSION, upgraded_from=1)
     arrs["scan"] = arrs["scan"].astype(np.float32)
+    for k in LABELS:
+        if k in arrs:
+            arrs[k] = arrs[k].astype(np.float32)
     return Transitions(**arrs, image=image, meta=meta)
+
+
+def convert_dir(path) -> list[Path]:
+    """Rewrite every version 1 shard of a directory (or one shard file) as version 2, labels
+    unknown, atomically in place. Returns the rewritten files; version 2 shards are left alone."""
+    path = Path(path)
+    if path.is_file():
+        files = [path]
+    elif path.is_dir():
+        files = sorted(p for p in path.glob("*.npz") if not p.name.startswith("."))
+    else:
+        raise DataError(f"{path}: no such shard file or directory")
+    done = []
+    for f in files:
+        tr = load_shard(f, upgrade_warning=False)
+        if tr.meta.get("upgraded_from") == 1:
+            meta = {k: v for k, v in tr.meta.items() if k != "upgraded_from"}
+            tr.meta = meta
+            save_shard(f, tr)
+            done.append(f)
+    return done
 
 
 def load_dataset(path) -> Transitions:
@@ -294,7 +370,7 @@ def load_mcap(path, dt_s: float = 0.1, odom_topic: str = "/odom", scan_topic: st
 
     t0, t1 = max(odom_a[0, 0], scan_t[0]), odom_a[-1, 0]
     grid = np.arange(t0, t1 + 1e-9, dt_s)
-    rows = {k: [] for k in ARRAYS}
+    rows = {k: [] for k in CORE}      # labels (ground, payload, ...) stay unknown: nan
     episode, last_valid = first_episode, None
     ep_start = grid[0] if len(grid) else 0.0
     eps = 1e-6  # stamps and grid times are floats: "at or before" with a little slack

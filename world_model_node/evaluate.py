@@ -1,16 +1,31 @@
-"""Open-loop evaluation against two baselines, and collision AUROC.
+"""Open-loop evaluation through the planner's model interface, against baselines.
 
 From every evaluation start t (every ``stride`` rows, with max(horizons) rows following in the
-same episode), each predictor gets the observation at t and the commanded actions
-cmd[t .. t+H-1], and is compared with the recorded pose at t+k (position error, metres):
+same episode), each predictor gets the observation at t (and the history of the second before,
+``world_model_node.history``) and the recorded commands cmd[t .. t+H-1], and is compared with
+the recorded pose at t+k (position error, metres). What is measured is what the planner uses:
+``planner_node.dynamics`` models, ``reset_state(pose, vel, scan, history)`` then
+``rollout(state, actions (1, H, 2))``:
 
-    model              z_0 = encode(obs_t); z_k = rollout(z_0, cmd)      (open loop)
+    model              LearnedModel over the checkpoint (open loop in latent space)
+    unicycle           UnicycleModel: ideal kinematics integrating the commanded (v, w)
     constant_velocity  the measured (v, w) at t held for the whole horizon
-    unicycle           ideal unicycle kinematics integrating the commanded (v, w)
+    classic_id         SysIdModel (first-order lag + delay fitted on training data, constant-
+                       velocity obstacle tracking); only when a fit is given
+
+Result keys beyond the per-model pose errors:
 
 ``collision_auroc``: AUROC of the one-step collision logit (predict(encode(obs_t), cmd_t))
 against the recorded contact flag of step t, over every row. ``collision_auroc_by_horizon``:
-the same for open-loop rollout step k against the flag of step t+k-1.
+the rollout's collision probability at step k against the flag of step t+k-1.
+``clearance_err_m``: on windows with a mover within 3 m (data label mover_dist_m), mean
+|predicted - true| footprint clearance at 1 and 2 s (capped at 2 m), true = the footprint at
+the recorded future pose against the future scan; the model's Rollout.clearance_m, classic_id's
+tracker ("constant_velocity_tracker") and the frozen current scan ("static_scan").
+``adaptation``: windows starting 0-1.5 s after the robot enters lower-friction ground (data label
+ground); the 1 s error of windows starting 0-0.5 s on it ("at_entry_m") vs 1-1.5 s on it
+("after_1s_m") and their ratio (below 1: the predictor adapted).
+``slices``: pose errors per slice (static, terrain, payload, latency, movers; they overlap).
 """
 from __future__ import annotations
 
@@ -54,70 +69,222 @@ def unicycle_rollout(pose0: np.ndarray, vw: np.ndarray, dt_s: float) -> np.ndarr
     return out
 
 
+def _accepts_history(fn) -> bool:
+    import inspect
+
+    try:
+        return "history" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def load_sysid_model(dt_s: float, sysid_file=None, train_data: Transitions | None = None):
+    """The classic_id baseline (planner_node.dynamics.SysIdModel) from a fit file or fitted on
+    training data -> (model, note). A missing piece gives (None, a one-line reason)."""
+    if sysid_file is None and train_data is None:
+        return None, "no --sysid FILE or --train-data given"
+    try:
+        from world_model_planner.planner_node import sysid
+        from world_model_planner.planner_node.dynamics import SysIdModel
+    except ImportError as exc:
+        return None, f"classic_id is not available in this install ({exc})"
+    params = sysid.load(sysid_file) if sysid_file is not None else \
+        sysid.fit_transitions(train_data, source="eval-model --train-data")
+    if abs(float(params.dt_s) - dt_s) > 1e-6:
+        raise ValueError(f"the sysid fit steps {params.dt_s} s, the data {dt_s} s")
+    return SysIdModel(params), "fitted on the training data" if sysid_file is None else str(sysid_file)
+
+
+def _rollouts(pm, data: Transitions, starts: np.ndarray, cmds: np.ndarray, scene_windows: np.ndarray):
+    """One planner-interface model on each window: reset_state(pose, vel, scan[, history]) then
+    rollout(state, recorded actions (1, H, 2)) -> poses (W, H, 3), clearance (W, H) or None
+    (nan where not computed), collision prob (W, H) or None.
+
+    The history (``pm.history_steps`` rows, only for models that read one) comes from
+    ``history.history_from_rows``. A model that tracks obstacles (``scene_update``, classic_id)
+    first sees the scans of the second before each window in ``scene_windows`` (W,) bool, as
+    its tracker would have on the robot."""
+    from world_model_planner.world_model_node.eval_windows import scan_points
+    from world_model_planner.world_model_node.history import History, history_from_rows
+
+    k_hist = int(getattr(pm, "history_steps", 0) or 0)
+    use_hist = k_hist > 0 and _accepts_history(pm.reset_state)
+    hist = history_from_rows(data.cmd, data.vel, data.episode, starts, k_hist, data.scan) if use_hist else None
+    tracks = hasattr(pm, "scene_update") and hasattr(pm, "tracker")
+    rmax = float(data.meta.get("range_max_m") or 8.0)
+    dev = getattr(pm, "device", torch.device("cpu"))
+    poses, clear, coll = [], [], []
+    for i, t in enumerate(starts):
+        scene = tracks and bool(scene_windows[i])
+        if scene:
+            pm.tracker.reset()
+            first = max(int(t) - 10, 0)
+            for r in range(first, int(t) + 1):
+                if data.episode[r] != data.episode[t]:
+                    continue
+                pts = scan_points(data.scan[r], data.pose[r], rmax)
+                if r < t:
+                    pm.tracker.update(float(data.t_s[r]), pts, data.pose[r][:2])
+                else:
+                    pm.scene_update(float(data.t_s[r]), pts, data.pose[r][:2])
+        if use_hist:
+            h = History(hist.cmd[i], hist.vel[i], hist.valid[i], None if hist.scan is None else hist.scan[i])
+            state = pm.reset_state(data.pose[t], data.vel[t], data.scan[t], history=h)
+        else:
+            state = pm.reset_state(data.pose[t], data.vel[t], data.scan[t])
+        out = pm.rollout(state, torch.as_tensor(cmds[i][None], dtype=torch.float32, device=dev))
+        poses.append(out.poses[0].detach().cpu().numpy())
+        c = getattr(out, "clearance_m", None)
+        clear.append(None if c is None or (tracks and not scene) else c[0].detach().cpu().numpy())
+        coll.append(None if out.collision_prob is None else out.collision_prob[0].detach().cpu().numpy())
+    h = cmds.shape[1]
+    clear_a = None if all(c is None for c in clear) else \
+        np.stack([np.full(h, np.nan) if c is None else c for c in clear])
+    coll_a = None if any(c is None for c in coll) else np.stack(coll)
+    return np.stack(poses), clear_a, coll_a
+
+
+def _err_block(p: np.ndarray, truth: np.ndarray, steps: list[int]) -> dict:
+    err = np.linalg.norm(p[..., :2] - truth[..., :2], axis=-1)                      # (W, H)
+    yaw = np.abs(wrap_angle(p[..., 2] - truth[..., 2]))
+    return {"pose_err_m": [float(err[:, s - 1].mean()) if len(err) else math.nan for s in steps],
+            "yaw_err_rad": [float(yaw[:, s - 1].mean()) if len(err) else math.nan for s in steps],
+            "pose_err_curve_m": [float(e) for e in err.mean(0)] if len(err) else []}
+
+
 @torch.no_grad()
-def evaluate(model, data: Transitions, horizons_s=HORIZONS_S, stride: int = 5, batch: int = 1024) -> dict:
-    """-> the eval dict (see module docstring); errors for every step 1..H in "*_curve"."""
+def evaluate(model, data: Transitions, horizons_s=HORIZONS_S, stride: int = 5, batch: int = 1024,
+             sysid_model=None, clearance_horizons_s=(1.0, 2.0), adapt_horizon_s: float = 1.0) -> dict:
+    """-> the eval dict (module docstring). ``model`` is a WorldModel; it is evaluated through
+    the planner's LearnedModel, next to UnicycleModel, constant velocity and ``sysid_model``
+    (classic_id, optional)."""
+    from world_model_planner.planner_node.dynamics import LearnedModel, UnicycleModel
+    from world_model_planner.sim.robots import ROBOTS
+    from world_model_planner.world_model_node import eval_windows as ew
+    from world_model_planner.world_model_node.draws import floor_ground
+
     dt = float(model.dt_s)
     data_dt = float(np.median(data.dt)) if len(data) else dt
     if abs(data_dt - dt) > 1e-3:
         raise ValueError(f"data rows are {data_dt:.3f} s apart, the model steps {dt:.3f} s")
+    if getattr(model.cfg, "use_image", False):
+        raise ValueError("eval-model runs the planner's model interface, which feeds no camera image; "
+                         "this checkpoint expects one")
     steps = [int(round(h / dt)) for h in horizons_s]
     hmax = max(steps)
-    starts = data.window_starts(hmax)[::stride]
-    if len(starts) == 0:
+    grid = data.window_starts(hmax)[::stride]
+    if len(grid) == 0:
         raise ValueError(f"no episode has {hmax + 1} rows ({hmax * dt:.1f} s); cannot evaluate")
-    rows = starts[:, None] + np.arange(hmax + 1)  # (W, H+1)
-    truth = data.pose[rows[:, 1:]]  # (W, H, 3)
-    cmds = data.cmd[rows[:, :-1]]  # (W, H, 2)
-    dev = model.device
-    preds = []
-    for i in range(0, len(starts), batch):
-        r = starts[i:i + batch]
-        obs = observation(data.pose[r], data.vel[r], data.scan[r],
-                          data.image[r] if model.cfg.use_image else None, channels_last=True)
-        z = model.rollout(model.encode(obs), torch.as_tensor(cmds[i:i + batch], device=dev))
-        preds.append(model.pose(z).cpu().numpy())
-    pred = {"model": np.concatenate(preds),
-            "constant_velocity": unicycle_rollout(data.pose[starts], np.repeat(data.vel[starts][:, None], hmax, 1), dt),
-            "unicycle": unicycle_rollout(data.pose[starts], cmds, dt)}
-    out: dict = {"horizons_s": [float(h) for h in horizons_s]}
-    for name, p in pred.items():
-        err = np.linalg.norm(p[..., :2] - truth[..., :2], axis=-1)  # (W, H)
-        yaw = np.abs(wrap_angle(p[..., 2] - truth[..., 2]))
-        out[name] = {"pose_err_m": [float(err[:, s - 1].mean()) for s in steps],
-                     "yaw_err_rad": [float(yaw[:, s - 1].mean()) for s in steps],
-                     "pose_err_curve_m": [float(e) for e in err.mean(0)]}
-    # collision: one step over all rows, and along the open-loop rollouts
-    one = data.window_starts(1)
-    logits = []
-    for i in range(0, len(one), batch):
-        r = one[i:i + batch]
-        obs = observation(data.pose[r], data.vel[r], data.scan[r],
-                          data.image[r] if model.cfg.use_image else None, channels_last=True)
-        z1 = model.predict(model.encode(obs), torch.as_tensor(data.cmd[r], device=dev))
-        logits.append(model.collision_logit(z1).cpu().numpy())
-    out["collision_auroc"] = auroc(np.concatenate(logits), data.collision[one]) if len(one) else None
-    by_h = []
-    for s in steps:
-        lg = []
-        for i in range(0, len(starts), batch):
-            r = starts[i:i + batch]
-            obs = observation(data.pose[r], data.vel[r], data.scan[r],
-                                  data.image[r] if model.cfg.use_image else None, channels_last=True)
-            z = model.rollout(model.encode(obs), torch.as_tensor(cmds[i:i + batch, :s], device=dev))
-            lg.append(model.collision_logit(z[:, -1]).cpu().numpy())
-        by_h.append(auroc(np.concatenate(lg), data.collision[starts + s - 1]))
-    out["collision_auroc_by_horizon"] = by_h
+    ha = int(round(adapt_horizon_s / dt))
+    starts = grid
+    rows = starts[:, None] + np.arange(hmax + 1)                                   # (W, H+1)
+    truth = data.pose[rows[:, 1:]]                                                 # (W, H, 3)
+    cmds = data.cmd[rows[:, :-1]]                                                  # (W, H, 2)
+    hist_steps = int(getattr(model, "history_steps", 0) or 0)
+    models = {"model": LearnedModel(model), "unicycle": UnicycleModel(dt)}
+    if sysid_model is not None:
+        models["classic_id"] = sysid_model
+    near = ew.mover_windows(data.mover_dist_m, starts)
+    pred, clear, coll = {}, {}, {}
+    for name, pm in models.items():
+        pred[name], clear[name], coll[name] = _rollouts(pm, data, starts, cmds, near)
+    pred["constant_velocity"] = unicycle_rollout(data.pose[starts], np.repeat(data.vel[starts][:, None], hmax, 1), dt)
+    names = ["model", "unicycle", "constant_velocity"] + (["classic_id"] if sysid_model is not None else [])
+
+    out: dict = {"horizons_s": [float(h) for h in horizons_s], "models": names}
+    for name in names:
+        out[name] = _err_block(pred[name], truth, steps)
+
+    # collision: one step over all rows (encoder + predictor), and along the open-loop rollouts
+    out["collision_auroc"] = _one_step_auroc(model, data, batch, hist_steps)
+    cp = coll["model"]
+    out["collision_auroc_by_horizon"] = [
+        auroc(cp[:, s - 1], data.collision[starts + s - 1]) if cp is not None else None for s in steps]
+
+    # footprint clearance near movers: truth = the future scan around the future pose
+    spec = ROBOTS.get(str(data.meta.get("robot", "husky")), ROBOTS["husky"])
+    rmax = float(data.meta.get("range_max_m") or 8.0)
+    csteps = [int(round(h / dt)) for h in clearance_horizons_s if int(round(h / dt)) <= hmax]
+    cl = {"horizons_s": [s * dt for s in csteps], "windows": int(near.sum()), "near_m": ew.MOVER_NEAR_M,
+          "cap_m": ew.CLEARANCE_CAP_M}
+    if near.any():
+        idx = np.flatnonzero(near)
+        true_c = np.zeros((len(idx), len(csteps)))
+        static_c = np.zeros_like(true_c)
+        for j, w in enumerate(idx):
+            t = starts[w]
+            now = ew.scan_points(data.scan[t], data.pose[t], rmax)
+            for k, s in enumerate(csteps):
+                fut = ew.scan_points(data.scan[t + s], data.pose[t + s], rmax)
+                true_c[j, k] = ew.footprint_clearance(fut, data.pose[t + s], spec.length_m, spec.width_m)[0]
+                static_c[j, k] = ew.footprint_clearance(now, data.pose[t + s], spec.length_m, spec.width_m)[0]
+        cl["static_scan"] = [float(np.abs(static_c[:, k] - true_c[:, k]).mean()) for k in range(len(csteps))]
+        for name, label in (("model", "model"), ("classic_id", "constant_velocity_tracker")):
+            c = clear.get(name)
+            if c is not None:
+                c = np.minimum(c[idx][:, [s - 1 for s in csteps]], ew.CLEARANCE_CAP_M)
+                cl[label] = [float(np.abs(c[:, k] - true_c[:, k]).mean()) for k in range(len(csteps))]
+        cl["true_mean_m"] = [float(v) for v in true_c.mean(0)]
+    out["clearance_err_m"] = cl
+
+    # adaptation on new ground: 1 s error at entry (0-0.5 s on it) vs settled (1-1.5 s on it)
+    ad_starts, ad_off = ew.adaptation_windows(data.ground, data.episode, ha, dt)
+    ad = {"entries": int(len(ew.find_entries(data.ground, data.episode))), "windows": int(len(ad_starts)),
+          "horizon_s": ha * dt}
+    if len(ad_starts):
+        arow = ad_starts[:, None] + np.arange(ha + 1)
+        a_truth, a_cmds = data.pose[arow[:, -1]], data.cmd[arow[:, :-1]]
+        a_pred = {name: _rollouts(pm, data, ad_starts, a_cmds, np.zeros(len(ad_starts), bool))[0][:, -1]
+                  for name, pm in models.items()}
+        a_pred["constant_velocity"] = unicycle_rollout(
+            data.pose[ad_starts], np.repeat(data.vel[ad_starts][:, None], ha, 1), dt)[:, -1]
+        for name in names:
+            err = np.linalg.norm(a_pred[name][:, :2] - a_truth[:, :2], axis=-1)
+            at = err[ad_off <= 0.5 + 1e-9]
+            after = err[ad_off >= 1.0 - 1e-9]
+            e0 = float(at.mean()) if len(at) else math.nan
+            e1 = float(after.mean()) if len(after) else math.nan
+            offs = np.unique(np.round(ad_off, 6))
+            ad[name] = {"at_entry_m": e0, "after_1s_m": e1, "ratio": e1 / e0 if e0 > 0 else math.nan,
+                        "by_offset_s": [[float(o), float(err[np.isclose(ad_off, o)].mean())] for o in offs]}
+    out["adaptation"] = ad
+
+    # per-slice errors (grid windows), slices overlap
+    masks = ew.slice_masks(data, starts, hmax, np.asarray(floor_ground(spec.name)))
+    out["slices"] = {sl: {"windows": int(m.sum()),
+                          **{name: _err_block(pred[name][m], truth[m], steps)["pose_err_m"] for name in names}}
+                     for sl, m in masks.items()}
     out["windows"] = int(len(starts))
-    out["episodes"] = int(len(np.unique(data.episode[starts])))
+    out["episodes"] = int(len(np.unique(data.episode[grid])))
     out["rows"] = len(data)
     out["collision_rate"] = float(data.collision.mean())
     out["dt_s"] = dt
     return out
 
 
+def _one_step_auroc(model, data: Transitions, batch: int, hist_steps: int):
+    """AUROC of the one-step collision logit over every row with a next row."""
+    from world_model_planner.world_model_node.history import history_from_rows
+
+    one = data.window_starts(1)
+    if not len(one):
+        return None
+    dev = model.device
+    logits = []
+    for i in range(0, len(one), batch):
+        r = one[i:i + batch]
+        if hist_steps > 0:
+            h = history_from_rows(data.cmd, data.vel, data.episode, r, hist_steps, data.scan)
+            obs = observation(data.pose[r], data.vel[r], data.scan[r], None, channels_last=True, history=h)
+        else:
+            obs = observation(data.pose[r], data.vel[r], data.scan[r], None, channels_last=True)
+        z1 = model.predict(model.encode(obs), torch.as_tensor(data.cmd[r], device=dev))
+        logits.append(model.collision_logit(z1).cpu().numpy())
+    return auroc(np.concatenate(logits), data.collision[one])
+
+
 def plot(result: dict, path) -> None:
-    """PNG: mean position error vs horizon for the model and both baselines."""
+    """PNG: mean position error vs horizon, one line per model."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -125,7 +292,9 @@ def plot(result: dict, path) -> None:
 
     fig, ax = plt.subplots(figsize=(6, 4))
     dt = result["dt_s"]
-    for name, style in (("model", "-"), ("unicycle", "--"), ("constant_velocity", ":")):
+    styles = {"model": "-", "unicycle": "--", "constant_velocity": ":", "classic_id": "-."}
+    for name in result.get("models", ["model", "unicycle", "constant_velocity"]):
+        style = styles.get(name, "-")
         curve = result[name]["pose_err_curve_m"]
         t = dt * np.arange(1, len(curve) + 1)
         ax.plot(t, curve, style, label=name.replace("_", " "))
@@ -146,12 +315,38 @@ def plot(result: dict, path) -> None:
 
 def summary(result: dict) -> str:
     """Human-readable table of the eval dict."""
-    lines = ["horizon_s    " + "  ".join(f"{h:>6.1f}" for h in result["horizons_s"])]
-    for name in ("model", "unicycle", "constant_velocity"):
-        lines.append(f"{name[:12]:<12} " + "  ".join(f"{e:6.3f}" for e in result[name]["pose_err_m"]))
+    def num(x, fmt="6.3f"):
+        return f"{'n/a':>6}" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, fmt)
+
+    names = result.get("models", ["model", "unicycle", "constant_velocity"])
+    lines = ["pose error (m)      horizon_s " + "  ".join(f"{h:>6.1f}" for h in result["horizons_s"])]
+    for name in names:
+        lines.append(f"  {name:<27} " + "  ".join(num(e) for e in result[name]["pose_err_m"]))
     auc = result["collision_auroc"]
-    lines.append(f"collision AUROC (1 step): {'n/a' if auc is None else f'{auc:.3f}'}; by horizon: "
-                 + ", ".join("n/a" if a is None else f"{a:.3f}" for a in result["collision_auroc_by_horizon"]))
+    lines.append(f"collision AUROC (1 step): {num(auc, '.3f')}; by horizon: "
+                 + ", ".join(num(a, ".3f") for a in result["collision_auroc_by_horizon"]))
+    cl = result.get("clearance_err_m")
+    if cl:
+        lines.append(f"clearance error (m) near movers, {cl['windows']} windows, at "
+                     + ", ".join(f"{h:g} s" for h in cl["horizons_s"]) + ":")
+        for key in ("model", "constant_velocity_tracker", "static_scan"):
+            if key in cl:
+                lines.append(f"  {key:<27} " + "  ".join(num(e) for e in cl[key]))
+    ad = result.get("adaptation")
+    if ad:
+        lines.append(f"adaptation: {ad['entries']} entries onto lower friction, {ad['windows']} windows; "
+                     f"{ad['horizon_s']:g} s error at entry / after 1 s on it (ratio):")
+        for name in names:
+            if name in ad:
+                a = ad[name]
+                lines.append(f"  {name:<27} {num(a['at_entry_m'])}  {num(a['after_1s_m'])}  ({num(a['ratio'], '.2f')})")
+    sl = result.get("slices")
+    if sl:
+        i = result["horizons_s"].index(1.0) if 1.0 in result["horizons_s"] else 0
+        lines.append(f"per slice, pose error at {result['horizons_s'][i]:g} s  " + "  ".join(f"{n[:10]:>10}" for n in names))
+        for k, v in sl.items():
+            lines.append(f"  {k:<8} {v['windows']:>5} windows" + " " * 5
+                         + "  ".join(f"{num(v[n][i], '10.3f'):>10}" for n in names))
     return "\n".join(lines)
 
 

@@ -6,7 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from world_model_planner.world_model_node.data import DataError, Transitions, load_dataset, load_mcap, save_shard
+from world_model_planner.world_model_node.data import (CORE, FORMAT_VERSION, LABELS, DataError, Transitions,
+                                                       load_dataset, load_mcap, save_shard)
 
 
 def _tr(n=12, ep=(0, 1), beams=8):
@@ -22,9 +23,19 @@ def _tr(n=12, ep=(0, 1), beams=8):
 
 def test_shard_round_trip_and_windows(tmp_path):
     tr = _tr()
+    tr.ground[:] = [0.8, 0.8, 0.0]
+    tr.ground[5:] = [0.1, 0.05, 0.01]
+    tr.payload_kg[:] = np.arange(12)
+    tr.latency_s[:] = 0.15
+    tr.mover_dist_m[:] = np.inf
+    tr.mover_dist_m[3] = 1.25
     save_shard(tmp_path / "shard_00000.npz", tr)
     back = load_dataset(tmp_path)
-    assert len(back) == 12 and back.meta["format_version"] == 1
+    assert len(back) == 12 and back.meta["format_version"] == FORMAT_VERSION == 2
+    for k in LABELS:
+        np.testing.assert_array_equal(getattr(back, k), getattr(tr, k))
+        assert getattr(back, k).dtype == np.float32
+    assert back.select_episodes([1]).ground.shape == (6, 3)
     np.testing.assert_array_equal(back.pose, tr.pose)
     np.testing.assert_allclose(back.scan, tr.scan, atol=0.01)  # scans are stored as float16
     assert np.isinf(back.scan[0, 0])
@@ -43,6 +54,58 @@ def test_bad_data_is_refused(tmp_path):
     np.savez(tmp_path / "shard_00000.npz", pose=np.zeros((2, 3)))
     with pytest.raises(DataError, match="missing arrays"):
         load_dataset(tmp_path)
+
+
+def test_labels_default_to_unknown():
+    tr = Transitions(**{k: getattr(_tr(), k) for k in CORE})
+    assert tr.ground.shape == (12, 3) and np.isnan(tr.ground).all()
+    assert np.isnan(tr.payload_kg).all() and np.isnan(tr.latency_s).all() and np.isnan(tr.mover_dist_m).all()
+
+
+def _write_v1(path, tr):
+    arrays = {k: getattr(tr, k) for k in CORE}
+    arrays["meta"] = np.array(__import__("json").dumps({"format_version": 1, "dt_s": 0.1, "episodes": {}}))
+    np.savez_compressed(path, **arrays)
+
+
+def test_v1_shard_is_upgraded_with_a_warning_and_convert_data_rewrites_it(tmp_path, caplog, capsys):
+    from world_model_planner.app.cli import main as wmp
+
+    tr = _tr()
+    _write_v1(tmp_path / "shard_00000.npz", tr)
+    with caplog.at_level("WARNING", logger="world_model_planner.world_model_node.data"):
+        back = load_dataset(tmp_path)
+    msg = [r.getMessage() for r in caplog.records]
+    assert len(msg) == 1 and str(tmp_path / "shard_00000.npz") in msg[0] and "format_version 1" in msg[0]
+    assert f"wmp convert-data {tmp_path}" in msg[0]
+    assert np.isnan(back.ground).all() and np.isnan(back.mover_dist_m).all()
+    np.testing.assert_array_equal(back.pose, tr.pose)
+
+    assert wmp(["convert-data", str(tmp_path)]) == 0
+    assert "rewrote 1 shard(s)" in capsys.readouterr().out
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="world_model_planner.world_model_node.data"):
+        again = load_dataset(tmp_path)
+    assert not caplog.records and "upgraded_from" not in again.meta
+    np.testing.assert_array_equal(again.pose, tr.pose)
+    assert wmp(["convert-data", str(tmp_path)]) == 0          # already version 2: nothing to do
+    assert "rewrote 0 shard(s)" in capsys.readouterr().out
+    assert wmp(["convert-data", str(tmp_path / "nope")]) == 2
+    assert "no such shard file or directory" in capsys.readouterr().err
+
+
+def test_a_shard_of_another_version_or_with_bad_labels_is_refused(tmp_path):
+    import json
+
+    tr = _tr()
+    arrays = {k: getattr(tr, k) for k in CORE}
+    np.savez(tmp_path / "v9.npz", **arrays, meta=np.array(json.dumps({"format_version": 9})))
+    with pytest.raises(DataError, match=r"v9.npz: expected format_version 2 .* got 9; re-collect"):
+        load_dataset(tmp_path / "v9.npz")
+    np.savez(tmp_path / "short.npz", **arrays, ground=np.zeros((5, 3)), payload_kg=np.zeros(12),
+             latency_s=np.zeros(12), mover_dist_m=np.zeros(12), meta=np.array(json.dumps({"format_version": 2})))
+    with pytest.raises(DataError, match=r"short.npz: arrays \['ground'\] do not match pose's 12 rows"):
+        load_dataset(tmp_path / "short.npz")
 
 
 def _write_mcap(path, cmd_type: str):
@@ -104,6 +167,7 @@ def test_mcap_recording_is_resampled_into_transitions(tmp_path, cmd_type):
     assert math.isclose(first.pose[4, 2], 0.1 * 8, abs_tol=1e-5)  # row 4 = odom message 8
     np.testing.assert_array_equal(np.nonzero(first.collision)[0], [10, 11, 12, 13, 14])
     assert np.isinf(first.scan[0, 7])
+    assert np.isnan(first.ground).all() and np.isnan(first.payload_kg).all()   # labels unknown on a robot
     # the loader is reached through load_dataset for a directory of recordings too
     assert len(load_dataset(tmp_path)) == len(tr)
 

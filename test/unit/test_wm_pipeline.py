@@ -19,12 +19,17 @@ def test_collect_train_eval_smoke(tmp_path):
                 "--out", str(data), "--seed", "11", "--no-progress"]) == 0
     tr = load_dataset(data)
     assert len(tr) == 3 * 80 and tr.scan.shape == (240, 180) and len(tr.episodes) == 3
+    # no --dynamics: the default floor everywhere, no load, no latency, no movers (labels known)
+    assert (tr.ground == tr.ground[0]).all() and (tr.payload_kg == 0).all() and (tr.latency_s == 0).all()
+    assert np.isinf(tr.mover_dist_m).all()
+    assert all(e["dynamics"] is None for e in tr.meta["episodes"].values())
     assert {e["scenario"] for e in tr.meta["episodes"].values()} == {"random", "open"}
     assert np.isfinite(tr.pose).all() and np.abs(tr.cmd[:, 0]).max() <= 1.0
     assert wmp(["train", "--data", str(data), "--out", str(model), "--steps", "30", "--batch-size", "32",
                 "--horizon", "5", "--no-progress"]) == 0
     m = load_checkpoint(model, device="cpu")
-    assert m.metrics["steps_run"] == 30 and len(m.metrics["latent_std"]) == 59
+    h_dims = m.latent_dim - getattr(m.cfg, "explicit_dims", 5)     # the learned part h of the latent
+    assert m.metrics["steps_run"] == 30 and len(m.metrics["latent_std"]) == h_dims
     assert m.data_stats["rows"] == 240 and m.obs_spec["scan_beams"] == 180
     assert wmp(["eval-model", "--model", str(model), "--data", str(data), "--json", str(out / "e.json"),
                 "--plots", str(out)]) == 0
