@@ -1,34 +1,65 @@
 #!/usr/bin/env bash
-# Reproduce the shipped world model models/husky_default.pt with one command:
+# Reproduce the shipped world model models/husky_default.pt and the classic_id fit
+# models/husky_sysid.json with one command:
 #
-#   scripts/train_default_model.sh            # collect -> train -> evaluate (< 15 min, 2 CPU cores)
+#   scripts/train_default_model.sh            # collect -> train -> sysid -> evaluate (< 25 min, 2 CPU cores)
 #   scripts/train_default_model.sh --eval-set # regenerate the committed golden eval set test/data/wm_eval
 #
-# Training data: 140 exploration episodes of 30 s: half in random layouts (a new random arena
-# with boxes and cylinders per episode, seeds 0..139), half in the built-in open, wall and
-# u_trap scenarios from random start poses. The eval set uses scenarios never trained on
-# (two_rooms, maze) and random layouts from seeds 900000+, which training never uses.
-# Environment: WMP (the wmp executable), WORK (scratch dir), OUT (checkpoint path).
+# Training data (seeds 0..), 30 s exploration episodes:
+#   static   140 episodes: half random layouts (a new arena with boxes and cylinders per episode),
+#            half the built-in open, wall and u_trap from random start poses;
+#   dynamic  100 episodes with random dynamics (wmp collect --dynamics: terrain patches of ice,
+#            wet tiles, grass, mud or gravel, payload 0-150 kg, latency 0-0.2 s, 0-5 people and
+#            carts) on random layouts and open/wall/u_trap, plus the dynamics-suite scenarios
+#            ice_bend, mud_field, heavy_stop and crossing (their own ground and people).
+# classic_id (wmp sysid) is fitted on the same training data as the world model.
+# The eval set holds out layouts, scenarios and seeds: two_rooms, maze and random layouts from
+# seeds 900000+ (static, as before), the same with random dynamics from seeds 910000+, and the
+# dynamics-suite scenarios ramp_door, walkers and cart_door, none of which training uses.
+#
+# Environment: WMP (the wmp executable), WORK (scratch dir), OUT (checkpoint path), SYSID_OUT
+# (classic_id fit), DEVICE (auto | cpu | cuda), THREADS (torch CPU threads), WORKERS (collection
+# processes, default 2), STEPS (training steps, default 6000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WMP=${WMP:-.venv/bin/wmp}
 [ -x "$WMP" ] || WMP=wmp
+WORKERS=${WORKERS:-2}
+
+stamp() { echo "[$(( $(date +%s) - start )) s] $*"; }
+start=$(date +%s)
 
 if [ "${1:-}" = "--eval-set" ]; then
     rm -rf test/data/wm_eval
     "$WMP" collect --scenario two_rooms,maze,random --episodes 9 --episode-s 14 --seed 900000 \
-        --out test/data/wm_eval
+        --workers "$WORKERS" --out test/data/wm_eval
+    "$WMP" collect --scenario two_rooms,maze,random --dynamics --episodes 6 --episode-s 14 --seed 910000 \
+        --workers "$WORKERS" --out test/data/wm_eval
+    "$WMP" collect --scenario ramp_door,walkers,cart_door --episodes 3 --episode-s 14 --seed 920000 \
+        --workers "$WORKERS" --out test/data/wm_eval
+    stamp "eval set written to test/data/wm_eval"
     exit 0
 fi
 
 WORK=${WORK:-$(mktemp -d -t wmp_default_XXXX)}
 OUT=${OUT:-models/husky_default.pt}
+SYSID_OUT=${SYSID_OUT:-models/husky_sysid.json}
+TRAIN_ARGS=(--steps "${STEPS:-6000}" --seed 0 --device "${DEVICE:-auto}")
+[ -n "${THREADS:-}" ] && TRAIN_ARGS+=(--threads "$THREADS")
 echo "scratch directory: $WORK"
-start=$(date +%s)
 "$WMP" collect --scenario random,random,random,open,wall,u_trap --episodes 140 --episode-s 30 --seed 0 \
-    --workers 2 --out "$WORK/train"
+    --workers "$WORKERS" --out "$WORK/train"
+stamp "static data collected"
+"$WMP" collect --scenario random,random,open,wall,u_trap --dynamics --episodes 80 --episode-s 30 --seed 1000 \
+    --workers "$WORKERS" --out "$WORK/train"
+"$WMP" collect --scenario ice_bend,mud_field,heavy_stop,crossing --episodes 20 --episode-s 30 --seed 2000 \
+    --workers "$WORKERS" --out "$WORK/train"
+stamp "dynamic data collected"
 # a fixed step count (no wall-clock cap), so the result does not depend on machine load
-"$WMP" train --data "$WORK/train" --out "$OUT" --steps 6000 --seed 0
-echo "collect + train took $(( $(date +%s) - start )) s"
-"$WMP" eval-model --model "$OUT" --data test/data/wm_eval --json "$WORK/eval.json" --plots "$WORK"
-echo "eval JSON: $WORK/eval.json, plot: $WORK/error_vs_horizon.png"
+"$WMP" train --data "$WORK/train" --out "$OUT" "${TRAIN_ARGS[@]}"
+stamp "world model trained: $OUT"
+"$WMP" sysid --data "$WORK/train" --out "$SYSID_OUT"
+stamp "classic_id fitted: $SYSID_OUT"
+"$WMP" eval-model --model "$OUT" --data test/data/wm_eval --sysid "$SYSID_OUT" --device "${DEVICE:-auto}" \
+    --json "$WORK/eval.json" --plots "$WORK"
+stamp "evaluated; eval JSON: $WORK/eval.json, plot: $WORK/error_vs_horizon.png"
