@@ -339,8 +339,10 @@ class Navigator:
             return self._zero("stopped", f"scan has {scan.shape[0]} ranges for {geom.n} beams")
         self._pose = pose
         model = self.model  # one reference for the whole tick (hot swap safe)
-        model_scan = model.observe_scan(scan, geom, self.cfg.nav.unseen_range_m)
-        self._observe(t_s, vel, model_scan if new_scan else None)
+        model_scan = None
+        if self._hist is not None:
+            model_scan = model.observe_scan(scan, geom, self.cfg.nav.unseen_range_m)
+            self._observe(t_s, vel, model_scan if new_scan else None)
         points = None
         if hasattr(model, "scene_update"):
             points = self.scan_points(scan, scan_pose, geom) if new_scan else None
@@ -381,6 +383,8 @@ class Navigator:
             self._field = DistanceField(self.scan_points(scan, scan_pose, geom) if points is None else points,
                                         pose[:2], self.cfg.nav.local_field_size_m, self.cfg.nav.local_field_res_m,
                                         self.device, far_m=self.cfg.nav.local_field_size_m)
+        if model_scan is None:
+            model_scan = model.observe_scan(scan, geom, self.cfg.nav.unseen_range_m)
         hist = self.history(t_s)
         state = (model.reset_state(pose, vel, model_scan, history=hist) if hist is not None
                  else model.reset_state(pose, vel, model_scan))
