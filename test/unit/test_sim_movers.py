@@ -263,13 +263,17 @@ ROUTES = {"crossing": [(5.8, 0.0)],
           "cart_door": [(-1.2, 0.0), (1.2, 0.0), (4.5, 0.0)]}
 
 
-def careful_drive(w: SimWorld, route, v_max: float = 0.5, stop_ahead_m: float = 0.5, dt: float = 0.1):
+def careful_drive(w: SimWorld, route, v_max: float = 0.5, stop_ahead_m: float = 0.5, dt: float = 0.1,
+                  blind: bool = False):
     """Pure pursuit along ``route`` at v_max; stops (and waits) while the scan shows anything in
-    the footprint's lane within ``stop_ahead_m`` of its front. Returns the minimum clearance."""
+    the footprint's lane within ``stop_ahead_m`` of its front. ``blind``: never stops, and
+    gives up at the first contact. Returns (minimum clearance m, control ticks spent waiting)."""
     half_l, half_w = w.spec.length_m / 2, w.spec.width_m / 2
     angles = w.lidar_cfg.angles()
-    k, min_clear = 0, math.inf
+    k, min_clear, waits = 0, math.inf, 0
     while w.sim_time_s < w.scenario.time_limit_s and not w.goal_reached():
+        if blind and w.collision_count:
+            break
         x, y, yaw = w.pose()
         tx, ty = route[k]
         if k < len(route) - 1 and math.hypot(tx - x, ty - y) < 0.4:
@@ -282,19 +286,31 @@ def careful_drive(w: SimWorld, route, v_max: float = 0.5, stop_ahead_m: float = 
         r = np.where(np.isfinite(r), r, 1e3)
         px, py = r * np.cos(angles), r * np.sin(angles)
         lane = (px > half_l) & (px < half_l + stop_ahead_m) & (np.abs(py) < half_w + 0.1)
-        if lane.any():
-            v, omega = 0.0, 0.0
+        if lane.any() and not blind:
+            v, omega, waits = 0.0, 0.0, waits + 1
         w.step(v, omega, dt)
-        min_clear = min(min_clear, w.clearance_m())
-    return min_clear
+        min_clear = min(min_clear, w.clearance_m(max_m=1.0))
+    return min_clear, waits
 
 
 @pytest.mark.parametrize("name", list(ROUTES))
 def test_a_careful_driver_reaches_the_goal_without_contact(name):
     sc = load_scenario(name)
     with SimWorld(sc, seed=0) as w:
-        min_clear = careful_drive(w, ROUTES[name])
+        min_clear, waits = careful_drive(w, ROUTES[name])
         assert w.goal_reached(), f"{name}: stopped at {w.true_pose().round(2)} after {w.sim_time_s:.1f} s"
         assert w.collision_count == 0
         assert min_clear > 0.0
         assert w.sim_time_s < sc.time_limit_s
+        assert waits > 0                       # someone did step into its lane
+
+
+@pytest.mark.parametrize("name", ["crossing", "cart_door"])
+def test_the_movers_cut_the_route_a_driver_that_ignores_them_hits_one(name):
+    with SimWorld(load_scenario(name), seed=0) as w:
+        careful_drive(w, ROUTES[name], blind=True)
+        assert w.collision_count >= 1
+        touching = {cp[2] for cp in p.getContactPoints(bodyA=w.robot.body, physicsClientId=w.client)
+                    if cp[8] <= 0.001}
+        assert touching & set(w.movers.bodies)            # the contact is with a mover
+        assert not touching & set(w.obstacle_bodies)      # and not with a wall
