@@ -1,15 +1,18 @@
 """The simulated robot in PyBullet: a skid-steer Husky driven through its wheel motors.
 
-Commands (v m/s, w rad/s) are clipped to the robot's limits, ramped by its onboard
-controller's acceleration limits (as the Husky's own diff-drive controller does), turned
-into wheel speeds and sent to velocity motors with a bounded torque. The motion itself comes
-from the physics: tyre friction, inertia, slip, and walls that stop the robot.
+Commands (v m/s, w rad/s) are clipped to the robot's limits, reach the motors ``latency_s``
+later (a queue exact to the physics step), are ramped by the onboard controller's acceleration
+limits (as the Husky's own diff-drive controller does), turned into wheel speeds and sent to
+velocity motors with a bounded torque. The motion itself comes from the physics: tyre friction
+(set per wheel by the ground under it, sim.terrain), inertia (a payload adds to the chassis
+mass), slip, and walls that stop the robot.
 """
 from __future__ import annotations
 
 import contextlib
 import math
 import os
+from collections import deque
 
 import numpy as np
 import pybullet as p
@@ -41,11 +44,12 @@ def quiet_stdout():
 class DiffDriveRobot:
     """A robot body in a PyBullet client, with velocity-motor wheels."""
 
-    def __init__(self, client: int, spec: RobotSpec, x: float, y: float, yaw: float):
+    def __init__(self, client: int, spec: RobotSpec, x: float, y: float, yaw: float, z: float = 0.0):
+        """Spawn at (x, y, yaw) with the wheels on ground at height z (a ramp's top)."""
         self.client, self.spec = client, spec
         with quiet_stdout():
             self.body = p.loadURDF(os.path.join(pybullet_data.getDataPath(), spec.urdf),
-                                   [x, y, 0.0], p.getQuaternionFromEuler([0, 0, yaw]),
+                                   [x, y, z], p.getQuaternionFromEuler([0, 0, yaw]),
                                    flags=p.URDF_USE_IMPLICIT_CYLINDER,
                                    physicsClientId=client)
         names = {p.getJointInfo(self.body, j, physicsClientId=client)[1].decode(): j
@@ -57,32 +61,90 @@ class DiffDriveRobot:
                              anisotropicFriction=[1.0, spec.wheel_lateral_scale, 1.0],
                              physicsClientId=client)
         self.target = np.zeros(2)   # (v, w) the onboard controller is tracking now
-        self.command = np.zeros(2)  # (v, w) last command received, clipped to limits
+        self.command = np.zeros(2)  # (v, w) command reaching the motors now, clipped to limits
+        self.requested = np.zeros(2)  # (v, w) last command received (before the latency)
         self._sent: tuple[float, float] | None = None
         self._joints = self.left + self.right
         self._forces = [spec.wheel_torque_nm] * len(self._joints)
+        self.chassis = names_to_links(self.body, client)[spec.chassis_link]
+        info = p.getDynamicsInfo(self.body, self.chassis, physicsClientId=client)
+        self._chassis_mass, self._chassis_inertia = float(info[0]), tuple(info[2])
+        self._empty_mass = sum(p.getDynamicsInfo(self.body, link, physicsClientId=client)[0]
+                               for link in self.links())
+        self.payload_kg = 0.0
+        self.latency_steps = 0
+        self._step = 0                # physics steps applied so far
+        self._queue: deque = deque()  # (due physics step, (v, w)) not yet at the motors
 
+    # -------------------------------------------------------------- configuration
+    def wheels(self) -> list[int]:
+        """Joint (== link) indices of the wheels, left then right."""
+        return list(self._joints)
+
+    def set_wheel_friction(self, wheel: int, longitudinal: float | None, lateral: float | None) -> None:
+        """Tyre friction of one wheel on the ground under it (None, None: the robot's own tyres on
+        the floor). The skid-steer scrub scale applies on top of lateral / longitudinal."""
+        s = self.spec
+        if longitudinal is None:
+            longitudinal, ratio = s.wheel_friction, 1.0
+        else:
+            ratio = float(lateral) / float(longitudinal)
+        p.changeDynamics(self.body, wheel, lateralFriction=float(longitudinal),
+                         anisotropicFriction=[1.0, s.wheel_lateral_scale * ratio, 1.0],
+                         physicsClientId=self.client)
+
+    def set_payload(self, kg: float) -> None:
+        """Carry ``kg`` on the chassis: its mass grows by kg and its inertia in proportion."""
+        if not math.isfinite(kg) or kg < 0.0:
+            raise ValueError(f"payload must be a finite number of kg >= 0, got {kg!r}")
+        scale = (self._chassis_mass + kg) / self._chassis_mass
+        p.changeDynamics(self.body, self.chassis, mass=self._chassis_mass + kg,
+                         localInertiaDiagonal=[i * scale for i in self._chassis_inertia],
+                         physicsClientId=self.client)
+        self.payload_kg = float(kg)
+
+    def total_mass_kg(self) -> float:
+        return self._empty_mass + self.payload_kg
+
+    def set_latency(self, latency_s: float, dt_s: float) -> None:
+        """Commands reach the motors ``latency_s`` later, rounded to whole physics steps of dt_s."""
+        if not math.isfinite(latency_s) or latency_s < 0.0:
+            raise ValueError(f"latency must be a finite number of seconds >= 0, got {latency_s!r}")
+        self.latency_steps = int(round(latency_s / dt_s))
+
+    # -------------------------------------------------------------- driving
     def set_command(self, v: float, w: float) -> None:
-        """Clip a command to the robot's limits; it is tracked from the next physics step."""
+        """Clip a command to the robot's limits; the motors track it from the physics step
+        ``latency_steps`` after the next one (the next one when there is no latency)."""
         if not (math.isfinite(v) and math.isfinite(w)):
             raise ValueError(f"command must be finite numbers, got v={v!r}, w={w!r}")
         s = self.spec
-        self.command[:] = (min(max(v, s.v_limits[0]), s.v_limits[1]), min(max(w, -s.w_limit), s.w_limit))
+        cmd = (min(max(v, s.v_limits[0]), s.v_limits[1]), min(max(w, -s.w_limit), s.w_limit))
+        self.requested[:] = cmd
+        if self.latency_steps == 0:
+            self._queue.clear()
+            self.command[:] = cmd
+        else:
+            self._queue.append((self._step + self.latency_steps, cmd))
 
     def apply(self, dt_s: float) -> None:
-        """Advance the acceleration ramp by dt_s and set the wheel motor targets (when changed)."""
+        """Deliver due commands, advance the acceleration ramp by dt_s and set the wheel motor
+        targets (when changed)."""
+        while self._queue and self._queue[0][0] <= self._step:
+            self.command[:] = self._queue.popleft()[1]
+        self._step += 1
         s = self.spec
         dv_max, dw_max = s.accel_mps2 * dt_s, s.alpha_radps2 * dt_s
         v = float(self.target[0]) + min(max(float(self.command[0] - self.target[0]), -dv_max), dv_max)
         w = float(self.target[1]) + min(max(float(self.command[1] - self.target[1]), -dw_max), dw_max)
         self.target[:] = (v, w)
+        left = (v - w * s.track_m / 2.0) / s.wheel_radius_m
+        right = (v + w * s.track_m / 2.0) / s.wheel_radius_m
+        speeds = np.array([left] * len(self.left) + [right] * len(self.right))
         if (v, w) == self._sent:
             return  # the motors keep their last targets
         self._sent = (v, w)
-        left = (v - w * s.track_m / 2.0) / s.wheel_radius_m
-        right = (v + w * s.track_m / 2.0) / s.wheel_radius_m
-        speeds = [left] * len(self.left) + [right] * len(self.right)
-        p.setJointMotorControlArray(self.body, self._joints, p.VELOCITY_CONTROL, targetVelocities=speeds,
+        p.setJointMotorControlArray(self.body, self._joints, p.VELOCITY_CONTROL, targetVelocities=speeds.tolist(),
                                     forces=self._forces, physicsClientId=self.client)
 
     def pose(self) -> np.ndarray:
@@ -99,3 +161,9 @@ class DiffDriveRobot:
 
     def links(self) -> list[int]:
         return [-1] + list(range(p.getNumJoints(self.body, physicsClientId=self.client)))
+
+
+def names_to_links(body: int, client: int) -> dict[str, int]:
+    """Link name -> link index (a link's index is its parent joint's)."""
+    return {p.getJointInfo(body, j, physicsClientId=client)[12].decode(): j
+            for j in range(p.getNumJoints(body, physicsClientId=client))}

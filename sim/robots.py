@@ -22,11 +22,12 @@ class RobotSpec:
     w_limit: float                # |yaw rate| limit rad/s
     accel_mps2: float             # onboard controller acceleration limit
     alpha_radps2: float           # onboard controller angular acceleration limit
-    wheel_torque_nm: float        # max motor torque per wheel
+    wheel_torque_nm: float        # max motor torque per wheel (stall)
     wheel_friction: float         # friction coefficient of the tyres
     wheel_lateral_scale: float    # anisotropic friction along the wheel axle (skid-steer scrub)
     left_wheels: tuple[str, ...]
     right_wheels: tuple[str, ...]
+    chassis_link: str = "base_link"   # the link a payload is added to
 
 
 HUSKY = RobotSpec(

@@ -14,6 +14,7 @@ import math
 import numpy as np
 import pybullet as p
 
+from world_model_planner.sim import geometry
 from world_model_planner.sim.movers import MoverSet
 from world_model_planner.sim.robot import DiffDriveRobot
 from world_model_planner.sim.terrain import GroundModel
@@ -74,10 +75,13 @@ class SimWorld:
         for ob in self.scenario.obstacles:
             self.obstacle_bodies.append(self._add_obstacle(ob))
         self.start = self._start_pose()
-        self.robot = DiffDriveRobot(c, self.spec, self.start.x, self.start.y, self.start.yaw)
+        self.robot = DiffDriveRobot(c, self.spec, self.start.x, self.start.y, self.start.yaw,
+                                    self._start_height())
         for link in self.robot.links():
             p.setCollisionFilterGroupMask(self.robot.body, link, ROBOT_GROUP, _ALL, physicsClientId=c)
-        self.ground_model = GroundModel(c, self.scenario, self.robot, self.ground)
+        self.robot.set_payload(self.scenario.payload_kg)
+        self.robot.set_latency(self.scenario.latency_s, 1.0 / PHYSICS_HZ)
+        self.ground_model = GroundModel(c, self.scenario, self.robot, self.ground, _GROUND_GROUP, _ALL)
         self.movers = MoverSet(c, self.scenario.movers, self.scenario, self.rng, WORLD_GROUP, _ALL)
         self._obstacle_set = set(self.obstacle_bodies) | set(self.movers.bodies)
         self.lidar = Lidar(c, self.lidar_cfg)
@@ -144,6 +148,32 @@ class SimWorld:
                 return cand
         return s
 
+    def set_payload(self, kg: float) -> None:
+        """Change the mass carried on the base now (kg >= 0; ValueError otherwise). A reset goes
+        back to the scenario's payload_kg."""
+        self.robot.set_payload(float(kg))
+
+    @property
+    def payload_kg(self) -> float:
+        return self.robot.payload_kg
+
+    @property
+    def latency_s(self) -> float:
+        """Delay between a command and the motors, whole physics steps."""
+        return self.robot.latency_steps / PHYSICS_HZ
+
+    def ground_under_robot(self) -> tuple[float, float, float]:
+        """(friction_longitudinal, friction_lateral, rolling_resistance) under the base centre."""
+        x, y, _ = self.true_pose()
+        return self.ground_model.ground_at(float(x), float(y))
+
+    def _start_height(self) -> float:
+        """Ground height under the start footprint (a robot starting on a ramp or platform)."""
+        s = self.start
+        pts = geometry.rectangle(s.x, s.y, self.spec.length_m, self.spec.width_m, s.yaw)
+        return max([0.0] + [r.height_at(float(x), float(y)) for r in self.scenario.ramps
+                            for x, y in (*pts, (s.x, s.y))])
+
     def set_sensors(self, lidar: LidarConfig, camera: CameraConfig | None) -> None:
         """Replace the lidar and camera configuration; applies from the next scan or frame."""
         self.lidar_cfg, self.camera_cfg = lidar, camera
@@ -154,8 +184,8 @@ class SimWorld:
     def step(self, v_cmd: float, w_cmd: float, duration_s: float) -> None:
         """Drive with (v_cmd m/s, w_cmd rad/s), clipped to the robot's limits, for duration_s.
 
-        duration_s is rounded to whole physics steps (1/240 s). Raises ValueError on
-        non-finite commands.
+        The command reaches the motors the scenario's latency_s later. duration_s is rounded to
+        whole physics steps (1/240 s). Raises ValueError on non-finite commands.
         """
         self.robot.set_command(float(v_cmd), float(w_cmd))
         n = max(1, int(round(duration_s * PHYSICS_HZ)))
@@ -205,7 +235,7 @@ class SimWorld:
         return self.robot.velocity() + self._vel_noise
 
     def command(self) -> np.ndarray:
-        """(2,) the command being tracked after clipping to the robot's limits."""
+        """(2,) the command the motors track now (after the latency), clipped to the robot's limits."""
         return self.robot.command.copy()
 
     def scan(self) -> np.ndarray:
