@@ -4,6 +4,7 @@ The ROS layer (``rosutil.declare_config``) turns these fields into ROS parameter
 README table comes from ``world_model_planner.core.params.markdown_table(SimNodeConfig)``.
 At runtime (SetParameters) sim_node applies or refuses each change (sim/sim_node.py):
 ``scenario`` (validated when set), ``seed`` and ``perturb`` take effect at the next ~/reset;
+``payload_kg`` applies at once (a value between -1 and 0 is refused);
 ``gui``, ``lockstep``, ``cmd_vel_stamped``, ``camera_enabled`` and ``publish_tf`` are refused
 (read at start-up only); every other parameter applies at once. An unknown key in a params
 file stops the node with one line (exit 2). No rclpy here.
@@ -23,6 +24,8 @@ class SimNodeConfig:
                                   "(re-read on ~/reset)")
     seed: int = param(0, "seed for perturbation and sensor noise (re-read on ~/reset)",
                       range=(0, 2**31 - 1))
+    payload_kg: float = param(-1.0, "mass carried on the base (kg), applied at once and kept over "
+                                    "~/reset; -1 = the scenario's payload_kg", range=(-1.0, 500.0))
     perturb: bool = param(False, "seeded start-pose perturbation (±0.2 m, ±0.2 rad) and sensor noise")
     gui: bool = param(False, "open the PyBullet GUI window (needs a display)")
     lockstep: bool = param(False, "simulate each control period only once its command arrived "
@@ -51,6 +54,9 @@ class SimNodeConfig:
 
     def __post_init__(self):
         validate(self)
+        if -1.0 < self.payload_kg < 0.0:
+            raise ConfigError(f"SimNodeConfig.payload_kg: expected -1 (the scenario's payload) or kg in "
+                              f"[0, 500], got {self.payload_kg!r}")
         if not self.scenario:
             raise ConfigError("SimNodeConfig.scenario: expected a scenario name or file, got ''")
 

@@ -6,10 +6,12 @@ exists), /diagnostics. Subscribes /cmd_vel (TwistStamped, or Twist with
 Services ~/reset (std_srvs/Trigger, re-reads ``scenario``, ``seed`` and ``perturb``),
 ~/pause (SetBool).
 
+``payload_kg`` changes the mass on the base mid-episode (set_parameters); -1 is the scenario's.
+
 Parameters (SimNodeConfig) are validated at start-up (a bad value or an unknown key in a params
 file: one line, exit 2). At runtime a SetParameters request is applied or refused, never
 acknowledged and ignored: ``scenario`` (validated when set), ``seed`` and ``perturb`` apply at
-the next ~/reset; rates, timeouts, frames and the lidar/camera geometry apply at once; the
+the next ~/reset; ``payload_kg``, rates, timeouts, frames and the lidar/camera geometry apply at once; the
 parameters in STARTUP_ONLY are refused with the reason. A ~/reset whose scenario file is bad
 (malformed, too large, an alias bomb, out of range) is refused with the reason and the running
 episode goes on.
@@ -116,10 +118,20 @@ class SimNode(Node):
                 return str(exc)
         if any(n in SENSOR_PARAMS for n in changed):
             self.world.set_sensors(cfg.lidar(), cfg.camera())
+        if "payload_kg" in changed:
+            self._apply_payload(cfg.payload_kg)
         return None
+
+    def _apply_payload(self, kg: float) -> None:
+        """The payload parameter on the running world (-1: the scenario's payload_kg)."""
+        kg = self.world.scenario.payload_kg if kg < 0 else kg
+        if kg != self.world.payload_kg:
+            self.world.set_payload(kg)
+            self.get_logger().info(f"payload {kg:g} kg")
 
     # ------------------------------------------------------------------ episode state
     def _start_episode(self) -> None:
+        self._apply_payload(self.cfg.payload_kg)
         self.cmd = (0.0, 0.0)
         self.cmd_sim_time = -math.inf       # sim time the last command arrived
         self.cmd_fresh = False              # lockstep: a command for the current tick arrived
