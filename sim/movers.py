@@ -25,6 +25,7 @@ through each other (they are kinematic bodies).
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -340,7 +341,7 @@ class MoverSet:
                  robot_body: int | None = None):
         self.client, self.specs = client, tuple(specs)
         self.bodies: list[int] = []
-        self._state = np.zeros((len(self.specs), 4))
+        self._state = [[0.0, 0.0, 0.0, 0.0] for _ in self.specs]   # x, y, vx, vy per mover
         if not self.specs:
             return
         spec = ROBOTS[scenario.robot]
@@ -350,6 +351,8 @@ class MoverSet:
         space = FreeSpace(scenario.arena, scenario.obstacles)
         seed = _episode_seed(rng)
         self._motions = []
+        self._blocked = [functools.partial(self._near_robot, m) for m in self.specs]
+        self._z = [(PERSON_HEIGHT_M if m.kind == "person" else CART_HEIGHT_M) / 2.0 for m in self.specs]
         for i, m in enumerate(self.specs):
             if m.path == "random_walk":
                 motion = _WalkMover(m, space, np.random.default_rng([seed, i]),
@@ -358,7 +361,7 @@ class MoverSet:
                 motion = _PathMover(m)
             self._motions.append(motion)
             x, y = motion.start()
-            self._state[i, :2] = (x, y)
+            self._state[i][:2] = (x, y)
             self.bodies.append(_make_body(client, m, x, y, motion.yaw, world_group, all_mask))
 
     def _read_robot(self):
@@ -366,7 +369,7 @@ class MoverSet:
         yaw = yaw_from_quaternion(*q)
         return x, y, math.cos(yaw), math.sin(yaw)
 
-    def _near_robot(self, m: MoverSpec, x: float, y: float, yaw: float, margin: float) -> bool:
+    def _near_robot(self, m: MoverSpec, x: float, y: float, yaw: float, margin: float = YIELD_MARGIN_M) -> bool:
         """True when the mover at (x, y, yaw) comes within ``margin`` of the robot's footprint."""
         if self._robot_pose is None:
             return False
@@ -390,14 +393,12 @@ class MoverSet:
         if self._robot is not None:
             self._robot_pose = self._read_robot()
         for i, (m, motion) in enumerate(zip(self.specs, self._motions)):
-            x, y = self._state[i, 0], self._state[i, 1]
-            self._state[i, 2:] = 0.0
+            state = self._state[i]
+            x, y = state[0], state[1]
+            state[2] = state[3] = 0.0
             if sim_time_s < m.start_delay_s:
                 continue
-
-            def blocked(nx, ny, yaw, m=m):
-                return self._near_robot(m, nx, ny, yaw, YIELD_MARGIN_M)
-
+            blocked = self._blocked[i]
             if isinstance(motion, _WalkMover):
                 nx, ny, yaw, memo = motion.propose(m, x, y, dt_s, sim_time_s, blocked)
             else:
@@ -409,14 +410,14 @@ class MoverSet:
             if nx == x and ny == y and yaw == motion.yaw:
                 continue
             motion.yaw = yaw
-            self._state[i] = (nx, ny, (nx - x) / dt_s, (ny - y) / dt_s)
-            z = (PERSON_HEIGHT_M if m.kind == "person" else CART_HEIGHT_M) / 2.0
-            p.resetBasePositionAndOrientation(self.bodies[i], [nx, ny, z], p.getQuaternionFromEuler([0, 0, yaw]),
+            state[:] = (nx, ny, (nx - x) / dt_s, (ny - y) / dt_s)
+            p.resetBasePositionAndOrientation(self.bodies[i], (nx, ny, self._z[i]),
+                                              (0.0, 0.0, math.sin(yaw / 2.0), math.cos(yaw / 2.0)),
                                               physicsClientId=self.client)
 
     def states(self) -> np.ndarray:
         """(M, 4) x, y, vx, vy of every mover (m, m/s), in scenario order."""
-        return self._state.copy()
+        return np.array(self._state, dtype=float).reshape(len(self.specs), 4)
 
 
 def _find_robot(client: int) -> int | None:
