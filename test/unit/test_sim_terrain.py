@@ -177,6 +177,8 @@ def test_ramp_raises_the_base_and_the_drive_still_works():
     sc = scenario(start={"x": -6.0, "y": 0.0, "yaw": 0.0},
                   ramps=[{"center": [-3.0, 0.0], "length": 1.2, "width": 2.0, "height": 0.25, "top_length": 1.5}])
     with SimWorld(sc) as w:
+        ahead = w.scan()[len(w.scan()) // 2]        # beam 0 rad: the ramp 1 m ahead, the far wall 16 m
+        assert np.isinf(ahead), ahead               # the lidar does not see the ramp
         z0 = p.getBasePositionAndOrientation(w.robot.body, physicsClientId=w.client)[0][2]
         zs = []
         for _ in range(200):
@@ -185,8 +187,19 @@ def test_ramp_raises_the_base_and_the_drive_still_works():
         assert max(zs) - z0 == pytest.approx(0.25, abs=0.04)        # up onto the top
         assert abs(zs[-1] - z0) < 0.02                              # and down again
         assert w.true_pose()[0] > -0.8 and w.collision_count == 0   # it got over, touching nothing
-        # the lidar does not see the ramp: the beams ahead reach the far wall
-        assert w.scan().min() > 0.5
+
+
+def test_the_camera_sees_terrain_regions():
+    from world_model_planner.sim.world import CameraConfig
+
+    ice = [{"preset": "ice", "box": {"center": [-6.0, 0.0], "size": [3.0, 3.0]}}]
+    images = []
+    for terrain in (None, ice):
+        with SimWorld(scenario(terrain=terrain), camera=CameraConfig()) as w:
+            images.append(w.image().astype(float))
+    lower = slice(40, 64)                          # the floor ahead of the robot
+    bluer = images[1][lower, :, 2] - images[1][lower, :, 0] - (images[0][lower, :, 2] - images[0][lower, :, 0])
+    assert (bluer > 20).mean() > 0.2, (bluer > 20).mean()
 
 
 def test_ramp_start_spawns_on_the_platform():
@@ -239,3 +252,31 @@ def test_careful_driver_reaches_each_ground_scenario_without_contact(name):
         assert t is not None, f"{name}: goal not reached, ended at {w.true_pose()}"
         assert w.collision_count == 0, f"{name}: {w.collision_count} collisions"
         assert t < 0.8 * w.scenario.time_limit_s, (name, t)
+
+
+def brake_where_the_empty_robot_would(payload_kg):
+    """heavy_stop at 1 m/s, braking 1^2 / (2 * 1.5) m before the goal (the empty robot's dry-floor
+    stop): -> (collisions, gap from the robot's front to the wall face, m)."""
+    import dataclasses
+
+    sc = dataclasses.replace(load_scenario("heavy_stop"), payload_kg=payload_kg)
+    with SimWorld(sc) as w:
+        while w.true_pose()[0] < sc.goal.x - 1.0 / 3.0:
+            w.step(1.0, 0.0, 0.05)
+        w.step(0.0, 0.0, 4.0)
+        wall_face = 3.5 - 0.15
+        return w.collision_count, wall_face - (w.true_pose()[0] + w.spec.length_m / 2)
+
+
+def test_heavy_stop_needs_the_loaded_robots_braking():
+    hits_empty, gap_empty = brake_where_the_empty_robot_would(0.0)
+    hits_loaded, gap_loaded = brake_where_the_empty_robot_would(120.0)
+    assert hits_empty == 0 and gap_empty > 0.05, gap_empty
+    assert hits_loaded >= 1 or gap_loaded < 0.02, gap_loaded
+
+
+@pytest.mark.slow
+def test_ice_bend_at_full_speed_slides_into_the_wall():
+    with SimWorld(load_scenario("ice_bend")) as w:
+        drive(w, [(5.0, -2.5, 1.0), (5.0, 2.5, 1.0)])
+        assert w.collision_count >= 1
