@@ -19,8 +19,10 @@ extent touches a static obstacle, and a random-walk area that is not inside the 
 centre is not free. At run time a random walker turns away from walls and obstacles, and every
 mover waits while its next position would come within ``YIELD_MARGIN_M`` of the robot's
 footprint: movers cross the robot's path but never walk into it, so a contact is the robot's
-doing. Random walks are seeded from the episode seed and the mover's index. Movers pass
-through each other (they are kinematic bodies).
+doing. A back-and-forth mover that has waited ``TURN_BACK_S`` turns back (it gives way in a
+door); a loop mover keeps waiting. Carts face their direction of travel. Random walks are
+seeded from the episode seed and the mover's index and start at a seeded free point of their
+area, away from the robot. Movers pass through each other (they are kinematic bodies).
 """
 from __future__ import annotations
 
@@ -318,7 +320,7 @@ class _WalkMover:
         self.omega += min(max(target - self.omega, -step), step)
         d = spec.speed * dt
         base = self.yaw + self.omega * dt
-        for k in range(13):                      # straight on, else turn towards ``side`` until free
+        for k in range(24):                      # straight on, else turn towards ``side`` until free
             yaw = base + self.side * k * math.pi / 12.0
             nx, ny = x + d * math.cos(yaw), y + d * math.sin(yaw)
             if self.free(nx, ny) and (blocked is None or not blocked(nx, ny, yaw)):

@@ -213,6 +213,25 @@ def test_path_speed_limit_and_start_delay():
     assert moved == pytest.approx(1.2 * 6.0, abs=0.05)                     # 6 s of walking
 
 
+def test_a_cart_faces_its_direction_of_travel_and_is_seen_above_the_scan_plane():
+    sc = scenario(person(kind="cart", size=[1.0, 0.5], path="loop", speed=0.9,
+                         waypoints=[[-1.0, -2.0], [1.0, -2.0], [1.0, 0.5], [-0.5, 0.5]]))
+    with SimWorld(sc) as w:
+        body = w.movers.bodies[0]
+        lo, hi = p.getAABB(body, physicsClientId=w.client)
+        assert lo[2] <= w.lidar_cfg.height_m <= hi[2] and hi[2] >= 0.9
+        headings = []
+        for _ in range(40):
+            w.step(0.0, 0.0, 0.25)
+            x, y, vx, vy = w.movers.states()[0]
+            _, q = p.getBasePositionAndOrientation(body, physicsClientId=w.client)
+            yaw = p.getEulerFromQuaternion(q)[2]
+            if min(math.hypot(x - a, y - b) for a, b in sc.movers[0].waypoints) > 0.9 / PHYSICS_HZ:  # not at a corner
+                assert abs(wrap_angle(yaw - math.atan2(vy, vx))) < 1e-6
+            headings.append(round(yaw, 3))
+        assert len(set(headings)) >= 4                   # it went round all four sides
+
+
 def test_a_person_walking_into_the_standing_robot_waits_then_turns_back():
     # back and forth through the robot's position: it stops beside the robot, never touches it
     sc = scenario(person(speed=1.0, waypoints=[[-3.5, -2.5], [-3.5, 2.5]]), start={"x": -3.5, "y": 0.0, "yaw": 0.0})
