@@ -138,13 +138,13 @@ class DiffDriveRobot:
         v = float(self.target[0]) + min(max(float(self.command[0] - self.target[0]), -dv_max), dv_max)
         w = float(self.target[1]) + min(max(float(self.command[1] - self.target[1]), -dw_max), dw_max)
         self.target[:] = (v, w)
-        left = (v - w * s.track_m / 2.0) / s.wheel_radius_m
-        right = (v + w * s.track_m / 2.0) / s.wheel_radius_m
-        speeds = np.array([left] * len(self.left) + [right] * len(self.right))
         if (v, w) == self._sent:
             return  # the motors keep their last targets
         self._sent = (v, w)
-        p.setJointMotorControlArray(self.body, self._joints, p.VELOCITY_CONTROL, targetVelocities=speeds.tolist(),
+        left = (v - w * s.track_m / 2.0) / s.wheel_radius_m
+        right = (v + w * s.track_m / 2.0) / s.wheel_radius_m
+        speeds = [left] * len(self.left) + [right] * len(self.right)
+        p.setJointMotorControlArray(self.body, self._joints, p.VELOCITY_CONTROL, targetVelocities=speeds,
                                     forces=self._forces, physicsClientId=self.client)
 
     def pose(self) -> np.ndarray:
