@@ -58,6 +58,8 @@ _COLOURS = {"person": [0.85, 0.2, 0.3, 1.0], "cart": [0.25, 0.65, 0.3, 1.0]}
 # point (at least LOOKAHEAD_M ahead) that is not free makes the walker turn at TURN_MAX_RADPS.
 DECISION_S, TURN_MAX_RADPS, TURN_ACCEL_RADPS2, LOOKAHEAD_M = 0.5, 1.2, 4.0, 0.4
 LOOK_EVERY_S = 0.05
+#: A walker turns away when its look-ahead point comes this close to the robot's footprint.
+LOOKAHEAD_ROBOT_MARGIN_M = 0.3
 #: A back-and-forth mover that has waited this long for the robot turns back.
 TURN_BACK_S = 2.0
 
@@ -307,10 +309,11 @@ class _WalkMover:
         while t >= self.next_decision:           # fixed draw times: the same seed, the same walk
             self.omega_target = float(self.rng.uniform(-TURN_MAX_RADPS, TURN_MAX_RADPS))
             self.next_decision += DECISION_S
-        if t >= self.next_look:
+        if t >= self.next_look:                  # walls, obstacles and the robot ahead: turn away
             ahead = max(LOOKAHEAD_M, spec.speed * 0.8)
-            self.look_blocked = not self.free(x + ahead * math.cos(self.yaw), y + ahead * math.sin(self.yaw),
-                                              anchor=False)
+            ax, ay = x + ahead * math.cos(self.yaw), y + ahead * math.sin(self.yaw)
+            self.look_blocked = not self.free(ax, ay, anchor=False) or \
+                (blocked is not None and blocked(ax, ay, self.yaw, LOOKAHEAD_ROBOT_MARGIN_M))
             self.next_look += LOOK_EVERY_S
             if not self.look_blocked:            # turn away towards the area's middle when blocked
                 mx, my = (self.lo[0] + self.hi[0]) / 2 - x, (self.lo[1] + self.hi[1]) / 2 - y

@@ -177,7 +177,7 @@ def test_random_walkers_stay_in_free_space_and_their_area_for_60_s():
                   walker(kind="cart", size=[1.2, 0.6], area=area, speed=0.8),
                   start={"x": -4.2, "y": -2.3, "yaw": 0.0})
     with SimWorld(sc, seed=3) as w:
-        states = run(w, 60.0, every_s=0.05)
+        states = run(w, 60.0, every_s=0.1)
         # PyBullet's own answer: no mover body ever touches a wall or an obstacle body
         for body in w.movers.bodies:
             for ob in w.obstacle_bodies:
@@ -190,7 +190,7 @@ def test_random_walkers_stay_in_free_space_and_their_area_for_60_s():
         worst = min(disc_clearance(sc, x, y, ext[k]) for x, y in xy)
         assert worst >= 0.0, f"mover {k} came {worst:.3f} m into a wall or obstacle"
         step = np.hypot(*np.diff(xy, axis=0).T)
-        assert step.max() <= m.speed * 0.05 + 1e-9          # never faster than its speed
+        assert step.max() <= m.speed * 0.1 + 1e-9           # never faster than its speed
         assert step.sum() > 0.5 * m.speed * 60.0            # and it does walk (turns, not stuck)
         assert np.ptp(xy[:, 0]) > 2.0 and np.ptp(xy[:, 1]) > 1.0
 
