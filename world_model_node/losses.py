@@ -13,6 +13,13 @@ For a window of K steps (obs_0..obs_K, a_0..a_{K-1}, collision_0..collision_{K-1
     velocity  = mean_k |(v, w)_k - (v, w)*_k|^2 (normalised)
     collision = BCE(collision_logit(z_k), collision_{k-1}), averaged with the same BCE on the
                 target latents (pose, vel_k, h*_k) of the real observations
+    scene     = smooth L1 (beta SCENE_BETA_M) between clearance(z_k) and the sector clearances of
+                the real scan_k, plus the same on their minimum over sectors (metres); averaged
+                like collision over predicted and target latents (models with a scene head)
+
+Models with history read, for obs_0 and for every target obs_k, the K rows before it
+(``batch["hist"]``, cut by ``train.WindowSampler``): the target of a future step is encoded
+with the history that really led to it, commands of the window included.
 
 Without the variance/covariance terms the cheapest way to make the latent term small is to
 map every observation to the same h (collapse); test_wm_anticollapse shows it.
@@ -26,7 +33,9 @@ import torch.nn.functional as F
 
 from world_model_planner.core.params import param, validate
 
-from world_model_planner.world_model_node.model import ObsEncoder, WorldModel, observation
+from world_model_planner.world_model_node.model import ObsEncoder, WorldModel
+
+SCENE_BETA_M = 0.2   # smooth L1 turns from quadratic to linear at 0.2 m of clearance error
 
 
 @dataclass
@@ -39,6 +48,8 @@ class LossWeights:
     pose: float = param(10.0, "Pose prediction weight (metres^2).", range=(0.0, 1e4))
     velocity: float = param(1.0, "Velocity prediction weight.", range=(0.0, 1e4))
     collision: float = param(1.0, "Collision BCE weight.", range=(0.0, 1e4))
+    scene: float = param(1.0, "Scene clearance weight: smooth L1 in metres per sector plus on the "
+                              "minimum (models with a scene head).", range=(0.0, 1e4))
 
     def __post_init__(self):
         validate(self)
@@ -55,20 +66,44 @@ def vicreg_terms(h: torch.Tensor, eps: float = 1e-4) -> tuple[torch.Tensor, torc
     return var, off.pow(2).sum() / d, std.detach()
 
 
+def _hist_at(hist: dict | None, sl) -> dict | None:
+    """Per-step history dict (B, K+1, ...) -> the steps ``sl`` (an index or a slice, flattened)."""
+    if hist is None:
+        return None
+    out = {}
+    for key, v in hist.items():
+        if v is None:
+            out[key] = None
+        else:
+            out[key] = v[:, sl] if isinstance(sl, int) else v[:, sl].flatten(0, 1)
+    return out
+
+
+def scene_loss(model: WorldModel, z: torch.Tensor, target_m: torch.Tensor) -> torch.Tensor:
+    """z (..., D), target_m (..., S) metres -> smooth L1 per sector + on the minimum."""
+    pred = model.clearance(z)
+    return (F.smooth_l1_loss(pred, target_m, beta=SCENE_BETA_M)
+            + F.smooth_l1_loss(pred.min(-1).values, target_m.min(-1).values, beta=SCENE_BETA_M))
+
+
 def window_loss(model: WorldModel, target_encoder: ObsEncoder, batch: dict, w: LossWeights,
                 pos_weight: float = 1.0) -> tuple[torch.Tensor, dict]:
     """batch: pose (B,K+1,3), vel (B,K+1,2), scan (B,K+1,N)[, image (B,K+1,3,S,S)],
-    cmd (B,K,2), collision (B,K). Returns (total loss, {term: float, "latent_std": (d,)})."""
+    cmd (B,K,2), collision (B,K)[, hist: {cmd (B,K+1,Kh,2), vel (B,K+1,Kh,2), valid (B,K+1,Kh),
+    scans (B,K+1,M,N) or None, scan_valid (B,K+1,M) or None}: the encoder's history of each row].
+    Returns (total loss, {term: float, "latent_std": (d,)})."""
     pose, vel, scan = batch["pose"], batch["vel"], batch["scan"]
     image = batch.get("image")
+    hist = batch.get("hist") if model.history_steps else None
     b, k1 = pose.shape[:2]
     horizon = k1 - 1
-    obs0 = observation(pose[:, 0], vel[:, 0], scan[:, 0], None if image is None else image[:, 0])
-    z0 = model.encode(obs0)
+    z0 = model.encode_parts(pose[:, 0], vel[:, 0], scan[:, 0], None if image is None else image[:, 0],
+                            _hist_at(hist, 0))
     z = model.rollout(z0, batch["cmd"])  # (B, K, D)
     with torch.no_grad():
         flat_img = image[:, 1:].flatten(0, 1) if image is not None else None
-        h_tgt = target_encoder(vel[:, 1:].flatten(0, 1), scan[:, 1:].flatten(0, 1), flat_img)
+        h_tgt = target_encoder(vel[:, 1:].flatten(0, 1), scan[:, 1:].flatten(0, 1), flat_img,
+                               _hist_at(hist, slice(1, None)))
         h_tgt = h_tgt.view(b, horizon, -1)
     h_pred = model.latent_h(z)
     latent = (h_pred - h_tgt).pow(2).mean()
@@ -84,13 +119,19 @@ def window_loss(model: WorldModel, target_encoder: ObsEncoder, batch: dict, w: L
     coll = F.binary_cross_entropy_with_logits(logits, labels, pos_weight=pw)
     # the head also reads the target latents of the real next observations (teacher forcing;
     # no gradient reaches the target encoder), so it learns contact from true codes too
-    z_tgt = torch.cat([z[..., :3].detach(), vel[:, 1:], h_tgt], dim=-1)
+    z_tgt = torch.cat([z[..., :model.cfg.explicit_dims].detach(), h_tgt], dim=-1)
+    z_tgt[..., 3:5] = vel[:, 1:]
     coll = 0.5 * (coll + F.binary_cross_entropy_with_logits(model.collision_logit(z_tgt), labels, pos_weight=pw))
+    scene = z.new_zeros(())
+    if model.has_scene and w.scene > 0:
+        with torch.no_grad():
+            target_m = model.scene_target(scan[:, 1:])           # (B, K, S) metres
+        scene = 0.5 * (scene_loss(model, z, target_m) + scene_loss(model, z_tgt, target_m))
     total = (w.latent * latent + w.variance * var + w.covariance * cov + w.pose * pose_l
-             + w.velocity * vel_l + w.collision * coll)
+             + w.velocity * vel_l + w.collision * coll + w.scene * scene)
     with torch.no_grad():
         final_err = (p_pred[:, -1, :2] - p_true[:, -1, :2]).norm(dim=-1).mean()
     terms = {"loss": total.item(), "latent": latent.item(), "variance": var.item(), "covariance": cov.item(),
              "pose": pose_l.item(), "velocity": vel_l.item(), "collision": coll.item(),
-             "pose_err_final_m": final_err.item(), "latent_std": std}
+             "scene": scene.item(), "pose_err_final_m": final_err.item(), "latent_std": std}
     return total, terms

@@ -1,10 +1,19 @@
 """JEPA-style world model: encoder(obs) -> z, predictor(z, a) -> z', heads on z.
 
-Latent layout (D = ``latent_dim``), the same for every batch shape ``(..., D)``::
+Latent layout (D = ``latent_dim``, L = ``cmd_memory``), the same for every batch shape ``(..., D)``::
 
-    z[..., 0:3]   pose (x_m, y_m, yaw_rad) in the odom frame (yaw unwrapped along a rollout)
-    z[..., 3:5]   body-frame velocity (v_mps, w_radps)
-    z[..., 5:D]   h: learned egocentric code of (scan, velocity[, image])
+    z[..., 0:3]       pose (x_m, y_m, yaw_rad) in the odom frame (yaw unwrapped along a rollout)
+    z[..., 3:5]       body-frame velocity (v_mps, w_radps)
+    z[..., 5:5+2L]    the last L commands (v_mps, w_radps pairs, oldest first): filled from the
+                      history at encoding, shifted by one command each predictor step, so commands
+                      already sent keep acting under command latency
+    z[..., 5+2L:D]    h: learned egocentric code of (scan, velocity[, image][, history])
+
+With ``history_steps`` K > 0 the encoder also reads the last K steps of commands, measured
+velocities and their residuals (what the ground, the payload and the latency do to the robot)
+and ``scan_history`` past scans (how obstacles move); see
+``world_model_planner.world_model_node.history``. With ``scene_sectors`` S > 0 a scene head
+predicts, for every latent, the footprint clearance (metres) in S sectors around the robot.
 
 Only ``h`` is learned from observations, and everything the predictor sees (h, velocity,
 action) is body-frame, so the dynamics it learns do not depend on where the robot is or which
@@ -14,7 +23,11 @@ That is what lets a model trained on a few layouts steer anywhere in an unseen a
 The predictor is a residual MLP around a mid-point unicycle step: it predicts the next
 velocity (acceleration limits, stopping at walls) and a small correction to the kinematic pose
 increment, plus the next ``h``. ``h`` is trained in latent space against a target encoder (see
-``world_model_planner.world_model_node.losses``); pose, velocity and collision are supervised.
+``world_model_planner.world_model_node.losses``); pose, velocity, collision and scene clearance are supervised.
+
+Checkpoints written before history and the scene head existed carry none of their config
+fields; :meth:`WorldModelConfig.from_dict` reads those as switched off (``LEGACY_OFF``), so such
+a model encodes, predicts and scores exactly as it did.
 """
 from __future__ import annotations
 
@@ -58,26 +71,59 @@ class WorldModelConfig:
     dt_s: float = param(0.1, "Duration of one model step, seconds.", range=(0.01, 1.0))
     v_scale_mps: float = param(1.0, "Linear velocity normalisation scale.", range=(0.01, 10.0))
     w_scale_radps: float = param(1.5, "Angular velocity normalisation scale.", range=(0.01, 20.0))
+    history_steps: int = param(10, "K: past model steps of commands, measured velocities and scans the "
+                                   "encoder reads (10 = 1 s at dt_s 0.1); 0 = no history.", range=(0, 100))
+    scan_history: int = param(3, "Past scans the encoder reads (every K // scan_history rows of the history, "
+                                 "newest first) to see obstacles move; 0 = none.", range=(0, 20))
+    cmd_memory: int = param(5, "L: last commands kept in the latent and shifted each predictor step, so "
+                               "commands already sent act under latency up to L x dt_s; 0 = none.",
+                            range=(0, 50))
+    scene_sectors: int = param(16, "S: sectors of the scene head's predicted footprint clearance per step "
+                                   "(metres, clipped at scan_clip_m); 0 = no scene head.", range=(0, 360))
 
     def __post_init__(self):
         _check_types(self)
         validate(self)
-        if self.latent_dim <= EXPLICIT_DIMS + 2:
-            raise ValueError(f"WorldModelConfig.latent_dim: expected > {EXPLICIT_DIMS + 2}, got {self.latent_dim}")
+        if self.latent_dim <= self.explicit_dims + 2:
+            raise ValueError(f"WorldModelConfig.latent_dim: expected > {self.explicit_dims + 2} "
+                             f"(5 + 2 x cmd_memory + 2), got {self.latent_dim}")
+        if self.scan_history > self.history_steps:
+            raise ValueError(f"WorldModelConfig.scan_history: expected <= history_steps ({self.history_steps}), "
+                             f"got {self.scan_history}")
+        if self.cmd_memory > self.history_steps:
+            raise ValueError(f"WorldModelConfig.cmd_memory: expected <= history_steps ({self.history_steps}), "
+                             f"got {self.cmd_memory}")
         if self.scan_bins > self.scan_beams:
             raise ValueError(f"WorldModelConfig.scan_bins: expected <= scan_beams ({self.scan_beams}), "
                              f"got {self.scan_bins}")
+
+    @property
+    def explicit_dims(self) -> int:
+        """Latent dims before h: pose, velocity and the command memory (5 + 2L)."""
+        return EXPLICIT_DIMS + 2 * self.cmd_memory
+
+    @property
+    def scan_history_rows(self) -> tuple[int, ...]:
+        """History rows (0 = oldest of K) whose scans the encoder reads, newest first."""
+        stride = max(1, self.history_steps // max(self.scan_history, 1))
+        return tuple(self.history_steps - stride * j for j in range(1, self.scan_history + 1))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "WorldModelConfig":
+        """A stored config; fields it lacks take their ``LEGACY_OFF`` value (older checkpoints
+        had no history and no scene head), the others their default."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(str(k)[:40] for k in set(d) - names)
         if unknown:
             raise ValueError(f"WorldModelConfig: unknown fields {unknown[:10]}")
-        return cls(**d)
+        return cls(**{**LEGACY_OFF, **d})
+
+
+#: Values of the fields added with history and the scene head for a stored config that lacks them.
+LEGACY_OFF = {"history_steps": 0, "scan_history": 0, "cmd_memory": 0, "scene_sectors": 0}
 
 
 def _check_types(cfg) -> None:
@@ -108,17 +154,26 @@ def clean_scan(scan: torch.Tensor, range_max_m: float) -> torch.Tensor:
     return scan.clamp(0.0, range_max_m)
 
 
-def observation(pose, vel, scan, image=None, *, channels_last: bool = False) -> dict:
+def observation(pose, vel, scan, image=None, history=None, *, channels_last: bool = False) -> dict:
     """The observation :meth:`WorldModel.encode` takes, built in this one place.
 
     pose (B, 3) x, y, yaw; vel (B, 2) v, w; scan (B, N) ranges; image (B, 3, S, S) RGB, or
     (B, S, S, 3) with ``channels_last``. Arrays or tensors; encode moves them to the model's
     device as float32 (uint8 images stay uint8) and reads a missing batch axis as B = 1.
+    history: a ``world_model_node.history.History``, unbatched (K, ...) or batched (B, K, ...);
+    it becomes hist_cmd (B, K, 2), hist_vel (B, K, 2), hist_valid (B, K) and, when it holds
+    scans, hist_scan (B, K, N). A model without history ignores these keys.
     """
     obs = {"pose": pose, "vel": vel, "scan": scan}
     if image is not None:
         obs["image"] = image.permute(0, 3, 1, 2) if channels_last and torch.is_tensor(image) else \
             (image.transpose(0, 3, 1, 2) if channels_last else image)
+    if history is not None:
+        batched = history.cmd.ndim == 3
+        for key, arr in (("hist_cmd", history.cmd), ("hist_vel", history.vel), ("hist_valid", history.valid),
+                         ("hist_scan", history.scan)):
+            if arr is not None:
+                obs[key] = arr if batched else arr[None]
     return obs
 
 
@@ -159,12 +214,27 @@ class ScanEncoder(nn.Module):
         self.out_dim = cfg.scan_bins + 1
         self.register_buffer("footprint_m", footprint_ranges(cfg), persistent=False)
 
+    def clearance(self, scan: torch.Tensor) -> torch.Tensor:
+        """(..., N) ranges -> (..., N) footprint clearance per beam in [0, 1] (metres / clip_m)."""
+        return (clean_scan(scan, self.range_max_m) - self.footprint_m).clamp(0.0, self.clip_m) / self.clip_m
+
     def forward(self, scan: torch.Tensor) -> torch.Tensor:
-        c = (clean_scan(scan, self.range_max_m) - self.footprint_m).clamp(0.0, self.clip_m) / self.clip_m
-        pooled = c
-        if c.shape[-1] != self.bins:  # min over each sector keeps the nearest obstacle
-            pooled = -F.adaptive_max_pool1d(-c.unsqueeze(1), self.bins).squeeze(1)
-        return torch.cat([pooled, c.min(dim=-1, keepdim=True).values], dim=-1)
+        c = self.clearance(scan)
+        return torch.cat([_min_pool(c, self.bins), c.min(dim=-1, keepdim=True).values], dim=-1)
+
+    def sectors_m(self, scan: torch.Tensor, sectors: int) -> torch.Tensor:
+        """(..., N) ranges -> (..., sectors) smallest footprint clearance per sector, metres in
+        [0, clip_m]. Sector 0 starts behind the robot (angle -pi) and they go counter-clockwise."""
+        return _min_pool(self.clearance(scan), sectors) * self.clip_m
+
+
+def _min_pool(c: torch.Tensor, bins: int) -> torch.Tensor:
+    """(..., N) -> (..., bins): minimum over each sector (the nearest obstacle is what counts)."""
+    if c.shape[-1] == bins:
+        return c
+    lead = c.shape[:-1]
+    pooled = -F.adaptive_max_pool1d(-c.reshape(-1, 1, c.shape[-1]), bins)
+    return pooled.reshape(*lead, bins)
 
 
 class ImageEncoder(nn.Module):
@@ -186,44 +256,87 @@ class ImageEncoder(nn.Module):
         return self.net(image)
 
 
+
 class ObsEncoder(nn.Module):
-    """Learned part of the encoder: (scan, vel[, image]) -> h (B, D-5). Body frame only."""
+    """Learned part of the encoder: (scan, vel[, image][, history]) -> h (B, dh). Body frame only.
+
+    hist (built by :meth:`WorldModel.history_inputs`): cmd (B, K, 2) and vel (B, K, 2) in
+    m/s, rad/s; valid (B, K) bool; scans (B, M, N) the past scans at ``cfg.scan_history_rows``
+    or None; scan_valid (B, M) bool. None = nothing known (start-up): all rows invalid. Invalid
+    rows contribute zeros, and the valid flags are inputs too.
+    """
 
     def __init__(self, cfg: WorldModelConfig):
         super().__init__()
         self.cfg = cfg
         self.scan = ScanEncoder(cfg)
         self.image = ImageEncoder(cfg) if cfg.use_image else None
-        in_dim = self.scan.out_dim + VEL_DIMS + (self.image.out_dim if self.image is not None else 0)
-        self.net = mlp([in_dim, cfg.enc_hidden, cfg.enc_hidden, cfg.latent_dim - EXPLICIT_DIMS])
+        self.steps, self.n_scans = cfg.history_steps, cfg.scan_history if cfg.history_steps else 0
+        self.hist_dim = 0
+        if self.steps:   # per row: cmd, vel, cmd - vel (normalised) and valid; per past scan: change + valid
+            self.hist_dim = 7 * self.steps + self.n_scans * (self.scan.out_dim + 1)
+        in_dim = self.scan.out_dim + VEL_DIMS + (self.image.out_dim if self.image is not None else 0) + self.hist_dim
+        self.net = mlp([in_dim, cfg.enc_hidden, cfg.enc_hidden, cfg.latent_dim - cfg.explicit_dims])
+        self.register_buffer("vw_scale", torch.tensor([cfg.v_scale_mps, cfg.w_scale_radps]), persistent=False)
 
-    def forward(self, vel: torch.Tensor, scan: torch.Tensor, image: torch.Tensor | None = None) -> torch.Tensor:
-        vel_n = vel / vel.new_tensor([self.cfg.v_scale_mps, self.cfg.w_scale_radps])
-        feats = [self.scan(scan), vel_n]
+    def history_features(self, scan_feat: torch.Tensor, hist: dict | None) -> torch.Tensor:
+        """scan_feat (B, bins+1) of the current scan, hist as above -> (B, hist_dim)."""
+        b = scan_feat.shape[0]
+        if hist is None:   # all rows invalid: every feature is zero
+            return scan_feat.new_zeros(b, self.hist_dim)
+        valid = hist["valid"].to(scan_feat.dtype).unsqueeze(-1)                 # (B, K, 1)
+        cmd_n, vel_n = hist["cmd"] / self.vw_scale, hist["vel"] / self.vw_scale
+        seq = torch.cat([cmd_n, vel_n, cmd_n - vel_n], dim=-1) * valid          # (B, K, 6)
+        feats = [seq.flatten(1), valid.flatten(1)]
+        if self.n_scans:
+            if hist.get("scans") is None:
+                feats.append(scan_feat.new_zeros(b, self.n_scans * (self.scan.out_dim + 1)))
+            else:
+                sv = hist["scan_valid"].to(scan_feat.dtype).unsqueeze(-1)       # (B, M, 1)
+                past = self.scan(hist["scans"].flatten(0, 1)).view(b, self.n_scans, -1)
+                feats += [((scan_feat.unsqueeze(1) - past) * sv).flatten(1), sv.flatten(1)]
+        return torch.cat(feats, dim=-1)
+
+    def forward(self, vel: torch.Tensor, scan: torch.Tensor, image: torch.Tensor | None = None,
+                hist: dict | None = None) -> torch.Tensor:
+        vel_n = vel / self.vw_scale
+        scan_feat = self.scan(scan)
+        feats = [scan_feat, vel_n]
         if self.image is not None:
             if image is None:
                 raise ValueError("this world model encodes images: obs['image'] (B, 3, S, S) is required")
             feats.append(self.image(image))
+        if self.steps:
+            feats.append(self.history_features(scan_feat, hist))
         return self.net(torch.cat(feats, dim=-1))
 
 
 class Predictor(nn.Module):
-    """(z (B, D), a (B, 2)) -> z' (B, D): residual MLP around a mid-point unicycle step."""
+    """(z (B, D), a (B, 2)) -> z' (B, D): residual MLP around a mid-point unicycle step.
+
+    It reads h, the velocity, the action and the command memory (the last L commands, which
+    under latency are what still drives the robot), and shifts ``a`` into the memory."""
 
     def __init__(self, cfg: WorldModelConfig):
         super().__init__()
         self.cfg = cfg
-        dh = cfg.latent_dim - EXPLICIT_DIMS
-        self.net = mlp([dh + 4] + [cfg.pred_hidden] * cfg.pred_layers + [dh + 2 + 3])
+        self.mem, self.ex = cfg.cmd_memory, cfg.explicit_dims
+        dh = cfg.latent_dim - self.ex
+        self.net = mlp([dh + 4 + 2 * self.mem] + [cfg.pred_hidden] * cfg.pred_layers + [dh + 2 + 3])
         with torch.no_grad():  # start close to "h constant, velocity constant, exact kinematics"
             self.net[-1].weight.mul_(0.1)
             self.net[-1].bias.zero_()
         self.register_buffer("vw_scale", torch.tensor([cfg.v_scale_mps, cfg.w_scale_radps]), persistent=False)
+        self.register_buffer("mem_scale", self.vw_scale.repeat(self.mem), persistent=False)
 
     def forward(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         dt = self.cfg.dt_s
-        pose, vel, h = z[..., :POSE_DIMS], z[..., POSE_DIMS:EXPLICIT_DIMS], z[..., EXPLICIT_DIMS:]
-        out = self.net(torch.cat([h, vel / self.vw_scale, a / self.vw_scale], dim=-1))
+        pose, vel = z[..., :POSE_DIMS], z[..., POSE_DIMS:EXPLICIT_DIMS]
+        mem, h = z[..., EXPLICIT_DIMS:self.ex], z[..., self.ex:]
+        inputs = [h, vel / self.vw_scale, a / self.vw_scale]
+        if self.mem:
+            inputs.append(mem / self.mem_scale)
+        out = self.net(torch.cat(inputs, dim=-1))
         dh_n = h.shape[-1]
         h_next = h + out[..., :dh_n]
         vel_next = vel + out[..., dh_n:dh_n + 2] * self.vw_scale
@@ -238,21 +351,29 @@ class Predictor(nn.Module):
         pose_next = torch.stack([pose[..., 0] + c * dx - s * dy,
                                  pose[..., 1] + s * dx + c * dy,
                                  pose[..., 2] + dyaw], dim=-1)
-        return torch.cat([pose_next, vel_next, h_next], dim=-1)
+        parts = [pose_next, vel_next]
+        if self.mem:
+            parts.append(torch.cat([mem[..., 2:], a], dim=-1))   # oldest out, a in
+        parts.append(h_next)
+        return torch.cat(parts, dim=-1)
 
 
 class WorldModel(nn.Module):
-    """encode / predict / rollout / pose / velocity / collision_logit. See module docstring."""
+    """encode / predict / rollout / pose / velocity / collision_logit / clearance. See module docstring."""
 
     def __init__(self, cfg: WorldModelConfig | None = None, encoder: ObsEncoder | None = None,
-                 predictor: Predictor | None = None, collision_head: nn.Module | None = None):
+                 predictor: Predictor | None = None, collision_head: nn.Module | None = None,
+                 scene_head: nn.Module | None = None):
         super().__init__()
         self.cfg = cfg or WorldModelConfig()
         self.encoder = encoder or ObsEncoder(self.cfg)
         self.predictor = predictor or Predictor(self.cfg)
-        # collision head sees velocity + h (body frame), never the odom pose
-        self.collision_head = collision_head or mlp(
-            [self.cfg.latent_dim - POSE_DIMS, self.cfg.head_hidden, self.cfg.head_hidden, 1])
+        dh = self.cfg.latent_dim - self.cfg.explicit_dims
+        # the heads see velocity + h (body frame), never the odom pose
+        self.collision_head = collision_head or mlp([VEL_DIMS + dh, self.cfg.head_hidden, self.cfg.head_hidden, 1])
+        self.scene_head = scene_head
+        if self.scene_head is None and self.cfg.scene_sectors:
+            self.scene_head = mlp([VEL_DIMS + dh, self.cfg.head_hidden, self.cfg.head_hidden, self.cfg.scene_sectors])
 
     # -- properties -------------------------------------------------------------------
     @property
@@ -262,6 +383,16 @@ class WorldModel(nn.Module):
     @property
     def latent_dim(self) -> int:
         return self.cfg.latent_dim
+
+    @property
+    def history_steps(self) -> int:
+        """K: history rows the encoder reads (0: the model ignores any history)."""
+        return self.cfg.history_steps
+
+    @property
+    def has_scene(self) -> bool:
+        """True when :meth:`clearance` / :meth:`min_clearance` predict the future scene."""
+        return self.scene_head is not None
 
     @property
     def obs_spec(self) -> dict:
@@ -285,11 +416,51 @@ class WorldModel(nn.Module):
                              f"got {tuple(t.shape)}")
         return t
 
+    def _hist_tensor(self, x, name: str, tail: tuple, b: int) -> torch.Tensor:
+        """(B, K', *tail) or (K', *tail) -> (B, K, *tail) float: the last K rows, invalid zeros
+        in front when K' < K; a batch of 1 is broadcast to B."""
+        t = torch.as_tensor(x, device=self.device)
+        t = torch.nan_to_num(t.to(torch.float32), nan=0.0, posinf=0.0, neginf=0.0) if name != "hist_scan" \
+            else t.to(torch.float32)
+        if t.dim() == len(tail) + 1:
+            t = t.unsqueeze(0)
+        if t.dim() != len(tail) + 2 or tuple(t.shape[2:]) != tail or t.shape[0] not in (1, b) or t.shape[1] < 1:
+            shown = ", ".join(map(str, tail))
+            raise ValueError(f"obs['{name}']: expected shape (B, K, {shown}) with B {b} or 1, got {tuple(t.shape)}")
+        k = self.cfg.history_steps
+        if t.shape[1] >= k:
+            t = t[:, t.shape[1] - k:]
+        else:
+            t = torch.cat([t.new_zeros(t.shape[0], k - t.shape[1], *tail), t], dim=1)
+        return t.expand(b, *t.shape[1:])
+
+    def history_inputs(self, obs: dict, b: int) -> dict | None:
+        """The encoder's history dict (see :class:`ObsEncoder`) from obs' hist_* keys, or None
+        when the model reads no history or obs carries none."""
+        keys = ("hist_cmd", "hist_vel", "hist_valid")
+        if not self.cfg.history_steps or not any(k in obs for k in keys):
+            return None
+        missing = [k for k in keys if k not in obs]
+        if missing:
+            raise ValueError(f"obs: missing {missing[0]!r} (history keys hist_cmd, hist_vel, hist_valid go together)")
+        valid = self._hist_tensor(obs["hist_valid"], "hist_valid", (), b) != 0
+        hist = {"cmd": self._hist_tensor(obs["hist_cmd"], "hist_cmd", (2,), b) * valid.unsqueeze(-1),
+                "vel": self._hist_tensor(obs["hist_vel"], "hist_vel", (2,), b), "valid": valid,
+                "scans": None, "scan_valid": None}
+        if self.cfg.scan_history and obs.get("hist_scan") is not None:
+            rows = list(self.cfg.scan_history_rows)
+            scans = self._hist_tensor(obs["hist_scan"], "hist_scan", (self.cfg.scan_beams,), b)
+            hist["scans"], hist["scan_valid"] = scans[:, rows], valid[:, rows]
+        return hist
+
     def encode(self, obs: dict) -> torch.Tensor:
-        """obs {"pose": (B,3), "vel": (B,2), "scan": (B,N)[, "image": (B,3,S,S)]} -> z (B, D)."""
+        """obs {"pose": (B,3), "vel": (B,2), "scan": (B,N)[, "image": (B,3,S,S)][, "hist_cmd": (B,K,2),
+        "hist_vel": (B,K,2), "hist_valid": (B,K)[, "hist_scan": (B,K,N)]]} -> z (B, D).
+
+        Missing history reads as "nothing known yet" (all rows invalid); see :func:`observation`."""
         for key in ("pose", "vel", "scan"):
             if key not in obs:
-                raise ValueError(f"obs: missing '{key}' (expected keys pose, vel, scan[, image])")
+                raise ValueError(f"obs: missing '{key}' (expected keys pose, vel, scan[, image][, hist_*])")
         pose = self._tensor(obs["pose"], "pose", (3,))
         vel = self._tensor(obs["vel"], "vel", (2,))
         scan = self._tensor(obs["scan"], "scan", (self.cfg.scan_beams,))
@@ -299,8 +470,20 @@ class WorldModel(nn.Module):
                 raise ValueError("obs: missing 'image' (this model was trained with images)")
             s = self.cfg.image_size
             image = self._tensor(obs["image"], "image", (3, s, s))
-        h = self.encoder(vel, scan, image)
-        return torch.cat([pose, vel, h], dim=-1)
+        return self.encode_parts(pose, vel, scan, image, self.history_inputs(obs, pose.shape[0]))
+
+    def encode_parts(self, pose: torch.Tensor, vel: torch.Tensor, scan: torch.Tensor,
+                     image: torch.Tensor | None = None, hist: dict | None = None) -> torch.Tensor:
+        """Checked tensors (B, 3), (B, 2), (B, N)[, image][, hist dict] -> z (B, D)."""
+        parts = [pose, vel]
+        mem = self.cfg.cmd_memory
+        if mem:
+            if hist is None:
+                parts.append(vel.new_zeros(vel.shape[0], 2 * mem))
+            else:
+                parts.append((hist["cmd"][:, -mem:] * hist["valid"][:, -mem:, None]).flatten(1))
+        parts.append(self.encoder(vel, scan, image, hist))
+        return torch.cat(parts, dim=-1)
 
     def predict(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         """z (B, D), a (B, 2) = (v_cmd, w_cmd) held for dt_s -> z' (B, D)."""
@@ -330,11 +513,33 @@ class WorldModel(nn.Module):
         """(..., D) -> (..., 2) v_mps, w_radps body frame."""
         return z[..., POSE_DIMS:EXPLICIT_DIMS]
 
+    def command_memory(self, z: torch.Tensor) -> torch.Tensor:
+        """(..., D) -> (..., L, 2): the last L commands (oldest first) the latent carries."""
+        return z[..., EXPLICIT_DIMS:self.cfg.explicit_dims].unflatten(-1, (self.cfg.cmd_memory, 2))
+
+    def _head_input(self, z: torch.Tensor) -> torch.Tensor:
+        vel_n = z[..., POSE_DIMS:EXPLICIT_DIMS] / self.predictor.vw_scale
+        return torch.cat([vel_n, z[..., self.cfg.explicit_dims:]], dim=-1)
+
     def collision_logit(self, z: torch.Tensor) -> torch.Tensor:
         """(..., D) -> (...): sigmoid = P(contact during the step that produced z)."""
-        vel_n = z[..., POSE_DIMS:EXPLICIT_DIMS] / self.predictor.vw_scale
-        return self.collision_head(torch.cat([vel_n, z[..., EXPLICIT_DIMS:]], dim=-1)).squeeze(-1)
+        return self.collision_head(self._head_input(z)).squeeze(-1)
+
+    def clearance(self, z: torch.Tensor) -> torch.Tensor:
+        """(..., D) -> (..., S) predicted footprint clearance per sector, metres in [0, scan_clip_m]
+        (sectors as :meth:`ScanEncoder.sectors_m`). Only for a model with ``has_scene``."""
+        if self.scene_head is None:
+            raise ValueError("this world model has no scene head (has_scene is False; scene_sectors 0)")
+        return torch.sigmoid(self.scene_head(self._head_input(z))) * self.encoder.scan.clip_m
+
+    def min_clearance(self, z: torch.Tensor) -> torch.Tensor:
+        """(..., D) -> (...) predicted smallest footprint clearance, metres (``has_scene`` only)."""
+        return self.clearance(z).min(dim=-1).values
+
+    def scene_target(self, scan: torch.Tensor) -> torch.Tensor:
+        """(..., N) observed ranges -> (..., S) the sector clearances :meth:`clearance` predicts."""
+        return self.encoder.scan.sectors_m(scan, self.cfg.scene_sectors)
 
     def latent_h(self, z: torch.Tensor) -> torch.Tensor:
-        """(..., D) -> (..., D-5): the learned part of the latent."""
-        return z[..., EXPLICIT_DIMS:]
+        """(..., D) -> (..., dh): the learned part of the latent."""
+        return z[..., self.cfg.explicit_dims:]

@@ -10,7 +10,9 @@ once, and when the next frame arrives scores two predictions against the observe
   through every command sent since.
 
 ``a_k`` is the time-weighted mean of the (piecewise-constant) command over the step, so a
-20 Hz command stream and a 10 Hz model agree. :meth:`SurpriseMonitor.predict` rolls the
+20 Hz command stream and a 10 Hz model agree. A model that reads history (``history_steps``
+> 0) gets each frame's recent past from a :class:`~world_model_planner.world_model_node.history.HistoryBuffer`
+fed with the same odometry, scans and commands. :meth:`SurpriseMonitor.predict` rolls the
 current command out from the newest frame (what RViz shows on /world_model/prediction).
 
 Shapes: pose (3,) x_m, y_m, yaw_rad odom frame; vel (2,) v_mps, w_radps; scan (N,) metres.
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from world_model_planner.world_model_node.history import History, HistoryBuffer
 from world_model_planner.world_model_node.model import observation
 
 
@@ -73,6 +76,7 @@ class Frame:
     scan: np.ndarray
     z: torch.Tensor | None = None
     action: tuple[float, float] | None = None  # mean command from this frame to the next
+    history: History | None = None             # the K steps before t_s (history models only)
 
 
 @dataclass
@@ -98,9 +102,28 @@ class SurpriseMonitor:
         self._err_1step: list[float] = []
         self._err_1s: list[float] = []
         self.new_transitions: list[tuple[Frame, Frame]] = []  # for a replay buffer; drained by the caller
+        self.history = HistoryBuffer(self._history_steps(model), model.dt_s)
+        self._hist_t = -np.inf
+
+    def _history_time(self, t_s: float) -> float:
+        """Odometry and command stamps may interleave slightly out of order; the history buffer
+        clears on any step back, so only a real jump back (over max_gap_s) reaches it as one."""
+        if t_s >= self._hist_t - self.max_gap_s:
+            t_s = max(t_s, self._hist_t)
+        self._hist_t = t_s
+        return t_s
+
+    @staticmethod
+    def _history_steps(model) -> int:
+        return int(getattr(model, "history_steps", 0) or 0)
 
     def set_model(self, model) -> None:
-        """Swap in a new model (e.g. fine-tuned); cached latents are recomputed lazily."""
+        """Swap in a new model (e.g. fine-tuned); cached latents are recomputed lazily. A model
+        reading another history length starts a new history buffer (its frames keep none)."""
+        if self._history_steps(model) != self.history.steps or model.dt_s != self.history.dt_s:
+            self.history = HistoryBuffer(self._history_steps(model), model.dt_s)
+            for f in self.frames:
+                f.history = None
         self.model = model
         for f in self.frames:
             f.z = None
@@ -108,6 +131,8 @@ class SurpriseMonitor:
     # -- inputs -------------------------------------------------------------------------
     def add_command(self, t_s: float, v: float, w: float) -> None:
         self.commands.add(t_s, v, w)
+        if self.history.steps:
+            self.history.commanded(self._history_time(t_s), (v, w))
 
     def add_scan(self, scan: np.ndarray) -> None:
         """scan (N,) in the model's layout (``world_model_planner.world_model_node.sensors.SensorGate.scan``)."""
@@ -117,6 +142,8 @@ class SurpriseMonitor:
         """Odometry at ``t_s``; returns True when it started a new frame (and scored it)."""
         if self.scan is None:
             return False
+        if self.history.steps:   # every sample: the buffer resamples onto the model's step grid
+            self.history.observe(self._history_time(t_s), vel, self.scan)
         last = self.frames[-1] if self.frames else None
         if last is not None:
             dt = t_s - last.t_s
@@ -126,6 +153,8 @@ class SurpriseMonitor:
                 return False
         frame = Frame(t_s, np.asarray(pose, dtype=np.float32), np.asarray(vel, dtype=np.float32),
                       self.scan.copy())
+        if self.history.steps:
+            frame.history = self.history.history(self._hist_t, int(frame.scan.shape[0]))
         if self.frames:
             prev = self.frames[-1]
             prev.action = self.commands.mean(prev.t_s, t_s)
@@ -166,7 +195,7 @@ class SurpriseMonitor:
     def _z(self, frame: Frame) -> torch.Tensor:
         if frame.z is None:
             obs = observation(torch.as_tensor(frame.pose), torch.as_tensor(frame.vel),
-                              torch.as_tensor(frame.scan))
+                              torch.as_tensor(frame.scan), history=frame.history)
             frame.z = self.model.encode(obs)[0]
         return frame.z
 

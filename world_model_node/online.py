@@ -160,9 +160,8 @@ class OnlineFinetuner:
         compare, save if better. ``model`` is modified in place (pass a copy)."""
         train_rows, val_rows = self._split(data)
         device = torch.device("cpu")
-        use_image = bool(model.cfg.use_image)
-        tr = WindowSampler(train_rows, self.horizon, device, use_image)
-        va = WindowSampler(val_rows, self.horizon, device, use_image)
+        tr = WindowSampler.for_model(train_rows, self.horizon, device, model.cfg)
+        va = WindowSampler.for_model(val_rows, self.horizon, device, model.cfg)
         target = copy.deepcopy(model.encoder).requires_grad_(False)
         before = validate_model(model, target, va, self.weights, 1.0)["pose_err_final_m"]
         model.train()

@@ -21,6 +21,7 @@ from torch import nn
 from world_model_planner.core.params import param, validate
 
 from world_model_planner.world_model_node.data import Transitions
+from world_model_planner.world_model_node.history import history_from_rows
 from world_model_planner.world_model_node.losses import LossWeights, window_loss
 from world_model_planner.world_model_node.model import WorldModel, WorldModelConfig
 
@@ -47,6 +48,9 @@ class TrainConfig:
                                 "threads spin badly on a shared machine); 0 = torch default.",
                              range=(0, 1024))
     progress: bool = param(True, "Show a tqdm progress bar.")
+    history_dropout: float = param(0.2, "Fraction of training windows whose start sees a cut history (only "
+                                        "its newest 0..K-1 rows valid, as at start-up), so the model also "
+                                        "works before a second of history exists.", range=(0.0, 1.0))
 
     def __post_init__(self):
         validate(self)
@@ -75,9 +79,16 @@ def split_episodes(data: Transitions, val_fraction: float, seed: int) -> tuple[n
 
 
 class WindowSampler:
-    """Holds the data as tensors on the device and cuts (B, K+1) windows out of it."""
+    """Holds the data as tensors on the device and cuts (B, K+1) windows out of it.
 
-    def __init__(self, data: Transitions, horizon: int, device: torch.device, use_image: bool):
+    For a model with history (``history_steps`` Kh > 0) every row's history (the Kh rows before
+    it, :func:`world_model_node.history.history_from_rows`) is laid out once, and each window
+    carries the history of each of its rows (``batch["hist"]``, see ``losses.window_loss``);
+    the past scans are gathered only at ``scan_rows``.
+    """
+
+    def __init__(self, data: Transitions, horizon: int, device: torch.device, use_image: bool,
+                 history_steps: int = 0, scan_rows: tuple[int, ...] = ()):
         self.k = horizon
         self.starts = torch.as_tensor(data.window_starts(horizon), device=device)
         if len(self.starts) == 0:
@@ -94,18 +105,56 @@ class WindowSampler:
                 raise ValueError("model config use_image=True but the data has no 'image' array")
             self.image = torch.as_tensor(data.image, device=device).permute(0, 3, 1, 2).contiguous()
         self.offsets = torch.arange(horizon + 1, device=device)
+        self.history_steps, self.scan_rows = int(history_steps), list(scan_rows)
+        if self.history_steps:
+            rows = np.arange(len(data))
+            h = history_from_rows(data.cmd, data.vel, data.episode, rows, self.history_steps)
+            self.h_cmd = torch.as_tensor(h.cmd, **f32)                      # (N, Kh, 2)
+            self.h_vel = torch.as_tensor(h.vel, **f32)                      # (N, Kh, 2)
+            self.h_valid = torch.as_tensor(h.valid, device=device)          # (N, Kh) bool
+            if self.scan_rows:   # row of each selected past scan; invalid ones point at the row itself
+                back = np.array([self.history_steps - r for r in self.scan_rows])
+                src = np.where(h.valid[:, self.scan_rows], rows[:, None] - back[None, :], rows[:, None])
+                self.h_scan_src = torch.as_tensor(src, device=device)       # (N, M)
 
-    def batch(self, idx: torch.Tensor) -> dict:
+    @classmethod
+    def for_model(cls, data: Transitions, horizon: int, device: torch.device, cfg) -> "WindowSampler":
+        """A sampler cutting what a model of WorldModelConfig ``cfg`` reads."""
+        return cls(data, horizon, device, cfg.use_image, cfg.history_steps,
+                   cfg.scan_history_rows if cfg.history_steps else ())
+
+    def _history(self, rows: torch.Tensor, dropout: float, gen: torch.Generator | None) -> dict:
+        """rows (B, K+1) -> per-row history dict; with ``dropout``, the first row's history of
+        that fraction of windows keeps only its newest 0..Kh-1 rows."""
+        valid = self.h_valid[rows]                                          # (B, K+1, Kh)
+        if dropout > 0 and gen is not None:
+            b, kh = rows.shape[0], self.history_steps
+            drop = torch.rand(b, generator=gen) < dropout
+            keep = torch.randint(0, kh, (b,), generator=gen)                # newest rows kept
+            cut = torch.arange(kh).unsqueeze(0) >= (kh - keep).unsqueeze(1)  # (B, Kh)
+            first = torch.where(drop.unsqueeze(1), cut, torch.ones_like(cut)).to(valid.device)
+            valid = valid.clone()
+            valid[:, 0] &= first
+        hist = {"cmd": self.h_cmd[rows] * valid.unsqueeze(-1), "vel": self.h_vel[rows], "valid": valid,
+                "scans": None, "scan_valid": None}
+        if self.scan_rows:
+            hist["scans"] = self.scan[self.h_scan_src[rows]]                # (B, K+1, M, N)
+            hist["scan_valid"] = valid[..., self.scan_rows]
+        return hist
+
+    def batch(self, idx: torch.Tensor, history_dropout: float = 0.0, gen: torch.Generator | None = None) -> dict:
         rows = self.starts[idx].unsqueeze(1) + self.offsets  # (B, K+1)
         b = {"pose": self.pose[rows], "vel": self.vel[rows], "scan": self.scan[rows],
              "cmd": self.cmd[rows[:, :-1]], "collision": self.coll[rows[:, :-1]]}
         if self.image is not None:
             b["image"] = self.image[rows]
+        if self.history_steps:
+            b["hist"] = self._history(rows, history_dropout, gen)
         return b
 
-    def sample(self, n: int, gen: torch.Generator) -> dict:
+    def sample(self, n: int, gen: torch.Generator, history_dropout: float = 0.0) -> dict:
         idx = torch.randint(len(self.starts), (n,), generator=gen, device="cpu").to(self.starts.device)
-        return self.batch(idx)
+        return self.batch(idx, history_dropout, gen)
 
 
 def _dist_info() -> tuple[int, int, int]:
@@ -129,7 +178,8 @@ def validate_model(model, target, sampler: WindowSampler, weights: LossWeights, 
                 sums[key] = sums.get(key, 0.0) + v * len(idx)
     model.train()
     out = {k: v / n for k, v in sums.items()}
-    out["score"] = out["pose"] * weights.pose + out["velocity"] * weights.velocity + out["collision"] * weights.collision
+    out["score"] = out["pose"] * weights.pose + out["velocity"] * weights.velocity + \
+        out["collision"] * weights.collision + out.get("scene", 0.0) * weights.scene
     return out
 
 
@@ -165,8 +215,8 @@ def train(data: Transitions, model_cfg: WorldModelConfig | None = None, cfg: Tra
     train_ids, val_ids = split_episodes(data, cfg.val_fraction, cfg.seed)
     tr_data = data.select_episodes(train_ids)
     va_data = data.select_episodes(val_ids) if len(val_ids) else tr_data
-    tr = WindowSampler(tr_data, cfg.horizon, device, model_cfg.use_image)
-    va = WindowSampler(va_data, cfg.horizon, device, model_cfg.use_image)
+    tr = WindowSampler.for_model(tr_data, cfg.horizon, device, model_cfg)
+    va = WindowSampler.for_model(va_data, cfg.horizon, device, model_cfg)
     pos_weight = 1.0  # unweighted BCE: the planner reads sigmoid(logit) as a calibrated probability
 
     model = WorldModel(model_cfg)
@@ -191,7 +241,8 @@ def train(data: Transitions, model_cfg: WorldModelConfig | None = None, cfg: Tra
     t0, last_terms, stopped = time.monotonic(), {}, "steps"
     bar = tqdm(range(steps), desc="train", disable=not cfg.progress or rank != 0, dynamic_ncols=True)
     for step in bar:
-        loss, last_terms = step_mod(target, tr.sample(cfg.batch_size, gen), weights, pos_weight)
+        loss, last_terms = step_mod(target, tr.sample(cfg.batch_size, gen, cfg.history_dropout), weights,
+                                    pos_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)

@@ -12,28 +12,32 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from world_model_planner.world_model_node.data import load_dataset
+from world_model_planner.world_model_node.history import history_from_rows
 from world_model_planner.world_model_node.losses import LossWeights
-from world_model_planner.world_model_node.model import WorldModel, WorldModelConfig
+from world_model_planner.world_model_node.model import WorldModel, WorldModelConfig, observation
 from world_model_planner.world_model_node.train import TrainConfig, train
 
 DATA = Path(__file__).parent.parent / "data" / "wm_eval"
 STD_FLOOR = 0.5
 
 
-MODEL_CFG = dict(latent_dim=21, enc_hidden=64, pred_hidden=64, head_hidden=16)
+MODEL_CFG = dict(latent_dim=31, enc_hidden=64, pred_hidden=64, head_hidden=16)   # 16 learned dims
 
 
 def _latent_std(model, data):
-    """(d,) std of the learned latent over real observations."""
+    """(d,) std of the learned latent over real observations, each with its recorded history."""
+    hist = history_from_rows(data.cmd, data.vel, data.episode, np.arange(len(data)), model.history_steps,
+                             data.scan)
     with torch.no_grad():
-        return model.latent_h(model.encode({"pose": data.pose, "vel": data.vel, "scan": data.scan})).std(0)
+        return model.latent_h(model.encode(observation(data.pose, data.vel, data.scan, history=hist))).std(0)
 
 
 def _run(data, vicreg: bool, init_model=None, steps=100):
-    w = LossWeights(pose=0.0, velocity=0.0, collision=0.0,
+    w = LossWeights(pose=0.0, velocity=0.0, collision=0.0, scene=0.0,
                     variance=1.0 if vicreg else 0.0, covariance=0.04 if vicreg else 0.0)
     cfg = TrainConfig(steps=steps, batch_size=64, horizon=5, eval_every=50, patience=100, lr=3e-3,
                       val_fraction=0.0, progress=False, seed=0)

@@ -8,7 +8,9 @@ import pytest
 import torch
 
 from world_model_planner.world_model_node.checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
-from world_model_planner.world_model_node.model import WorldModel, WorldModelConfig
+from world_model_planner.world_model_node.history import History
+from world_model_planner.world_model_node.model import LEGACY_OFF, WorldModel, WorldModelConfig, observation
+from world_model_planner.core.paths import default_model_path
 from world_model_planner.testing.bombs import PicklePayload
 
 
@@ -32,6 +34,7 @@ def test_round_trip_keeps_weights_config_stats_and_metrics(tmp_path):
     acts = torch.rand(2, 5, 2)
     torch.testing.assert_close(loaded.rollout(loaded.encode(_obs()), acts), m.rollout(m.encode(_obs()), acts))
     assert loaded.data_stats["vel_std"] == [0.1, 0.2] and loaded.metrics["val"]["pose"] == 0.01
+    assert loaded.history_steps == 10 and loaded.has_scene   # a new model keeps history and scene head
     # the file is plain data: the stock loader with weights_only=True reads it
     blob = torch.load(path, weights_only=True)
     assert blob["format"] == "wmp-world-model" and blob["train"] == {"steps": 5}
@@ -98,3 +101,42 @@ def test_foreign_dicts_other_versions_and_bad_configs_are_refused(tmp_path):
     with pytest.raises(CheckpointError, match="weights do not fit the stored config"):
         load_checkpoint(path)
     assert read_checkpoint(good)["obs_spec"]["scan_beams"] == 180
+
+
+def _with_history(obs, seed=5):
+    g = torch.Generator().manual_seed(seed)
+    hist = History(cmd=torch.rand(2, 10, 2, generator=g).numpy(), vel=torch.rand(2, 10, 2, generator=g).numpy(),
+                   valid=torch.ones(2, 10, dtype=torch.bool).numpy(),
+                   scan=(torch.rand(2, 10, 180, generator=g) * 8).numpy())
+    return observation(obs["pose"], obs["vel"], obs["scan"], history=hist)
+
+
+def test_a_checkpoint_written_before_history_loads_and_behaves_as_before(tmp_path):
+    """Configs stored before history and the scene head lack their fields: those read as off."""
+    old = _model(**LEGACY_OFF)                        # the architecture such a checkpoint holds
+    path = save_checkpoint(tmp_path / "old.pt", old)
+    blob = torch.load(path, weights_only=True)
+    blob["config"] = {k: v for k, v in blob["config"].items() if k not in LEGACY_OFF}
+    torch.save(blob, path)
+    loaded = load_checkpoint(path, device="cpu")
+    assert loaded.history_steps == 0 and not loaded.has_scene and loaded.cfg.cmd_memory == 0
+    assert set(loaded.state_dict()) == set(old.state_dict())
+    acts = torch.rand(2, 5, 2)
+    z = loaded.encode(_obs())
+    torch.testing.assert_close(loaded.rollout(z, acts), old.rollout(old.encode(_obs()), acts))
+    torch.testing.assert_close(loaded.encode(_with_history(_obs())), z)   # history is ignored
+    # with today's defaults instead, the same weights would not fit: the legacy reading is what loads them
+    blob["config"] = WorldModelConfig().to_dict() | {k: blob["config"][k] for k in ("latent_dim",)}
+    torch.save(blob, path)
+    with pytest.raises(CheckpointError, match="weights do not fit"):
+        load_checkpoint(path)
+
+
+def test_the_shipped_checkpoint_loads_without_history_when_it_predates_it():
+    blob = torch.load(default_model_path(), weights_only=True)
+    if all(k in blob["config"] for k in LEGACY_OFF):
+        pytest.skip("the shipped model was trained with history fields in its config")
+    model = load_checkpoint(default_model_path(), device="cpu")
+    assert model.history_steps == 0 and not model.has_scene
+    obs = _obs()
+    torch.testing.assert_close(model.encode(_with_history(obs)), model.encode(obs))

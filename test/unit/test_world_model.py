@@ -162,15 +162,16 @@ def test_window_loss_terms_are_finite_and_only_online_model_gets_gradients():
     m = WorldModel()
     target = copy.deepcopy(m.encoder).requires_grad_(False)
     loss, terms = window_loss(m, target, _window_batch(), LossWeights())
-    for key in ("latent", "variance", "covariance", "pose", "velocity", "collision"):
+    for key in ("latent", "variance", "covariance", "pose", "velocity", "collision", "scene"):
         assert math.isfinite(terms[key]) and terms[key] >= 0, key
-    assert terms["latent_std"].shape == (59,)
+    assert terms["scene"] > 0   # an untrained scene head is wrong somewhere
+    assert terms["latent_std"].shape == (64 - 5 - 2 * m.cfg.cmd_memory,)
     loss.backward()
     assert all(p.grad is not None for p in m.predictor.parameters())
     assert all(p.grad is not None for p in m.encoder.parameters())
     assert all(p.grad is None for p in target.parameters())
     # a switched-off term does not contribute
-    w0 = LossWeights(latent=0, variance=0, covariance=0, pose=0, velocity=0, collision=1.0)
+    w0 = LossWeights(latent=0, variance=0, covariance=0, pose=0, velocity=0, collision=1.0, scene=0)
     loss0, terms0 = window_loss(m, target, _window_batch(), w0)
     assert loss0.item() == pytest.approx(terms0["collision"], rel=1e-6)
 
