@@ -6,7 +6,7 @@ Every model shares one interface, so MPPI and the critics never know which one t
     out = model.rollout(state, actions)      # actions (B, H, 2) = (v m/s, w rad/s) per step
     out.poses (B, H, 3)  x, y, yaw after each step, odom frame
     out.collision_prob (B, H) or None        # P(contact during step), learned model only
-    out.clearance_m (B, H) or None           # predicted footprint clearance (m, >= 0) after each step
+    out.clearance_m (B, H) or None           # predicted footprint clearance (m, <= 0 = contact) after each step
 
 ``history`` is a ``world_model_node.history.History`` of the last ``model.history_steps`` steps
 (commands, measured velocities, scans); the navigator passes it only to models whose
@@ -34,7 +34,8 @@ from world_model_planner.world_model_node.model import observation
 @dataclass
 class Rollout:
     """poses: (B, H, 3) x, y, yaw per step; collision_prob: (B, H) in [0, 1] or None;
-    clearance_m: (B, H) predicted footprint clearance (m, >= 0; 0 = contact) or None."""
+    clearance_m: (B, H) predicted footprint clearance (m; <= 0 = contact; the learned model's
+    is >= 0, SysIdModel's is signed) or None."""
 
     poses: torch.Tensor
     collision_prob: torch.Tensor | None = None
@@ -107,7 +108,7 @@ class SysIdModel:
     Clearance: ``scene_update(t_s, points, origin)`` feeds each scan's odom-frame returns to a
     ``tracking.Tracker``; the static ones make a local ``DistanceField``, the moving ones are
     extrapolated at constant velocity to each step's time. ``Rollout.clearance_m`` (B, H) is
-    the smaller of the footprint's distance to both, clamped at 0 (contact).
+    the smaller of the footprint's signed distance to both (negative = overlap).
     """
 
     def __init__(self, params, device: torch.device | str = "cpu", tracker_cfg=None,
@@ -209,8 +210,9 @@ class SysIdModel:
         return Rollout(poses, None, self.clearance(poses, state))
 
     def clearance(self, poses: torch.Tensor, state: dict) -> torch.Tensor | None:
-        """poses (B, H, 3) → (B, H) footprint clearance (m, >= 0) to the static points and the
-        extrapolated moving obstacles; None before any scan."""
+        """poses (B, H, 3) → (B, H) signed footprint clearance (m, negative = overlap, so a
+        critic can still tell a way out) to the static points and the extrapolated moving
+        obstacles; None before any scan."""
         field, movers = state["field"], state["movers"]
         if field is None and movers is None:
             return None
@@ -227,7 +229,7 @@ class SysIdModel:
             gap = torch.linalg.norm(centres[:, :, :, None, :] - at[None, :, None], dim=-1)    # (B, H, n, M)
             dm = (gap - rad).amin(dim=(2, 3)) - fp.radius                                  # (B, H)
             d = dm if d is None else torch.minimum(d, dm)
-        return d.clamp_min(0.0)
+        return d
 
 
 class LearnedModel:

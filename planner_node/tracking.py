@@ -7,11 +7,14 @@ construction. Candidates are associated with the existing tracks by nearest cent
 gate, and each track's centroid is smoothed with an alpha-beta filter (position and constant
 velocity, started from the first two sightings). A track whose speed stays above
 ``moving_speed_mps`` for ``moving_scans`` updates in a row is *moving*: its points leave the
-static set and its future position is extrapolated at constant velocity (``predict``). No torch
+static set and its future position is extrapolated at constant velocity (``predict``). A cluster
+whose returns mostly land on cells that scans of half a second to a second ago also hit is static
+whatever its centroid does (a wall end coming into view, a person standing still). No torch
 and no rclpy here.
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,6 +42,13 @@ class TrackerConfig:
     lost_s: float = param(0.6, "A track not seen for this long is dropped (s).", range=(0.01, 60.0))
     max_tracks: int = param(16, "Most tracks kept (nearest to the sensor first).", range=(1, 1000))
     min_radius_m: float = param(0.15, "Smallest radius given to a moving obstacle (m).", range=(0.0, 5.0))
+    static_cell_m: float = param(0.15, "Cell size of the memory of recent returns that tells static structure "
+                                 "from movers (m).", range=(0.01, 2.0))
+    static_lag_s: float = param(0.5, "A cluster whose returns mostly fall on cells hit by scans between this "
+                                "and twice this long ago is static, whatever its centroid does (a wall end "
+                                "coming into view) (s).", range=(0.05, 30.0))
+    static_overlap: float = param(0.5, "Share of a cluster's returns on recently hit cells that makes it static.",
+                                  range=(0.0, 1.0))
 
     def __post_init__(self):
         validate(self)
@@ -102,9 +112,24 @@ class Tracker:
         self.tracks: list[Track] = []
         self._next_id = 0
         self._t: float | None = None
+        self._memory: deque = deque()        # (t_s, (K,) int64 cell keys of that scan's returns)
 
     def reset(self) -> None:
         self.tracks, self._t = [], None
+        self._memory.clear()
+
+    def _cells(self, pts: np.ndarray) -> np.ndarray:
+        ij = np.floor(pts / self.cfg.static_cell_m).astype(np.int64)
+        return ij[:, 0] * 1_000_003 + ij[:, 1]
+
+    def _remember(self, t_s: float, keys: np.ndarray) -> np.ndarray:
+        """Store this scan's cells; return the cells hit between static_lag_s and twice that ago."""
+        lag = self.cfg.static_lag_s
+        while self._memory and self._memory[0][0] < t_s - 2 * lag:
+            self._memory.popleft()
+        old = [k for t, k in self._memory if t <= t_s - lag]
+        self._memory.append((t_s, keys))
+        return np.unique(np.concatenate(old)) if old else np.zeros(0, np.int64)
 
     def update(self, t_s: float, points: np.ndarray, origin) -> Scene:
         """points (K, 2) odom-frame returns of the scan taken at ``origin`` (x, y) at t_s."""
@@ -113,14 +138,20 @@ class Tracker:
         if self._t is not None and t_s < self._t:
             self.reset()                                  # time went backwards: start over
         parts = cluster(pts, origin, c.gap_m)
-        cand, cand_idx = [], []
+        keys = self._cells(pts)
+        old = self._remember(t_s, keys)
+        cand, cand_idx, settled = [], [], []
         for idx in parts:
             p = pts[idx]
             extent = float(np.linalg.norm(p.max(0) - p.min(0)))
             if len(idx) >= c.min_points and extent <= c.max_object_m:
                 cand.append((p.mean(0), max(0.5 * extent, c.min_radius_m)))
                 cand_idx.append(idx)
+                settled.append(len(old) > 0 and float(np.isin(keys[idx], old).mean()) >= c.static_overlap)
         taken = self._associate(t_s, cand)
+        for j, tr in taken.items():
+            if settled[j]:                                # on recently hit cells: static structure
+                tr.moving_count, tr.moving = 0, False
         self._t = t_s
         self.tracks = [tr for tr in self.tracks if t_s - tr.t_s <= c.lost_s]
         if len(self.tracks) > c.max_tracks:

@@ -49,7 +49,7 @@ class CriticData:
 
     actions: (B, H, 2) commands (v m/s, w rad/s); poses: (B, H, 3) predicted (x, y, yaw);
     collision_prob: (B, H) the model's contact probability per step, or None;
-    predicted_clearance_m: (B, H) the model's predicted footprint clearance (m, >= 0) after each
+    predicted_clearance_m: (B, H) the model's predicted footprint clearance (m, <= 0 = contact) after each
     step (Rollout.clearance_m: the scene as it will be, moving obstacles included), or None.
     Filled by critics, in the order of the ``critics`` list:
     clearance_m: (B, H) footprint clearance (m) the ``clearance`` critic scored (predicted, else

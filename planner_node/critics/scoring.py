@@ -59,7 +59,8 @@ class ClearanceCritic(Critic):
     when the footprint touches an obstacle, whatever the weight and power.
 
     The clearance is the model's prediction (``data.predicted_clearance_m``: the scene as it
-    will be at each step, moving obstacles included; contact when <= 0) when the rollout has
+    will be at each step, moving obstacles included; contact when <= 0; the lethal cost scaled
+    by how soon the first contact comes, with ``clearance_lethal_by_time``) when the rollout has
     one, else the footprint's signed distance to the latest scan's field (contact when < 0).
     Fills ``data.clearance_m`` and ``data.in_collision`` for the critics after it."""
 
@@ -71,17 +72,28 @@ class ClearanceCritic(Critic):
         "clearance_margin_m": param(0.3, "Soft margin beyond the footprint that still costs (m).", range=(0.0, 3.0)),
         "clearance_lethal_cost": param(1000.0, "Cost of a sequence whose predicted footprint touches an obstacle.",
                                        range=(0.0, 1e9)),
+        "clearance_lethal_by_time": param(True, "With a predicted clearance (moving obstacles), scale the lethal "
+                                         "cost by how soon the first contact comes (full at the first step, 1/H "
+                                         "at the last), so that when every sequence meets a mover the one that "
+                                         "meets it latest (e.g. stopping) wins."),
     }
 
     def initialize(self, cfg):
         super().initialize(cfg)
         self.margin_m, self.lethal_cost = cfg.clearance_margin_m, cfg.clearance_lethal_cost
+        self.by_time = bool(cfg.clearance_lethal_by_time)
         self.footprint = Footprint(cfg.footprint_length_m, cfg.footprint_width_m, cfg.footprint_circles)
 
     def raw(self, data):
+        self._soon = None
         if data.predicted_clearance_m is not None:
-            d = data.predicted_clearance_m                                      # (B, H), >= 0
-            hit = (d <= 0).any(1)
+            d = data.predicted_clearance_m                                      # (B, H), <= 0: contact
+            touch = d <= 0
+            hit = touch.any(1)
+            if self.by_time:
+                h = d.shape[1]
+                first = torch.where(hit, touch.float().argmax(1), torch.full_like(hit, h, dtype=torch.long))
+                self._soon = (h - first).float() / h                            # (B,) 1 = contact at step 1
         elif data.ctx.field is not None:
             d = self.footprint.distance(data.poses, data.ctx.field)            # (B, H), signed
             hit = (d < 0).any(1)
@@ -94,6 +106,9 @@ class ClearanceCritic(Critic):
     def unweighted(self, data):
         if data.predicted_clearance_m is None and data.ctx.field is None:
             return None
+        soon = getattr(self, "_soon", None)
+        if soon is not None:
+            return self.lethal_cost * soon * data.in_collision.float()
         return self.lethal_cost * data.in_collision.float()
 
 

@@ -173,7 +173,12 @@ def test_clearance_scores_the_predicted_clearance_when_the_rollout_has_one():
                               [1.0, 1.0, 1.0, 1.0, 1.0],                # clear
                               [0.15, 0.15, 0.15, 0.15, 0.15]])          # within the margin
     c = crit(torch.zeros(3, 5, 2), Rollout(poses, None, predicted), ctx(field=empty))
-    assert c[0].item() >= 1000.0
+    assert c[0].item() >= 400.0                                          # first contact at step 4 of 5: 2/5 lethal
+    flat = only("clearance", clearance_lethal_cost=1000.0, clearance_margin_m=0.3, clearance_lethal_by_time=False)
+    assert flat(torch.zeros(3, 5, 2), Rollout(poses, None, predicted), ctx(field=empty))[0].item() >= 1000.0
+    sooner = predicted[:1].clone()
+    sooner[0, 1] = 0.0                                                   # the same sequence, touching at step 2
+    assert crit(torch.zeros(1, 5, 2), Rollout(poses[:1], None, sooner), ctx(field=empty))[0].item() >= 800.0
     assert c[1].item() == 0.0
     assert c[2].item() == pytest.approx(0.5, abs=1e-5)                  # mean((0.3 - 0.15) / 0.3), weight 1, power 1
     data = CriticData.build(torch.zeros(3, 5, 2), Rollout(poses, None, predicted), ctx(field=field))

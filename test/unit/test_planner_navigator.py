@@ -219,11 +219,15 @@ def test_learned_model_reads_history_and_predicted_clearance():
     out = m.rollout(state, torch.zeros(5, 12, 2))
     assert out.clearance_m.shape == (5, 12)
     assert out.clearance_m[0, -1].item() == 0.0 and out.clearance_m[0, 0].item() == pytest.approx(0.9)
-    # through the navigator: the predicted closing-in makes every plan lethal-scored
+    # through the navigator: the predicted closing-in (contact at the last of 10 steps) scores
+    # every plan lethal, weighted by how late the contact comes (1/10 of clearance_lethal_cost)
     nav = Navigator("flat", m, small())
     nav.set_goal(2.0, 0.0)
     cmd = nav.step([0, 0, 0], [0, 0], SCAN, 0.0)
-    assert cmd.best_cost >= 1000.0
+    assert cmd.best_cost >= 100.0
+    nav.cfg.critics.clearance_lethal_by_time = False
+    nav.reconfigure(nav.cfg)
+    assert nav.step([0, 0, 0], [0, 0], SCAN, 0.1).best_cost >= 1000.0
     assert tuple(wm.obs["hist_cmd"].shape) == (1, 3, 2)
 
 
