@@ -261,7 +261,7 @@ class _PathMover:
         self.g = 0.0                          # distance travelled along the closed path
         self.waited = 0.0
         self.turns_back = spec.path == "back_and_forth"
-        self.yaw = self._heading(0)
+        self.yaw = self._heading(0) if len(self.pts) > 1 else 0.0
 
     def _heading(self, i: int) -> float:
         (ax, ay), (bx, by) = self.pts[i], self.pts[i + 1]
@@ -271,6 +271,8 @@ class _PathMover:
         return self.pts[0]
 
     def propose(self, spec: MoverSpec, x: float, y: float, dt: float, t: float):
+        if not self.total > 0.0:             # a hand-built spec with one point: it stands
+            return x, y, self.yaw, self.g
         g = (self.g + spec.speed * dt) % self.total
         i = min(bisect.bisect_right(self.cum, g) - 1, len(self.pts) - 2)
         (ax, ay), (bx, by) = self.pts[i], self.pts[i + 1]
