@@ -82,7 +82,8 @@ class SimWorld:
         self.robot.set_payload(self.scenario.payload_kg)
         self.robot.set_latency(self.scenario.latency_s, 1.0 / PHYSICS_HZ)
         self.ground_model = GroundModel(c, self.scenario, self.robot, self.ground, _GROUND_GROUP, _ALL)
-        self.movers = MoverSet(c, self.scenario.movers, self.scenario, self.rng, WORLD_GROUP, _ALL)
+        self.movers = MoverSet(c, self.scenario.movers, self.scenario, self.rng, WORLD_GROUP, _ALL,
+                               robot_body=self.robot.body)
         self._obstacle_set = set(self.obstacle_bodies) | set(self.movers.bodies)
         self.lidar = Lidar(c, self.lidar_cfg)
         self.camera = Camera(c, self.camera_cfg) if self.camera_cfg is not None else None
