@@ -124,7 +124,7 @@ class ObsEncoder(nn.Module):
         if self.steps:   # per row: cmd, vel, cmd - vel (normalised) and valid; per past scan: change + valid
             self.hist_dim = 7 * self.steps + self.n_scans * (self.scan.out_dim + 1)
         in_dim = self.scan.out_dim + VEL_DIMS + (self.image.out_dim if self.image is not None else 0) + self.hist_dim
-        self.net = mlp([in_dim, cfg.enc_hidden, cfg.enc_hidden, cfg.latent_dim - cfg.explicit_dims])
+        self.net = mlp([in_dim, cfg.enc_hidden, cfg.enc_hidden, cfg.h_dims])
         self.register_buffer("vw_scale", torch.tensor([cfg.v_scale_mps, cfg.w_scale_radps]), persistent=False)
 
     def history_features(self, scan_feat: torch.Tensor, hist: dict | None) -> torch.Tensor:

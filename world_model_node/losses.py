@@ -14,8 +14,8 @@ For a window of K steps (obs_0..obs_K, a_0..a_{K-1}, collision_0..collision_{K-1
     collision = BCE(collision_logit(z_k), collision_{k-1}), averaged with the same BCE on the
                 target latents (pose, vel_k, h*_k) of the real observations
     scene     = smooth L1 (beta SCENE_BETA_M) between clearance(z_k) and the sector clearances of
-                the real scan_k, plus the same on their minimum over sectors (metres); averaged
-                like collision over predicted and target latents (models with a scene head)
+                the real scan_k, plus the same on their minimum over sectors (metres); the target
+                latents used for collision carry the real scene (models with scene_sectors > 0)
 
 Models with history read, for obs_0 and for every target obs_k, the K rows before it
 (``batch["hist"]``, cut by ``train.WindowSampler``): the target of a future step is encoded
@@ -121,12 +121,14 @@ def window_loss(model: WorldModel, target_encoder: ObsEncoder, batch: dict, w: L
     # no gradient reaches the target encoder), so it learns contact from true codes too
     z_tgt = torch.cat([z[..., :model.cfg.explicit_dims].detach(), h_tgt], dim=-1)
     z_tgt[..., 3:5] = vel[:, 1:]
-    coll = 0.5 * (coll + F.binary_cross_entropy_with_logits(model.collision_logit(z_tgt), labels, pos_weight=pw))
     scene = z.new_zeros(())
-    if model.has_scene and w.scene > 0:
+    if model.has_scene:
         with torch.no_grad():
             target_m = model.scene_target(scan[:, 1:])           # (B, K, S) metres
-        scene = 0.5 * (scene_loss(model, z, target_m) + scene_loss(model, z_tgt, target_m))
+        z_tgt[..., model.scene_slice] = target_m / model.encoder.scan.clip_m
+        if w.scene > 0:
+            scene = scene_loss(model, z, target_m)
+    coll = 0.5 * (coll + F.binary_cross_entropy_with_logits(model.collision_logit(z_tgt), labels, pos_weight=pw))
     total = (w.latent * latent + w.variance * var + w.covariance * cov + w.pose * pose_l
              + w.velocity * vel_l + w.collision * coll + w.scene * scene)
     with torch.no_grad():

@@ -1,19 +1,23 @@
 """JEPA-style world model: encoder(obs) -> z, predictor(z, a) -> z', heads on z.
 
-Latent layout (D = ``latent_dim``, L = ``cmd_memory``), the same for every batch shape ``(..., D)``::
+Latent layout (L = ``cmd_memory``, S = ``scene_sectors``, E = 5 + 2L + S, D = E + latent_dim - 5
+= ``WorldModel.latent_dim``), the same for every batch shape ``(..., D)``::
 
-    z[..., 0:3]       pose (x_m, y_m, yaw_rad) in the odom frame (yaw unwrapped along a rollout)
-    z[..., 3:5]       body-frame velocity (v_mps, w_radps)
-    z[..., 5:5+2L]    the last L commands (v_mps, w_radps pairs, oldest first): filled from the
-                      history at encoding, shifted by one command each predictor step, so commands
-                      already sent keep acting under command latency
-    z[..., 5+2L:D]    h: learned egocentric code of (scan, velocity[, image][, history])
+    z[..., 0:3]        pose (x_m, y_m, yaw_rad) in the odom frame (yaw unwrapped along a rollout)
+    z[..., 3:5]        body-frame velocity (v_mps, w_radps)
+    z[..., 5:5+2L]     the last L commands (v_mps, w_radps pairs, oldest first): filled from the
+                       history at encoding, shifted by one command each predictor step, so commands
+                       already sent keep acting under command latency
+    z[..., 5+2L:E]     the scene: footprint clearance per sector / scan_clip_m, in [0, 1]; exact
+                       from the scan at encoding, then updated by the predictor (a learned residual
+                       that starts as "the scene stays as it is")
+    z[..., E:D]        h: learned egocentric code of (scan, velocity[, image][, history])
 
 With ``history_steps`` K > 0 the encoder also reads the last K steps of commands, measured
 velocities and their residuals (what the ground, the payload and the latency do to the robot)
 and ``scan_history`` past scans (how obstacles move); see
 ``world_model_planner.world_model_node.history``. With ``scene_sectors`` S > 0 a scene head
-predicts, for every latent, the footprint clearance (metres) in S sectors around the robot.
+keeps, for every latent, the footprint clearance (metres) in S sectors around the robot.
 
 Only ``h`` is learned from observations, and everything the predictor sees (h, velocity,
 action) is body-frame, so the dynamics it learns do not depend on where the robot is or which
@@ -66,7 +70,8 @@ class WorldModelConfig:
     footprint_width_m: float = param(0.67, "Robot footprint along y (Husky 0.67).", range=(0.0, 10.0))
     use_image: bool = param(False, "Encode a (3, image_size, image_size) RGB image with a small CNN.")
     image_size: int = param(64, "Side of the square RGB image, pixels.", range=(16, 256))
-    latent_dim: int = param(64, "Latent size D: 3 pose + 2 velocity + (D-5) learned.", range=(8, 1024))
+    latent_dim: int = param(64, "3 pose + 2 velocity + learned h (latent_dim - 5); the latent also carries "
+                                "2 x cmd_memory command and scene_sectors scene values.", range=(8, 1024))
     enc_hidden: int = param(256, "Encoder MLP width.", range=(8, 4096))
     pred_hidden: int = param(128, "Predictor MLP width (the planner's hot path).", range=(8, 4096))
     pred_layers: int = param(2, "Hidden layers in the predictor MLP.", range=(1, 8))
@@ -81,15 +86,14 @@ class WorldModelConfig:
     cmd_memory: int = param(5, "L: last commands kept in the latent and shifted each predictor step, so "
                                "commands already sent act under latency up to L x dt_s; 0 = none.",
                             range=(0, 50))
-    scene_sectors: int = param(16, "S: sectors of the scene head's predicted footprint clearance per step "
-                                   "(metres, clipped at scan_clip_m); 0 = no scene head.", range=(0, 360))
+    scene_sectors: int = param(16, "S: sectors of the predicted footprint clearance the latent carries "
+                                   "(metres, clipped at scan_clip_m); 0 = no scene prediction.", range=(0, 360))
 
     def __post_init__(self):
         _check_types(self)
         validate(self)
-        if self.latent_dim <= self.explicit_dims + 2:
-            raise ValueError(f"WorldModelConfig.latent_dim: expected > {self.explicit_dims + 2} "
-                             f"(5 + 2 x cmd_memory + 2), got {self.latent_dim}")
+        if self.latent_dim <= EXPLICIT_DIMS + 2:
+            raise ValueError(f"WorldModelConfig.latent_dim: expected > {EXPLICIT_DIMS + 2}, got {self.latent_dim}")
         if self.scan_history > self.history_steps:
             raise ValueError(f"WorldModelConfig.scan_history: expected <= history_steps ({self.history_steps}), "
                              f"got {self.scan_history}")
@@ -102,8 +106,18 @@ class WorldModelConfig:
 
     @property
     def explicit_dims(self) -> int:
-        """Latent dims before h: pose, velocity and the command memory (5 + 2L)."""
-        return EXPLICIT_DIMS + 2 * self.cmd_memory
+        """Latent dims before h: pose, velocity, the command memory and the scene (5 + 2L + S)."""
+        return EXPLICIT_DIMS + 2 * self.cmd_memory + self.scene_sectors
+
+    @property
+    def h_dims(self) -> int:
+        """Size of the learned code h."""
+        return self.latent_dim - EXPLICIT_DIMS
+
+    @property
+    def z_dims(self) -> int:
+        """Width of the whole latent z."""
+        return self.explicit_dims + self.h_dims
 
     @property
     def scan_history_rows(self) -> tuple[int, ...]:
@@ -177,15 +191,17 @@ def observation(pose, vel, scan, image=None, history=None, *, channels_last: boo
 class Predictor(nn.Module):
     """(z (B, D), a (B, 2)) -> z' (B, D): residual MLP around a mid-point unicycle step.
 
-    It reads h, the velocity, the action and the command memory (the last L commands, which
-    under latency are what still drives the robot), and shifts ``a`` into the memory."""
+    It reads h, the velocity, the action, the command memory (the last L commands, which
+    under latency are what still drives the robot) and the scene; it shifts ``a`` into the
+    memory and adds a learned residual to the scene (clamped to [0, 1])."""
 
     def __init__(self, cfg: WorldModelConfig):
         super().__init__()
         self.cfg = cfg
-        self.mem, self.ex = cfg.cmd_memory, cfg.explicit_dims
-        dh = cfg.latent_dim - self.ex
-        self.net = mlp([dh + 4 + 2 * self.mem] + [cfg.pred_hidden] * cfg.pred_layers + [dh + 2 + 3])
+        self.mem, self.sectors, self.ex = cfg.cmd_memory, cfg.scene_sectors, cfg.explicit_dims
+        dh = cfg.h_dims
+        self.net = mlp([dh + 4 + 2 * self.mem + self.sectors] + [cfg.pred_hidden] * cfg.pred_layers
+                       + [dh + 2 + 3 + self.sectors])
         with torch.no_grad():  # start close to "h constant, velocity constant, exact kinematics"
             self.net[-1].weight.mul_(0.1)
             self.net[-1].bias.zero_()
@@ -195,15 +211,18 @@ class Predictor(nn.Module):
     def forward(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         dt = self.cfg.dt_s
         pose, vel = z[..., :POSE_DIMS], z[..., POSE_DIMS:EXPLICIT_DIMS]
-        mem, h = z[..., EXPLICIT_DIMS:self.ex], z[..., self.ex:]
+        mem_end = EXPLICIT_DIMS + 2 * self.mem
+        mem, scene, h = z[..., EXPLICIT_DIMS:mem_end], z[..., mem_end:self.ex], z[..., self.ex:]
         inputs = [h, vel / self.vw_scale, a / self.vw_scale]
         if self.mem:
             inputs.append(mem / self.mem_scale)
+        if self.sectors:
+            inputs.append(scene)
         out = self.net(torch.cat(inputs, dim=-1))
         dh_n = h.shape[-1]
         h_next = h + out[..., :dh_n]
         vel_next = vel + out[..., dh_n:dh_n + 2] * self.vw_scale
-        corr = out[..., dh_n + 2:] * dt  # (B, 3) body-frame correction (dx, dy, dyaw)
+        corr = out[..., dh_n + 2:dh_n + 5] * dt  # (B, 3) body-frame correction (dx, dy, dyaw)
         v_mid = 0.5 * (vel[..., 0] + vel_next[..., 0])
         w_mid = 0.5 * (vel[..., 1] + vel_next[..., 1])
         dyaw = w_mid * dt + corr[..., 2]
@@ -217,6 +236,8 @@ class Predictor(nn.Module):
         parts = [pose_next, vel_next]
         if self.mem:
             parts.append(torch.cat([mem[..., 2:], a], dim=-1))   # oldest out, a in
+        if self.sectors:
+            parts.append((scene + out[..., dh_n + 5:]).clamp(0.0, 1.0))
         parts.append(h_next)
         return torch.cat(parts, dim=-1)
 
@@ -225,18 +246,16 @@ class WorldModel(nn.Module):
     """encode / predict / rollout / pose / velocity / collision_logit / clearance. See module docstring."""
 
     def __init__(self, cfg: WorldModelConfig | None = None, encoder: ObsEncoder | None = None,
-                 predictor: Predictor | None = None, collision_head: nn.Module | None = None,
-                 scene_head: nn.Module | None = None):
+                 predictor: Predictor | None = None, collision_head: nn.Module | None = None):
         super().__init__()
         self.cfg = cfg or WorldModelConfig()
         self.encoder = encoder or ObsEncoder(self.cfg)
         self.predictor = predictor or Predictor(self.cfg)
-        dh = self.cfg.latent_dim - self.cfg.explicit_dims
-        # the heads see velocity + h (body frame), never the odom pose
-        self.collision_head = collision_head or mlp([VEL_DIMS + dh, self.cfg.head_hidden, self.cfg.head_hidden, 1])
-        self.scene_head = scene_head
-        if self.scene_head is None and self.cfg.scene_sectors:
-            self.scene_head = mlp([VEL_DIMS + dh, self.cfg.head_hidden, self.cfg.head_hidden, self.cfg.scene_sectors])
+        # the collision head sees velocity, scene and h (body frame), never the odom pose
+        head_in = VEL_DIMS + self.cfg.scene_sectors + self.cfg.h_dims
+        self.collision_head = collision_head or mlp([head_in, self.cfg.head_hidden, self.cfg.head_hidden, 1])
+        #: where the scene (clearance per sector / scan_clip_m) sits in z
+        self.scene_slice = slice(EXPLICIT_DIMS + 2 * self.cfg.cmd_memory, self.cfg.explicit_dims)
 
     # -- properties -------------------------------------------------------------------
     @property
@@ -245,7 +264,8 @@ class WorldModel(nn.Module):
 
     @property
     def latent_dim(self) -> int:
-        return self.cfg.latent_dim
+        """D: width of z (pose, velocity, command memory, scene, h)."""
+        return self.cfg.z_dims
 
     @property
     def history_steps(self) -> int:
@@ -255,7 +275,7 @@ class WorldModel(nn.Module):
     @property
     def has_scene(self) -> bool:
         """True when :meth:`clearance` / :meth:`min_clearance` predict the future scene."""
-        return self.scene_head is not None
+        return self.cfg.scene_sectors > 0
 
     @property
     def obs_spec(self) -> dict:
@@ -345,6 +365,8 @@ class WorldModel(nn.Module):
                 parts.append(vel.new_zeros(vel.shape[0], 2 * mem))
             else:
                 parts.append((hist["cmd"][:, -mem:] * hist["valid"][:, -mem:, None]).flatten(1))
+        if self.cfg.scene_sectors:
+            parts.append(self.scene_target(scan) / self.encoder.scan.clip_m)
         parts.append(self.encoder(vel, scan, image, hist))
         return torch.cat(parts, dim=-1)
 
@@ -378,11 +400,11 @@ class WorldModel(nn.Module):
 
     def command_memory(self, z: torch.Tensor) -> torch.Tensor:
         """(..., D) -> (..., L, 2): the last L commands (oldest first) the latent carries."""
-        return z[..., EXPLICIT_DIMS:self.cfg.explicit_dims].unflatten(-1, (self.cfg.cmd_memory, 2))
+        return z[..., EXPLICIT_DIMS:self.scene_slice.start].unflatten(-1, (self.cfg.cmd_memory, 2))
 
     def _head_input(self, z: torch.Tensor) -> torch.Tensor:
         vel_n = z[..., POSE_DIMS:EXPLICIT_DIMS] / self.predictor.vw_scale
-        return torch.cat([vel_n, z[..., self.cfg.explicit_dims:]], dim=-1)
+        return torch.cat([vel_n, z[..., self.scene_slice.start:]], dim=-1)   # velocity, scene, h
 
     def collision_logit(self, z: torch.Tensor) -> torch.Tensor:
         """(..., D) -> (...): sigmoid = P(contact during the step that produced z)."""
@@ -391,9 +413,9 @@ class WorldModel(nn.Module):
     def clearance(self, z: torch.Tensor) -> torch.Tensor:
         """(..., D) -> (..., S) predicted footprint clearance per sector, metres in [0, scan_clip_m]
         (sectors as :meth:`ScanEncoder.sectors_m`). Only for a model with ``has_scene``."""
-        if self.scene_head is None:
-            raise ValueError("this world model has no scene head (has_scene is False; scene_sectors 0)")
-        return torch.sigmoid(self.scene_head(self._head_input(z))) * self.encoder.scan.clip_m
+        if not self.has_scene:
+            raise ValueError("this world model has no scene prediction (has_scene is False; scene_sectors 0)")
+        return z[..., self.scene_slice].clamp(0.0, 1.0) * self.encoder.scan.clip_m
 
     def min_clearance(self, z: torch.Tensor) -> torch.Tensor:
         """(..., D) -> (...) predicted smallest footprint clearance, metres (``has_scene`` only)."""

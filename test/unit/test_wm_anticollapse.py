@@ -25,7 +25,7 @@ DATA = Path(__file__).parent.parent / "data" / "wm_eval"
 STD_FLOOR = 0.5
 
 
-MODEL_CFG = dict(latent_dim=31, enc_hidden=64, pred_hidden=64, head_hidden=16)   # 16 learned dims
+MODEL_CFG = dict(latent_dim=21, enc_hidden=64, pred_hidden=64, head_hidden=16)   # 16 learned dims
 
 
 def _latent_std(model, data):

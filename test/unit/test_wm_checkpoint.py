@@ -30,7 +30,7 @@ def test_round_trip_keeps_weights_config_stats_and_metrics(tmp_path):
     path = save_checkpoint(tmp_path / "sub" / "m.pt", m, data_stats={"rows": 10, "vel_std": [0.1, 0.2]},
                            metrics={"latent_std": [1.0, 0.9], "val": {"pose": 0.01}}, train={"steps": 5})
     loaded = load_checkpoint(path, device="cpu")
-    assert not loaded.training and loaded.cfg == m.cfg and loaded.latent_dim == 32
+    assert not loaded.training and loaded.cfg == m.cfg and loaded.latent_dim == m.latent_dim == 32 + 10 + 16
     acts = torch.rand(2, 5, 2)
     torch.testing.assert_close(loaded.rollout(loaded.encode(_obs()), acts), m.rollout(m.encode(_obs()), acts))
     assert loaded.data_stats["vel_std"] == [0.1, 0.2] and loaded.metrics["val"]["pose"] == 0.01

@@ -69,7 +69,7 @@ def test_encode_without_history_equals_an_all_invalid_history_and_a_real_history
     z_empty = m.encode(observation(obs["pose"], obs["vel"], obs["scan"], history=empty))  # batch-1 history
     torch.testing.assert_close(z_empty, z_none)
     z_hist = m.encode(observation(obs["pose"], obs["vel"], obs["scan"], history=_history()))
-    assert z_hist.shape == z_none.shape == (3, 32)
+    assert z_hist.shape == z_none.shape == (3, m.latent_dim)
     torch.testing.assert_close(z_hist[:, :5], z_none[:, :5])                  # pose, velocity pass through
     assert (m.latent_h(z_hist) - m.latent_h(z_none)).abs().max() > 1e-3      # h reads the history
     # rows marked invalid count for nothing, whatever they hold
@@ -83,9 +83,9 @@ def test_a_model_without_history_ignores_it_and_old_layout_is_unchanged():
     assert m.history_steps == 0 and not m.has_scene
     obs = _obs()
     z = m.encode(obs)
-    assert z.shape == (3, 32) and m.latent_h(z).shape == (3, 27)
+    assert z.shape == (3, 32) and m.latent_dim == 32 and m.latent_h(z).shape == (3, 27)
     torch.testing.assert_close(m.encode(observation(obs["pose"], obs["vel"], obs["scan"], history=_history())), z)
-    with pytest.raises(ValueError, match="no scene head"):
+    with pytest.raises(ValueError, match="no scene prediction"):
         m.clearance(z)
 
 
@@ -100,7 +100,8 @@ def test_observation_builds_history_keys_batched_and_unbatched():
     no_scan = observation(np.zeros(3), np.zeros(2), np.zeros(BEAMS), history=History(h.cmd[0], h.vel[0], h.valid[0]))
     assert "hist_scan" not in no_scan
     m = _model()
-    assert m.encode(obs1).shape == (1, 32) and m.encode(obs3).shape == (3, 32) and m.encode(no_scan).shape == (1, 32)
+    d = m.latent_dim
+    assert m.encode(obs1).shape == (1, d) and m.encode(obs3).shape == (3, d) and m.encode(no_scan).shape == (1, d)
     # each batch row is encoded with its own history
     z3 = m.encode(obs3)
     z_row1 = m.encode(observation(np.zeros(3), np.zeros(2), np.zeros(BEAMS),
@@ -153,6 +154,12 @@ def test_clearance_shapes_and_range():
     assert m.has_scene and c.shape == (4, 6, 8) and mc.shape == (4, 6)
     assert float(c.detach().min()) >= 0.0 and float(c.detach().max()) <= m.cfg.scan_clip_m
     torch.testing.assert_close(mc, c.min(-1).values)
+    # at encoding the scene is the scan's, exactly; the untrained predictor keeps it about as it is
+    obs = _obs(b=4)
+    z0 = m.encode(obs)
+    torch.testing.assert_close(m.clearance(z0), m.scene_target(obs["scan"]), atol=1e-5, rtol=0)
+    drift = (m.clearance(m.rollout(z0, torch.rand(4, 3, 2))[:, -1]) - m.clearance(z0)).abs().max()
+    assert float(drift) < 0.5
     # the scene target: a wall 1 m ahead of the footprint's front edge, open elsewhere
     th = -math.pi + torch.arange(BEAMS) * (2 * math.pi / BEAMS)
     scan = torch.where(th.cos() > 0.05, (1.0 + 0.495) / th.cos().clamp(min=0.05), torch.tensor(8.0))
@@ -166,8 +173,7 @@ def test_config_checks_and_legacy_defaults_name_the_field():
         WorldModelConfig(history_steps=2, scan_history=3)
     with pytest.raises(ValueError, match="cmd_memory: expected <= history_steps"):
         WorldModelConfig(history_steps=0, scan_history=0, cmd_memory=1)
-    with pytest.raises(ValueError, match="latent_dim: expected > 17"):
-        WorldModelConfig(latent_dim=16)   # 5 + 2 x 5 command slots + 2
+    assert WorldModelConfig(latent_dim=16).z_dims == 16 + 2 * 5 + 16   # commands and scene come on top
     new = WorldModelConfig()
     assert (new.history_steps, new.scan_history, new.cmd_memory, new.scene_sectors) == (10, 3, 5, 16)
     assert new.scan_history_rows == (7, 4, 1)

@@ -30,10 +30,11 @@ def _perturbed_model(cfg=None, seed=0):
 def test_shapes_of_every_role():
     m = WorldModel().eval()
     z = m.encode(_obs())
-    assert z.shape == (4, 64)
-    assert m.predict(z, torch.zeros(4, 2)).shape == (4, 64)
+    d = 64 + 2 * 5 + 16   # pose, velocity, h (latent_dim 64) + 5 commands + 16 scene sectors
+    assert z.shape == (4, d) and m.latent_dim == d
+    assert m.predict(z, torch.zeros(4, 2)).shape == (4, d)
     zs = m.rollout(z, torch.zeros(4, 7, 2))
-    assert zs.shape == (4, 7, 64)
+    assert zs.shape == (4, 7, d)
     assert m.pose(zs).shape == (4, 7, 3)
     assert m.velocity(zs).shape == (4, 7, 2)
     assert m.collision_logit(zs).shape == (4, 7)
@@ -53,7 +54,7 @@ def test_rollout_broadcasts_one_start_and_matches_predict():
     with pytest.raises(ValueError, match=r"actions: expected \(B, H, 2\)"):
         m.rollout(z0, torch.zeros(5, 2))
     with pytest.raises(ValueError, match="z0: expected batch 1 or 5"):
-        m.rollout(torch.zeros(3, 64), acts)
+        m.rollout(torch.zeros(3, m.latent_dim), acts)
 
 
 def test_encode_pose_and_velocity_pass_through_and_yaw_is_wrapped():
@@ -123,7 +124,7 @@ def test_bad_observations_are_refused_with_the_expected_shape():
     with pytest.raises(ValueError, match="missing 'vel'"):
         m.encode({"pose": torch.zeros(1, 3), "scan": torch.zeros(1, 180)})
     single = {k: v[0].numpy() for k, v in _obs().items()}  # one unbatched numpy observation
-    assert m.encode(single).shape == (1, 64)
+    assert m.encode(single).shape == (1, m.latent_dim)
 
 
 def test_config_validation_names_the_field():
@@ -165,7 +166,7 @@ def test_window_loss_terms_are_finite_and_only_online_model_gets_gradients():
     for key in ("latent", "variance", "covariance", "pose", "velocity", "collision", "scene"):
         assert math.isfinite(terms[key]) and terms[key] >= 0, key
     assert terms["scene"] > 0   # an untrained scene head is wrong somewhere
-    assert terms["latent_std"].shape == (64 - 5 - 2 * m.cfg.cmd_memory,)
+    assert terms["latent_std"].shape == (64 - 5,)
     loss.backward()
     assert all(p.grad is not None for p in m.predictor.parameters())
     assert all(p.grad is not None for p in m.encoder.parameters())
@@ -202,7 +203,7 @@ def test_image_encoder_tiny_training_run_learns_from_images():
     assert all(p.grad is not None for p in m.encoder.image.parameters())
     assert losses[-1] < losses[0]
     z = m.encode({key: batch[key][:, 0] for key in ("pose", "vel", "scan", "image")})
-    assert z.shape == (8, 24)
+    assert z.shape == (8, m.latent_dim)
     p_contact = torch.sigmoid(m.collision_logit(m.rollout(z, batch["cmd"])))[:, 0]
     # only the image tells the two halves apart, and the predicted contact now does too
     assert torch.all((p_contact > 0.8) == (batch["collision"][:, 0] > 0.5)), p_contact
