@@ -16,8 +16,8 @@ Latent layout (L = ``cmd_memory``, S = ``scene_sectors``, E = 5 + 2L + S, D = E 
 With ``history_steps`` K > 0 the encoder also reads the last K steps of commands, measured
 velocities and their residuals (what the ground, the payload and the latency do to the robot)
 and ``scan_history`` past scans (how obstacles move); see
-``world_model_planner.world_model_node.history``. With ``scene_sectors`` S > 0 a scene head
-keeps, for every latent, the footprint clearance (metres) in S sectors around the robot.
+``world_model_planner.world_model_node.history``. With ``scene_sectors`` S > 0 every latent
+carries the footprint clearance (metres / scan_clip_m) in S sectors around the robot.
 
 Only ``h`` is learned from observations, and everything the predictor sees (h, velocity,
 action) is body-frame, so the dynamics it learns do not depend on where the robot is or which
@@ -26,13 +26,14 @@ That is what lets a model trained on a few layouts steer anywhere in an unseen a
 
 The predictor is a residual MLP around a mid-point unicycle step: it predicts the next
 velocity (acceleration limits, stopping at walls) and a small correction to the kinematic pose
-increment, plus the next ``h``. ``h`` is trained in latent space against a target encoder (see
-``world_model_planner.world_model_node.losses``); pose, velocity, collision and scene clearance are supervised.
+increment, the next scene and the next ``h``. ``h`` is trained in latent space against a target
+encoder (see ``world_model_planner.world_model_node.losses``); pose, velocity, collision and the
+scene are supervised.
 
 The encoders (scan, image, observation) live in
 ``world_model_planner.world_model_node.encoders`` and are re-exported here.
 
-Checkpoints written before history and the scene head existed carry none of their config
+Checkpoints written before history and the scene existed carry none of their config
 fields; :meth:`WorldModelConfig.from_dict` reads those as switched off (``LEGACY_OFF``), so such
 a model encodes, predicts and scores exactly as it did.
 """
