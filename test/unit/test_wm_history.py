@@ -384,3 +384,32 @@ def test_monitor_encodes_frames_with_their_history():
     assert pred is not None and pred.poses.shape == (11, 3)
     legacy = SurpriseMonitor(_model(**LEGACY_OFF))
     assert legacy.history.steps == 0
+
+
+def test_online_finetuning_of_a_history_model_trains_on_replayed_histories(tmp_path):
+    """The replay buffer's rows become windows whose histories come from the rows before them."""
+    import copy
+
+    from world_model_planner.world_model_node.online import OnlineFinetuner, ReplayBuffer
+
+    m = _model()
+    mon, replay = SurpriseMonitor(m), ReplayBuffer()
+    scan = np.full(BEAMS, 5.0, np.float32)
+    x, v = 0.0, 0.0
+    for i in range(80):                           # 8 s; the robot answers at 40% of the command
+        t, cmd = i * 0.1, 0.8 if (i // 10) % 2 else 0.2
+        mon.add_command(t, cmd, 0.0)
+        mon.add_scan(scan)
+        mon.add_odom(t + 0.001, np.array([x, 0.0, 0.0]), np.array([v, 0.0]))
+        for prev, frame in mon.new_transitions:
+            replay.add_pair(prev, frame)
+        mon.new_transitions.clear()
+        v += 0.5 * (0.4 * cmd - v)
+        x += v * 0.1
+    data = replay.transitions()
+    sampler = WindowSampler.for_model(data, 5, torch.device("cpu"), m.cfg)
+    batch = sampler.batch(torch.arange(len(sampler.starts)))
+    assert batch["hist"]["valid"][:, 0].float().mean() > 0.8           # most windows see a full second
+    ft = OnlineFinetuner(tmp_path, steps=5, batch_size=16, horizon=5)
+    res = ft.finetune(copy.deepcopy(m), data, tmp_path / "ft.pt")
+    assert math.isfinite(res.val_before) and math.isfinite(res.val_after) and res.steps == 5
