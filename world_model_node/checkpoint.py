@@ -16,6 +16,10 @@ counted (the declared sizes are never trusted alone; CRCs are checked on the way
 does ``torch.load(weights_only=True)`` read the same bytes, so a file crafted to run code on
 unpickling is refused instead of executed, and a deflate bomb is refused before it expands.
 
+A config stored before a field existed reads that field through ``WorldModelConfig.from_dict``:
+the history and scene fields (``model.LEGACY_OFF``) read as off, so a checkpoint from before them
+loads into the same architecture and predicts exactly as it did.
+
 ``load_checkpoint`` refuses a missing, oversized, truncated or foreign file, another format
 version, a config with a wrongly typed or out-of-range field, and (when asked) another
 observation layout, each with one :class:`CheckpointError` line that names the file.
