@@ -73,30 +73,38 @@ def history_from_rows(cmd: np.ndarray, vel: np.ndarray, episode: np.ndarray, row
 class HistoryBuffer:
     """Online history: ``observe`` odometry/scans and ``commanded`` commands as they happen (any
     rate, times in seconds on one clock), then ``history(t_now)`` gives the last ``steps`` grid
-    steps before ``t_now``. Memory is bounded (``max_age_s``). A time that goes backwards (a
-    sim reset, a bag loop) clears the buffer."""
+    steps before ``t_now``. Memory is bounded (``max_age_s``). A time that goes backwards by
+    more than ``reorder_s`` (a sim reset, a bag loop) clears the buffer; a smaller step back
+    (odometry and command stamps interleaving slightly out of order) is read as the latest time."""
 
-    def __init__(self, steps: int, dt_s: float, max_age_s: float | None = None):
+    def __init__(self, steps: int, dt_s: float, max_age_s: float | None = None, reorder_s: float = 0.0):
         if steps < 0 or dt_s <= 0:
             raise ValueError(f"HistoryBuffer: steps >= 0 and dt_s > 0 expected, got {steps}, {dt_s}")
         self.steps, self.dt_s = int(steps), float(dt_s)
         self.max_age_s = float(max_age_s) if max_age_s is not None else (steps + 2) * dt_s
+        self.reorder_s = max(0.0, float(reorder_s))
         self._obs: deque = deque()    # (t, vel (2,), scan or None)
         self._cmd: deque = deque()    # (t, cmd (2,))
         self._last_t = -np.inf
+
+    @property
+    def latest_t(self) -> float:
+        """The newest time stored (-inf when empty)."""
+        return self._last_t
 
     def clear(self) -> None:
         self._obs.clear()
         self._cmd.clear()
         self._last_t = -np.inf
 
-    def _check_time(self, t: float) -> bool:
+    def _check_time(self, t: float) -> float | None:
+        """The time to store a sample at, or None for a non-finite one (see the class docstring)."""
         if not np.isfinite(t):
-            return False
-        if t < self._last_t - 1e-9:
+            return None
+        if t < self._last_t - self.reorder_s - 1e-9:
             self.clear()
         self._last_t = max(self._last_t, t)
-        return True
+        return self._last_t
 
     def _trim(self, q: deque, t: float) -> None:
         # keep one sample older than the window: it is the value in force at the window's start
@@ -105,7 +113,8 @@ class HistoryBuffer:
 
     def observe(self, t_s: float, vel, scan=None) -> None:
         """Measured body velocity (v, w) and, optionally, the scan at time t_s."""
-        if not self._check_time(t_s):
+        t_s = self._check_time(t_s)
+        if t_s is None:
             return
         self._obs.append((float(t_s), np.asarray(vel, np.float32).reshape(2).copy(),
                           None if scan is None else np.asarray(scan, np.float32).copy()))
@@ -113,7 +122,8 @@ class HistoryBuffer:
 
     def commanded(self, t_s: float, cmd) -> None:
         """A command (v, w) sent at time t_s; it is in force until the next one."""
-        if not self._check_time(t_s):
+        t_s = self._check_time(t_s)
+        if t_s is None:
             return
         self._cmd.append((float(t_s), np.asarray(cmd, np.float32).reshape(2).copy()))
         self._trim(self._cmd, t_s)

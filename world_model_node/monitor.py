@@ -102,16 +102,12 @@ class SurpriseMonitor:
         self._err_1step: list[float] = []
         self._err_1s: list[float] = []
         self.new_transitions: list[tuple[Frame, Frame]] = []  # for a replay buffer; drained by the caller
-        self.history = HistoryBuffer(self._history_steps(model), model.dt_s)
-        self._hist_t = -np.inf
+        self.history = self._new_history(model)
 
-    def _history_time(self, t_s: float) -> float:
-        """Odometry and command stamps may interleave slightly out of order; the history buffer
-        clears on any step back, so only a real jump back (over max_gap_s) reaches it as one."""
-        if t_s >= self._hist_t - self.max_gap_s:
-            t_s = max(t_s, self._hist_t)
-        self._hist_t = t_s
-        return t_s
+    def _new_history(self, model) -> HistoryBuffer:
+        # odometry and command stamps interleave slightly out of order: only a jump back over
+        # max_gap_s (a reset) clears the history
+        return HistoryBuffer(self._history_steps(model), model.dt_s, reorder_s=self.max_gap_s)
 
     @staticmethod
     def _history_steps(model) -> int:
@@ -121,7 +117,7 @@ class SurpriseMonitor:
         """Swap in a new model (e.g. fine-tuned); cached latents are recomputed lazily. A model
         reading another history length starts a new history buffer (its frames keep none)."""
         if self._history_steps(model) != self.history.steps or model.dt_s != self.history.dt_s:
-            self.history = HistoryBuffer(self._history_steps(model), model.dt_s)
+            self.history = self._new_history(model)
             for f in self.frames:
                 f.history = None
         self.model = model
@@ -132,7 +128,7 @@ class SurpriseMonitor:
     def add_command(self, t_s: float, v: float, w: float) -> None:
         self.commands.add(t_s, v, w)
         if self.history.steps:
-            self.history.commanded(self._history_time(t_s), (v, w))
+            self.history.commanded(t_s, (v, w))
 
     def add_scan(self, scan: np.ndarray) -> None:
         """scan (N,) in the model's layout (``world_model_planner.world_model_node.sensors.SensorGate.scan``)."""
@@ -143,7 +139,7 @@ class SurpriseMonitor:
         if self.scan is None:
             return False
         if self.history.steps:   # every sample: the buffer resamples onto the model's step grid
-            self.history.observe(self._history_time(t_s), vel, self.scan)
+            self.history.observe(t_s, vel, self.scan)
         last = self.frames[-1] if self.frames else None
         if last is not None:
             dt = t_s - last.t_s
@@ -154,7 +150,7 @@ class SurpriseMonitor:
         frame = Frame(t_s, np.asarray(pose, dtype=np.float32), np.asarray(vel, dtype=np.float32),
                       self.scan.copy())
         if self.history.steps:
-            frame.history = self.history.history(self._hist_t, int(frame.scan.shape[0]))
+            frame.history = self.history.history(self.history.latest_t, int(frame.scan.shape[0]))
         if self.frames:
             prev = self.frames[-1]
             prev.action = self.commands.mean(prev.t_s, t_s)
