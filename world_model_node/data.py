@@ -130,7 +130,19 @@ class Transitions:
             "seeds": sorted({int(e["seed"]) for e in self.meta.get("episodes", {}).values()
                              if e.get("seed") is not None}),
             "dynamic_episodes": sum(1 for e in self.meta.get("episodes", {}).values() if e.get("dynamics")),
+            "cmd_rows": self.cmd_rows(),
         }
+
+    def cmd_rows(self) -> int:
+        """Rows that carry a command: a bag's episodes count theirs (meta ``cmd_rows``; rows
+        without a recent command hold zero), collected episodes always do."""
+        eps = self.meta.get("episodes", {})
+        ids, counts = np.unique(self.episode, return_counts=True)
+        total = 0
+        for e, n in zip(ids.tolist(), counts.tolist()):
+            got = eps.get(str(e), {}).get("cmd_rows")
+            total += n if got is None else min(int(got), n)
+        return total
 
 
 def concat(parts: list[Transitions]) -> Transitions:
@@ -224,29 +236,44 @@ def convert_dir(path) -> list[Path]:
     return done
 
 
-def load_dataset(path) -> Transitions:
-    """A shard directory, one .npz shard or one .mcap recording -> Transitions."""
+def load_dataset(path, topics=None, min_cmd_fraction: float = 0.2) -> Transitions:
+    """npz shards and rosbag2 bags under ``path`` -> Transitions (forms: core.bag_io.find_inputs;
+    a folder is searched recursively). ``topics`` (core.bag_io.TopicMap) names the bags' odom,
+    scan and command topics. Damaged files are skipped with a warning while usable data remains."""
+    from world_model_planner.core.bag_io import BagError, find_inputs
+
     path = Path(path)
-    if path.is_file() and path.suffix == ".mcap":
-        return load_mcap(path)
-    if path.is_file():
+    if not path.exists():
+        raise DataError(f"{path}: no such data directory or file (expected shard_*.npz files, rosbag2 "
+                        "directories, .mcap or .db3 bags)")
+    try:
+        shards, bags = find_inputs(path)
+    except BagError as exc:
+        msg = str(exc)
+        if path.is_dir():
+            msg = f"{path}: no shard_*.npz or bag files found (searched recursively for npz shards, rosbag2 " \
+                  "directories, .mcap and .db3 files)"
+        raise DataError(msg) from None
+    if path.is_file() and shards:
         return load_shard(path)
-    if not path.is_dir():
-        raise DataError(f"{path}: no such data directory (expected shard_*.npz files or .mcap recordings)")
-    shards = sorted(p for p in path.glob("*.npz") if not p.name.startswith("."))
-    recs = sorted(p for p in path.glob("*.mcap") if not p.name.startswith("."))
-    if not shards and not recs:
-        raise DataError(f"{path}: no shard_*.npz or *.mcap files in this directory")
+    if path.is_file() or (bags == [path] and not shards):
+        return load_bag(bags[0], topics=topics, min_cmd_fraction=min_cmd_fraction)
     parts, bad = [], []
     for p in shards:
         try:
             parts.append(load_shard(p))
         except DataError as exc:
             bad.append(exc)
+    seen, clash = set(), False
+    for p in parts:             # shards from several folders may reuse episode ids
+        ids = set(np.unique(p.episode).tolist())
+        clash, seen = clash or bool(ids & seen), seen | ids
+    if clash:
+        parts = _renumber(parts, 0)
     next_id = max((int(p.episode.max()) + 1 for p in parts if len(p)), default=0)
-    for r in recs:
+    for r in bags:
         try:
-            tr = load_mcap(r, first_episode=next_id)
+            tr = load_bag(r, topics=topics, first_episode=next_id, min_cmd_fraction=min_cmd_fraction)
         except DataError as exc:
             bad.append(exc)
             continue
@@ -261,112 +288,157 @@ def load_dataset(path) -> Transitions:
     return concat(parts)
 
 
+def _renumber(parts: list[Transitions], first: int) -> list[Transitions]:
+    """Give every part's episodes new consecutive ids from ``first`` (meta follows)."""
+    out, nxt = [], first
+    for p in parts:
+        ids = np.unique(p.episode)
+        remap = {int(e): nxt + k for k, e in enumerate(ids)}
+        p.episode = np.array([remap[int(e)] for e in p.episode], np.int32)
+        eps = p.meta.get("episodes", {})
+        p.meta = dict(p.meta, episodes={str(remap[int(k)]): v for k, v in eps.items() if int(k) in remap})
+        nxt += len(ids)
+        out.append(p)
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
-# MCAP session recordings
+# rosbag2 recordings (any storage; see core.bag_io)
 # ---------------------------------------------------------------------------------------------
-def _stamp(msg, log_time_ns: int) -> float | None:
-    h = getattr(msg, "header", None)
-    if h is None:
-        return None
-    return stamp_to_sec(h.stamp)
+#: A header stamp further than this from the receive time (after the median clock offset) is
+#: absurd: the row uses the receive time instead.
+ABSURD_STAMP_S = 60.0
 
 
 def load_mcap(path, dt_s: float = 0.1, odom_topic: str = "/odom", scan_topic: str = "/scan",
-              cmd_topic: str = "/cmd_vel", max_odom_age_s: float = 0.25, max_scan_age_s: float = 0.5,
-              cmd_timeout_s: float = CMD_TIMEOUT_S, first_episode: int = 0) -> Transitions:
-    """Resample an MCAP recording (/odom, /scan, /cmd_vel[, /diagnostics]) onto a dt_s grid.
+              cmd_topic: str = "/cmd_vel", **kw) -> Transitions:
+    """One bag with the topics given by name (kept for callers of the MCAP-only loader)."""
+    from world_model_planner.core.bag_io import TopicMap
 
-    Times are header stamps (the recording's ROS clock); /cmd_vel as plain Twist has no
-    header, so its log time is shifted onto the stamp clock by the median odom offset. Each
-    row takes the latest odom, scan and command at or before its time; a command older than
-    cmd_timeout_s counts as zero (the mux/robot would have stopped). A grid time is dropped when
-    its latest odom is older than max_odom_age_s, its latest scan older than max_scan_age_s, or
-    the next odom comes more than max_odom_age_s after it; rows after a gap form a new episode. Collision flags come from /diagnostics "sim" ``in_contact`` when recorded,
-    else they are 0 (unknown).
+    return load_bag(path, dt_s=dt_s, topics=TopicMap(odom=odom_topic, scan=scan_topic, cmd=cmd_topic), **kw)
 
-    The file is read with ``world_model_planner.core.mcap_io.McapScan`` (decompression capped, a
-    truncated file yields what came before the cut) and decoded with the installed message
-    definitions. Messages of an unexpected type, undecodable payloads, odometry with non-finite
-    or implausible values and scans whose header fails ``sensor_check.check_scan_header`` are
-    skipped, with one warning that counts them.
+
+def load_bag(path, dt_s: float = 0.1, topics=None, max_odom_age_s: float = 0.25,
+             max_scan_age_s: float = 0.5, cmd_timeout_s: float = CMD_TIMEOUT_S, first_episode: int = 0,
+             min_cmd_fraction: float = 0.2) -> Transitions:
+    """Resample a bag (odometry, scan, command[, /diagnostics]) onto a dt_s grid.
+
+    ``topics`` (core.bag_io.TopicMap, default /odom, /scan, /cmd_vel) names the topics. Times
+    are header stamps (the recording's ROS clock). A message without a header (plain Twist), or
+    whose stamp is zero, non-finite or more than ABSURD_STAMP_S away from its receive time
+    (shifted onto the stamp clock by the median odometry offset), takes that receive time; the
+    fallbacks are counted in a warning. Each row takes the latest odom, scan and command at or
+    before its time; a command older than cmd_timeout_s counts as zero (the mux/robot would have
+    stopped). A grid time is dropped when its latest odom is older than max_odom_age_s, its
+    latest scan older than max_scan_age_s, or the next odom comes more than max_odom_age_s after
+    it; rows after a gap form a new episode. Collision flags come from /diagnostics "sim"
+    ``in_contact`` when recorded, else they are 0 (unknown).
+
+    How many rows carry a command is logged (info), and warned about below ``min_cmd_fraction``;
+    ``meta["cmd_rows"]`` keeps the count. Bags are read by core.bag_io.BagReader (rosbags;
+    uncompressed MCAP within McapScan's limits, a killed recorder's file up to the cut).
+    Messages of an unexpected type, undecodable payloads, odometry with non-finite or
+    implausible values and scans whose header fails ``sensor_check.check_scan_header`` are
+    skipped, with one warning that counts them. When the odometry or scan topic is missing, the
+    error lists the topics the bag holds, with their types.
     """
-    from world_model_planner.teleop.msgdefs import full_definition
-    from world_model_planner.core.mcap_io import McapScan, RecordingError, cdr_decoder
+    from world_model_planner.core.bag_io import BagError, BagReader, TopicMap
     from world_model_planner.core.sensor_check import SensorLimits, check_odom, check_scan_header
 
     path = Path(path)
-    allowed = {odom_topic: ("nav_msgs/msg/Odometry",), scan_topic: ("sensor_msgs/msg/LaserScan",),
-               cmd_topic: ("geometry_msgs/msg/TwistStamped", "geometry_msgs/msg/Twist"),
-               "/diagnostics": ("diagnostic_msgs/msg/DiagnosticArray",)}
+    tm = topics or TopicMap()
+    if tm.image:
+        raise DataError(f"{path}: image={tm.image}: camera topics are not read from bags yet; "
+                        "train on bags without --image")
+    allowed = {tm.odom: ("nav_msgs/msg/Odometry",), tm.scan: ("sensor_msgs/msg/LaserScan",),
+               tm.cmd: ("geometry_msgs/msg/TwistStamped", "geometry_msgs/msg/Twist")}
+    allowed.setdefault("/diagnostics", ("diagnostic_msgs/msg/DiagnosticArray",))
     limits = SensorLimits()
-    odom, scans, cmds, contact, offsets = [], [], [], [], []
+    odom, scans, cmds, contact = [], [], [], []
     skipped = 0
     range_max = None
-    decoders: dict = {}
+
+    def stamp(msg):
+        h = getattr(msg, "header", None)
+        if h is None:
+            return None
+        t = stamp_to_sec(h.stamp)
+        return t if math.isfinite(t) and t > 0 else math.nan    # zero or broken: receive time
+
     try:
-        rec = McapScan(path)      # bounded: chunk and total decompression caps, no seeking
-        for m in rec.messages(list(allowed)):
-            parts = m.schema_name.split("/")
-            type_name = f"{parts[0]}/msg/{parts[1]}" if len(parts) == 2 else m.schema_name
-            if type_name not in allowed[m.topic]:
-                skipped += 1
-                continue
-            if type_name not in decoders:   # decoded with the installed definitions, never the file's
-                decoders[type_name] = cdr_decoder(type_name, full_definition(type_name))
-            try:
-                msg = decoders[type_name](m.data)
-            except Exception:  # noqa: BLE001 - a damaged payload: skip the message
-                skipped += 1
-                continue
-            topic, log_t = m.topic, m.log_time_ns * 1e-9
-            if topic == odom_topic:
-                t = _stamp(msg, m.log_time_ns)
+        rec = BagReader(path)
+        for m in rec.messages(allowed):
+            msg, topic, log_t = m.msg, m.topic, m.log_time_ns * 1e-9
+            if topic == tm.odom:
                 p, tw = msg.pose.pose, msg.twist.twist
-                row = (t, p.position.x, p.position.y, yaw_of(p.orientation), tw.linear.x, tw.angular.z)
-                if not math.isfinite(t) or check_odom(row[1:4], row[4:6], limits):
+                row = [stamp(msg), log_t, p.position.x, p.position.y, yaw_of(p.orientation),
+                       tw.linear.x, tw.angular.z]
+                if check_odom(row[2:5], row[5:7], limits):
                     skipped += 1
                     continue
-                offsets.append(t - log_t)
                 odom.append(row)
-            elif topic == scan_topic:
+            elif topic == tm.scan:
                 geom, _ = check_scan_header(msg.angle_min, msg.angle_max, msg.angle_increment,
                                             msg.range_min, msg.range_max, len(msg.ranges), limits)
-                t = _stamp(msg, m.log_time_ns)
-                if geom is None or not math.isfinite(t):
+                if geom is None:
                     skipped += 1
                     continue
-                scans.append((t, np.asarray(msg.ranges, dtype=np.float32)))
+                scans.append([stamp(msg), log_t, np.asarray(msg.ranges, dtype=np.float32)])
                 range_max = float(msg.range_max)
-            elif topic == cmd_topic:
-                t = _stamp(msg, m.log_time_ns)
+            elif topic == tm.cmd:
                 tw = msg.twist if hasattr(msg, "twist") else msg
                 if not (math.isfinite(tw.linear.x) and math.isfinite(tw.angular.z)):
                     skipped += 1
                     continue
-                cmds.append((t, log_t, tw.linear.x, tw.angular.z))
+                cmds.append([stamp(msg), log_t, tw.linear.x, tw.angular.z])
             else:
                 for name, kv in diag.statuses(msg):
                     if name == diag.SIM.name and diag.SIM.in_contact in kv:
-                        contact.append((_stamp(msg, m.log_time_ns), diag.SIM.in_contact.read(kv) is True))
-    except RecordingError as exc:
+                        contact.append([stamp(msg), log_t, diag.SIM.in_contact.read(kv) is True])
+    except BagError as exc:
         raise DataError(str(exc)) from None
+    except DataError:
+        raise
     except Exception as exc:  # noqa: BLE001 - anything else in a damaged file: one line naming it
-        raise DataError(f"{path}: cannot read MCAP recording: {type(exc).__name__}: "
+        raise DataError(f"{path}: cannot read bag: {type(exc).__name__}: "
                         f"{' '.join(str(exc).split())[:200]}") from None
-    note = rec.recovery_note()
-    if note or skipped:
-        log.warning(f"{path}: {note or 'complete recording'}"
+    skipped += rec.skipped
+    if rec.recovery or skipped:
+        log.warning(f"{path}: {rec.recovery or 'complete recording'}"
                     + (f"; {skipped} unusable message(s) skipped" if skipped else ""))
     if len(odom) < 2 or not scans:
-        raise DataError(f"{path}: expected {odom_topic} (nav_msgs/Odometry) and {scan_topic} "
-                        f"(sensor_msgs/LaserScan) messages, got {len(odom)} odom and {len(scans)} scans")
-    off = float(np.median(offsets))
-    odom_a = np.array(sorted(odom))
-    scans.sort(key=lambda s: s[0])
+        raise DataError(f"{path}: expected {tm.odom} (nav_msgs/msg/Odometry) and {tm.scan} "
+                        f"(sensor_msgs/msg/LaserScan) messages, got {len(odom)} odom and {len(scans)} scans; "
+                        f"the bag holds: {rec.describe()} (map topics with --topics odom=/x,scan=/y,cmd=/z)")
+    # one clock: header stamps where sane, else the receive time shifted by the median offset
+    good = [o[0] - o[1] for o in odom if o[0] is not None and math.isfinite(o[0])]
+    off = float(np.median(good)) if good else 0.0
+    fallbacks = {}
+
+    def resolve(rows, name):
+        n = 0
+        for r in rows:
+            guess = r[1] + off
+            if r[0] is None:               # no header (a plain Twist): the receive time
+                r[0] = guess
+            elif not abs(r[0] - guess) <= ABSURD_STAMP_S:   # zero, broken or absurd stamp
+                n += 1
+                r[0] = guess
+        if n:
+            fallbacks[name] = n
+
+    resolve(odom, "odom")
+    resolve(scans, "scan")
+    resolve(cmds, "cmd")
+    resolve(contact, "diagnostics")
+    if fallbacks:
+        log.warning(f"{path}: zero or absurd header stamps replaced by the receive time: "
+                    + ", ".join(f"{n} {k}" for k, n in fallbacks.items()))
+    odom_a = np.array(sorted(tuple(o[:1] + o[2:]) for o in odom))
+    scans = sorted(((s[0], s[2]) for s in scans), key=lambda s: s[0])
     scan_t = np.array([s[0] for s in scans])
-    cmd_a = np.array(sorted((c[0] if c[0] is not None else c[1] + off, c[2], c[3]) for c in cmds)) \
-        if cmds else np.zeros((0, 3))
-    cont_a = np.array(sorted(contact)) if contact else np.zeros((0, 2))
+    cmd_a = np.array(sorted((c[0], c[2], c[3]) for c in cmds)) if cmds else np.zeros((0, 3))
+    cont_a = np.array(sorted((c[0], float(c[2])) for c in contact)) if contact else np.zeros((0, 2))
 
     t0, t1 = max(odom_a[0, 0], scan_t[0]), odom_a[-1, 0]
     grid = np.arange(t0, t1 + 1e-9, dt_s)
@@ -374,6 +446,7 @@ def load_mcap(path, dt_s: float = 0.1, odom_topic: str = "/odom", scan_topic: st
     episode, last_valid = first_episode, None
     ep_start = grid[0] if len(grid) else 0.0
     eps = 1e-6  # stamps and grid times are floats: "at or before" with a little slack
+    with_cmd, ep_cmd = 0, {}
     for t in grid:
         i = np.searchsorted(odom_a[:, 0], t + eps, side="right") - 1
         j = np.searchsorted(scan_t, t + eps, side="right") - 1
@@ -387,7 +460,10 @@ def load_mcap(path, dt_s: float = 0.1, odom_topic: str = "/odom", scan_topic: st
             ep_start = t
         last_valid = t
         k = np.searchsorted(cmd_a[:, 0], t + eps, side="right") - 1 if len(cmd_a) else -1
-        cmd = cmd_a[k, 1:] if k >= 0 and t - cmd_a[k, 0] <= cmd_timeout_s else np.zeros(2)
+        fresh = k >= 0 and t - cmd_a[k, 0] <= cmd_timeout_s
+        with_cmd += bool(fresh)
+        ep_cmd[episode] = ep_cmd.get(episode, 0) + bool(fresh)
+        cmd = cmd_a[k, 1:] if fresh else np.zeros(2)
         c = 0
         if len(cont_a):  # any contact report in [t, t + dt)
             sel = (cont_a[:, 0] >= t - eps) & (cont_a[:, 0] < t + dt_s - eps)
@@ -405,9 +481,20 @@ def load_mcap(path, dt_s: float = 0.1, odom_topic: str = "/odom", scan_topic: st
     beams = {len(s) for s in rows["scan"]}
     if len(beams) != 1:
         raise DataError(f"{path}: scans change beam count during the recording ({sorted(beams)})")
+    n_rows = len(rows["pose"])
+    frac = with_cmd / n_rows
+    line = (f"{path}: {with_cmd} of {n_rows} rows ({100 * frac:.0f}%) carry a command from {tm.cmd} "
+            f"({len(cmds)} messages)")
+    if frac < min_cmd_fraction:
+        log.warning(line + f"; below {100 * min_cmd_fraction:.0f}%: check --topics cmd=..., the command "
+                    "type and its stamps (rows without a command within "
+                    f"{cmd_timeout_s:g} s train as 'stopped')")
+    else:
+        log.info(line)
     dtypes = {"episode": np.int32, "collision": np.uint8}
     arrs = {k: np.asarray(v, dtype=dtypes.get(k, np.float32)) for k, v in rows.items()}
     meta = {"format_version": FORMAT_VERSION, "dt_s": dt_s, "range_max_m": range_max,
-            "scan_beams": beams.pop(), "source": str(path),
-            "episodes": {str(e): {"scenario": "recording", "seed": None} for e in np.unique(arrs["episode"])}}
+            "scan_beams": beams.pop(), "source": str(path), "cmd_rows": with_cmd, "topics": str(tm),
+            "episodes": {str(e): {"scenario": "recording", "seed": None, "cmd_rows": ep_cmd.get(int(e), 0)}
+                         for e in np.unique(arrs["episode"])}}
     return Transitions(**arrs, meta=meta)

@@ -298,7 +298,7 @@ def decompress_capped(compression: str, data: bytes, size: int) -> bytes:
         try:
             dctx = zstandard.ZstdDecompressor(max_window_size=window)
             with dctx.stream_reader(io.BytesIO(data), read_across_frames=True) as r:
-                out = _read_upto(r, size + 1)
+                out = read_upto(r, size + 1)
         except zstandard.ZstdError as exc:
             raise ValueError(f"zstd: {exc}") from None
     elif compression == "lz4":
@@ -318,7 +318,7 @@ def decompress_capped(compression: str, data: bytes, size: int) -> bytes:
     return out
 
 
-def _read_upto(reader, n: int) -> bytes:
+def read_upto(reader, n: int) -> bytes:
     """Up to ``n`` bytes from a stream reader, in pieces of at most 1 MiB."""
     parts, got = [], 0
     while got < n:
