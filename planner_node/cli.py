@@ -12,7 +12,11 @@ def register(subparsers) -> None:
         description="Least-squares fit, per axis (v, w), of v[t+1] = v[t] + dt/tau * (gain * cmd[t-d] - v[t]) "
                     "with the delay d grid-searched; rows in contact are left out. Writes a JSON file the "
                     "classic_id planner loads (planner parameter sysid_path).")
-    p.add_argument("--data", required=True, help="directory of shard_*.npz (wmp collect) and/or *.mcap files")
+    p.add_argument("--data", required=True, help="npz shards (wmp collect), rosbag2 bags (directory, metadata.yaml, "
+                                                 ".mcap, .db3) or a folder of them, searched recursively")
+    from world_model_planner.core.bag_io import add_topic_args
+
+    add_topic_args(p)
     p.add_argument("--out", required=True, metavar="FILE.json", help="where to write the fit")
     p.add_argument("--max-delay", type=int, default=None, help="largest delay searched, in steps (default 5)")
     p.set_defaults(func=_sysid)
@@ -22,6 +26,7 @@ def _sysid(args) -> int:
     from world_model_planner.core.cli_checks import out_file_problem, refuse
     from world_model_planner.planner_node import sysid
     from world_model_planner.world_model_node.data import DataError, load_dataset
+    from world_model_planner.core.bag_io import topics_from_args
 
     max_delay = sysid.MAX_DELAY_STEPS if args.max_delay is None else args.max_delay
     if not 0 <= max_delay <= sysid.FILE_MAX_DELAY:
@@ -30,8 +35,8 @@ def _sysid(args) -> int:
     if why:
         return refuse("wmp sysid", why)
     try:
-        tr = load_dataset(args.data)
-    except (DataError, FileNotFoundError, OSError) as exc:
+        tr = load_dataset(args.data, topics=topics_from_args(args))
+    except (DataError, ValueError, FileNotFoundError, OSError) as exc:
         return refuse("wmp sysid", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     print(f"wmp sysid: {len(tr)} rows, {len(tr.episodes)} episodes from {args.data}; "
           f"searching delays 0..{max_delay}", file=sys.stderr, flush=True)

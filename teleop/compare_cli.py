@@ -10,7 +10,11 @@ def register(subparsers) -> None:
                                           "clearance, jerk, time stopped, interventions), trajectory and "
                                           "speed/heading plots, and the world model's open-loop "
                                           "prediction error of the recorded commands at 1 s and 2 s.")
-    p.add_argument("sessions", nargs="+", help="session .mcap files (wmp session / wmp record)")
+    p.add_argument("sessions", nargs="+", help="recordings: rosbag2 directories (wmp session / wmp record / "
+                                               "ros2 bag record), metadata.yaml, .mcap or .db3 files")
+    from world_model_planner.core.bag_io import add_topic_args
+
+    add_topic_args(p)
     p.add_argument("--out", required=True, help="output .html")
     p.add_argument("--model", default=None,
                    help="world model checkpoint (default: the shipped models/husky_default.pt if present)")
@@ -33,10 +37,18 @@ def _compare(args) -> int:
     from world_model_planner.teleop.report import build_report
     from world_model_planner.core.safeio import InputError
 
+    from world_model_planner.core.bag_io import topics_from_args
+
     for s in args.sessions:
-        if not Path(s).is_file():
-            return _refuse(f"no such recording: {s}" if not Path(s).exists()
-                           else f"{s}: expected a recording file, found a directory")
+        if not Path(s).exists():
+            return _refuse(f"no such recording: {s}")
+        if Path(s).is_dir() and not (Path(s) / "metadata.yaml").is_file() and not list(Path(s).glob("*.mcap")):
+            return _refuse(f"{s}: expected a recording (a rosbag2 directory with metadata.yaml, "
+                           ".mcap or .db3), found a directory without one")
+    try:
+        topics = topics_from_args(args)
+    except ValueError as exc:
+        return _refuse(str(exc))
     out = Path(args.out)
     if out.is_dir():
         return _refuse(f"--out {args.out}: is a directory; expected an .html file")
@@ -50,7 +62,7 @@ def _compare(args) -> int:
         model = None
     try:
         data = build_report(args.sessions, args.out, model_path=model, scenario_name=args.scenario,
-                            device=args.device)
+                            device=args.device, topics=topics)
     except (InputError, ScenarioError) as exc:   # RecordingError is an InputError
         return _refuse(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     except OSError as exc:

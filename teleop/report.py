@@ -158,9 +158,10 @@ def _fmt_diff(k, v) -> str:
 
 
 def build_report(paths: list[str], out: str, model_path: str | None = None,
-                 scenario_name: str | None = None, device: str | None = None) -> dict:
-    """Load sessions, compute metrics and model errors, write the HTML. Returns the data."""
-    datas = [load_session(p) for p in paths]
+                 scenario_name: str | None = None, device: str | None = None, topics=None) -> dict:
+    """Load sessions (``topics``: core.bag_io.TopicMap for bags with other topic names), compute
+    metrics and model errors, write the HTML. Returns the data."""
+    datas = [load_session(p, topics=topics) for p in paths]
     scenario = _scenario_for(datas[0], scenario_name)
     evaluated = [(d, evaluate(d, _scenario_for(d, scenario_name) or scenario)) for d in datas]
     model, model_note = None, ""

@@ -4,12 +4,13 @@ Times are simulated seconds from the messages' header stamps (/odom, commands, s
 /diagnostics), the clock every node shares under ``use_sim_time``. Messages with a zero stamp
 are skipped (an unstamped Twist command falls back to its log time).
 
-Recordings are read with :class:`world_model_planner.core.mcap_io.McapScan`: in file order, within
+Recordings are read with :class:`world_model_planner.core.bag_io.BagReader` (rosbag2 directories,
+.mcap and .db3 files; MCAP storage through core.mcap_io.McapScan): in file order, within
 size and decompression limits, so a recording cut short by a crash (see world_model_planner.teleop.recorder) loads
 every message before the cut (:attr:`SessionData.recovery` says how much), and a damaged,
 empty or non-MCAP file is one :class:`RecordingError` line naming it. Messages are decoded with
-the installed message definitions (world_model_planner.teleop.msgdefs), never with the schema text in the file, and
-only on the topics and types a session records. Odometry and scans that fail the sensor checks
+rosbags' bundled message definitions, never with the schema text in the file, and only on the
+topics and types a session records. Odometry and scans that fail the sensor checks
 (world_model_planner.core.sensor_check) are skipped and counted in :attr:`SessionData.invalid`.
 Metadata is data: :attr:`SessionData.meta` holds bounded strings and nothing here opens a path
 named in it. This module never imports rclpy.
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from world_model_planner.core.mcap_io import McapLimits, McapScan, RecordingError, cdr_decoder
+from world_model_planner.core.mcap_io import McapLimits, RecordingError
 from world_model_planner.core.sensor_check import SensorLimits, check_odom, check_scan
 from world_model_planner.core import diagnostics as diag
 from world_model_planner.core.rosconv import stamp_to_sec, yaw_of
@@ -96,16 +97,23 @@ def _norm_type(name: str) -> str:
 
 
 def load_session(path: str | Path, limits: McapLimits | None = None,
-                 sensor_limits: SensorLimits | None = None) -> SessionData:
-    """Read one recording. Raises RecordingError (one line, naming the file) when it cannot be
-    read or holds no usable /odom."""
-    from world_model_planner.teleop.msgdefs import full_definition
+                 sensor_limits: SensorLimits | None = None, topics=None) -> SessionData:
+    """Read one recording: a rosbag2 directory (or its metadata.yaml), a .mcap or .db3 file
+    (core.bag_io.BagReader). ``topics`` (core.bag_io.TopicMap) names the bag's odometry, scan
+    and command topics when they differ from /odom, /scan, /cmd_vel. Raises RecordingError (one
+    line, naming the file) when it cannot be read or holds no usable /odom."""
+    from world_model_planner.core.bag_io import BagReader
 
     path = str(path)
     sl = sensor_limits or SensorLimits()
-    scan = McapScan(path, limits)
+    scan = BagReader(path, limits)
     allowed = _allowed_types()
-    decoders: dict = {}
+    rename = {}
+    if topics is not None:
+        for real, ours in ((topics.odom, "/odom"), (topics.scan, "/scan"), (topics.cmd, "/cmd_vel")):
+            if real and real != ours:
+                allowed[real] = allowed.pop(ours)
+                rename[real] = ours
     invalid: dict[str, int] = {}
 
     def bad(kind: str) -> None:
@@ -115,19 +123,8 @@ def load_session(path: str | Path, limits: McapLimits | None = None,
     goal = goal_t = None
     sim_diag, mux_max, edges, last_iv = [], 0, 0, False
     range_max = 8.0
-    for raw in scan.messages(allowed):
-        topic, type_name = raw.topic, _norm_type(raw.schema_name)
-        if type_name not in allowed[topic]:
-            bad(f"{topic} of type {type_name[:60]!r}")
-            continue
-        dec = decoders.get(type_name)
-        if dec is None:
-            dec = decoders[type_name] = cdr_decoder(type_name, full_definition(type_name))
-        try:
-            r = dec(raw.data)
-        except Exception:  # noqa: BLE001 - any damaged CDR payload: skip the message, count it
-            bad(f"{topic} undecodable")
-            continue
+    for raw in scan.messages(allowed):     # wrong types and undecodable payloads: scan.skipped_by
+        topic, r = rename.get(raw.topic, raw.topic), raw.msg
         t = _stamp(r.header, raw.log_time_ns) if hasattr(r, "header") else raw.log_time_ns * 1e-9
         if t is None:
             continue
@@ -174,6 +171,8 @@ def load_session(path: str | Path, limits: McapLimits | None = None,
                 edges += 1
             last_iv = bool(r.data)
     recovery = scan.recovery_note()
+    for kind, n in scan.skipped_by.items():
+        invalid[kind] = invalid.get(kind, 0) + n
     if not odom:
         raise RecordingError(f"{path}: no usable /odom messages; expected a session recording "
                              "(wmp session / wmp record)" + (f"; {recovery}" if recovery else ""))

@@ -8,6 +8,8 @@ from pathlib import Path
 
 
 def register(subparsers) -> None:
+    from world_model_planner.core.bag_io import add_topic_args
+
     p = subparsers.add_parser("collect", help="drive the sim with an exploration policy and store transitions",
                               description="Drive SimWorld in-process (lockstep, no ROS) with smooth random "
                                           "exploration; write sharded npz (format: world_model_node/data.py).")
@@ -32,7 +34,9 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("train", help="train a world model on collected transitions",
                               description="JEPA-style training (latent prediction vs an EMA target encoder, "
                                           "VICReg, supervised pose/velocity/collision heads).")
-    p.add_argument("--data", required=True, help="directory of shard_*.npz and/or *.mcap files")
+    p.add_argument("--data", required=True, help="npz shards, rosbag2 bags (directory, metadata.yaml, .mcap, "
+                                                 ".db3) or a folder of them, searched recursively")
+    add_topic_args(p)
     p.add_argument("--out", required=True, help="checkpoint file (.pt)")
     p.add_argument("--steps", type=int, default=None, help="max gradient steps (default 6000)")
     p.add_argument("--epochs", type=float, default=None, help="alternatively: passes over the training windows")
@@ -52,7 +56,8 @@ def register(subparsers) -> None:
                               description="Pose error at 0.5/1/2/3 s for the model, constant velocity and "
                                           "an ideal unicycle fed the commands; collision AUROC.")
     p.add_argument("--model", default=None, help="checkpoint (default: the shipped models/husky_default.pt)")
-    p.add_argument("--data", required=True, help="held-out transitions (shard dir, .npz or .mcap)")
+    p.add_argument("--data", required=True, help="held-out transitions (shards, rosbag2 bags or a folder of them)")
+    add_topic_args(p)
     p.add_argument("--json", default=None, help="write the result JSON here")
     p.add_argument("--plots", default=None, help="write error_vs_horizon.png into this directory")
     p.add_argument("--stride", type=int, default=5, help="rows between evaluation starts (default 5)")
@@ -150,13 +155,14 @@ def _train(args) -> int:
     from world_model_planner.world_model_node.losses import LossWeights
     from world_model_planner.world_model_node.model import WorldModelConfig
     from world_model_planner.world_model_node.train import TrainConfig, train, train_config_dict
+    from world_model_planner.core.bag_io import topics_from_args
 
     if Path(args.out).is_dir():
         return _refuse("train", f"--out {args.out} is a directory; expected a checkpoint file (.pt)")
     _warnings_to_stderr("train")
     try:
-        data = load_dataset(args.data)
-    except DataError as exc:
+        data = load_dataset(args.data, topics=topics_from_args(args))
+    except (DataError, ValueError) as exc:
         return _refuse("train", str(exc))
     over = {k: v for k, v in {"steps": args.steps, "epochs": args.epochs, "batch_size": args.batch_size,
                               "horizon": args.horizon, "time_budget_s": args.time_budget_s,
@@ -167,7 +173,9 @@ def _train(args) -> int:
     if args.latent_dim:
         mc["latent_dim"] = args.latent_dim
     weights = LossWeights(variance=0.0, covariance=0.0) if args.no_vicreg else LossWeights()
-    print(f"training on {len(data)} rows, {len(data.episodes)} episodes from {args.data}")
+    cmd_rows = data.cmd_rows()
+    print(f"training on {len(data)} rows ({cmd_rows} carry a command, {100 * cmd_rows / max(len(data), 1):.0f}%), "
+          f"{len(data.episodes)} episodes from {args.data}")
     model, metrics = train(data, WorldModelConfig(**mc), cfg, weights)
     if int(os.environ.get("RANK", "0")) != 0:  # torchrun: rank 0 saves
         return 0
@@ -189,6 +197,7 @@ def _eval(args) -> int:
     from world_model_planner.world_model_node.checkpoint import CheckpointError, load_checkpoint
     from world_model_planner.world_model_node.data import DataError, load_dataset
     from world_model_planner.world_model_node.evaluate import evaluate, load_sysid_model, nan_to_none, plot, summary
+    from world_model_planner.core.bag_io import topics_from_args
 
     from world_model_planner.core.safeio import InputError, atomic_write_text
 
@@ -200,8 +209,9 @@ def _eval(args) -> int:
     _warnings_to_stderr("eval-model")
     try:
         model = load_checkpoint(path, device=args.device)
-        data = load_dataset(args.data)
-        train = load_dataset(args.train_data) if args.train_data else None
+        topics = topics_from_args(args)
+        data = load_dataset(args.data, topics=topics)
+        train = load_dataset(args.train_data, topics=topics) if args.train_data else None
         sysid_model, note = load_sysid_model(float(model.dt_s), args.sysid, train)
         if sysid_model is None and (args.sysid or args.train_data):
             return _refuse("eval-model", f"classic_id: {note}")

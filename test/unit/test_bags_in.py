@@ -15,6 +15,7 @@ from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, W
 from rosbags.typesys import Stores, get_typestore  # noqa: E402
 
 from world_model_planner.core.bag_io import BagError, TopicMap, find_inputs  # noqa: E402
+from world_model_planner.core.mcap_io import RecordingError  # noqa: E402
 from world_model_planner.world_model_node.data import DataError, Transitions, load_dataset, save_shard  # noqa: E402
 
 TS = get_typestore(Stores.ROS2_JAZZY)
@@ -205,3 +206,17 @@ def test_unreadable_files_are_named_with_what_was_expected(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(BagError, match="no data found"):
         find_inputs(tmp_path / "empty")
+
+
+def test_compare_loader_reads_bags_with_mapped_topics(tmp_path):
+    from world_model_planner.teleop.session_data import load_session
+
+    bag = write_bag(tmp_path / "bag", "sqlite3", names={"odom": "/robot/odom", "scan": "/front/scan",
+                                                        "cmd": "/cmd_vel_out"})
+    with pytest.raises(RecordingError, match="no usable /odom"):
+        load_session(bag)
+    data = load_session(bag / "metadata.yaml", topics=TopicMap.parse("odom=/robot/odom,scan=/front/scan,"
+                                                                     "cmd=/cmd_vel_out"))
+    assert len(data.odom) == N_ODOM and data.scans.shape == (N_ODOM // 2 - 1, 8)
+    assert data.invalid == {"/scan": 1}                  # the first scan's ranges (0 m) are below range_min
+    np.testing.assert_allclose(data.cmds["/cmd_vel"][:, 1:], np.tile([0.6, -0.2], (N_ODOM, 1)), atol=1e-6)

@@ -39,7 +39,7 @@ ZIP_MAGIC = b"PK\x03\x04"
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
-class BagError(InputError):
+class BagError(RecordingError):
     """A bag that cannot be read (one line, names the file and what was expected)."""
 
 
@@ -171,7 +171,8 @@ class BagReader:
         self.path = Path(path)
         self.limits = limits or McapLimits()
         self.recovery = ""
-        self.skipped = 0            # undecodable messages
+        self.skipped_by: dict[str, int] = {}   # "<topic> of type '<type>'" / "<topic> undecodable" -> count
+        self.metadata: dict[str, dict[str, str]] = {}   # MCAP metadata records (first of each name)
         self._store = _typestore()
         self._tmp: tempfile.TemporaryDirectory | None = None
         self._mcap_files: list[Path] | None = None   # read with McapScan
@@ -179,6 +180,8 @@ class BagReader:
         self.topics: dict[str, tuple[str, int]] = {}  # topic -> (type, count or -1 unknown)
         if not self.path.exists():
             raise BagError(f"{self.path}: no such bag (expected {EXPECTED})")
+        if self.path.name == "metadata.yaml" and self.path.is_file():
+            self.path = self.path.parent
         if self.path.is_file() and self.path.name.endswith(".zstd") and not (self.path.parent / "metadata.yaml").is_file():
             self.path = self._unzstd(self.path)
         if self.path.is_file():
@@ -282,15 +285,26 @@ class BagReader:
         finally:
             self.close()
 
+    @property
+    def skipped(self) -> int:
+        """Messages skipped: an unexpected type or a payload that does not decode."""
+        return sum(self.skipped_by.values())
+
+    def recovery_note(self) -> str:
+        return self.recovery
+
+    def _skip(self, why: str) -> None:
+        self.skipped_by[why] = self.skipped_by.get(why, 0) + 1
+
     def _decode(self, topic, msgtype, raw, log_ns, topics) -> BagMessage | None:
         msgtype = norm_type(msgtype)
         if msgtype not in topics.get(topic, ()):
-            self.skipped += 1
+            self._skip(f"{topic} of type {msgtype[:60]!r}")
             return None
         try:
             msg = self._store.deserialize_cdr(bytes(raw), msgtype)
         except Exception:  # noqa: BLE001 - a damaged payload: skip it, count it
-            self.skipped += 1
+            self._skip(f"{topic} undecodable")
             return None
         return BagMessage(topic, msgtype, int(log_ns), msg)
 
@@ -310,6 +324,8 @@ class BagReader:
                 raise BagError(str(exc)) from None
             for topic, sid in scan._channels.values():
                 self.topics.setdefault(topic, (norm_type(scan._schemas.get(sid, "")), 0))
+            for name, values in scan.metadata.items():
+                self.metadata.setdefault(name, values)
             note = scan.recovery_note()
             if note:
                 notes.append(f"{f.name}: {note}" if len(self._mcap_files) > 1 else note)
@@ -342,3 +358,21 @@ class BagReader:
             self._tmp.cleanup()
             self._tmp = None
 
+
+
+def add_topic_args(parser) -> None:
+    """``--topics`` and ``--odom-topic``/``--scan-topic``/``--cmd-topic``/``--image-topic`` on a
+    sub-command that reads bags; :func:`topics_from_args` turns them into a TopicMap."""
+    parser.add_argument("--topics", default=None, metavar="KEY=/TOPIC,...",
+                        help="bag topic names, e.g. odom=/robot/odom,scan=/front/scan,cmd=/cmd_vel_out "
+                             "(keys odom, scan, cmd, image; defaults /odom, /scan, /cmd_vel)")
+    for key, typ in (("odom", "nav_msgs/Odometry"), ("scan", "sensor_msgs/LaserScan"),
+                     ("cmd", "geometry_msgs/Twist or TwistStamped"), ("image", "sensor_msgs/Image")):
+        parser.add_argument(f"--{key}-topic", default=None, metavar="TOPIC",
+                            help=f"the bags' {typ} topic (overrides --topics {key}=...)")
+
+
+def topics_from_args(args) -> TopicMap:
+    """The TopicMap of :func:`add_topic_args`' flags; ValueError naming the bad flag."""
+    return TopicMap.parse(getattr(args, "topics", None), **{
+        k: getattr(args, f"{k}_topic", None) for k in ("odom", "scan", "cmd", "image")})
