@@ -17,6 +17,8 @@ Format (the README's "Simulation" section documents every field and bound)::
     payload_kg: 0.0               # optional; mass added to the base, kg
     latency_s: 0.0                # optional; delay between a command and the motors, s
     movers: [...]                 # optional; people and carts that move (world_model_planner.sim.movers)
+    barn: {reference_length_m: 12.3, reference: path_0.npy}  # optional; BARN Challenge rules
+                                  # (a collision ends the episode as a failure; BARN score)
 
 Bounds (a file outside them is refused; see the constants below):
 
@@ -128,6 +130,15 @@ class Cylinder:
     radius: float
 
 
+@dataclass(frozen=True)
+class BarnRules:
+    """The BARN Challenge's rules (sim.world_import): a collision ends the episode as a failure,
+    and the episode gets a BARN score (core.metrics.barn_score) from the reference path length,
+    or, where none is given, from the shortest path on the true map."""
+    reference_length_m: float | None = None
+    reference: str = ""           # where the length comes from (e.g. the path file's name)
+
+
 Obstacle = Union[Box, Cylinder]
 OBSTACLE_HEIGHT_M = 0.5
 
@@ -148,6 +159,7 @@ class Scenario:
     payload_kg: float = 0.0
     latency_s: float = 0.0
     movers: tuple = ()            # tuple[movers.MoverSpec, ...]
+    barn: BarnRules | None = None
 
     def footprint_clearance_m(self, x: float, y: float, yaw: float) -> float:
         """Distance from the robot footprint at (x, y, yaw) to the nearest wall or obstacle."""
@@ -254,7 +266,7 @@ def _flow_depth(data: bytes) -> int:
 # ---------------------------------------------------------------------------------- parsing
 
 _TOP_KEYS = {"name", "robot", "arena", "obstacles", "start", "goal", "time_limit", "description",
-             "terrain", "ramps", "payload_kg", "latency_s", "movers"}
+             "terrain", "ramps", "payload_kg", "latency_s", "movers", "barn"}
 PAYLOAD_RANGE_KG = (0.0, 500.0)
 LATENCY_RANGE_S = (0.0, 1.0)
 
@@ -369,11 +381,17 @@ def parse_scenario(data: Any, source: str = "<memory>") -> Scenario:
     payload = r.number(data.get("payload_kg", 0.0), "payload_kg", *PAYLOAD_RANGE_KG, unit=" kg")
     latency = r.number(data.get("latency_s", 0.0), "latency_s", *LATENCY_RANGE_S, unit=" s")
     movers = movers_mod.parse_movers(r, data.get("movers"), arena, obstacles=tuple(obstacles))
+    barn = None
+    if data.get("barn") is not None:
+        b = r.mapping(data["barn"], "barn", set(), {"reference_length_m", "reference"})
+        ref = b.get("reference_length_m")
+        barn = BarnRules(None if ref is None else r.number(ref, "barn.reference_length_m", 0.1, 1e4, unit=" m"),
+                         r.string(b.get("reference", ""), "barn.reference", DESCRIPTION_MAX_CHARS))
 
     sc = Scenario(name=name, robot=robot, arena=arena, obstacles=tuple(obstacles), start=start,
                   goal=goal, time_limit_s=time_limit, source=source, description=description,
                   terrain=tuple(terrain), ramps=tuple(ramps), payload_kg=payload, latency_s=latency,
-                  movers=tuple(movers))
+                  movers=tuple(movers), barn=barn)
 
     # Geometry: the robot must fit at the start; the goal must be reachable ground.
     spec = ROBOTS[robot]

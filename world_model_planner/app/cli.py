@@ -13,6 +13,7 @@ import sys
 # Modules that contribute sub-commands, in the order they appear in --help.
 COMMAND_MODULES = (
     "world_model_planner.app.sim_cli",
+    "world_model_planner.app.import_world_cli",
     "world_model_planner.world_model_node.cli",
     "world_model_planner.planner_node.cli",
     "world_model_planner.app.teleop_cli",

@@ -120,7 +120,9 @@ def finalize(rec: dict, scenario) -> dict:
     tol = float(scenario.goal.tolerance)
     metric("path_length_m", lambda: metrics.path_length_m(xy) if xy else 0.0, 3)
     metric("final_distance_m", lambda: metrics.goal_distance_m(xy[-1], goal) if xy else None, 3)
-    metric("success", lambda: bool(xy) and metrics.reached(xy[-1], goal, tol) and not rec.get("error"))
+    barn = getattr(scenario, "barn", None)    # BARN rules: a collision makes the run a failure
+    metric("success", lambda: bool(xy) and metrics.reached(xy[-1], goal, tol) and not rec.get("error")
+           and not (barn is not None and (rec.get("collisions") or 0) > 0))
     start = xy[0] if xy else (scenario.start.x, scenario.start.y)
     metric("shortest_path_m", lambda: metrics.shortest_path_m(scenario, start), 3)
 
@@ -129,6 +131,15 @@ def finalize(rec: dict, scenario) -> dict:
             raise ValueError("needs shortest_path_m and path_length_m")
         return metrics.spl(bool(rec["success"]), rec["shortest_path_m"], rec["path_length_m"])
     metric("spl", spl, 4)
+    if barn is not None:
+        from world_model_planner.sim.world_import import barn_reference
+
+        def reference() -> float:
+            length, rec["barn_reference"] = barn_reference(scenario)
+            return length
+        metric("barn_reference_m", reference, 3)
+        metric("barn_score", lambda: metrics.barn_score(bool(rec["success"]), rec.get("time_s"),
+                                                        rec["barn_reference_m"]), 4)
     rec["goal"] = [goal[0], goal[1], tol]
     rec["scenario_source"] = str(getattr(scenario, "source", "") or scenario.name)
     if errors:
@@ -211,6 +222,7 @@ class EpisodeLoop:
         self.goal = (float(scenario.goal.x), float(scenario.goal.y))
         self.tol = float(scenario.goal.tolerance)
         self.time_limit_s = time_limit_s
+        self.barn = getattr(scenario, "barn", None) is not None   # a collision ends the episode
 
     def run(self) -> dict:
         mon, cfg, goal = self.mon, self.cfg, self.goal
@@ -228,6 +240,8 @@ class EpisodeLoop:
             t, x, y, _ = mon.odom.last()
             state = mon.diag.planner_state()
             reason, reached_since = self._end_reason(t - t0, (x, y), state, t, reached_since)
+            if reason is None and self.barn and mon.diag.collisions() > collisions0:
+                reason = "collision"
             if reason is None and now - wall0 > max_wall_s:
                 reason = "wall_time_limit"
             if reason is not None:

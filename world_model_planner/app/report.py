@@ -36,6 +36,10 @@ def summary_rows(episodes: list[dict]) -> list[dict]:
     return [{"scenario": s, "planner": p, **summarize(eps)} for (s, p), eps in group(episodes).items()]
 
 
+#: The BARN Challenge's score, shown where an episode has one (BARN scenarios).
+BARN_COLUMN = ("barn_score", "BARN score", "{:.3f}")
+
+
 def _fmt(value, fmt: str) -> str:
     return "–" if value is None else fmt.format(value)
 
@@ -49,12 +53,21 @@ def markdown_table(episodes: list[dict]) -> str:
         eps = [e for e in episodes if e["planner"] == p]
         if len({e["scenario"] for e in eps}) > 1:
             rows.append({"scenario": "**all**", "planner": p, **summarize(eps)})
-    head = "| scenario | planner | episodes | " + " | ".join(h for _, h, _ in COLUMNS) + " |"
-    lines = [head, "|" + "---|" * (3 + len(COLUMNS))]
+    barn = [e for e in episodes if e.get("barn_score") is not None]
+    columns = COLUMNS + [BARN_COLUMN] if barn else COLUMNS
+    head = "| scenario | planner | episodes | " + " | ".join(h for _, h, _ in columns) + " |"
+    lines = [head, "|" + "---|" * (3 + len(columns))]
     for r in rows:
         cells = [r["scenario"], r["planner"], str(r["episodes"])]
-        cells += [_fmt(r[k], f) for k, _, f in COLUMNS]
+        cells += [_fmt(r.get(k), f) for k, _, f in columns]
         lines.append("| " + " | ".join(cells) + " |")
+    if barn:
+        lines += ["", "BARN score = success x t_opt / clip(t, 2 t_opt, 8 t_opt), t_opt = reference "
+                  "length / 2 m/s (max 0.5); a collision ends the episode as a failure."]
+        own = sorted({e["scenario"] for e in barn if "shortest path" in str(e.get("barn_reference"))})
+        if own:
+            lines.append("No reference path for " + ", ".join(own) + ": their t_opt uses the "
+                         "shortest path on the true map.")
     return "\n".join(lines)
 
 

@@ -60,6 +60,10 @@ def register(subparsers) -> None:
     b.add_argument("--out", required=True, metavar="DIR")
     b.add_argument("--jobs", type=int, default=1, help="episodes in parallel (own ROS domain each)")
     b.add_argument("--time-limit", type=float, default=None)
+    b.add_argument("--barn", default=None, metavar="DIR",
+                   help="BARN Challenge worlds instead of --scenarios: every world_N.world[.gz] in DIR "
+                        "(imported under BARN rules into OUT/scenarios, path_N.npy beside it as the "
+                        "reference) and every scenario .yaml made by `wmp import-world --barn`")
     b.set_defaults(func=cmd_bench)
 
     d = subparsers.add_parser(
@@ -159,10 +163,13 @@ def _summary(e: dict) -> str:
         return f"ERROR: {e['error'].splitlines()[0]}"
     hz = e.get("plan_hz_median")
     why = {"time_limit": "time limit", "wall_time_limit": "wall-clock limit: the planner "
-           "could not keep up with the lockstep sim", "refused": "the planner refused the goal"}
+           "could not keep up with the lockstep sim", "refused": "the planner refused the goal",
+           "collision": "collision: under BARN rules the episode ends"}
     return (f"{'reached' if e['success'] else 'NOT reached (' + why.get(e['end_reason'], e['end_reason']) + ')'} "
             f"in {e['time_s']:.1f} s sim / {e['wall_s']:.0f} s wall, path {e['path_length_m']:.1f} m "
-            f"(SPL {e['spl']:.2f}), {e['collisions']} collisions, "
+            f"(SPL {e['spl']:.2f}"
+            + ("" if e.get("barn_score") is None else f", BARN score {e['barn_score']:.3f}")
+            + f"), {e['collisions']} collisions, "
             f"plan {'–' if hz is None else f'{hz:.0f}'} Hz")
 
 
@@ -271,6 +278,11 @@ def cmd_bench(args) -> int:
     if why:
         _err(why)
         return 2
+    if args.barn:     # BARN worlds: imported (or read) here; bad input raises an InputError
+        from world_model_planner.app.import_world_cli import barn_scenarios
+
+        args.scenarios = barn_scenarios(args.barn, getattr(args, "robot", None),
+                                        Path(args.out) / "scenarios")
     scenarios = _scenario_list(args.scenarios)
     planners = [p.strip() for p in args.planners.split(",") if p.strip()]
     bad = [p for p in planners if p not in PLANNERS]

@@ -208,6 +208,7 @@ def summarize(episodes: list[dict]) -> dict:
         "episodes": n,
         "success_rate": len(ok) / n if n else None,
         "spl": mean("spl", episodes),
+        "barn_score": mean("barn_score", episodes),   # None outside BARN scenarios
         "time_s": mean("time_s", ok),
         "path_length_m": mean("path_length_m", ok),
         "collision_rate": (sum(1 for e in episodes if (e.get("collisions") or 0) > 0) / n) if n else None,
@@ -216,3 +217,26 @@ def summarize(episodes: list[dict]) -> dict:
         "plan_hz": median_or_none(e.get("plan_hz_median") for e in episodes),
         "errors": sum(1 for e in episodes if e.get("error")),
     }
+
+
+# -- the BARN Challenge's score -------------------------------------------------------------
+
+#: The BARN score's optimal speed: t_opt = reference length / 2 m/s (its run.py).
+BARN_OPT_SPEED_MPS = 2.0
+
+
+def barn_score(success: bool, time_s: float | None, reference_length_m: float,
+               speed_mps: float = BARN_OPT_SPEED_MPS) -> float:
+    """BARN score of one run: success x t_opt / clip(t, 2 t_opt, 8 t_opt), t_opt = reference
+    length / 2 m/s (the-barn-challenge run.py since 2024). In [0, 0.5]; 0 on failure.
+    Raises ValueError for a non-finite or non-positive reference length or speed."""
+    ref, v = float(reference_length_m), float(speed_mps)
+    if not (math.isfinite(ref) and ref > 0.0 and math.isfinite(v) and v > 0.0):
+        raise ValueError(f"reference length {ref:g} m at {v:g} m/s: expected finite numbers > 0")
+    if not success:
+        return 0.0
+    t = float(time_s) if time_s is not None else math.nan
+    if not math.isfinite(t) or t < 0.0:
+        raise ValueError(f"time {time_s!r} s of a successful run: expected a finite number >= 0")
+    t_opt = ref / v
+    return float(t_opt / min(max(t, 2.0 * t_opt), 8.0 * t_opt))

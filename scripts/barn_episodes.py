@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""BARN worlds without ROS: SimWorld and a Navigator in one process under the BARN rules
+(a collision ends the episode as a failure; success within the goal tolerance before the time
+limit), one line per episode with its BARN score, then the success rate and mean score.
+
+    python scripts/barn_episodes.py --barn ../shared/barn --worlds 1,151,299 --robot jackal --seeds 1
+
+The worlds are imported as `wmp import-world --barn` does (path_N.npy beside world_N.world as
+the reference path). Metrics come from app.episode.finalize, as in `wmp bench --barn`; the numbers
+of record come from `wmp bench --barn DIR` over the real node processes.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def planner_config(robot: str, samples: int, horizon: int):
+    """PlannerConfig with the robot file's limits and footprint (core.robot_config), as the
+    planner node gets them."""
+    from world_model_planner.core.robot_config import load_robot, planner_params
+    from world_model_planner.planner_node.mppi import MPPIConfig
+    from world_model_planner.planner_node.navigator import PlannerConfig
+
+    cfg = PlannerConfig(mppi=MPPIConfig(samples=samples, horizon=horizon))
+    for key, value in planner_params(load_robot(robot)).items():
+        if "." not in key:              # the robot's name
+            continue
+        section, name = key.split(".", 1)
+        part = getattr(cfg, section, None)
+        if part is not None and hasattr(part, name):
+            setattr(part, name, value)
+    return cfg
+
+
+def episode(sc, kind: str, seed: int, cfg) -> dict:
+    from world_model_planner.app.episode import finalize
+    from world_model_planner.planner_node.navigator import make_navigator
+    from world_model_planner.sim.world import SimWorld
+
+    nav = make_navigator(kind, None, cfg, "cpu")
+    wall0 = time.monotonic()
+    with SimWorld(sc, seed=seed, perturb=seed > 0) as w:
+        nav.set_goal(sc.goal.x, sc.goal.y, tolerance=0.8 * sc.goal.tolerance)
+        t, traj, reason = 0.0, [], "time_limit"
+        p = w.pose()
+        traj.append([0.0, float(p[0]), float(p[1]), float(p[2])])
+        while t < sc.time_limit_s - 1e-9:
+            cmd = nav.step(w.pose(), w.velocity(), w.scan(), t)
+            w.step(cmd.v, cmd.w, 0.1)
+            t += 0.1
+            p = w.pose()
+            traj.append([round(t, 3), float(p[0]), float(p[1]), float(p[2])])
+            if w.collision_count > 0:
+                reason = "collision"
+                break
+            if w.goal_reached():
+                reason = "reached"
+                break
+        rec = {"scenario": sc.name, "planner": kind, "seed": seed, "time_s": round(t, 3),
+               "collisions": w.collision_count, "end_reason": reason, "trajectory": traj,
+               "wall_s": round(time.monotonic() - wall0, 1)}
+    return finalize(rec, sc)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--barn", required=True, help="folder with world_N.world[.gz] and path_N.npy")
+    ap.add_argument("--worlds", default="1,151,299", help="comma-separated world numbers")
+    ap.add_argument("--robot", default="jackal")
+    ap.add_argument("--planners", default="classic")
+    ap.add_argument("--seeds", type=int, default=1)
+    ap.add_argument("--samples", type=int, default=256)
+    ap.add_argument("--horizon", type=int, default=20)
+    args = ap.parse_args(argv)
+
+    import torch
+    from tqdm import tqdm
+
+    from world_model_planner.app.import_world_cli import import_world
+    from world_model_planner.sim.scenario import load_scenario
+
+    torch.set_num_threads(1)
+    folder = Path(args.barn)
+    tmp = Path(tempfile.mkdtemp(prefix="barn-"))
+    scenarios = []
+    for n in (s.strip() for s in args.worlds.split(",") if s.strip()):
+        world = next((p for p in (folder / f"world_{n}.world", folder / f"world_{n}.world.gz",
+                                  folder / "more" / f"world_{n}.world.gz") if p.is_file()), None)
+        if world is None:
+            print(f"barn_episodes: no world_{n}.world[.gz] in {folder}", file=sys.stderr)
+            return 2
+        out, _ = import_world(world, tmp / f"world_{n}.yaml", robot=args.robot, barn=True)
+        scenarios.append(load_scenario(out))
+    rows = []
+    grid = [(sc, k, s) for sc in scenarios for k in args.planners.split(",") for s in range(args.seeds)]
+    print("| world | planner | seed | success | end | time s | path m | reference m | BARN score | wall s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for sc, kind, seed in tqdm(grid, desc="barn", unit="episode", file=sys.stderr):
+        r = episode(sc, kind, seed, planner_config(args.robot, args.samples, args.horizon))
+        rows.append(r)
+        tqdm.write(f"| {sc.name} | {kind} | {seed} | {r['success']} | {r['end_reason']} | {r['time_s']:.1f} | "
+                   f"{r['path_length_m']:.1f} | {r['barn_reference_m']:.2f} | {r['barn_score']:.3f} | "
+                   f"{r['wall_s']:.0f} |")
+    ok = np.mean([bool(r["success"]) for r in rows])
+    score = np.mean([r["barn_score"] for r in rows])
+    print(f"\n{len(rows)} episodes ({args.robot}, {args.planners}): success {ok:.0%}, mean BARN score {score:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
