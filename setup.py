@@ -32,6 +32,8 @@ setup(
         (f"share/{PACKAGE}/models", _files("models/*.pt") + _files("models/*.md")),
     ],
     install_requires=["setuptools"],
+    # optional: `pip install -e ".[cluster]"` for `wmp bench/collect --ray` (core/cluster.py)
+    extras_require={"cluster": ["ray==2.60.0"]},
     zip_safe=True,
     maintainer="world_model_planner maintainers",
     maintainer_email="maintainers@world-model-planner.invalid",

@@ -1,10 +1,22 @@
 """Training loop: random K-step windows, EMA target encoder, validation by episode, early stop.
 
 Single process by default. Launched by ``torchrun`` (``LOCAL_RANK``/``WORLD_SIZE`` set and
-WORLD_SIZE > 1) it runs DistributedDataParallel: one process per device (NCCL on GPUs, gloo
-on CPU), gradients averaged, rank 0 validates, logs and saves. UNTESTED HERE: the test suite
-covers only the single-process path; the DDP path was run by hand once with
-``torchrun --nproc_per_node=2 wmp train ... --device cpu`` (gloo) and never on GPUs.
+WORLD_SIZE > 1; one machine with ``--nproc_per_node=N``, several with ``--nnodes`` and
+``--rdzv-endpoint``) it runs DistributedDataParallel: one process per device (NCCL on GPUs,
+gloo on CPU). Each step every rank draws the same global batch of ``batch_size`` windows (one
+generator, seeded alike on every rank) and trains on its own contiguous ``batch_size / world``
+of them, so the ranks read distinct windows and together exactly the single-process batch; DDP
+averages the gradients, which equals the single-process gradient of the mean loss for every
+per-window term. Only the VICReg anti-collapse terms (variance, covariance) are batch statistics
+and are taken per rank, as DDP does without a synchronised batch statistic, so a run with them
+on differs slightly from one process; with ``--no-vicreg`` the two agree to float rounding
+(test/stack/test_train_torchrun.py). Rank 0 validates, logs and writes every file.
+
+Resuming (``state_path``): every ``eval_every`` steps rank 0 writes the whole training state
+(weights, target encoder, optimiser, schedule, sampling generator, best model, early-stop
+counter) to ``state_path`` atomically; a run started with ``resume=True`` continues from it
+(rank 0 reads it and hands it to the other ranks, so the file need not be on every machine)
+and draws the same batches from there as the run it replaces.
 """
 from __future__ import annotations
 
@@ -183,11 +195,46 @@ def validate_model(model, target, sampler: WindowSampler, weights: LossWeights, 
     return out
 
 
+def _rank_part(batch, lo: int, hi: int):
+    """Rows lo:hi of every tensor in a (nested) batch dict; None stays None."""
+    if isinstance(batch, dict):
+        return {k: _rank_part(v, lo, hi) for k, v in batch.items()}
+    return None if batch is None else batch[lo:hi]
+
+
+def _save_state(path: str, state: dict) -> None:
+    from world_model_planner.core.safeio import atomic_path
+
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def _load_state(path: str, distributed: bool, rank: int) -> dict | None:
+    """The training state at ``path`` (rank 0 reads it and broadcasts it), or None if none."""
+    state = None
+    if rank == 0 and os.path.isfile(path):
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - a damaged state file names itself
+            raise ValueError(f"--resume: {path}: not a readable training state "
+                             f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})") from None
+    if distributed:
+        import torch.distributed as dist
+
+        box = [state]
+        dist.broadcast_object_list(box, 0)
+        state = box[0]
+    return state
+
+
 def train(data: Transitions, model_cfg: WorldModelConfig | None = None, cfg: TrainConfig | None = None,
-          weights: LossWeights | None = None, init_model: WorldModel | None = None) -> tuple[WorldModel, dict]:
+          weights: LossWeights | None = None, init_model: WorldModel | None = None,
+          state_path: str | None = None, resume: bool = False) -> tuple[WorldModel, dict]:
     """Train a world model on ``data``. Returns (best model on CPU, eval mode; metrics dict).
 
     init_model: start from these weights (fine-tuning); its config replaces ``model_cfg``.
+    state_path: where rank 0 keeps the resumable training state (every eval_every steps);
+    resume: continue from it when it exists (see the module docstring).
     """
     from tqdm import tqdm
 
@@ -202,11 +249,17 @@ def train(data: Transitions, model_cfg: WorldModelConfig | None = None, cfg: Tra
         raise ValueError(f"data has {data.scan.shape[1]} scan beams, model config expects {model_cfg.scan_beams}")
     world, rank, local_rank = _dist_info()
     distributed = world > 1
-    if distributed:  # torchrun path (untested here)
+    if distributed:  # torchrun
         import torch.distributed as dist
 
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-        device = torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+        if cfg.batch_size % world:
+            raise ValueError(f"batch_size {cfg.batch_size} is not divisible by the {world} torchrun processes: "
+                             f"each rank trains on batch_size / WORLD_SIZE windows of the global batch")
+        use_cuda = torch.cuda.is_available() and cfg.device != "cpu"
+        dist.init_process_group("nccl" if use_cuda else "gloo")
+        device = torch.device(f"cuda:{local_rank}") if use_cuda else torch.device("cpu")
+        if use_cuda:
+            torch.cuda.set_device(device)
     else:
         device = pick_device(cfg.device)
     if device.type == "cpu" and cfg.cpu_threads > 0:
@@ -236,13 +289,32 @@ def train(data: Transitions, model_cfg: WorldModelConfig | None = None, cfg: Tra
     warm = max(1, steps // 50)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
-    gen = torch.Generator().manual_seed(cfg.seed + 7919 * rank)
-    best, best_state, bad, history = math.inf, None, 0, []
-    t0, last_terms, stopped = time.monotonic(), {}, "steps"
-    bar = tqdm(range(steps), desc="train", disable=not cfg.progress or rank != 0, dynamic_ncols=True)
+    gen = torch.Generator().manual_seed(cfg.seed)    # alike on every rank: one global batch per step
+    part = cfg.batch_size // world
+    lo, hi = rank * part, (rank + 1) * part          # this rank's windows of it
+    best, best_state, bad, history, best_val = math.inf, None, 0, [], {}
+    t0, last_terms, stopped, first = time.monotonic(), {}, "steps", 0
+    state = _load_state(state_path, distributed, rank) if (resume and state_path) else None
+    if state is not None:
+        model.load_state_dict(state["model"])
+        target.load_state_dict(state["target"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        gen.set_state(state["gen"])
+        torch.set_rng_state(state["torch_rng"])
+        first, best, bad, history = int(state["step"]), float(state["best"]), int(state["bad"]), state["history"]
+        best_state, best_val = state["best_state"], state["best_val"]
+        t0 -= float(state["elapsed_s"])
+        if first >= steps:
+            raise ValueError(f"--resume: {state_path} is already at step {first} of {steps}")
+    bar = tqdm(range(first, steps), initial=first, total=steps, desc="train",
+               disable=not cfg.progress or rank != 0, dynamic_ncols=True)
+    step = first - 1
     for step in bar:
-        loss, last_terms = step_mod(target, tr.sample(cfg.batch_size, gen, cfg.history_dropout), weights,
-                                    pos_weight)
+        batch = tr.sample(cfg.batch_size, gen, cfg.history_dropout)
+        if distributed:
+            batch = _rank_part(batch, lo, hi)
+        loss, last_terms = step_mod(target, batch, weights, pos_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
@@ -253,6 +325,12 @@ def train(data: Transitions, model_cfg: WorldModelConfig | None = None, cfg: Tra
                 pt.mul_(cfg.ema_tau).add_(po.detach(), alpha=1.0 - cfg.ema_tau)
         last_step = step == steps - 1
         over_time = cfg.time_budget_s > 0 and time.monotonic() - t0 > cfg.time_budget_s
+        if distributed and cfg.time_budget_s > 0:   # rank 0's clock decides, or the ranks part ways
+            import torch.distributed as dist
+
+            flag_t = torch.tensor([int(over_time)], device=device)
+            dist.broadcast(flag_t, 0)
+            over_time = bool(flag_t.item())
         if (step + 1) % cfg.eval_every == 0 or last_step or over_time:
             if rank == 0:
                 v = validate_model(model, target, va, weights, pos_weight)
@@ -266,6 +344,13 @@ def train(data: Transitions, model_cfg: WorldModelConfig | None = None, cfg: Tra
                     best_state = {k: t.detach().cpu().clone() for k, t in model.state_dict().items()}
                 else:
                     bad += 1
+                if state_path and not last_step:
+                    _save_state(state_path, {
+                        "step": step + 1, "model": model.state_dict(), "target": target.state_dict(),
+                        "opt": opt.state_dict(), "sched": sched.state_dict(), "gen": gen.get_state(),
+                        "best": best, "bad": bad, "history": history, "best_state": best_state,
+                        "best_val": best_val, "elapsed_s": time.monotonic() - t0,
+                        "torch_rng": torch.get_rng_state()})
             flag = torch.tensor([1 if bad >= cfg.patience else 0], device=device)
             if distributed:
                 import torch.distributed as dist
@@ -280,6 +365,8 @@ def train(data: Transitions, model_cfg: WorldModelConfig | None = None, cfg: Tra
     bar.close()
     final = WorldModel(model_cfg)
     final.load_state_dict(best_state if best_state is not None else model.state_dict())
+    if not last_terms:   # resumed at the very end: nothing trained in this run
+        raise ValueError("no training step ran")
     std = last_terms["latent_std"].cpu()
     metrics = {
         "steps_run": step + 1, "stopped": stopped, "train_time_s": time.monotonic() - t0,
