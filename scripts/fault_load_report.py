@@ -14,6 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from world_model_planner.app.stack import PLANNERS
 from world_model_planner.testing.domain import DomainLease
 from world_model_planner.testing.load import LOADS, run_load, table
 from world_model_planner.testing.models import tiny_checkpoint
@@ -24,7 +25,7 @@ def main(argv=None) -> int:
     ap.add_argument("--duration", type=float, default=60.0, help="seconds of load per case (after warm-up)")
     ap.add_argument("--loads", default=",".join(LOADS), help=f"comma-separated subset of {LOADS}")
     ap.add_argument("--model", default="", help="world-model checkpoint (default: an untrained tiny one)")
-    ap.add_argument("--planner", default="hierarchical", choices=("hierarchical", "flat", "classic"))
+    ap.add_argument("--planner", default="hierarchical", choices=PLANNERS)
     ap.add_argument("--domain", type=int, default=0, help="ROS_DOMAIN_ID (default: a free one, leased)")
     ap.add_argument("--json", default="", help="also write the results here")
     ap.add_argument("--logs", default="", help="node log directory (default: a temp dir)")
