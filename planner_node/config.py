@@ -45,6 +45,19 @@ class PlannerNodeConfig:
                                  "may point into; others are refused and logged. '' = the package's models/ "
                                  "and world_model_node's default checkpoint_dir "
                                  "($ROS_HOME/world_model_planner/checkpoints).")
+    localization_topic: str = param("", "geometry_msgs/PoseWithCovarianceStamped of the robot in the map frame "
+                                    "(AMCL's /amcl_pose, slam_toolbox's /pose, the sim's localization_pose); "
+                                    "paired with /odom by timestamp it gives map → odom for goals in that "
+                                    "frame. '' = tf2 only (where tf2_ros is importable).")
+    localization_pair_tolerance_s: float = param(0.2, "A localization pose is paired with the odometry of the "
+                                                 "same stamp, interpolated; none within this many seconds → "
+                                                 "the pose is skipped (logged) (s).", range=(0.001, 5.0))
+    transform_timeout_s: float = param(2.0, "A goal in a frame other than odom waits this long for a transform "
+                                       "to odom (wall s, robot stopped), then is refused with the reason.",
+                                       range=(0.0, 600.0))
+    prior_map: bool = param(False, "Seed the subgoal layer's grid from the nav_msgs/OccupancyGrid on map_topic "
+                            "(map_server, slam_toolbox); the scans keep updating it.")
+    map_topic: str = param("map", "Topic of the prior map (transient local, as map_server publishes it).")
 
     def __post_init__(self):
         validate(self)
@@ -59,7 +72,7 @@ STARTUP_ONLY = ("autostart",)
 #: Read by configure: refused while the node is configured, accepted (and used by the next
 #: configure) while it is unconfigured. Every other parameter is applied at once.
 CONFIGURE_ONLY = ("planner", "model_path", "sysid_path", "device", "torch_threads", "control_rate_hz", "cmd_stamped",
-                  "subgoal.grid_size_m", "subgoal.grid_res_m")
+                  "subgoal.grid_size_m", "subgoal.grid_res_m", "localization_topic", "prior_map", "map_topic")
 
 
 def live_change_refusal(changed, configured: bool) -> str | None:

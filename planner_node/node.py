@@ -1,6 +1,7 @@
 """planner_node: a thin lifecycle node around world_model_planner.planner_node.navigator.Navigator.
 
-In: /goal_pose, /odom, /scan, /world_model/checkpoint. Out: /cmd_vel_nav, /plan,
+In: /goal_pose (any frame with a transform to odom), /waypoints (nav_msgs/Path), /odom, /scan,
+/world_model/checkpoint, localization_topic and map_topic (when set). Out: /cmd_vel_nav, /plan,
 /planner/global_path, /planner/rollouts, /diagnostics (name "planner"). Parameters: see
 planner_node/config.py (declared once from the dataclasses) and config/planner.yaml.
 
@@ -38,12 +39,16 @@ from world_model_planner.planner_node import messages as m
 from world_model_planner.planner_node.config import (SECTIONS, PlannerNodeConfig, checkpoint_allowed, checkpoint_roots,
                      live_change_refusal)
 from world_model_planner.planner_node.goals import Goal, GoalGate
+from world_model_planner.planner_node.localization import FrameEstimator, FrameGoal, FrameResolver
+from world_model_planner.planner_node.node_frames import GoalFramesMixin
+from world_model_planner.planner_node.prior_map import MapArrays
+from world_model_planner.planner_node.waypoints import WaypointRoute
 from world_model_planner.planner_node.navigator import PlannerConfig
 
 _THROTTLE_S = 2.0
 
 
-class PlannerNode(LifecycleNode):
+class PlannerNode(GoalFramesMixin, LifecycleNode):
     def __init__(self):
         super().__init__("planner_node")
         self._configured = False
@@ -63,6 +68,12 @@ class PlannerNode(LifecycleNode):
         self._loader = None
         self._model_path = ""
         self._ents = []
+        self._est = FrameEstimator(self.p.localization_pair_tolerance_s)
+        self._frames = FrameResolver("odom", self._est)
+        self._frame_goal: FrameGoal | None = None   # the goal as given, when not in odom
+        self._route: WaypointRoute | None = None
+        self._prior: MapArrays | None = None
+        self._prior_note = "off"
         if self.p.autostart:
             self._boot = self.create_timer(0.01, self._autostart)
 
@@ -103,6 +114,7 @@ class PlannerNode(LifecycleNode):
         why = live_change_refusal(changed, self._configured)
         if why is None:
             self._gate.min_interval_s = new[""].min_goal_interval_s
+            self._est.pair_tolerance_s = new[""].localization_pair_tolerance_s
         return why
 
     def _apply_planner_params(self, new: dict, changed: list) -> str | None:
@@ -148,7 +160,9 @@ class PlannerNode(LifecycleNode):
             self.create_subscription(Odometry, "odom", self._on_odom, 1),
             self.create_subscription(LaserScan, "scan", self._on_scan, 1),
             self.create_subscription(String, "/world_model/checkpoint", _checkpoint_callback(self), latched),
+            self.create_subscription(Path, "waypoints", self._on_waypoints, 10),
         ]
+        self._setup_frames(latched)
         self._timer = self.create_timer(1.0 / self.p.control_rate_hz, self._on_timer)
         self._configured = True
         return TransitionCallbackReturn.SUCCESS
@@ -180,6 +194,10 @@ class PlannerNode(LifecycleNode):
             self.destroy_publisher(p)
         if getattr(self, "_timer", None) is not None:
             self.destroy_timer(self._timer)
+        if getattr(self, "_tf_listener", None) is not None and hasattr(self._tf_listener, "unregister"):
+            self._tf_listener.unregister()
+        self._tf_listener = None
+        self._route = self._frame_goal = None
         self._subs, self._ents, self._timer, self.nav = [], [], None, None
 
     # --- inputs -------------------------------------------------------------------------------
@@ -190,12 +208,14 @@ class PlannerNode(LifecycleNode):
         odom_frame = getattr(self, "_odom_frame", "odom")
         q = msg.pose.orientation
         goal = Goal(msg.pose.position.x, msg.pose.position.y, yaw_of(q) if self.p.use_goal_yaw else None)
+        self._route = None                           # a goal replaces a waypoint route
+        if frame not in ("", odom_frame):            # kept in its own frame, re-expressed in odom
+            return self._on_frame_goal(frame, goal, q)
+        self._frame_goal = None
         problem = self.nav.goal_problem(goal.x, goal.y, goal.yaw)
         if self.p.use_goal_yaw and not problem:
             bad_q = check_quaternion(q.x, q.y, q.z, q.w)
             problem = bad_q and f"goal {bad_q}"
-        if frame not in ("", odom_frame):
-            problem = f"goal frame {clip(frame, 60)} is not the odom frame '{odom_frame}'"
         if problem:                                  # refused at once: stopping is never delayed
             self._gate.clear()
             self._refuse_goal(self.nav.refuse(problem))
@@ -229,9 +249,11 @@ class PlannerNode(LifecycleNode):
         q = msg.pose.pose.orientation
         fault = check_odom(pose, vel, self.limits, quat=(q.x, q.y, q.z, q.w))
         self._odom_frame = msg.header.frame_id or "odom"
+        self._frames.odom_frame = self._odom_frame
         self._odom = (t, pose, vel, fault)
         if not fault:
             self._odom_hist.append((t, pose))
+            self._est.add_odom(t, pose)
             if self.nav is not None:
                 self.nav.note_pose(pose)
         if self._active and self.p.trigger == "odom":
@@ -302,6 +324,9 @@ class PlannerNode(LifecycleNode):
         goal = self._gate.due(time.monotonic())     # a deferred goal change whose time has come
         if goal is not None and self.nav is not None:
             self._apply_goal(goal)
+        if self.nav is not None and self.nav.state == "waiting" and self._frame_goal is not None:
+            self._pursue(self._frame_goal)           # its transform may have come; or time is up
+        self._seed_prior()
         now = self.get_clock().now()
         if self.p.trigger == "timer":
             self._tick(now.to_msg(), now.nanoseconds * 1e-9)
@@ -331,6 +356,9 @@ class PlannerNode(LifecycleNode):
         if self.nav is None:
             return
         now_s = self.get_clock().now().nanoseconds * 1e-9
+        if self.nav.state == "waiting":              # a goal waiting for its frame's transform
+            self._send(0.0, 0.0, stamp)
+            return self._publish_diag()
         if self._odom is None or self._scan is None:
             return self._stop("waiting for /odom and /scan", stamp)
         for topic, sample in (("/odom", self._odom), ("/scan", self._scan)):
@@ -341,6 +369,8 @@ class PlannerNode(LifecycleNode):
         _, pose, vel, _ = self._odom
         _, ranges, scan_pose, geom, _ = self._scan
         new_scan, self._new_scan = self._new_scan, False
+        if self._frame_goal is not None and self.nav.goal is not None:
+            self._reexpress()
         try:
             cmd = self.nav.step(pose, vel, ranges, t_s, scan_pose=scan_pose, new_scan=new_scan, geom=geom)
         except Exception as exc:  # noqa: BLE001 - bad input (e.g. wrong beam count) must not end the node
@@ -348,6 +378,8 @@ class PlannerNode(LifecycleNode):
                                     throttle_duration_sec=5.0)
             return self._stop(f"planning failed: {clip(str(exc), 300)}", stamp)
         self._send(cmd.v, cmd.w, stamp)
+        if self._route is not None and not self._route.done and cmd.state == "reached":
+            self._waypoint_reached(t_s)
         if cmd.state == "planning":
             self._plan_ms.append(cmd.plan_ms)
             self._publish_plan(cmd, stamp)
@@ -385,8 +417,13 @@ class PlannerNode(LifecycleNode):
         values = {k.state: state, k.plan_time_ms: f"{ms:.2f}", k.plan_hz: f"{1000.0 / ms:.1f}" if ms else "0",
                   k.best_cost: f"{self._last.get('best_cost', float('nan')):.3f}",
                   k.subgoals: sp.plan_count if sp is not None else 0, k.planner: self.p.planner,
-                  k.model: self.nav.model_desc, k.reason: self.nav.reason}
-        level = {"refused": diag.WARN, "stopped": diag.WARN}.get(state, diag.OK)
+                  k.model: self.nav.model_desc, k.reason: self.nav.reason,
+                  k.goal_frame: self._frame_goal.frame if self._frame_goal is not None else
+                  (self._frames.odom_frame if self.nav.goal is not None else ""),
+                  k.waypoint: self._route.label() if self._route is not None else "",
+                  k.waypoints_reached: len(self._route.events) if self._route is not None else 0,
+                  k.waypoint_reached: self._last.get("waypoint_reached", ""), k.prior_map: self._prior_note}
+        level = {"refused": diag.WARN, "stopped": diag.WARN, "waiting": diag.WARN}.get(state, diag.OK)
         self.pub_diag.publish(diag.build(k, values, self.get_clock().now().to_msg(), level,
                                          self.nav.reason or state, hardware_id="planner_node"))
 

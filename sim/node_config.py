@@ -11,6 +11,7 @@ file stops the node with one line (exit 2). No rclpy here.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from world_model_planner.core.params import CMD_TIMEOUT_S, ConfigError, param, validate
@@ -51,6 +52,23 @@ class SimNodeConfig:
     publish_tf: bool = param(True, "publish odom→base_link on /tf (where tf2_msgs is importable)")
     odom_frame: str = param("odom", "odometry frame id (== scenario world frame)")
     base_frame: str = param("base_link", "robot base frame id")
+    map_frame: str = param("map", "frame of /map and of the localization pose")
+    map_offset: list = param([0.0, 0.0, 0.0], "pose (x m, y m, yaw rad) of the scenario's world origin in "
+                                              "map_frame: the map → odom transform at the start")
+    odom_drift: list = param([0.0, 0.0, 0.0], "drift of odometry against the world (x m/s, y m/s, yaw rad/s "
+                                              "of simulated time), so map → odom changes and localization "
+                                              "must correct it; zeros = none")
+    localization_rate_hz: float = param(0.0, "rate of the localization pose (geometry_msgs/"
+                                             "PoseWithCovarianceStamped in map_frame on localization_pose, "
+                                             "as AMCL's /amcl_pose; simulated time); 0 = off", range=(0.0, 50.0))
+    localization_noise_xy_m: float = param(0.0, "standard deviation of the localization pose's x and y (m)",
+                                           range=(0.0, 1.0))
+    localization_noise_yaw_rad: float = param(0.0, "standard deviation of the localization pose's yaw (rad)",
+                                              range=(0.0, 0.5))
+    publish_map: bool = param(True, "publish the scenario (walls and obstacles) as nav_msgs/OccupancyGrid on "
+                                    "map, transient local as map_server does, at start and on each change")
+    map_resolution_m: float = param(0.1, "resolution of /map (m; coarser for arenas over 250,000 cells)",
+                                    range=(0.02, 1.0))
 
     def __post_init__(self):
         validate(self)
@@ -59,6 +77,19 @@ class SimNodeConfig:
                               f"[0, 500], got {self.payload_kg!r}")
         if not self.scenario:
             raise ConfigError("SimNodeConfig.scenario: expected a scenario name or file, got ''")
+        for name in ("map_offset", "odom_drift"):
+            v = getattr(self, name)
+            if len(v) != 3 or not all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                                      and math.isfinite(x) and abs(x) <= 1e4 for x in v):
+                raise ConfigError(f"SimNodeConfig.{name}: expected three finite numbers [x, y, yaw] "
+                                  f"(|value| <= 1e4), got {v!r}")
+
+    def map_frame_model(self):
+        """The map frame, drift and localization noise as a sim.localization.MapFrame."""
+        from world_model_planner.sim.localization import MapFrame
+
+        return MapFrame(tuple(float(x) for x in self.map_offset), tuple(float(x) for x in self.odom_drift),
+                        self.localization_noise_xy_m, self.localization_noise_yaw_rad)
 
     def lidar(self) -> LidarConfig:
         return LidarConfig(beams=self.lidar_beams, fov_deg=self.lidar_fov_deg,

@@ -74,3 +74,51 @@ def tf_msg(t_s: float, pose: np.ndarray, frame: str, child: str):
     tr.transform.translation.x, tr.transform.translation.y = float(pose[0]), float(pose[1])
     set_yaw(tr.transform.rotation, float(pose[2]))
     return TFMessage(transforms=[tr])
+
+
+def localization_msg(t_s: float, pose: np.ndarray, frame: str, std_xy_m: float, std_yaw_rad: float):
+    """A localization pose (3,) in ``frame`` as geometry_msgs/PoseWithCovarianceStamped (as AMCL's
+    /amcl_pose), its covariance from the noise standard deviations."""
+    from geometry_msgs.msg import PoseWithCovarianceStamped
+
+    m = PoseWithCovarianceStamped()
+    m.header.stamp = sec_to_stamp(t_s)
+    m.header.frame_id = frame
+    m.pose.pose.position.x, m.pose.pose.position.y = float(pose[0]), float(pose[1])
+    set_yaw(m.pose.pose.orientation, float(pose[2]))
+    cov = [0.0] * 36
+    cov[0] = cov[7] = max(std_xy_m, 1e-3) ** 2
+    cov[35] = max(std_yaw_rad, 1e-3) ** 2
+    m.pose.covariance = cov
+    return m
+
+
+def map_msg(t_s: float, data: np.ndarray, resolution_m: float, origin: np.ndarray, frame: str):
+    """Occupancy data (ny, nx) int8 (0 free, 100 occupied, -1 unknown) as nav_msgs/OccupancyGrid;
+    ``origin`` (3,) is the pose of cell (0, 0)'s corner in ``frame``."""
+    from nav_msgs.msg import OccupancyGrid
+
+    m = OccupancyGrid()
+    m.header.stamp = sec_to_stamp(t_s)
+    m.header.frame_id = frame
+    m.info.map_load_time = sec_to_stamp(t_s)
+    m.info.resolution = float(resolution_m)
+    m.info.height, m.info.width = int(data.shape[0]), int(data.shape[1])
+    m.info.origin.position.x, m.info.origin.position.y = float(origin[0]), float(origin[1])
+    set_yaw(m.info.origin.orientation, float(origin[2]))
+    arr = array.array("b")
+    arr.frombytes(np.ascontiguousarray(data, dtype=np.int8).tobytes())
+    m.data = arr
+    return m
+
+
+def map_tf(t_s: float, map_to_odom: np.ndarray, map_frame: str, odom_frame: str):
+    """map→odom as a geometry_msgs/TransformStamped (for a TFMessage)."""
+    from geometry_msgs.msg import TransformStamped
+
+    tr = TransformStamped()
+    tr.header.stamp = sec_to_stamp(t_s)
+    tr.header.frame_id, tr.child_frame_id = map_frame, odom_frame
+    tr.transform.translation.x, tr.transform.translation.y = float(map_to_odom[0]), float(map_to_odom[1])
+    set_yaw(tr.transform.rotation, float(map_to_odom[2]))
+    return tr

@@ -1,7 +1,9 @@
 """sim_node: the PyBullet world as a ROS 2 robot (thin: parameters and messages → SimWorld).
 
 Publishes /clock, /odom, /scan, /camera/image_raw (when enabled), /tf (where tf2_msgs
-exists), /diagnostics. Subscribes /cmd_vel (TwistStamped, or Twist with
+exists), /diagnostics, map (the scenario as an OccupancyGrid in ``map_frame``, transient local)
+and localization_pose (PoseWithCovarianceStamped in ``map_frame``, with ``localization_rate_hz``;
+map → odom is ``map_offset`` and the odometry drift, see sim/localization.py). Subscribes /cmd_vel (TwistStamped, or Twist with
 ``cmd_vel_stamped: false``) and /estop (std_msgs/Bool, latched until false).
 Services ~/reset (std_srvs/Trigger, re-reads ``scenario``, ``seed`` and ``perturb``),
 ~/pause (SetBool).
@@ -30,12 +32,15 @@ import math
 import sys
 import time
 
+import numpy as np
+
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
-from geometry_msgs.msg import Twist, TwistStamped
-from nav_msgs.msg import Odometry
+from geometry_msgs.msg import PoseWithCovarianceStamped, Twist, TwistStamped
+from nav_msgs.msg import OccupancyGrid, Odometry
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image, LaserScan
 from std_msgs.msg import Bool
@@ -47,6 +52,7 @@ from world_model_planner.core.rosutil import READ_AT_STARTUP, LiveConfig, check_
 from world_model_planner.core.safeio import InputError, clip
 
 from world_model_planner.sim import sim_msgs
+from world_model_planner.sim.localization import scenario_map
 from world_model_planner.sim.node_config import SimNodeConfig
 from world_model_planner.sim.scenario import load_scenario
 from world_model_planner.sim.world import SimWorld
@@ -55,7 +61,8 @@ from world_model_planner.sim.world import SimWorld
 #: Lockstep: re-send the waiting observation this often (wall s) until a command arrives.
 REPUBLISH_S = 0.25
 #: Parameters that shape publishers, subscriptions, the main loop or the GUI window.
-STARTUP_ONLY = ("gui", "lockstep", "cmd_vel_stamped", "camera_enabled", "publish_tf")
+STARTUP_ONLY = ("gui", "lockstep", "cmd_vel_stamped", "camera_enabled", "publish_tf",
+                "publish_map")
 #: Parameters whose change rebuilds the sensors (at once).
 SENSOR_PARAMS = ("lidar_beams", "lidar_fov_deg", "lidar_range_max_m", "camera_width", "camera_height",
                  "camera_rate_hz", "lidar_rate_hz")
@@ -74,6 +81,11 @@ class SimNode(Node):
         self.pub_scan = self.create_publisher(LaserScan, "scan", 10)
         self.pub_image = self.create_publisher(Image, "camera/image_raw", 10) if c.camera_enabled else None
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self.pub_map = self.create_publisher(OccupancyGrid, "map", latched) if c.publish_map else None
+        self.pub_loc = self.create_publisher(PoseWithCovarianceStamped, "localization_pose", 10)
+        self._map_due = True
         self.pub_tf = None
         if c.publish_tf:
             try:
@@ -120,6 +132,8 @@ class SimNode(Node):
             self.world.set_sensors(cfg.lidar(), cfg.camera())
         if "payload_kg" in changed:
             self._apply_payload(cfg.payload_kg)
+        if any(n in ("map_frame", "map_offset", "map_resolution_m") for n in changed):
+            self._map_due = True                 # /map again with the next observation
         return None
 
     def _apply_payload(self, kg: float) -> None:
@@ -138,6 +152,9 @@ class SimNode(Node):
         self.next_scan_s = 0.0
         self.next_image_s = 0.0
         self.next_diag_s = 0.0
+        self.next_loc_s = 0.0
+        self._loc_rng = np.random.default_rng(self.world.seed + 7919)   # apart from the world's draws
+        self._map_due = True
         self._rtf_window.clear()
         self.publish_observation()
 
@@ -250,9 +267,21 @@ class SimNode(Node):
         if self.pub_image is not None and t >= self.next_image_s - 1e-9:
             out.append((self.pub_image, sim_msgs.image_msg(t, w.image(), "camera")))
             self.next_image_s += 1.0 / c.camera_rate_hz
-        pose = w.pose()
+        mf = c.map_frame_model()
+        if self.pub_map is not None and self._map_due:
+            data, res, origin = scenario_map(w.scenario, mf.offset, c.map_resolution_m)
+            out.append((self.pub_map, sim_msgs.map_msg(t, data, res, origin, c.map_frame)))
+            self._map_due = False
+        if c.localization_rate_hz > 0 and t >= self.next_loc_s - 1e-9:
+            out.append((self.pub_loc, sim_msgs.localization_msg(
+                t, mf.map_pose(w.true_pose(), self._loc_rng), c.map_frame, mf.noise_xy_m, mf.noise_yaw_rad)))
+            self.next_loc_s = max(self.next_loc_s + 1.0 / c.localization_rate_hz, t)
+        pose = mf.odom_pose(w.pose(), t)
         if self.pub_tf is not None:
-            out.append((self.pub_tf, sim_msgs.tf_msg(t, pose, c.odom_frame, c.base_frame)))
+            tf = sim_msgs.tf_msg(t, pose, c.odom_frame, c.base_frame)
+            if c.localization_rate_hz > 0:
+                tf.transforms.append(sim_msgs.map_tf(t, mf.map_to_odom(t), c.map_frame, c.odom_frame))
+            out.append((self.pub_tf, tf))
         if t >= self.next_diag_s - 1e-9:
             out.append((self.pub_diag, diag.build(
                 diag.SIM, self.diagnostics(), sec_to_stamp(t), diag.WARN if w.in_contact else diag.OK,

@@ -25,7 +25,9 @@ from typing import Callable
 from world_model_planner.core import lifecycle_core as lc
 from world_model_planner.core import metrics
 from world_model_planner.core.lifecycle_core import LifecycleClient
+from world_model_planner.app.episode_frames import EpisodeFrames, frame_params
 from world_model_planner.app.episode_parts import DiagnosticsReader, EpisodeNode, GoalSender, OdomTrack, wait_for
+from world_model_planner.planner_node.waypoints import load_waypoints
 from world_model_planner.app.launcher import Stack, StackError
 from world_model_planner.testing.domain import DomainLease
 from world_model_planner.core.safeio import atomic_write_text, clip
@@ -49,6 +51,9 @@ class EpisodeConfig:
     max_wall_s: float | None = None    # wall limit on the driving part (None: wall_factor x limit)
     wall_factor: float = 6.0           # lockstep slower than 1/6 real time = the planner is stuck
     log_dir: str | None = None
+    goal_frame: str = "odom"           # odom | map (app.episode_frames: the sim's map offset)
+    prior_map: bool = False            # the planner seeds its grid from the sim's /map
+    waypoints: str | None = None       # a waypoints YAML file: visited in order instead of the goal
     domain_id: int | None = None
     bin_dir: str | None = None         # console scripts (default: this interpreter's)
     # {executable: {name: value}}; sim diagnostics at 10 Hz so min clearance is well sampled
@@ -71,6 +76,9 @@ def run_episode(cfg: EpisodeConfig, on_progress: Callable[[dict], None] | None =
                                              round(0.8 * float(scenario.goal.tolerance), 3))
     if cfg.sysid:
         extra[PLANNER]["sysid_path"] = str(Path(cfg.sysid).expanduser().resolve())
+    route = load_waypoints(cfg.waypoints) if cfg.waypoints else None
+    for exe, values in frame_params(cfg.goal_frame, cfg.prior_map, route).items():
+        extra.setdefault(exe, {}).update(values)
     specs = sim_stack(scenario=cfg.scenario, planner=cfg.planner, model=cfg.model, gui=cfg.gui,
                       lockstep=True, use_sim_time=True, seed=cfg.seed, perturb=cfg.perturb,
                       extra=extra)
@@ -93,7 +101,10 @@ def run_episode(cfg: EpisodeConfig, on_progress: Callable[[dict], None] | None =
     rec.update({"scenario": scenario.name, "planner": cfg.planner, "seed": cfg.seed,
                 "perturb": cfg.perturb, "startup_s": round(startup_s, 2),
                 "wall_s": round(time.monotonic() - wall0, 2), "log_dir": str(log_dir)})
-    return finalize(rec, scenario)
+    rec = finalize(rec, scenario)
+    if route is not None:                        # a route succeeds when every waypoint was reached
+        rec["success"] = rec.get("waypoints_reached") == len(route) and not rec.get("error")
+    return rec
 
 
 def finalize(rec: dict, scenario) -> dict:
@@ -223,13 +234,15 @@ class EpisodeLoop:
         self.tol = float(scenario.goal.tolerance)
         self.time_limit_s = time_limit_s
         self.barn = getattr(scenario, "barn", None) is not None   # a collision ends the episode
+        self.frames = EpisodeFrames(mon.node, mon.goal, cfg.goal_frame,
+                                    load_waypoints(cfg.waypoints) if cfg.waypoints else None)
 
     def run(self) -> dict:
         mon, cfg, goal = self.mon, self.cfg, self.goal
         mon.diag.recording = True
         t0 = mon.odom.start_recording()
         collisions0 = mon.diag.collisions()
-        mon.send_goal(*goal)
+        self._send_goal(t0)
         wall0 = sent = time.monotonic()
         sends, last_report = 1, 0.0
         max_wall_s = cfg.max_wall_s or cfg.wall_factor * self.time_limit_s
@@ -250,7 +263,7 @@ class EpisodeLoop:
                 raise StackError(f"no /odom for {cfg.stall_timeout_s:.0f} s: the sim is stuck; "
                                  f"node logs in {self.stack.log_dir}")
             if state in ("", "idle") and now - sent > 2.0 and sends < 10:
-                mon.send_goal(*goal)   # the first goal may have raced discovery
+                self._send_goal(t0)    # the first goal may have raced discovery
                 sent, sends = now, sends + 1
             if self.on_progress is not None and now - last_report >= 0.5:
                 last_report = now
@@ -263,10 +276,21 @@ class EpisodeLoop:
         return {"time_s": round(traj[-1][0], 3), "collisions": max(collisions, 0),
                 "min_clearance_m": None if clear is None else round(clear, 3),
                 "plan_hz_median": None if plan_hz is None else round(plan_hz, 2),
-                "end_reason": reason, "time_limit_s": self.time_limit_s, "trajectory": traj}
+                "end_reason": reason, "time_limit_s": self.time_limit_s, "trajectory": traj,
+                **self.frames.record()}
+
+    def _send_goal(self, t0: float) -> None:
+        last = self.mon.odom.last()
+        self.frames.send(self.goal, last[0] if last else 0.0, t0)
 
     def _end_reason(self, elapsed_s: float, xy, state: str, t: float, reached_since):
         """(why the episode ends or None, when the planner first said "reached")."""
+        if self.frames.route is not None:        # a route ends at its last waypoint
+            if self.frames.all_reached():
+                return "waypoints_reached", reached_since
+            if elapsed_s >= self.time_limit_s or state == "refused":
+                return ("time_limit" if elapsed_s >= self.time_limit_s else "refused"), reached_since
+            return None, None
         if metrics.reached(xy, self.goal, self.tol):
             return "reached", reached_since
         if elapsed_s >= self.time_limit_s:

@@ -156,9 +156,9 @@ class GoalSender:
     def subscribers(self) -> int:
         return self.pub.get_subscription_count()
 
-    def send(self, x: float, y: float, t_s: float) -> None:
+    def send(self, x: float, y: float, t_s: float, frame: str = "odom") -> None:
         msg = self._msg()
-        msg.header.frame_id = "odom"
+        msg.header.frame_id = frame
         msg.header.stamp.sec = int(t_s)
         msg.header.stamp.nanosec = int(round((t_s - int(t_s)) * 1e9)) % 1_000_000_000
         msg.pose.position.x, msg.pose.position.y = float(x), float(y)

@@ -40,6 +40,14 @@ def register(subparsers) -> None:
     p.add_argument("--time-limit", type=float, default=None,
                    help="simulated seconds (default: the scenario's time_limit)")
     p.add_argument("--log-dir", default=None, help="node logs (default: a temporary directory)")
+    p.add_argument("--goal-frame", default="odom", choices=["odom", "map"],
+                   help="frame of the goal sent; map: the sim offsets map from the scenario (map_offset "
+                        "2, -1, 0.5) and publishes a localization pose, which the planner pairs with /odom")
+    p.add_argument("--prior-map", action="store_true",
+                   help="the planner seeds its grid from the sim's /map (the scans keep updating it)")
+    p.add_argument("--waypoints", default=None, metavar="FILE.yaml",
+                   help="visit these waypoints in order instead of the scenario's goal (frame per pose: "
+                        "odom = scenario coordinates, map = the map's); events in the episode JSON")
     p.set_defaults(func=cmd_run)
 
     b = subparsers.add_parser(
@@ -175,13 +183,13 @@ def _summary(e: dict) -> str:
 
 def _episode(scenario: str, planner: str, seed: int, model: str, perturb: bool,
              gui: bool = False, time_limit: float | None = None, log_dir: str | None = None,
-             on_progress=None, sysid: str | None = None) -> dict:
+             on_progress=None, sysid: str | None = None, frames: dict | None = None) -> dict:
     """One episode; a stack failure becomes an episode record with ``error``."""
     from world_model_planner.app.episode import EpisodeConfig, run_episode
     from world_model_planner.app.launcher import StackError
 
     cfg = EpisodeConfig(scenario=scenario, planner=planner, seed=seed, model=model, sysid=sysid,
-                        perturb=perturb, gui=gui, time_limit_s=time_limit, log_dir=log_dir)
+                        perturb=perturb, gui=gui, time_limit_s=time_limit, log_dir=log_dir, **(frames or {}))
     try:
         return run_episode(cfg, on_progress)
     except StackError as exc:
@@ -245,6 +253,14 @@ def cmd_run(args) -> int:
     except (ScenarioError, FileNotFoundError, ValueError) as exc:
         _err(str(exc))
         return 2
+    if args.waypoints:
+        from world_model_planner.planner_node.waypoints import InputError, load_waypoints
+
+        try:
+            load_waypoints(args.waypoints)
+        except InputError as exc:
+            _err(f"--waypoints: {exc}")
+            return 2
     model = _check_model(args.model)
     why = _sysid_problem(args.sysid, [args.planner])
     if why:
@@ -253,7 +269,9 @@ def cmd_run(args) -> int:
         return 2
     progress = ProgressLine(f"[{Path(args.scenario).stem} {args.planner} seed {args.seed}]")
     rec = _episode(args.scenario, args.planner, args.seed, model, args.perturb, _gui_ok(args.gui),
-                   args.time_limit, args.log_dir, progress, sysid=args.sysid)
+                   args.time_limit, args.log_dir, progress, sysid=args.sysid,
+                   frames={"goal_frame": args.goal_frame, "prior_map": args.prior_map,
+                           "waypoints": args.waypoints})
     progress.done(_summary(rec))
     if args.json:
         from world_model_planner.app.episode import write_episode_json
