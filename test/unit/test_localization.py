@@ -161,3 +161,16 @@ def test_waypoint_file_and_route(tmp_path):
                        ({"waypoints": [[1, 2]], "speed": 1}, "unknown field")]:
         with pytest.raises(InputError, match=field.replace("[", r"\[").replace("]", r"\]")):
             parse_waypoints(bad, "wp.yaml")
+
+
+def test_robot_launch_passes_localization_topic_and_prior_map():
+    from world_model_planner.app.launch_args import robot_specs
+
+    specs = {s.executable: s.param_values() for s in robot_specs({"localization_topic": "/amcl_pose",
+                                                                  "prior_map": "true"})}
+    assert specs["planner_node"]["localization_topic"] == "/amcl_pose"
+    assert specs["planner_node"]["prior_map"] is True
+    plain = {s.executable: s.param_values() for s in robot_specs({})}
+    assert "localization_topic" not in plain["planner_node"] and "prior_map" not in plain["planner_node"]
+    with pytest.raises(ValueError, match="prior_map"):
+        robot_specs({"prior_map": "maybe"})

@@ -52,6 +52,10 @@ ROBOT_ARGUMENTS = (
     LaunchArgument("cmd_vel", "/cmd_vel", "Where the robot takes velocity commands."),
     LaunchArgument("cmd_vel_stamped", "true", "The robot's cmd_vel is geometry_msgs/TwistStamped "
                    "(false: Twist, e.g. drivers written before Jazzy).", _BOOL),
+    LaunchArgument("localization_topic", "", "The localization pose in the map frame (geometry_msgs/"
+                   "PoseWithCovarianceStamped: AMCL's /amcl_pose, slam_toolbox's /pose); the planner pairs it "
+                   "with odometry for goals in map. '' = tf2 only."),
+    LaunchArgument("prior_map", "false", "Seed the planner's grid from /map (map_server, slam_toolbox).", _BOOL),
     *_COMMON,
     LaunchArgument("use_sim_time", "false", "Nodes follow /clock (only for bag replay or an "
                    "external simulator).", _BOOL),
@@ -103,6 +107,10 @@ def robot_specs(values: dict) -> list[NodeSpec]:
     robot = load_robot(v["robot"])
     stamped = _flag(v, "cmd_vel_stamped")
     planner_values = planner_params(robot)
+    if v["localization_topic"]:
+        planner_values["localization_topic"] = v["localization_topic"]
+    if _flag(v, "prior_map"):
+        planner_values["prior_map"] = True
     extra = {WORLD_MODEL: {"cmd_vel_stamped": stamped}}
     if has_mux():   # the mux writes the robot's cmd_vel; the planner keeps its own default
         extra[MUX] = {"output_stamped": stamped}
