@@ -40,6 +40,7 @@ a model encodes, predicts and scores exactly as it did.
 from __future__ import annotations
 
 import dataclasses
+import math
 import numbers
 from dataclasses import dataclass
 
@@ -89,6 +90,10 @@ class WorldModelConfig:
                             range=(0, 50))
     scene_sectors: int = param(16, "S: sectors of the predicted footprint clearance the latent carries "
                                    "(metres, clipped at scan_clip_m); 0 = no scene prediction.", range=(0, 360))
+    scene_prior: bool = param(True, "Move the predicted scene with the robot's own predicted motion (sectors "
+                                    "rotated by the yaw increment, clearances shortened by the translation "
+                                    "towards each sector) before the learned residual, which then only has "
+                                    "to learn how the obstacles move.")
 
     def __post_init__(self):
         _check_types(self)
@@ -141,7 +146,7 @@ class WorldModelConfig:
 
 
 #: Values of the fields added with history and the scene head for a stored config that lacks them.
-LEGACY_OFF = {"history_steps": 0, "scan_history": 0, "cmd_memory": 0, "scene_sectors": 0}
+LEGACY_OFF = {"history_steps": 0, "scan_history": 0, "cmd_memory": 0, "scene_sectors": 0, "scene_prior": False}
 
 
 def _check_types(cfg) -> None:
@@ -200,6 +205,7 @@ class Predictor(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.mem, self.sectors, self.ex = cfg.cmd_memory, cfg.scene_sectors, cfg.explicit_dims
+        self.clip_m = min(cfg.scan_clip_m, cfg.range_max_m)      # the scene's metres per unit
         dh = cfg.h_dims
         self.net = mlp([dh + 4 + 2 * self.mem + self.sectors] + [cfg.pred_hidden] * cfg.pred_layers
                        + [dh + 2 + 3 + self.sectors])
@@ -208,6 +214,29 @@ class Predictor(nn.Module):
             self.net[-1].bias.zero_()
         self.register_buffer("vw_scale", torch.tensor([cfg.v_scale_mps, cfg.w_scale_radps]), persistent=False)
         self.register_buffer("mem_scale", self.vw_scale.repeat(self.mem), persistent=False)
+        # sector centres (sector 0 starts behind the robot, counter-clockwise), for the ego-motion prior
+        centres = -math.pi + (torch.arange(max(self.sectors, 1), dtype=torch.float32) + 0.5) * (
+            2 * math.pi / max(self.sectors, 1))
+        self.register_buffer("sector_cos", centres.cos(), persistent=False)
+        self.register_buffer("sector_sin", centres.sin(), persistent=False)
+
+    def ego_scene(self, scene: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor, dyaw: torch.Tensor,
+                  clip_m: float) -> torch.Tensor:
+        """The scene (..., S) in [0, 1] as seen after the robot moves by (dx, dy, dyaw) in its
+        own frame, if nothing else moved: each sector's clearance shortened by the translation
+        towards it (sectors at the clip stay there: nothing is known beyond it), then the sectors
+        turned by dyaw (linear interpolation between neighbours)."""
+        s = self.sectors
+        step = (dx.unsqueeze(-1) * self.sector_cos + dy.unsqueeze(-1) * self.sector_sin) / clip_m
+        # a sector at the clip only says "at least clip_m away": it stays there (the residual learns more)
+        moved = torch.where(scene < 1.0 - 1e-4, scene - step, scene)
+        shift = dyaw.unsqueeze(-1) / (2 * math.pi / s)            # fractional sectors, counter-clockwise
+        base = torch.floor(shift)
+        frac = shift - base
+        idx = (torch.arange(s, device=scene.device) + base.long()) % s                  # (..., S)
+        lo = torch.gather(moved, -1, idx)
+        hi = torch.gather(moved, -1, (idx + 1) % s)
+        return lo * (1.0 - frac) + hi * frac
 
     def forward(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         dt = self.cfg.dt_s
@@ -238,7 +267,8 @@ class Predictor(nn.Module):
         if self.mem:
             parts.append(torch.cat([mem[..., 2:], a], dim=-1))   # oldest out, a in
         if self.sectors:
-            parts.append((scene + out[..., dh_n + 5:]).clamp(0.0, 1.0))
+            prior = self.ego_scene(scene, dx, dy, dyaw, self.clip_m) if self.cfg.scene_prior else scene
+            parts.append((prior + out[..., dh_n + 5:]).clamp(0.0, 1.0))
         parts.append(h_next)
         return torch.cat(parts, dim=-1)
 

@@ -168,6 +168,33 @@ def test_clearance_shapes_and_range():
     assert float(tgt[0]) == pytest.approx(m.cfg.scan_clip_m)     # sector 0 looks behind: open
 
 
+def test_scene_prior_moves_the_scene_with_the_robot():
+    m = _model(scene_sectors=8)
+    p, clip_m = m.predictor, m.encoder.scan.clip_m
+    scene = torch.ones(1, 8)
+    scene[0, 4] = 0.5                    # sector 4 (centre +pi/8, ahead-left) 1.5 m away; the rest at the clip
+    z = lambda v: torch.tensor([v])      # noqa: E731
+    ahead = p.ego_scene(scene, z(0.3), z(0.0), z(0.0), clip_m) * clip_m
+    assert float(ahead[0, 4]) == pytest.approx(1.5 - 0.3 * math.cos(math.pi / 8), abs=1e-5)
+    assert torch.all(ahead[0, torch.arange(8) != 4] == clip_m)      # "at least clip_m" stays so
+    sideways = p.ego_scene(scene, z(0.0), z(0.3), z(0.0), clip_m) * clip_m
+    assert float(sideways[0, 4]) == pytest.approx(1.5 - 0.3 * math.sin(math.pi / 8), abs=1e-5)
+    # turning left by one sector: the obstacle moves one sector to the right (clockwise)
+    turned = p.ego_scene(scene, z(0.0), z(0.0), z(2 * math.pi / 8), clip_m)
+    assert int(turned[0].argmin()) == 3 and float(turned[0, 3]) == pytest.approx(0.5, abs=1e-5)
+    half = p.ego_scene(scene, z(0.0), z(0.0), z(-math.pi / 8), clip_m)   # half a sector right
+    assert float(half[0, 4]) == pytest.approx(0.75, abs=1e-5) and float(half[0, 5]) == pytest.approx(0.75, abs=1e-5)
+    # an untrained predictor driving straight at 1 m/s sees the obstacle ahead come closer
+    scan = torch.full((1, BEAMS), 8.0)
+    scan[0, BEAMS // 2] = 2.0 + 0.495                  # a post 2 m in front of the footprint
+    z0 = m.encode(observation(torch.zeros(1, 3), torch.tensor([[1.0, 0.0]]), scan))
+    front = m.clearance(m.rollout(z0, torch.tensor([[[1.0, 0.0]] * 5])))[0, :, 4]
+    assert float(front[-1]) < float(front[0]) < 2.0
+    off = _model(scene_sectors=8, scene_prior=False)
+    assert "scene_prior" in LEGACY_OFF and not WorldModelConfig.from_dict(
+        {k: v for k, v in off.cfg.to_dict().items() if k != "scene_prior"}).scene_prior
+
+
 def test_config_checks_and_legacy_defaults_name_the_field():
     with pytest.raises(ValueError, match="scan_history: expected <= history_steps"):
         WorldModelConfig(history_steps=2, scan_history=3)
