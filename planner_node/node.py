@@ -387,7 +387,7 @@ class PlannerNode(GoalFramesMixin, LifecycleNode):
         self._publish_diag()
 
     def _send(self, v: float, w: float, stamp):
-        if getattr(self, "pub_cmd", None) is not None:
+        if getattr(self, "pub_cmd", None) is not None and self.context.ok():  # not during shutdown
             self.pub_cmd.publish(twist_msg(v, w, self.p.cmd_stamped, stamp, self.p.base_frame))
 
     def _publish_plan(self, cmd, stamp):

@@ -5,7 +5,7 @@ README table comes from ``world_model_planner.core.params.markdown_table(SimNode
 At runtime (SetParameters) sim_node applies or refuses each change (sim/sim_node.py):
 ``scenario`` (validated when set), ``seed`` and ``perturb`` take effect at the next ~/reset;
 ``payload_kg`` applies at once (a value between -1 and 0 is refused);
-``gui``, ``lockstep``, ``cmd_vel_stamped``, ``camera_enabled`` and ``publish_tf`` are refused
+``gui``, ``start_paused``, ``lockstep``, ``cmd_vel_stamped``, ``camera_enabled`` and ``publish_tf`` are refused
 (read at start-up only); every other parameter applies at once. An unknown key in a params
 file stops the node with one line (exit 2). No rclpy here.
 """
@@ -31,6 +31,8 @@ class SimNodeConfig:
     gui: bool = param(False, "open the PyBullet GUI window (needs a display)")
     lockstep: bool = param(False, "simulate each control period only once its command arrived "
                                   "(deterministic, as fast as the controller)")
+    start_paused: bool = param(False, "start paused: no time passes until ~/pause is called with false "
+                                      "(the last observation is re-sent while paused)")
     lockstep_timeout_s: float = param(2.0, "lockstep: wall seconds to wait for a command before "
                                            "stepping with zero (logged)", range=(0.01, 600.0))
     realtime_factor: float = param(1.0, "real-time mode: simulated seconds per wall second",

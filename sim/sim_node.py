@@ -6,7 +6,8 @@ and localization_pose (PoseWithCovarianceStamped in ``map_frame``, with ``locali
 map → odom is ``map_offset`` and the odometry drift, see sim/localization.py). Subscribes /cmd_vel (TwistStamped, or Twist with
 ``cmd_vel_stamped: false``) and /estop (std_msgs/Bool, latched until false).
 Services ~/reset (std_srvs/Trigger, re-reads ``scenario``, ``seed`` and ``perturb``),
-~/pause (SetBool).
+~/pause (SetBool). With ``start_paused`` no time passes until ~/pause false; while paused the
+last observation is re-sent every REPUBLISH_S wall seconds (same stamps), so late joiners see it.
 
 ``payload_kg`` changes the mass on the base mid-episode (set_parameters); -1 is the scenario's.
 
@@ -61,7 +62,7 @@ from world_model_planner.sim.world import SimWorld
 #: Lockstep: re-send the waiting observation this often (wall s) until a command arrives.
 REPUBLISH_S = 0.25
 #: Parameters that shape publishers, subscriptions, the main loop or the GUI window.
-STARTUP_ONLY = ("gui", "lockstep", "cmd_vel_stamped", "camera_enabled", "publish_tf",
+STARTUP_ONLY = ("gui", "start_paused", "lockstep", "cmd_vel_stamped", "camera_enabled", "publish_tf",
                 "publish_map")
 #: Parameters whose change rebuilds the sensors (at once).
 SENSOR_PARAMS = ("lidar_beams", "lidar_fov_deg", "lidar_range_max_m", "camera_width", "camera_height",
@@ -100,7 +101,7 @@ class SimNode(Node):
         self.create_service(Trigger, "~/reset", self._on_reset)
         self.create_service(SetBool, "~/pause", self._on_pause)
         self.estop = False
-        self.paused = False
+        self.paused = bool(c.start_paused)
         self.lockstep_timeouts = 0
         self._last_obs: list = []
         self._warned: dict[str, float] = {}
@@ -252,6 +253,8 @@ class SimNode(Node):
         v, w = self.command_now()
         self.world.step(v, w, self.cfg.control_period_s)
         self.cmd_fresh = False
+        if self.cfg.gui:
+            self.world.follow_camera()
         self._rtf_window.append((time.monotonic(), self.world.sim_time_s))
         if len(self._rtf_window) > 40:
             self._rtf_window.pop(0)
@@ -347,6 +350,7 @@ class SimNode(Node):
     def _run_realtime(self, executor) -> None:
         period = self.cfg.control_period_s / self.cfg.realtime_factor
         next_wall = time.monotonic() + period
+        self._last_repeat = -math.inf
         while rclpy.ok(context=self.context):
             period = self.cfg.control_period_s / self.cfg.realtime_factor   # both live parameters
             now = time.monotonic()
@@ -355,6 +359,9 @@ class SimNode(Node):
                 continue
             if not self.paused:
                 self.tick()
+            elif now - self._last_repeat >= REPUBLISH_S:
+                self.republish_observation()
+                self._last_repeat = now
             next_wall += period
             if time.monotonic() - next_wall > 5 * period:  # too slow: do not try to catch up
                 next_wall = time.monotonic() + period

@@ -138,7 +138,8 @@ def main(args=None) -> int:
             parts["executor"].shutdown(timeout_sec=DESTROY_TIMEOUT_S)
 
     # Ctrl-C is handled here (KeyboardInterrupt), not by rclpy: the context must stay valid
-    # until the final zero command has gone out.
+    # until the final zero command has gone out. SIGTERM (a session or launch ending) likewise.
+    _sigterm_as_interrupt()
     return spin_main(lambda: rclpy.create_node("teleop_keyboard"), args, run=run, stop=halt,
                      init_kwargs=_no_rclpy_signal_handler())
 
@@ -163,11 +164,29 @@ def _no_rclpy_signal_handler() -> dict:
     return {"signal_handler_options": SignalHandlerOptions.NO}
 
 
+def _sigterm_as_interrupt() -> None:
+    """SIGTERM ends the loop like Ctrl-C (final zero, terminal restored, exit 0)."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
+
+
 def _spin(executor, stop) -> None:
     import rclpy
 
+    from world_model_planner.core.rosutil import shutdown_race
+
     while not stop.is_set() and rclpy.ok():
-        executor.spin_once(timeout_sec=0.05)
+        try:
+            executor.spin_once(timeout_sec=0.05)
+        except Exception as exc:  # noqa: BLE001 - the context went away under the spin: the end
+            if shutdown_race(exc):
+                return
+            raise
 
 
 if __name__ == "__main__":

@@ -7,13 +7,21 @@ wiring). Then it sends the scenario goal on /goal_pose and lets the operator dri
 
 * ``--operator scripted``: :class:`world_model_planner.teleop.scripted.ScriptedDriver` in this process, publishing
   /cmd_vel_teleop at 10 Hz (stamped with the /odom time it acted on);
-* any other name in teleop/shared mode: a person, with ``teleop_keyboard`` on this terminal;
+* any other name in teleop/shared mode: a person, on this terminal
+  (:mod:`world_model_planner.app.session_person`): a live map of the world (curses), the
+  keyboard (``input="keyboard"``) or a joystick through ``teleop_joy`` (``input="joy"``);
 * planner mode: nobody; the planner drives.
 
-It ends when the robot is within the goal tolerance, at the scenario's time limit (simulated
-seconds after the goal), when the keyboard quits (q), or on Ctrl-C; the recorder then closes
-the file. Commands are stamped in simulated time (the keyboard runs with ``use_sim_time``), so
-the recording's commands line up with its odometry. Returns a summary with the recording path and its metrics (world_model_planner.teleop.compare).
+A person gets a start gate: the sim starts paused, the map says "press any key to start" and
+counts down ``countdown_s``; the sim runs, the goal goes out and the episode clock starts at
+go. A person's time limit is ``PERSON_TIME_FACTOR`` (``person_time_factor``) times the
+scenario's unless ``time_limit_s`` says otherwise.
+
+It ends when the robot is within the goal tolerance, at the time limit (simulated seconds
+after the goal), when the person quits (q), or on Ctrl-C; the recorder then closes the file.
+Commands are stamped with the /odom time they act on, so the recording's commands line up
+with its odometry. Returns a summary with the recording path and its metrics
+(world_model_planner.teleop.compare).
 """
 from __future__ import annotations
 
@@ -22,7 +30,6 @@ import json
 import math
 import os
 import re
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -32,6 +39,12 @@ from world_model_planner.core.safeio import atomic_write_text
 from world_model_planner.core.rosconv import stamp_to_sec, twist_msg, yaw_of
 
 MODES = ("teleop", "planner", "shared")
+#: Planner kinds a session can run (app.stack.PLANNERS); classic and classic_id need no world model.
+PLANNERS = ("hierarchical", "flat", "classic", "classic_id")
+MODEL_FREE = ("classic", "classic_id")
+#: A person's default time limit, as a multiple of the scenario's (which is sized for the planner).
+PERSON_TIME_FACTOR = 3.0
+INPUTS = ("keyboard", "joy")
 
 
 @dataclass
@@ -49,6 +62,11 @@ class SessionOptions:
     startup_timeout_s: float = 120.0
     realtime_factor: float = 1.0
     quiet: bool = False
+    gui: bool = False                 # PyBullet window with a chase camera (needs a display)
+    input: str = "keyboard"           # a person's input device: keyboard | joy (teleop_joy)
+    countdown_s: int = 3              # after the key at the start gate
+    person_time_factor: float = PERSON_TIME_FACTOR
+    paused_start: bool = False        # sim_node start_paused (set by run_session for a person)
 
 
 def _slug(s: str) -> str:
@@ -59,17 +77,18 @@ def session_specs(opts: SessionOptions, recording: Path):
     """NodeSpecs for a session: recorder first (so it hears everything), then the stack."""
     from world_model_planner.app.stack import MUX, PLANNER, SIM, WORLD_MODEL, NodeSpec, sim_stack
 
-    specs = sim_stack(scenario=opts.scenario, planner=opts.planner, model=opts.model,
+    specs = sim_stack(scenario=opts.scenario, planner=opts.planner, model=opts.model, gui=opts.gui,
                       lockstep=False, use_sim_time=True, seed=opts.seed,
-                      extra={SIM: {"diagnostics_rate_hz": 10.0, "realtime_factor": opts.realtime_factor},
+                      extra={SIM: {"diagnostics_rate_hz": 10.0, "realtime_factor": opts.realtime_factor,
+                                   **({"start_paused": True} if opts.paused_start else {})},
                              # real time: plan on a timer from the latest data (odom trigger is
                              # for lockstep, where the sim waits for the planner)
                              PLANNER: {"trigger": "timer", "control_rate_hz": 10.0,
                                        **opts.planner_params}})
     if opts.mode == "teleop":
         specs = [s for s in specs if s.executable in (SIM, MUX)]
-    elif opts.planner == "classic":
-        # the classic planner needs no learned model: run without world_model_node
+    elif opts.planner in MODEL_FREE:
+        # the classic planners need no learned model: run without world_model_node
         specs = [s for s in specs if s.executable != WORLD_MODEL]
         for s in specs:
             for p in s.parameters:
@@ -78,6 +97,8 @@ def session_specs(opts: SessionOptions, recording: Path):
     rec = NodeSpec("session_recorder", "session_recorder", parameters=[{
         "out": str(recording), "scenario": opts.scenario, "seed": int(opts.seed),
         "operator": opts.operator, "mode": opts.mode}])
+    if opts.mode != "planner" and opts.operator != "scripted" and opts.input == "joy":
+        specs.append(NodeSpec("teleop_joy", "teleop_joy", parameters=[{"use_sim_time": True}]))
     return [rec, *specs]
 
 
@@ -88,15 +109,23 @@ def run_session(opts: SessionOptions) -> dict:
     from world_model_planner.app.launcher import Stack, StackError
     from world_model_planner.testing.domain import DomainLease
 
+    import dataclasses
+
     if opts.mode not in MODES:
         raise ValueError(f"mode: expected one of {list(MODES)}, got {opts.mode!r}")
+    if opts.planner not in PLANNERS:
+        raise ValueError(f"planner: expected one of {list(PLANNERS)}, got {opts.planner!r}")
+    if opts.input not in INPUTS:
+        raise ValueError(f"input: expected one of {list(INPUTS)}, got {opts.input!r}")
     scenario = load_scenario(opts.scenario)
     person = opts.mode in ("teleop", "shared")
     scripted = opts.operator == "scripted"
-    if person and not scripted and not sys.stdin.isatty():
-        raise ValueError(f"operator {opts.operator!r} drives with the keyboard, which needs a terminal; "
-                         "use --operator scripted for an unattended session")
-    if opts.mode != "teleop" and opts.planner != "classic":
+    human = person and not scripted
+    if human and not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise ValueError(f"operator {opts.operator!r} drives from this terminal (map and keys), and "
+                         "stdin/stdout are not a terminal; use --operator scripted for an unattended session")
+    opts = dataclasses.replace(opts, paused_start=human)
+    if opts.mode != "teleop" and opts.planner not in MODEL_FREE:
         from world_model_planner.app.stack import resolve_model
 
         if not Path(resolve_model(opts.model)).is_file():
@@ -107,11 +136,11 @@ def run_session(opts: SessionOptions) -> dict:
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S")
     recording = (out_dir / f"{scenario.name}_{opts.mode}_{_slug(opts.operator)}_{stamp}.mcap").resolve()
     log_dir = out_dir / "logs" / recording.stem
-    time_limit_s = float(opts.time_limit_s or scenario.time_limit_s)
+    time_limit_s = float(opts.time_limit_s or scenario.time_limit_s * (opts.person_time_factor if human else 1.0))
     say = (lambda *a: None) if opts.quiet else (lambda *a: print(*a, flush=True))
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     lease = DomainLease()
-    keyboard = None
+    console = None
     reason = "error"
     wall0 = time.monotonic()
     try:
@@ -130,30 +159,41 @@ def run_session(opts: SessionOptions) -> dict:
                 if person and scripted:
                     operator = _ScriptedOperator(mon.node, scenario, mon.odom.last()[1:3],
                                                  opts.seed, opts.takeover if opts.mode == "shared" else [])
-                elif person:
-                    keyboard = subprocess.Popen([str(Path(sys.executable).parent / "teleop_keyboard"),
-                                                 "--ros-args", "-p", "use_sim_time:=true"], env=stack.env)
                 say(f"session: {scenario.name}, mode {opts.mode}, operator {opts.operator}; goal "
                     f"({scenario.goal.x:.2f}, {scenario.goal.y:.2f}) ±{scenario.goal.tolerance} m; "
                     f"time limit {time_limit_s:.0f} s; recording {recording}")
-                reason = _drive(stack, mon, scenario, time_limit_s, opts, keyboard)
+                if human:
+                    from world_model_planner.app.session_person import PersonConsole
+
+                    if opts.input == "joy":
+                        say(f"joystick: publish sensor_msgs/Joy on /joy with ROS_DOMAIN_ID={lease.domain_id} "
+                            "(e.g. ros2 run joy joy_node)")
+                    console = PersonConsole(
+                        mon.node, scenario, f"{scenario.name} · {opts.mode} · {opts.operator} · "
+                        f"limit {time_limit_s:.0f} s", keyboard=opts.input == "keyboard",
+                        shared=opts.mode == "shared", screen_path=_screen_path(recording))
+                reason = _drive(stack, mon, scenario, time_limit_s, opts, console)
                 if operator is not None:
                     operator.stop()
                 time.sleep(0.3)  # the last messages reach the recorder before it closes
+                if console is not None:
+                    console.close(_END_BANNERS.get(reason, reason))
+                    console = None
             finally:
                 mon.close()
+                if console is not None:
+                    console.close()
     except StackError:
         reason = "stack_error"
         raise
     finally:
-        if keyboard is not None and keyboard.poll() is None:
-            keyboard.terminate()
-            keyboard.wait(5)
         lease.release()
     summary = summarize(recording, scenario_name=opts.scenario)
     summary.update({"end_reason": reason, "wall_s": round(time.monotonic() - wall0, 2),
-                    "log_dir": str(log_dir)})
-    atomic_write_text(recording.with_suffix(".json"), json.dumps(summary, indent=1, default=float))
+                    "log_dir": str(log_dir), "time_limit_s": time_limit_s, "scenario": scenario.name})
+    if human:
+        summary["screen"] = str(_screen_path(recording))
+    atomic_write_text(recording.parent / f"{name}.json", json.dumps(summary, indent=1, default=float))
     return summary
 
 
@@ -168,18 +208,37 @@ def summarize(recording: Path, scenario_name: str | None = None) -> dict:
     return {"recording": str(recording), "meta": data.meta, "metrics": evaluate(data, scenario)}
 
 
-def _drive(stack, mon, scenario, time_limit_s: float, opts: SessionOptions, keyboard) -> str:
+def _screen_path(recording: Path) -> Path:
+    """Where a person's last screen (plain text) goes: beside the recording."""
+    return recording.with_name(recording.name.removesuffix(".mcap") + ".screen.txt")
+
+
+_END_BANNERS = {"reached": "goal reached", "time_limit": "time is up", "operator_quit": "quit",
+                "interrupted": "interrupted"}
+
+
+def _drive(stack, mon, scenario, time_limit_s: float, opts: SessionOptions, console) -> str:
     try:
-        return _drive_loop(stack, mon, scenario, time_limit_s, opts, keyboard)
+        return _drive_loop(stack, mon, scenario, time_limit_s, opts, console)
     except KeyboardInterrupt:
         return "interrupted"  # Ctrl-C ends the session; the recording is closed and summarized
 
 
-def _drive_loop(stack, mon, scenario, time_limit_s: float, opts: SessionOptions, keyboard) -> str:
+def _drive_loop(stack, mon, scenario, time_limit_s: float, opts: SessionOptions, console) -> str:
     goal, tol = (scenario.goal.x, scenario.goal.y), float(scenario.goal.tolerance)
     mon.diag.recording = True
+    if console is not None:
+        from world_model_planner.app.session_person import set_paused, wait_sim_time_after
+
+        if not console.gate(stack, opts.countdown_s, time_limit_s):
+            return "operator_quit"
+        t_paused = mon.odom.last()[0]
+        set_paused(mon.node, False)
+        wait_sim_time_after(stack, mon, t_paused)
+        console.start()
     t0 = mon.odom.start_recording()
     mon.send_goal(*goal)
+    collisions0 = mon.diag.collisions()
     sent, sends = time.monotonic(), 1
     while True:
         stack.check()
@@ -188,8 +247,10 @@ def _drive_loop(stack, mon, scenario, time_limit_s: float, opts: SessionOptions,
             return "reached"
         if t - t0 >= time_limit_s:
             return "time_limit"
-        if keyboard is not None and keyboard.poll() is not None:
-            return "operator_quit"
+        if console is not None:
+            console.step(time.monotonic(), time_limit_s - (t - t0), max(mon.diag.collisions() - collisions0, 0))
+            if console.quit:
+                return "operator_quit"
         if opts.mode != "teleop" and mon.diag.planner_state() in ("", "idle") \
                 and time.monotonic() - sent > 2.0 and sends < 10:
             mon.send_goal(*goal)  # the first goal may have raced discovery

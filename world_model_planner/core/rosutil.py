@@ -184,6 +184,9 @@ def spin_main(make_node: Callable[[], object], args=None, *, run: Callable[[obje
     except (ConfigError, *errors) as exc:
         print(f"[error] {label}{exc}", file=sys.stderr)
         status = 2
+    except Exception as exc:  # noqa: BLE001 - only the shutdown race is swallowed
+        if not shutdown_race(exc):
+            raise
     finally:
         if node is not None and stop is not None:
             stop(node)
@@ -200,6 +203,14 @@ def spin_main(make_node: Callable[[], object], args=None, *, run: Callable[[obje
 
 
 DESTROY_TIMEOUT_S = 10.0
+
+
+def shutdown_race(exc: BaseException, context=None) -> bool:
+    """True when ``exc`` is an rclpy call failing because the context was shut down under it
+    (Ctrl-C or SIGTERM while a callback publishes: "publisher's context is invalid"): that is
+    the normal end of the node, not an error to print."""
+    name = type(exc).__name__
+    return name in ("RCLError", "InvalidHandle", "ExternalShutdownException") and not rclpy.ok(context=context)
 
 
 def _destroy_within(node, timeout_s: float) -> bool:

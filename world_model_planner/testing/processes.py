@@ -128,9 +128,16 @@ def run_node_exit(executable: str, args: list, env: dict) -> subprocess.Complete
 class PtyProc:
     """A console script with its stdin/stdout on a pseudo-terminal, like a person's shell."""
 
-    def __init__(self, args, env):
+    def __init__(self, args, env, size: tuple[int, int] | None = None, stderr=None):
+        """``size``: (rows, cols) of the terminal; ``stderr``: a file for stderr (default: the pty)."""
         self.master, slave = pty.openpty()
-        self.proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, env=env,
+        if size is not None:
+            import fcntl
+            import struct
+            import termios
+
+            fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
+        self.proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=stderr or slave, env=env,
                                      start_new_session=True, close_fds=True)
         os.close(slave)
         self.output = b""

@@ -1,0 +1,157 @@
+"""A person at the keyboard: `wmp session --operator NAME` driven through a pseudo-terminal
+(80x24), keys typed as a person would. The map is read from the plain-text copy of the screen
+the session keeps beside the recording (DIR/<recording>.screen.txt); the terminal output is
+checked for the summary; stderr and every node's log for tracebacks."""
+import glob
+import json
+import os
+import re
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from world_model_planner.teleop.tui import ARROWS, HEADER_ROWS
+from world_model_planner.testing.processes import PtyProc
+
+WMP = str(Path(sys.executable).parent / "wmp")
+pytestmark = pytest.mark.slow
+
+
+class Person:
+    """`wmp session` on a pty; ``screen()`` is the session's current screen as text."""
+
+    def __init__(self, tmp_path, node_env, *extra):
+        self.out = tmp_path / "sessions"
+        self.err_path = tmp_path / "stderr.txt"
+        self._err = open(self.err_path, "wb")
+        env = dict(node_env, TERM="xterm-256color")
+        self.p = PtyProc([WMP, "session", "--scenario", "open", "--operator", "alice", "--out", str(self.out),
+                          "--countdown", "1", *extra], env, size=(24, 80), stderr=self._err)
+
+    def screen(self) -> str:
+        files = glob.glob(str(self.out / "*.screen.txt"))
+        return Path(files[0]).read_text() if files else ""
+
+    def wait_screen(self, text, timeout=180.0) -> str:
+        deadline = time.monotonic() + timeout
+        while text not in (s := self.screen()):
+            assert self.p.proc.poll() is None, f"session ended:\n{self.output()}\n{self.stderr()}"
+            assert time.monotonic() < deadline, f"no {text!r} on screen:\n{s}\n{self.stderr()}"
+            time.sleep(0.1)
+        return s
+
+    def output(self) -> str:
+        return self.p.output.decode(errors="replace")
+
+    def stderr(self) -> str:
+        return self.err_path.read_text(errors="replace")
+
+    def end(self, timeout=60) -> int:
+        rc = self.p.proc.wait(timeout)
+        time.sleep(0.3)              # the reader thread takes the last output
+        return rc
+
+    def close(self):
+        if self.p.proc.poll() is None:
+            self.p.proc.kill()
+            self.p.proc.wait(10)
+        os.close(self.p.master)
+        self._err.close()
+
+    def assert_clean(self):
+        """No traceback on stderr, in the terminal output, or in any node's log."""
+        assert "Traceback" not in self.stderr() and "Traceback" not in self.output(), self.stderr()
+        for log in glob.glob(str(self.out / "logs" / "**" / "*.log"), recursive=True):
+            text = Path(log).read_text(errors="replace")
+            assert "Traceback" not in text and "RCLError" not in text, f"{log}:\n{text[-3000:]}"
+
+
+def sim_time(screen: str) -> float:
+    return float(re.search(r"sim\s+([-\d.]+) s", screen).group(1))
+
+
+def speed(screen: str) -> float:
+    m = re.search(r"speed ([-+\d.]+)m/s", screen)
+    return float(m.group(1)) if m else 0.0
+
+
+def robot_column(screen: str) -> int:
+    """The leftmost column of the robot's heading arrows on the map."""
+    lines = screen.splitlines()[HEADER_ROWS:-2]
+    cols = [c for line in lines for c, ch in enumerate(line) if ch in ARROWS]
+    assert cols, screen
+    return min(cols)
+
+
+def _pass_gate(person):
+    person.wait_screen("press any key to start")
+    person.p.type(b"x")
+    person.wait_screen("time left 59.", timeout=30)  # the clock runs (3 x the scenario's 20 s)
+
+
+def test_person_waits_at_the_gate_then_holds_w_to_the_goal(tmp_path, node_env):
+    person = Person(tmp_path, node_env)
+    try:
+        first = person.wait_screen("press any key to start")
+        time.sleep(1.5)
+        later = person.screen()
+        # at the gate the sim is paused: the clock does not move, the time left is the whole limit
+        assert sim_time(first) == sim_time(later), (first, later)
+        assert "time left 60.0s" in later and "press any key to start" in later
+        start_col = robot_column(later)
+        person.p.type(b"x")                    # any key: 1 s countdown, then go
+        person.wait_screen("time left 59.", timeout=30)
+        person.p.type(b"++")                   # two speed steps up: 0.5 m/s
+        seen = []
+        deadline = time.monotonic() + 120
+        while person.p.proc.poll() is None and time.monotonic() < deadline:
+            person.p.type(b"w")                # holding w: the terminal repeats it
+            time.sleep(0.2)
+            s = person.screen()
+            if "goal reached" not in s and "press any key" not in s:
+                seen.append((sim_time(s), robot_column(s)))
+        assert person.end() == 0, person.output()
+        final = person.screen()
+        print(f"\n--- the map at the end ({tmp_path / 'screen.txt'}) ---\n{final}")
+        (tmp_path / "screen.txt").write_text(final)
+        # the map showed the robot moving right (the goal of `open` is straight ahead, +x)
+        moving = [c for t, c in seen if t > sim_time(later)]
+        assert moving and max(moving) - start_col >= 10, seen
+        assert "goal reached" in final
+        out = person.output()
+        assert "session reached: reached the goal" in out and "SPL" in out and "recording:" in out
+        assert "wmp compare" in out and "--mode planner" in out
+        summary = json.loads(Path(glob.glob(str(person.out / "*.json"))[0]).read_text())
+        assert summary["metrics"]["success"] and summary["time_limit_s"] == pytest.approx(60.0)
+        # the episode clock starts at go: the time to the goal is driving time, not gate time
+        assert summary["metrics"]["time_s"] < 30.0
+        person.assert_clean()
+    finally:
+        person.close()
+
+
+@pytest.mark.parametrize("how", ["q", "sigint"])
+def test_q_or_sigint_ends_cleanly_with_the_summary(tmp_path, node_env, how):
+    person = Person(tmp_path, node_env)
+    try:
+        _pass_gate(person)
+        person.p.type(b"w")
+        deadline = time.monotonic() + 30
+        while speed(person.screen()) < 0.1:       # the robot is moving
+            assert time.monotonic() < deadline, person.screen()
+            time.sleep(0.1)
+        if how == "q":
+            person.p.type(b"q")
+        else:
+            person.p.proc.send_signal(signal.SIGINT)   # what Ctrl-C in the terminal sends
+        assert person.end() == 0, person.output() + person.stderr()
+        out = person.output()
+        reason = "operator_quit" if how == "q" else "interrupted"
+        assert f"session {reason}: did not reach the goal" in out, out[-2000:]
+        assert "recording:" in out and "wmp compare" in out
+        person.assert_clean()
+    finally:
+        person.close()
