@@ -19,9 +19,13 @@ class PlannerNodeConfig:
     planner: str = param("hierarchical", "Which planner: hierarchical, flat, classic (unicycle kinematics) or "
                          "classic_id (identified lag + delay velocity model, tracked moving obstacles).",
                          choices=("hierarchical", "flat", "classic", "classic_id"))
-    model_path: str = param("", "World-model checkpoint; empty = the shipped models/husky_default.pt. "
+    model_path: str = param("", "World-model checkpoint; empty = the shipped models/<robot>_default.pt. "
                             "A named file that is missing or bad fails configure; only when the "
                             "shipped default is absent does the unicycle stand in (logged).")
+    robot: str = param("husky", "The robot driven (a robot file's name; robot.launch.py and `wmp run` set it "
+                       "from the robot file). The default checkpoint is models/<robot>_default.pt; a learned "
+                       "planner refuses a checkpoint trained on another robot's data (configure fails, and a "
+                       "hot-reload keeps the running model).")
     sysid_path: str = param("", "classic_id's velocity model (JSON written by `wmp sysid`); empty = the shipped "
                             "models/husky_sysid.json. A missing or bad file fails configure.")
     device: str = param("auto", "Torch device: auto (CUDA if present), cpu, cuda, cuda:N.")
@@ -71,7 +75,7 @@ SECTIONS = (("", NavigatorConfig), ("mppi.", MPPIConfig), ("critics.", CriticsCo
 STARTUP_ONLY = ("autostart",)
 #: Read by configure: refused while the node is configured, accepted (and used by the next
 #: configure) while it is unconfigured. Every other parameter is applied at once.
-CONFIGURE_ONLY = ("planner", "model_path", "sysid_path", "device", "torch_threads", "control_rate_hz", "cmd_stamped",
+CONFIGURE_ONLY = ("planner", "model_path", "robot", "sysid_path", "device", "torch_threads", "control_rate_hz", "cmd_stamped",
                   "subgoal.grid_size_m", "subgoal.grid_res_m", "localization_topic", "prior_map", "map_topic")
 
 

@@ -411,12 +411,15 @@ class Navigator:
                        res.poses.cpu().numpy(), samples, np.asarray(path))
 
 
-def load_model(kind: str, model_path=None, device=None, missing_ok: bool = True, sysid_path=None):
+def load_model(kind: str, model_path=None, device=None, missing_ok: bool = True, sysid_path=None,
+               robot: str | None = None):
     """The rollout model for ``kind`` and a description. classic → UnicycleModel. classic_id →
     SysIdModel from ``sysid_path`` (default: the shipped models/husky_sysid.json; a missing or
     bad file is always an error). Otherwise the checkpoint at ``model_path`` (default: the
     shipped one). A checkpoint file that does not exist is an error unless ``missing_ok``: then
-    the unicycle stands in and the description says so (a bad checkpoint file is always an error)."""
+    the unicycle stands in and the description says so (a bad checkpoint file is always an error).
+    ``robot``: the robot being driven; the default checkpoint is models/<robot>_default.pt, and a
+    checkpoint whose data came from another robot is refused (ValueError with the reason)."""
     from pathlib import Path
 
     device = torch.device(device or "cpu")
@@ -434,16 +437,22 @@ def load_model(kind: str, model_path=None, device=None, missing_ok: bool = True,
     if path is None:
         from world_model_planner.core.paths import default_model_path
 
-        path = str(default_model_path())
+        path = str(default_model_path(robot or "husky"))
     if not Path(path).is_file():
         if not missing_ok:
             raise FileNotFoundError(f"world-model checkpoint {path} does not exist")
         return UnicycleModel(0.1, device), f"unicycle kinematics (no world-model checkpoint at {path})"
+    if robot:
+        from world_model_planner.world_model_node.checkpoint import robot_mismatch
+
+        why = robot_mismatch(path, robot)
+        if why:
+            raise ValueError(why)
     return LearnedModel.from_checkpoint(str(path), device=device), f"world model {path}"
 
 
 def make_navigator(kind: str = "hierarchical", model_path=None, cfg: PlannerConfig | None = None,
-                   device=None, missing_ok: bool = True, sysid_path=None) -> Navigator:
+                   device=None, missing_ok: bool = True, sysid_path=None, robot: str | None = None) -> Navigator:
     """Build a Navigator of ``kind`` (hierarchical | flat | classic | classic_id). See ``load_model``."""
     if kind not in KINDS:
         raise ValueError(f"planner kind: expected one of {KINDS}, got {kind!r}")
@@ -451,5 +460,5 @@ def make_navigator(kind: str = "hierarchical", model_path=None, cfg: PlannerConf
         from world_model_planner.core.runtime import pick_device
 
         device = pick_device()
-    model, desc = load_model(kind, model_path, device, missing_ok, sysid_path)
+    model, desc = load_model(kind, model_path, device, missing_ok, sysid_path, robot)
     return Navigator(kind, model, cfg, device, desc)

@@ -140,7 +140,8 @@ class PlannerNode(GoalFramesMixin, LifecycleNode):
             self.device = pick_device(self.p.device)
             # a checkpoint named explicitly must exist; only the shipped default may be absent
             self.nav = make_navigator(self.p.planner, self.p.model_path or None, self.cfg, self.device,
-                                      missing_ok=not self.p.model_path, sysid_path=self.p.sysid_path or None)
+                                      missing_ok=not self.p.model_path, sysid_path=self.p.sysid_path or None,
+                                      robot=self.p.robot)
         except Exception as exc:  # noqa: BLE001 - refuse the transition with the reason
             self.get_logger().error(f"configure failed: {exc}")
             return TransitionCallbackReturn.FAILURE
@@ -309,6 +310,11 @@ class PlannerNode(GoalFramesMixin, LifecycleNode):
         from world_model_planner.planner_node.dynamics import LearnedModel
 
         try:
+            from world_model_planner.world_model_node.checkpoint import robot_mismatch
+
+            why = robot_mismatch(path, self.p.robot)
+            if why:
+                raise ValueError(why)
             model = LearnedModel.from_checkpoint(path, device=self.device)
             self.nav.set_model(model, f"world model {path}")   # atomic swap; control never stops
             self._model_path = path

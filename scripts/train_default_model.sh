@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# Reproduce the shipped world model models/husky_default.pt and the classic_id fit
-# models/husky_sysid.json with one command:
+# Reproduce the shipped world model models/<robot>_default.pt and the classic_id fit
+# models/<robot>_sysid.json with one command (ROBOT: husky (default), jackal or turtlebot4):
 #
-#   scripts/train_default_model.sh            # collect -> train -> sysid -> evaluate (< 25 min, 2 CPU cores)
-#   scripts/train_default_model.sh --eval-set # regenerate the committed golden eval set test/data/wm_eval
+#   scripts/train_default_model.sh                   # collect -> train -> sysid -> evaluate (< 25 min, 2 CPU cores)
+#   ROBOT=jackal scripts/train_default_model.sh      # the same for the Jackal: models/jackal_default.pt
+#   scripts/train_default_model.sh --eval-set        # regenerate the committed golden eval set test/data/wm_eval
+#   ROBOT=turtlebot4 scripts/train_default_model.sh --eval-set   # its held-out set test/data/wm_eval_turtlebot4
+#
+# Every collection drives ROBOT (wmp collect --robot) in place of the scenarios' own robot, and the
+# data record it, so the checkpoint knows its robot (data_stats.robots); a learned planner refuses a
+# checkpoint trained on another robot.
 #
 # Training data (seeds 0..), 30 s exploration episodes:
 #   static   140 episodes: half random layouts (a new arena with boxes and cylinders per episode),
@@ -17,42 +23,55 @@
 # seeds 900000+ (static, as before), the same with random dynamics from seeds 910000+, and the
 # dynamics-suite scenarios ramp_door, walkers and cart_door, none of which training uses.
 #
-# Environment: WMP (the wmp executable), WORK (scratch dir), OUT (checkpoint path), SYSID_OUT
-# (classic_id fit), DEVICE (auto | cpu | cuda), THREADS (torch CPU threads), WORKERS (collection
-# processes, default 2), STEPS (training steps, default 6000).
+# Environment: ROBOT (husky | jackal | turtlebot4), WMP (the wmp executable), WORK (scratch dir),
+# OUT (checkpoint path, default models/$ROBOT_default.pt), SYSID_OUT (classic_id fit, default
+# models/$ROBOT_sysid.json), EVAL (held-out set, default test/data/wm_eval for the Husky and
+# test/data/wm_eval_$ROBOT otherwise; made first when missing), DEVICE (auto | cpu | cuda), THREADS
+# (torch CPU threads), WORKERS (collection processes, default 2), STEPS (training steps, default 6000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WMP=${WMP:-.venv/bin/wmp}
 [ -x "$WMP" ] || WMP=wmp
 WORKERS=${WORKERS:-2}
+ROBOT=${ROBOT:-husky}
+case "$ROBOT" in
+    husky|jackal|turtlebot4) ;;
+    *) echo "ROBOT=$ROBOT: expected husky, jackal or turtlebot4" >&2; exit 2 ;;
+esac
+if [ "$ROBOT" = husky ]; then EVAL=${EVAL:-test/data/wm_eval}; else EVAL=${EVAL:-test/data/wm_eval_$ROBOT}; fi
 
 stamp() { echo "[$(( $(date +%s) - start )) s] $*"; }
 start=$(date +%s)
 
+eval_set() {
+    rm -rf "$EVAL"
+    "$WMP" collect --robot "$ROBOT" --scenario two_rooms,maze,random --episodes 9 --episode-s 14 --seed 900000 \
+        --workers "$WORKERS" --out "$EVAL"
+    "$WMP" collect --robot "$ROBOT" --scenario two_rooms,maze,random --dynamics --episodes 6 --episode-s 14 \
+        --seed 910000 --workers "$WORKERS" --out "$EVAL"
+    "$WMP" collect --robot "$ROBOT" --scenario ramp_door,walkers,cart_door --episodes 3 --episode-s 14 \
+        --seed 920000 --workers "$WORKERS" --out "$EVAL"
+    stamp "$ROBOT eval set written to $EVAL"
+}
+
 if [ "${1:-}" = "--eval-set" ]; then
-    rm -rf test/data/wm_eval
-    "$WMP" collect --scenario two_rooms,maze,random --episodes 9 --episode-s 14 --seed 900000 \
-        --workers "$WORKERS" --out test/data/wm_eval
-    "$WMP" collect --scenario two_rooms,maze,random --dynamics --episodes 6 --episode-s 14 --seed 910000 \
-        --workers "$WORKERS" --out test/data/wm_eval
-    "$WMP" collect --scenario ramp_door,walkers,cart_door --episodes 3 --episode-s 14 --seed 920000 \
-        --workers "$WORKERS" --out test/data/wm_eval
-    stamp "eval set written to test/data/wm_eval"
+    eval_set
     exit 0
 fi
 
 WORK=${WORK:-$(mktemp -d -t wmp_default_XXXX)}
-OUT=${OUT:-models/husky_default.pt}
-SYSID_OUT=${SYSID_OUT:-models/husky_sysid.json}
+OUT=${OUT:-models/${ROBOT}_default.pt}
+SYSID_OUT=${SYSID_OUT:-models/${ROBOT}_sysid.json}
+[ -d "$EVAL" ] || eval_set
 TRAIN_ARGS=(--steps "${STEPS:-6000}" --seed 0 --device "${DEVICE:-auto}")
 [ -n "${THREADS:-}" ] && TRAIN_ARGS+=(--threads "$THREADS")
-echo "scratch directory: $WORK"
-"$WMP" collect --scenario random,random,random,open,wall,u_trap --episodes 140 --episode-s 30 --seed 0 \
+echo "robot: $ROBOT; scratch directory: $WORK"
+"$WMP" collect --robot "$ROBOT" --scenario random,random,random,open,wall,u_trap --episodes 140 --episode-s 30 --seed 0 \
     --workers "$WORKERS" --out "$WORK/train"
 stamp "static data collected"
-"$WMP" collect --scenario random,random,open,wall,u_trap --dynamics --episodes 80 --episode-s 30 --seed 1000 \
+"$WMP" collect --robot "$ROBOT" --scenario random,random,open,wall,u_trap --dynamics --episodes 80 --episode-s 30 --seed 1000 \
     --workers "$WORKERS" --out "$WORK/train"
-"$WMP" collect --scenario ice_bend,mud_field,heavy_stop,crossing --episodes 20 --episode-s 30 --seed 2000 \
+"$WMP" collect --robot "$ROBOT" --scenario ice_bend,mud_field,heavy_stop,crossing --episodes 20 --episode-s 30 --seed 2000 \
     --workers "$WORKERS" --out "$WORK/train"
 stamp "dynamic data collected"
 # a fixed step count (no wall-clock cap), so the result does not depend on machine load
@@ -60,6 +79,6 @@ stamp "dynamic data collected"
 stamp "world model trained: $OUT"
 "$WMP" sysid --data "$WORK/train" --out "$SYSID_OUT"
 stamp "classic_id fitted: $SYSID_OUT"
-"$WMP" eval-model --model "$OUT" --data test/data/wm_eval --sysid "$SYSID_OUT" --device "${DEVICE:-auto}" \
+"$WMP" eval-model --model "$OUT" --data "$EVAL" --sysid "$SYSID_OUT" --device "${DEVICE:-auto}" \
     --json "$WORK/eval.json" --plots "$WORK"
 stamp "evaluated; eval JSON: $WORK/eval.json, plot: $WORK/error_vs_horizon.png"

@@ -3,7 +3,7 @@
 The ROS layer (``rosutil.declare_config``) turns these fields into ROS parameters; the
 README table comes from ``world_model_planner.core.params.markdown_table(SimNodeConfig)``.
 At runtime (SetParameters) sim_node applies or refuses each change (sim/sim_node.py):
-``scenario`` (validated when set), ``seed`` and ``perturb`` take effect at the next ~/reset;
+``scenario`` and ``robot`` (validated when set), ``seed`` and ``perturb`` take effect at the next ~/reset;
 ``payload_kg`` applies at once (a value between -1 and 0 is refused);
 ``gui``, ``start_paused``, ``lockstep``, ``cmd_vel_stamped``, ``camera_enabled`` and ``publish_tf`` are refused
 (read at start-up only); every other parameter applies at once. An unknown key in a params
@@ -23,6 +23,8 @@ from world_model_planner.sim.sensors import CameraConfig, LidarConfig
 class SimNodeConfig:
     scenario: str = param("open", "built-in scenario name or path to a scenario YAML file "
                                   "(re-read on ~/reset)")
+    robot: str = param("", "robot to simulate in place of the scenario's ``robot:`` (husky, jackal, "
+                           "turtlebot4; '' = the scenario's; re-read on ~/reset)")
     seed: int = param(0, "seed for perturbation and sensor noise (re-read on ~/reset)",
                       range=(0, 2**31 - 1))
     payload_kg: float = param(-1.0, "mass carried on the base (kg), applied at once and kept over "

@@ -36,10 +36,7 @@ def draw_scenario(ax, scenario: Scenario, *, show_footprint: bool = True) -> Non
             ax.add_patch(patches.Circle(ob.center, ob.radius, fc="#3380cc", ec="0.2", lw=0.8))
     s, g = scenario.start, scenario.goal
     if show_footprint:
-        spec = ROBOTS[scenario.robot]
-        from world_model_planner.sim import geometry
-
-        poly = geometry.rectangle(s.x, s.y, spec.length_m, spec.width_m, s.yaw)
+        poly = ROBOTS[scenario.robot].footprint_polygon(s.x, s.y, s.yaw)
         ax.add_patch(patches.Polygon(poly, closed=True, fill=False, ec="tab:green", lw=1.2))
     ax.annotate("", xy=(s.x + 0.7 * math.cos(s.yaw), s.y + 0.7 * math.sin(s.yaw)), xytext=(s.x, s.y),
                 arrowprops=dict(arrowstyle="->", color="tab:green", lw=1.5))

@@ -1,8 +1,9 @@
-"""The simulated robot in PyBullet: a skid-steer Husky driven through its wheel motors.
+"""The simulated robot in PyBullet: a wheeled base (skid-steer Husky or Jackal, differential-drive
+TurtleBot 4; sim.robots) driven through its wheel motors.
 
 Commands (v m/s, w rad/s) are clipped to the robot's limits, reach the motors ``latency_s``
 later (a queue exact to the physics step), are ramped by the onboard controller's acceleration
-limits (as the Husky's own diff-drive controller does), turned into wheel speeds and sent to
+limits (as the robots' own diff-drive controllers do), turned into wheel speeds and sent to
 velocity motors with a bounded torque. The motion itself comes from the physics: tyre friction
 (set per wheel by the ground under it, sim.terrain), inertia (a payload adds to the chassis
 mass), slip, and walls that stop the robot.
@@ -12,13 +13,14 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import tempfile
 from collections import deque
 
 import numpy as np
 import pybullet as p
 import pybullet_data
 
-from world_model_planner.sim.robots import RobotSpec
+from world_model_planner.sim.robots import RobotSpec, urdf_text
 
 
 @contextlib.contextmanager
@@ -47,11 +49,7 @@ class DiffDriveRobot:
     def __init__(self, client: int, spec: RobotSpec, x: float, y: float, yaw: float, z: float = 0.0):
         """Spawn at (x, y, yaw) with the wheels on ground at height z (a ramp's top)."""
         self.client, self.spec = client, spec
-        with quiet_stdout():
-            self.body = p.loadURDF(os.path.join(pybullet_data.getDataPath(), spec.urdf),
-                                   [x, y, z], p.getQuaternionFromEuler([0, 0, yaw]),
-                                   flags=p.URDF_USE_IMPLICIT_CYLINDER,
-                                   physicsClientId=client)
+        self.body = load_robot_urdf(client, spec, [x, y, z], p.getQuaternionFromEuler([0, 0, yaw]))
         names = {p.getJointInfo(self.body, j, physicsClientId=client)[1].decode(): j
                  for j in range(p.getNumJoints(self.body, physicsClientId=client))}
         self.left = [names[n] for n in spec.left_wheels]
@@ -161,6 +159,22 @@ class DiffDriveRobot:
 
     def links(self) -> list[int]:
         return [-1] + list(range(p.getNumJoints(self.body, physicsClientId=self.client)))
+
+
+def load_robot_urdf(client: int, spec: RobotSpec, position, orientation) -> int:
+    """Load the robot's body: pybullet_data's URDF, or one generated from the spec
+    (sim.robots.urdf_text), written to a private temporary directory for the loader."""
+    flags = p.URDF_USE_IMPLICIT_CYLINDER
+    if spec.urdf:
+        with quiet_stdout():
+            return p.loadURDF(os.path.join(pybullet_data.getDataPath(), spec.urdf), position, orientation,
+                              flags=flags, physicsClientId=client)
+    with tempfile.TemporaryDirectory(prefix="wmp-urdf-") as tmp:
+        path = os.path.join(tmp, f"{spec.name}.urdf")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(urdf_text(spec))
+        with quiet_stdout():
+            return p.loadURDF(path, position, orientation, flags=flags, physicsClientId=client)
 
 
 def names_to_links(body: int, client: int) -> dict[str, int]:

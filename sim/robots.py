@@ -1,18 +1,57 @@
 """Robots the simulator knows: URDF, footprint, wheel geometry and command limits.
 
-No PyBullet import here, so scenario validation stays cheap. Values for the Husky follow
-the Clearpath Husky A200 (footprint 0.99 x 0.67 m, top speed 1.0 m/s) and the Husky URDF
-shipped with pybullet_data (wheel collision radius, wheel spacing).
+No PyBullet import here, so scenario validation stays cheap.
+
+- **Husky** follows the Clearpath Husky A200 (footprint 0.99 x 0.67 m, top speed 1.0 m/s) and
+  the Husky URDF shipped with pybullet_data (wheel collision radius, wheel spacing).
+- **Jackal** follows the Clearpath Jackal UGV datasheet (external 508 x 430 x 250 mm, 17 kg,
+  top speed 2.0 m/s) and clearpath's jackal_description URDF (wheel radius 0.098 m, width
+  0.04 m, wheelbase 0.262 m, track 0.37559 m) and jackal_control's control.yaml (linear
+  max_velocity 2.0 m/s, angular max_velocity 4.0 rad/s, skid-steer wheel_separation_multiplier 1.5).
+- **TurtleBot 4** follows the TurtleBot 4 user manual's hardware specification (iRobot Create 3
+  base 341.7 x 339.1 mm, round; standard model 3.9 kg; max linear speed 0.31 m/s, max angular
+  speed 1.90 rad/s; RPLIDAR A1, 12 m range, on top; OAK-D camera) and the Create 3's
+  diff-drive geometry (irobot_create_description: wheel separation 0.233 m, wheel radius
+  0.03575 m; ground clearance 4.5 mm). The base is a two-wheel differential drive on
+  frictionless ball casters front and rear.
+
+The Husky loads pybullet_data's URDF; the Jackal and the TurtleBot 4 are generated from the
+values here by :func:`urdf_text` (simple shapes: a box or cylinder chassis, cylinder wheels,
+sphere casters), so the collision body is the footprint the planner is told about.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from world_model_planner.sim import geometry
+
+
+@dataclass(frozen=True)
+class BodySpec:
+    """What :func:`urdf_text` builds: a chassis on wheel pairs (and optional ball casters).
+
+    The chassis covers the footprint (length_m x width_m of the RobotSpec; a cylinder of
+    diameter length_m when the robot is round) from ``clearance_m`` above the ground up to
+    ``height_m``."""
+
+    chassis_mass_kg: float
+    height_m: float               # top of the chassis above the ground
+    clearance_m: float            # underside of the chassis above the ground
+    wheel_x_m: tuple[float, ...]  # x of each wheel pair (one left and one right wheel each)
+    wheel_y_m: float              # y of the left wheels' centre plane (right: -wheel_y_m)
+    wheel_width_m: float
+    wheel_mass_kg: float
+    caster_x_m: tuple[float, ...] = ()  # frictionless ball casters on the centre line
+    caster_radius_m: float = 0.0
 
 
 @dataclass(frozen=True)
 class RobotSpec:
     name: str
-    urdf: str                     # path relative to pybullet_data
+    urdf: str                     # path relative to pybullet_data; "" = generated from ``body``
     length_m: float               # footprint along x (forward)
     width_m: float                # footprint along y
     radius_m: float               # circumscribed radius used by planners
@@ -28,6 +67,18 @@ class RobotSpec:
     left_wheels: tuple[str, ...]
     right_wheels: tuple[str, ...]
     chassis_link: str = "base_link"   # the link a payload is added to
+    round: bool = False           # round base: the footprint is a circle of diameter length_m
+    body: BodySpec | None = field(default=None, compare=False)  # for a generated URDF
+
+    def footprint_polygon(self, x: float, y: float, yaw: float) -> np.ndarray:
+        """(K, 2) the footprint at (x, y, yaw): the rectangle, or for a round base a 24-gon
+        around the circle (its edges touch the circle, so it never undercuts it)."""
+        if not self.round:
+            return geometry.rectangle(x, y, self.length_m, self.width_m, yaw)
+        n = 24
+        r = max(self.length_m, self.width_m) / 2.0 / math.cos(math.pi / n)
+        a = yaw + np.arange(n) * (2.0 * math.pi / n)
+        return np.column_stack([x + r * np.cos(a), y + r * np.sin(a)])
 
 
 HUSKY = RobotSpec(
@@ -49,4 +100,120 @@ HUSKY = RobotSpec(
     right_wheels=("front_right_wheel", "rear_right_wheel"),
 )
 
-ROBOTS: dict[str, RobotSpec] = {"husky": HUSKY}
+_FOUR_WHEELS = (("front_left_wheel", "rear_left_wheel"), ("front_right_wheel", "rear_right_wheel"))
+
+JACKAL = RobotSpec(
+    name="jackal",
+    urdf="",
+    length_m=0.508,               # datasheet: 508 x 430 mm
+    width_m=0.43,
+    radius_m=0.333,               # hypot(0.254, 0.215)
+    wheel_radius_m=0.098,         # jackal_description wheel_radius
+    track_m=0.37559,              # effective separation: the real robot's controller multiplies the
+                                  # track by 1.5 (control.yaml) for its slip; here w tracks w_cmd on arcs
+                                  # with the track itself (turning in place reaches ~0.83 w_cmd)
+    v_limits=(-1.0, 2.0),         # control.yaml linear max_velocity 2.0 m/s
+    w_limit=2.0,                  # control.yaml allows 4.0 rad/s; kept to what the base tracks here
+    accel_mps2=2.0,
+    alpha_radps2=4.0,
+    wheel_torque_nm=8.0,
+    wheel_friction=0.8,
+    wheel_lateral_scale=0.25,
+    left_wheels=_FOUR_WHEELS[0],
+    right_wheels=_FOUR_WHEELS[1],
+    body=BodySpec(chassis_mass_kg=15.1,     # 17 kg robot less four 0.477 kg wheels
+                  height_m=0.25, clearance_m=0.065,
+                  wheel_x_m=(0.131, -0.131),  # wheelbase 0.262 m
+                  wheel_y_m=0.37559 / 2.0, wheel_width_m=0.04, wheel_mass_kg=0.477),
+)
+
+TURTLEBOT4 = RobotSpec(
+    name="turtlebot4",
+    urdf="",
+    length_m=0.342,               # Create 3 base, 341.7 x 339.1 mm: round, diameter 0.342 m
+    width_m=0.342,
+    radius_m=0.171,
+    wheel_radius_m=0.03575,       # Create 3 wheel radius
+    track_m=0.233,                # Create 3 wheel separation (differential drive: no scrub)
+    v_limits=(-0.2, 0.31),        # TurtleBot 4 max linear speed 0.31 m/s (reverse kept slow)
+    w_limit=1.9,                  # TurtleBot 4 max angular speed 1.90 rad/s
+    accel_mps2=2.5,
+    alpha_radps2=3.2,
+    wheel_torque_nm=1.0,
+    wheel_friction=0.9,
+    wheel_lateral_scale=1.0,
+    left_wheels=("left_wheel",),
+    right_wheels=("right_wheel",),
+    round=True,
+    body=BodySpec(chassis_mass_kg=3.6,      # 3.9 kg robot less the two wheels
+                  height_m=0.351, clearance_m=0.0045 + 0.01,
+                  wheel_x_m=(0.0,), wheel_y_m=0.233 / 2.0, wheel_width_m=0.02, wheel_mass_kg=0.15,
+                  caster_x_m=(0.12, -0.12), caster_radius_m=0.012),
+)
+
+ROBOTS: dict[str, RobotSpec] = {"husky": HUSKY, "jackal": JACKAL, "turtlebot4": TURTLEBOT4}
+
+
+def _box_inertia(m: float, a: float, b: float, c: float) -> str:
+    return (f'<inertia ixx="{m * (b * b + c * c) / 12:.6g}" ixy="0" ixz="0" '
+            f'iyy="{m * (a * a + c * c) / 12:.6g}" iyz="0" izz="{m * (a * a + b * b) / 12:.6g}"/>')
+
+
+def _cyl_inertia(m: float, r: float, h: float, axis: str = "z") -> str:
+    """Solid cylinder of radius r and length h along ``axis`` (z or y)."""
+    across, along = m * (3 * r * r + h * h) / 12, m * r * r / 2
+    ixx = across
+    iyy, izz = (along, across) if axis == "y" else (across, along)
+    return f'<inertia ixx="{ixx:.6g}" ixy="0" ixz="0" iyy="{iyy:.6g}" iyz="0" izz="{izz:.6g}"/>'
+
+
+def urdf_text(spec: RobotSpec) -> str:
+    """A URDF for a robot with a ``body``: root link base_footprint on the ground under the
+    base centre, chassis base_link, one continuous joint per wheel named as in the spec
+    (axis +y), fixed sphere casters without friction."""
+    b = spec.body
+    if b is None:
+        raise ValueError(f"robot {spec.name}: no body to generate a URDF from (urdf={spec.urdf!r})")
+    h = b.height_m - b.clearance_m
+    zc = b.clearance_m + h / 2.0
+    if spec.round:
+        r = spec.length_m / 2.0
+        shape, inertia = f'<cylinder radius="{r}" length="{h:.6g}"/>', _cyl_inertia(b.chassis_mass_kg, r, h)
+    else:
+        shape = f'<box size="{spec.length_m} {spec.width_m} {h:.6g}"/>'
+        inertia = _box_inertia(b.chassis_mass_kg, spec.length_m, spec.width_m, h)
+    rw = spec.wheel_radius_m
+    parts = [
+        f'<?xml version="1.0"?>\n<robot name="{spec.name}">',
+        '<material name="body"><color rgba="0.85 0.75 0.1 1"/></material>',
+        '<material name="tyre"><color rgba="0.1 0.1 0.1 1"/></material>',
+        '<link name="base_footprint"><inertial><mass value="0.01"/>'
+        '<inertia ixx="1e-5" ixy="0" ixz="0" iyy="1e-5" iyz="0" izz="1e-5"/></inertial></link>',
+        f'<link name="base_link"><inertial><origin xyz="0 0 0"/><mass value="{b.chassis_mass_kg}"/>{inertia}'
+        f'</inertial><visual><geometry>{shape}</geometry><material name="body"/></visual>'
+        f'<collision><geometry>{shape}</geometry></collision></link>',
+        f'<joint name="chassis_joint" type="fixed"><parent link="base_footprint"/><child link="base_link"/>'
+        f'<origin xyz="0 0 {zc:.6g}" rpy="0 0 0"/></joint>',
+    ]
+    wheels = [(name, x, b.wheel_y_m) for name, x in zip(spec.left_wheels, b.wheel_x_m)] + \
+             [(name, x, -b.wheel_y_m) for name, x in zip(spec.right_wheels, b.wheel_x_m)]
+    for name, x, y in wheels:
+        cyl = f'<cylinder radius="{rw}" length="{b.wheel_width_m}"/>'
+        parts.append(
+            f'<link name="{name}_link"><inertial><mass value="{b.wheel_mass_kg}"/>'
+            f'{_cyl_inertia(b.wheel_mass_kg, rw, b.wheel_width_m, "y")}</inertial>'
+            f'<visual><origin rpy="1.5707963 0 0"/><geometry>{cyl}</geometry><material name="tyre"/></visual>'
+            f'<collision><origin rpy="1.5707963 0 0"/><geometry>{cyl}</geometry></collision></link>'
+            f'<joint name="{name}" type="continuous"><parent link="base_link"/><child link="{name}_link"/>'
+            f'<origin xyz="{x:.6g} {y:.6g} {rw - zc:.6g}" rpy="0 0 0"/><axis xyz="0 1 0"/></joint>')
+    for k, x in enumerate(b.caster_x_m):
+        rc = b.caster_radius_m
+        parts.append(
+            f'<link name="caster_{k}"><contact><lateral_friction value="0"/><rolling_friction value="0"/>'
+            f'<spinning_friction value="0"/></contact><inertial><mass value="0.01"/>'
+            f'<inertia ixx="1e-6" ixy="0" ixz="0" iyy="1e-6" iyz="0" izz="1e-6"/></inertial>'
+            f'<collision><geometry><sphere radius="{rc}"/></geometry></collision></link>'
+            f'<joint name="caster_{k}_joint" type="fixed"><parent link="base_link"/><child link="caster_{k}"/>'
+            f'<origin xyz="{x:.6g} 0 {rc - zc:.6g}" rpy="0 0 0"/></joint>')
+    parts.append("</robot>\n")
+    return "\n".join(parts)

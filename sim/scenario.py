@@ -3,7 +3,8 @@
 Format (the README's "Simulation" section documents every field and bound)::
 
     name: u_trap                  # required, [a-z0-9_]+, at most 64 characters
-    robot: husky                  # required; a robot the sim knows (world_model_planner.sim.robots.ROBOTS)
+    robot: husky                  # required; a robot the sim knows (world_model_planner.sim.robots.ROBOTS:
+                                  # husky, jackal, turtlebot4); load_scenario(robot=...) overrides it
     arena: [10.0, 10.0]           # required; x, y size in metres, centred on the origin, walled
     obstacles:                    # optional; each 0.5 m high
       - box: {center: [1.5, 0.0], size: [0.2, 3.0], yaw: 0.0}
@@ -163,8 +164,7 @@ class Scenario:
 
     def footprint_clearance_m(self, x: float, y: float, yaw: float) -> float:
         """Distance from the robot footprint at (x, y, yaw) to the nearest wall or obstacle."""
-        spec = ROBOTS[self.robot]
-        poly = geometry.rectangle(x, y, spec.length_m, spec.width_m, yaw)
+        poly = ROBOTS[self.robot].footprint_polygon(x, y, yaw)
         best = geometry.polygon_arena_distance(poly, self.arena)
         for ob in self.obstacles:
             if isinstance(ob, Box):
@@ -229,10 +229,13 @@ def resolve(name_or_path: str | Path) -> Path:
     return path
 
 
-def load_scenario(name_or_path: str | Path) -> Scenario:
+def load_scenario(name_or_path: str | Path, robot: str | None = None) -> Scenario:
     """Load and validate a scenario by built-in name or file path (raises ScenarioError).
 
-    The file is read through ``safeio.load_yaml`` (size, alias-expansion and depth caps)."""
+    The file is read through ``safeio.load_yaml`` (size, alias-expansion and depth caps).
+    ``robot`` (a name in sim.robots.ROBOTS) replaces the file's ``robot:``; the start must fit
+    the new footprint, and a time limit written for a faster robot grows by the ratio of their
+    top speeds (the TurtleBot 4 gets 1.0 / 0.31 times a Husky scenario's limit)."""
     path = resolve(name_or_path)
     try:
         raw = read_capped(path, SCENARIO_MAX_BYTES, "scenario file")
@@ -249,7 +252,23 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         # constructors YAML lets through: a date such as 2001-02-30, an int of 5000 digits
         raise ScenarioError(path, "(file)", f"valid YAML values ({type(exc).__name__}: "
                                             f"{clip(str(exc), 120)})") from None
+    if robot is not None and isinstance(data, dict) and robot != data.get("robot"):
+        data = with_robot(data, robot)
     return parse_scenario(data, source=str(path))
+
+
+def with_robot(data: dict, robot: str) -> dict:
+    """A parsed scenario document with ``robot`` in place of its own, the time limit scaled up
+    by top speed (own robot's v_max / new robot's v_max, when above 1). An unknown robot is
+    left for parse_scenario to refuse."""
+    out = dict(data, robot=robot)
+    old, new = ROBOTS.get(data.get("robot")), ROBOTS.get(robot)
+    limit = data.get("time_limit", 60.0)
+    if old is not None and new is not None and isinstance(limit, (int, float)) and not isinstance(limit, bool):
+        ratio = old.v_limits[1] / new.v_limits[1]
+        if ratio > 1.0:
+            out["time_limit"] = min(float(TIME_LIMIT_RANGE_S[1]), round(float(limit) * ratio, 1))
+    return out
 
 
 _QUOTED_OR_COMMENT = re.compile(rb'"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|#[^\n]*')
@@ -397,7 +416,8 @@ def parse_scenario(data: Any, source: str = "<memory>") -> Scenario:
     spec = ROBOTS[robot]
     clearance = sc.footprint_clearance_m(start.x, start.y, start.yaw)
     if clearance < START_CLEARANCE_M:
-        r.fail("start", f"a pose where the {robot} footprint ({spec.length_m} x {spec.width_m} m) "
+        size = f"{spec.length_m} m round" if spec.round else f"{spec.length_m} x {spec.width_m} m"
+        r.fail("start", f"a pose where the {robot} footprint ({size}) "
                         f"keeps >= {START_CLEARANCE_M} m from walls and obstacles; it has "
                         f"{clearance:.2f} m at ({start.x:g}, {start.y:g}, yaw {start.yaw:g})")
     if abs(goal.x) >= hx or abs(goal.y) >= hy:

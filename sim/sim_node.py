@@ -75,7 +75,7 @@ class SimNode(Node):
         self.live = LiveConfig(self, {"": SimNodeConfig}, apply=self._apply_params)
         check_unknown_parameters(self)
         c = self.cfg
-        self.world = SimWorld(load_scenario(c.scenario), seed=c.seed, lidar=c.lidar(),
+        self.world = SimWorld(load_scenario(c.scenario, robot=c.robot or None), seed=c.seed, lidar=c.lidar(),
                               camera=c.camera(), gui=c.gui, perturb=c.perturb)
         self.pub_clock = self.create_publisher(Clock, "/clock", 10)
         self.pub_odom = self.create_publisher(Odometry, "odom", 10)
@@ -124,9 +124,9 @@ class SimNode(Node):
         fixed = [n for n in changed if n in STARTUP_ONLY]
         if fixed:
             return f"{', '.join(fixed)}: {READ_AT_STARTUP}"
-        if "scenario" in changed:
+        if "scenario" in changed or "robot" in changed:
             try:
-                load_scenario(cfg.scenario)      # refuse a bad file now; ~/reset reads it again
+                load_scenario(cfg.scenario, robot=cfg.robot or None)  # refuse now; ~/reset reads it again
             except InputError as exc:
                 return str(exc)
         if any(n in SENSOR_PARAMS for n in changed):
@@ -192,7 +192,7 @@ class SimNode(Node):
         running episode as it was; the node never dies here."""
         c = self.cfg
         try:
-            sc = load_scenario(c.scenario)
+            sc = load_scenario(c.scenario, robot=c.robot or None)
             if sc == self.world.scenario:
                 self.world.perturb = c.perturb
                 self.world.reset(c.seed)

@@ -14,7 +14,6 @@ import math
 import numpy as np
 import pybullet as p
 
-from world_model_planner.sim import geometry
 from world_model_planner.sim.movers import MoverSet
 from world_model_planner.sim.robot import DiffDriveRobot
 from world_model_planner.sim.terrain import GroundModel
@@ -171,7 +170,7 @@ class SimWorld:
     def _start_height(self) -> float:
         """Ground height under the start footprint (a robot starting on a ramp or platform)."""
         s = self.start
-        pts = geometry.rectangle(s.x, s.y, self.spec.length_m, self.spec.width_m, s.yaw)
+        pts = self.spec.footprint_polygon(s.x, s.y, s.yaw)
         return max([0.0] + [r.height_at(float(x), float(y)) for r in self.scenario.ramps
                             for x, y in (*pts, (s.x, s.y))])
 

@@ -222,6 +222,30 @@ def read_checkpoint(path, limits: CheckpointLimits = DEFAULT_LIMITS) -> dict:
     return blob
 
 
+#: Checkpoints whose data carry no robot were all collected with the Husky (the only robot then).
+LEGACY_ROBOT = "husky"
+
+
+def trained_robots(data_stats: dict | None) -> list[str]:
+    """The robots whose data trained a checkpoint (its ``data_stats["robots"]``, written by
+    ``Transitions.stats``); a checkpoint from before robots were recorded: [LEGACY_ROBOT]."""
+    robots = (data_stats or {}).get("robots")
+    if isinstance(robots, list) and robots and all(isinstance(r, str) for r in robots):
+        return sorted(set(robots))
+    return [LEGACY_ROBOT]
+
+
+def robot_mismatch(path, robot: str, limits: CheckpointLimits = DEFAULT_LIMITS) -> str | None:
+    """Why the checkpoint at ``path`` does not fit ``robot`` (one line), or None when its data
+    came from that robot alone. Raises CheckpointError for an unreadable file."""
+    robots = trained_robots(read_checkpoint(path, limits).get("data_stats"))
+    if robots == [robot]:
+        return None
+    return (f"{path}: the world model was trained on {', '.join(robots)} data, not {robot}; "
+            f"a learned planner would predict another robot's motion. Train one with "
+            f"`ROBOT={robot} scripts/train_default_model.sh` (or pass its --model), or use a classic planner")
+
+
 def load_checkpoint(path, device=None, obs_spec: dict | None = None,
                     limits: CheckpointLimits = DEFAULT_LIMITS) -> WorldModel:
     """path -> WorldModel on ``device`` (default: CUDA if present, else CPU), in eval mode.

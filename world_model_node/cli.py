@@ -26,6 +26,8 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="episode i uses seed+i (default 0)")
     p.add_argument("--episode-s", type=float, default=30.0, help="simulated seconds per episode (default 30)")
     p.add_argument("--image", action="store_true", help="also record 64x64 camera frames")
+    p.add_argument("--robot", default="husky", choices=["husky", "jackal", "turtlebot4"],
+                   help="robot driven, in place of each scenario's (default husky); recorded with the data")
     p.add_argument("--no-perturb", action="store_true", help="no sensor/odometry noise")
     p.add_argument("--workers", type=int, default=1, help="parallel sim processes (same data; default 1)")
     p.add_argument("--no-progress", action="store_true")
@@ -109,7 +111,8 @@ def _collect(args) -> int:
 
     try:
         cfg = CollectConfig(episodes=args.episodes, episode_s=args.episode_s, seed=args.seed, image=args.image,
-                            perturb=not args.no_perturb, workers=args.workers, dynamics=args.dynamics)
+                            perturb=not args.no_perturb, workers=args.workers, dynamics=args.dynamics,
+                            robot=args.robot)
     except ConfigError as exc:
         return _refuse("collect", str(exc))
     if Path(args.out).exists() and not Path(args.out).is_dir():
@@ -121,7 +124,7 @@ def _collect(args) -> int:
         specs.extend(SUITES["dynamics"] if s == "dynamics" else [s] if s else [])
     for s in set(specs) - {"random"}:   # a bad name or file is refused before any episode runs
         try:
-            load_scenario(s)
+            load_scenario(s, robot=args.robot)
         except (ScenarioError, OSError) as exc:
             return _refuse("collect", f"--scenario {s}: {exc}")
     try:

@@ -55,7 +55,7 @@ class ExplorationPolicy:
         self.alpha = 1.0 if self.rng.random() < 0.35 else self.rng.uniform(0.15, 0.5)
         r = self.rng
         if self.mode == "straight":
-            self.target = np.array([r.uniform(0.4, self.v_lim[1]), r.normal(0.0, 0.1)])
+            self.target = np.array([r.uniform(min(0.4, 0.5 * self.v_lim[1]), self.v_lim[1]), r.normal(0.0, 0.1)])
         elif self.mode == "stop":
             self.target = np.zeros(2)
         elif self.mode == "reverse":
@@ -87,7 +87,15 @@ class ExplorationPolicy:
         return self.cmd.copy()
 
 
-def random_scenario(rng: np.random.Generator, name: str = "random"):
+def robot_limits(robot: str) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(v_lim, w_lim) of the exploration policy for a simulated robot (its command limits)."""
+    from world_model_planner.sim.robots import ROBOTS
+
+    spec = ROBOTS[robot]
+    return tuple(spec.v_limits), (-spec.w_limit, spec.w_limit)
+
+
+def random_scenario(rng: np.random.Generator, name: str = "random", robot: str = "husky"):
     """A random walled arena (6-12 m a side) with 2-10 random boxes and cylinders."""
     from world_model_planner.sim.scenario import Box, Cylinder, Goal, Pose2D, Scenario
 
@@ -101,7 +109,7 @@ def random_scenario(rng: np.random.Generator, name: str = "random"):
                                  yaw=float(rng.uniform(-math.pi, math.pi))))
         else:
             obstacles.append(Cylinder(center=(float(cx), float(cy)), radius=float(rng.uniform(0.15, 0.6))))
-    sc = Scenario(name=name, robot="husky", arena=(float(sx), float(sy)), obstacles=tuple(obstacles),
+    sc = Scenario(name=name, robot=robot, arena=(float(sx), float(sy)), obstacles=tuple(obstacles),
                   start=Pose2D(0.0, 0.0, 0.0), goal=Goal(0.0, 0.0, 0.3), time_limit_s=60.0)
     return sc
 
@@ -131,6 +139,9 @@ class CollectConfig:
     image: bool = param(False, "Also record 64x64 RGB camera frames.")
     workers: int = param(1, "Parallel simulator processes (results do not depend on it).", range=(1, 256))
     perturb: bool = param(True, "Sensor and odometry noise in the sim (SimWorld perturb).")
+    robot: str = param("husky", "Robot driven (sim.robots.ROBOTS), in place of each scenario's; recorded in "
+                                "every episode's meta, so a checkpoint knows its robot.",
+                       choices=("husky", "jackal", "turtlebot4"))
     dynamics: float = param(0.0, "Probability that an episode gets random terrain patches, payload, "
                                  "latency and movers (world_model_node.draws).", range=(0.0, 1.0))
 
@@ -138,12 +149,12 @@ class CollectConfig:
         validate(self)
 
 
-def _scenario_for(spec: str, rng: np.random.Generator):
+def _scenario_for(spec: str, rng: np.random.Generator, robot: str = "husky"):
     from world_model_planner.sim.scenario import load_scenario
 
     if spec == "random":
-        return random_scenario(rng)
-    return load_scenario(spec)
+        return random_scenario(rng, robot=robot)
+    return load_scenario(spec, robot=robot)
 
 
 def run_episode(scenario, seed: int, cfg: CollectConfig, episode_id: int) -> Transitions:
@@ -160,7 +171,7 @@ def run_episode(scenario, seed: int, cfg: CollectConfig, episode_id: int) -> Tra
     drawn = None
     if dyn_rng.random() < cfg.dynamics:
         scenario, drawn = draw_dynamics(scenario, dyn_rng)
-    policy = ExplorationPolicy(rng, cfg.dt_s)
+    policy = ExplorationPolicy(rng, cfg.dt_s, *robot_limits(scenario.robot))
     n = int(round(cfg.episode_s / cfg.dt_s))
     rows = {k: [] for k in ("pose", "vel", "scan", "cmd", "dt", "collision", "t_s", "image", "ground",
                             "mover_dist_m")}
@@ -198,12 +209,13 @@ def run_episode(scenario, seed: int, cfg: CollectConfig, episode_id: int) -> Tra
         t_s=np.asarray(rows["t_s"], f32), image=np.asarray(rows["image"], np.uint8) if cfg.image else None,
         ground=np.asarray(rows["ground"], f32).reshape(n, 3), payload_kg=np.full(n, scenario.payload_kg, f32),
         latency_s=np.full(n, scenario.latency_s, f32), mover_dist_m=np.asarray(rows["mover_dist_m"], f32),
-        meta={"episodes": {str(episode_id): {"scenario": scenario.name, "seed": seed, "dynamics": drawn}}})
+        meta={"episodes": {str(episode_id): {"scenario": scenario.name, "seed": seed, "dynamics": drawn,
+                                             "robot": scenario.robot}}})
 
 
 def _episode_job(job) -> Transitions:
     spec, seed, cfg, episode_id = job
-    return run_episode(_scenario_for(spec, np.random.default_rng(seed)), seed, cfg, episode_id)
+    return run_episode(_scenario_for(spec, np.random.default_rng(seed), cfg.robot), seed, cfg, episode_id)
 
 
 class CollectError(RuntimeError):

@@ -130,6 +130,8 @@ class Transitions:
             "seeds": sorted({int(e["seed"]) for e in self.meta.get("episodes", {}).values()
                              if e.get("seed") is not None}),
             "dynamic_episodes": sum(1 for e in self.meta.get("episodes", {}).values() if e.get("dynamics")),
+            # episodes from before robots were recorded were all driven by the Husky
+            "robots": sorted({str(e.get("robot") or "husky") for e in self.meta.get("episodes", {}).values()}),
             "cmd_rows": self.cmd_rows(),
         }
 

@@ -149,8 +149,12 @@ def test_robot_parameters_are_planner_parameters():
     (prefix + field of the planner's config sections), within the planner's own ranges."""
     config = pytest.importorskip("world_model_planner.planner_node.config", reason="planner_node not in this checkout")
     declared = {prefix + f.name: f for prefix, cls in config.SECTIONS for f in dataclasses.fields(cls)}
+    declared.update({f.name: f for f in dataclasses.fields(config.PlannerNodeConfig)})   # the robot's name
     assert set(PLANNER_PARAMS.values()) <= set(declared), set(PLANNER_PARAMS.values()) - set(declared)
-    for robot in ("husky", "turtlebot4"):
+    for robot in ("husky", "jackal", "turtlebot4"):
         for name, value in planner_params(load_robot(robot)).items():
+            if isinstance(value, str):                  # the robot's name
+                assert name == "robot" and value == robot
+                continue
             lo, hi = declared[name].metadata["range"]
             assert lo <= value <= hi, (robot, name, value)

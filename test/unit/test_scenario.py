@@ -58,7 +58,7 @@ def test_good_file_round_trip(tmp_path):
     (_with(time_limit=float("nan")), "time_limit", "finite number"),
     (_with(name="a" * 65), "name", "at most 64 characters"),
     (_with(description="x" * 501), "description", "at most 500 characters"),
-    (_with(robot=["husky"]), "robot", "one of ['husky']"),
+    (_with(robot=["husky"]), "robot", "one of ['husky', 'jackal', 'turtlebot4']"),
     (_with(start={"x": -2.5, "y": 0.0, "yaw": 100.0}), "start.yaw", "in [-6.283, 6.283] rad"),
     (_with(start={"x": 50.0, "y": 0.0}), "start.x", "inside the arena"),
     (_with(obstacles=[{"box": {"center": [9.0, 0.0], "size": [0.2, 0.2]}}]), "obstacles[0].box.center[0]",
@@ -69,7 +69,7 @@ def test_good_file_round_trip(tmp_path):
      "in [0.01, 5]"),
     (_with(obstacles=[{"cylinder": {"center": [0.0, 2.5], "radius": 0.2}}] * 5001), "obstacles",
      "at most 5000 obstacles, got 5001"),
-    (_with(robot="turtlebot"), "robot", "one of ['husky']"),
+    (_with(robot="turtlebot"), "robot", "one of ['husky', 'jackal', 'turtlebot4']"),
     (_with(name="Bad Name!"), "name", "[a-z0-9_]+"),
     (_with(time_limit="soon"), "time_limit", "finite number"),
     (_with(start={"x": 1.0, "y": 0.0}), "start", "footprint"),                 # inside the box

@@ -39,6 +39,7 @@ class EpisodeConfig:
     """What to run. scenario: built-in name or YAML path; model None = shipped model."""
 
     scenario: str = "open"
+    robot: str | None = None        # in place of the scenario's robot (sim.robots.ROBOTS); None = its own
     planner: str = "hierarchical"
     seed: int = 0
     model: str | None = None
@@ -65,7 +66,7 @@ def run_episode(cfg: EpisodeConfig, on_progress: Callable[[dict], None] | None =
     """Run one episode; return the episode record. Raises StackError on stack failures."""
     from world_model_planner.sim.scenario import load_scenario
 
-    scenario = load_scenario(cfg.scenario)
+    scenario = load_scenario(cfg.scenario, robot=cfg.robot)
     time_limit_s = float(cfg.time_limit_s or getattr(scenario, "time_limit_s", 60.0))
     log_dir = Path(cfg.log_dir or tempfile.mkdtemp(prefix=f"wmp-{scenario.name}-"))
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
@@ -81,7 +82,7 @@ def run_episode(cfg: EpisodeConfig, on_progress: Callable[[dict], None] | None =
         extra.setdefault(exe, {}).update(values)
     specs = sim_stack(scenario=cfg.scenario, planner=cfg.planner, model=cfg.model, gui=cfg.gui,
                       lockstep=True, use_sim_time=True, seed=cfg.seed, perturb=cfg.perturb,
-                      extra=extra)
+                      extra=extra, robot=scenario.robot)
     lease = DomainLease(cfg.domain_id)
     wall0 = time.monotonic()
     try:
@@ -98,7 +99,7 @@ def run_episode(cfg: EpisodeConfig, on_progress: Callable[[dict], None] | None =
                 mon.close()
     finally:
         lease.release()
-    rec.update({"scenario": scenario.name, "planner": cfg.planner, "seed": cfg.seed,
+    rec.update({"scenario": scenario.name, "robot": scenario.robot, "planner": cfg.planner, "seed": cfg.seed,
                 "perturb": cfg.perturb, "startup_s": round(startup_s, 2),
                 "wall_s": round(time.monotonic() - wall0, 2), "log_dir": str(log_dir)})
     rec = finalize(rec, scenario)

@@ -158,9 +158,14 @@ def has_lifecycle_manager() -> bool:
         return False
 
 
-def resolve_model(model: str | os.PathLike | None) -> str:
-    """The checkpoint path to use: ``model`` or the shipped models/husky_default.pt."""
-    return str(Path(model).expanduser().resolve()) if model else str(paths.default_model_path())
+def resolve_model(model: str | os.PathLike | None, robot: str | None = None) -> str:
+    """The checkpoint path to use: ``model``, else the shipped models/<robot>_default.pt where it
+    exists, else the shipped models/husky_default.pt (which a learned planner refuses for
+    another robot: planner_node's ``robot`` check)."""
+    if model:
+        return str(Path(model).expanduser().resolve())
+    own = paths.default_model_path(robot) if robot else None
+    return str(own if own is not None and own.is_file() else paths.default_model_path())
 
 
 def _params(executable: str, params_file: str | None, values: dict) -> list:
@@ -180,11 +185,11 @@ def _params(executable: str, params_file: str | None, values: dict) -> list:
 def _control_stack(*, planner: str | None, model: str | None, use_sim_time: bool,
                    params_file: str | None, namespace: str, lockstep: bool,
                    planner_extra: dict | None = None, remap_in: list | None = None,
-                   cmd_vel: str = "cmd_vel") -> list[NodeSpec]:
+                   cmd_vel: str = "cmd_vel", robot: str | None = None) -> list[NodeSpec]:
     """world_model_node, planner_node, the mux (or a direct remap), and the lifecycle manager."""
     if planner is not None and planner not in PLANNERS:
         raise ValueError(f"planner: expected one of {list(PLANNERS)}, got {planner!r}")
-    model_path = resolve_model(model)
+    model_path = resolve_model(model, robot)
     remap_in = list(remap_in or [])
     time_p = {"use_sim_time": bool(use_sim_time)}
     specs = [
@@ -221,24 +226,43 @@ def sim_stack(scenario: str = "open", planner: str | None = "hierarchical",
               model: str | None = None, gui: bool = False, lockstep: bool = True,
               use_sim_time: bool = True, params_file: str | None = None,
               namespace: str = "", seed: int | None = None, perturb: bool | None = None,
-              extra: dict[str, dict] | None = None) -> list[NodeSpec]:
+              extra: dict[str, dict] | None = None, robot: str | None = None) -> list[NodeSpec]:
     """The simulation stack: sim_node + world_model_node + planner_node + mux + manager.
 
     scenario: built-in name or scenario YAML path. lockstep: the sim waits for one command
     per control period (deterministic, as fast as the planner allows) and the planner plans
     once per /odom. seed/perturb: the sim's start-pose perturbation and sensor noise.
+    robot: a robot in place of the scenario's ``robot:`` (None: the scenario's). Its robot file
+    (config/robots/<robot>.yaml) sets the planner's limits and footprint and the mux's limiter.
     extra: per-executable parameter overrides, e.g. ``{"planner_node": {"mppi.samples": 256}}``.
     """
-    extra = extra or {}
+    from world_model_planner.core.robot_config import load_robot, planner_params
+
+    extra = dict(extra or {})
     scenario_arg = str(Path(scenario).resolve()) if Path(scenario).suffix in (".yaml", ".yml") \
         else scenario
+    if robot is None:
+        from world_model_planner.core.safeio import InputError
+        from world_model_planner.sim.scenario import load_scenario
+
+        try:
+            robot = load_scenario(scenario_arg).robot
+        except (InputError, OSError):
+            robot = None          # sim_node refuses the file with its own one-line error
+    if robot is not None:
+        robot_cfg = load_robot(robot)
+        extra[PLANNER] = {**planner_params(robot_cfg), **extra.get(PLANNER, {})}
+        if has_mux():  # the mux's velocity limiter enforces the robot's limits on /cmd_vel
+            from world_model_planner.teleop.limiter import limiter_params
+
+            extra[MUX] = {**limiter_params(robot_cfg), **extra.get(MUX, {})}
     # The sim is the clock source: it publishes /clock and never waits for it.
-    sim_values = {"scenario": scenario_arg, "lockstep": bool(lockstep), "gui": bool(gui),
+    sim_values = {"scenario": scenario_arg, "robot": robot or "", "lockstep": bool(lockstep), "gui": bool(gui),
                   "seed": seed, "perturb": perturb, **extra.get(SIM, {})}
     specs = [NodeSpec(SIM, SIM, namespace, _params(SIM, params_file, sim_values))]
     specs += _control_stack(planner=planner, model=model, use_sim_time=use_sim_time,
                             params_file=params_file, namespace=namespace, lockstep=lockstep,
-                            planner_extra=extra.get(PLANNER))
+                            planner_extra=extra.get(PLANNER), robot=robot)
     for s in specs:
         if s.executable in extra and s.executable not in (SIM, PLANNER):
             s.parameters.append(dict(extra[s.executable]))
@@ -271,7 +295,7 @@ def robot_stack(robot_yaml: str | None = None, odom: str = "/odom", scan: str = 
     specs = _control_stack(planner=planner, model=model, use_sim_time=use_sim_time,
                            params_file=params_file, namespace=namespace, lockstep=False,
                            planner_extra=extra[PLANNER],
-                           remap_in=remap_in, cmd_vel=cmd_vel)
+                           remap_in=remap_in, cmd_vel=cmd_vel, robot=robot.name)
     for s in specs:
         if s.executable in extra and s.executable != PLANNER:
             s.parameters.append(dict(extra[s.executable]))

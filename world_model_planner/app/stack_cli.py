@@ -26,6 +26,7 @@ def register(subparsers) -> None:
         description="Run one episode over the real stack and print (or write) the episode JSON. "
                     "Exits 0 whether or not the goal was reached; non-zero only on errors.")
     p.add_argument("--scenario", default="open", help="built-in name or scenario YAML file")
+    _robot_flag(p)
     p.add_argument("--planner", default="hierarchical", choices=list(PLANNERS),
                    help="hierarchical, flat (both through the world model), classic (unicycle kinematics) "
                         "or classic_id (identified lag + delay model, tracked moving obstacles)")
@@ -59,6 +60,7 @@ def register(subparsers) -> None:
                    help=f"suites ({', '.join(SUITES)}), scenario names or YAML files, space- or comma-separated; "
                         "builtin = the static scenarios, dynamics = terrain, ramps, payload, latency and "
                         "moving people, all = both")
+    _robot_flag(b)
     b.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per scenario and planner")
     b.add_argument("--planners", default="hierarchical,flat,classic",
                    help=f"comma-separated list of {', '.join(PLANNERS)}")
@@ -83,6 +85,7 @@ def register(subparsers) -> None:
     d.add_argument("--out", default="runs/demo", metavar="DIR")
     d.add_argument("--planner", default="hierarchical", choices=list(PLANNERS))
     d.add_argument("--scenarios", nargs="+", default=["builtin"])
+    _robot_flag(d)
     d.add_argument("--model", default=None)
     d.add_argument("--jobs", type=int, default=None,
                    help="episodes in parallel, each in its own ROS domain (default: one per 4 "
@@ -96,11 +99,55 @@ def _err(msg: str) -> None:
     print(f"wmp: error: {msg}", file=sys.stderr)
 
 
-def _check_model(model: str | None) -> str | None:
+def _robot_flag(parser) -> None:
+    parser.add_argument("--robot", default=None, metavar="NAME",
+                        help="robot in place of each scenario's robot: husky, jackal or turtlebot4 "
+                             "(its config/robots/NAME.yaml sets the planner's limits and footprint)")
+
+
+def _robot_problem(robot: str | None) -> str | None:
+    """Why ``--robot`` cannot be simulated (one line), or None (also when not given)."""
+    if robot is None:
+        return None
+    from world_model_planner.core.robot_config import available_robots
+    from world_model_planner.sim.robots import ROBOTS
+
+    known = sorted(set(ROBOTS) & set(available_robots()))
+    if robot not in known:
+        return f"--robot {clip_arg(robot)}: expected one of {', '.join(known)} (a simulated robot with a robot file)"
+    return None
+
+
+def clip_arg(text: str, limit: int = 60) -> str:
+    text = repr(str(text))
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _model_robot_problem(model: str, planners, scenarios, robot: str | None) -> str | None:
+    """Why the learned planners in ``planners`` cannot drive the robots of ``scenarios``
+    (``robot`` in place of theirs) with ``model``, or None."""
+    learned = [p for p in planners if p in ("hierarchical", "flat")]
+    if not learned:
+        return None
+    from world_model_planner.sim.scenario import load_scenario
+    from world_model_planner.world_model_node.checkpoint import CheckpointError, robot_mismatch
+
+    robots = sorted({robot} if robot else {load_scenario(s).robot for s in scenarios})
+    for r in robots:
+        try:
+            why = robot_mismatch(model, r)
+        except CheckpointError as exc:
+            return str(exc)
+        if why:
+            return f"--planner {learned[0]}: {why}"
+    return None
+
+
+def _check_model(model: str | None, robot: str | None = None) -> str | None:
     """The model path, or None after printing why it is unusable."""
     from world_model_planner.app.stack import resolve_model
 
-    path = Path(resolve_model(model))
+    path = Path(resolve_model(model, robot))
     if not path.is_file():
         if model:
             _err(f"model file not found: {path}")
@@ -135,8 +182,9 @@ def _gui_ok(requested: bool) -> bool:
     return requested
 
 
-def _scenario_list(items: list[str]) -> list[str] | None:
-    """Suites expanded (sim.scenario.suite), names and files as given, each checked by loading it."""
+def _scenario_list(items: list[str], robot: str | None = None) -> list[str] | None:
+    """Suites expanded (sim.scenario.suite), names and files as given, each checked by loading it
+    (with ``robot`` in place of its own, when given)."""
     from world_model_planner.sim.scenario import SUITES as SCENARIO_SUITES
     from world_model_planner.sim.scenario import ScenarioError, load_scenario, suite
 
@@ -155,7 +203,7 @@ def _scenario_list(items: list[str]) -> list[str] | None:
         return None
     try:
         for s in out:
-            load_scenario(s)
+            load_scenario(s, robot=robot)
     except (ScenarioError, FileNotFoundError, ValueError) as exc:
         _err(str(exc))
         return None
@@ -183,12 +231,13 @@ def _summary(e: dict) -> str:
 
 def _episode(scenario: str, planner: str, seed: int, model: str, perturb: bool,
              gui: bool = False, time_limit: float | None = None, log_dir: str | None = None,
-             on_progress=None, sysid: str | None = None, frames: dict | None = None) -> dict:
+             on_progress=None, sysid: str | None = None, robot: str | None = None,
+             frames: dict | None = None) -> dict:
     """One episode; a stack failure becomes an episode record with ``error``."""
     from world_model_planner.app.episode import EpisodeConfig, run_episode
     from world_model_planner.app.launcher import StackError
 
-    cfg = EpisodeConfig(scenario=scenario, planner=planner, seed=seed, model=model, sysid=sysid,
+    cfg = EpisodeConfig(scenario=scenario, robot=robot, planner=planner, seed=seed, model=model, sysid=sysid,
                         perturb=perturb, gui=gui, time_limit_s=time_limit, log_dir=log_dir, **(frames or {}))
     try:
         return run_episode(cfg, on_progress)
@@ -248,8 +297,12 @@ def cmd_run(args) -> int:
     if why:
         _err(why)
         return 2
+    why = _robot_problem(args.robot)
+    if why:
+        _err(why)
+        return 2
     try:
-        load_scenario(args.scenario)
+        load_scenario(args.scenario, robot=args.robot)
     except (ScenarioError, FileNotFoundError, ValueError) as exc:
         _err(str(exc))
         return 2
@@ -261,15 +314,16 @@ def cmd_run(args) -> int:
         except InputError as exc:
             _err(f"--waypoints: {exc}")
             return 2
-    model = _check_model(args.model)
-    why = _sysid_problem(args.sysid, [args.planner])
+    model = _check_model(args.model, args.robot)
+    why = _sysid_problem(args.sysid, [args.planner]) or \
+        (model and _model_robot_problem(model, [args.planner], [args.scenario], args.robot))
     if why:
         _err(why)
     if model is None or why:
         return 2
     progress = ProgressLine(f"[{Path(args.scenario).stem} {args.planner} seed {args.seed}]")
     rec = _episode(args.scenario, args.planner, args.seed, model, args.perturb, _gui_ok(args.gui),
-                   args.time_limit, args.log_dir, progress, sysid=args.sysid,
+                   args.time_limit, args.log_dir, progress, sysid=args.sysid, robot=args.robot,
                    frames={"goal_frame": args.goal_frame, "prior_map": args.prior_map,
                            "waypoints": args.waypoints})
     progress.done(_summary(rec))
@@ -301,7 +355,11 @@ def cmd_bench(args) -> int:
 
         args.scenarios = barn_scenarios(args.barn, getattr(args, "robot", None),
                                         Path(args.out) / "scenarios")
-    scenarios = _scenario_list(args.scenarios)
+    why = _robot_problem(args.robot)
+    if why:
+        _err(why)
+        return 2
+    scenarios = _scenario_list(args.scenarios, args.robot)
     planners = [p.strip() for p in args.planners.split(",") if p.strip()]
     bad = [p for p in planners if p not in PLANNERS]
     if scenarios is None or bad or not planners or args.seeds < 1 or args.jobs < 1:
@@ -310,8 +368,9 @@ def cmd_bench(args) -> int:
         if args.seeds < 1 or args.jobs < 1:
             _err("--seeds and --jobs must be at least 1")
         return 2
-    model = _check_model(args.model)
-    why = _sysid_problem(args.sysid, planners)
+    model = _check_model(args.model, args.robot)
+    why = _sysid_problem(args.sysid, planners) or \
+        (model and _model_robot_problem(model, planners, scenarios, args.robot))
     if why:
         _err(why)
     if model is None or why:
@@ -323,7 +382,7 @@ def cmd_bench(args) -> int:
     def one(item):
         s, p, seed = item
         return _episode(s, p, seed, model, True, time_limit=args.time_limit, sysid=args.sysid,
-                        log_dir=str(logs / f"{Path(s).stem}-{p}-{seed}"))
+                        robot=args.robot, log_dir=str(logs / f"{Path(s).stem}-{p}-{seed}"))
 
     episodes = []
     bar = tqdm(total=len(grid), desc="bench", unit="episode", file=sys.stderr)
@@ -351,11 +410,18 @@ def cmd_demo(args) -> int:
     if why:
         _err(why)
         return 2
-    scenarios = _scenario_list(args.scenarios)
+    why = _robot_problem(args.robot)
+    if why:
+        _err(why)
+        return 2
+    scenarios = _scenario_list(args.scenarios, args.robot)
     if scenarios is None:
         return 2
-    model = _check_model(args.model)
-    if model is None:
+    model = _check_model(args.model, args.robot)
+    why = model and _model_robot_problem(model, [args.planner], scenarios, args.robot)
+    if why:
+        _err(why)
+    if model is None or why:
         return 2
     out = Path(args.out)
     jobs = args.jobs or max(1, (os.cpu_count() or 1) // 4)
@@ -371,7 +437,7 @@ def cmd_demo(args) -> int:
     def one(item):
         i, s = item
         progress = ProgressLine(f"[{i}/{len(scenarios)}] {Path(s).stem:10s}")
-        rec = _episode(s, args.planner, 0, model, False, gui,
+        rec = _episode(s, args.planner, 0, model, False, gui, robot=args.robot,
                        log_dir=str(out / "logs" / Path(s).stem),
                        on_progress=progress if jobs == 1 else None)
         progress.done(_summary(rec))

@@ -53,5 +53,6 @@ def launch_dir() -> Path:
     return share_dir() / "launch"
 
 
-def default_model_path() -> Path:
-    return models_dir() / "husky_default.pt"
+def default_model_path(robot: str = "husky") -> Path:
+    """The shipped world model for ``robot``: models/<robot>_default.pt (it may not exist)."""
+    return models_dir() / f"{robot}_default.pt"

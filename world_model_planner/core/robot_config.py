@@ -69,6 +69,7 @@ class RobotConfig:
 # robot field -> planner_node ROS parameter (prefix + field of planner_node/config.py SECTIONS:
 # MPPIConfig under "mppi.", CriticsConfig under "critics.", SubgoalConfig under "subgoal.")
 PLANNER_PARAMS = {
+    "name": "robot",
     "v_min_mps": "mppi.v_min_mps",
     "v_max_mps": "mppi.v_max_mps",
     "w_max_radps": "mppi.w_max_radps",
