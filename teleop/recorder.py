@@ -1,4 +1,11 @@
-"""Session recording to MCAP (ros2 profile, CDR messages, zstd chunks), crash-safe.
+"""Session recording to a rosbag2 bag (MCAP storage, CDR messages, zstd chunks), crash-safe.
+
+Layout: ``out`` is a rosbag2 directory, as ``ros2 bag record -o out`` makes it: ``out/out_0.mcap``
+(ros2 profile; each channel carries ``offered_qos_profiles`` and ``topic_type_hash`` metadata)
+and, after a clean close, ``out/metadata.yaml`` (rosbag2 metadata version 8, the Jazzy format,
+which Humble's to Kilted's ``ros2 bag info``/``play`` and ``rosbags`` read) plus the same
+bag description in the MCAP metadata record ``rosbag2``. An ``out`` ending in ``.mcap`` writes
+that one storage file alone (no metadata.yaml), as earlier versions did.
 
 A recording is readable at every moment, not only after a clean close:
 
@@ -7,7 +14,9 @@ A recording is readable at every moment, not only after a clean close:
 * After every write the file ends in a valid MCAP trailer (DataEnd, a Footer without summary,
   magic) that the next write overwrites. A file cut short by a crash therefore still opens
   in ``mcap_ros2.reader.read_ros2_messages(path)``: with no summary the reader falls back to a
-  linear scan. A clean :meth:`SessionWriter.close` writes the full summary and indexes.
+  linear scan. A clean :meth:`SessionWriter.close` writes the full summary and indexes. A
+  killed recorder leaves a directory without metadata.yaml: ``ros2 bag reindex`` rebuilds it,
+  and the project's loaders (core.bag_io) read the storage file directly, up to the cut.
 * Disk full (ENOSPC, EDQUOT, or EFBIG from a file-size limit) stops recording cleanly: the
   partial write is cut off, the trailer rewritten, :attr:`SessionWriter.failed` says why, and
   the file stays readable up to the last complete flush.
@@ -26,6 +35,7 @@ import errno
 import os
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from mcap.data_stream import RecordBuilder
@@ -81,6 +91,28 @@ class SessionInfo:
         d["software_version"] = software_version()
         d["start_time_utc"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         return d
+
+
+ROSBAG2_VERSION = 8     # metadata.yaml format: Jazzy's (Kilted reads it; Humble ignores the newer keys)
+
+
+def offered_qos(best_effort: bool = False, depth: int = 10):
+    """A publisher's QoS as rosbag2 stores it (rosbags.interfaces.Qos): keep-last, volatile."""
+    from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
+
+    zero = QosTime(0, 0)      # 0: the middleware default (infinite)
+    return Qos(QosHistory.KEEP_LAST, depth, QosReliability.BEST_EFFORT if best_effort else QosReliability.RELIABLE,
+               QosDurability.VOLATILE, zero, zero, QosLiveliness.AUTOMATIC, zero, False)
+
+
+def _type_hash(type_name: str) -> str:
+    """RIHS01 type description hash (rosbags' bundled definitions); '' if unknown."""
+    try:
+        from world_model_planner.core.bag_io import typestore
+
+        return typestore().hash_rihs01(type_name)
+    except Exception:  # noqa: BLE001 - a type rosbags does not know: no hash, as on Humble
+        return ""
 
 
 class DiskFullError(OSError):
@@ -155,13 +187,25 @@ class SessionWriter:
 
     def __init__(self, path: str | os.PathLike, info: SessionInfo | None = None,
                  flush_period_s: float = 1.0, chunk_size: int = 8 << 20,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, best_effort_topics=()):
         self.path = os.fspath(path)
+        p = Path(self.path)
+        self.bag_dir: Path | None = None if p.suffix == ".mcap" else p
+        if self.bag_dir is not None:
+            if p.exists() and (not p.is_dir() or any(p.iterdir())):
+                raise FileExistsError(errno.EEXIST, "exists already; expected a new rosbag2 directory", self.path)
+            p.mkdir(parents=True, exist_ok=True)
+            self.storage_path = str(p / f"{p.name}_0.mcap")
+        else:
+            self.storage_path = self.path
         self.flush_period_s = flush_period_s
         self.failed: str | None = None
         self.counts: dict[str, int] = {}
+        self.types: dict[str, str] = {}
+        self.time_range_ns = [None, None]
+        self._best_effort = set(best_effort_topics)
         self._clock = clock
-        self._file = TrailerFile(self.path)
+        self._file = TrailerFile(self.storage_path)
         self._mcap = McapWriter(self._file, chunk_size=chunk_size, compression=CompressionType.ZSTD)
         if not hasattr(self._mcap, "flush"):
             raise RuntimeError("mcap.writer.Writer.flush is missing: install mcap >= 1.2")
@@ -194,8 +238,15 @@ class SessionWriter:
             if sid is None:
                 sid = self._mcap.register_schema(type_name, "ros2msg", full_definition(type_name).encode())
                 self._schemas[type_name] = sid
-            ch = self._mcap.register_channel(topic=topic, message_encoding="cdr", schema_id=sid)
+            from rosbags.rosbag2.metadata import dump_qos_v8
+
+            meta = {"offered_qos_profiles": dump_qos_v8([self._qos(topic)])}
+            digest = _type_hash(type_name)
+            if digest:
+                meta["topic_type_hash"] = digest
+            ch = self._mcap.register_channel(topic=topic, message_encoding="cdr", schema_id=sid, metadata=meta)
             self._channels[topic] = ch
+            self.types[topic] = type_name
         return ch
 
     def write_cdr(self, topic: str, type_name: str, data: bytes, log_time_ns: int | None = None,
@@ -214,6 +265,8 @@ class SessionWriter:
         ok = self._guard(add)
         if ok:
             self.counts[topic] = self.counts.get(topic, 0) + 1
+            lo, hi = self.time_range_ns
+            self.time_range_ns = [t if lo is None else min(lo, t), t if hi is None else max(hi, t)]
             self._dirty = True
             self.maybe_flush()
         return ok
@@ -251,15 +304,60 @@ class SessionWriter:
         if self._closed:
             return
         if not self.failed:
-            self._guard(lambda: (self._mcap.finish(), self._file.finish()))
+            info = self.bag_info()
+            self._guard(lambda: self._mcap.add_metadata("rosbag2", {
+                "serialized_metadata": _yaml_dump(info), "ROS_DISTRO": info["ros_distro"]}))
+            done = self._guard(lambda: (self._mcap.finish(), self._file.finish()))
+            if done and self.bag_dir is not None:
+                from world_model_planner.core.safeio import atomic_write_text
+
+                try:
+                    atomic_write_text(self.bag_dir / "metadata.yaml",
+                                      _yaml_dump({"rosbag2_bagfile_information": info}))
+                except OSError as exc:
+                    self.failed = f"metadata.yaml not written: {exc.strerror or exc}"
         self._closed = True
         self._file.close()
+
+    def _qos(self, topic: str):
+        return offered_qos(best_effort=topic in self._best_effort)
+
+    def bag_info(self) -> dict:
+        """The rosbag2 bag description (``rosbag2_bagfile_information``, version 8)."""
+        from rosbags.rosbag2.metadata import dump_qos_v8
+
+        lo, hi = self.time_range_ns
+        start, duration = int(lo or 0), int((hi or 0) - (lo or 0))
+        total = sum(self.counts.values())
+        name = os.path.basename(self.storage_path)
+        return {
+            "version": ROSBAG2_VERSION, "storage_identifier": "mcap",
+            "duration": {"nanoseconds": duration}, "starting_time": {"nanoseconds_since_epoch": start},
+            "message_count": total,
+            "topics_with_message_count": [
+                {"topic_metadata": {"name": t, "type": typ, "serialization_format": "cdr",
+                                    "offered_qos_profiles": dump_qos_v8([self._qos(t)]),
+                                    "type_description_hash": _type_hash(typ)},
+                 "message_count": self.counts.get(t, 0)} for t, typ in self.types.items()],
+            "compression_format": "", "compression_mode": "",
+            "relative_file_paths": [name],
+            "files": [{"path": name, "starting_time": {"nanoseconds_since_epoch": start},
+                       "duration": {"nanoseconds": duration}, "message_count": total}],
+            "custom_data": {"recorder": "world_model_planner session_recorder"},
+            "ros_distro": os.environ.get("ROS_DISTRO", "") or "unknown",
+        }
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _yaml_dump(data) -> str:
+    import yaml
+
+    return yaml.safe_dump(data, default_flow_style=False, sort_keys=False)
 
 
 class _Plain:
@@ -337,9 +435,18 @@ class RecordingValidator:
 
 
 def read_session_metadata(path: str | os.PathLike) -> dict[str, str]:
-    """The ``session`` metadata record of a recording ({} if it has none); read in file order
-    within limits (world_model_planner.core.mcap_io), so a truncated file still gives it. Raises
-    RecordingError for a file that is not an MCAP recording."""
+    """The ``session`` metadata record of a recording (a bag directory or an .mcap file; {} if it
+    has none); read in file order within limits (world_model_planner.core.mcap_io), so a
+    truncated file still gives it. Raises RecordingError for a file that is not an MCAP
+    recording."""
     from world_model_planner.core.mcap_io import read_metadata
 
+    p = Path(path)
+    if p.is_dir():
+        files = sorted(f for f in p.glob("*.mcap") if not f.name.startswith("."))
+        for f in files:
+            meta = read_metadata(f, "session")
+            if meta:
+                return meta
+        return {}
     return read_metadata(path, "session")

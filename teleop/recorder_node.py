@@ -33,7 +33,8 @@ _COMMAND_TOPICS = ("/cmd_vel", "/cmd_vel_teleop", "/cmd_vel_nav")
 
 @dataclass
 class RecorderConfig:
-    out: str = param("", "Output .mcap file (required).")
+    out: str = param("", "Output rosbag2 directory, created (required); a name ending in .mcap writes one "
+                          "MCAP storage file instead.")
     scenario: str = param("", "Metadata: scenario name or file.")
     seed: int = param(0, "Metadata: sim seed.", range=(0, 2**31 - 1))
     operator: str = param("", "Metadata: who drives (name, 'scripted', 'planner').")
@@ -70,13 +71,14 @@ class RecorderNode(Node):
         self.live = LiveConfig(self, {"": RecorderConfig, "sensors.": SensorLimits}, apply=self._apply)
         self.cfg = c = self.live[""]
         if not c.out:
-            raise ConfigError("session_recorder parameter out: expected an output file path "
-                              "(-p out:=session.mcap), got ''")
+            raise ConfigError("session_recorder parameter out: expected an output bag directory "
+                              "(-p out:=session) or .mcap file, got ''")
         check_unknown_parameters(self)
         self.validator = RecordingValidator(self.live["sensors."])
         info = SessionInfo(scenario=c.scenario, seed=c.seed, operator=c.operator, mode=c.mode)
         try:
-            self.writer = SessionWriter(c.out, info, flush_period_s=c.flush_period_s)
+            self.writer = SessionWriter(c.out, info, flush_period_s=c.flush_period_s,
+                                        best_effort_topics=c.best_effort_topics)
         except OSError as exc:
             raise ConfigError(f"session_recorder parameter out: cannot write {clip(c.out, 200)}: "
                               f"{exc.strerror or exc}") from None

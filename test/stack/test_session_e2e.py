@@ -22,7 +22,7 @@ def _run(args, timeout):
 def _truth(path, goal=(3.5, 0.0), tol=0.3):
     """Success, time, path length, collisions, min clearance, interventions straight from the file."""
     odom, goal_t, coll, clear, iv, last = [], None, [], [], 0, False
-    for m in read_ros2_messages(path):
+    for m in read_ros2_messages(glob.glob(f"{path}/*_0.mcap")[0]):
         r, topic = m.ros_msg, m.channel.topic
         if topic == "/odom" and (r.header.stamp.sec or r.header.stamp.nanosec):
             odom.append((stamp_to_sec(r.header.stamp),
@@ -76,9 +76,10 @@ def test_teleop_planner_shared_sessions_then_compare(tmp_path):
     # shared: the planner drives, the scripted person takes over 3 s after the goal for 2 s
     out = _run(["session", "--scenario", "open", "--mode", "shared", "--planner", "classic",
                 "--takeover", "3:2", "--out", str(tmp_path)], timeout=150)
-    teleop = glob.glob(str(tmp_path / "open_teleop_scripted_*.mcap"))
-    planner = glob.glob(str(tmp_path / "open_planner_planner_*.mcap"))
-    shared = glob.glob(str(tmp_path / "open_shared_scripted_*.mcap"))
+    # each session is a rosbag2 directory: metadata.yaml beside NAME_0.mcap
+    teleop = glob.glob(str(tmp_path / "open_teleop_scripted_*[0-9]"))
+    planner = glob.glob(str(tmp_path / "open_planner_planner_*[0-9]"))
+    shared = glob.glob(str(tmp_path / "open_shared_scripted_*[0-9]"))
     assert len(teleop) == 1 and len(planner) == 1 and len(shared) == 1
     report = tmp_path / "report.html"
     _run(["compare", planner[0], teleop[0], shared[0], "--out", str(report), "--no-model"], timeout=120)

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("record", help="record a session's topics to MCAP (zstd, crash-safe)",
+    p = subparsers.add_parser("record", help="record a session's topics to a rosbag2 bag (MCAP, zstd, crash-safe)",
                               description="Record /odom /scan /cmd_vel* /goal_pose /plan /diagnostics "
                                           "/clock /mux/intervention until Ctrl-C.")
-    p.add_argument("--out", required=True, help="output .mcap file")
+    p.add_argument("--out", required=True, help="output rosbag2 directory (created; must not exist), as "
+                                                "`ros2 bag record -o` makes it; a name ending in .mcap "
+                                                "writes one MCAP file instead")
     p.add_argument("--scenario", default="", help="metadata: scenario name or file")
     p.add_argument("--seed", type=int, default=0, help="metadata: sim seed")
     p.add_argument("--operator", default="", help="metadata: who drives")
@@ -33,7 +35,11 @@ def _record(args) -> int:
     from world_model_planner.teleop.recorder_node import main
     from world_model_planner.core.cli_checks import out_file_problem
 
+    from pathlib import Path
+
     why = out_file_problem(args.out, "--out")
+    if why is None and not args.out.endswith(".mcap") and Path(args.out).exists():
+        why = f"--out {args.out}: exists already; expected a new bag directory name"
     if why is None and not 0 <= args.seed < 2**31:
         why = f"--seed {args.seed}: expected 0 <= seed < 2**31"
     if why is None and not 0.05 <= args.flush_period <= 60.0:

@@ -134,8 +134,9 @@ def run_session(opts: SessionOptions) -> dict:
     out_dir = Path(opts.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S")
-    recording = (out_dir / f"{scenario.name}_{opts.mode}_{_slug(opts.operator)}_{stamp}.mcap").resolve()
-    log_dir = out_dir / "logs" / recording.stem
+    name = f"{scenario.name}_{opts.mode}_{_slug(opts.operator)}_{stamp}"
+    recording = (out_dir / name).resolve()      # a rosbag2 directory (teleop.recorder)
+    log_dir = out_dir / "logs" / name
     time_limit_s = float(opts.time_limit_s or scenario.time_limit_s * (opts.person_time_factor if human else 1.0))
     say = (lambda *a: None) if opts.quiet else (lambda *a: print(*a, flush=True))
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"

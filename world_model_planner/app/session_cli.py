@@ -18,7 +18,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("session", help="run the sim in real time with the stack and record a session",
                               description="A person (keyboard on this terminal), the scripted operator, "
                                           "or the planner drives a scenario; everything is recorded to "
-                                          "DIR/<scenario>_<mode>_<operator>_<time>.mcap (+ .json summary).")
+                                          "DIR/<scenario>_<mode>_<operator>_<time>/ (a rosbag2 directory; + .json summary).")
     p.add_argument("--scenario", default="open", help="built-in scenario name or YAML file")
     p.add_argument("--mode", default="teleop", choices=("teleop", "planner", "shared"))
     p.add_argument("--operator", default=None,

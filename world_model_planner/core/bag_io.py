@@ -156,10 +156,18 @@ def _sniff(path: Path) -> str:
     return f"unknown file type (starts with {clip(head[:8], 40)})"
 
 
-def _typestore():
-    from rosbags.typesys import Stores, get_typestore
+_STORE = None
 
-    return get_typestore(Stores.ROS2_KILTED)   # the common message types are the same in every distro
+
+def typestore():
+    """rosbags' bundled message definitions (Kilted's; the common types are the same in every
+    distro), built once."""
+    global _STORE
+    if _STORE is None:
+        from rosbags.typesys import Stores, get_typestore
+
+        _STORE = get_typestore(Stores.ROS2_KILTED)
+    return _STORE
 
 
 class BagReader:
@@ -173,7 +181,7 @@ class BagReader:
         self.recovery = ""
         self.skipped_by: dict[str, int] = {}   # "<topic> of type '<type>'" / "<topic> undecodable" -> count
         self.metadata: dict[str, dict[str, str]] = {}   # MCAP metadata records (first of each name)
-        self._store = _typestore()
+        self._store = typestore()
         self._tmp: tempfile.TemporaryDirectory | None = None
         self._mcap_files: list[Path] | None = None   # read with McapScan
         self._reader = None                          # rosbags Reader otherwise
@@ -190,7 +198,8 @@ class BagReader:
             elif self.path.suffix == ".db3":
                 self._open_rosbags(self.path)
             else:
-                raise BagError(f"{self.path}: {_sniff(self.path)}; expected {EXPECTED}")
+                raise BagError(f"{self.path}: not an MCAP recording, sqlite3 bag or rosbag2 directory "
+                               f"({_sniff(self.path)}); expected {EXPECTED}")
         else:
             self._open_dir()
 
