@@ -70,3 +70,15 @@ def test_shipped_parameter_files_match_the_configs():
         fields = {f.name for f in dataclasses.fields(cls)}
         assert set(values) <= fields, (fname, set(values) - fields)
         cls(**values)  # validates
+
+
+def test_missing_input_device_tools_are_named():
+    from world_model_planner.app.launch_specs import input_device_problem
+
+    none = lambda _name: None          # noqa: E731 - nothing installed
+    assert "xterm is not installed" in input_device_problem(_values(input="keyboard"), which=none)
+    assert "joy, which is not installed" in input_device_problem(
+        _values(input="joy"), which=none, has_package=lambda _p: False)
+    assert input_device_problem(_values(input="joy"), which=none, has_package=lambda _p: True) is None
+    assert input_device_problem(_values(mode="planner", input="keyboard"), which=none) is None
+    assert input_device_problem(_values(input="keyboard"), which=lambda _n: "/usr/bin/xterm") is None

@@ -19,11 +19,41 @@ TELEOP_COMPARE_ARGUMENTS = (
     LaunchArgument("operator", "person", "Operator name written into the recording's metadata."),
     LaunchArgument("input", "keyboard", "The person's device: keyboard (teleop_keyboard in an xterm), "
                    "joy (joy_node + teleop_joy) or none.", ("keyboard", "joy", "none")),
-    LaunchArgument("out", "session.mcap", "Recording file (MCAP)."),
+    LaunchArgument("out", "session", "Recording: a rosbag2 directory, created (a name ending in .mcap writes "
+                   "one MCAP file)."),
     LaunchArgument("seed", "0", "Sim seed (written into the metadata)."),
     LaunchArgument("planner", "hierarchical", "Planner in planner/shared mode.", PLANNERS),
     LaunchArgument("model", "", "World-model checkpoint ('' = the shipped model)."),
 )
+
+
+def input_device_problem(values: dict, which=None, has_package=None) -> str | None:
+    """Why the person's input device cannot start here (xterm or the joy package missing), or
+    None. ``which``/``has_package`` default to shutil.which and an ament index lookup."""
+    import shutil
+
+    which = which or shutil.which
+    if values.get("mode") not in ("teleop", "shared"):
+        return None
+    if values.get("input") == "keyboard" and which("xterm") is None:
+        return ("input:=keyboard starts teleop_keyboard in an xterm, and xterm is not installed "
+                "(apt install xterm), or use input:=joy or input:=none")
+    if values.get("input") == "joy" and not (has_package or _in_ament_index)("joy"):
+        return ("input:=joy starts joy_node from the ROS package joy, which is not installed "
+                "(apt install ros-$ROS_DISTRO-joy), or use input:=keyboard or input:=none")
+    return None
+
+
+def _in_ament_index(package: str) -> bool:
+    try:
+        from ament_index_python.packages import PackageNotFoundError, get_package_prefix
+    except ImportError:        # no ament index here (PyPI wheels): nothing to check against
+        return True
+    try:
+        get_package_prefix(package)
+        return True
+    except PackageNotFoundError:
+        return False
 
 
 def teleop_compare_specs(values: dict) -> list[NodeSpec]:
