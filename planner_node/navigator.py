@@ -254,7 +254,7 @@ class Navigator:
     # --- control tick -----------------------------------------------------------------------
     def _zero(self, state: str, reason: str = "") -> Command:
         self.state, self._last_cmd = state, np.zeros(2)
-        if reason:
+        if reason or state in ("reached", "idle"):   # no stale fault reason once the goal is reached
             self.reason = reason
         return Command(0.0, 0.0, state, reason=self.reason)
 
@@ -353,6 +353,7 @@ class Navigator:
             return self._zero("reached", "")
         t0 = time.perf_counter()
         if self.state == "stopped":
+            self.reason = ""              # the fault that stopped it is over: planning again
             self.state = "planning"
         if self._last_t is None or t_s < self._last_t:
             self._last_cmd = np.clip(vel, [self.cfg.mppi.v_min_mps, -self.cfg.mppi.w_max_radps],
