@@ -75,10 +75,18 @@ class MuxNode(Node):
         self._publish_intervention()
         lim = self.limiter.cfg
         self.get_logger().info(
-            "cmd_mux: " + ", ".join(f"{i.name}={i.topic} (prio {i.priority}, {i.timeout_s}s)"
-                                    for i in self.mux.inputs.values()) + f" -> {self.cfg.output_topic}; "
+            "cmd_mux: " + ", ".join(f"{i.name}={self._resolved(i.topic)} (prio {i.priority}, {i.timeout_s}s)"
+                                    for i in self.mux.inputs.values())
+            + f" -> {self._resolved(self.cfg.output_topic)}; "
             f"limits v [{lim.v_min_mps:g}, {lim.v_max_mps:g}] m/s, |w| <= {lim.w_max_radps:g} rad/s, "
             f"accel {lim.accel_v_mps2:g} m/s^2 / {lim.accel_w_radps2:g} rad/s^2, timeout {lim.timeout_s:g} s")
+
+    def _resolved(self, topic: str) -> str:
+        """The topic's name after namespaces and remaps (what `ros2 topic list` shows)."""
+        try:
+            return self.resolve_topic_name(topic)
+        except Exception:  # noqa: BLE001 - an rclpy without resolve_topic_name: the configured name
+            return topic
 
     def _apply(self, new: dict, changed: list) -> str | None:
         """Runtime parameter change: apply it, or return why it is refused."""
