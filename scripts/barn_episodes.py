@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 
-def planner_config(robot: str, samples: int, horizon: int):
+def planner_config(robot: str, samples: int, horizon: int, overrides=()):
     """PlannerConfig with the robot file's limits and footprint (core.robot_config), as the
-    planner node gets them."""
+    planner node gets them, then ``overrides`` ("section.name=value", e.g. mppi.v_max_mps=1.0)."""
     from world_model_planner.core.robot_config import load_robot, planner_params
     from world_model_planner.planner_node.mppi import MPPIConfig
     from world_model_planner.planner_node.navigator import PlannerConfig
@@ -35,23 +35,34 @@ def planner_config(robot: str, samples: int, horizon: int):
         part = getattr(cfg, section, None)
         if part is not None and hasattr(part, name):
             setattr(part, name, value)
+    for item in overrides:
+        key, _, text = item.partition("=")
+        section, _, name = key.partition(".")
+        part = getattr(cfg, section, None)
+        if part is None or not hasattr(part, name):
+            raise SystemExit(f"barn_episodes: --set {item}: no planner parameter {key!r}")
+        old = getattr(part, name)
+        setattr(part, name, type(old)(text) if not isinstance(old, bool) else text.lower() in ("1", "true"))
     return cfg
 
 
-def episode(sc, kind: str, seed: int, cfg) -> dict:
+def episode(sc, kind: str, seed: int, cfg, lidar=None) -> dict:
     from world_model_planner.app.episode import finalize
+    from world_model_planner.core.sensor_check import ScanGeometry
     from world_model_planner.planner_node.navigator import make_navigator
     from world_model_planner.sim.world import SimWorld
 
     nav = make_navigator(kind, None, cfg, "cpu")
+    geom = None if lidar is None else ScanGeometry(lidar.angle_min, lidar.angle_increment, 0.0,
+                                                   lidar.range_max_m, lidar.beams)
     wall0 = time.monotonic()
-    with SimWorld(sc, seed=seed, perturb=seed > 0) as w:
+    with SimWorld(sc, seed=seed, perturb=seed > 0, lidar=lidar) as w:
         nav.set_goal(sc.goal.x, sc.goal.y, tolerance=0.8 * sc.goal.tolerance)
         t, traj, reason = 0.0, [], "time_limit"
         p = w.pose()
         traj.append([0.0, float(p[0]), float(p[1]), float(p[2])])
         while t < sc.time_limit_s - 1e-9:
-            cmd = nav.step(w.pose(), w.velocity(), w.scan(), t)
+            cmd = nav.step(w.pose(), w.velocity(), w.scan(), t, geom=geom)
             w.step(cmd.v, cmd.w, 0.1)
             t += 0.1
             p = w.pose()
@@ -77,6 +88,11 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--samples", type=int, default=256)
     ap.add_argument("--horizon", type=int, default=20)
+    ap.add_argument("--lidar-beams", type=int, default=None,
+                    help="beams of the simulated lidar (default: the sim's own, 180 over 360 deg)")
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.NAME=VALUE",
+                    help="planner parameter override, e.g. mppi.v_max_mps=1.0 (repeatable)")
+    ap.add_argument("--lidar-fov", type=float, default=360.0, help="its field of view, degrees")
     args = ap.parse_args(argv)
 
     import torch
@@ -97,12 +113,17 @@ def main(argv=None) -> int:
             return 2
         out, _ = import_world(world, tmp / f"world_{n}.yaml", robot=args.robot, barn=True)
         scenarios.append(load_scenario(out))
+    lidar = None
+    if args.lidar_beams:
+        from world_model_planner.sim.sensors import LidarConfig
+
+        lidar = LidarConfig(beams=args.lidar_beams, fov_deg=args.lidar_fov)
     rows = []
     grid = [(sc, k, s) for sc in scenarios for k in args.planners.split(",") for s in range(args.seeds)]
     print("| world | planner | seed | success | end | time s | path m | reference m | BARN score | wall s |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for sc, kind, seed in tqdm(grid, desc="barn", unit="episode", file=sys.stderr):
-        r = episode(sc, kind, seed, planner_config(args.robot, args.samples, args.horizon))
+        r = episode(sc, kind, seed, planner_config(args.robot, args.samples, args.horizon, args.set), lidar)
         rows.append(r)
         tqdm.write(f"| {sc.name} | {kind} | {seed} | {r['success']} | {r['end_reason']} | {r['time_s']:.1f} | "
                    f"{r['path_length_m']:.1f} | {r['barn_reference_m']:.2f} | {r['barn_score']:.3f} | "

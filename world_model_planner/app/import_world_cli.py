@@ -183,6 +183,7 @@ def barn_scenarios(folder: str | Path, robot: str | None, out_dir: str | Path) -
 
     from world_model_planner.core.safeio import InputError
     from world_model_planner.sim.scenario import load_scenario
+    from world_model_planner.sim.world_import import scenario_name
 
     folder, out_dir = Path(folder), Path(out_dir)
     if not folder.is_dir():
@@ -199,7 +200,7 @@ def barn_scenarios(folder: str | Path, robot: str | None, out_dir: str | Path) -
     if worlds:
         out_dir.mkdir(parents=True, exist_ok=True)
     for w in worlds:
-        target = out_dir / f"{Path(w.name.removesuffix('.gz')).stem}.yaml"
+        target = out_dir / f"{scenario_name(w, 'barn_')}.yaml"    # file stem = scenario name
         import_world(w, target, robot=robot, barn=True)
         out.append(str(target))
     for y in yamls:
