@@ -20,6 +20,28 @@ pytest.importorskip("launch_ros", reason="launch_ros is not installed")
 if not hasattr(launch, "LaunchDescription"):  # the repository's launch/ folder, not the package
     pytest.skip("'launch' resolves to the launch/ folder, not upstream launch", allow_module_level=True)
 
+
+def _package_problem() -> str:
+    """Why launch_ros cannot start this package's executables here ('' when it can): it finds
+    them through the ament index, which an editable (pip) install does not register; without an
+    entry the nodes never start and the test would wait forever."""
+    try:
+        from ament_index_python.packages import PackageNotFoundError, get_package_prefix
+    except ImportError:
+        return "ament_index_python is not installed"
+    try:
+        prefix = get_package_prefix("world_model_planner")
+    except PackageNotFoundError:
+        return ("world_model_planner is not in the ament index (an editable install only); "
+                "colcon build --packages-select world_model_planner && source install/setup.bash")
+    if not os.path.isfile(os.path.join(prefix, "lib", "world_model_planner", "sim_node")):
+        return f"world_model_planner in the ament index at {prefix} has no lib/world_model_planner/sim_node"
+    return ""
+
+
+if _package_problem():
+    pytest.skip(_package_problem(), allow_module_level=True)
+
 from launch.actions import IncludeLaunchDescription  # noqa: E402
 from launch.launch_description_sources import PythonLaunchDescriptionSource  # noqa: E402
 
