@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 .PHONY: setup demo test test-fast bench clean-venv
 setup: $(STAMP)
 
-$(STAMP): requirements.txt requirements-ros.txt setup.py scripts/setup_venv.sh
+$(STAMP): requirements.txt requirements-ros.txt requirements-ros-jazzy.txt setup.py scripts/setup_venv.sh
 	VENV=$(VENV) ./scripts/setup_venv.sh
 	touch $(STAMP)
 
