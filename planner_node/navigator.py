@@ -134,8 +134,7 @@ class Navigator:
             self._hist, self._hist_t = HistoryBuffer(steps, self.model.dt_s), None
         if hasattr(self.model, "set_geometry"):
             c, n = self.cfg.critics, self.cfg.nav
-            self.model.set_geometry(Footprint(c.footprint_length_m, c.footprint_width_m, c.footprint_circles),
-                                    n.local_field_size_m, n.local_field_res_m)
+            self.model.set_geometry(Footprint.of(c), n.local_field_size_m, n.local_field_res_m)
         if hasattr(self.model, "tracker"):
             self.model.tracker.cfg = self.cfg.tracking
 

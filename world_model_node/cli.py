@@ -175,6 +175,16 @@ def _train(args) -> int:
           "use_image": args.image}
     if args.latent_dim:
         mc["latent_dim"] = args.latent_dim
+    # the robot that drove the data sets the footprint the scan clearances are measured from
+    from world_model_planner.sim.robots import ROBOTS
+
+    robots = sorted({str(e.get("robot") or "husky") for e in data.meta.get("episodes", {}).values()}) or ["husky"]
+    if len(robots) > 1:
+        return _refuse("train", f"--data {args.data}: episodes of several robots ({', '.join(robots)}); "
+                                f"train one model per robot (wmp collect --robot R)")
+    if robots[0] in ROBOTS:
+        spec = ROBOTS[robots[0]]
+        mc.update(footprint_length_m=spec.length_m, footprint_width_m=spec.width_m)
     weights = LossWeights(variance=0.0, covariance=0.0) if args.no_vicreg else LossWeights()
     cmd_rows = data.cmd_rows()
     print(f"training on {len(data)} rows ({cmd_rows} carry a command, {100 * cmd_rows / max(len(data), 1):.0f}%), "

@@ -47,12 +47,22 @@ class DistanceField:
 
 class Footprint:
     """A length x width rectangle centred on base_link, covered by ``circles`` equal circles
-    along the body axis (1 = one circumscribed circle)."""
+    along the body axis (1 = one circumscribed circle); or, with ``round_base``, exactly the
+    circle of diameter max(length, width) (a round base such as the TurtleBot 4's)."""
 
-    def __init__(self, length_m: float, width_m: float, circles: int):
+    def __init__(self, length_m: float, width_m: float, circles: int, round_base: bool = False):
+        if round_base:
+            self.offsets, self.radius = [0.0], float(max(length_m, width_m) / 2)
+            return
         a = length_m / (2 * circles)
         self.offsets = [-length_m / 2 + a + 2 * a * k for k in range(circles)]   # along x (m)
         self.radius = float(np.hypot(a, width_m / 2))
+
+    @classmethod
+    def of(cls, cfg) -> "Footprint":
+        """The footprint a CriticsConfig describes (footprint_length_m, _width_m, _circles, _round)."""
+        return cls(cfg.footprint_length_m, cfg.footprint_width_m, cfg.footprint_circles,
+                   bool(getattr(cfg, "footprint_round", False)))
 
     def distance(self, poses: torch.Tensor, field: DistanceField) -> torch.Tensor:
         """poses (..., 3) → (...) signed clearance (m) of the footprint (negative = overlap)."""

@@ -28,6 +28,8 @@ _SHARED = [
     ("footprint_width_m", float, param(0.67, "Robot footprint along y (m), centred on base_link.", range=(0.05, 10.0))),
     ("footprint_circles", int, param(5, "Circles along the body axis that cover the footprint "
                                         "(1 = one circumscribed circle).", range=(1, 8))),
+    ("footprint_round", bool, param(False, "Round base (TurtleBot 4): the footprint is exactly the circle of "
+                                           "diameter max(length, width); footprint_circles is not used.")),
 ]
 _LIST = ("critics", list, param(list(DEFAULT_CRITICS), "Critics that make up the cost, evaluated in this order "
                                 "(a critic reads what those before it left in CriticData); each name once.",
@@ -71,7 +73,7 @@ class Critics:
     def footprint_distance(self, poses: torch.Tensor, field: DistanceField) -> torch.Tensor:
         """poses (..., 3) → (...) signed clearance (m) of the configured footprint."""
         c = self.cfg
-        return Footprint(c.footprint_length_m, c.footprint_width_m, c.footprint_circles).distance(poses, field)
+        return Footprint.of(c).distance(poses, field)
 
     def breakdown(self, actions: torch.Tensor, roll, ctx: CostContext) -> dict[str, torch.Tensor]:
         """actions (B, H, 2), roll: Rollout → {name: (B,) weighted cost} in evaluation order."""

@@ -82,7 +82,7 @@ class ClearanceCritic(Critic):
         super().initialize(cfg)
         self.margin_m, self.lethal_cost = cfg.clearance_margin_m, cfg.clearance_lethal_cost
         self.by_time = bool(cfg.clearance_lethal_by_time)
-        self.footprint = Footprint(cfg.footprint_length_m, cfg.footprint_width_m, cfg.footprint_circles)
+        self.footprint = Footprint.of(cfg)
 
     def raw(self, data):
         self._soon = None

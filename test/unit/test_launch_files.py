@@ -156,5 +156,8 @@ def test_robot_parameters_are_planner_parameters():
             if isinstance(value, str):                  # the robot's name
                 assert name == "robot" and value == robot
                 continue
+            if name == "critics.footprint_round":       # a switch: the TurtleBot 4's round base
+                assert value is (robot == "turtlebot4") and isinstance(declared[name].default, bool)
+                continue
             lo, hi = declared[name].metadata["range"]
             assert lo <= value <= hi, (robot, name, value)

@@ -179,3 +179,21 @@ def test_learned_planner_refuses_a_checkpoint_of_another_robot(tmp_path):
         load_model("hierarchical", str(ckpt), "cpu", missing_ok=False, robot="turtlebot4")
     # the classic planners need no checkpoint and take any robot
     assert load_model("classic", None, "cpu", robot="turtlebot4")[1] == "unicycle kinematics"
+
+
+def test_round_base_footprint_is_the_circle_not_a_square_around_it():
+    import torch
+
+    from world_model_planner.planner_node.critics.field import DistanceField, Footprint
+
+    # one obstacle point 0.25 m from the centre, diagonally: the 0.342 m round base is 0.079 m
+    # from it; five circles covering a 0.342 x 0.339 rectangle would already touch it
+    pt = np.array([[0.25 * math.cos(0.8), 0.25 * math.sin(0.8)]])
+    field = DistanceField(pt, (0.0, 0.0), size_m=2.0, res_m=0.01)
+    pose = torch.zeros(1, 3)
+    round_d = float(Footprint(0.342, 0.339, 5, round_base=True).distance(pose, field)[0])
+    rect_d = float(Footprint(0.342, 0.339, 5).distance(pose, field)[0])
+    assert round_d == pytest.approx(0.25 - 0.171, abs=0.015)
+    assert rect_d < 0.02 < round_d
+    cfg = load_robot("turtlebot4")
+    assert cfg.round_base and not load_robot("jackal").round_base

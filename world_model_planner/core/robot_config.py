@@ -15,6 +15,8 @@ A robot file describes what the planner must respect on a real robot::
       radius_m: 0.6                   # circumscribed radius (>= half the longer side)
       inflation_radius_m: 0.4         # optional: clearance the global path keeps from
                                       # obstacles (default: width_m / 2 + 0.065)
+      shape: rectangle                # optional: rectangle (default) or round (a circle of
+                                      # diameter max(length_m, width_m), e.g. the TurtleBot 4)
 
 :func:`planner_params` turns it into planner_node parameter values (names from
 planner_node's MPPIConfig, CriticsConfig and SubgoalConfig, with their ROS prefixes), which
@@ -64,6 +66,7 @@ class RobotConfig:
     radius_m: float
     inflation_radius_m: float
     source: str = ""
+    round_base: bool = False          # footprint.shape: round
 
 
 # robot field -> planner_node ROS parameter (prefix + field of planner_node/config.py SECTIONS:
@@ -78,6 +81,7 @@ PLANNER_PARAMS = {
     "length_m": "critics.footprint_length_m",
     "width_m": "critics.footprint_width_m",
     "inflation_radius_m": "subgoal.inflation_radius_m",
+    "round_base": "critics.footprint_round",
 }
 
 _LIMITS = {  # field: (low, high, what) — physical sanity bounds
@@ -135,7 +139,7 @@ def parse_robot(doc, source="<robot>") -> RobotConfig:
         block = doc.get(section)
         if not isinstance(block, dict):
             raise RobotConfigError(source, section, f"a mapping with {sorted(fields)}", block)
-        unknown = sorted(map(str, set(block) - set(fields)))
+        unknown = sorted(map(str, set(block) - set(fields) - ({"shape"} if section == "footprint" else set())))
         if unknown:
             raise RobotConfigError(source, f"{section}.{_short(unknown[0], 40)}", f"one of {sorted(fields)}")
         for key, (lo, hi, what) in fields.items():
@@ -147,6 +151,10 @@ def parse_robot(doc, source="<robot>") -> RobotConfig:
                     not math.isfinite(value) or not lo <= value <= hi or (lo > 0 and value <= 0):
                 raise RobotConfigError(source, f"{section}.{key}", what, value)
             values[key] = float(value)
+    shape = doc["footprint"].get("shape", "rectangle")
+    if shape not in ("rectangle", "round"):
+        raise RobotConfigError(source, "footprint.shape", "rectangle or round", shape)
+    values["round_base"] = shape == "round"
     values.setdefault("inflation_radius_m", round(values["width_m"] / 2.0 + 0.065, 3))
     half = max(values["length_m"], values["width_m"]) / 2.0  # a round robot: radius = half side
     if values["radius_m"] < half - 1e-3:
