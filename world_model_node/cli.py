@@ -22,7 +22,14 @@ def register(subparsers) -> None:
                         "terrain patches (ice, wet_tiles, grass, mud, gravel), payload 0-150 kg, latency "
                         "0-0.2 s and 0-5 movers (seeded; only fields the scenario leaves empty)")
     p.add_argument("--episodes", type=int, required=True)
-    p.add_argument("--out", required=True, help="output directory (shards are appended)")
+    p.add_argument("--out", default=None, help="output directory (shards are appended; required unless --resume)")
+    p.add_argument("--resume", default=None, metavar="DIR",
+                   help="continue a collection into DIR: episodes whose seed is already in DIR's shards are skipped")
+    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="run every episode as a Ray task: on the cluster at ADDRESS (HOST:PORT or auto), or on a "
+                        "local Ray instance when no ADDRESS is given (needs pip install -e \".[cluster]\")")
+    p.add_argument("--cpus-per-episode", type=float, default=1.0, metavar="N",
+                   help="CPUs each Ray task declares (default 1: one simulator process)")
     p.add_argument("--seed", type=int, default=0, help="episode i uses seed+i (default 0)")
     p.add_argument("--episode-s", type=float, default=30.0, help="simulated seconds per episode (default 30)")
     p.add_argument("--image", action="store_true", help="also record 64x64 camera frames")
@@ -51,6 +58,10 @@ def register(subparsers) -> None:
     p.add_argument("--image", action="store_true", help="also encode camera images (data must have them)")
     p.add_argument("--no-vicreg", action="store_true", help="switch the anti-collapse terms off (ablation)")
     p.add_argument("--latent-dim", type=int, default=None)
+    p.add_argument("--eval-every", type=int, default=None,
+                   help="validate (and write the resumable state OUT.state.pt) every N steps (default 250)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from OUT.state.pt, the state of a run that was stopped (same data and flags)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_train)
 
@@ -109,6 +120,20 @@ def _collect(args) -> int:
 
     from world_model_planner.world_model_node.collect import CollectConfig, CollectError, collect
 
+    from world_model_planner.core.cluster import ClusterError, import_ray
+
+    if args.resume and args.out and Path(args.out) != Path(args.resume):
+        return _refuse("collect", f"--out {args.out} and --resume {args.resume}: give one output directory")
+    args.out = args.out or args.resume
+    if not args.out:
+        return _refuse("collect", "--out DIR (or --resume DIR) is required")
+    if args.ray is not None:
+        if not 0 < args.cpus_per_episode <= 1024:
+            return _refuse("collect", f"--cpus-per-episode {args.cpus_per_episode}: expected CPUs in (0, 1024]")
+        try:
+            import_ray()
+        except ClusterError as exc:
+            return _refuse("collect", str(exc))
     try:
         cfg = CollectConfig(episodes=args.episodes, episode_s=args.episode_s, seed=args.seed, image=args.image,
                             perturb=not args.no_perturb, workers=args.workers, dynamics=args.dynamics,
@@ -128,15 +153,19 @@ def _collect(args) -> int:
         except (ScenarioError, OSError) as exc:
             return _refuse("collect", f"--scenario {s}: {exc}")
     try:
-        summary = collect(specs, args.out, cfg, progress=not args.no_progress)
-    except CollectError as exc:
+        summary = collect(specs, args.out, cfg, progress=not args.no_progress, resume=bool(args.resume),
+                          ray_address=args.ray, cpus=args.cpus_per_episode)
+    except (CollectError, ClusterError) as exc:
         return _refuse("collect", str(exc))
     except OSError as exc:
         return _refuse("collect", f"cannot write into {args.out}: {exc.strerror or exc}")
     print(f"collected {summary['episodes']} episodes ({summary.get('dynamic_episodes', 0)} with random dynamics), "
           f"{summary['rows']} rows ({summary['collision_rate']:.1%} in contact) into {len(summary['shards'])} "
-          f"shard(s) in {args.out}")
-    return 0
+          f"shard(s) in {args.out}" + (f"; {summary['skipped']} finished episode(s) kept from before"
+                                        if summary.get("skipped") else ""))
+    for line in summary.get("failed", []):
+        print(f"wmp collect: episode failed: {line}", file=sys.stderr)
+    return 1 if summary.get("failed") else 0
 
 
 def _convert(args) -> int:
@@ -169,7 +198,7 @@ def _train(args) -> int:
         return _refuse("train", str(exc))
     over = {k: v for k, v in {"steps": args.steps, "epochs": args.epochs, "batch_size": args.batch_size,
                               "horizon": args.horizon, "time_budget_s": args.time_budget_s,
-                              "cpu_threads": args.threads}.items() if v is not None}
+                              "cpu_threads": args.threads, "eval_every": args.eval_every}.items() if v is not None}
     cfg = TrainConfig(seed=args.seed, device=args.device, progress=not args.no_progress, **over)
     mc = {"scan_beams": int(data.scan.shape[1]), "range_max_m": float(data.meta.get("range_max_m") or 8.0),
           "use_image": args.image}
@@ -186,15 +215,24 @@ def _train(args) -> int:
         spec = ROBOTS[robots[0]]
         mc.update(footprint_length_m=spec.length_m, footprint_width_m=spec.width_m)
     weights = LossWeights(variance=0.0, covariance=0.0) if args.no_vicreg else LossWeights()
-    cmd_rows = data.cmd_rows()
-    print(f"training on {len(data)} rows ({cmd_rows} carry a command, {100 * cmd_rows / max(len(data), 1):.0f}%), "
-          f"{len(data.episodes)} episodes from {args.data}")
-    model, metrics = train(data, WorldModelConfig(**mc), cfg, weights)
-    if int(os.environ.get("RANK", "0")) != 0:  # torchrun: rank 0 saves
+    rank = int(os.environ.get("RANK", "0"))
+    state = Path(args.out).with_suffix(".state.pt")
+    if args.resume and rank == 0 and not state.is_file():
+        print(f"wmp train: --resume: no state {state} to resume from; starting from step 0", file=sys.stderr)
+    if rank == 0:
+        cmd_rows = data.cmd_rows()
+        print(f"training on {len(data)} rows ({cmd_rows} carry a command, {100 * cmd_rows / max(len(data), 1):.0f}%), "
+              f"{len(data.episodes)} episodes from {args.data}")
+    try:
+        model, metrics = train(data, WorldModelConfig(**mc), cfg, weights, state_path=str(state), resume=args.resume)
+    except ValueError as exc:
+        return _refuse("train", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    if rank != 0:  # torchrun: rank 0 alone writes
         return 0
     try:
         save_checkpoint(args.out, model, data_stats=data.stats(), metrics=metrics,
                         train=train_config_dict(cfg, weights))
+        state.unlink(missing_ok=True)      # finished: nothing left to resume
     except OSError as exc:
         return _refuse("train", f"cannot write checkpoint {args.out}: {exc.strerror or exc}")
     v = metrics["val"]

@@ -13,6 +13,7 @@ Every row records the ground-truth labels (data.LABELS) and the episode's meta r
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -226,8 +227,34 @@ class CollectError(RuntimeError):
         self.summary = summary
 
 
-def collect(scenarios: list[str], out_dir, cfg: CollectConfig, progress: bool = True) -> dict:
+def finished_seeds(out_dir) -> set[int]:
+    """Seeds of the episodes already stored in the shards of ``out_dir`` (their meta); a shard
+    that cannot be read raises CollectError (resuming past it would hide it)."""
+    import json
+
+    seeds: set[int] = set()
+    for path in sorted(Path(out_dir).glob("shard_*.npz")):
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = json.loads(str(z["meta"]))
+            seeds.update(int(e["seed"]) for e in meta["episodes"].values())
+        except Exception as exc:  # noqa: BLE001 - a truncated zip, bad JSON, a meta without seeds
+            raise CollectError(f"--resume: {path}: not a readable shard with episode seeds "
+                               f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); "
+                               f"move it out of {out_dir} and resume again",
+                               {"episodes": 0, "rows": 0, "collision_rate": 0.0, "shards": []}) from None
+    return seeds
+
+
+def collect(scenarios: list[str], out_dir, cfg: CollectConfig, progress: bool = True,
+            resume: bool = False, ray_address: str | None = None, cpus: float = 1.0) -> dict:
     """Collect cfg.episodes episodes cycling through ``scenarios``; write shards into out_dir.
+
+    ``resume``: skip the episodes (by seed: episode i has seed cfg.seed + i) already stored in
+    out_dir's shards, so a killed collection continues where it stopped and repeats none.
+    ``ray_address``: None runs here (``cfg.workers`` processes); "" or an address runs every
+    episode as a Ray task declaring ``cpus`` CPUs (core.cluster), stored as each one finishes;
+    there an episode that fails is listed in the summary's ``failed`` and the others go on.
 
     Every finished episode is on disk at once: the open shard is rewritten atomically after each
     episode (up to ``episodes_per_shard`` episodes, then the next shard starts). A failure (a
@@ -266,20 +293,34 @@ def collect(scenarios: list[str], out_dir, cfg: CollectConfig, progress: bool = 
             shard_idx += 1
             pending = []
 
-    jobs = [(scenarios[i % len(scenarios)], cfg.seed + i, cfg, episode_base + i) for i in range(cfg.episodes)]
-    pool = None
-    if cfg.workers > 1:
+    done = finished_seeds(out) if resume else set()
+    jobs = [(scenarios[i % len(scenarios)], cfg.seed + i, cfg, episode_base + i) for i in range(cfg.episodes)
+            if cfg.seed + i not in done]
+    pool = session = None
+    failed: list[str] = []
+    if ray_address is not None:
+        from world_model_planner.core.cluster import RaySession, run_tasks
+
+        session = RaySession(ray_address)
+        results = run_tasks(session.__enter__(), _episode_job, [(job,) for job in jobs], cpus)
+    elif cfg.workers > 1:
         import multiprocessing as mp
 
         pool = mp.get_context("spawn").Pool(cfg.workers)
-        results = pool.imap(_episode_job, jobs)  # in order: same data as one worker
+        results = ((i, tr, None) for i, tr in enumerate(pool.imap(_episode_job, jobs)))  # in order
     else:
-        results = map(_episode_job, jobs)
-    bar = tqdm(results, total=cfg.episodes, desc="collect", unit="ep", disable=not progress, dynamic_ncols=True)
+        results = ((i, tr, None) for i, tr in enumerate(map(_episode_job, jobs)))
+    bar = tqdm(results, total=cfg.episodes, initial=cfg.episodes - len(jobs), desc="collect", unit="ep",
+               disable=not progress, dynamic_ncols=True)
     kept_rows = kept_hits = 0
     n_dyn = 0
     try:
-        for tr in bar:
+        for j, tr, exc in bar:
+            if exc is not None:   # a Ray task failed: listed, the others go on
+                failed.append(f"{jobs[j][0]} seed {jobs[j][1]}: {type(exc).__name__}: "
+                              f"{' '.join(str(exc).split())[:200]}")
+                bar.write(f"collect: episode {failed[-1]}", file=sys.stderr)
+                continue
             ep_meta = next(iter(tr.meta["episodes"].values()))
             sc_name = ep_meta["scenario"]
             n_dyn += bool(ep_meta.get("dynamics"))
@@ -301,5 +342,8 @@ def collect(scenarios: list[str], out_dir, cfg: CollectConfig, progress: bool = 
         if pool is not None:
             pool.terminate()
             pool.join()
+        if session is not None:
+            session.__exit__(None, None, None)
     return {"episodes": kept, "rows": rows, "collision_rate": hits / max(rows, 1), "shards": shards,
-            "dynamic_episodes": n_dyn}
+            "dynamic_episodes": n_dyn, "skipped": len(done & {cfg.seed + i for i in range(cfg.episodes)}),
+            "failed": failed}

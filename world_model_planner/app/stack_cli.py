@@ -67,8 +67,17 @@ def register(subparsers) -> None:
     b.add_argument("--model", default=None)
     b.add_argument("--sysid", default=None, metavar="FILE.json",
                    help="classic_id's velocity model (default: the shipped models/husky_sysid.json)")
-    b.add_argument("--out", required=True, metavar="DIR")
+    b.add_argument("--out", default=None, metavar="DIR", help="output directory (required unless --resume)")
     b.add_argument("--jobs", type=int, default=1, help="episodes in parallel (own ROS domain each)")
+    b.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="run every episode as a Ray task: on the cluster at ADDRESS (HOST:PORT or auto), "
+                        "or on a local Ray instance when no ADDRESS is given (needs the cluster extra: "
+                        "pip install -e \".[cluster]\")")
+    b.add_argument("--cpus-per-episode", type=float, default=1.5, metavar="N",
+                   help="CPUs each Ray task declares (default 1.5: what one stack needs)")
+    b.add_argument("--resume", default=None, metavar="DIR",
+                   help="continue the sweep in DIR: keep its finished episodes (DIR/episodes/*.json), "
+                        "run only the others")
     b.add_argument("--time-limit", type=float, default=None)
     b.add_argument("--barn", default=None, metavar="DIR",
                    help="BARN Challenge worlds instead of --scenarios: every world_N.world[.gz] in DIR "
@@ -340,12 +349,27 @@ def cmd_run(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from concurrent.futures import ThreadPoolExecutor
-
-    from tqdm import tqdm
-
     from world_model_planner.app.report import markdown_table, write_results
+    from world_model_planner.app.sweep import run_grid
+    from world_model_planner.core.cluster import ClusterError
 
+    if args.resume and args.out and Path(args.out) != Path(args.resume):
+        _err(f"--out {args.out} and --resume {args.resume}: give one output directory")
+        return 2
+    args.out = args.out or args.resume
+    if not args.out:
+        _err("--out DIR (or --resume DIR) is required")
+        return 2
+    if args.ray is not None and not 0 < args.cpus_per_episode <= 1024:
+        _err(f"--cpus-per-episode {args.cpus_per_episode}: expected CPUs in (0, 1024]")
+        return 2
+    if args.ray is not None:
+        from world_model_planner.core.cluster import import_ray
+        try:
+            import_ray()          # before any work: the install command, not a traceback
+        except ClusterError as exc:
+            _err(str(exc))
+            return 2
     why = _path_problems(args, [("out", "--out")])
     if why:
         _err(why)
@@ -381,19 +405,15 @@ def cmd_bench(args) -> int:
 
     def one(item):
         s, p, seed = item
-        return _episode(s, p, seed, model, True, time_limit=args.time_limit, sysid=args.sysid,
-                        robot=args.robot, log_dir=str(logs / f"{Path(s).stem}-{p}-{seed}"))
+        return dict(scenario=s, planner=p, seed=seed, model=model, perturb=True, time_limit=args.time_limit,
+                    sysid=args.sysid, robot=args.robot, log_dir=str(logs / f"{Path(s).stem}-{p}-{seed}"))
 
-    episodes = []
-    bar = tqdm(total=len(grid), desc="bench", unit="episode", file=sys.stderr)
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        for rec in pool.map(one, grid):
-            episodes.append(rec)
-            bar.set_postfix_str(f"{rec['scenario']}/{rec['planner']}/{rec['seed']}: "
-                                + ("error" if rec.get("error") else
-                                   "ok" if rec["success"] else "fail"))
-            bar.update(1)
-    bar.close()
+    try:   # each finished episode is written at once to OUT/episodes/ (atomic)
+        episodes = run_grid(grid, one, out, jobs=args.jobs, ray_address=args.ray,
+                            cpus=args.cpus_per_episode, resume=bool(args.resume))
+    except ClusterError as exc:
+        _err(str(exc))
+        return 2
     paths = write_results(episodes, out, "Benchmark", _command_line())
     print(markdown_table(episodes))
     print(f"\nwrote {paths['json']}, {paths['markdown']} and {len(paths['pngs'])} PNGs")

@@ -55,16 +55,29 @@ class RaySession:
     def __enter__(self):
         ray = self.ray
         quiet = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
-        try:
-            if self.address:
-                ray.init(address=self.address, **quiet)
-            else:
-                ray.init(num_cpus=self.local_cpus, _node_ip_address="127.0.0.1",
-                         object_store_memory=LOCAL_OBJECT_STORE_BYTES, **quiet)
-        except (ConnectionError, RuntimeError, ValueError) as exc:
+        tries = 1 if self.address else 2
+        for attempt in range(tries):
+            try:
+                if self.address:
+                    ray.init(address=self.address, **quiet)
+                else:
+                    ray.init(num_cpus=self.local_cpus, _node_ip_address="127.0.0.1",
+                             object_store_memory=LOCAL_OBJECT_STORE_BYTES, **quiet)
+                break
+            except Exception as exc:  # noqa: BLE001 - Ray raises bare Exception (a raylet start-up timeout)
+                error = exc
+                try:
+                    ray.shutdown()        # whatever half started
+                except Exception:  # noqa: BLE001 - the error below is the one to report
+                    pass
+                if attempt + 1 < tries:   # the raylet waits a fixed 15 s for its agents (ray issue 65983)
+                    logging.getLogger(__name__).warning("local Ray instance did not start; trying once more")
+        else:
+            exc = error
             where = f"the Ray cluster at {self.address}" if self.address else "a local Ray instance"
+            hint = "" if self.address else " (its raylet gives up when its agents take over 15 s to start: an overloaded machine?)"
             raise ClusterError(f"--ray: cannot start or reach {where}: "
-                               f"{' '.join(str(exc).split())[:300]}") from None
+                               f"{' '.join(str(exc).split())[:300]}{hint}") from None
         self._started = True
         return ray
 

@@ -1,0 +1,105 @@
+"""`wmp train` under torchrun (2 gloo processes on 127.0.0.1) matches one process, and a killed
+run resumes from its state to the same model as an uninterrupted one."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from world_model_planner.app.cli import main as wmp
+from world_model_planner.world_model_node.checkpoint import load_checkpoint
+
+# 2 ranks x 4 windows each = the single process's 8 windows per step; gradients averaged by DDP.
+# Every loss term but VICReg's batch statistics is a mean over windows, so with --no-vicreg the
+# two runs take the same steps up to float summation order: after 6 AdamW steps the weights
+# agree to DDP_ATOL (measured ~1e-7).
+DDP_ATOL = 1e-5
+TRAIN = ["--steps", "6", "--batch-size", "8", "--horizon", "3", "--eval-every", "3", "--no-vicreg",
+         "--no-progress", "--device", "cpu", "--threads", "1"]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ddp") / "data"
+    assert wmp(["collect", "--scenario", "open", "--episodes", "3", "--episode-s", "3", "--seed", "5",
+                "--out", str(out), "--no-progress"]) == 0
+    return out
+
+
+def _env() -> dict:
+    env = dict(os.environ, GLOO_SOCKET_IFNAME="lo", MASTER_ADDR="127.0.0.1", OMP_NUM_THREADS="1")
+    env.pop("WORLD_SIZE", None)
+    env.pop("RANK", None)
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _weights(path) -> dict:
+    return {k: v.float() for k, v in load_checkpoint(path, device="cpu").state_dict().items()}
+
+
+@pytest.mark.slow
+def test_torchrun_two_gloo_ranks_match_one_process(data_dir, tmp_path):
+    one, two = tmp_path / "one.pt", tmp_path / "two.pt"
+    cli = [sys.executable, "-m", "world_model_planner.app.cli", "train", "--data", str(data_dir)]
+    single = subprocess.run(cli + ["--out", str(one)] + TRAIN, env=_env(), capture_output=True, text=True,
+                            timeout=120)
+    assert single.returncode == 0, single.stderr[-2000:]
+    ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nnodes=1", "--nproc-per-node=2",
+                          "--rdzv-backend=c10d", f"--rdzv-endpoint=127.0.0.1:{_free_port()}",
+                          "-m", "world_model_planner.app.cli", "train", "--data", str(data_dir),
+                          "--out", str(two)] + TRAIN, env=_env(), capture_output=True, text=True, timeout=180)
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    assert ddp.stdout.count("saved ") == 1          # rank 0 alone writes the checkpoint
+    a, b = _weights(one), _weights(two)
+    assert a.keys() == b.keys()
+    worst = max(float((a[k] - b[k]).abs().max()) for k in a)
+    assert worst <= DDP_ATOL, f"largest weight difference {worst:.2e} > {DDP_ATOL}"
+    init = load_checkpoint(one, device="cpu")
+    assert load_checkpoint(two, device="cpu").metrics["world_size"] == 2 and init.metrics["world_size"] == 1
+    ha, hb = init.metrics["history"], load_checkpoint(two, device="cpu").metrics["history"]
+    assert [h["step"] for h in ha] == [h["step"] for h in hb] == [3, 6]
+    assert abs(ha[-1]["val_score"] - hb[-1]["val_score"]) <= 1e-4 * max(1.0, abs(ha[-1]["val_score"]))
+
+
+@pytest.mark.slow
+def test_train_resumes_after_a_kill_to_the_same_model(data_dir, tmp_path):
+    args = ["--steps", "80", "--batch-size", "8", "--horizon", "3", "--eval-every", "4", "--no-progress",
+            "--device", "cpu", "--threads", "1"]
+    cli = [sys.executable, "-m", "world_model_planner.app.cli", "train", "--data", str(data_dir)]
+    full, cut = tmp_path / "full.pt", tmp_path / "cut.pt"
+    state = cut.with_suffix(".state.pt")
+    proc = subprocess.Popen(cli + ["--out", str(cut)] + args, env=_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 90
+    while not state.is_file() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+    assert state.is_file() and not cut.exists(), "the run ended before it could be killed mid-way"
+    killed_at = torch.load(state, weights_only=True)["step"]
+    assert 4 <= killed_at < 80
+    resumed = subprocess.run(cli + ["--out", str(cut), "--resume"] + args, env=_env(), capture_output=True,
+                             text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert not state.exists()                      # finished: the state is gone
+    straight = subprocess.run(cli + ["--out", str(full)] + args, env=_env(), capture_output=True, text=True,
+                              timeout=120)
+    assert straight.returncode == 0, straight.stderr[-2000:]
+    a, b = _weights(full), _weights(cut)
+    worst = max(float((a[k] - b[k]).abs().max()) for k in a)
+    assert worst <= 1e-6, f"resumed run differs from the uninterrupted one by {worst:.2e}"
+    hist_full = load_checkpoint(full, device="cpu").metrics["history"]
+    hist_cut = load_checkpoint(cut, device="cpu").metrics["history"]
+    assert [h["step"] for h in hist_cut] == [h["step"] for h in hist_full]   # none lost, none repeated
