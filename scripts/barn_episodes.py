@@ -48,6 +48,7 @@ def planner_config(robot: str, samples: int, horizon: int, overrides=()):
 
 def episode(sc, kind: str, seed: int, cfg, lidar=None) -> dict:
     from world_model_planner.app.episode import finalize
+    from world_model_planner.core import metrics
     from world_model_planner.core.sensor_check import ScanGeometry
     from world_model_planner.planner_node.navigator import make_navigator
     from world_model_planner.sim.world import SimWorld
@@ -70,7 +71,7 @@ def episode(sc, kind: str, seed: int, cfg, lidar=None) -> dict:
             if w.collision_count > 0:
                 reason = "collision"
                 break
-            if w.goal_reached():
+            if metrics.reached(p[:2], (sc.goal.x, sc.goal.y), sc.goal.tolerance):   # on odometry, as wmp bench
                 reason = "reached"
                 break
         rec = {"scenario": sc.name, "planner": kind, "seed": seed, "time_s": round(t, 3),
