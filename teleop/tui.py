@@ -33,7 +33,7 @@ class MapState:
     footprint: tuple[float, float]       # robot length, width (m)
     title: str = ""
     pose: tuple[float, float, float] | None = None
-    path: list = field(default_factory=list)          # [(x, y)]
+    path: object = field(default_factory=list)        # [(x, y)] or an (N, 2) array
     scan_xy: np.ndarray | None = None                  # (N, 2) world frame
     sim_time_s: float = 0.0
     time_left_s: float | None = None
@@ -58,7 +58,7 @@ class Grid:
         self.y1 = ay / 2 + (rows * self.my - ay) / 2
 
     def cell(self, x: float, y: float) -> tuple[int, int] | None:
-        c, r = int((x - self.x0) / self.mx), int((self.y1 - y) / self.my)
+        c, r = math.floor((x - self.x0) / self.mx), math.floor((self.y1 - y) / self.my)
         return (r, c) if 0 <= r < self.rows and 0 <= c < self.cols else None
 
     def centres(self) -> tuple[np.ndarray, np.ndarray]:
@@ -75,11 +75,14 @@ def _in_box(X, Y, cx, cy, sx, sy, yaw, pad=0.0):
     return (np.abs(u) <= sx / 2 + pad) & (np.abs(v) <= sy / 2 + pad)
 
 
-def render(state: MapState, rows: int, cols: int) -> list[str]:
-    """The screen as ``rows`` strings of ``cols`` characters (at least 24 x 80 is laid out)."""
-    rows, cols = max(rows, 3), max(cols, 20)
-    map_rows = max(1, rows - STATUS_ROWS - HEADER_ROWS)
-    sc = state.scenario
+def _base(scenario, map_rows: int, cols: int) -> tuple["Grid", np.ndarray]:
+    """The grid and the static layer (walls, obstacles, goal area) for a scenario and size;
+    the last few are kept, so a frame only draws what moves."""
+    key = (id(scenario), map_rows, cols)
+    hit = _BASE_CACHE.get(key)
+    if hit is not None and hit[0] is scenario:
+        return hit[1], hit[2]
+    sc = scenario
     g = Grid(sc.arena, map_rows, cols)
     X, Y = g.centres()
     canvas = np.full((map_rows, cols), FREE, dtype="<U1")
@@ -91,27 +94,60 @@ def render(state: MapState, rows: int, cols: int) -> list[str]:
     half = 0.5 * min(g.mx, g.my)
     for ob in sc.obstacles:
         if hasattr(ob, "radius"):
-            hit = np.hypot(X - ob.center[0], Y - ob.center[1]) <= ob.radius + half
+            hit_ = np.hypot(X - ob.center[0], Y - ob.center[1]) <= ob.radius + half
         else:
-            hit = _in_box(X, Y, ob.center[0], ob.center[1], ob.size[0], ob.size[1], ob.yaw, half)
-        canvas[hit] = OBSTACLE
+            hit_ = _in_box(X, Y, ob.center[0], ob.center[1], ob.size[0], ob.size[1], ob.yaw, half)
+        canvas[hit_] = OBSTACLE
     goal = sc.goal
     canvas[(np.hypot(X - goal.x, Y - goal.y) <= goal.tolerance) & (canvas == FREE)] = GOAL_AREA
-    for x, y in state.path:
-        rc = g.cell(x, y)
-        if rc and canvas[rc] in (FREE, GOAL_AREA):
-            canvas[rc] = PATH
-    if state.scan_xy is not None:
-        for x, y in state.scan_xy:
-            rc = g.cell(float(x), float(y)) if math.isfinite(x) and math.isfinite(y) else None
-            if rc and canvas[rc] != WALL:
-                canvas[rc] = SCAN
+    if len(_BASE_CACHE) > 8:
+        _BASE_CACHE.clear()
+    _BASE_CACHE[key] = (scenario, g, canvas)
+    return g, canvas
+
+
+_BASE_CACHE: dict = {}
+
+
+def _cells(g: "Grid", xy) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cols) of the finite points of ``xy`` (N, 2) that fall on the grid."""
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    xy = xy[np.isfinite(xy).all(axis=1)]
+    c = np.floor((xy[:, 0] - g.x0) / g.mx).astype(int)
+    r = np.floor((g.y1 - xy[:, 1]) / g.my).astype(int)
+    ok = (r >= 0) & (r < g.rows) & (c >= 0) & (c < g.cols)
+    return r[ok], c[ok]
+
+
+def render(state: MapState, rows: int, cols: int) -> list[str]:
+    """The screen as ``rows`` strings of ``cols`` characters (at least 24 x 80 is laid out)."""
+    rows, cols = max(rows, 3), max(cols, 20)
+    map_rows = max(1, rows - STATUS_ROWS - HEADER_ROWS)
+    sc = state.scenario
+    g, base = _base(sc, map_rows, cols)
+    canvas = base.copy()
+    goal = sc.goal
+    if len(state.path):
+        r, c = _cells(g, state.path)
+        keep = (base[r, c] == FREE) | (base[r, c] == GOAL_AREA)
+        canvas[r[keep], c[keep]] = PATH
+    if state.scan_xy is not None and len(state.scan_xy):
+        r, c = _cells(g, state.scan_xy)
+        keep = base[r, c] != WALL
+        canvas[r[keep], c[keep]] = SCAN
     rc = g.cell(goal.x, goal.y)
     if rc:
         canvas[rc] = GOAL
     if state.pose is not None:
         x, y, yaw = state.pose
-        canvas[_in_box(X, Y, x, y, state.footprint[0], state.footprint[1], yaw)] = ROBOT
+        # the footprint only needs the cells around the robot
+        reach = 0.5 * math.hypot(*state.footprint)
+        r0, r1 = max(int((g.y1 - y - reach) / g.my), 0), min(int((g.y1 - y + reach) / g.my) + 1, g.rows)
+        c0, c1 = max(int((x - reach - g.x0) / g.mx), 0), min(int((x + reach - g.x0) / g.mx) + 1, g.cols)
+        if r1 > r0 and c1 > c0:
+            X, Y = g.centres()
+            win = _in_box(X[r0:r1, c0:c1], Y[r0:r1, c0:c1], x, y, state.footprint[0], state.footprint[1], yaw)
+            canvas[r0:r1, c0:c1][win] = ROBOT
         nose = g.cell(x + 0.5 * state.footprint[0] * math.cos(yaw),
                       y + 0.5 * state.footprint[0] * math.sin(yaw))
         centre = g.cell(x, y)
@@ -120,7 +156,7 @@ def render(state: MapState, rows: int, cols: int) -> list[str]:
             if at:
                 canvas[at] = arrow
     lines = [_fit(state.title + f"   sim {state.sim_time_s:6.1f} s", cols)]
-    lines += ["".join(r) for r in canvas]
+    lines += [str(r) for r in np.ascontiguousarray(canvas).view(f"<U{cols}").ravel()]
     if state.banner:   # a quarter from the top or the bottom, away from the robot
         robot_row = g.cell(*state.pose[:2])[0] if state.pose is not None and g.cell(*state.pose[:2]) else 0
         row = map_rows // 4 if robot_row >= map_rows // 2 else map_rows - 1 - map_rows // 4

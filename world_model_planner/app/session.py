@@ -35,7 +35,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from world_model_planner.core.safeio import atomic_write_text
+from world_model_planner.core.safeio import InputError, atomic_write_text
 from world_model_planner.core.rosconv import stamp_to_sec, twist_msg, yaw_of
 
 MODES = ("teleop", "planner", "shared")
@@ -176,20 +176,24 @@ def run_session(opts: SessionOptions) -> dict:
                 reason = _drive(stack, mon, scenario, time_limit_s, opts, console)
                 if operator is not None:
                     operator.stop()
-                time.sleep(0.3)  # the last messages reach the recorder before it closes
                 if console is not None:
                     console.close(_END_BANNERS.get(reason, reason))
                     console = None
+                time.sleep(0.3)  # the last messages reach the recorder before it closes
             finally:
-                mon.close()
                 if console is not None:
                     console.close()
+                mon.close()
     except StackError:
         reason = "stack_error"
         raise
     finally:
         lease.release()
-    summary = summarize(recording, scenario_name=opts.scenario)
+    try:
+        summary = summarize(recording, scenario_name=opts.scenario)
+    except InputError as exc:   # e.g. a session quit before any /odom after the goal
+        summary = {"recording": str(recording), "meta": {}, "metrics": None,
+                   "metrics_error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}
     summary.update({"end_reason": reason, "wall_s": round(time.monotonic() - wall0, 2),
                     "log_dir": str(log_dir), "time_limit_s": time_limit_s, "scenario": scenario.name})
     if human:
@@ -227,7 +231,6 @@ def _drive(stack, mon, scenario, time_limit_s: float, opts: SessionOptions, cons
 
 def _drive_loop(stack, mon, scenario, time_limit_s: float, opts: SessionOptions, console) -> str:
     goal, tol = (scenario.goal.x, scenario.goal.y), float(scenario.goal.tolerance)
-    mon.diag.recording = True
     if console is not None:
         from world_model_planner.app.session_person import set_paused, wait_sim_time_after
 
@@ -237,9 +240,10 @@ def _drive_loop(stack, mon, scenario, time_limit_s: float, opts: SessionOptions,
         set_paused(mon.node, False)
         wait_sim_time_after(stack, mon, t_paused)
         console.start()
+    mon.diag.recording = True
     t0 = mon.odom.start_recording()
-    mon.send_goal(*goal)
     collisions0 = mon.diag.collisions()
+    mon.send_goal(*goal)
     sent, sends = time.monotonic(), 1
     while True:
         stack.check()

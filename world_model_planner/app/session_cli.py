@@ -89,6 +89,8 @@ def _session(args) -> int:
     try:
         summary = run_session(opts)
         print_summary(summary)
+        if summary["metrics"] is None:
+            return 0
         if args.compare_with_planner:
             return _compare_with_planner(args, summary)
         print("compare with a planner run on the same scenario:\n  " + compare_command(args, summary))
@@ -104,6 +106,10 @@ def _session(args) -> int:
 def print_summary(summary: dict, planner: dict | None = None) -> None:
     """The end of a session in a few lines: outcome, numbers, files."""
     m = summary["metrics"]
+    if m is None:
+        print(f"session {summary['end_reason']}: no metrics ({summary.get('metrics_error', 'no data')})")
+        print(f"recording: {summary['recording']}")
+        return
     reached = "reached the goal" if m["success"] else "did not reach the goal"
     print(f"session {summary['end_reason']}: {reached}")
     print(f"  time {m['time_s']:.1f} s (limit {summary.get('time_limit_s', float('nan')):.0f} s)   "

@@ -161,8 +161,8 @@ class PersonConsole:
         if odom is not None:
             t, x, y, yaw, v = odom
             st.pose, st.sim_time_s, st.speed_mps = (x, y, yaw), t, v
-            if self.counting and (not st.path or math.hypot(x - st.path[-1][0], y - st.path[-1][1]) >= PATH_STEP_M):
-                st.path.append((x, y))
+            if self.counting and (not len(st.path) or math.hypot(x - st.path[-1][0], y - st.path[-1][1]) >= PATH_STEP_M):
+                st.path = np.vstack([np.reshape(st.path, (-1, 2)), [(x, y)]])
             if scan is not None:
                 a, r = scan
                 st.scan_xy = np.c_[x + r * np.cos(yaw + a), y + r * np.sin(yaw + a)]
@@ -187,7 +187,7 @@ class PersonConsole:
     def start(self) -> None:
         """Go: the path and the interventions count from here."""
         self.counting = True
-        self.state.path.clear()
+        self.state.path = []
 
     def close(self, banner: str = "") -> None:
         """Leave the robot stopped (keyboard), draw the last frame, give the terminal back."""

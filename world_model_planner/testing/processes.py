@@ -163,3 +163,7 @@ class PtyProc:
 
     def type(self, keys: bytes):
         os.write(self.master, keys)
+
+    def drain(self, timeout: float = 5.0) -> None:
+        """After the process exited: wait until its last output has been read."""
+        self._t.join(timeout)
