@@ -67,6 +67,7 @@ class RobotSpec:
     left_wheels: tuple[str, ...]
     right_wheels: tuple[str, ...]
     chassis_link: str = "base_link"   # the link a payload is added to
+    payload_max_kg: float = 75.0  # the maker's rated payload (random payload draws scale with it)
     round: bool = False           # round base: the footprint is a circle of diameter length_m
     body: BodySpec | None = field(default=None, compare=False)  # for a generated URDF
 
@@ -98,6 +99,7 @@ HUSKY = RobotSpec(
     wheel_lateral_scale=0.25,
     left_wheels=("front_left_wheel", "rear_left_wheel"),
     right_wheels=("front_right_wheel", "rear_right_wheel"),
+    payload_max_kg=75.0,          # Husky A200 datasheet: 75 kg
 )
 
 _FOUR_WHEELS = (("front_left_wheel", "rear_left_wheel"), ("front_right_wheel", "rear_right_wheel"))
@@ -121,6 +123,7 @@ JACKAL = RobotSpec(
     wheel_lateral_scale=0.25,
     left_wheels=_FOUR_WHEELS[0],
     right_wheels=_FOUR_WHEELS[1],
+    payload_max_kg=20.0,          # datasheet: 20 kg
     body=BodySpec(chassis_mass_kg=15.1,     # 17 kg robot less four 0.477 kg wheels
                   height_m=0.25, clearance_m=0.065,
                   wheel_x_m=(0.131, -0.131),  # wheelbase 0.262 m
@@ -145,6 +148,7 @@ TURTLEBOT4 = RobotSpec(
     left_wheels=("left_wheel",),
     right_wheels=("right_wheel",),
     round=True,
+    payload_max_kg=9.0,           # TurtleBot 4 specification: 9 kg
     body=BodySpec(chassis_mass_kg=3.6,      # 3.9 kg robot less the two wheels
                   height_m=0.351, clearance_m=0.0045 + 0.01,
                   wheel_x_m=(0.0,), wheel_y_m=0.233 / 2.0, wheel_width_m=0.02, wheel_mass_kg=0.15,

@@ -62,6 +62,14 @@ def preset(name: str) -> tuple[float, float, float]:
     return tuple(float(v) for v in got)[:3]
 
 
+def payload_scale(robot: str) -> float:
+    """Payload draws scale with the robot's rated payload (``payload_kg`` is written for the Husky)."""
+    from world_model_planner.sim.robots import HUSKY, ROBOTS
+
+    spec = ROBOTS.get(robot, HUSKY)
+    return spec.payload_max_kg / HUSKY.payload_max_kg
+
+
 def floor_ground(robot: str = "husky") -> tuple[float, float, float]:
     """The default floor: the robot's tyre friction both ways and no rolling resistance (as
     sim.terrain.GroundModel.ground_at reads it)."""
@@ -194,7 +202,8 @@ def draw_dynamics(scenario, rng: np.random.Generator, cfg: DrawConfig | None = N
             recs.append(r)
         changes["terrain"], rec["terrain"] = tuple(regions), recs
     if scenario.payload_kg == 0.0:
-        changes["payload_kg"] = float(rng.uniform(0.0, cfg.payload_kg)) if rng.random() < cfg.payload_p else 0.0
+        changes["payload_kg"] = float(rng.uniform(0.0, cfg.payload_kg * payload_scale(scenario.robot))) \
+            if rng.random() < cfg.payload_p else 0.0
         rec["payload_kg"] = changes["payload_kg"]
     if scenario.latency_s == 0.0:
         changes["latency_s"] = float(rng.uniform(0.0, cfg.latency_s)) if rng.random() < cfg.latency_p else 0.0

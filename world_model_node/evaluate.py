@@ -202,7 +202,9 @@ def evaluate(model, data: Transitions, horizons_s=HORIZONS_S, stride: int = 5, b
         auroc(cp[:, s - 1], data.collision[starts + s - 1]) if cp is not None else None for s in steps]
 
     # footprint clearance near movers: truth = the future scan around the future pose
-    spec = ROBOTS.get(str(data.meta.get("robot", "husky")), ROBOTS["husky"])
+    robots = {str(e.get("robot") or "husky") for e in data.meta.get("episodes", {}).values()}   # wmp collect --robot
+    name = robots.pop() if len(robots) == 1 else str(data.meta.get("robot", "husky"))
+    spec = ROBOTS.get(name, ROBOTS["husky"])
     rmax = float(data.meta.get("range_max_m") or 8.0)
     csteps = [int(round(h / dt)) for h in clearance_horizons_s if int(round(h / dt)) <= hmax]
     cl = {"horizons_s": [s * dt for s in csteps], "windows": int(near.sum()), "near_m": ew.MOVER_NEAR_M,

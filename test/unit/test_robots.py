@@ -197,3 +197,16 @@ def test_round_base_footprint_is_the_circle_not_a_square_around_it():
     assert rect_d < 0.02 < round_d
     cfg = load_robot("turtlebot4")
     assert cfg.round_base and not load_robot("jackal").round_base
+
+
+def test_random_payloads_scale_with_the_robots_rated_payload():
+    from world_model_planner.world_model_node.draws import draw_dynamics
+
+    drawn = {}
+    for robot in ("husky", "turtlebot4"):
+        sc = load_scenario("open", robot=robot)
+        drawn[robot] = [draw_dynamics(sc, np.random.default_rng(seed))[0].payload_kg for seed in range(40)]
+    tb, husky = np.array(drawn["turtlebot4"]), np.array(drawn["husky"])
+    assert tb.max() <= 150.0 * 9.0 / 75.0 + 1e-9 and husky.max() > 20.0
+    # the same draws, scaled: seeded streams stay in step across robots
+    assert np.allclose(tb, husky * 9.0 / 75.0)
