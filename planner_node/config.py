@@ -10,6 +10,7 @@ from world_model_planner.core.sensor_check import SensorLimits
 from world_model_planner.planner_node.critics import CriticsConfig, critic_docs
 from world_model_planner.planner_node.mppi import MPPIConfig
 from world_model_planner.planner_node.navigator import NavigatorConfig
+from world_model_planner.planner_node.recovery import RecoveryConfig
 from world_model_planner.planner_node.subgoal import SubgoalConfig
 from world_model_planner.planner_node.tracking import TrackerConfig
 
@@ -69,7 +70,8 @@ class PlannerNodeConfig:
 
 # (prefix, class) for every library config exposed as ROS parameters
 SECTIONS = (("", NavigatorConfig), ("mppi.", MPPIConfig), ("critics.", CriticsConfig),
-            ("subgoal.", SubgoalConfig), ("tracking.", TrackerConfig), ("sensors.", SensorLimits))
+            ("subgoal.", SubgoalConfig), ("tracking.", TrackerConfig), ("recovery.", RecoveryConfig),
+            ("sensors.", SensorLimits))
 
 #: Read once at start-up (changing them at runtime is refused).
 STARTUP_ONLY = ("autostart",)

@@ -47,6 +47,16 @@ class OccupancyGrid:
     def unknown(self, band: float = 0.2) -> np.ndarray:
         return np.abs(self.logodds) <= band
 
+    def clear_disc(self, center_xy, radius_m: float) -> None:
+        """Forget (set unknown) every cell within ``radius_m`` of ``center_xy``."""
+        c = np.asarray(center_xy, dtype=np.float64)
+        lo = self.to_cell(c - radius_m)
+        hi = self.to_cell(c + radius_m) + 1
+        xs = self.origin[0] + (np.arange(lo[0], hi[0]) + 0.5) * self.res
+        ys = self.origin[1] + (np.arange(lo[1], hi[1]) + 0.5) * self.res
+        near = np.hypot(xs[None, :] - c[0], ys[:, None] - c[1]) <= radius_m
+        self.logodds[lo[1]:hi[1], lo[0]:hi[0]][near] = 0.0
+
     # --- update ------------------------------------------------------------------------------
     def integrate(self, pose, scan, angle_min: float = -math.pi, angle_increment: float | None = None,
                   range_max_m: float = 8.0, chunk: int = 256) -> None:

@@ -31,6 +31,7 @@ from world_model_planner.planner_node.critics import Footprint
 from world_model_planner.world_model_node.history import HistoryBuffer
 from world_model_planner.planner_node.goals import Goal
 from world_model_planner.planner_node.mppi import MPPI, MPPIConfig
+from world_model_planner.planner_node.recovery import Recovery, RecoveryConfig
 from world_model_planner.planner_node.subgoal import SubgoalConfig, SubgoalPlanner
 from world_model_planner.planner_node.tracking import TrackerConfig
 
@@ -76,11 +77,13 @@ class PlannerConfig:
     critics: CriticsConfig = field(default_factory=CriticsConfig)
     subgoal: SubgoalConfig = field(default_factory=SubgoalConfig)
     tracking: TrackerConfig = field(default_factory=TrackerConfig)
+    recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
 
 
 @dataclass
 class Command:
-    """One control tick's output. v (m/s), w (rad/s); state idle|planning|reached|refused|stopped;
+    """One control tick's output. v (m/s), w (rad/s); state
+    idle|planning|recovering|reached|refused|stopped|failed;
     subgoals (K, 2) current subgoal then goal; path (P, 2) global path; best_traj (H, 3);
     sample_trajs (M, H, 3)."""
 
@@ -111,6 +114,7 @@ class Navigator:
         self.mppi = MPPI(self.cfg.mppi, model.dt_s, self.device)
         self.critics = Critics(self.cfg.critics)
         self.subgoals = SubgoalPlanner(self.cfg.subgoal) if kind != "flat" else None
+        self.recovery = Recovery(self.cfg.recovery)
         self.goal: np.ndarray | None = None          # (x, y)
         self.goal_yaw: float | None = None
         self.tolerance_m = self.cfg.nav.goal_tolerance_m
@@ -189,6 +193,7 @@ class Navigator:
         self.goal_yaw = float(yaw) if yaw is not None else None
         self.tolerance_m = float(tolerance) if tolerance is not None else self.cfg.nav.goal_tolerance_m
         self.state, self.reason = "planning", ""
+        self.recovery.reset()
         if self.subgoals is not None:
             self.subgoals.set_goal(self.goal)
         return True, ""
@@ -230,6 +235,7 @@ class Navigator:
         self._last_cmd = np.clip(self._last_cmd, [cfg.mppi.v_min_mps, -cfg.mppi.w_max_radps],
                                  [cfg.mppi.v_max_mps, cfg.mppi.w_max_radps])
         self.critics = Critics(cfg.critics)
+        self.recovery.cfg = cfg.recovery
         self._fit_model()
         if self.subgoals is not None:
             self.subgoals.reconfigure(cfg.subgoal)
@@ -249,6 +255,7 @@ class Navigator:
 
     def cancel(self) -> None:
         self.goal, self.state, self.reason = None, "idle", ""
+        self.recovery.reset()
 
     # --- control tick -----------------------------------------------------------------------
     def _zero(self, state: str, reason: str = "") -> Command:
@@ -349,9 +356,13 @@ class Navigator:
         if self.goal is None:
             return self._zero("refused" if self.state == "refused" else "idle")
         if self.state == "reached" or self.reached(pose):
+            self.recovery.goal_reached()
+            self.recovery.end_action(t_s)
             return self._zero("reached", "")
+        if self.state == "failed":
+            return self._zero("failed")
         t0 = time.perf_counter()
-        if self.state == "stopped":
+        if self.state in ("stopped", "recovering"):
             self.reason = ""              # the fault that stopped it is over: planning again
             self.state = "planning"
         if self._last_t is None or t_s < self._last_t:
@@ -376,13 +387,21 @@ class Navigator:
             target = sp.subgoal(pose[:2])
             subgoals = np.stack([target, self.goal])
             path = sp.path
-        final = bool(np.allclose(target, self.goal))
 
         # low level
         if new_scan or self._field is None:
             self._field = DistanceField(self.scan_points(scan, scan_pose, geom) if points is None else points,
                                         pose[:2], self.cfg.nav.local_field_size_m, self.cfg.nav.local_field_res_m,
                                         self.device, far_m=self.cfg.nav.local_field_size_m)
+
+        # stuck? (recovery.py)
+        rec = self._recover(pose, vel, scan, scan_pose, geom, t_s, path)
+        if rec is not None:
+            return rec
+        if self.subgoals is not None and not np.array_equal(path, self.subgoals.path):
+            target = self.subgoals.subgoal(pose[:2])                  # a recovery replanned
+            subgoals, path = np.stack([target, self.goal]), self.subgoals.path
+        final = bool(np.allclose(target, self.goal))
         if model_scan is None:
             model_scan = model.observe_scan(scan, geom, self.cfg.nav.unseen_range_m)
         hist = self.history(t_s)
@@ -409,6 +428,103 @@ class Navigator:
         samples = res.sample_poses[:k].cpu().numpy() if k else np.zeros((0, 0, 3))
         return Command(v, w, "planning", (time.perf_counter() - t0) * 1e3, res.best_cost, subgoals,
                        res.poses.cpu().numpy(), samples, np.asarray(path))
+
+
+    # --- recovery ----------------------------------------------------------------------------
+    def remaining_m(self, pose, path: np.ndarray) -> float:
+        """Length of the global path still ahead of the robot (straight distance to the goal
+        without a path): what the stall detector watches."""
+        p = np.asarray(pose[:2], dtype=np.float64)
+        if len(path) < 2:
+            return float(np.linalg.norm(self.goal - p))
+        i0 = int(np.argmin(np.linalg.norm(path - p, axis=1)))
+        rest = path[i0:]
+        return float(np.linalg.norm(rest[0] - p) + np.linalg.norm(np.diff(rest, axis=0), axis=1).sum())
+
+    def _recover(self, pose, vel, scan, scan_pose, geom, t_s, path) -> Command | None:
+        """Run the recovery state machine for this tick: a Command while a recovery drives
+        (or when giving up), None to plan as usual."""
+        r = self.recovery
+        if r.action is not None:
+            vw = r.action_command(t_s, pose)
+            if vw is not None and r.action == "backup" and not self._rear_free(pose, geom, scan):
+                r.end_action(t_s)                                      # something came up behind
+                vw = None
+            if vw is not None:
+                return self._recovering(vw, f"recovery {r.action}")
+            self._restart_plan(vel)
+        kind = r.progress(t_s, self.remaining_m(pose, path))
+        while kind is not None:
+            if kind == "failed":
+                n = r.counts()
+                return self._zero("failed", f"stuck: no progress along the path for "
+                                            f"{r.cfg.stall_time_s:g} s after {len(r.log)} recoveries "
+                                            f"({n['fired']} run, {n['skipped']} skipped)")
+            if kind == "clear":
+                self._restart_plan(vel)
+                if self.subgoals is not None:
+                    sp = self.subgoals
+                    sp.grid.clear_disc(pose[:2], r.cfg.clear_radius_m)
+                    sp.integrate(scan_pose, scan, angle_min=geom.angle_min, angle_increment=geom.angle_increment,
+                                 range_max_m=min(geom.range_max, self.cfg.nav.map_range_max_m))
+                    sp.replan(pose[:2], t_s)
+                return None
+            if kind == "replan":
+                if self.subgoals is None or len(self.subgoals.path) < 2:
+                    kind = r.skip(t_s)
+                    continue
+                self.subgoals.detour(self.subgoals.path, t_s + r.cfg.detour_s, r.cfg.detour_cost)
+                self.subgoals.replan(pose[:2], t_s)
+                self._restart_plan(vel)
+                return None
+            ok = self._rear_free(pose, geom, scan) if kind == "backup" else self._turn_free(pose)
+            if not ok:
+                kind = r.skip(t_s)
+                continue
+            r.begin_action(kind, t_s, pose)
+            vw = r.action_command(t_s, pose)
+            return self._recovering(vw or (0.0, 0.0), f"recovery {kind}")
+        return None
+
+    def _recovering(self, vw, reason: str) -> Command:
+        self.state, self.reason = "recovering", reason
+        self._last_cmd = np.asarray(vw, dtype=np.float64)
+        return Command(float(vw[0]), float(vw[1]), "recovering", reason=reason)
+
+    def _restart_plan(self, vel) -> None:
+        """The sampler starts afresh from the current velocity (after a recovery)."""
+        self.mppi.reset()
+        self._last_cmd = np.clip(vel, [self.cfg.mppi.v_min_mps, -self.cfg.mppi.w_max_radps],
+                                 [self.cfg.mppi.v_max_mps, self.cfg.mppi.w_max_radps])
+
+    def _rear_free(self, pose, geom: ScanGeometry, scan) -> bool:
+        """True when the scan covers the robot's rear (a beam within 0.5 rad of straight back,
+        none of them invalid) and shows no return in the strip the backup sweeps (footprint
+        width plus backup_clearance_m on each side, backup_distance_m plus the clearance long)."""
+        c, rc = self.cfg.critics, self.cfg.recovery
+        ang = geom.angles
+        back = np.abs(np.remainder(ang, 2 * math.pi) - math.pi) < 0.5
+        r = np.asarray(scan, dtype=np.float64).reshape(-1)
+        if not back.any() or np.isnan(r[back]).any() or self._field is None:
+            return False
+        m, res = rc.backup_clearance_m, self.cfg.nav.local_field_res_m
+        xs = np.arange(-c.footprint_length_m / 2 - rc.backup_distance_m - m, -c.footprint_length_m / 2 + 1e-9, res)
+        ys = np.arange(-c.footprint_width_m / 2 - m, c.footprint_width_m / 2 + m + 1e-9, res)
+        gx, gy = (a.ravel() for a in np.meshgrid(xs, ys))
+        cy, sy = math.cos(pose[2]), math.sin(pose[2])
+        pts = np.stack([pose[0] + cy * gx - sy * gy, pose[1] + sy * gx + cy * gy], -1)
+        d = self._field.lookup(torch.as_tensor(pts, dtype=torch.float32, device=self.device))
+        return bool((d > 1.5 * res).all())
+
+    def _turn_free(self, pose) -> bool:
+        """True when the footprint turned in place through a full circle stays clear of the scan."""
+        if self._field is None:
+            return False
+        yaws = pose[2] + np.linspace(0.0, 2 * math.pi, 24, endpoint=False)
+        poses = np.stack([np.full_like(yaws, pose[0]), np.full_like(yaws, pose[1]), yaws], -1)
+        d = self.critics.footprint_distance(torch.as_tensor(poses, dtype=torch.float32, device=self.device),
+                                            self._field)
+        return bool((d > 0.02).all())
 
 
 def load_model(kind: str, model_path=None, device=None, missing_ok: bool = True, sysid_path=None,

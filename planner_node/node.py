@@ -44,6 +44,7 @@ from world_model_planner.planner_node.node_frames import GoalFramesMixin
 from world_model_planner.planner_node.prior_map import MapArrays
 from world_model_planner.planner_node.waypoints import WaypointRoute
 from world_model_planner.planner_node.navigator import PlannerConfig
+from world_model_planner.planner_node.recovery import format_log
 
 _THROTTLE_S = 2.0
 
@@ -91,7 +92,8 @@ class PlannerNode(GoalFramesMixin, LifecycleNode):
 
     @staticmethod
     def _planner_config(cfgs: dict) -> PlannerConfig:
-        return PlannerConfig(cfgs[""], cfgs["mppi."], cfgs["critics."], cfgs["subgoal."], cfgs["tracking."])
+        return PlannerConfig(cfgs[""], cfgs["mppi."], cfgs["critics."], cfgs["subgoal."], cfgs["tracking."],
+                             cfgs["recovery."])
 
     def _autostart(self):
         self._boot.cancel()
@@ -429,7 +431,11 @@ class PlannerNode(GoalFramesMixin, LifecycleNode):
                   k.waypoint: self._route.label() if self._route is not None else "",
                   k.waypoints_reached: len(self._route.events) if self._route is not None else 0,
                   k.waypoint_reached: self._last.get("waypoint_reached", ""), k.prior_map: self._prior_note}
+        rec = self.nav.recovery.counts()
+        values.update({k.recoveries: rec["fired"], k.recoveries_resolved: rec["resolved"],
+                       k.recovery_log: format_log(self.nav.recovery.log)})
         level = {"refused": diag.WARN, "stopped": diag.WARN, "waiting": diag.WARN}.get(state, diag.OK)
+        level = {"recovering": diag.WARN, "failed": diag.ERROR}.get(state, level)
         self.pub_diag.publish(diag.build(k, values, self.get_clock().now().to_msg(), level,
                                          self.nav.reason or state, hardware_id="planner_node"))
 

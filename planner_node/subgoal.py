@@ -6,6 +6,13 @@ at a premium), Dijkstra runs from the goal over the 8-connected grid (scipy, C s
 path is read back from the robot's cell. Every tick the subgoal is re-picked along the stored
 path: the furthest path point within ``lookahead_m`` (arc length) that the robot can see in a
 straight line. The low level (MPPI through the model) then steers to that subgoal.
+
+Hysteresis: each search discounts the cells along the path being followed by ``switch_margin``
+(a fraction of their cost), so another route wins only when it is cheaper by about that much;
+where the old path has become blocked the search still bends around locally on the same side.
+Two routes of about equal cost (a fork, a gap entrance) do not make the robot dither. A
+recovery can penalise the current route for a while (``detour``): the search then covers a
+wider window and prefers another way around.
 """
 from __future__ import annotations
 
@@ -36,6 +43,9 @@ class SubgoalConfig:
     unknown_cost: float = param(1.0, "Extra cost per unknown cell (traversable but costly).", range=(0.0, 1e3))
     lethal_cost: float = param(1000.0, "Cost per cell inside the inflation radius (finite: a path always exists).", range=(1.0, 1e9))
     occupied_logodds: float = param(0.5, "Log-odds above which a cell counts as an obstacle.", range=(0.0, 10.0))
+    switch_margin: float = param(0.15, "Cells along the path being followed cost this fraction less in the next "
+                                 "search, so another route must be about that much cheaper to win (hysteresis "
+                                 "against dithering between equal routes; 0 = none).", range=(0.0, 0.9))
 
     def __post_init__(self):
         validate(self)
@@ -54,6 +64,8 @@ class SubgoalPlanner:
         self._lethal = None                              # (my, mx) bool on the searched window
         self._lethal_origin = self.grid.origin
         self.plan_count = 0
+        self.switches = 0                                # replans that changed to another route
+        self._detour: tuple | None = None                # (points (P, 2), until_t, cost per cell)
 
     def reconfigure(self, cfg: SubgoalConfig) -> None:
         """New search settings from the next replan; the grid (size, resolution) is kept."""
@@ -66,6 +78,13 @@ class SubgoalPlanner:
     def set_goal(self, goal_xy) -> None:
         self.goal = np.asarray(goal_xy, dtype=np.float64)
         self.path = np.zeros((0, 2))
+        self.last_plan_t = None
+        self._detour = None
+
+    def detour(self, route_xy, until_t: float, cost: float) -> None:
+        """Penalise the cells near ``route_xy`` (P, 2) by ``cost`` each until ``until_t``, and
+        search a wider window meanwhile (a recovery looking for another way around)."""
+        self._detour = (np.asarray(route_xy, dtype=np.float64).reshape(-1, 2).copy(), float(until_t), float(cost))
         self.last_plan_t = None
 
     def integrate(self, pose, scan, **kw) -> None:
@@ -100,8 +119,9 @@ class SubgoalPlanner:
         if self.goal is None:
             return False
         g, k = self.grid, self.k
+        detour = self._detour if self._detour is not None and t_s < self._detour[1] else None
         pts = np.stack([g.to_cell(pose_xy), g.to_cell(self.goal)])
-        margin = int(round(2.0 / g.res))
+        margin = int(round((6.0 if detour is not None else 2.0) / g.res))
         lo = np.minimum(pts.min(0), g.known_lo) - margin
         hi = np.maximum(pts.max(0), g.known_hi) + margin + 1
         lo = np.clip(lo // k * k, 0, g.n)
@@ -111,6 +131,11 @@ class SubgoalPlanner:
         res = g.res * k
         origin = g.origin + lo * g.res
         self._lethal, self._lethal_origin = lethal, origin
+        if detour is not None:
+            cost = cost + detour[2] * _near(detour[0], origin, res, (my, mx), 0.6)
+        elif self.cfg.switch_margin > 0.0 and len(self.path) >= 2:
+            cost = cost * (1.0 - self.cfg.switch_margin * _near(self._ahead(pose_xy), origin, res, (my, mx),
+                                                                 max(0.15, 1.5 * res)))
 
         def to_cell(xy):
             c = np.floor((np.asarray(xy) - origin) / res).astype(int)
@@ -129,9 +154,16 @@ class SubgoalPlanner:
         xy = origin + (np.stack([cells % mx, cells // mx], -1) + 0.5) * res
         xy[0] = pose_xy
         xy[-1] = self.goal
-        self.path = xy
         self.plan_count += 1
+        if len(self.path) >= 2 and not _same_route(self.path, xy, 2.0 * max(res, self.cfg.inflation_radius_m)):
+            self.switches += 1
+        self.path = xy
         return True
+
+    def _ahead(self, pose_xy) -> np.ndarray:
+        """(P, 2) the stored path from the point nearest the robot on."""
+        i0 = int(np.argmin(np.linalg.norm(self.path - np.asarray(pose_xy, dtype=np.float64), axis=1)))
+        return self.path[i0:]
 
     def due(self, t_s: float) -> bool:
         return self.last_plan_t is None or t_s - self.last_plan_t >= self.cfg.replan_period_s \
@@ -173,6 +205,26 @@ class SubgoalPlanner:
             first_free = np.argmin(on) if (~on).any() else len(on)
             on = on[first_free:]
         return not on.any()
+
+
+def _near(points_xy: np.ndarray, origin, res: float, shape, radius_m: float) -> np.ndarray:
+    """(my, mx) float mask: 1 on cells within ``radius_m`` of the points (P, 2)."""
+    my, mx = shape
+    mark = np.zeros((my, mx), dtype=bool)
+    ij = np.floor((points_xy - origin) / res).astype(int)
+    ok = (ij >= 0).all(1) & (ij[:, 0] < mx) & (ij[:, 1] < my)
+    mark[ij[ok, 1], ij[ok, 0]] = True
+    if not mark.any():
+        return np.zeros((my, mx))
+    return (distance_transform_edt(~mark) * res <= radius_m).astype(np.float64)
+
+
+def _same_route(a: np.ndarray, b: np.ndarray, tol_m: float) -> bool:
+    """True when every point of path ``b`` lies within ``tol_m`` of path ``a`` (no other way around)."""
+    from scipy.spatial import cKDTree
+
+    d, _ = cKDTree(a).query(b)
+    return bool((d <= tol_m).all())
 
 
 def _grid_graph(cost: np.ndarray) -> csr_matrix:

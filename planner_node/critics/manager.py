@@ -8,6 +8,7 @@ import torch
 
 from world_model_planner.core.params import ConfigError, markdown_table, param, validate
 from world_model_planner.planner_node.critics.base import CostContext, Critic, CriticData
+from world_model_planner.planner_node.critics.direction import PathAngleCritic, PreferForwardCritic
 from world_model_planner.planner_node.critics.field import DistanceField, Footprint
 from world_model_planner.planner_node.critics.scoring import (ClearanceCritic, CollisionCritic, EffortCritic,
                                                               GoalCritic, HeadingCritic, PathCritic,
@@ -15,11 +16,13 @@ from world_model_planner.planner_node.critics.scoring import (ClearanceCritic, C
 
 #: Every critic the ``critics`` list may name (the order of their parameters and docs). Register a new one here.
 CRITIC_CLASSES: tuple[type[Critic], ...] = (GoalCritic, HeadingCritic, CollisionCritic, ClearanceCritic,
-                                            EffortCritic, SmoothnessCritic, ProgressCritic, PathCritic)
+                                            EffortCritic, SmoothnessCritic, ProgressCritic, PathCritic,
+                                            PreferForwardCritic, PathAngleCritic)
 REGISTRY: dict[str, type[Critic]] = {c.name: c for c in CRITIC_CLASSES}
 CRITIC_NAMES = tuple(REGISTRY)
 #: The default ``critics`` list: the critics that run unless the parameter says otherwise.
-DEFAULT_CRITICS = ("goal", "heading", "collision", "clearance", "effort", "smoothness", "progress", "path")
+DEFAULT_CRITICS = ("goal", "heading", "collision", "clearance", "effort", "smoothness", "progress", "path",
+                   "prefer_forward", "path_angle")
 
 #: Settings shared by the critics that look at the robot's body (clearance).
 _SHARED = [

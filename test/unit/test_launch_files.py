@@ -159,5 +159,8 @@ def test_robot_parameters_are_planner_parameters():
             if name == "critics.footprint_round":       # a switch: the TurtleBot 4's round base
                 assert value is (robot == "turtlebot4") and isinstance(declared[name].default, bool)
                 continue
+            if isinstance(value, bool):                 # a switch (allow_reverse): no range
+                assert isinstance(declared[name].default, bool), (robot, name, value)
+                continue
             lo, hi = declared[name].metadata["range"]
             assert lo <= value <= hi, (robot, name, value)

@@ -143,6 +143,15 @@ def finalize(rec: dict, scenario) -> dict:
             raise ValueError("needs shortest_path_m and path_length_m")
         return metrics.spl(bool(rec["success"]), rec["shortest_path_m"], rec["path_length_m"])
     metric("spl", spl, 4)
+
+    def time_ratio():
+        from world_model_planner.core.robot_config import load_robot
+
+        v_max = load_robot(getattr(scenario, "robot", "husky")).v_max_mps
+        return metrics.time_ratio(bool(rec["success"]), rec.get("time_s"), rec["shortest_path_m"], v_max)
+    metric("time_ratio", time_ratio, 3)
+    metric("reverse_m", lambda: metrics.reverse_distance_m(traj) if traj else 0.0, 3)
+    rec.setdefault("recoveries", [])
     if barn is not None:
         from world_model_planner.sim.world_import import barn_reference
 
@@ -278,6 +287,7 @@ class EpisodeLoop:
                 "min_clearance_m": None if clear is None else round(clear, 3),
                 "plan_hz_median": None if plan_hz is None else round(plan_hz, 2),
                 "end_reason": reason, "time_limit_s": self.time_limit_s, "trajectory": traj,
+                "recoveries": [dict(r, t=round(r["t"] - t0, 2)) for r in mon.diag.recoveries()],
                 **self.frames.record()}
 
     def _send_goal(self, t0: float) -> None:
@@ -298,6 +308,8 @@ class EpisodeLoop:
             return "time_limit", reached_since
         if state == "refused":
             return "refused", reached_since
+        if state == "failed":
+            return "planner_failed", reached_since
         if state != "reached":
             return None, None
         # stopped short of the tolerance: nothing more will happen

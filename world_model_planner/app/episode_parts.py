@@ -134,6 +134,13 @@ class DiagnosticsReader:
         with self._lock:
             return diag.SIM.collisions.read(self.sim) or 0
 
+    def recoveries(self) -> list[dict]:
+        """[{t, kind, outcome}] from the planner's latest recovery log (t in the planner's clock)."""
+        from world_model_planner.planner_node.recovery import parse_log
+
+        with self._lock:
+            return parse_log(diag.PLANNER.recovery_log.read(self.planner) or "")
+
     def min_clearance_m(self) -> float | None:
         with self._lock:
             return min(self.clearances) if self.clearances else diag.SIM.clearance_m.read(self.sim)

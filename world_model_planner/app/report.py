@@ -17,10 +17,14 @@ from world_model_planner.core.safeio import atomic_path, atomic_write_text
 COLUMNS = [  # (key, header, format)
     ("success_rate", "success", "{:.0%}"),
     ("spl", "SPL", "{:.2f}"),
+    ("time_ratio", "time ratio", "{:.2f}"),
     ("time_s", "time [s]", "{:.1f}"),
     ("path_length_m", "path [m]", "{:.1f}"),
     ("collision_rate", "collision rate", "{:.0%}"),
     ("plan_hz", "plan rate [Hz]", "{:.1f}"),
+    ("reverse_max_m", "max reverse [m]", "{:.1f}"),
+    ("recoveries", "recoveries", "{:d}"),
+    ("recoveries_resolved", "resolved", "{:d}"),
 ]
 
 
@@ -73,21 +77,28 @@ def markdown_table(episodes: list[dict]) -> str:
 
 def episode_table(episodes: list[dict]) -> str:
     """One row per episode (the demo's metrics table)."""
-    lines = ["| scenario | planner | seed | reached | time [s] | path [m] | SPL | collisions "
-             "| min clearance [m] | plan rate [Hz] | wall [s] |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| scenario | planner | seed | reached | time [s] | path [m] | SPL | time ratio | collisions "
+             "| min clearance [m] | plan rate [Hz] | reverse [m] | recoveries (resolved) | wall [s] |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for e in episodes:
         if e.get("error"):
             lines.append(f"| {e['scenario']} | {e['planner']} | {e['seed']} | error | "
-                         + " | ".join(["–"] * 7) + f" |  <!-- {e['error'][:80]} -->")
+                         + " | ".join(["–"] * 10) + f" |  <!-- {e['error'][:80]} -->")
             continue
         lines.append("| " + " | ".join([
             e["scenario"], e["planner"], str(e["seed"]), "yes" if e["success"] else "no",
             _fmt(e.get("time_s"), "{:.1f}"), _fmt(e.get("path_length_m"), "{:.1f}"),
-            _fmt(e.get("spl"), "{:.2f}"), str(e.get("collisions", "–")),
+            _fmt(e.get("spl"), "{:.2f}"), _fmt(e.get("time_ratio"), "{:.2f}"), str(e.get("collisions", "–")),
             _fmt(e.get("min_clearance_m"), "{:.2f}"), _fmt(e.get("plan_hz_median"), "{:.1f}"),
+            _fmt(e.get("reverse_m"), "{:.1f}"), _recoveries(e.get("recoveries")),
             _fmt(e.get("wall_s"), "{:.0f}")]) + " |")
     return "\n".join(lines)
+
+
+def _recoveries(recs) -> str:
+    """'fired (resolved)' of an episode's recoveries (skipped ones not counted)."""
+    recs = [r for r in (recs or []) if r.get("outcome") != "skipped"]
+    return f"{len(recs)} ({sum(1 for r in recs if r.get('outcome') == 'resolved')})"
 
 
 def plot_trajectories(scenario_name: str, episodes: list[dict], out_png: Path) -> Path:

@@ -1,4 +1,5 @@
-"""Episode metrics as pure functions: path length, success, shortest path, SPL, summaries.
+"""Episode metrics as pure functions: path length, success, shortest path, SPL, time ratio,
+reverse distance, summaries.
 
 No rclpy, no sim import: scenarios are read by duck typing (``arena``, ``obstacles`` with
 ``center``/``size``/``yaw`` boxes or ``center``/``radius`` cylinders, ``start``, ``goal``).
@@ -51,6 +52,39 @@ def spl(success: bool, shortest_m: float, taken_m: float) -> float:
     if shortest_m <= 0.0:
         return 1.0
     return float(shortest_m / max(taken_m, shortest_m))
+
+
+def time_ratio(success: bool, time_s: float | None, shortest_m: float | None, v_max_mps: float) -> float | None:
+    """Episode time over the time-optimal one: the shortest path driven at the robot's top speed
+    (>= 1; 1 is unreachable with acceleration limits). None for a failed episode or when the
+    optimum is unknown or zero."""
+    if not success or time_s is None or shortest_m is None:
+        return None
+    if not (math.isfinite(float(v_max_mps)) and v_max_mps > 0.0):
+        raise ValueError(f"v_max_mps: expected a finite number > 0, got {v_max_mps}")
+    optimal_s = float(shortest_m) / float(v_max_mps)
+    if not math.isfinite(optimal_s) or optimal_s <= 0.0:
+        return None
+    return float(time_s) / optimal_s
+
+
+def reverse_distance_m(traj, min_step_m: float = 0.05) -> float:
+    """Distance driven backwards: traj (T, 4) rows (t, x, y, yaw), e.g. odometry. Each step of at
+    least ``min_step_m`` (shorter steps are accumulated, so odometry noise does not count) is
+    reverse when its displacement points against the heading at its start."""
+    a = np.asarray(traj, dtype=float).reshape(-1, 4)
+    a = a[np.isfinite(a).all(axis=1)]
+    total, anchor = 0.0, None
+    for _t, x, y, yaw in a:
+        if anchor is None:
+            anchor = (x, y, yaw)
+            continue
+        dx, dy = x - anchor[0], y - anchor[1]
+        if math.hypot(dx, dy) >= min_step_m:
+            along = dx * math.cos(anchor[2]) + dy * math.sin(anchor[2])
+            total += max(-along, 0.0)
+            anchor = (x, y, yaw)
+    return float(total)
 
 
 def median_or_none(values: Iterable[float]) -> float | None:
@@ -208,6 +242,14 @@ def summarize(episodes: list[dict]) -> dict:
         "episodes": n,
         "success_rate": len(ok) / n if n else None,
         "spl": mean("spl", episodes),
+        "time_ratio": median_or_none(e.get("time_ratio") for e in ok),
+        "reverse_m": median_or_none(e.get("reverse_m") for e in episodes),
+        "reverse_max_m": max((float(e["reverse_m"]) for e in episodes if e.get("reverse_m") is not None),
+                             default=None),
+        "recoveries": sum(1 for e in episodes for r in (e.get("recoveries") or [])
+                          if r.get("outcome") != "skipped"),
+        "recoveries_resolved": sum(1 for e in episodes for r in (e.get("recoveries") or [])
+                                   if r.get("outcome") == "resolved"),
         "barn_score": mean("barn_score", episodes),   # None outside BARN scenarios
         "time_s": mean("time_s", ok),
         "path_length_m": mean("path_length_m", ok),

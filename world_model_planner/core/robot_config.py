@@ -3,6 +3,9 @@
 A robot file describes what the planner must respect on a real robot::
 
     name: husky                       # [a-z0-9_]+
+    allow_reverse: false              # optional: the base drives both ways (rear sensing), so
+                                      # reversing is as good as forward (default false:
+                                      # forward preferred, reverse for short manoeuvres only)
     limits:
       v_min_mps: -0.5                 # most negative (reverse) linear speed, <= 0
       v_max_mps: 1.0                  # highest forward speed, > 0
@@ -67,6 +70,7 @@ class RobotConfig:
     inflation_radius_m: float
     source: str = ""
     round_base: bool = False          # footprint.shape: round
+    allow_reverse: bool = False
 
 
 # robot field -> planner_node ROS parameter (prefix + field of planner_node/config.py SECTIONS:
@@ -161,10 +165,17 @@ def parse_robot(doc, source="<robot>") -> RobotConfig:
         raise RobotConfigError(source, "footprint.radius_m",
                                f"at least half the footprint's longer side ({half:.3f} m)",
                                values["radius_m"])
-    return RobotConfig(name=name, source=str(source), **values)
+    allow_reverse = doc.get("allow_reverse", False)
+    if not isinstance(allow_reverse, bool):
+        raise RobotConfigError(source, "allow_reverse", "true or false", allow_reverse)
+    return RobotConfig(name=name, source=str(source), allow_reverse=allow_reverse, **values)
 
 
 def planner_params(robot: RobotConfig) -> dict:
     """planner_node parameter values for ``robot`` (see PLANNER_PARAMS)."""
     data = asdict(robot)
-    return {param: data[field] for field, param in PLANNER_PARAMS.items()}
+    out = {param: data[field] for field, param in PLANNER_PARAMS.items()}
+    # direction: forward preferred unless the base drives both ways
+    out.update({"critics.prefer_forward_enabled": not robot.allow_reverse,
+                "critics.path_angle_reverse_ok": robot.allow_reverse})
+    return out

@@ -1,0 +1,221 @@
+"""Stuck detection and recovery: a small state machine (in the spirit of Nav2's behaviours).
+
+Progress is the remaining length of the global path (the straight distance to the goal without
+one). When it has not dropped by ``progress_min_m`` for ``stall_time_s`` the robot is stuck,
+and the recoveries run in order, one per stall:
+
+    clear    forget the occupancy grid around the robot and sense it afresh (a phantom
+             obstacle or a stale map), restart the sampler, replan
+    backup   drive straight back ``backup_distance_m``, only where the latest scan shows the
+             rear free (the backed-up footprint keeps ``backup_clearance_m``)
+    rotate   turn in place ``rotate_angle_rad`` to re-scan, only where the turning footprint is free
+    replan   search again over a wider window with the current route penalised, so that another
+             way around (another homotopy) is preferred for ``detour_s``
+
+A recovery that cannot run (rear not known free, no room to turn, no global path) is recorded
+as ``skipped`` and the next one runs at once. A recovery is ``resolved`` when progress resumes
+before the next stall (the remaining path gets shorter than it was before the stall: regaining
+the ground a backup gave up does not count; a new, longer route is measured from its own length,
+once per recovery), ``failed`` when the next stall comes first. Progress restarts the sequence
+at ``clear``. After ``max_attempts`` recoveries for one goal the navigator gives up: state
+``failed`` with the reason. Every recovery is logged as ``{t, kind, outcome}``.
+
+No rclpy, no torch: the navigator feeds it and carries out what it asks.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from world_model_planner.core.params import param, validate
+
+SEQUENCE = ("clear", "backup", "rotate", "replan")
+
+
+@dataclass
+class RecoveryConfig:
+    enabled: bool = param(True, "Detect stalls (no progress along the global path) and run recoveries.")
+    stall_time_s: float = param(5.0, "No progress for this long is a stall (s).", range=(0.5, 600.0))
+    progress_min_m: float = param(0.25, "Progress: the remaining path shrinks by at least this much (m).",
+                                  range=(0.01, 10.0))
+    route_change_m: float = param(1.0, "A remaining path this much longer than the best so far is a new "
+                                  "route: progress is measured from it (m).", range=(0.1, 100.0))
+    clear_radius_m: float = param(3.0, "The clear recovery forgets the occupancy grid within this radius (m).",
+                                  range=(0.1, 50.0))
+    backup_distance_m: float = param(0.6, "The backup recovery drives back this far (m).", range=(0.05, 5.0))
+    backup_speed_mps: float = param(0.25, "Speed of the backup recovery (m/s).", range=(0.01, 2.0))
+    backup_clearance_m: float = param(0.1, "The backed-up footprint must keep this clearance from the latest "
+                                      "scan; otherwise the backup is skipped (m).", range=(0.0, 2.0))
+    rotate_angle_rad: float = param(3.14, "The rotate recovery turns this far in place (rad).", range=(0.1, 12.6))
+    rotate_speed_radps: float = param(1.0, "Yaw rate of the rotate recovery (rad/s).", range=(0.05, 10.0))
+    action_timeout_s: float = param(8.0, "A backup or rotate that has not finished after this long ends (s).",
+                                    range=(0.5, 120.0))
+    detour_s: float = param(15.0, "How long the replan recovery keeps the old route penalised (s).",
+                            range=(0.5, 600.0))
+    detour_cost: float = param(20.0, "Extra cost per cell near the penalised route.", range=(0.0, 1e6))
+    max_attempts: int = param(8, "Recoveries for one goal before giving up (state failed).",
+                              range=(1, 100))
+
+    def __post_init__(self):
+        validate(self)
+
+
+@dataclass
+class RecoveryEvent:
+    t: float
+    kind: str
+    outcome: str = "pending"      # pending | resolved | failed | skipped | aborted
+
+    def as_dict(self) -> dict:
+        return {"t": round(self.t, 2), "kind": self.kind, "outcome": self.outcome}
+
+
+class Recovery:
+    """The state machine. ``progress(t, remaining_m)`` every tick; it answers None (plan as
+    usual), a recovery kind to start, or ``"failed"``. While an action (backup, rotate) runs,
+    the navigator asks ``action_command`` each tick instead."""
+
+    def __init__(self, cfg: RecoveryConfig | None = None):
+        self.cfg = cfg or RecoveryConfig()
+        self.log: list[RecoveryEvent] = []
+        self.reset()
+
+    def reset(self) -> None:
+        """A new goal: forget the progress baseline and the sequence (the log is kept)."""
+        self._best: float | None = None
+        self._since: float | None = None
+        self._next = 0
+        self._attempts = 0
+        self._rebase = True
+        self.action: str | None = None
+        self._action: dict = {}
+        for e in self.log:
+            if e.outcome == "pending":
+                e.outcome = "aborted"
+
+    @property
+    def pending(self) -> RecoveryEvent | None:
+        return self.log[-1] if self.log and self.log[-1].outcome == "pending" else None
+
+    def counts(self) -> dict:
+        """{fired, resolved, failed, skipped}: recoveries so far by outcome."""
+        out = {"fired": 0, "resolved": 0, "failed": 0, "skipped": 0}
+        for e in self.log:
+            if e.outcome != "skipped":
+                out["fired"] += 1
+            if e.outcome in out:
+                out[e.outcome] += 1
+        return out
+
+    def goal_reached(self) -> None:
+        """The goal was reached: a pending recovery resolved the stall."""
+        if self.pending is not None:
+            self.pending.outcome = "resolved"
+
+    # --- progress ------------------------------------------------------------------------------
+    def progress(self, t_s: float, remaining_m: float) -> str | None:
+        """Feed the remaining path length at t_s; returns the recovery to start, 'failed', or None."""
+        c = self.cfg
+        if not c.enabled or not math.isfinite(remaining_m) or self.action is not None:
+            return None
+        if self._since is None or t_s < self._since:
+            self._best, self._since = remaining_m, t_s
+            return None
+        if self._best is None:                               # after a recovery: the new baseline
+            self._best = remaining_m
+            return None
+        if remaining_m <= self._best - c.progress_min_m:
+            self._best, self._since = remaining_m, t_s
+            if self.pending is not None:
+                self.pending.outcome = "resolved"
+            self._next = 0
+            return None
+        if remaining_m > self._best + c.route_change_m and (self._attempts == 0 or self._rebase):
+            self._best = remaining_m            # a new, longer route: measured from it (once per recovery)
+            self._rebase = self._attempts == 0
+        if t_s - self._since < c.stall_time_s:
+            return None
+        if self.pending is not None:
+            self.pending.outcome = "failed"
+        if self._attempts >= c.max_attempts:
+            return "failed"
+        return self._start(t_s)
+
+    def _start(self, t_s: float) -> str:
+        kind = SEQUENCE[self._next % len(SEQUENCE)]
+        self._next += 1
+        self._attempts += 1
+        self._rebase = True
+        self.log.append(RecoveryEvent(t_s, kind))
+        self._since = t_s                    # the next stall is timed from here; progress still means
+        return kind                          # beating the best before the stall (not regaining a backup)
+
+    def skip(self, t_s: float) -> str:
+        """The recovery just started cannot run: record it as skipped and start the next one
+        (or answer 'failed' when the attempts are used up)."""
+        if self.pending is not None:
+            self.pending.outcome = "skipped"
+        self.action = None
+        if self._attempts >= self.cfg.max_attempts:
+            return "failed"
+        return self._start(t_s)
+
+    # --- actions -------------------------------------------------------------------------------
+    def begin_action(self, kind: str, t_s: float, pose) -> None:
+        """Start a driven recovery (backup or rotate) at pose (x, y, yaw)."""
+        self.action = kind
+        self._action = {"t0": t_s, "pose": [float(v) for v in pose[:3]], "turned": 0.0, "yaw": float(pose[2])}
+
+    def action_command(self, t_s: float, pose) -> tuple[float, float] | None:
+        """(v, w) for the running action, or None when it has finished (then planning resumes,
+        and the stall timer restarts)."""
+        if self.action is None:
+            return None
+        c, a = self.cfg, self._action
+        x0, y0, _ = a["pose"]
+        dyaw = math.remainder(float(pose[2]) - a["yaw"], 2 * math.pi)
+        a["turned"] += abs(dyaw)
+        a["yaw"] = float(pose[2])
+        done = t_s - a["t0"] >= c.action_timeout_s or t_s < a["t0"]
+        if self.action == "backup":
+            done = done or math.hypot(pose[0] - x0, pose[1] - y0) >= c.backup_distance_m
+            cmd = (-c.backup_speed_mps, 0.0)
+        else:
+            done = done or a["turned"] >= c.rotate_angle_rad
+            cmd = (0.0, c.rotate_speed_radps)
+        if done:
+            self.end_action(t_s)
+            return None
+        return cmd
+
+    def end_action(self, t_s: float) -> None:
+        if self.action is not None:
+            self._since = t_s
+        self.action, self._action = None, {}
+
+
+#: Entries of the recovery log carried in /diagnostics (the newest ones).
+LOG_MAX = 32
+_OUTCOMES = ("pending", "resolved", "failed", "skipped", "aborted")
+
+
+def format_log(events, limit: int = LOG_MAX) -> str:
+    """The newest ``limit`` events as 't:kind:outcome' joined by ';' (the /diagnostics value)."""
+    return ";".join(f"{e.t:.2f}:{e.kind}:{e.outcome}" for e in list(events)[-limit:])
+
+
+def parse_log(text: str, limit: int = LOG_MAX) -> list[dict]:
+    """[{t, kind, outcome}] from ``format_log`` text; entries that do not parse are dropped, at
+    most ``limit`` are read."""
+    out = []
+    for item in str(text or "").split(";")[:limit]:
+        parts = item.split(":")
+        if len(parts) != 3 or parts[1] not in SEQUENCE or parts[2] not in _OUTCOMES:
+            continue
+        try:
+            t = float(parts[0])
+        except ValueError:
+            continue
+        if math.isfinite(t):
+            out.append({"t": t, "kind": parts[1], "outcome": parts[2]})
+    return out

@@ -1,0 +1,256 @@
+"""Driving like a good driver (issue 13), in one process (real PyBullet SimWorld + Navigator,
+no ROS): a goal behind the robot is turned to, not reversed to; a dead end is backed out of; a
+stall fires the recoveries and ends either at the goal (the way opens) or in state ``failed``
+with a reason; two equal routes do not make the subgoal layer dither. Plus the pieces: the
+direction critics, the recovery state machine, allow_reverse in robot files, the time and
+reverse metrics and their report columns."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pybullet as p
+import pytest
+import torch
+
+from world_model_planner.app.report import episode_table, markdown_table
+from world_model_planner.core import metrics
+from world_model_planner.core.sensor_check import ScanGeometry
+from world_model_planner.core.robot_config import RobotConfigError, load_robot, parse_robot, planner_params
+from world_model_planner.planner_node.critics import CostContext, Critics, CriticsConfig
+from world_model_planner.planner_node.dynamics import UnicycleModel
+from world_model_planner.planner_node.mppi import MPPIConfig
+from world_model_planner.planner_node.navigator import Navigator, PlannerConfig
+from world_model_planner.planner_node.recovery import Recovery, RecoveryConfig, format_log, parse_log
+from world_model_planner.planner_node.subgoal import SubgoalConfig, SubgoalPlanner
+from world_model_planner.sim.scenario import parse_scenario
+from world_model_planner.sim.world import SimWorld
+from world_model_planner.testing.toyworld import ToyWorld
+
+
+def _scenario(obstacles, start, goal, arena=(12.0, 6.0), name="case"):
+    return parse_scenario({"name": name, "robot": "husky", "arena": list(arena), "obstacles": obstacles,
+                           "start": dict(zip(("x", "y", "yaw"), start)),
+                           "goal": {"x": goal[0], "y": goal[1], "tolerance": 0.3}, "time_limit": 60})
+
+
+def _drive(sc, cfg: PlannerConfig, limit_s: float, event=None):
+    """Lockstep episode (0.1 s ticks), classic planner; returns a record of what happened."""
+    torch.manual_seed(0)
+    nav = Navigator("classic", UnicycleModel(0.1), cfg)
+    out = {"traj": [], "states": []}
+    with SimWorld(sc) as w:
+        nav.set_goal(sc.goal.x, sc.goal.y, tolerance=0.24)
+        t = 0.0
+        while t < limit_s and not w.goal_reached():
+            if event is not None:
+                event(w, t)
+            cmd = nav.step(w.pose(), w.velocity(), w.scan(), t)
+            out["states"].append(cmd.state)
+            if cmd.state == "failed":
+                out["reason"] = cmd.reason
+                break
+            w.step(cmd.v, cmd.w, 0.1)
+            t += 0.1
+            out["traj"].append((t, *w.true_pose()))
+        out.update(reached=w.goal_reached(), t=t, collisions=w.collision_count, nav=nav)
+    out["reverse_m"] = metrics.reverse_distance_m(out["traj"])
+    return out
+
+
+def _cfg(**recovery) -> PlannerConfig:
+    return PlannerConfig(mppi=MPPIConfig(samples=128, horizon=20), recovery=RecoveryConfig(**recovery))
+
+
+# --- direction ---------------------------------------------------------------------------------
+
+def test_goal_behind_rotates_then_drives_forward():
+    """Goal 6 m straight behind: the robot turns first and drives forward (the old cost drove
+    the whole way in reverse)."""
+    sc = _scenario([], (2.0, 0.0, 0.0), (-4.0, 0.5))
+    run = _drive(sc, _cfg(), 25.0)
+    assert run["reached"] and run["collisions"] == 0
+    assert run["reverse_m"] < 0.5, run["reverse_m"]
+    traj = np.asarray(run["traj"])
+    moved = np.linalg.norm(traj[:, 1:3] - traj[0, 1:3], axis=1)
+    i = int(np.argmax(moved > 1.0))                       # once it has covered 1 m ...
+    to_goal = math.atan2(0.5 - traj[i, 2], -4.0 - traj[i, 1])
+    assert abs(math.remainder(traj[i, 3] - to_goal, 2 * math.pi)) < 0.8   # ... it faces the goal
+    assert run["t"] < 15.0, run["t"]                      # ~6.5 m at up to 1 m/s plus a turn
+
+
+@pytest.mark.slow
+def test_dead_end_backs_out_then_turns_and_drives_forward():
+    """Started nose-first in a pocket too narrow to turn in, goal behind: reversing is the only
+    way out and is taken; once out it turns and the rest is driven forward."""
+    sc = _scenario([{"box": {"center": [0.5, 0.65], "size": [3.0, 0.2], "yaw": 0.0}},
+                    {"box": {"center": [0.5, -0.65], "size": [3.0, 0.2], "yaw": 0.0}},
+                    {"box": {"center": [2.1, 0.0], "size": [0.2, 1.5], "yaw": 0.0}}],
+                   (1.2, 0.0, 0.0), (-4.0, 1.5))
+    run = _drive(sc, _cfg(), 40.0)
+    assert run["reached"] and run["collisions"] == 0
+    assert 1.5 < run["reverse_m"] < 4.0, run["reverse_m"]   # out of the 3 m pocket, no more
+    traj = np.asarray(run["traj"])
+    last = traj[-30:]                                        # the last 3 s: forward
+    assert metrics.reverse_distance_m(last) < 0.05
+
+
+def test_prefer_forward_and_path_angle_scores():
+    """prefer_forward charges reverse distance beyond the allowance; path_angle acts only when
+    the target is off the heading, and reverse_ok accepts the rear facing the target."""
+    cfg = CriticsConfig(critics=["prefer_forward", "path_angle"])
+    crit = Critics(cfg)
+    actions = torch.tensor([[[0.5, 0.0]] * 10, [[-0.5, 0.0]] * 10])              # forward, reverse
+    xs = torch.arange(1, 11, dtype=torch.float32) * 0.05
+    poses = torch.stack([torch.stack([xs, torch.zeros(10), torch.zeros(10)], -1),
+                         torch.stack([-xs, torch.zeros(10), torch.zeros(10)], -1)])
+    roll = type("R", (), {"poses": poses, "collision_prob": None})()
+
+    def ctx(tx):
+        return CostContext(target=torch.tensor([tx, 0.0]), start=torch.zeros(3), a0=torch.zeros(2), final=False)
+    b = crit.breakdown(actions, roll, ctx(-5.0))                # target behind
+    assert b["prefer_forward"][0] == 0 and b["prefer_forward"][1] == pytest.approx(8.0 * (0.5 - 0.05))
+    assert b["path_angle"][0] == pytest.approx(4.0 * math.pi) and b["path_angle"][1] == pytest.approx(4.0 * math.pi)
+    assert crit.breakdown(actions, roll, ctx(5.0))["path_angle"].abs().sum() == 0   # target ahead: off
+    both = Critics(CriticsConfig(critics=["path_angle"], path_angle_reverse_ok=True))
+    assert both.breakdown(actions, roll, ctx(-5.0))["path_angle"].abs().sum() < 1e-4
+
+
+def test_allow_reverse_in_robot_files():
+    husky = load_robot("husky")
+    assert husky.allow_reverse is False
+    assert planner_params(husky)["critics.prefer_forward_enabled"] is True
+    doc = {"name": "both_ways", "allow_reverse": True,
+           "limits": {"v_min_mps": -1.0, "v_max_mps": 1.0, "w_max_radps": 1.0, "accel_v_mps2": 1.0,
+                      "accel_w_radps2": 1.0},
+           "footprint": {"length_m": 0.5, "width_m": 0.5, "radius_m": 0.36}}
+    both = planner_params(parse_robot(doc, "both.yaml"))
+    assert both["critics.prefer_forward_enabled"] is False and both["critics.path_angle_reverse_ok"] is True
+    with pytest.raises(RobotConfigError, match=r"both.yaml: 'allow_reverse': expected true or false"):
+        parse_robot(dict(doc, allow_reverse="yes"), "both.yaml")
+
+
+# --- recovery ----------------------------------------------------------------------------------
+
+def _blocked_corridor():
+    return _scenario([{"box": {"center": [1.0, 0.0], "size": [0.3, 2.4], "yaw": 0.0}}],
+                     (-4.5, 0.0, 0.0), (4.5, 0.0), arena=(12.0, 2.4), name="blocked")
+
+
+@pytest.mark.slow
+def test_blocked_corridor_that_opens_fires_recovery_and_reaches_the_goal():
+    def open_at_15s(w, t):
+        if abs(t - 15.0) < 0.05:
+            p.resetBasePositionAndOrientation(w.obstacle_bodies[-1], [50, 50, -5], [0, 0, 0, 1],
+                                              physicsClientId=w.client)
+    run = _drive(_blocked_corridor(), _cfg(stall_time_s=3.0), 45.0, open_at_15s)
+    assert run["reached"] and run["collisions"] == 0
+    log = [e.as_dict() for e in run["nav"].recovery.log]
+    fired = [e for e in log if e["outcome"] != "skipped"]
+    assert fired and fired[0]["kind"] == "clear" and 5.0 < fired[0]["t"] < 15.0, log
+    assert log[-1]["outcome"] == "resolved", log
+    assert "recovering" in run["states"]
+    assert parse_log(format_log(run["nav"].recovery.log)) == log
+
+
+@pytest.mark.slow
+def test_corridor_blocked_for_good_ends_failed_with_reason():
+    run = _drive(_blocked_corridor(), _cfg(stall_time_s=2.0, max_attempts=4, action_timeout_s=3.0), 60.0)
+    assert not run["reached"] and run["collisions"] == 0
+    assert run["states"][-1] == "failed" and "no progress" in run["reason"] and "4 recoveries" in run["reason"]
+    kinds = [e.kind for e in run["nav"].recovery.log]
+    assert kinds == ["clear", "backup", "rotate", "replan"], kinds
+    nav = run["nav"]
+    assert nav.step(nav._pose, [0, 0], np.full(180, np.inf), 99.0).state == "failed"   # holds until a new goal
+    assert nav.set_goal(-4.0, 0.0)[0] and nav.state == "planning"
+
+
+def test_recovery_sequence_skip_resolve_and_give_up():
+    r = Recovery(RecoveryConfig(stall_time_s=1.0, progress_min_m=0.2, max_attempts=5))
+    assert r.progress(0.0, 10.0) is None and r.progress(0.9, 10.0) is None
+    assert r.progress(1.0, 10.0) == "clear"
+    assert r.progress(1.1, 10.0) is None and r.progress(2.2, 10.0) == "backup"
+    assert r.skip(2.2) == "rotate"                          # rear not free: next one at once
+    assert r.log[0].outcome == "failed" and r.log[1].outcome == "skipped"
+    assert r.progress(2.3, 10.4) is None                    # regaining the backup's ground is no progress
+    assert r.progress(2.5, 9.7) is None and r.log[2].outcome == "resolved"   # beating the best before the stall
+    assert r.progress(4.0, 9.7) == "clear"                  # the sequence restarts
+    assert r.progress(4.1, 9.75) is None
+    assert r.progress(5.0, 9.7) == "backup"                 # timed from the recovery's start
+    assert r.progress(5.1, 9.7) is None and r.progress(6.0, 9.7) == "failed"   # 5 for this goal: give up
+    assert r.counts() == {"fired": 4, "resolved": 1, "failed": 3, "skipped": 1}
+    r2 = Recovery(RecoveryConfig(stall_time_s=1.0, progress_min_m=0.2))
+    assert r2.progress(0.0, 10.0) is None
+    assert r2.progress(0.5, 12.0) is None                   # a new, longer route: measured from it ...
+    assert r2.progress(0.9, 11.7) is None and r2.progress(1.6, 11.7) is None   # ... progress at 0.9
+    assert r2.progress(2.0, 11.7) == "clear"
+
+
+def test_backup_needs_a_known_free_rear():
+    """Backup runs only where the scan covers the rear and shows it free."""
+    nav = Navigator("classic", UnicycleModel(0.1), _cfg())
+    nav.set_goal(3.0, 0.0)
+    free = np.full(180, np.inf)
+    nav.step([0, 0, 0], [0, 0], free, 0.0)
+    geom = nav.default_geometry(180)
+    assert nav._rear_free(np.zeros(3), geom, free)
+    wall = free.copy()
+    wall[:3] = wall[-3:] = 0.7                              # a return 0.7 m straight behind
+    nav.step([0, 0, 0], [0, 0], wall, 0.1)
+    assert not nav._rear_free(np.zeros(3), geom, wall)
+    front = ScanGeometry(-math.pi / 2, math.pi / 90, 0.0, 10.0, 90)   # a 180° lidar cannot see the rear
+    assert not nav._rear_free(np.zeros(3), front, np.full(90, np.inf))
+
+
+# --- dithering ---------------------------------------------------------------------------------
+
+def _sides(switch_margin: float) -> list[int]:
+    """Side (+1 left, -1 right) of a symmetric block each replan takes, with the robot
+    approaching along the axis with a small lateral wobble (map noise and odometry)."""
+    world = ToyWorld([(-0.5, -1.0, 0.5, 1.0)], half_m=6.0, start=(-4.0, 0.0, 0.0))
+    sp = SubgoalPlanner(SubgoalConfig(grid_size_m=14.0, switch_margin=switch_margin))
+    sp.set_goal([4.0, 0.0])
+    sides = []
+    for i, x in enumerate(np.linspace(-4.0, -2.0, 21)):
+        world.pose = np.array([x, 0.04 * (-1) ** i, 0.0])
+        sp.integrate(world.pose, world.scan())
+        sp.replan(world.pose[:2], float(i))
+        beside = sp.path[np.abs(sp.path[:, 0]) < 0.5]
+        sides.append(int(np.sign(beside[:, 1].mean())))
+    return sides
+
+
+def test_two_equal_routes_no_oscillation():
+    with_h = _sides(0.15)
+    assert len(set(with_h)) == 1, with_h
+    without = _sides(0.0)                                   # the same approach without hysteresis dithers
+    assert len(set(without)) == 2, without
+
+
+# --- metrics and reports -----------------------------------------------------------------------
+
+def test_time_ratio_and_reverse_distance():
+    assert metrics.time_ratio(True, 20.0, 10.0, 1.0) == pytest.approx(2.0)
+    assert metrics.time_ratio(False, 20.0, 10.0, 1.0) is None
+    assert metrics.time_ratio(True, 20.0, 0.0, 1.0) is None
+    with pytest.raises(ValueError, match="v_max_mps"):
+        metrics.time_ratio(True, 20.0, 10.0, 0.0)
+    fwd = [(0.1 * i, 0.1 * i, 0.0, 0.0) for i in range(11)]                 # 1 m forward
+    back = [(0.1 * i, -0.1 * i, 0.0, 0.0) for i in range(11)]               # 1 m backwards
+    assert metrics.reverse_distance_m(fwd) == 0.0
+    assert metrics.reverse_distance_m(back) == pytest.approx(1.0)
+    noise = [(0.1 * i, 0.004 * (-1) ** i, 0.0, 0.0) for i in range(50)]     # standing still
+    assert metrics.reverse_distance_m(noise) == 0.0
+
+
+def test_report_tables_show_time_ratio_reverse_and_recoveries():
+    recs = [{"t": 4.0, "kind": "clear", "outcome": "resolved"}, {"t": 9.0, "kind": "backup", "outcome": "skipped"}]
+    eps = [dict(scenario="maze", planner="classic", seed=s, success=True, spl=0.9, time_s=20.0, path_length_m=9.0,
+                collisions=0, min_clearance_m=0.3, plan_hz_median=20.0, wall_s=30.0, time_ratio=1.2 + s,
+                reverse_m=0.1 * s, recoveries=recs if s else []) for s in range(3)]
+    table = markdown_table(eps)
+    head, row = ([c.strip() for c in line.split("|")] for line in (table.splitlines()[0], table.splitlines()[2]))
+    assert row[head.index("time ratio")] == "2.20"                           # median
+    assert row[head.index("max reverse [m]")] == "0.2"
+    assert row[head.index("recoveries")] == "2" and row[head.index("resolved")] == "2"
+    assert "| 1 (1) |" in episode_table(eps) and "| 2.20 |" in episode_table(eps)
