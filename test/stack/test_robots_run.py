@@ -30,10 +30,10 @@ def test_robot_reaches_the_open_goal_through_the_stack(tmp_path, robot):
 
 
 def test_robot_flag_refuses_unknown_robots_and_other_robots_checkpoints(tmp_path):
-    proc = run_wmp(["run", "--robot", "pr2", "--scenario", "open", "--planner", "classic"], timeout_s=60)
+    proc = run_wmp(["run", "--robot", "pr2", "--scenario", "open", "--planner", "classic"], timeout_s=180)
     assert proc.returncode == 2, explain(proc)
     assert "--robot 'pr2': expected one of husky, jackal, turtlebot4" in proc.stderr, explain(proc)
-    proc = run_wmp(["bench", "--robot", "pr2", "--out", str(tmp_path / "b")], timeout_s=60)
+    proc = run_wmp(["bench", "--robot", "pr2", "--out", str(tmp_path / "b")], timeout_s=180)
     assert proc.returncode == 2 and "--robot 'pr2'" in proc.stderr, explain(proc)
     # the shipped world model learned the Husky: a learned planner will not drive the Jackal with it
     from world_model_planner.world_model_node.checkpoint import save_checkpoint
@@ -41,6 +41,6 @@ def test_robot_flag_refuses_unknown_robots_and_other_robots_checkpoints(tmp_path
 
     husky = save_checkpoint(tmp_path / "husky.pt", tiny_model(), data_stats={"robots": ["husky"]})
     proc = run_wmp(["run", "--robot", "jackal", "--scenario", "open", "--planner", "flat",
-                    "--model", str(husky)], timeout_s=60)
+                    "--model", str(husky)], timeout_s=180)
     assert proc.returncode == 2, explain(proc)
     assert "trained on husky data, not jackal" in proc.stderr and "ROBOT=jackal" in proc.stderr, explain(proc)
