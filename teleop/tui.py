@@ -292,6 +292,8 @@ def key_names(codes: list) -> list[str]:
     out: list[str] = []
     dec = KeyDecoder()
     for k in codes:
+        if k == getattr(curses, "KEY_RESIZE", None):
+            continue          # the terminal changed size: the next frame is laid out for it
         if k in arrows:
             out.append(arrows[k])
         elif 0 <= k < 256 and k != 27:

@@ -70,5 +70,5 @@ def test_banner_sits_in_the_middle_and_keys_map_to_the_keymap():
     banner = [r for r, line in enumerate(lines) if "press any key to start" in line]
     robot = {r for r, _ in _find(lines, tui.ROBOT + tui.ARROWS)}
     assert len(banner) == 1 and robot and min(abs(banner[0] - r) for r in robot) >= 3  # never over the robot
-    assert tui.key_names([ord("w"), curses.KEY_LEFT, ord(" "), ord("q"), ord("+")]) == \
+    assert tui.key_names([ord("w"), curses.KEY_LEFT, curses.KEY_RESIZE, ord(" "), ord("q"), ord("+")]) == \
         ["up", "left", "stop", "quit", "faster"]
