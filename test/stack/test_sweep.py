@@ -45,9 +45,9 @@ def test_ray_flag_without_ray_names_the_install_command(tmp_path, command):
 @needs_ray
 def test_bench_on_ray_matches_a_local_run_and_resumes(tmp_path):
     local, on_ray = tmp_path / "local", tmp_path / "ray"
-    proc = run_wmp(TINY + ["--out", str(local)], timeout_s=240)
+    proc = run_wmp(TINY + ["--out", str(local)], timeout_s=480)
     assert proc.returncode == 0, explain(proc)
-    proc = run_wmp(TINY + ["--out", str(on_ray), "--ray", "--cpus-per-episode", "1"], timeout_s=240)
+    proc = run_wmp(TINY + ["--out", str(on_ray), "--ray", "--cpus-per-episode", "1"], timeout_s=480)
     assert proc.returncode == 0, explain(proc)
     a = json.loads((local / "results.json").read_text())
     b = json.loads((on_ray / "results.json").read_text())
@@ -67,7 +67,7 @@ def test_bench_on_ray_matches_a_local_run_and_resumes(tmp_path):
     kept = on_ray / "episodes" / "open-classic-0.json"
     before = (kept.read_bytes(), kept.stat().st_mtime_ns)
     (on_ray / "episodes" / "open-classic-1.json").unlink()
-    proc = run_wmp(TINY + ["--resume", str(on_ray)], timeout_s=240)
+    proc = run_wmp(TINY + ["--resume", str(on_ray)], timeout_s=480)
     assert proc.returncode == 0, explain(proc)
     assert "1 finished episode(s) kept, 1 to run" in proc.stderr, explain(proc)
     assert (kept.read_bytes(), kept.stat().st_mtime_ns) == before
@@ -91,9 +91,9 @@ COLLECT = ["collect", "--scenario", "open,random", "--episode-s", "2", "--seed",
 @needs_ray
 def test_collect_on_ray_stores_the_same_episodes_as_a_local_run(tmp_path):
     local, on_ray = tmp_path / "local", tmp_path / "ray"
-    proc = run_wmp(COLLECT + ["--episodes", "2", "--out", str(local)], timeout_s=120)
+    proc = run_wmp(COLLECT + ["--episodes", "2", "--out", str(local)], timeout_s=300)
     assert proc.returncode == 0, explain(proc)
-    proc = run_wmp(COLLECT + ["--episodes", "2", "--out", str(on_ray), "--ray"], timeout_s=180)
+    proc = run_wmp(COLLECT + ["--episodes", "2", "--out", str(on_ray), "--ray"], timeout_s=300)
     assert proc.returncode == 0, explain(proc)
     from world_model_planner.world_model_node.data import load_dataset
 
@@ -115,7 +115,7 @@ def test_collect_resume_after_a_kill_loses_none_and_repeats_none(tmp_path):
     n = 16
     proc = subprocess.Popen([WMP, *COLLECT, "--episodes", str(n), "--out", str(out)],
                             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 300
     stored: list[int] = []
     while proc.poll() is None and time.monotonic() < deadline:
         try:
@@ -131,7 +131,7 @@ def test_collect_resume_after_a_kill_loses_none_and_repeats_none(tmp_path):
     assert 2 <= len(stored) < n, f"killed after {len(stored)} of {n} episodes: expected mid-way"
     snapshot = tmp_path / "before"
     shutil.copytree(out, snapshot)
-    done = run_wmp(COLLECT + ["--episodes", str(n), "--resume", str(out)], timeout_s=120)
+    done = run_wmp(COLLECT + ["--episodes", str(n), "--resume", str(out)], timeout_s=300)
     assert done.returncode == 0, explain(done)
     assert f"{len(stored)} finished episode(s) kept" in done.stdout, explain(done)
     seeds = _seeds(out)
