@@ -96,23 +96,36 @@ class SessionInfo:
 ROSBAG2_VERSION = 8     # metadata.yaml format: Jazzy's (Kilted reads it; Humble ignores the newer keys)
 
 
-def offered_qos(best_effort: bool = False, depth: int = 10):
-    """A publisher's QoS as rosbag2 stores it (rosbags.interfaces.Qos): keep-last, volatile."""
-    from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
+#: RIHS01 type description hashes of the recorded types (REP-2011; what Jazzy and later put in
+#: a bag's channel metadata). A table, because computing them at start-up (rosbags' message
+#: definitions) takes seconds; test_recorder checks it against rosbags.
+TYPE_HASHES = {
+    "diagnostic_msgs/msg/DiagnosticArray": "RIHS01_5a8a36efb05fb25070fa0fb3810290c0e6cd4862b54a8fb975a1ee8dc55a333e",
+    "geometry_msgs/msg/PoseStamped": "RIHS01_10f3786d7d40fd2b54367835614bff85d4ad3b5dab62bf8bca0cc232d73b4cd8",
+    "geometry_msgs/msg/Twist": "RIHS01_9c45bf16fe0983d80e3cfe750d6835843d265a9a6c46bd2e609fcddde6fb8d2a",
+    "geometry_msgs/msg/TwistStamped": "RIHS01_5f0fcd4f81d5d06ad9b4c4c63e3ea51b82d6ae4d0558f1d475229b1121db6f64",
+    "nav_msgs/msg/Odometry": "RIHS01_3cc97dc7fb7502f8714462c526d369e35b603cfc34d946e3f2eda2766dfec6e0",
+    "nav_msgs/msg/Path": "RIHS01_1957a5bb3cee5da65c4e52e52b65a93df227efce4c20f8458b36e73066ca334b",
+    "rosgraph_msgs/msg/Clock": "RIHS01_692f7a66e93a3c83e71765d033b60349ba68023a8c689a79e48078bcb5c58564",
+    "sensor_msgs/msg/LaserScan": "RIHS01_64c191398013af96509d518dac71d5164f9382553fce5c1f8cca5be7924bd828",
+    "std_msgs/msg/Bool": "RIHS01_feb91e995ff9ebd09c0cb3d2aed18b11077585839fb5db80193b62d74528f6c9",
+}
 
-    zero = QosTime(0, 0)      # 0: the middleware default (infinite)
-    return Qos(QosHistory.KEEP_LAST, depth, QosReliability.BEST_EFFORT if best_effort else QosReliability.RELIABLE,
-               QosDurability.VOLATILE, zero, zero, QosLiveliness.AUTOMATIC, zero, False)
+
+def offered_qos(best_effort: bool = False, depth: int = 10) -> str:
+    """A publisher's QoS as rosbag2 (metadata version 8) stores it: a YAML list of one profile,
+    keep-last, volatile, automatic liveliness, durations 0 (the middleware default)."""
+    import yaml
+
+    zero = {"sec": 0, "nsec": 0}
+    profile = {"history": 1, "depth": depth, "reliability": 2 if best_effort else 1, "durability": 2,
+               "deadline": zero, "lifespan": zero, "liveliness": 1, "liveliness_lease_duration": zero,
+               "avoid_ros_namespace_conventions": False}
+    return yaml.safe_dump([profile], default_flow_style=None).strip()
 
 
 def _type_hash(type_name: str) -> str:
-    """RIHS01 type description hash (rosbags' bundled definitions); '' if unknown."""
-    try:
-        from world_model_planner.core.bag_io import typestore
-
-        return typestore().hash_rihs01(type_name)
-    except Exception:  # noqa: BLE001 - a type rosbags does not know: no hash, as on Humble
-        return ""
+    return TYPE_HASHES.get(type_name, "")
 
 
 class DiskFullError(OSError):
@@ -238,9 +251,7 @@ class SessionWriter:
             if sid is None:
                 sid = self._mcap.register_schema(type_name, "ros2msg", full_definition(type_name).encode())
                 self._schemas[type_name] = sid
-            from rosbags.rosbag2.metadata import dump_qos_v8
-
-            meta = {"offered_qos_profiles": dump_qos_v8([self._qos(topic)])}
+            meta = {"offered_qos_profiles": self._qos(topic)}
             digest = _type_hash(type_name)
             if digest:
                 meta["topic_type_hash"] = digest
@@ -324,8 +335,6 @@ class SessionWriter:
 
     def bag_info(self) -> dict:
         """The rosbag2 bag description (``rosbag2_bagfile_information``, version 8)."""
-        from rosbags.rosbag2.metadata import dump_qos_v8
-
         lo, hi = self.time_range_ns
         start, duration = int(lo or 0), int((hi or 0) - (lo or 0))
         total = sum(self.counts.values())
@@ -336,7 +345,7 @@ class SessionWriter:
             "message_count": total,
             "topics_with_message_count": [
                 {"topic_metadata": {"name": t, "type": typ, "serialization_format": "cdr",
-                                    "offered_qos_profiles": dump_qos_v8([self._qos(t)]),
+                                    "offered_qos_profiles": self._qos(t),
                                     "type_description_hash": _type_hash(typ)},
                  "message_count": self.counts.get(t, 0)} for t, typ in self.types.items()],
             "compression_format": "", "compression_mode": "",

@@ -139,3 +139,22 @@ def test_missing_definitions_and_bad_metadata_are_refused():
     with pytest.raises(ConfigError, match="mode"):
         SessionInfo(mode="autopilot")
     assert "MSG: std_msgs/Header" in full_definition("nav_msgs/msg/Odometry")
+
+
+def test_rosbag2_channel_metadata_matches_rosbags():
+    """The recorder's type hash table and QoS text are what rosbags computes and parses."""
+    pytest.importorskip("rosbags")
+    from rosbags.interfaces import QosReliability
+    from rosbags.rosbag2.metadata import parse_qos
+
+    from world_model_planner.core.bag_io import typestore
+    from world_model_planner.teleop.recorder import SESSION_TOPICS, TYPE_HASHES, offered_qos
+
+    store = typestore()
+    assert set(TYPE_HASHES) >= set(SESSION_TOPICS.values())
+    for name, digest in TYPE_HASHES.items():
+        assert store.hash_rihs01(name) == digest, name
+    (best,) = parse_qos(offered_qos(best_effort=True))
+    (rel,) = parse_qos(offered_qos())
+    assert best.reliability == QosReliability.BEST_EFFORT and rel.reliability == QosReliability.RELIABLE
+    assert rel.depth == 10
