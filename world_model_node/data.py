@@ -1,4 +1,5 @@
-"""Transitions on disk: sharded npz (written by ``wmp collect``) and MCAP session recordings.
+"""Transitions on disk: sharded npz (written by ``wmp collect``) and rosbag2 recordings (any
+storage, see core.bag_io; resampled by :func:`load_bag`).
 
 On-disk format (format version 2): a directory of ``shard_NNNNN.npz`` files (np.savez_compressed,
 readable with ``allow_pickle=False``). Each shard holds whole episodes, T rows, one row per
