@@ -16,11 +16,13 @@ import sys
 import numpy as np
 
 
-def run(sc, kind: str, seed: int, prior: bool, samples: int, horizon: int) -> dict:
+def run(sc, kind: str, seed: int, prior: bool, samples: int, horizon: int, lidar_range_m: float) -> dict:
+    from world_model_planner.core.sensor_check import ScanGeometry
     from world_model_planner.planner_node.mppi import MPPIConfig
     from world_model_planner.planner_node.navigator import PlannerConfig, make_navigator
     from world_model_planner.planner_node.prior_map import MapArrays, seed_grid
     from world_model_planner.sim.localization import scenario_map
+    from world_model_planner.sim.sensors import LidarConfig
     from world_model_planner.sim.world import SimWorld
 
     nav = make_navigator(kind, None, PlannerConfig(mppi=MPPIConfig(samples=samples, horizon=horizon)), "cpu")
@@ -28,11 +30,12 @@ def run(sc, kind: str, seed: int, prior: bool, samples: int, horizon: int) -> di
         data, res, origin = scenario_map(sc)
         seed_grid(nav.subgoals.grid, MapArrays.from_fields("map", data.shape[1], data.shape[0], res, origin,
                                                            data.reshape(-1)), np.zeros(3))
-    with SimWorld(sc, seed=seed, perturb=seed > 0) as w:
+    with SimWorld(sc, seed=seed, perturb=seed > 0, lidar=LidarConfig(range_max_m=lidar_range_m)) as w:
         nav.set_goal(sc.goal.x, sc.goal.y, tolerance=0.8 * sc.goal.tolerance)
         t, path, prev = 0.0, 0.0, w.true_pose()[:2].copy()
         while t < sc.time_limit_s and not w.goal_reached():
-            cmd = nav.step(w.pose(), w.velocity(), w.scan(), t)
+            cmd = nav.step(w.pose(), w.velocity(), w.scan(), t, geom=ScanGeometry(
+                w.lidar_cfg.angle_min, w.lidar_cfg.angle_increment, 0.05, lidar_range_m, w.lidar_cfg.beams))
             w.step(cmd.v, cmd.w, 0.1)
             t += 0.1
             path += float(np.linalg.norm(w.true_pose()[:2] - prev))
@@ -47,6 +50,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--samples", type=int, default=256)
     ap.add_argument("--horizon", type=int, default=20)
+    ap.add_argument("--lidar-range-m", type=float, default=8.0,
+                    help="lidar range (m); the built-in arenas are about as large as the default 8 m")
     args = ap.parse_args(argv)
 
     import torch
@@ -57,21 +62,23 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     names = suite(args.scenarios) if args.scenarios in SUITES else [s for s in args.scenarios.split(",") if s]
     rows = []
+    print(f"| scenario | seed | success (empty → prior) | time s (empty → prior) | path m (empty → prior) "
+          f"| collisions (empty → prior) |")
+    print("|---|---|---|---|---|---|", flush=True)
     with tqdm(total=len(names) * args.seeds * 2, desc="episodes", file=sys.stderr) as bar:
         for name in names:
             sc = load_scenario(name)
             for seed in range(args.seeds):
                 pair = []
                 for prior in (False, True):
-                    pair.append(run(sc, args.planner, seed, prior, args.samples, args.horizon))
+                    pair.append(run(sc, args.planner, seed, prior, args.samples, args.horizon, args.lidar_range_m))
                     bar.update()
-                rows.append((name, seed, *pair))
-    print(f"| scenario | seed | success (empty → prior) | time s (empty → prior) | path m (empty → prior) "
-          f"| collisions (empty → prior) |")
-    print("|---|---|---|---|---|---|")
-    for name, seed, a, b in rows:
-        print(f"| {name} | {seed} | {a['success']} → {b['success']} | {a['time_s']:.1f} → {b['time_s']:.1f} | "
-              f"{a['path_m']:.1f} → {b['path_m']:.1f} | {a['collisions']} → {b['collisions']} |")
+                a, b = pair
+                rows.append((name, seed, a, b))
+                tqdm.write(f"| {name} | {seed} | {a['success']} → {b['success']} | {a['time_s']:.1f} → "
+                           f"{b['time_s']:.1f} | {a['path_m']:.1f} → {b['path_m']:.1f} | "
+                           f"{a['collisions']} → {b['collisions']} |", file=sys.stdout)
+                sys.stdout.flush()
     both = [(a, b) for _, _, a, b in rows if a["success"] and b["success"]]
     if both:
         ta, tb = (sum(r[i]["time_s"] for r in both) for i in (0, 1))
