@@ -62,8 +62,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     names = suite(args.scenarios) if args.scenarios in SUITES else [s for s in args.scenarios.split(",") if s]
     rows = []
-    print(f"| scenario | seed | success (empty → prior) | time s (empty → prior) | path m (empty → prior) "
-          f"| collisions (empty → prior) |")
+    print("| scenario | seed | success (empty → prior) | time s (empty → prior) | path m (empty → prior) "
+          "| collisions (empty → prior) |")
     print("|---|---|---|---|---|---|", flush=True)
     with tqdm(total=len(names) * args.seeds * 2, desc="episodes", file=sys.stderr) as bar:
         for name in names:
