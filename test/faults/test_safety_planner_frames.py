@@ -36,8 +36,8 @@ def test_bad_localization_map_and_waypoints_are_refused(node_env, probe, tmp_pat
         loc_pub = probe.node.create_publisher(PoseWithCovarianceStamped, "/amcl_pose", 10)
         wp_pub = probe.node.create_publisher(Path, "/waypoints", 10)
         goal_pub = probe.node.create_publisher(PoseStamped, "/goal_pose", 10)
-        probe.wait_for_subscribers(goal_pub, timeout=30.0)
-        probe.wait_for_subscribers(loc_pub, timeout=30.0)
+        probe.wait_for_subscribers(goal_pub, timeout=90.0)
+        probe.wait_for_subscribers(loc_pub, timeout=90.0)
 
         # a map that claims 5000 x 5000 cells and carries 10 bytes
         m = OccupancyGrid()

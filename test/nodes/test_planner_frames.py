@@ -62,7 +62,7 @@ def _planner(msgs):
 
 def _wait_active(probe, procs):
     probe.wait_for("/diagnostics", lambda ms: _planner(ms).get("state") in ("idle", "planning"),
-                   timeout=60.0, proc=procs[1])
+                   timeout=120.0, proc=procs[1])
 
 
 @pytest.mark.slow
@@ -77,7 +77,7 @@ def test_map_goal_reached_through_offset_and_drift_then_waypoints_in_order(node_
         probe.subscribe("/odom", Odometry, 50)
         _wait_active(probe, procs)
         goal_pub = probe.node.create_publisher(PoseStamped, "/goal_pose", 10)
-        probe.wait_for_subscribers(goal_pub, timeout=30.0)
+        probe.wait_for_subscribers(goal_pub, timeout=90.0)
         publish_goal(probe, goal_pub, *_to_map(2.0, 0.0), frame="map")
         probe.wait_for("/diagnostics", lambda ms: _planner(ms).get("goal_frame") == "map", proc=procs[1])
         probe.wait_for("/diagnostics", lambda ms: _sim(ms).get("goal_reached") == "true", timeout=90.0,
@@ -102,7 +102,7 @@ def test_map_goal_reached_through_offset_and_drift_then_waypoints_in_order(node_
             ps.pose.orientation.w = 1.0
             path.poses.append(ps)
         wp_pub = probe.node.create_publisher(Path, "/waypoints", 10)
-        probe.wait_for_subscribers(wp_pub, timeout=30.0)
+        probe.wait_for_subscribers(wp_pub, timeout=90.0)
         probe.clear("/diagnostics")
         wp_pub.publish(path)
         msgs = probe.wait_for("/diagnostics", lambda ms: _planner(ms).get("waypoints_reached") == "3",
@@ -142,9 +142,9 @@ def test_prior_map_used_then_cleared_by_the_scans(node_env, probe, tmp_path):
         probe.subscribe("/planner/global_path", Path, 50)
         _wait_active(probe, procs)
         probe.wait_for("/diagnostics", lambda ms: _planner(ms).get("prior_map", "").startswith("seeded"),
-                       timeout=30.0, proc=procs[1])
+                       timeout=60.0, proc=procs[1])
         goal_pub = probe.node.create_publisher(PoseStamped, "/goal_pose", 10)
-        probe.wait_for_subscribers(goal_pub, timeout=30.0)
+        probe.wait_for_subscribers(goal_pub, timeout=90.0)
         publish_goal(probe, goal_pub, *_to_map(2.0, 0.0), frame="map")
         paths = probe.wait_for("/planner/global_path", lambda ms: len(ms) >= 3, timeout=60.0, proc=procs[1])
         first = np.array([[p.pose.position.x, p.pose.position.y] for p in paths[0].poses])
@@ -170,9 +170,9 @@ def test_map_goal_without_localization_is_refused_with_zero_command(node_env, pr
         probe.subscribe("/diagnostics", DiagnosticArray, 200)
         feed.start()
         goal_pub = probe.node.create_publisher(PoseStamped, "/goal_pose", 10)
-        probe.wait_for_subscribers(goal_pub, timeout=30.0)
+        probe.wait_for_subscribers(goal_pub, timeout=90.0)
         probe.wait_for("/diagnostics", lambda ms: _planner(ms).get("state") in ("idle", "planning"),
-                       timeout=30.0, proc=proc)
+                       timeout=60.0, proc=proc)
         t0 = time.monotonic()
         publish_goal(probe, goal_pub, 3.0, 0.0, frame="map")
         probe.wait_for("/diagnostics", lambda ms: _planner(ms).get("state") == "waiting", proc=proc)
