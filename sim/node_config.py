@@ -31,10 +31,10 @@ class SimNodeConfig:
                                     "~/reset; -1 = the scenario's payload_kg", range=(-1.0, 500.0))
     perturb: bool = param(False, "seeded start-pose perturbation (±0.2 m, ±0.2 rad) and sensor noise")
     gui: bool = param(False, "open the PyBullet GUI window (needs a display)")
-    lockstep: bool = param(False, "simulate each control period only once its command arrived "
-                                  "(deterministic, as fast as the controller)")
     start_paused: bool = param(False, "start paused: no time passes until ~/pause is called with false "
                                       "(the last observation is re-sent while paused)")
+    lockstep: bool = param(False, "simulate each control period only once its command arrived "
+                                  "(deterministic, as fast as the controller)")
     lockstep_timeout_s: float = param(2.0, "lockstep: wall seconds to wait for a command before "
                                            "stepping with zero (logged)", range=(0.01, 600.0))
     realtime_factor: float = param(1.0, "real-time mode: simulated seconds per wall second",

@@ -262,12 +262,12 @@ class SimWorld:
 
     def goal_reached(self) -> bool:
         return self.goal_distance_m() <= self.scenario.goal.tolerance
+
     def follow_camera(self, distance_m: float = 3.0, pitch_deg: float = -35.0) -> None:
         """GUI only: a chase camera behind the robot, looking along its heading."""
         x, y, yaw = self.true_pose()
         p.resetDebugVisualizerCamera(distance_m, math.degrees(yaw) - 90.0, pitch_deg, [x, y, 0.2],
                                      physicsClientId=self.client)
-
 
     def close(self) -> None:
         if self.client is not None and p.isConnected(self.client):
