@@ -40,6 +40,7 @@ def main(argv=None) -> int:
     from world_model_planner.planner_node.sysid import default_sysid_path
     from world_model_planner.planner_node.mppi import MPPIConfig
     from world_model_planner.planner_node.navigator import Navigator, PlannerConfig
+    from world_model_planner.planner_node.recovery import RecoveryConfig
     from world_model_planner.testing.toyworld import ToyWorld, u_trap_boxes
     from world_model_planner.core.paths import default_model_path
     from world_model_planner.core.runtime import pick_device
@@ -57,7 +58,9 @@ def main(argv=None) -> int:
         return LearnedModel(WorldModel().to(device).eval(), device=device)
 
     cfg = PlannerConfig(mppi=MPPIConfig(samples=args.samples, horizon=args.horizon,
-                                        iterations=args.iterations, method=args.method))
+                                        iterations=args.iterations, method=args.method),
+                       # the robot stands still here while ticks are timed: no stall recovery
+                       recovery=RecoveryConfig(enabled=False))
     print(f"device {device}, torch threads {torch.get_num_threads()}, cpu count {os.cpu_count()}, "
           f"{args.samples} samples x {args.horizon} steps x {args.iterations} iteration(s), {args.method}")
     print("| planner | model | median ms | p90 ms | plan Hz (median) |")
