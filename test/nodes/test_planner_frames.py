@@ -146,11 +146,18 @@ def test_prior_map_used_then_cleared_by_the_scans(node_env, probe, tmp_path):
         goal_pub = probe.node.create_publisher(PoseStamped, "/goal_pose", 10)
         probe.wait_for_subscribers(goal_pub, timeout=90.0)
         publish_goal(probe, goal_pub, *_to_map(2.0, 0.0), frame="map")
-        paths = probe.wait_for("/planner/global_path", lambda ms: len(ms) >= 3, timeout=60.0, proc=procs[1])
-        first = np.array([[p.pose.position.x, p.pose.position.y] for p in paths[0].poses])
-        last = np.array([[p.pose.position.x, p.pose.position.y] for p in paths[-1].poses])
-        assert np.abs(first[:, 1]).max() > 1.0, "the first path ignored the prior map's wall"
-        assert np.abs(last[:, 1]).max() < 0.5, "the wall the scans saw free was not cleared"
+        def ys(path):
+            return np.array([p.pose.position.y for p in path.poses])
+
+        paths = probe.wait_for("/planner/global_path", lambda ms: len(ms) >= 1, timeout=60.0, proc=procs[1])
+        assert np.abs(ys(paths[0])).max() > 1.0, "the first path ignored the prior map's wall"
+        # the scans see the way free and clear the map's wall: a later path goes straight (the
+        # search runs about once a second; how many paths that takes depends on the machine)
+        try:
+            probe.wait_for("/planner/global_path", lambda ms: len(ms) >= 2 and np.abs(ys(ms[-1])).max() < 0.5,
+                           timeout=60.0, proc=procs[1])
+        except AssertionError as exc:
+            raise AssertionError("the wall the scans saw free was not cleared") from exc
         probe.wait_for("/diagnostics", lambda ms: _sim(ms).get("goal_reached") == "true", timeout=90.0,
                        proc=procs[1])
     finally:

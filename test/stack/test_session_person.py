@@ -148,6 +148,7 @@ def test_q_or_sigint_ends_cleanly_with_the_summary(tmp_path, node_env, how):
             while speed(person.screen()) < 0.1:       # the robot is moving
                 assert time.monotonic() < deadline, person.screen()
                 time.sleep(0.1)
+            person.p.type(b" ")                        # and stops, so the end is q or Ctrl-C, not the goal
         if how in ("q", "joy_q"):
             person.p.type(b"q")
         else:
