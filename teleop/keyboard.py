@@ -173,6 +173,9 @@ def _sigterm_as_interrupt() -> None:
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, interrupt)
+        # Ctrl-C even when started with SIGINT ignored (a background job of a non-interactive
+        # shell inherits that, and Python then installs no KeyboardInterrupt handler)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _spin(executor, stop) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 
 # Modules that contribute sub-commands, in the order they appear in --help.
@@ -64,6 +65,10 @@ def _refusal_types() -> tuple:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Ctrl-C stops every command, even when started from a shell that ignores SIGINT for its
+    # background jobs (the disposition is inherited, and Python then installs no handler)
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
