@@ -268,6 +268,7 @@ class EpisodeLoop:
             if reason is None and now - wall0 > max_wall_s:
                 reason = "wall_time_limit"
             if reason is not None:
+                t_end = round(t - t0, 3)           # the sample that decided the end
                 break
             if now - mon.odom.wall > cfg.stall_timeout_s:
                 raise StackError(f"no /odom for {cfg.stall_timeout_s:.0f} s: the sim is stuck; "
@@ -280,7 +281,9 @@ class EpisodeLoop:
                 self.on_progress({"t_s": t - t0, "time_limit_s": self.time_limit_s, "state": state,
                                   "distance_m": metrics.goal_distance_m((x, y), goal)})
             time.sleep(0.02)
-        traj = mon.odom.trajectory(t0)
+        # odometry that arrived while the loop slept comes after the deciding sample: left out, so
+        # the record ends where the episode did (time_s is the same on any machine, however loaded)
+        traj = [p for p in mon.odom.trajectory(t0) if p[0] <= t_end] or mon.odom.trajectory(t0)[:1]
         collisions = mon.diag.collisions() - collisions0
         clear, plan_hz = mon.diag.min_clearance_m(), mon.diag.plan_hz_median()
         return {"time_s": round(traj[-1][0], 3), "collisions": max(collisions, 0),
@@ -299,12 +302,12 @@ class EpisodeLoop:
         if self.frames.route is not None:        # a route ends at its last waypoint
             if self.frames.all_reached():
                 return "waypoints_reached", reached_since
-            if elapsed_s >= self.time_limit_s or state == "refused":
-                return ("time_limit" if elapsed_s >= self.time_limit_s else "refused"), reached_since
+            if elapsed_s >= self.time_limit_s - 1e-6 or state == "refused":
+                return ("time_limit" if elapsed_s >= self.time_limit_s - 1e-6 else "refused"), reached_since
             return None, None
         if metrics.reached(xy, self.goal, self.tol):
             return "reached", reached_since
-        if elapsed_s >= self.time_limit_s:
+        if elapsed_s >= self.time_limit_s - 1e-6:     # stamps differ by float rounding
             return "time_limit", reached_since
         if state == "refused":
             return "refused", reached_since
