@@ -445,6 +445,12 @@ class MoverSet:
         """(M, 4) x, y, vx, vy of every mover (m, m/s), in scenario order."""
         return np.array(self._state, dtype=float).reshape(len(self.specs), 4)
 
+    def poses(self) -> np.ndarray:
+        """(M, 3) x, y, yaw of every mover (m, rad; a cart faces its travel), in scenario order."""
+        motions = getattr(self, "_motions", ())          # absent without movers
+        rows = [(s[0], s[1], m.yaw) for s, m in zip(self._state, motions)]
+        return np.array(rows, dtype=float).reshape(len(self.specs), 3)
+
 
 def _find_robot(client: int) -> int | None:
     """The last body with joints in the client (SimWorld builds the robot before the movers)."""

@@ -69,6 +69,10 @@ class SimNodeConfig:
                                            range=(0.0, 1.0))
     localization_noise_yaw_rad: float = param(0.0, "standard deviation of the localization pose's yaw (rad)",
                                               range=(0.0, 0.5))
+    movers_rate_hz: float = param(10.0, "rate of sim/movers, the movers' ground-truth footprints "
+                                        "(visualization_msgs/MarkerArray in odom_frame: a cylinder per person, "
+                                        "a cube per cart; simulated time), sent only when the scenario has "
+                                        "movers; 0 = off", range=(0.0, 50.0))
     publish_map: bool = param(True, "publish the scenario (walls and obstacles) as nav_msgs/OccupancyGrid on "
                                     "map, transient local as map_server does, at start and on each change")
     map_resolution_m: float = param(0.1, "resolution of /map (m; coarser for arenas over 250,000 cells)",

@@ -10,6 +10,7 @@ from sensor_msgs.msg import Image, LaserScan
 
 from world_model_planner.core.rosconv import sec_to_stamp, set_yaw
 
+from world_model_planner.sim import movers
 from world_model_planner.sim.sensors import LidarConfig
 
 
@@ -122,3 +123,37 @@ def map_tf(t_s: float, map_to_odom: np.ndarray, map_frame: str, odom_frame: str)
     tr.transform.translation.x, tr.transform.translation.y = float(map_to_odom[0]), float(map_to_odom[1])
     set_yaw(tr.transform.rotation, float(map_to_odom[2]))
     return tr
+
+
+#: Colour (r, g, b, a) and height (m) of a mover marker by kind, as the sim draws them.
+MOVER_LOOK = {"person": (tuple(movers._COLOURS["person"]), movers.PERSON_HEIGHT_M),
+              "cart": (tuple(movers._COLOURS["cart"]), movers.CART_HEIGHT_M)}
+
+
+def movers_msg(t_s: float, specs, poses: np.ndarray, frame: str):
+    """The movers' footprints as visualization_msgs/MarkerArray in ``frame``: a DELETEALL first
+    (a scenario with fewer movers after ~/reset leaves none behind), then per mover (index i =
+    marker id, namespace ``movers``) a CYLINDER of the person's radius or a CUBE of the cart's
+    size, at its pose (M, 3) x, y, yaw."""
+    from visualization_msgs.msg import Marker, MarkerArray
+
+    stamp = sec_to_stamp(t_s)
+    clear = Marker(action=Marker.DELETEALL)
+    clear.header.stamp, clear.header.frame_id, clear.ns = stamp, frame, "movers"
+    out = [clear]
+    for i, (spec, pose) in enumerate(zip(specs, poses)):
+        rgba, h = MOVER_LOOK.get(spec.kind, MOVER_LOOK["cart"])
+        m = Marker(ns="movers", id=i, action=Marker.ADD)
+        m.header.stamp, m.header.frame_id = stamp, frame
+        if spec.kind == "person":
+            m.type = Marker.CYLINDER
+            m.scale.x = m.scale.y = 2.0 * float(spec.radius)
+        else:
+            m.type = Marker.CUBE
+            m.scale.x, m.scale.y = float(spec.size[0]), float(spec.size[1])
+        m.scale.z = h
+        m.pose.position.x, m.pose.position.y, m.pose.position.z = float(pose[0]), float(pose[1]), h / 2.0
+        set_yaw(m.pose.orientation, float(pose[2]))
+        m.color.r, m.color.g, m.color.b, m.color.a = rgba
+        out.append(m)
+    return MarkerArray(markers=out)

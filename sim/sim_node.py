@@ -3,7 +3,9 @@
 Publishes /clock, /odom, /scan, /camera/image_raw (when enabled), /tf (where tf2_msgs
 exists), /diagnostics, map (the scenario as an OccupancyGrid in ``map_frame``, transient local)
 and localization_pose (PoseWithCovarianceStamped in ``map_frame``, with ``localization_rate_hz``;
-map → odom is ``map_offset`` and the odometry drift, see sim/localization.py). Subscribes /cmd_vel (TwistStamped, or Twist with
+map → odom is ``map_offset`` and the odometry drift, see sim/localization.py), and, when the
+scenario has movers, sim/movers (their ground-truth footprints, MarkerArray in ``odom_frame``,
+with ``movers_rate_hz``). Subscribes /cmd_vel (TwistStamped, or Twist with
 ``cmd_vel_stamped: false``) and /estop (std_msgs/Bool, latched until false).
 Services ~/reset (std_srvs/Trigger, re-reads ``scenario``, ``seed`` and ``perturb``),
 ~/pause (SetBool). With ``start_paused`` no time passes until ~/pause false; while paused the
@@ -46,6 +48,7 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image, LaserScan
 from std_msgs.msg import Bool
 from std_srvs.srv import SetBool, Trigger
+from visualization_msgs.msg import MarkerArray
 
 from world_model_planner.core import diagnostics as diag
 from world_model_planner.core.rosconv import sec_to_stamp, stamp_to_sec
@@ -86,6 +89,7 @@ class SimNode(Node):
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.pub_map = self.create_publisher(OccupancyGrid, "map", latched) if c.publish_map else None
         self.pub_loc = self.create_publisher(PoseWithCovarianceStamped, "localization_pose", 10)
+        self.pub_movers = self.create_publisher(MarkerArray, "sim/movers", 10)
         self._map_due = True
         self.pub_tf = None
         if c.publish_tf:
@@ -154,6 +158,7 @@ class SimNode(Node):
         self.next_image_s = 0.0
         self.next_diag_s = 0.0
         self.next_loc_s = 0.0
+        self.next_movers_s = 0.0
         self._loc_rng = np.random.default_rng(self.world.seed + 7919)   # apart from the world's draws
         self._map_due = True
         self._rtf_window.clear()
@@ -279,6 +284,10 @@ class SimNode(Node):
             out.append((self.pub_loc, sim_msgs.localization_msg(
                 t, mf.map_pose(w.true_pose(), self._loc_rng), c.map_frame, mf.noise_xy_m, mf.noise_yaw_rad)))
             self.next_loc_s = max(self.next_loc_s + 1.0 / c.localization_rate_hz, t)
+        if c.movers_rate_hz > 0 and w.movers.specs and t >= self.next_movers_s - 1e-9:
+            poses = [mf.odom_pose(q, t) for q in w.movers.poses()]   # the frame /odom is in
+            out.append((self.pub_movers, sim_msgs.movers_msg(t, w.movers.specs, poses, c.odom_frame)))
+            self.next_movers_s = max(self.next_movers_s + 1.0 / c.movers_rate_hz, t)
         pose = mf.odom_pose(w.pose(), t)
         if self.pub_tf is not None:
             tf = sim_msgs.tf_msg(t, pose, c.odom_frame, c.base_frame)

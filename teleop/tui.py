@@ -2,8 +2,9 @@
 
 :func:`render` is pure: a :class:`MapState` and a terminal size in, the screen's lines out
 (one character per cell, a cell is twice as high as it is wide). It draws the arena's walls,
-the obstacles, the goal and its tolerance, the path so far, the current scan (movers show up
-in it), and the robot's footprint with an arrow for its heading; then the status line (time
+the obstacles, the goal and its tolerance, the path so far, the current scan, the movers
+(people as discs of "●", carts as boxes of "■", each its own size; from sim_node's sim/movers),
+and the robot's footprint with an arrow for its heading; then the status line (time
 left, distance to goal, speed, collisions, interventions in shared mode) and a key line.
 A banner (the start gate, the countdown, the end) sits over the map, away from the robot.
 
@@ -15,14 +16,28 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
 WALL, OBSTACLE, FREE, PATH, SCAN, GOAL, GOAL_AREA, ROBOT = "█", "▓", " ", "·", "•", "◎", "░", "▒"
+PERSON, CART = "●", "■"
 ARROWS = "→↗↑↖←↙↓↘"
 MIN_ROWS, MIN_COLS = 24, 80
 #: Rows under the map: the status line and the key line; one header line above it.
 STATUS_ROWS, HEADER_ROWS = 2, 1
+
+
+class Mover(NamedTuple):
+    """A mover's footprint in the map's frame: a person is a disc (``length`` = ``width`` = its
+    diameter), a cart a box ``length`` along its heading ``yaw`` and ``width`` across (m, rad)."""
+
+    kind: str          # "person" | "cart"
+    x: float
+    y: float
+    yaw: float
+    length: float
+    width: float
 
 
 @dataclass
@@ -35,6 +50,7 @@ class MapState:
     pose: tuple[float, float, float] | None = None
     path: object = field(default_factory=list)        # [(x, y)] or an (N, 2) array
     scan_xy: np.ndarray | None = None                  # (N, 2) world frame
+    movers: list = field(default_factory=list)         # [Mover]
     sim_time_s: float = 0.0
     time_left_s: float | None = None
     speed_mps: float = 0.0
@@ -42,6 +58,7 @@ class MapState:
     interventions: int | None = None                   # shared mode only
     command: str = ""
     banner: str = ""
+    note: str = ""                                     # a problem with an input, in the header
     keys: str = "wasd/arrows: drive  space: stop  +/-: speed  q: quit"
 
 
@@ -119,6 +136,19 @@ def _cells(g: "Grid", xy) -> tuple[np.ndarray, np.ndarray]:
     return r[ok], c[ok]
 
 
+def _footprint(g: "Grid", x: float, y: float, yaw: float, length: float, width: float, disc: bool = False):
+    """The window (r0, c0) and the mask of the cells whose centre lies inside a box (or, with
+    ``disc``, a disc of diameter ``length``) at (x, y, yaw); None when it is off the grid."""
+    reach = 0.5 * (length if disc else math.hypot(length, width))
+    r0, r1 = max(int((g.y1 - y - reach) / g.my), 0), min(int((g.y1 - y + reach) / g.my) + 1, g.rows)
+    c0, c1 = max(int((x - reach - g.x0) / g.mx), 0), min(int((x + reach - g.x0) / g.mx) + 1, g.cols)
+    if r1 <= r0 or c1 <= c0:
+        return None
+    X, Y = np.meshgrid(g.x0 + (np.arange(c0, c1) + 0.5) * g.mx, g.y1 - (np.arange(r0, r1) + 0.5) * g.my)
+    mask = np.hypot(X - x, Y - y) <= reach if disc else _in_box(X, Y, x, y, length, width, yaw)
+    return r0, c0, mask
+
+
 def render(state: MapState, rows: int, cols: int) -> list[str]:
     """The screen as ``rows`` strings of ``cols`` characters (at least 24 x 80 is laid out)."""
     rows, cols = max(rows, 3), max(cols, 20)
@@ -135,19 +165,25 @@ def render(state: MapState, rows: int, cols: int) -> list[str]:
         r, c = _cells(g, state.scan_xy)
         keep = base[r, c] != WALL
         canvas[r[keep], c[keep]] = SCAN
+    for m in state.movers:         # each its own shape and size; at least its centre cell
+        person = m.kind == "person"
+        glyph = PERSON if person else CART
+        fp = _footprint(g, m.x, m.y, m.yaw, m.length, m.width, disc=person)
+        if fp is not None:
+            r0, c0, mask = fp
+            canvas[r0:r0 + mask.shape[0], c0:c0 + mask.shape[1]][mask] = glyph
+        at = g.cell(m.x, m.y)
+        if at:
+            canvas[at] = glyph
     rc = g.cell(goal.x, goal.y)
     if rc:
         canvas[rc] = GOAL
     if state.pose is not None:
         x, y, yaw = state.pose
-        # the footprint only needs the cells around the robot
-        reach = 0.5 * math.hypot(*state.footprint)
-        r0, r1 = max(int((g.y1 - y - reach) / g.my), 0), min(int((g.y1 - y + reach) / g.my) + 1, g.rows)
-        c0, c1 = max(int((x - reach - g.x0) / g.mx), 0), min(int((x + reach - g.x0) / g.mx) + 1, g.cols)
-        if r1 > r0 and c1 > c0:
-            X, Y = g.centres()
-            win = _in_box(X[r0:r1, c0:c1], Y[r0:r1, c0:c1], x, y, state.footprint[0], state.footprint[1], yaw)
-            canvas[r0:r1, c0:c1][win] = ROBOT
+        fp = _footprint(g, x, y, yaw, state.footprint[0], state.footprint[1])
+        if fp is not None:
+            r0, c0, mask = fp
+            canvas[r0:r0 + mask.shape[0], c0:c0 + mask.shape[1]][mask] = ROBOT
         nose = g.cell(x + 0.5 * state.footprint[0] * math.cos(yaw),
                       y + 0.5 * state.footprint[0] * math.sin(yaw))
         centre = g.cell(x, y)
@@ -155,7 +191,8 @@ def render(state: MapState, rows: int, cols: int) -> list[str]:
         for at in (centre, nose):
             if at:
                 canvas[at] = arrow
-    lines = [_fit(state.title + f"   sim {state.sim_time_s:6.1f} s", cols)]
+    lines = [_fit(state.title + f"   sim {state.sim_time_s:6.1f} s" + (f"   {state.note}" if state.note else ""),
+                  cols)]
     lines += [str(r) for r in np.ascontiguousarray(canvas).view(f"<U{cols}").ravel()]
     if state.banner:   # a quarter from the top or the bottom, away from the robot
         robot_row = g.cell(*state.pose[:2])[0] if state.pose is not None and g.cell(*state.pose[:2]) else 0
@@ -191,7 +228,7 @@ def _overlay(lines: list[str], row: int, text: str, cols: int) -> None:
 
 
 #: glyph -> colour class for the curses view
-_COLOURS = {WALL: 1, OBSTACLE: 2, SCAN: 3, GOAL: 4, GOAL_AREA: 4, ROBOT: 5, PATH: 6,
+_COLOURS = {WALL: 1, OBSTACLE: 2, SCAN: 3, GOAL: 4, GOAL_AREA: 4, ROBOT: 5, PATH: 6, PERSON: 7, CART: 7,
             **{a: 5 for a in ARROWS}}
 
 
@@ -222,7 +259,8 @@ class TerminalView:
                 except curses.error:
                     bg = curses.COLOR_BLACK
                 for n, fg in ((1, curses.COLOR_WHITE), (2, curses.COLOR_YELLOW), (3, curses.COLOR_RED),
-                              (4, curses.COLOR_GREEN), (5, curses.COLOR_CYAN), (6, curses.COLOR_BLUE)):
+                              (4, curses.COLOR_GREEN), (5, curses.COLOR_CYAN), (6, curses.COLOR_BLUE),
+                              (7, curses.COLOR_MAGENTA)):
                     curses.init_pair(n, fg, bg)
         except Exception:
             self.close()

@@ -9,7 +9,8 @@ scripted operator). With a joystick (``teleop_joy`` in the stack) the keys only 
 
 The start gate: the sim starts paused (sim_node ``start_paused``); the console shows "press
 any key to start", then counts down; :meth:`PersonConsole.gate` returns when it is time to
-unpause. The current frame is also written, as plain text, to ``screen_path`` (atomically,
+unpause. The movers (sim_node's sim/movers, in the /odom frame) are drawn as their shapes.
+The current frame is also written, as plain text, to ``screen_path`` (atomically,
 twice a second and at the end), so a record of what the person saw stays beside the recording.
 """
 from __future__ import annotations
@@ -28,6 +29,8 @@ DRAW_HZ = 15.0
 SCREEN_FILE_S = 0.5
 #: Path points closer than this to the last one are not added (m).
 PATH_STEP_M = 0.05
+#: sim/movers: at most this many markers are drawn; a side longer than this is refused (m).
+MAX_MOVER_MARKERS, MAX_MOVER_SIDE_M = 200, 20.0
 
 
 class PersonConsole:
@@ -38,6 +41,7 @@ class PersonConsole:
         from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
         from sensor_msgs.msg import LaserScan
         from std_msgs.msg import Bool
+        from visualization_msgs.msg import MarkerArray
 
         from world_model_planner.sim.robots import ROBOTS
         from world_model_planner.teleop.keymap import KeyboardConfig, KeyTeleop, PublishGate
@@ -56,6 +60,7 @@ class PersonConsole:
         self._odom = None          # (t, x, y, yaw, v)
         self._stamp = None
         self._scan = None          # (angles, ranges)
+        self._movers: dict = {}    # (ns, id) -> tui.Mover
         self._intervening = False
         self.interventions = 0
         self.counting = False      # interventions count from go
@@ -68,6 +73,7 @@ class PersonConsole:
         self.pub = node.create_publisher(TwistStamped, "/cmd_vel_teleop", 10) if keyboard else None
         node.create_subscription(Odometry, "/odom", self._on_odom, best)
         node.create_subscription(LaserScan, "/scan", self._on_scan, best)
+        node.create_subscription(MarkerArray, "/sim/movers", self._on_movers, best)
         node.create_subscription(Bool, "/mux/intervention", self._on_intervention, latched)
         self.view = view if view is not None else TerminalView()
 
@@ -88,6 +94,13 @@ class PersonConsole:
         ok = np.isfinite(r) & (r >= msg.range_min) & (r <= msg.range_max)
         with self._lock:
             self._scan = (a[ok], r[ok])
+
+    def _on_movers(self, msg) -> None:
+        movers, error = movers_from_markers(msg, dict(self._movers))
+        with self._lock:
+            self._movers = movers
+            if error:
+                self.state.note = error
 
     def _on_intervention(self, msg) -> None:
         with self._lock:
@@ -157,6 +170,7 @@ class PersonConsole:
         self._next_draw = now + 1.0 / DRAW_HZ
         with self._lock:
             odom, scan, iv = self._odom, self._scan, self.interventions
+            st_movers = list(self._movers.values())
         st = self.state
         if odom is not None:
             t, x, y, yaw, v = odom
@@ -166,6 +180,7 @@ class PersonConsole:
             if scan is not None:
                 a, r = scan
                 st.scan_xy = np.c_[x + r * np.cos(yaw + a), y + r * np.sin(yaw + a)]
+        st.movers = st_movers
         if st.interventions is not None:
             st.interventions = iv
         from world_model_planner.teleop.tui import render
@@ -200,6 +215,41 @@ class PersonConsole:
             self.update(time.monotonic(), force=True)
         finally:
             self.view.close()
+
+
+def movers_from_markers(msg, movers: dict) -> tuple[dict, str | None]:
+    """A sim/movers MarkerArray applied to ``movers`` ((ns, id) -> tui.Mover): DELETEALL clears,
+    DELETE removes, ADD of a CYLINDER (a person) or a CUBE (a cart) sets. A marker that is not
+    finite, too large or past MAX_MOVER_MARKERS is left out; the first such is named in the
+    returned note (None when all were fine). Other marker types are ignored."""
+    from visualization_msgs.msg import Marker
+
+    from world_model_planner.core.rosconv import yaw_of
+    from world_model_planner.teleop.tui import Mover
+
+    error = None
+    for i, m in enumerate(msg.markers):
+        key = (m.ns, m.id)
+        if m.action == Marker.DELETEALL:
+            movers.clear()
+        elif m.action == Marker.DELETE:
+            movers.pop(key, None)
+        elif m.action == Marker.ADD and m.type in (Marker.CYLINDER, Marker.CUBE):
+            p, sx, sy = m.pose.position, float(m.scale.x), float(m.scale.y)
+            yaw = yaw_of(m.pose.orientation)
+            if not all(math.isfinite(v) and abs(v) <= 1e4 for v in (p.x, p.y, yaw)):
+                error = error or (f"sim/movers: markers[{i}].pose: expected finite numbers, "
+                                  f"got ({p.x}, {p.y}, {yaw})")
+            elif not all(0.0 < v <= MAX_MOVER_SIDE_M for v in (sx, sy)):
+                error = error or (f"sim/movers: markers[{i}].scale: expected sizes in (0, {MAX_MOVER_SIDE_M:g}] m, "
+                                  f"got ({sx}, {sy})")
+            elif key not in movers and len(movers) >= MAX_MOVER_MARKERS:
+                error = error or f"sim/movers: expected at most {MAX_MOVER_MARKERS} movers; the rest are not drawn"
+            else:
+                person = m.type == Marker.CYLINDER
+                movers[key] = Mover("person" if person else "cart", float(p.x), float(p.y), float(yaw), sx,
+                                    sx if person else sy)
+    return movers, error
 
 
 def wait_sim_time_after(stack, mon, t_s: float, timeout_s: float = 30.0) -> None:

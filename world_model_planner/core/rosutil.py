@@ -185,7 +185,11 @@ def spin_main(make_node: Callable[[], object], args=None, *, run: Callable[[obje
         print(f"[error] {label}{exc}", file=sys.stderr)
         status = 2
     except Exception as exc:  # noqa: BLE001 - only the shutdown race is swallowed
-        if not shutdown_race(exc):
+        try:
+            race = shutdown_race(exc)
+        except KeyboardInterrupt:   # Ctrl-C's own exception, a moment after rclpy shut the context down
+            race = True
+        if not race:
             raise
     finally:
         if node is not None and stop is not None:
