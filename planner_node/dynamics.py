@@ -95,7 +95,79 @@ class UnicycleModel:
         return Rollout(integrate_unicycle(state["pose"], actions[..., 0], actions[..., 1], self.dt_s), None)
 
 
-class SysIdModel:
+class TrackedScene:
+    """The scene as the scan shows it, for models that score a footprint at their predicted poses.
+
+    ``scene_update(t_s, points, origin)`` feeds each scan's odom-frame returns to a
+    ``tracking.Tracker``; the static ones make a local ``DistanceField``, the moving ones are
+    extrapolated at constant velocity to each step's time. ``clearance`` is the footprint's
+    signed distance to both (negative = overlap, so a critic can still tell a way out).
+    """
+
+    def _init_scene(self, tracker_cfg=None, footprint=None, field_size_m: float = 8.0,
+                    field_res_m: float = 0.05) -> None:
+        from world_model_planner.planner_node.tracking import Tracker
+
+        self.tracker = Tracker(tracker_cfg)
+        self.set_geometry(footprint, field_size_m, field_res_m)
+        self._scene = None
+        self._field = None
+        self._t: float | None = None
+
+    def set_geometry(self, footprint=None, field_size_m: float = 8.0, field_res_m: float = 0.05) -> None:
+        """The footprint (critics.field.Footprint) and the static field's size and resolution (m)."""
+        from world_model_planner.planner_node.critics.field import Footprint
+
+        self.footprint = footprint or Footprint(0.99, 0.67, 5)
+        self.field_size_m, self.field_res_m = float(field_size_m), float(field_res_m)
+
+    def scene_update(self, t_s: float, points=None, origin=None) -> None:
+        """The control tick's time; with ``points`` (K, 2) (odom-frame returns of a new scan
+        taken at ``origin`` (2,)), also a tracker update and a new static field."""
+        from world_model_planner.planner_node.critics.field import DistanceField
+
+        self._t = float(t_s)
+        if points is None:
+            return
+        self._scene = self.tracker.update(float(t_s), points, origin)
+        self._field = DistanceField(self._scene.static_points, np.asarray(origin, dtype=np.float64)[:2],
+                                    self.field_size_m, self.field_res_m, self.device, far_m=self.field_size_m)
+
+    def scene_state(self) -> dict:
+        """{"field": the static DistanceField or None, "movers": (pos (M, 2) now, vel (M, 2),
+        radius (M,)) tensors or None}, for ``clearance``."""
+        movers, sc, dev = None, self._scene, self.device
+        if sc is not None and len(sc.pos):
+            lead = (self._t if self._t is not None else sc.t_s) - sc.t_s
+            movers = (torch.as_tensor(sc.pos + sc.vel * lead, dtype=torch.float32, device=dev),   # (M, 2)
+                      torch.as_tensor(sc.vel, dtype=torch.float32, device=dev),                 # (M, 2)
+                      torch.as_tensor(sc.radius, dtype=torch.float32, device=dev))              # (M,)
+        return {"field": self._field, "movers": movers}
+
+    def clearance(self, poses: torch.Tensor, state: dict) -> torch.Tensor | None:
+        """poses (B, H, 3) → (B, H) signed footprint clearance (m, negative = overlap, so a
+        critic can still tell a way out) to the static points and the extrapolated moving
+        obstacles; None before any scan."""
+        field, movers = state["field"], state["movers"]
+        if field is None and movers is None:
+            return None
+        fp = self.footprint
+        d = fp.distance(poses, field) if field is not None else None
+        if movers is not None:
+            pos, vel, rad = movers
+            h = poses.shape[1]
+            t = torch.arange(1, h + 1, device=poses.device, dtype=poses.dtype) * self.dt_s
+            at = pos[None] + vel[None] * t[:, None, None]                                 # (H, M, 2)
+            off = torch.as_tensor(fp.offsets, dtype=poses.dtype, device=poses.device)    # (n,)
+            c, s = torch.cos(poses[..., 2:3]), torch.sin(poses[..., 2:3])
+            centres = torch.stack([poses[..., 0:1] + off * c, poses[..., 1:2] + off * s], -1)  # (B, H, n, 2)
+            gap = torch.linalg.norm(centres[:, :, :, None, :] - at[None, :, None], dim=-1)    # (B, H, n, M)
+            dm = (gap - rad).amin(dim=(2, 3)) - fp.radius                                  # (B, H)
+            d = dm if d is None else torch.minimum(d, dm)
+        return d
+
+
+class SysIdModel(TrackedScene):
     """The ``classic_id`` baseline: identified velocity response + tracked moving obstacles.
 
     Velocity, per axis (v, w): ``u[t+1] = u[t] + dt/tau * (gain * cmd[t - d] - u[t])``
@@ -113,17 +185,11 @@ class SysIdModel:
 
     def __init__(self, params, device: torch.device | str = "cpu", tracker_cfg=None,
                  footprint=None, field_size_m: float = 8.0, field_res_m: float = 0.05):
-        from world_model_planner.planner_node.tracking import Tracker
-
         self.params = params
         self.dt_s = float(params.dt_s)
         self.device = torch.device(device)
         self.history_steps = int(params.history_steps)
-        self.tracker = Tracker(tracker_cfg)
-        self.set_geometry(footprint, field_size_m, field_res_m)
-        self._scene = None
-        self._field = None
-        self._t: float | None = None
+        self._init_scene(tracker_cfg, footprint, field_size_m, field_res_m)
         self._lower: dict = {}
 
     @classmethod
@@ -132,28 +198,9 @@ class SysIdModel:
 
         return cls(load(path), device or "cpu", **kw)
 
-    def set_geometry(self, footprint=None, field_size_m: float = 8.0, field_res_m: float = 0.05) -> None:
-        """The footprint (critics.field.Footprint) and the static field's size and resolution (m)."""
-        from world_model_planner.planner_node.critics.field import Footprint
-
-        self.footprint = footprint or Footprint(0.99, 0.67, 5)
-        self.field_size_m, self.field_res_m = float(field_size_m), float(field_res_m)
-
     def observe_scan(self, scan, geom=None, unseen_range_m: float = 1.0):
         """The scan as this model reads it: through ``scene_update`` points only."""
         return scan
-
-    def scene_update(self, t_s: float, points=None, origin=None) -> None:
-        """The control tick's time; with ``points`` (K, 2) (odom-frame returns of a new scan
-        taken at ``origin`` (2,)), also a tracker update and a new static field."""
-        from world_model_planner.planner_node.critics.field import DistanceField
-
-        self._t = float(t_s)
-        if points is None:
-            return
-        self._scene = self.tracker.update(float(t_s), points, origin)
-        self._field = DistanceField(self._scene.static_points, np.asarray(origin, dtype=np.float64)[:2],
-                                    self.field_size_m, self.field_res_m, self.device, far_m=self.field_size_m)
 
     def _pending(self, name: str, v0: float, history) -> np.ndarray:
         """(d,) commands already sent that act during the first d steps of a rollout, oldest first."""
@@ -173,13 +220,7 @@ class SysIdModel:
                  "vel": torch.as_tensor(vel, dtype=torch.float32, device=dev),
                  "pending": [torch.as_tensor(self._pending(n, vel[i], history), dtype=torch.float32, device=dev)
                              for i, n in enumerate(("v", "w"))],
-                 "field": self._field, "movers": None}
-        sc = self._scene
-        if sc is not None and len(sc.pos):
-            lead = (self._t if self._t is not None else sc.t_s) - sc.t_s
-            state["movers"] = (torch.as_tensor(sc.pos + sc.vel * lead, dtype=torch.float32, device=dev),   # (M, 2)
-                               torch.as_tensor(sc.vel, dtype=torch.float32, device=dev),                 # (M, 2)
-                               torch.as_tensor(sc.radius, dtype=torch.float32, device=dev))              # (M,)
+                 **self.scene_state()}
         return state
 
     def _response(self, name: str, u0: torch.Tensor, pending: torch.Tensor, cmd: torch.Tensor) -> torch.Tensor:
@@ -209,41 +250,28 @@ class SysIdModel:
         poses = integrate_unicycle(state["pose"], v_mid, w_mid, self.dt_s)
         return Rollout(poses, None, self.clearance(poses, state))
 
-    def clearance(self, poses: torch.Tensor, state: dict) -> torch.Tensor | None:
-        """poses (B, H, 3) → (B, H) signed footprint clearance (m, negative = overlap, so a
-        critic can still tell a way out) to the static points and the extrapolated moving
-        obstacles; None before any scan."""
-        field, movers = state["field"], state["movers"]
-        if field is None and movers is None:
-            return None
-        fp = self.footprint
-        d = fp.distance(poses, field) if field is not None else None
-        if movers is not None:
-            pos, vel, rad = movers
-            h = poses.shape[1]
-            t = torch.arange(1, h + 1, device=poses.device, dtype=poses.dtype) * self.dt_s
-            at = pos[None] + vel[None] * t[:, None, None]                                 # (H, M, 2)
-            off = torch.as_tensor(fp.offsets, dtype=poses.dtype, device=poses.device)    # (n,)
-            c, s = torch.cos(poses[..., 2:3]), torch.sin(poses[..., 2:3])
-            centres = torch.stack([poses[..., 0:1] + off * c, poses[..., 1:2] + off * s], -1)  # (B, H, n, 2)
-            gap = torch.linalg.norm(centres[:, :, :, None, :] - at[None, :, None], dim=-1)    # (B, H, n, M)
-            dm = (gap - rad).amin(dim=(2, 3)) - fp.radius                                  # (B, H)
-            d = dm if d is None else torch.minimum(d, dm)
-        return d
 
-
-class LearnedModel:
+class LearnedModel(TrackedScene):
     """The learned world model behind the planner interface.
 
     ``model`` is a world_model_node ``WorldModel`` (encode / rollout / pose / collision_logit).
     The observation is built from the model's ``obs_spec`` (scan beams, range max); a model that
     needs a camera image cannot be used by the planner (it is refused at construction).
+
+    Clearance: the model's own scene prediction (``min_clearance``, for models with a scene
+    head) and, with ``tracked_scene`` on (the default), the footprint at the model's predicted
+    poses against the latest scan's static points and the tracked movers extrapolated at
+    constant velocity (``TrackedScene``); ``Rollout.clearance_m`` is the smaller of the two, so
+    the learned scene can add what the scan does not show but never hides an obstacle the scan
+    shows.
     """
 
-    def __init__(self, model, device: torch.device | str | None = None):
+    def __init__(self, model, device: torch.device | str | None = None, tracked_scene: bool = True):
         self.model = model
         self.device = torch.device(device) if device is not None else next(model.parameters()).device
         self.dt_s = float(model.dt_s)
+        self.tracked_scene = bool(tracked_scene)
+        self._init_scene()
         spec = getattr(model, "obs_spec", None)
         self.beams = _spec_get(spec, ("scan_beams", "beams", "n_beams"), None)
         self.range_max_m = float(_spec_get(spec, ("scan_range_max", "range_max", "range_max_m"), 8.0))
@@ -306,7 +334,10 @@ class LearnedModel:
             obs = _observation_with_history(args, history, dev)
         else:
             obs = observation(*args)
-        return {"z": self.model.encode(obs)}                               # (1, D)
+        state = {"z": self.model.encode(obs)}                              # (1, D)
+        if self.tracked_scene:
+            state.update(self.scene_state())
+        return state
 
     @torch.inference_mode()
     def rollout(self, state: dict, actions: torch.Tensor) -> Rollout:
@@ -314,6 +345,10 @@ class LearnedModel:
         poses = self.model.pose(z)                                           # (B, H, 3)
         coll = torch.sigmoid(self.model.collision_logit(z))                 # (B, H)
         clear = self.model.min_clearance(z).clamp_min(0.0) if self.has_scene else None   # (B, H)
+        if "field" in state:
+            seen = self.clearance(poses, state)                              # (B, H) or None
+            if seen is not None:
+                clear = seen if clear is None else torch.minimum(clear, seen)
         return Rollout(poses, coll, clear)
 
 

@@ -60,6 +60,11 @@ class NavigatorConfig:
     local_field_size_m: float = param(8.0, "Side of the local distance field built from the latest scan (m).", range=(1.0, 50.0))
     local_field_res_m: float = param(0.05, "Resolution of the local distance field (m).", range=(0.01, 0.5))
     drawn_rollouts: int = param(32, "Sampled trajectories returned for visualisation.", range=(0, 4096))
+    tracked_scene: bool = param(True, "Learned planners (hierarchical, flat): score the footprint at the model's "
+                                "predicted poses against the latest scan's static points and the tracked movers "
+                                "(extrapolated at constant velocity) too, and take the smaller of that clearance and "
+                                "the model's own scene prediction. Off: the model's scene prediction alone (the "
+                                "last scan frozen in time for a model without a scene head).")
     history_gap_s: float = param(1.0, "A gap this long between control ticks (or time going backwards) "
                                  "clears the history of velocities, commands and scans passed to models "
                                  "that read one (s).", range=(0.01, 3600.0))
@@ -141,6 +146,8 @@ class Navigator:
             self.model.set_geometry(Footprint.of(c), n.local_field_size_m, n.local_field_res_m)
         if hasattr(self.model, "tracker"):
             self.model.tracker.cfg = self.cfg.tracking
+        if hasattr(self.model, "tracked_scene"):
+            self.model.tracked_scene = bool(self.cfg.nav.tracked_scene)
 
     # --- model hot swap ---------------------------------------------------------------------
     def set_model(self, model, desc: str = "") -> None:

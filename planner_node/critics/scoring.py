@@ -56,7 +56,9 @@ class CollisionCritic(Critic):
 
 class ClearanceCritic(Critic):
     """Soft: mean violation of the margin around the footprint. Lethal: ``clearance_lethal_cost``
-    when the footprint touches an obstacle, whatever the weight and power.
+    when the footprint touches an obstacle, whatever the weight and power, plus
+    ``clearance_contact_time_cost`` times the share of the horizon spent in contact (so that a
+    robot already touching something picks the way out, not the push on).
 
     The clearance is the model's prediction (``data.predicted_clearance_m``: the scene as it
     will be at each step, moving obstacles included; contact when <= 0; the lethal cost scaled
@@ -76,16 +78,22 @@ class ClearanceCritic(Critic):
                                          "cost by how soon the first contact comes (full at the first step, 1/H "
                                          "at the last), so that when every sequence meets a mover the one that "
                                          "meets it latest (e.g. stopping) wins."),
+        "clearance_contact_time_cost": param(500.0, "Added cost times the fraction of the horizon the footprint "
+                                             "spends in contact: when every sequence touches (the robot already "
+                                             "against an obstacle, or a mover that reaches it whatever it does), the "
+                                             "one that leaves contact soonest wins, not the one that pushes on "
+                                             "toward the goal.", range=(0.0, 1e9)),
     }
 
     def initialize(self, cfg):
         super().initialize(cfg)
         self.margin_m, self.lethal_cost = cfg.clearance_margin_m, cfg.clearance_lethal_cost
         self.by_time = bool(cfg.clearance_lethal_by_time)
+        self.contact_time_cost = float(cfg.clearance_contact_time_cost)
         self.footprint = Footprint.of(cfg)
 
     def raw(self, data):
-        self._soon = None
+        self._soon, self._touching = None, None
         if data.predicted_clearance_m is not None:
             d = data.predicted_clearance_m                                      # (B, H), <= 0: contact
             touch = d <= 0
@@ -96,9 +104,11 @@ class ClearanceCritic(Critic):
                 self._soon = (h - first).float() / h                            # (B,) 1 = contact at step 1
         elif data.ctx.field is not None:
             d = self.footprint.distance(data.poses, data.ctx.field)            # (B, H), signed
-            hit = (d < 0).any(1)
+            touch = d < 0
+            hit = touch.any(1)
         else:
             return data.zeros()
+        self._touching = touch.float().mean(1)                                  # (B,) share of steps in contact
         data.clearance_m = d
         data.in_collision = data.in_collision | hit
         return (torch.relu(self.margin_m - d) / max(self.margin_m, 1e-6)).mean(1)
@@ -107,9 +117,11 @@ class ClearanceCritic(Critic):
         if data.predicted_clearance_m is None and data.ctx.field is None:
             return None
         soon = getattr(self, "_soon", None)
-        if soon is not None:
-            return self.lethal_cost * soon * data.in_collision.float()
-        return self.lethal_cost * data.in_collision.float()
+        lethal = self.lethal_cost * (soon if soon is not None else 1.0) * data.in_collision.float()
+        touching = getattr(self, "_touching", None)
+        if touching is not None and self.contact_time_cost > 0:
+            lethal = lethal + self.contact_time_cost * touching
+        return lethal
 
 
 class EffortCritic(Critic):

@@ -187,3 +187,21 @@ def test_clearance_scores_the_predicted_clearance_when_the_rollout_has_one():
     # no prediction: the wall in the field makes every one lethal
     c = crit(torch.zeros(3, 5, 2), Rollout(poses), ctx(field=field))
     assert (c >= 1000.0).all()
+
+
+def test_in_contact_the_way_out_costs_less_than_the_push_on():
+    """Every sequence starts touching a wall (the robot is against it): the one that leaves
+    contact after one step costs less than the one that stays in contact, by the contact-time
+    term; with the term off they cost the same lethal amount."""
+    wall = np.stack([np.full(61, 0.62), np.linspace(-3, 3, 61)], -1)      # the front circle reaches past x = 0.62
+    field = DistanceField(wall, (0.0, 0.0), 8.0, 0.05)
+    away = torch.tensor([[-0.05 * k, 0.0, 0.0] for k in range(1, 11)])[None]     # backs off 5 cm a step
+    push = torch.tensor([[0.02 * k, 0.0, 0.0] for k in range(1, 11)])[None]      # creeps on
+    poses = torch.cat([away, push])
+    crit = only("clearance", clearance_lethal_cost=1000.0, clearance_margin_m=0.3, clearance_contact_time_cost=500.0)
+    c = crit(torch.zeros(2, 10, 2), Rollout(poses), ctx(field=field))
+    assert (c >= 1000.0).all()                                           # both touch: both lethal
+    assert c[1].item() - c[0].item() >= 0.5 * 500.0                      # in contact 10/10 steps against <= 3/10
+    off = only("clearance", clearance_lethal_cost=1000.0, clearance_margin_m=0.3, clearance_contact_time_cost=0.0)
+    c0 = off(torch.zeros(2, 10, 2), Rollout(poses), ctx(field=field))
+    assert abs(c0[1].item() - c0[0].item()) < 2.0                        # only the soft margin differs

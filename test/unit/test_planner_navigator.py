@@ -231,6 +231,54 @@ def test_learned_model_reads_history_and_predicted_clearance():
     assert tuple(wm.obs["hist_cmd"].shape) == (1, 3, 2)
 
 
+class _BlindSceneModel(_SceneWorldModel):
+    """Its scene head sees nothing: 5 m of clearance at every step, whatever the scan shows."""
+
+    def rollout(self, z, actions):
+        z = super().rollout(z, actions)
+        z[..., 3] = 5.0
+        return z
+
+
+def test_learned_model_never_hides_an_obstacle_the_scan_shows():
+    """With tracked_scene (the default) the learned planner scores the footprint at the model's
+    predicted poses against the scan too, and keeps the smaller clearance: a wall 1.5 m ahead
+    that the model's scene head misses still makes driving into it lethal, and a mover that
+    the tracker saw coming closes the clearance as it comes. Off, the model alone decides."""
+    from world_model_planner.planner_node.critics import Footprint
+
+    wall = np.stack([np.full(41, 1.5), np.linspace(-2.0, 2.0, 41)], -1)               # x = 1.5
+    m = LearnedModel(_BlindSceneModel(), device="cpu")
+    m.set_geometry(Footprint(0.99, 0.67, 5), 8.0, 0.05)
+    m.scene_update(0.0, wall, np.zeros(2))
+    forward = torch.zeros(2, 10, 2)
+    forward[0, :, 0] = 1.0                                                              # 1 m in 1 s
+    state = m.reset_state([0.0, 0.0, 0.0], [0.0, 0.0], SCAN)
+    clear = m.rollout(state, forward).clearance_m
+    assert clear[0, -1].item() < 0.0 < clear[1, -1].item() < 1.0                        # into the wall / standing
+    fp = m.footprint                                                                    # front circle to the wall
+    assert clear[1, -1].item() == pytest.approx(1.5 - max(fp.offsets) - fp.radius, abs=0.06)
+    m.tracked_scene = False
+    alone = m.rollout(m.reset_state([0.0, 0.0, 0.0], [0.0, 0.0], SCAN), forward).clearance_m
+    assert torch.all(alone == 5.0)
+    # a mover: the tracker sees a person walk toward the robot; standing still, the clearance
+    # shrinks along the horizon as the extrapolated person comes
+    m.tracked_scene = True
+    m2 = LearnedModel(_BlindSceneModel(), device="cpu")
+    m2.set_geometry(Footprint(0.99, 0.67, 5), 8.0, 0.05)
+    ring = 0.2 * np.stack([np.cos(np.linspace(0, 6.2, 12)), np.sin(np.linspace(0, 6.2, 12))], -1)
+    for k in range(8):
+        m2.scene_update(0.1 * k, ring + [4.0 - 0.1 * k, 0.0], np.zeros(2))              # 1 m/s toward -x
+    still = m2.rollout(m2.reset_state([0.0, 0.0, 0.0], [0.0, 0.0], SCAN), torch.zeros(1, 20, 2)).clearance_m[0]
+    assert still[-1].item() < still[0].item() - 1.0
+    # through the navigator: the parameter reaches the model, and it drives into no wall
+    nav = Navigator("flat", LearnedModel(_BlindSceneModel(), device="cpu"), small())
+    assert nav.model.tracked_scene
+    nav.cfg.nav.tracked_scene = False
+    nav.reconfigure(nav.cfg)
+    assert not nav.model.tracked_scene
+
+
 def test_classic_id_with_a_bad_sysid_file_is_refused_naming_it(tmp_path):
     from world_model_planner.planner_node.sysid import SysIdError
 
