@@ -161,3 +161,47 @@ def test_q_or_sigint_ends_cleanly_with_the_summary(tmp_path, node_env, how):
         person.assert_clean()
     finally:
         person.close()
+
+
+def _children(pid: int) -> set[int]:
+    out = set()
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                fields = Path(f"/proc/{d}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                out.add(int(d))
+    return out
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_sigint_while_the_stack_comes_up_ends_cleanly(tmp_path, node_env):
+    """Ctrl-C before the gate, while the nodes are still starting (importing): one line, no
+    traceback from the session or from any node, no node left running."""
+    person = Person(tmp_path, node_env)
+    try:
+        nodes, deadline = set(), time.monotonic() + 60
+        while not nodes:
+            assert person.p.proc.poll() is None and time.monotonic() < deadline, person.stderr()
+            nodes |= _children(person.p.proc.pid)
+            time.sleep(0.05)
+        until = time.monotonic() + 0.5                  # the rest of the stack starts
+        while time.monotonic() < until:
+            nodes |= _children(person.p.proc.pid)
+            time.sleep(0.05)
+        assert "press any key" not in person.screen()   # still coming up
+        person.p.proc.send_signal(signal.SIGINT)
+        assert person.end() == 130, person.output() + person.stderr()
+        assert "interrupted" in person.stderr()
+        person.assert_clean()
+        assert len(nodes) >= 3 and not [n for n in nodes if _running(n)], nodes
+    finally:
+        person.close()

@@ -193,10 +193,14 @@ class Monitor:
     def __init__(self, domain_id: int):
         self._node = EpisodeNode(domain_id)
         self.node = self._node.node
-        self.odom = OdomTrack(self.node)
-        self.diag = DiagnosticsReader(self.node)
-        self.goal = GoalSender(self.node)
-        self.lifecycle = LifecycleClient(self.node)
+        try:
+            self.odom = OdomTrack(self.node)
+            self.diag = DiagnosticsReader(self.node)
+            self.goal = GoalSender(self.node)
+            self.lifecycle = LifecycleClient(self.node)
+        except BaseException:   # e.g. Ctrl-C: the caller never gets a monitor to close
+            self._node.close()
+            raise
 
     def send_goal(self, x: float, y: float) -> None:
         last = self.odom.last()

@@ -24,12 +24,19 @@ class EpisodeNode:
 
         self.context = rclpy.context.Context()
         rclpy.init(context=self.context, domain_id=domain_id)
-        self.node = rclpy.create_node(f"wmp_episode_monitor_{domain_id}", context=self.context)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
         self._stop = False
         self._thread = threading.Thread(target=self._spin, daemon=True)
-        self._thread.start()
+        try:
+            self.node = rclpy.create_node(f"wmp_episode_monitor_{domain_id}", context=self.context)
+            self.executor = SingleThreadedExecutor(context=self.context)
+            self.executor.add_node(self.node)
+            self._thread.start()
+        except BaseException:   # Ctrl-C while coming up: no spinning thread or live context is left
+            self._stop = True   # behind (at exit they abort the interpreter: "terminate called")
+            if self._thread.is_alive():
+                self._thread.join(2.0)
+            rclpy.try_shutdown(context=self.context)
+            raise
 
     def _spin(self):
         while not self._stop and self.context.ok():

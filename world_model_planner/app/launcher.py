@@ -4,7 +4,8 @@ Each node runs as ``<bin>/<executable> --ros-args ...`` in its own process group
 own log file, in a private ``ROS_DOMAIN_ID`` with ``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST``
 (:mod:`world_model_planner.testing.domain`: the lease and the environment tests use too) so
 nothing leaves the machine and parallel runs do not hear each other. Teardown sends
-SIGINT (the nodes shut down cleanly) and SIGKILLs whatever is left after a timeout.
+SIGINT (the nodes shut down cleanly; SIGTERM to a node still importing, which ends quietly)
+and SIGKILLs whatever is left after a timeout.
 
 Readiness (topics seen, lifecycle nodes active) is checked over ROS by
 :mod:`world_model_planner.app.episode`; this module never imports rclpy.
@@ -64,6 +65,22 @@ class NodeProc(NodeProcess):
         return self.spec.fqn
 
 
+def stop_signal(pid: int) -> int:
+    """SIGINT for a node whose rclpy is up (it shuts down cleanly); SIGTERM for one that is still
+    starting (importing: a KeyboardInterrupt there prints a traceback, SIGTERM ends it quietly,
+    before anything was opened). rclpy.init installs the SIGTERM handler that /proc/PID/status
+    shows; where there is no /proc, SIGINT."""
+    try:
+        with open(f"/proc/{int(pid)}/status") as f:
+            for line in f:
+                if line.startswith("SigCgt:"):
+                    caught = int(line.split()[1], 16)
+                    return signal.SIGINT if caught >> (signal.SIGTERM - 1) & 1 else signal.SIGTERM
+    except (OSError, ValueError):
+        pass
+    return signal.SIGINT
+
+
 class Stack:
     """Processes for a list of NodeSpecs, started in order, stopped in reverse order.
 
@@ -105,9 +122,10 @@ class Stack:
         return {p.name: p.cpu_s() for p in self.procs}
 
     def stop(self, timeout_s: float = 8.0) -> dict[str, int | None]:
-        """SIGINT every node (reverse order), wait up to ``timeout_s``, SIGKILL the rest."""
+        """SIGINT every node (reverse order; SIGTERM to one still starting, see
+        :func:`stop_signal`), wait up to ``timeout_s``, SIGKILL the rest."""
         for p in reversed(self.procs):
-            p.signal(signal.SIGINT)
+            p.signal(stop_signal(p.proc.pid))
         deadline = time.monotonic() + timeout_s
         for p in reversed(self.procs):
             try:

@@ -143,6 +143,7 @@ def run_session(opts: SessionOptions) -> dict:
     lease = DomainLease()
     console = None
     reason = "error"
+    went = not human              # a person's session passed the start gate
     wall0 = time.monotonic()
     try:
         with Stack(session_specs(opts, recording), log_dir, lease.domain_id) as stack:
@@ -174,6 +175,7 @@ def run_session(opts: SessionOptions) -> dict:
                         f"limit {time_limit_s:.0f} s", keyboard=opts.input == "keyboard",
                         shared=opts.mode == "shared", screen_path=_screen_path(recording))
                 reason = _drive(stack, mon, scenario, time_limit_s, opts, console)
+                went = went or (console is not None and console.counting)
                 if operator is not None:
                     operator.stop()
                 if console is not None:
@@ -192,8 +194,9 @@ def run_session(opts: SessionOptions) -> dict:
     try:
         summary = summarize(recording, scenario_name=opts.scenario)
     except InputError as exc:   # e.g. a session quit before any /odom after the goal
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         summary = {"recording": str(recording), "meta": {}, "metrics": None,
-                   "metrics_error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}
+                   "metrics_error": why if went else "it ended at the start gate, before go: nothing was driven"}
     summary.update({"end_reason": reason, "wall_s": round(time.monotonic() - wall0, 2),
                     "log_dir": str(log_dir), "time_limit_s": time_limit_s, "scenario": scenario.name})
     if human:
