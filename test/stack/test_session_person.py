@@ -205,3 +205,27 @@ def test_sigint_while_the_stack_comes_up_ends_cleanly(tmp_path, node_env):
         assert len(nodes) >= 3 and not [n for n in nodes if _running(n)], nodes
     finally:
         person.close()
+
+
+def test_shared_mode_person_gate_interventions_and_q(tmp_path, node_env):
+    """Shared mode with a person: the same gate; the planner drives, a key takes over (one
+    intervention on the status line and in the summary); q ends it cleanly."""
+    person = Person(tmp_path, node_env, "--mode", "shared", "--planner", "classic")
+    try:
+        gate = person.wait_screen("press any key to start")
+        assert "interventions 0" in gate
+        person.p.type(b"x")
+        person.wait_screen("time left 59.", timeout=30)
+        deadline = time.monotonic() + 30
+        while speed(person.screen()) < 0.1:          # the planner drives
+            assert time.monotonic() < deadline, person.screen()
+            time.sleep(0.1)
+        person.p.type(b"a")                           # the person takes over: turn left
+        person.wait_screen("interventions 1", timeout=20)
+        person.p.type(b" q")
+        assert person.end() == 0, person.output() + person.stderr()
+        out = person.output()
+        assert "session operator_quit: " in out and "interventions 1" in out, out[-2000:]
+        person.assert_clean()
+    finally:
+        person.close()
