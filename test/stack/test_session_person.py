@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from world_model_planner.teleop.tui import ARROWS, HEADER_ROWS
+from world_model_planner.teleop.tui import ARROWS, CART, HEADER_ROWS
 from world_model_planner.testing.processes import PtyProc
 
 WMP = str(Path(sys.executable).parent / "wmp")
@@ -23,12 +23,12 @@ pytestmark = pytest.mark.slow
 class Person:
     """`wmp session` on a pty; ``screen()`` is the session's current screen as text."""
 
-    def __init__(self, tmp_path, node_env, *extra):
+    def __init__(self, tmp_path, node_env, *extra, scenario="open"):
         self.out = tmp_path / "sessions"
         self.err_path = tmp_path / "stderr.txt"
         self._err = open(self.err_path, "wb")
         env = dict(node_env, TERM="xterm-256color")
-        self.p = PtyProc([WMP, "session", "--scenario", "open", "--operator", "alice", "--out", str(self.out),
+        self.p = PtyProc([WMP, "session", "--scenario", scenario, "--operator", "alice", "--out", str(self.out),
                           "--countdown", "1", *extra], env, size=(24, 80), stderr=self._err)
 
     def screen(self) -> str:
@@ -208,14 +208,15 @@ def test_sigint_while_the_stack_comes_up_ends_cleanly(tmp_path, node_env):
 
 
 def test_shared_mode_person_gate_interventions_and_q(tmp_path, node_env):
-    """Shared mode with a person: the same gate; the planner drives, a key takes over (one
-    intervention on the status line and in the summary); q ends it cleanly."""
-    person = Person(tmp_path, node_env, "--mode", "shared", "--planner", "classic")
+    """Shared mode with a person in cart_door: the same gate, the cart on the map (sim/movers);
+    the planner drives, a key takes over (one intervention on the status line and in the
+    summary); q ends it cleanly."""
+    person = Person(tmp_path, node_env, "--mode", "shared", "--planner", "classic", scenario="cart_door")
     try:
-        gate = person.wait_screen("press any key to start")
-        assert "interventions 0" in gate
+        gate = person.wait_screen(CART)               # at the gate: the paused sim re-sends the movers
+        assert "press any key to start" in gate and "interventions 0" in gate
         person.p.type(b"x")
-        person.wait_screen("time left 59.", timeout=30)
+        person.wait_screen("time left 134.", timeout=30)   # 3 x the scenario's 45 s
         deadline = time.monotonic() + 30
         while speed(person.screen()) < 0.1:          # the planner drives
             assert time.monotonic() < deadline, person.screen()
