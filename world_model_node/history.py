@@ -129,12 +129,13 @@ class HistoryBuffer:
         self._trim(self._cmd, t_s)
 
     @staticmethod
-    def _at(q: deque, t: float):
-        """Latest entry at or before t, or None."""
+    def _at(q: deque, t: float, with_scan: bool = False):
+        """Latest entry at or before t (with_scan: the latest that carries a scan), or None."""
         best = None
         for e in q:
             if e[0] <= t + 1e-6:
-                best = e
+                if not with_scan or e[2] is not None:
+                    best = e
             else:
                 break
         return best
@@ -150,8 +151,10 @@ class HistoryBuffer:
             c = self._at(self._cmd, t)
             h.vel[k] = o[1]
             h.cmd[k] = c[1] if c is not None else 0.0
-            if h.scan is not None and o[2] is not None and o[2].shape[0] == scan_beams:
-                h.scan[k] = o[2]
+            # odometry usually comes faster than scans: the scan in force is the latest one
+            s = o if o[2] is not None or h.scan is None else self._at(self._obs, t, with_scan=True)
+            if h.scan is not None and s is not None and s[2].shape[0] == scan_beams:
+                h.scan[k] = s[2]
             h.valid[k] = True
         # pad invalid rows before the first valid one with that row's observation
         if h.valid.any():
