@@ -167,7 +167,8 @@ class PersonConsole:
 
         if not force and now < self._next_draw:
             return
-        self._next_draw = now + 1.0 / DRAW_HZ
+        period = 1.0 / DRAW_HZ     # a steady cadence: the loop's polling delay does not add up
+        self._next_draw = self._next_draw + period if now - self._next_draw < period else now + period
         with self._lock:
             odom, scan, iv = self._odom, self._scan, self.interventions
             st_movers = list(self._movers.values())
