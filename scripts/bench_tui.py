@@ -13,6 +13,8 @@ frame and terminal size:
   leaves it out).
 
 The session redraws at ``session_person.DRAW_HZ``; the achievable rate is 1 / (median frame time).
+Last, the redraw rate the session's loop reaches: a PersonConsole on a real rclpy node (private
+domain), stepped as the session's drive loop steps it, its draws counted for ``--loop-s`` seconds.
 
     .venv/bin/python scripts/bench_tui.py [--scenario walkers] [--frames 300] [--path-points 3000]
 """
@@ -143,6 +145,52 @@ def time_draw_in_pty(sc, fr: list, rows: int, cols: int) -> list[float]:
     return times
 
 
+class _CountingView:
+    """TerminalView's interface, counting draws (the loop's rate, without terminal I/O)."""
+
+    def __init__(self, rows: int, cols: int):
+        self.rows, self.cols, self.draws = rows, cols, []
+
+    def size(self):
+        return self.rows, self.cols
+
+    def draw(self, lines):
+        self.draws.append(time.monotonic())
+
+    def keys(self):
+        return []
+
+    def close(self):
+        pass
+
+
+def session_loop_hz(scenario: str, rows: int, cols: int, seconds: float) -> float:
+    """Redraws per second of PersonConsole stepped as session._drive_loop steps it (20 ms sleeps)."""
+    import rclpy
+
+    from world_model_planner.app.session_person import PersonConsole
+    from world_model_planner.sim.scenario import load_scenario
+    from world_model_planner.testing.domain import DomainLease
+
+    lease = DomainLease()
+    ctx = rclpy.context.Context()
+    rclpy.init(context=ctx, domain_id=lease.domain_id)
+    node = rclpy.create_node("bench_tui_loop", context=ctx)
+    try:
+        view = _CountingView(rows, cols)
+        console = PersonConsole(node, load_scenario(scenario), "bench", view=view)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < seconds:
+            console.step(time.monotonic(), 60.0, 0)
+            time.sleep(0.02)
+        d = view.draws
+        return (len(d) - 1) / (d[-1] - d[0])
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown(context=ctx)
+        lease.release()
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenario", default="walkers")
@@ -150,6 +198,7 @@ def main(argv=None) -> int:
     ap.add_argument("--path-points", type=int, default=3000)
     ap.add_argument("--beams", type=int, default=720)
     ap.add_argument("--no-curses", action="store_true", help="time render() only")
+    ap.add_argument("--loop-s", type=float, default=3.0, help="seconds of the session-loop rate (0: skip)")
     a = ap.parse_args(argv)
     from world_model_planner.app.session_person import DRAW_HZ
 
@@ -167,6 +216,10 @@ def main(argv=None) -> int:
             med = statistics.median(ms)
             print(f"{cols:>4}x{rows:<3}  {what:>13}  {med:9.2f}  {ms[int(0.95 * (len(ms) - 1))]:7.2f}  "
                   f"{ms[-1]:7.2f}  {1e3 / med:8.0f}")
+    if a.loop_s > 0:
+        for rows, cols in SIZES:
+            hz = session_loop_hz(a.scenario, rows, cols, a.loop_s)
+            print(f"session loop at {cols}x{rows}: {hz:.1f} redraws/s (target {DRAW_HZ:g})")
     return 0
 
 
