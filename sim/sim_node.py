@@ -108,6 +108,7 @@ class SimNode(Node):
         self.paused = bool(c.start_paused)
         self.lockstep_timeouts = 0
         self._last_obs: list = []
+        self._movers_shown = False
         self._warned: dict[str, float] = {}
         self._rtf_window: list[tuple[float, float]] = []
         self._start_episode()
@@ -284,10 +285,11 @@ class SimNode(Node):
             out.append((self.pub_loc, sim_msgs.localization_msg(
                 t, mf.map_pose(w.true_pose(), self._loc_rng), c.map_frame, mf.noise_xy_m, mf.noise_yaw_rad)))
             self.next_loc_s = max(self.next_loc_s + 1.0 / c.localization_rate_hz, t)
-        if c.movers_rate_hz > 0 and w.movers.specs and t >= self.next_movers_s - 1e-9:
+        if c.movers_rate_hz > 0 and (w.movers.specs or self._movers_shown) and t >= self.next_movers_s - 1e-9:
             poses = [mf.odom_pose(q, t) for q in w.movers.poses()]   # the frame /odom is in
             out.append((self.pub_movers, sim_msgs.movers_msg(t, w.movers.specs, poses, c.odom_frame)))
             self.next_movers_s = max(self.next_movers_s + 1.0 / c.movers_rate_hz, t)
+            self._movers_shown = bool(w.movers.specs)   # a reset to none sends one DELETEALL
         pose = mf.odom_pose(w.pose(), t)
         if self.pub_tf is not None:
             tf = sim_msgs.tf_msg(t, pose, c.odom_frame, c.base_frame)

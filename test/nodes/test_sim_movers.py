@@ -1,12 +1,13 @@
 """sim_node publishes its movers' ground truth on sim/movers (visualization_msgs/MarkerArray in the
 odom frame): a cylinder per person of its radius, a cube per cart of its size, facing its travel,
-at the mover's pose, at ``movers_rate_hz`` of simulated time."""
+at the mover's pose, at ``movers_rate_hz`` of simulated time; a reset to a scenario without movers clears them."""
 import math
 
 import pytest
 
 from world_model_planner.core.rosconv import stamp_to_sec, yaw_of
 from world_model_planner.testing.processes import REPO, NodeProcess
+from world_model_planner.testing.ros import set_params
 
 # A person and a cart that wait at their first waypoint (long start delays), so their poses are known;
 # a second person walks back and forth at 0.5 m/s from t = 0.
@@ -25,6 +26,7 @@ movers:
 
 
 def test_sim_movers_markers_sit_at_the_movers_poses(probe, node_env, tmp_path):
+    from std_srvs.srv import Trigger
     from visualization_msgs.msg import Marker, MarkerArray
 
     scenario = tmp_path / "movers_markers.yaml"
@@ -57,6 +59,11 @@ def test_sim_movers_markers_sit_at_the_movers_poses(probe, node_env, tmp_path):
         stamps = sorted({stamp_to_sec(m.markers[0].header.stamp) for m in msgs})
         gaps = [b - a for a, b in zip(stamps, stamps[1:])]
         assert gaps and all(g == pytest.approx(0.1, abs=1e-3) for g in gaps), gaps
+        # ~/reset to a scenario without movers: one DELETEALL clears them (RViz, the person's map)
+        assert set_params(probe, "sim_node", scenario="open")[0].successful
+        assert probe.call(Trigger, "/sim_node/reset", Trigger.Request()).success
+        probe.wait_for("/sim/movers", lambda m: [k.action for k in m[-1].markers] == [Marker.DELETEALL],
+                       timeout=20, proc=sim)
         assert sim.stop() == 0
         assert "Traceback" not in sim.log_path.read_text(errors="replace")
     finally:
