@@ -78,11 +78,10 @@ class ClearanceCritic(Critic):
                                          "cost by how soon the first contact comes (full at the first step, 1/H "
                                          "at the last), so that when every sequence meets a mover the one that "
                                          "meets it latest (e.g. stopping) wins."),
-        "clearance_contact_time_cost": param(500.0, "Added cost times the fraction of the horizon the footprint "
-                                             "spends in contact: when every sequence touches (the robot already "
-                                             "against an obstacle, or a mover that reaches it whatever it does), the "
-                                             "one that leaves contact soonest wins, not the one that pushes on "
-                                             "toward the goal.", range=(0.0, 1e9)),
+        "clearance_contact_time_cost": param(500.0, "For sequences in contact from the first step (the robot "
+                                             "already against something): added cost times the share of the "
+                                             "horizon spent in contact, so that the one that leaves contact soonest "
+                                             "wins, not the one that pushes on toward the goal.", range=(0.0, 1e9)),
     }
 
     def initialize(self, cfg):
@@ -108,7 +107,9 @@ class ClearanceCritic(Critic):
             hit = touch.any(1)
         else:
             return data.zeros()
-        self._touching = touch.float().mean(1)                                  # (B,) share of steps in contact
+        # only sequences already touching at the first step (the robot is against something now):
+        # elsewhere the contact-time term would reward dashing past a mover over waiting for it
+        self._touching = touch.float().mean(1) * touch[:, 0].float()            # (B,) share of steps in contact
         data.clearance_m = d
         data.in_collision = data.in_collision | hit
         return (torch.relu(self.margin_m - d) / max(self.margin_m, 1e-6)).mean(1)

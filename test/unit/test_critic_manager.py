@@ -20,7 +20,8 @@ OLD_CRITICS = ["goal", "heading", "collision", "clearance", "effort", "smoothnes
 
 def frozen_if_chain(cfg, actions, roll, ctx):
     """The cost as planner_node/critics.py computed it before the critics became classes (plus
-    the contact-time term added since: clearance_contact_time_cost x the share of steps in contact)."""
+    the contact-time term added since: clearance_contact_time_cost x the share of steps in contact,
+    for sequences in contact from the first step)."""
     poses, out = roll.poses, []
     zeros = poses.new_zeros(poses.shape[0])
     end = torch.linalg.norm(poses[:, -1, :2] - ctx.target, dim=-1)
@@ -39,7 +40,7 @@ def frozen_if_chain(cfg, actions, roll, ctx):
         elif n == "clearance":
             d = Critics(cfg).footprint_distance(poses, ctx.field)
             hit = (d < 0).any(1).float()
-            share = (d < 0).float().mean(1)
+            share = (d < 0).float().mean(1) * (d[:, 0] < 0).float()
             raw = (torch.relu(cfg.clearance_margin_m - d) / max(cfg.clearance_margin_m, 1e-6)).mean(1)
         elif n == "effort":
             e = ((actions / torch.tensor(ctx.a_max)) ** 2).sum(-1).mean(1)

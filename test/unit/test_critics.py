@@ -202,6 +202,9 @@ def test_in_contact_the_way_out_costs_less_than_the_push_on():
     c = crit(torch.zeros(2, 10, 2), Rollout(poses), ctx(field=field))
     assert (c >= 1000.0).all()                                           # both touch: both lethal
     assert c[1].item() - c[0].item() >= 0.5 * 500.0                      # in contact 10/10 steps against <= 3/10
+    late = torch.tensor([[-0.3 + 0.1 * k, 0.0, 0.0] for k in range(1, 11)])[None]  # free, then touching from step 3
+    c_late = crit(torch.zeros(1, 10, 2), Rollout(late), ctx(field=field))
+    assert 1000.0 <= c_late[0].item() < 1002.0                          # not in contact now: no contact-time term
     off = only("clearance", clearance_lethal_cost=1000.0, clearance_margin_m=0.3, clearance_contact_time_cost=0.0)
     c0 = off(torch.zeros(2, 10, 2), Rollout(poses), ctx(field=field))
     assert abs(c0[1].item() - c0[0].item()) < 2.0                        # only the soft margin differs
