@@ -341,10 +341,16 @@ class LearnedModel(TrackedScene):
 
     @torch.inference_mode()
     def rollout(self, state: dict, actions: torch.Tensor) -> Rollout:
-        z = self.model.rollout(state["z"], actions)                          # (B, H, D)
+        fused = getattr(self.model, "rollout_heads", None)                  # one fused pass where the model has it
+        if fused is not None:
+            z, logit, clear = fused(state["z"], actions, clearance=self.has_scene)
+        else:
+            z = self.model.rollout(state["z"], actions)                      # (B, H, D)
+            logit = self.model.collision_logit(z)
+            clear = self.model.min_clearance(z) if self.has_scene else None
         poses = self.model.pose(z)                                           # (B, H, 3)
-        coll = torch.sigmoid(self.model.collision_logit(z))                 # (B, H)
-        clear = self.model.min_clearance(z).clamp_min(0.0) if self.has_scene else None   # (B, H)
+        coll = torch.sigmoid(logit)                                          # (B, H)
+        clear = clear.clamp_min(0.0) if clear is not None else None         # (B, H)
         if "field" in state:
             seen = self.clearance(poses, state)                              # (B, H) or None
             if seen is not None:

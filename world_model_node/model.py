@@ -53,6 +53,7 @@ from world_model_planner.core.mathutil import wrap_angle
 
 from world_model_planner.world_model_node.encoders import (  # noqa: F401 - re-exported
     VEL_DIMS, ImageEncoder, ObsEncoder, ScanEncoder, clean_scan, footprint_ranges, mlp)
+from world_model_planner.world_model_node.fused import FusedRollout
 
 POSE_DIMS = 3
 EXPLICIT_DIMS = POSE_DIMS + VEL_DIMS
@@ -406,13 +407,56 @@ class WorldModel(nn.Module):
         return self.predictor(z, a)
 
     def rollout(self, z0: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """z0 (B, D) or (1, D), actions (B, H, 2) -> z (B, H, D): z[:, k] after actions[:, k]."""
+        """z0 (B, D) or (1, D), actions (B, H, 2) -> z (B, H, D): z[:, k] after actions[:, k].
+
+        Without autograd (planning, evaluation) this is the fused computation of
+        ``world_model_node.fused`` (the same numbers within float32 rounding); with autograd
+        (training) it is :meth:`rollout_reference`."""
+        self._check_rollout(z0, actions)
+        fused = self._fused(z0, actions)
+        return fused.rollout(z0, actions) if fused is not None else self.rollout_reference(z0, actions)
+
+    def rollout_heads(self, z0: torch.Tensor, actions: torch.Tensor, clearance: bool = True):
+        """The planner's hot path: z0 (B, D) or (1, D), actions (B, H, 2) -> (z (B, H, D),
+        collision logit (B, H), smallest predicted clearance (B, H) metres, or None without
+        ``clearance`` or a scene head); what :meth:`rollout`, :meth:`collision_logit` and
+        :meth:`min_clearance` give, fused where autograd is off."""
+        self._check_rollout(z0, actions)
+        fused = self._fused(z0, actions)
+        if fused is None:
+            z = self.rollout_reference(z0, actions)
+            return z, self.collision_logit(z), (self.min_clearance(z) if clearance and self.has_scene else None)
+        z = fused.rollout(z0, actions)
+        return z, fused.collision_logit(z), (fused.min_clearance(z) if clearance and self.has_scene else None)
+
+    def _check_rollout(self, z0: torch.Tensor, actions: torch.Tensor) -> None:
         if actions.dim() != 3 or actions.shape[-1] != 2:
             raise ValueError(f"actions: expected (B, H, 2), got {tuple(actions.shape)}")
+        if z0.dim() != 2 or z0.shape[0] not in (1, actions.shape[0]):
+            raise ValueError(f"z0: expected batch 1 or {actions.shape[0]}, got {z0.shape[0]}")
+
+    def _fused(self, z0: torch.Tensor, actions: torch.Tensor):
+        """The FusedRollout for these inputs, or None where the reference computation must run
+        (autograd on, another dtype or device, a non-default predictor or head)."""
+        if torch.is_grad_enabled() and (z0.requires_grad or actions.requires_grad
+                                        or any(p.requires_grad for p in self.parameters())):
+            return None
+        fused = self.__dict__.get("_fused_rollout")
+        if fused is None or fused.model is not self:
+            fused = FusedRollout(self)
+            fused.ok = fused.supported()
+            self.__dict__["_fused_rollout"] = fused
+        w = self.predictor.net[0].weight
+        if not fused.ok or z0.dtype != w.dtype or z0.device != w.device or actions.device != w.device:
+            return None
+        return fused
+
+    def rollout_reference(self, z0: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """:meth:`rollout` step by step through the predictor (differentiable; the definition
+        the fused computation is tested against)."""
+        self._check_rollout(z0, actions)
         b, horizon = actions.shape[0], actions.shape[1]
         z = z0.expand(b, -1) if z0.shape[0] == 1 else z0
-        if z.shape[0] != b:
-            raise ValueError(f"z0: expected batch 1 or {b}, got {z0.shape[0]}")
         out = []
         for k in range(horizon):
             z = self.predictor(z, actions[:, k])

@@ -1,0 +1,207 @@
+"""The planner's hot path: a world model's rollout and heads as one fused computation.
+
+``FusedRollout(model).run(z0, actions)`` gives what ``model.rollout`` followed by
+``model.collision_logit`` and ``model.min_clearance`` give, without the per-step overhead of
+the reference computation (``Predictor.forward`` step by step):
+
+- the predictor's first layer reads the latent z as it is laid out: the input scalings
+  (velocity, command memory) are folded into its weights and the columns of inputs it does
+  not read (the pose) are zero, so no input is concatenated or divided per step;
+- the action's part of the first layer (and its bias) is one matrix product over all
+  ``(B, H)`` actions before the loop;
+- the output layer's rows for the velocity and the pose correction carry their scales
+  (``vw_scale``, ``dt_s``);
+- each step writes the next latent straight into its slot of the preallocated (B, H, D)
+  result (no ``torch.cat`` / ``torch.stack``), activations run in place;
+- the scene's ego-motion prior turns the sectors with one gather on the scene repeated twice
+  (no per-sector remainder);
+- the collision head runs once on the stacked (B * H, D) latents, its first layer folded like
+  the predictor's; the smallest clearance is clamped and scaled after the minimum (the same
+  numbers: both are monotone).
+
+The folded weights are built once per parameter version (cached; an optimiser step or a
+``load_state_dict`` makes a new set). Results equal the reference within float32 rounding
+(test/unit/test_wm_fused.py states the tolerance). The fused path needs the default
+architecture (Linear / SiLU MLPs for the predictor and the collision head) and runs without
+autograd; ``supported`` says whether it applies, and ``WorldModel`` falls back to the reference
+computation where it does not.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+POSE_DIMS, VEL_DIMS = 3, 2
+EXPLICIT_DIMS = POSE_DIMS + VEL_DIMS
+
+
+def _silu_mlp_layers(net: nn.Module) -> list[nn.Linear] | None:
+    """The Linear layers of a Sequential that alternates Linear and SiLU (at least two Linear
+    layers, ending in one), or None for any other module."""
+    if not isinstance(net, nn.Sequential) or len(net) % 2 != 1:
+        return None
+    layers = list(net)
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, nn.Linear if i % 2 == 0 else nn.SiLU) or (i % 2 == 0 and layer.bias is None):
+            return None
+    return layers[0::2] if len(layers) >= 3 else None
+
+
+class FusedRollout:
+    """Fused rollout + heads of one ``WorldModel`` (see the module docstring)."""
+
+    def __init__(self, model):
+        self.model = model
+        self._key = None
+        self._w: dict = {}
+        cfg = model.cfg
+        self.mem, self.sectors, self.ex = cfg.cmd_memory, cfg.scene_sectors, cfg.explicit_dims
+        self.dh = cfg.h_dims
+
+    # -- applicability -------------------------------------------------------------------
+    def supported(self) -> bool:
+        """True when the model has the default predictor and collision-head architecture."""
+        from world_model_planner.world_model_node.model import Predictor
+
+        m = self.model
+        return (type(m.predictor) is Predictor and _silu_mlp_layers(m.predictor.net) is not None
+                and _silu_mlp_layers(m.collision_head) is not None)
+
+    def _params(self) -> list[torch.Tensor]:
+        return list(self.model.predictor.net.parameters()) + list(self.model.collision_head.parameters())
+
+    # -- folded weights ------------------------------------------------------------------
+    def weights(self) -> dict:
+        """The folded weights for the parameters as they are now (rebuilt when any changed)."""
+        params = self._params()
+        key = tuple((id(p), p.data_ptr(), p._version, p.dtype, p.device) for p in params)
+        if key != self._key:
+            with torch.no_grad():
+                self._w = self._fold()
+            self._key = key
+        return self._w
+
+    def _fold(self) -> dict:
+        m, p = self.model, self.model.predictor
+        dh, mem, s, ex = self.dh, self.mem, self.sectors, self.ex
+        layers = _silu_mlp_layers(p.net)
+        w1, b1 = layers[0].weight, layers[0].bias                    # (hid, dh + 4 + 2L + S)
+        hid, dtype, dev = w1.shape[0], w1.dtype, w1.device
+        d = ex + dh
+        vs = p.vw_scale.to(dtype)
+        w1z = torch.zeros(hid, d, dtype=dtype, device=dev)            # reads z as laid out
+        w1z[:, POSE_DIMS:EXPLICIT_DIMS] = w1[:, dh:dh + 2] / vs
+        if mem:
+            w1z[:, EXPLICIT_DIMS:EXPLICIT_DIMS + 2 * mem] = w1[:, dh + 4:dh + 4 + 2 * mem] / p.mem_scale.to(dtype)
+        if s:
+            w1z[:, EXPLICIT_DIMS + 2 * mem:ex] = w1[:, dh + 4 + 2 * mem:]
+        w1z[:, ex:] = w1[:, :dh]
+        w1a = w1[:, dh + 2:dh + 4] / vs                               # (hid, 2)
+        # output rows reordered (corr x, corr y, corr yaw, velocity 2, scene S, h) and scaled
+        # (corr by dt_s, velocity by vw_scale): the pose correction is then one complex number
+        wo, bo = layers[-1].weight, layers[-1].bias                   # rows: h, velocity 2, corr 3, scene S
+        order = torch.cat([torch.arange(dh + 2, dh + 5), torch.arange(dh, dh + 2),
+                           torch.arange(dh + 5, dh + 5 + s), torch.arange(0, dh)]).to(dev)
+        scale = torch.ones(wo.shape[0], dtype=dtype, device=dev)
+        scale[:3] = m.cfg.dt_s
+        scale[3:5] = vs
+        wo, bo = wo[order] * scale[:, None], bo[order] * scale
+        if wo.shape[0] % 2:                   # an even width keeps (corr x, corr y) viewable as complex
+            wo, bo = torch.cat([wo, wo.new_zeros(1, hid)]), torch.cat([bo, bo.new_zeros(1)])
+        # the collision head reads (velocity / vw_scale, scene, h): z's columns from the scene on
+        heads = _silu_mlp_layers(m.collision_head)
+        c1 = heads[0].weight                                          # (hh, 2 + S + dh)
+        c1z = torch.zeros(c1.shape[0], d, dtype=dtype, device=dev)
+        c1z[:, POSE_DIMS:EXPLICIT_DIMS] = c1[:, :2] / vs
+        c1z[:, EXPLICIT_DIMS + 2 * mem:] = c1[:, 2:]
+        sectors = max(s, 1)
+        step_per_m = 1.0 / p.clip_m
+        return {
+            "w1z": w1z.t().contiguous(), "w1a": w1a.t().contiguous(), "b1": b1.detach().clone(),
+            "hidden": [(lin.weight.t().contiguous(), lin.bias.detach().clone()) for lin in layers[1:-1]],
+            "wo": wo.t().contiguous(), "bo": bo,
+            "c1": c1z.t().contiguous(), "cb1": heads[0].bias.detach().clone(),
+            "chidden": [(lin.weight.t().contiguous(), lin.bias.detach().clone()) for lin in heads[1:]],
+            # ego-motion prior: (dx, dy) (B, 2) @ (2, S) = translation towards each sector, scene units
+            "towards": torch.stack([p.sector_cos, p.sector_sin]).to(dtype) * step_per_m,
+            # gather indices of the sectors and their counter-clockwise neighbours, (2S,)
+            "sector_idx": torch.cat([torch.arange(sectors), torch.arange(1, sectors + 1)]).to(dev),
+            "per_rad": sectors / (2 * math.pi),
+        }
+
+    # -- the computation -----------------------------------------------------------------
+    def rollout(self, z0: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """z0 (B, D) or (1, D), actions (B, H, 2) -> z (B, H, D), as ``WorldModel.rollout``
+        (already checked by the caller)."""
+        w = self.weights()
+        mem, s, ex = self.mem, self.sectors, self.ex
+        m0 = EXPLICIT_DIMS + 2 * mem                                  # scene start
+        b, horizon = actions.shape[0], actions.shape[1]
+        half_dt = 0.5 * self.model.cfg.dt_s
+        acts = actions.to(z0.dtype).contiguous()
+        zs = z0.new_empty(b, horizon, z0.shape[-1])
+        a_in = torch.addmm(w["b1"], acts.view(b * horizon, 2), w["w1a"]).view(b, horizon, -1)
+        ones = z0.new_ones(b, 2)
+        ang = z0.new_empty(b, 2)                                      # (half the yaw increment, yaw)
+        z = z0.expand(b, -1)
+        prior = s and self.model.cfg.scene_prior
+        for k in range(horizon):
+            x = F.silu(torch.addmm(a_in[:, k], z, w["w1z"]), inplace=True)
+            for wt, bias in w["hidden"]:
+                x = F.silu(torch.addmm(bias, x, wt), inplace=True)
+            out = torch.addmm(w["bo"], x, w["wo"])                   # (B, 5 + S + dh [+ 1]): corr 3, vel 2, scene, h
+            zk = zs[:, k]
+            vel, vel_next = z[:, POSE_DIMS:EXPLICIT_DIMS], zk[:, POSE_DIMS:EXPLICIT_DIMS]
+            torch.add(vel, out[:, 3:5], out=vel_next)
+            mid = torch.add(vel, vel_next).mul_(half_dt)             # (B, 2) v_mid dt, w_mid dt
+            dyaw = torch.add(mid[:, 1], out[:, 2], out=zk[:, 2])      # the yaw increment, for now
+            torch.mul(dyaw, 0.5, out=ang[:, 0])
+            ang[:, 1] = z[:, 2]
+            rot = torch.polar(ones, ang)                              # (B, 2) e^(i half), e^(i yaw)
+            step = torch.view_as_complex(out[:, 0:2]) + mid[:, 0] * rot[:, 0]      # body frame dx + i dy
+            torch.add(z[:, 0:2], torch.view_as_real(step * rot[:, 1]), out=zk[:, 0:2])
+            if s:
+                scene = z[:, m0:ex]
+                if prior:
+                    scene = self._ego_scene(scene, torch.view_as_real(step), dyaw, w)
+                torch.add(scene, out[:, 5:5 + s], out=zk[:, m0:ex]).clamp_(0.0, 1.0)
+            zk[:, 2] += z[:, 2]                                       # yaw + its increment
+            if mem:
+                zk[:, EXPLICIT_DIMS:m0 - 2] = z[:, EXPLICIT_DIMS + 2:m0]    # oldest out, a in
+                zk[:, m0 - 2:m0] = acts[:, k]
+            torch.add(z[:, ex:], out[:, 5 + s:5 + s + self.dh], out=zk[:, ex:])
+            z = zk
+        return zs
+
+    def _ego_scene(self, scene: torch.Tensor, dxy: torch.Tensor, dyaw: torch.Tensor, w: dict) -> torch.Tensor:
+        """``Predictor.ego_scene`` on (B, S): one gather of each sector and its neighbour from the
+        scene repeated twice (no per-sector remainder), then one interpolation."""
+        s = self.sectors
+        step = dxy @ w["towards"]                                     # (B, S)
+        moved = torch.where(scene < 1.0 - 1e-4, scene - step, scene)
+        shift = dyaw * w["per_rad"]
+        base = torch.floor(shift)
+        idx = w["sector_idx"] + torch.remainder(base, s).long().unsqueeze(-1)        # (B, 2S) in [0, 2S)
+        both = torch.gather(torch.cat([moved, moved], dim=-1), -1, idx)
+        return torch.lerp(both[:, :s], both[:, s:], (shift - base).unsqueeze(-1))
+
+    def collision_logit(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, H, D) -> (B, H), as ``WorldModel.collision_logit``, in one pass over B * H rows."""
+        w = self.weights()
+        flat = z.reshape(-1, z.shape[-1])
+        x = F.silu(torch.addmm(w["cb1"], flat, w["c1"]), inplace=True)
+        last = len(w["chidden"]) - 1
+        for i, (wt, bias) in enumerate(w["chidden"]):
+            x = torch.addmm(bias, x, wt)
+            if i < last:
+                x = F.silu(x, inplace=True)
+        return x.view(z.shape[:-1])
+
+    def min_clearance(self, z: torch.Tensor) -> torch.Tensor:
+        """(..., D) -> (...) metres, as ``WorldModel.min_clearance`` (minimum first, then the clamp
+        and the scale: the same numbers, on S times fewer values)."""
+        m0 = EXPLICIT_DIMS + 2 * self.mem
+        return z[..., m0:self.ex].amin(dim=-1).clamp(0.0, 1.0) * self.model.encoder.scan.clip_m
