@@ -87,13 +87,23 @@ def register(subparsers) -> None:
     p.add_argument("path", help="shard directory or one shard file")
     p.set_defaults(func=_convert)
 
-    p = subparsers.add_parser("bench-model", help="time model.rollout (the planner's hot path)")
+    p = subparsers.add_parser("bench-model", help="time model.rollout (the planner's hot path)",
+                              description="Time the rollout and heads (fused, and the step-by-step reference); "
+                                          "with --profile, where one control tick's time goes.")
     p.add_argument("--model", default=None, help="checkpoint (default: the shipped model)")
-    p.add_argument("--batch", type=int, default=512)
-    p.add_argument("--horizon", type=int, default=20)
+    p.add_argument("--batch", type=int, default=512, help="samples (default 512)")
+    p.add_argument("--horizon", type=int, default=20, help="steps per sample (default 20)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--repeats", type=int, default=50)
     p.add_argument("--device", default="auto")
+    p.add_argument("--profile", action="store_true",
+                   help="profile whole control ticks (Navigator.step on a synthetic room) section by section: "
+                        "grid update, subgoal search, scene update, encode, rollout, heads, tracked clearance, "
+                        "sampling, each critic; prints a table")
+    p.add_argument("--planners", default="hierarchical",
+                   help="--profile: comma-separated planner kinds (hierarchical, flat, classic, classic_id)")
+    p.add_argument("--ticks", type=int, default=50, help="--profile: timed ticks per planner (default 50)")
+    p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_bench)
 
 
@@ -292,12 +302,15 @@ def _bench(args) -> int:
 
     from world_model_planner.core.paths import default_model_path
 
-    from world_model_planner.world_model_node.checkpoint import load_checkpoint
+    from world_model_planner.world_model_node.checkpoint import CheckpointError, load_checkpoint
 
-    from world_model_planner.world_model_node.checkpoint import CheckpointError
-
+    for name in ("batch", "horizon", "repeats", "ticks"):
+        if getattr(args, name) < 1:
+            return _refuse("bench-model", f"--{name}: expected >= 1, got {getattr(args, name)}")
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.profile:
+        return _bench_profile(args)
     try:
         model = load_checkpoint(args.model or default_model_path(), device=args.device)
     except (CheckpointError, ValueError) as exc:
@@ -322,12 +335,70 @@ def _bench(args) -> int:
         cpu.sort()
         return wall[len(wall) // 2], wall[int(len(wall) * 0.9)], cpu[len(cpu) // 2]
 
+    def reference_heads():
+        z = model.rollout_reference(z0, acts)
+        return model.collision_logit(z), model.min_clearance(z) if model.has_scene else None
+
+    print(f"load average {_load()}")
     with torch.inference_mode():
         z = model.rollout(z0, acts)
         for name, fn in (("rollout", lambda: model.rollout(z0, acts)),
+                         ("rollout reference", lambda: model.rollout_reference(z0, acts)),
                          ("collision_logit", lambda: model.collision_logit(z)),
-                         ("rollout+collision", lambda: model.collision_logit(model.rollout(z0, acts)))):
+                         ("rollout+heads", lambda: model.rollout_heads(z0, acts)),
+                         ("rollout+heads ref", reference_heads)):
             med, p90, cpu = timed(fn)
             print(f"{name:<18} B={args.batch} H={args.horizon} on {dev} ({torch.get_num_threads()} threads): "
                   f"wall median {med:.2f} ms, p90 {p90:.2f} ms; process CPU median {cpu:.2f} ms")
+    print(f"load average {_load()}")
+    return 0
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+def _bench_profile(args) -> int:
+    import torch
+
+    from world_model_planner.planner_node.mppi import MPPIConfig
+    from world_model_planner.planner_node.navigator import KINDS, PlannerConfig, make_navigator
+    from world_model_planner.planner_node.recovery import RecoveryConfig
+    from world_model_planner.planner_node.tick_profile import format_profile, profile_ticks
+    from world_model_planner.world_model_node.checkpoint import CheckpointError
+
+    kinds = [k.strip() for k in args.planners.split(",") if k.strip()]
+    bad = [k for k in kinds if k not in KINDS]
+    if bad or not kinds:
+        return _refuse("bench-model", f"--planners: expected kinds from {', '.join(KINDS)}, got {args.planners!r}")
+    try:
+        mppi = MPPIConfig(samples=args.batch, horizon=args.horizon)
+    except ValueError as exc:
+        return _refuse("bench-model", str(exc))
+    # the robot stands still while ticks are timed: no stall recovery
+    cfg = PlannerConfig(mppi=mppi, recovery=RecoveryConfig(enabled=False))
+    progress = None
+    if not args.no_progress:
+        from tqdm import tqdm
+
+        def progress(it):
+            return tqdm(it, desc="ticks", leave=False)
+    for kind in kinds:
+        try:
+            nav = make_navigator(kind, args.model, cfg, device=None if args.device == "auto" else args.device,
+                                 missing_ok=False)
+        except (CheckpointError, OSError, ValueError) as exc:
+            return _refuse("bench-model", f"{kind}: {exc}")
+        load = _load()
+        try:
+            result = profile_ticks(nav, args.ticks, progress=progress)
+        except RuntimeError as exc:
+            return _refuse("bench-model", f"{kind}: {exc}")
+        print(format_profile(result, f"{kind} ({nav.model_desc}), {args.batch} samples x {args.horizon} steps, "
+                                     f"{torch.get_num_threads()} thread(s), {args.ticks} ticks; load average "
+                                     f"{load} -> {_load()}"))
+        print()
     return 0

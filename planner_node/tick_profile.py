@@ -1,0 +1,170 @@
+"""Where one control tick's time goes: ``Navigator.step`` split into named sections.
+
+``profile_ticks(nav, ticks)`` drives a navigator on a fixed synthetic room (a walled 10 m x 10 m
+arena with a box between the robot and its goal; the lidar ranges are cast analytically) and
+times each section with ``time.perf_counter`` around the methods that do the work, wrapped on
+the instances (nothing in the navigator changes):
+
+    grid update       SubgoalPlanner.integrate (the scan into the occupancy grid)
+    subgoal search    SubgoalPlanner.replan (the path search; runs when due)
+    scene update      TrackedScene.scene_update (tracker + static distance field, learned / classic_id)
+    encode            WorldModel.encode (the observation and history to z)
+    rollout           the model's rollout (fused for a WorldModel)
+    heads             collision logit and the predicted smallest clearance on the stacked latents
+    tracked clearance TrackedScene.clearance (footprint at the predicted poses vs scan and movers)
+    sampling          MPPI noise and velocity / acceleration limits
+    critic <name>     each critic's score
+    other             the rest of the tick (input checks, the local distance field, softmax, ...)
+
+Each section's time is summed per tick; the table gives the mean per tick over the timed ticks.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections import defaultdict
+
+import numpy as np
+
+
+def room_scan(pose, beams: int = 180, half_m: float = 5.0,
+              box=((0.5, -1.0), (1.1, 1.0)), range_max_m: float = 8.0) -> np.ndarray:
+    """(beams,) ranges over 360 degrees from -pi, seen from ``pose`` (x, y, yaw) inside a square
+    room of half-side ``half_m`` with one axis-aligned ``box`` ((x0, y0), (x1, y1)) in it."""
+    x, y, yaw = (float(v) for v in pose)
+    ang = yaw - math.pi + np.arange(beams) * (2 * math.pi / beams)
+    dx, dy = np.cos(ang), np.sin(ang)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tx = np.where(dx > 0, (half_m - x) / dx, np.where(dx < 0, (-half_m - x) / dx, np.inf))
+        ty = np.where(dy > 0, (half_m - y) / dy, np.where(dy < 0, (-half_m - y) / dy, np.inf))
+        r = np.minimum(tx, ty)
+        (x0, y0), (x1, y1) = box                                     # slab test
+        t1x, t2x = (x0 - x) / dx, (x1 - x) / dx
+        t1y, t2y = (y0 - y) / dy, (y1 - y) / dy
+        near = np.maximum(np.minimum(t1x, t2x), np.minimum(t1y, t2y))
+        far = np.minimum(np.maximum(t1x, t2x), np.maximum(t1y, t2y))
+    hit = np.isfinite(near) & (near <= far) & (near > 0)
+    r = np.where(hit, np.minimum(r, near), r)
+    return np.where(r > range_max_m, np.inf, r)
+
+
+class SectionTimer:
+    """Sums wall time per named section; ``wrap`` times an instance's method as a section. A
+    section that runs inside another counts for itself only (its time leaves the outer one)."""
+
+    def __init__(self):
+        self.ms: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+        self._inner: list[float] = []      # time of nested sections, per open section
+
+    def wrap(self, obj, attr: str, name: str) -> None:
+        fn = getattr(obj, attr)
+
+        def timed(*args, **kw):
+            self._inner.append(0.0)
+            t = time.perf_counter()
+            try:
+                return fn(*args, **kw)
+            finally:
+                spent = (time.perf_counter() - t) * 1e3
+                inner = self._inner.pop()
+                self.ms[name] += spent - inner
+                self.calls[name] += 1
+                if self._inner:
+                    self._inner[-1] += spent
+
+        object.__setattr__(obj, attr, timed)
+
+    def take(self) -> tuple[dict, dict]:
+        ms, calls = dict(self.ms), dict(self.calls)
+        self.ms.clear()
+        self.calls.clear()
+        return ms, calls
+
+
+def _instrument(nav, timer: SectionTimer) -> None:
+    sp, model = nav.subgoals, nav.model
+    if sp is not None:
+        timer.wrap(sp, "integrate", "grid update")
+        timer.wrap(sp, "replan", "subgoal search")
+    if hasattr(model, "scene_update"):
+        timer.wrap(model, "scene_update", "scene update")
+    if hasattr(model, "clearance"):
+        timer.wrap(model, "clearance", "tracked clearance")
+    wm = getattr(model, "model", None)
+    if wm is not None:
+        timer.wrap(wm, "encode", "encode")
+        fused = getattr(wm, "_fused", None)
+        probe = fused(wm.predictor.net[0].weight.new_zeros(1, wm.latent_dim),
+                      wm.predictor.net[0].weight.new_zeros(1, 1, 2)) if fused is not None else None
+        if probe is not None:   # the fused path the planner runs (no autograd in a tick)
+            timer.wrap(probe, "rollout", "rollout")
+            timer.wrap(probe, "collision_logit", "heads")
+            timer.wrap(probe, "min_clearance", "heads")
+        else:
+            timer.wrap(wm, "rollout", "rollout")
+            timer.wrap(wm, "rollout_reference", "rollout")
+            timer.wrap(wm, "collision_logit", "heads")
+            if hasattr(wm, "min_clearance"):
+                timer.wrap(wm, "min_clearance", "heads")
+    elif hasattr(model, "rollout"):
+        timer.wrap(model, "rollout", "rollout")
+    timer.wrap(nav.mppi, "_noise", "sampling")
+    timer.wrap(nav.mppi, "limit", "sampling")
+    for critic in nav.critics.critics:
+        timer.wrap(critic, "score", f"critic {critic.name}")
+
+
+def profile_ticks(nav, ticks: int = 50, warmup: int = 5, scan_every: int = 2, progress=None) -> dict:
+    """Run ``warmup + ticks`` control ticks of ``nav`` (standing at the room's start, goal behind
+    the box; a new scan every ``scan_every`` ticks, as at 20 Hz ticks with a 10 Hz lidar) ->
+    {"tick_ms": median tick (wall), "tick_mean_ms", "tick_cpu_ms": median process CPU time of a tick
+    (what the tick costs this process when other processes share the cores), "sections": [(name,
+    calls per tick, mean wall ms per tick)] in the order of the tick, "other" last."""
+    import torch
+
+    timer = SectionTimer()
+    nav.set_goal(3.5, 0.0)
+    pose, vel = np.array([-2.0, 0.3, 0.2]), np.zeros(2)
+    beams = int(getattr(nav.model, "beams", None) or 180)
+    scan = room_scan(pose, beams)
+    rounds = range(warmup + ticks)
+    if progress is not None:
+        rounds = progress(rounds)
+    totals, cpus, sums, counts = [], [], defaultdict(float), defaultdict(int)
+    for k in rounds:
+        if k == warmup:
+            with torch.no_grad():
+                _instrument(nav, timer)
+            timer.take()
+        t, c = time.perf_counter(), time.process_time()
+        cmd = nav.step(pose, vel, scan, 0.05 * k, new_scan=(k % scan_every == 0))
+        total, cpu = (time.perf_counter() - t) * 1e3, (time.process_time() - c) * 1e3
+        if cmd.state != "planning":
+            raise RuntimeError(f"tick {k}: planner state {cmd.state} ({cmd.reason}); expected planning")
+        if k < warmup:
+            continue
+        ms, calls = timer.take()
+        totals.append(total)
+        cpus.append(cpu)
+        for name, v in ms.items():
+            sums[name] += v
+            counts[name] += calls[name]
+        sums["other"] += total - sum(ms.values())
+        counts["other"] += 1
+    sections = [(name, counts[name] / ticks, sums[name] / ticks) for name in sums if name != "other"]
+    sections.append(("other", 1.0, sums["other"] / ticks))
+    return {"tick_ms": statistics.median(totals), "tick_mean_ms": statistics.fmean(totals),
+            "tick_cpu_ms": statistics.median(cpus), "sections": sections}
+
+
+def format_profile(result: dict, title: str) -> str:
+    """The profile as a markdown table."""
+    mean = result["tick_mean_ms"]
+    lines = [title, "", "| section | calls per tick | ms per tick (mean) | share |", "|---|---|---|---|"]
+    for name, calls, ms in result["sections"]:
+        lines.append(f"| {name} | {calls:.2f} | {ms:.2f} | {100.0 * ms / mean:.0f}% |")
+    lines.append(f"| **tick** | | **{mean:.2f}** (median {result['tick_ms']:.2f}, process CPU median "
+                 f"{result['tick_cpu_ms']:.2f}) | 100% |")
+    return "\n".join(lines)
