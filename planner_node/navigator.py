@@ -460,7 +460,7 @@ class Navigator:
             if vw is not None:
                 return self._recovering(vw, f"recovery {r.action}")
             self._restart_plan(vel)
-        kind = r.progress(t_s, self.remaining_m(pose, path))
+        kind = r.progress(t_s, self.remaining_m(pose, path), pose[:2], float(np.linalg.norm(self.goal - pose[:2])))
         while kind is not None:
             if kind == "failed":
                 n = r.counts()

@@ -1,8 +1,9 @@
 """Stuck detection and recovery: a small state machine (in the spirit of Nav2's behaviours).
 
 Progress is the remaining length of the global path (the straight distance to the goal without
-one). When it has not dropped by ``progress_min_m`` for ``stall_time_s`` the robot is stuck,
-and the recoveries run in order, one per stall:
+one) dropping by ``progress_min_m`` while the robot moves at least that far (a replan that only
+shortens the path, the robot standing still, is not progress). When there has been none for
+``stall_time_s`` the robot is stuck, and the recoveries run in order, one per stall:
 
     clear    forget the occupancy grid around the robot and sense it afresh (a phantom
              obstacle or a stale map), restart the sampler, replan
@@ -18,7 +19,14 @@ before the next stall (the remaining path gets shorter than it was before the st
 the ground a backup gave up does not count; a new, longer route is measured from its own length,
 once per recovery), ``failed`` when the next stall comes first. Progress restarts the sequence
 at ``clear``. After ``max_attempts`` recoveries for one goal the navigator gives up: state
-``failed`` with the reason. Every recovery is logged as ``{t, kind, outcome}``.
+``failed`` with the reason. A robot slower than ``progress_min_m`` per ``stall_time_s`` that
+keeps closing in (deep mud, a heavy load uphill) is creeping, not stuck: while its straight
+distance to the goal keeps reaching new lows by ``creep_min_m`` within ``stall_time_s``, no stall
+is declared (the straight distance, not the path: a replanned path can shrink while the robot
+stands still, the distance cannot; a slow detour is not seen as creeping). A driven recovery
+(backup, rotate) that the ground does not let happen (turning in place in mud) ends once it has
+had the time it needs plus a second and done less than a quarter of it, rather than pushing
+until ``action_timeout_s``. Every recovery is logged as ``{t, kind, outcome}``.
 
 No rclpy, no torch: the navigator feeds it and carries out what it asks.
 """
@@ -55,6 +63,9 @@ class RecoveryConfig:
     detour_cost: float = param(20.0, "Extra cost per cell near the penalised route.", range=(0.0, 1e6))
     max_attempts: int = param(8, "Recoveries for one goal before giving up (state failed).",
                               range=(1, 100))
+    creep_min_m: float = param(0.05, "Slow progress: the straight distance to the goal reaches a new low by "
+                               "at least this much within stall_time_s: creeping, not stuck (m); 0 = off.",
+                               range=(0.0, 10.0))
 
     def __post_init__(self):
         validate(self)
@@ -86,6 +97,8 @@ class Recovery:
         self._since: float | None = None
         self._next = 0
         self._attempts = 0
+        self._mark = None                    # where the robot was when progress was last measured
+        self._creep = (math.inf, None)       # (least straight distance to the goal, when reached)
         self._rebase = True
         self.action: str | None = None
         self._action: dict = {}
@@ -113,27 +126,37 @@ class Recovery:
             self.pending.outcome = "resolved"
 
     # --- progress ------------------------------------------------------------------------------
-    def progress(self, t_s: float, remaining_m: float) -> str | None:
-        """Feed the remaining path length at t_s; returns the recovery to start, 'failed', or None."""
+    def progress(self, t_s: float, remaining_m: float, xy=None, direct_m: float | None = None) -> str | None:
+        """Feed the remaining path length at t_s, and when known the robot's position xy (then
+        progress also needs it to have moved) and its straight distance to the goal direct_m
+        (creeping); returns the recovery to start, 'failed', or None."""
         c = self.cfg
         if not c.enabled or not math.isfinite(remaining_m) or self.action is not None:
             return None
+        xy = None if xy is None else (float(xy[0]), float(xy[1]))
+        direct = float(direct_m) if direct_m is not None and math.isfinite(direct_m) else None
         if self._since is None or t_s < self._since:
-            self._best, self._since = remaining_m, t_s
+            self._best, self._since, self._mark = remaining_m, t_s, xy
+            self._creep = (math.inf if direct is None else direct, t_s)
             return None
         if self._best is None:                               # after a recovery: the new baseline
-            self._best = remaining_m
+            self._best, self._mark = remaining_m, xy
             return None
-        if remaining_m <= self._best - c.progress_min_m:
-            self._best, self._since = remaining_m, t_s
+        if remaining_m <= self._best - c.progress_min_m and _moved(self._mark, xy, c.progress_min_m):
+            self._best, self._since, self._mark = remaining_m, t_s, xy
+            self._creep = (math.inf if direct is None else direct, t_s)
             if self.pending is not None:
                 self.pending.outcome = "resolved"
             self._next = 0
             return None
+        if direct is not None and direct <= self._creep[0] - c.creep_min_m:
+            self._creep = (direct, t_s)                      # closing in, slowly
         if remaining_m > self._best + c.route_change_m and (self._attempts == 0 or self._rebase):
             self._best = remaining_m            # a new, longer route: measured from it (once per recovery)
             self._rebase = self._attempts == 0
         if t_s - self._since < c.stall_time_s:
+            return None
+        if c.creep_min_m > 0 and self._creep[1] is not None and t_s - self._creep[1] < c.stall_time_s:
             return None
         if self.pending is not None:
             self.pending.outcome = "failed"
@@ -178,11 +201,13 @@ class Recovery:
         a["yaw"] = float(pose[2])
         done = t_s - a["t0"] >= c.action_timeout_s or t_s < a["t0"]
         if self.action == "backup":
-            done = done or math.hypot(pose[0] - x0, pose[1] - y0) >= c.backup_distance_m
-            cmd = (-c.backup_speed_mps, 0.0)
+            share = math.hypot(pose[0] - x0, pose[1] - y0) / c.backup_distance_m
+            need_s, cmd = c.backup_distance_m / c.backup_speed_mps, (-c.backup_speed_mps, 0.0)
         else:
-            done = done or a["turned"] >= c.rotate_angle_rad
-            cmd = (0.0, c.rotate_speed_radps)
+            share = a["turned"] / c.rotate_angle_rad
+            need_s, cmd = c.rotate_angle_rad / c.rotate_speed_radps, (0.0, c.rotate_speed_radps)
+        # done; or the ground does not let it happen: its time and a second gone, not a quarter done
+        done = done or share >= 1.0 or (t_s - a["t0"] >= need_s + 1.0 and share < 0.25)
         if done:
             self.end_action(t_s)
             return None
@@ -192,6 +217,11 @@ class Recovery:
         if self.action is not None:
             self._since = t_s
         self.action, self._action = None, {}
+
+
+def _moved(mark, xy, dist_m: float) -> bool:
+    """The robot is at least dist_m from mark (True when either position is unknown)."""
+    return xy is None or mark is None or math.hypot(xy[0] - mark[0], xy[1] - mark[1]) >= dist_m
 
 
 #: Entries of the recovery log carried in /diagnostics (the newest ones).

@@ -186,6 +186,57 @@ def test_recovery_sequence_skip_resolve_and_give_up():
     assert r2.progress(2.0, 11.7) == "clear"
 
 
+def test_slow_but_progressing_robot_is_not_stalled():
+    """A robot that keeps closing in at 0.04 m/s (deep mud, a heavy load uphill: slower than
+    progress_min_m per stall_time_s) is creeping, not stuck: no recovery, never failed. Without
+    the creep rule it stalls every few seconds, each stall fires a recovery, and the eighth
+    gives up on it while it is still getting closer."""
+    def run(**cfg):
+        r = Recovery(RecoveryConfig(**cfg))                  # 5 s, 0.25 m, 8 attempts
+        asked = []
+        for i in range(2400):                               # 240 s, 9.6 m straight at the goal
+            x = 0.004 * i
+            asked.append(r.progress(0.1 * i, 10.0 - x, (x, 0.0), 10.0 - x))
+        return r, asked
+    r, asked = run()
+    assert set(asked) == {None} and not r.log
+    old, asked = run(creep_min_m=0.0)
+    assert "failed" in asked and len(old.log) == old.cfg.max_attempts
+    # creeping is measured on the straight distance: a stalled robot whose replanned path
+    # shrinks and grows again, or that rocks on the spot, still stalls after stall_time_s
+    stuck = Recovery(RecoveryConfig())
+    for i in range(51):
+        kind = stuck.progress(0.1 * i, 6.0 - 0.2 * (i % 2), (0.02 * (i % 2), 0.0), 4.0 - 0.02 * (i % 2))
+    assert kind == "clear"
+    still = Recovery(RecoveryConfig(stall_time_s=1.0))      # a replan shortens the path, the robot stands
+    assert still.progress(0.0, 10.0, (0.0, 0.0), 8.0) is None and still.progress(0.5, 9.0, (0.0, 0.0), 8.0) is None
+    assert still.progress(1.0, 9.0, (0.0, 0.0), 8.0) == "clear"   # not progress: it has not moved
+
+
+def test_turning_in_place_in_mud_ends_early():
+    """In mud the tyres cannot skid the base round (about 0.05 rad/s for 1 rad/s asked, real
+    PyBullet ground model): the rotate recovery stops once it has had its time and a second,
+    not after action_timeout_s; a backup, which mud allows, runs its full distance."""
+    sc = parse_scenario({"name": "mud", "robot": "husky", "arena": [10.0, 10.0],
+                         "terrain": [{"preset": "mud", "box": {"center": [0.0, 0.0], "size": [6.0, 6.0]}}],
+                         "start": {"x": 0.0, "y": 0.0, "yaw": 0.0}, "goal": {"x": 4.0, "y": 4.0, "tolerance": 0.3},
+                         "time_limit": 60})
+    cfg = RecoveryConfig(action_timeout_s=8.0)
+    for kind in ("rotate", "backup"):
+        r = Recovery(cfg)
+        with SimWorld(sc) as w:
+            r.begin_action(kind, 0.0, w.pose())
+            t = 0.0
+            while (vw := r.action_command(t, w.pose())) is not None and t < 20.0:
+                w.step(vw[0], vw[1], 0.05)
+                t += 0.05
+            moved = float(np.hypot(*w.pose()[:2]))
+        if kind == "rotate":
+            assert 4.0 <= t <= 4.5, t                            # pi / 1 rad/s + 1 s, not 8 s
+        else:
+            assert moved >= cfg.backup_distance_m - 0.02 and t < 4.0, (t, moved)
+
+
 def test_backup_needs_a_known_free_rear():
     """Backup runs only where the scan covers the rear and shows it free."""
     nav = Navigator("classic", UnicycleModel(0.1), _cfg())
