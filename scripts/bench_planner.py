@@ -32,6 +32,9 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--model", default=None, help="world-model checkpoint for hierarchical/flat")
     ap.add_argument("--sysid", default=None, help="sysid JSON for classic_id (default: the shipped fit)")
+    ap.add_argument("--reference", action="store_true",
+                    help="also time hierarchical/flat through the step-by-step reference rollout (WorldModel.fused "
+                         "off), for a before/after comparison of the fused path")
     args = ap.parse_args(argv)
 
     import torch
@@ -63,9 +66,15 @@ def main(argv=None) -> int:
                        recovery=RecoveryConfig(enabled=False))
     print(f"device {device}, torch threads {torch.get_num_threads()}, cpu count {os.cpu_count()}, "
           f"{args.samples} samples x {args.horizon} steps x {args.iterations} iteration(s), {args.method}")
-    print("| planner | model | median ms | p90 ms | plan Hz (median) |")
-    print("|---|---|---|---|---|")
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print("| planner | model | median ms | p90 ms | plan Hz (median) | load average after |")
+    print("|---|---|---|---|---|---|")
+    runs = []
     for kind in args.planners.split(","):
+        runs.append((kind, True))
+        if args.reference and kind in ("hierarchical", "flat"):
+            runs.append((kind, False))
+    for kind, fused in runs:
         if kind == "classic":
             model, desc = UnicycleModel(0.1, device), "unicycle"
         elif kind == "classic_id":
@@ -73,6 +82,8 @@ def main(argv=None) -> int:
             desc = "identified lag + delay, tracking"
         else:
             model, desc = learned(), learned_desc
+            model.model.fused = fused
+            desc += "" if fused else " (reference rollout)"
         nav = Navigator(kind, model, cfg, device)
         world = ToyWorld(u_trap_boxes(), start=(-2.0, 0.3, 0.2))
         nav.set_goal(4.0, 0.0)
@@ -90,7 +101,8 @@ def main(argv=None) -> int:
                 return 1
         times.sort()
         med, p90 = statistics.median(times), times[int(0.9 * (len(times) - 1))]
-        print(f"| {kind} | {desc} | {med:.1f} | {p90:.1f} | {1000.0 / med:.1f} |", flush=True)
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        print(f"| {kind} | {desc} | {med:.1f} | {p90:.1f} | {1000.0 / med:.1f} | {load} |", flush=True)
     return 0
 
 

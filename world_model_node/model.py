@@ -277,6 +277,9 @@ class Predictor(nn.Module):
 class WorldModel(nn.Module):
     """encode / predict / rollout / pose / velocity / collision_logit / clearance. See module docstring."""
 
+    #: False runs the step-by-step reference computation even without autograd (benchmarks, debugging)
+    fused: bool = True
+
     def __init__(self, cfg: WorldModelConfig | None = None, encoder: ObsEncoder | None = None,
                  predictor: Predictor | None = None, collision_head: nn.Module | None = None):
         super().__init__()
@@ -438,7 +441,7 @@ class WorldModel(nn.Module):
     def _fused(self, z0: torch.Tensor, actions: torch.Tensor):
         """The FusedRollout for these inputs, or None where the reference computation must run
         (autograd on, another dtype or device, a non-default predictor or head)."""
-        if torch.is_grad_enabled() and (z0.requires_grad or actions.requires_grad
+        if not self.fused or torch.is_grad_enabled() and (z0.requires_grad or actions.requires_grad
                                         or any(p.requires_grad for p in self.parameters())):
             return None
         fused = self.__dict__.get("_fused_rollout")

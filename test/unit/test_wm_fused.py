@@ -109,6 +109,10 @@ def test_fused_weights_follow_parameter_changes_and_autograd_uses_the_reference(
     m.load_state_dict({k: v * 0.9 for k, v in m.state_dict().items()})
     again, _ = _assert_same(m, z0, acts)
     assert (again - after).abs().max().item() > 1e-3
+    m.fused = False                                                  # forced reference, bit for bit
+    with torch.no_grad():
+        assert torch.equal(m.rollout(z0, acts), m.rollout_reference(z0, acts))
+    m.fused = True
     # training: gradients flow through the reference computation, bit for bit
     z = m.rollout(z0, acts)
     assert z.requires_grad and torch.equal(z, m.rollout_reference(z0, acts))
