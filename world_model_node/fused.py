@@ -11,8 +11,9 @@ the reference computation (``Predictor.forward`` step by step):
   ``(B, H)`` actions before the loop;
 - the output layer's rows for the velocity and the pose correction carry their scales
   (``vw_scale``, ``dt_s``);
-- each step writes the next latent straight into its slot of the preallocated (B, H, D)
-  result (no ``torch.cat`` / ``torch.stack``), activations run in place;
+- each step writes the next latent straight into its slot of a preallocated time-major
+  (H, B, D) result, contiguous per step (no ``torch.cat`` / ``torch.stack``); the rollout is
+  returned as its (B, H, D) view; activations run in place;
 - the scene's ego-motion prior turns the sectors with one gather on the scene repeated twice
   (no per-sector remainder);
 - the collision head runs once on the stacked (B * H, D) latents, its first layer folded like
@@ -135,25 +136,25 @@ class FusedRollout:
     # -- the computation -----------------------------------------------------------------
     def rollout(self, z0: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """z0 (B, D) or (1, D), actions (B, H, 2) -> z (B, H, D), as ``WorldModel.rollout``
-        (already checked by the caller)."""
+        (already checked by the caller); a view of a time-major (H, B, D) buffer."""
         w = self.weights()
         mem, s, ex = self.mem, self.sectors, self.ex
         m0 = EXPLICIT_DIMS + 2 * mem                                  # scene start
         b, horizon = actions.shape[0], actions.shape[1]
         half_dt = 0.5 * self.model.cfg.dt_s
-        acts = actions.to(z0.dtype).contiguous()
-        zs = z0.new_empty(b, horizon, z0.shape[-1])
-        a_in = torch.addmm(w["b1"], acts.view(b * horizon, 2), w["w1a"]).view(b, horizon, -1)
+        acts = actions.to(z0.dtype).transpose(0, 1).contiguous()      # (H, B, 2)
+        zs = z0.new_empty(horizon, b, z0.shape[-1])                   # time-major: each step's (B, D) is contiguous
+        a_in = torch.addmm(w["b1"], acts.view(horizon * b, 2), w["w1a"]).view(horizon, b, -1)
         ones = z0.new_ones(b, 2)
         ang = z0.new_empty(b, 2)                                      # (half the yaw increment, yaw)
         z = z0.expand(b, -1)
         prior = s and self.model.cfg.scene_prior
         for k in range(horizon):
-            x = F.silu(torch.addmm(a_in[:, k], z, w["w1z"]), inplace=True)
+            x = F.silu(torch.addmm(a_in[k], z, w["w1z"]), inplace=True)
             for wt, bias in w["hidden"]:
                 x = F.silu(torch.addmm(bias, x, wt), inplace=True)
             out = torch.addmm(w["bo"], x, w["wo"])                   # (B, 5 + S + dh [+ 1]): corr 3, vel 2, scene, h
-            zk = zs[:, k]
+            zk = zs[k]
             vel, vel_next = z[:, POSE_DIMS:EXPLICIT_DIMS], zk[:, POSE_DIMS:EXPLICIT_DIMS]
             torch.add(vel, out[:, 3:5], out=vel_next)
             mid = torch.add(vel, vel_next).mul_(half_dt)             # (B, 2) v_mid dt, w_mid dt
@@ -171,10 +172,10 @@ class FusedRollout:
             zk[:, 2] += z[:, 2]                                       # yaw + its increment
             if mem:
                 zk[:, EXPLICIT_DIMS:m0 - 2] = z[:, EXPLICIT_DIMS + 2:m0]    # oldest out, a in
-                zk[:, m0 - 2:m0] = acts[:, k]
+                zk[:, m0 - 2:m0] = acts[k]
             torch.add(z[:, ex:], out[:, 5 + s:5 + s + self.dh], out=zk[:, ex:])
             z = zk
-        return zs
+        return zs.transpose(0, 1)
 
     def _ego_scene(self, scene: torch.Tensor, dxy: torch.Tensor, dyaw: torch.Tensor, w: dict) -> torch.Tensor:
         """``Predictor.ego_scene`` on (B, S): one gather of each sector and its neighbour from the
@@ -191,6 +192,8 @@ class FusedRollout:
     def collision_logit(self, z: torch.Tensor) -> torch.Tensor:
         """(B, H, D) -> (B, H), as ``WorldModel.collision_logit``, in one pass over B * H rows."""
         w = self.weights()
+        if z.dim() == 3 and not z.is_contiguous() and z.transpose(0, 1).is_contiguous():
+            return self.collision_logit(z.transpose(0, 1)).transpose(0, 1)     # time-major, as rollout gives it
         flat = z.reshape(-1, z.shape[-1])
         x = F.silu(torch.addmm(w["cb1"], flat, w["c1"]), inplace=True)
         last = len(w["chidden"]) - 1

@@ -417,7 +417,7 @@ class WorldModel(nn.Module):
         (training) it is :meth:`rollout_reference`."""
         self._check_rollout(z0, actions)
         fused = self._fused(z0, actions)
-        return fused.rollout(z0, actions) if fused is not None else self.rollout_reference(z0, actions)
+        return fused.rollout(z0, actions).contiguous() if fused is not None else self.rollout_reference(z0, actions)
 
     def rollout_heads(self, z0: torch.Tensor, actions: torch.Tensor, clearance: bool = True):
         """The planner's hot path: z0 (B, D) or (1, D), actions (B, H, 2) -> (z (B, H, D),
