@@ -343,7 +343,7 @@ class LearnedModel(TrackedScene):
     def rollout(self, state: dict, actions: torch.Tensor) -> Rollout:
         fused = getattr(self.model, "rollout_heads", None)                  # one fused pass where the model has it
         if fused is not None:
-            z, logit, clear = fused(state["z"], actions, clearance=self.has_scene)
+            z, logit, clear = fused(state["z"], actions, clearance=self.has_scene, reuse=True)   # z: read below only
         else:
             z = self.model.rollout(state["z"], actions)                      # (B, H, D)
             logit = self.model.collision_logit(z)

@@ -58,6 +58,7 @@ class FusedRollout:
         self.model = model
         self._key = None
         self._w: dict = {}
+        self._bufs: dict = {}
         cfg = model.cfg
         self.mem, self.sectors, self.ex = cfg.cmd_memory, cfg.scene_sectors, cfg.explicit_dims
         self.dh = cfg.h_dims
@@ -134,17 +135,33 @@ class FusedRollout:
         }
 
     # -- the computation -----------------------------------------------------------------
-    def rollout(self, z0: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    def _buffers(self, z0: torch.Tensor, horizon: int, b: int, hid: int, reuse: bool):
+        """(zs (H, B, D), a_in (H * B, hid)): kept from the last call of the same shape with
+        ``reuse`` (no allocation in the tick), new ones otherwise."""
+        key = (horizon, b, z0.shape[-1], hid, z0.dtype, z0.device)
+        if reuse and key in self._bufs:
+            return self._bufs[key]
+        bufs = (z0.new_empty(horizon, b, z0.shape[-1]), z0.new_empty(horizon * b, hid))
+        if reuse:
+            if len(self._bufs) >= 4:
+                self._bufs.clear()
+            self._bufs[key] = bufs
+        return bufs
+
+    def rollout(self, z0: torch.Tensor, actions: torch.Tensor, reuse: bool = False) -> torch.Tensor:
         """z0 (B, D) or (1, D), actions (B, H, 2) -> z (B, H, D), as ``WorldModel.rollout``
-        (already checked by the caller); a view of a time-major (H, B, D) buffer."""
+        (already checked by the caller); a view of a time-major (H, B, D) buffer. With ``reuse``
+        the buffer is the one of the last call of this shape, so the result is only valid until
+        the next such call."""
         w = self.weights()
         mem, s, ex = self.mem, self.sectors, self.ex
         m0 = EXPLICIT_DIMS + 2 * mem                                  # scene start
         b, horizon = actions.shape[0], actions.shape[1]
         half_dt = 0.5 * self.model.cfg.dt_s
         acts = actions.to(z0.dtype).transpose(0, 1).contiguous()      # (H, B, 2)
-        zs = z0.new_empty(horizon, b, z0.shape[-1])                   # time-major: each step's (B, D) is contiguous
-        a_in = torch.addmm(w["b1"], acts.view(horizon * b, 2), w["w1a"]).view(horizon, b, -1)
+        # time-major: each step's (B, D) is contiguous
+        zs, a_buf = self._buffers(z0, horizon, b, w["b1"].shape[0], reuse)
+        a_in = torch.addmm(w["b1"], acts.view(horizon * b, 2), w["w1a"], out=a_buf).view(horizon, b, -1)
         ones = z0.new_ones(b, 2)
         ang = z0.new_empty(b, 2)                                      # (half the yaw increment, yaw)
         z = z0.expand(b, -1)
@@ -191,9 +208,12 @@ class FusedRollout:
 
     def collision_logit(self, z: torch.Tensor) -> torch.Tensor:
         """(B, H, D) -> (B, H), as ``WorldModel.collision_logit``, in one pass over B * H rows."""
-        w = self.weights()
         if z.dim() == 3 and not z.is_contiguous() and z.transpose(0, 1).is_contiguous():
-            return self.collision_logit(z.transpose(0, 1)).transpose(0, 1)     # time-major, as rollout gives it
+            return self._logit(z.transpose(0, 1)).transpose(0, 1)    # time-major, as rollout gives it
+        return self._logit(z)
+
+    def _logit(self, z: torch.Tensor) -> torch.Tensor:
+        w = self.weights()
         flat = z.reshape(-1, z.shape[-1])
         x = F.silu(torch.addmm(w["cb1"], flat, w["c1"]), inplace=True)
         last = len(w["chidden"]) - 1

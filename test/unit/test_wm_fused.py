@@ -118,3 +118,16 @@ def test_fused_weights_follow_parameter_changes_and_autograd_uses_the_reference(
     assert z.requires_grad and torch.equal(z, m.rollout_reference(z0, acts))
     z.sum().backward()
     assert m.predictor.net[0].weight.grad is not None
+
+
+def test_reused_buffers_give_the_same_numbers():
+    torch.manual_seed(5)
+    m = WorldModel(WorldModelConfig(latent_dim=16, pred_hidden=16, head_hidden=8)).eval()
+    z0 = torch.rand(1, m.latent_dim)
+    with torch.no_grad():
+        fresh = [t.clone() for t in m.rollout_heads(z0, _actions(8, 5, 6))]
+        m.rollout_heads(z0, _actions(8, 5, 7), reuse=True)                  # fills the buffer
+        again = m.rollout_heads(z0, _actions(8, 5, 6), reuse=True)
+    for a, b in zip(fresh, again):
+        assert torch.equal(a, b)
+
