@@ -1,13 +1,20 @@
 #!/usr/bin/env python3
 """Quick planner comparison without ROS: SimWorld and a Navigator in one process, one control
-tick per 0.1 s of simulated time (lockstep), one line per episode.
+tick per 0.1 s of simulated time (lockstep), one line per episode. ``--control-hz 20 --scan-hz 10``
+ticks as the stack does (odometry at 20 Hz, a new scan every other tick).
 
     python scripts/inprocess_episodes.py --scenarios dynamics --planners classic,classic_id --seeds 2
 
 The numbers that count come from `wmp bench` (the real node processes); this loop is for fast
 iteration on planners and critics. Success = the sim's goal test; collisions = the sim's count;
 time ratio = time over the shortest path (true map) at the robot's top speed; reverse = metres
-driven backwards; recoveries = fired (resolved). A summary line per planner follows the table.
+driven backwards; recoveries = fired (resolved). A summary line per planner follows the table,
+then the stall and recovery report: stalls = spells of at least stall_time_s without progress
+along the global path, watched here independently of the planner's detector (the same rule:
+the remaining path shrinks by progress_min_m; a new route longer by route_change_m is measured
+from its own length); a stall is covered when a recovery started during it and resolved when
+progress resumed (or the goal was reached) after one; then recoveries by kind and outcome, and
+the reverse distance per episode.
 """
 from __future__ import annotations
 
@@ -15,6 +22,37 @@ import argparse
 import sys
 
 import numpy as np
+
+
+class StallWatch:
+    """Stalls seen from outside the planner: spells of at least ``stall_time_s`` in which the
+    remaining path did not shrink by ``progress_min_m`` (a new route longer by ``route_change_m``
+    restarts the measure)."""
+
+    def __init__(self, cfg):
+        self.cfg, self.best, self.since, self.stalls = cfg, None, 0.0, []
+
+    def update(self, t: float, remaining: float, n_events: int) -> None:
+        c = self.cfg
+        if not np.isfinite(remaining):
+            return
+        if self.best is None or remaining > self.best + c.route_change_m:
+            self.best = remaining
+        if remaining <= self.best - c.progress_min_m:
+            self.best, self.since = remaining, t
+            if self.stalls and self.stalls[-1]["end"] is None:
+                self.stalls[-1]["end"] = "progress"
+            return
+        if t - self.since >= c.stall_time_s and (not self.stalls or self.stalls[-1]["end"] is not None
+                                                 and self.stalls[-1]["t"] < self.since):
+            self.stalls.append({"t": t, "events0": n_events, "end": None})
+
+    def close(self, reached: bool, n_events: int) -> list[dict]:
+        if self.stalls and self.stalls[-1]["end"] is None:
+            self.stalls[-1]["end"] = "goal" if reached else "open"
+        for i, st in enumerate(self.stalls):
+            st["events1"] = self.stalls[i + 1]["events0"] if i + 1 < len(self.stalls) else n_events
+        return self.stalls
 
 
 def main(argv=None) -> int:
@@ -26,7 +64,13 @@ def main(argv=None) -> int:
     ap.add_argument("--horizon", type=int, default=20)
     ap.add_argument("--model", default=None, help="world-model checkpoint for hierarchical/flat")
     ap.add_argument("--sysid", default=None, help="sysid JSON for classic_id")
+    ap.add_argument("--control-hz", type=float, default=10.0,
+                    help="control ticks per simulated second (the stack: 20, odometry-triggered)")
+    ap.add_argument("--scan-hz", type=float, default=None,
+                    help="scans per simulated second (default: one per tick; the stack: 10)")
     args = ap.parse_args(argv)
+    if not args.control_hz > 0 or (args.scan_hz is not None and not args.scan_hz > 0):
+        ap.error(f"--control-hz and --scan-hz: a positive rate expected, got {args.control_hz}, {args.scan_hz}")
 
     import torch
 
@@ -38,6 +82,8 @@ def main(argv=None) -> int:
     from world_model_planner.sim.world import SimWorld
 
     torch.set_num_threads(1)
+    dt = 1.0 / args.control_hz
+    scan_every = 1 if args.scan_hz is None else max(1, round(args.control_hz / args.scan_hz))
     names = suite(args.scenarios) if args.scenarios in SUITES else [s for s in args.scenarios.split(",") if s]
     print("| scenario | planner | seed | success | time s | path m | time ratio | reverse m | recoveries "
           "| collisions | min clearance m |")
@@ -53,22 +99,30 @@ def main(argv=None) -> int:
                     nav.set_goal(sc.goal.x, sc.goal.y, tolerance=0.8 * sc.goal.tolerance)
                     t, min_clear, path, prev = 0.0, float("inf"), 0.0, w.pose()[:2].copy()
                     start, traj = w.true_pose()[:2].copy(), []
+                    watch, tick = StallWatch(cfg.recovery), 0
                     while t < sc.time_limit_s and not w.goal_reached():
-                        cmd = nav.step(w.pose(), w.velocity(), w.scan(), t)
+                        new_scan = tick % scan_every == 0
+                        if new_scan:                    # a scan and the pose it was taken at
+                            scan, scan_pose = w.scan(), w.pose()
+                        cmd = nav.step(w.pose(), w.velocity(), scan, t, scan_pose=scan_pose, new_scan=new_scan)
                         if cmd.state == "failed":
                             break
-                        w.step(cmd.v, cmd.w, 0.1)
-                        t += 0.1
+                        w.step(cmd.v, cmd.w, dt)
+                        t, tick = t + dt, tick + 1
                         min_clear = min(min_clear, w.clearance_m())
                         path += float(np.linalg.norm(w.pose()[:2] - prev))
                         prev = w.pose()[:2].copy()
                         traj.append((t, *w.true_pose()))
+                        gpath = nav.subgoals.path if nav.subgoals is not None else np.zeros((0, 2))
+                        watch.update(t, nav.remaining_m(w.pose(), gpath), len(nav.recovery.log))
                     ok = w.goal_reached()
+                    events = [e.as_dict() for e in nav.recovery.log]
+                    stalls = watch.close(ok, len(events))
                     ratio = metrics.time_ratio(ok, t, metrics.shortest_path_m(sc, start),
                                                load_robot(sc.robot).v_max_mps)
                     rev = metrics.reverse_distance_m(traj)
                     n = nav.recovery.counts()
-                    rows.append((kind, ok, ratio, rev, n, w.collision_count))
+                    rows.append((kind, ok, ratio, rev, n, w.collision_count, events, stalls, name, seed))
                     print(f"| {name} | {kind} | {seed} | {ok} | {t:.1f} | {path:.1f} | "
                           f"{'–' if ratio is None else f'{ratio:.2f}'} | {rev:.2f} | {n['fired']} ({n['resolved']}) | "
                           f"{w.collision_count} | {min_clear:.2f} |", flush=True)
@@ -81,7 +135,41 @@ def main(argv=None) -> int:
                   f"(max {max(x[3] for x in r):.2f}), recoveries {sum(x[4]['fired'] for x in r)} fired / "
                   f"{sum(x[4]['resolved'] for x in r)} resolved, episodes with collisions "
                   f"{sum(1 for x in r if x[5])}")
+    recovery_report(rows, args.planners.split(","))
     return 0
+
+
+def recovery_report(rows, planners) -> None:
+    """Stalls (covered by a recovery, resolved), recoveries by kind and outcome, reverse metres."""
+    from world_model_planner.planner_node.recovery import SEQUENCE
+
+    outcomes = ("resolved", "failed", "skipped", "aborted", "pending")
+    print("\n| planner | stalls | covered by a recovery | resolved after one | ended open |")
+    print("|---|---|---|---|---|")
+    for kind in planners:
+        st = [(x, s) for x in rows if x[0] == kind for s in x[7]]
+        covered = [(x, s) for x, s in st if s["events1"] > s["events0"]]
+        resolved = [s for _, s in covered if s["end"] in ("progress", "goal")]
+        print(f"| {kind} | {len(st)} | {len(covered)} | {len(resolved)} | "
+              f"{sum(1 for _, s in st if s['end'] == 'open')} |")
+        for x, s in st:
+            if s["events1"] <= s["events0"]:
+                print(f"  uncovered stall: {x[8]} seed {x[9]} t={s['t']:.1f} s, ended {s['end']}")
+    print("\n| planner | kind | " + " | ".join(outcomes) + " |")
+    print("|---|---|" + "---|" * len(outcomes))
+    for kind in planners:
+        ev = [e for x in rows if x[0] == kind for e in x[6]]
+        for k in SEQUENCE:
+            print(f"| {kind} | {k} | " + " | ".join(str(sum(1 for e in ev if e["kind"] == k and e["outcome"] == o))
+                                                 for o in outcomes) + " |")
+    print("\n| planner | reverse m: median | p90 | max | episodes > 1 m |")
+    print("|---|---|---|---|---|")
+    for kind in planners:
+        rev = np.array([x[3] for x in rows if x[0] == kind])
+        if rev.size:
+            over = [f"{x[8]}/{x[9]}" for x in rows if x[0] == kind and x[3] > 1.0]
+            print(f"| {kind} | {np.median(rev):.2f} | {np.percentile(rev, 90):.2f} | {rev.max():.2f} | "
+                  f"{len(over)} {' '.join(over)} |")
 
 
 if __name__ == "__main__":
