@@ -6,8 +6,9 @@ PathAngleCritic).
                     angle between each predicted heading and the direction to the target:
                     rotating towards it first beats reversing to it
 
-Both are soft costs: when every forward sequence is blocked (a dead end), the lethal clearance
-cost dominates and reversing still wins. A base that drives both ways (``allow_reverse`` in
+Both are soft costs. When no collision-free sequence gains ground forward (a dead end, with the
+clearance critic before it), prefer_forward is off, so the robot backs out at speed rather than
+creeping back to keep the per-metre charge small. A base that drives both ways (``allow_reverse`` in
 the robot file) disables prefer_forward and lets path_angle accept either end of the body.
 """
 from __future__ import annotations
@@ -46,6 +47,12 @@ class PreferForwardCritic(Critic):
         if ctx.final and float(torch.linalg.norm(ctx.start[:2] - ctx.target)) < self.goal_radius_m:
             return data.zeros()
         back = torch.relu(-data.actions[..., 0]).sum(1) * ctx.dt_s                 # (B,) m
+        if data.in_collision is not None:
+            # forward blocked (a dead end): no collision-free sequence gains ground forward. Then
+            # reversing is the way out, and charging it per metre would only make it slow.
+            ahead = (data.actions[..., 0].sum(1) * ctx.dt_s > self.free_m) & ~data.in_collision
+            if not bool(ahead.any()):
+                return data.zeros()
         return torch.relu(back - self.free_m)
 
 

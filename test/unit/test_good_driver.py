@@ -90,6 +90,9 @@ def test_dead_end_backs_out_then_turns_and_drives_forward():
     run = _drive(sc, _cfg(), 40.0)
     assert run["reached"] and run["collisions"] == 0
     assert 1.5 < run["reverse_m"] < 4.0, run["reverse_m"]   # out of the 3 m pocket, no more
+    # backed out at speed: with prefer_forward charging the back-out per metre it crept out
+    # (27 s simulated); off while no collision-free sequence gains ground forward, 20 s
+    assert run["t"] < 24.0, run["t"]
     traj = np.asarray(run["traj"])
     last = traj[-30:]                                        # the last 3 s: forward
     assert metrics.reverse_distance_m(last) < 0.05
