@@ -80,9 +80,11 @@ def test_nodes_given_a_bad_checkpoint_refuse_it_and_command_nothing(bad_files, n
             NodeProcess.executable("world_model_node", ["-p", f"model_path:={path}", "-p", "device:=cpu",
                                                         "-r", f"__node:=wm_{kind}"], node_env, log_dir))
     try:
-        for kind, (planner, wm) in procs.items():
+        for i, (kind, (planner, wm)) in enumerate(procs.items()):
             path = files[kind]
-            assert not transition(probe, f"wm_{kind}", 1), kind
+            # all the processes start at once (each imports torch and rclpy); on a fresh clone the
+            # first also compile the package's bytecode, so the first service may take a while
+            assert not transition(probe, f"wm_{kind}", 1, timeout=120.0 if i == 0 else 30.0), kind
             assert lifecycle_state(probe, f"wm_{kind}") == "unconfigured"
             assert str(path) in wait_log(wm, "configure failed")
             assert str(path) in wait_log(planner, "configure failed")
