@@ -57,8 +57,9 @@ class CollisionCritic(Critic):
 class ClearanceCritic(Critic):
     """Soft: mean violation of the margin around the footprint. Lethal: ``clearance_lethal_cost``
     when the footprint touches an obstacle, whatever the weight and power, plus
-    ``clearance_contact_time_cost`` times the share of the horizon spent in contact (so that a
-    robot already touching something picks the way out, not the push on).
+    ``clearance_contact_time_cost`` times the share of the horizon spent in contact for the
+    sequences in contact from the first step (so that a robot already touching something picks
+    the way out, not the push on).
 
     The clearance is the model's prediction (``data.predicted_clearance_m``: the scene as it
     will be at each step, moving obstacles included; contact when <= 0; the lethal cost scaled
