@@ -101,16 +101,12 @@ def _instrument(nav, timer: SectionTimer) -> None:
         fused = getattr(wm, "_fused", None)
         probe = fused(wm.predictor.net[0].weight.new_zeros(1, wm.latent_dim),
                       wm.predictor.net[0].weight.new_zeros(1, 1, 2)) if fused is not None else None
-        if probe is not None:   # the fused path the planner runs (no autograd in a tick)
-            timer.wrap(probe, "rollout", "rollout")
-            timer.wrap(probe, "collision_logit", "heads")
-            timer.wrap(probe, "min_clearance", "heads")
-        else:
-            timer.wrap(wm, "rollout", "rollout")
-            timer.wrap(wm, "rollout_reference", "rollout")
-            timer.wrap(wm, "collision_logit", "heads")
-            if hasattr(wm, "min_clearance"):
-                timer.wrap(wm, "min_clearance", "heads")
+        # the fused path the planner runs (no autograd in a tick), else the model's own methods
+        target, names = (probe, ("rollout", "collision_logit", "min_clearance")) if probe is not None else \
+            (wm, ("rollout", "rollout_reference", "collision_logit", "min_clearance"))
+        for attr in names:
+            if hasattr(target, attr):
+                timer.wrap(target, attr, "rollout" if attr.startswith("rollout") else "heads")
     elif hasattr(model, "rollout"):
         timer.wrap(model, "rollout", "rollout")
     timer.wrap(nav.mppi, "_noise", "sampling")

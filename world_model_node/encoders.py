@@ -16,7 +16,9 @@ import torch.nn.functional as F
 if TYPE_CHECKING:
     from world_model_planner.world_model_node.model import WorldModelConfig
 
-VEL_DIMS = 2
+#: The latent's explicit part: pose (x, y, yaw), then body velocity (v, w).
+POSE_DIMS, VEL_DIMS = 3, 2
+EXPLICIT_DIMS = POSE_DIMS + VEL_DIMS
 
 
 def clean_scan(scan: torch.Tensor, range_max_m: float) -> torch.Tensor:

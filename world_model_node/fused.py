@@ -35,8 +35,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-POSE_DIMS, VEL_DIMS = 3, 2
-EXPLICIT_DIMS = POSE_DIMS + VEL_DIMS
+from world_model_planner.world_model_node.encoders import EXPLICIT_DIMS, POSE_DIMS
 
 
 def _silu_mlp_layers(net: nn.Module) -> list[nn.Linear] | None:

@@ -52,11 +52,8 @@ from world_model_planner.core.safeio import clip
 from world_model_planner.core.mathutil import wrap_angle
 
 from world_model_planner.world_model_node.encoders import (  # noqa: F401 - re-exported
-    VEL_DIMS, ImageEncoder, ObsEncoder, ScanEncoder, clean_scan, footprint_ranges, mlp)
+    EXPLICIT_DIMS, POSE_DIMS, VEL_DIMS, ImageEncoder, ObsEncoder, ScanEncoder, clean_scan, footprint_ranges, mlp)
 from world_model_planner.world_model_node.fused import FusedRollout
-
-POSE_DIMS = 3
-EXPLICIT_DIMS = POSE_DIMS + VEL_DIMS
 
 
 @dataclass

@@ -287,7 +287,8 @@ class EpisodeLoop:
             time.sleep(0.02)
         # odometry that arrived while the loop slept comes after the deciding sample: left out, so
         # the record ends where the episode did (time_s is the same on any machine, however loaded)
-        traj = [p for p in mon.odom.trajectory(t0) if p[0] <= t_end] or mon.odom.trajectory(t0)[:1]
+        full = mon.odom.trajectory(t0)
+        traj = [p for p in full if p[0] <= t_end] or full[:1]
         collisions = mon.diag.collisions() - collisions0
         clear, plan_hz = mon.diag.min_clearance_m(), mon.diag.plan_hz_median()
         return {"time_s": round(traj[-1][0], 3), "collisions": max(collisions, 0),
@@ -303,15 +304,16 @@ class EpisodeLoop:
 
     def _end_reason(self, elapsed_s: float, xy, state: str, t: float, reached_since):
         """(why the episode ends or None, when the planner first said "reached")."""
+        timed_out = elapsed_s >= self.time_limit_s - 1e-6     # stamps differ by float rounding
         if self.frames.route is not None:        # a route ends at its last waypoint
             if self.frames.all_reached():
                 return "waypoints_reached", reached_since
-            if elapsed_s >= self.time_limit_s - 1e-6 or state == "refused":
-                return ("time_limit" if elapsed_s >= self.time_limit_s - 1e-6 else "refused"), reached_since
+            if timed_out or state == "refused":
+                return ("time_limit" if timed_out else "refused"), reached_since
             return None, None
         if metrics.reached(xy, self.goal, self.tol):
             return "reached", reached_since
-        if elapsed_s >= self.time_limit_s - 1e-6:     # stamps differ by float rounding
+        if timed_out:
             return "time_limit", reached_since
         if state == "refused":
             return "refused", reached_since
