@@ -288,6 +288,7 @@ class EpisodeLoop:
         # odometry that arrived while the loop slept comes after the deciding sample: left out, so
         # the record ends where the episode did (time_s is the same on any machine, however loaded)
         full = mon.odom.trajectory(t0)
+        t_end = self._first_deciding(full, reason, t_end)
         traj = [p for p in full if p[0] <= t_end] or full[:1]
         collisions = mon.diag.collisions() - collisions0
         clear, plan_hz = mon.diag.min_clearance_m(), mon.diag.plan_hz_median()
@@ -297,6 +298,17 @@ class EpisodeLoop:
                 "end_reason": reason, "time_limit_s": self.time_limit_s, "trajectory": traj,
                 "recoveries": [dict(r, t=round(r["t"] - t0, 2)) for r in mon.diag.recoveries()],
                 **self.frames.record()}
+
+    def _first_deciding(self, traj, reason: str, t_end: float) -> float:
+        """The time of the first sample that meets the end condition. The loop polls, so the sample
+        it saw may be a later one when the machine is loaded; the record must not depend on that."""
+        if reason == "time_limit":
+            hit = (p[0] for p in traj if p[0] >= self.time_limit_s - 1e-6)
+        elif reason == "reached":
+            hit = (p[0] for p in traj if metrics.reached((p[1], p[2]), self.goal, self.tol))
+        else:
+            return t_end
+        return min(next(hit, t_end), t_end)
 
     def _send_goal(self, t0: float) -> None:
         last = self.mon.odom.last()
