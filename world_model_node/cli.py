@@ -56,6 +56,12 @@ def register(subparsers) -> None:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 1)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--image", action="store_true", help="also encode camera images (data must have them)")
+    p.add_argument("--camera-only", action="store_true",
+                   help="a camera model: the encoder reads the image, velocity and command history, no scan "
+                        "(implies --image; no scene prediction, no scan history)")
+    p.add_argument("--no-augment", action="store_true",
+                   help="no image augmentation (default: brightness, contrast, white balance and a shift of up "
+                        "to 3 px per training window, every frame of a window alike)")
     p.add_argument("--no-vicreg", action="store_true", help="switch the anti-collapse terms off (ablation)")
     p.add_argument("--latent-dim", type=int, default=None)
     p.add_argument("--eval-every", type=int, default=None,
@@ -67,7 +73,8 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("eval-model", help="open-loop error vs baselines, collision AUROC",
                               description="Pose error at 0.5/1/2/3 s for the model, constant velocity and "
-                                          "an ideal unicycle fed the commands; collision AUROC.")
+                                          "an ideal unicycle fed the commands; collision AUROC; Spearman rho "
+                                          "of latent distance to a goal observation against true distance.")
     p.add_argument("--model", default=None, help="checkpoint (default: the shipped models/husky_default.pt)")
     p.add_argument("--data", required=True, help="held-out transitions (shards, rosbag2 bags or a folder of them)")
     add_topic_args(p)
@@ -209,9 +216,14 @@ def _train(args) -> int:
     over = {k: v for k, v in {"steps": args.steps, "epochs": args.epochs, "batch_size": args.batch_size,
                               "horizon": args.horizon, "time_budget_s": args.time_budget_s,
                               "cpu_threads": args.threads, "eval_every": args.eval_every}.items() if v is not None}
-    cfg = TrainConfig(seed=args.seed, device=args.device, progress=not args.no_progress, **over)
+    cfg = TrainConfig(seed=args.seed, device=args.device, progress=not args.no_progress,
+                      augment=not args.no_augment, **over)
     mc = {"scan_beams": int(data.scan.shape[1]), "range_max_m": float(data.meta.get("range_max_m") or 8.0),
-          "use_image": args.image}
+          "use_image": args.image or args.camera_only}
+    if args.camera_only:
+        mc.update(use_scan=False, scene_sectors=0, scan_history=0)
+    if mc["use_image"] and data.image is None:
+        return _refuse("train", f"--data {args.data}: no camera frames in the data (collect with `wmp collect --image`)")
     if args.latent_dim:
         mc["latent_dim"] = args.latent_dim
     # the robot that drove the data sets the footprint the scan clearances are measured from
@@ -240,15 +252,17 @@ def _train(args) -> int:
     if rank != 0:  # torchrun: rank 0 alone writes
         return 0
     try:
+        aug = metrics.get("image_augment")
         save_checkpoint(args.out, model, data_stats=data.stats(), metrics=metrics,
-                        train=train_config_dict(cfg, weights))
+                        train={**train_config_dict(cfg, weights), "image_augment": aug})
         state.unlink(missing_ok=True)      # finished: nothing left to resume
     except OSError as exc:
         return _refuse("train", f"cannot write checkpoint {args.out}: {exc.strerror or exc}")
     v = metrics["val"]
     print(f"saved {args.out}: {metrics['steps_run']} steps in {metrics['train_time_s']:.0f} s ({metrics['stopped']}), "
           f"val pose error at {cfg.horizon} steps {v.get('pose_err_final_m', float('nan')):.3f} m, "
-          f"latent std min {metrics['latent_std_min']:.2f}")
+          f"latent std min {metrics['latent_std_min']:.2f} mean {metrics['latent_std_mean']:.2f} "
+          f"({len(metrics['latent_std'])} learned dims)")
     return 0
 
 

@@ -110,6 +110,9 @@ class ImageEncoder(nn.Module):
 class ObsEncoder(nn.Module):
     """Learned part of the encoder: (scan, vel[, image][, history]) -> h (B, dh). Body frame only.
 
+    A camera model (``cfg.use_scan`` False) reads no scan: (vel, image[, history]) -> h; its
+    ``scan`` argument may be None and is ignored.
+
     hist (built by :meth:`WorldModel.history_inputs`): cmd (B, K, 2) and vel (B, K, 2) in
     m/s, rad/s; valid (B, K) bool; scans (B, M, N) the past scans at ``cfg.scan_history_rows``
     or None; scan_valid (B, M) bool. None = nothing known (start-up): all rows invalid. Invalid
@@ -119,13 +122,15 @@ class ObsEncoder(nn.Module):
     def __init__(self, cfg: WorldModelConfig):
         super().__init__()
         self.cfg = cfg
-        self.scan = ScanEncoder(cfg)
+        self.scan = ScanEncoder(cfg)     # no weights; a camera model keeps it for the scan layout only
+        self.use_scan = cfg.use_scan
         self.image = ImageEncoder(cfg) if cfg.use_image else None
         self.steps, self.n_scans = cfg.history_steps, cfg.scan_history if cfg.history_steps else 0
         self.hist_dim = 0
         if self.steps:   # per row: cmd, vel, cmd - vel (normalised) and valid; per past scan: change + valid
             self.hist_dim = 7 * self.steps + self.n_scans * (self.scan.out_dim + 1)
-        in_dim = self.scan.out_dim + VEL_DIMS + (self.image.out_dim if self.image is not None else 0) + self.hist_dim
+        in_dim = (self.scan.out_dim if self.use_scan else 0) + VEL_DIMS \
+            + (self.image.out_dim if self.image is not None else 0) + self.hist_dim
         self.net = mlp([in_dim, cfg.enc_hidden, cfg.enc_hidden, cfg.h_dims])
         self.register_buffer("vw_scale", torch.tensor([cfg.v_scale_mps, cfg.w_scale_radps]), persistent=False)
 
@@ -147,15 +152,15 @@ class ObsEncoder(nn.Module):
                 feats += [((scan_feat.unsqueeze(1) - past) * sv).flatten(1), sv.flatten(1)]
         return torch.cat(feats, dim=-1)
 
-    def forward(self, vel: torch.Tensor, scan: torch.Tensor, image: torch.Tensor | None = None,
+    def forward(self, vel: torch.Tensor, scan: torch.Tensor | None, image: torch.Tensor | None = None,
                 hist: dict | None = None) -> torch.Tensor:
         vel_n = vel / self.vw_scale
-        scan_feat = self.scan(scan)
-        feats = [scan_feat, vel_n]
+        scan_feat = self.scan(scan) if self.use_scan else None
+        feats = [vel_n] if scan_feat is None else [scan_feat, vel_n]
         if self.image is not None:
             if image is None:
                 raise ValueError("this world model encodes images: obs['image'] (B, 3, S, S) is required")
             feats.append(self.image(image))
-        if self.steps:
-            feats.append(self.history_features(scan_feat, hist))
+        if self.steps:   # (a camera model has no scan history: vel stands in for the batch size and dtype)
+            feats.append(self.history_features(vel_n if scan_feat is None else scan_feat, hist))
         return self.net(torch.cat(feats, dim=-1))

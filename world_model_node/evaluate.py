@@ -26,6 +26,14 @@ tracker ("constant_velocity_tracker") and the frozen current scan ("static_scan"
 ground); the 1 s error of windows starting 0-0.5 s on it ("at_entry_m") vs 1-1.5 s on it
 ("after_1s_m") and their ratio (below 1: the predictor adapted).
 ``slices``: pose errors per slice (static, terrain, payload, latency, movers; they overlap).
+``goal_latent``: how well latent distance ranks distance to a goal (:func:`goal_rank_correlation`):
+Spearman rho between the latent distance of each row to a goal observation of the same
+episode and the true distance of their poses (metres), pooled over all goal/row pairs and per
+goal; for data with camera frames also the same rho for plain pixel distance (the baseline).
+
+A camera model (``use_image``) is evaluated through :class:`CameraRollout` (the same
+reset_state / rollout interface, fed the recorded frame at each start): the planner's
+LearnedModel feeds no image.
 """
 from __future__ import annotations
 
@@ -95,6 +103,36 @@ def load_sysid_model(dt_s: float, sysid_file=None, train_data: Transitions | Non
     return SysIdModel(params), "fitted on the training data" if sysid_file is None else str(sysid_file)
 
 
+class CameraRollout:
+    """A camera model behind the planner's model interface, for evaluation: reset_state takes
+    the camera frame too (image (S, S, 3) uint8); rollout gives poses and collision
+    probabilities (no clearance: a camera model predicts no scene)."""
+
+    needs_image = True
+
+    def __init__(self, model):
+        self.model = model
+        self.device = model.device
+        self.dt_s = float(model.dt_s)
+        self.history_steps = int(model.history_steps)
+
+    @torch.inference_mode()
+    def reset_state(self, pose, vel, scan, history=None, image=None) -> torch.Tensor:
+        if image is None:
+            raise ValueError("this world model encodes camera images: reset_state needs image (S, S, 3)")
+        img = torch.as_tensor(np.asarray(image))[None]
+        obs = observation(np.asarray(pose, np.float32)[None], np.asarray(vel, np.float32)[None],
+                          np.asarray(scan, np.float32)[None], img, history=history, channels_last=True)
+        return self.model.encode(obs)
+
+    @torch.inference_mode()
+    def rollout(self, state: torch.Tensor, actions: torch.Tensor):
+        from world_model_planner.planner_node.dynamics import Rollout
+
+        z, logit, _ = self.model.rollout_heads(state, actions.to(self.device), clearance=False)
+        return Rollout(poses=self.model.pose(z), collision_prob=torch.sigmoid(logit))
+
+
 def _rollouts(pm, data: Transitions, starts: np.ndarray, cmds: np.ndarray, scene_windows: np.ndarray):
     """One planner-interface model on each window: reset_state(pose, vel, scan[, history]) then
     rollout(state, recorded actions (1, H, 2)) -> poses (W, H, 3), clearance (W, H) or None
@@ -127,11 +165,12 @@ def _rollouts(pm, data: Transitions, starts: np.ndarray, cmds: np.ndarray, scene
                     pm.tracker.update(float(data.t_s[r]), pts, data.pose[r][:2])
                 else:
                     pm.scene_update(float(data.t_s[r]), pts, data.pose[r][:2])
+        extra = {"image": data.image[t]} if getattr(pm, "needs_image", False) else {}
         if use_hist:
             h = History(hist.cmd[i], hist.vel[i], hist.valid[i], None if hist.scan is None else hist.scan[i])
-            state = pm.reset_state(data.pose[t], data.vel[t], data.scan[t], history=h)
+            state = pm.reset_state(data.pose[t], data.vel[t], data.scan[t], history=h, **extra)
         else:
-            state = pm.reset_state(data.pose[t], data.vel[t], data.scan[t])
+            state = pm.reset_state(data.pose[t], data.vel[t], data.scan[t], **extra)
         out = pm.rollout(state, torch.as_tensor(cmds[i][None], dtype=torch.float32, device=dev))
         poses.append(out.poses[0].detach().cpu().numpy())
         c = getattr(out, "clearance_m", None)
@@ -167,9 +206,10 @@ def evaluate(model, data: Transitions, horizons_s=HORIZONS_S, stride: int = 5, b
     data_dt = float(np.median(data.dt)) if len(data) else dt
     if abs(data_dt - dt) > 1e-3:
         raise ValueError(f"data rows are {data_dt:.3f} s apart, the model steps {dt:.3f} s")
-    if getattr(model.cfg, "use_image", False):
-        raise ValueError("eval-model runs the planner's model interface, which feeds no camera image; "
-                         "this checkpoint expects one")
+    camera = bool(getattr(model.cfg, "use_image", False))
+    if camera and data.image is None:
+        raise ValueError("this world model encodes camera images and the data has none "
+                         "(collect with `wmp collect --image`)")
     steps = [int(round(h / dt)) for h in horizons_s]
     hmax = max(steps)
     grid = data.window_starts(hmax)[::stride]
@@ -181,7 +221,7 @@ def evaluate(model, data: Transitions, horizons_s=HORIZONS_S, stride: int = 5, b
     truth = data.pose[rows[:, 1:]]                                                 # (W, H, 3)
     cmds = data.cmd[rows[:, :-1]]                                                  # (W, H, 2)
     hist_steps = int(getattr(model, "history_steps", 0) or 0)
-    models = {"model": LearnedModel(model), "unicycle": UnicycleModel(dt)}
+    models = {"model": CameraRollout(model) if camera else LearnedModel(model), "unicycle": UnicycleModel(dt)}
     if sysid_model is not None:
         models["classic_id"] = sysid_model
     near = ew.mover_windows(data.mover_dist_m, starts)
@@ -256,6 +296,7 @@ def evaluate(model, data: Transitions, horizons_s=HORIZONS_S, stride: int = 5, b
     out["slices"] = {sl: {"windows": int(m.sum()),
                           **{name: _err_block(pred[name][m], truth[m], steps)["pose_err_m"] for name in names}}
                      for sl, m in masks.items()}
+    out["goal_latent"] = goal_rank_correlation(model, data)
     out["windows"] = int(len(starts))
     out["episodes"] = int(len(np.unique(data.episode[grid])))
     out["rows"] = len(data)
@@ -275,14 +316,87 @@ def _one_step_auroc(model, data: Transitions, batch: int, hist_steps: int):
     logits = []
     for i in range(0, len(one), batch):
         r = one[i:i + batch]
+        img = data.image[r] if getattr(model.cfg, "use_image", False) else None
         if hist_steps > 0:
             h = history_from_rows(data.cmd, data.vel, data.episode, r, hist_steps, data.scan)
-            obs = observation(data.pose[r], data.vel[r], data.scan[r], None, channels_last=True, history=h)
+            obs = observation(data.pose[r], data.vel[r], data.scan[r], img, channels_last=True, history=h)
         else:
-            obs = observation(data.pose[r], data.vel[r], data.scan[r], None, channels_last=True)
+            obs = observation(data.pose[r], data.vel[r], data.scan[r], img, channels_last=True)
         z1 = model.predict(model.encode(obs), torch.as_tensor(data.cmd[r], device=dev))
         logits.append(model.collision_logit(z1).cpu().numpy())
     return auroc(np.concatenate(logits), data.collision[one])
+
+
+@torch.no_grad()
+def embed_goals(model, data: Transitions, rows: np.ndarray, batch: int = 512) -> np.ndarray:
+    """rows (R,) -> (R, dh) the learned latent h of each row's observation taken alone, as a goal
+    is given: the frame (and the scan, for a model that reads one) with zero velocity and no
+    history, so two rows differ only in what the robot saw there."""
+    out = []
+    dev = model.device
+    for i in range(0, len(rows), batch):
+        r = rows[i:i + batch]
+        img = data.image[r] if getattr(model.cfg, "use_image", False) else None
+        obs = observation(data.pose[r], np.zeros((len(r), 2), np.float32), data.scan[r], img, channels_last=True)
+        out.append(model.latent_h(model.encode(obs)).cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, model.cfg.h_dims), np.float32)
+
+
+def goal_rank_correlation(model, data: Transitions, goal_every: int = 25, row_stride: int = 2,
+                          min_rows: int = 10) -> dict:
+    """Does latent distance rank distance to a goal? For goals every ``goal_every`` rows of each
+    episode and the rows of the same episode (every ``row_stride``), Spearman rho between
+    |h(row) - h(goal)| (:func:`embed_goals`) and |xy(row) - xy(goal)| metres: pooled over all
+    pairs ("rho") and the mean of each goal's own rho ("rho_per_goal_mean", goals with at least
+    ``min_rows`` rows). With camera frames, "pixels_rho" is the same for the L2 distance of the
+    frames themselves (8x8 block means), the baseline a latent has to beat."""
+    from scipy.stats import spearmanr
+
+    lat, true, pix, per_goal, per_goal_pix = [], [], [], [], []
+    has_img = data.image is not None
+    n_goals = 0
+    for ep in np.unique(data.episode):
+        rows = np.flatnonzero(data.episode == ep)[::row_stride]
+        goals = np.flatnonzero(data.episode == ep)[goal_every // 2::goal_every]
+        if len(rows) < min_rows or not len(goals):
+            continue
+        emb = embed_goals(model, data, np.concatenate([rows, goals]))
+        e_rows, e_goals = emb[:len(rows)], emb[len(rows):]
+        if has_img:
+            small = _blocks(data.image[np.concatenate([rows, goals])])
+            p_rows, p_goals = small[:len(rows)], small[len(rows):]
+        for j, g in enumerate(goals):
+            d_lat = np.linalg.norm(e_rows - e_goals[j], axis=-1)
+            d_true = np.linalg.norm(data.pose[rows, :2] - data.pose[g, :2], axis=-1)
+            lat.append(d_lat)
+            true.append(d_true)
+            if np.ptp(d_true) > 0 and np.ptp(d_lat) > 0:
+                per_goal.append(spearmanr(d_lat, d_true)[0])
+            if has_img:
+                d_pix = np.linalg.norm(p_rows - p_goals[j], axis=-1)
+                pix.append(d_pix)
+                if np.ptp(d_true) > 0 and np.ptp(d_pix) > 0:
+                    per_goal_pix.append(spearmanr(d_pix, d_true)[0])
+            n_goals += 1
+    if not n_goals:
+        return {"goals": 0, "pairs": 0, "rho": None, "rho_per_goal_mean": None}
+    lat_a, true_a = np.concatenate(lat), np.concatenate(true)
+    out = {"goals": n_goals, "pairs": int(len(lat_a)), "goal_every": goal_every,
+           "rho": float(spearmanr(lat_a, true_a)[0]) if np.ptp(lat_a) > 0 else None,
+           "rho_per_goal_mean": float(np.mean(per_goal)) if per_goal else None}
+    if has_img:
+        pix_a = np.concatenate(pix)
+        out["pixels_rho"] = float(spearmanr(pix_a, true_a)[0]) if np.ptp(pix_a) > 0 else None
+        out["pixels_rho_per_goal_mean"] = float(np.mean(per_goal_pix)) if per_goal_pix else None
+    return out
+
+
+def _blocks(images: np.ndarray, block: int = 8) -> np.ndarray:
+    """(R, S, S, 3) uint8 -> (R, (S/block)^2 * 3) float block means in [0, 1]."""
+    r, s = images.shape[0], images.shape[1]
+    b = max(1, s // block)
+    x = images[:, :b * block, :b * block].astype(np.float32).reshape(r, b, block, b, block, 3) / 255.0
+    return x.mean(axis=(2, 4)).reshape(r, -1)
 
 
 def plot(result: dict, path) -> None:
@@ -342,6 +456,12 @@ def summary(result: dict) -> str:
             if name in ad:
                 a = ad[name]
                 lines.append(f"  {name:<27} {num(a['at_entry_m'])}  {num(a['after_1s_m'])}  ({num(a['ratio'], '.2f')})")
+    gl = result.get("goal_latent")
+    if gl and gl.get("goals"):
+        lines.append(f"latent distance to a goal vs true distance, Spearman rho over {gl['goals']} goals, "
+                     f"{gl['pairs']} pairs: pooled {num(gl['rho'], '.3f')}, per goal {num(gl['rho_per_goal_mean'], '.3f')}"
+                     + (f"; pixel distance (baseline): pooled {num(gl.get('pixels_rho'), '.3f')}, per goal "
+                        f"{num(gl.get('pixels_rho_per_goal_mean'), '.3f')}" if "pixels_rho" in gl else ""))
     sl = result.get("slices")
     if sl:
         i = result["horizons_s"].index(1.0) if 1.0 in result["horizons_s"] else 0

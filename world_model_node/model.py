@@ -69,6 +69,8 @@ class WorldModelConfig:
                                             "its boundary (Husky 0.99).", range=(0.0, 10.0))
     footprint_width_m: float = param(0.67, "Robot footprint along y (Husky 0.67).", range=(0.0, 10.0))
     use_image: bool = param(False, "Encode a (3, image_size, image_size) RGB image with a small CNN.")
+    use_scan: bool = param(True, "Read the lidar scan. False = a camera model: the encoder reads the image, "
+                                 "velocity and command history only (needs scene_sectors 0, scan_history 0).")
     image_size: int = param(64, "Side of the square RGB image, pixels.", range=(16, 256))
     latent_dim: int = param(64, "3 pose + 2 velocity + learned h (latent_dim - 5); the latent also carries "
                                 "2 x cmd_memory command and scene_sectors scene values.", range=(8, 1024))
@@ -104,6 +106,9 @@ class WorldModelConfig:
         if self.cmd_memory > self.history_steps:
             raise ValueError(f"WorldModelConfig.cmd_memory: expected <= history_steps ({self.history_steps}), "
                              f"got {self.cmd_memory}")
+        if not self.use_scan and (self.scene_sectors or self.scan_history):
+            raise ValueError(f"WorldModelConfig.use_scan: a model without the scan needs scene_sectors 0 and "
+                             f"scan_history 0, got {self.scene_sectors} and {self.scan_history}")
         if self.scan_bins > self.scan_beams:
             raise ValueError(f"WorldModelConfig.scan_bins: expected <= scan_beams ({self.scan_beams}), "
                              f"got {self.scan_bins}")
@@ -312,8 +317,11 @@ class WorldModel(nn.Module):
     @property
     def obs_spec(self) -> dict:
         """Observation layout this model was built for (compared when loading)."""
-        return {"scan_beams": self.cfg.scan_beams, "range_max_m": self.cfg.range_max_m,
+        spec = {"scan_beams": self.cfg.scan_beams, "range_max_m": self.cfg.range_max_m,
                 "image": self.cfg.use_image, "image_size": self.cfg.image_size if self.cfg.use_image else 0}
+        if not self.cfg.use_scan:   # a camera model: only then is the key there (older specs lack it)
+            spec["scan"] = False
+        return spec
 
     @property
     def device(self) -> torch.device:
@@ -372,13 +380,14 @@ class WorldModel(nn.Module):
         """obs {"pose": (B,3), "vel": (B,2), "scan": (B,N)[, "image": (B,3,S,S)][, "hist_cmd": (B,K,2),
         "hist_vel": (B,K,2), "hist_valid": (B,K)[, "hist_scan": (B,K,N)]]} -> z (B, D).
 
-        Missing history reads as "nothing known yet" (all rows invalid); see :func:`observation`."""
-        for key in ("pose", "vel", "scan"):
+        Missing history reads as "nothing known yet" (all rows invalid); see :func:`observation`.
+        A camera model (``use_scan`` False) needs no "scan" and ignores one."""
+        for key in ("pose", "vel", "scan") if self.cfg.use_scan else ("pose", "vel"):
             if key not in obs:
                 raise ValueError(f"obs: missing '{key}' (expected keys pose, vel, scan[, image][, hist_*])")
         pose = self._tensor(obs["pose"], "pose", (3,))
         vel = self._tensor(obs["vel"], "vel", (2,))
-        scan = self._tensor(obs["scan"], "scan", (self.cfg.scan_beams,))
+        scan = self._tensor(obs["scan"], "scan", (self.cfg.scan_beams,)) if self.cfg.use_scan else None
         image = None
         if self.cfg.use_image:
             if "image" not in obs:
@@ -387,9 +396,9 @@ class WorldModel(nn.Module):
             image = self._tensor(obs["image"], "image", (3, s, s))
         return self.encode_parts(pose, vel, scan, image, self.history_inputs(obs, pose.shape[0]))
 
-    def encode_parts(self, pose: torch.Tensor, vel: torch.Tensor, scan: torch.Tensor,
+    def encode_parts(self, pose: torch.Tensor, vel: torch.Tensor, scan: torch.Tensor | None,
                      image: torch.Tensor | None = None, hist: dict | None = None) -> torch.Tensor:
-        """Checked tensors (B, 3), (B, 2), (B, N)[, image][, hist dict] -> z (B, D)."""
+        """Checked tensors (B, 3), (B, 2), (B, N) (None for a camera model)[, image][, hist dict] -> z (B, D)."""
         parts = [pose, vel]
         mem = self.cfg.cmd_memory
         if mem:

@@ -32,6 +32,7 @@ from torch import nn
 
 from world_model_planner.core.params import param, validate
 
+from world_model_planner.world_model_node.augment import ImageAugment, augment_windows
 from world_model_planner.world_model_node.data import Transitions
 from world_model_planner.world_model_node.history import history_from_rows
 from world_model_planner.world_model_node.losses import LossWeights, window_loss
@@ -63,6 +64,9 @@ class TrainConfig:
     history_dropout: float = param(0.2, "Fraction of training windows whose start sees a cut history (only "
                                         "its newest 0..K-1 rows valid, as at start-up), so the model also "
                                         "works before a second of history exists.", range=(0.0, 1.0))
+    augment: bool = param(True, "Augment camera images per training window (augment.ImageAugment: brightness, "
+                                "contrast, white balance, a shift of a few pixels; every frame of a window "
+                                "alike). No effect on models without images.")
 
     def __post_init__(self):
         validate(self)
@@ -164,9 +168,14 @@ class WindowSampler:
             b["hist"] = self._history(rows, history_dropout, gen)
         return b
 
-    def sample(self, n: int, gen: torch.Generator, history_dropout: float = 0.0) -> dict:
+    def sample(self, n: int, gen: torch.Generator, history_dropout: float = 0.0,
+               augment: ImageAugment | None = None) -> dict:
+        """n random windows; with ``augment`` their images are augmented, one draw per window."""
         idx = torch.randint(len(self.starts), (n,), generator=gen, device="cpu").to(self.starts.device)
-        return self.batch(idx, history_dropout, gen)
+        b = self.batch(idx, history_dropout, gen)
+        if augment is not None and "image" in b:
+            b["image"] = augment_windows(b["image"], augment, gen)
+        return b
 
 
 def _dist_info() -> tuple[int, int, int]:
@@ -229,8 +238,12 @@ def _load_state(path: str, distributed: bool, rank: int) -> dict | None:
 
 def train(data: Transitions, model_cfg: WorldModelConfig | None = None, cfg: TrainConfig | None = None,
           weights: LossWeights | None = None, init_model: WorldModel | None = None,
-          state_path: str | None = None, resume: bool = False) -> tuple[WorldModel, dict]:
+          state_path: str | None = None, resume: bool = False,
+          augment: ImageAugment | None = None) -> tuple[WorldModel, dict]:
     """Train a world model on ``data``. Returns (best model on CPU, eval mode; metrics dict).
+
+    augment: the image augmentation of a camera model (default ``ImageAugment()``; off with
+    ``cfg.augment`` False or for a model without images).
 
     init_model: start from these weights (fine-tuning); its config replaces ``model_cfg``.
     state_path: where rank 0 keeps the resumable training state (every eval_every steps);
@@ -270,6 +283,7 @@ def train(data: Transitions, model_cfg: WorldModelConfig | None = None, cfg: Tra
     va_data = data.select_episodes(val_ids) if len(val_ids) else tr_data
     tr = WindowSampler.for_model(tr_data, cfg.horizon, device, model_cfg)
     va = WindowSampler.for_model(va_data, cfg.horizon, device, model_cfg)
+    aug = (augment or ImageAugment()) if cfg.augment and model_cfg.use_image else None
     pos_weight = 1.0  # unweighted BCE: the planner reads sigmoid(logit) as a calibrated probability
 
     model = WorldModel(model_cfg)
@@ -311,7 +325,7 @@ def train(data: Transitions, model_cfg: WorldModelConfig | None = None, cfg: Tra
                disable=not cfg.progress or rank != 0, dynamic_ncols=True)
     step = first - 1
     for step in bar:
-        batch = tr.sample(cfg.batch_size, gen, cfg.history_dropout)
+        batch = tr.sample(cfg.batch_size, gen, cfg.history_dropout, aug)
         if distributed:
             batch = _rank_part(batch, lo, hi)
         loss, last_terms = step_mod(target, batch, weights, pos_weight)
@@ -334,11 +348,14 @@ def train(data: Transitions, model_cfg: WorldModelConfig | None = None, cfg: Tra
         if (step + 1) % cfg.eval_every == 0 or last_step or over_time:
             if rank == 0:
                 v = validate_model(model, target, va, weights, pos_weight)
-                std = last_terms["latent_std"]
+                std = last_terms["latent_std"]   # per learned dimension, over the batch's first frames
                 history.append({"step": step + 1, "val_score": v["score"], "val_pose_err_final_m": v["pose_err_final_m"],
-                                "latent_std_min": float(std.min()), "latent_std_mean": float(std.mean())})
+                                "latent_std_min": float(std.min()), "latent_std_mean": float(std.mean()),
+                                "latent_std_max": float(std.max()),
+                                "latent_std": [round(float(x), 4) for x in std]})
                 bar.set_postfix(loss=f"{last_terms['loss']:.3f}", val=f"{v['score']:.4f}",
-                                err=f"{v['pose_err_final_m']:.3f}m", std_min=f"{float(std.min()):.2f}")
+                                err=f"{v['pose_err_final_m']:.3f}m", std_min=f"{float(std.min()):.2f}",
+                                std_mean=f"{float(std.mean()):.2f}")
                 if v["score"] < best:
                     best, bad, best_val = v["score"], 0, v
                     best_state = {k: t.detach().cpu().clone() for k, t in model.state_dict().items()}
@@ -374,6 +391,8 @@ def train(data: Transitions, model_cfg: WorldModelConfig | None = None, cfg: Tra
         "train_episodes": [int(e) for e in train_ids], "val_episodes": [int(e) for e in val_ids],
         "val": {k: float(v) for k, v in best_val.items()} if best_state is not None else {},
         "latent_std": [float(s) for s in std], "latent_std_min": float(std.min()),
+        "latent_std_mean": float(std.mean()),
+        "image_augment": asdict(aug) if aug is not None else None,
         "history": history, "collision_pos_weight": pos_weight,
     }
     if distributed:
@@ -383,5 +402,8 @@ def train(data: Transitions, model_cfg: WorldModelConfig | None = None, cfg: Tra
     return final.eval(), metrics
 
 
-def train_config_dict(cfg: TrainConfig, weights: LossWeights) -> dict:
-    return {**asdict(cfg), "loss_weights": asdict(weights)}
+def train_config_dict(cfg: TrainConfig, weights: LossWeights, augment: ImageAugment | None = None) -> dict:
+    out = {**asdict(cfg), "loss_weights": asdict(weights)}
+    if augment is not None:
+        out["image_augment"] = asdict(augment)
+    return out
