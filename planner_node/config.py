@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from world_model_planner.core.params import markdown_table, param, validate
 from world_model_planner.core.sensor_check import SensorLimits
 
+from world_model_planner.planner_node.budget import BudgetConfig
 from world_model_planner.planner_node.critics import CriticsConfig, critic_docs
 from world_model_planner.planner_node.mppi import MPPIConfig
 from world_model_planner.planner_node.navigator import NavigatorConfig
@@ -29,12 +30,16 @@ class PlannerNodeConfig:
                        "hot-reload keeps the running model).")
     sysid_path: str = param("", "classic_id's velocity model (JSON written by `wmp sysid`); empty = the shipped "
                             "models/husky_sysid.json. A missing or bad file fails configure.")
-    device: str = param("auto", "Torch device: auto (CUDA if present), cpu, cuda, cuda:N.")
+    device: str = param("auto", "Torch device: auto, cpu, cuda, cuda:N. auto: a learned planner times a few "
+                        "rollouts at mppi.samples x mppi.horizon on each path (CPU fused, CPU step-by-step "
+                        "reference, CUDA where present) at configure and plans on the fastest (logged); other "
+                        "planners take CUDA if present.")
     torch_threads: int = param(1, "torch.set_num_threads for planning; 0 = torch's default (all cores). "
                                "1 is fastest on a busy 2-core machine.", range=(0, 256))
     trigger: str = param("odom", "odom: plan once per /odom, stamp the command with its stamp (sim "
                          "lockstep); timer: plan at control_rate_hz.", choices=("odom", "timer"))
-    control_rate_hz: float = param(20.0, "Planning rate with trigger=timer; watchdog rate always.", range=(1.0, 200.0))
+    control_rate_hz: float = param(20.0, "Planning rate with trigger=timer; watchdog rate always; its "
+                                    "period is what the adaptive budget (budget.*) holds ticks to.", range=(1.0, 200.0))
     max_sensor_age_s: float = param(0.5, "/odom or /scan older than this → zero command until fresh data.", range=(0.01, 60.0))
     cmd_stamped: bool = param(True, "Publish geometry_msgs/TwistStamped (true) or Twist (false) on cmd_vel_nav.")
     use_goal_yaw: bool = param(False, "Honour the goal orientation (heading critic + yaw tolerance).")
@@ -71,7 +76,7 @@ class PlannerNodeConfig:
 # (prefix, class) for every library config exposed as ROS parameters
 SECTIONS = (("", NavigatorConfig), ("mppi.", MPPIConfig), ("critics.", CriticsConfig),
             ("subgoal.", SubgoalConfig), ("tracking.", TrackerConfig), ("recovery.", RecoveryConfig),
-            ("sensors.", SensorLimits))
+            ("sensors.", SensorLimits), ("budget.", BudgetConfig))
 
 #: Read once at start-up (changing them at runtime is refused).
 STARTUP_ONLY = ("autostart",)

@@ -9,7 +9,9 @@ and returns the updated mean action sequence. A test can pass an analytic model 
 known optimum. Samples are time-correlated (AR(1) "colored" noise, the control smoothing),
 clipped to velocity limits and then to acceleration limits step by step, so every evaluated
 sequence is one the robot can execute. Warm start: the previous mean, shifted by the time
-elapsed since the last tick (fractional shifts interpolate).
+elapsed since the last tick (fractional shifts interpolate). ``resize(samples, horizon)`` changes
+the budget between ticks (the adaptive budget, planner_node.budget): a shorter horizon keeps the
+head of the warm start, a longer one extends it with its last action.
 """
 from __future__ import annotations
 
@@ -78,6 +80,7 @@ class MPPI:
         self.device = torch.device(device)
         self.gen = torch.Generator(device=self.device)
         self.gen.manual_seed(cfg.seed)
+        self.samples, self.horizon = cfg.samples, cfg.horizon     # the budget in force (resize)
         H = cfg.horizon
         self.lo = torch.tensor([cfg.v_min_mps, -cfg.w_max_radps], device=self.device)
         self.hi = torch.tensor([cfg.v_max_mps, cfg.w_max_radps], device=self.device)
@@ -87,6 +90,21 @@ class MPPI:
 
     def reset(self) -> None:
         self.mean = torch.zeros_like(self.mean)
+
+    def resize(self, samples: int, horizon: int) -> None:
+        """Sample ``samples`` sequences of ``horizon`` steps from the next tick on. The warm
+        start (H, 2) is cut to its first ``horizon`` steps, or extended by repeating its last
+        action. CEM keeps more samples than elites."""
+        samples, horizon = int(samples), int(horizon)
+        if horizon < 2 or samples < 2 or (self.cfg.method == "cem" and samples <= self.cfg.cem_elites):
+            raise ValueError(f"MPPI.resize: expected horizon >= 2 and samples >= 2 (more than cem_elites="
+                             f"{self.cfg.cem_elites} for cem), got {samples} samples x {horizon} steps")
+        H = self.mean.shape[0]
+        if horizon < H:
+            self.mean = self.mean[:horizon].clone()
+        elif horizon > H:
+            self.mean = torch.cat([self.mean, self.mean[-1:].expand(horizon - H, 2)])
+        self.samples, self.horizon = samples, horizon
 
     def shift(self, steps: float) -> None:
         """Warm start: advance the mean by ``steps`` model steps (fractional → interpolated);
@@ -103,7 +121,7 @@ class MPPI:
 
     def _noise(self, B: int, std: torch.Tensor) -> torch.Tensor:
         """(B, H, 2) time-correlated Gaussian noise with per-step std ``std`` ((2,) or (H, 2))."""
-        H, rho = self.cfg.horizon, self.cfg.noise_smoothing
+        H, rho = self.horizon, self.cfg.noise_smoothing
         white = torch.randn(B, H, 2, generator=self.gen, device=self.device)
         if rho > 0:
             out = torch.empty_like(white)
@@ -131,8 +149,8 @@ class MPPI:
         a0 = torch.as_tensor(a0, dtype=torch.float32, device=self.device).reshape(2)
         a0 = torch.maximum(torch.minimum(a0, self.hi), self.lo)
         self.shift(shift_steps)
-        std = self.sigma.expand(cfg.horizon, 2).clone()
-        B = cfg.samples
+        std = self.sigma.expand(self.horizon, 2).clone()
+        B = self.samples
         for _ in range(cfg.iterations):
             acts = self.mean[None] + self._noise(B, std)                          # (B, H, 2)
             acts[0] = self.mean                                                   # keep the plan

@@ -229,14 +229,17 @@ class Navigator:
         d = angle_diff(math.atan2(new[1], new[0]), math.atan2(old[1], old[0]))
         return abs(d) <= self.cfg.nav.warm_start_keep_rad
 
-    def reconfigure(self, cfg: PlannerConfig) -> None:
+    def reconfigure(self, cfg: PlannerConfig, budget: tuple[int, int] | None = None) -> None:
         """Apply new limits at once, keeping control: the sampler is rebuilt with the new
-        config and keeps its warm start (clipped to the new limits) when the horizon is
-        unchanged; critics and the subgoal layer read the new values from the next tick.
+        config (at ``budget`` = (samples, horizon) when given, see ``set_budget``) and keeps its
+        warm start (clipped to the new limits) when the horizon is unchanged; critics and the
+        subgoal layer read the new values from the next tick.
         The occupancy grid's size and resolution cannot change here (the caller refuses that)."""
         old_mean = self.mppi.mean
         self.cfg = cfg
         self.mppi = MPPI(cfg.mppi, self.model.dt_s, self.device)
+        if budget is not None:
+            self.mppi.resize(*budget)
         if old_mean.shape == self.mppi.mean.shape:
             self.mppi.mean = torch.maximum(torch.minimum(old_mean, self.mppi.hi), self.mppi.lo)
         self._last_cmd = np.clip(self._last_cmd, [cfg.mppi.v_min_mps, -cfg.mppi.w_max_radps],
@@ -246,6 +249,11 @@ class Navigator:
         self._fit_model()
         if self.subgoals is not None:
             self.subgoals.reconfigure(cfg.subgoal)
+
+    def set_budget(self, samples: int, horizon: int) -> None:
+        """Plan with ``samples`` sequences of ``horizon`` steps from the next tick on (the
+        adaptive budget); the warm start is cut or extended to the new horizon (MPPI.resize)."""
+        self.mppi.resize(samples, horizon)
 
     def note_pose(self, pose) -> None:
         """Remember the latest odometry pose (3,) so goals are checked against it even before
@@ -305,7 +313,7 @@ class Navigator:
             return None
         seg = np.linalg.norm(np.diff(rest, axis=0), axis=1)
         arc = np.concatenate([[0.0], np.cumsum(seg)])
-        reach = self.cfg.mppi.horizon * self.model.dt_s * self.cfg.mppi.v_max_mps + 1.0
+        reach = self.mppi.horizon * self.model.dt_s * self.cfg.mppi.v_max_mps + 1.0
         s = np.arange(0.0, min(arc[-1], reach) + 1e-9, 0.1)
         pts = np.stack([np.interp(s, arc, rest[:, 0]), np.interp(s, arc, rest[:, 1])], -1)
         return torch.as_tensor(pts, dtype=torch.float32, device=dev)

@@ -36,6 +36,7 @@ from world_model_planner.core.safeio import clip
 from world_model_planner.core.sensor_check import check_odom, check_quaternion, check_scan, stamp_age
 
 from world_model_planner.planner_node import messages as m
+from world_model_planner.planner_node.budget import AdaptiveBudget
 from world_model_planner.planner_node.config import (SECTIONS, PlannerNodeConfig, checkpoint_allowed, checkpoint_roots,
                      live_change_refusal)
 from world_model_planner.planner_node.goals import Goal, GoalGate
@@ -64,6 +65,8 @@ class PlannerNode(GoalFramesMixin, LifecycleNode):
         self._odom_hist = collections.deque(maxlen=40)
         self._new_scan = False
         self._plan_ms = collections.deque(maxlen=20)
+        self.budget: AdaptiveBudget | None = None      # samples x horizon against the period (budget.*)
+        self._fused = True                             # the rollout path device: auto chose
         self._last = {"diag": 0.0, "markers": 0.0, "state": None, "path_plans": -1}
         self._active = False
         self._loader = None
@@ -124,8 +127,10 @@ class PlannerNode(GoalFramesMixin, LifecycleNode):
         if why is not None:
             return why
         cfg = self._planner_config(new)
-        if self.nav is not None:
-            self.nav.reconfigure(cfg)              # takes effect at the next tick; control goes on
+        if self.budget is not None:
+            self.budget.configure(new["budget."], *self._budget_sizes(cfg))
+        if self.nav is not None:                   # takes effect at the next tick; control goes on
+            self.nav.reconfigure(cfg, self.budget.current if self.budget is not None else None)
         self._gate.same_m, self._gate.same_rad = cfg.nav.same_goal_tolerance_m, cfg.nav.same_goal_tolerance_rad
         return None
 
@@ -144,6 +149,13 @@ class PlannerNode(GoalFramesMixin, LifecycleNode):
             self.nav = make_navigator(self.p.planner, self.p.model_path or None, self.cfg, self.device,
                                       missing_ok=not self.p.model_path, sysid_path=self.p.sysid_path or None,
                                       robot=self.p.robot)
+            self._fused = True
+            if self.p.device.strip().lower() == "auto" and hasattr(getattr(self.nav.model, "model", None),
+                                                                  "rollout_heads"):
+                self._auto_device()
+            samples, horizon, floor = self._budget_sizes(self.cfg)
+            self.budget = AdaptiveBudget(self._plan_live["budget."], samples, horizon,
+                                         1.0 / self.p.control_rate_hz, floor)
         except Exception as exc:  # noqa: BLE001 - refuse the transition with the reason
             self.get_logger().error(f"configure failed: {exc}")
             return TransitionCallbackReturn.FAILURE
@@ -169,6 +181,43 @@ class PlannerNode(GoalFramesMixin, LifecycleNode):
         self._timer = self.create_timer(1.0 / self.p.control_rate_hz, self._on_timer)
         self._configured = True
         return TransitionCallbackReturn.SUCCESS
+
+    def _auto_device(self):
+        """device: auto with a learned model: time the rollout on each path, keep the fastest."""
+        from world_model_planner.planner_node.device_choice import choose_device
+        from world_model_planner.planner_node.navigator import make_navigator
+
+        mc = self.cfg.mppi
+        choice = choose_device(self.nav.model, mc.samples, mc.horizon)
+        if choice.device.type != self.device.type:
+            self.nav = make_navigator(self.p.planner, self.p.model_path or None, self.cfg, choice.device,
+                                      missing_ok=not self.p.model_path, robot=self.p.robot)
+        self.device, self._fused = choice.device, choice.fused
+        if not choice.fused:
+            self.nav.model.model.fused = False
+        self.get_logger().info(choice.line(mc.samples, mc.horizon))
+
+    def _budget_sizes(self, cfg) -> tuple[int, int, int]:
+        """(configured samples, horizon, the samples floor the sampler needs) for the budget."""
+        m = cfg.mppi
+        return m.samples, m.horizon, (m.cem_elites + 1 if m.method == "cem" else 0)
+
+    def _note_tick(self, tick_s: float):
+        """A planning tick's wall time: the budget may change (logged once, one line)."""
+        b = self.budget
+        if b is None or self.nav is None:
+            return
+        was_behind = b.behind
+        change = b.observe(tick_s)
+        if change is not None:
+            self.nav.set_budget(*change.new)
+            log = self.get_logger().warning if change.reduced else self.get_logger().info
+            log(change.line())
+            self._publish_diag(force=True)
+        elif b.behind and not was_behind:
+            self.get_logger().warning(
+                f"planning budget at its floor ({b.samples} x {b.horizon} samples x steps) and ticks still "
+                f"overrun: median {b.tick_s * 1e3:.1f} ms, period {b.period_s * 1e3:.1f} ms")
 
     def on_activate(self, state):
         self._active = True
@@ -202,6 +251,7 @@ class PlannerNode(GoalFramesMixin, LifecycleNode):
         self._tf_listener = None
         self._route = self._frame_goal = None
         self._subs, self._ents, self._timer, self.nav = [], [], None, None
+        self.budget = None
 
     # --- inputs -------------------------------------------------------------------------------
     def _on_goal(self, msg: PoseStamped):
@@ -318,6 +368,8 @@ class PlannerNode(GoalFramesMixin, LifecycleNode):
             if why:
                 raise ValueError(why)
             model = LearnedModel.from_checkpoint(path, device=self.device)
+            if not self._fused:                                  # the path device: auto chose
+                model.model.fused = False
             self.nav.set_model(model, f"world model {path}")   # atomic swap; control never stops
             self._model_path = path
             self.get_logger().info(f"hot-reloaded world model {path}")
@@ -363,6 +415,7 @@ class PlannerNode(GoalFramesMixin, LifecycleNode):
     def _tick(self, stamp, t_s: float):
         if self.nav is None:
             return
+        t0 = time.perf_counter()
         now_s = self.get_clock().now().nanoseconds * 1e-9
         if self.nav.state == "waiting":              # a goal waiting for its frame's transform
             self._send(0.0, 0.0, stamp)
@@ -391,6 +444,7 @@ class PlannerNode(GoalFramesMixin, LifecycleNode):
         if cmd.state == "planning":
             self._plan_ms.append(cmd.plan_ms)
             self._publish_plan(cmd, stamp)
+            self._note_tick(time.perf_counter() - t0)
         self._last["best_cost"] = cmd.best_cost
         self._publish_diag()
 
@@ -430,7 +484,13 @@ class PlannerNode(GoalFramesMixin, LifecycleNode):
                   (self._frames.odom_frame if self.nav.goal is not None else ""),
                   k.waypoint: self._route.label() if self._route is not None else "",
                   k.waypoints_reached: len(self._route.events) if self._route is not None else 0,
-                  k.waypoint_reached: self._last.get("waypoint_reached", ""), k.prior_map: self._prior_note}
+                  k.waypoint_reached: self._last.get("waypoint_reached", ""), k.prior_map: self._prior_note,
+                  k.device: f"{self.device}{'' if self._fused else ' (reference rollout)'}"}
+        b = self.budget
+        if b is not None:
+            values.update({k.budget_samples: b.samples, k.budget_horizon: b.horizon,
+                           k.tick_time_ms: b.tick_s * 1e3, k.period_ms: b.period_s * 1e3,
+                           k.budget_reduced: b.reduced, k.budget_behind: b.behind})
         rec = self.nav.recovery.counts()
         values.update({k.recoveries: rec["fired"], k.recoveries_resolved: rec["resolved"],
                        k.recovery_log: format_log(self.nav.recovery.log)})

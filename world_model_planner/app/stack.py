@@ -198,7 +198,9 @@ def _control_stack(*, planner: str | None, model: str | None, use_sim_time: bool
                  _remaps(remap_in + [("cmd_vel", cmd_vel)]), lifecycle=True),
     ]
     planner_values = {**time_p, "planner": planner, "model_path": model_path,
-                      "trigger": "odom" if lockstep else None, **(planner_extra or {})}
+                      "trigger": "odom" if lockstep else None,
+                      # lockstep: the sim waits for each command, so a slow tick never falls behind
+                      "budget.adaptive": False if lockstep else None, **(planner_extra or {})}
     planner_remaps = list(remap_in)
     mux = has_mux()
     if not mux:

@@ -75,7 +75,9 @@ SIM = Status("sim", ("sim_node",), collisions=int, in_contact=bool, clearance_m=
 PLANNER = Status("planner", ("planner_node",), state=str, plan_time_ms=float, plan_hz=float,
                  best_cost=float, subgoals=int, planner=str, model=str, reason=str, goal_frame=str,
                  waypoint=str, waypoints_reached=int, waypoint_reached=str, prior_map=str,
-                 recoveries=int, recoveries_resolved=int, recovery_log=str)
+                 recoveries=int, recoveries_resolved=int, recovery_log=str, budget_samples=int,
+                 budget_horizon=int, tick_time_ms=float, period_ms=float, budget_reduced=bool,
+                 budget_behind=bool, device=str)
 WORLD_MODEL = Status("world_model", ("world_model_node",), checkpoint=str, online_finetune=str)
 CMD_MUX = Status("cmd_mux", (), selected=str, locked=bool, interventions=int,
                  intervention_active=bool, rejected_nonfinite=int, limited=int, limiter_refused=int)

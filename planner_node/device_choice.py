@@ -1,0 +1,104 @@
+"""``device: auto`` for a learned planner: time the rollout on each path, plan on the fastest.
+
+At configure the planner node hands its ``LearnedModel`` to :func:`choose_device`, which times
+``WorldModel.rollout_heads`` (the hot path of a tick: rollout, collision head and clearance) at
+the configured samples x horizon on each candidate path
+
+    cpu fused       the fused rollout (world_model_node.fused), the default on a CPU
+    cpu reference   the step-by-step reference rollout (``WorldModel.fused`` off)
+    cuda            the model on the GPU, where one is present
+
+with bounded repeats (``core.runtime.time_candidates``), and returns a :class:`DeviceChoice`:
+the device, whether the fused path is used, the measured time per tick and the log line.
+A path that cannot run (an error on the GPU) is reported and never chosen. No rclpy.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from world_model_planner.core.runtime import fastest, time_candidates
+
+#: candidate name -> (device, fused)
+PATHS = {"cpu fused": ("cpu", True), "cpu reference": ("cpu", False), "cuda": ("cuda", True)}
+
+
+@dataclass
+class DeviceChoice:
+    """name: the chosen candidate (a key of PATHS); device and fused: how to plan; timings:
+    candidate -> seconds per rollout, or the error text of a path that could not run."""
+
+    name: str
+    device: torch.device
+    fused: bool
+    timings: dict
+
+    @property
+    def tick_ms(self) -> float:
+        return self.timings[self.name] * 1e3
+
+    def line(self, samples: int, horizon: int) -> str:
+        others = "; ".join(f"{k} {v * 1e3:.1f} ms" if isinstance(v, float) else f"{k} failed: {v}"
+                           for k, v in self.timings.items() if k != self.name)
+        return (f"device auto: chose {self.name} ({self.tick_ms:.1f} ms per tick's rollout at {samples} x "
+                f"{horizon}{'; ' + others if others else ''})")
+
+
+def rollout_paths(model, samples: int, horizon: int, cuda: bool, seed: int = 0) -> dict[str, Callable[[], object]]:
+    """Candidate name -> a callable running one tick's rollout and heads of ``model`` (a
+    LearnedModel) on that path, for ``samples`` x ``horizon`` random actions."""
+    wm = model.model
+    beams = int(model.beams) if model.beams is not None else int(wm.cfg.scan_beams)
+    z0 = model.reset_state(np.zeros(3), np.zeros(2), np.full(beams, model.range_max_m))["z"]   # (1, D)
+    gen = torch.Generator().manual_seed(seed)
+    actions = torch.rand(samples, horizon, 2, generator=gen) * 2.0 - 1.0                          # (B, H, 2)
+    out = {}
+    for name, (dev, fused) in PATHS.items():
+        if dev == "cuda" and not cuda:
+            continue
+        out[name] = _path(wm, z0, actions, torch.device(dev), fused)
+    return out
+
+
+def _path(wm, z0: torch.Tensor, actions: torch.Tensor, device: torch.device, fused: bool):
+    state = {}
+
+    def run():
+        if "wm" not in state:              # the copy to another device is made on the first (untimed) call
+            m = wm if next(wm.parameters()).device == device else copy.deepcopy(wm).to(device)
+            state.update(wm=m, z0=z0.to(device), actions=actions.to(device))
+        m = state["wm"]
+        m.fused = fused
+        try:
+            with torch.inference_mode():
+                out = m.rollout_heads(state["z0"], state["actions"], clearance=m.has_scene, reuse=True)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+        finally:
+            m.__dict__.pop("fused", None)  # back to the class default (fused)
+        return out
+
+    return run
+
+
+def choose_device(model, samples: int, horizon: int, cuda: bool | None = None, repeats: int = 5,
+                  max_s: float = 1.0, clock: Callable[[], float] = time.perf_counter,
+                  paths: dict | None = None) -> DeviceChoice:
+    """Time each path (``paths``: name -> callable, default ``rollout_paths``) and return the
+    fastest. ``cuda``: include the GPU (default: where torch sees one). Sets the model's
+    ``fused`` flag for the choice; the caller moves the model when the device differs."""
+    if cuda is None:
+        cuda = torch.cuda.is_available()
+    if paths is None:
+        paths = rollout_paths(model, samples, horizon, cuda)
+    timings = time_candidates(paths, repeats=repeats, max_s=max_s, clock=clock)
+    name = fastest(timings)
+    dev, fused = PATHS[name]
+    if not fused:
+        model.model.fused = False
+    return DeviceChoice(name, torch.device(dev), fused, timings)

@@ -1,0 +1,84 @@
+"""device: auto — the rollout timed on each path, the fastest chosen (core.runtime,
+planner_node.device_choice)."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from world_model_planner.core.runtime import fastest, time_candidates
+from world_model_planner.planner_node.device_choice import PATHS, choose_device
+
+
+class FakeClock:
+    """A clock that only moves when a fake candidate 'runs' for its known duration."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def work(self, seconds: float):
+        def run():
+            self.now += seconds
+        return run
+
+
+def _model():
+    from world_model_planner.planner_node.dynamics import LearnedModel
+    from world_model_planner.world_model_node.model import WorldModel
+
+    torch.manual_seed(0)
+    return LearnedModel(WorldModel().eval(), device="cpu")
+
+
+def test_fastest_candidate_is_chosen_with_bounded_repeats():
+    clock = FakeClock()
+    calls = {"a": 0, "b": 0}
+
+    def counted(name, seconds):
+        run = clock.work(seconds)
+
+        def fn():
+            calls[name] += 1
+            run()
+        return fn
+
+    def broken():
+        raise RuntimeError("CUDA error: no kernel image")
+
+    t = time_candidates({"a": counted("a", 0.030), "b": counted("b", 0.015), "gpu": broken},
+                        repeats=5, max_s=0.3, clock=clock)
+    assert t["a"] == pytest.approx(0.030) and t["b"] == pytest.approx(0.015)
+    assert "no kernel image" in t["gpu"]
+    assert fastest(t) == "b"
+    assert calls == {"a": 1 + 3, "b": 1 + 5}       # warm-up + timed calls until its 0.1 s share is used
+    with pytest.raises(ValueError, match="no candidate"):
+        fastest({"gpu": "RuntimeError: x"})
+
+
+def test_choice_follows_the_measurement_and_sets_the_rollout_path():
+    model = _model()
+    clock = FakeClock()
+    choice = choose_device(model, 64, 10, cuda=False, clock=clock,
+                           paths={"cpu fused": clock.work(0.040), "cpu reference": clock.work(0.025)})
+    assert choice.name == "cpu reference" and choice.device == torch.device("cpu") and not choice.fused
+    assert model.model.fused is False                            # the model now runs the reference path
+    line = choice.line(64, 10)
+    assert line.startswith("device auto: chose cpu reference (25.0 ms") and "cpu fused 40.0 ms" in line
+    choice = choose_device(_model(), 64, 10, cuda=False, clock=clock,
+                           paths={"cpu fused": clock.work(0.010), "cpu reference": clock.work(0.025),
+                                  "cuda": clock.work(0.002)})
+    assert choice.name == "cuda" and choice.device.type == "cuda" and choice.fused
+
+
+def test_real_timing_on_this_machine_makes_and_reports_a_choice():
+    model = _model()
+    choice = choose_device(model, 128, 10, cuda=False, repeats=3, max_s=0.5)
+    assert set(choice.timings) == {"cpu fused", "cpu reference"}
+    assert choice.name in PATHS and all(isinstance(v, float) and v > 0 for v in choice.timings.values())
+    assert choice.tick_ms == pytest.approx(min(choice.timings.values()) * 1e3)
+    assert f"chose {choice.name}" in choice.line(128, 10)
+    assert model.model.fused is choice.fused                     # the flag matches what was chosen
+    state = model.reset_state([0.0, 0.0, 0.0], [0.0, 0.0], [float("inf")] * 180)
+    assert model.rollout(state, torch.zeros(8, 10, 2)).poses.shape == (8, 10, 3)
