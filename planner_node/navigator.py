@@ -28,6 +28,7 @@ from world_model_planner.core.sensor_check import ScanGeometry
 from world_model_planner.planner_node.critics import Critics, CriticsConfig, CostContext, DistanceField
 from world_model_planner.planner_node.dynamics import LearnedModel, SysIdModel, UnicycleModel
 from world_model_planner.planner_node.critics import Footprint
+from world_model_planner.planner_node.caution import CautionConfig, ModelCheck
 from world_model_planner.world_model_node.history import HistoryBuffer
 from world_model_planner.planner_node.goals import Goal
 from world_model_planner.planner_node.mppi import MPPI, MPPIConfig
@@ -83,6 +84,7 @@ class PlannerConfig:
     subgoal: SubgoalConfig = field(default_factory=SubgoalConfig)
     tracking: TrackerConfig = field(default_factory=TrackerConfig)
     recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
+    caution: CautionConfig = field(default_factory=CautionConfig)
 
 
 @dataclass
@@ -120,6 +122,7 @@ class Navigator:
         self.critics = Critics(self.cfg.critics)
         self.subgoals = SubgoalPlanner(self.cfg.subgoal) if kind != "flat" else None
         self.recovery = Recovery(self.cfg.recovery)
+        self.check = ModelCheck(self.cfg.caution, model.dt_s)     # the model's error → a speed limit
         self.goal: np.ndarray | None = None          # (x, y)
         self.goal_yaw: float | None = None
         self.tolerance_m = self.cfg.nav.goal_tolerance_m
@@ -141,6 +144,7 @@ class Navigator:
             self._hist = None
         elif self._hist is None or self._hist.steps != steps or abs(self._hist.dt_s - self.model.dt_s) > 1e-9:
             self._hist, self._hist_t = HistoryBuffer(steps, self.model.dt_s), None
+        self.check.warmup_s = steps * self.model.dt_s if steps > 0 else 0.0
         if hasattr(self.model, "set_geometry"):
             c, n = self.cfg.critics, self.cfg.nav
             self.model.set_geometry(Footprint.of(c), n.local_field_size_m, n.local_field_res_m)
@@ -246,6 +250,7 @@ class Navigator:
                                  [cfg.mppi.v_max_mps, cfg.mppi.w_max_radps])
         self.critics = Critics(cfg.critics)
         self.recovery.cfg = cfg.recovery
+        self.check.cfg = cfg.caution
         self._fit_model()
         if self.subgoals is not None:
             self.subgoals.reconfigure(cfg.subgoal)
@@ -327,6 +332,8 @@ class Navigator:
         cmd = self._step(pose, vel, scan, t_s, scan_pose, new_scan, geom)
         if self._hist is not None and math.isfinite(t_s):
             self._hist.commanded(t_s, (cmd.v, cmd.w))
+        if math.isfinite(t_s):
+            self.check.sent(t_s, cmd.v, cmd.w)
         return cmd
 
     def _observe(self, t_s: float, vel: np.ndarray, scan: np.ndarray | None) -> None:
@@ -424,6 +431,8 @@ class Navigator:
                  else model.reset_state(pose, vel, model_scan))
         dev = self.device
         m = self.cfg.mppi
+        self.check.observe(t_s, pose, model)               # how wrong were the last predictions?
+        self.mppi.hi[0] = min(m.v_max_mps, self.check.limit_mps(m.v_max_mps))
         ctx = CostContext(
             target=torch.as_tensor(target, dtype=torch.float32, device=dev),
             start=torch.as_tensor(pose, dtype=torch.float32, device=dev),
@@ -438,6 +447,7 @@ class Navigator:
         if not (math.isfinite(v) and math.isfinite(w)):
             return self._zero("stopped", "planner produced a non-finite command")
         self._last_cmd = np.array([v, w])
+        self.check.planned(t_s, pose, state)
         self.state = "planning"
         k = self.cfg.nav.drawn_rollouts
         samples = res.sample_poses[:k].cpu().numpy() if k else np.zeros((0, 0, 3))

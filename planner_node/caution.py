@@ -1,0 +1,162 @@
+"""Drive slower while the model is wrong: a speed limit from the model's own recent prediction error.
+
+A planner is only as good as the model it plans through. On new ground (ice under a turn, mud)
+the model's predictions miss until it has adapted, and the planner should not drive at full
+speed on predictions that miss. :class:`ModelCheck` measures that error online, with nothing
+but what the navigator already has:
+
+- at every model step (``dt_s``) it keeps the model state the tick planned from, and the pose;
+- ``check_steps`` model steps later it rolls that state out through the commands that were
+  actually sent since (time-weighted over each step, the rollout the model would have made had
+  it known them) and compares the predicted pose with odometry at the same time;
+- the largest error over the last ``window_s`` sets a speed limit: full speed up to
+  ``error_free_m``, falling linearly to ``min_speed_ratio`` of ``mppi.v_max_mps`` at
+  ``error_full_m``; once the error is back under ``error_free_m`` the limit returns to full
+  speed over ``recover_s``.
+
+This is not a rule about ice: it reacts to any prediction error (slip, a payload, latency, a
+wrong model), and a model that predicts well keeps its speed. Errors are position errors in
+metres, measured the same way for every planner (the learned model, the identified one and
+the unicycle); a model that is often wrong is slowed more often, which is the honest outcome.
+No rclpy.
+"""
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from world_model_planner.core.params import ConfigError, param, validate
+
+
+@dataclass
+class CautionConfig:
+    enabled: bool = param(True, "Limit the speed while the model's recent predictions miss (see "
+                          "planner_node/caution.py): each planned-from state is rolled out through the "
+                          "commands actually sent and compared with odometry check_steps model steps later.")
+    check_steps: int = param(5, "Model steps (dt_s each) between a prediction and its check against "
+                             "odometry.", range=(1, 50))
+    window_s: float = param(0.6, "The largest error of this last stretch of checks sets the limit (s).",
+                            range=(0.05, 10.0))
+    error_free_m: float = param(0.04, "Prediction error up to which speed is not limited (m).", range=(0.0, 5.0))
+    error_full_m: float = param(0.12, "Prediction error at which the limit reaches min_speed_ratio (m).",
+                                range=(0.001, 10.0))
+    min_speed_ratio: float = param(0.35, "Lowest speed limit, as a share of mppi.v_max_mps.", range=(0.05, 1.0))
+    recover_s: float = param(3.0, "Once errors are back under error_free_m, the limit returns to full "
+                             "speed over this long (s).", range=(0.0, 60.0))
+
+    def __post_init__(self):
+        validate(self)
+        if self.error_full_m <= self.error_free_m:
+            raise ConfigError(f"CautionConfig.error_full_m: expected more than error_free_m "
+                              f"({self.error_free_m}), got {self.error_full_m}")
+
+
+class ModelCheck:
+    """Online prediction error of the planning model and the speed limit it implies (see module)."""
+
+    def __init__(self, cfg: CautionConfig, dt_s: float, warmup_s: float = 0.0):
+        self.cfg, self.dt_s = cfg, float(dt_s)
+        self.warmup_s = warmup_s      # states planned this soon after a (re)start are not checked:
+        self.reset()                  # a model that reads history has too little of it yet
+
+    def reset(self) -> None:
+        self._frames: deque = deque()            # (t_s, pose (3,), model state)
+        self._cmds: deque = deque()              # (t_s, v, w), held until the next
+        self._errors: deque = deque()            # (t_s, error_m)
+        self.error_m = 0.0                       # the largest error in the window
+        self.ratio = 1.0                         # speed limit / v_max in force
+        self._t: float | None = None
+        self._t_start: float | None = None        # first command after a reset
+
+    def observe(self, t_s: float, pose, model) -> None:
+        """Before planning at ``t_s`` with odometry ``pose``: score the predictions now due
+        (rolled out through ``model``), then update the limit."""
+        if self._t is not None and t_s < self._t:     # time went backwards: start again
+            self.reset()
+        if not self.cfg.enabled:
+            self._frames.clear()
+            self.error_m, self.ratio = 0.0, 1.0
+            return
+        last = self._t
+        self._t = t_s
+        pose = np.asarray(pose, dtype=np.float64)
+        span = self.cfg.check_steps * self.dt_s
+        while self._frames and t_s - self._frames[0][0] >= span - 1e-6:
+            t0, pose0, state = self._frames.popleft()
+            if t_s - t0 <= span + 2 * self.dt_s:       # a tick gap longer than that: not scored
+                err = self._error(model, t0, pose0, state, t_s, pose)
+                if err is not None:
+                    self._errors.append((t_s, err))
+        while self._errors and t_s - self._errors[0][0] > self.cfg.window_s:
+            self._errors.popleft()
+        self.error_m = max((e for _, e in self._errors), default=0.0)
+        c = self.cfg
+        target = 1.0 - (1.0 - c.min_speed_ratio) * (self.error_m - c.error_free_m) / (c.error_full_m - c.error_free_m)
+        target = min(1.0, max(c.min_speed_ratio, target))
+        if target < self.ratio:
+            self.ratio = target                      # slow down at once
+        elif last is not None:                       # speed up again gradually
+            step = (t_s - last) * (1.0 - c.min_speed_ratio) / c.recover_s if c.recover_s > 0 else 1.0
+            self.ratio = min(target, self.ratio + step)
+
+    def planned(self, t_s: float, pose, state) -> None:
+        """After planning at ``t_s`` from ``pose``: the model state planned from (kept once per
+        model step) to be checked ``check_steps`` later."""
+        if not self.cfg.enabled:
+            return
+        if self._t_start is None or t_s - self._t_start < self.warmup_s - 1e-6:
+            return
+        if not self._frames or t_s - self._frames[-1][0] >= self.dt_s - 1e-6:
+            self._frames.append((t_s, np.asarray(pose, dtype=np.float64).copy(), state))
+
+    def sent(self, t_s: float, v: float, w: float) -> None:
+        """Every command sent (zero and recovery ones too), held until the next."""
+        if self._cmds and t_s < self._cmds[-1][0]:
+            self.reset()
+        if self._t_start is None:
+            self._t_start = t_s
+        self._cmds.append((t_s, float(v), float(w)))
+        while len(self._cmds) > 1 and (not self._frames or self._cmds[1][0] <= self._frames[0][0]):
+            self._cmds.popleft()                     # only what the oldest check still needs
+
+    def limit_mps(self, v_max_mps: float) -> float:
+        return self.ratio * v_max_mps if self.cfg.enabled else v_max_mps
+
+    def _actions(self, t0: float, steps: int) -> np.ndarray:
+        """(steps, 2) time-weighted mean of the piecewise-constant commands over each model step."""
+        cmds = list(self._cmds)
+        out = np.zeros((steps, 2))
+        for i in range(steps):
+            a, b = t0 + i * self.dt_s, t0 + (i + 1) * self.dt_s
+            acc, tot = np.zeros(2), 0.0
+            for j, (tc, v, w) in enumerate(cmds):
+                end = cmds[j + 1][0] if j + 1 < len(cmds) else math.inf
+                lo, hi = max(a, tc), min(b, end)
+                if hi > lo:
+                    acc += (hi - lo) * np.array([v, w])
+                    tot += hi - lo
+            out[i] = acc / tot if tot > 0 else (out[i - 1] if i else 0.0)
+        return out
+
+    def _error(self, model, t0: float, pose0: np.ndarray, state, t_s: float, pose: np.ndarray) -> float | None:
+        """|odometry - prediction| at ``t_s`` of the rollout from ``state`` (planned at ``t0``
+        from ``pose0``) through the commands sent since; None when the model cannot roll it out."""
+        frac = (t_s - t0) / self.dt_s
+        steps = max(1, math.ceil(frac - 1e-6))
+        acts = torch.as_tensor(self._actions(t0, steps), dtype=torch.float32)
+        dev = next((v.device for v in state.values() if isinstance(v, torch.Tensor)), None) \
+            if isinstance(state, dict) else None
+        try:
+            with torch.inference_mode():
+                poses = model.rollout(state, (acts if dev is None else acts.to(dev))[None]).poses[0]
+        except (RuntimeError, ValueError, TypeError, KeyError, IndexError):
+            return None                              # a model swapped in since: skip this check
+        xy = np.vstack([pose0[:2], poses[:, :2].detach().cpu().numpy().astype(np.float64)])
+        i = min(int(math.floor(frac)), steps)        # xy[i]: the predicted position after i steps
+        pred = xy[i] if i >= steps else xy[i] + (xy[i + 1] - xy[i]) * (frac - i)
+        err = float(np.hypot(*(pose[:2] - pred)))
+        return err if math.isfinite(err) else None

@@ -1,0 +1,110 @@
+"""The model check (planner_node/caution.py): a model that predicts the motion keeps full speed; one
+that misses (a base that slides sideways, one that runs at half the commanded speed) is slowed
+within the configured bounds at once, and the limit returns gradually once predictions hold."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from world_model_planner.core.params import ConfigError
+from world_model_planner.planner_node.caution import CautionConfig, ModelCheck
+from world_model_planner.planner_node.dynamics import UnicycleModel
+
+DT = 0.1
+
+
+def drive(check: ModelCheck, model, seconds: float, t0: float, pose, cmd=(0.8, 0.3), speed_scale=1.0,
+          slide_mps=0.0, tick_s=0.05):
+    """A 20 Hz loop: observe, plan (state from the odometry pose), send ``cmd``; the true base
+    moves at ``speed_scale`` times the commanded speed and slides ``slide_mps`` sideways."""
+    t, pose = t0, np.asarray(pose, dtype=float)
+    ratios = []
+    for _ in range(round(seconds / tick_s)):
+        check.observe(t, pose, model)
+        ratios.append(check.ratio)
+        check.planned(t, pose, model.reset_state(pose, np.zeros(2)))
+        check.sent(t, *cmd)
+        v, w = cmd[0] * speed_scale, cmd[1]
+        th = pose[2] + w * tick_s / 2
+        pose = pose + [v * tick_s * math.cos(th) - slide_mps * tick_s * math.sin(th),
+                       v * tick_s * math.sin(th) + slide_mps * tick_s * math.cos(th), w * tick_s]
+        t += tick_s
+    return t, pose, ratios
+
+
+def test_a_model_that_predicts_the_motion_keeps_full_speed():
+    check = ModelCheck(CautionConfig(), DT)
+    _, _, ratios = drive(check, UnicycleModel(DT), 4.0, 0.0, [0.0, 0.0, 0.0])
+    assert check.error_m < 1e-3
+    assert min(ratios) == 1.0
+    assert check.limit_mps(1.0) == 1.0
+
+
+@pytest.mark.parametrize("miss", [{"slide_mps": 0.3}, {"speed_scale": 0.5}])
+def test_a_model_that_misses_is_slowed_within_bounds_then_recovers_gradually(miss):
+    cfg = CautionConfig(min_speed_ratio=0.4, recover_s=2.0)
+    check, model = ModelCheck(cfg, DT), UnicycleModel(DT)
+    t, pose, ratios = drive(check, model, 3.0, 0.0, [0.0, 0.0, 0.0], **miss)
+    # 0.5 s ahead the unicycle misses by 0.15 m (slide) or 0.2 m (half speed): the floor
+    assert check.error_m > cfg.error_full_m
+    assert check.ratio == pytest.approx(0.4)
+    assert check.limit_mps(1.2) == pytest.approx(0.48)
+    assert min(ratios) >= 0.4
+    # the base behaves again: the limit rises, no faster than (1 - 0.4) per recover_s
+    t, pose, ratios = drive(check, model, 3.0, t, pose)
+    steps = np.diff(ratios)
+    assert steps.max() <= (1 - 0.4) * 0.05 / 2.0 + 1e-9
+    assert ratios[-1] == pytest.approx(1.0)
+
+
+def test_a_small_miss_slows_in_proportion():
+    cfg = CautionConfig(error_free_m=0.02, error_full_m=0.2, min_speed_ratio=0.2)
+    check = ModelCheck(cfg, DT)
+    drive(check, UnicycleModel(DT), 3.0, 0.0, [0.0, 0.0, 0.0], slide_mps=0.16)     # 0.08 m at 0.5 s
+    expected = 1 - 0.8 * (check.error_m - 0.02) / 0.18
+    assert 0.2 < check.ratio < 1.0
+    assert check.ratio == pytest.approx(expected, abs=1e-6)
+
+
+def test_off_warmup_and_time_going_back():
+    model = UnicycleModel(DT)
+    off = ModelCheck(CautionConfig(enabled=False), DT)
+    drive(off, model, 2.0, 0.0, [0.0, 0.0, 0.0], slide_mps=0.5)
+    assert off.ratio == 1.0 and off.limit_mps(1.0) == 1.0
+    warm = ModelCheck(CautionConfig(), DT, warmup_s=10.0)           # nothing planned yet is checked
+    drive(warm, model, 2.0, 0.0, [0.0, 0.0, 0.0], slide_mps=0.5)
+    assert warm.error_m == 0.0 and warm.ratio == 1.0
+    check = ModelCheck(CautionConfig(), DT)
+    t, _, _ = drive(check, model, 2.0, 100.0, [0.0, 0.0, 0.0], slide_mps=0.5)
+    assert check.ratio < 1.0
+    check.observe(5.0, np.zeros(3), model)                           # a restarted clock
+    assert check.ratio == 1.0 and check.error_m == 0.0
+
+
+def test_config_refuses_an_inverted_band():
+    with pytest.raises(ConfigError, match="error_full_m"):
+        CautionConfig(error_free_m=0.2, error_full_m=0.1)
+    with pytest.raises(ConfigError, match="min_speed_ratio"):
+        CautionConfig(min_speed_ratio=0.0)
+
+
+def test_the_navigator_plans_under_the_limit():
+    """A classic navigator on a base that slides: the sampler's speed bound follows the limit and
+    every command stays under it."""
+    from world_model_planner.planner_node.mppi import MPPIConfig
+    from world_model_planner.planner_node.navigator import PlannerConfig, make_navigator
+
+    nav = make_navigator("classic", None, PlannerConfig(mppi=MPPIConfig(samples=64, horizon=10)), "cpu")
+    nav.set_goal(8.0, 0.0)
+    scan = np.full(360, 10.0)
+    pose, t, cmds = np.zeros(3), 0.0, []
+    for _ in range(40):
+        cmd = nav.step(pose, np.array([cmds[-1][0] if cmds else 0.0, 0.0]), scan, t)
+        cmds.append((cmd.v, nav.check.limit_mps(nav.cfg.mppi.v_max_mps)))
+        pose = pose + [cmd.v * 0.05, 0.4 * 0.05, cmd.w * 0.05]          # slides left at 0.4 m/s
+        t += 0.05
+    assert nav.check.ratio < 0.6
+    assert float(nav.mppi.hi[0]) == pytest.approx(nav.check.limit_mps(nav.cfg.mppi.v_max_mps))
+    assert all(v <= lim + 1e-6 for v, lim in cmds)
