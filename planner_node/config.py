@@ -8,6 +8,7 @@ from world_model_planner.core.params import markdown_table, param, validate
 from world_model_planner.core.sensor_check import SensorLimits
 
 from world_model_planner.planner_node.budget import BudgetConfig
+from world_model_planner.planner_node.caution import CautionConfig
 from world_model_planner.planner_node.critics import CriticsConfig, critic_docs
 from world_model_planner.planner_node.mppi import MPPIConfig
 from world_model_planner.planner_node.navigator import NavigatorConfig
@@ -76,7 +77,7 @@ class PlannerNodeConfig:
 # (prefix, class) for every library config exposed as ROS parameters
 SECTIONS = (("", NavigatorConfig), ("mppi.", MPPIConfig), ("critics.", CriticsConfig),
             ("subgoal.", SubgoalConfig), ("tracking.", TrackerConfig), ("recovery.", RecoveryConfig),
-            ("sensors.", SensorLimits), ("budget.", BudgetConfig))
+            ("sensors.", SensorLimits), ("budget.", BudgetConfig), ("caution.", CautionConfig))
 
 #: Read once at start-up (changing them at runtime is refused).
 STARTUP_ONLY = ("autostart",)

@@ -96,7 +96,7 @@ class PlannerNode(GoalFramesMixin, LifecycleNode):
     @staticmethod
     def _planner_config(cfgs: dict) -> PlannerConfig:
         return PlannerConfig(cfgs[""], cfgs["mppi."], cfgs["critics."], cfgs["subgoal."], cfgs["tracking."],
-                             cfgs["recovery."])
+                             cfgs["recovery."], cfgs["caution."])
 
     def _autostart(self):
         self._boot.cancel()
@@ -211,13 +211,14 @@ class PlannerNode(GoalFramesMixin, LifecycleNode):
         change = b.observe(tick_s)
         if change is not None:
             self.nav.set_budget(*change.new)
-            log = self.get_logger().warning if change.reduced else self.get_logger().info
+            log = self.get_logger().warning if change.reduced or change.undone_from else self.get_logger().info
             log(change.line())
             self._publish_diag(force=True)
         elif b.behind and not was_behind:
             self.get_logger().warning(
-                f"planning budget at its floor ({b.samples} x {b.horizon} samples x steps) and ticks still "
-                f"overrun: median {b.tick_s * 1e3:.1f} ms, period {b.period_s * 1e3:.1f} ms")
+                f"planning falls behind: ticks overrun at {b.samples} x {b.horizon} samples x steps with nothing "
+                f"left to take (floors, or reductions that did not pay): median {b.tick_s * 1e3:.1f} ms, "
+                f"period {b.period_s * 1e3:.1f} ms")
 
     def on_activate(self, state):
         self._active = True
@@ -491,6 +492,9 @@ class PlannerNode(GoalFramesMixin, LifecycleNode):
             values.update({k.budget_samples: b.samples, k.budget_horizon: b.horizon,
                            k.tick_time_ms: b.tick_s * 1e3, k.period_ms: b.period_s * 1e3,
                            k.budget_reduced: b.reduced, k.budget_behind: b.behind})
+        chk = self.nav.check
+        values.update({k.model_error_m: f"{chk.error_m:.3f}",
+                       k.speed_limit_mps: f"{chk.limit_mps(self.nav.cfg.mppi.v_max_mps):.2f}"})
         rec = self.nav.recovery.counts()
         values.update({k.recoveries: rec["fired"], k.recoveries_resolved: rec["resolved"],
                        k.recovery_log: format_log(self.nav.recovery.log)})
