@@ -13,6 +13,10 @@ compares the median of the last ``window`` ticks with the control period:
 
 After every change the window starts afresh, so a decision always rests on ``window`` ticks
 measured at the budget in force (the hysteresis: between headroom and overrun nothing moves).
+A reduction that does not pay (the next window's median falls by less than a quarter of what
+the smaller samples x horizon predicted: the time goes elsewhere, not into the sampler) is
+undone, and the budget shrinks no further for ``RETRY_WINDOWS`` windows or until there is
+headroom; ``behind`` then says the ticks overrun with nothing left to take.
 Each change comes back as a :class:`BudgetChange` whose ``line()`` is the one log line.
 No rclpy, no torch: the node measures, the navigator applies (``Navigator.set_budget``).
 """
@@ -54,24 +58,32 @@ class BudgetConfig:
                               f"({self.overrun_ratio:g}), got {self.headroom_ratio:g}")
 
 
+#: Windows a budget waits, after a reduction that did not pay, before it tries to shrink again.
+RETRY_WINDOWS = 30
+
+
 @dataclass(frozen=True)
 class BudgetChange:
     """One change of the budget: from (samples, horizon) to (samples, horizon), with the
-    median tick time (s) that caused it and the control period (s)."""
+    median tick time (s) that caused it and the control period (s); ``undone_from``: the
+    median (s) before a reduction that this change undoes because it did not pay."""
 
     old: tuple[int, int]
     new: tuple[int, int]
     tick_s: float
     period_s: float
+    undone_from: float | None = None
 
     @property
     def reduced(self) -> bool:
         return self.new[0] * self.new[1] < self.old[0] * self.old[1]
 
     def line(self) -> str:
-        what = "reduced" if self.reduced else "grown"
+        what = "reduced" if self.reduced else "restored" if self.undone_from is not None else "grown"
+        why = (f"median tick {self.tick_s * 1e3:.1f} ms" if self.undone_from is None else
+               f"the reduction did not pay: median tick {self.undone_from * 1e3:.1f} -> {self.tick_s * 1e3:.1f} ms")
         return (f"planning budget {what}: {self.old[0]} x {self.old[1]} -> {self.new[0]} x {self.new[1]} "
-                f"samples x steps (median tick {self.tick_s * 1e3:.1f} ms, period {self.period_s * 1e3:.1f} ms)")
+                f"samples x steps ({why}, period {self.period_s * 1e3:.1f} ms)")
 
 
 class AdaptiveBudget:
@@ -83,7 +95,9 @@ class AdaptiveBudget:
         self._ticks: collections.deque = collections.deque(maxlen=cfg.window)
         self.last_tick_s = float("nan")
         self._last_median_s = float("nan")
-        self.behind = False      # the last full window overran with samples and horizon at their floors
+        self.behind = False      # the last full window overran with nothing left to take
+        self._pending = None     # (sizes before, median before) of the last reduction, until judged
+        self._hold = 0           # ticks left without shrinking (after a reduction that did not pay)
         self.configure(cfg, samples, horizon, min_samples)
 
     def configure(self, cfg: BudgetConfig, samples: int, horizon: int, min_samples: int = 0,
@@ -102,6 +116,7 @@ class AdaptiveBudget:
         if sizes != (getattr(self, "max_samples", None), getattr(self, "max_horizon", None)):
             cur_s, cur_h = sizes
             self._ticks.clear()
+        self._pending, self._hold = None, 0
         self.cfg = cfg
         self.max_samples, self.max_horizon = sizes
         self.min_samples = min(max(cfg.min_samples, int(min_samples)), self.max_samples)
@@ -139,15 +154,28 @@ class AdaptiveBudget:
         med = self._last_median_s = statistics.median(self._ticks)
         old = self.current
         over = med > self.cfg.overrun_ratio * self.period_s
-        if over:
-            self._shrink(med)
-        elif med < self.cfg.headroom_ratio * self.period_s:
+        pending, self._pending = self._pending, None
+        if pending is not None and not _paid(pending, old, med):
+            self.samples, self.horizon = pending[0]
+            self._hold = RETRY_WINDOWS * self.cfg.window          # in ticks: the window slides
+            self.behind = over
+            self._ticks.clear()
+            return BudgetChange(old, self.current, med, self.period_s, undone_from=pending[1])
+        if self._hold:
+            self._hold -= 1
+        if med < self.cfg.headroom_ratio * self.period_s:
+            self._hold = 0
             self._grow(med)
+        elif over and not self._hold:
+            self._shrink(med)
         self.behind = over and self.current == old
         if self.current == old:
             return None
         self._ticks.clear()
-        return BudgetChange(old, self.current, med, self.period_s)
+        change = BudgetChange(old, self.current, med, self.period_s)
+        if change.reduced:
+            self._pending = (old, med)
+        return change
 
     def _shrink(self, med: float) -> None:
         # by `step`, or by what the overrun asks for (cost ~ samples x horizon), at most by half
@@ -168,3 +196,11 @@ class AdaptiveBudget:
         predicted = med * (s * h) / (self.samples * self.horizon)
         if predicted < 0.5 * (self.cfg.headroom_ratio + self.cfg.overrun_ratio) * self.period_s:
             self.samples, self.horizon = s, h
+
+
+def _paid(pending: tuple, now: tuple[int, int], med: float) -> bool:
+    """Whether the reduction from ``pending`` = (sizes, median before) to ``now`` paid: the
+    median fell by at least a quarter of what the smaller samples x horizon predicted."""
+    (s0, h0), before = pending
+    expected = before * (1.0 - (now[0] * now[1]) / (s0 * h0))
+    return before - med >= 0.25 * expected

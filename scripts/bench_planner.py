@@ -12,6 +12,12 @@ none exists, a randomly initialised WorldModel of the default architecture, whic
 same to run). classic uses ideal unicycle kinematics; classic_id the identified lag + delay model
 (--sysid, default the shipped models/husky_sysid.json) with obstacle tracking and its predicted
 clearance.
+
+With --budget-hz the adaptive budget (planner_node.budget, default budget.* settings) runs as in
+the node, against a control period of 1/budget-hz: each change is printed, and each row gives the
+budget it settled at with the median tick before (the first window) and after (the last 20 ticks).
+
+    python scripts/bench_planner.py --planners hierarchical --samples 2048 --horizon 30 --budget-hz 20
 """
 from __future__ import annotations
 
@@ -38,12 +44,15 @@ def main(argv=None) -> int:
     ap.add_argument("--reference", action="store_true",
                     help="also time hierarchical/flat through the step-by-step reference rollout (WorldModel.fused "
                          "off), for a before/after comparison of the fused path")
+    ap.add_argument("--budget-hz", type=float, default=0.0,
+                    help="run the adaptive budget against this control rate (0 = off, the configured budget)")
     args = ap.parse_args(argv)
 
     import torch
 
     from world_model_planner.planner_node.dynamics import LearnedModel, SysIdModel, UnicycleModel
     from world_model_planner.planner_node.sysid import default_sysid_path
+    from world_model_planner.planner_node.budget import AdaptiveBudget, BudgetConfig
     from world_model_planner.planner_node.mppi import MPPIConfig
     from world_model_planner.planner_node.navigator import Navigator, PlannerConfig
     from world_model_planner.planner_node.recovery import RecoveryConfig
@@ -70,8 +79,14 @@ def main(argv=None) -> int:
     print(f"device {device}, torch threads {torch.get_num_threads()}, cpu count {os.cpu_count()}, "
           f"{args.samples} samples x {args.horizon} steps x {args.iterations} iteration(s), {args.method}")
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print("| planner | model | median ms | p90 ms | plan Hz (median) | process CPU ms (median) | load average after |")
-    print("|---|---|---|---|---|---|---|")
+    if args.budget_hz:
+        print(f"adaptive budget against {args.budget_hz:g} Hz ({1000.0 / args.budget_hz:.1f} ms), {BudgetConfig()}")
+        print("| planner | model | settled samples x steps | median ms before | median ms after | plan Hz after "
+              "| load average after |")
+        print("|---|---|---|---|---|---|---|")
+    else:
+        print("| planner | model | median ms | p90 ms | plan Hz (median) | process CPU ms (median) | load average after |")
+        print("|---|---|---|---|---|---|---|")
     runs = []
     for kind in args.planners.split(","):
         runs.append((kind, True))
@@ -88,6 +103,8 @@ def main(argv=None) -> int:
             model.model.fused = fused
             desc += "" if fused else " (reference rollout)"
         nav = Navigator(kind, model, cfg, device)
+        budget = AdaptiveBudget(BudgetConfig(), args.samples, args.horizon, 1.0 / args.budget_hz) \
+            if args.budget_hz else None
         world = ToyWorld(u_trap_boxes(), start=(-2.0, 0.3, 0.2))
         nav.set_goal(4.0, 0.0)
         scan = world.scan()
@@ -100,12 +117,21 @@ def main(argv=None) -> int:
             if k >= 10:
                 times.append((time.perf_counter() - t0) * 1e3)
                 cpus.append((time.process_time() - c0) * 1e3)
+                change = budget.observe(times[-1] / 1e3) if budget is not None else None
+                if change is not None:
+                    nav.set_budget(*change.new)
+                    print(f"  tick {k - 10}: {change.line()}", flush=True)
             if cmd.state != "planning":
                 print(f"unexpected state {cmd.state}: {cmd.reason}", file=sys.stderr)
                 return 1
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        if budget is not None:
+            before, after = statistics.median(times[:budget.cfg.window]), statistics.median(times[-20:])
+            print(f"| {kind} | {desc} | {budget.samples} x {budget.horizon} | {before:.1f} | {after:.1f} "
+                  f"| {1000.0 / after:.1f} | {load} |", flush=True)
+            continue
         times.sort()
         med, p90 = statistics.median(times), times[int(0.9 * (len(times) - 1))]
-        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
         print(f"| {kind} | {desc} | {med:.1f} | {p90:.1f} | {1000.0 / med:.1f} | {statistics.median(cpus):.1f} | {load} |",
               flush=True)
     return 0

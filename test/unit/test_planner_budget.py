@@ -20,23 +20,51 @@ def _feed(b: AdaptiveBudget, tick_s: float, n: int) -> list:
     return [c for c in (b.observe(tick_s) for _ in range(n)) if c is not None]
 
 
+def _run(b: AdaptiveBudget, fixed_s: float, per_unit_s: float, n: int) -> list:
+    """n ticks whose time is fixed_s + per_unit_s x samples x horizon at the budget in force."""
+    out = []
+    for _ in range(n):
+        c = b.observe(fixed_s + per_unit_s * b.samples * b.horizon)
+        if c is not None:
+            out.append(c)
+    return out
+
+
+FULL = 2048 * 30
+
+
 def test_overrun_reduces_samples_then_horizon_never_below_the_floor():
     b = AdaptiveBudget(BudgetConfig(min_samples=128, min_horizon=12, window=5), 2048, 30, PERIOD)
     assert _feed(b, 0.9 * PERIOD, 20) == [] and b.current == (2048, 30) and not b.reduced
-    assert _feed(b, 4 * PERIOD, 2) == []                     # two overruns in a window of 5: the median holds
-    changes = _feed(b, 4 * PERIOD, 1)                       # the third makes the median an overrun
+    unit = 60 * PERIOD / FULL                                # the cost follows samples x horizon
+    assert _run(b, 0.0, unit, 2) == []                       # two overruns in a window of 5: the median holds
+    changes = _run(b, 0.0, unit, 1)                          # the third makes the median an overrun
     assert len(changes) == 1
     c = changes[0]
-    assert c.old == (2048, 30) and c.new == (1024, 30) and c.reduced   # 4x over: at most halved
-    assert "2048 x 30 -> 1024 x 30" in c.line() and "200.0 ms" in c.line() and "50.0 ms" in c.line()
-    assert _feed(b, 4 * PERIOD, 4) == []                     # a new window starts after a change
-    changes = _feed(b, 4 * PERIOD, 200)
+    assert c.old == (2048, 30) and c.new == (1024, 30) and c.reduced   # 60x over: at most halved
+    assert "2048 x 30 -> 1024 x 30" in c.line() and "3000.0 ms" in c.line() and "50.0 ms" in c.line()
+    assert _run(b, 0.0, unit, 4) == []                       # a new window starts after a change
+    changes = _run(b, 0.0, unit, 200)
     sizes = [c.new for c in changes]
-    assert all(s >= 128 and h >= 12 for s, h in sizes)
+    assert all(c.reduced for c in changes) and all(s >= 128 and h >= 12 for s, h in sizes)
     first_h = next(i for i, (s, h) in enumerate(sizes) if h < 30)
     assert all(s == 128 for s, _ in sizes[first_h:])         # the horizon shrinks once samples are at floor
     assert b.current == (128, 12) and b.reduced and b.behind
-    assert _feed(b, 4 * PERIOD, 50) == []                    # at the floor: no more changes, still behind
+    assert _run(b, 0.0, unit, 50) == []                      # at the floor: no more changes, still behind
+
+
+def test_a_reduction_that_does_not_pay_is_undone_and_shrinking_holds():
+    b = AdaptiveBudget(BudgetConfig(window=3), 512, 20, PERIOD)
+    changes = _run(b, 2 * PERIOD, 0.2 * PERIOD / (512 * 20), 3)   # the time goes elsewhere
+    assert [c.new for c in changes] == [(256, 20)]
+    changes = _run(b, 2 * PERIOD, 0.2 * PERIOD / (512 * 20), 3)
+    assert len(changes) == 1 and changes[0].new == (512, 20) and not changes[0].reduced
+    assert "restored" in changes[0].line() and "did not pay" in changes[0].line()
+    assert b.behind and not b.reduced
+    assert _run(b, 2 * PERIOD, 0.2 * PERIOD / (512 * 20), 60) == []    # holds, still behind
+    assert b.behind
+    assert _feed(b, 0.1 * PERIOD, 3) == [] and not b.behind             # headroom ends the hold
+    assert _feed(b, 3 * PERIOD, 3)[0].new == (256, 20)                  # and the budget may shrink again
 
 
 def test_hysteresis_between_headroom_and_overrun_nothing_moves():
@@ -51,7 +79,7 @@ def test_hysteresis_between_headroom_and_overrun_nothing_moves():
 
 def test_headroom_grows_back_to_the_configured_budget_horizon_first():
     b = AdaptiveBudget(BudgetConfig(min_samples=64, min_horizon=8, window=3), 512, 20, PERIOD)
-    _feed(b, 3 * PERIOD, 300)
+    _run(b, 0.0, 30 * PERIOD / (512 * 20), 300)
     assert b.current == (64, 8)
     changes = _feed(b, 0.05 * PERIOD, 300)                  # plenty of headroom
     assert all(not c.reduced for c in changes) and b.current == (512, 20) and not b.reduced
@@ -71,11 +99,11 @@ def test_growth_refused_when_the_grown_budget_would_overrun():
 
 def test_off_settings_and_reconfiguration():
     b = AdaptiveBudget(BudgetConfig(window=3), 512, 20, PERIOD, min_samples=33)
-    _feed(b, 5 * PERIOD, 30)
-    assert b.samples >= 128                                  # the floor: min_samples
+    _run(b, 0.0, 50 * PERIOD / (512 * 20), 60)
+    assert b.current == (128, 12)                            # the floors: min_samples, min_horizon
     b.configure(BudgetConfig(window=3, min_samples=8), 512, 20, min_samples=33)
-    _feed(b, 5 * PERIOD, 60)
-    assert b.samples == 33                                   # the sampler's own floor (CEM elites + 1)
+    _run(b, 0.0, 50 * PERIOD / (512 * 20), 60)
+    assert b.current == (33, 12)                             # the sampler's own floor (CEM elites + 1)
     b.configure(BudgetConfig(adaptive=False), 512, 20)
     assert b.current == (512, 20) and not b.reduced and not b.behind
     assert _feed(b, 5 * PERIOD, 30) == [] and b.tick_s == pytest.approx(5 * PERIOD)
