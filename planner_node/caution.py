@@ -9,6 +9,10 @@ but what the navigator already has:
 - ``check_steps`` model steps later it rolls that state out through the commands that were
   actually sent since (time-weighted over each step, the rollout the model would have made had
   it known them) and compares the predicted pose with odometry at the same time;
+- only misses that put the robot where it did not plan to be count: sideways of the predicted
+  pose, or beyond it along the predicted heading (sliding wide, braking late, running away
+  downhill); falling short of the prediction (mud, a heavy load pulling away) only makes the
+  plan's clearances conservative, and is not counted;
 - the largest error over the last ``window_s`` sets a speed limit: full speed up to
   ``error_free_m``, falling linearly to ``min_speed_ratio`` of ``mppi.v_max_mps`` at
   ``error_full_m``; once the error is back under ``error_free_m`` the limit returns to full
@@ -143,8 +147,9 @@ class ModelCheck:
         return out
 
     def _error(self, model, t0: float, pose0: np.ndarray, state, t_s: float, pose: np.ndarray) -> float | None:
-        """|odometry - prediction| at ``t_s`` of the rollout from ``state`` (planned at ``t0``
-        from ``pose0``) through the commands sent since; None when the model cannot roll it out."""
+        """The miss at ``t_s`` (m) of the rollout from ``state`` (planned at ``t0`` from ``pose0``)
+        through the commands sent since: sideways of the predicted pose, or beyond it along its
+        heading (falling short is not counted); None when the model cannot roll it out."""
         frac = (t_s - t0) / self.dt_s
         steps = max(1, math.ceil(frac - 1e-6))
         acts = torch.as_tensor(self._actions(t0, steps), dtype=torch.float32)
@@ -155,8 +160,12 @@ class ModelCheck:
                 poses = model.rollout(state, (acts if dev is None else acts.to(dev))[None]).poses[0]
         except (RuntimeError, ValueError, TypeError, KeyError, IndexError):
             return None                              # a model swapped in since: skip this check
-        xy = np.vstack([pose0[:2], poses[:, :2].detach().cpu().numpy().astype(np.float64)])
-        i = min(int(math.floor(frac)), steps)        # xy[i]: the predicted position after i steps
-        pred = xy[i] if i >= steps else xy[i] + (xy[i + 1] - xy[i]) * (frac - i)
-        err = float(np.hypot(*(pose[:2] - pred)))
+        xyt = np.vstack([pose0[:3], poses[:, :3].detach().cpu().numpy().astype(np.float64)])
+        i = min(int(math.floor(frac)), steps)        # xyt[i]: the predicted pose after i steps
+        pred = xyt[i, :2] if i >= steps else xyt[i, :2] + (xyt[i + 1, :2] - xyt[i, :2]) * (frac - i)
+        th = xyt[min(i + 1, steps), 2]
+        d = pose[:2] - pred
+        along = d[0] * math.cos(th) + d[1] * math.sin(th)     # > 0: farther than predicted
+        cross = -d[0] * math.sin(th) + d[1] * math.cos(th)
+        err = math.hypot(max(along, 0.0), cross)
         return err if math.isfinite(err) else None

@@ -45,13 +45,15 @@ def test_runtime_parameter_changes_are_applied_or_refused(node_env, probe, tmp_p
         goal_pub = probe.node.create_publisher(PoseStamped, "/goal_pose", 10)
         probe.wait_for_subscribers(goal_pub, timeout=30.0)
         publish_goal(probe, goal_pub, 3.0, 0.0)
-        # the fed odometry stands still whatever is commanded: the model check sees its predictions
-        # miss and limits the speed (caution.*, in /diagnostics) ...
+        # the fed odometry slides sideways whatever is commanded: the model check sees its
+        # predictions miss and limits the speed (caution.*, in /diagnostics) ...
+        feed.slide_mps = 0.5
         probe.wait_for("/diagnostics", lambda ms: float(status_values(ms, "planner").get("speed_limit_mps", 1))
                        < 0.5 and float(status_values(ms, "planner").get("model_error_m", 0)) > 0.12,
                        timeout=30.0, proc=proc)
         # ... until the check is switched off at runtime (applied at once)
         assert set_params(probe, "planner_node", caution__enabled=False) == [(True, "")]
+        feed.slide_mps = 0.0
         msgs = probe.wait_for("/cmd_vel_nav", lambda ms: any(m.twist.linear.x > 0.8 for m in ms), timeout=30.0,
                               proc=proc)
         v_before = max(m.twist.linear.x for m in msgs)

@@ -25,7 +25,8 @@ class SensorFeed:
     velocity), ``scan_fault`` in {None, "nan", "beams90"}; ``rate_mult`` floods both topics.
     ``sim_time_s`` (not None): also publish /clock, starting there and advancing 0.05 s a tick,
     and stamp with it (set it to jump); ``sensors_on`` False: only /clock goes on.
-    ``sent`` counts published messages per topic."""
+    ``slide_mps`` (not 0): the robot slides sideways (+y) at that speed from the next /odom on,
+    whatever it is commanded. ``sent`` counts published messages per topic."""
 
     def __init__(self, probe, rate_mult: float = 1.0, sim_time_s: float | None = None):
         from nav_msgs.msg import Odometry
@@ -36,6 +37,7 @@ class SensorFeed:
         self.odom = self.node.create_publisher(Odometry, "/odom", 20)
         self.scan = self.node.create_publisher(LaserScan, "/scan", 10)
         self.odom_fault = self.scan_fault = None
+        self.slide_mps, self._slide_t0 = 0.0, None
         self.rate_mult = rate_mult
         self.sim_time_s = sim_time_s
         self.sensors_on = True
@@ -57,6 +59,9 @@ class SensorFeed:
         o = self.Odometry()
         o.header.stamp, o.header.frame_id, o.child_frame_id = stamp(t), "odom", "base_link"
         o.pose.pose.orientation.w = 1.0
+        if self.slide_mps:
+            self._slide_t0 = t if self._slide_t0 is None else self._slide_t0
+            o.pose.pose.position.y = self.slide_mps * (t - self._slide_t0)
         if self.odom_fault == "nan":
             o.pose.pose.position.x = float("nan")
         elif self.odom_fault == "inf":
