@@ -14,9 +14,10 @@ compares the median of the last ``window`` ticks with the control period:
 After every change the window starts afresh, so a decision always rests on ``window`` ticks
 measured at the budget in force (the hysteresis: between headroom and overrun nothing moves).
 A reduction that does not pay (the next window's median falls by less than a quarter of what
-the smaller samples x horizon predicted: the time goes elsewhere, not into the sampler) is
-undone, and the budget shrinks no further for ``RETRY_WINDOWS`` windows or until there is
-headroom; ``behind`` then says the ticks overrun with nothing left to take.
+the smaller samples x horizon predicted) is undone: after fewer samples, the horizon is shrunk
+instead (at small batches the per-step cost dominates); after a shorter horizon, the time goes
+elsewhere, and the budget shrinks no further for ``RETRY_WINDOWS`` windows or until there is
+headroom. ``behind`` says the ticks overrun with nothing left to take.
 Each change comes back as a :class:`BudgetChange` whose ``line()`` is the one log line.
 No rclpy, no torch: the node measures, the navigator applies (``Navigator.set_budget``).
 """
@@ -98,6 +99,7 @@ class AdaptiveBudget:
         self.behind = False      # the last full window overran with nothing left to take
         self._pending = None     # (sizes before, median before) of the last reduction, until judged
         self._hold = 0           # ticks left without shrinking (after a reduction that did not pay)
+        self._samples_spent = False   # fewer samples did not pay: shrink the horizon instead
         self.configure(cfg, samples, horizon, min_samples)
 
     def configure(self, cfg: BudgetConfig, samples: int, horizon: int, min_samples: int = 0,
@@ -116,7 +118,7 @@ class AdaptiveBudget:
         if sizes != (getattr(self, "max_samples", None), getattr(self, "max_horizon", None)):
             cur_s, cur_h = sizes
             self._ticks.clear()
-        self._pending, self._hold = None, 0
+        self._pending, self._hold, self._samples_spent = None, 0, False
         self.cfg = cfg
         self.max_samples, self.max_horizon = sizes
         self.min_samples = min(max(cfg.min_samples, int(min_samples)), self.max_samples)
@@ -156,17 +158,20 @@ class AdaptiveBudget:
         over = med > self.cfg.overrun_ratio * self.period_s
         pending, self._pending = self._pending, None
         if pending is not None and not _paid(pending, old, med):
+            if pending[0][0] != old[0]:
+                self._samples_spent = True                      # next: the horizon
+            else:
+                self._hold = RETRY_WINDOWS * self.cfg.window    # in ticks: the window slides
             self.samples, self.horizon = pending[0]
-            self._hold = RETRY_WINDOWS * self.cfg.window          # in ticks: the window slides
-            self.behind = over
+            self.behind = over and not self._can_shrink()
             self._ticks.clear()
             return BudgetChange(old, self.current, med, self.period_s, undone_from=pending[1])
         if self._hold:
             self._hold -= 1
         if med < self.cfg.headroom_ratio * self.period_s:
-            self._hold = 0
+            self._hold, self._samples_spent = 0, False
             self._grow(med)
-        elif over and not self._hold:
+        elif over and self._can_shrink():
             self._shrink(med)
         self.behind = over and self.current == old
         if self.current == old:
@@ -177,10 +182,14 @@ class AdaptiveBudget:
             self._pending = (old, med)
         return change
 
+    def _can_shrink(self) -> bool:
+        return not self._hold and ((self.samples > self.min_samples and not self._samples_spent)
+                                   or self.horizon > self.min_horizon)
+
     def _shrink(self, med: float) -> None:
         # by `step`, or by what the overrun asks for (cost ~ samples x horizon), at most by half
         factor = min(self.cfg.step, max(0.5, self.cfg.overrun_ratio * self.period_s / med))
-        if self.samples > self.min_samples:
+        if self.samples > self.min_samples and not self._samples_spent:
             self.samples = max(self.min_samples, min(self.samples - 1, int(self.samples * factor)))
         elif self.horizon > self.min_horizon:
             self.horizon = max(self.min_horizon, min(self.horizon - 1, int(self.horizon * factor)))

@@ -53,18 +53,31 @@ def test_overrun_reduces_samples_then_horizon_never_below_the_floor():
     assert _run(b, 0.0, unit, 50) == []                      # at the floor: no more changes, still behind
 
 
-def test_a_reduction_that_does_not_pay_is_undone_and_shrinking_holds():
+def test_a_reduction_that_does_not_pay_is_undone_then_the_horizon_then_a_hold():
     b = AdaptiveBudget(BudgetConfig(window=3), 512, 20, PERIOD)
-    changes = _run(b, 2 * PERIOD, 0.2 * PERIOD / (512 * 20), 3)   # the time goes elsewhere
-    assert [c.new for c in changes] == [(256, 20)]
-    changes = _run(b, 2 * PERIOD, 0.2 * PERIOD / (512 * 20), 3)
+    unit = 0.2 * PERIOD / (512 * 20)                           # the time goes elsewhere (2 periods fixed)
+    assert [c.new for c in _run(b, 2 * PERIOD, unit, 3)] == [(256, 20)]
+    changes = _run(b, 2 * PERIOD, unit, 3)
     assert len(changes) == 1 and changes[0].new == (512, 20) and not changes[0].reduced
     assert "restored" in changes[0].line() and "did not pay" in changes[0].line()
+    assert not b.behind                                       # the horizon is left to try
+    assert [c.new for c in _run(b, 2 * PERIOD, unit, 3)] == [(512, 12)]
+    assert [c.new for c in _run(b, 2 * PERIOD, unit, 3)] == [(512, 20)]   # did not pay either
     assert b.behind and not b.reduced
-    assert _run(b, 2 * PERIOD, 0.2 * PERIOD / (512 * 20), 60) == []    # holds, still behind
-    assert b.behind
-    assert _feed(b, 0.1 * PERIOD, 3) == [] and not b.behind             # headroom ends the hold
-    assert _feed(b, 3 * PERIOD, 3)[0].new == (256, 20)                  # and the budget may shrink again
+    assert _run(b, 2 * PERIOD, unit, 60) == [] and b.behind  # holds, still behind
+    assert _feed(b, 0.1 * PERIOD, 3) == [] and not b.behind  # headroom ends the hold
+    assert _feed(b, 3 * PERIOD, 3)[0].new == (256, 20)       # and the budget may shrink again
+
+
+def test_when_the_per_step_cost_dominates_the_horizon_is_shrunk():
+    b = AdaptiveBudget(BudgetConfig(window=3, min_horizon=8), 512, 20, PERIOD)
+    changes = []
+    for _ in range(60):                                       # 0.2 period per step, whatever the samples
+        c = b.observe(0.2 * PERIOD * b.horizon)
+        if c is not None:
+            changes.append(c.new)
+    assert changes[:2] == [(256, 20), (512, 20)]             # fewer samples did not pay: undone
+    assert changes[2:] == [(512, 10), (512, 8)] and b.behind  # the horizon did, down to its floor
 
 
 def test_hysteresis_between_headroom_and_overrun_nothing_moves():
