@@ -1,4 +1,5 @@
-"""planner_node as a real process at a control rate it cannot hold: the adaptive budget shrinks
+"""planner_node as a real process, learned planner, device auto, at a control rate it cannot
+hold: the rollout path is measured and chosen at configure (logged), the adaptive budget shrinks
 the samples (logged, reported on /diagnostics), commands keep coming, and switching the budget
 off at runtime brings the configured samples back."""
 from __future__ import annotations
@@ -13,7 +14,7 @@ pytest.importorskip("rclpy")
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from geometry_msgs.msg import PoseStamped, TwistStamped  # noqa: E402
 
-ARGS = ["-p", "autostart:=true", "-p", "planner:=classic", "-p", "device:=cpu", "-p", "torch_threads:=1",
+ARGS = ["-p", "autostart:=true", "-p", "planner:=hierarchical", "-p", "device:=auto", "-p", "torch_threads:=1",
         "-p", "trigger:=timer", "-p", "control_rate_hz:=200.0", "-p", "mppi.samples:=512",
         "-p", "budget.window:=3", "-p", "budget.min_samples:=32", "-p", "diagnostics_rate_hz:=20.0"]
 
@@ -34,11 +35,12 @@ def test_impossible_rate_reduces_the_budget_and_commands_keep_coming(node_env, p
         publish_goal(probe, goal_pub, 3.0, 0.0)
         log = wait_log(proc, "planning budget reduced: 512 x 20 ->", timeout=30.0)
         assert "period 5.0 ms" in log
+        assert "device auto: chose cpu " in log and "per tick's rollout at 512 x 20" in log
         probe.wait_for("/diagnostics", lambda ms: _planner(ms).get("budget_reduced") == "true", proc=proc)
         d = _planner(probe.received("/diagnostics"))
         assert 32 <= int(d["budget_samples"]) < 512 and int(d["budget_horizon"]) <= 20
         assert float(d["period_ms"]) == pytest.approx(5.0) and float(d["tick_time_ms"]) > 0
-        assert d["state"] == "planning"
+        assert d["state"] == "planning" and d["device"].startswith("cpu")
         probe.clear("/cmd_vel_nav")
         msgs = probe.wait_for("/cmd_vel_nav", lambda ms: len(ms) >= 20, timeout=10.0, proc=proc)
         assert any(m.twist.linear.x > 0.05 for m in msgs)                   # still driving to the goal
