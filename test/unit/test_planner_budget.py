@@ -162,14 +162,28 @@ def test_sampler_takes_new_samples_and_horizon_between_ticks(method):
         mppi.resize(16 if method == "cem" else 1, 10)
 
 
-def test_navigator_plans_through_budget_changes_with_the_learned_model():
-    from world_model_planner.planner_node.dynamics import LearnedModel
+@pytest.fixture
+def one_thread():
+    """One torch thread, as the planner node runs (two threads crawl on a shared 2-core machine)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.mark.parametrize("kind", ["hierarchical", "classic_id"])
+def test_navigator_plans_through_budget_changes(kind, one_thread):
+    from world_model_planner.planner_node.dynamics import LearnedModel, SysIdModel
     from world_model_planner.planner_node.navigator import Navigator, PlannerConfig
+    from world_model_planner.planner_node.sysid import default_sysid_path
     from world_model_planner.world_model_node.model import WorldModel
 
     torch.manual_seed(0)
-    model = LearnedModel(WorldModel().eval(), device="cpu")      # tracked scene on: the scan's clearance too
-    nav = Navigator("hierarchical", model, PlannerConfig(mppi=MPPIConfig(samples=96, horizon=16)))
+    if kind == "hierarchical":                                   # tracked scene on: the scan's clearance too
+        model = LearnedModel(WorldModel().eval(), device="cpu")
+    else:                                                        # delay buffers, tracked movers
+        model = SysIdModel.from_file(default_sysid_path(), "cpu")
+    nav = Navigator(kind, model, PlannerConfig(mppi=MPPIConfig(samples=96, horizon=16)))
     nav.set_goal(3.0, 0.0)
     scan = np.full(180, np.inf)
     scan[85:95] = 1.5

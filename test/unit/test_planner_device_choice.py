@@ -32,6 +32,15 @@ def _model():
     return LearnedModel(WorldModel().eval(), device="cpu")
 
 
+@pytest.fixture
+def one_thread():
+    """One torch thread, as the planner node runs (two threads crawl on a shared 2-core machine)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def test_fastest_candidate_is_chosen_with_bounded_repeats():
     clock = FakeClock()
     calls = {"a": 0, "b": 0}
@@ -72,7 +81,7 @@ def test_choice_follows_the_measurement_and_sets_the_rollout_path():
     assert choice.name == "cuda" and choice.device.type == "cuda" and choice.fused
 
 
-def test_real_timing_on_this_machine_makes_and_reports_a_choice():
+def test_real_timing_on_this_machine_makes_and_reports_a_choice(one_thread):
     model = _model()
     choice = choose_device(model, 128, 10, cuda=False, repeats=3, max_s=0.5)
     assert set(choice.timings) == {"cpu fused", "cpu reference"}
