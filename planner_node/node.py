@@ -218,7 +218,7 @@ class PlannerNode(GoalFramesMixin, LifecycleNode):
             self.get_logger().warning(
                 f"planning falls behind: ticks overrun at {b.samples} x {b.horizon} samples x steps with nothing "
                 f"left to take (floors, or reductions that did not pay): median {b.tick_s * 1e3:.1f} ms, "
-                f"period {b.period_s * 1e3:.1f} ms")
+                f"period {b.period_s * 1e3:.1f} ms", throttle_duration_sec=10.0)
 
     def on_activate(self, state):
         self._active = True
