@@ -33,8 +33,9 @@ class PlannerNodeConfig:
                             "models/husky_sysid.json. A missing or bad file fails configure.")
     device: str = param("auto", "Torch device: auto, cpu, cuda, cuda:N. auto: a learned planner times a few "
                         "rollouts at mppi.samples x mppi.horizon on each path (CPU fused, CPU step-by-step "
-                        "reference, CUDA where present) at configure and plans on the fastest (logged); other "
-                        "planners take CUDA if present.")
+                        "reference, CUDA where present) at configure and plans on the fastest (logged; the default "
+                        "path, CUDA or else CPU fused, unless another is more than 10 % faster); other planners "
+                        "take CUDA if present.")
     torch_threads: int = param(1, "torch.set_num_threads for planning; 0 = torch's default (all cores). "
                                "1 is fastest on a busy 2-core machine.", range=(0, 256))
     trigger: str = param("odom", "odom: plan once per /odom, stamp the command with its stamp (sim "

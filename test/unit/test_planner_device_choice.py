@@ -56,12 +56,16 @@ def test_fastest_candidate_is_chosen_with_bounded_repeats():
     def broken():
         raise RuntimeError("CUDA error: no kernel image")
 
-    t = time_candidates({"a": counted("a", 0.030), "b": counted("b", 0.015), "gpu": broken},
-                        repeats=5, max_s=0.3, clock=clock)
-    assert t["a"] == pytest.approx(0.030) and t["b"] == pytest.approx(0.015)
+    calls["slow"] = 0
+    t = time_candidates({"a": counted("a", 0.030), "b": counted("b", 0.015), "gpu": broken,
+                         "slow": counted("slow", 0.250)}, repeats=5, max_s=0.4, clock=clock)
+    assert t["a"] == pytest.approx(0.030) and t["b"] == pytest.approx(0.015) and t["slow"] == pytest.approx(0.25)
     assert "no kernel image" in t["gpu"]
     assert fastest(t) == "b"
-    assert calls == {"a": 1 + 3, "b": 1 + 5}       # warm-up + timed calls until its 0.1 s share is used
+    # warm-up + timed calls until the 0.1 s share is used; a warm-up past the share is the measurement
+    assert calls == {"a": 1 + 3, "b": 1 + 5, "slow": 1}
+    assert fastest({"a": 0.040, "b": 0.037}, prefer="a") == "a"      # 7.5 % faster: within the noise margin
+    assert fastest({"a": 0.040, "b": 0.030}, prefer="a") == "b"
     with pytest.raises(ValueError, match="no candidate"):
         fastest({"gpu": "RuntimeError: x"})
 
@@ -75,6 +79,10 @@ def test_choice_follows_the_measurement_and_sets_the_rollout_path():
     assert model.model.fused is False                            # the model now runs the reference path
     line = choice.line(64, 10)
     assert line.startswith("device auto: chose cpu reference (25.0 ms") and "cpu fused 40.0 ms" in line
+    assert "measured in " in line
+    choice = choose_device(_model(), 64, 10, cuda=False, clock=clock,
+                           paths={"cpu fused": clock.work(0.040), "cpu reference": clock.work(0.038)})
+    assert choice.name == "cpu fused" and choice.fused                   # 5 % is noise: the default stays
     choice = choose_device(_model(), 64, 10, cuda=False, clock=clock,
                            paths={"cpu fused": clock.work(0.010), "cpu reference": clock.work(0.025),
                                   "cuda": clock.work(0.002)})

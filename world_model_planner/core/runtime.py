@@ -45,7 +45,9 @@ def time_candidates(candidates: Mapping[str, Callable[[], object]], repeats: int
     """Median seconds per call of each candidate, by name; a candidate that raises gets the
     error text (str) instead. Each candidate is called ``warmup`` times untimed, then up to
     ``repeats`` times, stopping early once it has used its share of ``max_s`` (all candidates
-    together take about ``max_s`` plus one call each). ``clock``: seconds, monotonic."""
+    together take about ``max_s`` plus one call each). A warm-up call that alone takes the
+    share is the measurement (one call, for paths too slow to repeat). ``clock``: seconds,
+    monotonic."""
     share = max_s / max(1, len(candidates))
     out: dict = {}
     for name, fn in candidates.items():
@@ -53,6 +55,9 @@ def time_candidates(candidates: Mapping[str, Callable[[], object]], repeats: int
             start = clock()
             for _ in range(warmup):
                 fn()
+            if warmup and clock() - start >= share:
+                out[name] = (clock() - start) / warmup
+                continue
             times = []
             while len(times) < max(1, repeats):
                 t0 = clock()
@@ -66,10 +71,14 @@ def time_candidates(candidates: Mapping[str, Callable[[], object]], repeats: int
     return out
 
 
-def fastest(timings: Mapping[str, object]) -> str:
-    """The name with the smallest time in ``timings`` (from ``time_candidates``); ValueError
-    when none could run."""
+def fastest(timings: Mapping[str, object], prefer: str | None = None, margin: float = 0.1) -> str:
+    """The name with the smallest time in ``timings`` (from ``time_candidates``); ``prefer``
+    (the default path) is kept unless another is faster by more than ``margin`` (a fraction of
+    its time: noise does not move the choice). ValueError when none could run."""
     ok = {k: v for k, v in timings.items() if isinstance(v, float)}
     if not ok:
         raise ValueError("no candidate could run: " + "; ".join(f"{k}: {v}" for k, v in timings.items()))
-    return min(ok, key=ok.get)
+    best = min(ok, key=ok.get)
+    if prefer in ok and ok[best] > ok[prefer] * (1.0 - margin):
+        return prefer
+    return best
