@@ -11,7 +11,8 @@ Latent layout (L = ``cmd_memory``, S = ``scene_sectors``, E = 5 + 2L + S, D = E 
     z[..., 5+2L:E]     the scene: footprint clearance per sector / scan_clip_m, in [0, 1]; exact
                        from the scan at encoding, then updated by the predictor (a learned residual
                        that starts as "the scene stays as it is")
-    z[..., E:D]        h: learned egocentric code of (scan, velocity[, image][, history])
+    z[..., E:D]        h: learned egocentric code of (scan, velocity[, image][, history]); a camera
+                       model (``use_scan`` False, S = 0) codes (velocity, image[, history])
 
 With ``history_steps`` K > 0 the encoder also reads the last K steps of commands, measured
 velocities and their residuals (what the ground, the payload and the latency do to the robot)

@@ -211,3 +211,17 @@ def test_evaluate_refuses_a_camera_model_on_data_without_frames(frames):
     blind.image = None
     with pytest.raises(ValueError, match="encodes camera images and the data has none"):
         evaluate(WorldModel(WorldModelConfig(**CAMERA)).eval(), blind)
+
+
+def test_shipped_camera_model_beats_the_unicycle_and_sees_contact(frames):
+    """models/husky_camera.pt on frames it was not trained on (models/husky_camera.md has the figures)."""
+    from world_model_planner.core.paths import models_dir
+
+    _, data = frames
+    m = load_checkpoint(models_dir() / "husky_camera.pt", device="cpu")
+    assert m.cfg.use_image and not m.cfg.use_scan and m.metrics["latent_std_min"] > 0.5
+    r = evaluate(m, data, stride=5)
+    print(f"\nshipped camera model: pose error {r['model']['pose_err_m']} (unicycle {r['unicycle']['pose_err_m']}), "
+          f"collision AUROC {r['collision_auroc']:.3f}, goal rho {r['goal_latent']['rho']:.3f}")
+    assert r["model"]["pose_err_m"][1] < 0.8 * r["unicycle"]["pose_err_m"][1]      # 1 s
+    assert r["collision_auroc"] > 0.8
