@@ -27,8 +27,10 @@ from world_model_planner.core.params import param, validate
 class MPPIConfig:
     method: str = param("mppi", "Sampler: mppi (softmax-weighted mean) or cem (elite refit).",
                         choices=("mppi", "cem"))
-    samples: int = param(512, "Action sequences sampled per iteration.", range=(8, 65536))
-    horizon: int = param(20, "Steps per sequence (one step = the model's dt_s, 0.1 s).", range=(2, 200))
+    samples: int = param(512, "Action sequences sampled per iteration (the adaptive budget, budget.*, "
+                         "may take fewer while ticks overrun).", range=(8, 65536))
+    horizon: int = param(20, "Steps per sequence (one step = the model's dt_s, 0.1 s; the adaptive budget "
+                         "may take fewer).", range=(2, 200))
     iterations: int = param(1, "Sampling iterations per control tick.", range=(1, 20))
     temperature: float = param(1.0, "MPPI temperature in cost units (smaller = greedier).",
                                range=(1e-4, 1e4))
