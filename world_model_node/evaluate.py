@@ -343,16 +343,20 @@ def embed_goals(model, data: Transitions, rows: np.ndarray, batch: int = 512) ->
 
 
 def goal_rank_correlation(model, data: Transitions, goal_every: int = 25, row_stride: int = 2,
-                          min_rows: int = 10) -> dict:
+                          min_rows: int = 10, heading_rad: float = math.pi / 4) -> dict:
     """Does latent distance rank distance to a goal? For goals every ``goal_every`` rows of each
     episode and the rows of the same episode (every ``row_stride``), Spearman rho between
     |h(row) - h(goal)| (:func:`embed_goals`) and |xy(row) - xy(goal)| metres: pooled over all
     pairs ("rho") and the mean of each goal's own rho ("rho_per_goal_mean", goals with at least
-    ``min_rows`` rows). With camera frames, "pixels_rho" is the same for the L2 distance of the
-    frames themselves (8x8 block means), the baseline a latent has to beat."""
+    ``min_rows`` rows). "rho_same_heading" is the per-goal mean over the rows heading within
+    ``heading_rad`` of the goal's heading only (a forward camera there sees what the goal frame
+    shows, closer or farther). With camera frames, "pixels_rho" and "pixels_rho_same_heading" are
+    the same for the L2 distance of the frames themselves (8x8 block means), the baseline a
+    latent has to beat."""
     from scipy.stats import spearmanr
 
     lat, true, pix, per_goal, per_goal_pix = [], [], [], [], []
+    same_lat, same_pix = [], []
     has_img = data.image is not None
     n_goals = 0
     for ep in np.unique(data.episode):
@@ -368,27 +372,40 @@ def goal_rank_correlation(model, data: Transitions, goal_every: int = 25, row_st
         for j, g in enumerate(goals):
             d_lat = np.linalg.norm(e_rows - e_goals[j], axis=-1)
             d_true = np.linalg.norm(data.pose[rows, :2] - data.pose[g, :2], axis=-1)
+            same = np.abs(wrap_angle(data.pose[rows, 2] - data.pose[g, 2])) < heading_rad
             lat.append(d_lat)
             true.append(d_true)
-            if np.ptp(d_true) > 0 and np.ptp(d_lat) > 0:
-                per_goal.append(spearmanr(d_lat, d_true)[0])
+            _rho_into(per_goal, d_lat, d_true)
+            if same.sum() >= min_rows:
+                _rho_into(same_lat, d_lat[same], d_true[same])
             if has_img:
                 d_pix = np.linalg.norm(p_rows - p_goals[j], axis=-1)
                 pix.append(d_pix)
-                if np.ptp(d_true) > 0 and np.ptp(d_pix) > 0:
-                    per_goal_pix.append(spearmanr(d_pix, d_true)[0])
+                _rho_into(per_goal_pix, d_pix, d_true)
+                if same.sum() >= min_rows:
+                    _rho_into(same_pix, d_pix[same], d_true[same])
             n_goals += 1
     if not n_goals:
         return {"goals": 0, "pairs": 0, "rho": None, "rho_per_goal_mean": None}
     lat_a, true_a = np.concatenate(lat), np.concatenate(true)
     out = {"goals": n_goals, "pairs": int(len(lat_a)), "goal_every": goal_every,
            "rho": float(spearmanr(lat_a, true_a)[0]) if np.ptp(lat_a) > 0 else None,
-           "rho_per_goal_mean": float(np.mean(per_goal)) if per_goal else None}
+           "rho_per_goal_mean": float(np.mean(per_goal)) if per_goal else None,
+           "rho_same_heading": float(np.mean(same_lat)) if same_lat else None}
     if has_img:
         pix_a = np.concatenate(pix)
         out["pixels_rho"] = float(spearmanr(pix_a, true_a)[0]) if np.ptp(pix_a) > 0 else None
         out["pixels_rho_per_goal_mean"] = float(np.mean(per_goal_pix)) if per_goal_pix else None
+        out["pixels_rho_same_heading"] = float(np.mean(same_pix)) if same_pix else None
     return out
+
+
+def _rho_into(out: list, a: np.ndarray, b: np.ndarray) -> None:
+    """Append Spearman rho of a and b to ``out`` unless one of them is constant."""
+    from scipy.stats import spearmanr
+
+    if np.ptp(a) > 0 and np.ptp(b) > 0:
+        out.append(float(spearmanr(a, b)[0]))
 
 
 def _blocks(images: np.ndarray, block: int = 8) -> np.ndarray:
@@ -459,9 +476,11 @@ def summary(result: dict) -> str:
     gl = result.get("goal_latent")
     if gl and gl.get("goals"):
         lines.append(f"latent distance to a goal vs true distance, Spearman rho over {gl['goals']} goals, "
-                     f"{gl['pairs']} pairs: pooled {num(gl['rho'], '.3f')}, per goal {num(gl['rho_per_goal_mean'], '.3f')}"
+                     f"{gl['pairs']} pairs: pooled {num(gl['rho'], '.3f')}, per goal {num(gl['rho_per_goal_mean'], '.3f')}, "
+                     f"same heading {num(gl.get('rho_same_heading'), '.3f')}"
                      + (f"; pixel distance (baseline): pooled {num(gl.get('pixels_rho'), '.3f')}, per goal "
-                        f"{num(gl.get('pixels_rho_per_goal_mean'), '.3f')}" if "pixels_rho" in gl else ""))
+                        f"{num(gl.get('pixels_rho_per_goal_mean'), '.3f')}, same heading "
+                        f"{num(gl.get('pixels_rho_same_heading'), '.3f')}" if "pixels_rho" in gl else ""))
     sl = result.get("slices")
     if sl:
         i = result["horizons_s"].index(1.0) if 1.0 in result["horizons_s"] else 0

@@ -201,6 +201,7 @@ def test_goal_rank_correlation_is_one_for_a_latent_that_is_the_position(frames):
     torch.manual_seed(0)
     exact = goal_rank_correlation(PositionLatent(), data)
     assert exact["rho"] == pytest.approx(1.0) and exact["rho_per_goal_mean"] == pytest.approx(1.0)
+    assert exact["rho_same_heading"] == pytest.approx(1.0) and -1 <= exact["pixels_rho_same_heading"] <= 1
     assert exact["goals"] == 8 and -1 <= exact["pixels_rho"] <= 1
     assert abs(goal_rank_correlation(PositionLatent(noise=True), data)["rho"]) < 0.2
 
