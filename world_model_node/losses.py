@@ -22,7 +22,9 @@ Models with history read, for obs_0 and for every target obs_k, the K rows befor
 with the history that really led to it, commands of the window included.
 
 Without the variance/covariance terms the cheapest way to make the latent term small is to
-map every observation to the same h (collapse); test_wm_anticollapse shows it.
+map every observation to the same h (collapse); test_wm_anticollapse shows it, and
+test_wm_camera for a camera model. A camera model (``use_scan`` off) trains on the same terms,
+without the scene; its frames come augmented, every frame of a window alike (``augment``).
 """
 from __future__ import annotations
 
