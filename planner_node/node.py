@@ -96,7 +96,7 @@ class PlannerNode(GoalFramesMixin, LifecycleNode):
     @staticmethod
     def _planner_config(cfgs: dict) -> PlannerConfig:
         return PlannerConfig(cfgs[""], cfgs["mppi."], cfgs["critics."], cfgs["subgoal."], cfgs["tracking."],
-                             cfgs["recovery."])
+                             cfgs["recovery."], cfgs["caution."])
 
     def _autostart(self):
         self._boot.cancel()
@@ -492,6 +492,9 @@ class PlannerNode(GoalFramesMixin, LifecycleNode):
             values.update({k.budget_samples: b.samples, k.budget_horizon: b.horizon,
                            k.tick_time_ms: b.tick_s * 1e3, k.period_ms: b.period_s * 1e3,
                            k.budget_reduced: b.reduced, k.budget_behind: b.behind})
+        chk = self.nav.check
+        values.update({k.model_error_m: f"{chk.error_m:.3f}",
+                       k.speed_limit_mps: f"{chk.limit_mps(self.nav.cfg.mppi.v_max_mps):.2f}"})
         rec = self.nav.recovery.counts()
         values.update({k.recoveries: rec["fired"], k.recoveries_resolved: rec["resolved"],
                        k.recovery_log: format_log(self.nav.recovery.log)})
