@@ -10,8 +10,8 @@ but what the navigator already has:
   actually sent since (time-weighted over each step, the rollout the model would have made had
   it known them) and compares the predicted pose with odometry at the same time;
 - only misses that put the robot where it did not plan to be count: sideways of the predicted
-  pose, or beyond it along the predicted heading (sliding wide, braking late, running away
-  downhill); falling short of the prediction (mud, a heavy load pulling away) only makes the
+  pose, or beyond it along the predicted direction of travel, forward or reverse (sliding wide,
+  braking late, running away downhill); falling short of the prediction (mud, a heavy load pulling away) only makes the
   plan's clearances conservative, and is not counted;
 - the largest error over the last ``window_s`` sets a speed limit: full speed up to
   ``error_free_m``, falling linearly to ``min_speed_ratio`` of ``mppi.v_max_mps`` at
@@ -163,9 +163,14 @@ class ModelCheck:
         xyt = np.vstack([pose0[:3], poses[:, :3].detach().cpu().numpy().astype(np.float64)])
         i = min(int(math.floor(frac)), steps)        # xyt[i]: the predicted pose after i steps
         pred = xyt[i, :2] if i >= steps else xyt[i, :2] + (xyt[i + 1, :2] - xyt[i, :2]) * (frac - i)
-        th = xyt[min(i + 1, steps), 2]
         d = pose[:2] - pred
-        along = d[0] * math.cos(th) + d[1] * math.sin(th)     # > 0: farther than predicted
-        cross = -d[0] * math.sin(th) + d[1] * math.cos(th)
-        err = math.hypot(max(along, 0.0), cross)
+        j = min(i, steps - 1)
+        u = xyt[j + 1, :2] - xyt[j, :2]                 # the predicted direction of travel there
+        n = math.hypot(*u)
+        if n < 1e-3:                                  # predicted to stand: any motion is a miss
+            err = math.hypot(*d)
+        else:
+            along = (d[0] * u[0] + d[1] * u[1]) / n   # > 0: farther than predicted (either gear)
+            cross = (-d[0] * u[1] + d[1] * u[0]) / n
+            err = math.hypot(max(along, 0.0), cross)
         return err if math.isfinite(err) else None

@@ -60,10 +60,15 @@ def test_a_model_that_misses_is_slowed_within_bounds_then_recovers_gradually(mis
     assert ratios[-1] == pytest.approx(1.0)
 
 
-def test_falling_short_of_the_prediction_does_not_slow():
+@pytest.mark.parametrize("cmd", [(0.8, 0.3), (-0.5, 0.2)])
+def test_falling_short_of_the_prediction_does_not_slow_overshooting_does(cmd):
+    """In either gear: mud (0.4 of the commanded speed) is not a danger, a runaway (1.5) is."""
     check = ModelCheck(CautionConfig(), DT)
-    drive(check, UnicycleModel(DT), 3.0, 0.0, [0.0, 0.0, 0.0], speed_scale=0.4)    # deep mud
+    drive(check, UnicycleModel(DT), 3.0, 0.0, [0.0, 0.0, 0.0], cmd=cmd, speed_scale=0.4)
     assert check.error_m < CautionConfig().error_free_m and check.ratio == 1.0   # only the arc's chord
+    check = ModelCheck(CautionConfig(), DT)
+    drive(check, UnicycleModel(DT), 3.0, 0.0, [0.0, 0.0, 0.0], cmd=cmd, speed_scale=1.5)
+    assert check.error_m > 0.1 and check.ratio < 0.6
 
 
 def test_a_small_miss_slows_in_proportion():
