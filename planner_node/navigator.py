@@ -159,6 +159,7 @@ class Navigator:
         if abs(model.dt_s - self.model.dt_s) > 1e-9:
             raise ValueError(f"new model dt_s {model.dt_s} differs from the running {self.model.dt_s}")
         self.model, self.model_desc = model, desc or type(model).__name__
+        self.check.reset()              # states planned through the old model are not checked by the new
         self._fit_model()
 
     # --- goals ------------------------------------------------------------------------------
