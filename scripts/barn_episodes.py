@@ -54,10 +54,10 @@ def episode(sc, kind: str, seed: int, cfg, lidar=None) -> dict:
     from world_model_planner.sim.world import SimWorld
 
     nav = make_navigator(kind, None, cfg, "cpu")
-    geom = None if lidar is None else ScanGeometry(lidar.angle_min, lidar.angle_increment, 0.0,
-                                                   lidar.range_max_m, lidar.beams)
     wall0 = time.monotonic()
     with SimWorld(sc, seed=seed, perturb=seed > 0, lidar=lidar) as w:
+        lc = w.lidar_cfg                       # the robot's own lidar unless --lidar-beams says otherwise
+        geom = ScanGeometry(lc.angle_min, lc.angle_increment, lc.range_min_m, lc.range_max_m, lc.beams)
         nav.set_goal(sc.goal.x, sc.goal.y, tolerance=0.8 * sc.goal.tolerance)
         t, traj, reason = 0.0, [], "time_limit"
         p = w.pose()
@@ -90,10 +90,12 @@ def main(argv=None) -> int:
     ap.add_argument("--samples", type=int, default=256)
     ap.add_argument("--horizon", type=int, default=20)
     ap.add_argument("--lidar-beams", type=int, default=None,
-                    help="beams of the simulated lidar (default: the sim's own, 180 over 360 deg)")
+                    help="beams of the simulated lidar (default: the robot's own, sim/robots.py; the Jackal's "
+                         "Hokuyo UST-10: 720 over 270 deg)")
     ap.add_argument("--set", action="append", default=[], metavar="SECTION.NAME=VALUE",
                     help="planner parameter override, e.g. mppi.v_max_mps=1.0 (repeatable)")
-    ap.add_argument("--lidar-fov", type=float, default=360.0, help="its field of view, degrees")
+    ap.add_argument("--lidar-fov", type=float, default=None, help="its field of view, degrees (with --lidar-beams; "
+                    "default: the robot's)")
     args = ap.parse_args(argv)
 
     import torch
@@ -116,9 +118,11 @@ def main(argv=None) -> int:
         scenarios.append(load_scenario(out))
     lidar = None
     if args.lidar_beams:
+        from world_model_planner.sim.robots import ROBOTS
         from world_model_planner.sim.sensors import LidarConfig
 
-        lidar = LidarConfig(beams=args.lidar_beams, fov_deg=args.lidar_fov)
+        own = ROBOTS[args.robot].lidar
+        lidar = LidarConfig.of(own, beams=args.lidar_beams, fov_deg=args.lidar_fov or own.fov_deg)
     rows = []
     grid = [(sc, k, s) for sc in scenarios for k in args.planners.split(",") for s in range(args.seeds)]
     print("| world | planner | seed | success | end | time s | path m | reference m | BARN score | wall s |")

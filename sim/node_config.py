@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from world_model_planner.core.params import CMD_TIMEOUT_S, ConfigError, param, validate
 
+from world_model_planner.sim.robots import LidarSpec
 from world_model_planner.sim.sensors import CameraConfig, LidarConfig
 
 
@@ -44,9 +45,12 @@ class SimNodeConfig:
     cmd_timeout_s: float = param(CMD_TIMEOUT_S, "real-time mode: stop when the last /cmd_vel is older than this "
                                     "(simulated seconds)", range=(0.01, 60.0))
     cmd_vel_stamped: bool = param(True, "/cmd_vel type: geometry_msgs/TwistStamped (true) or Twist (false)")
-    lidar_beams: int = param(180, "lidar beams", range=(4, 2048))
-    lidar_fov_deg: float = param(360.0, "lidar field of view (degrees)", range=(1.0, 360.0))
-    lidar_range_max_m: float = param(8.0, "lidar maximum range (m); no return is +inf", range=(0.5, 100.0))
+    lidar_beams: int = param(0, "lidar beams; 0 = the robot's lidar (sim/robots.py: 180 for the Husky and "
+                                "TurtleBot 4, 720 for the Jackal's Hokuyo UST-10)", range=(0, 2048))
+    lidar_fov_deg: float = param(0.0, "lidar field of view (degrees); 0 = the robot's (360, the Jackal's 270)",
+                                 range=(0.0, 360.0))
+    lidar_range_max_m: float = param(0.0, "lidar maximum range (m); no return is +inf; 0 = the robot's (8, the "
+                                          "Jackal's 30)", range=(0.0, 100.0))
     lidar_rate_hz: float = param(10.0, "lidar scan rate (Hz, simulated time)", range=(0.5, 100.0))
     camera_enabled: bool = param(False, "publish /camera/image_raw (64x64 RGB by default)")
     camera_width: int = param(64, "camera image width (pixels)", range=(8, 512))
@@ -83,6 +87,10 @@ class SimNodeConfig:
         if -1.0 < self.payload_kg < 0.0:
             raise ConfigError(f"SimNodeConfig.payload_kg: expected -1 (the scenario's payload) or kg in "
                               f"[0, 500], got {self.payload_kg!r}")
+        if 0 < self.lidar_beams < 4 or 0.0 < self.lidar_fov_deg < 1.0 or 0.0 < self.lidar_range_max_m < 0.5:
+            raise ConfigError(f"SimNodeConfig.lidar_*: expected lidar_beams 0 or >= 4, lidar_fov_deg 0 or >= 1, "
+                              f"lidar_range_max_m 0 or >= 0.5, got {self.lidar_beams}, {self.lidar_fov_deg}, "
+                              f"{self.lidar_range_max_m}")
         if not self.scenario:
             raise ConfigError("SimNodeConfig.scenario: expected a scenario name or file, got ''")
         for name in ("map_offset", "odom_drift"):
@@ -99,9 +107,12 @@ class SimNodeConfig:
         return MapFrame(tuple(float(x) for x in self.map_offset), tuple(float(x) for x in self.odom_drift),
                         self.localization_noise_xy_m, self.localization_noise_yaw_rad)
 
-    def lidar(self) -> LidarConfig:
-        return LidarConfig(beams=self.lidar_beams, fov_deg=self.lidar_fov_deg,
-                           range_max_m=self.lidar_range_max_m, rate_hz=self.lidar_rate_hz)
+    def lidar(self, robot: LidarSpec | None = None) -> LidarConfig:
+        """The robot's lidar (``RobotSpec.lidar``; the generic one without), with the lidar_*
+        parameters that are not 0 in place of its own values."""
+        own = {k: v for k, v in (("beams", self.lidar_beams), ("fov_deg", self.lidar_fov_deg),
+                                 ("range_max_m", self.lidar_range_max_m)) if v}
+        return LidarConfig.of(robot or LidarSpec(), rate_hz=self.lidar_rate_hz, **own)
 
     def camera(self) -> CameraConfig | None:
         if not self.camera_enabled:

@@ -15,6 +15,14 @@ No PyBullet import here, so scenario validation stays cheap.
   0.03575 m; ground clearance 4.5 mm). The base is a two-wheel differential drive on
   frictionless ball casters front and rear.
 
+- **Lidars:** each robot names the planar lidar it carries (:class:`LidarSpec`); the sim's lidar
+  takes its beams, field of view and range limits from it. The Husky and the TurtleBot 4 keep the
+  sim's generic 360-degree, 180-beam, 8 m scan (what their world models were trained on). The
+  Jackal carries the BARN Challenge's sensor, a Hokuyo UST-10LX: Hokuyo's specification gives a
+  270-degree scan at 0.25-degree resolution, 25 ms per scan, and ranges up to 30 m; the challenge's
+  Gazebo model of it (jackal_description hokuyo_ust10, ``JACKAL_LASER_MODEL=ust10``) publishes 720
+  samples over +-2.35619 rad with range limits 0.1-30 m, which the sim reproduces.
+
 The Husky loads pybullet_data's URDF; the Jackal and the TurtleBot 4 are generated from the
 values here by :func:`urdf_text` (simple shapes: a box or cylinder chassis, cylinder wheels,
 sphere casters), so the collision body is the footprint the planner is told about.
@@ -49,6 +57,27 @@ class BodySpec:
 
 
 @dataclass(frozen=True)
+class LidarSpec:
+    """The planar lidar a robot carries: beams spread evenly over ``fov_deg`` centred on the
+    heading (first beam at -fov/2, last at +fov/2; over a full circle from -180 deg), measured
+    from the base centre; returns closer than ``range_min_m`` or beyond ``range_max_m`` are not
+    reported (+inf)."""
+
+    model: str = "generic"
+    beams: int = 180
+    fov_deg: float = 360.0
+    range_min_m: float = 0.05
+    range_max_m: float = 8.0
+
+
+#: The sim's generic scan (Husky, TurtleBot 4 and the learned models trained on them).
+GENERIC_LIDAR = LidarSpec()
+#: Hokuyo UST-10LX as the BARN Challenge's Jackal carries it: 270 deg and 30 m (maker), 720 samples
+#: and 0.1-30 m (the challenge's Gazebo sensor). The scan rate stays the sim's (lidar_rate_hz).
+UST10_LIDAR = LidarSpec(model="hokuyo_ust10", beams=720, fov_deg=270.0, range_min_m=0.1, range_max_m=30.0)
+
+
+@dataclass(frozen=True)
 class RobotSpec:
     name: str
     urdf: str                     # path relative to pybullet_data; "" = generated from ``body``
@@ -70,6 +99,7 @@ class RobotSpec:
     payload_max_kg: float = 75.0  # the maker's rated payload (random payload draws scale with it)
     round: bool = False           # round base: the footprint is a circle of diameter length_m
     body: BodySpec | None = field(default=None, compare=False)  # for a generated URDF
+    lidar: LidarSpec = GENERIC_LIDAR  # the planar lidar it carries
 
     def footprint_polygon(self, x: float, y: float, yaw: float) -> np.ndarray:
         """(K, 2) the footprint at (x, y, yaw): the rectangle, or for a round base a 24-gon
@@ -124,6 +154,7 @@ JACKAL = RobotSpec(
     left_wheels=_FOUR_WHEELS[0],
     right_wheels=_FOUR_WHEELS[1],
     payload_max_kg=20.0,          # datasheet: 20 kg
+    lidar=UST10_LIDAR,            # the BARN Challenge's Jackal: 270-degree Hokuyo UST-10LX
     body=BodySpec(chassis_mass_kg=15.1,     # 17 kg robot less four 0.477 kg wheels
                   height_m=0.25, clearance_m=0.065,
                   wheel_x_m=(0.131, -0.131),  # wheelbase 0.262 m

@@ -8,6 +8,7 @@ import numpy as np
 import pybullet as p
 
 from world_model_planner.core.params import param, validate
+from world_model_planner.sim.robots import LidarSpec
 
 #: Collision group of the robot's links; lidar rays use a mask that excludes it.
 ROBOT_GROUP = 0x2
@@ -21,6 +22,8 @@ class LidarConfig:
     fov_deg: float = param(360.0, "field of view in degrees, centred on the robot's heading",
                            range=(1.0, 360.0))
     range_max_m: float = param(8.0, "maximum range in metres; no return reads +inf", range=(0.5, 100.0))
+    range_min_m: float = param(0.05, "minimum range in metres; a return closer than this reads +inf",
+                               range=(0.0, 1.0))
     rate_hz: float = param(10.0, "scan rate in Hz", range=(0.5, 100.0))
     height_m: float = param(0.25, "height of the scan plane above the ground", range=(0.05, 0.45))
     noise_std_m: float = param(0.0, "Gaussian range noise (perturb=True uses at least 0.01 m)",
@@ -28,6 +31,17 @@ class LidarConfig:
 
     def __post_init__(self):
         validate(self)
+        if self.range_min_m >= self.range_max_m:
+            raise ValueError(f"LidarConfig.range_min_m: expected less than range_max_m ({self.range_max_m}), "
+                             f"got {self.range_min_m}")
+
+    @classmethod
+    def of(cls, spec: LidarSpec, **overrides) -> "LidarConfig":
+        """The lidar a robot carries (``RobotSpec.lidar``), with ``overrides`` of LidarConfig fields."""
+        kw = {"beams": spec.beams, "fov_deg": spec.fov_deg, "range_min_m": spec.range_min_m,
+              "range_max_m": spec.range_max_m}
+        kw.update(overrides)
+        return cls(**kw)
 
     @property
     def angle_min(self) -> float:
@@ -81,6 +95,7 @@ class Lidar:
                               physicsClientId=self.client)
         frac = np.array([h[2] if h[0] >= 0 else np.inf for h in hits])
         ranges = frac * r
+        ranges[ranges < self.cfg.range_min_m] = np.inf          # inside the minimum range: no return
         if noise_std_m > 0.0 and rng is not None:
             finite = np.isfinite(ranges)
             ranges[finite] += rng.normal(0.0, noise_std_m, int(finite.sum()))

@@ -45,7 +45,7 @@ def scan_msg(t_s: float, ranges: np.ndarray, cfg: LidarConfig, frame: str) -> La
     m.angle_max = float(cfg.angle_min + cfg.angle_increment * (cfg.beams - 1))
     m.time_increment = 0.0
     m.scan_time = float(1.0 / cfg.rate_hz)
-    m.range_min = 0.05
+    m.range_min = float(cfg.range_min_m)
     m.range_max = float(cfg.range_max_m)
     arr = array.array("f")
     arr.frombytes(np.ascontiguousarray(ranges, dtype=np.float32).tobytes())

@@ -58,6 +58,7 @@ from world_model_planner.core.safeio import InputError, clip
 from world_model_planner.sim import sim_msgs
 from world_model_planner.sim.localization import scenario_map
 from world_model_planner.sim.node_config import SimNodeConfig
+from world_model_planner.sim.robots import ROBOTS
 from world_model_planner.sim.scenario import load_scenario
 from world_model_planner.sim.world import SimWorld
 
@@ -78,7 +79,8 @@ class SimNode(Node):
         self.live = LiveConfig(self, {"": SimNodeConfig}, apply=self._apply_params)
         check_unknown_parameters(self)
         c = self.cfg
-        self.world = SimWorld(load_scenario(c.scenario, robot=c.robot or None), seed=c.seed, lidar=c.lidar(),
+        sc = load_scenario(c.scenario, robot=c.robot or None)
+        self.world = SimWorld(sc, seed=c.seed, lidar=c.lidar(ROBOTS[sc.robot].lidar),
                               camera=c.camera(), gui=c.gui, perturb=c.perturb)
         self.pub_clock = self.create_publisher(Clock, "/clock", 10)
         self.pub_odom = self.create_publisher(Odometry, "odom", 10)
@@ -135,7 +137,7 @@ class SimNode(Node):
             except InputError as exc:
                 return str(exc)
         if any(n in SENSOR_PARAMS for n in changed):
-            self.world.set_sensors(cfg.lidar(), cfg.camera())
+            self.world.set_sensors(cfg.lidar(self.world.spec.lidar), cfg.camera())
         if "payload_kg" in changed:
             self._apply_payload(cfg.payload_kg)
         if any(n in ("map_frame", "map_offset", "map_resolution_m") for n in changed):
@@ -227,15 +229,15 @@ class SimNode(Node):
             old_scenario = old.scenario
             old.close()
             try:
-                self.world = SimWorld(sc, seed=c.seed, lidar=c.lidar(), camera=c.camera(), gui=True,
-                                      perturb=c.perturb)
+                self.world = SimWorld(sc, seed=c.seed, lidar=c.lidar(ROBOTS[sc.robot].lidar), camera=c.camera(),
+                                      gui=True, perturb=c.perturb)
             except Exception:
                 self.world = SimWorld(old_scenario, seed=old.seed, lidar=old.lidar_cfg,
                                       camera=old.camera_cfg, gui=True, perturb=old.perturb)
                 raise
             return
-        self.world = SimWorld(sc, seed=c.seed, lidar=c.lidar(), camera=c.camera(), gui=False,
-                              perturb=c.perturb)
+        self.world = SimWorld(sc, seed=c.seed, lidar=c.lidar(ROBOTS[sc.robot].lidar), camera=c.camera(),
+                              gui=False, perturb=c.perturb)
         old.close()
 
     def _on_pause(self, request, response):

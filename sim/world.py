@@ -47,7 +47,7 @@ class SimWorld:
                  camera: CameraConfig | None = None, gui: bool = False, perturb: bool = False):
         self.scenario = scenario
         self.spec = ROBOTS[scenario.robot]
-        self.lidar_cfg = lidar if lidar is not None else LidarConfig()
+        self.lidar_cfg = lidar if lidar is not None else LidarConfig.of(self.spec.lidar)   # the robot's own
         self.camera_cfg = camera
         self.perturb = perturb
         self.seed = int(seed)

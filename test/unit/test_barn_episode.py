@@ -19,6 +19,7 @@ def test_classic_planner_drives_barn_world_1(tmp_path):
     from world_model_planner.app.episode import finalize
     from world_model_planner.app.import_world_cli import import_world
     from world_model_planner.core.robot_config import load_robot, planner_params
+    from world_model_planner.core.sensor_check import ScanGeometry
     from world_model_planner.planner_node.mppi import MPPIConfig
     from world_model_planner.planner_node.navigator import PlannerConfig, make_navigator
     from world_model_planner.sim.scenario import load_scenario
@@ -34,10 +35,12 @@ def test_classic_planner_drives_barn_world_1(tmp_path):
             setattr(getattr(cfg, section), name, value)
     nav = make_navigator("classic", None, cfg, "cpu")
     with SimWorld(sc, seed=0) as w:
+        lc = w.lidar_cfg                                             # the robot's own lidar
+        geom = ScanGeometry(lc.angle_min, lc.angle_increment, lc.range_min_m, lc.range_max_m, lc.beams)
         nav.set_goal(sc.goal.x, sc.goal.y, tolerance=0.8 * sc.goal.tolerance)
         t, traj = 0.0, [[0.0, *map(float, w.pose())]]
         while t < 40.0 and not w.goal_reached() and w.collision_count == 0:
-            cmd = nav.step(w.pose(), w.velocity(), w.scan(), t)
+            cmd = nav.step(w.pose(), w.velocity(), w.scan(), t, geom=geom)
             w.step(cmd.v, cmd.w, 0.1)
             t += 0.1
             traj.append([t, *map(float, w.pose())])
