@@ -7,6 +7,10 @@ Every model shares one interface, so MPPI and the critics never know which one t
     out.poses (B, H, 3)  x, y, yaw after each step, odom frame
     out.collision_prob (B, H) or None        # P(contact during step), learned model only
     out.clearance_m (B, H) or None           # predicted footprint clearance (m, <= 0 = contact) after each step
+    out.latent (B, H, dh) or None            # the learned latent after each step, camera models only
+
+A camera model (``LearnedModel.needs_image``) reads no scan: ``reset_state(pose, vel, None,
+history, image=(S, S, 3) uint8)``; ``embed_goal(image)`` is a goal picture's latent (goal images).
 
 ``history`` is a ``world_model_node.history.History`` of the last ``model.history_steps`` steps
 (commands, measured velocities, scans); the navigator passes it only to models whose
@@ -35,11 +39,13 @@ from world_model_planner.world_model_node.model import observation
 class Rollout:
     """poses: (B, H, 3) x, y, yaw per step; collision_prob: (B, H) in [0, 1] or None;
     clearance_m: (B, H) predicted footprint clearance (m; <= 0 = contact; the learned model's
-    is >= 0, SysIdModel's is signed) or None."""
+    is >= 0, SysIdModel's is signed) or None; latent: (B, H, dh) the learned part of the latent
+    after each step (camera models, for goal images) or None."""
 
     poses: torch.Tensor
     collision_prob: torch.Tensor | None = None
     clearance_m: torch.Tensor | None = None
+    latent: torch.Tensor | None = None
 
 
 def clean_scan(scan, range_max_m: float) -> np.ndarray:
@@ -255,8 +261,12 @@ class LearnedModel(TrackedScene):
     """The learned world model behind the planner interface.
 
     ``model`` is a world_model_node ``WorldModel`` (encode / rollout / pose / collision_logit).
-    The observation is built from the model's ``obs_spec`` (scan beams, range max); a model that
-    needs a camera image cannot be used by the planner (it is refused at construction).
+    The observation is built from the model's ``obs_spec`` (scan beams, range max). A camera
+    model (``needs_image``: obs_spec image on, scan off) reads the camera frame instead of the
+    scan: ``reset_state(..., image=)`` encodes it once per tick, the rollout stays in latent space
+    and ``Rollout.latent`` carries the predicted learned latent (for a goal image's cost); it has
+    no scan and so no tracked scene (``tracked_scene`` is off), and contact comes from the
+    collision head alone. A model that reads both a scan and an image is refused.
 
     Clearance: the model's own scene prediction (``min_clearance``, for models with a scene
     head) and, with ``tracked_scene`` on (the default), the footprint at the model's predicted
@@ -275,9 +285,13 @@ class LearnedModel(TrackedScene):
         spec = getattr(model, "obs_spec", None)
         self.beams = _spec_get(spec, ("scan_beams", "beams", "n_beams"), None)
         self.range_max_m = float(_spec_get(spec, ("scan_range_max", "range_max", "range_max_m"), 8.0))
-        if _spec_get(spec, ("image", "use_image", "image_on"), False):
-            raise ValueError("the planner feeds pose, velocity and scan only; this checkpoint "
-                             "expects a camera image (obs_spec.image is on)")
+        self.needs_image = bool(_spec_get(spec, ("image", "use_image", "image_on"), False))
+        if self.needs_image and _spec_get(spec, ("scan",), True):
+            raise ValueError("the planner feeds either a scan or a camera image; this checkpoint "
+                             "expects both (obs_spec.image and obs_spec.scan are on)")
+        if self.needs_image:
+            self.beams, self.tracked_scene = None, False       # no scan: no scan layout, no tracked scene
+            self.image_size = int(_spec_get(spec, ("image_size",), 64))
 
     @classmethod
     def from_checkpoint(cls, path: str, device=None) -> "LearnedModel":
@@ -286,13 +300,15 @@ class LearnedModel(TrackedScene):
         return cls(load_checkpoint(path, device=device), device=device)
 
     def observe_scan(self, scan, geom=None, unseen_range_m: float = 1.0) -> np.ndarray:
-        """(beams,) the scan on this model's beam layout (``beams`` over 360° from -π).
+        """(beams,) the scan on this model's beam layout (a camera model reads none: None) (``beams`` over 360° from -π).
 
         A scan of another layout (other beam count, another angle_min or increment, less than
         360°) is projected with ``sensor_check.resample_scan`` (nearest beam). Beams of the
         layout that the lidar does not cover read as a return at ``unseen_range_m``: unseen
         space is treated as an obstacle nearby, never as free. Invalid beams (NaN) inside the
         covered arc stay NaN (``clean_scan`` reads them as no return, as before)."""
+        if self.needs_image:
+            return None
         scan = np.asarray(scan, dtype=np.float64).reshape(-1)
         if geom is None or self.beams is None:
             return scan
@@ -316,10 +332,50 @@ class LearnedModel(TrackedScene):
         """True when the wrapped model predicts the footprint clearance (``min_clearance``)."""
         return bool(getattr(self.model, "has_scene", False))
 
+    def check_image(self, image) -> np.ndarray:
+        """image (S, S, 3) uint8 RGB (S = the model's image_size) → itself as an array; anything
+        else raises ValueError naming what was expected."""
+        img = np.asarray(image)
+        s = self.image_size
+        if img.dtype != np.uint8 or img.shape != (s, s, 3):
+            raise ValueError(f"camera image: expected ({s}, {s}, 3) uint8 RGB for this world model, "
+                             f"got {img.shape} {img.dtype}")
+        return img
+
     @torch.inference_mode()
-    def reset_state(self, pose, vel, scan, history=None) -> dict:
+    def embed_goal(self, image) -> torch.Tensor:
+        """A goal picture (S, S, 3) uint8 → (dh,) its learned latent, embedded as a goal is given
+        (world_model_node.evaluate.embed_goals): the frame alone, velocity zero, no history."""
+        if not self.needs_image:
+            raise ValueError("goal images need a camera world model; this one reads no image")
+        img = torch.as_tensor(self.check_image(image), device=self.device)[None]
+        zero = torch.zeros((1, 3), dtype=torch.float32, device=self.device)
+        z = self.model.encode(observation(zero, zero[:, :2], None, img, channels_last=True))
+        return self.model.latent_h(z)[0]
+
+    def state_latent(self, state: dict) -> torch.Tensor:
+        """(1, dh) the learned latent of the state ``reset_state`` encoded (the frame in view)."""
+        return self.model.latent_h(state["z"])
+
+    @torch.inference_mode()
+    def _reset_camera(self, pose, vel, history, image) -> dict:
+        if image is None:
+            raise ValueError("this world model encodes camera images: reset_state needs image (S, S, 3) uint8")
+        dev = self.device
+        img = torch.as_tensor(self.check_image(image), device=dev)[None]
+        hist = history if history is not None and self.history_steps > 0 else None
+        obs = observation(torch.as_tensor(np.asarray(pose, np.float32), device=dev)[None],
+                          torch.as_tensor(np.asarray(vel, np.float32), device=dev)[None],
+                          None, img, history=hist, channels_last=True)
+        return {"z": self.model.encode(obs)}                               # (1, D)
+
+    @torch.inference_mode()
+    def reset_state(self, pose, vel, scan, history=None, image=None) -> dict:
         """pose (3,), vel (2,), scan (beams,), history: a History of ``history_steps`` rows (its
-        scans, when present, on this model's beam layout) or None (then only the present)."""
+        scans, when present, on this model's beam layout) or None (then only the present).
+        A camera model (``needs_image``) takes ``image`` (S, S, 3) uint8 and ignores ``scan``."""
+        if self.needs_image:
+            return self._reset_camera(pose, vel, history, image)
         scan = clean_scan(scan, self.range_max_m)
         if self.beams is not None and scan.shape[0] != int(self.beams):
             raise ValueError(f"scan has {scan.shape[0]} beams, the world model expects {self.beams}")
@@ -355,6 +411,8 @@ class LearnedModel(TrackedScene):
             seen = self.clearance(poses, state)                              # (B, H) or None
             if seen is not None:
                 clear = seen if clear is None else torch.minimum(clear, seen)
+        if self.needs_image:
+            return Rollout(poses, coll, clear, self.model.latent_h(z))
         return Rollout(poses, coll, clear)
 
 

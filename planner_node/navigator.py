@@ -11,6 +11,12 @@ The navigator keeps a ``HistoryBuffer`` of what it observed and commanded, and p
 
 ``Navigator.step`` is the whole control tick: inputs checked, goal test, map update, subgoal,
 one MPPI solve, a ``Command``. No rclpy.
+
+Camera only (``step(..., scan=None, image=frame)`` with a camera world model,
+``LearnedModel.needs_image``): hierarchical and flat both plan flat to the pose goal through
+odometry (the subgoal grid needs a lidar), with the collision head in the cost and no distance
+field (the clearance critics have nothing to score); a goal picture (``set_goal_image``) is
+scored by the latent distance to its embedding (``goal_image``). No recovery runs without a scan.
 """
 from __future__ import annotations
 
@@ -31,6 +37,7 @@ from world_model_planner.planner_node.critics import Footprint
 from world_model_planner.planner_node.caution import CautionConfig, ModelCheck
 from world_model_planner.world_model_node.history import HistoryBuffer
 from world_model_planner.planner_node.goals import Goal
+from world_model_planner.planner_node.goal_image import CameraPlanConfig
 from world_model_planner.planner_node.mppi import MPPI, MPPIConfig
 from world_model_planner.planner_node.recovery import Recovery, RecoveryConfig
 from world_model_planner.planner_node.subgoal import SubgoalConfig, SubgoalPlanner
@@ -85,6 +92,7 @@ class PlannerConfig:
     tracking: TrackerConfig = field(default_factory=TrackerConfig)
     recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
     caution: CautionConfig = field(default_factory=CautionConfig)
+    camera: CameraPlanConfig = field(default_factory=CameraPlanConfig)
 
 
 @dataclass
@@ -125,6 +133,9 @@ class Navigator:
         self.check = ModelCheck(self.cfg.caution, model.dt_s)     # the model's error → a speed limit
         self.goal: np.ndarray | None = None          # (x, y)
         self.goal_yaw: float | None = None
+        self.goal_image = None                       # goal_image.GoalImage, camera models only
+        self.goal_image_distance = float("nan")      # latent distance of the frame in view to it
+        self._camera_critics: tuple | None = None    # (key, Critics) for camera-only planning
         self.tolerance_m = self.cfg.nav.goal_tolerance_m
         self.state = "idle"
         self.reason = ""
@@ -201,7 +212,7 @@ class Navigator:
         if not self._keeps_warm_start(new):
             self.mppi.reset()
             self._last_t = None
-        self.goal = new
+        self.goal, self.goal_image = new, None
         self.goal_yaw = float(yaw) if yaw is not None else None
         self.tolerance_m = float(tolerance) if tolerance is not None else self.cfg.nav.goal_tolerance_m
         self.state, self.reason = "planning", ""
@@ -271,11 +282,13 @@ class Navigator:
     def refuse(self, reason: str) -> str:
         """Drop the goal and hold state 'refused' (zero commands) until a new goal."""
         self.goal, self.state, self.reason = None, "refused", reason
+        self.goal_image = None
         self._last_cmd = np.zeros(2)
         return reason
 
     def cancel(self) -> None:
         self.goal, self.state, self.reason = None, "idle", ""
+        self.goal_image = None
         self.recovery.reset()
 
     # --- control tick -----------------------------------------------------------------------
@@ -325,12 +338,17 @@ class Navigator:
         return torch.as_tensor(pts, dtype=torch.float32, device=dev)
 
     def step(self, pose, vel, scan, t_s: float, scan_pose=None, new_scan: bool = True,
-             geom: ScanGeometry | None = None) -> Command:
+             geom: ScanGeometry | None = None, image=None) -> Command:
         """One tick. pose (3,) odom; vel (2,) body; scan (N,) m (inf = no return, nan = invalid);
         t_s seconds; scan_pose: pose when the scan was taken (default ``pose``); new_scan:
         integrate it; geom: the scan's checked geometry (default: N beams over 360° from -π).
-        The command returned (zero ones included) goes into the history at t_s."""
-        cmd = self._step(pose, vel, scan, t_s, scan_pose, new_scan, geom)
+        scan None or a camera world model: camera only, ``image`` (S, S, 3) uint8 the current
+        frame, any scan unused (see the module docstring). The command returned (zero ones
+        included) goes into the history at t_s."""
+        if scan is None or getattr(self.model, "needs_image", False):
+            cmd = self._step_camera(pose, vel, image, t_s)
+        else:
+            cmd = self._step(pose, vel, scan, t_s, scan_pose, new_scan, geom)
         if self._hist is not None and math.isfinite(t_s):
             self._hist.commanded(t_s, (cmd.v, cmd.w))
         if math.isfinite(t_s):
@@ -455,6 +473,107 @@ class Navigator:
         return Command(v, w, "planning", (time.perf_counter() - t0) * 1e3, res.best_cost, subgoals,
                        res.poses.cpu().numpy(), samples, np.asarray(path))
 
+
+    # --- camera only -------------------------------------------------------------------------
+    def set_goal_image(self, image) -> tuple[bool, str]:
+        """A goal given as a picture (S, S, 3) uint8 taken where the robot should go: embedded
+        once with the camera model's encoder (goal_image.GoalImage, scored as cfg.camera says);
+        replaces any pose goal. Refused (False, reason) for a model that reads no image or a
+        malformed picture."""
+        from world_model_planner.planner_node.goal_image import GoalImage
+
+        try:
+            if not getattr(self.model, "needs_image", False):
+                raise ValueError(f"goal images need a camera world model; the planner runs {self.model_desc}")
+            goal = GoalImage.from_image(self.model, image, self.cfg.camera)
+        except ValueError as e:
+            return False, self.refuse(f"goal image: {e}")
+        self.mppi.reset()
+        self._last_t = None
+        self.goal, self.goal_yaw, self.goal_image = None, None, goal
+        self.state, self.reason = "planning", ""
+        self.recovery.reset()
+        return True, ""
+
+    def _step_camera(self, pose, vel, image, t_s) -> Command:
+        """The control tick without a scan (see the module docstring)."""
+        pose = np.asarray(pose, dtype=np.float64).reshape(-1)
+        vel = np.asarray(vel, dtype=np.float64).reshape(-1)
+        if pose.shape != (3,) or vel.shape != (2,) or not (np.isfinite(pose).all() and np.isfinite(vel).all()) \
+                or not math.isfinite(t_s):
+            return self._zero("stopped", f"non-finite or malformed input: pose={pose}, vel={vel}, t={t_s}")
+        model = self.model
+        if not getattr(model, "needs_image", False):
+            return self._zero("stopped", f"no scan: planning without a lidar needs a camera world model "
+                                         f"(the planner runs {self.model_desc})")
+        if image is None:
+            return self._zero("stopped", "camera only: no camera image this tick")
+        try:
+            image = model.check_image(image)
+        except ValueError as e:
+            return self._zero("stopped", str(e))
+        self._pose = pose
+        self._observe(t_s, vel, None)
+        if self.goal is None and self.goal_image is None:
+            return self._zero("refused" if self.state == "refused" else "idle")
+        if self.state == "reached" or (self.goal is not None and self.reached(pose)):
+            return self._zero("reached", "")
+        if self.state == "failed":
+            return self._zero("failed")
+        t0 = time.perf_counter()
+        if self.state in ("stopped", "recovering"):
+            self.reason, self.state = "", "planning"
+        if self._last_t is None or t_s < self._last_t:
+            m = self.cfg.mppi
+            self._last_cmd = np.clip(vel, [m.v_min_mps, -m.w_max_radps], [m.v_max_mps, m.w_max_radps])
+            self.mppi.reset()
+            shift = 0.0
+        else:
+            shift = (t_s - self._last_t) / model.dt_s
+        self._last_t = t_s
+        hist = self.history(t_s)
+        try:
+            state = model.reset_state(pose, vel, None, history=hist, image=image)
+        except ValueError as e:
+            return self._zero("stopped", str(e))
+        dev, m = self.device, self.cfg.mppi
+        self.check.observe(t_s, pose, model)
+        self.mppi.hi[0] = min(m.v_max_mps, self.check.limit_mps(m.v_max_mps))
+        target = self.goal if self.goal is not None else pose[:2]
+        ctx = CostContext(
+            target=torch.as_tensor(target, dtype=torch.float32, device=dev),
+            start=torch.as_tensor(pose, dtype=torch.float32, device=dev),
+            a0=torch.as_tensor(self._last_cmd, dtype=torch.float32, device=dev),
+            final=True, goal_yaw=self.goal_yaw, field=None, path=None,
+            a_max=(max(m.v_max_mps, -m.v_min_mps), m.w_max_radps),
+            d_max=(m.accel_v_mps2 * model.dt_s, m.accel_w_radps2 * model.dt_s), dt_s=model.dt_s)
+        gi = self.goal_image
+        key = (self.cfg.critics, self.cfg.camera, gi is not None)
+        if self._camera_critics is None or self._camera_critics[0] != key:
+            from world_model_planner.planner_node.goal_image import camera_critics_config
+
+            self._camera_critics = (key, Critics(camera_critics_config(self.cfg.critics, self.cfg.camera, gi is not None)))
+        critics = self._camera_critics[1]
+        if gi is None:
+            cost = lambda a, r: critics(a, r, ctx)                               # noqa: E731
+        else:
+            now = float(gi.distance(model.state_latent(state))[0])              # the frame in view
+            self.goal_image_distance = now
+            if 0 < gi.cfg.goal_image_reached_distance and now < gi.cfg.goal_image_reached_distance:
+                return self._zero("reached", "")
+            cost = lambda a, r: critics(a, r, ctx) + gi.cost(r.latent)          # noqa: E731
+        res = self.mppi.plan(lambda a: model.rollout(state, a), cost, ctx.a0, shift_steps=shift)
+        v, w = (float(x) for x in res.action.cpu())
+        if not (math.isfinite(v) and math.isfinite(w)):
+            return self._zero("stopped", "planner produced a non-finite command")
+        self._last_cmd = np.array([v, w])
+        self.check.planned(t_s, pose, state)
+        self.state = "planning"
+        k = self.cfg.nav.drawn_rollouts
+        samples = res.sample_poses[:k].cpu().numpy() if k else np.zeros((0, 0, 3))
+        subgoals = np.asarray([self.goal]) if self.goal is not None else np.zeros((0, 2))
+        return Command(v, w, "planning", (time.perf_counter() - t0) * 1e3, res.best_cost, subgoals,
+                       res.poses.cpu().numpy(), samples, np.zeros((0, 2)))
 
     # --- recovery ----------------------------------------------------------------------------
     def remaining_m(self, pose, path: np.ndarray) -> float:
