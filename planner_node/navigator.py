@@ -172,6 +172,8 @@ class Navigator:
         self.model, self.model_desc = model, desc or type(model).__name__
         self.check.reset()              # states planned through the old model are not checked by the new
         self._fit_model()
+        if self.goal_image is not None:                 # an embedding is the old encoder's: not the new one's
+            self.refuse("goal image: the world model was swapped; send the goal picture again")
 
     # --- goals ------------------------------------------------------------------------------
     def known_area(self) -> tuple[float, float, float, float]:

@@ -134,6 +134,9 @@ def test_goal_image_cost_prefers_the_picture(cam, frames):
     assert nav.goal is None and nav.goal_image is not None
     cmd = nav.step(np.array([-3.5, 0.0, 0.0]), np.zeros(2), None, 0.0, image=frames["start"])
     assert cmd.state == "planning" and math.isfinite(cmd.v) and math.isfinite(nav.goal_image_distance)
+    nav.set_model(cam)                               # a new encoder: the old embedding no longer applies
+    assert nav.goal_image is None and nav.state == "refused" and "send the goal picture again" in nav.reason
+    assert nav.set_goal_image(frames["ahead"]) == (True, "")
     assert nav.set_goal(1.0, 0.0) == (True, "") and nav.goal_image is None   # a pose goal replaces it
     ok, why = nav.set_goal_image(np.zeros((10, 10, 3), np.uint8))
     assert not ok and "goal image: camera image: expected (64, 64, 3) uint8" in why
