@@ -300,7 +300,8 @@ class LearnedModel(TrackedScene):
         return cls(load_checkpoint(path, device=device), device=device)
 
     def observe_scan(self, scan, geom=None, unseen_range_m: float = 1.0) -> np.ndarray:
-        """(beams,) the scan on this model's beam layout (a camera model reads none: None) (``beams`` over 360° from -π).
+        """(beams,) the scan on this model's beam layout (``beams`` over 360° from -π); None for
+        a camera model, which reads no scan.
 
         A scan of another layout (other beam count, another angle_min or increment, less than
         360°) is projected with ``sensor_check.resample_scan`` (nearest beam). Beams of the

@@ -554,7 +554,8 @@ class Navigator:
         if self._camera_critics is None or self._camera_critics[0] != key:
             from world_model_planner.planner_node.goal_image import camera_critics_config
 
-            self._camera_critics = (key, Critics(camera_critics_config(self.cfg.critics, self.cfg.camera, gi is not None)))
+            cc = camera_critics_config(self.cfg.critics, self.cfg.camera, gi is not None)
+            self._camera_critics = (key, Critics(cc))
         critics = self._camera_critics[1]
         if gi is None:
             cost = lambda a, r: critics(a, r, ctx)                               # noqa: E731

@@ -97,8 +97,9 @@ def main(argv=None) -> int:
     ap.add_argument("--collision-weight", type=float, default=20.0, help="collision critic weight, camera only")
     ap.add_argument("--reach-m", type=float, default=0.5, help="goal images: success within this of the picture's pose")
     ap.add_argument("--time-limit", type=float, default=None, help="simulated seconds (default: the scenario's)")
-    ap.add_argument("--picture-at", default=None, help="goal images: X,Y,YAW (m, m, rad) where the picture is "
-                                                         "taken (default: the scenario's goal, facing away from the start)")
+    ap.add_argument("--picture-at", default=None,
+                    help="goal images: X,Y,YAW (m, m, rad) where the picture is taken "
+                         "(default: the scenario's goal, facing away from the start)")
     args = ap.parse_args(argv)
     if args.picture_at is not None:
         try:
