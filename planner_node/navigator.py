@@ -433,8 +433,13 @@ class Navigator:
 
         # low level
         if new_scan or self._field is None:
-            self._field = DistanceField(self.scan_points(scan, scan_pose, geom) if points is None else points,
-                                        pose[:2], self.cfg.nav.local_field_size_m, self.cfg.nav.local_field_res_m,
+            pts = self.scan_points(scan, scan_pose, geom) if points is None else points
+            span = geom.angle_increment * (geom.n - 1)
+            if self.subgoals is not None and abs(span) < 2 * math.pi - 2 * abs(geom.angle_increment):
+                # a lidar of less than 360°: behind it the map's remembered obstacles, not free space
+                pts = np.concatenate([pts, self.subgoals.remembered_points(
+                    scan_pose, self.cfg.nav.local_field_size_m / 2, geom.angle_min, geom.angle_min + span)])
+            self._field = DistanceField(pts, pose[:2], self.cfg.nav.local_field_size_m, self.cfg.nav.local_field_res_m,
                                         self.device, far_m=self.cfg.nav.local_field_size_m)
 
         # stuck? (recovery.py)

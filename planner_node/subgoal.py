@@ -90,6 +90,23 @@ class SubgoalPlanner:
     def integrate(self, pose, scan, **kw) -> None:
         self.grid.integrate(np.asarray(pose, dtype=np.float64), scan, **kw)
 
+    def remembered_points(self, pose, half_m: float, seen_lo_rad: float, seen_hi_rad: float) -> np.ndarray:
+        """(K, 2) centres of the occupied grid cells within ``half_m`` (a square) of ``pose`` (x, y,
+        yaw) whose bearing from the robot, relative to its heading, lies outside the sector
+        [seen_lo_rad, seen_hi_rad] the lidar covers: what the map remembers where the scan does not
+        look (behind a lidar of less than 360 degrees), so that it is not taken for free space."""
+        g = self.grid
+        lo = g.to_cell(np.asarray(pose[:2]) - half_m)
+        hi = g.to_cell(np.asarray(pose[:2]) + half_m) + 1
+        occ = g.occupied(self.cfg.occupied_logodds)[lo[1]:hi[1], lo[0]:hi[0]]
+        iy, ix = np.nonzero(occ)
+        if len(ix) == 0:
+            return np.zeros((0, 2))
+        pts = g.to_world(np.stack([ix + lo[0], iy + lo[1]], -1))
+        rel = np.arctan2(pts[:, 1] - pose[1], pts[:, 0] - pose[0]) - pose[2]
+        rel = np.remainder(rel - seen_lo_rad, 2 * math.pi)                 # 0 .. 2 pi from the first beam
+        return pts[rel > (seen_hi_rad - seen_lo_rad)]
+
     # --- global path ---------------------------------------------------------------------------
     def cost_map(self, lo=None, hi=None) -> np.ndarray:
         """(my, mx) cost per plan cell over grid cells [lo, hi) (ix, iy):

@@ -99,13 +99,16 @@ class Critic:
     power_doc: ClassVar[str] = ""
     #: the critic's own settings beyond enabled/weight/power: full field name → param(...)
     PARAMS: ClassVar[dict] = {}
+    #: whether ``<name>_enabled`` defaults to true (a critic that changes the planner's default
+    #: behaviour ships off and is enabled per robot or scenario)
+    default_enabled: ClassVar[bool] = True
 
     @classmethod
     def fields(cls) -> list[tuple]:
         """(name, type, field) of every parameter of this critic, for the critics config."""
         n = cls.name
         own = [(k, type(f.default), f) for k, f in cls.PARAMS.items()]
-        return [(f"{n}_enabled", bool, param(True, f"Use the {n} critic ({cls.scores}).")),
+        return [(f"{n}_enabled", bool, param(cls.default_enabled, f"Use the {n} critic ({cls.scores}).")),
                 (f"{n}_weight", float, param(cls.default_weight, f"Weight of the {n} critic{cls.weight_note}.",
                                              range=(0.0, 1e6))),
                 (f"{n}_power", float, param(cls.default_power, cls.power_doc or f"Exponent of the {n} critic.",

@@ -10,19 +10,20 @@ from world_model_planner.core.params import ConfigError, markdown_table, param, 
 from world_model_planner.planner_node.critics.base import CostContext, Critic, CriticData
 from world_model_planner.planner_node.critics.direction import PathAngleCritic, PreferForwardCritic
 from world_model_planner.planner_node.critics.field import DistanceField, Footprint
-from world_model_planner.planner_node.critics.scoring import (ClearanceCritic, CollisionCritic, EffortCritic,
-                                                              GoalCritic, HeadingCritic, PathCritic,
-                                                              ProgressCritic, SmoothnessCritic)
+from world_model_planner.planner_node.critics.scoring import (ClearanceCritic, ClearanceSpeedCritic,
+                                                              CollisionCritic, EffortCritic, GoalCritic,
+                                                              HeadingCritic, PathCritic, ProgressCritic,
+                                                              SmoothnessCritic)
 
 #: Every critic the ``critics`` list may name (the order of their parameters and docs). Register a new one here.
 CRITIC_CLASSES: tuple[type[Critic], ...] = (GoalCritic, HeadingCritic, CollisionCritic, ClearanceCritic,
                                             EffortCritic, SmoothnessCritic, ProgressCritic, PathCritic,
-                                            PreferForwardCritic, PathAngleCritic)
+                                            PreferForwardCritic, PathAngleCritic, ClearanceSpeedCritic)
 REGISTRY: dict[str, type[Critic]] = {c.name: c for c in CRITIC_CLASSES}
 CRITIC_NAMES = tuple(REGISTRY)
 #: The default ``critics`` list: the critics that run unless the parameter says otherwise.
 DEFAULT_CRITICS = ("goal", "heading", "collision", "clearance", "effort", "smoothness", "progress", "path",
-                   "prefer_forward", "path_angle")
+                   "prefer_forward", "path_angle", "clearance_speed")
 
 #: Settings shared by the critics that look at the robot's body (clearance).
 _SHARED = [
@@ -33,6 +34,12 @@ _SHARED = [
                                         "(1 = one circumscribed circle).", range=(1, 8))),
     ("footprint_round", bool, param(False, "Round base (TurtleBot 4): the footprint is exactly the circle of "
                                            "diameter max(length, width); footprint_circles is not used.")),
+    ("footprint_exact", bool, param(False, "Measure the rectangle itself (points along its edge every 4 cm and "
+                                           "inscribed discs on its axis) instead of footprint_circles covering "
+                                           "circles, which bulge past its ends; narrow gaps stay open.")),
+    ("footprint_padding_m", float, param(0.0, "Safety margin around the footprint (m): subtracted from every "
+                                              "footprint clearance the critics score (nav2's footprint_padding).",
+                                         range=(0.0, 1.0))),
 ]
 _LIST = ("critics", list, param(list(DEFAULT_CRITICS), "Critics that make up the cost, evaluated in this order "
                                 "(a critic reads what those before it left in CriticData); each name once.",

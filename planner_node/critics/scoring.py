@@ -1,5 +1,6 @@
-"""The eight critics. Poses always come from the model's prediction (``data.poses``), never
-from a kinematic guess, so the same critics score the learned model and the ideal unicycle."""
+"""The critics of the cost (direction.py holds prefer_forward and path_angle). Poses always come
+from the model's prediction (``data.poses``), never from a kinematic guess, so the same critics
+score the learned model and the ideal unicycle."""
 from __future__ import annotations
 
 import torch
@@ -184,3 +185,35 @@ class PathCritic(Critic):
             return data.zeros()
         d = torch.cdist(poses[..., :2].reshape(-1, 2), path).min(-1).values          # (B*H,)
         return d.reshape(poses.shape[:2]).mean(1)
+
+
+class ClearanceSpeedCritic(Critic):
+    """Speed that adapts to clearance: at each predicted step the speed |v| may reach
+    ``clearance_speed_min_mps + clearance_speed_gain_per_s * clearance`` (the footprint clearance
+    the ``clearance`` critic filled in, else the footprint's distance to the scan's field); the
+    raw cost is the mean squared excess over that (per (m/s)^2). Off by default; robots that
+    drive fast among close obstacles enable it (config/robots/jackal.yaml)."""
+
+    name = "clearance_speed"
+    scores = "speed above what the footprint clearance at each predicted step allows"
+    default_weight, weight_note = 20.0, " (per (m/s)^2 of excess speed)"
+    default_enabled = False
+    PARAMS = {
+        "clearance_speed_min_mps": param(0.4, "Speed allowed with the footprint touching (m/s).", range=(0.0, 10.0)),
+        "clearance_speed_gain_per_s": param(2.5, "Extra speed allowed per metre of footprint clearance "
+                                                 "(m/s per m).", range=(0.0, 100.0)),
+    }
+
+    def initialize(self, cfg):
+        super().initialize(cfg)
+        self.v0, self.gain = float(cfg.clearance_speed_min_mps), float(cfg.clearance_speed_gain_per_s)
+        self.footprint = Footprint.of(cfg)
+
+    def raw(self, data):
+        d = data.clearance_m
+        if d is None:
+            if data.ctx.field is None:
+                return data.zeros()
+            d = self.footprint.distance(data.poses, data.ctx.field)            # (B, H)
+        allowed = self.v0 + self.gain * d.clamp(min=0.0)                       # (B, H) m/s
+        return (torch.relu(data.actions[..., 0].abs() - allowed) ** 2).mean(1)

@@ -137,7 +137,7 @@ def test_path_critic_prefers_the_path():
 
 
 def test_breakdown_sums_to_total():
-    crit = Critics(CriticsConfig())
+    crit = Critics(CriticsConfig(clearance_speed_enabled=True))          # every critic, the off-by-default one too
     poses = straight([0.0, 0.5])
     acts = torch.rand(2, 5, 2)
     roll = Rollout(poses, torch.rand(2, 5))
@@ -149,7 +149,7 @@ def test_breakdown_sums_to_total():
 
 def test_each_critic_class_scores_alone_what_the_manager_reports():
     torch.manual_seed(0)
-    cfg = CriticsConfig()
+    cfg = CriticsConfig(clearance_speed_enabled=True)
     wall = np.stack([np.full(61, 1.0), np.linspace(-3, 3, 61)], -1)
     c = ctx(goal_yaw=0.3, field=DistanceField(wall, (0.0, 0.0), 8.0, 0.05),
             path=torch.stack([torch.linspace(0, 3, 31), torch.full((31,), 0.2)], -1))

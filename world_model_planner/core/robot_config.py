@@ -20,6 +20,9 @@ A robot file describes what the planner must respect on a real robot::
                                       # obstacles (default: width_m / 2 + 0.065)
       shape: rectangle                # optional: rectangle (default) or round (a circle of
                                       # diameter max(length_m, width_m), e.g. the TurtleBot 4)
+    planner:                          # optional: planner_node parameters tuned for this robot
+      critics.footprint_exact: true   # (names as in docs/parameters.md: section.name; the
+                                      # planner refuses unknown names and out-of-range values)
 
 :func:`planner_params` turns it into planner_node parameter values (names from
 planner_node's MPPIConfig, CriticsConfig and SubgoalConfig, with their ROS prefixes), which
@@ -71,6 +74,7 @@ class RobotConfig:
     source: str = ""
     round_base: bool = False          # footprint.shape: round
     allow_reverse: bool = False
+    planner: tuple = ()               # ((planner parameter, value), ...) from the ``planner:`` section
 
 
 # robot field -> planner_node ROS parameter (prefix + field of planner_node/config.py SECTIONS:
@@ -168,7 +172,38 @@ def parse_robot(doc, source="<robot>") -> RobotConfig:
     allow_reverse = doc.get("allow_reverse", False)
     if not isinstance(allow_reverse, bool):
         raise RobotConfigError(source, "allow_reverse", "true or false", allow_reverse)
-    return RobotConfig(name=name, source=str(source), allow_reverse=allow_reverse, **values)
+    return RobotConfig(name=name, source=str(source), allow_reverse=allow_reverse,
+                       planner=_planner_section(doc.get("planner", {}), source), **values)
+
+
+#: At most this many planner parameters in a robot file's ``planner:`` section.
+PLANNER_SECTION_MAX = 64
+
+
+def _planner_section(block, source) -> tuple:
+    """The ``planner:`` section: {section.name: a number, true/false, a short string or a list of
+    short strings} → ((name, value), ...). Whether the name exists and the value is in range is
+    the planner's check (its parameter declarations), not this file's."""
+    if block is None:
+        return ()
+    if not isinstance(block, dict) or len(block) > PLANNER_SECTION_MAX:
+        raise RobotConfigError(source, "planner", f"a mapping of at most {PLANNER_SECTION_MAX} planner parameters "
+                                                  "(section.name: value)", block)
+    out = []
+    for key, value in block.items():
+        if not isinstance(key, str) or not re.fullmatch(r"[a-z_]{1,40}\.[a-z0-9_]{1,80}", key):
+            raise RobotConfigError(source, f"planner.{_short(key, 40)}", "a planner parameter name section.name "
+                                                                         "(e.g. critics.footprint_exact)")
+        ok = isinstance(value, bool) or (isinstance(value, (int, float)) and math.isfinite(value)
+                                         and abs(value) <= 1e9) \
+            or (isinstance(value, str) and len(value) <= 200) \
+            or (isinstance(value, list) and len(value) <= 64 and all(isinstance(v, str) and len(v) <= 80
+                                                                      for v in value))
+        if not ok:
+            raise RobotConfigError(source, f"planner.{key}", "a finite number, true/false, a string or a list of "
+                                                             "strings", value)
+        out.append((key, list(value) if isinstance(value, list) else value))
+    return tuple(out)
 
 
 def planner_params(robot: RobotConfig) -> dict:
@@ -178,4 +213,5 @@ def planner_params(robot: RobotConfig) -> dict:
     # direction: forward preferred unless the base drives both ways
     out.update({"critics.prefer_forward_enabled": not robot.allow_reverse,
                 "critics.path_angle_reverse_ok": robot.allow_reverse})
+    out.update(dict(robot.planner))          # the robot's own tuning last: it wins
     return out

@@ -1,0 +1,89 @@
+"""Tight spaces: the exact footprint, its padding, the clearance_speed critic, the map's memory
+behind a lidar of less than 360 degrees, and a robot file's own planner tuning."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from world_model_planner.core.robot_config import RobotConfigError, load_robot, parse_robot, planner_params
+from world_model_planner.planner_node.critics import CostContext, Critics, CriticsConfig, DistanceField, Footprint
+from world_model_planner.planner_node.dynamics import Rollout
+from world_model_planner.planner_node.subgoal import SubgoalConfig, SubgoalPlanner
+
+L, W = 0.508, 0.43          # the Jackal
+
+
+def _field(points) -> DistanceField:
+    return DistanceField(np.asarray(points, dtype=float), (0.0, 0.0), size_m=4.0, res_m=0.01)
+
+
+@pytest.mark.parametrize("point, expected", [((L / 2 + 0.10, 0.0), 0.10),       # ahead of the front edge
+                                             ((0.0, W / 2 + 0.10), 0.10),       # beside the body
+                                             ((L / 2 + 0.06, W / 2 + 0.08), 0.10)])  # off a corner
+def test_exact_footprint_measures_the_rectangle(point, expected):
+    field = _field([point])
+    pose = torch.zeros(1, 3)
+    exact = Footprint(L, W, 5, exact=True).distance(pose, field).item()
+    circles = Footprint(L, W, 5).distance(pose, field).item()
+    assert exact == pytest.approx(expected, abs=0.025)
+    assert circles <= exact + 1e-6                       # the covering circles are never less cautious
+    if point[1] == 0.0:
+        assert circles < 0.0                             # ... and close a gap ahead that is 10 cm clear
+    padded = Footprint(L, W, 5, exact=True, padding_m=0.05).distance(pose, field).item()
+    assert padded == pytest.approx(exact - 0.05, abs=1e-5)
+
+
+def test_exact_footprint_reads_an_obstacle_inside_the_body_as_contact():
+    inside = Footprint(L, W, 5, exact=True).distance(torch.zeros(1, 3), _field([(0.05, 0.02)])).item()
+    assert inside < -0.1
+    turned = torch.tensor([[0.0, 0.0, math.pi / 2]])      # the long axis now along y
+    assert Footprint(L, W, 5, exact=True).distance(turned, _field([(0.0, L / 2 + 0.1)])).item() == \
+        pytest.approx(0.1, abs=0.025)
+
+
+def test_clearance_speed_critic_charges_speed_near_obstacles_only():
+    cfg = CriticsConfig(critics=["clearance", "clearance_speed"], clearance_weight=0.0, clearance_lethal_cost=0.0,
+                        clearance_contact_time_cost=0.0, clearance_speed_enabled=True, clearance_speed_weight=1.0,
+                        clearance_speed_min_mps=0.4, clearance_speed_gain_per_s=2.0, footprint_length_m=L,
+                        footprint_width_m=W, footprint_exact=True)
+    assert CriticsConfig().clearance_speed_enabled is False               # off unless a robot enables it
+    field = _field([(0.0, W / 2 + 0.1)])                                   # 0.1 m beside the body
+    poses = torch.zeros(3, 4, 3)
+    poses[2, :, 1] = -1.5                                                  # 1.6 m away
+    actions = torch.zeros(3, 4, 2)
+    actions[0, :, 0], actions[1, :, 0], actions[2, :, 0] = 1.5, 0.5, 1.5   # fast near, slow near, fast far
+    c = Critics(cfg).breakdown(actions, Rollout(poses), CostContext(target=torch.tensor([5.0, 0.0]),
+                                                                      start=torch.zeros(3), a0=torch.zeros(2),
+                                                                      field=field))["clearance_speed"]
+    allowed = 0.4 + 2.0 * 0.1
+    assert c[0].item() == pytest.approx((1.5 - allowed) ** 2, abs=0.02)
+    assert c[1].item() == 0.0 and c[2].item() == 0.0
+
+
+def test_the_map_remembers_obstacles_where_the_lidar_does_not_look():
+    sp = SubgoalPlanner(SubgoalConfig(grid_size_m=10.0))
+    ang = np.linspace(-math.pi, math.pi, 360, endpoint=False)
+    scan = np.where(np.abs(ang) < 0.05, 1.0, np.inf)                       # one post 1 m ahead (+x)
+    for _ in range(3):
+        sp.integrate(np.array([0.0, 0.0, 0.0]), scan)
+    lo, hi = -math.radians(135), math.radians(135)
+    facing_away = sp.remembered_points(np.array([0.0, 0.0, math.pi]), 3.0, lo, hi)   # the post is behind now
+    assert len(facing_away) and np.allclose(facing_away.mean(0), [1.0, 0.0], atol=0.1)
+    assert len(sp.remembered_points(np.array([0.0, 0.0, 0.0]), 3.0, lo, hi)) == 0     # in view: the scan has it
+
+
+def test_a_robot_file_tunes_its_planner_and_the_jackal_does():
+    tuned = planner_params(load_robot("jackal"))
+    assert tuned["critics.footprint_exact"] is True and tuned["critics.clearance_speed_enabled"] is True
+    assert "critics.clearance_speed_enabled" not in planner_params(load_robot("husky"))
+    doc = {"name": "r", "limits": {"v_min_mps": -0.5, "v_max_mps": 1.0, "w_max_radps": 1.0, "accel_v_mps2": 1.0,
+                                   "accel_w_radps2": 1.0},
+           "footprint": {"length_m": 0.5, "width_m": 0.4, "radius_m": 0.33}}
+    assert planner_params(parse_robot(dict(doc, planner={"mppi.v_max_mps": 0.7}), "r.yaml"))["mppi.v_max_mps"] == 0.7
+    with pytest.raises(RobotConfigError, match=r"r.yaml: 'planner.Bad key': expected a planner parameter name"):
+        parse_robot(dict(doc, planner={"Bad key": 1}), "r.yaml")
+    with pytest.raises(RobotConfigError, match=r"'planner.mppi.v_max_mps': expected a finite number"):
+        parse_robot(dict(doc, planner={"mppi.v_max_mps": float("nan")}), "r.yaml")
