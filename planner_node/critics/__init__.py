@@ -3,10 +3,12 @@ nav2_mppi_controller's critics), each with ``enabled``, ``weight`` and ``power``
 measurable alone (``Critics.breakdown``).
 
     base.py     Critic (initialize(cfg), score(data) -> (B,)), CriticData, CostContext
-    scoring.py  the critics: goal, heading, collision, clearance, effort, smoothness, progress, path
+    scoring.py  the critics: goal, heading, collision, clearance, effort, smoothness, progress, path,
+                clearance_speed (off by default)
     manager.py  the registry, CriticsConfig (built from the critic classes) and Critics, which
                 loads the critics named in the ``critics`` list parameter, in order, and sums them
-    field.py    DistanceField (local scan distance field) and Footprint (the body as circles)
+    field.py    DistanceField (local scan distance field) and Footprint (the body as covering circles,
+                or exactly as its rectangle; with an optional padding)
 
 Adding a critic = one new class in scoring.py (or its own module) that sets ``name``,
 ``scores``, its default weight/power and its own ``PARAMS``, implements ``raw(data)`` (and
