@@ -9,14 +9,17 @@ but what the navigator already has:
 - ``check_steps`` model steps later it rolls that state out through the commands that were
   actually sent since (time-weighted over each step, the rollout the model would have made had
   it known them) and compares the predicted pose with odometry at the same time;
-- only misses that put the robot where it did not plan to be count: sideways of the predicted
-  pose, or beyond it along the predicted direction of travel, forward or reverse (sliding wide,
-  braking late, running away downhill); falling short of the prediction (mud, a heavy load pulling away) only makes the
-  plan's clearances conservative, and is not counted;
+- only misses that put the robot where it did not plan to be count: the miss is the distance
+  from odometry to the predicted path up to the predicted position, so off to the side of it or
+  beyond its end, forward or reverse (sliding wide, braking late, running away downhill); a robot
+  that falls short along the path (mud, a heavy load pulling away, a robot held back) only makes
+  the plan's clearances conservative, and is not counted;
 - the largest error over the last ``window_s`` sets a speed limit: full speed up to
   ``error_free_m``, falling linearly to ``min_speed_ratio`` of ``mppi.v_max_mps`` at
   ``error_full_m``; once the error is back under ``error_free_m`` the limit returns to full
-  speed over ``recover_s``.
+  speed over ``recover_s``;
+- a miss of ``jump_m`` or more is the odometry jumping (reset, relocalised, the robot carried),
+  not the model: the pending checks restart and it is not counted.
 
 This is not a rule about ice: it reacts to any prediction error (slip, a payload, latency, a
 wrong model), and a model that predicts well keeps its speed. Errors are position errors in
@@ -51,9 +54,15 @@ class CautionConfig:
     min_speed_ratio: float = param(0.35, "Lowest speed limit, as a share of mppi.v_max_mps.", range=(0.05, 1.0))
     recover_s: float = param(3.0, "Once errors are back under error_free_m, the limit returns to full "
                              "speed over this long (s).", range=(0.0, 60.0))
+    jump_m: float = param(0.5, "A miss this large is a jump of the odometry (a reset, a relocalisation, a "
+                          "robot carried), not the model: the checks pending restart and it is not "
+                          "counted (m).", range=(0.01, 100.0))
 
     def __post_init__(self):
         validate(self)
+        if self.jump_m <= self.error_full_m:
+            raise ConfigError(f"CautionConfig.jump_m: expected more than error_full_m ({self.error_full_m}), "
+                              f"got {self.jump_m}")
         if self.error_full_m <= self.error_free_m:
             raise ConfigError(f"CautionConfig.error_full_m: expected more than error_free_m "
                               f"({self.error_free_m}), got {self.error_full_m}")
@@ -93,6 +102,9 @@ class ModelCheck:
             t0, pose0, state = self._frames.popleft()
             if t_s - t0 <= span + 2 * self.dt_s:       # a tick gap longer than that: not scored
                 err = self._error(model, t0, pose0, state, t_s, pose)
+                if err is not None and err >= self.cfg.jump_m:
+                    self._frames.clear()               # the odometry jumped: start the checks again
+                    break
                 if err is not None:
                     self._errors.append((t_s, err))
         while self._errors and t_s - self._errors[0][0] > self.cfg.window_s:
@@ -148,8 +160,9 @@ class ModelCheck:
 
     def _error(self, model, t0: float, pose0: np.ndarray, state, t_s: float, pose: np.ndarray) -> float | None:
         """The miss at ``t_s`` (m) of the rollout from ``state`` (planned at ``t0`` from ``pose0``)
-        through the commands sent since: sideways of the predicted pose, or beyond it along its
-        heading (falling short is not counted); None when the model cannot roll it out."""
+        through the commands sent since: the distance from odometry to the predicted path up to
+        the predicted position at ``t_s`` (falling short along it is no miss); None when the model
+        cannot roll it out."""
         frac = (t_s - t0) / self.dt_s
         steps = max(1, math.ceil(frac - 1e-6))
         acts = torch.as_tensor(self._actions(t0, steps), dtype=torch.float32)
@@ -160,17 +173,21 @@ class ModelCheck:
                 poses = model.rollout(state, (acts if dev is None else acts.to(dev))[None]).poses[0]
         except (RuntimeError, ValueError, TypeError, KeyError, IndexError):
             return None                              # a model swapped in since: skip this check
-        xyt = np.vstack([pose0[:3], poses[:, :3].detach().cpu().numpy().astype(np.float64)])
-        i = min(int(math.floor(frac)), steps)        # xyt[i]: the predicted pose after i steps
-        pred = xyt[i, :2] if i >= steps else xyt[i, :2] + (xyt[i + 1, :2] - xyt[i, :2]) * (frac - i)
-        d = pose[:2] - pred
-        j = min(i, steps - 1)
-        u = xyt[j + 1, :2] - xyt[j, :2]                 # the predicted direction of travel there
-        n = math.hypot(*u)
-        if n < 1e-3:                                  # predicted to stand: any motion is a miss
-            err = math.hypot(*d)
-        else:
-            along = (d[0] * u[0] + d[1] * u[1]) / n   # > 0: farther than predicted (either gear)
-            cross = (-d[0] * u[1] + d[1] * u[0]) / n
-            err = math.hypot(max(along, 0.0), cross)
+        xy = np.vstack([pose0[:2], poses[:, :2].detach().cpu().numpy().astype(np.float64)])
+        i = min(int(math.floor(frac)), steps)        # xy[i]: the predicted position after i steps
+        pred = xy[i] if i >= steps else xy[i] + (xy[i + 1] - xy[i]) * (frac - i)
+        path = np.vstack([xy[:i + 1], pred[None]])   # the predicted path up to t_s
+        err = _distance_to_path(pose[:2], path)
         return err if math.isfinite(err) else None
+
+
+def _distance_to_path(p: np.ndarray, path: np.ndarray) -> float:
+    """Distance (m) from ``p`` (2,) to the polyline ``path`` (K, 2): 0 anywhere along it (a robot
+    that fell short of its prediction), the distance to the nearest point otherwise (off to the
+    side, or beyond the end)."""
+    a, b = path[:-1], path[1:]
+    ab = b - a
+    n2 = (ab * ab).sum(1)
+    t = np.clip(((p - a) * ab).sum(1) / np.where(n2 > 0, n2, 1.0), 0.0, 1.0)
+    near = a + ab * t[:, None]
+    return float(np.sqrt(((near - p) ** 2).sum(1)).min())

@@ -211,8 +211,11 @@ class PlannerNode(GoalFramesMixin, LifecycleNode):
         change = b.observe(tick_s)
         if change is not None:
             self.nav.set_budget(*change.new)
-            log = self.get_logger().warning if change.reduced or change.undone_from else self.get_logger().info
-            log(change.line())
+            # one call site per severity: rclpy refuses a call site whose severity changes
+            if change.reduced or change.undone_from:
+                self.get_logger().warning(change.line())
+            else:
+                self.get_logger().info(change.line())
             self._publish_diag(force=True)
         elif b.behind and not was_behind:
             self.get_logger().warning(

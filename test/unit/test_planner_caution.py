@@ -95,9 +95,18 @@ def test_off_warmup_and_time_going_back():
     assert check.ratio == 1.0 and check.error_m == 0.0
 
 
+def test_an_odometry_jump_restarts_the_checks_and_is_not_counted():
+    check, model = ModelCheck(CautionConfig(), DT), UnicycleModel(DT)
+    t, pose, _ = drive(check, model, 2.0, 0.0, [0.0, 0.0, 0.0])
+    t, pose, ratios = drive(check, model, 2.0, t, pose + [3.0, -2.0, 1.0])   # relocalised
+    assert min(ratios) == 1.0 and check.error_m < 1e-3
+
+
 def test_config_refuses_an_inverted_band():
     with pytest.raises(ConfigError, match="error_full_m"):
         CautionConfig(error_free_m=0.2, error_full_m=0.1)
+    with pytest.raises(ConfigError, match="jump_m"):
+        CautionConfig(error_full_m=0.3, jump_m=0.2)
     with pytest.raises(ConfigError, match="min_speed_ratio"):
         CautionConfig(min_speed_ratio=0.0)
 
