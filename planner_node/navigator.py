@@ -457,8 +457,7 @@ class Navigator:
                  else model.reset_state(pose, vel, model_scan))
         dev = self.device
         m = self.cfg.mppi
-        self.check.observe(t_s, pose, model)               # how wrong were the last predictions?
-        self.mppi.hi[0] = min(m.v_max_mps, self.check.limit_mps(m.v_max_mps))
+        self._caution(t_s, pose, model)
         ctx = CostContext(
             target=torch.as_tensor(target, dtype=torch.float32, device=dev),
             start=torch.as_tensor(pose, dtype=torch.float32, device=dev),
@@ -469,16 +468,7 @@ class Navigator:
             d_max=(m.accel_v_mps2 * model.dt_s, m.accel_w_radps2 * model.dt_s), dt_s=model.dt_s)
         res = self.mppi.plan(lambda a: model.rollout(state, a), lambda a, r: self.critics(a, r, ctx),
                              ctx.a0, shift_steps=shift)
-        v, w = (float(x) for x in res.action.cpu())
-        if not (math.isfinite(v) and math.isfinite(w)):
-            return self._zero("stopped", "planner produced a non-finite command")
-        self._last_cmd = np.array([v, w])
-        self.check.planned(t_s, pose, state)
-        self.state = "planning"
-        k = self.cfg.nav.drawn_rollouts
-        samples = res.sample_poses[:k].cpu().numpy() if k else np.zeros((0, 0, 3))
-        return Command(v, w, "planning", (time.perf_counter() - t0) * 1e3, res.best_cost, subgoals,
-                       res.poses.cpu().numpy(), samples, np.asarray(path))
+        return self._planned(res, t_s, pose, state, t0, subgoals, np.asarray(path))
 
 
     # --- camera only -------------------------------------------------------------------------
@@ -501,6 +491,26 @@ class Navigator:
         self.state, self.reason = "planning", ""
         self.recovery.reset()
         return True, ""
+
+    def _caution(self, t_s: float, pose, model) -> None:
+        """Score the model's last predictions (caution.py) and cap the sampler's speed to match."""
+        m = self.cfg.mppi
+        self.check.observe(t_s, pose, model)               # how wrong were the last predictions?
+        self.mppi.hi[0] = min(m.v_max_mps, self.check.limit_mps(m.v_max_mps))
+
+    def _planned(self, res, t_s: float, pose, state, t0: float, subgoals, path) -> Command:
+        """The command of one solved tick (or a stop when it is not finite); the state planned
+        from goes to the model check."""
+        v, w = (float(x) for x in res.action.cpu())
+        if not (math.isfinite(v) and math.isfinite(w)):
+            return self._zero("stopped", "planner produced a non-finite command")
+        self._last_cmd = np.array([v, w])
+        self.check.planned(t_s, pose, state)
+        self.state = "planning"
+        k = self.cfg.nav.drawn_rollouts
+        samples = res.sample_poses[:k].cpu().numpy() if k else np.zeros((0, 0, 3))
+        return Command(v, w, "planning", (time.perf_counter() - t0) * 1e3, res.best_cost, subgoals,
+                       res.poses.cpu().numpy(), samples, path)
 
     def _step_camera(self, pose, vel, image, t_s) -> Command:
         """The control tick without a scan (see the module docstring)."""
@@ -544,8 +554,7 @@ class Navigator:
         except ValueError as e:
             return self._zero("stopped", str(e))
         dev, m = self.device, self.cfg.mppi
-        self.check.observe(t_s, pose, model)
-        self.mppi.hi[0] = min(m.v_max_mps, self.check.limit_mps(m.v_max_mps))
+        self._caution(t_s, pose, model)
         target = self.goal if self.goal is not None else pose[:2]
         ctx = CostContext(
             target=torch.as_tensor(target, dtype=torch.float32, device=dev),
@@ -571,17 +580,8 @@ class Navigator:
                 return self._zero("reached", "")
             cost = lambda a, r: critics(a, r, ctx) + gi.cost(r.latent)          # noqa: E731
         res = self.mppi.plan(lambda a: model.rollout(state, a), cost, ctx.a0, shift_steps=shift)
-        v, w = (float(x) for x in res.action.cpu())
-        if not (math.isfinite(v) and math.isfinite(w)):
-            return self._zero("stopped", "planner produced a non-finite command")
-        self._last_cmd = np.array([v, w])
-        self.check.planned(t_s, pose, state)
-        self.state = "planning"
-        k = self.cfg.nav.drawn_rollouts
-        samples = res.sample_poses[:k].cpu().numpy() if k else np.zeros((0, 0, 3))
         subgoals = np.asarray([self.goal]) if self.goal is not None else np.zeros((0, 2))
-        return Command(v, w, "planning", (time.perf_counter() - t0) * 1e3, res.best_cost, subgoals,
-                       res.poses.cpu().numpy(), samples, np.zeros((0, 2)))
+        return self._planned(res, t_s, pose, state, t0, subgoals, np.zeros((0, 2)))
 
     # --- recovery ----------------------------------------------------------------------------
     def remaining_m(self, pose, path: np.ndarray) -> float:
