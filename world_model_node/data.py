@@ -9,7 +9,7 @@ world-model step (dt_s, 0.1 s by default)::
     vel        (T, 2) float32  body-frame v_mps, w_radps (odometry twist) at row time
     scan       (T, N) float16  lidar ranges, metres, angle_min=-pi, N beams over 360 deg;
                                no return = +inf (REP-117), invalid = nan
-    image      (T, S, S, 3) uint8  optional: RGB camera frame at row time
+    image      (T, S, S, 3) uint8  optional: RGB camera frame at row time (S = IMAGE_SIZE)
     cmd        (T, 2) float32  commanded (v_mps, w_radps) held from this row to the next
     dt         (T,)   float32  seconds from this row to the next (last row of an episode: nominal)
     collision  (T,)   uint8    1 if the robot touched an obstacle during [t, t + dt)
@@ -63,6 +63,9 @@ CORE = ("pose", "vel", "scan", "cmd", "dt", "collision", "episode", "t_s")
 #: Ground-truth labels added in version 2 (module docstring); (per-row trailing shape).
 LABELS = {"ground": (3,), "payload_kg": (), "latency_s": (), "mover_dist_m": ()}
 ARRAYS = CORE + tuple(LABELS)
+#: Side of the camera frames in the data (S above): what the sim's camera renders (CameraConfig)
+#: and the camera world model reads (WorldModelConfig.image_size); bag frames are resampled to it.
+IMAGE_SIZE = 64
 log = logging.getLogger(__name__)
 
 
@@ -323,8 +326,9 @@ def load_mcap(path, dt_s: float = 0.1, odom_topic: str = "/odom", scan_topic: st
 
 def load_bag(path, dt_s: float = 0.1, topics=None, max_odom_age_s: float = 0.25,
              max_scan_age_s: float = 0.5, cmd_timeout_s: float = CMD_TIMEOUT_S, first_episode: int = 0,
-             min_cmd_fraction: float = 0.2) -> Transitions:
-    """Resample a bag (odometry, scan, command[, /diagnostics]) onto a dt_s grid.
+             min_cmd_fraction: float = 0.2, max_image_age_s: float = 0.5,
+             image_size: int = IMAGE_SIZE) -> Transitions:
+    """Resample a bag (odometry, scan, command[, camera, /diagnostics]) onto a dt_s grid.
 
     ``topics`` (core.bag_io.TopicMap, default /odom, /scan, /cmd_vel) names the topics. Times
     are header stamps (the recording's ROS clock). A message without a header (plain Twist), or
@@ -334,7 +338,11 @@ def load_bag(path, dt_s: float = 0.1, topics=None, max_odom_age_s: float = 0.25,
     before its time; a command older than cmd_timeout_s counts as zero (the mux/robot would have
     stopped). A grid time is dropped when its latest odom is older than max_odom_age_s, its
     latest scan older than max_scan_age_s, or the next odom comes more than max_odom_age_s after
-    it; rows after a gap form a new episode. Collision flags come from /diagnostics "sim"
+    it; rows after a gap form a new episode. With ``topics.image`` set, each row also takes the
+    latest sensor_msgs/Image at or before its time (dropped when older than max_image_age_s), as
+    an (image_size, image_size, 3) RGB frame (core.rosconv.image_rgb: centre square, area
+    resampled; rgb8, bgr8, rgba8, bgra8 and mono8; another encoding refuses the bag with a
+    DataError naming it). Collision flags come from /diagnostics "sim"
     ``in_contact`` when recorded, else they are 0 (unknown).
 
     How many rows carry a command is logged (info), and warned about below ``min_cmd_fraction``;
@@ -346,18 +354,18 @@ def load_bag(path, dt_s: float = 0.1, topics=None, max_odom_age_s: float = 0.25,
     error lists the topics the bag holds, with their types.
     """
     from world_model_planner.core.bag_io import BagError, BagReader, TopicMap
+    from world_model_planner.core.rosconv import IMAGE_ENCODINGS, image_rgb
     from world_model_planner.core.sensor_check import SensorLimits, check_odom, check_scan_header
 
     path = Path(path)
     tm = topics or TopicMap()
-    if tm.image:
-        raise DataError(f"{path}: image={tm.image}: camera topics are not read from bags yet; "
-                        "train on bags without --image")
     allowed = {tm.odom: ("nav_msgs/msg/Odometry",), tm.scan: ("sensor_msgs/msg/LaserScan",),
                tm.cmd: ("geometry_msgs/msg/TwistStamped", "geometry_msgs/msg/Twist")}
+    if tm.image:
+        allowed[tm.image] = ("sensor_msgs/msg/Image",)
     allowed.setdefault("/diagnostics", ("diagnostic_msgs/msg/DiagnosticArray",))
     limits = SensorLimits()
-    odom, scans, cmds, contact = [], [], [], []
+    odom, scans, cmds, contact, images = [], [], [], [], []
     skipped = 0
     range_max = None
 
@@ -394,6 +402,14 @@ def load_bag(path, dt_s: float = 0.1, topics=None, max_odom_age_s: float = 0.25,
                     skipped += 1
                     continue
                 cmds.append([stamp(msg), log_t, tw.linear.x, tw.angular.z])
+            elif topic == tm.image:
+                if msg.encoding not in IMAGE_ENCODINGS:
+                    raise DataError(f"{path}: {tm.image}: image encoding {str(msg.encoding)[:40]!r} is not read; "
+                                    f"expected one of {', '.join(IMAGE_ENCODINGS)}")
+                try:
+                    images.append([stamp(msg), log_t, image_rgb(msg, image_size)])
+                except ValueError:
+                    skipped += 1
             else:
                 for name, kv in diag.statuses(msg):
                     if name == diag.SIM.name and diag.SIM.in_contact in kv:
@@ -413,6 +429,9 @@ def load_bag(path, dt_s: float = 0.1, topics=None, max_odom_age_s: float = 0.25,
         raise DataError(f"{path}: expected {tm.odom} (nav_msgs/msg/Odometry) and {tm.scan} "
                         f"(sensor_msgs/msg/LaserScan) messages, got {len(odom)} odom and {len(scans)} scans; "
                         f"the bag holds: {rec.describe()} (map topics with --topics odom=/x,scan=/y,cmd=/z)")
+    if tm.image and not images:
+        raise DataError(f"{path}: expected {tm.image} (sensor_msgs/msg/Image) messages, got none usable; "
+                        f"the bag holds: {rec.describe()} (map the camera with --image-topic /x)")
     # one clock: header stamps where sane, else the receive time shifted by the median offset
     good = [o[0] - o[1] for o in odom if o[0] is not None and math.isfinite(o[0])]
     off = float(np.median(good)) if good else 0.0
@@ -434,6 +453,7 @@ def load_bag(path, dt_s: float = 0.1, topics=None, max_odom_age_s: float = 0.25,
     resolve(scans, "scan")
     resolve(cmds, "cmd")
     resolve(contact, "diagnostics")
+    resolve(images, "image")
     if fallbacks:
         log.warning(f"{path}: zero or absurd header stamps replaced by the receive time: "
                     + ", ".join(f"{n} {k}" for k, n in fallbacks.items()))
@@ -442,8 +462,11 @@ def load_bag(path, dt_s: float = 0.1, topics=None, max_odom_age_s: float = 0.25,
     scan_t = np.array([s[0] for s in scans])
     cmd_a = np.array(sorted((c[0], c[2], c[3]) for c in cmds)) if cmds else np.zeros((0, 3))
     cont_a = np.array(sorted((c[0], float(c[2])) for c in contact)) if contact else np.zeros((0, 2))
+    images.sort(key=lambda m: m[0])
+    image_t = np.array([m[0] for m in images]) if images else None
+    frames = []
 
-    t0, t1 = max(odom_a[0, 0], scan_t[0]), odom_a[-1, 0]
+    t0, t1 = max(odom_a[0, 0], scan_t[0], image_t[0] if images else -np.inf), odom_a[-1, 0]
     grid = np.arange(t0, t1 + 1e-9, dt_s)
     rows = {k: [] for k in CORE}      # labels (ground, payload, ...) stay unknown: nan
     episode, last_valid = first_episode, None
@@ -458,6 +481,12 @@ def load_bag(path, dt_s: float = 0.1, topics=None, max_odom_age_s: float = 0.25,
                 t - odom_a[i, 0] > eps and (i + 1 >= len(odom_a) or odom_a[i + 1, 0] - t > max_odom_age_s)):
             last_valid = None
             continue
+        if images:
+            m = np.searchsorted(image_t, t + eps, side="right") - 1
+            if m < 0 or t - image_t[m] > max_image_age_s:
+                last_valid = None
+                continue
+            frames.append(images[m][2])
         if last_valid is None and rows["episode"]:
             episode += 1
             ep_start = t
@@ -500,4 +529,5 @@ def load_bag(path, dt_s: float = 0.1, topics=None, max_odom_age_s: float = 0.25,
             "scan_beams": beams.pop(), "source": str(path), "cmd_rows": with_cmd, "topics": str(tm),
             "episodes": {str(e): {"scenario": "recording", "seed": None, "cmd_rows": ep_cmd.get(int(e), 0)}
                          for e in np.unique(arrs["episode"])}}
-    return Transitions(**arrs, meta=meta)
+    image = np.stack(frames).astype(np.uint8) if images else None
+    return Transitions(**arrs, image=image, meta=meta)

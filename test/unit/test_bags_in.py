@@ -1,5 +1,6 @@
 """`--data` reads rosbag2 bags written by an independent writer (rosbags): every storage and
-compression, single files, folders of bags, renamed topics, zero stamps, Twist and TwistStamped."""
+compression, single files, folders of bags, renamed topics, zero and absurd stamps, Twist and
+TwistStamped, camera images."""
 from __future__ import annotations
 
 import logging
@@ -16,7 +17,9 @@ from rosbags.typesys import Stores, get_typestore  # noqa: E402
 
 from world_model_planner.core.bag_io import BagError, TopicMap, find_inputs  # noqa: E402
 from world_model_planner.core.mcap_io import RecordingError  # noqa: E402
-from world_model_planner.world_model_node.data import DataError, Transitions, load_dataset, save_shard  # noqa: E402
+from world_model_planner.core.rosconv import image_rgb  # noqa: E402
+from world_model_planner.world_model_node.data import (IMAGE_SIZE, DataError, Transitions, load_dataset,  # noqa: E402
+                                                       save_shard)
 
 TS = get_typestore(Stores.ROS2_JAZZY)
 T = TS.types
@@ -55,47 +58,67 @@ def _scan(t, value):
         ranges=np.array([value] * 7 + [math.inf], np.float32), intensities=np.zeros(0, np.float32))
 
 
-def _cmd(t, stamped: bool, zero_stamp: bool):
+def _cmd(t, stamped: bool, cmd_stamp: float | None):
     tw = T["geometry_msgs/msg/Twist"](linear=_vec(0.6), angular=_vec(z=-0.2))
     if not stamped:
         return tw
-    return T["geometry_msgs/msg/TwistStamped"](header=_header(0.0 if zero_stamp else t, "base_link"), twist=tw)
+    return T["geometry_msgs/msg/TwistStamped"](header=_header(t if cmd_stamp is None else cmd_stamp, "base_link"),
+                                               twist=tw)
 
 
-def write_bag(path, storage="mcap", compression=None, names=None, stamped=True, zero_stamp=False):
-    """A 3 s rosbag2 bag: odom 20 Hz, scan 10 Hz, command 20 Hz; stamps from 100 s."""
+#: Camera frames: 8 wide, 4 high (the loader keeps the centred 4x4 square, columns 2..5).
+IMG_W, IMG_H = 8, 4
+CHANNELS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1, "yuv422": 2}
+
+
+def _frame(k: int) -> np.ndarray:
+    """(IMG_H, IMG_W, 3) RGB of frame k: R = 10 k + column, G = 20 row, B = 200."""
+    y, x = np.mgrid[0:IMG_H, 0:IMG_W]
+    return np.stack([10 * k + x, 20 * y, np.full_like(x, 200)], -1).astype(np.uint8)
+
+
+def _image(t, k, encoding):
+    rgb = _frame(k)
+    px = {"rgb8": rgb, "bgr8": rgb[..., ::-1], "rgba8": np.dstack([rgb, np.full_like(rgb[..., :1], 9)]),
+          "bgra8": np.dstack([rgb[..., ::-1], np.full_like(rgb[..., :1], 9)]), "mono8": rgb[..., :1],
+          "yuv422": rgb[..., :2]}[encoding]
+    ch = CHANNELS[encoding]
+    return T["sensor_msgs/msg/Image"](header=_header(t, "camera"), height=IMG_H, width=IMG_W, encoding=encoding,
+                                      is_bigendian=0, step=IMG_W * ch, data=np.ascontiguousarray(px).reshape(-1))
+
+
+def write_bag(path, storage="mcap", compression=None, names=None, stamped=True, cmd_stamp=None, image=None):
+    """A 3 s rosbag2 bag: odom 20 Hz, scan 10 Hz, command 20 Hz; stamps from 100 s.
+    ``compression``: a rosbags CompressionMode (zstd); ``cmd_stamp``: every command's header stamp
+    (seconds; None = the true time); ``image``: an encoding, adds /camera/image_raw at 10 Hz
+    (frame k with the k-th scan, :func:`_frame`)."""
     names = {"odom": "/odom", "scan": "/scan", "cmd": "/cmd_vel", **(names or {})}
     plugin = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}[storage]
     cmd_type = "geometry_msgs/msg/TwistStamped" if stamped else "geometry_msgs/msg/Twist"
-    with Writer(path, version=9, storage_plugin=plugin) as w:
-        if compression:
-            pass
+    writer = Writer(path, version=9, storage_plugin=plugin)
+    if compression:
+        writer.set_compression(compression, CompressionFormat.ZSTD)
+    with writer as w:
         conns = {"odom": w.add_connection(names["odom"], "nav_msgs/msg/Odometry", typestore=TS),
                  "scan": w.add_connection(names["scan"], "sensor_msgs/msg/LaserScan", typestore=TS),
                  "cmd": w.add_connection(names["cmd"], cmd_type, typestore=TS),
                  "other": w.add_connection("/tf_static_like", "std_msgs/msg/String", typestore=TS)}
+        if image:
+            conns["image"] = w.add_connection("/camera/image_raw", "sensor_msgs/msg/Image", typestore=TS)
         for i in range(N_ODOM):
             t = 100.0 + 0.05 * i
             log = LOG0_NS + i * 50_000_000
             w.write(conns["odom"], log, TS.serialize_cdr(_odom(t, 0.5 * (t - 100.0), 0.1 * i), "nav_msgs/msg/Odometry"))
-            w.write(conns["cmd"], log, TS.serialize_cdr(_cmd(t, stamped, zero_stamp), cmd_type))
+            w.write(conns["cmd"], log, TS.serialize_cdr(_cmd(t, stamped, cmd_stamp), cmd_type))
             if i % 2 == 0:
                 w.write(conns["scan"], log, TS.serialize_cdr(_scan(t, float(i)), "sensor_msgs/msg/LaserScan"))
+                if image:
+                    w.write(conns["image"], log, TS.serialize_cdr(_image(t, i // 2, image), "sensor_msgs/msg/Image"))
     return path
 
 
 def _compressed_writer(path, storage, mode):
-    """write_bag with compression set before opening (rosbags' API)."""
-    orig = Writer.__enter__
-
-    def enter(self):
-        self.set_compression(mode, CompressionFormat.ZSTD)
-        return orig(self)
-    Writer.__enter__ = enter
-    try:
-        return write_bag(path, storage)
-    finally:
-        Writer.__enter__ = orig
+    return write_bag(path, storage, compression=mode)
 
 
 def _check(tr: Transitions, cmd=(0.6, -0.2)):
@@ -169,15 +192,16 @@ def test_topic_map_refuses_bad_entries():
     assert str(TopicMap.parse("scan=/front/scan")) == "odom=/odom,scan=/front/scan,cmd=/cmd_vel"
 
 
-@pytest.mark.parametrize("stamped", [True, False])
-def test_zero_stamps_and_plain_twist_use_the_receive_time(tmp_path, stamped, caplog):
-    bag = write_bag(tmp_path / "bag", stamped=stamped, zero_stamp=True)
+@pytest.mark.parametrize("stamped,cmd_stamp", [(True, 0.0), (True, 5.0), (True, 2.0e9), (False, None)],
+                         ids=["zero", "1970+5s", "year2033", "plain-twist"])
+def test_zero_absurd_stamps_and_plain_twist_use_the_receive_time(tmp_path, stamped, cmd_stamp, caplog):
+    bag = write_bag(tmp_path / "bag", stamped=stamped, cmd_stamp=cmd_stamp)
     with caplog.at_level(logging.INFO, logger="world_model_planner.world_model_node.data"):
         tr = load_dataset(bag)
     _check(tr)                                          # every row keeps its command
     text = caplog.text
     assert "30 of 30 rows (100%) carry a command" in text
-    assert ("60 cmd" in text) == stamped                # zero stamps fell back; a plain Twist needs none
+    assert ("60 cmd" in text) == stamped                # bad stamps fell back; a plain Twist needs none
 
 
 def test_few_commanded_rows_warn(tmp_path, caplog):
@@ -220,3 +244,52 @@ def test_compare_loader_reads_bags_with_mapped_topics(tmp_path):
     assert len(data.odom) == N_ODOM and data.scans.shape == (N_ODOM // 2 - 1, 8)
     assert data.invalid == {"/scan": 1}                  # the first scan's ranges (0 m) are below range_min
     np.testing.assert_allclose(data.cmds["/cmd_vel"][:, 1:], np.tile([0.6, -0.2], (N_ODOM, 1)), atol=1e-6)
+
+
+@pytest.mark.parametrize("storage,encodings", [("mcap", ("rgb8", "bgra8", "mono8")), ("sqlite3", ("bgr8", "rgba8"))])
+def test_camera_images_land_in_the_rows(tmp_path, storage, encodings):
+    """Each row takes the latest frame at or before it, as the sim's camera data stores it:
+    IMAGE_SIZE x IMAGE_SIZE RGB, the centred square of the frame."""
+    from world_model_planner.sim.sensors import CameraConfig
+
+    assert IMAGE_SIZE == CameraConfig().width == CameraConfig().height   # the model's side: test_wm_camera
+    tm = TopicMap.parse(None, image="/camera/image_raw")
+    for enc in encodings:
+        tr = load_dataset(write_bag(tmp_path / enc, storage, image=enc), topics=tm)
+        _check(tr)
+        assert tr.image.shape == (30, IMAGE_SIZE, IMAGE_SIZE, 3) and tr.image.dtype == np.uint8
+        block = IMAGE_SIZE // IMG_H              # each source pixel of the 4x4 square, enlarged
+        for r in (0, 17, 29):                    # row r (t = 100 + 0.1 r s) holds frame r
+            want = _frame(r)[:, 2:6].repeat(block, 0).repeat(block, 1)
+            if enc == "mono8":
+                want = np.repeat(want[..., :1], 3, -1)
+            np.testing.assert_array_equal(tr.image[r], want, err_msg=f"{enc} row {r}")
+    without = load_dataset(tmp_path / encodings[0])   # no --image-topic: no frames
+    assert without.image is None and len(without) == 30
+
+
+def test_camera_encoding_and_topic_are_checked(tmp_path):
+    tm = TopicMap.parse(None, image="/camera/image_raw")
+    with pytest.raises(DataError, match=r"/camera/image_raw: image encoding 'yuv422' is not read; "
+                                        r"expected one of rgb8, bgr8, rgba8, bgra8, mono8"):
+        load_dataset(write_bag(tmp_path / "yuv", image="yuv422"), topics=tm)
+    with pytest.raises(DataError, match=r"expected /front_cam \(sensor_msgs/msg/Image\).*"
+                                        r"/camera/image_raw \(sensor_msgs/msg/Image, 30 msgs\)"):
+        load_dataset(tmp_path / "yuv", topics=TopicMap.parse(None, image="/front_cam"))
+
+
+def test_large_frames_are_area_averaged_to_the_data_size():
+    """A 192x128 frame: the centred 128x128 square, each output pixel the mean of 2x2 pixels."""
+    y, x = np.mgrid[0:128, 0:192]
+    rgb = np.stack([(x // 2) % 2 * 255, (x % 2) * 100, (y // 2) % 2 * 50], -1).astype(np.uint8)
+    msg = T["sensor_msgs/msg/Image"](header=_header(1.0), height=128, width=192, encoding="rgb8",
+                                     is_bigendian=0, step=192 * 3 + 4,     # row padding is skipped
+                                     data=np.pad(rgb.reshape(128, -1), ((0, 0), (0, 4))).reshape(-1))
+    out = image_rgb(msg, 64)
+    j = np.arange(64)
+    np.testing.assert_array_equal(out[0, :, 0], (16 + j) % 2 * 255)    # crop starts at column 32
+    np.testing.assert_array_equal(out[:, :, 1], 50)                       # 0 and 100 averaged
+    np.testing.assert_array_equal(out[:, 0, 2], j % 2 * 50)
+    with pytest.raises(ValueError, match="expected step >= 576 and 73728 data bytes, got 100"):
+        image_rgb(T["sensor_msgs/msg/Image"](header=_header(1.0), height=128, width=192, encoding="rgb8",
+                                             is_bigendian=0, step=576, data=np.zeros(100, np.uint8)), 64)

@@ -79,3 +79,36 @@ def scan_fields(msg) -> tuple:
     ranges), the arguments :func:`world_model_planner.core.sensor_check.check_scan` takes."""
     return (msg.angle_min, msg.angle_max, msg.angle_increment, msg.range_min, msg.range_max,
             msg.ranges)
+
+
+# -- camera images ---------------------------------------------------------------------------
+#: sensor_msgs/Image encodings read as camera frames: (channels, the channel of R, G, B).
+IMAGE_ENCODINGS = {"rgb8": (3, (0, 1, 2)), "bgr8": (3, (2, 1, 0)), "rgba8": (4, (0, 1, 2)),
+                   "bgra8": (4, (2, 1, 0)), "mono8": (1, (0, 0, 0))}
+#: Largest frame side read (pixels); a larger header is a damaged message.
+MAX_IMAGE_SIDE = 16384
+
+
+def image_rgb(msg, size: int) -> np.ndarray:
+    """sensor_msgs/Image (an encoding of IMAGE_ENCODINGS) → (size, size, 3) uint8 RGB, the frame
+    format of camera data (world_model_node.data ``image``): the centred square of the frame,
+    area-averaged (box filter) to size x size. Raises ValueError naming the encoding or the
+    inconsistent geometry (height, width, step against the data length)."""
+    enc = str(msg.encoding)
+    if enc not in IMAGE_ENCODINGS:
+        raise ValueError(f"image encoding {enc[:40]!r}: expected one of {', '.join(IMAGE_ENCODINGS)}")
+    ch, rgb = IMAGE_ENCODINGS[enc]
+    h, w, step = int(msg.height), int(msg.width), int(msg.step)
+    buf = np.frombuffer(msg.data, np.uint8) if not isinstance(msg.data, np.ndarray) else msg.data.reshape(-1)
+    if not (0 < h <= MAX_IMAGE_SIDE and 0 < w <= MAX_IMAGE_SIDE) or step < w * ch or buf.size < step * h:
+        raise ValueError(f"image {w}x{h} {enc} with step {step}: expected step >= {w * ch} and "
+                         f"{step * h} data bytes, got {buf.size}")
+    img = buf[:step * h].reshape(h, step)[:, :w * ch].reshape(h, w, ch)
+    side = min(h, w)
+    y0, x0 = (h - side) // 2, (w - side) // 2
+    crop = img[y0:y0 + side, x0:x0 + side].astype(np.uint32)
+    edges = (np.arange(size) * side) // size                     # (size,) first source pixel per bin
+    count = np.maximum(np.diff(np.append(edges, side)), 1)       # pixels per bin (1 when enlarging)
+    sums = np.add.reduceat(np.add.reduceat(crop, edges, axis=0), edges, axis=1)
+    out = np.rint(sums / (count[:, None, None] * count[None, :, None]))
+    return out[:, :, list(rgb)].astype(np.uint8)
