@@ -12,7 +12,7 @@ import torch
 from world_model_planner.app.cli import main as wmp
 from world_model_planner.world_model_node.augment import ImageAugment, augment_windows
 from world_model_planner.world_model_node.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from world_model_planner.world_model_node.data import load_dataset
+from world_model_planner.world_model_node.data import IMAGE_SIZE, load_dataset
 from world_model_planner.world_model_node.evaluate import evaluate, goal_rank_correlation
 from world_model_planner.world_model_node.losses import LossWeights
 from world_model_planner.world_model_node.model import ImageEncoder, WorldModel, WorldModelConfig, observation
@@ -31,6 +31,7 @@ def frames(tmp_path_factory):
                 "--out", str(out), "--seed", "3", "--no-progress"]) == 0
     data = load_dataset(out)
     assert data.image.shape == (200, 64, 64, 3) and data.image.dtype == np.uint8
+    assert IMAGE_SIZE == 64 == WorldModelConfig().image_size     # bag frames are resampled to the same size
     return out, data
 
 
