@@ -33,6 +33,17 @@ def test_builtins_load_and_are_the_contracted_set():
         assert sc.time_limit_s > straight / 0.6
 
 
+def test_script_scenarios_load_and_are_not_builtins():
+    """scripts/scenarios/ holds scenarios the measurement scripts name by path (far_gap for
+    scripts/prior_map_episodes.py); they load, and stay out of the built-in set."""
+    files = sorted((Path(__file__).resolve().parents[2] / "scripts" / "scenarios").glob("*.yaml"))
+    assert "far_gap.yaml" in [f.name for f in files]
+    for f in files:
+        sc = load_scenario(f)
+        assert sc.name == f.stem and sc.name not in builtin_scenarios()
+        assert sc.footprint_clearance_m(sc.start.x, sc.start.y, sc.start.yaw) >= 0.05
+
+
 def test_good_file_round_trip(tmp_path):
     sc = load_scenario(_write(tmp_path, GOOD))
     assert sc.arena == (8.0, 6.0)
