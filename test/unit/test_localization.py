@@ -163,6 +163,24 @@ def test_waypoint_file_and_route(tmp_path):
             parse_waypoints(bad, "wp.yaml")
 
 
+def test_route_path_carries_each_waypoints_frame_and_yaw():
+    """`wmp run --waypoints`: the Path on /waypoints keeps a waypoint's yaw (as the planner reads
+    it back, rosconv.yaw_of) and gives the identity where the file names none."""
+    pytest.importorskip("nav_msgs.msg", reason="ROS messages not installed")
+    from world_model_planner.app.episode_frames import route_path
+    from world_model_planner.core.rosconv import yaw_of
+
+    goals = parse_waypoints({"frame": "map", "waypoints": [[3.0, 4.0, 2.5], {"x": 1.0, "y": -2.0, "frame": "odom"},
+                                                            {"x": 0.5, "y": 0.5, "yaw": -1.2}]})
+    path = route_path(goals, 12.5)
+    assert path.header.stamp.sec == 12 and path.header.stamp.nanosec == 500_000_000
+    assert [(p.header.frame_id, p.pose.position.x, p.pose.position.y) for p in path.poses] == [
+        ("map", 3.0, 4.0), ("odom", 1.0, -2.0), ("map", 0.5, 0.5)]
+    assert [round(yaw_of(p.pose.orientation), 9) for p in path.poses] == [2.5, 0.0, -1.2]
+    q = path.poses[1].pose.orientation
+    assert (q.x, q.y, q.z, q.w) == (0.0, 0.0, 0.0, 1.0)
+
+
 def test_robot_launch_passes_localization_topic_and_prior_map():
     from world_model_planner.app.launch_args import robot_specs
 

@@ -47,6 +47,25 @@ def goal_in_frame(frame: str, x: float, y: float) -> tuple[float, float]:
     return MapFrame(offset=MAP_OFFSET).to_map((x, y))
 
 
+def route_path(route, t_s: float):
+    """Waypoints (FrameGoal: frame, x, y, yaw or None) → nav_msgs/Path stamped t_s, each pose in
+    its own frame; a waypoint's yaw becomes its orientation (none: the identity)."""
+    from geometry_msgs.msg import PoseStamped
+    from nav_msgs.msg import Path
+
+    from world_model_planner.core.rosconv import sec_to_stamp, set_yaw
+
+    path = Path()
+    path.header.frame_id, path.header.stamp = "odom", sec_to_stamp(t_s)
+    for g in route:
+        ps = PoseStamped()
+        ps.header.frame_id, ps.header.stamp = g.frame, path.header.stamp
+        ps.pose.position.x, ps.pose.position.y = float(g.x), float(g.y)
+        set_yaw(ps.pose.orientation, 0.0 if g.yaw is None else g.yaw)
+        path.poses.append(ps)
+    return path
+
+
 class EpisodeFrames:
     """The episode's goal frame and route on the monitor's node: sends the goal (or the route)
     and collects the planner's ``waypoint_reached`` events from /diagnostics."""
@@ -82,20 +101,7 @@ class EpisodeFrames:
             x, y = goal_in_frame(self.goal_frame, *scenario_goal)
             self.goal_sender.send(x, y, t_s, frame=self.goal_frame)
             return
-        from geometry_msgs.msg import PoseStamped
-        from nav_msgs.msg import Path
-
-        from world_model_planner.core.rosconv import sec_to_stamp
-
-        path = Path()
-        path.header.frame_id, path.header.stamp = "odom", sec_to_stamp(t_s)
-        for g in self.route:
-            ps = PoseStamped()
-            ps.header.frame_id, ps.header.stamp = g.frame, path.header.stamp
-            ps.pose.position.x, ps.pose.position.y = float(g.x), float(g.y)
-            ps.pose.orientation.w = 1.0
-            path.poses.append(ps)
-        self._path_pub.publish(path)
+        self._path_pub.publish(route_path(self.route, t_s))
 
     def all_reached(self) -> bool:
         with self._lock:
