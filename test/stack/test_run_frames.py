@@ -1,6 +1,7 @@
 """`wmp run --goal-frame map --prior-map --waypoints FILE`: the whole path through the real stack
 (sim with a map offset and a localization pose, planner pairing it with odometry, the sim's /map
-as a prior), waypoints visited in order with their events in the episode JSON."""
+as a prior), waypoints visited in order with their events in the episode JSON; and
+`wmp run --goal-frame map` with the scenario's single goal sent in map."""
 from __future__ import annotations
 
 import json
@@ -19,6 +20,33 @@ start: {x: -2.0, y: 0.0, yaw: 0.0}
 goal: {x: 2.0, y: 0.0, tolerance: 0.3}
 time_limit: 30.0
 """
+
+OPEN = """name: small_open
+robot: husky
+arena: [6.0, 4.0]
+obstacles: []
+start: {x: -1.5, y: 0.0, yaw: 0.0}
+goal: {x: 1.5, y: 0.0, tolerance: 0.3}
+time_limit: 20.0
+"""
+
+
+@pytest.mark.slow
+@needs_stack
+def test_wmp_run_single_goal_in_map_frame(tmp_path):
+    """The goal goes out in map, offset (2, -1, 0.5) from odom: read as an odom goal it would lie
+    1.8 m from the scenario's goal, beyond the arena's wall, and the episode (judged on odometry)
+    would time out."""
+    scen = tmp_path / "small_open.yaml"
+    scen.write_text(OPEN)
+    out = tmp_path / "episode.json"
+    proc = run_wmp(["run", "--scenario", str(scen), "--planner", "classic", "--goal-frame", "map",
+                    "--json", str(out), "--log-dir", str(tmp_path / "logs")], timeout_s=120)
+    assert proc.returncode == 0, explain(proc)
+    rec = json.loads(out.read_text())
+    assert rec["goal_frame"] == "map" and "waypoints" not in rec, rec.get("goal_frame")
+    assert rec["end_reason"] == "reached" and rec["success"] is True, explain(proc)
+    assert rec["final_distance_m"] < 0.3 and rec["collisions"] == 0, (rec["final_distance_m"], rec["collisions"])
 
 
 @pytest.mark.slow
