@@ -2,10 +2,11 @@
 
 Layout: ``out`` is a rosbag2 directory, as ``ros2 bag record -o out`` makes it: ``out/out_0.mcap``
 (ros2 profile; each channel carries ``offered_qos_profiles`` and ``topic_type_hash`` metadata)
-and, after a clean close, ``out/metadata.yaml`` (rosbag2 metadata version 8, the Jazzy format,
-which Humble's to Kilted's ``ros2 bag info``/``play`` and ``rosbags`` read) plus the same
-bag description in the MCAP metadata record ``rosbag2``. An ``out`` ending in ``.mcap`` writes
-that one storage file alone (no metadata.yaml), as earlier versions did.
+and, after a clean close, ``out/metadata.yaml`` (rosbag2 metadata version 8, the format Jazzy's
+rosbag2 writes; the tests read it back with ``rosbags`` and the project's loaders, while
+``ros2 bag info``/``play`` are untested on any distro and Humble's older rosbag2 is untried)
+plus the same bag description in the MCAP metadata record ``rosbag2``. An ``out`` ending in
+``.mcap`` writes that one storage file alone (no metadata.yaml), as earlier versions did.
 
 A recording is readable at every moment, not only after a clean close:
 
@@ -93,7 +94,7 @@ class SessionInfo:
         return d
 
 
-ROSBAG2_VERSION = 8     # metadata.yaml format: Jazzy's (Kilted reads it; Humble ignores the newer keys)
+ROSBAG2_VERSION = 8     # metadata.yaml format: Jazzy's (what Kilted or Humble make of it is untried)
 
 
 #: RIHS01 type description hashes of the recorded types (REP-2011; what Jazzy and later put in
