@@ -92,8 +92,13 @@ def _pass_gate(person):
     person.wait_screen("time left 59.", timeout=30)  # the clock runs (3 x the scenario's 20 s)
 
 
-def test_person_waits_at_the_gate_then_holds_w_to_the_goal(tmp_path, node_env):
-    person = Person(tmp_path, node_env)
+def test_person_waits_at_the_gate_then_holds_w_to_the_goal(tmp_path, node_env, ckpt):
+    """The gate, w held to the goal, the summary (with the time ratio), then
+    --compare-with-planner --planner classic: the planner's run, its time ratio line and the
+    HTML report (with the tiny checkpoint as the report's model: the classic planner uses none).
+    The final map screen is kept as an artefact: DIR/session_person_goal_screen.txt, DIR being
+    $WMP_TEST_ARTIFACTS when set, else the test's tmp dir."""
+    person = Person(tmp_path, node_env, "--compare-with-planner", "--planner", "classic", "--model", str(ckpt))
     try:
         first = person.wait_screen("press any key to start")
         time.sleep(1.5)
@@ -111,21 +116,33 @@ def test_person_waits_at_the_gate_then_holds_w_to_the_goal(tmp_path, node_env):
             person.p.type(b"w")                # holding w: the terminal repeats it
             time.sleep(0.2)
             s = person.screen()
-            if "goal reached" not in s and "press any key" not in s:
+            if "goal reached" in s:
+                break                          # then the planner's session runs
+            if "press any key" not in s:
                 seen.append((sim_time(s), robot_column(s)))
-        assert person.end() == 0, person.output()
+        assert person.end(timeout=240) == 0, person.output() + person.stderr()
         final = person.screen()
-        print(f"\n--- the map at the end ({tmp_path / 'screen.txt'}) ---\n{final}")
-        (tmp_path / "screen.txt").write_text(final)
+        art = Path(os.environ.get("WMP_TEST_ARTIFACTS") or tmp_path)
+        art.mkdir(parents=True, exist_ok=True)
+        (art / "session_person_goal_screen.txt").write_text(final)
+        print(f"\n--- the map at the end ({art / 'session_person_goal_screen.txt'}) ---\n{final}")
         # the map showed the robot moving right (the goal of `open` is straight ahead, +x)
         moving = [c for t, c in seen if t > sim_time(later)]
         assert moving and max(moving) - start_col >= 10, seen
         assert "goal reached" in final
         out = person.output()
         assert "session reached: reached the goal" in out and "SPL" in out and "recording:" in out
-        assert "wmp compare" in out and "--mode planner" in out
-        summary = json.loads(Path(glob.glob(str(person.out / "*.json"))[0]).read_text())
-        assert summary["metrics"]["success"] and summary["time_limit_s"] == pytest.approx(60.0)
+        summary = json.loads(Path(glob.glob(str(person.out / "*teleop_alice*.json"))[0]).read_text())
+        m = summary["metrics"]
+        assert m["success"] and summary["time_limit_s"] == pytest.approx(60.0)
+        # time against the time-optimal one: > 1 (acceleration limits), and printed as such
+        assert m["time_ratio"] > 1.0, m
+        assert f"time ratio {m['time_ratio']:.2f} (this time / the shortest path" in out, out[-2000:]
+        # --compare-with-planner: the planner's session, the time ratio of the two, the report
+        assert "running the planner (classic) on open" in out, out[-2000:]
+        assert re.search(r"time ratio \(this session / planner\): \d+\.\d\d +planner: [\d.]+ s", out), out[-2000:]
+        report = Path(summary["recording"].removesuffix(".mcap") + "_vs_planner.html")
+        assert report.is_file() and f"report: {report}" in out
         # the episode clock starts at go: the person waited at the gate, the episode starts at ~0 s
         assert summary["metrics"]["t_start_s"] < 0.5, summary["metrics"]
         person.assert_clean()

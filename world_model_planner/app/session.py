@@ -213,7 +213,21 @@ def summarize(recording: Path, scenario_name: str | None = None) -> dict:
 
     data = load_session(recording)
     scenario = _scenario_for(data, scenario_name)
-    return {"recording": str(recording), "meta": data.meta, "metrics": evaluate(data, scenario)}
+    metrics = evaluate(data, scenario)
+    metrics["time_ratio"] = _time_ratio(metrics, scenario)
+    return {"recording": str(recording), "meta": data.meta, "metrics": metrics}
+
+
+def _time_ratio(metrics: dict, scenario) -> float | None:
+    """The session's time over the time-optimal one (the shortest path at the robot's top
+    speed, core.metrics.time_ratio); None when it failed or the optimum is unknown."""
+    from world_model_planner.core import metrics as em
+    from world_model_planner.core.robot_config import load_robot
+
+    if scenario is None:
+        return None
+    v_max = load_robot(getattr(scenario, "robot", "husky")).v_max_mps
+    return em.time_ratio(bool(metrics["success"]), metrics.get("time_s"), metrics.get("shortest_path_m"), v_max)
 
 
 def _screen_path(recording: Path) -> Path:

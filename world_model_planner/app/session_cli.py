@@ -115,11 +115,17 @@ def print_summary(summary: dict, planner: dict | None = None) -> None:
     print(f"  time {m['time_s']:.1f} s (limit {summary.get('time_limit_s', float('nan')):.0f} s)   "
           f"path {m['path_length_m']:.2f} m   collisions {m['collisions']}   SPL {m['spl']:.3f}   "
           f"interventions {m['interventions']}")
+    print(f"  time ratio {_ratio(m)} (this time / the shortest path at the robot's top speed)")
     if planner is not None:
         print("  " + time_ratio_line(m, planner["metrics"]))
     print(f"recording: {summary['recording']}")
     if summary.get("screen"):
         print(f"last screen: {summary['screen']}")
+
+
+def _ratio(metrics: dict) -> str:
+    r = metrics.get("time_ratio")
+    return f"{r:.2f}" if r is not None else "n/a"
 
 
 def time_ratio_line(person: dict, planner: dict) -> str:
@@ -161,8 +167,14 @@ def _compare_with_planner(args, summary: dict) -> int:
                                          out_dir=args.out, seed=args.seed, planner=args.planner,
                                          model=args.model, time_limit_s=args.time_limit, quiet=True))
     pm = planner["metrics"]
+    if pm is None:
+        print(f"wmp session: --compare-with-planner: the planner session ({args.planner}) ended "
+              f"{planner['end_reason']} with no metrics ({planner.get('metrics_error', 'no data')}); "
+              f"no report; recording: {planner['recording']}", file=sys.stderr)
+        return 1
     print(f"planner session {planner['end_reason']}: success={pm['success']} time {pm['time_s']:.1f} s "
-          f"path {pm['path_length_m']:.2f} m SPL {pm['spl']:.3f}; recording: {planner['recording']}")
+          f"path {pm['path_length_m']:.2f} m SPL {pm['spl']:.3f} time ratio {_ratio(pm)}; "
+          f"recording: {planner['recording']}")
     print("  " + time_ratio_line(summary["metrics"], pm))
     from world_model_planner.core.paths import default_model_path
 
