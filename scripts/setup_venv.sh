@@ -29,9 +29,7 @@ echo "[setup] installing requirements.txt (torch CPU build, pybullet, numpy, ...
 if "$VENV/bin/python" -c "import rclpy" >/dev/null 2>&1; then
     echo "[setup] rclpy found ($("$VENV/bin/python" -c 'import rclpy,os;print(os.path.dirname(rclpy.__file__))')): not installing ROS wheels"
     # a sourced ROS install puts launch_testing's and launch_pytest's pytest plugins on the path;
-    # they fail under pytest >= 8.4 (ros2/launch#979, #947), so pytest stays below it here
-    echo "[setup] ROS install: pinning pytest<8.4 for launch_testing/launch_pytest"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "pytest>=7.4,<8.4"
+    # they fail under pytest >= 8.4 (ros2/launch#979, #947): requirements.txt keeps pytest below it
 elif [ -z "$ROS_REQ" ]; then
     echo "[setup] ROS_DISTRO=$WHEELS_DISTRO is sourced but $VENV/bin/python cannot import rclpy;" \
          "create the venv with the install's Python (PYTHON=/usr/bin/python3)" >&2
