@@ -12,9 +12,10 @@ driven backwards; recoveries = fired (resolved). A summary line per planner foll
 then the stall and recovery report: stalls = spells of at least stall_time_s without progress
 along the global path, watched here independently of the planner's detector (the same rule:
 the remaining path shrinks by progress_min_m; a new route longer by route_change_m is measured
-from its own length); a stall is covered when a recovery started during it and resolved when
-progress resumed (or the goal was reached) after one; then recoveries by kind and outcome, and
-the reverse distance per episode.
+from its own length; a spell in which the straight distance to the goal still reaches new lows
+by creep_min_m is creeping, counted apart, and becomes a stall when that stops); a stall is
+covered when a recovery started during it and resolved when progress resumed (or the goal was
+reached) after one; then recoveries by kind and outcome, and the reverse distance per episode.
 """
 from __future__ import annotations
 
@@ -27,12 +28,15 @@ import numpy as np
 class StallWatch:
     """Stalls seen from outside the planner: spells of at least ``stall_time_s`` in which the
     remaining path did not shrink by ``progress_min_m`` (a new route longer by ``route_change_m``
-    restarts the measure)."""
+    restarts the measure). A spell in which the straight distance to the goal still reached a new
+    low by ``creep_min_m`` within ``stall_time_s`` is creeping, not a stall (the planner's rule for a
+    robot that keeps closing in slowly); it becomes a stall when that stops too."""
 
     def __init__(self, cfg):
         self.cfg, self.best, self.since, self.stalls = cfg, None, 0.0, []
+        self.low, self.low_t = float("inf"), 0.0
 
-    def update(self, t: float, remaining: float, n_events: int) -> None:
+    def update(self, t: float, remaining: float, n_events: int, direct: float | None = None) -> None:
         c = self.cfg
         if not np.isfinite(remaining):
             return
@@ -40,12 +44,20 @@ class StallWatch:
             self.best = remaining
         if remaining <= self.best - c.progress_min_m:
             self.best, self.since = remaining, t
+            self.low, self.low_t = (float("inf") if direct is None else direct), t
             if self.stalls and self.stalls[-1]["end"] is None:
                 self.stalls[-1]["end"] = "progress"
             return
-        if t - self.since >= c.stall_time_s and (not self.stalls or self.stalls[-1]["end"] is not None
-                                                 and self.stalls[-1]["t"] < self.since):
-            self.stalls.append({"t": t, "events0": n_events, "end": None})
+        if direct is not None and direct <= self.low - c.creep_min_m:
+            self.low, self.low_t = direct, t
+        if t - self.since < c.stall_time_s:
+            return
+        creeping = c.creep_min_m > 0 and t - self.low_t < c.stall_time_s
+        last = self.stalls[-1] if self.stalls else None
+        if last is None or (last["end"] is not None and last["t"] < self.since):
+            self.stalls.append({"t": t, "events0": n_events, "end": None, "creeping": creeping})
+        elif last["end"] is None and last["creeping"] and not creeping:
+            last.update(t=t, events0=n_events, creeping=False)      # creeping has stopped: a stall
 
     def close(self, reached: bool, n_events: int) -> list[dict]:
         if self.stalls and self.stalls[-1]["end"] is None:
@@ -114,7 +126,8 @@ def main(argv=None) -> int:
                         prev = w.pose()[:2].copy()
                         traj.append((t, *w.true_pose()))
                         gpath = nav.subgoals.path if nav.subgoals is not None else np.zeros((0, 2))
-                        watch.update(t, nav.remaining_m(w.pose(), gpath), len(nav.recovery.log))
+                        watch.update(t, nav.remaining_m(w.pose(), gpath), len(nav.recovery.log),
+                                     float(np.hypot(sc.goal.x - w.pose()[0], sc.goal.y - w.pose()[1])))
                     ok = w.goal_reached()
                     events = [e.as_dict() for e in nav.recovery.log]
                     stalls = watch.close(ok, len(events))
@@ -144,14 +157,18 @@ def recovery_report(rows, planners) -> None:
     from world_model_planner.planner_node.recovery import SEQUENCE
 
     outcomes = ("resolved", "failed", "skipped", "aborted", "pending")
-    print("\n| planner | stalls | covered by a recovery | resolved after one | ended open |")
-    print("|---|---|---|---|---|")
+    print("\n| planner | stalls | covered by a recovery | resolved after one | ended open "
+          "| creeping spells (no stall) |")
+    print("|---|---|---|---|---|---|")
     for kind in planners:
-        st = [(x, s) for x in rows if x[0] == kind for s in x[7]]
+        st = [(x, s) for x in rows if x[0] == kind for s in x[7] if not s["creeping"]]
+        creep = [(x, s) for x in rows if x[0] == kind for s in x[7] if s["creeping"]]
         covered = [(x, s) for x, s in st if s["events1"] > s["events0"]]
         resolved = [s for _, s in covered if s["end"] in ("progress", "goal")]
         print(f"| {kind} | {len(st)} | {len(covered)} | {len(resolved)} | "
-              f"{sum(1 for _, s in st if s['end'] == 'open')} |")
+              f"{sum(1 for _, s in st if s['end'] == 'open')} | {len(creep)} |")
+        for x, s in creep:
+            print(f"  creeping spell: {x[8]} seed {x[9]} t={s['t']:.1f} s, ended {s['end']}")
         for x, s in st:
             if s["events1"] <= s["events0"]:
                 print(f"  uncovered stall: {x[8]} seed {x[9]} t={s['t']:.1f} s, ended {s['end']}")
