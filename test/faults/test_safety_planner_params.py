@@ -12,6 +12,7 @@ import time
 import pytest
 from world_model_planner.testing.sensors import (FAST_PLANNER, SensorFeed, lifecycle_state, moving, publish_goal, status_values,
                            transition, wait_log, zeros_after)
+from world_model_planner.planner_node.recovery import parse_log
 from world_model_planner.testing.processes import NodeProcess
 
 pytest.importorskip("rclpy")
@@ -57,6 +58,15 @@ def test_runtime_parameter_changes_are_applied_or_refused(node_env, probe, tmp_p
         msgs = probe.wait_for("/cmd_vel_nav", lambda ms: any(m.twist.linear.x > 0.8 for m in ms), timeout=30.0,
                               proc=proc)
         v_before = max(m.twist.linear.x for m in msgs)
+
+        # the fed robot never gets anywhere: with a 1 s stall time (applied at once) a recovery
+        # fires, and /diagnostics carries it (count and log); switched off at runtime after that
+        assert set_params(probe, "planner_node", recovery__stall_time_s=1.0) == [(True, "")]
+        probe.wait_for("/diagnostics", lambda ms: int(status_values(ms, "planner").get("recoveries", 0)) >= 1,
+                       timeout=30.0, proc=proc)
+        log = parse_log(_state(probe)["recovery_log"])
+        assert log and log[0]["kind"] == "clear" and log[0]["t"] > 0, _state(probe)
+        assert set_params(probe, "planner_node", recovery__enabled=False) == [(True, "")]
 
         # a lower speed limit: successful, and applied at once without dropping control
         assert set_params(probe, "planner_node", mppi__v_max_mps=0.1) == [(True, "")]

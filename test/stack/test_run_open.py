@@ -9,7 +9,7 @@ import pytest
 from world_model_planner.testing.stack import explain, needs_stack, run_wmp
 
 KEYS = {"scenario", "planner", "seed", "success", "time_s", "path_length_m", "collisions",
-        "min_clearance_m", "plan_hz_median", "spl", "trajectory"}
+        "min_clearance_m", "plan_hz_median", "spl", "trajectory", "time_ratio", "reverse_m", "recoveries"}
 
 
 @pytest.mark.slow
@@ -28,6 +28,9 @@ def test_wmp_run_open_reaches_goal(tmp_path):
     assert rec["path_length_m"] >= rec["shortest_path_m"] * 0.95
     assert rec["plan_hz_median"] is not None and rec["plan_hz_median"] > 0
     assert rec["min_clearance_m"] is not None and rec["min_clearance_m"] > 0
+    # time against the shortest path at top speed (1 at best), no reversing, no stall on the way
+    assert rec["time_ratio"] is not None and 1.0 <= rec["time_ratio"] < 2.0, rec["time_ratio"]
+    assert rec["reverse_m"] < 0.5 and rec["recoveries"] == []
     assert 0.5 < rec["spl"] <= 1.0
     assert len(rec["trajectory"]) > 20
 
