@@ -299,7 +299,7 @@ def collect(scenarios: list[str], out_dir, cfg: CollectConfig, progress: bool = 
     pool = session = None
     failed: list[str] = []
     if ray_address is not None:
-        from world_model_planner.core.cluster import RaySession, run_tasks
+        from world_model_planner.core.cluster import RaySession, error_text, run_tasks
 
         session = RaySession(ray_address)
         results = run_tasks(session.__enter__(), _episode_job, [(job,) for job in jobs], cpus)
@@ -317,8 +317,7 @@ def collect(scenarios: list[str], out_dir, cfg: CollectConfig, progress: bool = 
     try:
         for j, tr, exc in bar:
             if exc is not None:   # a Ray task failed: listed, the others go on
-                failed.append(f"{jobs[j][0]} seed {jobs[j][1]}: {type(exc).__name__}: "
-                              f"{' '.join(str(exc).split())[:200]}")
+                failed.append(f"{jobs[j][0]} seed {jobs[j][1]}: {error_text(exc, 200)}")
                 bar.write(f"collect: episode {failed[-1]}", file=sys.stderr)
                 continue
             ep_meta = next(iter(tr.meta["episodes"].values()))

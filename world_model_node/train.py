@@ -16,7 +16,8 @@ Resuming (``state_path``): every ``eval_every`` steps rank 0 writes the whole tr
 (weights, target encoder, optimiser, schedule, sampling generator, best model, early-stop
 counter) to ``state_path`` atomically; a run started with ``resume=True`` continues from it
 (rank 0 reads it and hands it to the other ranks, so the file need not be on every machine)
-and draws the same batches from there as the run it replaces.
+and draws the same batches from there as the run it replaces (the metrics record the step it
+continued from, ``resumed_at_step``, 0 for a fresh run).
 """
 from __future__ import annotations
 
@@ -389,7 +390,8 @@ def train(data: Transitions, model_cfg: WorldModelConfig | None = None, cfg: Tra
         raise ValueError("no training step ran")
     std = last_terms["latent_std"].cpu()
     metrics = {
-        "steps_run": step + 1, "stopped": stopped, "train_time_s": time.monotonic() - t0,
+        "steps_run": step + 1, "resumed_at_step": first, "stopped": stopped,
+        "train_time_s": time.monotonic() - t0,
         "device": str(device), "world_size": world,
         "train_episodes": [int(e) for e in train_ids], "val_episodes": [int(e) for e in val_ids],
         "val": {k: float(v) for k, v in best_val.items()} if best_state is not None else {},

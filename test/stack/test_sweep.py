@@ -90,13 +90,24 @@ COLLECT = ["collect", "--scenario", "open,random", "--episode-s", "2", "--seed",
 
 @pytest.mark.slow
 @needs_ray
-def test_collect_on_ray_stores_the_same_episodes_as_a_local_run(tmp_path):
+def test_collect_on_ray_stores_the_same_episodes_as_a_local_run_and_lists_a_failed_one(tmp_path):
+    """The Ray leg calls the library (collect.collect) so that one of its tasks can fail: its
+    scenario file is missing where the task runs (the CLI refuses a missing file before any
+    episode, so it cannot reach a task through `wmp collect`). The failure is listed with its
+    error, the other two episodes are stored, and they equal a local run's."""
+    from world_model_planner.world_model_node.collect import CollectConfig, collect
+    from world_model_planner.world_model_node.data import load_dataset
+
     local, on_ray = tmp_path / "local", tmp_path / "ray"
     proc = run_wmp(COLLECT + ["--episodes", "2", "--out", str(local)], timeout_s=300)
     assert proc.returncode == 0, explain(proc)
-    proc = run_wmp(COLLECT + ["--episodes", "2", "--out", str(on_ray), "--ray"], timeout_s=300)
-    assert proc.returncode == 0, explain(proc)
-    from world_model_planner.world_model_node.data import load_dataset
+    missing = str(tmp_path / "not_on_this_node.yaml")
+    summary = collect(["open", "random", missing], on_ray, CollectConfig(episodes=3, episode_s=2, seed=40),
+                      progress=False, ray_address="", cpus=1.0)      # episode i: seed 40 + i, spec i % 3
+    assert len(summary["failed"]) == 1, summary
+    assert summary["failed"][0].startswith(f"{missing} seed 42: ScenarioError: "), summary   # which, and why
+    assert "an existing scenario .yaml file" in summary["failed"][0], summary
+    assert summary["episodes"] == 2 and len(summary["shards"]) == 1, summary
 
     a, b = load_dataset(local), load_dataset(on_ray)
 

@@ -1,13 +1,16 @@
-"""`wmp train` under torchrun (2 gloo processes on 127.0.0.1) matches one process, and a killed
-run resumes from its state to the same model as an uninterrupted one."""
+"""`wmp train` under torchrun (2 gloo processes on 127.0.0.1), killed mid-way and resumed under
+torchrun, matches one process; a killed single-process run resumes from its state to the same
+model as an uninterrupted one."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -20,7 +23,7 @@ from world_model_planner.world_model_node.checkpoint import load_checkpoint
 # two runs take the same steps up to float summation order: after 6 AdamW steps the weights
 # agree to DDP_ATOL (measured ~1e-7).
 DDP_ATOL = 1e-5
-TRAIN = ["--steps", "6", "--batch-size", "8", "--horizon", "3", "--eval-every", "3", "--no-vicreg",
+TRAIN = ["--steps", "6", "--batch-size", "8", "--horizon", "3", "--eval-every", "2", "--no-vicreg",
          "--no-progress", "--device", "cpu", "--threads", "1"]
 
 
@@ -49,28 +52,85 @@ def _weights(path) -> dict:
     return {k: v.float() for k, v in load_checkpoint(path, device="cpu").state_dict().items()}
 
 
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (torchrun starts each rank in a session of its own,
+    so killing torchrun's process group leaves the ranks running)."""
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue          # ended meanwhile
+        if int(fields[1]) == pid:
+            kids.append(int(stat.parent.name))
+    return kids
+
+
+def _kill_torchrun(proc: subprocess.Popen) -> None:
+    """SIGKILL the torchrun agent's process group and every rank, as a lost machine would."""
+    ranks = _children(proc.pid)
+    os.killpg(proc.pid, signal.SIGKILL)
+    for pid in ranks:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    for pid in ranks:             # gone before the resumed run starts
+        deadline = time.monotonic() + 30
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
 @pytest.mark.slow
-def test_torchrun_two_gloo_ranks_match_one_process(data_dir, tmp_path):
+def test_torchrun_two_gloo_ranks_killed_and_resumed_match_one_process(data_dir, tmp_path):
+    """2 ranks, killed (agent and ranks, SIGKILL) after their first state file and resumed under
+    torchrun, end at the single process's weights: resuming restores the weights, optimiser,
+    schedule and the sampling generator on every rank (rank 0 reads the state and broadcasts it),
+    so the resumed ranks draw the batches the uninterrupted run would have drawn; the only
+    difference left is DDP's float summation order (DDP_ATOL)."""
     one, two = tmp_path / "one.pt", tmp_path / "two.pt"
+    state = two.with_suffix(".state.pt")
     cli = [sys.executable, "-m", "world_model_planner.app.cli", "train", "--data", str(data_dir)]
     single = subprocess.run(cli + ["--out", str(one)] + TRAIN, env=_env(), capture_output=True, text=True,
                             timeout=400)
     assert single.returncode == 0, single.stderr[-2000:]
-    ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nnodes=1", "--nproc-per-node=2",
-                          "--rdzv-backend=c10d", f"--rdzv-endpoint=127.0.0.1:{_free_port()}",
-                          "-m", "world_model_planner.app.cli", "train", "--data", str(data_dir),
-                          "--out", str(two)] + TRAIN, env=_env(), capture_output=True, text=True, timeout=600)
-    assert ddp.returncode == 0, ddp.stderr[-3000:]
-    assert ddp.stdout.count("saved ") == 1          # rank 0 alone writes the checkpoint
+
+    def torchrun(*extra) -> list[str]:   # --tee 3: every output line carries its rank ([default0]:)
+        return [sys.executable, "-m", "torch.distributed.run", "--nnodes=1", "--nproc-per-node=2",
+                "--rdzv-backend=c10d", f"--rdzv-endpoint=127.0.0.1:{_free_port()}", "--tee", "3",
+                "-m", "world_model_planner.app.cli", "train", "--data", str(data_dir),
+                "--out", str(two), *TRAIN, *extra]
+
+    with open(tmp_path / "killed.log", "w+") as log:
+        proc = subprocess.Popen(torchrun(), env=_env(), stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        deadline = time.monotonic() + 400
+        while not state.is_file() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        _kill_torchrun(proc)
+        log.seek(0)
+        killed_log = log.read()
+    assert state.is_file() and not two.exists(), f"the run ended before it could be killed:\n{killed_log[-2000:]}"
+    cut = torch.load(state, weights_only=True)
+    # rank 0 alone validates, so a state written by rank 1 would carry no history and no best model
+    assert 2 <= cut["step"] < 6 and [h["step"] for h in cut["history"]] == list(range(2, cut["step"] + 1, 2))
+    assert cut["best_state"] is not None
+
+    ddp = subprocess.run(torchrun("--resume"), env=_env(), capture_output=True, text=True, timeout=600)
+    assert ddp.returncode == 0, (ddp.stdout + ddp.stderr)[-3000:]
+    assert not state.exists()                                           # finished: the state is gone
+    out = ddp.stdout + ddp.stderr
+    assert out.count("[default0]:saved ") == 1 and "[default1]:saved" not in out, out[-3000:]   # rank 0 alone
     a, b = _weights(one), _weights(two)
     assert a.keys() == b.keys()
     worst = max(float((a[k] - b[k]).abs().max()) for k in a)
     assert worst <= DDP_ATOL, f"largest weight difference {worst:.2e} > {DDP_ATOL}"
-    init = load_checkpoint(one, device="cpu")
-    assert load_checkpoint(two, device="cpu").metrics["world_size"] == 2 and init.metrics["world_size"] == 1
-    ha, hb = init.metrics["history"], load_checkpoint(two, device="cpu").metrics["history"]
-    assert [h["step"] for h in ha] == [h["step"] for h in hb] == [3, 6]
-    assert abs(ha[-1]["val_score"] - hb[-1]["val_score"]) <= 1e-4 * max(1.0, abs(ha[-1]["val_score"]))
+    init, resumed = load_checkpoint(one, device="cpu"), load_checkpoint(two, device="cpu")
+    assert resumed.metrics["world_size"] == 2 and init.metrics["world_size"] == 1
+    assert resumed.metrics["resumed_at_step"] == cut["step"] and init.metrics["resumed_at_step"] == 0
+    ha, hb = init.metrics["history"], resumed.metrics["history"]
+    assert [h["step"] for h in ha] == [h["step"] for h in hb] == [2, 4, 6]     # none lost, none repeated
+    for x, y in zip(ha, hb):
+        assert abs(x["val_score"] - y["val_score"]) <= 1e-4 * max(1.0, abs(x["val_score"]))
 
 
 @pytest.mark.slow
@@ -103,3 +163,4 @@ def test_train_resumes_after_a_kill_to_the_same_model(data_dir, tmp_path):
     hist_full = load_checkpoint(full, device="cpu").metrics["history"]
     hist_cut = load_checkpoint(cut, device="cpu").metrics["history"]
     assert [h["step"] for h in hist_cut] == [h["step"] for h in hist_full]   # none lost, none repeated
+    assert load_checkpoint(cut, device="cpu").metrics["resumed_at_step"] == killed_at   # resumed, not restarted

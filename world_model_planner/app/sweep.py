@@ -57,9 +57,11 @@ def _bench_task(kwargs: dict) -> dict:
 
 
 def _failed(item: tuple, exc: BaseException) -> dict:
+    from world_model_planner.core.cluster import error_text
+
     scenario, planner, seed = item
     return {"scenario": Path(scenario).stem, "planner": planner, "seed": seed, "success": False,
-            "error": f"{type(exc).__name__}: {' '.join(str(exc).split())[:500]}"}
+            "error": error_text(exc, 500)}
 
 
 def run_grid(grid: list[tuple[str, str, int]], episode_kwargs: Callable[[tuple], dict], out: Path, *,

@@ -20,6 +20,7 @@ No rclpy here, and Ray is imported only when a sweep asks for it.
 from __future__ import annotations
 
 import logging
+import pickle
 from typing import Any, Callable, Iterator, Sequence
 
 INSTALL_HINT = 'pip install -e ".[cluster]"'
@@ -90,14 +91,45 @@ class RaySession:
         return float(self.ray.cluster_resources().get("CPU", 0.0))
 
 
+class TaskError(RuntimeError):
+    """A task's exception that cannot travel back to the driver as itself (one whose class does
+    not unpickle, such as an exception with its own ``__init__`` arguments): its class name
+    (``kind``) and its message."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(kind, message)
+        self.kind, self.message = kind, message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def error_text(exc: BaseException, limit: int = 500) -> str:
+    """``"<exception class>: <message on one line>"`` of a failed task (the task's own class for
+    a TaskError), the message clipped to ``limit`` characters."""
+    kind = exc.kind if isinstance(exc, TaskError) else type(exc).__name__
+    return f"{kind}: {' '.join(str(exc).split())[:limit]}"
+
+
 def run_tasks(ray, fn: Callable[..., Any], jobs: Sequence[tuple], num_cpus: float
               ) -> Iterator[tuple[int, Any, BaseException | None]]:
     """Run ``fn(*job)`` as one Ray task per job (``num_cpus`` each, no retries: a task that
     fails is reported, not rerun behind the user's back); yield ``(index, result, None)`` or
-    ``(index, None, error)`` in the order the tasks finish."""
+    ``(index, None, error)`` in the order the tasks finish. ``error`` is the task's own
+    exception, or a TaskError naming it where it would not unpickle on the driver."""
     if num_cpus <= 0:
         raise ValueError(f"num_cpus {num_cpus}: expected > 0 CPUs per task")
-    remote = ray.remote(num_cpus=num_cpus, max_retries=0)(fn)
+
+    def task(*args):
+        try:
+            return fn(*args)
+        except Exception as exc:
+            portable = _portable(exc)
+            if portable is exc:
+                raise
+            raise portable from None
+
+    remote = ray.remote(num_cpus=num_cpus, max_retries=0)(task)
     index = {remote.remote(*job): i for i, job in enumerate(jobs)}
     pending = list(index)
     while pending:
@@ -107,6 +139,16 @@ def run_tasks(ray, fn: Callable[..., Any], jobs: Sequence[tuple], num_cpus: floa
                 yield index[ref], ray.get(ref), None
             except Exception as exc:  # noqa: BLE001 - a failed task is listed, the sweep goes on
                 yield index[ref], None, _task_error(exc)
+
+
+def _portable(exc: Exception) -> Exception:
+    """``exc`` if it survives a pickle round trip (as Ray sends it to the driver), else a
+    TaskError with its class name and message (Ray would deliver only "failed to deserialize")."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:  # noqa: BLE001 - any failure to pickle or unpickle
+        return TaskError(type(exc).__name__, str(exc))
 
 
 def _task_error(exc: BaseException) -> BaseException:
