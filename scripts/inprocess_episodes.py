@@ -35,6 +35,7 @@ class StallWatch:
     def __init__(self, cfg):
         self.cfg, self.best, self.since, self.stalls = cfg, None, 0.0, []
         self.low, self.low_t = float("inf"), 0.0
+        self.events_since = 0        # recoveries logged when the spell without progress began
 
     def update(self, t: float, remaining: float, n_events: int, direct: float | None = None) -> None:
         c = self.cfg
@@ -43,7 +44,7 @@ class StallWatch:
         if self.best is None or remaining > self.best + c.route_change_m:
             self.best = remaining
         if remaining <= self.best - c.progress_min_m:
-            self.best, self.since = remaining, t
+            self.best, self.since, self.events_since = remaining, t, n_events
             self.low, self.low_t = (float("inf") if direct is None else direct), t
             if self.stalls and self.stalls[-1]["end"] is None:
                 self.stalls[-1]["end"] = "progress"
@@ -55,9 +56,11 @@ class StallWatch:
         creeping = c.creep_min_m > 0 and t - self.low_t < c.stall_time_s
         last = self.stalls[-1] if self.stalls else None
         if last is None or (last["end"] is not None and last["t"] < self.since):
-            self.stalls.append({"t": t, "events0": n_events, "end": None, "creeping": creeping})
+            # covered = a recovery started in the spell without progress (the planner's detector can
+            # fire a tick or two before this watcher, which sees the pose after the step)
+            self.stalls.append({"t": t, "events0": self.events_since, "end": None, "creeping": creeping})
         elif last["end"] is None and last["creeping"] and not creeping:
-            last.update(t=t, events0=n_events, creeping=False)      # creeping has stopped: a stall
+            last.update(t=t, creeping=False)                        # creeping has stopped: a stall
 
     def close(self, reached: bool, n_events: int) -> list[dict]:
         if self.stalls and self.stalls[-1]["end"] is None:
