@@ -100,7 +100,8 @@ def check_archive(data: bytes, limits: CheckpointLimits = DEFAULT_LIMITS) -> Non
                              f"{limits.max_central_dir_bytes} byte limit")
     try:
         zf = zipfile.ZipFile(fp)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, ValueError,
+            EOFError) as exc:   # NotImplementedError: a member declaring a zip version above 6.3
         raise InputError(f"not a readable zip archive: {_cut(str(exc), 120)}") from None
     with zf:
         infos = zf.infolist()
