@@ -119,7 +119,12 @@ def main(argv=None) -> int:
                         new_scan = tick % scan_every == 0
                         if new_scan:                    # a scan and the pose it was taken at
                             scan, scan_pose = w.scan(), w.pose()
-                        cmd = nav.step(w.pose(), w.velocity(), scan, t, scan_pose=scan_pose, new_scan=new_scan)
+                        pose = w.pose()
+                        cmd = nav.step(pose, w.velocity(), scan, t, scan_pose=scan_pose, new_scan=new_scan)
+                        # the watcher sees what the planner saw this tick: the pose before the step
+                        gpath = nav.subgoals.path if nav.subgoals is not None else np.zeros((0, 2))
+                        watch.update(t, nav.remaining_m(pose, gpath), len(nav.recovery.log),
+                                     float(np.hypot(sc.goal.x - pose[0], sc.goal.y - pose[1])))
                         if cmd.state == "failed":
                             break
                         w.step(cmd.v, cmd.w, dt)
@@ -128,9 +133,6 @@ def main(argv=None) -> int:
                         path += float(np.linalg.norm(w.pose()[:2] - prev))
                         prev = w.pose()[:2].copy()
                         traj.append((t, *w.true_pose()))
-                        gpath = nav.subgoals.path if nav.subgoals is not None else np.zeros((0, 2))
-                        watch.update(t, nav.remaining_m(w.pose(), gpath), len(nav.recovery.log),
-                                     float(np.hypot(sc.goal.x - w.pose()[0], sc.goal.y - w.pose()[1])))
                     ok = w.goal_reached()
                     events = [e.as_dict() for e in nav.recovery.log]
                     stalls = watch.close(ok, len(events))
