@@ -87,13 +87,16 @@ def _fit_axis(cmd: np.ndarray, vel: np.ndarray, episode: np.ndarray, dt_s: float
     n = len(vel)
     t = np.arange(n - 1)
     same_next = episode[1:] == episode[:-1]                                   # (N-1,) t and t+1 same episode
+    # every delay is scored on the same transitions: those whose command max_delay steps back is in
+    # their episode. Scored each on its own rows, a longer delay drops the first steps after every
+    # cut (after a contact: the robot bouncing off, unrelated to the command) and wins on that alone.
+    src = t - max_delay
+    common = same_next & (src >= 0)
+    common[common] &= episode[src[common]] == episode[t[common]]
     best = None
     rmses = []
     for d in range(max_delay + 1):
-        src = t - d
-        ok = same_next & (src >= 0)
-        ok[ok] &= episode[src[ok]] == episode[t[ok]]
-        rows = t[ok]
+        rows = t[common]
         if len(rows) < min_rows:
             rmses.append(float("nan"))
             continue
