@@ -121,15 +121,28 @@ def _refuse(cmd: str, message: str) -> int:
 
 
 def _warnings_to_stderr(cmd: str) -> None:
-    """Data warnings (a skipped shard) as one ``wmp CMD: warning: ...`` line each."""
+    """Data warnings (a skipped shard) as one ``wmp CMD: warning: ...`` line each, on whatever
+    sys.stderr is when they are emitted. The records still propagate: a process without logging
+    set up prints each once (here), and one that has it (an embedding program, pytest) sees them
+    too; the logger is not left deaf to the rest of the program."""
     import logging
 
+    class _Stderr(logging.StreamHandler):
+        @property
+        def stream(self):
+            return sys.stderr
+
+        @stream.setter
+        def stream(self, _value):
+            pass
+
     logger = logging.getLogger("world_model_planner.world_model_node.data")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter(f"wmp {cmd}: warning: %(message)s"))
-        logger.addHandler(handler)
-        logger.propagate = False
+    for h in [h for h in logger.handlers if getattr(h, "_wmp_cli", False)]:
+        logger.removeHandler(h)                  # one handler, named for the command running now
+    handler = _Stderr()
+    handler._wmp_cli = True
+    handler.setFormatter(logging.Formatter(f"wmp {cmd}: warning: %(message)s"))
+    logger.addHandler(handler)
 
 
 def _collect(args) -> int:
