@@ -56,8 +56,8 @@ class StallWatch:
         creeping = c.creep_min_m > 0 and t - self.low_t < c.stall_time_s
         last = self.stalls[-1] if self.stalls else None
         if last is None or (last["end"] is not None and last["t"] < self.since):
-            # covered = a recovery started in the spell without progress (the planner's detector can
-            # fire a tick or two before this watcher, which sees the pose after the step)
+            # covered = a recovery started anywhere in the spell without progress (the planner's
+            # detector also needs the robot to have moved, so its clock can start a little earlier)
             self.stalls.append({"t": t, "events0": self.events_since, "end": None, "creeping": creeping})
         elif last["end"] is None and last["creeping"] and not creeping:
             last.update(t=t, creeping=False)                        # creeping has stopped: a stall
