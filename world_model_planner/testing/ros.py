@@ -80,17 +80,29 @@ class RosProbe:
                 raise AssertionError(f"no subscriber on {publisher.topic_name} after {timeout}s")
             time.sleep(0.02)
 
-    def call(self, srv_type, name: str, request, timeout: float = 20.0):
+    def call(self, srv_type, name: str, request, timeout: float = 20.0, resend_after: float | None = None):
+        """Call a service and wait for its answer.
+
+        ``resend_after`` (idempotent queries only, such as get_state): send the request again when
+        no answer came within that many seconds. A DDS service may drop its first response when it
+        has not yet matched the client's response reader (a known discovery race that a loaded
+        machine widens); the first answer to any of the requests wins."""
         client = self.node.create_client(srv_type, name)
         if not client.wait_for_service(timeout_sec=timeout):
             raise AssertionError(f"service {name} not available after {timeout}s")
-        future = client.call_async(request)
-        deadline = time.monotonic() + timeout
-        while not future.done():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"service {name} did not answer in {timeout}s")
+        futures = [client.call_async(request)]
+        start = time.monotonic()
+        deadline, sent = start + timeout, start
+        while not any(f.done() for f in futures):
+            now = time.monotonic()
+            if now > deadline:
+                raise AssertionError(f"service {name} did not answer in {timeout}s "
+                                     f"({len(futures)} request(s) sent)")
+            if resend_after is not None and now - sent > resend_after:
+                futures.append(client.call_async(request))
+                sent = now
             time.sleep(0.01)
-        return future.result()
+        return next(f for f in futures if f.done()).result()
 
     def close(self):
         import rclpy

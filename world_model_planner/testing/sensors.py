@@ -136,10 +136,11 @@ def transition(probe, node_name: str, transition_id: int, timeout: float = 30.0)
     return probe.call(ChangeState, f"/{node_name}/change_state", req, timeout=timeout).success
 
 
-def lifecycle_state(probe, node_name: str) -> str:
+def lifecycle_state(probe, node_name: str, timeout: float = 30.0) -> str:
     from lifecycle_msgs.srv import GetState
 
-    return probe.call(GetState, f"/{node_name}/get_state", GetState.Request()).current_state.label
+    return probe.call(GetState, f"/{node_name}/get_state", GetState.Request(), timeout=timeout,
+                      resend_after=5.0).current_state.label
 
 
 def wait_log(proc, text: str, timeout: float = 20.0) -> str:
