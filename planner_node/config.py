@@ -70,6 +70,13 @@ class PlannerNodeConfig:
     prior_map: bool = param(False, "Seed the subgoal layer's grid from the nav_msgs/OccupancyGrid on map_topic "
                             "(map_server, slam_toolbox); the scans keep updating it.")
     map_topic: str = param("map", "Topic of the prior map (transient local, as map_server publishes it).")
+    scan: str = param("lidar", "lidar: plan with the LaserScan on scan. none: camera only, no scan subscription; "
+                      "configure fails unless model_path is a camera world model (a camera model always "
+                      "plans from camera_topic, whatever this says).", choices=("lidar", "none"))
+    camera_topic: str = param("camera/image_raw", "sensor_msgs/Image a camera world model plans from "
+                              "(subscribed only with such a model; any size and rgb8/bgr8/rgba8/bgra8/mono8 "
+                              "encoding, centre-cropped and averaged to the model's image size). Goal pictures "
+                              "come on goal_image.")
 
     def __post_init__(self):
         validate(self)
@@ -85,7 +92,7 @@ STARTUP_ONLY = ("autostart",)
 #: Read by configure: refused while the node is configured, accepted (and used by the next
 #: configure) while it is unconfigured. Every other parameter is applied at once.
 CONFIGURE_ONLY = ("planner", "model_path", "robot", "sysid_path", "device", "torch_threads", "control_rate_hz", "cmd_stamped",
-                  "subgoal.grid_size_m", "subgoal.grid_res_m", "localization_topic", "prior_map", "map_topic")
+                  "subgoal.grid_size_m", "subgoal.grid_res_m", "localization_topic", "prior_map", "map_topic", "scan", "camera_topic")
 
 
 def live_change_refusal(changed, configured: bool) -> str | None:

@@ -55,8 +55,12 @@ def rollout_paths(model, samples: int, horizon: int, cuda: bool, seed: int = 0) 
     """Candidate name -> a callable running one tick's rollout and heads of ``model`` (a
     LearnedModel) on that path, for ``samples`` x ``horizon`` random actions."""
     wm = model.model
-    beams = int(model.beams) if model.beams is not None else int(wm.cfg.scan_beams)
-    z0 = model.reset_state(np.zeros(3), np.zeros(2), np.full(beams, model.range_max_m))["z"]   # (1, D)
+    if getattr(model, "needs_image", False):          # a camera model: a grey frame, no scan
+        s = int(model.image_size)
+        z0 = model.reset_state(np.zeros(3), np.zeros(2), None, image=np.full((s, s, 3), 128, np.uint8))["z"]
+    else:
+        beams = int(model.beams) if model.beams is not None else int(wm.cfg.scan_beams)
+        z0 = model.reset_state(np.zeros(3), np.zeros(2), np.full(beams, model.range_max_m))["z"]   # (1, D)
     gen = torch.Generator().manual_seed(seed)
     actions = torch.rand(samples, horizon, 2, generator=gen) * 2.0 - 1.0                          # (B, H, 2)
     out = {}

@@ -1,7 +1,8 @@
 """planner_node: a thin lifecycle node around world_model_planner.planner_node.navigator.Navigator.
 
 In: /goal_pose (any frame with a transform to odom), /waypoints (nav_msgs/Path), /odom, /scan,
-/world_model/checkpoint, localization_topic and map_topic (when set). Out: /cmd_vel_nav, /plan,
+/world_model/checkpoint, localization_topic and map_topic (when set); with a camera world model
+camera_topic in place of /scan, and /goal_image (planner_node/node_camera.py). Out: /cmd_vel_nav, /plan,
 /planner/global_path, /planner/rollouts, /diagnostics (name "planner"). Parameters: see
 planner_node/config.py (declared once from the dataclasses) and config/planner.yaml.
 
@@ -41,6 +42,7 @@ from world_model_planner.planner_node.config import (SECTIONS, PlannerNodeConfig
                      live_change_refusal)
 from world_model_planner.planner_node.goals import Goal, GoalGate
 from world_model_planner.planner_node.localization import FrameEstimator, FrameGoal, FrameResolver
+from world_model_planner.planner_node.node_camera import CameraInputsMixin
 from world_model_planner.planner_node.node_frames import GoalFramesMixin
 from world_model_planner.planner_node.prior_map import MapArrays
 from world_model_planner.planner_node.waypoints import WaypointRoute
@@ -50,7 +52,7 @@ from world_model_planner.planner_node.recovery import format_log
 _THROTTLE_S = 2.0
 
 
-class PlannerNode(GoalFramesMixin, LifecycleNode):
+class PlannerNode(GoalFramesMixin, CameraInputsMixin, LifecycleNode):
     def __init__(self):
         super().__init__("planner_node")
         self._configured = False
@@ -64,6 +66,7 @@ class PlannerNode(GoalFramesMixin, LifecycleNode):
         self._odom = self._scan = None    # (stamp_s, pose, vel, fault) / (stamp_s, ranges, pose, geom, fault)
         self._odom_hist = collections.deque(maxlen=40)
         self._new_scan = False
+        self._camera, self._image = False, None      # camera world model; its latest frame (node_camera.py)
         self._plan_ms = collections.deque(maxlen=20)
         self.budget: AdaptiveBudget | None = None      # samples x horizon against the period (budget.*)
         self._fused = True                             # the rollout path device: auto chose
@@ -149,6 +152,9 @@ class PlannerNode(GoalFramesMixin, LifecycleNode):
             self.nav = make_navigator(self.p.planner, self.p.model_path or None, self.cfg, self.device,
                                       missing_ok=not self.p.model_path, sysid_path=self.p.sysid_path or None,
                                       robot=self.p.robot)
+            why = self.camera_refusal(self.p.scan, self.nav.model)
+            if why:
+                raise ValueError(why)
             self._fused = True
             if self.p.device.strip().lower() == "auto" and hasattr(getattr(self.nav.model, "model", None),
                                                                   "rollout_heads"):
@@ -173,10 +179,12 @@ class PlannerNode(GoalFramesMixin, LifecycleNode):
         self._subs = [
             self.create_subscription(PoseStamped, "goal_pose", self._on_goal, 10),
             self.create_subscription(Odometry, "odom", self._on_odom, 1),
-            self.create_subscription(LaserScan, "scan", self._on_scan, 1),
             self.create_subscription(String, "/world_model/checkpoint", _checkpoint_callback(self), latched),
             self.create_subscription(Path, "waypoints", self._on_waypoints, 10),
         ]
+        self._setup_camera()                         # camera model: camera_topic; goal_image always
+        if not self._camera:
+            self._subs.append(self.create_subscription(LaserScan, "scan", self._on_scan, 1))
         self._setup_frames(latched)
         self._timer = self.create_timer(1.0 / self.p.control_rate_hz, self._on_timer)
         self._configured = True
@@ -372,6 +380,10 @@ class PlannerNode(GoalFramesMixin, LifecycleNode):
             if why:
                 raise ValueError(why)
             model = LearnedModel.from_checkpoint(path, device=self.device)
+            if bool(getattr(model, "needs_image", False)) != self._camera:
+                reads, runs = ("a lidar scan", "a camera") if self._camera else ("camera frames", "a lidar")
+                raise ValueError(f"it reads {reads} and the node was configured for {runs}; "
+                                 "reconfigure the node (model_path) to switch")
             if not self._fused:                                  # the path device: auto chose
                 model.model.fused = False
             self.nav.set_model(model, f"world model {path}")   # atomic swap; control never stops
@@ -424,20 +436,24 @@ class PlannerNode(GoalFramesMixin, LifecycleNode):
         if self.nav.state == "waiting":              # a goal waiting for its frame's transform
             self._send(0.0, 0.0, stamp)
             return self._publish_diag()
-        if self._odom is None or self._scan is None:
-            return self._stop("waiting for /odom and /scan", stamp)
-        for topic, sample in (("/odom", self._odom), ("/scan", self._scan)):
-            why = sample[-1] or self._age_fault(topic, now_s, sample[0])
+        sensor, sample = ((self.p.camera_topic, self._image) if self._camera else ("/scan", self._scan))
+        if self._odom is None or sample is None:
+            return self._stop(f"waiting for /odom and {sensor}", stamp)
+        for topic, data in (("/odom", self._odom), (sensor, sample)):
+            why = data[-1] or self._age_fault(topic, now_s, data[0])
             if why:
                 self.get_logger().warning(f"stopping: {why}", throttle_duration_sec=_THROTTLE_S)
                 return self._stop(why, stamp)
         _, pose, vel, _ = self._odom
-        _, ranges, scan_pose, geom, _ = self._scan
-        new_scan, self._new_scan = self._new_scan, False
         if self._frame_goal is not None and self.nav.goal is not None:
             self._reexpress()
         try:
-            cmd = self.nav.step(pose, vel, ranges, t_s, scan_pose=scan_pose, new_scan=new_scan, geom=geom)
+            if self._camera:
+                cmd = self.nav.step(pose, vel, None, t_s, image=self._image[1])
+            else:
+                _, ranges, scan_pose, geom, _ = self._scan
+                new_scan, self._new_scan = self._new_scan, False
+                cmd = self.nav.step(pose, vel, ranges, t_s, scan_pose=scan_pose, new_scan=new_scan, geom=geom)
         except Exception as exc:  # noqa: BLE001 - bad input (e.g. wrong beam count) must not end the node
             self.get_logger().error(f"planning failed, stopping: {type(exc).__name__}: {clip(str(exc), 300)}",
                                     throttle_duration_sec=5.0)
