@@ -247,6 +247,15 @@ def robot_mismatch(path, robot: str, limits: CheckpointLimits = DEFAULT_LIMITS) 
             f"`ROBOT={robot} scripts/train_default_model.sh` (or pass its --model), or use a classic planner")
 
 
+def camera_only(path, limits: CheckpointLimits = DEFAULT_LIMITS) -> bool:
+    """True when the checkpoint at ``path`` is a camera world model that reads no scan (use_image
+    on, use_scan off): the planner then plans from the camera alone. Raises CheckpointError for
+    an unreadable file."""
+    cfg = read_checkpoint(path, limits).get("config")
+    cfg = cfg if isinstance(cfg, dict) else {}
+    return cfg.get("use_image") is True and cfg.get("use_scan", True) is False
+
+
 def load_checkpoint(path, device=None, obs_spec: dict | None = None,
                     limits: CheckpointLimits = DEFAULT_LIMITS) -> WorldModel:
     """path -> WorldModel on ``device`` (default: CUDA if present, else CPU), in eval mode.

@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "world_model_planner.planner_node.cli",
     "world_model_planner.app.teleop_cli",
     "world_model_planner.app.stack_cli",
+    "world_model_planner.app.snapshot_cli",
 )
 
 

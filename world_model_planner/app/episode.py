@@ -26,7 +26,8 @@ from world_model_planner.core import lifecycle_core as lc
 from world_model_planner.core import metrics
 from world_model_planner.core.lifecycle_core import LifecycleClient
 from world_model_planner.app.episode_frames import EpisodeFrames, frame_params
-from world_model_planner.app.episode_parts import DiagnosticsReader, EpisodeNode, GoalSender, OdomTrack, wait_for
+from world_model_planner.app.episode_parts import (DiagnosticsReader, EpisodeNode, GoalImageSender, GoalSender,
+                                                   OdomTrack, wait_for)
 from world_model_planner.planner_node.waypoints import load_waypoints
 from world_model_planner.app.launcher import Stack, StackError
 from world_model_planner.testing.domain import DomainLease
@@ -55,6 +56,8 @@ class EpisodeConfig:
     goal_frame: str = "odom"           # odom | map (app.episode_frames: the sim's map offset)
     prior_map: bool = False            # the planner seeds its grid from the sim's /map
     waypoints: str | None = None       # a waypoints YAML file: visited in order instead of the goal
+    goal_image: str | None = None      # a picture (PNG) sent on /goal_image instead of the goal pose
+                                       # (a camera world model); success is still the scenario's goal
     domain_id: int | None = None
     bin_dir: str | None = None         # console scripts (default: this interpreter's)
     # {executable: {name: value}}; sim diagnostics at 10 Hz so min clearance is well sampled
@@ -78,6 +81,13 @@ def run_episode(cfg: EpisodeConfig, on_progress: Callable[[dict], None] | None =
     if cfg.sysid:
         extra[PLANNER]["sysid_path"] = str(Path(cfg.sysid).expanduser().resolve())
     route = load_waypoints(cfg.waypoints) if cfg.waypoints else None
+    picture = None
+    if cfg.goal_image:
+        from world_model_planner.core.pictures import load_picture
+
+        if route is not None:
+            raise ValueError("a goal picture and waypoints cannot be given together")
+        picture = load_picture(cfg.goal_image)   # refused here, before any process starts
     for exe, values in frame_params(cfg.goal_frame, cfg.prior_map, route).items():
         extra.setdefault(exe, {}).update(values)
     specs = sim_stack(scenario=cfg.scenario, planner=cfg.planner, model=cfg.model, gui=cfg.gui,
@@ -90,7 +100,7 @@ def run_episode(cfg: EpisodeConfig, on_progress: Callable[[dict], None] | None =
                    Path(cfg.bin_dir) if cfg.bin_dir else None) as stack:
             mon = Monitor(lease.domain_id)
             try:
-                mon.bring_up(stack, cfg.startup_timeout_s)
+                mon.bring_up(stack, cfg.startup_timeout_s, picture)
                 startup_s = time.monotonic() - wall0
                 rec = mon.drive(stack, scenario, time_limit_s, cfg, on_progress)
                 rec["cpu_s"] = {k.strip("/"): None if v is None else round(v, 1)
@@ -198,6 +208,7 @@ class Monitor:
             self.diag = DiagnosticsReader(self.node)
             self.goal = GoalSender(self.node)
             self.lifecycle = LifecycleClient(self.node)
+            self.goal_image: GoalImageSender | None = None
         except BaseException:   # e.g. Ctrl-C: the caller never gets a monitor to close
             self._node.close()
             raise
@@ -206,10 +217,10 @@ class Monitor:
         last = self.odom.last()
         self.goal.send(x, y, last[0] if last else 0.0)
 
-    def bring_up(self, stack: Stack, timeout_s: float) -> None:
+    def bring_up(self, stack: Stack, timeout_s: float, picture=None) -> None:
         """Wait for /odom, then for every lifecycle node to be active (driving the
         transitions here when the stack has no lifecycle manager), then for the planner
-        to subscribe to /goal_pose."""
+        to subscribe to /goal_pose (and /goal_image, with a goal ``picture``)."""
         deadline = time.monotonic() + timeout_s
         wait_for(stack, lambda: self.odom.last() is not None, deadline, "the sim's first /odom")
         managed = [s for s in stack.specs if s.lifecycle]
@@ -221,6 +232,10 @@ class Monitor:
                      f"{spec.fqn} to become active", poll_s=0.25)
         wait_for(stack, lambda: self.goal.subscribers() > 0, deadline,
                  "the planner's /goal_pose subscription")
+        if picture is not None:
+            self.goal_image = GoalImageSender(self.node, picture)
+            wait_for(stack, lambda: self.goal_image.subscribers() > 0, deadline,
+                     "the planner's /goal_image subscription")
 
     def _configure_and_activate(self, stack: Stack, fqn: str, deadline: float) -> None:
         for tid in (lc.CONFIGURE, lc.ACTIVATE):
@@ -312,6 +327,9 @@ class EpisodeLoop:
 
     def _send_goal(self, t0: float) -> None:
         last = self.mon.odom.last()
+        if self.mon.goal_image is not None:
+            self.mon.goal_image.send(last[0] if last else 0.0)
+            return
         self.frames.send(self.goal, last[0] if last else 0.0, t0)
 
     def _end_reason(self, elapsed_s: float, xy, state: str, t: float, reached_since):

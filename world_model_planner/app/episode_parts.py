@@ -180,6 +180,28 @@ class GoalSender:
         self.pub.publish(msg)
 
 
+class GoalImageSender:
+    """/goal_image: a goal picture (H, W, 3) uint8 RGB as sensor_msgs/Image rgb8, stamped with
+    the sim time of the latest /odom. The scenario's goal pose stays the success test."""
+
+    def __init__(self, node, rgb):
+        from sensor_msgs.msg import Image
+
+        self.pub = node.create_publisher(Image, "/goal_image", 1)
+        self._msg = Image()
+        self._msg.height, self._msg.width = int(rgb.shape[0]), int(rgb.shape[1])
+        self._msg.encoding, self._msg.is_bigendian, self._msg.step = "rgb8", 0, int(rgb.shape[1]) * 3
+        self._msg.data = rgb.tobytes()
+
+    def subscribers(self) -> int:
+        return self.pub.get_subscription_count()
+
+    def send(self, t_s: float) -> None:
+        self._msg.header.stamp.sec = int(t_s)
+        self._msg.header.stamp.nanosec = int(round((t_s - int(t_s)) * 1e9)) % 1_000_000_000
+        self.pub.publish(self._msg)
+
+
 def wait_for(stack: Stack, cond: Callable[[], bool], deadline: float, what: str,
              poll_s: float = 0.02) -> None:
     """Poll ``cond`` until true; raise StackError when a process died or ``deadline`` passed."""

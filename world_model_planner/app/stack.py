@@ -185,8 +185,10 @@ def _params(executable: str, params_file: str | None, values: dict) -> list:
 def _control_stack(*, planner: str | None, model: str | None, use_sim_time: bool,
                    params_file: str | None, namespace: str, lockstep: bool,
                    planner_extra: dict | None = None, remap_in: list | None = None,
-                   cmd_vel: str = "cmd_vel", robot: str | None = None) -> list[NodeSpec]:
-    """world_model_node, planner_node, the mux (or a direct remap), and the lifecycle manager."""
+                   cmd_vel: str = "cmd_vel", robot: str | None = None,
+                   world_model: bool = True) -> list[NodeSpec]:
+    """world_model_node (unless ``world_model`` is False), planner_node, the mux (or a direct
+    remap), and the lifecycle manager."""
     if planner is not None and planner not in PLANNERS:
         raise ValueError(f"planner: expected one of {list(PLANNERS)}, got {planner!r}")
     model_path = resolve_model(model, robot)
@@ -196,7 +198,7 @@ def _control_stack(*, planner: str | None, model: str | None, use_sim_time: bool
         NodeSpec(WORLD_MODEL, WORLD_MODEL, namespace,
                  _params(WORLD_MODEL, params_file, {**time_p, "model_path": model_path}),
                  _remaps(remap_in + [("cmd_vel", cmd_vel)]), lifecycle=True),
-    ]
+    ] if world_model else []
     planner_values = {**time_p, "planner": planner, "model_path": model_path,
                       "trigger": "odom" if lockstep else None,
                       # lockstep: the sim waits for each command, so a slow tick never falls behind
@@ -237,6 +239,9 @@ def sim_stack(scenario: str = "open", planner: str | None = "hierarchical",
     robot: a robot in place of the scenario's ``robot:`` (None: the scenario's). Its robot file
     (config/robots/<robot>.yaml) sets the planner's limits and footprint and the mux's limiter.
     extra: per-executable parameter overrides, e.g. ``{"planner_node": {"mppi.samples": 256}}``.
+    A camera world model (``model`` with use_image on and use_scan off, checked only when a
+    model is named and the planner is a learned one) turns the sim's camera on, sets the
+    planner's ``scan: none``, and leaves world_model_node out (it learns from scans only).
     """
     from world_model_planner.core.robot_config import load_robot, planner_params
 
@@ -258,17 +263,35 @@ def sim_stack(scenario: str = "open", planner: str | None = "hierarchical",
             from world_model_planner.teleop.limiter import limiter_params
 
             extra[MUX] = {**limiter_params(robot_cfg), **extra.get(MUX, {})}
+    camera = is_camera_model(model, planner)
+    if camera:
+        extra[PLANNER] = {"scan": "none", **extra.get(PLANNER, {})}
+        extra[SIM] = {"camera_enabled": True, **extra.get(SIM, {})}
     # The sim is the clock source: it publishes /clock and never waits for it.
     sim_values = {"scenario": scenario_arg, "robot": robot or "", "lockstep": bool(lockstep), "gui": bool(gui),
                   "seed": seed, "perturb": perturb, **extra.get(SIM, {})}
     specs = [NodeSpec(SIM, SIM, namespace, _params(SIM, params_file, sim_values))]
     specs += _control_stack(planner=planner, model=model, use_sim_time=use_sim_time,
                             params_file=params_file, namespace=namespace, lockstep=lockstep,
-                            planner_extra=extra.get(PLANNER), robot=robot)
+                            planner_extra=extra.get(PLANNER), robot=robot, world_model=not camera)
     for s in specs:
         if s.executable in extra and s.executable not in (SIM, PLANNER):
             s.parameters.append(dict(extra[s.executable]))
     return specs
+
+
+def is_camera_model(model: str | os.PathLike | None, planner: str | None) -> bool:
+    """True when ``model`` is a camera-only world model and ``planner`` plans through it (a
+    classic planner reads no model). An unreadable file is not one: the planner refuses it at
+    configure with its own message."""
+    if model is None or planner in ("classic", "classic_id") or not Path(model).expanduser().is_file():
+        return False
+    from world_model_planner.world_model_node.checkpoint import CheckpointError, camera_only
+
+    try:
+        return camera_only(Path(model).expanduser())
+    except CheckpointError:
+        return False
 
 
 def robot_stack(robot_yaml: str | None = None, odom: str = "/odom", scan: str = "/scan",
@@ -281,6 +304,7 @@ def robot_stack(robot_yaml: str | None = None, odom: str = "/odom", scan: str = 
     robot_yaml: robot file (config/robots/husky.yaml by default); its velocity and
     acceleration limits and footprint become planner_node parameters
     (world_model_planner.core.robot_config). odom/scan/image/cmd_vel: the robot's topic names.
+    A camera world model plans from ``image`` alone (see sim_stack).
     """
     from world_model_planner.core.robot_config import load_robot, planner_params
 
@@ -294,10 +318,13 @@ def robot_stack(robot_yaml: str | None = None, odom: str = "/odom", scan: str = 
     remap_in = [(src, dst) for src, dst in
                 (("odom", odom), ("scan", scan), ("camera/image_raw", image))
                 if dst and dst.strip("/") != src]
+    camera = is_camera_model(model, planner)     # as in sim_stack: camera only, no world_model_node
+    if camera:
+        extra[PLANNER] = {"scan": "none", **extra[PLANNER]}
     specs = _control_stack(planner=planner, model=model, use_sim_time=use_sim_time,
                            params_file=params_file, namespace=namespace, lockstep=False,
                            planner_extra=extra[PLANNER],
-                           remap_in=remap_in, cmd_vel=cmd_vel, robot=robot.name)
+                           remap_in=remap_in, cmd_vel=cmd_vel, robot=robot.name, world_model=not camera)
     for s in specs:
         if s.executable in extra and s.executable != PLANNER:
             s.parameters.append(dict(extra[s.executable]))

@@ -49,6 +49,10 @@ def register(subparsers) -> None:
     p.add_argument("--waypoints", default=None, metavar="FILE.yaml",
                    help="visit these waypoints in order instead of the scenario's goal (frame per pose: "
                         "odom = scenario coordinates, map = the map's); events in the episode JSON")
+    p.add_argument("--goal-image", default=None, metavar="PICTURE.png",
+                   help="send this picture on /goal_image instead of the goal pose (`wmp snapshot` takes one); "
+                        "needs a camera world model (--model models/husky_camera.pt). Success is still the "
+                        "scenario's goal: put it where the picture was taken")
     p.set_defaults(func=cmd_run)
 
     b = subparsers.add_parser(
@@ -323,6 +327,18 @@ def cmd_run(args) -> int:
         except InputError as exc:
             _err(f"--waypoints: {exc}")
             return 2
+    if args.goal_image:
+        from world_model_planner.core.pictures import load_picture
+        from world_model_planner.core.safeio import InputError
+
+        try:
+            load_picture(args.goal_image)
+        except InputError as exc:
+            _err(f"--goal-image: {exc}")
+            return 2
+        if args.waypoints:
+            _err("--goal-image and --waypoints: give one kind of goal")
+            return 2
     model = _check_model(args.model, args.robot)
     why = _sysid_problem(args.sysid, [args.planner]) or \
         (model and _model_robot_problem(model, [args.planner], [args.scenario], args.robot))
@@ -334,7 +350,7 @@ def cmd_run(args) -> int:
     rec = _episode(args.scenario, args.planner, args.seed, model, args.perturb, _gui_ok(args.gui),
                    args.time_limit, args.log_dir, progress, sysid=args.sysid, robot=args.robot,
                    frames={"goal_frame": args.goal_frame, "prior_map": args.prior_map,
-                           "waypoints": args.waypoints})
+                           "waypoints": args.waypoints, "goal_image": args.goal_image})
     progress.done(_summary(rec))
     if args.json:
         from world_model_planner.app.episode import write_episode_json
