@@ -1,7 +1,8 @@
 """Fault injection, checkpoints: missing, truncated, random bytes, another model's config, a config
 with a wrongly typed field (latent_dim: 64.5), a 1 MB deflate bomb (1 GiB uncompressed), another
-observation layout, and a pickle crafted to run code — given to planner_node and world_model_node
-as real processes, at configure time and (planner) as a hot-reload announcement.
+observation layout, and a pickle crafted to run code — given to planner_node as a hot-reload
+announcement (every kind), and to planner_node and world_model_node as real processes at configure
+time (NODE_BAD: five kinds, ten processes at once).
 
 Expected: a clear log line naming the file and the reason, no crash, nothing commanded by a node
 without a usable model, no memory blow-up (the bomb is refused before it expands), and nothing in
@@ -28,6 +29,10 @@ pytest.importorskip("rclpy")
 
 BAD = ("missing", "truncated", "random_bytes", "foreign_config", "float_latent_dim", "deflate_bomb",
        "crafted_pickle")
+#: Given to the node processes: the nodes refuse every kind through load_checkpoint (all of BAD
+#: are refused there, below); these four cover a missing file, bytes that are no archive, a bad
+#: config field, and the two that must not get past the archive check (bomb, code).
+NODE_BAD = ("missing", "random_bytes", "float_latent_dim", "deflate_bomb", "crafted_pickle")
 #: What each refusal must say besides the file name.
 REASON = {"float_latent_dim": "WorldModelConfig.latent_dim: expected int, got 64.5",
           "deflate_bomb": "declares 1073741824 bytes uncompressed"}
@@ -64,12 +69,12 @@ def test_every_bad_file_is_refused_by_load_checkpoint(bad_files):
 
 @pytest.mark.slow
 def test_nodes_given_a_bad_checkpoint_refuse_it_and_command_nothing(bad_files, node_env, probe, tmp_path):
-    """One planner_node and one world_model_node per bad file, all at once (renamed nodes)."""
+    """One planner_node and one world_model_node per bad file of NODE_BAD, all at once (renamed nodes)."""
     from geometry_msgs.msg import TwistStamped
 
     files, marker = bad_files
     procs = {}
-    for kind in BAD:
+    for kind in NODE_BAD:
         path, log_dir = files[kind], tmp_path / kind
         log_dir.mkdir()
         probe.subscribe(f"/cmd_vel_nav_{kind}", TwistStamped)
