@@ -17,7 +17,6 @@ from __future__ import annotations
 from sensor_msgs.msg import Image
 
 from world_model_planner.core.rosconv import image_rgb, stamp_to_sec
-from world_model_planner.core.safeio import clip
 
 _THROTTLE_S = 2.0
 
@@ -51,7 +50,7 @@ class CameraInputsMixin:
         try:
             frame = image_rgb(msg, self.nav.model.image_size)
         except ValueError as exc:
-            why = clip(str(exc), 200)
+            why = str(exc)[:200]       # image_rgb quotes what it read (repr)
             self.get_logger().warning(f"camera image refused, stopping: {why}", throttle_duration_sec=_THROTTLE_S)
             self._image = (t, None, f"invalid camera image: {why}")
             return
@@ -63,7 +62,7 @@ class CameraInputsMixin:
         try:
             frame = image_rgb(msg, getattr(self.nav.model, "image_size", 64))
         except ValueError as exc:
-            self._refuse_goal(self.nav.refuse(f"goal image: {clip(str(exc), 200)}"))
+            self._refuse_goal(self.nav.refuse(f"goal image: {str(exc)[:200]}"))
             return
         ok, why = self.nav.set_goal_image(frame)
         if not ok:
