@@ -6,7 +6,6 @@ reason. `scan: none` with a lidar model fails configure, naming what it needs.""
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 import pytest
