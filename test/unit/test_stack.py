@@ -96,3 +96,25 @@ def test_robot_stack_remaps_topics_and_has_no_sim():
 def test_unknown_planner_is_refused():
     with pytest.raises(ValueError, match="hierarchical"):
         sim_stack("open", planner="greedy")
+
+
+def test_a_camera_model_turns_the_camera_on_and_leaves_the_world_model_node_out(tmp_path):
+    from world_model_planner.core.paths import models_dir
+
+    camera = str(models_dir() / "husky_camera.pt")
+    for specs in (sim_stack(scenario="open", model=camera), robot_stack(model=camera)):
+        by_exe = {s.executable: s for s in specs}
+        assert stack.WORLD_MODEL not in by_exe, [s.executable for s in specs]
+        assert by_exe[stack.PLANNER].param_values()["scan"] == "none"
+        assert by_exe[stack.PLANNER].param_values()["model_path"] == camera
+        if stack.MANAGER in by_exe:                   # it manages the planner alone
+            assert by_exe[stack.MANAGER].param_values()["node_names"] == [by_exe[stack.PLANNER].fqn]
+    assert {s.executable: s for s in sim_stack(scenario="open", model=camera)}[stack.SIM] \
+        .param_values()["camera_enabled"] is True
+    # a lidar model, a classic planner, or a file that is no checkpoint: the usual stack
+    for specs in (sim_stack(scenario="open"), sim_stack(scenario="open", model=camera, planner="classic")):
+        by_exe = {s.executable: s for s in specs}
+        assert stack.WORLD_MODEL in by_exe and "scan" not in by_exe[stack.PLANNER].param_values()
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    assert stack.WORLD_MODEL in {s.executable for s in sim_stack(scenario="open", model=str(junk))}
