@@ -108,7 +108,7 @@ def test_a_camera_model_turns_the_camera_on_and_leaves_the_world_model_node_out(
         assert by_exe[stack.PLANNER].param_values()["scan"] == "none"
         assert by_exe[stack.PLANNER].param_values()["model_path"] == camera
         if stack.MANAGER in by_exe:                   # it manages the planner alone
-            assert by_exe[stack.MANAGER].param_values()["node_names"] == [by_exe[stack.PLANNER].fqn]
+            assert by_exe[stack.MANAGER].param_values()["node_names"] == [by_exe[stack.PLANNER].name]
     assert {s.executable: s for s in sim_stack(scenario="open", model=camera)}[stack.SIM] \
         .param_values()["camera_enabled"] is True
     # a lidar model, a classic planner, or a file that is no checkpoint: the usual stack
