@@ -132,6 +132,10 @@ def transition(probe, node_name: str, transition_id: int, timeout: float = 30.0)
     from lifecycle_msgs.msg import Transition
     from lifecycle_msgs.srv import ChangeState
 
+    # get_state first (resent until answered): when it answers, the node's other services have
+    # had time to match this probe's readers, so change_state (not safe to resend) is not sent
+    # into the discovery race that can drop a service's first response
+    lifecycle_state(probe, node_name, timeout=timeout)
     req = ChangeState.Request(transition=Transition(id=transition_id))
     return probe.call(ChangeState, f"/{node_name}/change_state", req, timeout=timeout).success
 
