@@ -6,7 +6,7 @@ import array
 import numpy as np
 from nav_msgs.msg import Odometry
 from rosgraph_msgs.msg import Clock
-from sensor_msgs.msg import Image, LaserScan
+from sensor_msgs.msg import LaserScan
 
 from world_model_planner.core.rosconv import sec_to_stamp, set_yaw
 
@@ -50,17 +50,6 @@ def scan_msg(t_s: float, ranges: np.ndarray, cfg: LidarConfig, frame: str) -> La
     arr = array.array("f")
     arr.frombytes(np.ascontiguousarray(ranges, dtype=np.float32).tobytes())
     m.ranges = arr
-    return m
-
-
-def image_msg(t_s: float, rgb: np.ndarray, frame: str) -> Image:
-    """rgb (H, W, 3) uint8."""
-    m = Image()
-    m.header.stamp = sec_to_stamp(t_s)
-    m.header.frame_id = frame
-    m.height, m.width = int(rgb.shape[0]), int(rgb.shape[1])
-    m.encoding, m.is_bigendian, m.step = "rgb8", 0, int(rgb.shape[1] * 3)
-    m.data = rgb.tobytes()
     return m
 
 

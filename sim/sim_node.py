@@ -51,7 +51,7 @@ from std_srvs.srv import SetBool, Trigger
 from visualization_msgs.msg import MarkerArray
 
 from world_model_planner.core import diagnostics as diag
-from world_model_planner.core.rosconv import sec_to_stamp, stamp_to_sec
+from world_model_planner.core.rosconv import image_msg, sec_to_stamp, stamp_to_sec
 from world_model_planner.core.rosutil import READ_AT_STARTUP, LiveConfig, check_unknown_parameters, spin_main
 from world_model_planner.core.safeio import InputError, clip
 
@@ -276,7 +276,7 @@ class SimNode(Node):
             out.append((self.pub_scan, sim_msgs.scan_msg(t, w.scan(), w.lidar_cfg, c.base_frame)))
             self.next_scan_s += 1.0 / c.lidar_rate_hz
         if self.pub_image is not None and t >= self.next_image_s - 1e-9:
-            out.append((self.pub_image, sim_msgs.image_msg(t, w.image(), "camera")))
+            out.append((self.pub_image, image_msg(t, w.image(), "camera")))
             self.next_image_s += 1.0 / c.camera_rate_hz
         mf = c.map_frame_model()
         if self.pub_map is not None and self._map_due:

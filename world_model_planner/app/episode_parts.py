@@ -11,7 +11,7 @@ from typing import Callable
 from world_model_planner.app.launcher import Stack, StackError
 from world_model_planner.core import diagnostics as diag
 from world_model_planner.core import metrics
-from world_model_planner.core.rosconv import odom_arrays
+from world_model_planner.core.rosconv import image_msg, odom_arrays
 
 
 class EpisodeNode:
@@ -188,18 +188,13 @@ class GoalImageSender:
         from sensor_msgs.msg import Image
 
         self.pub = node.create_publisher(Image, "/goal_image", 1)
-        self._msg = Image()
-        self._msg.height, self._msg.width = int(rgb.shape[0]), int(rgb.shape[1])
-        self._msg.encoding, self._msg.is_bigendian, self._msg.step = "rgb8", 0, int(rgb.shape[1]) * 3
-        self._msg.data = rgb.tobytes()
+        self.rgb = rgb
 
     def subscribers(self) -> int:
         return self.pub.get_subscription_count()
 
     def send(self, t_s: float) -> None:
-        self._msg.header.stamp.sec = int(t_s)
-        self._msg.header.stamp.nanosec = int(round((t_s - int(t_s)) * 1e9)) % 1_000_000_000
-        self.pub.publish(self._msg)
+        self.pub.publish(image_msg(t_s, self.rgb, "camera"))
 
 
 def wait_for(stack: Stack, cond: Callable[[], bool], deadline: float, what: str,

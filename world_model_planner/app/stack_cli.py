@@ -319,26 +319,21 @@ def cmd_run(args) -> int:
     except (ScenarioError, FileNotFoundError, ValueError) as exc:
         _err(str(exc))
         return 2
-    if args.waypoints:
-        from world_model_planner.planner_node.waypoints import InputError, load_waypoints
+    from world_model_planner.core.pictures import load_picture
+    from world_model_planner.core.safeio import InputError
+    from world_model_planner.planner_node.waypoints import load_waypoints
 
+    for flag, path, load in (("--waypoints", args.waypoints, load_waypoints),
+                             ("--goal-image", args.goal_image, load_picture)):
         try:
-            load_waypoints(args.waypoints)
+            if path:
+                load(path)                  # refused here, before any process starts
         except InputError as exc:
-            _err(f"--waypoints: {exc}")
+            _err(f"{flag}: {exc}")
             return 2
-    if args.goal_image:
-        from world_model_planner.core.pictures import load_picture
-        from world_model_planner.core.safeio import InputError
-
-        try:
-            load_picture(args.goal_image)
-        except InputError as exc:
-            _err(f"--goal-image: {exc}")
-            return 2
-        if args.waypoints:
-            _err("--goal-image and --waypoints: give one kind of goal")
-            return 2
+    if args.goal_image and args.waypoints:
+        _err("--goal-image and --waypoints: give one kind of goal")
+        return 2
     model = _check_model(args.model, args.robot)
     why = _sysid_problem(args.sysid, [args.planner]) or \
         (model and _model_robot_problem(model, [args.planner], [args.scenario], args.robot))

@@ -112,3 +112,17 @@ def image_rgb(msg, size: int) -> np.ndarray:
     sums = np.add.reduceat(np.add.reduceat(crop, edges, axis=0), edges, axis=1)
     out = np.rint(sums / (count[:, None, None] * count[None, :, None]))
     return out[:, :, list(rgb)].astype(np.uint8)
+
+
+def image_msg(t_s: float, rgb: np.ndarray, frame: str):
+    """(H, W, 3) uint8 RGB → sensor_msgs/Image rgb8 stamped ``t_s`` in ``frame`` (the inverse of
+    :func:`image_rgb` for a square frame)."""
+    from sensor_msgs.msg import Image
+
+    m = Image()
+    m.header.stamp = sec_to_stamp(t_s)
+    m.header.frame_id = frame
+    m.height, m.width = int(rgb.shape[0]), int(rgb.shape[1])
+    m.encoding, m.is_bigendian, m.step = "rgb8", 0, int(rgb.shape[1] * 3)
+    m.data = rgb.tobytes()
+    return m
