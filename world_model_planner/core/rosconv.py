@@ -1,5 +1,5 @@
 """ROS message <-> plain value conversions shared by every node: stamps, yaw/quaternion,
-twists, odometry and laser scans.
+twists, odometry, laser scans and camera images.
 
 Message classes only (imported where needed), never rclpy. The angle math itself lives in
 :mod:`world_model_planner.core.mathutil`.
