@@ -1,4 +1,4 @@
-"""CI: a scripted teleop session, a planner session and a shared session on `open`, then
+"""CI: a planner session and a shared session (a scripted person takes over) on `open`, then
 `wmp compare`; the report's numbers are checked against the recordings, read independently here."""
 import glob
 import math
@@ -63,13 +63,9 @@ def _truth(path, goal=(3.5, 0.0), tol=0.3):
 
 
 @pytest.mark.slow
-def test_teleop_planner_shared_sessions_then_compare(tmp_path):
+def test_planner_and_shared_sessions_then_compare(tmp_path):
     from world_model_planner.teleop.report import read_report_data
 
-    # --time-limit: the scripted driver needs ~12.5 s; a loaded 2-core CI machine gets slack
-    out = _run(["session", "--scenario", "open", "--mode", "teleop", "--operator", "scripted",
-                "--time-limit", "40", "--out", str(tmp_path)], timeout=150)
-    assert "session reached: reached the goal" in out, out
     # the planner: 'classic' needs no learned model (models/husky_default.pt may not be shipped)
     out = _run(["session", "--scenario", "open", "--mode", "planner", "--planner", "classic",
                 "--out", str(tmp_path)], timeout=150)
@@ -77,18 +73,17 @@ def test_teleop_planner_shared_sessions_then_compare(tmp_path):
     out = _run(["session", "--scenario", "open", "--mode", "shared", "--planner", "classic",
                 "--takeover", "3:2", "--out", str(tmp_path)], timeout=150)
     # each session is a rosbag2 directory: metadata.yaml beside NAME_0.mcap
-    teleop = glob.glob(str(tmp_path / "open_teleop_scripted_*[0-9]"))
     planner = glob.glob(str(tmp_path / "open_planner_planner_*[0-9]"))
     shared = glob.glob(str(tmp_path / "open_shared_scripted_*[0-9]"))
-    assert len(teleop) == 1 and len(planner) == 1 and len(shared) == 1
+    assert len(planner) == 1 and len(shared) == 1
     report = tmp_path / "report.html"
-    _run(["compare", planner[0], teleop[0], shared[0], "--out", str(report), "--no-model"], timeout=120)
+    _run(["compare", planner[0], shared[0], "--out", str(report), "--no-model"], timeout=120)
     data = read_report_data(str(report))
-    assert [r["mode"] for r in data["sessions"]] == ["planner", "teleop", "shared"]
+    assert [r["mode"] for r in data["sessions"]] == ["planner", "shared"]
     # one take-over window; a starved CI machine may split it (a >0.5 s gap in the operator's
     # 10 Hz commands hands control back), so: at least one, and exactly what the file says
-    assert data["sessions"][2]["metrics"]["interventions"] >= 1
-    for row, path in zip(data["sessions"], (planner[0], teleop[0], shared[0])):
+    assert data["sessions"][1]["metrics"]["interventions"] >= 1
+    for row, path in zip(data["sessions"], (planner[0], shared[0])):
         truth, m = _truth(path), row["metrics"]
         assert m["success"] == truth["success"]
         assert m["time_s"] == pytest.approx(truth["time_s"], abs=1e-6)
@@ -96,10 +91,10 @@ def test_teleop_planner_shared_sessions_then_compare(tmp_path):
         assert m["collisions"] == truth["collisions"] and m["interventions"] == truth["interventions"]
         assert m["min_clearance_m"] == pytest.approx(truth["min_clearance_m"], abs=1e-9)
         assert 0.0 <= m["spl"] <= 1.0 and m["time_stopped_s"] >= 0.0 and m["mean_abs_jerk_mps3"] >= 0.0
-    # the scripted person reaches the goal on the open field, without collisions
+    # the shared session reaches the goal on the open field, without collisions
     person = data["sessions"][1]["metrics"]
     assert person["success"] and person["collisions"] == 0 and person["path_length_m"] < 8.0
-    assert len(data["differences"]) == 2  # planner vs the teleop and the shared session
+    assert len(data["differences"]) == 1  # the planner against the shared session
     d = data["differences"][0]["planner_minus_person"]
     pl = data["sessions"][0]["metrics"]
     assert d["time_s"] == pytest.approx(pl["time_s"] - person["time_s"])
