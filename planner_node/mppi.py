@@ -48,6 +48,14 @@ class MPPIConfig:
     cem_elites: int = param(32, "CEM: elites refitted per iteration.", range=(2, 4096))
     cem_min_std: float = param(0.05, "CEM: floor on the refitted std, as a fraction of sigma.",
                                range=(0.0, 1.0))
+    forward_probes: int = param(5, "Fixed forward candidates in every iteration's samples: probe_speed_mps "
+                                "on arcs spread over +-half the yaw-rate limit, from the command being "
+                                "executed. They keep forward options scored while the plan reverses, so "
+                                "that the dead-end test of critics.prefer_forward (no collision-free "
+                                "sequence gains ground forward) does not only see samples around a "
+                                "reversing plan (0: none).", range=(0, 64))
+    probe_speed_mps: float = param(0.3, "Linear speed of the forward probes (m/s; at most v_max_mps).",
+                                   range=(0.0, 5.0))
     seed: int = param(0, "Seed of the sampler's random generator.", range=(0, 2**31 - 1))
 
     def __post_init__(self):
@@ -134,6 +142,20 @@ class MPPI:
             white = out
         return white * std
 
+    def probes(self, B: int) -> torch.Tensor:
+        """(P, H, 2) the forward probes (cfg.forward_probes, fewer when B leaves no room): a
+        constant forward speed on arcs from -w_max/2 to +w_max/2."""
+        P = min(self.cfg.forward_probes, B - 2)
+        v = min(self.cfg.probe_speed_mps, self.cfg.v_max_mps)
+        if P <= 0 or v <= 0:
+            return torch.zeros(0, self.horizon, 2, device=self.device)
+        w = torch.linspace(-0.5, 0.5, P, device=self.device) * self.cfg.w_max_radps if P > 1 \
+            else torch.zeros(1, device=self.device)
+        out = torch.empty(P, self.horizon, 2, device=self.device)
+        out[..., 0] = v
+        out[..., 1] = w[:, None]
+        return out
+
     def limit(self, actions: torch.Tensor, a0: torch.Tensor) -> torch.Tensor:
         """Clip (B, H, 2) to velocity limits, then to acceleration limits from ``a0`` (2,)."""
         a = torch.maximum(torch.minimum(actions, self.hi), self.lo)
@@ -157,6 +179,8 @@ class MPPI:
             acts = self.mean[None] + self._noise(B, std)                          # (B, H, 2)
             acts[0] = self.mean                                                   # keep the plan
             acts[1] = 0.0                                                         # brake to a stop
+            probes = self.probes(B)
+            acts[2:2 + probes.shape[0]] = probes                                  # forward options
             acts = self.limit(acts, a0)
             roll = rollout_fn(acts)
             costs = cost_fn(acts, roll)                                           # (B,)
