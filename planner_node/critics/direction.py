@@ -8,7 +8,9 @@ PathAngleCritic).
 
 Both are soft costs. When no collision-free sequence gains ground forward (a dead end, with the
 clearance critic before it), prefer_forward is off, so the robot backs out at speed rather than
-creeping back to keep the per-metre charge small. A base that drives both ways (``allow_reverse`` in
+creeping back to keep the per-metre charge small. The sampler's forward probes (``mppi.forward_probes``)
+make that test see forward options even while the plan reverses: without them every sample lies
+around a reversing plan, none gains ground forward, and a free corridor reads as a dead end. A base that drives both ways (``allow_reverse`` in
 the robot file) disables prefer_forward and lets path_angle accept either end of the body.
 """
 from __future__ import annotations

@@ -12,28 +12,37 @@ BARN = Path(__file__).resolve().parents[1] / "data" / "barn"
 ROBOT = "jackal" if "jackal" in ROBOTS else "husky"
 
 
+def _robot_config(**mppi):
+    """PlannerConfig with the robot file's limits, footprint and planner settings, 256 samples."""
+    from world_model_planner.core.robot_config import load_robot, planner_params
+    from world_model_planner.planner_node.mppi import MPPIConfig
+    from world_model_planner.planner_node.navigator import PlannerConfig
+
+    cfg = PlannerConfig(mppi=MPPIConfig(samples=256, horizon=20))
+    for key, value in planner_params(load_robot(ROBOT)).items():
+        section, _, name = key.partition(".")
+        if name and hasattr(getattr(cfg, section, None), name):
+            setattr(getattr(cfg, section), name, value)
+    for name, value in mppi.items():
+        setattr(cfg.mppi, name, value)
+    return cfg
+
+
 @pytest.mark.slow
 def test_classic_planner_drives_barn_world_1(tmp_path):
     import torch
 
     from world_model_planner.app.episode import finalize
     from world_model_planner.app.import_world_cli import import_world
-    from world_model_planner.core.robot_config import load_robot, planner_params
     from world_model_planner.core.sensor_check import ScanGeometry
-    from world_model_planner.planner_node.mppi import MPPIConfig
-    from world_model_planner.planner_node.navigator import PlannerConfig, make_navigator
+    from world_model_planner.planner_node.navigator import make_navigator
     from world_model_planner.sim.scenario import load_scenario
     from world_model_planner.sim.world import SimWorld
 
     torch.set_num_threads(1)
     out, _ = import_world(BARN / "world_1.world.gz", tmp_path / "w1.yaml", robot=ROBOT, barn=True)
     sc = load_scenario(out)
-    cfg = PlannerConfig(mppi=MPPIConfig(samples=256, horizon=20))
-    for key, value in planner_params(load_robot(ROBOT)).items():      # the robot's limits
-        section, _, name = key.partition(".")
-        if name and hasattr(getattr(cfg, section, None), name):
-            setattr(getattr(cfg, section), name, value)
-    nav = make_navigator("classic", None, cfg, "cpu")
+    nav = make_navigator("classic", None, _robot_config(), "cpu")
     with SimWorld(sc, seed=0) as w:
         lc = w.lidar_cfg                                             # the robot's own lidar
         geom = ScanGeometry(lc.angle_min, lc.angle_increment, lc.range_min_m, lc.range_max_m, lc.beams)
@@ -50,3 +59,58 @@ def test_classic_planner_drives_barn_world_1(tmp_path):
     t_opt = sc.barn.reference_length_m / 2.0
     assert rec["barn_score"] == pytest.approx(t_opt / min(max(t, 2 * t_opt), 8 * t_opt), abs=1e-3)
     assert rec["barn_score"] > 0.2
+
+
+@pytest.mark.skipif(ROBOT != "jackal", reason="the case is the Jackal's (its footprint and 270 deg lidar)")
+def test_a_robot_backing_up_at_speed_turns_and_drives_forward(tmp_path):
+    """BARN world 236, in its open north corridor, the robot facing away from the goal and backing
+    towards it at 0.9 m/s (where a run through the node processes found itself after a hesitation).
+    Every sample lay around the reversing plan, none gained ground forward, so prefer_forward's
+    dead-end rule took the corridor for a dead end and the robot backed 6 m to the goal. The
+    forward probes (mppi.forward_probes) see the free way ahead: it brakes, turns and drives
+    forward. Without them (forward_probes=0) the same start reverses the whole way."""
+    import dataclasses
+    import math
+
+    import torch
+
+    from world_model_planner.app.import_world_cli import import_world
+    from world_model_planner.core import metrics
+    from world_model_planner.core.sensor_check import ScanGeometry
+    from world_model_planner.planner_node.navigator import make_navigator
+    from world_model_planner.sim.scenario import load_scenario
+    from world_model_planner.sim.world import SimWorld
+
+    torch.set_num_threads(1)
+    out, _ = import_world(BARN / "world_236.world.gz", tmp_path / "w236.yaml", robot=ROBOT, barn=True)
+    sc = load_scenario(out)
+    sc = dataclasses.replace(sc, start=dataclasses.replace(sc.start, x=1.13, y=-0.88, yaw=math.radians(-74.0)))
+
+    def drive(**mppi):
+        torch.manual_seed(0)
+        nav = make_navigator("classic", None, _robot_config(**mppi), "cpu")
+        with SimWorld(sc, seed=0) as w:
+            lc = w.lidar_cfg                                 # 270 deg: nothing seen behind
+            geom = ScanGeometry(lc.angle_min, lc.angle_increment, lc.range_min_m, lc.range_max_m, lc.beams)
+            nav.set_goal(sc.goal.x, sc.goal.y, tolerance=0.8 * sc.goal.tolerance)
+            t, traj = 0.0, []
+            while t < 15.0 and not w.goal_reached() and w.collision_count == 0:
+                cmd = nav.step(w.pose(), w.velocity(), w.scan(), t, geom=geom)
+                v, om = cmd.v, cmd.w
+                if t < 0.5:                                  # backing up at speed, the plan too
+                    back = torch.zeros_like(nav.mppi.mean)
+                    back[:, 0] = -0.9
+                    nav.mppi.mean = back
+                    v, om = -0.9, 0.0
+                w.step(v, om, 0.1)
+                t += 0.1
+                if t > 0.5:
+                    traj.append([t, *map(float, w.true_pose())])
+            return w.goal_reached(), w.collision_count, t, metrics.reverse_distance_m(traj), traj
+
+    reached, collisions, t, reverse_m, traj = drive()
+    assert reached and collisions == 0, (t, traj[-1])
+    assert reverse_m < 1.5, reverse_m                       # braking from 0.9 m/s, then turning
+    assert metrics.reverse_distance_m(traj[-20:]) < 0.05    # the last 2 s forward
+    reached, _, _, reverse_m, _ = drive(forward_probes=0)
+    assert reached and reverse_m > 3.0, reverse_m           # the case still shows the failure

@@ -59,6 +59,32 @@ def test_limits_hold_on_every_sample():
     assert steps[..., 1].max() <= cfg.accel_w_radps2 * 0.1 + 1e-5
 
 
+def test_forward_probes_are_scored_while_the_plan_reverses():
+    """Every iteration carries forward_probes fixed forward arcs (probe_speed_mps, yaw rates over
+    +-w_max/2), accel-limited from a0 like every sample: scored even when the plan reverses."""
+    cfg = MPPIConfig(samples=16, horizon=20, forward_probes=5, probe_speed_mps=0.3, v_min_mps=-1.0,
+                     accel_v_mps2=2.0, w_max_radps=2.0)
+    mppi = MPPI(cfg, dt_s=0.1)
+    mppi.mean = torch.tensor([-0.9, 0.0]).expand(20, 2).clone()
+    seen = {}
+
+    def rollout_fn(a):
+        return Rollout(torch.zeros(a.shape[0], 20, 3), None)
+
+    def cost_fn(a, roll):
+        seen.setdefault("acts", a.clone())
+        return torch.zeros(a.shape[0])
+
+    mppi.plan(rollout_fn, cost_fn, a0=torch.tensor([-0.9, 0.0]))
+    probes = seen["acts"][2:7]
+    assert torch.allclose(probes[:, -1, 0], torch.full((5,), 0.3))          # up to the probe speed
+    assert torch.allclose(probes[:, -1, 1], torch.linspace(-1.0, 1.0, 5))   # arcs over +-w_max/2
+    assert (probes[..., 0].sum(1) * 0.1 > 0.05).all()                       # each gains ground forward
+    assert (seen["acts"][7:, :, 0].sum(1) * 0.1 < 0.05).all()               # no random sample does
+    assert MPPI(MPPIConfig(samples=8, horizon=H), 0.1).probes(4).shape == (2, H, 2)   # 4 samples: room for 2
+    assert MPPI(MPPIConfig(samples=16, horizon=H, forward_probes=0), 0.1).probes(16).shape[0] == 0
+
+
 def test_warm_start_shift_interpolates():
     mppi = MPPI(MPPIConfig(samples=8, horizon=4), dt_s=0.1)
     mppi.mean = torch.tensor([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0], [3.0, 0.0]])
