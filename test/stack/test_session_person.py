@@ -65,8 +65,16 @@ class Person:
         """No traceback on stderr, in the terminal output, or in any node's log."""
         assert "Traceback" not in self.stderr() and "Traceback" not in self.output(), self.stderr()
         for log in glob.glob(str(self.out / "logs" / "**" / "*.log"), recursive=True):
-            text = Path(log).read_text(errors="replace")
+            text = RCLPY_TASK_DEL.sub("", Path(log).read_text(errors="replace"))
             assert "Traceback" not in text and "RCLError" not in text, f"{log}:\n{text[-3000:]}"
+
+
+# Jazzy's rclpy (rclpy/task.py, Future.__del__) can print this when the garbage collector meets a
+# Task whose construction was cut short as a node shuts down: rclpy's own, ignored by Python, and
+# not a fault of the node; any other traceback still fails
+RCLPY_TASK_DEL = re.compile(r"Exception ignored in: <function Future\.__del__ at 0x[0-9a-f]+>\n"
+                            r"Traceback \(most recent call last\):\n(?:  .*\n)*?"
+                            r"AttributeError: 'Task' object has no attribute '_exception'\n?")
 
 
 def sim_time(screen: str) -> float:
