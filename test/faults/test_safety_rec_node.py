@@ -49,7 +49,10 @@ def test_invalid_scans_and_future_stamps_are_recorded_and_flagged(probe, node_en
     from sensor_msgs.msg import LaserScan
 
     out = tmp_path / "flag.mcap"
-    rec = NodeProcess.executable("session_recorder", record_ros_args(out, "open", 0, "eve", "teleop")[1:],
+    # /scan and /odom subscribed reliably here (robots publish them best-effort, and the recorder
+    # follows by default): the counts below are exact only if nothing is dropped on the way
+    rec = NodeProcess.executable("session_recorder", [*record_ros_args(out, "open", 0, "eve", "teleop")[1:],
+                                                      "-p", "best_effort_topics:=['/clock']"],
                                  node_env, tmp_path)
     try:
         odom = probe.node.create_publisher(Odometry, "/odom", 10)
