@@ -8,7 +8,9 @@ The sampler knows nothing about robots or models: it is handed
 and returns the updated mean action sequence. A test can pass an analytic model and check the
 known optimum. Samples are time-correlated (AR(1) "colored" noise, the control smoothing),
 clipped to velocity limits and then to acceleration limits step by step, so every evaluated
-sequence is one the robot can execute. Warm start: the previous mean, shifted by the time
+sequence is one the robot can execute. Besides the noisy samples, each iteration scores the plan
+itself, a brake to a stop and ``forward_probes`` fixed forward arcs (so forward options are seen
+even while the plan reverses). Warm start: the previous mean, shifted by the time
 elapsed since the last tick (fractional shifts interpolate). ``resize(samples, horizon)`` changes
 the budget between ticks (the adaptive budget, planner_node.budget): a shorter horizon keeps the
 head of the warm start, a longer one extends it with its last action.
