@@ -9,14 +9,13 @@ import time
 
 import pytest
 from world_model_planner.testing.processes import NodeProcess
-from world_model_planner.testing.sensors import publish_goal, stamp
+from world_model_planner.testing.sensors import publish_goal, stamp, transition
 
 pytest.importorskip("rclpy")
 
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from geometry_msgs.msg import PoseStamped, TwistStamped  # noqa: E402
 from lifecycle_msgs.msg import Transition  # noqa: E402
-from lifecycle_msgs.srv import ChangeState  # noqa: E402
 from nav_msgs.msg import Odometry  # noqa: E402
 from sensor_msgs.msg import LaserScan  # noqa: E402
 
@@ -48,9 +47,8 @@ def _feed(probe, stop: threading.Event):
         time.sleep(0.05)
 
 
-def _change(probe, tid):
-    return probe.call(ChangeState, "/planner_node/change_state",
-                      ChangeState.Request(transition=Transition(id=tid)), timeout=30.0)
+def _change(probe, tid) -> bool:
+    return transition(probe, "planner_node", tid)
 
 
 @pytest.mark.slow
@@ -62,7 +60,7 @@ def test_classic_id_plans_with_the_shipped_fit(node_env, probe, tmp_path):
         probe.subscribe("/cmd_vel_nav", TwistStamped)
         probe.subscribe("/diagnostics", DiagnosticArray)
         for tid in (Transition.TRANSITION_CONFIGURE, Transition.TRANSITION_ACTIVATE):
-            assert _change(probe, tid).success, proc.log()
+            assert _change(probe, tid), proc.log()
         feeder.start()
         goal_pub = probe.node.create_publisher(PoseStamped, "/goal_pose", 10)
         probe.wait_for_subscribers(goal_pub)
@@ -83,7 +81,7 @@ def test_bad_sysid_file_fails_configure_naming_it(node_env, probe, tmp_path):
     bad.write_text('{"format": "world_model_planner.sysid", "version": 1, "dt_s": -1}')
     proc = NodeProcess.executable("planner_node", [*FAST, "-p", f"sysid_path:={bad}"], node_env, tmp_path)
     try:
-        assert not _change(probe, Transition.TRANSITION_CONFIGURE).success
+        assert not _change(probe, Transition.TRANSITION_CONFIGURE)
         probe_log = proc.log()
         assert "broken_fit.json" in probe_log and "dt_s" in probe_log, probe_log
         assert proc.alive() and "Traceback" not in probe_log, probe_log

@@ -8,14 +8,13 @@ import time
 
 import pytest
 from world_model_planner.testing.processes import NodeProcess
-from world_model_planner.testing.sensors import publish_goal, stamp
+from world_model_planner.testing.sensors import publish_goal, stamp, transition
 
 pytest.importorskip("rclpy")
 
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from geometry_msgs.msg import PoseStamped, TwistStamped  # noqa: E402
 from lifecycle_msgs.msg import Transition  # noqa: E402
-from lifecycle_msgs.srv import ChangeState  # noqa: E402
 from nav_msgs.msg import Odometry, Path  # noqa: E402
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import LaserScan  # noqa: E402
@@ -86,9 +85,7 @@ def test_lifecycle_goal_in_commands_out_stamped_with_odom(node_env, probe, tmp_p
         probe.subscribe("/diagnostics", DiagnosticArray)
         probe.subscribe("/plan", Path)
         for tid in (Transition.TRANSITION_CONFIGURE, Transition.TRANSITION_ACTIVATE):
-            res = probe.call(ChangeState, "/planner_node/change_state",
-                             ChangeState.Request(transition=Transition(id=tid)), timeout=30.0)
-            assert res.success, proc.log()
+            assert transition(probe, "planner_node", tid), proc.log()
         robot.start()
         goal_pub = probe.node.create_publisher(PoseStamped, "/goal_pose", 10)
         probe.wait_for_subscribers(goal_pub)

@@ -141,11 +141,9 @@ def _start(node_env, tmp_path, **params) -> NodeProcess:
 
 
 def _transition(probe, transition_id: int) -> bool:
-    from lifecycle_msgs.msg import Transition
-    from lifecycle_msgs.srv import ChangeState
+    from world_model_planner.testing.sensors import transition
 
-    req = ChangeState.Request(transition=Transition(id=transition_id))
-    return probe.call(ChangeState, "/world_model_node/change_state", req).success
+    return transition(probe, "world_model_node", transition_id)
 
 
 class Driver:
