@@ -251,3 +251,20 @@ def test_shared_mode_person_gate_interventions_and_q(tmp_path, node_env):
         person.assert_clean()
     finally:
         person.close()
+
+
+def test_sigint_at_the_gate_ends_cleanly_and_stops_every_node(tmp_path, node_env):
+    """Ctrl-C at the start gate (the stack up, nothing driven yet): the session says so, and no
+    node of its stack is left running."""
+    person = Person(tmp_path, node_env)
+    try:
+        person.wait_screen("press any key to start", timeout=120)
+        nodes = _children(person.p.proc.pid)
+        person.p.proc.send_signal(signal.SIGINT)
+        rc = person.end()
+        assert "session interrupted" in person.output() + person.stderr(), person.output()[-2000:]
+        assert rc in (0, 130), (rc, person.stderr())
+        person.assert_clean()
+        assert len(nodes) >= 3 and not [n for n in nodes if _running(n)], nodes
+    finally:
+        person.close()
