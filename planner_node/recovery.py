@@ -17,8 +17,11 @@ A recovery that cannot run (rear not known free, no room to turn, no global path
 as ``skipped`` and the next one runs at once. A recovery is ``resolved`` when progress resumes
 before the next stall (the remaining path gets shorter than it was before the stall: regaining
 the ground a backup gave up does not count; a new, longer route is measured from its own length,
-once per recovery), ``failed`` when the next stall comes first. Progress restarts the sequence
-at ``clear``. After ``max_attempts`` recoveries for one goal the navigator gives up: state
+once per recovery), ``failed`` when the next stall comes first. After progress the next stall
+starts the sequence again at ``clear``, unless it comes within ``stall_site_m`` of the last
+stall: then the recovery that seemed to resolve it did not, and the sequence goes on where it
+stopped (a robot that stalls again and again at one narrow gap reaches ``replan`` instead of
+turning in circles through clear, backup and rotate until its attempts run out). After ``max_attempts`` recoveries for one goal the navigator gives up: state
 ``failed`` with the reason. A robot slower than ``progress_min_m`` per ``stall_time_s`` that
 keeps closing in (deep mud, a heavy load uphill) is creeping, not stuck: while its straight
 distance to the goal keeps reaching new lows by ``creep_min_m`` within ``stall_time_s``, no stall
@@ -63,6 +66,9 @@ class RecoveryConfig:
     detour_cost: float = param(20.0, "Extra cost per cell near the penalised route.", range=(0.0, 1e6))
     max_attempts: int = param(8, "Recoveries for one goal before giving up (state failed).",
                               range=(1, 100))
+    stall_site_m: float = param(1.0, "A stall within this distance of the last one continues the sequence where "
+                                "it stopped instead of starting again at clear (m); 0 = always start again.",
+                                range=(0.0, 100.0))
     creep_min_m: float = param(0.05, "Slow progress: the straight distance to the goal reaches a new low by "
                                "at least this much within stall_time_s: creeping, not stuck (m); 0 = off.",
                                range=(0.0, 10.0))
@@ -97,6 +103,8 @@ class Recovery:
         self._since: float | None = None
         self._next = 0
         self._attempts = 0
+        self._again = False                  # progress since the last stall: start the sequence again
+        self._site = None                    # where the last stall was declared
         self._mark = None                    # where the robot was when progress was last measured
         self._creep = (math.inf, None)       # (least straight distance to the goal, when reached)
         self._rebase = True
@@ -147,7 +155,7 @@ class Recovery:
             self._creep = (math.inf if direct is None else direct, t_s)
             if self.pending is not None:
                 self.pending.outcome = "resolved"
-            self._next = 0
+            self._again = True
             return None
         if direct is not None and direct <= self._creep[0] - c.creep_min_m:
             self._creep = (direct, t_s)                      # closing in, slowly
@@ -162,6 +170,12 @@ class Recovery:
             self.pending.outcome = "failed"
         if self._attempts >= c.max_attempts:
             return "failed"
+        if self._again:
+            self._again = False
+            if not (c.stall_site_m > 0 and xy is not None and self._site is not None
+                    and math.hypot(xy[0] - self._site[0], xy[1] - self._site[1]) <= c.stall_site_m):
+                self._next = 0               # somewhere else (or unknown): from the start
+        self._site = xy
         return self._start(t_s)
 
     def _start(self, t_s: float) -> str:

@@ -191,6 +191,29 @@ def test_recovery_sequence_skip_resolve_and_give_up():
     assert r2.progress(2.0, 11.7) == "clear"
 
 
+def test_a_stall_again_at_the_same_place_goes_on_with_the_sequence():
+    """Progress resets the sequence only for a stall somewhere else: a robot that stalls again
+    within stall_site_m of the last stall (a rotate that seemed to resolve it, then the same
+    narrow gap) gets the next recovery, and reaches replan; a stall elsewhere starts at clear."""
+    def stall_twice(second_xy, **cfg):
+        r = Recovery(RecoveryConfig(stall_time_s=1.0, progress_min_m=0.2, **cfg))
+        here = (0.0, 0.0)
+        assert r.progress(0.0, 10.0, here) is None and r.progress(1.0, 10.0, here) == "clear"
+        assert r.progress(2.0, 10.0, here) == "backup"
+        assert r.skip(2.0) == "rotate"
+        moved = (0.3, 0.0)                                   # the rotate "resolves": 0.3 m on, path shorter
+        assert r.progress(2.5, 9.7, moved) is None and r.log[-1].outcome == "resolved"
+        return r, r.progress(4.0, 9.7, second_xy)            # no progress since: the next stall
+    r, kind = stall_twice((0.4, 0.1))
+    assert kind == "replan" and [e.kind for e in r.log] == ["clear", "backup", "rotate", "replan"]
+    r, kind = stall_twice((2.5, 0.0))                         # 2.5 m from the last stall: a new place
+    assert kind == "clear"
+    r, kind = stall_twice((0.4, 0.1), stall_site_m=0.0)       # the rule off: always from the start
+    assert kind == "clear"
+    r, kind = stall_twice(None)                               # position unknown: from the start
+    assert kind == "clear"
+
+
 def test_slow_but_progressing_robot_is_not_stalled():
     """A robot that keeps closing in at 0.04 m/s (deep mud, a heavy load uphill: slower than
     progress_min_m per stall_time_s) is creeping, not stuck: no recovery, never failed. Without
