@@ -39,7 +39,7 @@ from world_model_planner.world_model_node.history import HistoryBuffer
 from world_model_planner.planner_node.goals import Goal
 from world_model_planner.planner_node.goal_image import CameraPlanConfig
 from world_model_planner.planner_node.mppi import MPPI, MPPIConfig
-from world_model_planner.planner_node.recovery import Recovery, RecoveryConfig
+from world_model_planner.planner_node.recovery import Recovery, RecoveryConfig, pursuit_poses
 from world_model_planner.planner_node.subgoal import SubgoalConfig, SubgoalPlanner
 from world_model_planner.planner_node.tracking import TrackerConfig
 
@@ -339,6 +339,23 @@ class Navigator:
         pts = np.stack([np.interp(s, arc, rest[:, 0]), np.interp(s, arc, rest[:, 1])], -1)
         return torch.as_tensor(pts, dtype=torch.float32, device=dev)
 
+    def route_blocked(self, pose, path: np.ndarray) -> bool:
+        """True when the global path ahead is closed to the footprint: driven by pure pursuit at
+        probe_speed_mps over the planning horizon (ideal kinematics), the footprint with its
+        padding meets the latest scan. Re-sensing cannot open that way; another route can."""
+        if self._field is None or len(path) < 2:
+            return False
+        local = self._local_path(path, np.asarray(pose, dtype=np.float64), "cpu")
+        if local is None or len(local) < 2:
+            return False
+        m = self.cfg.mppi
+        speed = min(m.probe_speed_mps if m.probe_speed_mps > 0 else 0.3, m.v_max_mps)
+        poses = pursuit_poses(local.numpy(), pose, speed, self.mppi.horizon, self.model.dt_s,
+                              self.cfg.recovery.route_lookahead_m, m.w_max_radps)
+        d = self.critics.footprint_distance(torch.as_tensor(poses, dtype=torch.float32, device=self.device),
+                                            self._field)
+        return bool((d < 0).any())
+
     def step(self, pose, vel, scan, t_s: float, scan_pose=None, new_scan: bool = True,
              geom: ScanGeometry | None = None, image=None) -> Command:
         """One tick. pose (3,) odom; vel (2,) body; scan (N,) m (inf = no return, nan = invalid);
@@ -607,6 +624,8 @@ class Navigator:
                 return self._recovering(vw, f"recovery {r.action}")
             self._restart_plan(vel)
         kind = r.progress(t_s, self.remaining_m(pose, path), pose[:2], float(np.linalg.norm(self.goal - pose[:2])))
+        if kind in ("clear", "backup", "rotate") and r.cfg.replan_when_blocked and self.route_blocked(pose, path):
+            kind = r.replan_first(t_s) or kind                         # the way itself is too narrow
         while kind is not None:
             if kind == "failed":
                 n = r.counts()

@@ -14,7 +14,12 @@ shortens the path, the robot standing still, is not progress). When there has be
              way around (another homotopy) is preferred for ``detour_s``
 
 A recovery that cannot run (rear not known free, no room to turn, no global path) is recorded
-as ``skipped`` and the next one runs at once. A recovery is ``resolved`` when progress resumes
+as ``skipped`` and the next one runs at once. Where the global path ahead is closed to the padded
+footprint by the latest scan (``replan_when_blocked``; the navigator drives the path by pure
+pursuit over the horizon and checks it: a gap the global grid let through that the footprint
+does not), clear, backup and rotate cannot open it: they are skipped, without using up
+attempts, and replan runs at once; once per stall site, so that where replan finds no other way
+the usual sequence follows. A recovery is ``resolved`` when progress resumes
 before the next stall (the remaining path gets shorter than it was before the stall: regaining
 the ground a backup gave up does not count; a new, longer route is measured from its own length,
 once per recovery), ``failed`` when the next stall comes first. After progress the next stall
@@ -37,6 +42,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+import numpy as np
 
 from world_model_planner.core.params import param, validate
 
@@ -69,6 +76,13 @@ class RecoveryConfig:
     stall_site_m: float = param(1.0, "A stall within this distance of the last one continues the sequence where "
                                 "it stopped instead of starting again at clear (m); 0 = always start again.",
                                 range=(0.0, 100.0))
+    replan_when_blocked: bool = param(True, "At a stall where the global path ahead is closed to the padded "
+                                      "footprint by the latest scan (pure pursuit of it over the horizon meets "
+                                      "an obstacle), go straight to replan: clear, backup and rotate are "
+                                      "recorded as skipped, since re-sensing cannot widen a gap. Once per "
+                                      "stall site; a further stall there runs the usual sequence.")
+    route_lookahead_m: float = param(0.5, "Look-ahead distance of the pure pursuit that checks the global "
+                                     "path for replan_when_blocked (m).", range=(0.05, 10.0))
     creep_min_m: float = param(0.05, "Slow progress: the straight distance to the goal reaches a new low by "
                                "at least this much within stall_time_s: creeping, not stuck (m); 0 = off.",
                                range=(0.0, 10.0))
@@ -105,6 +119,7 @@ class Recovery:
         self._attempts = 0
         self._again = False                  # progress since the last stall: start the sequence again
         self._site = None                    # where the last stall was declared
+        self._shortcut = None                # where replan_first last went straight to replan
         self._mark = None                    # where the robot was when progress was last measured
         self._creep = (math.inf, None)       # (least straight distance to the goal, when reached)
         self._rebase = True
@@ -187,11 +202,32 @@ class Recovery:
         self._since = t_s                    # the next stall is timed from here; progress still means
         return kind                          # beating the best before the stall (not regaining a backup)
 
-    def skip(self, t_s: float) -> str:
+    def replan_first(self, t_s: float) -> str | None:
+        """The stall just declared is at a route closed to the footprint: skip clear, backup and
+        rotate (uncounted) and answer the recovery to run instead (replan, or 'failed'); None
+        where this was done already at this stall site (within stall_site_m; once per goal where
+        positions are unknown): then the sequence runs as usual."""
+        ev = self.pending
+        if ev is None or ev.kind not in ("clear", "backup", "rotate"):
+            return None
+        site, done = self._site, self._shortcut
+        if done is not None and (site is None or done == "unknown" or
+                                 math.hypot(site[0] - done[0], site[1] - done[1]) <= self.cfg.stall_site_m):
+            return None
+        self._shortcut = site if site is not None else "unknown"
+        kind = ev.kind
+        while kind in ("clear", "backup", "rotate"):
+            kind = self.skip(t_s, counted=False)
+        return kind
+
+    def skip(self, t_s: float, counted: bool = True) -> str:
         """The recovery just started cannot run: record it as skipped and start the next one
-        (or answer 'failed' when the attempts are used up)."""
+        (or answer 'failed' when the attempts are used up). ``counted=False``: it was passed
+        over by choice (replan_when_blocked), and does not use up an attempt."""
         if self.pending is not None:
             self.pending.outcome = "skipped"
+            if not counted:
+                self._attempts -= 1
         self.action = None
         if self._attempts >= self.cfg.max_attempts:
             return "failed"
@@ -231,6 +267,42 @@ class Recovery:
         if self.action is not None:
             self._since = t_s
         self.action, self._action = None, {}
+
+
+def pursuit_poses(path_xy, pose, speed: float, horizon: int, dt_s: float, lookahead_m: float,
+                  w_max_radps: float) -> np.ndarray:
+    """(horizon, 3) poses of a robot that follows ``path_xy`` (P, 2) from ``pose`` (x, y, yaw)
+    at ``speed``: pure pursuit of the point ``lookahead_m`` ahead on the path, on ideal unicycle
+    kinematics, turning in place first where that point lies more than 1 rad off the heading and
+    stopping at the path's end. What replan_when_blocked checks the footprint along."""
+    pts = np.asarray(path_xy, dtype=np.float64).reshape(-1, 2)
+    x, y, th = (float(v) for v in pose[:3])
+    out = np.tile([x, y, th], (horizon, 1))
+    if len(pts) < 2:
+        return out
+    spacing = max(1e-3, float(np.median(np.hypot(*np.diff(pts, axis=0).T))))
+    window = int(2.0 * lookahead_m / spacing) + 2      # the nearest point is sought this far on
+    i = 0
+    for k in range(horizon):
+        near = pts[i:i + window]
+        i += int(np.argmin(np.hypot(near[:, 0] - x, near[:, 1] - y)))
+        d = np.hypot(pts[i:, 0] - x, pts[i:, 1] - y)
+        ahead = np.nonzero(d >= lookahead_m)[0]
+        j = i + (int(ahead[0]) if len(ahead) else len(d) - 1)
+        dist = float(d[j - i])
+        if not len(ahead) and dist < 0.05:
+            v, w = 0.0, 0.0                                  # at the path's end
+        else:
+            alpha = math.remainder(math.atan2(pts[j, 1] - y, pts[j, 0] - x) - th, 2 * math.pi)
+            if abs(alpha) > 1.0:
+                v, w = 0.0, math.copysign(min(w_max_radps, 2.0 * abs(alpha)), alpha)
+            else:
+                v = float(speed) if len(ahead) else min(float(speed), dist / dt_s)
+                w = max(-w_max_radps, min(w_max_radps, 2.0 * v * math.sin(alpha) / max(dist, 1e-3)))
+        mid = th + 0.5 * w * dt_s
+        x, y, th = x + v * math.cos(mid) * dt_s, y + v * math.sin(mid) * dt_s, th + w * dt_s
+        out[k] = (x, y, th)
+    return out
 
 
 def _moved(mark, xy, dist_m: float) -> bool:

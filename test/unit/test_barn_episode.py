@@ -114,3 +114,50 @@ def test_a_robot_backing_up_at_speed_turns_and_drives_forward(tmp_path):
     assert metrics.reverse_distance_m(traj[-20:]) < 0.05    # the last 2 s forward
     reached, _, _, reverse_m, _ = drive(forward_probes=0)
     assert reached and reverse_m > 3.0, reverse_m           # the case still shows the failure
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(ROBOT != "jackal", reason="the case is the Jackal's (its footprint and padding)")
+def test_a_gap_too_narrow_for_the_footprint_is_replanned_at_the_first_stall(tmp_path):
+    """BARN world 245: the global path (0.1 m grid, inflation 0.28 m) runs through a 0.6 m gap
+    between two clusters of cylinders that the 0.43 m Jackal with its 0.05 m footprint padding
+    does not pass on the real geometry. The robot stops at the gap; clear, backup and rotate
+    cannot widen it, so at the first stall the route check (pure pursuit of the path meets an
+    obstacle) goes straight to replan, which finds the way round. Without the check the first
+    stall runs clear, and no replan comes within 10 s of the one the check started."""
+    import torch
+
+    from world_model_planner.app.import_world_cli import import_world
+    from world_model_planner.core.sensor_check import ScanGeometry
+    from world_model_planner.planner_node.navigator import make_navigator
+    from world_model_planner.sim.scenario import load_scenario
+    from world_model_planner.sim.world import SimWorld
+
+    torch.set_num_threads(1)
+    out, _ = import_world(BARN / "world_245.world.gz", tmp_path / "w245.yaml", robot=ROBOT, barn=True)
+    sc = load_scenario(out)
+
+    def drive(limit_s, **recovery):
+        cfg = _robot_config()
+        for name, value in recovery.items():
+            setattr(cfg.recovery, name, value)
+        nav = make_navigator("classic", None, cfg, "cpu")
+        with SimWorld(sc, seed=0) as w:
+            lc = w.lidar_cfg
+            geom = ScanGeometry(lc.angle_min, lc.angle_increment, lc.range_min_m, lc.range_max_m, lc.beams)
+            nav.set_goal(sc.goal.x, sc.goal.y, tolerance=0.8 * sc.goal.tolerance)
+            t = 0.0
+            while t < limit_s and not w.goal_reached() and w.collision_count == 0:
+                cmd = nav.step(w.pose(), w.velocity(), w.scan(), t, geom=geom)
+                w.step(cmd.v, cmd.w, 0.1)
+                t += 0.1
+            return w.goal_reached(), w.collision_count, t, [e.as_dict() for e in nav.recovery.log]
+
+    reached, collisions, t, log = drive(35.0)
+    assert reached and collisions == 0, (t, log)
+    assert [(e["kind"], e["outcome"]) for e in log[:4]] == [
+        ("clear", "skipped"), ("backup", "skipped"), ("rotate", "skipped"), ("replan", "resolved")], log
+    assert len({e["t"] for e in log[:4]}) == 1                # all at the one stall
+    _, _, t_old, log_old = drive(t + 0.05, replan_when_blocked=False)
+    assert log_old and log_old[0]["kind"] == "clear" and log_old[0]["outcome"] != "skipped", log_old
+    assert not any(e["kind"] == "replan" and e["t"] <= log[3]["t"] + 10.0 for e in log_old), log_old

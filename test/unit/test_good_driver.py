@@ -21,7 +21,7 @@ from world_model_planner.planner_node.critics import CostContext, Critics, Criti
 from world_model_planner.planner_node.dynamics import UnicycleModel
 from world_model_planner.planner_node.mppi import MPPIConfig
 from world_model_planner.planner_node.navigator import Navigator, PlannerConfig
-from world_model_planner.planner_node.recovery import Recovery, RecoveryConfig, format_log, parse_log
+from world_model_planner.planner_node.recovery import Recovery, RecoveryConfig, format_log, parse_log, pursuit_poses
 from world_model_planner.planner_node.subgoal import SubgoalConfig, SubgoalPlanner
 from world_model_planner.sim.scenario import parse_scenario
 from world_model_planner.sim.world import SimWorld
@@ -151,7 +151,11 @@ def test_blocked_corridor_that_opens_fires_recovery_and_reaches_the_goal():
     assert run["reached"] and run["collisions"] == 0
     log = [e.as_dict() for e in run["nav"].recovery.log]
     fired = [e for e in log if e["outcome"] != "skipped"]
-    assert fired and fired[0]["kind"] == "clear" and 5.0 < fired[0]["t"] < 15.0, log
+    # the box closes the corridor in the latest scan: re-sensing cannot open it, so the first
+    # stall goes straight to replan (recovery.replan_when_blocked)
+    assert fired and fired[0]["kind"] == "replan" and 5.0 < fired[0]["t"] < 15.0, log
+    assert [e["kind"] for e in log[:3]] == ["clear", "backup", "rotate"]
+    assert {e["outcome"] for e in log[:3]} == {"skipped"} and {e["t"] for e in log[:4]} == {fired[0]["t"]}
     assert log[-1]["outcome"] == "resolved", log
     if any(e["kind"] in ("backup", "rotate") for e in fired):     # a driven recovery shows as a state
         assert "recovering" in run["states"]                      # ('clear' is over in one tick)
@@ -162,9 +166,12 @@ def test_blocked_corridor_that_opens_fires_recovery_and_reaches_the_goal():
 def test_corridor_blocked_for_good_ends_failed_with_reason():
     run = _drive(_blocked_corridor(), _cfg(stall_time_s=2.0, max_attempts=4, action_timeout_s=3.0), 60.0)
     assert not run["reached"] and run["collisions"] == 0
-    assert run["states"][-1] == "failed" and "no progress" in run["reason"] and "4 recoveries" in run["reason"]
-    kinds = [e.kind for e in run["nav"].recovery.log]
-    assert kinds == ["clear", "backup", "rotate", "replan"], kinds
+    assert run["states"][-1] == "failed" and "no progress" in run["reason"] and "(4 run, 3 skipped)" in run["reason"]
+    log = [(e.kind, e.outcome) for e in run["nav"].recovery.log]
+    # the first stall goes straight to replan (the box closes the corridor in the scan); there is
+    # no other way, the next stall comes at the same place and the sequence goes on from clear
+    assert [k for k, _ in log] == ["clear", "backup", "rotate", "replan", "clear", "backup", "rotate"], log
+    assert [o for _, o in log[:3]] == ["skipped"] * 3 and "skipped" not in [o for _, o in log[3:]], log
     nav = run["nav"]
     assert nav.step(nav._pose, [0, 0], np.full(180, np.inf), 99.0).state == "failed"   # holds until a new goal
     assert nav.set_goal(-4.0, 0.0)[0] and nav.state == "planning"
@@ -212,6 +219,25 @@ def test_a_stall_again_at_the_same_place_goes_on_with_the_sequence():
     assert kind == "clear"
     r, kind = stall_twice(None)                               # position unknown: from the start
     assert kind == "clear"
+
+
+def test_pursuit_of_the_global_path():
+    """The route check's pure pursuit: along a straight path at the given speed, round a corner
+    onto the next leg, turning in place first where the path starts behind the robot, and
+    stopping at the path's end."""
+    line = np.stack([np.arange(0.0, 5.01, 0.1), np.zeros(51)], -1)
+    poses = pursuit_poses(line, (0.0, 0.0, 0.0), 0.5, 20, 0.1, 0.5, 2.0)
+    assert poses.shape == (20, 3)
+    assert poses[-1, 0] == pytest.approx(1.0, abs=1e-6) and np.abs(poses[:, 1:]).max() < 1e-9
+    corner = np.concatenate([line[:11], np.stack([np.full(30, 1.0), np.arange(0.1, 3.01, 0.1)], -1)])
+    poses = pursuit_poses(corner, (0.0, 0.0, 0.0), 0.5, 40, 0.1, 0.5, 2.0)
+    assert abs(poses[-1, 0] - 1.0) < 0.15 and poses[-1, 1] > 1.0       # on the second leg, going up
+    assert abs(math.remainder(poses[-1, 2] - math.pi / 2, 2 * math.pi)) < 0.3
+    behind = pursuit_poses(line[::-1], (5.5, 0.0, 0.0), 0.5, 20, 0.1, 0.5, 2.0)
+    assert np.hypot(*(behind[3, :2] - [5.5, 0.0])) < 1e-9               # turns in place first
+    assert abs(math.remainder(behind[-1, 2] - math.pi, 2 * math.pi)) < 0.3 and behind[-1, 0] < 5.3
+    short = pursuit_poses(line[:6], (0.0, 0.0, 0.0), 0.5, 30, 0.1, 0.5, 2.0)
+    assert short[-1, 0] == pytest.approx(0.5, abs=0.06) and np.ptp(short[-5:, 0]) < 1e-9   # stops at its end
 
 
 def test_slow_but_progressing_robot_is_not_stalled():

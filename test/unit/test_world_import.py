@@ -185,7 +185,7 @@ def test_barn_path_files(tmp_path):
 def test_bench_barn_folder(tmp_path):
     files = barn_scenarios(BARN, ROBOT, tmp_path / "scenarios")
     assert [Path(f).name for f in files] == ["barn_world_1.yaml", "barn_world_151.yaml", "barn_world_236.yaml",
-                                            "barn_world_299.yaml"]
+                                            "barn_world_245.yaml", "barn_world_299.yaml"]
     assert all(load_scenario(f).barn.reference_length_m > 10.0 for f in files)
     # a folder of scenarios without BARN rules is refused, naming the file
     plain = tmp_path / "plain"
