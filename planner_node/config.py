@@ -30,7 +30,8 @@ class PlannerNodeConfig:
                        "planner refuses a checkpoint trained on another robot's data (configure fails, and a "
                        "hot-reload keeps the running model).")
     sysid_path: str = param("", "classic_id's velocity model (JSON written by `wmp sysid`); empty = the shipped "
-                            "models/husky_sysid.json. A missing or bad file fails configure.")
+                            "models/<robot>_sysid.json (the Husky's for a robot without one). A missing or bad "
+                            "file fails configure.")
     device: str = param("auto", "Torch device: auto, cpu, cuda, cuda:N. auto: a learned planner times a few "
                         "rollouts at mppi.samples x mppi.horizon on each path (CPU fused, CPU step-by-step "
                         "reference, CUDA where present) at configure and plans on the fastest (logged; the default "

@@ -702,8 +702,8 @@ class Navigator:
 def load_model(kind: str, model_path=None, device=None, missing_ok: bool = True, sysid_path=None,
                robot: str | None = None):
     """The rollout model for ``kind`` and a description. classic → UnicycleModel. classic_id →
-    SysIdModel from ``sysid_path`` (default: the shipped models/husky_sysid.json; a missing or
-    bad file is always an error). Otherwise the checkpoint at ``model_path`` (default: the
+    SysIdModel from ``sysid_path`` (default: the shipped models/<robot>_sysid.json, the Husky's
+    where the robot has none; a missing or bad file is always an error). Otherwise the checkpoint at ``model_path`` (default: the
     shipped one). A checkpoint file that does not exist is an error unless ``missing_ok``: then
     the unicycle stands in and the description says so (a bad checkpoint file is always an error).
     ``robot``: the robot being driven; the default checkpoint is models/<robot>_default.pt, and a
@@ -716,7 +716,7 @@ def load_model(kind: str, model_path=None, device=None, missing_ok: bool = True,
     if kind == "classic_id":
         from world_model_planner.planner_node.sysid import default_sysid_path
 
-        spath = str(sysid_path or default_sysid_path())
+        spath = str(sysid_path or default_sysid_path(robot))
         model = SysIdModel.from_file(spath, device)
         fit = model.params
         return model, (f"identified lag + delay {spath} (v: tau {fit.v.tau_s:.2f} s, delay {fit.v.delay_steps}; "

@@ -239,8 +239,10 @@ def load(path) -> SysIdParams:
     return from_dict(data, str(path))
 
 
-def default_sysid_path() -> Path:
-    """The shipped fit, found like the shipped world model (share/ or the source tree)."""
+def default_sysid_path(robot: str | None = None) -> Path:
+    """The shipped fit for ``robot``, models/<robot>_sysid.json where it exists (else the Husky's,
+    models/husky_sysid.json), found like the shipped world model (share/ or the source tree)."""
     from world_model_planner.core.paths import models_dir
 
-    return models_dir() / "husky_sysid.json"
+    own = models_dir() / f"{robot}_sysid.json" if robot else None
+    return own if own is not None and own.is_file() else models_dir() / "husky_sysid.json"

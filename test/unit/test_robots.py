@@ -210,3 +210,18 @@ def test_random_payloads_scale_with_the_robots_rated_payload():
     assert tb.max() <= 150.0 * 9.0 / 75.0 + 1e-9 and husky.max() > 20.0
     # the same draws, scaled: seeded streams stay in step across robots
     assert np.allclose(tb, husky * 9.0 / 75.0)
+
+
+def test_classic_id_takes_the_robots_own_fit():
+    """classic_id's default velocity model is the robot's own shipped fit (models/<robot>_sysid.json),
+    not the Husky's; a robot without one falls back to the Husky's."""
+    from world_model_planner.planner_node.navigator import load_model
+    from world_model_planner.planner_node.sysid import default_sysid_path, load
+
+    for robot in ("husky", "jackal", "turtlebot4"):
+        assert default_sysid_path(robot).name == f"{robot}_sysid.json" and default_sysid_path(robot).is_file()
+        _, desc = load_model("classic_id", None, "cpu", robot=robot)
+        assert f"{robot}_sysid.json" in desc, desc
+    assert default_sysid_path(None).name == default_sysid_path("no_such_robot").name == "husky_sysid.json"
+    # the fits differ where the bases do: the Jackal's skid-steer turns with a gain well below 1
+    assert load(default_sysid_path("jackal")).w.gain < 0.85 < load(default_sysid_path("turtlebot4")).w.gain

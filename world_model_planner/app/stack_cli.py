@@ -31,7 +31,8 @@ def register(subparsers) -> None:
                    help="hierarchical, flat (both through the world model), classic (unicycle kinematics) "
                         "or classic_id (identified lag + delay model, tracked moving obstacles)")
     p.add_argument("--sysid", default=None, metavar="FILE.json",
-                   help="classic_id's velocity model (default: the shipped models/husky_sysid.json)")
+                   help="classic_id's velocity model (default: the shipped models/ROBOT_sysid.json, the Husky's "
+                        "for a robot without one)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--perturb", action="store_true",
                    help="seed-dependent start-pose perturbation and sensor noise (as wmp bench)")
@@ -70,7 +71,8 @@ def register(subparsers) -> None:
                    help=f"comma-separated list of {', '.join(PLANNERS)}")
     b.add_argument("--model", default=None)
     b.add_argument("--sysid", default=None, metavar="FILE.json",
-                   help="classic_id's velocity model (default: the shipped models/husky_sysid.json)")
+                   help="classic_id's velocity model (default: the shipped models/ROBOT_sysid.json, the Husky's "
+                        "for a robot without one)")
     b.add_argument("--out", default=None, metavar="DIR", help="output directory (required unless --resume)")
     b.add_argument("--jobs", type=int, default=1, help="episodes in parallel (own ROS domain each)")
     b.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
@@ -171,14 +173,14 @@ def _check_model(model: str | None, robot: str | None = None) -> str | None:
     return str(path)
 
 
-def _sysid_problem(path: str | None, planners) -> str | None:
-    """Why classic_id's velocity model (``path`` or the shipped one) cannot be used, when a
-    planner in ``planners`` needs it; None when it can (or none needs it)."""
+def _sysid_problem(path: str | None, planners, robot: str | None = None) -> str | None:
+    """Why classic_id's velocity model (``path`` or the one shipped for ``robot``) cannot be
+    used, when a planner in ``planners`` needs it; None when it can (or none needs it)."""
     if "classic_id" not in planners and not path:
         return None
     from world_model_planner.planner_node import sysid
 
-    target = path or str(sysid.default_sysid_path())
+    target = path or str(sysid.default_sysid_path(robot))
     try:
         sysid.load(target)
     except sysid.InputError as exc:
@@ -335,7 +337,7 @@ def cmd_run(args) -> int:
         _err("--goal-image and --waypoints: give one kind of goal")
         return 2
     model = _check_model(args.model, args.robot)
-    why = _sysid_problem(args.sysid, [args.planner]) or \
+    why = _sysid_problem(args.sysid, [args.planner], args.robot) or \
         (model and _model_robot_problem(model, [args.planner], [args.scenario], args.robot))
     if why:
         _err(why)
@@ -404,7 +406,7 @@ def cmd_bench(args) -> int:
             _err("--seeds and --jobs must be at least 1")
         return 2
     model = _check_model(args.model, args.robot)
-    why = _sysid_problem(args.sysid, planners) or \
+    why = _sysid_problem(args.sysid, planners, args.robot) or \
         (model and _model_robot_problem(model, planners, scenarios, args.robot))
     if why:
         _err(why)
