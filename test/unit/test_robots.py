@@ -225,3 +225,41 @@ def test_classic_id_takes_the_robots_own_fit():
     assert default_sysid_path(None).name == default_sysid_path("no_such_robot").name == "husky_sysid.json"
     # the fits differ where the bases do: the Jackal's skid-steer turns with a gain well below 1
     assert load(default_sysid_path("jackal")).w.gain < 0.85 < load(default_sysid_path("turtlebot4")).w.gain
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("robot", ["jackal", "turtlebot4"])
+def test_robot_reaches_every_built_in_goal(robot):
+    """Each robot other than the Husky reaches the goal of every built-in scenario without contact:
+    real PyBullet with the robot's body and lidar, the classic planner with the robot file's limits,
+    footprint and planner settings, in one process (the node stack drives `open` in
+    test/stack/test_robots_run.py). The time limit is the scenario's, scaled for the robot's speed."""
+    import torch
+
+    from world_model_planner.core.robot_config import load_robot, planner_params
+    from world_model_planner.core.sensor_check import ScanGeometry
+    from world_model_planner.planner_node.mppi import MPPIConfig
+    from world_model_planner.planner_node.navigator import PlannerConfig, make_navigator
+    from world_model_planner.sim.scenario import BUILTIN, load_scenario
+    from world_model_planner.sim.world import SimWorld
+
+    torch.set_num_threads(1)
+    for name in BUILTIN:
+        sc = load_scenario(name, robot=robot)
+        cfg = PlannerConfig(mppi=MPPIConfig(samples=256, horizon=20))
+        for key, value in planner_params(load_robot(robot)).items():
+            section, _, field = key.partition(".")
+            if field and hasattr(getattr(cfg, section, None), field):
+                setattr(getattr(cfg, section), field, value)
+        nav = make_navigator("classic", None, cfg, "cpu", robot=robot)
+        with SimWorld(sc, seed=0) as w:
+            assert w.spec.name == robot
+            lc = w.lidar_cfg
+            geom = ScanGeometry(lc.angle_min, lc.angle_increment, lc.range_min_m, lc.range_max_m, lc.beams)
+            nav.set_goal(sc.goal.x, sc.goal.y, tolerance=0.8 * sc.goal.tolerance)
+            t = 0.0
+            while t < sc.time_limit_s and not w.goal_reached() and w.collision_count == 0:
+                cmd = nav.step(w.pose(), w.velocity(), w.scan(), t, geom=geom)
+                w.step(cmd.v, cmd.w, 0.1)
+                t += 0.1
+            assert w.goal_reached() and w.collision_count == 0, (robot, name, t, w.pose(), nav.state, nav.reason)
