@@ -342,7 +342,9 @@ class Navigator:
     def route_blocked(self, pose, path: np.ndarray) -> bool:
         """True when the global path ahead is closed to the footprint: driven by pure pursuit at
         probe_speed_mps over the planning horizon (ideal kinematics), the footprint with its
-        padding meets the latest scan. Re-sensing cannot open that way; another route can."""
+        padding meets the latest scan, closer than it is where the robot stands (a robot already
+        inside its padding is not blocked by that alone). Re-sensing cannot open that way;
+        another route can."""
         if self._field is None or len(path) < 2:
             return False
         local = self._local_path(path, np.asarray(pose, dtype=np.float64), "cpu")
@@ -352,9 +354,10 @@ class Navigator:
         speed = min(m.probe_speed_mps if m.probe_speed_mps > 0 else 0.3, m.v_max_mps)
         poses = pursuit_poses(local.numpy(), pose, speed, self.mppi.horizon, self.model.dt_s,
                               self.cfg.recovery.route_lookahead_m, m.w_max_radps)
+        poses = np.concatenate([np.asarray(pose[:3], dtype=np.float64)[None], poses])
         d = self.critics.footprint_distance(torch.as_tensor(poses, dtype=torch.float32, device=self.device),
                                             self._field)
-        return bool((d < 0).any())
+        return bool((d[1:] < min(0.0, float(d[0]) - 0.01)).any())
 
     def step(self, pose, vel, scan, t_s: float, scan_pose=None, new_scan: bool = True,
              geom: ScanGeometry | None = None, image=None) -> Command:

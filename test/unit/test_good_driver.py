@@ -221,6 +221,25 @@ def test_a_stall_again_at_the_same_place_goes_on_with_the_sequence():
     assert kind == "clear"
 
 
+def test_route_check_sees_a_closed_corridor_not_an_open_one():
+    """Navigator.route_blocked (what replan_when_blocked asks at a stall): the global path down an
+    open corridor is not blocked; with a box across the corridor the path through it is."""
+    def first_tick(obstacles):
+        sc = _scenario(obstacles, (-4.5, 0.0, 0.0), (4.5, 0.0), arena=(12.0, 2.4), name="corridor")
+        nav = Navigator("classic", UnicycleModel(0.1), _cfg())
+        with SimWorld(sc) as w:
+            nav.set_goal(sc.goal.x, sc.goal.y, tolerance=0.24)
+            for i in range(30):                              # to 2 m from the box, if there is one
+                cmd = nav.step(w.pose(), w.velocity(), w.scan(), 0.1 * i)
+                w.step(cmd.v, cmd.w, 0.1)
+            pose = w.pose()
+            return nav.route_blocked(pose, nav.subgoals.path), pose
+    open_, pose = first_tick([])
+    assert not open_ and pose[0] > -4.0                      # it drove, and the way on is open
+    closed, pose = first_tick([{"box": {"center": [-1.5, 0.0], "size": [0.3, 2.4], "yaw": 0.0}}])
+    assert closed and pose[0] < -2.0, pose
+
+
 def test_pursuit_of_the_global_path():
     """The route check's pure pursuit: along a straight path at the given speed, round a corner
     onto the next leg, turning in place first where the path starts behind the robot, and
