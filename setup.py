@@ -29,7 +29,7 @@ setup(
         (f"share/{PACKAGE}/config", _files("config/*.yaml")),
         (f"share/{PACKAGE}/config/scenarios", _files("config/scenarios/*.yaml")),
         (f"share/{PACKAGE}/config/robots", _files("config/robots/*.yaml")),
-        (f"share/{PACKAGE}/models", _files("models/*.pt") + _files("models/*.md")),
+        (f"share/{PACKAGE}/models", _files("models/*.pt") + _files("models/*.json") + _files("models/*.md")),
     ],
     install_requires=["setuptools"],
     # optional: `pip install -e ".[cluster]"` for `wmp bench/collect --ray` (core/cluster.py)

@@ -120,6 +120,11 @@ def test_a_wheel_installs_one_namespace(tmp_path):
     for f in (REPO / PKG).rglob("*.py"):
         assert f.relative_to(REPO).as_posix() in modules, f
     assert f"{PKG}/sim/scenario.py" in modules and f"{PKG}/core/params.py" in modules
+    # every shipped model, classic_id fit and card lands in share/ (where an installed planner
+    # looks for them: core.paths.models_dir)
+    shared = {n.split(".data/data/", 1)[1] for n in names if ".data/data/" in n}
+    for f in (REPO / "models").iterdir():
+        assert f"share/{PKG}/models/{f.name}" in shared, f
 
 
 def test_symlink_layout_imports_through_the_package(tmp_path):
