@@ -626,8 +626,15 @@ class Navigator:
             if vw is not None:
                 return self._recovering(vw, f"recovery {r.action}")
             self._restart_plan(vel)
-        kind = r.progress(t_s, self.remaining_m(pose, path), pose[:2], float(np.linalg.norm(self.goal - pose[:2])))
-        if kind in ("clear", "backup", "rotate") and r.cfg.replan_when_blocked and self.route_blocked(pose, path):
+        seen = []
+
+        def blocked() -> bool:                                          # asked at most once a tick
+            if not seen:
+                seen.append(self.route_blocked(pose, path))
+            return seen[0]
+        kind = r.progress(t_s, self.remaining_m(pose, path), pose[:2], float(np.linalg.norm(self.goal - pose[:2])),
+                          blocked=blocked)
+        if kind in ("clear", "backup", "rotate") and r.cfg.replan_when_blocked and blocked():
             kind = r.replan_first(t_s) or kind                         # the way itself is too narrow
         while kind is not None:
             if kind == "failed":

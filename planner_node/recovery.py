@@ -19,7 +19,9 @@ footprint by the latest scan (``replan_when_blocked``; the navigator drives the 
 pursuit over the horizon and checks it: a gap the global grid let through that the footprint
 does not), clear, backup and rotate cannot open it: they are skipped, without using up
 attempts, and replan runs at once; once per stall site, so that where replan finds no other way
-the usual sequence follows. A recovery is ``resolved`` when progress resumes
+the usual sequence follows. Such a stall does not wait for ``stall_time_s``: ``blocked_stall_s``
+without progress in front of a closed route is enough (a robot should not stand for seconds
+before a gap its footprint cannot pass). A recovery is ``resolved`` when progress resumes
 before the next stall (the remaining path gets shorter than it was before the stall: regaining
 the ground a backup gave up does not count; a new, longer route is measured from its own length,
 once per recovery), ``failed`` when the next stall comes first. After progress the next stall
@@ -81,6 +83,11 @@ class RecoveryConfig:
                                       "an obstacle), go straight to replan: clear, backup and rotate are "
                                       "recorded as skipped, since re-sensing cannot widen a gap. Once per "
                                       "stall site; a further stall there runs the usual sequence.")
+    blocked_stall_s: float = param(1.5, "With replan_when_blocked: no progress for this long while the global "
+                                   "path ahead is closed to the padded footprint is a stall already, without "
+                                   "waiting for stall_time_s, so the robot does not stand before a gap it "
+                                   "cannot pass (s); 0 = off. Not again at a stall site where replan ran so.",
+                                   range=(0.0, 600.0))
     route_lookahead_m: float = param(0.5, "Look-ahead distance of the pure pursuit that checks the global "
                                      "path for replan_when_blocked (m).", range=(0.05, 10.0))
     creep_min_m: float = param(0.05, "Slow progress: the straight distance to the goal reaches a new low by "
@@ -149,10 +156,13 @@ class Recovery:
             self.pending.outcome = "resolved"
 
     # --- progress ------------------------------------------------------------------------------
-    def progress(self, t_s: float, remaining_m: float, xy=None, direct_m: float | None = None) -> str | None:
+    def progress(self, t_s: float, remaining_m: float, xy=None, direct_m: float | None = None,
+                 blocked=None) -> str | None:
         """Feed the remaining path length at t_s, and when known the robot's position xy (then
         progress also needs it to have moved) and its straight distance to the goal direct_m
-        (creeping); returns the recovery to start, 'failed', or None."""
+        (creeping); returns the recovery to start, 'failed', or None. ``blocked``: a callable
+        answering whether the route ahead is closed to the footprint now, asked only after
+        blocked_stall_s without progress (replan_when_blocked)."""
         c = self.cfg
         if not c.enabled or not math.isfinite(remaining_m) or self.action is not None:
             return None
@@ -177,9 +187,12 @@ class Recovery:
         if remaining_m > self._best + c.route_change_m and (self._attempts == 0 or self._rebase):
             self._best = remaining_m            # a new, longer route: measured from it (once per recovery)
             self._rebase = self._attempts == 0
-        if t_s - self._since < c.stall_time_s:
+        limit = c.stall_time_s
+        if t_s - self._since < limit and self._early(t_s, xy, blocked):
+            limit = c.blocked_stall_s                        # stopped before a way it cannot take
+        if t_s - self._since < limit:
             return None
-        if c.creep_min_m > 0 and self._creep[1] is not None and t_s - self._creep[1] < c.stall_time_s:
+        if c.creep_min_m > 0 and self._creep[1] is not None and t_s - self._creep[1] < limit:
             return None
         if self.pending is not None:
             self.pending.outcome = "failed"
@@ -192,6 +205,21 @@ class Recovery:
                 self._next = 0               # somewhere else (or unknown): from the start
         self._site = xy
         return self._start(t_s)
+
+    def _early(self, t_s: float, xy, blocked) -> bool:
+        """blocked_stall_s has passed without progress or creeping, replan has not yet gone
+        first at this stall site, and the route ahead is closed (asked last: it costs a rollout)."""
+        c = self.cfg
+        if (blocked is None or not c.replan_when_blocked or not 0 < c.blocked_stall_s < c.stall_time_s
+                or t_s - self._since < c.blocked_stall_s):
+            return False
+        if c.creep_min_m > 0 and self._creep[1] is not None and t_s - self._creep[1] < c.blocked_stall_s:
+            return False
+        done = self._shortcut
+        if done is not None and (xy is None or done == "unknown" or
+                                 math.hypot(xy[0] - done[0], xy[1] - done[1]) <= c.stall_site_m):
+            return False
+        return bool(blocked())
 
     def _start(self, t_s: float) -> str:
         kind = SEQUENCE[self._next % len(SEQUENCE)]

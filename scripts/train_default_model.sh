@@ -33,6 +33,9 @@ cd "$(dirname "$0")/.."
 WMP=${WMP:-.venv/bin/wmp}
 [ -x "$WMP" ] || WMP=wmp
 WORKERS=${WORKERS:-2}
+STATIC_EPISODES=${STATIC_EPISODES:-140}
+DYNAMIC_EPISODES=${DYNAMIC_EPISODES:-80}
+SUITE_EPISODES=${SUITE_EPISODES:-20}
 ROBOT=${ROBOT:-husky}
 case "$ROBOT" in
     husky|jackal|turtlebot4) ;;
@@ -66,12 +69,12 @@ SYSID_OUT=${SYSID_OUT:-models/${ROBOT}_sysid.json}
 TRAIN_ARGS=(--steps "${STEPS:-6000}" --seed 0 --device "${DEVICE:-auto}")
 [ -n "${THREADS:-}" ] && TRAIN_ARGS+=(--threads "$THREADS")
 echo "robot: $ROBOT; scratch directory: $WORK"
-"$WMP" collect --robot "$ROBOT" --scenario random,random,random,open,wall,u_trap --episodes 140 --episode-s 30 --seed 0 \
+"$WMP" collect --robot "$ROBOT" --scenario random,random,random,open,wall,u_trap --episodes "$STATIC_EPISODES" --episode-s 30 --seed 0 \
     --workers "$WORKERS" --out "$WORK/train"
 stamp "static data collected"
-"$WMP" collect --robot "$ROBOT" --scenario random,random,open,wall,u_trap --dynamics --episodes 80 --episode-s 30 --seed 1000 \
+"$WMP" collect --robot "$ROBOT" --scenario random,random,open,wall,u_trap --dynamics --episodes "$DYNAMIC_EPISODES" --episode-s 30 --seed 1000 \
     --workers "$WORKERS" --out "$WORK/train"
-"$WMP" collect --robot "$ROBOT" --scenario ice_bend,mud_field,heavy_stop,crossing --episodes 20 --episode-s 30 --seed 2000 \
+"$WMP" collect --robot "$ROBOT" --scenario ice_bend,mud_field,heavy_stop,crossing --episodes "$SUITE_EPISODES" --episode-s 30 --seed 2000 \
     --workers "$WORKERS" --out "$WORK/train"
 stamp "dynamic data collected"
 # a fixed step count (no wall-clock cap), so the result does not depend on machine load

@@ -123,8 +123,9 @@ def test_a_gap_too_narrow_for_the_footprint_is_replanned_at_the_first_stall(tmp_
     between two clusters of cylinders that the 0.43 m Jackal with its 0.05 m footprint padding
     does not pass on the real geometry. The robot stops at the gap; clear, backup and rotate
     cannot widen it, so at the first stall the route check (pure pursuit of the path meets an
-    obstacle) goes straight to replan, which finds the way round. Without the check the same
-    stall starts the usual sequence with clear."""
+    obstacle) goes straight to replan, which finds the way round, after blocked_stall_s standing
+    there rather than stall_time_s. Without the check the same stall comes stall_time_s after
+    the robot stopped and starts the usual sequence with clear."""
     import torch
 
     from world_model_planner.app.import_world_cli import import_world
@@ -161,4 +162,8 @@ def test_a_gap_too_narrow_for_the_footprint_is_replanned_at_the_first_stall(tmp_
         ("clear", "skipped"), ("backup", "skipped"), ("rotate", "skipped"), ("replan", "resolved")], log
     assert len({e["t"] for e in log[:4]}) == 1                # all at the one stall
     _, _, _, log_old = drive(t, until_recovery=True, replan_when_blocked=False)
-    assert log_old == [{"t": log[0]["t"], "kind": "clear", "outcome": "pending"}], log_old   # the same stall
+    # without the check the robot stands there until stall_time_s, and the same stall starts
+    # the usual sequence; with it, blocked_stall_s in front of the closed gap was enough
+    rc = _robot_config().recovery
+    assert [(e["kind"], e["outcome"]) for e in log_old] == [("clear", "pending")], log_old
+    assert log_old[0]["t"] - log[0]["t"] == pytest.approx(rc.stall_time_s - rc.blocked_stall_s, abs=0.25), log_old

@@ -378,3 +378,48 @@ def test_report_tables_show_time_ratio_reverse_and_recoveries():
     assert row[head.index("max reverse [m]")] == "0.2"
     assert row[head.index("recoveries")] == "2" and row[head.index("resolved")] == "2"
     assert "| 1 (1) |" in episode_table(eps) and "| 2.20 |" in episode_table(eps)
+
+
+def test_a_closed_route_is_a_stall_after_blocked_stall_s():
+    """replan_when_blocked with blocked_stall_s: no progress for blocked_stall_s in front of a
+    route closed to the footprint is a stall already (the route is asked only from then on);
+    an open route waits for stall_time_s; not again at the site where replan went first, nor
+    while creeping towards the goal, nor with the rule off."""
+    asked = []
+
+    def route(closed):
+        def blocked():
+            asked.append(closed)
+            return closed
+        return blocked
+    r = Recovery(RecoveryConfig(stall_time_s=5.0, blocked_stall_s=1.5, progress_min_m=0.2))
+    here = (0.0, 0.0)
+    assert r.progress(0.0, 10.0, here, 8.0, route(True)) is None
+    assert r.progress(1.4, 10.0, here, 8.0, route(True)) is None and asked == []   # not asked before 1.5 s
+    assert r.progress(1.5, 10.0, here, 8.0, route(True)) == "clear" and asked == [True]
+    assert r.replan_first(1.5) == "replan"
+    assert [(e.kind, e.outcome) for e in r.log] == [("clear", "skipped"), ("backup", "skipped"),
+                                                    ("rotate", "skipped"), ("replan", "pending")]
+    # replan went first here: a further stall at this site waits for stall_time_s
+    assert r.progress(3.5, 10.0, (0.1, 0.0), 8.0, route(True)) is None
+    assert r.progress(6.5, 10.0, (0.1, 0.0), 8.0, route(True)) == "clear"
+    assert r.replan_first(6.5) is None
+
+    open_ = Recovery(RecoveryConfig(stall_time_s=5.0, blocked_stall_s=1.5, progress_min_m=0.2))
+    assert open_.progress(0.0, 10.0, here, 8.0, route(False)) is None
+    assert all(open_.progress(t, 10.0, here, 8.0, route(False)) is None for t in (1.5, 2.5, 4.9))
+    assert open_.progress(5.0, 10.0, here, 8.0, route(False)) == "clear"
+
+    creep = Recovery(RecoveryConfig(stall_time_s=5.0, blocked_stall_s=1.5, progress_min_m=0.2, creep_min_m=0.05))
+    assert creep.progress(0.0, 10.0, here, 8.0, route(True)) is None
+    assert creep.progress(1.0, 10.0, here, 7.9, route(True)) is None     # closing in, slowly
+    assert creep.progress(2.0, 10.0, here, 7.9, route(True)) is None     # 1.0 s since the last new low
+    assert creep.progress(2.5, 10.0, here, 7.9, route(True)) == "clear"  # 1.5 s since: stalled
+
+    for off in ({"blocked_stall_s": 0.0}, {"replan_when_blocked": False}):
+        r = Recovery(RecoveryConfig(stall_time_s=5.0, progress_min_m=0.2, **off))
+        assert r.progress(0.0, 10.0, here, 8.0, route(True)) is None
+        assert r.progress(4.9, 10.0, here, 8.0, route(True)) is None
+        assert r.progress(5.0, 10.0, here, 8.0, route(True)) == "clear"
+    with pytest.raises(ValueError, match="blocked_stall_s"):
+        RecoveryConfig(blocked_stall_s=-1.0)
