@@ -2,7 +2,7 @@
 # Reproduce the shipped world model models/<robot>_default.pt and the classic_id fit
 # models/<robot>_sysid.json with one command (ROBOT: husky (default), jackal or turtlebot4):
 #
-#   scripts/train_default_model.sh                   # collect -> train -> sysid -> evaluate (about 35 min, 2 CPU cores)
+#   scripts/train_default_model.sh                   # collect -> train -> sysid -> evaluate (< 25 min, 2 CPU cores)
 #   ROBOT=jackal scripts/train_default_model.sh      # the same for the Jackal: models/jackal_default.pt
 #   scripts/train_default_model.sh --eval-set        # regenerate the committed golden eval set test/data/wm_eval
 #   ROBOT=turtlebot4 scripts/train_default_model.sh --eval-set   # its held-out set test/data/wm_eval_turtlebot4
@@ -11,8 +11,7 @@
 # data record it, so the checkpoint knows its robot (data_stats.robots); a learned planner refuses a
 # checkpoint trained on another robot.
 #
-# Training data (seeds 0..), 30 s exploration episodes (counts for the Jackal and TurtleBot 4; the
-# Husky's are 4 x these):
+# Training data (seeds 0..), 30 s exploration episodes:
 #   static   140 episodes: half random layouts (a new arena with boxes and cylinders per episode),
 #            half the built-in open, wall and u_trap from random start poses;
 #   dynamic  100 episodes with random dynamics (wmp collect --dynamics: terrain patches of ice,
@@ -28,19 +27,15 @@
 # OUT (checkpoint path, default models/$ROBOT_default.pt), SYSID_OUT (classic_id fit, default
 # models/$ROBOT_sysid.json), EVAL (held-out set, default test/data/wm_eval for the Husky and
 # test/data/wm_eval_$ROBOT otherwise; made first when missing), DEVICE (auto | cpu | cuda), THREADS
-# (torch CPU threads), WORKERS (collection processes, default 2), STEPS (training steps, default 6000),
-# STATIC_EPISODES, DYNAMIC_EPISODES, SUITE_EPISODES (episode counts; defaults above).
+# (torch CPU threads), WORKERS (collection processes, default 2), STEPS (training steps, default 6000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WMP=${WMP:-.venv/bin/wmp}
 [ -x "$WMP" ] || WMP=wmp
 WORKERS=${WORKERS:-2}
-# episode counts: the Husky's shipped model uses 4 x the data its first recipe did (560 + 320 + 80);
-# the Jackal's and the TurtleBot 4's were made with 140 + 80 + 20
-if [ "$ROBOT" = husky ]; then SCALE=4; else SCALE=1; fi
-STATIC_EPISODES=${STATIC_EPISODES:-$((140 * SCALE))}
-DYNAMIC_EPISODES=${DYNAMIC_EPISODES:-$((80 * SCALE))}
-SUITE_EPISODES=${SUITE_EPISODES:-$((20 * SCALE))}
+STATIC_EPISODES=${STATIC_EPISODES:-140}
+DYNAMIC_EPISODES=${DYNAMIC_EPISODES:-80}
+SUITE_EPISODES=${SUITE_EPISODES:-20}
 ROBOT=${ROBOT:-husky}
 case "$ROBOT" in
     husky|jackal|turtlebot4) ;;
