@@ -339,13 +339,20 @@ class Navigator:
         pts = np.stack([np.interp(s, arc, rest[:, 0]), np.interp(s, arc, rest[:, 1])], -1)
         return torch.as_tensor(pts, dtype=torch.float32, device=dev)
 
-    def route_blocked(self, pose, path: np.ndarray) -> bool:
+    def route_blocked(self, pose, path: np.ndarray, static_only: bool = False) -> bool:
         """True when the global path ahead is closed to the footprint: driven by pure pursuit at
         probe_speed_mps over the planning horizon (ideal kinematics), the footprint with its
         padding meets the latest scan, closer than it is where the robot stands (a robot already
         inside its padding is not blocked by that alone). Re-sensing cannot open that way;
-        another route can."""
-        if self._field is None or len(path) < 2:
+        another route can. ``static_only``: only the static part of the scan counts, where the
+        model tracks moving obstacles (``scene_state``; a person or cart on the move will clear
+        the way), else the whole scan."""
+        field = self._field
+        if static_only and hasattr(self.model, "scene_state"):
+            static = self.model.scene_state().get("field")
+            if static is not None:
+                field = static
+        if field is None or len(path) < 2:
             return False
         local = self._local_path(path, np.asarray(pose, dtype=np.float64), "cpu")
         if local is None or len(local) < 2:
@@ -355,8 +362,7 @@ class Navigator:
         poses = pursuit_poses(local.numpy(), pose, speed, self.mppi.horizon, self.model.dt_s,
                               self.cfg.recovery.route_lookahead_m, m.w_max_radps)
         poses = np.concatenate([np.asarray(pose[:3], dtype=np.float64)[None], poses])
-        d = self.critics.footprint_distance(torch.as_tensor(poses, dtype=torch.float32, device=self.device),
-                                            self._field)
+        d = self.critics.footprint_distance(torch.as_tensor(poses, dtype=torch.float32, device=self.device), field)
         return bool((d[1:] < min(0.0, float(d[0]) - 0.01)).any())
 
     def step(self, pose, vel, scan, t_s: float, scan_pose=None, new_scan: bool = True,
@@ -626,14 +632,15 @@ class Navigator:
             if vw is not None:
                 return self._recovering(vw, f"recovery {r.action}")
             self._restart_plan(vel)
-        seen = []
+        seen = {}
 
-        def blocked() -> bool:                                          # asked at most once a tick
-            if not seen:
-                seen.append(self.route_blocked(pose, path))
-            return seen[0]
+        def blocked(static_only: bool = False) -> bool:                 # each asked at most once a tick
+            if static_only not in seen:
+                seen[static_only] = self.route_blocked(pose, path, static_only)
+            return seen[static_only]
+        # before stall_time_s only static obstacles count: a person or cart in the way moves on
         kind = r.progress(t_s, self.remaining_m(pose, path), pose[:2], float(np.linalg.norm(self.goal - pose[:2])),
-                          blocked=blocked)
+                          blocked=lambda: blocked(True))
         if kind in ("clear", "backup", "rotate") and r.cfg.replan_when_blocked and blocked():
             kind = r.replan_first(t_s) or kind                         # the way itself is too narrow
         while kind is not None:

@@ -20,8 +20,9 @@ pursuit over the horizon and checks it: a gap the global grid let through that t
 does not), clear, backup and rotate cannot open it: they are skipped, without using up
 attempts, and replan runs at once; once per stall site, so that where replan finds no other way
 the usual sequence follows. Such a stall does not wait for ``stall_time_s``: ``blocked_stall_s``
-without progress in front of a closed route is enough (a robot should not stand for seconds
-before a gap its footprint cannot pass). A recovery is ``resolved`` when progress resumes
+without progress in front of a route closed by static obstacles is enough (a robot should not
+stand for seconds before a gap its footprint cannot pass; a person or cart on the move, where the
+planner's model tracks them, does not count, since it will clear the way). A recovery is ``resolved`` when progress resumes
 before the next stall (the remaining path gets shorter than it was before the stall: regaining
 the ground a backup gave up does not count; a new, longer route is measured from its own length,
 once per recovery), ``failed`` when the next stall comes first. After progress the next stall
@@ -84,10 +85,11 @@ class RecoveryConfig:
                                       "recorded as skipped, since re-sensing cannot widen a gap. Once per "
                                       "stall site; a further stall there runs the usual sequence.")
     blocked_stall_s: float = param(1.5, "With replan_when_blocked: no progress for this long while the global "
-                                   "path ahead is closed to the padded footprint is a stall already, without "
-                                   "waiting for stall_time_s, so the robot does not stand before a gap it "
-                                   "cannot pass (s); 0 = off. Not again at a stall site where replan ran so.",
-                                   range=(0.0, 600.0))
+                                   "path ahead is closed to the padded footprint by static obstacles (moving "
+                                   "ones that the planner's model tracks do not count: they clear the way) is "
+                                   "a stall already, without waiting for stall_time_s, so the robot does not "
+                                   "stand before a gap it cannot pass (s); 0 = off. Not again at a stall site "
+                                   "where replan ran so.", range=(0.0, 600.0))
     route_lookahead_m: float = param(0.5, "Look-ahead distance of the pure pursuit that checks the global "
                                      "path for replan_when_blocked (m).", range=(0.05, 10.0))
     creep_min_m: float = param(0.05, "Slow progress: the straight distance to the goal reaches a new low by "

@@ -240,6 +240,36 @@ def test_route_check_sees_a_closed_corridor_not_an_open_one():
     assert closed and pose[0] < -2.0, pose
 
 
+def test_the_early_route_check_counts_static_obstacles_only():
+    """blocked_stall_s asks route_blocked(static_only=True): where the model tracks movers
+    (scene_state), only its static field counts, so a person or cart crossing the route does
+    not make the robot give the route up; without a tracking model the whole scan counts."""
+    from world_model_planner.planner_node.critics.field import DistanceField
+
+    sc = _scenario([{"box": {"center": [-1.5, 0.0], "size": [0.3, 2.4], "yaw": 0.0}}],
+                   (-4.5, 0.0, 0.0), (4.5, 0.0), arena=(12.0, 2.4), name="corridor")
+    nav = Navigator("classic", UnicycleModel(0.1), _cfg())
+    with SimWorld(sc) as w:
+        nav.set_goal(sc.goal.x, sc.goal.y, tolerance=0.24)
+        for i in range(30):
+            cmd = nav.step(w.pose(), w.velocity(), w.scan(), 0.1 * i)
+            w.step(cmd.v, cmd.w, 0.1)
+        pose, path = w.pose(), nav.subgoals.path
+    assert not hasattr(nav.model, "scene_state")             # the unicycle tracks nothing
+    assert nav.route_blocked(pose, path) and nav.route_blocked(pose, path, static_only=True)
+    walls = np.stack([np.linspace(-6, 6, 241), np.full(241, 1.2)], -1)
+    walls = np.concatenate([walls, walls * [1, -1]])
+
+    def tracking(static_points):                             # a model whose tracker saw these as static
+        field = DistanceField(static_points, pose[:2], 8.0, 0.05)
+        nav.model.scene_state = lambda: {"field": field, "movers": None}
+    tracking(walls)                                          # the box is a mover: only the walls are static
+    assert nav.route_blocked(pose, path) and not nav.route_blocked(pose, path, static_only=True)
+    box = np.stack([np.full(25, -1.5), np.linspace(-1.2, 1.2, 25)], -1)
+    tracking(np.concatenate([walls, box]))                   # standing still, the box is static
+    assert nav.route_blocked(pose, path, static_only=True)
+
+
 def test_pursuit_of_the_global_path():
     """The route check's pure pursuit: along a straight path at the given speed, round a corner
     onto the next leg, turning in place first where the path starts behind the robot, and
