@@ -217,11 +217,16 @@ class Recovery:
             return False
         if c.creep_min_m > 0 and self._creep[1] is not None and t_s - self._creep[1] < c.blocked_stall_s:
             return False
-        done = self._shortcut
-        if done is not None and (xy is None or done == "unknown" or
-                                 math.hypot(xy[0] - done[0], xy[1] - done[1]) <= c.stall_site_m):
+        if self._shortcut_near(xy):
             return False
         return bool(blocked())
+
+    def _shortcut_near(self, xy) -> bool:
+        """replan_first already went straight to replan at this stall site (within stall_site_m
+        of xy; once per goal where positions are unknown)."""
+        done = self._shortcut
+        return done is not None and (xy is None or done == "unknown" or
+                                     math.hypot(xy[0] - done[0], xy[1] - done[1]) <= self.cfg.stall_site_m)
 
     def _start(self, t_s: float) -> str:
         kind = SEQUENCE[self._next % len(SEQUENCE)]
@@ -240,9 +245,8 @@ class Recovery:
         ev = self.pending
         if ev is None or ev.kind not in ("clear", "backup", "rotate"):
             return None
-        site, done = self._site, self._shortcut
-        if done is not None and (site is None or done == "unknown" or
-                                 math.hypot(site[0] - done[0], site[1] - done[1]) <= self.cfg.stall_site_m):
+        site = self._site
+        if self._shortcut_near(site):
             return None
         self._shortcut = site if site is not None else "unknown"
         kind = ev.kind
