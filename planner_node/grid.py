@@ -3,6 +3,14 @@
 Cells start unknown (log-odds 0). Each scan lowers the log-odds of the cells a beam crosses and
 raises it at the beam's end point (when there is a return). Vectorised numpy; ~2 ms per 180-beam
 scan at 0.1 m resolution.
+
+Edges are kept (``keep_edges``): a cell that already holds obstacle evidence (log-odds above 0)
+and touches a cell with a return in the same scan (8-neighbourhood) is not lowered by that scan.
+An obstacle that fills only part of a cell, such as a thin post, is hit in that cell from one side,
+and beams from another side graze the empty part of the cell; without the rule the cell flickers
+between occupied and free as the robot moves, and a narrow gap opens and closes with it (seen on
+BARN worlds: the global route flipped back and forth between a gap and a detour). A moving
+obstacle still clears behind it as soon as its returns are more than a cell away.
 """
 from __future__ import annotations
 
@@ -15,13 +23,15 @@ class OccupancyGrid:
     """Square grid centred on ``center_xy``; ``logodds`` is (n, n) indexed [iy, ix]."""
 
     def __init__(self, size_m: float = 30.0, res_m: float = 0.1, center_xy=(0.0, 0.0),
-                 l_hit: float = 0.9, l_miss: float = -0.4, l_min: float = -2.0, l_max: float = 3.5):
+                 l_hit: float = 0.9, l_miss: float = -0.4, l_min: float = -2.0, l_max: float = 3.5,
+                 keep_edges: bool = True):
         self.res = float(res_m)
         self.n = int(round(size_m / res_m))
         self.size_m = self.n * self.res
         self.origin = np.asarray(center_xy, dtype=np.float64) - self.size_m / 2.0
         self.logodds = np.zeros((self.n, self.n), dtype=np.float32)
         self.l_hit, self.l_miss, self.l_min, self.l_max = l_hit, l_miss, l_min, l_max
+        self.keep_edges = bool(keep_edges)
         # (ix, iy) bounds of every cell any scan could have touched so far
         self.known_lo = np.array([self.n, self.n])
         self.known_hi = np.array([-1, -1])
@@ -93,6 +103,9 @@ class OccupancyGrid:
         miss = np.zeros(flat.shape[0], dtype=bool)      # each cell updated once per scan
         miss[free] = True
         miss[hits] = False
+        if self.keep_edges and len(hits):
+            near = self._touching(hits)
+            miss[near] &= ~(flat[near] > 0.0)
         flat[miss] += self.l_miss
         hit_mask = np.zeros(flat.shape[0], dtype=bool)
         hit_mask[hits] = True
@@ -103,6 +116,17 @@ class OccupancyGrid:
             self.known_lo = np.minimum(self.known_lo, [ix.min(), iy.min()])
             self.known_hi = np.maximum(self.known_hi, [ix.max(), iy.max()])
         np.clip(self.logodds, self.l_min, self.l_max, out=self.logodds)
+
+    def _touching(self, cells: np.ndarray) -> np.ndarray:
+        """Flat indices of ``cells`` (flat) and their 8 neighbours inside the grid (unique)."""
+        iy, ix = np.divmod(np.unique(cells), self.n)
+        out = []
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                y, x = iy + dy, ix + dx
+                ok = (y >= 0) & (y < self.n) & (x >= 0) & (x < self.n)
+                out.append(y[ok] * self.n + x[ok])
+        return np.unique(np.concatenate(out))
 
     def _flat(self, xy: np.ndarray) -> np.ndarray:
         ij = np.floor((xy - self.origin) / self.res).astype(np.int64)

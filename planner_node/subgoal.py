@@ -46,6 +46,11 @@ class SubgoalConfig:
     switch_margin: float = param(0.15, "Cells along the path being followed cost this fraction less in the next "
                                  "search, so another route must be about that much cheaper to win (hysteresis "
                                  "against dithering between equal routes; 0 = none).", range=(0.0, 0.9))
+    keep_edges: bool = param(True, "A grid cell with obstacle evidence that touches a cell with a return in the same "
+                             "scan is not cleared by that scan's beams, so the edge of a post that fills part of a "
+                             "cell does not flicker free when beams graze it from another side (a narrow gap "
+                             "would open and close as the robot moves). Off: every beam clears the cells it "
+                             "crosses.")
 
     def __post_init__(self):
         validate(self)
@@ -56,7 +61,7 @@ class SubgoalPlanner:
 
     def __init__(self, cfg: SubgoalConfig, center_xy=(0.0, 0.0)):
         self.cfg = cfg
-        self.grid = OccupancyGrid(cfg.grid_size_m, cfg.grid_res_m, center_xy)
+        self.grid = OccupancyGrid(cfg.grid_size_m, cfg.grid_res_m, center_xy, keep_edges=cfg.keep_edges)
         self.k = max(1, int(round(cfg.plan_res_m / cfg.grid_res_m)))
         self.path: np.ndarray = np.zeros((0, 2))      # (P, 2) metres, robot → goal
         self.last_plan_t: float | None = None
@@ -68,11 +73,13 @@ class SubgoalPlanner:
         self._detour: tuple | None = None                # (points (P, 2), until_t, cost per cell)
 
     def reconfigure(self, cfg: SubgoalConfig) -> None:
-        """New search settings from the next replan; the grid (size, resolution) is kept."""
+        """New search settings from the next replan, and keep_edges from the next scan; the grid
+        (size, resolution) is kept."""
         if (cfg.grid_size_m, cfg.grid_res_m) != (self.cfg.grid_size_m, self.cfg.grid_res_m):
             raise ValueError("subgoal.grid_size_m / grid_res_m cannot change while configured")
         self.cfg = cfg
         self.k = max(1, int(round(cfg.plan_res_m / cfg.grid_res_m)))
+        self.grid.keep_edges = bool(cfg.keep_edges)      # from the next scan on
         self.last_plan_t = None                          # search again with the new costs
 
     def set_goal(self, goal_xy) -> None:

@@ -24,6 +24,44 @@ def test_grid_marks_hits_and_clears_free_space():
     assert abs(lo[2]) < 0.2       # behind the wall: unknown
 
 
+
+def _edge_cell_after_grazing(keep_edges: bool):
+    """A box whose top face lies 0.02 m inside a row of cells: seen from above (returns in that
+    row), then from the far left, whose beams graze the empty upper part of the row; the returns
+    from the left land on the box's left face, one column over."""
+    g = OccupancyGrid(12.0, 0.1, keep_edges=keep_edges)          # cell edges on multiples of 0.1 m
+    box = [(2.03, -0.3, 2.57, 0.02)]
+    above = ToyWorld(box, half_m=5.0, start=(2.3, 1.0, -np.pi / 2), beams=1440)
+    for _ in range(3):
+        g.integrate(above.pose, above.scan())
+    edge, far = g.to_cell(np.array([[2.15, 0.05], [2.45, 0.05]]))     # next to the left face; not
+    assert g.logodds[edge[1], edge[0]] > 0.5 and g.logodds[far[1], far[0]] > 0.5
+    left = ToyWorld(box, half_m=5.0, start=(-1.0, 0.06, 0.0), beams=1440)
+    for _ in range(12):
+        g.integrate(left.pose, left.scan())
+    return g.logodds[edge[1], edge[0]], g.logodds[far[1], far[0]]
+
+
+def test_grid_keeps_an_obstacle_edge_that_grazing_beams_cross():
+    edge, far = _edge_cell_after_grazing(keep_edges=True)
+    assert edge > 0.5                       # touches a cell with returns in each grazing scan: kept
+    assert far < 0.5                        # no return next to it: the grazing beams clear it
+    edge_off, _ = _edge_cell_after_grazing(keep_edges=False)
+    assert edge_off < 0.5                   # the flicker the rule prevents
+
+
+def test_grid_clears_behind_an_obstacle_that_moved():
+    g = OccupancyGrid(12.0, 0.1)
+    before = ToyWorld([(2.0, -0.3, 2.3, 0.3)], half_m=5.0, beams=720)
+    for _ in range(4):
+        g.integrate(before.pose, before.scan())
+    old = g.to_cell(np.array([2.05, 0.0]))
+    assert g.logodds[old[1], old[0]] > 0.5
+    after = ToyWorld([(2.0, 1.0, 2.3, 1.6)], half_m=5.0, beams=720)    # the box moved 1 m aside
+    for _ in range(12):
+        g.integrate(after.pose, after.scan())
+    assert g.logodds[old[1], old[0]] < -0.5
+
 def _planner_with_wall():
     world = ToyWorld([(1.5, -2.0, 1.7, 2.0)], half_m=5.0)
     sp = SubgoalPlanner(SubgoalConfig(grid_size_m=12.0))
