@@ -101,7 +101,12 @@ class SubgoalPlanner:
         """(K, 2) centres of the occupied grid cells within ``half_m`` (a square) of ``pose`` (x, y,
         yaw) whose bearing from the robot, relative to its heading, lies outside the sector
         [seen_lo_rad, seen_hi_rad] the lidar covers: what the map remembers where the scan does not
-        look (behind a lidar of less than 360 degrees), so that it is not taken for free space."""
+        look (behind a lidar of less than 360 degrees), so that it is not taken for free space.
+
+        Each cell gives its 4 corners, not its centre: the obstacle lies somewhere in the cell, so
+        the corners are never farther from the robot than the obstacle's nearest point, where the
+        centre may be up to half a cell diagonal (0.07 m at 0.1 m) farther; a robot backing blind
+        into a post it saw before keeps the footprint padding it is meant to keep. (4K, 2)."""
         g = self.grid
         lo = g.to_cell(np.asarray(pose[:2]) - half_m)
         hi = g.to_cell(np.asarray(pose[:2]) + half_m) + 1
@@ -112,7 +117,9 @@ class SubgoalPlanner:
         pts = g.to_world(np.stack([ix + lo[0], iy + lo[1]], -1))
         rel = np.arctan2(pts[:, 1] - pose[1], pts[:, 0] - pose[0]) - pose[2]
         rel = np.remainder(rel - seen_lo_rad, 2 * math.pi)                 # 0 .. 2 pi from the first beam
-        return pts[rel > (seen_hi_rad - seen_lo_rad)]
+        pts = pts[rel > (seen_hi_rad - seen_lo_rad)]
+        corners = 0.5 * g.res * np.array([[-1.0, -1.0], [-1.0, 1.0], [1.0, -1.0], [1.0, 1.0]])
+        return (pts[:, None, :] + corners[None]).reshape(-1, 2)
 
     # --- global path ---------------------------------------------------------------------------
     def cost_map(self, lo=None, hi=None) -> np.ndarray:
