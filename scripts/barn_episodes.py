@@ -53,7 +53,7 @@ def episode(sc, kind: str, seed: int, cfg, lidar=None) -> dict:
     from world_model_planner.planner_node.navigator import make_navigator
     from world_model_planner.sim.world import SimWorld
 
-    nav = make_navigator(kind, None, cfg, "cpu")
+    nav = make_navigator(kind, None, cfg, "cpu", robot=sc.robot)   # the robot's own model and sysid fit
     wall0 = time.monotonic()
     with SimWorld(sc, seed=seed, perturb=seed > 0, lidar=lidar) as w:
         lc = w.lidar_cfg                       # the robot's own lidar unless --lidar-beams says otherwise
