@@ -127,16 +127,22 @@ class TrackedScene:
         self.footprint = footprint or Footprint(0.99, 0.67, 5)
         self.field_size_m, self.field_res_m = float(field_size_m), float(field_res_m)
 
-    def scene_update(self, t_s: float, points=None, origin=None) -> None:
+    def scene_update(self, t_s: float, points=None, origin=None, remembered=None) -> None:
         """The control tick's time; with ``points`` (K, 2) (odom-frame returns of a new scan
-        taken at ``origin`` (2,)), also a tracker update and a new static field."""
+        taken at ``origin`` (2,)), also a tracker update and a new static field. ``remembered``
+        (R, 2): obstacles the map holds where the scan does not look (behind a lidar of less
+        than 360 degrees); they join the static field, not the tracker."""
         from world_model_planner.planner_node.critics.field import DistanceField
 
         self._t = float(t_s)
         if points is None:
             return
         self._scene = self.tracker.update(float(t_s), points, origin)
-        self._field = DistanceField(self._scene.static_points, np.asarray(origin, dtype=np.float64)[:2],
+        static = self._scene.static_points
+        if remembered is not None and len(remembered):
+            static = np.concatenate([np.asarray(static, dtype=np.float64).reshape(-1, 2),
+                                     np.asarray(remembered, dtype=np.float64).reshape(-1, 2)])
+        self._field = DistanceField(static, np.asarray(origin, dtype=np.float64)[:2],
                                     self.field_size_m, self.field_res_m, self.device, far_m=self.field_size_m)
 
     def scene_state(self) -> dict:

@@ -323,6 +323,17 @@ class Navigator:
         ok = np.isfinite(r) & (r >= max(geom.range_min, 1e-3)) & (r < reach)
         return scan_pose[None, :2] + r[ok, None] * np.stack([np.cos(ang[ok]), np.sin(ang[ok])], -1)
 
+    def _remembered(self, scan_pose, geom: ScanGeometry) -> np.ndarray | None:
+        """(R, 2) the obstacles the map remembers where a lidar of less than 360 degrees does not
+        look (within the local field), so that behind it is not taken for free space; None for a
+        full-circle lidar or without a map. The local field and a tracked scene (classic_id)
+        both take them."""
+        span = geom.angle_increment * (geom.n - 1)
+        if self.subgoals is None or abs(span) >= 2 * math.pi - 2 * abs(geom.angle_increment):
+            return None
+        return self.subgoals.remembered_points(scan_pose, self.cfg.nav.local_field_size_m / 2,
+                                               geom.angle_min, geom.angle_min + span)
+
     def _local_path(self, path: np.ndarray, pose: np.ndarray, dev) -> torch.Tensor | None:
         """(P, 2) the global path from the robot's nearest point on, resampled every 0.1 m,
         cut at the reach of the horizon; None without a path."""
@@ -419,9 +430,10 @@ class Navigator:
             model_scan = model.observe_scan(scan, geom, self.cfg.nav.unseen_range_m)
             self._observe(t_s, vel, model_scan if new_scan else None)
         points = None
+        behind = self._remembered(scan_pose, geom) if new_scan else None
         if hasattr(model, "scene_update"):
             points = self.scan_points(scan, scan_pose, geom) if new_scan else None
-            model.scene_update(t_s, points, scan_pose[:2])
+            model.scene_update(t_s, points, scan_pose[:2], remembered=behind)
         if self.goal is None:
             return self._zero("refused" if self.state == "refused" else "idle")
         if self.state == "reached" or self.reached(pose):
@@ -460,11 +472,10 @@ class Navigator:
         # low level
         if new_scan or self._field is None:
             pts = self.scan_points(scan, scan_pose, geom) if points is None else points
-            span = geom.angle_increment * (geom.n - 1)
-            if self.subgoals is not None and abs(span) < 2 * math.pi - 2 * abs(geom.angle_increment):
-                # a lidar of less than 360°: behind it the map's remembered obstacles, not free space
-                pts = np.concatenate([pts, self.subgoals.remembered_points(
-                    scan_pose, self.cfg.nav.local_field_size_m / 2, geom.angle_min, geom.angle_min + span)])
+            if behind is None:
+                behind = self._remembered(scan_pose, geom)
+            if behind is not None:
+                pts = np.concatenate([pts, behind])
             self._field = DistanceField(pts, pose[:2], self.cfg.nav.local_field_size_m, self.cfg.nav.local_field_res_m,
                                         self.device, far_m=self.cfg.nav.local_field_size_m)
 

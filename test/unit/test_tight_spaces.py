@@ -90,3 +90,28 @@ def test_a_robot_file_tunes_its_planner_and_the_jackal_does():
         parse_robot(dict(doc, planner={"Bad key": 1}), "r.yaml")
     with pytest.raises(RobotConfigError, match=r"'planner.mppi.v_max_mps': expected a finite number"):
         parse_robot(dict(doc, planner={"mppi.v_max_mps": float("nan")}), "r.yaml")
+
+
+def test_a_tracked_scene_keeps_what_the_map_remembers_behind_the_lidar():
+    """classic_id (and a learned model's tracked scene) scores its predicted clearance against its
+    own static field: behind a 270-degree lidar that field must hold the obstacles the map
+    remembers, or a robot backing up takes the blind sector for free space (seen on BARN world
+    231: the Jackal backed at 0.85 m/s into a post it had passed)."""
+    from world_model_planner.core.sensor_check import ScanGeometry
+    from world_model_planner.planner_node.mppi import MPPIConfig
+    from world_model_planner.planner_node.navigator import PlannerConfig, make_navigator
+
+    n = 271
+    geom = ScanGeometry(-math.radians(135), math.radians(270) / (n - 1), 0.1, 30.0, n)
+    ahead = np.where(np.abs(geom.angles) < 0.02, 1.03, np.inf)            # a post 1.03 m ahead (+x)
+    nothing = np.full(n, np.inf)
+    nav = make_navigator("classic_id", None, PlannerConfig(mppi=MPPIConfig(samples=32, horizon=8)), "cpu",
+                         robot="jackal")
+    assert nav.set_goal(0.0, 5.0)[0]
+    for k in range(3):
+        nav.step(np.zeros(3), np.zeros(2), ahead, 0.1 * k, geom=geom)
+    post = torch.tensor([[1.03, 0.0]])
+    seen = nav.model.scene_state()["field"].lookup(post).item()
+    nav.step(np.array([0.0, 0.0, math.pi]), np.zeros(2), nothing, 0.3, geom=geom)   # turned: the post behind
+    behind = nav.model.scene_state()["field"].lookup(post).item()
+    assert seen < 0.1 and behind < 0.1, (seen, behind)
