@@ -65,11 +65,22 @@ def _refusal_types() -> tuple:
     return tuple(types)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a process supervisor, ``timeout``, ``docker stop``): the same clean stop as Ctrl-C,
+    so the nodes a command started are stopped with it and never left driving the robot."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     # Ctrl-C stops every command, even when started from a shell that ignores SIGINT for its
     # background jobs (the disposition is inherited, and Python then installs no handler)
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _on_sigterm)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -78,9 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     refusals = _refusal_types()
     try:
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        term = isinstance(exc, Terminated)
+        print("terminated" if term else "interrupted", file=sys.stderr)
+        return 143 if term else 130
     except refusals as exc:
         from world_model_planner.core.cli_checks import refuse
 
