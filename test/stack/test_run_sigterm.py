@@ -3,35 +3,15 @@ exit 143, one line, and no node of its stack left running (a planner left behind
 driving the robot)."""
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from world_model_planner.testing.processes import child_pids, pid_running
+
 WMP = str(Path(sys.executable).parent / "wmp")
-
-
-def _children(pid: int) -> set[int]:
-    out = set()
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                fields = Path(f"/proc/{d}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                out.add(int(d))
-    return out
-
-
-def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def test_sigterm_stops_wmp_run_and_every_node(tmp_path, node_env):
@@ -44,18 +24,18 @@ def test_sigterm_stops_wmp_run_and_every_node(tmp_path, node_env):
         while not (log_dir.is_dir() and any("goal accepted" in f.read_text(errors="replace")
                                             for f in log_dir.glob("planner_node*.log"))):
             assert p.poll() is None and time.monotonic() < deadline, p.communicate()[1][-2000:]
-            nodes |= _children(p.pid)
+            nodes |= child_pids(p.pid)
             time.sleep(0.1)
-        nodes |= _children(p.pid)
+        nodes |= child_pids(p.pid)
         assert len(nodes) >= 3                                  # the stack is up and driving
         p.send_signal(signal.SIGTERM)
         out, err = p.communicate(timeout=60)
         assert p.returncode == 143, (p.returncode, err[-2000:])
         assert "terminated" in err and "Traceback" not in err, err[-2000:]
         deadline = time.monotonic() + 10
-        while [n for n in nodes if _running(n)] and time.monotonic() < deadline:
+        while [n for n in nodes if pid_running(n)] and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not [n for n in nodes if _running(n)], nodes
+        assert not [n for n in nodes if pid_running(n)], nodes
     finally:
         if p.poll() is None:
             p.kill()

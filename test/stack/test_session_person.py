@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from world_model_planner.teleop.tui import ARROWS, CART, HEADER_ROWS
-from world_model_planner.testing.processes import PtyProc
+from world_model_planner.testing.processes import PtyProc, child_pids, pid_running
 
 WMP = str(Path(sys.executable).parent / "wmp")
 pytestmark = pytest.mark.slow
@@ -188,26 +188,6 @@ def test_q_or_sigint_ends_cleanly_with_the_summary(tmp_path, node_env, how):
         person.close()
 
 
-def _children(pid: int) -> set[int]:
-    out = set()
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                fields = Path(f"/proc/{d}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                out.add(int(d))
-    return out
-
-
-def _running(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def test_sigint_while_the_stack_comes_up_ends_cleanly(tmp_path, node_env):
     """Ctrl-C before the gate, while the nodes are still starting (importing): one line, no
     traceback from the session or from any node, no node left running."""
@@ -216,14 +196,14 @@ def test_sigint_while_the_stack_comes_up_ends_cleanly(tmp_path, node_env):
         nodes, deadline = set(), time.monotonic() + 60
         while len(nodes) < 3:                           # the stack's processes have started ...
             assert person.p.proc.poll() is None and time.monotonic() < deadline, person.stderr()
-            nodes |= _children(person.p.proc.pid)
+            nodes |= child_pids(person.p.proc.pid)
             time.sleep(0.02)
         assert "press any key" not in person.screen()   # ... and are still coming up (importing)
         person.p.proc.send_signal(signal.SIGINT)
         assert person.end() == 130, person.output() + person.stderr()
         assert "interrupted" in person.stderr()
         person.assert_clean()
-        assert len(nodes) >= 3 and not [n for n in nodes if _running(n)], nodes
+        assert len(nodes) >= 3 and not [n for n in nodes if pid_running(n)], nodes
     finally:
         person.close()
 
@@ -259,12 +239,12 @@ def test_sigint_at_the_gate_ends_cleanly_and_stops_every_node(tmp_path, node_env
     person = Person(tmp_path, node_env)
     try:
         person.wait_screen("press any key to start", timeout=120)
-        nodes = _children(person.p.proc.pid)
+        nodes = child_pids(person.p.proc.pid)
         person.p.proc.send_signal(signal.SIGINT)
         rc = person.end()
         assert "session interrupted" in person.output() + person.stderr(), person.output()[-2000:]
         assert rc in (0, 130), (rc, person.stderr())
         person.assert_clean()
-        assert len(nodes) >= 3 and not [n for n in nodes if _running(n)], nodes
+        assert len(nodes) >= 3 and not [n for n in nodes if pid_running(n)], nodes
     finally:
         person.close()

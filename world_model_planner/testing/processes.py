@@ -118,6 +118,28 @@ class NodeProcess:
         return self.stop(signal.SIGKILL, 5)
 
 
+def child_pids(pid: int) -> set[int]:
+    """The pids whose parent is ``pid`` (from /proc; Linux)."""
+    out = set()
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                fields = Path(f"/proc/{d}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                out.add(int(d))
+    return out
+
+
+def pid_running(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def run_node_exit(executable: str, args: list, env: dict) -> subprocess.CompletedProcess:
     """Run a console script of this package with ``--ros-args ARGS`` to its exit (30 s at most)."""
     exe = Path(sys.executable).parent / executable
