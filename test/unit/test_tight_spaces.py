@@ -72,8 +72,9 @@ def test_the_map_remembers_obstacles_where_the_lidar_does_not_look():
     lo, hi = -math.radians(135), math.radians(135)
     facing_away = sp.remembered_points(np.array([0.0, 0.0, math.pi]), 3.0, lo, hi)   # the post is behind now
     assert len(facing_away) and np.allclose(facing_away.mean(0), [1.0, 0.0], atol=0.1)
-    # the corners of the post's cell: none farther than the return itself (1.03 m), which the cell
-    # centre (1.05 m) would be; the field behind the lidar errs towards the robot, not away
+    # the corners of the post's cell: the nearest (1.0 m) is no farther than the return itself
+    # (1.03 m), where the cell centre (1.05 m) would be; the field behind the lidar errs towards
+    # the robot, not away
     assert np.linalg.norm(facing_away, axis=1).min() <= 1.03
     assert len(sp.remembered_points(np.array([0.0, 0.0, 0.0]), 3.0, lo, hi)) == 0     # in view: the scan has it
 
