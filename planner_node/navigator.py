@@ -326,8 +326,8 @@ class Navigator:
     def _remembered(self, scan_pose, geom: ScanGeometry) -> np.ndarray | None:
         """(R, 2) the obstacles the map remembers where a lidar of less than 360 degrees does not
         look (within the local field), so that behind it is not taken for free space; None for a
-        full-circle lidar or without a map. The local field and a tracked scene (classic_id)
-        both take them."""
+        full-circle lidar or without a map. The local field and a tracked scene (classic_id, the
+        learned planners) both take them."""
         span = geom.angle_increment * (geom.n - 1)
         if self.subgoals is None or abs(span) >= 2 * math.pi - 2 * abs(geom.angle_increment):
             return None
@@ -429,10 +429,10 @@ class Navigator:
         if self._hist is not None:
             model_scan = model.observe_scan(scan, geom, self.cfg.nav.unseen_range_m)
             self._observe(t_s, vel, model_scan if new_scan else None)
-        points = None
-        behind = self._remembered(scan_pose, geom) if new_scan else None
+        points = behind = None
         if hasattr(model, "scene_update"):
-            points = self.scan_points(scan, scan_pose, geom) if new_scan else None
+            if new_scan:
+                points, behind = self.scan_points(scan, scan_pose, geom), self._remembered(scan_pose, geom)
             model.scene_update(t_s, points, scan_pose[:2], remembered=behind)
         if self.goal is None:
             return self._zero("refused" if self.state == "refused" else "idle")

@@ -24,7 +24,6 @@ def test_grid_marks_hits_and_clears_free_space():
     assert abs(lo[2]) < 0.2       # behind the wall: unknown
 
 
-
 def _edge_cell_after_grazing(keep_edges: bool):
     """A box whose top face lies 0.02 m inside a row of cells: seen from above (returns in that
     row), then from the far left, whose beams graze the empty upper part of the row; the returns
@@ -61,6 +60,7 @@ def test_grid_clears_behind_an_obstacle_that_moved():
     for _ in range(12):
         g.integrate(after.pose, after.scan())
     assert g.logodds[old[1], old[0]] < -0.5
+
 
 def _planner_with_wall():
     world = ToyWorld([(1.5, -2.0, 1.7, 2.0)], half_m=5.0)
