@@ -46,7 +46,7 @@ def planner_config(robot: str, samples: int, horizon: int, overrides=()):
     return cfg
 
 
-def episode(sc, kind: str, seed: int, cfg, lidar=None) -> dict:
+def episode(sc, kind: str, seed: int, cfg, lidar=None, period: float = 0.1) -> dict:
     from world_model_planner.app.episode import finalize
     from world_model_planner.core import metrics
     from world_model_planner.core.sensor_check import ScanGeometry
@@ -64,8 +64,8 @@ def episode(sc, kind: str, seed: int, cfg, lidar=None) -> dict:
         traj.append([0.0, float(p[0]), float(p[1]), float(p[2])])
         while t < sc.time_limit_s - 1e-9:
             cmd = nav.step(w.pose(), w.velocity(), w.scan(), t, geom=geom)
-            w.step(cmd.v, cmd.w, 0.1)
-            t += 0.1
+            w.step(cmd.v, cmd.w, period)
+            t += period
             p = w.pose()
             traj.append([round(t, 3), float(p[0]), float(p[1]), float(p[2])])
             if w.collision_count > 0:
@@ -89,6 +89,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--samples", type=int, default=256)
     ap.add_argument("--horizon", type=int, default=20)
+    ap.add_argument("--period", type=float, default=0.1,
+                    help="control period, s (the sim node's control_period_s is 0.05)")
     ap.add_argument("--lidar-beams", type=int, default=None,
                     help="beams of the simulated lidar (default: the robot's own, sim/robots.py; the Jackal's "
                          "Hokuyo UST-10: 720 over 270 deg)")
@@ -106,7 +108,8 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(1)
     folder = Path(args.barn)
-    tmp = Path(tempfile.mkdtemp(prefix="barn-"))
+    scratch = tempfile.TemporaryDirectory(prefix="barn-")      # the imported scenarios; removed at exit
+    tmp = Path(scratch.name)
     scenarios = []
     for n in (s.strip() for s in args.worlds.split(",") if s.strip()):
         world = next((p for p in (folder / f"world_{n}.world", folder / f"world_{n}.world.gz",
@@ -128,7 +131,8 @@ def main(argv=None) -> int:
     print("| world | planner | seed | success | end | time s | path m | reference m | BARN score | wall s |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for sc, kind, seed in tqdm(grid, desc="barn", unit="episode", file=sys.stderr):
-        r = episode(sc, kind, seed, planner_config(args.robot, args.samples, args.horizon, args.set), lidar)
+        r = episode(sc, kind, seed, planner_config(args.robot, args.samples, args.horizon, args.set), lidar,
+                    args.period)
         rows.append(r)
         tqdm.write(f"| {sc.name} | {kind} | {seed} | {r['success']} | {r['end_reason']} | {r['time_s']:.1f} | "
                    f"{r['path_length_m']:.1f} | {r['barn_reference_m']:.2f} | {r['barn_score']:.3f} | "

@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from world_model_planner.app.cli import main as wmp
+from world_model_planner.testing.processes import child_pids
 from world_model_planner.world_model_node.checkpoint import load_checkpoint
 
 # 2 ranks x 4 windows each = the single process's 8 windows per step; gradients averaged by DDP.
@@ -35,8 +36,13 @@ def data_dir(tmp_path_factory):
     return out
 
 
-def _env() -> dict:
+def _env(tmpdir: Path | None = None) -> dict:
+    """``tmpdir``: TMPDIR for the processes (torchrun's agent keeps a torchelastic_* folder there,
+    which a killed agent cannot remove)."""
     env = dict(os.environ, GLOO_SOCKET_IFNAME="lo", MASTER_ADDR="127.0.0.1", OMP_NUM_THREADS="1")
+    if tmpdir is not None:
+        Path(tmpdir).mkdir(parents=True, exist_ok=True)
+        env["TMPDIR"] = str(tmpdir)
     env.pop("WORLD_SIZE", None)
     env.pop("RANK", None)
     return env
@@ -52,23 +58,9 @@ def _weights(path) -> dict:
     return {k: v.float() for k, v in load_checkpoint(path, device="cpu").state_dict().items()}
 
 
-def _children(pid: int) -> list[int]:
-    """The processes whose parent is ``pid`` (torchrun starts each rank in a session of its own,
-    so killing torchrun's process group leaves the ranks running)."""
-    kids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue          # ended meanwhile
-        if int(fields[1]) == pid:
-            kids.append(int(stat.parent.name))
-    return kids
-
-
 def _kill_torchrun(proc: subprocess.Popen) -> None:
     """SIGKILL the torchrun agent's process group and every rank, as a lost machine would."""
-    ranks = _children(proc.pid)
+    ranks = child_pids(proc.pid)   # torchrun starts each rank in a session of its own
     os.killpg(proc.pid, signal.SIGKILL)
     for pid in ranks:
         with contextlib.suppress(ProcessLookupError):
@@ -101,7 +93,7 @@ def test_torchrun_two_gloo_ranks_killed_and_resumed_match_one_process(data_dir, 
                 "--out", str(two), *TRAIN, *extra]
 
     with open(tmp_path / "killed.log", "w+") as log:
-        proc = subprocess.Popen(torchrun(), env=_env(), stdout=log, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(torchrun(), env=_env(tmp_path / "tmp"), stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         deadline = time.monotonic() + 400
         while not state.is_file() and proc.poll() is None and time.monotonic() < deadline:
@@ -115,7 +107,7 @@ def test_torchrun_two_gloo_ranks_killed_and_resumed_match_one_process(data_dir, 
     assert 2 <= cut["step"] < 6 and [h["step"] for h in cut["history"]] == list(range(2, cut["step"] + 1, 2))
     assert cut["best_state"] is not None
 
-    ddp = subprocess.run(torchrun("--resume"), env=_env(), capture_output=True, text=True, timeout=600)
+    ddp = subprocess.run(torchrun("--resume"), env=_env(tmp_path / "tmp"), capture_output=True, text=True, timeout=600)
     assert ddp.returncode == 0, (ddp.stdout + ddp.stderr)[-3000:]
     assert not state.exists()                                           # finished: the state is gone
     out = ddp.stdout + ddp.stderr

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import copy
 import math
-import tempfile
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -23,7 +23,6 @@ from world_model_planner.testing.scenarios import GOOD
 
 MAX_MESSAGE = 800
 MAX_SECONDS = 3.0
-_DIR = Path(tempfile.mkdtemp(prefix="wmp-scenario-props-"))
 
 scalars = st.one_of(
     st.none(), st.booleans(),
@@ -45,6 +44,12 @@ FIELDS = [("name",), ("robot",), ("arena",), ("obstacles",), ("start",), ("goal"
           ("obstacles", 0, "box", "center"), ("obstacles", 0, "box", "size", 1),
           ("obstacles", 0, "box", "yaw"), ("obstacles", 1, "cylinder", "radius"),
           ("obstacles", 1, "cylinder", "center", 0), ("colour",)]
+
+
+@pytest.fixture(scope="module")
+def props_dir(tmp_path_factory) -> Path:
+    """One folder for the module's files (module scope: hypothesis runs many examples per test)."""
+    return tmp_path_factory.mktemp("scenario-props")
 
 
 def _check(call):
@@ -87,8 +92,8 @@ _TOKENS = ["name: ", "robot: ", "arena: ", "obstacles:\n", "start: ", "goal: ", 
 @given(st.one_of(st.lists(st.sampled_from(_TOKENS), max_size=60).map("".join),
                  st.text(max_size=300),
                  st.binary(max_size=200).map(lambda b: b.decode("latin-1"))))
-def test_any_text_gives_a_scenario_or_a_short_scenario_error(text):
-    path = _DIR / "props.yaml"
+def test_any_text_gives_a_scenario_or_a_short_scenario_error(props_dir, text):
+    path = props_dir / "props.yaml"
     path.write_bytes(text.encode("utf-8", "surrogatepass"))
     _check(lambda: load_scenario(path))
 
@@ -96,12 +101,12 @@ def test_any_text_gives_a_scenario_or_a_short_scenario_error(text):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(field=st.sampled_from(["name", "arena", "obstacles", "description", "start"]),
        levels=st.integers(2, 9), fan=st.integers(2, 12), depth=st.integers(0, 3000))
-def test_alias_bombs_and_deep_nesting_anywhere_are_refused_fast(field, levels, fan, depth):
+def test_alias_bombs_and_deep_nesting_anywhere_are_refused_fast(props_dir, field, levels, fan, depth):
     parts = ["&a0 [" + ",".join(['"lol"'] * fan) + "]"]
     parts += [f"&a{k} [" + ",".join([f"*a{k - 1}"] * fan) + "]" for k in range(1, levels)]
     doc = dict(copy.deepcopy(GOOD))
     text = yaml.safe_dump({k: v for k, v in doc.items() if k != field})
     text += f"{field}: [{', '.join(parts)}, " + "[" * depth + "]" * depth + "]\n"
-    path = _DIR / "bomb.yaml"
+    path = props_dir / "bomb.yaml"
     path.write_text(text)
     _check(lambda: load_scenario(path))
