@@ -19,6 +19,15 @@ import math
 import numpy as np
 
 
+
+def in_sector(bearing_rad, lo_rad: float, hi_rad: float) -> np.ndarray:
+    """True where ``bearing_rad`` (any shape, any turn) lies in the sector from ``lo_rad`` to
+    ``hi_rad`` (counter-clockwise; a sector of 2 pi or more holds every bearing)."""
+    span = hi_rad - lo_rad
+    if span >= 2 * math.pi:
+        return np.ones(np.shape(bearing_rad), dtype=bool)
+    return np.remainder(np.asarray(bearing_rad) - lo_rad, 2 * math.pi) <= span
+
 class OccupancyGrid:
     """Square grid centred on ``center_xy``; ``logodds`` is (n, n) indexed [iy, ix]."""
 
@@ -57,14 +66,21 @@ class OccupancyGrid:
     def unknown(self, band: float = 0.2) -> np.ndarray:
         return np.abs(self.logodds) <= band
 
-    def clear_disc(self, center_xy, radius_m: float) -> None:
-        """Forget (set unknown) every cell within ``radius_m`` of ``center_xy``."""
+    def clear_disc(self, center_xy, radius_m: float, heading_rad: float | None = None,
+                   sector_rad: tuple[float, float] | None = None) -> None:
+        """Forget (set unknown) every cell within ``radius_m`` of ``center_xy``. With
+        ``heading_rad`` and ``sector_rad`` (lo, hi, relative to the heading): only the cells whose
+        centre's bearing from ``center_xy`` lies in that sector, the part a sensor there looks at
+        and senses again at once; the rest (behind a lidar of less than 360 degrees) is kept."""
         c = np.asarray(center_xy, dtype=np.float64)
         lo = self.to_cell(c - radius_m)
         hi = self.to_cell(c + radius_m) + 1
         xs = self.origin[0] + (np.arange(lo[0], hi[0]) + 0.5) * self.res
         ys = self.origin[1] + (np.arange(lo[1], hi[1]) + 0.5) * self.res
         near = np.hypot(xs[None, :] - c[0], ys[:, None] - c[1]) <= radius_m
+        if heading_rad is not None and sector_rad is not None:
+            bearing = np.arctan2(ys[:, None] - c[1], xs[None, :] - c[0]) - heading_rad
+            near &= in_sector(bearing, *sector_rad)
         self.logodds[lo[1]:hi[1], lo[0]:hi[0]][near] = 0.0
 
     # --- update ------------------------------------------------------------------------------

@@ -6,7 +6,9 @@ shortens the path, the robot standing still, is not progress). When there has be
 ``stall_time_s`` the robot is stuck, and the recoveries run in order, one per stall:
 
     clear    forget the occupancy grid around the robot and sense it afresh (a phantom
-             obstacle or a stale map), restart the sampler, replan
+             obstacle or a stale map), restart the sampler, replan; behind a lidar of less than
+             360 degrees only the part it sees is forgotten (what lies behind cannot be sensed
+             afresh, and backing up relies on it)
     backup   drive straight back ``backup_distance_m``, only where the latest scan shows the
              rear free (the backed-up footprint keeps ``backup_clearance_m``)
     rotate   turn in place ``rotate_angle_rad`` to re-scan, only where the turning footprint is free
@@ -61,7 +63,8 @@ class RecoveryConfig:
                                   range=(0.01, 10.0))
     route_change_m: float = param(1.0, "A remaining path this much longer than the best so far is a new "
                                   "route: progress is measured from it (m).", range=(0.1, 100.0))
-    clear_radius_m: float = param(3.0, "The clear recovery forgets the occupancy grid within this radius (m).",
+    clear_radius_m: float = param(3.0, "The clear recovery forgets the occupancy grid within this radius (m; "
+                                  "behind a lidar of less than 360 degrees, only the part it sees).",
                                   range=(0.1, 50.0))
     backup_distance_m: float = param(0.6, "The backup recovery drives back this far (m).", range=(0.05, 5.0))
     backup_speed_mps: float = param(0.25, "Speed of the backup recovery (m/s).", range=(0.01, 2.0))

@@ -26,7 +26,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from world_model_planner.core.params import param, validate
 
-from world_model_planner.planner_node.grid import OccupancyGrid
+from world_model_planner.planner_node.grid import OccupancyGrid, in_sector
 
 
 @dataclass
@@ -117,8 +117,7 @@ class SubgoalPlanner:
             return np.zeros((0, 2))
         pts = g.to_world(np.stack([ix + lo[0], iy + lo[1]], -1))
         rel = np.arctan2(pts[:, 1] - pose[1], pts[:, 0] - pose[0]) - pose[2]
-        rel = np.remainder(rel - seen_lo_rad, 2 * math.pi)                 # 0 .. 2 pi from the first beam
-        pts = pts[rel > (seen_hi_rad - seen_lo_rad)]
+        pts = pts[~in_sector(rel, seen_lo_rad, seen_hi_rad)]
         corners = 0.5 * g.res * np.array([[-1.0, -1.0], [-1.0, 1.0], [1.0, -1.0], [1.0, 1.0]])
         return (pts[:, None, :] + corners[None]).reshape(-1, 2)
 

@@ -116,3 +116,57 @@ def test_a_tracked_scene_keeps_what_the_map_remembers_behind_the_lidar():
     nav.step(np.array([0.0, 0.0, math.pi]), np.zeros(2), nothing, 0.3, geom=geom)   # turned: the post behind
     behind = nav.model.scene_state()["field"].lookup(post).item()
     assert seen < 0.1 and behind < 0.1, (seen, behind)
+
+
+def test_clearing_the_map_keeps_what_a_partial_lidar_cannot_see_again():
+    """The clear recovery forgets only the part of the map the lidar looks at now. Before, it
+    forgot the whole disc: behind the Jackal's 270 degree lidar a post it had passed vanished from
+    the map, so from the local field and from classic_id's scene, and the robot then backed into
+    it (BARN world 231, seed 1, 512 samples)."""
+    from world_model_planner.planner_node.grid import OccupancyGrid
+
+    def grid_with_posts():
+        g = OccupancyGrid(size_m=10.0, res_m=0.1)
+        ang = np.linspace(-math.pi, math.pi, 360, endpoint=False)
+        scan = np.where(np.abs(ang) < 0.02, 1.0, np.inf)                        # a post 1 m ahead
+        for yaw in (0.0, math.pi):                                              # one ahead (+x), one behind
+            for _ in range(3):
+                g.integrate(np.array([0.0, 0.0, yaw]), scan)
+        return g
+
+    ahead, behind = (1.05, 0.05), (-0.95, 0.05)                                 # the posts' cells
+    cell = lambda g, xy: g.logodds[tuple(g.to_cell(np.array(xy))[::-1])]      # noqa: E731
+    g = grid_with_posts()
+    assert cell(g, ahead) > 0.5 and cell(g, behind) > 0.5
+    g.clear_disc((0.0, 0.0), 3.0, 0.0, (-math.radians(135), math.radians(135)))   # facing +x
+    assert cell(g, ahead) == 0.0 and cell(g, behind) > 0.5
+    g = grid_with_posts()
+    g.clear_disc((0.0, 0.0), 3.0)                                               # a 360 degree lidar
+    assert cell(g, ahead) == 0.0 and cell(g, behind) == 0.0
+
+
+def test_the_clear_recovery_leaves_the_post_behind_in_the_navigators_memory():
+    """Through the navigator: the robot, held still, stalls and runs ``clear``; the post it saw
+    behind stays among the points its local field takes."""
+    from world_model_planner.core.sensor_check import ScanGeometry
+    from world_model_planner.planner_node.mppi import MPPIConfig
+    from world_model_planner.planner_node.navigator import PlannerConfig, make_navigator
+
+    cfg = PlannerConfig(mppi=MPPIConfig(samples=32, horizon=8))
+    cfg.recovery.stall_time_s = 1.0
+    nav = make_navigator("classic", None, cfg, "cpu")
+    full = ScanGeometry(-math.pi, 2 * math.pi / 360, 0.1, 8.0, 360)
+    ang = -math.pi + np.arange(360) * full.angle_increment
+    post_ahead = np.where(np.abs(ang) < 0.02, 1.0, np.inf)
+    nav.set_goal(5.0, 0.0)
+    for k in range(3):                                   # facing -x: the post at (-1, 0) ahead
+        nav.step(np.array([0.0, 0.0, math.pi]), np.zeros(2), post_ahead, 0.1 * k, geom=full)
+    part = ScanGeometry(-math.radians(135), math.radians(270) / 539, 0.1, 8.0, 540)
+    empty = np.full(540, np.inf)
+    t = 0.3
+    while not nav.recovery.log and t < 5.0:              # facing +x, held still: a stall
+        nav.step(np.array([0.0, 0.0, 0.0]), np.zeros(2), empty, t, geom=part)
+        t += 0.1
+    assert [e.kind for e in nav.recovery.log][:1] == ["clear"]
+    rem = nav._remembered(np.array([0.0, 0.0, 0.0]), part)
+    assert rem is not None and len(rem) and np.linalg.norm(rem - [-1.0, 0.0], axis=1).min() < 0.1
