@@ -19,7 +19,6 @@ import math
 import numpy as np
 
 
-
 def in_sector(bearing_rad, lo_rad: float, hi_rad: float) -> np.ndarray:
     """True where ``bearing_rad`` (any shape, any turn) lies in the sector from ``lo_rad`` to
     ``hi_rad`` (counter-clockwise; a sector of 2 pi or more holds every bearing)."""
@@ -27,6 +26,7 @@ def in_sector(bearing_rad, lo_rad: float, hi_rad: float) -> np.ndarray:
     if span >= 2 * math.pi:
         return np.ones(np.shape(bearing_rad), dtype=bool)
     return np.remainder(np.asarray(bearing_rad) - lo_rad, 2 * math.pi) <= span
+
 
 class OccupancyGrid:
     """Square grid centred on ``center_xy``; ``logodds`` is (n, n) indexed [iy, ix]."""

@@ -335,12 +335,12 @@ class Navigator:
 
     @staticmethod
     def _seen_sector(geom: ScanGeometry) -> tuple[float, float] | None:
-        """(lo, hi) bearings (rad, from the sensor's heading) a lidar of less than 360 degrees
-        covers; None for a full circle."""
+        """(lo, hi) bearings (rad, from the sensor's heading, lo < hi) a lidar of less than 360
+        degrees covers, whichever way it sweeps; None for a full circle."""
         span = geom.angle_increment * (geom.n - 1)
         if abs(span) >= 2 * math.pi - 2 * abs(geom.angle_increment):
             return None
-        return geom.angle_min, geom.angle_min + span
+        return (geom.angle_min, geom.angle_min + span) if span >= 0 else (geom.angle_min + span, geom.angle_min)
 
     def _local_path(self, path: np.ndarray, pose: np.ndarray, dev) -> torch.Tensor | None:
         """(P, 2) the global path from the robot's nearest point on, resampled every 0.1 m,

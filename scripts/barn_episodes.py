@@ -102,6 +102,8 @@ def main(argv=None) -> int:
     ap.add_argument("--lidar-fov", type=float, default=None, help="its field of view, degrees (with --lidar-beams; "
                     "default: the robot's)")
     args = ap.parse_args(argv)
+    if not 0.0 < args.period <= 1.0:
+        ap.error(f"--period: expected a control period in (0, 1] s, got {args.period}")
 
     import torch
     from tqdm import tqdm
