@@ -28,6 +28,15 @@ def in_sector(bearing_rad, lo_rad: float, hi_rad: float) -> np.ndarray:
     return np.remainder(np.asarray(bearing_rad) - lo_rad, 2 * math.pi) <= span
 
 
+def seen_sector(angle_min: float, angle_increment: float, beams: int) -> tuple[float, float] | None:
+    """(lo, hi) bearings (rad, from the sensor's heading, lo < hi) a lidar of less than 360
+    degrees covers, whichever way it sweeps; None for a full circle."""
+    span = angle_increment * (beams - 1)
+    if abs(span) >= 2 * math.pi - 2 * abs(angle_increment):
+        return None
+    return (angle_min, angle_min + span) if span >= 0 else (angle_min + span, angle_min)
+
+
 class OccupancyGrid:
     """Square grid centred on ``center_xy``; ``logodds`` is (n, n) indexed [iy, ix]."""
 

@@ -39,6 +39,7 @@ from world_model_planner.world_model_node.history import HistoryBuffer
 from world_model_planner.planner_node.goals import Goal
 from world_model_planner.planner_node.goal_image import CameraPlanConfig
 from world_model_planner.planner_node.mppi import MPPI, MPPIConfig
+from world_model_planner.planner_node.grid import seen_sector
 from world_model_planner.planner_node.recovery import Recovery, RecoveryConfig, pursuit_poses
 from world_model_planner.planner_node.subgoal import SubgoalConfig, SubgoalPlanner
 from world_model_planner.planner_node.tracking import TrackerConfig
@@ -328,19 +329,10 @@ class Navigator:
         look (within the local field), so that behind it is not taken for free space; None for a
         full-circle lidar or without a map. The local field and a tracked scene (classic_id, the
         learned planners) both take them."""
-        sector = self._seen_sector(geom)
+        sector = seen_sector(geom.angle_min, geom.angle_increment, geom.n)
         if self.subgoals is None or sector is None:
             return None
         return self.subgoals.remembered_points(scan_pose, self.cfg.nav.local_field_size_m / 2, *sector)
-
-    @staticmethod
-    def _seen_sector(geom: ScanGeometry) -> tuple[float, float] | None:
-        """(lo, hi) bearings (rad, from the sensor's heading, lo < hi) a lidar of less than 360
-        degrees covers, whichever way it sweeps; None for a full circle."""
-        span = geom.angle_increment * (geom.n - 1)
-        if abs(span) >= 2 * math.pi - 2 * abs(geom.angle_increment):
-            return None
-        return (geom.angle_min, geom.angle_min + span) if span >= 0 else (geom.angle_min + span, geom.angle_min)
 
     def _local_path(self, path: np.ndarray, pose: np.ndarray, dev) -> torch.Tensor | None:
         """(P, 2) the global path from the robot's nearest point on, resampled every 0.1 m,
@@ -675,9 +667,8 @@ class Navigator:
                     # only what the lidar sees again now: obstacles behind a lidar of less than
                     # 360 degrees cannot be sensed afresh, and forgetting them lets the robot back
                     # into a post it passed
-                    sector = self._seen_sector(geom)
-                    sp.grid.clear_disc(scan_pose[:2], r.cfg.clear_radius_m,
-                                       None if sector is None else float(scan_pose[2]), sector)
+                    sp.grid.clear_disc(scan_pose[:2], r.cfg.clear_radius_m, float(scan_pose[2]),
+                                       seen_sector(geom.angle_min, geom.angle_increment, geom.n))
                     sp.integrate(scan_pose, scan, angle_min=geom.angle_min, angle_increment=geom.angle_increment,
                                  range_max_m=min(geom.range_max, self.cfg.nav.map_range_max_m))
                     sp.replan(pose[:2], t_s)

@@ -173,14 +173,12 @@ def test_the_clear_recovery_leaves_the_post_behind_in_the_navigators_memory():
 
 
 def test_the_seen_sector_is_the_same_whichever_way_the_lidar_sweeps():
-    from world_model_planner.core.sensor_check import ScanGeometry
-    from world_model_planner.planner_node.grid import in_sector
-    from world_model_planner.planner_node.navigator import Navigator
+    from world_model_planner.planner_node.grid import in_sector, seen_sector
 
     inc = math.radians(270) / 539
-    ccw = Navigator._seen_sector(ScanGeometry(-math.radians(135), inc, 0.1, 8.0, 540))
-    cw = Navigator._seen_sector(ScanGeometry(math.radians(135), -inc, 0.1, 8.0, 540))   # mounted upside down
+    ccw = seen_sector(-math.radians(135), inc, 540)
+    cw = seen_sector(math.radians(135), -inc, 540)                                   # mounted upside down
     assert ccw == pytest.approx(cw) and ccw[0] < ccw[1]
-    assert Navigator._seen_sector(ScanGeometry(-math.pi, 2 * math.pi / 360, 0.1, 8.0, 360)) is None
+    assert seen_sector(-math.pi, 2 * math.pi / 360, 360) is None
     bearings = np.radians([0.0, 130.0, 140.0, 180.0, -140.0, -130.0, 360.0 + 10.0])
     assert in_sector(bearings, *ccw).tolist() == [True, True, False, False, False, True, True]
