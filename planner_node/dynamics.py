@@ -182,12 +182,13 @@ class TrackedScene:
 class SysIdModel(TrackedScene):
     """The ``classic_id`` baseline: identified velocity response + tracked moving obstacles.
 
-    Velocity, per axis (v, w): ``u[t+1] = u[t] + dt/tau * (gain * cmd[t - d] - u[t])``
-    (``planner_node.sysid.SysIdParams``). The first ``d`` commands of a rollout are the last
-    ``d`` already sent (from the history; without one, the current velocity / gain held); the
-    sampled actions act ``d`` steps later. Each step moves along an exact unicycle arc at the
-    mean of its start and end velocities. The recurrence is solved in closed form, so a rollout
-    is one (B, H) x (H, H) product per axis.
+    Velocity, per axis (v, w): ``u[t+1] = u[t] + clip(dt/tau * (gain * cmd[t - d] - u[t]),
+    ±rate * dt)`` (``planner_node.sysid.SysIdParams``; the clip only where the fit found the
+    base's rate limit). The first ``d`` commands of a rollout are the last ``d`` already sent
+    (from the history; without one, the current velocity / gain held); the sampled actions act
+    ``d`` steps later. Each step moves along an exact unicycle arc at the mean of its start and
+    end velocities. Without a rate limit the recurrence is solved in closed form, so a rollout
+    is one (B, H) x (H, H) product per axis; with one it runs step by step over (B,) vectors.
 
     Clearance: ``scene_update(t_s, points, origin)`` feeds each scan's odom-frame returns to a
     ``tracking.Tracker``; the static ones make a local ``DistanceField``, the moving ones are
@@ -241,6 +242,13 @@ class SysIdModel(TrackedScene):
         k = min(self.dt_s / a.tau_s, 1.0)
         b, h = cmd.shape
         u = torch.cat([pending.expand(b, -1), cmd], dim=1)[:, :h]                        # (B, H) in force
+        if math.isfinite(a.rate):
+            out = torch.empty_like(u)
+            vel = u0.expand(b).to(u.dtype)
+            for j in range(h):
+                vel = a.step(vel, a.gain * u[:, j], self.dt_s)
+                out[:, j] = vel
+            return out
         key = (name, h, cmd.dtype, cmd.device)
         if key not in self._lower:
             j = torch.arange(h, device=cmd.device, dtype=torch.float64)

@@ -15,9 +15,11 @@ from world_model_planner.planner_node.dynamics import SysIdModel
 from world_model_planner.world_model_node.history import History
 
 
-def _simulate(tau, gain, delay, dt=0.1, episodes=6, steps=300, noise=0.01, seed=0):
-    """Rows (cmd (N, 2), vel (N, 2), episode (N,)) of the lag + delay model driven by random
-    piecewise-constant commands, measured with Gaussian noise."""
+def _simulate(tau, gain, delay, dt=0.1, episodes=6, steps=300, noise=0.01, seed=0, rate=(math.inf, math.inf),
+              high=(1.0, 1.5)):
+    """Rows (cmd (N, 2), vel (N, 2), episode (N,)) of the lag + delay model (each step's change
+    clipped to rate * dt) driven by random piecewise-constant commands, measured with Gaussian
+    noise."""
     rng = np.random.default_rng(seed)
     cmds, vels, eps = [], [], []
     for e in range(episodes):
@@ -26,13 +28,13 @@ def _simulate(tau, gain, delay, dt=0.1, episodes=6, steps=300, noise=0.01, seed=
         i = 0
         while i < steps:
             n = int(hold[i])
-            cmd[i:i + n] = rng.uniform([-0.5, -1.5], [1.0, 1.5])
+            cmd[i:i + n] = rng.uniform([-0.5, -high[1]], list(high))
             i += n
         v = np.zeros((steps, 2))
         for t in range(steps - 1):
             for a in range(2):
                 u = cmd[t - delay[a], a] if t - delay[a] >= 0 else 0.0
-                v[t + 1, a] = v[t, a] + dt / tau[a] * (gain[a] * u - v[t, a])
+                v[t + 1, a] = v[t, a] + np.clip(dt / tau[a] * (gain[a] * u - v[t, a]), -rate[a] * dt, rate[a] * dt)
         cmds.append(cmd)
         vels.append(v + rng.normal(0, noise, v.shape))
         eps.append(np.full(steps, e))
@@ -49,6 +51,51 @@ def test_fit_recovers_known_lag_gain_and_delay(tau, gain, delay):
         assert a.gain == pytest.approx(gain[i], rel=0.05), fit.summary()
         assert a.rmse < 0.03 and a.rows > 1000
         assert np.nanargmin(a.rmse_by_delay) == delay[i]
+        assert math.isinf(a.rate), fit.summary()          # a plain lag: no rate limit is claimed
+
+
+def test_fit_finds_the_base_rate_limit():
+    """A base whose own controller ramps at 2 m/s^2 and 4 rad/s^2 behind a fast lag (0.15 s,
+    0.2 s), driven by large command steps: the fit finds both limits and the fast lag. A plain
+    lag fitted to the same ramps takes them for a slow response (tau several times too long),
+    which is what it then predicts for the small, smooth changes a planner sends."""
+    cmd, vel, ep = _simulate((0.15, 0.2), (1.0, 0.8), (0, 0), rate=(2.0, 4.0), high=(2.0, 2.0))
+    fit = sysid.fit(cmd, vel, ep, 0.1)
+    assert fit.v.rate == pytest.approx(2.0, rel=0.05) and fit.w.rate == pytest.approx(4.0, rel=0.05), fit.summary()
+    assert fit.v.tau_s == pytest.approx(0.15, rel=0.25) and fit.w.tau_s == pytest.approx(0.2, rel=0.25), fit.summary()
+    assert fit.v.gain == pytest.approx(1.0, rel=0.05) and fit.w.gain == pytest.approx(0.8, rel=0.05), fit.summary()
+    assert f"rate limit {fit.v.rate:.2f} m/s^2" in fit.summary() and "rad/s^2" in fit.summary()
+    plain = sysid.fit(cmd, vel, ep, 0.1, rate_limit=False)
+    assert math.isinf(plain.v.rate) and plain.v.tau_s > 3 * fit.v.tau_s and plain.v.rmse > 3 * fit.v.rmse
+    # the identified model replays the ramp: 10 steps from rest towards 2 m/s
+    ramp = sysid.response(fit, np.tile([2.0, 0.0], (10, 1)))[:, 0]
+    true = sysid.response(_params(tau=0.15, delay=0, rate=2.0), np.tile([2.0, 0.0], (10, 1)))[:, 0]
+    assert np.abs(ramp - true).max() < 0.05 and true[5] == pytest.approx(1.0)
+
+
+def test_real_jackal_rate_limit_is_found():
+    """The simulated Jackal (its onboard controller limits acceleration to 2 m/s^2, sim/robots.py)
+    driven by random command steps at 0.1 s: the fit finds that limit and a drive much faster
+    than the ramp, on real PyBullet physics."""
+    from world_model_planner.sim.robots import ROBOTS
+    from world_model_planner.sim.scenario import load_scenario
+    from world_model_planner.sim.world import SimWorld
+
+    sc = dataclasses.replace(load_scenario("open"), robot="jackal")
+    rng = np.random.default_rng(5)
+    rows = 300
+    cmd, vel = np.zeros((rows, 2)), np.zeros((rows, 2))
+    with SimWorld(sc, seed=0) as world:
+        u = np.zeros(2)
+        for t in range(rows):
+            if t % 10 == 0:   # forward-biased steps: the open arena has room for 300 x 0.1 s of them
+                u = rng.uniform([-0.5, -1.5], [1.5, 1.5])
+            vel[t] = world.velocity()
+            cmd[t] = u
+            world.step(u[0], u[1], 0.1)
+    fit = sysid.fit(cmd, vel, np.zeros(rows, int), 0.1, min_rows=100)
+    assert fit.v.rate == pytest.approx(ROBOTS["jackal"].accel_mps2, rel=0.15), fit.summary()
+    assert fit.v.tau_s < 0.3 and fit.v.delay_steps == 0, fit.summary()
 
 
 def test_excluded_and_non_finite_rows_do_not_bias_the_fit():
@@ -113,6 +160,22 @@ def test_file_round_trip_and_bad_files_named(tmp_path):
     bad(lambda d: d["w"].update(gain="big"), "w.gain")
     bad(lambda d: d.pop("v"), "v: expected an object")
     bad(lambda d: d.update(format="other"), "format: expected")
+    bad(lambda d: d["v"].update(rate=-2.0), "v.rate: expected a number in")
+    bad(lambda d: d["w"].update(rate="fast"), "w.rate")
+    bad(lambda d: d.update(version=3), "version: expected 1 or 2")
+    # a rate limit survives the round trip; none is written as null
+    limited = dataclasses.replace(fit, v=dataclasses.replace(fit.v, rate=2.5))
+    sysid.save(path, limited)
+    assert sysid.load(path).v.rate == 2.5 and json.loads(path.read_text())["w"]["rate"] is None
+    assert math.isinf(sysid.load(path).w.rate)
+    # version 1 files (no rate field) still load, as a plain lag
+    v1 = json.loads(json.dumps(data))
+    v1["version"] = 1
+    for name in ("v", "w"):
+        v1[name].pop("rate", None)
+    (tmp_path / "v1.json").write_text(json.dumps(v1))
+    old = sysid.load(tmp_path / "v1.json")
+    assert math.isinf(old.v.rate) and old.v.tau_s == fit.v.tau_s
     (tmp_path / "junk.json").write_text("{not json")
     with pytest.raises(sysid.SysIdError, match="not a JSON sysid file"):
         sysid.load(tmp_path / "junk.json")
@@ -121,8 +184,8 @@ def test_file_round_trip_and_bad_files_named(tmp_path):
         sysid.load(tmp_path / "huge.json")
 
 
-def _params(tau=0.2, gain=1.0, delay=1, dt=0.1):
-    a = sysid.AxisFit(tau, gain, delay)
+def _params(tau=0.2, gain=1.0, delay=1, dt=0.1, rate=math.inf):
+    a = sysid.AxisFit(tau, gain, delay, rate=rate)
     return sysid.SysIdParams(dt, a, a)
 
 
@@ -154,6 +217,31 @@ def test_rollout_matches_the_hand_computed_lagged_response():
     ref = sysid.response(p, cmds, v0=(0.2, -0.1), past_cmd=past)
     yaw = np.cumsum(0.1 * (ref[1:, 1] + ref[:-1, 1]) / 2)
     assert np.angle(np.exp(1j * out.poses[0, :, 2].numpy())) == pytest.approx(np.angle(np.exp(1j * yaw)), abs=1e-4)
+
+
+def test_rollout_with_a_rate_limit_ramps():
+    """tau = dt (the lag alone would reach the command in one step), rate 2 m/s^2: from rest
+    towards 1 m/s the velocity ramps 0.2, 0.4, ..., 1.0 and stays; braking ramps down the same
+    way. The batched rollout matches the reference simulator on random sequences, both axes."""
+    p = _params(tau=0.1, delay=0, rate=2.0)
+    m = SysIdModel(p)
+    actions = torch.tensor([[[1.0, 0.0]] * 7 + [[0.0, 0.0]] * 3])
+    out = m.rollout(m.reset_state([0.0, 0.0, 0.0], [0.0, 0.0]), actions)
+    v = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.0, 1.0, 0.8, 0.6, 0.4]
+    x = np.cumsum([0.1 * (v[i] + v[i + 1]) / 2 for i in range(10)])
+    assert out.poses[0, :, 0].numpy() == pytest.approx(x, abs=1e-5)
+    rng = np.random.default_rng(2)
+    p = sysid.SysIdParams(0.1, sysid.AxisFit(0.3, 0.9, 2, rate=1.5), sysid.AxisFit(0.2, 0.8, 1, rate=3.0))
+    m = SysIdModel(p)
+    cmds = rng.uniform(-1.5, 1.5, (4, 15, 2))
+    past = rng.uniform(-1, 1, (2, 2))
+    h = History(past.astype(np.float32), np.zeros((2, 2), np.float32), np.ones(2, bool))
+    out = m.rollout(m.reset_state([0, 0, 0], [0.2, -0.1], None, history=h), torch.tensor(cmds, dtype=torch.float32))
+    for b in range(4):
+        ref = sysid.response(p, cmds[b], v0=(0.2, -0.1), past_cmd=past)
+        yaw = np.cumsum(0.1 * (ref[1:, 1] + ref[:-1, 1]) / 2)
+        assert out.poses[b, :, 2].numpy() == pytest.approx(yaw, abs=1e-4)
+        assert np.abs(np.diff(ref[:, 0])).max() <= 0.15 + 1e-9        # the ramp never exceeds 1.5 m/s^2
 
 
 def test_predicted_clearance_sees_a_walker_coming():
