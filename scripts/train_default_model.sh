@@ -6,6 +6,7 @@
 #   ROBOT=jackal scripts/train_default_model.sh      # the same for the Jackal: models/jackal_default.pt
 #   scripts/train_default_model.sh --eval-set        # regenerate the committed golden eval set test/data/wm_eval
 #   ROBOT=turtlebot4 scripts/train_default_model.sh --eval-set   # its held-out set test/data/wm_eval_turtlebot4
+#   ROBOT=jackal scripts/train_default_model.sh --sysid          # collect the same training data, refit only models/jackal_sysid.json
 #
 # Every collection drives ROBOT (wmp collect --robot) in place of the scenarios' own robot, and the
 # data record it, so the checkpoint knows its robot (data_stats.robots); a learned planner refuses a
@@ -61,6 +62,10 @@ if [ "${1:-}" = "--eval-set" ]; then
     eval_set
     exit 0
 fi
+case "${1:-}" in
+    ""|--sysid) ;;
+    *) echo "usage: [ROBOT=...] $0 [--eval-set | --sysid]" >&2; exit 2 ;;
+esac
 
 WORK=${WORK:-$(mktemp -d -t wmp_default_XXXX)}
 OUT=${OUT:-models/${ROBOT}_default.pt}
@@ -77,6 +82,11 @@ stamp "static data collected"
 "$WMP" collect --robot "$ROBOT" --scenario ice_bend,mud_field,heavy_stop,crossing --episodes "$SUITE_EPISODES" --episode-s 30 --seed 2000 \
     --workers "$WORKERS" --out "$WORK/train"
 stamp "dynamic data collected"
+if [ "${1:-}" = "--sysid" ]; then
+    "$WMP" sysid --data "$WORK/train" --out "$SYSID_OUT"
+    stamp "classic_id fitted: $SYSID_OUT"
+    exit 0
+fi
 # a fixed step count (no wall-clock cap), so the result does not depend on machine load
 "$WMP" train --data "$WORK/train" --out "$OUT" "${TRAIN_ARGS[@]}"
 stamp "world model trained: $OUT"
