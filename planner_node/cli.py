@@ -8,10 +8,11 @@ from pathlib import Path
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "sysid", help="fit the classic_id planner's lag + delay velocity model to recorded transitions",
-        description="Least-squares fit, per axis (v, w), of v[t+1] = v[t] + dt/tau * (gain * cmd[t-d] - v[t]) "
-                    "with the delay d grid-searched; rows in contact are left out. Writes a JSON file the "
-                    "classic_id planner loads (planner parameter sysid_path).")
+        "sysid", help="fit the classic_id planner's velocity model (lag, delay, rate limit) to recorded transitions",
+        description="Least-squares fit, per axis (v, w), of v[t+1] = v[t] + clip(dt/tau * (gain * cmd[t-d] - v[t]), "
+                    "+-rate * dt) with the delay d grid-searched and the base's rate limit (its acceleration "
+                    "limit) searched where the data show one; rows in contact are left out. Writes a JSON file "
+                    "the classic_id planner loads (planner parameter sysid_path).")
     p.add_argument("--data", required=True, help="npz shards (wmp collect), rosbag2 bags (directory, metadata.yaml, "
                                                  ".mcap, .db3) or a folder of them, searched recursively")
     from world_model_planner.core.bag_io import add_topic_args
@@ -19,6 +20,8 @@ def register(subparsers) -> None:
     add_topic_args(p)
     p.add_argument("--out", required=True, metavar="FILE.json", help="where to write the fit")
     p.add_argument("--max-delay", type=int, default=None, help="largest delay searched, in steps (default 5)")
+    p.add_argument("--no-rate-limit", action="store_true",
+                   help="fit a plain lag (no rate limit), as files of format version 1 hold")
     p.set_defaults(func=_sysid)
 
 
@@ -42,7 +45,8 @@ def _sysid(args) -> int:
           f"searching delays 0..{max_delay}", file=sys.stderr, flush=True)
     try:
         params = sysid.fit_transitions(tr, max_delay, source=f"wmp sysid: {len(tr)} rows of {len(tr.episodes)} episodes "
-                                                                  f"({Path(args.data).name})")
+                                                                  f"({Path(args.data).name})",
+                                       rate_limit=not args.no_rate_limit)
     except sysid.SysIdError as exc:
         return refuse("wmp sysid", str(exc))
     sysid.save(args.out, params)

@@ -15,9 +15,11 @@ refitted on the transitions it leaves unclipped, and the candidate (or none) wit
 one-step residual over all transitions wins; a limit is kept only where it lowers that residual
 by at least ``RATE_MIN_GAIN``. Without it, a base that ramps its speed at a fixed acceleration
 after a large command step looks like a slow lag, and the model then predicts a slow response to
-the small, smooth changes a planner sends. The delay with the smallest one-step residual wins. The result is stored as a small JSON file (``save`` is an
-atomic write, ``load`` is size-capped and validated: a bad file is one line naming the file, the
-field and what was expected). No torch and no rclpy here.
+the small, smooth changes a planner sends. The delay with the smallest one-step residual wins.
+
+The result is stored as a small JSON file (``save`` is an atomic write, ``load`` is size-capped
+and validated: a bad file is one line naming the file, the field and what was expected; version 1
+files, which have no rate limit, still load). No torch and no rclpy here.
 """
 from __future__ import annotations
 
@@ -203,11 +205,12 @@ def fit(cmd: np.ndarray, vel: np.ndarray, episode: np.ndarray, dt_s: float,
     return SysIdParams(float(dt_s), fits[0], fits[1], source)
 
 
-def fit_transitions(tr, max_delay: int = MAX_DELAY_STEPS, source: str = "") -> SysIdParams:
+def fit_transitions(tr, max_delay: int = MAX_DELAY_STEPS, source: str = "", rate_limit: bool = True) -> SysIdParams:
     """``fit`` on a ``world_model_node.data.Transitions`` (dt from its meta, else its median dt),
     leaving out the rows in contact (a wall, not the drive, stopped the robot there)."""
     dt = float(tr.meta.get("dt_s") or np.median(tr.dt))
-    return fit(tr.cmd, tr.vel, tr.episode, dt, max_delay, source=source, exclude=np.asarray(tr.collision) > 0)
+    return fit(tr.cmd, tr.vel, tr.episode, dt, max_delay, source=source, exclude=np.asarray(tr.collision) > 0,
+               rate_limit=rate_limit)
 
 
 def response(params: SysIdParams, cmd: np.ndarray, v0=(0.0, 0.0), past_cmd=None) -> np.ndarray:

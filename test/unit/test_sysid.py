@@ -299,5 +299,9 @@ def test_wmp_sysid_fits_collected_data(tmp_path, capsys):
     fit = sysid.load(out)
     assert 0.05 < fit.v.tau_s < 2.0 and 0.6 < fit.v.gain < 1.4 and math.isfinite(fit.v.rmse)
     assert "tau" in capsys.readouterr().out
+    plain = tmp_path / "plain.json"
+    assert main(["sysid", "--data", str(data), "--out", str(plain), "--no-rate-limit"]) == 0
+    assert math.isinf(sysid.load(plain).v.rate) and math.isinf(sysid.load(plain).w.rate)
+    assert "no rate limit" in capsys.readouterr().out
     assert main(["sysid", "--data", str(tmp_path / "none"), "--out", str(out)]) == 2
     assert main(["sysid", "--data", str(data), "--out", str(out), "--max-delay", "-1"]) == 2
