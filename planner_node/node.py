@@ -65,6 +65,7 @@ class PlannerNode(GoalFramesMixin, CameraInputsMixin, LifecycleNode):
         self._gate = GoalGate(self.p.min_goal_interval_s, nc.same_goal_tolerance_m, nc.same_goal_tolerance_rad)
         self._odom = self._scan = None    # (stamp_s, pose, vel, fault) / (stamp_s, ranges, pose, geom, fault)
         self._odom_hist = collections.deque(maxlen=40)
+        self._scan_pose_t = None          # stamp of the odometry pose the latest scan is placed at
         self._new_scan = False
         self._camera, self._image = False, None      # camera world model; its latest frame (node_camera.py)
         self._plan_ms = collections.deque(maxlen=20)
@@ -321,6 +322,7 @@ class PlannerNode(GoalFramesMixin, CameraInputsMixin, LifecycleNode):
             self._est.add_odom(t, pose)
             if self.nav is not None:
                 self.nav.note_pose(pose)
+            self._rematch_scan(t, pose)
         if self._active and self.p.trigger == "odom":
             self._tick(msg.header.stamp, t)
 
@@ -333,11 +335,23 @@ class PlannerNode(GoalFramesMixin, CameraInputsMixin, LifecycleNode):
             self._scan = (t, None, None, None, f"invalid scan: {why}")
             self._new_scan = False
             return
-        pose = None
+        pose, self._scan_pose_t = None, None
         if self._odom_hist:
-            pose = min(self._odom_hist, key=lambda e: abs(e[0] - t))[1]
+            self._scan_pose_t, pose = min(self._odom_hist, key=lambda e: abs(e[0] - t))
         self._scan = (t, ranges, pose, geom, "")
         self._new_scan = True
+
+    def _rematch_scan(self, t: float, pose) -> None:
+        """A scan not yet planned on takes this odometry pose if its stamp is nearer the scan's
+        than the pose it was placed at: a scan can arrive before the odometry of its own time
+        (the sim publishes /odom last), and placed at the pose of the tick before it would be off
+        by a tick's travel and turn."""
+        if not self._new_scan or self._scan is None or self._scan[1] is None:
+            return
+        ts = self._scan[0]
+        if self._scan_pose_t is None or abs(t - ts) < abs(self._scan_pose_t - ts):
+            self._scan = (ts, self._scan[1], pose, self._scan[3], self._scan[4])
+            self._scan_pose_t = t
 
     def _on_checkpoint(self, msg: String, info=None):
         path = msg.data
