@@ -239,7 +239,6 @@ class SysIdModel(TrackedScene):
     def _response(self, name: str, u0: torch.Tensor, pending: torch.Tensor, cmd: torch.Tensor) -> torch.Tensor:
         """u0 () start velocity, pending (d,), cmd (B, H) → velocities (B, H) after each step."""
         a = self.params.axis(name)
-        k = min(self.dt_s / a.tau_s, 1.0)
         b, h = cmd.shape
         u = torch.cat([pending.expand(b, -1), cmd], dim=1)[:, :h]                        # (B, H) in force
         if math.isfinite(a.rate):
@@ -249,6 +248,7 @@ class SysIdModel(TrackedScene):
                 vel = a.step(vel, a.gain * u[:, j], self.dt_s)
                 out[:, j] = vel
             return out
+        k = a.k(self.dt_s)
         key = (name, h, cmd.dtype, cmd.device)
         if key not in self._lower:
             j = torch.arange(h, device=cmd.device, dtype=torch.float64)

@@ -750,12 +750,7 @@ def load_model(kind: str, model_path=None, device=None, missing_ok: bool = True,
 
         spath = str(sysid_path or default_sysid_path(robot))
         model = SysIdModel.from_file(spath, device)
-        fit = model.params
-        def axis(a, unit):
-            rate = f", rate {a.rate:.2f} {unit}/s" if math.isfinite(a.rate) else ""
-            return f"tau {a.tau_s:.2f} s, delay {a.delay_steps}{rate}"
-        return model, (f"identified lag + delay {spath} (v: {axis(fit.v, 'm/s')}; w: {axis(fit.w, 'rad/s')}) "
-                       f"+ obstacle tracking")
+        return model, f"identified lag + delay {spath} ({model.params.brief()}) + obstacle tracking"
     path = model_path or None
     if path is None:
         from world_model_planner.core.paths import default_model_path

@@ -68,11 +68,18 @@ class AxisFit:
     rmse_by_delay: tuple = ()
     rate: float = math.inf
 
+    def k(self, dt_s: float) -> float:
+        """The lag's share of the gap closed in one step of ``dt_s`` (dt / tau, at most 1)."""
+        return min(dt_s / self.tau_s, 1.0)
+
+    def rate_text(self, unit: str) -> str:
+        """'rate limit 1.07 m/s^2' or 'no rate limit'; ``unit`` the velocity's (m/s, rad/s)."""
+        return f"rate limit {self.rate:.2f} {unit}^2" if math.isfinite(self.rate) else "no rate limit"
+
     def step(self, u, target, dt_s: float):
         """One step of the model from velocity ``u`` toward ``target`` (= gain * command in
         force), numpy or torch alike."""
-        k = min(dt_s / self.tau_s, 1.0)
-        change = k * (target - u)
+        change = self.k(dt_s) * (target - u)
         if math.isfinite(self.rate):
             lim = self.rate * dt_s
             change = change.clip(-lim, lim) if hasattr(change, "clip") else max(-lim, min(lim, change))
@@ -101,11 +108,15 @@ class SysIdParams:
         out = []
         for name, unit in (("v", "m/s"), ("w", "rad/s")):
             a = self.axis(name)
-            rate = f"rate limit {a.rate:.2f} {unit[:-2]}/s^2" if math.isfinite(a.rate) else "no rate limit"
             out.append(f"{name}: tau {a.tau_s:.3f} s, gain {a.gain:.3f}, delay {a.delay_steps} step(s) "
-                       f"({a.delay_steps * self.dt_s:.2f} s), {rate}, one-step rmse {a.rmse:.4f} {unit} "
-                       f"over {a.rows} rows")
+                       f"({a.delay_steps * self.dt_s:.2f} s), {a.rate_text(unit)}, one-step rmse {a.rmse:.4f} "
+                       f"{unit} over {a.rows} rows")
         return "\n".join(out)
+
+    def brief(self) -> str:
+        """Both axes on one line, for a log line."""
+        return "; ".join(f"{name}: tau {a.tau_s:.2f} s, delay {a.delay_steps}, {a.rate_text(unit)}"
+                         for name, unit, a in (("v", "m/s", self.v), ("w", "rad/s", self.w)))
 
 
 def _fit_rate(x: np.ndarray, y: np.ndarray, dt_s: float):
