@@ -25,6 +25,9 @@ tracker ("constant_velocity_tracker") and the frozen current scan ("static_scan"
 ``adaptation``: windows starting 0-1.5 s after the robot enters lower-friction ground (data label
 ground); the 1 s error of windows starting 0-0.5 s on it ("at_entry_m") vs 1-1.5 s on it
 ("after_1s_m") and their ratio (below 1: the predictor adapted).
+``measured_velocity``: the recorded body velocities (v, w) themselves integrated, as a perfect
+command-to-velocity model would: what is left is odometry noise and motion that v and w do not
+carry (sideways slip), which a model with a pose history can still predict.
 ``slices``: pose errors per slice (static, terrain, payload, latency, movers; they overlap).
 ``goal_latent``: how well latent distance ranks distance to a goal (:func:`goal_rank_correlation`):
 Spearman rho between the latent distance of each row to a goal observation of the same
@@ -234,6 +237,10 @@ def evaluate(model, data: Transitions, horizons_s=HORIZONS_S, stride: int = 5, b
     out: dict = {"horizons_s": [float(h) for h in horizons_s], "models": names}
     for name in names:
         out[name] = _err_block(pred[name], truth, steps)
+    # not a model: the recorded body velocities themselves (the mean of each step's two ends)
+    # integrated, i.e. a perfect command-to-(v, w) model; odometry noise and sideways slip remain
+    vel_mid = 0.5 * (data.vel[rows[:, :-1]] + data.vel[rows[:, 1:]])
+    out["measured_velocity"] = _err_block(unicycle_rollout(data.pose[starts], vel_mid, dt), truth, steps)
 
     # collision: one step over all rows (encoder + predictor), and along the open-loop rollouts
     out["collision_auroc"] = _one_step_auroc(model, data, batch, hist_steps)
@@ -455,6 +462,10 @@ def summary(result: dict) -> str:
     lines = ["pose error (m)      horizon_s " + "  ".join(f"{h:>6.1f}" for h in result["horizons_s"])]
     for name in names:
         lines.append(f"  {name:<27} " + "  ".join(num(e) for e in result[name]["pose_err_m"]))
+    mv = result.get("measured_velocity")
+    if mv:
+        lines.append(f"  {'(measured v, w integrated)':<27} " + "  ".join(num(e) for e in mv["pose_err_m"])
+                     + "  <- not a model: the recorded velocities")
     auc = result["collision_auroc"]
     lines.append(f"collision AUROC (1 step): {num(auc, '.3f')}; by horizon: "
                  + ", ".join(num(a, ".3f") for a in result["collision_auroc_by_horizon"]))

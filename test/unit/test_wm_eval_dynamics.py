@@ -175,6 +175,8 @@ def test_eval_model_with_dynamics_end_to_end(tmp_path, capsys):
     assert r["models"] == ["model", "unicycle", "constant_velocity", "classic_id"]
     for name in r["models"]:
         assert len(r[name]["pose_err_m"]) == 4 and all(e >= 0 for e in r[name]["pose_err_m"])
+    measured = r["measured_velocity"]["pose_err_m"]             # the velocities the robot really had
+    assert all(m < u for m, u in zip(measured, r["unicycle"]["pose_err_m"])) and "(measured v, w integrated)" in text
     cl = r["clearance_err_m"]
     assert cl["windows"] > 0 and len(cl["static_scan"]) == 2 and len(cl["constant_velocity_tracker"]) == 2
     assert set(r["slices"]) == set(ew.SLICES) and r["slices"]["movers"]["windows"] == cl["windows"]
