@@ -48,14 +48,14 @@ def planner_config(robot: str, samples: int | None, horizon: int, overrides=()):
     return cfg
 
 
-def episode(sc, kind: str, seed: int, cfg, lidar=None, period: float = 0.1) -> dict:
+def episode(sc, kind: str, seed: int, cfg, lidar=None, period: float = 0.1, model: str | None = None) -> dict:
     from world_model_planner.app.episode import finalize
     from world_model_planner.core import metrics
     from world_model_planner.core.sensor_check import ScanGeometry
     from world_model_planner.planner_node.navigator import make_navigator
     from world_model_planner.sim.world import SimWorld
 
-    nav = make_navigator(kind, None, cfg, "cpu", robot=sc.robot)   # the robot's own model and sysid fit
+    nav = make_navigator(kind, model, cfg, "cpu", robot=sc.robot)   # None: the robot's own model; its sysid fit
     wall0 = time.monotonic()
     with SimWorld(sc, seed=seed, perturb=seed > 0, lidar=lidar) as w:
         lc = w.lidar_cfg                       # the robot's own lidar unless --lidar-beams says otherwise
@@ -99,6 +99,8 @@ def main(argv=None) -> int:
                          "Hokuyo UST-10: 720 over 270 deg)")
     ap.add_argument("--set", action="append", default=[], metavar="SECTION.NAME=VALUE",
                     help="planner parameter override, e.g. mppi.v_max_mps=1.0 (repeatable)")
+    ap.add_argument("--model", default=None, help="world-model checkpoint for hierarchical/flat (default: the "
+                    "robot's own, models/<robot>_default.pt)")
     ap.add_argument("--lidar-fov", type=float, default=None, help="its field of view, degrees (with --lidar-beams; "
                     "default: the robot's)")
     args = ap.parse_args(argv)
@@ -137,7 +139,7 @@ def main(argv=None) -> int:
     print("|---|---|---|---|---|---|---|---|---|---|")
     for sc, kind, seed in tqdm(grid, desc="barn", unit="episode", file=sys.stderr):
         r = episode(sc, kind, seed, planner_config(args.robot, args.samples, args.horizon, args.set), lidar,
-                    args.period)
+                    args.period, args.model)
         rows.append(r)
         tqdm.write(f"| {sc.name} | {kind} | {seed} | {r['success']} | {r['end_reason']} | {r['time_s']:.1f} | "
                    f"{r['path_length_m']:.1f} | {r['barn_reference_m']:.2f} | {r['barn_score']:.3f} | "

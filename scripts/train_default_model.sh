@@ -7,6 +7,7 @@
 #   scripts/train_default_model.sh --eval-set        # regenerate the committed golden eval set test/data/wm_eval
 #   ROBOT=turtlebot4 scripts/train_default_model.sh --eval-set   # its held-out set test/data/wm_eval_turtlebot4
 #   ROBOT=jackal scripts/train_default_model.sh --sysid          # collect the same training data, refit only models/jackal_sysid.json
+#   ROBOT=jackal BARN=../shared/barn/more scripts/train_default_model.sh   # also explore BARN worlds numbered below 200
 #
 # Every collection drives ROBOT (wmp collect --robot) in place of the scenarios' own robot, and the
 # data record it, so the checkpoint knows its robot (data_stats.robots); a learned planner refuses a
@@ -19,6 +20,11 @@
 #            wet tiles, grass, mud or gravel, payload 0-150 kg, latency 0-0.2 s, 0-5 people and
 #            carts) on random layouts and open/wall/u_trap, plus the dynamics-suite scenarios
 #            ice_bend, mud_field, heavy_stop and crossing (their own ground and people).
+#   BARN     with BARN=DIR (a folder of BARN world_N.world[.gz] files), 1
+#            episode in each of the first BARN_EPISODES (default 120) worlds numbered below
+#            BARN_BELOW (default 200; seeds 3000..): dense fields of 0.075 m cylinders, imported as
+#            `wmp import-world --barn` does, from random start poses. Worlds numbered BARN_BELOW and
+#            above are never trained on: the BARN figures are measured on them.
 # classic_id (wmp sysid) is fitted on the same training data as the world model.
 # The eval set holds out layouts, scenarios and seeds: two_rooms, maze and random layouts from
 # seeds 900000+ (static, as before), the same with random dynamics from seeds 910000+, and the
@@ -28,7 +34,8 @@
 # OUT (checkpoint path, default models/$ROBOT_default.pt), SYSID_OUT (classic_id fit, default
 # models/$ROBOT_sysid.json), EVAL (held-out set, default test/data/wm_eval for the Husky and
 # test/data/wm_eval_$ROBOT otherwise; made first when missing), DEVICE (auto | cpu | cuda), THREADS
-# (torch CPU threads), WORKERS (collection processes, default 2), STEPS (training steps, default 6000).
+# (torch CPU threads), WORKERS (collection processes, default 2), STEPS (training steps, default 6000),
+# BARN, BARN_EPISODES and BARN_BELOW (above).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WMP=${WMP:-.venv/bin/wmp}
@@ -82,6 +89,25 @@ stamp "static data collected"
 "$WMP" collect --robot "$ROBOT" --scenario ice_bend,mud_field,heavy_stop,crossing --episodes "$SUITE_EPISODES" --episode-s 30 --seed 2000 \
     --workers "$WORKERS" --out "$WORK/train"
 stamp "dynamic data collected"
+if [ -n "${BARN:-}" ]; then
+    BARN_EPISODES=${BARN_EPISODES:-120}
+    BARN_BELOW=${BARN_BELOW:-200}
+    [ -d "$BARN" ] || { echo "BARN=$BARN: not a folder of BARN world files" >&2; exit 2; }
+    mkdir -p "$WORK/barn_worlds"
+    worlds=()
+    for n in $(find "$BARN" -maxdepth 1 -name 'world_*.world*' | sed -n 's/.*world_\([0-9]*\)\.world\(\.gz\)\{0,1\}$/\1/p' \
+               | sort -n -u | awk -v below="$BARN_BELOW" '$1 < below' | head -n "$BARN_EPISODES"); do
+        f=$(find "$BARN" -maxdepth 1 \( -name "world_$n.world" -o -name "world_$n.world.gz" \) | head -n 1)
+        "$WMP" import-world "$f" --barn --robot "$ROBOT" --out "$WORK/barn_worlds/barn_$n.yaml" \
+            >/dev/null 2>"$WORK/barn_worlds/import.log" || { cat "$WORK/barn_worlds/import.log" >&2; exit 1; }
+        worlds+=("$WORK/barn_worlds/barn_$n.yaml")
+    done
+    [ "${#worlds[@]}" -gt 0 ] || { echo "BARN=$BARN: no world_N.world[.gz] numbered below $BARN_BELOW" >&2; exit 2; }
+    list=$(IFS=,; echo "${worlds[*]}")
+    "$WMP" collect --robot "$ROBOT" --scenario "$list" --episodes "${#worlds[@]}" --episode-s 30 --seed 3000 \
+        --workers "$WORKERS" --out "$WORK/train/barn"
+    stamp "BARN data collected (${#worlds[@]} worlds below $BARN_BELOW)"
+fi
 if [ "${1:-}" = "--sysid" ]; then
     "$WMP" sysid --data "$WORK/train" --out "$SYSID_OUT"
     stamp "classic_id fitted: $SYSID_OUT"
