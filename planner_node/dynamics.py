@@ -295,6 +295,7 @@ class LearnedModel(TrackedScene):
         self.device = torch.device(device) if device is not None else next(model.parameters()).device
         self.dt_s = float(model.dt_s)
         self.tracked_scene = bool(tracked_scene)
+        self.model_scene = True     # nav.model_scene: the model's own scene prediction in the clearance
         self._init_scene()
         spec = getattr(model, "obs_spec", None)
         self.beams = _spec_get(spec, ("scan_beams", "beams", "n_beams"), None)
@@ -413,12 +414,13 @@ class LearnedModel(TrackedScene):
     @torch.inference_mode()
     def rollout(self, state: dict, actions: torch.Tensor) -> Rollout:
         fused = getattr(self.model, "rollout_heads", None)                  # one fused pass where the model has it
+        scene = self.has_scene and self.model_scene
         if fused is not None:
-            z, logit, clear = fused(state["z"], actions, clearance=self.has_scene, reuse=True)   # z: read below only
+            z, logit, clear = fused(state["z"], actions, clearance=scene, reuse=True)   # z: read below only
         else:
             z = self.model.rollout(state["z"], actions)                      # (B, H, D)
             logit = self.model.collision_logit(z)
-            clear = self.model.min_clearance(z) if self.has_scene else None
+            clear = self.model.min_clearance(z) if scene else None
         poses = self.model.pose(z)                                           # (B, H, 3)
         coll = torch.sigmoid(logit)                                          # (B, H)
         clear = clear.clamp_min(0.0) if clear is not None else None         # (B, H)

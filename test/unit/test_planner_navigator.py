@@ -279,6 +279,30 @@ def test_learned_model_never_hides_an_obstacle_the_scan_shows():
     assert not nav.model.tracked_scene
 
 
+def test_model_scene_off_scores_the_tracked_scene_alone():
+    """nav.model_scene off (the Jackal's robot file, for BARN): the model's scene head no longer
+    enters the clearance, the scan's obstacles at the model's predicted poses still do."""
+    from world_model_planner.planner_node.critics import Footprint
+
+    wm = _SceneWorldModel()                                   # its head: closing in to 0 m at step 10
+    m = LearnedModel(wm, device="cpu")
+    m.set_geometry(Footprint(0.99, 0.67, 5), 8.0, 0.05)
+    m.scene_update(0.0, np.stack([np.full(41, 1.5), np.linspace(-2.0, 2.0, 41)], -1), np.zeros(2))   # x = 1.5
+    still = torch.zeros(1, 10, 2)
+    with_head = m.rollout(m.reset_state([0.0, 0.0, 0.0], [0.0, 0.0], SCAN), still).clearance_m[0]
+    assert with_head[-1].item() == 0.0                                                  # the head's contact
+    nav = Navigator("flat", m, small())
+    nav.cfg.nav.model_scene = False
+    nav.reconfigure(nav.cfg)                                  # applied, not just acknowledged
+    assert m.model_scene is False
+    alone = m.rollout(m.reset_state([0.0, 0.0, 0.0], [0.0, 0.0], SCAN), still).clearance_m[0]
+    fp = m.footprint
+    assert alone[-1].item() == pytest.approx(1.5 - max(fp.offsets) - fp.radius, abs=0.06)  # the wall only
+    forward = torch.zeros(1, 10, 2)
+    forward[0, :, 0] = 1.0
+    assert m.rollout(m.reset_state([0.0, 0.0, 0.0], [0.0, 0.0], SCAN), forward).clearance_m[0, -1].item() < 0.0
+
+
 def test_classic_id_with_a_bad_sysid_file_is_refused_naming_it(tmp_path):
     from world_model_planner.planner_node.sysid import SysIdError
 
