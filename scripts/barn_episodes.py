@@ -24,22 +24,27 @@ import numpy as np
 
 def planner_config(robot: str, samples: int | None, horizon: int, overrides=()):
     """PlannerConfig with the robot file's limits and footprint (core.robot_config), as the
-    planner node gets them, then ``overrides`` ("section.name=value", e.g. mppi.v_max_mps=1.0)."""
+    planner node gets them, then ``overrides`` ("[section.]name=value", e.g. mppi.v_max_mps=1.0; a
+    top-level node parameter such as model_scene is PlannerConfig.nav's)."""
     from world_model_planner.core.robot_config import load_robot, planner_params
     from world_model_planner.planner_node.mppi import MPPIConfig
     from world_model_planner.planner_node.navigator import PlannerConfig
 
     cfg = PlannerConfig(mppi=MPPIConfig(samples=samples or MPPIConfig().samples, horizon=horizon))
     for key, value in planner_params(load_robot(robot)).items():
-        if "." not in key:              # the robot's name
+        section, _, name = key.rpartition(".")
+        section = section or "nav"      # the node's top-level parameters are PlannerConfig.nav's
+        if key == "robot":              # the robot's name
             continue
-        section, name = key.split(".", 1)
         part = getattr(cfg, section, None)
         if part is not None and hasattr(part, name):
             setattr(part, name, value)
+        else:                           # a node-only parameter (e.g. control_rate_hz): not planned here
+            print(f"barn_episodes: robot file parameter {key!r} does not apply in process", file=sys.stderr)
     for item in overrides:
         key, _, text = item.partition("=")
-        section, _, name = key.partition(".")
+        section, _, name = key.rpartition(".")
+        section = section or "nav"
         part = getattr(cfg, section, None)
         if part is None or not hasattr(part, name):
             raise SystemExit(f"barn_episodes: --set {item}: no planner parameter {key!r}")

@@ -89,8 +89,28 @@ def test_a_robot_file_tunes_its_planner_and_the_jackal_does():
     assert planner_params(parse_robot(dict(doc, planner={"mppi.v_max_mps": 0.7}), "r.yaml"))["mppi.v_max_mps"] == 0.7
     with pytest.raises(RobotConfigError, match=r"r.yaml: 'planner.Bad key': expected a planner parameter name"):
         parse_robot(dict(doc, planner={"Bad key": 1}), "r.yaml")
+    assert planner_params(parse_robot(dict(doc, planner={"model_scene": False}), "r.yaml"))["model_scene"] is False
     with pytest.raises(RobotConfigError, match=r"'planner.mppi.v_max_mps': expected a finite number"):
         parse_robot(dict(doc, planner={"mppi.v_max_mps": float("nan")}), "r.yaml")
+
+
+def test_every_robot_file_names_parameters_the_planner_node_declares():
+    """The node refuses an unknown name at start-up; this catches it without starting one (a
+    learned-planner setting written as nav.model_scene, the library's section, not the node's
+    top-level model_scene)."""
+    import dataclasses
+    from pathlib import Path
+
+    from world_model_planner.planner_node.config import SECTIONS, PlannerNodeConfig
+
+    declared = {f.name for f in dataclasses.fields(PlannerNodeConfig)}
+    declared |= {prefix + f.name for prefix, cls in SECTIONS for f in dataclasses.fields(cls)}
+    files = sorted((Path(__file__).parents[2] / "config" / "robots").glob("*.yaml"))
+    assert len(files) >= 3
+    for f in files:
+        names = set(planner_params(load_robot(f.stem)))
+        assert names <= declared, (f.name, sorted(names - declared))
+    assert load_robot("jackal").planner and ("model_scene", False) in load_robot("jackal").planner
 
 
 def test_a_tracked_scene_keeps_what_the_map_remembers_behind_the_lidar():

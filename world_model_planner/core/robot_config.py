@@ -181,7 +181,7 @@ PLANNER_SECTION_MAX = 64
 
 
 def _planner_section(block, source) -> tuple:
-    """The ``planner:`` section: {section.name: a number, true/false, a short string or a list of
+    """The ``planner:`` section: {[section.]name: a number, true/false, a short string or a list of
     short strings} → ((name, value), ...). Whether the name exists and the value is in range is
     the planner's check (its parameter declarations), not this file's."""
     if block is None:
@@ -191,9 +191,10 @@ def _planner_section(block, source) -> tuple:
                                                   "(section.name: value)", block)
     out = []
     for key, value in block.items():
-        if not isinstance(key, str) or not re.fullmatch(r"[a-z_]{1,40}\.[a-z0-9_]{1,80}", key):
-            raise RobotConfigError(source, f"planner.{_short(key, 40)}", "a planner parameter name section.name "
-                                                                         "(e.g. critics.footprint_exact)")
+        if not isinstance(key, str) or not re.fullmatch(r"(?:[a-z_]{1,40}\.)?[a-z0-9_]{1,80}", key):
+            raise RobotConfigError(source, f"planner.{_short(key, 40)}", "a planner parameter name, section.name "
+                                                                         "(e.g. critics.footprint_exact) or a "
+                                                                         "top-level one (e.g. model_scene)")
         ok = isinstance(value, bool) or (isinstance(value, (int, float)) and math.isfinite(value)
                                          and abs(value) <= 1e9) \
             or (isinstance(value, str) and len(value) <= 200) \
