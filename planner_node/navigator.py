@@ -76,8 +76,9 @@ class NavigatorConfig:
                                 "last scan frozen in time for a model without a scene head).")
     model_scene: bool = param(True, "Learned planners: take the model's own scene prediction (its footprint "
                               "clearance head) into the clearance. Off: the tracked scene alone (with "
-                              "tracked_scene off too, the last scan frozen in time); the Jackal's robot file turns it off for BARN's dense cylinder "
-                              "fields, where the head's 16 sectors read every gap as closed.")
+                              "tracked_scene off too, the last scan frozen in time); the Jackal's robot file "
+                              "turns it off for BARN's dense cylinder fields, where the head's 16 sectors read "
+                              "every gap as closed.")
     history_gap_s: float = param(1.0, "A gap this long between control ticks (or time going backwards) "
                                  "clears the history of velocities, commands and scans passed to models "
                                  "that read one (s).", range=(0.01, 3600.0))

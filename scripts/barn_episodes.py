@@ -102,8 +102,8 @@ def main(argv=None) -> int:
     ap.add_argument("--lidar-beams", type=int, default=None,
                     help="beams of the simulated lidar (default: the robot's own, sim/robots.py; the Jackal's "
                          "Hokuyo UST-10: 720 over 270 deg)")
-    ap.add_argument("--set", action="append", default=[], metavar="SECTION.NAME=VALUE",
-                    help="planner parameter override, e.g. mppi.v_max_mps=1.0 (repeatable)")
+    ap.add_argument("--set", action="append", default=[], metavar="[SECTION.]NAME=VALUE",
+                    help="planner parameter override, e.g. mppi.v_max_mps=1.0 or model_scene=true (repeatable)")
     ap.add_argument("--model", default=None, help="world-model checkpoint for hierarchical/flat (default: the "
                     "robot's own, models/<robot>_default.pt)")
     ap.add_argument("--lidar-fov", type=float, default=None, help="its field of view, degrees (with --lidar-beams; "
