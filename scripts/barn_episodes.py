@@ -31,22 +31,26 @@ def planner_config(robot: str, samples: int | None, horizon: int, overrides=()):
     from world_model_planner.planner_node.navigator import PlannerConfig
 
     cfg = PlannerConfig(mppi=MPPIConfig(samples=samples or MPPIConfig().samples, horizon=horizon))
-    for key, value in planner_params(load_robot(robot)).items():
+
+    def part_of(key: str):
+        """(the PlannerConfig section holding node parameter ``key``, its field) or (None, field);
+        the node's top-level parameters are PlannerConfig.nav's."""
         section, _, name = key.rpartition(".")
-        section = section or "nav"      # the node's top-level parameters are PlannerConfig.nav's
+        part = getattr(cfg, section or "nav", None)
+        return (part if part is not None and hasattr(part, name) else None), name
+
+    for key, value in planner_params(load_robot(robot)).items():
         if key == "robot":              # the robot's name
             continue
-        part = getattr(cfg, section, None)
-        if part is not None and hasattr(part, name):
+        part, name = part_of(key)
+        if part is not None:
             setattr(part, name, value)
         else:                           # a node-only parameter (e.g. control_rate_hz): not planned here
             print(f"barn_episodes: robot file parameter {key!r} does not apply in process", file=sys.stderr)
     for item in overrides:
         key, _, text = item.partition("=")
-        section, _, name = key.rpartition(".")
-        section = section or "nav"
-        part = getattr(cfg, section, None)
-        if part is None or not hasattr(part, name):
+        part, name = part_of(key)
+        if part is None:
             raise SystemExit(f"barn_episodes: --set {item}: no planner parameter {key!r}")
         old = getattr(part, name)
         setattr(part, name, type(old)(text) if not isinstance(old, bool) else text.lower() in ("1", "true"))

@@ -111,11 +111,10 @@ def parse_xml(data: bytes, name: str):
     """The root element of ``data``, parsed by defusedxml with DTDs and entities refused."""
     import defusedxml
     import defusedxml.ElementTree as DET
-    from xml.etree.ElementTree import ParseError
 
     try:
         return DET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except ParseError as exc:
+    except DET.ParseError as exc:
         line, col = getattr(exc, "position", (0, 0))
         reason = re.sub(r":\s*line \d+, column \d+$", "", str(exc))
         raise WorldImportError(f"{name}: line {line}, column {col}: malformed XML ({clip(reason, 120)})") from None

@@ -284,7 +284,8 @@ def _eval(args) -> int:
 
     from world_model_planner.world_model_node.checkpoint import CheckpointError, load_checkpoint
     from world_model_planner.world_model_node.data import DataError, load_dataset
-    from world_model_planner.world_model_node.evaluate import evaluate, load_sysid_model, nan_to_none, plot, summary
+    from world_model_planner.world_model_node.eval_report import nan_to_none, plot, summary
+    from world_model_planner.world_model_node.evaluate import evaluate, load_sysid_model
     from world_model_planner.core.bag_io import topics_from_args
 
     from world_model_planner.core.safeio import InputError, atomic_write_text

@@ -188,7 +188,7 @@ def _planner_section(block, source) -> tuple:
         return ()
     if not isinstance(block, dict) or len(block) > PLANNER_SECTION_MAX:
         raise RobotConfigError(source, "planner", f"a mapping of at most {PLANNER_SECTION_MAX} planner parameters "
-                                                  "(section.name: value)", block)
+                                                  "([section.]name: value)", block)
     out = []
     for key, value in block.items():
         if not isinstance(key, str) or not re.fullmatch(r"(?:[a-z_]{1,40}\.)?[a-z0-9_]{1,80}", key):
