@@ -658,7 +658,7 @@ class Navigator:
             return seen[static_only]
         # before stall_time_s only static obstacles count: a person or cart in the way moves on
         kind = r.progress(t_s, self.remaining_m(pose, path), pose[:2], float(np.linalg.norm(self.goal - pose[:2])),
-                          blocked=lambda: blocked(True))
+                          blocked=lambda: blocked(True), speeds=(self._last_cmd[0], vel[0]))
         if kind in ("clear", "backup", "rotate") and r.cfg.replan_when_blocked and blocked():
             kind = r.replan_first(t_s) or kind                         # the way itself is too narrow
         while kind is not None:

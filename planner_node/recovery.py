@@ -36,7 +36,11 @@ turning in circles through clear, backup and rotate until its attempts run out).
 keeps closing in (deep mud, a heavy load uphill) is creeping, not stuck: while its straight
 distance to the goal keeps reaching new lows by ``creep_min_m`` within ``stall_time_s``, no stall
 is declared (the straight distance, not the path: a replanned path can shrink while the robot
-stands still, the distance cannot; a slow detour is not seen as creeping). A driven recovery
+stands still, the distance cannot; a slow detour is not seen as creeping). Where the navigator
+gives the commanded and measured speeds, a new low counts as creeping only if the ground held
+the base back on the way to it (measured speed below ``creep_slip_ratio`` × commanded, on
+average): a planner that itself inches towards a gap it dare not enter, at the speed it asks
+for, is hesitating, and stalls as any robot that makes no progress. A driven recovery
 (backup, rotate) that the ground does not let happen (turning in place in mud) ends once it has
 had the time it needs plus a second and done less than a quarter of it, rather than pushing
 until ``action_timeout_s``. Every recovery is logged as ``{t, kind, outcome}``.
@@ -98,6 +102,12 @@ class RecoveryConfig:
     creep_min_m: float = param(0.05, "Slow progress: the straight distance to the goal reaches a new low by "
                                "at least this much within stall_time_s: creeping, not stuck (m); 0 = off.",
                                range=(0.0, 10.0))
+    creep_slip_ratio: float = param(0.5, "A new low counts as creeping only where the mean measured speed "
+                                    "since the last one was below this fraction of the mean commanded speed "
+                                    "(the ground holds the base back); a planner that inches forward at the "
+                                    "speed it asks for is hesitating, not creeping. 1 = any commanded motion "
+                                    "counts; used only where the navigator gives both speeds.",
+                                    range=(0.0, 1.0))
 
     def __post_init__(self):
         validate(self)
@@ -134,6 +144,7 @@ class Recovery:
         self._shortcut = None                # where replan_first last went straight to replan
         self._mark = None                    # where the robot was when progress was last measured
         self._creep = (math.inf, None)       # (least straight distance to the goal, when reached)
+        self._push = [0.0, 0.0]              # sum of |commanded|, |measured| speed since the last new low
         self._rebase = True
         self.action: str | None = None
         self._action: dict = {}
@@ -162,20 +173,30 @@ class Recovery:
 
     # --- progress ------------------------------------------------------------------------------
     def progress(self, t_s: float, remaining_m: float, xy=None, direct_m: float | None = None,
-                 blocked=None) -> str | None:
+                 blocked=None, speeds=None) -> str | None:
         """Feed the remaining path length at t_s, and when known the robot's position xy (then
         progress also needs it to have moved) and its straight distance to the goal direct_m
         (creeping); returns the recovery to start, 'failed', or None. ``blocked``: a callable
         answering whether the route ahead is closed to the footprint now, asked only after
-        blocked_stall_s without progress (replan_when_blocked)."""
+        blocked_stall_s without progress (replan_when_blocked). ``speeds``: (commanded, measured)
+        forward speed this tick (m/s); with them a new low of the straight distance counts as
+        creeping only where the ground held the base back (creep_slip_ratio)."""
         c = self.cfg
         if not c.enabled or not math.isfinite(remaining_m) or self.action is not None:
             return None
+        held = True                                          # speeds unknown: every new low creeps
+        if speeds is not None:
+            cmd_v, meas_v = (abs(float(x)) for x in speeds)
+            if math.isfinite(cmd_v) and math.isfinite(meas_v):
+                self._push[0] += cmd_v
+                self._push[1] += meas_v
+            held = self._push[1] < c.creep_slip_ratio * self._push[0]
         xy = None if xy is None else (float(xy[0]), float(xy[1]))
         direct = float(direct_m) if direct_m is not None and math.isfinite(direct_m) else None
         if self._since is None or t_s < self._since:
             self._best, self._since, self._mark = remaining_m, t_s, xy
             self._creep = (math.inf if direct is None else direct, t_s)
+            self._push = [0.0, 0.0]
             return None
         if self._best is None:                               # after a recovery: the new baseline
             self._best, self._mark = remaining_m, xy
@@ -183,12 +204,15 @@ class Recovery:
         if remaining_m <= self._best - c.progress_min_m and _moved(self._mark, xy, c.progress_min_m):
             self._best, self._since, self._mark = remaining_m, t_s, xy
             self._creep = (math.inf if direct is None else direct, t_s)
+            self._push = [0.0, 0.0]
             if self.pending is not None:
                 self.pending.outcome = "resolved"
             self._again = True
             return None
         if direct is not None and direct <= self._creep[0] - c.creep_min_m:
-            self._creep = (direct, t_s)                      # closing in, slowly
+            # closing in, slowly: creeping where the ground held the base back, else hesitating
+            self._creep = (direct, t_s if held else self._creep[1])
+            self._push = [0.0, 0.0]
         if remaining_m > self._best + c.route_change_m and (self._attempts == 0 or self._rebase):
             self._best = remaining_m            # a new, longer route: measured from it (once per recovery)
             self._rebase = self._attempts == 0

@@ -13,7 +13,8 @@ then the stall and recovery report: stalls = spells of at least stall_time_s wit
 along the global path, watched here independently of the planner's detector (the same rule:
 the remaining path shrinks by progress_min_m; a new route longer by route_change_m is measured
 from its own length; a spell in which the straight distance to the goal still reaches new lows
-by creep_min_m is creeping, counted apart, and becomes a stall when that stops); a stall is
+by creep_min_m, the ground holding the base back on the way, is creeping, counted apart, and
+becomes a stall when that stops); a stall is
 covered when a recovery started during it and resolved when progress resumed (or the goal was
 reached) after one; then recoveries by kind and outcome, and the reverse distance per episode.
 """
@@ -29,28 +30,37 @@ class StallWatch:
     """Stalls seen from outside the planner: spells of at least ``stall_time_s`` in which the
     remaining path did not shrink by ``progress_min_m`` (a new route longer by ``route_change_m``
     restarts the measure). A spell in which the straight distance to the goal still reached a new
-    low by ``creep_min_m`` within ``stall_time_s`` is creeping, not a stall (the planner's rule for a
-    robot that keeps closing in slowly); it becomes a stall when that stops too."""
+    low by ``creep_min_m`` within ``stall_time_s``, its measured speed below ``creep_slip_ratio``
+    × the commanded on the way there, is creeping, not a stall (the planner's rule for a robot that
+    keeps closing in slowly); it becomes a stall when that stops too."""
 
     def __init__(self, cfg):
         self.cfg, self.best, self.since, self.stalls = cfg, None, 0.0, []
         self.low, self.low_t = float("inf"), 0.0
         self.events_since = 0        # recoveries logged when the spell without progress began
+        self.push = [0.0, 0.0]       # sum of |commanded|, |measured| speed since the last new low
 
-    def update(self, t: float, remaining: float, n_events: int, direct: float | None = None) -> None:
+    def update(self, t: float, remaining: float, n_events: int, direct: float | None = None,
+               speeds: tuple[float, float] | None = None) -> None:
         c = self.cfg
         if not np.isfinite(remaining):
             return
+        if speeds is not None:
+            self.push[0] += abs(speeds[0])
+            self.push[1] += abs(speeds[1])
+        held = speeds is None or self.push[1] < c.creep_slip_ratio * self.push[0]
         if self.best is None or remaining > self.best + c.route_change_m:
             self.best = remaining
         if remaining <= self.best - c.progress_min_m:
             self.best, self.since, self.events_since = remaining, t, n_events
             self.low, self.low_t = (float("inf") if direct is None else direct), t
+            self.push = [0.0, 0.0]
             if self.stalls and self.stalls[-1]["end"] is None:
                 self.stalls[-1]["end"] = "progress"
             return
         if direct is not None and direct <= self.low - c.creep_min_m:
-            self.low, self.low_t = direct, t
+            self.low, self.low_t = direct, (t if held else self.low_t)
+            self.push = [0.0, 0.0]
         if t - self.since < c.stall_time_s:
             return
         creeping = c.creep_min_m > 0 and t - self.low_t < c.stall_time_s
@@ -114,7 +124,7 @@ def main(argv=None) -> int:
                     nav.set_goal(sc.goal.x, sc.goal.y, tolerance=0.8 * sc.goal.tolerance)
                     t, min_clear, path, prev = 0.0, float("inf"), 0.0, w.pose()[:2].copy()
                     start, traj = w.true_pose()[:2].copy(), []
-                    watch, tick = StallWatch(cfg.recovery), 0
+                    watch, tick, last_v = StallWatch(cfg.recovery), 0, 0.0
                     while t < sc.time_limit_s and not w.goal_reached():
                         new_scan = tick % scan_every == 0
                         if new_scan:                    # a scan and the pose it was taken at
@@ -124,7 +134,9 @@ def main(argv=None) -> int:
                         # the watcher sees what the planner saw this tick: the pose before the step
                         gpath = nav.subgoals.path if nav.subgoals is not None else np.zeros((0, 2))
                         watch.update(t, nav.remaining_m(pose, gpath), len(nav.recovery.log),
-                                     float(np.hypot(sc.goal.x - pose[0], sc.goal.y - pose[1])))
+                                     float(np.hypot(sc.goal.x - pose[0], sc.goal.y - pose[1])),
+                                     (last_v, float(w.velocity()[0])))
+                        last_v = cmd.v
                         if cmd.state == "failed":
                             break
                         w.step(cmd.v, cmd.w, dt)

@@ -311,6 +311,23 @@ def test_slow_but_progressing_robot_is_not_stalled():
     for i in range(51):
         kind = stuck.progress(0.1 * i, 6.0 - 0.2 * (i % 2), (0.02 * (i % 2), 0.0), 4.0 - 0.02 * (i % 2))
     assert kind == "clear"
+    # with the speeds given: the base held back by the ground (0.5 m/s asked, 0.04 m/s made) creeps;
+    # a planner inching at the speed it asks for (0.04 m/s asked and made) hesitates, and stalls
+    # after stall_time_s as a robot standing still would
+    def run_speeds(cmd_v, cfg=RecoveryConfig()):
+        r, asked = Recovery(cfg), []
+        for i in range(600):
+            x = 0.004 * i
+            asked.append(r.progress(0.1 * i, 10.0 - x, (x, 0.0), 10.0 - x, speeds=(cmd_v, 0.04)))
+        return r, asked
+    r, asked = run_speeds(0.5)
+    assert set(asked) == {None} and not r.log
+    r, asked = run_speeds(0.04)
+    assert asked.index("clear") == 50                        # 5.0 s: stall_time_s, as without creep
+    r, asked = run_speeds(0.04, RecoveryConfig(creep_slip_ratio=1.0))   # the bound: equal speeds do not hold back
+    assert "clear" in asked
+    r, asked = run_speeds(0.05, RecoveryConfig(creep_slip_ratio=1.0))   # 0.04 < 1.0 x 0.05: held back
+    assert set(asked) == {None}
     still = Recovery(RecoveryConfig(stall_time_s=1.0))      # a replan shortens the path, the robot stands
     assert still.progress(0.0, 10.0, (0.0, 0.0), 8.0) is None and still.progress(0.5, 9.0, (0.0, 0.0), 8.0) is None
     assert still.progress(1.0, 9.0, (0.0, 0.0), 8.0) == "clear"   # not progress: it has not moved
@@ -445,6 +462,11 @@ def test_a_closed_route_is_a_stall_after_blocked_stall_s():
     assert creep.progress(1.0, 10.0, here, 7.9, route(True)) is None     # closing in, slowly
     assert creep.progress(2.0, 10.0, here, 7.9, route(True)) is None     # 1.0 s since the last new low
     assert creep.progress(2.5, 10.0, here, 7.9, route(True)) == "clear"  # 1.5 s since: stalled
+    # inching at the speed asked for is not creeping: closed route, stall at blocked_stall_s
+    inch = Recovery(RecoveryConfig(stall_time_s=5.0, blocked_stall_s=1.5, progress_min_m=0.2, creep_min_m=0.05))
+    assert inch.progress(0.0, 10.0, here, 8.0, route(True), speeds=(0.06, 0.06)) is None
+    assert inch.progress(1.0, 10.0, here, 7.9, route(True), speeds=(0.06, 0.06)) is None
+    assert inch.progress(1.5, 10.0, here, 7.9, route(True), speeds=(0.06, 0.06)) == "clear"
 
     for off in ({"blocked_stall_s": 0.0}, {"replan_when_blocked": False}):
         r = Recovery(RecoveryConfig(stall_time_s=5.0, progress_min_m=0.2, **off))
