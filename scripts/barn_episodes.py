@@ -57,7 +57,10 @@ def planner_config(robot: str, samples: int | None, horizon: int, overrides=()):
     return cfg
 
 
-def episode(sc, kind: str, seed: int, cfg, lidar=None, period: float = 0.1, model: str | None = None) -> dict:
+def episode(sc, kind: str, seed: int, cfg, lidar=None, period: float = 0.1, model: str | None = None,
+            scan_every: int = 1) -> dict:
+    """One episode under the BARN rules; a scan every ``scan_every`` control ticks (the stack: the
+    sim node's lidar at 10 Hz against 20 Hz control), planned at the pose it was taken at."""
     from world_model_planner.app.episode import finalize
     from world_model_planner.core import metrics
     from world_model_planner.core.sensor_check import ScanGeometry
@@ -73,8 +76,13 @@ def episode(sc, kind: str, seed: int, cfg, lidar=None, period: float = 0.1, mode
         t, traj, reason = 0.0, [], "time_limit"
         p = w.pose()
         traj.append([0.0, float(p[0]), float(p[1]), float(p[2])])
+        tick = 0
         while t < sc.time_limit_s - 1e-9:
-            cmd = nav.step(w.pose(), w.velocity(), w.scan(), t, geom=geom)
+            new_scan = tick % scan_every == 0
+            if new_scan:
+                scan, scan_pose = w.scan(), w.pose()
+            cmd = nav.step(w.pose(), w.velocity(), scan, t, geom=geom, scan_pose=scan_pose, new_scan=new_scan)
+            tick += 1
             w.step(cmd.v, cmd.w, period)
             t += period
             p = w.pose()
@@ -103,6 +111,9 @@ def main(argv=None) -> int:
     ap.add_argument("--horizon", type=int, default=20)
     ap.add_argument("--period", type=float, default=0.1,
                     help="control period, s (the sim node's control_period_s is 0.05)")
+    ap.add_argument("--scan-hz", type=float, default=None,
+                    help="scans per simulated second (default: one per control tick; the stack: 10 Hz, "
+                         "with --period 0.05)")
     ap.add_argument("--lidar-beams", type=int, default=None,
                     help="beams of the simulated lidar (default: the robot's own, sim/robots.py; the Jackal's "
                          "Hokuyo UST-10: 720 over 270 deg)")
@@ -115,6 +126,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if not 0.0 < args.period <= 1.0:
         ap.error(f"--period: expected a control period in (0, 1] s, got {args.period}")
+    if args.scan_hz is not None and not args.scan_hz > 0:
+        ap.error(f"--scan-hz: a positive rate expected, got {args.scan_hz}")
+    scan_every = 1 if args.scan_hz is None else max(1, round(1.0 / (args.period * args.scan_hz)))
 
     import torch
     from tqdm import tqdm
@@ -148,7 +162,7 @@ def main(argv=None) -> int:
     print("|---|---|---|---|---|---|---|---|---|---|")
     for sc, kind, seed in tqdm(grid, desc="barn", unit="episode", file=sys.stderr):
         r = episode(sc, kind, seed, planner_config(args.robot, args.samples, args.horizon, args.set), lidar,
-                    args.period, args.model)
+                    args.period, args.model, scan_every)
         rows.append(r)
         tqdm.write(f"| {sc.name} | {kind} | {seed} | {r['success']} | {r['end_reason']} | {r['time_s']:.1f} | "
                    f"{r['path_length_m']:.1f} | {r['barn_reference_m']:.2f} | {r['barn_score']:.3f} | "

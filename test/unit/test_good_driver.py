@@ -333,6 +333,31 @@ def test_slow_but_progressing_robot_is_not_stalled():
     assert still.progress(1.0, 9.0, (0.0, 0.0), 8.0) == "clear"   # not progress: it has not moved
 
 
+def test_the_navigator_gives_the_recovery_its_commanded_and_measured_speeds():
+    """The creep rule's evidence: each tick the recovery sees the command sent the tick before
+    and the forward speed measured now (real PyBullet base, classic planner)."""
+    sc = _scenario([], (-4.0, 0.0, 0.0), (4.0, 0.0), name="open")
+    nav = Navigator("classic", UnicycleModel(0.1), _cfg())
+    seen, inner = [], nav.recovery.progress
+
+    def progress(*a, **kw):
+        seen.append(kw.get("speeds"))
+        return inner(*a, **kw)
+    nav.recovery.progress = progress
+    sent, measured = [0.0], []
+    with SimWorld(sc) as w:
+        nav.set_goal(sc.goal.x, sc.goal.y, tolerance=0.24)
+        for i in range(15):
+            measured.append(float(w.velocity()[0]))
+            cmd = nav.step(w.pose(), w.velocity(), w.scan(), 0.1 * i)
+            w.step(cmd.v, cmd.w, 0.1)
+            sent.append(cmd.v)
+    assert len(seen) == 15 and all(x is not None for x in seen)
+    assert [float(c) for c, _ in seen][1:] == pytest.approx(sent[1:15], abs=1e-9)
+    assert [float(m) for _, m in seen] == pytest.approx(measured, abs=1e-9)
+    assert max(sent) > 0.3 and max(measured) > 0.3               # it drove: the speeds are not all zero
+
+
 def test_turning_in_place_in_mud_ends_early():
     """In mud the tyres cannot skid the base round (about 0.05 rad/s for 1 rad/s asked, real
     PyBullet ground model): the rotate recovery stops once it has had its time and a second,
