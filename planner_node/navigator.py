@@ -657,8 +657,11 @@ class Navigator:
                 seen[static_only] = self.route_blocked(pose, path, static_only)
             return seen[static_only]
         # before stall_time_s only static obstacles count: a person or cart in the way moves on
+        # the creep rule's evidence (commanded against measured speed), except near a tracked mover
+        # with creep_yield_radius_m set, where slowing down is yielding
+        speeds = None if self._mover_near(pose, r.cfg.creep_yield_radius_m) else (self._last_cmd[0], vel[0])
         kind = r.progress(t_s, self.remaining_m(pose, path), pose[:2], float(np.linalg.norm(self.goal - pose[:2])),
-                          blocked=lambda: blocked(True), speeds=(self._last_cmd[0], vel[0]))
+                          blocked=lambda: blocked(True), speeds=speeds)
         if kind in ("clear", "backup", "rotate") and r.cfg.replan_when_blocked and blocked():
             kind = r.replan_first(t_s) or kind                         # the way itself is too narrow
         while kind is not None:
@@ -696,6 +699,20 @@ class Navigator:
             vw = r.action_command(t_s, pose)
             return self._recovering(vw or (0.0, 0.0), f"recovery {kind}")
         return None
+
+    YIELD_MOVING_MPS = 0.2   # a track slower than this is not a person or cart on the move
+
+    def _mover_near(self, pose, radius_m: float) -> bool:
+        """A moving obstacle that the model tracks (``scene_state``), at YIELD_MOVING_MPS or
+        faster, is within radius_m of the robot now; False for models that track nothing."""
+        if radius_m <= 0 or not hasattr(self.model, "scene_state"):
+            return False
+        movers = self.model.scene_state().get("movers")
+        if movers is None or not len(movers[0]):
+            return False
+        gap = np.linalg.norm(movers[0].cpu().numpy() - np.asarray(pose[:2], dtype=np.float64), axis=1)
+        moving = np.linalg.norm(movers[1].cpu().numpy(), axis=1) >= self.YIELD_MOVING_MPS
+        return bool(((gap - movers[2].cpu().numpy() <= radius_m) & moving).any())
 
     def _recovering(self, vw, reason: str) -> Command:
         self.state, self.reason = "recovering", reason

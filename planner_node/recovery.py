@@ -40,7 +40,8 @@ stands still, the distance cannot; a slow detour is not seen as creeping). Where
 gives the commanded and measured speeds, a new low counts as creeping only if the ground held
 the base back on the way to it (measured speed below ``creep_slip_ratio`` × commanded, on
 average): a planner that itself inches towards a gap it dare not enter, at the speed it asks
-for, is hesitating, and stalls as any robot that makes no progress. A driven recovery
+for, is hesitating, and stalls as any robot that makes no progress; with ``creep_yield_radius_m``
+set, near a tracked person or cart it is yielding, and creeps as before. A driven recovery
 (backup, rotate) that the ground does not let happen (turning in place in mud) ends once it has
 had the time it needs plus a second and done less than a quarter of it, rather than pushing
 until ``action_timeout_s``. Every recovery is logged as ``{t, kind, outcome}``.
@@ -108,6 +109,13 @@ class RecoveryConfig:
                                     "speed it asks for is hesitating, not creeping. 1 = any commanded motion "
                                     "counts; used only where the navigator gives both speeds.",
                                     range=(0.0, 1.0))
+    creep_yield_radius_m: float = param(0.0, "Within this distance of a moving obstacle that the planner's model "
+                                        "tracks (0.2 m/s or faster: a person, a cart), slow closing-in counts as "
+                                        "creeping whatever the speeds: the planner is yielding, not hesitating "
+                                        "(m); 0 = never (the default: in dense clutter such as BARN's cylinder "
+                                        "fields the tracker reports moving tracks near the robot in about a "
+                                        "third of the ticks, which would undo the rule).",
+                                        range=(0.0, 50.0))
 
     def __post_init__(self):
         validate(self)

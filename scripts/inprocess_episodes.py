@@ -31,8 +31,9 @@ class StallWatch:
     remaining path did not shrink by ``progress_min_m`` (a new route longer by ``route_change_m``
     restarts the measure). A spell in which the straight distance to the goal still reached a new
     low by ``creep_min_m`` within ``stall_time_s``, its measured speed below ``creep_slip_ratio``
-    × the commanded on the way there, is creeping, not a stall (the planner's rule for a robot that
-    keeps closing in slowly); it becomes a stall when that stops too."""
+    × the commanded on the way there (or near a mover the planner tracks: yielding), is creeping,
+    not a stall (the planner's rule for a robot that keeps closing in slowly); it becomes a stall
+    when that stops too."""
 
     def __init__(self, cfg):
         self.cfg, self.best, self.since, self.stalls = cfg, None, 0.0, []
@@ -135,7 +136,8 @@ def main(argv=None) -> int:
                         gpath = nav.subgoals.path if nav.subgoals is not None else np.zeros((0, 2))
                         watch.update(t, nav.remaining_m(pose, gpath), len(nav.recovery.log),
                                      float(np.hypot(sc.goal.x - pose[0], sc.goal.y - pose[1])),
-                                     (last_v, float(w.velocity()[0])))
+                                     None if nav._mover_near(pose, cfg.recovery.creep_yield_radius_m)
+                                     else (last_v, float(w.velocity()[0])))
                         last_v = cmd.v
                         if cmd.state == "failed":
                             break

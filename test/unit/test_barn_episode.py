@@ -167,3 +167,24 @@ def test_a_gap_too_narrow_for_the_footprint_is_replanned_at_the_first_stall(tmp_
     rc = _robot_config().recovery
     assert [(e["kind"], e["outcome"]) for e in log_old] == [("clear", "pending")], log_old
     assert log_old[0]["t"] - log[0]["t"] == pytest.approx(rc.stall_time_s - rc.blocked_stall_s, abs=0.25), log_old
+
+
+@pytest.mark.slow
+def test_barn_episodes_script_with_the_stacks_timing(capsys):
+    """scripts/barn_episodes.py end to end at the stack's timing (20 Hz control, a scan every
+    second tick planned at the pose it was taken at): the classic planner reaches world 1's goal."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "barn_episodes.py"
+    spec = importlib.util.spec_from_file_location("barn_episodes", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main(["--barn", str(BARN), "--worlds", "1", "--robot", ROBOT, "--planners", "classic",
+                     "--samples", "256", "--period", "0.05", "--scan-hz", "10"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("| barn_world_1 |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[3] == "True" and cells[4] == "reached", row
+    assert 0.0 < float(cells[8]) <= 0.5 and "success 100%" in out
+    with pytest.raises(SystemExit):
+        mod.main(["--barn", str(BARN), "--worlds", "1", "--scan-hz", "0"])

@@ -358,6 +358,44 @@ def test_the_navigator_gives_the_recovery_its_commanded_and_measured_speeds():
     assert max(sent) > 0.3 and max(measured) > 0.3               # it drove: the speeds are not all zero
 
 
+def test_near_a_tracked_mover_slow_closing_in_is_yielding():
+    """Within recovery.creep_yield_radius_m (set; 0, the default, is off) of a moving obstacle the
+    model tracks, the navigator gives the recovery no speeds: slowing for a person or cart is
+    yielding and creeps as before."""
+    nav = Navigator("classic", UnicycleModel(0.1), _cfg(creep_yield_radius_m=3.0))
+    assert not nav._mover_near((0.0, 0.0, 0.0), 3.0)                    # a model that tracks nothing
+
+    def t(a):
+        return torch.as_tensor(a, dtype=torch.float32)
+    person = {"field": None, "movers": (t([[2.5, 0.0]]), t([[0.0, 0.5]]), t([0.25]))}   # walking at 0.5 m/s
+    nav.model.scene_state = lambda: person
+    assert nav._mover_near((0.0, 0.0, 0.0), 3.0)                        # 2.25 m from its edge
+    assert not nav._mover_near((0.0, 0.0, 0.0), 2.0) and not nav._mover_near((0.0, 0.0, 0.0), 0.0)
+    assert not nav._mover_near((-3.0, 0.0, 0.0), 3.0)
+    standing = {"field": None, "movers": (t([[2.5, 0.0]]), t([[0.05, 0.0]]), t([0.25]))}
+    nav.model.scene_state = lambda: standing                            # a track barely moving (a post
+    assert not nav._mover_near((0.0, 0.0, 0.0), 3.0)                   # seen from a moving robot)
+    nav.model.scene_state = lambda: person
+    seen, inner = [], nav.recovery.progress
+
+    def progress(*a, **kw):
+        seen.append(kw.get("speeds"))
+        return inner(*a, **kw)
+    nav.recovery.progress = progress
+    sc = _scenario([], (0.0, 0.0, 0.0), (4.0, 0.0), name="open")
+    with SimWorld(sc) as w:
+        nav.set_goal(sc.goal.x, sc.goal.y, tolerance=0.24)
+        nav.step(w.pose(), w.velocity(), w.scan(), 0.0)
+        assert seen == [None]                                           # near the person: no speeds
+        person["movers"] = None
+        nav.step(w.pose(), w.velocity(), w.scan(), 0.1)
+        assert seen[-1] is not None                                     # nobody near: the speeds
+        person["movers"] = (t([[2.5, 0.0]]), t([[0.0, 0.5]]), t([0.25]))
+        nav.recovery.cfg.creep_yield_radius_m = 0.0                     # off: the speeds, person or not
+        nav.step(w.pose(), w.velocity(), w.scan(), 0.2)
+        assert seen[-1] is not None
+
+
 def test_turning_in_place_in_mud_ends_early():
     """In mud the tyres cannot skid the base round (about 0.05 rad/s for 1 rad/s asked, real
     PyBullet ground model): the rotate recovery stops once it has had its time and a second,
