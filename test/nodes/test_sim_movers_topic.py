@@ -64,7 +64,7 @@ def test_sim_movers_markers_sit_at_the_movers_poses(probe, node_env, tmp_path):
         assert probe.call(Trigger, "/sim_node/reset", Trigger.Request()).success
         probe.wait_for("/sim/movers", lambda m: [k.action for k in m[-1].markers] == [Marker.DELETEALL],
                        timeout=20, proc=sim)
-        assert sim.stop() == 0
+        assert sim.stop() == 0, sim.log_tail()
         assert "Traceback" not in sim.log_path.read_text(errors="replace")
     finally:
         sim.stop()

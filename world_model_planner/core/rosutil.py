@@ -3,6 +3,7 @@ dataclass, time conversion, and a ``main()`` wrapper that shuts down cleanly."""
 from __future__ import annotations
 
 import dataclasses
+import faulthandler
 import os
 import sys
 import threading
@@ -170,6 +171,8 @@ def spin_main(make_node: Callable[[], object], args=None, *, run: Callable[[obje
     ``DESTROY_TIMEOUT_S``; past that the process exits anyway, so Ctrl-C never hangs.
     Works on Humble, Jazzy and Kilted (no ``with rclpy.init()``). Returns an exit status.
     """
+    if not faulthandler.is_enabled():
+        faulthandler.enable()    # a crash in native code (DDS, PyBullet, torch) leaves its Python stack in the log
     rclpy.init(args=args if args is not None else sys.argv, **(init_kwargs or {}))
     node = None
     status = 0
