@@ -170,7 +170,7 @@ class ModelCheck:
             if isinstance(state, dict) else None
         try:
             with torch.inference_mode():
-                poses = model.rollout(state, (acts if dev is None else acts.to(dev))[None]).poses[0]
+                poses = model.rollout(state, (acts if dev is None else acts.to(dev))[None], collision=False).poses[0]
         except (RuntimeError, ValueError, TypeError, KeyError, IndexError):
             return None                              # a model swapped in since: skip this check
         xy = np.vstack([pose0[:2], poses[:, :2].detach().cpu().numpy().astype(np.float64)])

@@ -5,7 +5,8 @@ Every model shares one interface, so MPPI and the critics never know which one t
     state = model.reset_state(pose (3,), vel (2,), scan (N,), history=None)
     out = model.rollout(state, actions)      # actions (B, H, 2) = (v m/s, w rad/s) per step
     out.poses (B, H, 3)  x, y, yaw after each step, odom frame
-    out.collision_prob (B, H) or None        # P(contact during step), learned model only
+    out.collision_prob (B, H) or None        # P(contact during step), learned model only; None
+                                             # with rollout(..., collision=False) (no critic scores it)
     out.clearance_m (B, H) or None           # predicted footprint clearance (m, <= 0 = contact) after each step
     out.latent (B, H, dh) or None            # the learned latent after each step, camera models only
 
@@ -96,7 +97,7 @@ class UnicycleModel:
         return {"pose": torch.as_tensor(np.asarray(pose, dtype=np.float32), device=self.device)}
 
     @torch.inference_mode()
-    def rollout(self, state: dict, actions: torch.Tensor) -> Rollout:
+    def rollout(self, state: dict, actions: torch.Tensor, collision: bool = True) -> Rollout:
         """actions (B, H, 2) → Rollout(poses (B, H, 3), None)."""
         return Rollout(integrate_unicycle(state["pose"], actions[..., 0], actions[..., 1], self.dt_s), None)
 
@@ -260,7 +261,7 @@ class SysIdModel(TrackedScene):
         return u0 * decay + u @ lower.T
 
     @torch.inference_mode()
-    def rollout(self, state: dict, actions: torch.Tensor) -> Rollout:
+    def rollout(self, state: dict, actions: torch.Tensor, collision: bool = True) -> Rollout:
         """actions (B, H, 2) → Rollout(poses (B, H, 3), None, clearance_m (B, H) or None)."""
         v0, w0 = state["vel"][0], state["vel"][1]
         v = self._response("v", v0, state["pending"][0], actions[..., 0])                 # (B, H)
@@ -412,17 +413,20 @@ class LearnedModel(TrackedScene):
         return state
 
     @torch.inference_mode()
-    def rollout(self, state: dict, actions: torch.Tensor) -> Rollout:
+    def rollout(self, state: dict, actions: torch.Tensor, collision: bool = True) -> Rollout:
+        """``collision``: evaluate the collision head (False where no critic scores it:
+        collision_prob is then None)."""
         fused = getattr(self.model, "rollout_heads", None)                  # one fused pass where the model has it
         scene = self.has_scene and self.model_scene
         if fused is not None:
-            z, logit, clear = fused(state["z"], actions, clearance=scene, reuse=True)   # z: read below only
+            z, logit, clear = fused(state["z"], actions, clearance=scene, reuse=True,   # z: read below only
+                                    collision=collision)
         else:
             z = self.model.rollout(state["z"], actions)                      # (B, H, D)
-            logit = self.model.collision_logit(z)
+            logit = self.model.collision_logit(z) if collision else None
             clear = self.model.min_clearance(z) if scene else None
         poses = self.model.pose(z)                                           # (B, H, 3)
-        coll = torch.sigmoid(logit)                                          # (B, H)
+        coll = torch.sigmoid(logit) if logit is not None else None           # (B, H)
         clear = clear.clamp_min(0.0) if clear is not None else None         # (B, H)
         if "field" in state:
             seen = self.clearance(poses, state)                              # (B, H) or None

@@ -510,7 +510,8 @@ class Navigator:
             path=self._local_path(path, pose, dev),
             a_max=(max(m.v_max_mps, -m.v_min_mps), m.w_max_radps),
             d_max=(m.accel_v_mps2 * model.dt_s, m.accel_w_radps2 * model.dt_s), dt_s=model.dt_s)
-        res = self.mppi.plan(lambda a: model.rollout(state, a), lambda a, r: self.critics(a, r, ctx),
+        coll = self.critics.reads_collision()
+        res = self.mppi.plan(lambda a: model.rollout(state, a, collision=coll), lambda a, r: self.critics(a, r, ctx),
                              ctx.a0, shift_steps=shift)
         return self._planned(res, t_s, pose, state, t0, subgoals, np.asarray(path))
 
@@ -623,7 +624,8 @@ class Navigator:
             if 0 < gi.cfg.goal_image_reached_distance and now < gi.cfg.goal_image_reached_distance:
                 return self._zero("reached", "")
             cost = lambda a, r: critics(a, r, ctx) + gi.cost(r.latent)          # noqa: E731
-        res = self.mppi.plan(lambda a: model.rollout(state, a), cost, ctx.a0, shift_steps=shift)
+        coll = critics.reads_collision()
+        res = self.mppi.plan(lambda a: model.rollout(state, a, collision=coll), cost, ctx.a0, shift_steps=shift)
         subgoals = np.asarray([self.goal]) if self.goal is not None else np.zeros((0, 2))
         return self._planned(res, t_s, pose, state, t0, subgoals, np.zeros((0, 2)))
 

@@ -80,6 +80,11 @@ class Critics:
     def enabled(self) -> list[str]:
         return [c.name for c in self.critics if c.enabled]
 
+    def reads_collision(self) -> bool:
+        """Whether any critic scores the model's collision head (the ``collision`` critic,
+        enabled with a non-zero weight); where none does, the rollout skips the head."""
+        return any(c.name == "collision" and c.enabled and c.weight != 0.0 for c in self.critics)
+
     def footprint_distance(self, poses: torch.Tensor, field: DistanceField) -> torch.Tensor:
         """poses (..., 3) → (...) signed clearance (m) of the configured footprint."""
         c = self.cfg

@@ -96,6 +96,46 @@ def test_learned_model_rollout_shapes_and_collision_head(random_checkpoint):
     assert ((out.collision_prob >= 0) & (out.collision_prob <= 1)).all()
     with pytest.raises(ValueError, match="beams"):
         m.reset_state([0.0, 0.0, 0.0], [0.0, 0.0], np.ones(90))
+    acts = torch.rand(4, 7, 2)
+    full, skipped = m.rollout(state, acts), m.rollout(state, acts, collision=False)
+    assert skipped.collision_prob is None and full.collision_prob is not None
+    assert torch.equal(skipped.poses, full.poses)
+
+
+@pytest.mark.parametrize("weight", [0.0, 100.0])
+def test_the_collision_head_runs_only_where_a_critic_scores_it(weight, random_checkpoint, monkeypatch):
+    """A robot file that weighs the collision critic at 0 (the Jackal's) plans without the
+    head, a quarter of the learned rollout's work at 512 x 20, and gets the same command."""
+    from world_model_planner.planner_node.critics import Critics
+
+    cfg = small()
+    cfg.critics.collision_weight = weight
+    asked = []
+
+    def plan(force):
+        if force:
+            monkeypatch.setattr(Critics, "reads_collision", lambda self: True)
+        torch.manual_seed(0)
+        nav = make_navigator("hierarchical", model_path=random_checkpoint, cfg=cfg, device="cpu", missing_ok=False)
+        rollout = nav.model.rollout
+
+        def spy(state, actions, collision=True):
+            asked.append(collision)
+            return rollout(state, actions, collision=collision)
+
+        nav.model.rollout = spy
+        nav.set_goal(3.0, 0.0)
+        scan = SCAN.copy()
+        scan[85:95] = 1.5
+        return nav.step([0, 0, 0], [0.2, 0], scan, 0.0)
+
+    cmd = plan(force=False)
+    assert asked and set(asked) == {weight != 0.0}
+    if weight == 0.0:
+        asked.clear()
+        forced = plan(force=True)
+        assert set(asked) == {True}
+        assert (cmd.v, cmd.w) == (forced.v, forced.w) and cmd.best_cost == forced.best_cost
 
 
 def test_missing_checkpoint_is_an_error_unless_allowed(tmp_path):
