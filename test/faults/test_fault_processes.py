@@ -78,7 +78,8 @@ class Stack:
         self.probe.wait_for_subscribers(self.goal_pub, timeout=30.0)
         deadline = time.monotonic() + 30.0
         while "goal accepted" not in self.planner.log():
-            assert time.monotonic() < deadline and self.planner.alive(), self.planner.log()[-3000:]
+            assert self.planner.alive(), self.planner.log()[-3000:]
+            assert time.monotonic() < deadline, "planner_node took no goal in 30 s; its threads:\n" + self.planner.stacks()
             publish_goal(self.probe, self.goal_pub, *GOAL)
             time.sleep(0.5)
         return self.probe.wait_for("/odom", lambda ms: bool(ms) and ms[-1].twist.twist.linear.x > 0.3,

@@ -144,3 +144,23 @@ def test_mux_timeouts_follow_sim_time_in_lockstep(probe, node_env, tmp_path):
         mux.stop()
 
 
+
+
+def test_sigusr1_prints_every_thread_stack_and_the_node_keeps_running(probe, node_env, tmp_path):
+    """Every node's main (rosutil.spin_main) registers faulthandler for SIGUSR1: `kill -USR1 PID`
+    writes each thread's Python stack to the node's log, and the node goes on (how a test or a
+    person sees what a node that stopped answering is doing)."""
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    mux = NodeProcess.executable("cmd_mux", ["--params-file", str(REPO / "config/mux.yaml")], node_env, tmp_path)
+    try:
+        probe.subscribe("/diagnostics", DiagnosticArray)
+        probe.wait_for("/diagnostics", timeout=20.0, proc=mux)    # up
+        out = mux.stacks()
+        assert "most recent call first" in out and "spin" in out, out
+        assert mux.alive()
+        probe.clear("/diagnostics")
+        probe.wait_for("/diagnostics", timeout=10.0, proc=mux)    # still publishing
+        assert mux.stop() == 0
+    finally:
+        mux.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import faulthandler
 import os
+import signal
 import sys
 import threading
 from typing import Callable, TypeVar
@@ -173,6 +174,8 @@ def spin_main(make_node: Callable[[], object], args=None, *, run: Callable[[obje
     """
     if not faulthandler.is_enabled():
         faulthandler.enable()    # a crash in native code (DDS, PyBullet, torch) leaves its Python stack in the log
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, all_threads=True)   # `kill -USR1 PID`: every thread's stack, on stderr
     rclpy.init(args=args if args is not None else sys.argv, **(init_kwargs or {}))
     node = None
     status = 0

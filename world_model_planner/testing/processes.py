@@ -98,6 +98,18 @@ class NodeProcess:
             except ProcessLookupError:
                 pass
 
+    def stacks(self, wait_s: float = 1.0) -> str:
+        """Ask the node for every thread's Python stack (SIGUSR1: rosutil.spin_main registers
+        faulthandler for it) and return the end of its log: what a node that stopped answering
+        is doing."""
+        if self.proc.poll() is None:
+            try:
+                os.kill(self.proc.pid, signal.SIGUSR1)
+            except ProcessLookupError:
+                pass
+            time.sleep(wait_s)
+        return self.log_tail(6000)
+
     def close_log(self) -> None:
         if not self._log.closed:
             self._log.close()
