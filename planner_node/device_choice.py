@@ -1,8 +1,9 @@
 """``device: auto`` for a learned planner: time the rollout on each path, plan on the fastest.
 
 At configure the planner node hands its ``LearnedModel`` to :func:`choose_device`, which times
-``WorldModel.rollout_heads`` (the hot path of a tick: rollout, collision head and clearance) at
-the configured samples x horizon on each candidate path
+``WorldModel.rollout_heads`` (the hot path of a tick: the rollout, and the collision head and the
+predicted clearance where the planner uses them) at the configured samples x horizon on each
+candidate path
 
     cpu fused       the fused rollout (world_model_node.fused), the default on a CPU
     cpu reference   the step-by-step reference rollout (``WorldModel.fused`` off)
@@ -51,10 +52,15 @@ class DeviceChoice:
                 f"{horizon}{'; ' + others if others else ''}; measured in {self.took_s:.2f} s)")
 
 
-def rollout_paths(model, samples: int, horizon: int, cuda: bool, seed: int = 0) -> dict[str, Callable[[], object]]:
+def rollout_paths(model, samples: int, horizon: int, cuda: bool, seed: int = 0,
+                  collision: bool = True) -> dict[str, Callable[[], object]]:
     """Candidate name -> a callable running one tick's rollout and heads of ``model`` (a
-    LearnedModel) on that path, for ``samples`` x ``horizon`` random actions."""
+    LearnedModel) on that path, for ``samples`` x ``horizon`` random actions: the collision head
+    with ``collision`` (whether a critic scores it), the predicted clearance where the model has a
+    scene head and plans on it (``model_scene``), as ``LearnedModel.rollout`` does."""
     wm = model.model
+    heads = {"collision": bool(collision),
+             "clearance": bool(wm.has_scene and getattr(model, "model_scene", True))}
     if getattr(model, "needs_image", False):          # a camera model: a grey frame, no scan
         s = int(model.image_size)
         z0 = model.reset_state(np.zeros(3), np.zeros(2), None, image=np.full((s, s, 3), 128, np.uint8))["z"]
@@ -67,11 +73,11 @@ def rollout_paths(model, samples: int, horizon: int, cuda: bool, seed: int = 0) 
     for name, (dev, fused) in PATHS.items():
         if dev == "cuda" and not cuda:
             continue
-        out[name] = _path(wm, z0, actions, torch.device(dev), fused)
+        out[name] = _path(wm, z0, actions, torch.device(dev), fused, heads)
     return out
 
 
-def _path(wm, z0: torch.Tensor, actions: torch.Tensor, device: torch.device, fused: bool):
+def _path(wm, z0: torch.Tensor, actions: torch.Tensor, device: torch.device, fused: bool, heads: dict):
     state = {}
 
     def run():
@@ -82,7 +88,7 @@ def _path(wm, z0: torch.Tensor, actions: torch.Tensor, device: torch.device, fus
         m.fused = fused
         try:
             with torch.inference_mode():
-                out = m.rollout_heads(state["z0"], state["actions"], clearance=m.has_scene, reuse=True)
+                out = m.rollout_heads(state["z0"], state["actions"], reuse=True, **heads)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
         finally:
@@ -94,17 +100,18 @@ def _path(wm, z0: torch.Tensor, actions: torch.Tensor, device: torch.device, fus
 
 def choose_device(model, samples: int, horizon: int, cuda: bool | None = None, repeats: int = 5,
                   max_s: float = 0.6, clock: Callable[[], float] = time.perf_counter,
-                  paths: dict | None = None) -> DeviceChoice:
+                  paths: dict | None = None, collision: bool = True) -> DeviceChoice:
     """Time each path (``paths``: name -> callable, default ``rollout_paths``) and return the
     fastest. ``cuda``: include the GPU (default: where torch sees one). ``max_s``: the time
     shared by the timed calls (each path is also called once untimed, and timed at least once),
-    so configure stays well under 1.5 s at 2048 x 30 on a 2-core CPU. Sets the model's
+    so configure stays well under 1.5 s at 2048 x 30 on a 2-core CPU. ``collision``: whether the
+    planner scores the collision head (timed only then). Sets the model's
     ``fused`` flag for the choice; the caller moves the model when the device differs."""
     start = clock()
     if cuda is None:
         cuda = torch.cuda.is_available()
     if paths is None:
-        paths = rollout_paths(model, samples, horizon, cuda)
+        paths = rollout_paths(model, samples, horizon, cuda, collision=collision)
     timings = time_candidates(paths, repeats=repeats, max_s=max_s, clock=clock)
     name = fastest(timings, prefer="cuda" if "cuda" in timings else "cpu fused", margin=0.1)
     dev, fused = PATHS[name]

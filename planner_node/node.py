@@ -197,7 +197,7 @@ class PlannerNode(GoalFramesMixin, CameraInputsMixin, LifecycleNode):
         from world_model_planner.planner_node.navigator import make_navigator
 
         mc = self.cfg.mppi
-        choice = choose_device(self.nav.model, mc.samples, mc.horizon)
+        choice = choose_device(self.nav.model, mc.samples, mc.horizon, collision=self.nav.critics.reads_collision())
         if choice.device.type != self.device.type:
             self.nav = make_navigator(self.p.planner, self.p.model_path or None, self.cfg, choice.device,
                                       missing_ok=not self.p.model_path, robot=self.p.robot)

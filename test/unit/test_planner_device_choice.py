@@ -99,3 +99,18 @@ def test_real_timing_on_this_machine_makes_and_reports_a_choice(one_thread):
     assert model.model.fused is choice.fused                     # the flag matches what was chosen
     state = model.reset_state([0.0, 0.0, 0.0], [0.0, 0.0], [float("inf")] * 180)
     assert model.rollout(state, torch.zeros(8, 10, 2)).poses.shape == (8, 10, 3)
+
+
+def test_the_paths_time_the_heads_the_planner_uses(one_thread):
+    """The collision head is timed only where a critic scores it, the predicted clearance only
+    where the model plans on its scene head (model_scene), as LearnedModel.rollout runs them."""
+    from world_model_planner.planner_node.device_choice import rollout_paths
+
+    model = _model()
+    z, logit, clear = rollout_paths(model, 8, 5, cuda=False)["cpu fused"]()
+    assert z.shape[:2] == (8, 5) and logit.shape == (8, 5)
+    assert (clear is not None) == model.model.has_scene
+    z, logit, clear = rollout_paths(model, 8, 5, cuda=False, collision=False)["cpu reference"]()
+    assert logit is None
+    model.model_scene = False
+    assert rollout_paths(model, 8, 5, cuda=False)["cpu fused"]()[2] is None
