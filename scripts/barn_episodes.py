@@ -10,6 +10,8 @@ the reference path). Metrics come from app.episode.finalize, as in `wmp bench --
 of record come from `wmp bench --barn DIR` over the real node processes. It plans as the planner
 node does (mppi.samples 512 × 20 steps, the robot file's planner section), at a control period of
 0.1 s (`--period`; the sim node's is 0.05 s, which gave the same mean on the 20 held-out worlds).
+Each line also gives the median wall time of the planner's tick (one torch thread), the number
+to compare between versions of the planner on the same machine.
 """
 from __future__ import annotations
 
@@ -76,12 +78,14 @@ def episode(sc, kind: str, seed: int, cfg, lidar=None, period: float = 0.1, mode
         t, traj, reason = 0.0, [], "time_limit"
         p = w.pose()
         traj.append([0.0, float(p[0]), float(p[1]), float(p[2])])
-        tick = 0
+        tick, tick_ms = 0, []
         while t < sc.time_limit_s - 1e-9:
             new_scan = tick % scan_every == 0
             if new_scan:
                 scan, scan_pose = w.scan(), w.pose()
+            t0 = time.perf_counter()
             cmd = nav.step(w.pose(), w.velocity(), scan, t, geom=geom, scan_pose=scan_pose, new_scan=new_scan)
+            tick_ms.append((time.perf_counter() - t0) * 1e3)
             tick += 1
             w.step(cmd.v, cmd.w, period)
             t += period
@@ -95,7 +99,8 @@ def episode(sc, kind: str, seed: int, cfg, lidar=None, period: float = 0.1, mode
                 break
         rec = {"scenario": sc.name, "planner": kind, "seed": seed, "time_s": round(t, 3),
                "collisions": w.collision_count, "end_reason": reason, "trajectory": traj,
-               "wall_s": round(time.monotonic() - wall0, 1)}
+               "wall_s": round(time.monotonic() - wall0, 1),
+               "tick_ms": round(float(np.median(tick_ms)), 1) if tick_ms else float("nan")}
     return finalize(rec, sc)
 
 
@@ -158,18 +163,20 @@ def main(argv=None) -> int:
         lidar = LidarConfig.of(own, beams=args.lidar_beams, fov_deg=args.lidar_fov or own.fov_deg)
     rows = []
     grid = [(sc, k, s) for sc in scenarios for k in args.planners.split(",") for s in range(args.seeds)]
-    print("| world | planner | seed | success | end | time s | path m | reference m | BARN score | wall s |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| world | planner | seed | success | end | time s | path m | reference m | BARN score | wall s | tick ms |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for sc, kind, seed in tqdm(grid, desc="barn", unit="episode", file=sys.stderr):
         r = episode(sc, kind, seed, planner_config(args.robot, args.samples, args.horizon, args.set), lidar,
                     args.period, args.model, scan_every)
         rows.append(r)
         tqdm.write(f"| {sc.name} | {kind} | {seed} | {r['success']} | {r['end_reason']} | {r['time_s']:.1f} | "
                    f"{r['path_length_m']:.1f} | {r['barn_reference_m']:.2f} | {r['barn_score']:.3f} | "
-                   f"{r['wall_s']:.0f} |")
+                   f"{r['wall_s']:.0f} | {r['tick_ms']:.1f} |")
     ok = np.mean([bool(r["success"]) for r in rows])
     score = np.mean([r["barn_score"] for r in rows])
-    print(f"\n{len(rows)} episodes ({args.robot}, {args.planners}): success {ok:.0%}, mean BARN score {score:.3f}")
+    ticks = np.median([r["tick_ms"] for r in rows])
+    print(f"\n{len(rows)} episodes ({args.robot}, {args.planners}): success {ok:.0%}, mean BARN score {score:.3f}, "
+          f"median planner tick {ticks:.1f} ms (torch threads {torch.get_num_threads()})")
     return 0
 
 

@@ -186,5 +186,6 @@ def test_barn_episodes_script_with_the_stacks_timing(capsys):
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[3] == "True" and cells[4] == "reached", row
     assert 0.0 < float(cells[8]) <= 0.5 and "success 100%" in out
+    assert 0.0 < float(cells[10]) < 1000.0 and "median planner tick" in out      # the tick's wall ms
     with pytest.raises(SystemExit):
         mod.main(["--barn", str(BARN), "--worlds", "1", "--scan-hz", "0"])
