@@ -36,6 +36,27 @@ def test_exact_footprint_measures_the_rectangle(point, expected):
     assert padded == pytest.approx(exact - 0.05, abs=1e-5)
 
 
+@pytest.mark.parametrize("spread", [1.0, 3.0])          # all well inside the grid; some past its edge
+def test_footprint_distance_is_the_lookup_at_each_body_point(spread):
+    """Footprint.distance (DistanceField.lookup_body, the planner's hot path) gives what
+    DistanceField.lookup gives at the body points placed in the odom frame, the grid's outside
+    included (far), for every footprint kind."""
+    rng = np.random.default_rng(1)
+    field = DistanceField(rng.uniform(-2.0, 2.0, (60, 2)), (0.3, -0.2), size_m=4.0, res_m=0.05, far_m=4.0)
+    g = torch.Generator().manual_seed(0)
+    poses = torch.cat([(torch.rand(64, 7, 2, generator=g) * 2 - 1) * spread + torch.tensor([0.3, -0.2]),
+                       torch.rand(64, 7, 1, generator=g) * 7 - 3.5], -1)
+    for fp in (Footprint(L, W, 5), Footprint(L, W, 5, exact=True, padding_m=0.05), Footprint(L, W, 1, round_base=True)):
+        q = torch.as_tensor(fp.points, dtype=torch.float32)
+        c, s = torch.cos(poses[..., 2:3]), torch.sin(poses[..., 2:3])
+        at = torch.stack([poses[..., 0:1] + q[:, 0] * c - q[:, 1] * s, poses[..., 1:2] + q[:, 0] * s + q[:, 1] * c], -1)
+        expected = (field.lookup(at) - torch.as_tensor(fp.inset, dtype=torch.float32)).amin(-1) - fp.padding
+        torch.testing.assert_close(fp.distance(poses, field), expected, atol=1e-5, rtol=0)
+        if spread > 2.5:
+            assert (field.lookup(at) == field.far).any()         # the case past the edge was exercised
+    assert sorted(set(Footprint(L, W, 5, exact=True).offsets)) == Footprint(L, W, 5, exact=True).axis_offsets
+
+
 def test_exact_footprint_reads_an_obstacle_inside_the_body_as_contact():
     inside = Footprint(L, W, 5, exact=True).distance(torch.zeros(1, 3), _field([(0.05, 0.02)])).item()
     assert inside < -0.1
