@@ -60,7 +60,7 @@ def rollout_paths(model, samples: int, horizon: int, cuda: bool, seed: int = 0,
     scene head and plans on it (``model_scene``), as ``LearnedModel.rollout`` does."""
     wm = model.model
     heads = {"collision": bool(collision),
-             "clearance": bool(wm.has_scene and getattr(model, "model_scene", True))}
+             "clearance": bool(wm.has_scene and model.model_scene)}
     if getattr(model, "needs_image", False):          # a camera model: a grey frame, no scan
         s = int(model.image_size)
         z0 = model.reset_state(np.zeros(3), np.zeros(2), None, image=np.full((s, s, 3), 128, np.uint8))["z"]

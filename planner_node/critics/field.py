@@ -105,9 +105,8 @@ class Footprint:
             inset = [float(np.hypot(a, width_m / 2))] * circles
         self.points = np.asarray(pts, dtype=np.float64)           # (n, 2) body frame (m)
         self.inset = np.asarray(inset, dtype=np.float64)          # (n,) m
-        self.offsets = [float(x) for x in self.points[:, 0]]
-        #: the distinct offsets along the body axis (the moving-obstacle check's circle centres)
-        self.axis_offsets = sorted(set(self.offsets))
+        #: the distinct offsets of the points along the body axis (the moving-obstacle check's circle centres)
+        self.offsets = sorted({float(x) for x in self.points[:, 0]})
         self.radius = float(self.inset.max())
         self.reach = float(np.linalg.norm(self.points, axis=1).max())   # farthest point from base_link (m)
 

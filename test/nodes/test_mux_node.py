@@ -144,8 +144,6 @@ def test_mux_timeouts_follow_sim_time_in_lockstep(probe, node_env, tmp_path):
         mux.stop()
 
 
-
-
 def test_sigusr1_prints_every_thread_stack_and_the_node_keeps_running(probe, node_env, tmp_path):
     """Every node's main (rosutil.spin_main) registers faulthandler for SIGUSR1: `kill -USR1 PID`
     writes each thread's Python stack to the node's log, and the node goes on (how a test or a

@@ -54,7 +54,31 @@ def test_footprint_distance_is_the_lookup_at_each_body_point(spread):
         torch.testing.assert_close(fp.distance(poses, field), expected, atol=1e-5, rtol=0)
         if spread > 2.5:
             assert (field.lookup(at) == field.far).any()         # the case past the edge was exercised
-    assert sorted(set(Footprint(L, W, 5, exact=True).offsets)) == Footprint(L, W, 5, exact=True).axis_offsets
+
+
+def test_moving_obstacle_clearance_over_the_distinct_axis_offsets():
+    """The tracked scene measures a mover against a circle of the footprint's radius at each
+    distinct offset along the body axis (16 for the Jackal's exact footprint of 50 points): the
+    same clearance as over every point's offset."""
+    from world_model_planner.planner_node.dynamics import SysIdModel
+    from world_model_planner.planner_node.sysid import default_sysid_path
+
+    fp = Footprint(L, W, 5, exact=True)
+    assert len(fp.offsets) == 16 < len(fp.points)
+    m = SysIdModel.from_file(default_sysid_path("jackal"), "cpu")
+    m.set_geometry(fp)
+    g = torch.Generator().manual_seed(2)
+    poses = torch.cat([torch.rand(32, 6, 2, generator=g) * 3, torch.rand(32, 6, 1, generator=g) * 6 - 3], -1)
+    pos, vel = torch.tensor([[1.5, 1.0], [0.5, 2.5]]), torch.tensor([[-0.5, 0.2], [0.3, -0.6]])
+    rad = torch.tensor([0.25, 0.3])
+    got = m.clearance(poses, {"field": None, "movers": (pos, vel, rad)})
+    t = torch.arange(1, 7, dtype=torch.float32) * m.dt_s
+    at = pos[None] + vel[None] * t[:, None, None]                                     # (H, M, 2)
+    off = torch.as_tensor(fp.points[:, 0], dtype=torch.float32)                       # all 50, repeats included
+    c, s = torch.cos(poses[..., 2:3]), torch.sin(poses[..., 2:3])
+    centres = torch.stack([poses[..., 0:1] + off * c, poses[..., 1:2] + off * s], -1)
+    gap = torch.linalg.norm(centres[:, :, :, None, :] - at[None, :, None], dim=-1)
+    torch.testing.assert_close(got, (gap - rad).amin(dim=(2, 3)) - fp.radius, atol=1e-6, rtol=0)
 
 
 def test_exact_footprint_reads_an_obstacle_inside_the_body_as_contact():
