@@ -160,7 +160,7 @@ class TrackedScene:
     def clearance(self, poses: torch.Tensor, state: dict) -> torch.Tensor | None:
         """poses (B, H, 3) → (B, H) signed footprint clearance (m, negative = overlap, so a
         critic can still tell a way out) to the static points and the extrapolated moving
-        obstacles; None before any scan."""
+        obstacles, less the footprint's padding for both; None before any scan."""
         field, movers = state["field"], state["movers"]
         if field is None and movers is None:
             return None
@@ -175,7 +175,7 @@ class TrackedScene:
             c, s = torch.cos(poses[..., 2:3]), torch.sin(poses[..., 2:3])
             centres = torch.stack([poses[..., 0:1] + off * c, poses[..., 1:2] + off * s], -1)  # (B, H, n, 2)
             gap = torch.linalg.norm(centres[:, :, :, None, :] - at[None, :, None], dim=-1)    # (B, H, n, M)
-            dm = (gap - rad).amin(dim=(2, 3)) - fp.radius                                  # (B, H)
+            dm = (gap - rad).amin(dim=(2, 3)) - fp.radius - fp.padding                     # (B, H)
             d = dm if d is None else torch.minimum(d, dm)
         return d
 

@@ -66,7 +66,15 @@ class ClearanceCritic(Critic):
     will be at each step, moving obstacles included; contact when <= 0; the lethal cost scaled
     by how soon the first contact comes, with ``clearance_lethal_by_time``) when the rollout has
     one, else the footprint's signed distance to the latest scan's field (contact when < 0).
-    Fills ``data.clearance_m`` and ``data.in_collision`` for the critics after it."""
+    Fills ``data.clearance_m`` and ``data.in_collision`` for the critics after it.
+
+    With ``footprint_padding_m`` > 0 and ``clearance_padding_ramp`` (the default), the lethal
+    cost and the contact-time term count only the body's own contact (clearance below minus the
+    padding); inside the padding the cost rises from 0 at its edge to ``clearance_lethal_cost``
+    at the body, taken at the deepest step of the sequence. In a gap narrower than the body and
+    both paddings every sequence is inside the padding: a flat lethal cost would leave nothing to
+    choose between them but progress, and the contact-time term would reward dashing through,
+    while the depth keeps the one that stays farthest from the obstacles."""
 
     name = "clearance"
     scores = "predicted clearance, or the latest scan, vs the predicted footprint"
@@ -84,6 +92,10 @@ class ClearanceCritic(Critic):
                                              "already against something): added cost times the share of the "
                                              "horizon spent in contact, so that the one that leaves contact soonest "
                                              "wins, not the one that pushes on toward the goal.", range=(0.0, 1e9)),
+        "clearance_padding_ramp": param(True, "With footprint_padding_m > 0: the lethal cost and the contact-time "
+                                        "term count only the body's own contact, and inside the padding the cost "
+                                        "rises with the deepest step's depth, from 0 at its edge to "
+                                        "clearance_lethal_cost at the body (false: the padding's edge is lethal)."),
     }
 
     def initialize(self, cfg):
@@ -92,12 +104,15 @@ class ClearanceCritic(Critic):
         self.by_time = bool(cfg.clearance_lethal_by_time)
         self.contact_time_cost = float(cfg.clearance_contact_time_cost)
         self.footprint = Footprint.of(cfg)
+        #: the padding graded as a ramp (0: its edge is lethal, as the body's)
+        self.ramp_m = self.footprint.padding if bool(cfg.clearance_padding_ramp) else 0.0
 
     def raw(self, data):
-        self._soon, self._touching = None, None
+        self._soon, self._touching, self._depth, self._hit = None, None, None, None
+        ramp = self.ramp_m
         if data.predicted_clearance_m is not None:
             d = data.predicted_clearance_m                                      # (B, H), <= 0: contact
-            touch = d <= 0
+            touch = d <= -ramp
             hit = touch.any(1)
             if self.by_time:
                 h = d.shape[1]
@@ -105,25 +120,33 @@ class ClearanceCritic(Critic):
                 self._soon = (h - first).float() / h                            # (B,) 1 = contact at step 1
         elif data.ctx.field is not None:
             d = self.footprint.distance(data.poses, data.ctx.field)            # (B, H), signed
-            touch = d < 0
+            touch = d < -ramp
             hit = touch.any(1)
         else:
             return data.zeros()
+        if ramp > 0:                                                            # (B,) deepest step, 0..1
+            self._depth = (torch.relu(-d).amax(1) / ramp).clamp(max=1.0)
         # only sequences already touching at the first step (the robot is against something now):
         # elsewhere the contact-time term would reward dashing past a mover over waiting for it
         self._touching = touch.float().mean(1) * touch[:, 0].float()            # (B,) share of steps in contact
         data.clearance_m = d
-        data.in_collision = data.in_collision | hit
+        data.in_collision = data.in_collision | (hit if ramp <= 0 else (d < 0).any(1))   # padding included
+        self._hit = data.in_collision if ramp <= 0 else hit
         return (torch.relu(self.margin_m - d) / max(self.margin_m, 1e-6)).mean(1)
 
     def unweighted(self, data):
         if data.predicted_clearance_m is None and data.ctx.field is None:
             return None
         soon = getattr(self, "_soon", None)
-        lethal = self.lethal_cost * (soon if soon is not None else 1.0) * data.in_collision.float()
+        hit = getattr(self, "_hit", None)
+        hit = data.in_collision if hit is None else hit
+        lethal = self.lethal_cost * (soon if soon is not None else 1.0) * hit.float()
         touching = getattr(self, "_touching", None)
         if touching is not None and self.contact_time_cost > 0:
             lethal = lethal + self.contact_time_cost * touching
+        depth = getattr(self, "_depth", None)
+        if depth is not None:
+            lethal = lethal + self.lethal_cost * depth
         return lethal
 
 

@@ -63,7 +63,7 @@ def test_moving_obstacle_clearance_over_the_distinct_axis_offsets():
     from world_model_planner.planner_node.dynamics import SysIdModel
     from world_model_planner.planner_node.sysid import default_sysid_path
 
-    fp = Footprint(L, W, 5, exact=True)
+    fp = Footprint(L, W, 5, exact=True, padding_m=0.05)
     assert len(fp.offsets) == 16 < len(fp.points)
     m = SysIdModel.from_file(default_sysid_path("jackal"), "cpu")
     m.set_geometry(fp)
@@ -78,7 +78,7 @@ def test_moving_obstacle_clearance_over_the_distinct_axis_offsets():
     c, s = torch.cos(poses[..., 2:3]), torch.sin(poses[..., 2:3])
     centres = torch.stack([poses[..., 0:1] + off * c, poses[..., 1:2] + off * s], -1)
     gap = torch.linalg.norm(centres[:, :, :, None, :] - at[None, :, None], dim=-1)
-    torch.testing.assert_close(got, (gap - rad).amin(dim=(2, 3)) - fp.radius, atol=1e-6, rtol=0)
+    torch.testing.assert_close(got, (gap - rad).amin(dim=(2, 3)) - fp.radius - 0.05, atol=1e-6, rtol=0)  # padded too
 
 
 def test_exact_footprint_reads_an_obstacle_inside_the_body_as_contact():
@@ -87,6 +87,42 @@ def test_exact_footprint_reads_an_obstacle_inside_the_body_as_contact():
     turned = torch.tensor([[0.0, 0.0, math.pi / 2]])      # the long axis now along y
     assert Footprint(L, W, 5, exact=True).distance(turned, _field([(0.0, L / 2 + 0.1)])).item() == \
         pytest.approx(0.1, abs=0.025)
+
+
+def _gap_costs(ramp: bool) -> torch.Tensor:
+    """The clearance critic's cost (lethal parts only) of four ways through a 0.9 m long gap 6 cm
+    wider than the Jackal, between two rows of points: every pose in it is inside the 5 cm padding."""
+    cfg = CriticsConfig(critics=["clearance"], clearance_weight=0.0, footprint_length_m=L, footprint_width_m=W,
+                        footprint_exact=True, footprint_padding_m=0.05, clearance_padding_ramp=ramp)
+    xs = np.arange(-0.3, 0.6001, 0.01)
+    field = _field([(x, side * (W / 2 + 0.03)) for x in xs for side in (1, -1)])
+    H = 10
+    poses = torch.zeros(4, H, 3)
+    poses[0, :, 0] = torch.linspace(0.02, 0.2, H)         # centred, slow: 3 cm from each row all along
+    poses[1, :, 0] = torch.linspace(0.15, 1.5, H)         # centred, fast: out of the gap after 5 steps
+    poses[2, :, 0], poses[2, :, 1] = torch.linspace(0.02, 0.2, H), 0.02   # 1 cm from one row
+    poses[3, :, 0], poses[3, :, 1] = torch.linspace(0.02, 0.2, H), 0.04   # the body overlaps a row
+    ctx = CostContext(target=torch.tensor([5.0, 0.0]), start=torch.zeros(3), a0=torch.zeros(2), field=field)
+    body = Footprint(L, W, 5, exact=True).distance(poses, field).amin(1)            # (4,) the body's closest
+    return Critics(cfg).breakdown(torch.zeros(4, H, 2), Rollout(poses), ctx)["clearance"], body
+
+
+def test_the_padding_is_graded_by_depth_and_does_not_reward_dashing_through_it():
+    """In a gap narrower than the body and both paddings, every sequence is inside the padding.
+    Graded (the default): the cost grows with the deepest step's depth into it, the same for a
+    fast and a slow pass at the same depth, and the body's own contact stays lethal on top. With
+    the padding's edge lethal (``clearance_padding_ramp`` false) every sequence is lethal alike
+    and the contact-time term favours the one that dashes out soonest."""
+    assert CriticsConfig().clearance_padding_ramp is True
+    c, body = _gap_costs(ramp=True)
+    assert 0.02 <= body[0] <= 0.035 and 0.005 <= body[2] <= 0.015 and body[3] < 0      # the geometry meant
+    for k in (0, 2):                                         # 1000 x the deepest step's depth into the 5 cm
+        assert c[k].item() == pytest.approx(1000 * (0.05 - body[k].item()) / 0.05, abs=1.0)
+    assert 300 < c[0] < c[2] < 1000                          # graded: deeper costs more, neither is lethal
+    assert c[1].item() == pytest.approx(c[0].item(), abs=1.0)                       # dashing gains nothing
+    assert c[3].item() >= 2000 + 500 * 0.9                   # contact: lethal, the full ramp, contact time
+    flat, _ = _gap_costs(ramp=False)
+    assert (flat[:3] >= 1000).all() and flat[1] < flat[0] - 100 and flat[2] == pytest.approx(flat[0].item())
 
 
 def test_clearance_speed_critic_charges_speed_near_obstacles_only():
