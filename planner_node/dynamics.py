@@ -427,7 +427,8 @@ class LearnedModel(TrackedScene):
             clear = self.model.min_clearance(z) if scene else None
         poses = self.model.pose(z)                                           # (B, H, 3)
         coll = torch.sigmoid(logit) if logit is not None else None           # (B, H)
-        clear = clear.clamp_min(0.0) if clear is not None else None         # (B, H)
+        if clear is not None:                                                # (B, H), less the padding
+            clear = clear.clamp_min(0.0) - float(getattr(self.footprint, "padding", 0.0))
         if "field" in state:
             seen = self.clearance(poses, state)                              # (B, H) or None
             if seen is not None:

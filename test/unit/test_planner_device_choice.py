@@ -94,8 +94,10 @@ def test_real_timing_on_this_machine_makes_and_reports_a_choice(one_thread):
     choice = choose_device(model, 128, 10, cuda=False, repeats=3, max_s=0.5)
     assert set(choice.timings) == {"cpu fused", "cpu reference"}
     assert choice.name in PATHS and all(isinstance(v, float) and v > 0 for v in choice.timings.values())
-    assert choice.tick_ms == pytest.approx(min(choice.timings.values()) * 1e3)
-    assert f"chose {choice.name}" in choice.line(128, 10)
+    # the fastest path, or the default (cpu fused) where the other is not more than 10 % faster:
+    # timings this short are noisy, and a check against the minimum alone failed once
+    assert 0.9 * choice.tick_ms <= min(choice.timings.values()) * 1e3 <= choice.tick_ms
+    assert f"chose {choice.name} ({choice.tick_ms:.1f} ms" in choice.line(128, 10)
     assert model.model.fused is choice.fused                     # the flag matches what was chosen
     state = model.reset_state([0.0, 0.0, 0.0], [0.0, 0.0], [float("inf")] * 180)
     assert model.rollout(state, torch.zeros(8, 10, 2)).poses.shape == (8, 10, 3)

@@ -343,6 +343,26 @@ def test_model_scene_off_scores_the_tracked_scene_alone():
     assert m.rollout(m.reset_state([0.0, 0.0, 0.0], [0.0, 0.0], SCAN), forward).clearance_m[0, -1].item() < 0.0
 
 
+def test_the_padding_comes_off_the_models_scene_clearance_too():
+    """The footprint's padding comes off every clearance the critics score, the model's scene
+    head's as well as the scan's: a contact the head predicts (0 m) reads as minus the padding,
+    and stays lethal to a clearance critic that grades the padding."""
+    from world_model_planner.planner_node.critics import CostContext, Critics, CriticsConfig, Footprint
+
+    still = torch.zeros(1, 10, 2)
+    ends = []
+    for pad in (0.0, 0.05):
+        m = LearnedModel(_SceneWorldModel(), device="cpu")        # its head: closing in to 0 m at step 10
+        m.set_geometry(Footprint(0.99, 0.67, 5, padding_m=pad), 8.0, 0.05)
+        roll = m.rollout(m.reset_state([0.0, 0.0, 0.0], [0.0, 0.0], SCAN), still)
+        ends.append(roll.clearance_m[0, -1].item())
+    assert ends == [0.0, pytest.approx(-0.05)]
+    cfg = CriticsConfig(critics=["clearance"], clearance_weight=0.0, footprint_padding_m=0.05)
+    cost = Critics(cfg).breakdown(still, roll, CostContext(target=torch.tensor([5.0, 0.0]), start=torch.zeros(3),
+                                                           a0=torch.zeros(2)))["clearance"]
+    assert cost.item() == pytest.approx(1000 / 10 + 1000, abs=1e-3)   # lethal at the last of 10 steps (by time) + the full ramp
+
+
 def test_classic_id_with_a_bad_sysid_file_is_refused_naming_it(tmp_path):
     from world_model_planner.planner_node.sysid import SysIdError
 
