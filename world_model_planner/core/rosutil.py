@@ -220,7 +220,23 @@ def shutdown_race(exc: BaseException, context=None) -> bool:
     (Ctrl-C or SIGTERM while a callback publishes: "publisher's context is invalid"): that is
     the normal end of the node, not an error to print."""
     name = type(exc).__name__
-    return name in ("RCLError", "InvalidHandle", "ExternalShutdownException") and not rclpy.ok(context=context)
+    if name in ("RCLError", "InvalidHandle", "ExternalShutdownException"):
+        return not rclpy.ok(context=context)
+    # rclpy's own C++ layer failing under it (an executor taking a message as the context goes
+    # down, seen once under load: "RuntimeError: Unable to convert call argument '0' to Python
+    # object" from take_message); a RuntimeError of any other origin is not swallowed
+    return type(exc) is RuntimeError and _raised_in_rclpy(exc) and not rclpy.ok(context=context)
+
+
+def _raised_in_rclpy(exc: BaseException) -> bool:
+    """True when the innermost Python frame of ``exc``'s traceback is in the rclpy package."""
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    parts = os.path.normpath(tb.tb_frame.f_code.co_filename).split(os.sep)
+    return "rclpy" in parts[:-1]
 
 
 def _destroy_within(node, timeout_s: float) -> bool:
