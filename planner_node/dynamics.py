@@ -428,7 +428,7 @@ class LearnedModel(TrackedScene):
         poses = self.model.pose(z)                                           # (B, H, 3)
         coll = torch.sigmoid(logit) if logit is not None else None           # (B, H)
         if clear is not None:                                                # (B, H), less the padding
-            clear = clear.clamp_min(0.0) - float(getattr(self.footprint, "padding", 0.0))
+            clear = clear.clamp_min(0.0) - self.footprint.padding
         if "field" in state:
             seen = self.clearance(poses, state)                              # (B, H) or None
             if seen is not None:

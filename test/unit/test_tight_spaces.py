@@ -89,9 +89,10 @@ def test_exact_footprint_reads_an_obstacle_inside_the_body_as_contact():
         pytest.approx(0.1, abs=0.025)
 
 
-def _gap_costs(ramp: bool) -> torch.Tensor:
-    """The clearance critic's cost (lethal parts only) of four ways through a 0.9 m long gap 6 cm
-    wider than the Jackal, between two rows of points: every pose in it is inside the 5 cm padding."""
+def _gap_costs(ramp: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """(the clearance critic's cost, lethal parts only; the body's closest clearance) of four ways
+    through a 0.9 m long gap 6 cm wider than the Jackal, between two rows of points: every pose
+    in it is inside the 5 cm padding."""
     cfg = CriticsConfig(critics=["clearance"], clearance_weight=0.0, footprint_length_m=L, footprint_width_m=W,
                         footprint_exact=True, footprint_padding_m=0.05, clearance_padding_ramp=ramp)
     xs = np.arange(-0.3, 0.6001, 0.01)
