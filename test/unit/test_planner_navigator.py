@@ -360,7 +360,8 @@ def test_the_padding_comes_off_the_models_scene_clearance_too():
     cfg = CriticsConfig(critics=["clearance"], clearance_weight=0.0, footprint_padding_m=0.05)
     cost = Critics(cfg).breakdown(still, roll, CostContext(target=torch.tensor([5.0, 0.0]), start=torch.zeros(3),
                                                            a0=torch.zeros(2)))["clearance"]
-    assert cost.item() == pytest.approx(1000 / 10 + 1000, abs=1e-3)   # lethal at the last of 10 steps (by time) + the full ramp
+    # lethal at the last of 10 steps (scaled by time) + the full ramp
+    assert cost.item() == pytest.approx(1000 / 10 + 1000, abs=1e-3)
 
 
 def test_classic_id_with_a_bad_sysid_file_is_refused_naming_it(tmp_path):
