@@ -9,6 +9,7 @@ from world_model_planner.core.sensor_check import SensorLimits
 
 from world_model_planner.planner_node.budget import BudgetConfig
 from world_model_planner.planner_node.caution import CautionConfig
+from world_model_planner.planner_node.depth_scan import DepthScanConfig
 from world_model_planner.planner_node.critics import CriticsConfig, critic_docs
 from world_model_planner.planner_node.mppi import MPPIConfig
 from world_model_planner.planner_node.navigator import NavigatorConfig
@@ -78,6 +79,11 @@ class PlannerNodeConfig:
                               "(subscribed only with such a model; any size and rgb8/bgr8/rgba8/bgra8/mono8 "
                               "encoding, centre-cropped and averaged to the model's image size). Goal pictures "
                               "come on goal_image.")
+    depth_topic: str = param("camera/depth/image_raw", "sensor_msgs/Image depth (32FC1 metres or 16UC1 mm) of "
+                             "the camera a camera world model plans from: turned into a scan (depth.*, "
+                             "planner_node/depth_scan.py) for the subgoal map, the clearance critics and the "
+                             "recoveries, and required once subscribed ('' = RGB only: the planner aims "
+                             "straight at the goal through the collision head).")
 
     def __post_init__(self):
         validate(self)
@@ -86,14 +92,16 @@ class PlannerNodeConfig:
 # (prefix, class) for every library config exposed as ROS parameters
 SECTIONS = (("", NavigatorConfig), ("mppi.", MPPIConfig), ("critics.", CriticsConfig),
             ("subgoal.", SubgoalConfig), ("tracking.", TrackerConfig), ("recovery.", RecoveryConfig),
-            ("sensors.", SensorLimits), ("budget.", BudgetConfig), ("caution.", CautionConfig))
+            ("sensors.", SensorLimits), ("budget.", BudgetConfig), ("caution.", CautionConfig),
+            ("depth.", DepthScanConfig))
 
 #: Read once at start-up (changing them at runtime is refused).
 STARTUP_ONLY = ("autostart",)
 #: Read by configure: refused while the node is configured, accepted (and used by the next
 #: configure) while it is unconfigured. Every other parameter is applied at once.
 CONFIGURE_ONLY = ("planner", "model_path", "robot", "sysid_path", "device", "torch_threads", "control_rate_hz", "cmd_stamped",
-                  "subgoal.grid_size_m", "subgoal.grid_res_m", "localization_topic", "prior_map", "map_topic", "scan", "camera_topic")
+                  "subgoal.grid_size_m", "subgoal.grid_res_m", "localization_topic", "prior_map", "map_topic", "scan", "camera_topic",
+                  "depth_topic")
 
 
 def live_change_refusal(changed, configured: bool) -> str | None:

@@ -280,8 +280,9 @@ class LearnedModel(TrackedScene):
     model (``needs_image``: obs_spec image on, scan off) reads the camera frame instead of the
     scan: ``reset_state(..., image=)`` encodes it once per tick, the rollout stays in latent space
     and ``Rollout.latent`` carries the predicted learned latent (for a goal image's cost); it has
-    no scan and so no tracked scene (``tracked_scene`` is off), and contact comes from the
-    collision head alone. A model that reads both a scan and an image is refused.
+    no scan and so no tracked scene (``tracked_scene`` is off) unless a depth camera's scan feeds
+    one (``scene_update``, then ``tracked_scene`` on); without it contact comes from the collision
+    head alone. A model that reads both a scan and an image is refused.
 
     Clearance: the model's own scene prediction (``min_clearance``, for models with a scene
     head) and, with ``tracked_scene`` on (the default), the footprint at the model's predicted
@@ -384,7 +385,10 @@ class LearnedModel(TrackedScene):
         obs = observation(torch.as_tensor(np.asarray(pose, np.float32), device=dev)[None],
                           torch.as_tensor(np.asarray(vel, np.float32), device=dev)[None],
                           None, img, history=hist, channels_last=True)
-        return {"z": self.model.encode(obs)}                               # (1, D)
+        state = {"z": self.model.encode(obs)}                              # (1, D)
+        if self.tracked_scene:                 # a depth camera's scan feeds the scene (scene_update)
+            state.update(self.scene_state())
+        return state
 
     @torch.inference_mode()
     def reset_state(self, pose, vel, scan, history=None, image=None) -> dict:

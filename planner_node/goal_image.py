@@ -35,6 +35,12 @@ class CameraPlanConfig:
                                     "(replaces critics.collision_weight there): the camera model's collision "
                                     "head reads a robot at rest as likely in contact, and at 40 or more the "
                                     "planner would not leave the start of the open scenario.", range=(0.0, 1e6))
+    depth_collision_weight: float = param(0.0, "Weight of the collision critic for a camera model fed a depth "
+                                          "camera's scan (planner_node.depth_scan; replaces "
+                                          "critics.collision_weight there): the footprint clearance to what the "
+                                          "depth image shows scores contact, and the head's false alarms (it "
+                                          "reads open floor as likely contact) made the robot spin at the start "
+                                          "of the open scenario at 20.", range=(0.0, 1e6))
     goal_image_weight: float = param(10.0, "Weight of the latent distance to the goal picture's embedding "
                                      "(per unit of latent L2 distance).", range=(0.0, 1e6))
     goal_image_along: float = param(0.5, "Share of the mean latent distance along the horizon added to the "
@@ -73,8 +79,10 @@ class GoalImage:
         return self.cfg.goal_image_weight * (d[:, -1] + self.cfg.goal_image_along * d.mean(1))
 
 
-def camera_critics_config(critics_cfg, cfg: CameraPlanConfig, goal_image: bool):
-    """The critics config for camera-only planning: the collision weight of ``cfg``; for a goal
-    picture also without the pose critics (POSE_CRITICS)."""
+def camera_critics_config(critics_cfg, cfg: CameraPlanConfig, goal_image: bool, depth: bool = False):
+    """The critics config for camera-only planning: the collision weight of ``cfg`` (with a depth
+    camera's scan ``depth_collision_weight``); for a goal picture also without the pose critics
+    (POSE_CRITICS)."""
     keep = [n for n in critics_cfg.critics if not (goal_image and n in POSE_CRITICS)]
-    return dataclasses.replace(critics_cfg, critics=keep, collision_weight=cfg.collision_weight)
+    weight = cfg.depth_collision_weight if depth else cfg.collision_weight
+    return dataclasses.replace(critics_cfg, critics=keep, collision_weight=weight)

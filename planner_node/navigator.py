@@ -14,9 +14,14 @@ one MPPI solve, a ``Command``. No rclpy.
 
 Camera only (``step(..., scan=None, image=frame)`` with a camera world model,
 ``LearnedModel.needs_image``): hierarchical and flat both plan flat to the pose goal through
-odometry (the subgoal grid needs a lidar), with the collision head in the cost and no distance
-field (the clearance critics have nothing to score); a goal picture (``set_goal_image``) is
-scored by the latent distance to its embedding (``goal_image``). No recovery runs without a scan.
+odometry (the subgoal grid needs a range sensor), with the collision head in the cost and no
+distance field (the clearance critics have nothing to score); a goal picture
+(``set_goal_image``) is scored by the latent distance to its embedding (``goal_image``). No
+recovery runs without a scan. With a depth camera (``step(..., scan=depth_scan, geom=...,
+image=frame)``, the scan from ``depth_scan.DepthScan``) a camera model plans a pose goal as with
+a lidar: the subgoal map, the distance field, the tracked scene at the model's predicted poses
+and the recoveries all read the depth's scan, the rollout reads the frame, and the collision
+head is weighed by ``camera.depth_collision_weight``.
 """
 from __future__ import annotations
 
@@ -391,10 +396,11 @@ class Navigator:
         scan None or a camera world model: camera only, ``image`` (S, S, 3) uint8 the current
         frame, any scan unused (see the module docstring). The command returned (zero ones
         included) goes into the history at t_s."""
-        if scan is None or getattr(self.model, "needs_image", False):
+        camera = bool(getattr(self.model, "needs_image", False))
+        if scan is None or (camera and self.goal_image is not None):
             cmd = self._step_camera(pose, vel, image, t_s)
         else:
-            cmd = self._step(pose, vel, scan, t_s, scan_pose, new_scan, geom)
+            cmd = self._step(pose, vel, scan, t_s, scan_pose, new_scan, geom, image if camera else None)
         if self._hist is not None and math.isfinite(t_s):
             self._hist.commanded(t_s, (cmd.v, cmd.w))
         if math.isfinite(t_s):
@@ -417,7 +423,7 @@ class Navigator:
         beams = getattr(self.model, "beams", None)
         return self._hist.history(t_s, int(beams) if beams is not None else None)
 
-    def _step(self, pose, vel, scan, t_s, scan_pose, new_scan, geom) -> Command:
+    def _step(self, pose, vel, scan, t_s, scan_pose, new_scan, geom, image=None) -> Command:
         pose = np.asarray(pose, dtype=np.float64).reshape(-1)
         vel = np.asarray(vel, dtype=np.float64).reshape(-1)
         if pose.shape != (3,) or vel.shape != (2,) or not (np.isfinite(pose).all() and np.isfinite(vel).all()) \
@@ -432,6 +438,14 @@ class Navigator:
             return self._zero("stopped", f"scan has {scan.shape[0]} ranges for {geom.n} beams")
         self._pose = pose
         model = self.model  # one reference for the whole tick (hot swap safe)
+        camera = bool(getattr(model, "needs_image", False))
+        if camera:                                  # a depth camera's scan: the model reads the frame
+            if image is None:
+                return self._zero("stopped", "camera only: no camera image this tick")
+            try:
+                image = model.check_image(image)
+            except ValueError as e:
+                return self._zero("stopped", str(e))
         model_scan = None
         if self._hist is not None:
             model_scan = model.observe_scan(scan, geom, self.cfg.nav.unseen_range_m)
@@ -497,8 +511,11 @@ class Navigator:
         if model_scan is None:
             model_scan = model.observe_scan(scan, geom, self.cfg.nav.unseen_range_m)
         hist = self.history(t_s)
-        state = (model.reset_state(pose, vel, model_scan, history=hist) if hist is not None
-                 else model.reset_state(pose, vel, model_scan))
+        if camera:
+            state = model.reset_state(pose, vel, None, history=hist, image=image)
+        else:
+            state = (model.reset_state(pose, vel, model_scan, history=hist) if hist is not None
+                     else model.reset_state(pose, vel, model_scan))
         dev = self.device
         m = self.cfg.mppi
         self._caution(t_s, pose, model)
@@ -510,8 +527,9 @@ class Navigator:
             path=self._local_path(path, pose, dev),
             a_max=(max(m.v_max_mps, -m.v_min_mps), m.w_max_radps),
             d_max=(m.accel_v_mps2 * model.dt_s, m.accel_w_radps2 * model.dt_s), dt_s=model.dt_s)
-        coll = self.critics.reads_collision()
-        res = self.mppi.plan(lambda a: model.rollout(state, a, collision=coll), lambda a, r: self.critics(a, r, ctx),
+        critics = self._camera_critics_for(False, depth=True) if camera else self.critics
+        coll = critics.reads_collision()
+        res = self.mppi.plan(lambda a: model.rollout(state, a, collision=coll), lambda a, r: critics(a, r, ctx),
                              ctx.a0, shift_steps=shift)
         return self._planned(res, t_s, pose, state, t0, subgoals, np.asarray(path))
 
@@ -556,6 +574,18 @@ class Navigator:
         samples = res.sample_poses[:k].cpu().numpy() if k else np.zeros((0, 0, 3))
         return Command(v, w, "planning", (time.perf_counter() - t0) * 1e3, res.best_cost, subgoals,
                        res.poses.cpu().numpy(), samples, path)
+
+    def _camera_critics_for(self, goal_image: bool, depth: bool = False) -> Critics:
+        """The critics for a camera model (``camera.collision_weight``, with a depth camera's scan
+        ``camera.depth_collision_weight``; without the pose critics for a goal picture), rebuilt
+        when the config or the case changes."""
+        key = (self.cfg.critics, self.cfg.camera, goal_image, depth)
+        if self._camera_critics is None or self._camera_critics[0] != key:
+            from world_model_planner.planner_node.goal_image import camera_critics_config
+
+            cc = camera_critics_config(self.cfg.critics, self.cfg.camera, goal_image, depth)
+            self._camera_critics = (key, Critics(cc))
+        return self._camera_critics[1]
 
     def _step_camera(self, pose, vel, image, t_s) -> Command:
         """The control tick without a scan (see the module docstring)."""
@@ -609,13 +639,7 @@ class Navigator:
             a_max=(max(m.v_max_mps, -m.v_min_mps), m.w_max_radps),
             d_max=(m.accel_v_mps2 * model.dt_s, m.accel_w_radps2 * model.dt_s), dt_s=model.dt_s)
         gi = self.goal_image
-        key = (self.cfg.critics, self.cfg.camera, gi is not None)
-        if self._camera_critics is None or self._camera_critics[0] != key:
-            from world_model_planner.planner_node.goal_image import camera_critics_config
-
-            cc = camera_critics_config(self.cfg.critics, self.cfg.camera, gi is not None)
-            self._camera_critics = (key, Critics(cc))
-        critics = self._camera_critics[1]
+        critics = self._camera_critics_for(gi is not None)
         if gi is None:
             cost = lambda a, r: critics(a, r, ctx)                               # noqa: E731
         else:

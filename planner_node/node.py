@@ -68,6 +68,7 @@ class PlannerNode(GoalFramesMixin, CameraInputsMixin, LifecycleNode):
         self._scan_pose_t = None          # stamp of the odometry pose the latest scan is placed at
         self._new_scan = False
         self._camera, self._image = False, None      # camera world model; its latest frame (node_camera.py)
+        self._depth = False                          # its depth as the scan (depth_topic)
         self._plan_ms = collections.deque(maxlen=20)
         self.budget: AdaptiveBudget | None = None      # samples x horizon against the period (budget.*)
         self._fused = True                             # the rollout path device: auto chose
@@ -450,10 +451,11 @@ class PlannerNode(GoalFramesMixin, CameraInputsMixin, LifecycleNode):
         if self.nav.state == "waiting":              # a goal waiting for its frame's transform
             self._send(0.0, 0.0, stamp)
             return self._publish_diag()
-        sensor, sample = ((self.p.camera_topic, self._image) if self._camera else ("/scan", self._scan))
-        if self._odom is None or sample is None:
-            return self._stop(f"waiting for /odom and {sensor}", stamp)
-        for topic, data in (("/odom", self._odom), (sensor, sample)):
+        sensors = ([(self.p.camera_topic, self._image)] + ([(self.p.depth_topic, self._scan)] if self._depth else [])
+                   if self._camera else [("/scan", self._scan)])
+        if self._odom is None or any(s is None for _, s in sensors):
+            return self._stop(f"waiting for /odom and {' and '.join(t for t, _ in sensors)}", stamp)
+        for topic, data in [("/odom", self._odom)] + sensors:
             why = data[-1] or self._age_fault(topic, now_s, data[0])
             if why:
                 self.get_logger().warning(f"stopping: {why}", throttle_duration_sec=_THROTTLE_S)
@@ -462,12 +464,15 @@ class PlannerNode(GoalFramesMixin, CameraInputsMixin, LifecycleNode):
         if self._frame_goal is not None and self.nav.goal is not None:
             self._reexpress()
         try:
-            if self._camera:
+            if self._camera and not self._depth:
                 cmd = self.nav.step(pose, vel, None, t_s, image=self._image[1])
-            else:
+            else:                                    # a lidar's scan, or the camera's depth as one
                 _, ranges, scan_pose, geom, _ = self._scan
                 new_scan, self._new_scan = self._new_scan, False
-                cmd = self.nav.step(pose, vel, ranges, t_s, scan_pose=scan_pose, new_scan=new_scan, geom=geom)
+                if self._camera:                     # the depth's scan is taken at the camera's foot
+                    scan_pose = self._depth_scan[2].sensor_pose(pose if scan_pose is None else scan_pose)
+                cmd = self.nav.step(pose, vel, ranges, t_s, scan_pose=scan_pose, new_scan=new_scan, geom=geom,
+                                    image=self._image[1] if self._camera else None)
         except Exception as exc:  # noqa: BLE001 - bad input (e.g. wrong beam count) must not end the node
             self.get_logger().error(f"planning failed, stopping: {type(exc).__name__}: {clip(str(exc), 300)}",
                                     throttle_duration_sec=5.0)

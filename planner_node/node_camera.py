@@ -3,7 +3,10 @@ planning and goal pictures, messages → the Navigator's camera path and nothing
 
 - With a camera world model (``LearnedModel.needs_image``: trained with ``use_image`` and
   ``use_scan: false``) the node plans from odometry and the frames on ``camera_topic``; no
-  /scan is subscribed. ``scan: none`` asks for exactly that and fails configure with any other
+  /scan is subscribed. The camera's depth on ``depth_topic`` (unless '') becomes a scan
+  (planner_node/depth_scan.py, ``depth.*``) for the subgoal map, the clearance critics and the
+  recoveries; a depth frame that cannot be read, or is too old, stops the robot as a bad scan
+  does. ``scan: none`` asks for exactly that and fails configure with any other
   model. A frame is centre-cropped and area-averaged to the model's image size
   (core.rosconv.image_rgb); a frame that cannot be read, or is older than ``max_sensor_age_s``,
   stops the robot with the reason, as a bad scan does.
@@ -16,7 +19,8 @@ from __future__ import annotations
 
 from sensor_msgs.msg import Image
 
-from world_model_planner.core.rosconv import image_rgb, stamp_to_sec
+from world_model_planner.core.rosconv import depth_m, image_rgb, stamp_to_sec
+from world_model_planner.planner_node.depth_scan import DepthScan
 
 _THROTTLE_S = 2.0
 
@@ -29,12 +33,20 @@ class CameraInputsMixin:
         """Subscriptions for the model configure just loaded: the camera for a camera model;
         goal_image always (refused with the reason without a camera model)."""
         self._camera = bool(getattr(self.nav.model, "needs_image", False))
+        self._depth = self._camera and bool(self.p.depth_topic.strip())
         self._image = None                     # (stamp_s, frame (S, S, 3) uint8 or None, fault)
+        self._depth_scan = None                # (config, (h, w), DepthScan) for the latest depth size
         if self._camera:
             self._subs.append(self.create_subscription(Image, self.p.camera_topic, self._on_image, 1))
-            self.get_logger().info(f"camera world model: planning from odometry and {self.p.camera_topic}; "
-                                   "no /scan (the subgoal layer and the recoveries need a lidar, so the "
-                                   "planner aims straight at the goal)")
+            if self._depth:
+                self._subs.append(self.create_subscription(Image, self.p.depth_topic, self._on_depth, 1))
+                self.get_logger().info(f"camera world model: planning from odometry, {self.p.camera_topic} and "
+                                       f"the depth on {self.p.depth_topic} as a scan (subgoal map, clearance, "
+                                       "recoveries); no /scan")
+            else:
+                self.get_logger().info(f"camera world model: planning from odometry and {self.p.camera_topic}; "
+                                       "no /scan and no depth_topic (the subgoal layer and the recoveries need "
+                                       "a range sensor, so the planner aims straight at the goal)")
         self._subs.append(self.create_subscription(Image, "goal_image", self._on_goal_image, 1))
 
     @staticmethod
@@ -55,6 +67,27 @@ class CameraInputsMixin:
             self._image = (t, None, f"invalid camera image: {why}")
             return
         self._image = (t, frame, "")
+
+    def _on_depth(self, msg: Image) -> None:
+        """A depth frame → the scan it shows (planner_node/depth_scan.py), kept where a lidar's
+        scan would be (``_scan``), placed at the odometry pose nearest its stamp."""
+        t = stamp_to_sec(msg.header.stamp)
+        try:
+            depth = depth_m(msg)
+            cfg, shape = self._plan_live["depth."], depth.shape
+            if self._depth_scan is None or self._depth_scan[:2] != (cfg, shape):
+                self._depth_scan = (cfg, shape, DepthScan(cfg, shape[1], shape[0]))
+            scanner = self._depth_scan[2]
+            ranges = scanner.scan(depth)
+        except ValueError as exc:
+            why = str(exc)[:200]
+            self.get_logger().warning(f"depth image refused, stopping: {why}", throttle_duration_sec=_THROTTLE_S)
+            self._scan, self._new_scan = (t, None, None, None, f"invalid depth image: {why}"), False
+            return
+        pose, self._scan_pose_t = None, None
+        if self._odom_hist:
+            self._scan_pose_t, pose = min(self._odom_hist, key=lambda e: abs(e[0] - t))
+        self._scan, self._new_scan = (t, ranges, pose, scanner.geom, ""), True
 
     def _on_goal_image(self, msg: Image) -> None:
         if self.nav is None:

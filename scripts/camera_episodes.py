@@ -40,6 +40,12 @@ def run_episode(sc, seed: int, args, goal_image_weight: float | None = None) -> 
                         camera=CameraPlanConfig(collision_weight=args.collision_weight,
                                                 goal_image_weight=goal_image_weight or 0.0))
     nav = make_navigator(args.planner, args.model, cfg, "cpu", missing_ok=False)
+    depth = None
+    if args.depth:
+        from world_model_planner.planner_node.depth_scan import DepthScan, DepthScanConfig
+
+        cam = CameraConfig()
+        depth = DepthScan(DepthScanConfig(), cam.width, cam.height)
     limit = sc.time_limit_s if args.time_limit is None else args.time_limit
     with SimWorld(sc, seed=seed, perturb=seed > 0, camera=CameraConfig()) as w:
         goal_xy = np.array([sc.goal.x, sc.goal.y] if args.picture_at is None else args.picture_at[:2])
@@ -58,7 +64,13 @@ def run_episode(sc, seed: int, args, goal_image_weight: float | None = None) -> 
         while t < limit:
             if goal_image_weight is None and w.goal_reached():
                 break
-            cmd = nav.step(w.pose(), w.velocity(), None, t, image=w.image())
+            if depth is None:
+                cmd = nav.step(w.pose(), w.velocity(), None, t, image=w.image())
+            else:
+                rgb, d = w.rgbd()
+                pose = w.pose()
+                cmd = nav.step(pose, w.velocity(), depth.scan(d), t, scan_pose=depth.sensor_pose(pose),
+                               geom=depth.geom, image=rgb)
             if cmd.state in ("failed", "stopped"):
                 print(f"  stopped: {cmd.reason}", file=sys.stderr)
                 break
@@ -89,6 +101,9 @@ def main(argv=None) -> int:
                                                              "('none': no pose-goal episodes)")
     ap.add_argument("--goal-images", default="", help="comma-separated built-in names for goal-image episodes")
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--depth", action="store_true",
+                    help="pose goals: the camera's depth image as a scan too (planner_node.depth_scan: the "
+                         "subgoal map and the clearance critics), as an RGB-D camera gives it")
     ap.add_argument("--planner", default="flat", choices=("flat", "hierarchical"))
     ap.add_argument("--model", default="models/husky_camera.pt", help="camera world-model checkpoint")
     ap.add_argument("--samples", type=int, default=256)

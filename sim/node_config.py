@@ -52,7 +52,8 @@ class SimNodeConfig:
     lidar_range_max_m: float = param(0.0, "lidar maximum range (m); no return is +inf; 0 = the robot's (8, the "
                                           "Jackal's 30)", range=(0.0, 100.0))
     lidar_rate_hz: float = param(10.0, "lidar scan rate (Hz, simulated time)", range=(0.5, 100.0))
-    camera_enabled: bool = param(False, "publish /camera/image_raw (64x64 RGB by default)")
+    camera_enabled: bool = param(False, "publish /camera/image_raw (64x64 RGB by default) and "
+                                                "/camera/depth/image_raw (its depth, 32FC1 metres)")
     camera_width: int = param(64, "camera image width (pixels)", range=(8, 512))
     camera_height: int = param(64, "camera image height (pixels)", range=(8, 512))
     camera_rate_hz: float = param(10.0, "camera frame rate (Hz, simulated time)", range=(0.5, 60.0))

@@ -108,15 +108,28 @@ class Camera:
 
     def __init__(self, client: int, cfg: CameraConfig):
         self.client, self.cfg = client, cfg
-        self._proj = p.computeProjectionMatrixFOV(cfg.fov_deg, cfg.width / cfg.height, 0.05, 20.0)
+        self._proj = p.computeProjectionMatrixFOV(cfg.fov_deg, cfg.width / cfg.height, self.NEAR_M, self.FAR_M)
+
+    NEAR_M, FAR_M = 0.05, 20.0
 
     def image(self, pose: np.ndarray) -> np.ndarray:
         """(H, W, 3) uint8 RGB."""
+        return self.capture(pose)[0]
+
+    def capture(self, pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(RGB (H, W, 3) uint8, depth (H, W) float32 metres along the optical axis, inf where
+        nothing is within the far plane) from one render, as an RGB-D camera gives both."""
         x, y, yaw = pose
         c, s = math.cos(yaw), math.sin(yaw)
         eye = [x + c * self.cfg.mount_x_m, y + s * self.cfg.mount_x_m, self.cfg.mount_z_m]
         target = [eye[0] + c, eye[1] + s, self.cfg.mount_z_m - 0.15]
         view = p.computeViewMatrix(eye, target, [0, 0, 1])
-        _, _, rgba, _, _ = p.getCameraImage(self.cfg.width, self.cfg.height, view, self._proj,
-                                            renderer=p.ER_TINY_RENDERER, physicsClientId=self.client)
-        return np.asarray(rgba, dtype=np.uint8).reshape(self.cfg.height, self.cfg.width, 4)[:, :, :3].copy()
+        _, _, rgba, buf, _ = p.getCameraImage(self.cfg.width, self.cfg.height, view, self._proj,
+                                              renderer=p.ER_TINY_RENDERER, physicsClientId=self.client)
+        shape = (self.cfg.height, self.cfg.width)
+        rgb = np.asarray(rgba, dtype=np.uint8).reshape(*shape, 4)[:, :, :3].copy()
+        b = np.asarray(buf, dtype=np.float64).reshape(shape)         # OpenGL depth buffer in [0, 1]
+        n, f = self.NEAR_M, self.FAR_M
+        depth = (f * n / (f - (f - n) * b)).astype(np.float32)
+        depth[b >= 1.0 - 1e-7] = np.inf                              # the far plane: nothing there
+        return rgb, depth

@@ -1,8 +1,9 @@
 """sim_node: the PyBullet world as a ROS 2 robot (thin: parameters and messages → SimWorld).
 
-Publishes /clock, /odom, /scan, /camera/image_raw (when enabled), /tf (where tf2_msgs
-exists), /diagnostics, map (the scenario as an OccupancyGrid in ``map_frame``, transient local)
-and localization_pose (PoseWithCovarianceStamped in ``map_frame``, with ``localization_rate_hz``;
+Publishes /clock, /odom, /scan, /camera/image_raw and /camera/depth/image_raw (32FC1 metres, from
+the same render; both when the camera is enabled), /tf (where tf2_msgs exists), /diagnostics, map
+(the scenario as an OccupancyGrid in ``map_frame``, transient local) and localization_pose
+(PoseWithCovarianceStamped in ``map_frame``, with ``localization_rate_hz``;
 map → odom is ``map_offset`` and the odometry drift, see sim/localization.py), and, when the
 scenario has movers, sim/movers (their ground-truth footprints, MarkerArray in ``odom_frame``,
 with ``movers_rate_hz``). Subscribes /cmd_vel (TwistStamped, or Twist with
@@ -51,7 +52,7 @@ from std_srvs.srv import SetBool, Trigger
 from visualization_msgs.msg import MarkerArray
 
 from world_model_planner.core import diagnostics as diag
-from world_model_planner.core.rosconv import image_msg, sec_to_stamp, stamp_to_sec
+from world_model_planner.core.rosconv import depth_msg, image_msg, sec_to_stamp, stamp_to_sec
 from world_model_planner.core.rosutil import READ_AT_STARTUP, LiveConfig, check_unknown_parameters, spin_main
 from world_model_planner.core.safeio import InputError, clip
 
@@ -86,6 +87,7 @@ class SimNode(Node):
         self.pub_odom = self.create_publisher(Odometry, "odom", 10)
         self.pub_scan = self.create_publisher(LaserScan, "scan", 10)
         self.pub_image = self.create_publisher(Image, "camera/image_raw", 10) if c.camera_enabled else None
+        self.pub_depth = self.create_publisher(Image, "camera/depth/image_raw", 10) if c.camera_enabled else None
         self.pub_diag = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                              durability=DurabilityPolicy.TRANSIENT_LOCAL)
@@ -276,7 +278,9 @@ class SimNode(Node):
             out.append((self.pub_scan, sim_msgs.scan_msg(t, w.scan(), w.lidar_cfg, c.base_frame)))
             self.next_scan_s += 1.0 / c.lidar_rate_hz
         if self.pub_image is not None and t >= self.next_image_s - 1e-9:
-            out.append((self.pub_image, image_msg(t, w.image(), "camera")))
+            rgb, depth = w.rgbd()                          # one render: the RGB-D camera's pair
+            out.append((self.pub_image, image_msg(t, rgb, "camera")))
+            out.append((self.pub_depth, depth_msg(t, depth, "camera")))
             self.next_image_s += 1.0 / c.camera_rate_hz
         mf = c.map_frame_model()
         if self.pub_map is not None and self._map_due:

@@ -35,6 +35,7 @@ CONTACT_DISTANCE_M = 0.001
 #: perturb=True: start pose offsets and sensor noise.
 PERTURB_XY_M, PERTURB_YAW_RAD = 0.2, 0.2
 LIDAR_NOISE_M = 0.01
+DEPTH_NOISE_FRACTION = 0.01   # perturbed runs: depth noise, a fraction of the range (1 sigma)
 ODOM_NOISE = {"xy_m": 0.005, "yaw_rad": 0.005, "v_mps": 0.01, "w_radps": 0.01}
 
 _COLOURS = {"wall": [0.55, 0.55, 0.6, 1], "box": [0.8, 0.45, 0.2, 1], "cylinder": [0.2, 0.5, 0.8, 1]}
@@ -246,6 +247,18 @@ class SimWorld:
     def image(self) -> np.ndarray | None:
         """(H, W, 3) uint8 RGB from the front camera, or None when the camera is off."""
         return None if self.camera is None else self.camera.image(self.true_pose())
+
+    def rgbd(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(RGB (H, W, 3) uint8, depth (H, W) float32 metres) from one render of the front
+        camera, or None when the camera is off. With ``perturb`` the depth gets Gaussian noise
+        of 1 % of the range (stereo depth grows noisier with distance)."""
+        if self.camera is None:
+            return None
+        rgb, depth = self.camera.capture(self.true_pose())
+        if self.perturb:
+            fin = np.isfinite(depth)
+            depth[fin] *= (1.0 + self.rng.normal(0.0, DEPTH_NOISE_FRACTION, int(fin.sum()))).astype(np.float32)
+        return rgb, depth
 
     def clearance_m(self, max_m: float = 10.0) -> float:
         """Smallest distance between the robot's collision shapes and any wall or obstacle

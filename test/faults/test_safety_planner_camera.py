@@ -1,6 +1,7 @@
 """Camera-only planning against untrusted input, planner_node as a real process with the shipped
-camera world model: it drives from odometry and camera frames; frames in an unknown encoding,
-with a header that does not match their data, or that stop coming, stop it (exact zero commands,
+camera world model: it drives from odometry, camera frames and their depth; frames or depth
+images in an unknown encoding, with a header that does not match their data, or that stop coming,
+stop it (exact zero commands,
 the reason in /diagnostics) until good frames return; a malformed goal picture is refused with the
 reason. `scan: none` with a lidar model fails configure, naming what it needs."""
 from __future__ import annotations
@@ -10,6 +11,7 @@ import threading
 import numpy as np
 import pytest
 
+from world_model_planner.core.rosconv import depth_msg
 from world_model_planner.testing.processes import NodeProcess
 from world_model_planner.testing.sensors import (FAST_PLANNER, SensorFeed, is_zero, moving, publish_goal,
                                                  status_values, wait_log)
@@ -25,13 +27,15 @@ CAMERA_MODEL = REPO / "models" / "husky_camera.pt"
 
 
 class CameraFeed:
-    """/camera/image_raw at 10 Hz on the probe's clock; ``fault`` switches what goes out."""
+    """/camera/image_raw and its depth (nothing within range: open floor) at 10 Hz on the probe's
+    clock; ``fault`` switches what goes out."""
 
     def __init__(self, probe):
         self.node = probe.node
         self.pub = self.node.create_publisher(Image, "/camera/image_raw", 5)
+        self.pub_depth = self.node.create_publisher(Image, "/camera/depth/image_raw", 5)
         self.frame = np.random.default_rng(0).integers(60, 200, (64, 64, 3), dtype=np.uint8)
-        self.fault = None         # None | "encoding" | "short" | "silent"
+        self.fault = None         # None | "encoding" | "short" | "silent" | "depth_encoding" | "depth_short"
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -44,10 +48,20 @@ class CameraFeed:
             m.data = self.frame.tobytes()[: 64 * 192 // 10]
         return m
 
+    def depth_msg(self):
+        m = depth_msg(0.0, np.full((48, 64), np.inf, np.float32), "camera")
+        m.header.stamp = self.node.get_clock().now().to_msg()
+        if self.fault == "depth_encoding":
+            m.encoding = "rgb8"
+        elif self.fault == "depth_short":            # the header claims 64 x 48 floats, the data is less
+            m.data = bytes(m.data)[:1000]
+        return m
+
     def _run(self):
         while not self._stop.wait(0.1):
             if self.fault != "silent":
                 self.pub.publish(self.msg())
+                self.pub_depth.publish(self.depth_msg())
 
     def start(self):
         self._thread.start()
@@ -73,7 +87,8 @@ def test_camera_planner_stops_on_bad_frames_and_refuses_bad_goal_pictures(node_e
     (tmp_path / "lidar").mkdir()
     cam = NodeProcess.executable(
         "planner_node", [*FAST_PLANNER, "-p", "autostart:=true", "-p", "planner:=flat", "-p", "scan:=none",
-                         "-p", f"model_path:={CAMERA_MODEL}", "-r", "cmd_vel_nav:=/cam/cmd"],
+                         "-p", f"model_path:={CAMERA_MODEL}", "-p", "depth_topic:=camera/depth/image_raw",
+                         "-r", "cmd_vel_nav:=/cam/cmd"],
         node_env, tmp_path / "cam")
     lidar = NodeProcess.executable(
         "planner_node", [*FAST_PLANNER, "-p", "autostart:=true", "-p", "scan:=none", "-r", "__node:=p_lidar",
@@ -88,10 +103,12 @@ def test_camera_planner_stops_on_bad_frames_and_refuses_bad_goal_pictures(node_e
         probe.wait_for_subscribers(goal_pub, count=1, timeout=60.0)
         publish_goal(probe, goal_pub, 3.0, 0.0)
         probe.wait_for("/cam/cmd", lambda ms: any(moving(m) for m in ms[-3:]), timeout=60.0, proc=cam)
-        assert "no /scan" in cam.log()
+        assert "no /scan" in cam.log() and "the depth on camera/depth/image_raw as a scan" in cam.log()
 
         for fault, words in (("encoding", "image encoding 'yuv422'"), ("short", "data bytes"),
-                             ("silent", "old on camera/image_raw")):
+                             ("silent", "old on camera/image_raw"),
+                             ("depth_encoding", "invalid depth image: depth encoding 'rgb8'"),
+                             ("depth_short", "invalid depth image: depth image 64x48 32FC1")):
             camera.fault = fault
             _zero_with_reason(probe, cam, words)
             camera.fault = None                                  # good frames: it drives again

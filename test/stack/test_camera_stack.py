@@ -1,6 +1,7 @@
 """Camera-only navigation through the node processes: `wmp run --model models/husky_camera.pt`
-turns the sim's camera on, gives the planner `scan: none`, leaves world_model_node out, and the
-planner drives from odometry and camera frames alone; `--goal-image` sends a picture taken at
+turns the sim's RGB-D camera on, gives the planner `scan: none` and the camera's depth topic,
+leaves world_model_node out, and the planner drives round the wall from odometry, camera frames
+and the map their depth builds; `--goal-image` sends a picture taken at
 the goal on /goal_image, which the planner embeds and steers by; `wmp snapshot` saves a frame."""
 from __future__ import annotations
 
@@ -17,17 +18,18 @@ CAMERA_MODEL = REPO / "models" / "husky_camera.pt"
 
 @pytest.mark.slow
 @needs_stack
-def test_camera_model_drives_open_without_a_lidar(tmp_path):
+def test_camera_model_drives_round_a_wall_without_a_lidar(tmp_path):
     out, logs = tmp_path / "episode.json", tmp_path / "logs"
-    proc = run_wmp(["run", "--scenario", "open", "--model", str(CAMERA_MODEL), "--time-limit", "30",
-                    "--json", str(out), "--log-dir", str(logs)], timeout_s=150)
+    proc = run_wmp(["run", "--scenario", "wall", "--model", str(CAMERA_MODEL), "--time-limit", "40",
+                    "--json", str(out), "--log-dir", str(logs)], timeout_s=180)
     assert proc.returncode == 0, explain(proc)
     rec = json.loads(out.read_text())
     assert rec["success"] is True and rec["collisions"] == 0, explain(proc)
     assert "world_model_node" not in rec["cpu_s"], rec["cpu_s"]       # it learns from scans only
     planner_log = (logs / "planner_node.log").read_text()
-    assert "scan:=none" in planner_log and "camera world model: planning from odometry and camera/image_raw" \
-        in planner_log, planner_log[-2000:]
+    assert "scan:=none" in planner_log and ("camera world model: planning from odometry, camera/image_raw and "
+                                             "the depth on camera/depth/image_raw") in planner_log, planner_log[-2000:]
+    assert rec["path_length_m"] > 8.0, rec["path_length_m"]   # round the wall: the straight line is 7 m
     assert "camera_enabled:=true" in (logs / "sim_node.log").read_text()
     assert rec["plan_hz_median"] >= 10.0, rec["plan_hz_median"]        # the issue's floor for a camera model
 

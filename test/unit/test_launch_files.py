@@ -164,3 +164,18 @@ def test_robot_parameters_are_planner_parameters():
                 continue
             lo, hi = declared[name].metadata["range"]
             assert lo <= value <= hi, (robot, name, value)
+
+
+def test_a_camera_model_gets_the_cameras_depth_where_there_is_one():
+    camera_model = str(paths.models_dir() / "husky_camera.pt")
+    sim = {s.executable: s.param_values() for s in sim_stack("wall", model=camera_model)}
+    assert sim["sim_node"]["camera_enabled"] is True and "world_model_node" not in sim
+    assert sim["planner_node"]["scan"] == "none"
+    assert sim["planner_node"]["depth_topic"] == "camera/depth/image_raw"      # the sim's RGB-D camera
+    robot = {s.executable: s.param_values()
+             for s in robot_specs({"model": camera_model, "depth": "/oakd/stereo/image_raw"})}
+    assert robot["planner_node"]["scan"] == "none" and robot["planner_node"]["depth_topic"] == "/oakd/stereo/image_raw"
+    rgb_only = {s.executable: s.param_values() for s in robot_specs({"model": camera_model})}
+    assert "depth_topic" not in rgb_only["planner_node"]                        # the planner's default: ''
+    lidar = {s.executable: s.param_values() for s in robot_specs({"depth": "/oakd/stereo/image_raw"})}
+    assert "depth_topic" not in lidar["planner_node"] and "scan" not in lidar["planner_node"]

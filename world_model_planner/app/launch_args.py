@@ -49,6 +49,9 @@ ROBOT_ARGUMENTS = (
     LaunchArgument("odom", "/odom", "The robot's odometry topic (nav_msgs/Odometry)."),
     LaunchArgument("scan", "/scan", "The robot's lidar topic (sensor_msgs/LaserScan)."),
     LaunchArgument("image", "/camera/image_raw", "The robot's camera topic (sensor_msgs/Image)."),
+    LaunchArgument("depth", "", "The camera's depth image (sensor_msgs/Image 32FC1 m or 16UC1 mm, e.g. an "
+                   "OAK-D's or RealSense's) for a camera world model: the planner maps and avoids what it "
+                   "shows (planner_node depth.* parameters give its mounting). '' = RGB only."),
     LaunchArgument("cmd_vel", "/cmd_vel", "Where the robot takes velocity commands."),
     LaunchArgument("cmd_vel_stamped", "true", "The robot's cmd_vel is geometry_msgs/TwistStamped "
                    "(false: Twist, e.g. drivers written before Jazzy).", _BOOL),
@@ -117,7 +120,7 @@ def robot_specs(values: dict) -> list[NodeSpec]:
     else:           # the planner's output is remapped straight onto the robot's cmd_vel
         planner_values["cmd_stamped"] = stamped
     return robot_stack(robot_yaml=str(robot_file(v["robot"])), odom=v["odom"], scan=v["scan"],
-                       image=v["image"], cmd_vel=v["cmd_vel"], planner=v["planner"],
+                       image=v["image"], depth=v["depth"], cmd_vel=v["cmd_vel"], planner=v["planner"],
                        model=v["model"] or None, use_sim_time=_flag(v, "use_sim_time"),
                        params_file=v["params_file"] or None, namespace=v["namespace"],
                        extra={PLANNER: planner_values, **extra})

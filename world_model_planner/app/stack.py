@@ -265,7 +265,8 @@ def sim_stack(scenario: str = "open", planner: str | None = "hierarchical",
             extra[MUX] = {**limiter_params(robot_cfg), **extra.get(MUX, {})}
     camera = is_camera_model(model, planner)
     if camera:
-        extra[PLANNER] = {"scan": "none", **extra.get(PLANNER, {})}
+        # the sim's camera is RGB-D: its depth maps and scores obstacles (planner_node depth_topic)
+        extra[PLANNER] = {"scan": "none", "depth_topic": "camera/depth/image_raw", **extra.get(PLANNER, {})}
         extra[SIM] = {"camera_enabled": True, **extra.get(SIM, {})}
     # The sim is the clock source: it publishes /clock and never waits for it.
     sim_values = {"scenario": scenario_arg, "robot": robot or "", "lockstep": bool(lockstep), "gui": bool(gui),
@@ -295,7 +296,7 @@ def is_camera_model(model: str | os.PathLike | None, planner: str | None) -> boo
 
 
 def robot_stack(robot_yaml: str | None = None, odom: str = "/odom", scan: str = "/scan",
-                image: str = "/camera/image_raw", cmd_vel: str = "/cmd_vel",
+                image: str = "/camera/image_raw", depth: str = "", cmd_vel: str = "/cmd_vel",
                 planner: str | None = "hierarchical", model: str | None = None,
                 use_sim_time: bool = False, params_file: str | None = None,
                 namespace: str = "", extra: dict[str, dict] | None = None) -> list[NodeSpec]:
@@ -304,7 +305,8 @@ def robot_stack(robot_yaml: str | None = None, odom: str = "/odom", scan: str = 
     robot_yaml: robot file (config/robots/husky.yaml by default); its velocity and
     acceleration limits and footprint become planner_node parameters
     (world_model_planner.core.robot_config). odom/scan/image/cmd_vel: the robot's topic names.
-    A camera world model plans from ``image`` alone (see sim_stack).
+    A camera world model plans from ``image`` (see sim_stack), and from ``depth`` (the camera's
+    depth image topic) as a scan where it is given.
     """
     from world_model_planner.core.robot_config import load_robot, planner_params
 
@@ -320,7 +322,7 @@ def robot_stack(robot_yaml: str | None = None, odom: str = "/odom", scan: str = 
                 if dst and dst.strip("/") != src]
     camera = is_camera_model(model, planner)     # as in sim_stack: camera only, no world_model_node
     if camera:
-        extra[PLANNER] = {"scan": "none", **extra[PLANNER]}
+        extra[PLANNER] = {"scan": "none", **({"depth_topic": depth} if depth.strip() else {}), **extra[PLANNER]}
     specs = _control_stack(planner=planner, model=model, use_sim_time=use_sim_time,
                            params_file=params_file, namespace=namespace, lockstep=False,
                            planner_extra=extra[PLANNER],

@@ -126,3 +126,48 @@ def image_msg(t_s: float, rgb: np.ndarray, frame: str):
     m.encoding, m.is_bigendian, m.step = "rgb8", 0, int(rgb.shape[1] * 3)
     m.data = rgb.tobytes()
     return m
+
+
+#: depth encodings read (REP 118): 32FC1 in metres, 16UC1 in millimetres (0 = no reading)
+DEPTH_ENCODINGS = {"32FC1": ("f4", 1.0), "16UC1": ("u2", 1e-3)}
+
+
+def depth_m(msg, max_width: int = 160) -> np.ndarray:
+    """sensor_msgs/Image depth (32FC1 metres or 16UC1 millimetres, either byte order) → (h, w)
+    float32 metres, NaN where there is no reading; a frame wider than ``max_width`` is taken
+    every k-th row and column (k = ceil(width / max_width)), which keeps the field of view.
+    Raises ValueError naming the encoding or the inconsistent geometry (height, width, step
+    against the data length)."""
+    enc = str(msg.encoding)
+    if enc not in DEPTH_ENCODINGS:
+        raise ValueError(f"depth encoding {enc[:40]!r}: expected one of {', '.join(DEPTH_ENCODINGS)}")
+    kind, scale = DEPTH_ENCODINGS[enc]
+    size = int(kind[1])
+    h, w, step = int(msg.height), int(msg.width), int(msg.step)
+    buf = np.frombuffer(msg.data, np.uint8) if not isinstance(msg.data, np.ndarray) else msg.data.reshape(-1)
+    if not (0 < h <= MAX_IMAGE_SIDE and 0 < w <= MAX_IMAGE_SIDE) or step < w * size or buf.size < step * h:
+        raise ValueError(f"depth image {w}x{h} {enc} with step {step}: expected step >= {w * size} and "
+                         f"{step * h} data bytes, got {buf.size}")
+    k = max(1, -(-w // max(1, int(max_width))))
+    rows = buf[:step * h].reshape(h, step)[::k, :w * size]
+    dt = np.dtype(kind).newbyteorder(">" if int(msg.is_bigendian) else "<")
+    raw = np.ascontiguousarray(rows).view(dt)[:, ::k]
+    out = raw.astype(np.float32) * np.float32(scale)
+    if kind[0] == "u":
+        out[raw == 0] = np.nan
+    return out
+
+
+def depth_msg(t_s: float, depth: np.ndarray, frame: str):
+    """(H, W) float metres → sensor_msgs/Image 32FC1 stamped ``t_s`` in ``frame`` (the inverse
+    of :func:`depth_m` for a frame no wider than its ``max_width``)."""
+    from sensor_msgs.msg import Image
+
+    d = np.ascontiguousarray(depth, dtype="<f4")
+    m = Image()
+    m.header.stamp = sec_to_stamp(t_s)
+    m.header.frame_id = frame
+    m.height, m.width = int(d.shape[0]), int(d.shape[1])
+    m.encoding, m.is_bigendian, m.step = "32FC1", 0, int(d.shape[1] * 4)
+    m.data = d.tobytes()
+    return m
