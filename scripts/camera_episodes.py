@@ -39,9 +39,12 @@ def run_episode(sc, seed: int, args, goal_image_weight: float | None = None) -> 
     cfg = PlannerConfig(mppi=MPPIConfig(samples=args.samples, horizon=args.horizon),
                         camera=CameraPlanConfig(collision_weight=args.collision_weight,
                                                 goal_image_weight=goal_image_weight or 0.0))
-    nav = make_navigator(args.planner, args.model, cfg, "cpu", missing_ok=False)
+    if args.lidar:                     # the control: the same planner with the lidar and its model
+        nav = make_navigator(args.planner, None, cfg, "cpu", missing_ok=False)
+    else:
+        nav = make_navigator(args.planner, args.model, cfg, "cpu", missing_ok=False)
     depth = None
-    if args.depth:
+    if args.depth and not args.lidar and goal_image_weight is None:
         from world_model_planner.planner_node.depth_scan import DepthScan, DepthScanConfig
 
         cam = CameraConfig()
@@ -64,7 +67,9 @@ def run_episode(sc, seed: int, args, goal_image_weight: float | None = None) -> 
         while t < limit:
             if goal_image_weight is None and w.goal_reached():
                 break
-            if depth is None:
+            if args.lidar:
+                cmd = nav.step(w.pose(), w.velocity(), w.scan(), t)
+            elif depth is None:
                 cmd = nav.step(w.pose(), w.velocity(), None, t, image=w.image())
             else:
                 rgb, d = w.rgbd()
@@ -95,12 +100,33 @@ def run_episode(sc, seed: int, args, goal_image_weight: float | None = None) -> 
                 "latent": (dists[0], dists[-1]) if dists else None}
 
 
+def random_layout(seed: int):
+    """A random arena with a start and a goal 3-8 m apart, both clear of obstacles by 0.4 m."""
+    import dataclasses
+
+    from world_model_planner.sim.scenario import Goal
+    from world_model_planner.world_model_node.collect import random_scenario, random_start
+
+    rng = np.random.default_rng(seed)
+    while True:
+        sc = random_scenario(rng, name=f"random:{seed}")
+        start, goal = random_start(sc, rng, 0.4), random_start(sc, rng, 0.4)
+        if start is not None and goal is not None and 3.0 <= math.hypot(goal.x - start.x, goal.y - start.y) <= 8.0:
+            return dataclasses.replace(sc, start=start, goal=Goal(goal.x, goal.y, 0.3), time_limit_s=60.0)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenarios", default="open,wall", help="comma-separated built-in names for pose goals "
                                                              "('none': no pose-goal episodes)")
     ap.add_argument("--goal-images", default="", help="comma-separated built-in names for goal-image episodes")
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--random", type=int, default=0,
+                    help="pose goals also in N random layouts (world_model_node.collect.random_scenario: 2-10 "
+                         "boxes and cylinders in a 6-12 m arena; start and goal drawn 3-8 m apart, 60 s limit)")
+    ap.add_argument("--random-seed", type=int, default=5000, help="first seed of the random layouts")
+    ap.add_argument("--lidar", action="store_true",
+                    help="the control: plan with the sim's lidar and the shipped lidar model instead")
     ap.add_argument("--depth", action="store_true",
                     help="pose goals: the camera's depth image as a scan too (planner_node.depth_scan: the "
                          "subgoal map and the clearance critics), as an RGB-D camera gives it")
@@ -138,8 +164,9 @@ def main(argv=None) -> int:
           "| closest m | latent dist start→end | plan ms |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     rows = []
+    jobs += [(f"random:{args.random_seed + i}", "pose", None) for i in range(args.random)]
     for name, mode, weight in jobs:
-        sc = load_scenario(name)
+        sc = random_layout(int(name.split(":")[1])) if name.startswith("random:") else load_scenario(name)
         for seed in range(args.seeds):
             r = run_episode(sc, seed, args, weight)
             rows.append((name, mode, r))
