@@ -13,9 +13,10 @@ The navigator keeps a ``HistoryBuffer`` of what it observed and commanded, and p
 one MPPI solve, a ``Command``. No rclpy.
 
 Camera only (``step(..., scan=None, image=frame)`` with a camera world model,
-``LearnedModel.needs_image``): hierarchical and flat both plan flat to the pose goal through
-odometry (the subgoal grid needs a range sensor), with the collision head in the cost and no
-distance field (the clearance critics have nothing to score); a goal picture
+``LearnedModel.needs_image``; planner_node/navigator_camera.py): hierarchical and flat both
+plan flat to the pose goal through odometry (the subgoal grid needs a range sensor), with the
+collision head in the cost and no distance field (the clearance critics have nothing to score);
+a goal picture
 (``set_goal_image``) is scored by the latent distance to its embedding (``goal_image``). No
 recovery runs without a scan. With a depth camera (``step(..., scan=depth_scan, geom=...,
 image=frame)``, the scan from ``depth_scan.DepthScan``) a camera model plans a pose goal as with
@@ -44,6 +45,7 @@ from world_model_planner.world_model_node.history import HistoryBuffer
 from world_model_planner.planner_node.goals import Goal
 from world_model_planner.planner_node.goal_image import CameraPlanConfig
 from world_model_planner.planner_node.mppi import MPPI, MPPIConfig
+from world_model_planner.planner_node.navigator_camera import CameraPlanning
 from world_model_planner.planner_node.grid import seen_sector
 from world_model_planner.planner_node.recovery import Recovery, RecoveryConfig, pursuit_poses
 from world_model_planner.planner_node.subgoal import SubgoalConfig, SubgoalPlanner
@@ -125,7 +127,7 @@ class Command:
     reason: str = ""
 
 
-class Navigator:
+class Navigator(CameraPlanning):
     """Goal → commands, for any of the KINDS (see module docstring)."""
 
     def __init__(self, kind: str, model, cfg: PlannerConfig | None = None, device=None,
@@ -534,27 +536,6 @@ class Navigator:
         return self._planned(res, t_s, pose, state, t0, subgoals, np.asarray(path))
 
 
-    # --- camera only -------------------------------------------------------------------------
-    def set_goal_image(self, image) -> tuple[bool, str]:
-        """A goal given as a picture (S, S, 3) uint8 taken where the robot should go: embedded
-        once with the camera model's encoder (goal_image.GoalImage, scored as cfg.camera says);
-        replaces any pose goal. Refused (False, reason) for a model that reads no image or a
-        malformed picture."""
-        from world_model_planner.planner_node.goal_image import GoalImage
-
-        try:
-            if not getattr(self.model, "needs_image", False):
-                raise ValueError(f"goal images need a camera world model; the planner runs {self.model_desc}")
-            goal = GoalImage.from_image(self.model, image, self.cfg.camera)
-        except ValueError as e:
-            return False, self.refuse(f"goal image: {e}")
-        self.mppi.reset()
-        self._last_t = None
-        self.goal, self.goal_yaw, self.goal_image = None, None, goal
-        self.state, self.reason = "planning", ""
-        self.recovery.reset()
-        return True, ""
-
     def _caution(self, t_s: float, pose, model) -> None:
         """Score the model's last predictions (caution.py) and cap the sampler's speed to match."""
         m = self.cfg.mppi
@@ -574,84 +555,6 @@ class Navigator:
         samples = res.sample_poses[:k].cpu().numpy() if k else np.zeros((0, 0, 3))
         return Command(v, w, "planning", (time.perf_counter() - t0) * 1e3, res.best_cost, subgoals,
                        res.poses.cpu().numpy(), samples, path)
-
-    def _camera_critics_for(self, goal_image: bool, depth: bool = False) -> Critics:
-        """The critics for a camera model (``camera.collision_weight``, with a depth camera's scan
-        ``camera.depth_collision_weight``; without the pose critics for a goal picture), rebuilt
-        when the config or the case changes."""
-        key = (self.cfg.critics, self.cfg.camera, goal_image, depth)
-        if self._camera_critics is None or self._camera_critics[0] != key:
-            from world_model_planner.planner_node.goal_image import camera_critics_config
-
-            cc = camera_critics_config(self.cfg.critics, self.cfg.camera, goal_image, depth)
-            self._camera_critics = (key, Critics(cc))
-        return self._camera_critics[1]
-
-    def _step_camera(self, pose, vel, image, t_s) -> Command:
-        """The control tick without a scan (see the module docstring)."""
-        pose = np.asarray(pose, dtype=np.float64).reshape(-1)
-        vel = np.asarray(vel, dtype=np.float64).reshape(-1)
-        if pose.shape != (3,) or vel.shape != (2,) or not (np.isfinite(pose).all() and np.isfinite(vel).all()) \
-                or not math.isfinite(t_s):
-            return self._zero("stopped", f"non-finite or malformed input: pose={pose}, vel={vel}, t={t_s}")
-        model = self.model
-        if not getattr(model, "needs_image", False):
-            return self._zero("stopped", f"no scan: planning without a lidar needs a camera world model "
-                                         f"(the planner runs {self.model_desc})")
-        if image is None:
-            return self._zero("stopped", "camera only: no camera image this tick")
-        try:
-            image = model.check_image(image)
-        except ValueError as e:
-            return self._zero("stopped", str(e))
-        self._pose = pose
-        self._observe(t_s, vel, None)
-        if self.goal is None and self.goal_image is None:
-            return self._zero("refused" if self.state == "refused" else "idle")
-        if self.state == "reached" or (self.goal is not None and self.reached(pose)):
-            return self._zero("reached", "")
-        if self.state == "failed":
-            return self._zero("failed")
-        t0 = time.perf_counter()
-        if self.state in ("stopped", "recovering"):
-            self.reason, self.state = "", "planning"
-        if self._last_t is None or t_s < self._last_t:
-            m = self.cfg.mppi
-            self._last_cmd = np.clip(vel, [m.v_min_mps, -m.w_max_radps], [m.v_max_mps, m.w_max_radps])
-            self.mppi.reset()
-            shift = 0.0
-        else:
-            shift = (t_s - self._last_t) / model.dt_s
-        self._last_t = t_s
-        hist = self.history(t_s)
-        try:
-            state = model.reset_state(pose, vel, None, history=hist, image=image)
-        except ValueError as e:
-            return self._zero("stopped", str(e))
-        dev, m = self.device, self.cfg.mppi
-        self._caution(t_s, pose, model)
-        target = self.goal if self.goal is not None else pose[:2]
-        ctx = CostContext(
-            target=torch.as_tensor(target, dtype=torch.float32, device=dev),
-            start=torch.as_tensor(pose, dtype=torch.float32, device=dev),
-            a0=torch.as_tensor(self._last_cmd, dtype=torch.float32, device=dev),
-            final=True, goal_yaw=self.goal_yaw, field=None, path=None,
-            a_max=(max(m.v_max_mps, -m.v_min_mps), m.w_max_radps),
-            d_max=(m.accel_v_mps2 * model.dt_s, m.accel_w_radps2 * model.dt_s), dt_s=model.dt_s)
-        gi = self.goal_image
-        critics = self._camera_critics_for(gi is not None)
-        if gi is None:
-            cost = lambda a, r: critics(a, r, ctx)                               # noqa: E731
-        else:
-            now = float(gi.distance(model.state_latent(state))[0])              # the frame in view
-            self.goal_image_distance = now
-            if 0 < gi.cfg.goal_image_reached_distance and now < gi.cfg.goal_image_reached_distance:
-                return self._zero("reached", "")
-            cost = lambda a, r: critics(a, r, ctx) + gi.cost(r.latent)          # noqa: E731
-        coll = critics.reads_collision()
-        res = self.mppi.plan(lambda a: model.rollout(state, a, collision=coll), cost, ctx.a0, shift_steps=shift)
-        subgoals = np.asarray([self.goal]) if self.goal is not None else np.zeros((0, 2))
-        return self._planned(res, t_s, pose, state, t0, subgoals, np.zeros((0, 2)))
 
     # --- recovery ----------------------------------------------------------------------------
     def remaining_m(self, pose, path: np.ndarray) -> float:
