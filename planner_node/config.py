@@ -79,11 +79,11 @@ class PlannerNodeConfig:
                               "(subscribed only with such a model; any size and rgb8/bgr8/rgba8/bgra8/mono8 "
                               "encoding, centre-cropped and averaged to the model's image size). Goal pictures "
                               "come on goal_image.")
-    depth_topic: str = param("camera/depth/image_raw", "sensor_msgs/Image depth (32FC1 metres or 16UC1 mm) of "
-                             "the camera a camera world model plans from: turned into a scan (depth.*, "
-                             "planner_node/depth_scan.py) for the subgoal map, the clearance critics and the "
-                             "recoveries, and required once subscribed ('' = RGB only: the planner aims "
-                             "straight at the goal through the collision head).")
+    depth_topic: str = param("", "sensor_msgs/Image depth (32FC1 metres or 16UC1 mm) of the camera a camera "
+                             "world model plans from (the sim's: camera/depth/image_raw): turned into a scan "
+                             "(depth.*, planner_node/depth_scan.py) for the subgoal map, the clearance critics "
+                             "and the recoveries, and then required like the frames. '' = RGB only: the "
+                             "planner aims straight at the goal through the collision head.")
 
     def __post_init__(self):
         validate(self)
