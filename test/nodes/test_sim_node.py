@@ -142,8 +142,11 @@ def test_estop_nan_and_reset_with_a_new_seed(probe, node_env, tmp_path):
         estop.publish(Bool(data=True))                     # latched: commands keep coming
         stopped = probe.wait_for("/odom", _speed_is(lambda v: abs(v) < 0.02), timeout=10, proc=sim)[-1]
         t_stop = stamp_to_sec(stopped.header.stamp)
-        held = probe.wait_for("/odom", lambda m: stamp_to_sec(m[-1].header.stamp) > t_stop + 1.0, proc=sim)[-1]
-        assert abs(held.twist.twist.linear.x) < 0.02
+        held = probe.wait_for("/odom", lambda m: stamp_to_sec(m[-1].header.stamp) > t_stop + 1.0, proc=sim)
+        # still stopped a second on: with perturb each odometry speed carries N(0, 0.01) noise, so
+        # one sample can pass 0.02 (4.6 %); the mean of the second's samples cannot, moving
+        window = [m.twist.twist.linear.x for m in held if t_stop < stamp_to_sec(m.header.stamp) <= t_stop + 1.0]
+        assert len(window) >= 5 and abs(sum(window) / len(window)) < 0.015, window
         estop.publish(Bool(data=False))
         probe.wait_for("/odom", _speed_is(lambda v: v > 0.4), timeout=10, proc=sim)
 
