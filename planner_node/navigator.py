@@ -442,12 +442,9 @@ class Navigator(CameraPlanning):
         model = self.model  # one reference for the whole tick (hot swap safe)
         camera = bool(getattr(model, "needs_image", False))
         if camera:                                  # a depth camera's scan: the model reads the frame
-            if image is None:
-                return self._zero("stopped", "camera only: no camera image this tick")
-            try:
-                image = model.check_image(image)
-            except ValueError as e:
-                return self._zero("stopped", str(e))
+            image, refused = self._check_frame(model, image)
+            if refused is not None:
+                return refused
         model_scan = None
         if self._hist is not None:
             model_scan = model.observe_scan(scan, geom, self.cfg.nav.unseen_range_m)

@@ -42,6 +42,16 @@ class CameraPlanning:
         self.recovery.reset()
         return True, ""
 
+    def _check_frame(self, model, image):
+        """The frame a camera model reads this tick → (frame, None), or (None, a zero Command
+        that says why not: no frame, or one of the wrong size or type)."""
+        if image is None:
+            return None, self._zero("stopped", "camera only: no camera image this tick")
+        try:
+            return model.check_image(image), None
+        except ValueError as e:
+            return None, self._zero("stopped", str(e))
+
     def _camera_critics_for(self, goal_image: bool, depth: bool = False) -> Critics:
         """The critics for a camera model (``camera.collision_weight``, with a depth camera's scan
         ``camera.depth_collision_weight``; without the pose critics for a goal picture), rebuilt
@@ -65,12 +75,9 @@ class CameraPlanning:
         if not getattr(model, "needs_image", False):
             return self._zero("stopped", f"no scan: planning without a lidar needs a camera world model "
                                          f"(the planner runs {self.model_desc})")
-        if image is None:
-            return self._zero("stopped", "camera only: no camera image this tick")
-        try:
-            image = model.check_image(image)
-        except ValueError as e:
-            return self._zero("stopped", str(e))
+        image, refused = self._check_frame(model, image)
+        if refused is not None:
+            return refused
         self._pose = pose
         self._observe(t_s, vel, None)
         if self.goal is None and self.goal_image is None:

@@ -117,14 +117,20 @@ def image_rgb(msg, size: int) -> np.ndarray:
 def image_msg(t_s: float, rgb: np.ndarray, frame: str):
     """(H, W, 3) uint8 RGB → sensor_msgs/Image rgb8 stamped ``t_s`` in ``frame`` (the inverse of
     :func:`image_rgb` for a square frame)."""
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+    return _image_msg(t_s, frame, "rgb8", rgb.shape[0], rgb.shape[1], 3, rgb.tobytes())
+
+
+def _image_msg(t_s: float, frame: str, encoding: str, height: int, width: int, pixel_bytes: int, data: bytes):
+    """A little-endian, unpadded sensor_msgs/Image stamped ``t_s`` in ``frame``."""
     from sensor_msgs.msg import Image
 
     m = Image()
     m.header.stamp = sec_to_stamp(t_s)
     m.header.frame_id = frame
-    m.height, m.width = int(rgb.shape[0]), int(rgb.shape[1])
-    m.encoding, m.is_bigendian, m.step = "rgb8", 0, int(rgb.shape[1] * 3)
-    m.data = rgb.tobytes()
+    m.height, m.width = int(height), int(width)
+    m.encoding, m.is_bigendian, m.step = encoding, 0, int(width) * pixel_bytes
+    m.data = data
     return m
 
 
@@ -161,13 +167,5 @@ def depth_m(msg, max_width: int = 160) -> np.ndarray:
 def depth_msg(t_s: float, depth: np.ndarray, frame: str):
     """(H, W) float metres → sensor_msgs/Image 32FC1 stamped ``t_s`` in ``frame`` (the inverse
     of :func:`depth_m` for a frame no wider than its ``max_width``)."""
-    from sensor_msgs.msg import Image
-
     d = np.ascontiguousarray(depth, dtype="<f4")
-    m = Image()
-    m.header.stamp = sec_to_stamp(t_s)
-    m.header.frame_id = frame
-    m.height, m.width = int(d.shape[0]), int(d.shape[1])
-    m.encoding, m.is_bigendian, m.step = "32FC1", 0, int(d.shape[1] * 4)
-    m.data = d.tobytes()
-    return m
+    return _image_msg(t_s, frame, "32FC1", d.shape[0], d.shape[1], 4, d.tobytes())
