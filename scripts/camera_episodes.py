@@ -3,7 +3,15 @@
 control tick per 0.1 s of simulated time, one line per episode.
 
     python scripts/camera_episodes.py --scenarios open,wall --seeds 3
+    python scripts/camera_episodes.py --scenarios open,wall,u_trap,two_rooms,maze --seeds 10 --depth \
+        --planner hierarchical --samples 512 --horizon 20
+    python scripts/camera_episodes.py --scenarios none --random 20 --seeds 1 --depth --planner hierarchical
     python scripts/camera_episodes.py --scenarios none --goal-images open --seeds 3
+
+With ``--depth`` the navigator also gets the camera's depth image as a scan
+(planner_node.depth_scan: an RGB-D camera), which feeds its map, distance field and recoveries;
+``--lidar`` runs the same episodes with the sim's lidar and the shipped lidar model instead (the
+control); ``--random N`` adds N random layouts no model was trained on.
 
 Pose goals (``--scenarios``): the navigator gets odometry and the 64x64 camera frame only
 (``step(pose, vel, None, t, image=frame)``) and the scenario's goal as a pose; success = the
