@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import math
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from world_model_planner.planner_node.critics import Critics, CostContext
+
+if TYPE_CHECKING:
+    from world_model_planner.planner_node.navigator import Command
 
 
 class CameraPlanning:

@@ -336,6 +336,11 @@ class PlannerNode(GoalFramesMixin, CameraInputsMixin, LifecycleNode):
             self._scan = (t, None, None, None, f"invalid scan: {why}")
             self._new_scan = False
             return
+        self._keep_scan(t, ranges, geom)
+
+    def _keep_scan(self, t: float, ranges, geom) -> None:
+        """A checked scan (a lidar's, or a depth camera's) stamped ``t``, placed at the odometry
+        pose nearest its stamp, for the next tick."""
         pose, self._scan_pose_t = None, None
         if self._odom_hist:
             self._scan_pose_t, pose = min(self._odom_hist, key=lambda e: abs(e[0] - t))

@@ -27,7 +27,7 @@ _THROTTLE_S = 2.0
 
 class CameraInputsMixin:
     """Camera frames and goal pictures for PlannerNode (uses its nav, p, _subs, _refuse_goal,
-    _publish_diag, _route, _frame_goal, _gate)."""
+    _publish_diag, _route, _frame_goal, _gate, _keep_scan)."""
 
     def _setup_camera(self) -> None:
         """Subscriptions for the model configure just loaded: the camera for a camera model;
@@ -84,10 +84,7 @@ class CameraInputsMixin:
             self.get_logger().warning(f"depth image refused, stopping: {why}", throttle_duration_sec=_THROTTLE_S)
             self._scan, self._new_scan = (t, None, None, None, f"invalid depth image: {why}"), False
             return
-        pose, self._scan_pose_t = None, None
-        if self._odom_hist:
-            self._scan_pose_t, pose = min(self._odom_hist, key=lambda e: abs(e[0] - t))
-        self._scan, self._new_scan = (t, ranges, pose, scanner.geom, ""), True
+        self._keep_scan(t, ranges, scanner.geom)
 
     def _on_goal_image(self, msg: Image) -> None:
         if self.nav is None:

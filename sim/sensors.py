@@ -106,11 +106,11 @@ class Lidar:
 class Camera:
     """64x64 RGB from the robot's front, looking along its heading."""
 
+    NEAR_M, FAR_M = 0.05, 20.0         # the render's clip planes (m); depth past FAR_M reads inf
+
     def __init__(self, client: int, cfg: CameraConfig):
         self.client, self.cfg = client, cfg
         self._proj = p.computeProjectionMatrixFOV(cfg.fov_deg, cfg.width / cfg.height, self.NEAR_M, self.FAR_M)
-
-    NEAR_M, FAR_M = 0.05, 20.0
 
     def image(self, pose: np.ndarray) -> np.ndarray:
         """(H, W, 3) uint8 RGB."""
