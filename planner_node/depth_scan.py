@@ -10,7 +10,9 @@ scan reads the nearest one. The scan is taken at the camera's own place on the g
 the camera's horizontal field of view, so every beam is one the camera looks along at every
 range (from the base centre the edge of the view would narrow with distance, and an edge beam
 would read free space it never saw). A beam that sees only floor or nothing reads no return
-(inf), as a lidar does.
+(inf), as a lidar does. Points over the robot's own footprint (its top plate or bumper in the
+bottom of the view, a sensor plate at the top: given ``footprint``) are dropped, with a margin
+of ``self_filter_margin_m``.
 
 Conventions: ``depth`` (H, W) float, metres along the optical axis (REP 118: 32FC1 in metres;
 16UC1 images are millimetres and are converted by the caller); row 0 at the top; NaN, inf and
@@ -40,6 +42,9 @@ class DepthScanConfig:
     z_min_m: float = param(0.08, "points lower than this are floor, not obstacles (m)", range=(0.0, 2.0))
     z_max_m: float = param(1.2, "points higher than this pass over the robot (m)", range=(0.05, 5.0))
     range_max_m: float = param(6.0, "depth beyond this is not trusted: no return (m)", range=(0.5, 50.0))
+    self_filter_margin_m: float = param(0.03, "points within this of the robot's footprint are the robot "
+                                              "itself and are dropped (m; the footprint is the planner's, "
+                                              "critics.footprint_*)", range=(0.0, 0.5))
 
     def __post_init__(self):
         validate(self)
@@ -51,10 +56,14 @@ class DepthScanConfig:
 class DepthScan:
     """Depth images of one size → scans of ``width`` beams (the rays are computed once)."""
 
-    def __init__(self, cfg: DepthScanConfig, width: int, height: int):
+    def __init__(self, cfg: DepthScanConfig, width: int, height: int,
+                 footprint: tuple[float, float, bool] | None = None):
+        """``footprint``: (length_m, width_m, round) of the robot about its base centre, whose
+        points are dropped (None: none)."""
         if width < 2 or height < 1:
             raise ValueError(f"depth image: expected at least 2 x 1 pixels, got {width} x {height}")
         self.cfg, self.width, self.height = cfg, int(width), int(height)
+        self.footprint = None if footprint is None else (float(footprint[0]), float(footprint[1]), bool(footprint[2]))
         f = (width / 2.0) / math.tan(math.radians(cfg.hfov_deg) / 2.0)
         xn = (np.arange(width) + 0.5 - width / 2.0) / f          # right, per unit of depth
         yn = (np.arange(height) + 0.5 - height / 2.0) / f        # down, per unit of depth
@@ -105,6 +114,13 @@ class DepthScan:
         h = c.mount_z_m + z * self._fz
         r = np.hypot(x, y)
         ok &= (h >= c.z_min_m) & (h <= c.z_max_m) & (r <= c.range_max_m) & (x > 0.0)
+        if self.footprint is not None:                          # the robot's own body is no obstacle
+            length, width, round_base = self.footprint
+            m, xb = c.self_filter_margin_m, x + c.mount_x_m
+            if round_base:
+                ok &= np.hypot(xb, y) > max(length, width) / 2.0 + m
+            else:
+                ok &= (np.abs(xb) > length / 2.0 + m) | (np.abs(y) > width / 2.0 + m)
         out = np.full(self.width, np.inf)
         if not ok.any():
             return out

@@ -475,7 +475,7 @@ class PlannerNode(GoalFramesMixin, CameraInputsMixin, LifecycleNode):
                 _, ranges, scan_pose, geom, _ = self._scan
                 new_scan, self._new_scan = self._new_scan, False
                 if self._camera:                     # the depth's scan is taken at the camera's foot
-                    scan_pose = self._depth_scan[2].sensor_pose(pose if scan_pose is None else scan_pose)
+                    scan_pose = self._depth_scan[3].sensor_pose(pose if scan_pose is None else scan_pose)
                 cmd = self.nav.step(pose, vel, ranges, t_s, scan_pose=scan_pose, new_scan=new_scan, geom=geom,
                                     image=self._image[1] if self._camera else None)
         except Exception as exc:  # noqa: BLE001 - bad input (e.g. wrong beam count) must not end the node

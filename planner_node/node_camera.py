@@ -35,7 +35,7 @@ class CameraInputsMixin:
         self._camera = bool(getattr(self.nav.model, "needs_image", False))
         self._depth = self._camera and bool(self.p.depth_topic.strip())
         self._image = None                     # (stamp_s, frame (S, S, 3) uint8 or None, fault)
-        self._depth_scan = None                # (config, (h, w), DepthScan) for the latest depth size
+        self._depth_scan = None                # (config, (h, w), footprint, DepthScan) for the latest depth
         if self._camera:
             self._subs.append(self.create_subscription(Image, self.p.camera_topic, self._on_image, 1))
             if self._depth:
@@ -75,9 +75,11 @@ class CameraInputsMixin:
         try:
             depth = depth_m(msg)
             cfg, shape = self._plan_live["depth."], depth.shape
-            if self._depth_scan is None or self._depth_scan[:2] != (cfg, shape):
-                self._depth_scan = (cfg, shape, DepthScan(cfg, shape[1], shape[0]))
-            scanner = self._depth_scan[2]
+            crit = self._plan_live["critics."]              # the robot's own footprint is no obstacle
+            body = (crit.footprint_length_m, crit.footprint_width_m, bool(crit.footprint_round))
+            if self._depth_scan is None or self._depth_scan[:3] != (cfg, shape, body):
+                self._depth_scan = (cfg, shape, body, DepthScan(cfg, shape[1], shape[0], footprint=body))
+            scanner = self._depth_scan[3]
             ranges = scanner.scan(depth)
         except ValueError as exc:
             why = str(exc)[:200]

@@ -52,10 +52,13 @@ class SimNodeConfig:
     lidar_range_max_m: float = param(0.0, "lidar maximum range (m); no return is +inf; 0 = the robot's (8, the "
                                           "Jackal's 30)", range=(0.0, 100.0))
     lidar_rate_hz: float = param(10.0, "lidar scan rate (Hz, simulated time)", range=(0.5, 100.0))
-    camera_enabled: bool = param(False, "publish /camera/image_raw (64x64 RGB by default) and "
-                                                "/camera/depth/image_raw (its depth, 32FC1 metres)")
+    camera_enabled: bool = param(False, "publish /camera/image_raw (RGB) and /camera/depth/image_raw (its "
+                                                "depth, 32FC1 metres) from the robot's own forward camera "
+                                                "(sim/robots.py CameraSpec; 64x64 on the Husky)")
     camera_width: int = param(64, "camera image width (pixels)", range=(8, 512))
-    camera_height: int = param(64, "camera image height (pixels)", range=(8, 512))
+    camera_height: int = param(0, "camera image height (pixels; 0: from the width and the robot camera's "
+                                  "fields of view, square pixels: 64 x 64 on the Husky, 64 x 50 on the "
+                                  "TurtleBot 4, 64 x 37 on the Jackal)", range=(0, 512))
     camera_rate_hz: float = param(10.0, "camera frame rate (Hz, simulated time)", range=(0.5, 60.0))
     diagnostics_rate_hz: float = param(2.0, "/diagnostics rate (Hz, simulated time)", range=(0.1, 50.0))
     publish_tf: bool = param(True, "publish odom→base_link on /tf (where tf2_msgs is importable)")
@@ -92,6 +95,9 @@ class SimNodeConfig:
             raise ConfigError(f"SimNodeConfig.lidar_*: expected lidar_beams 0 or >= 4, lidar_fov_deg 0 or >= 1, "
                               f"lidar_range_max_m 0 or >= 0.5, got {self.lidar_beams}, {self.lidar_fov_deg}, "
                               f"{self.lidar_range_max_m}")
+        if 0 < self.camera_height < 8:
+            raise ConfigError(f"SimNodeConfig.camera_height: expected 0 (from the robot camera's fields of view) "
+                              f"or 8..512, got {self.camera_height}")
         if not self.scenario:
             raise ConfigError("SimNodeConfig.scenario: expected a scenario name or file, got ''")
         for name in ("map_offset", "odom_drift"):
@@ -116,6 +122,7 @@ class SimNodeConfig:
         return LidarConfig.of(robot or LidarSpec(), rate_hz=self.lidar_rate_hz, **own)
 
     def camera(self) -> CameraConfig | None:
+        """The camera's size and rate (where it sits comes from the robot: RobotSpec.camera)."""
         if not self.camera_enabled:
             return None
         return CameraConfig(width=self.camera_width, height=self.camera_height, rate_hz=self.camera_rate_hz)

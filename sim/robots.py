@@ -22,6 +22,22 @@ No PyBullet import here, so scenario validation stays cheap.
   270-degree scan at 0.25-degree resolution, 25 ms per scan, and ranges up to 30 m; the challenge's
   Gazebo model of it (jackal_description hokuyo_ust10, ``JACKAL_LASER_MODEL=ust10``) publishes 720
   samples over +-2.35619 rad with range limits 0.1-30 m, which the sim reproduces.
+- **Cameras:** each robot names the forward RGB-D camera it carries (:class:`CameraSpec`): where
+  it sits, where it looks and what it sees; the sim's camera renders from there.
+  - Husky: the sim's generic camera (90 degrees, 0.45 m ahead, 0.6 m up, tilted down by
+    atan(0.15)), which the shipped camera model was trained on.
+  - TurtleBot 4: the OAK-D Pro of turtlebot4_description (standard model): camera bracket
+    x -0.118 m plus the camera's 0.0584 m on the shell, so about 0.06 m behind the centre, about
+    0.24 m up, level, under the tower's sensor plate. Colour (IMX378) field of view 66 x 54 degrees
+    (Luxonis); the depth is registered to the colour frame. Shortest depth 0.35 m: depth = f B / d
+    with the 95-pixel disparity search at 400P (f about 441 px, baseline 7.5 cm; Luxonis' stereo
+    FAQ gives 70 cm at 800P).
+  - Jackal: the Intel RealSense accessory of jackal_description on the front mount (mid mount
+    0.184 m above base_link, itself 0.0655 m up; front mount 0.12 m ahead; lens frame 0.025 m
+    further): x 0.145 m, level. Its Gazebo sensor: 87 x 58 degrees (the D435's depth), 0.105-8 m,
+    colour and depth from one render. The lens sits 12.5 mm above the mount (half the D435's
+    25 mm case), at z 0.262 m, just above the top plate, which fills the bottom of its view: the
+    planner's depth scan drops points inside the footprint (planner_node/depth_scan.py).
 
 The Husky loads pybullet_data's URDF; the Jackal and the TurtleBot 4 are generated from the
 values here by :func:`urdf_text` (simple shapes: a box or cylinder chassis, cylinder wheels,
@@ -54,6 +70,11 @@ class BodySpec:
     wheel_mass_kg: float
     caster_x_m: tuple[float, ...] = ()  # frictionless ball casters on the centre line
     caster_radius_m: float = 0.0
+    # A tower on standoffs (the TurtleBot 4): > 0 draws the chassis as the base up to this height
+    # and a plate ``plate_m`` thick at the top, open between, so a camera inside the tower sees
+    # out. The collision shape stays the whole chassis, the footprint the planner checks.
+    tower_base_top_m: float = 0.0
+    plate_m: float = 0.012
 
 
 @dataclass(frozen=True)
@@ -69,6 +90,38 @@ class LidarSpec:
     range_min_m: float = 0.05
     range_max_m: float = 8.0
 
+
+@dataclass(frozen=True)
+class CameraSpec:
+    """The forward RGB-D camera a robot carries: a pinhole with square pixels looking along the
+    heading, tilted down by ``pitch_deg``, at ``mount_x_m`` ahead of the base centre and
+    ``mount_z_m`` above the ground; colour and depth from one render (depth registered to the
+    colour frame). Depth nearer than ``range_min_m`` reads -inf, beyond ``range_max_m`` +inf
+    (REP 117)."""
+
+    model: str = "generic"
+    hfov_deg: float = 90.0
+    vfov_deg: float = 90.0
+    mount_x_m: float = 0.45
+    mount_z_m: float = 0.6
+    pitch_deg: float = math.degrees(math.atan(0.15))
+    range_min_m: float = 0.05
+    range_max_m: float = 20.0
+
+    def height_for(self, width: int) -> int:
+        """The image height for ``width`` pixels across that keeps pixels square."""
+        t = math.tan(math.radians(self.vfov_deg) / 2.0) / math.tan(math.radians(self.hfov_deg) / 2.0)
+        return max(1, int(round(width * t)))
+
+
+#: The sim's generic camera (the Husky, and the camera model trained on it).
+GENERIC_CAMERA = CameraSpec()
+#: TurtleBot 4 (standard): OAK-D Pro under the sensor plate (turtlebot4_description; Luxonis).
+OAKD_PRO_TB4 = CameraSpec(model="oakd_pro", hfov_deg=66.0, vfov_deg=54.0, mount_x_m=-0.06, mount_z_m=0.24,
+                          pitch_deg=0.0, range_min_m=0.35, range_max_m=10.0)
+#: Jackal: the RealSense accessory on the front mount (jackal_description intel_realsense).
+REALSENSE_JACKAL = CameraSpec(model="realsense_d435", hfov_deg=87.0, vfov_deg=58.0, mount_x_m=0.145,
+                              mount_z_m=0.262, pitch_deg=0.0, range_min_m=0.105, range_max_m=8.0)
 
 #: The sim's generic scan (Husky, TurtleBot 4 and the learned models trained on them).
 GENERIC_LIDAR = LidarSpec()
@@ -100,6 +153,7 @@ class RobotSpec:
     round: bool = False           # round base: the footprint is a circle of diameter length_m
     body: BodySpec | None = field(default=None, compare=False)  # for a generated URDF
     lidar: LidarSpec = GENERIC_LIDAR  # the planar lidar it carries
+    camera: CameraSpec = GENERIC_CAMERA  # the forward RGB-D camera it carries
 
     def footprint_polygon(self, x: float, y: float, yaw: float) -> np.ndarray:
         """(K, 2) the footprint at (x, y, yaw): the rectangle, or for a round base a 24-gon
@@ -155,6 +209,7 @@ JACKAL = RobotSpec(
     right_wheels=_FOUR_WHEELS[1],
     payload_max_kg=20.0,          # datasheet: 20 kg
     lidar=UST10_LIDAR,            # the BARN Challenge's Jackal: 270-degree Hokuyo UST-10LX
+    camera=REALSENSE_JACKAL,
     body=BodySpec(chassis_mass_kg=15.1,     # 17 kg robot less four 0.477 kg wheels
                   height_m=0.25, clearance_m=0.065,
                   wheel_x_m=(0.131, -0.131),  # wheelbase 0.262 m
@@ -180,8 +235,10 @@ TURTLEBOT4 = RobotSpec(
     right_wheels=("right_wheel",),
     round=True,
     payload_max_kg=9.0,           # TurtleBot 4 specification: 9 kg
+    camera=OAKD_PRO_TB4,
     body=BodySpec(chassis_mass_kg=3.6,      # 3.9 kg robot less the two wheels
                   height_m=0.351, clearance_m=0.0045 + 0.01,
+                  tower_base_top_m=0.092,   # where turtlebot4_description seats the shell (about 0.09 m)
                   wheel_x_m=(0.0,), wheel_y_m=0.233 / 2.0, wheel_width_m=0.02, wheel_mass_kg=0.15,
                   caster_x_m=(0.12, -0.12), caster_radius_m=0.012),
 )
@@ -217,6 +274,17 @@ def urdf_text(spec: RobotSpec) -> str:
     else:
         shape = f'<box size="{spec.length_m} {spec.width_m} {h:.6g}"/>'
         inertia = _box_inertia(b.chassis_mass_kg, spec.length_m, spec.width_m, h)
+    visual = f'<visual><geometry>{shape}</geometry><material name="body"/></visual>'
+    if b.tower_base_top_m > 0.0:     # the base and the plate drawn, open between (collision: whole)
+        if not (spec.round and b.clearance_m < b.tower_base_top_m < b.height_m - b.plate_m):
+            raise ValueError(f"robot {spec.name}: a tower needs a round base with clearance_m < "
+                             f"tower_base_top_m < height_m - plate_m")
+        r = spec.length_m / 2.0
+        hb = b.tower_base_top_m - b.clearance_m
+        visual = "".join(
+            f'<visual><origin xyz="0 0 {z - zc:.6g}"/><geometry><cylinder radius="{r}" length="{hh:.6g}"/>'
+            f'</geometry><material name="body"/></visual>'
+            for z, hh in ((b.clearance_m + hb / 2.0, hb), (b.height_m - b.plate_m / 2.0, b.plate_m)))
     rw = spec.wheel_radius_m
     parts = [
         f'<?xml version="1.0"?>\n<robot name="{spec.name}">',
@@ -225,7 +293,7 @@ def urdf_text(spec: RobotSpec) -> str:
         '<link name="base_footprint"><inertial><mass value="0.01"/>'
         '<inertia ixx="1e-5" ixy="0" ixz="0" iyy="1e-5" iyz="0" izz="1e-5"/></inertial></link>',
         f'<link name="base_link"><inertial><origin xyz="0 0 0"/><mass value="{b.chassis_mass_kg}"/>{inertia}'
-        f'</inertial><visual><geometry>{shape}</geometry><material name="body"/></visual>'
+        f'</inertial>{visual}'
         f'<collision><geometry>{shape}</geometry></collision></link>',
         f'<joint name="chassis_joint" type="fixed"><parent link="base_footprint"/><child link="base_link"/>'
         f'<origin xyz="0 0 {zc:.6g}" rpy="0 0 0"/></joint>',

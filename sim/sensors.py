@@ -1,4 +1,4 @@
-"""Sensors by PyBullet queries: a 2-D lidar (batched ray casting) and a small RGB camera."""
+"""Sensors by PyBullet queries: a 2-D lidar (batched ray casting) and a small RGB-D camera."""
 from __future__ import annotations
 
 import math
@@ -8,7 +8,7 @@ import numpy as np
 import pybullet as p
 
 from world_model_planner.core.params import param, validate
-from world_model_planner.sim.robots import LidarSpec
+from world_model_planner.sim.robots import GENERIC_CAMERA, CameraSpec, LidarSpec
 
 #: Collision group of the robot's links; lidar rays use a mask that excludes it.
 ROBOT_GROUP = 0x2
@@ -60,16 +60,22 @@ class LidarConfig:
 
 @dataclass
 class CameraConfig:
-    """A forward-looking RGB camera on the robot's front (tiny software renderer)."""
+    """The forward RGB-D camera's image size and rate; where it sits and what it sees come from
+    the robot (``RobotSpec.camera``, sim/robots.py), unless ``spec`` names another camera."""
     width: int = param(64, "image width in pixels", range=(8, 512))
-    height: int = param(64, "image height in pixels", range=(8, 512))
-    fov_deg: float = param(90.0, "vertical field of view in degrees", range=(10.0, 170.0))
+    height: int = param(0, "image height in pixels (0: from the width and the camera's fields of view, "
+                           "square pixels)", range=(0, 512))
     rate_hz: float = param(10.0, "frame rate in Hz", range=(0.5, 60.0))
-    mount_x_m: float = param(0.45, "camera position ahead of the base centre", range=(-1.0, 1.0))
-    mount_z_m: float = param(0.6, "camera height above the ground", range=(0.1, 2.0))
+    spec: CameraSpec | None = None      # None: the robot's own camera
 
     def __post_init__(self):
         validate(self)
+        if 0 < self.height < 8:
+            raise ValueError(f"CameraConfig.height: expected 0 (from the fields of view) or 8..512, got {self.height}")
+
+    def size(self, spec: CameraSpec) -> tuple[int, int]:
+        """(width, height) of the images of ``spec`` at this setting."""
+        return self.width, (self.height or spec.height_for(self.width))
 
 
 class Lidar:
@@ -104,32 +110,45 @@ class Lidar:
 
 
 class Camera:
-    """64x64 RGB from the robot's front, looking along its heading."""
+    """RGB-D frames from the robot's forward camera (``spec``), looking along its heading."""
 
-    NEAR_M, FAR_M = 0.05, 20.0         # the render's clip planes (m); depth past FAR_M reads inf
+    NEAR_M, FAR_M = 0.01, 20.0         # the render's clip planes (m); depth past FAR_M reads inf (a near
+                                       # plane further out would clip a plate under the lens and show
+                                       # the floor through it)
 
-    def __init__(self, client: int, cfg: CameraConfig):
+    def __init__(self, client: int, cfg: CameraConfig, spec: CameraSpec = GENERIC_CAMERA):
         self.client, self.cfg = client, cfg
-        self._proj = p.computeProjectionMatrixFOV(cfg.fov_deg, cfg.width / cfg.height, self.NEAR_M, self.FAR_M)
+        self.spec = cfg.spec if cfg.spec is not None else spec
+        self.width, self.height = cfg.size(self.spec)
+        # square pixels: the vertical field of view follows from the horizontal one and the size
+        t = math.tan(math.radians(self.spec.hfov_deg) / 2.0) * self.height / self.width
+        self.vfov_deg = math.degrees(2.0 * math.atan(t))
+        self._proj = p.computeProjectionMatrixFOV(self.vfov_deg, self.width / self.height, self.NEAR_M, self.FAR_M)
+        th = math.radians(self.spec.pitch_deg)
+        self._look = (math.cos(th), -math.sin(th))      # (ahead, up) of the optical axis
 
     def image(self, pose: np.ndarray) -> np.ndarray:
         """(H, W, 3) uint8 RGB."""
         return self.capture(pose)[0]
 
     def capture(self, pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(RGB (H, W, 3) uint8, depth (H, W) float32 metres along the optical axis, inf where
-        nothing is within the far plane) from one render, as an RGB-D camera gives both."""
+        """(RGB (H, W, 3) uint8, depth (H, W) float32 metres along the optical axis) from one
+        render, as an RGB-D camera gives both. Depth reads +inf where nothing is within the far
+        plane or the camera's ``range_max_m``, -inf nearer than its ``range_min_m`` (REP 117)."""
         x, y, yaw = pose
         c, s = math.cos(yaw), math.sin(yaw)
-        eye = [x + c * self.cfg.mount_x_m, y + s * self.cfg.mount_x_m, self.cfg.mount_z_m]
-        target = [eye[0] + c, eye[1] + s, self.cfg.mount_z_m - 0.15]
+        sp = self.spec
+        eye = [x + c * sp.mount_x_m, y + s * sp.mount_x_m, sp.mount_z_m]
+        a, u = self._look
+        target = [eye[0] + c * a, eye[1] + s * a, eye[2] + u]
         view = p.computeViewMatrix(eye, target, [0, 0, 1])
-        _, _, rgba, buf, _ = p.getCameraImage(self.cfg.width, self.cfg.height, view, self._proj,
+        _, _, rgba, buf, _ = p.getCameraImage(self.width, self.height, view, self._proj,
                                               renderer=p.ER_TINY_RENDERER, physicsClientId=self.client)
-        shape = (self.cfg.height, self.cfg.width)
+        shape = (self.height, self.width)
         rgb = np.asarray(rgba, dtype=np.uint8).reshape(*shape, 4)[:, :, :3].copy()
         b = np.asarray(buf, dtype=np.float64).reshape(shape)         # OpenGL depth buffer in [0, 1]
         n, f = self.NEAR_M, self.FAR_M
         depth = (f * n / (f - (f - n) * b)).astype(np.float32)
-        depth[b >= 1.0 - 1e-7] = np.inf                              # the far plane: nothing there
+        depth[(b >= 1.0 - 1e-7) | (depth > sp.range_max_m)] = np.inf   # nothing there, or beyond its range
+        depth[depth < sp.range_min_m] = -np.inf                      # too near to measure
         return rgb, depth

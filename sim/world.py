@@ -86,7 +86,7 @@ class SimWorld:
                                robot_body=self.robot.body)
         self._obstacle_set = set(self.obstacle_bodies) | set(self.movers.bodies)
         self.lidar = Lidar(c, self.lidar_cfg)
-        self.camera = Camera(c, self.camera_cfg) if self.camera_cfg is not None else None
+        self.camera = Camera(c, self.camera_cfg, self.spec.camera) if self.camera_cfg is not None else None
         self.sim_time_s = 0.0
         self.physics_steps = 0
         self.collision_count = 0
@@ -179,7 +179,7 @@ class SimWorld:
         """Replace the lidar and camera configuration; applies from the next scan or frame."""
         self.lidar_cfg, self.camera_cfg = lidar, camera
         self.lidar = Lidar(self.client, lidar)
-        self.camera = Camera(self.client, camera) if camera is not None else None
+        self.camera = Camera(self.client, camera, self.spec.camera) if camera is not None else None
 
     # ------------------------------------------------------------------ stepping
     def step(self, v_cmd: float, w_cmd: float, duration_s: float) -> None:

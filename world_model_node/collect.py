@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from world_model_planner.core.params import param, validate
+from world_model_planner.core.rosconv import square_frame
 
-from world_model_planner.world_model_node.data import FORMAT_VERSION, Transitions, save_shard
+from world_model_planner.world_model_node.data import FORMAT_VERSION, IMAGE_SIZE, Transitions, save_shard
 
 V_LIM, W_LIM = (-0.5, 1.0), (-1.5, 1.5)  # Husky limits (config/robots/husky.yaml)
 
@@ -189,7 +190,7 @@ def run_episode(scenario, seed: int, cfg: CollectConfig, episode_id: int) -> Tra
             rows["ground"].append(sim_ground(x, y) if sim_ground else ground_at(scenario, x, y))
             rows["mover_dist_m"].append(nearest_mover_m(x, y, world.movers.states(), len(scenario.movers)))
             if cfg.image:
-                rows["image"].append(world.image())
+                rows["image"].append(square_frame(world.image(), IMAGE_SIZE))   # as planner_node reads it
             a = policy.act(in_contact=touched_last)
             count0, touched = world.collision_count, False
             for _ in range(2):

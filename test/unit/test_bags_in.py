@@ -250,9 +250,11 @@ def test_compare_loader_reads_bags_with_mapped_topics(tmp_path):
 def test_camera_images_land_in_the_rows(tmp_path, storage, encodings):
     """Each row takes the latest frame at or before it, as the sim's camera data stores it:
     IMAGE_SIZE x IMAGE_SIZE RGB, the centred square of the frame."""
+    from world_model_planner.sim.robots import HUSKY
     from world_model_planner.sim.sensors import CameraConfig
 
-    assert IMAGE_SIZE == CameraConfig().width == CameraConfig().height   # the model's side: test_wm_camera
+    # the Husky's camera, which the camera model was trained on (the model's side: test_wm_camera)
+    assert CameraConfig().size(HUSKY.camera) == (IMAGE_SIZE, IMAGE_SIZE)
     tm = TopicMap.parse(None, image="/camera/image_raw")
     for enc in encodings:
         tr = load_dataset(write_bag(tmp_path / enc, storage, image=enc), topics=tm)

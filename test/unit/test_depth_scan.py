@@ -5,6 +5,7 @@ round a wall through the subgoal map that the depth builds (Navigator with a cam
 depth scan)."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -12,11 +13,13 @@ import pytest
 import torch
 
 from world_model_planner.core.paths import models_dir
+from world_model_planner.core.robot_config import load_robot, planner_params
 from world_model_planner.core.rosconv import depth_m, depth_msg
 from world_model_planner.planner_node.depth_scan import DepthScan, DepthScanConfig
 from world_model_planner.planner_node.dynamics import LearnedModel
 from world_model_planner.planner_node.mppi import MPPIConfig
 from world_model_planner.planner_node.navigator import Navigator, PlannerConfig
+from world_model_planner.sim.robots import ROBOTS
 from world_model_planner.sim.scenario import load_scenario
 from world_model_planner.sim.world import CameraConfig, SimWorld
 
@@ -77,6 +80,62 @@ def test_the_depth_scan_agrees_with_the_lidar_and_ignores_the_floor():
         ds.scan(np.ones((64, 64)))
     with pytest.raises(ValueError, match="z_min_m: expected less than z_max_m"):
         DepthScanConfig(z_min_m=1.0, z_max_m=0.5)
+
+
+def _robot_depth(robot: str):
+    """(DepthScanConfig, footprint) as planner_node takes them from the robot file."""
+    rc = load_robot(robot)
+    depth = {k.partition(".")[2]: v for k, v in planner_params(rc).items() if k.startswith("depth.")}
+    return DepthScanConfig(**depth), (rc.length_m, rc.width_m, rc.round_base)
+
+
+@pytest.mark.parametrize("robot,size", [("husky", (64, 64)), ("jackal", (37, 64)), ("turtlebot4", (50, 64))])
+def test_each_robot_carries_its_own_camera_and_its_depth_scan_matches_the_lidar(robot, size):
+    """The sim renders from each robot's own camera (sim/robots.py CameraSpec: the Husky's generic
+    one, the Jackal's RealSense on its front mount, the TurtleBot 4's OAK-D Pro under its sensor
+    plate); the robot file tells the planner the same mounting, and its depth scan reads what
+    the lidar reads from the camera's foot."""
+    cfg, body = _robot_depth(robot)
+    spec = ROBOTS[robot].camera
+    assert (cfg.hfov_deg, cfg.mount_x_m, cfg.mount_z_m) == (spec.hfov_deg, spec.mount_x_m, spec.mount_z_m)
+    assert cfg.pitch_deg == pytest.approx(spec.pitch_deg, abs=0.01)
+    with SimWorld(load_scenario("wall", robot=robot), seed=0, camera=CameraConfig()) as w:
+        rgb, depth = w.rgbd()
+        assert rgb.shape == (*size, 3) and depth.shape == size
+        assert abs(w.camera.vfov_deg - spec.vfov_deg) < 1.5              # square pixels, the maker's view
+        ds = DepthScan(cfg, size[1], size[0], footprint=body)
+        assert math.degrees(-2.0 * ds.geom.angle_min) == pytest.approx(spec.hfov_deg, abs=0.5)   # the beams span it
+        for pose in (w.true_pose(), np.array([-3.0, 0.0, math.pi])):   # the wall ahead; the arena's near side
+            _, depth = w.camera.capture(pose)
+            r = ds.scan(depth)
+            lidar = _lidar_at(w, ds.geom.angles, ds.sensor_pose(pose))
+            both = np.isfinite(r) & np.isfinite(lidar) & (lidar < 5.0)
+            assert both.sum() >= 0.8 * size[1], (pose, both.sum())
+            assert np.abs(r[both] - lidar[both]).max() < 0.08, np.c_[r, lidar][both]
+    if robot == "husky":
+        return
+    # too near to measure reads -inf (REP 117): the Jackal's top plate under its lens, the
+    # TurtleBot 4's sensor plate over its OAK-D
+    assert np.isneginf(depth).any() and np.isfinite(depth[size[0] // 2]).all()
+
+
+def test_the_depth_scan_drops_the_robot_s_own_body():
+    """A camera that sees the robot (the Jackal's RealSense moved to the mid mount and tilted
+    down: the front of the top plate fills the bottom of its view) reads the body as an obstacle
+    at the bumper unless the footprint is given."""
+    spec = dataclasses.replace(ROBOTS["jackal"].camera, mount_x_m=0.0, pitch_deg=20.0)
+    cfg, body = _robot_depth("jackal")
+    cfg = dataclasses.replace(cfg, mount_x_m=0.0, pitch_deg=20.0)
+    with SimWorld(load_scenario("open", robot="jackal"), seed=0, camera=CameraConfig(spec=spec)) as w:
+        _, depth = w.camera.capture(w.true_pose())                       # open floor ahead
+    blind = DepthScan(cfg, depth.shape[1], depth.shape[0]).scan(depth)
+    assert np.isfinite(blind).sum() > 10 and np.nanmin(blind) < 0.3          # its own plate, 0.1-0.3 m ahead
+    assert np.isinf(DepthScan(cfg, depth.shape[1], depth.shape[0], footprint=body).scan(depth)).all()
+    # a round body: a point over the TurtleBot 4's base is dropped, one beside it is kept
+    tb = DepthScan(DepthScanConfig(hfov_deg=90.0, mount_x_m=0.0, mount_z_m=0.5, pitch_deg=0.0), 2, 1,
+                   footprint=(0.342, 0.342, True))
+    assert np.isinf(tb.scan(np.array([[0.15, 0.15]]))).all()                # 0.17 m off the centre: its base
+    assert np.isfinite(tb.scan(np.array([[0.5, 0.5]]))).all()                # 0.56 m off: an obstacle
 
 
 def test_depth_messages_are_read_in_metres_and_bad_ones_refused():

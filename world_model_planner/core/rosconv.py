@@ -104,14 +104,20 @@ def image_rgb(msg, size: int) -> np.ndarray:
         raise ValueError(f"image {w}x{h} {enc} with step {step}: expected step >= {w * ch} and "
                          f"{step * h} data bytes, got {buf.size}")
     img = buf[:step * h].reshape(h, step)[:, :w * ch].reshape(h, w, ch)
+    return square_frame(img, size)[:, :, list(rgb)]
+
+
+def square_frame(img: np.ndarray, size: int) -> np.ndarray:
+    """(H, W, C) uint8 → (size, size, C) uint8: the centred square of the frame, area-averaged
+    (box filter) to size x size (each source pixel repeated when enlarging)."""
+    h, w = img.shape[:2]
     side = min(h, w)
     y0, x0 = (h - side) // 2, (w - side) // 2
     crop = img[y0:y0 + side, x0:x0 + side].astype(np.uint32)
     edges = (np.arange(size) * side) // size                     # (size,) first source pixel per bin
     count = np.maximum(np.diff(np.append(edges, side)), 1)       # pixels per bin (1 when enlarging)
     sums = np.add.reduceat(np.add.reduceat(crop, edges, axis=0), edges, axis=1)
-    out = np.rint(sums / (count[:, None, None] * count[None, :, None]))
-    return out[:, :, list(rgb)].astype(np.uint8)
+    return np.rint(sums / (count[:, None, None] * count[None, :, None])).astype(np.uint8)
 
 
 def image_msg(t_s: float, rgb: np.ndarray, frame: str):
