@@ -1,6 +1,7 @@
 """`wmp collect`, `wmp train`, `wmp eval-model`, `wmp bench-model`: world-model sub-commands."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -63,6 +64,11 @@ def register(subparsers) -> None:
                    help="no image augmentation (default: brightness, contrast, white balance and a shift of up "
                         "to 3 px per training window, every frame of a window alike)")
     p.add_argument("--no-vicreg", action="store_true", help="switch the anti-collapse terms off (ablation)")
+    p.add_argument("--loss-weight", action="append", default=[], metavar="TERM=VALUE",
+                   help="a loss term's weight (repeatable; terms and defaults: latent 1, variance 1, "
+                        "covariance 0.04, pose 10 (metres^2), velocity 1, collision 1, scene 1). A slow base "
+                        "moves little in a window, so its pose errors are small numbers: the TurtleBot 4's "
+                        "model trains with pose=100 (scripts/train_default_model.sh)")
     p.add_argument("--latent-dim", type=int, default=None)
     p.add_argument("--eval-every", type=int, default=None,
                    help="validate (and write the resumable state OUT.state.pt) every N steps (default 250)")
@@ -221,6 +227,16 @@ def _train(args) -> int:
 
     if Path(args.out).is_dir():
         return _refuse("train", f"--out {args.out} is a directory; expected a checkpoint file (.pt)")
+    weights = LossWeights(variance=0.0, covariance=0.0) if args.no_vicreg else LossWeights()
+    terms = {f.name for f in dataclasses.fields(LossWeights)}
+    for item in args.loss_weight:
+        name, _, value = str(item).partition("=")
+        try:
+            if name not in terms:
+                raise ValueError(f"expected TERM=VALUE with TERM one of {', '.join(sorted(terms))}")
+            weights = dataclasses.replace(weights, **{name: float(value)})
+        except ValueError as exc:
+            return _refuse("train", f"--loss-weight {str(item)[:80]!r}: {exc}")
     _warnings_to_stderr("train")
     try:
         data = load_dataset(args.data, topics=topics_from_args(args))
@@ -249,7 +265,6 @@ def _train(args) -> int:
     if robots[0] in ROBOTS:
         spec = ROBOTS[robots[0]]
         mc.update(footprint_length_m=spec.length_m, footprint_width_m=spec.width_m)
-    weights = LossWeights(variance=0.0, covariance=0.0) if args.no_vicreg else LossWeights()
     rank = int(os.environ.get("RANK", "0"))
     state = Path(args.out).with_suffix(".state.pt")
     if args.resume and rank == 0 and not state.is_file():

@@ -5,6 +5,7 @@ import json
 import time
 
 import numpy as np
+import torch
 
 from world_model_planner.world_model_node.checkpoint import load_checkpoint
 from world_model_planner.world_model_node.collect import ExplorationPolicy, random_scenario, random_start
@@ -26,8 +27,10 @@ def test_collect_train_eval_smoke(tmp_path):
     assert {e["scenario"] for e in tr.meta["episodes"].values()} == {"random", "open"}
     assert np.isfinite(tr.pose).all() and np.abs(tr.cmd[:, 0]).max() <= 1.0
     assert wmp(["train", "--data", str(data), "--out", str(model), "--steps", "30", "--batch-size", "32",
-                "--horizon", "5", "--no-progress"]) == 0
+                "--horizon", "5", "--loss-weight", "pose=20", "--no-progress"]) == 0
     m = load_checkpoint(model, device="cpu")
+    weights = torch.load(model, weights_only=True)["train"]["loss_weights"]     # recorded with the model
+    assert weights["pose"] == 20.0 and weights["collision"] == 1.0
     h_dims = m.latent_dim - getattr(m.cfg, "explicit_dims", 5)     # the learned part h of the latent
     assert m.metrics["steps_run"] == 30 and len(m.metrics["latent_std"]) == h_dims
     assert m.data_stats["rows"] == 240 and m.obs_spec["scan_beams"] == 180
@@ -40,6 +43,14 @@ def test_collect_train_eval_smoke(tmp_path):
     assert "collision_auroc" in result
     assert (out / "error_vs_horizon.png").stat().st_size > 1000
     assert time.monotonic() - t0 < 60
+
+
+def test_train_refuses_a_bad_loss_weight_before_reading_data(tmp_path, capsys):
+    for bad, why in (("pose=-1", "LossWeights.pose: expected a value in [0.0, 10000.0]"),
+                     ("posture=1", "TERM one of collision, covariance"), ("pose", "could not convert")):
+        assert wmp(["train", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "m.pt"),
+                    "--loss-weight", bad]) == 2
+        assert why in capsys.readouterr().err
 
 
 def test_eval_refuses_a_bad_checkpoint_with_exit_code_2(tmp_path, capsys):
