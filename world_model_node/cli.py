@@ -64,6 +64,12 @@ def register(subparsers) -> None:
                    help="no image augmentation (default: brightness, contrast, white balance and a shift of up "
                         "to 3 px per training window, every frame of a window alike)")
     p.add_argument("--no-vicreg", action="store_true", help="switch the anti-collapse terms off (ablation)")
+    p.add_argument("--init", default=None, metavar="CHECKPOINT",
+                   help="start from this checkpoint's weights and config (fine-tuning)")
+    p.add_argument("--train-only", default="", metavar="MODULE[,MODULE]",
+                   help="with --init: only these parts learn (encoder, predictor, collision_head, ...), the "
+                        "rest stays as it was; e.g. collision_head with --loss-weight for the other terms at "
+                        "0 calibrates the collision head on the frozen model's own rollouts")
     p.add_argument("--loss-weight", action="append", default=[], metavar="TERM=VALUE",
                    help="a loss term's weight (repeatable; terms and defaults: latent 1, variance 1, "
                         "covariance 0.04, pose 10 (metres^2), velocity 1, collision 1, scene 1). A slow base "
@@ -237,6 +243,21 @@ def _train(args) -> int:
             weights = dataclasses.replace(weights, **{name: float(value)})
         except ValueError as exc:
             return _refuse("train", f"--loss-weight {str(item)[:80]!r}: {exc}")
+    only = tuple(x.strip() for x in str(args.train_only).split(",") if x.strip())
+    init = None
+    if only and not args.init:
+        return _refuse("train", "--train-only needs --init CHECKPOINT (the weights the other parts keep)")
+    if args.init:
+        from world_model_planner.world_model_node.checkpoint import CheckpointError, load_checkpoint
+
+        try:
+            init = load_checkpoint(args.init, device="cpu")
+        except (CheckpointError, OSError) as exc:
+            return _refuse("train", f"--init {args.init}: {exc}")
+        parts = {name for name, _ in init.named_children()}
+        if not set(only) <= parts:
+            return _refuse("train", f"--train-only {args.train_only[:80]!r}: expected modules among "
+                                    f"{', '.join(sorted(parts))}")
     _warnings_to_stderr("train")
     try:
         data = load_dataset(args.data, topics=topics_from_args(args))
@@ -274,7 +295,13 @@ def _train(args) -> int:
         print(f"training on {len(data)} rows ({cmd_rows} carry a command, {100 * cmd_rows / max(len(data), 1):.0f}%), "
               f"{len(data.episodes)} episodes from {args.data}")
     try:
-        model, metrics = train(data, WorldModelConfig(**mc), cfg, weights, state_path=str(state), resume=args.resume)
+        if init is not None:
+            trained_on = sorted(map(str, (init.data_stats or {}).get("robots") or ["husky"]))
+            if trained_on != robots:
+                raise ValueError(f"--init {args.init} was trained on {', '.join(trained_on)}, the data was driven by "
+                                 f"{', '.join(robots)}")
+        model, metrics = train(data, WorldModelConfig(**mc), cfg, weights, init_model=init, trainable=only,
+                               state_path=str(state), resume=args.resume)
     except ValueError as exc:
         return _refuse("train", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     if rank != 0:  # torchrun: rank 0 alone writes

@@ -243,13 +243,16 @@ def _load_state(path: str, distributed: bool, rank: int) -> dict | None:
 def train(data: Transitions, model_cfg: WorldModelConfig | None = None, cfg: TrainConfig | None = None,
           weights: LossWeights | None = None, init_model: WorldModel | None = None,
           state_path: str | None = None, resume: bool = False,
-          augment: ImageAugment | None = None) -> tuple[WorldModel, dict]:
+          augment: ImageAugment | None = None, trainable: tuple[str, ...] = ()) -> tuple[WorldModel, dict]:
     """Train a world model on ``data``. Returns (best model on CPU, eval mode; metrics dict).
 
     augment: the image augmentation of a camera model (default ``ImageAugment()``; off with
     ``cfg.augment`` False or for a model without images).
 
     init_model: start from these weights (fine-tuning); its config replaces ``model_cfg``.
+    trainable: with ``init_model``, the top-level modules that learn (e.g. ``("collision_head",)``:
+    a head calibrated on the frozen model's own rollouts); the others stay as they were. Empty:
+    all of them.
     state_path: where rank 0 keeps the resumable training state (every eval_every steps);
     resume: continue from it when it exists (see the module docstring).
     """
@@ -293,6 +296,13 @@ def train(data: Transitions, model_cfg: WorldModelConfig | None = None, cfg: Tra
     model = WorldModel(model_cfg)
     if init_model is not None:
         model.load_state_dict(init_model.state_dict())
+    if trainable:
+        names = {name for name, _ in model.named_children()}
+        if init_model is None or not set(trainable) <= names:
+            raise ValueError(f"trainable: expected a starting model and module names among {sorted(names)}, "
+                             f"got {list(trainable)}")
+        for name, part in model.named_children():
+            part.requires_grad_(name in trainable)
     model = model.to(device).train()
     target = copy.deepcopy(model.encoder).requires_grad_(False)
     step_mod: nn.Module = _StepModule(model)
@@ -303,7 +313,8 @@ def train(data: Transitions, model_cfg: WorldModelConfig | None = None, cfg: Tra
     steps = cfg.steps
     if cfg.epochs > 0:
         steps = max(1, int(cfg.epochs * len(tr.starts) / cfg.batch_size))
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW([q for q in model.parameters() if q.requires_grad], lr=cfg.lr,
+                            weight_decay=cfg.weight_decay)
     warm = max(1, steps // 50)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))

@@ -53,6 +53,26 @@ def test_train_refuses_a_bad_loss_weight_before_reading_data(tmp_path, capsys):
         assert why in capsys.readouterr().err
 
 
+def test_train_only_the_collision_head_of_a_shipped_model(tmp_path, capsys):
+    """--init + --train-only: the head learns on the frozen model's own rollouts; the encoder
+    and the predictor keep their weights exactly."""
+    shipped, out = "models/turtlebot4_default.pt", tmp_path / "head.pt"
+    off = [a for t in ("latent", "variance", "covariance", "pose", "velocity", "scene")
+           for a in ("--loss-weight", f"{t}=0")]
+    assert wmp(["train", "--data", "test/data/wm_eval_turtlebot4", "--out", str(out), "--init", shipped,
+                "--train-only", "collision_head", *off, "--steps", "5", "--batch-size", "32", "--no-progress"]) == 0
+    before = torch.load(shipped, weights_only=True)["state_dict"]
+    after = torch.load(out, weights_only=True)["state_dict"]
+    assert sorted({k.split(".")[0] for k in before if not torch.equal(before[k], after[k])}) == ["collision_head"]
+    capsys.readouterr()
+    for extra, why in ((["--train-only", "collision_head"], "--train-only needs --init"),
+                       (["--init", shipped, "--train-only", "decoder"], "expected modules among collision_head"),
+                       (["--init", "models/husky_default.pt"], "was trained on husky, the data was driven by turtlebot4")):
+        assert wmp(["train", "--data", "test/data/wm_eval_turtlebot4", "--out", str(out), "--steps", "1",
+                    "--no-progress", *extra]) == 2
+        assert why in capsys.readouterr().err
+
+
 def test_eval_refuses_a_bad_checkpoint_with_exit_code_2(tmp_path, capsys):
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")
