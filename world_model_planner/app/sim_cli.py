@@ -16,7 +16,9 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed for --perturb (start pose, sensor noise)")
     p.add_argument("--perturb", action="store_true", help="seeded start-pose perturbation and sensor noise")
     p.add_argument("--realtime-factor", type=float, default=1.0, help="real-time mode speed-up")
-    p.add_argument("--camera", action="store_true", help="also publish /camera/image_raw (64x64 RGB)")
+    p.add_argument("--camera", action="store_true",
+                   help="also publish /camera/image_raw and its depth (the robot's own camera; 64x64 RGB on "
+                        "the Husky)")
     p.add_argument("--twist", action="store_true", help="/cmd_vel as geometry_msgs/Twist (default TwistStamped)")
     p.add_argument("--params-file", help="a ROS parameters YAML (e.g. config/sim.yaml); flags override it")
     p.set_defaults(func=cmd_sim)
