@@ -309,7 +309,8 @@ def _train(args) -> int:
     try:
         aug = metrics.get("image_augment")
         save_checkpoint(args.out, model, data_stats=data.stats(), metrics=metrics,
-                        train={**train_config_dict(cfg, weights), "image_augment": aug})
+                        train={**train_config_dict(cfg, weights), "image_augment": aug,
+                               **({"init": Path(args.init).name, "train_only": list(only)} if init else {})})
         state.unlink(missing_ok=True)      # finished: nothing left to resume
     except OSError as exc:
         return _refuse("train", f"cannot write checkpoint {args.out}: {exc.strerror or exc}")

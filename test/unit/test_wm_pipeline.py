@@ -64,6 +64,7 @@ def test_train_only_the_collision_head_of_a_shipped_model(tmp_path, capsys):
     before = torch.load(shipped, weights_only=True)["state_dict"]
     after = torch.load(out, weights_only=True)["state_dict"]
     assert sorted({k.split(".")[0] for k in before if not torch.equal(before[k], after[k])}) == ["collision_head"]
+    assert torch.load(out, weights_only=True)["train"]["train_only"] == ["collision_head"]
     capsys.readouterr()
     for extra, why in ((["--train-only", "collision_head"], "--train-only needs --init"),
                        (["--init", shipped, "--train-only", "decoder"], "expected modules among collision_head"),
