@@ -72,9 +72,8 @@ def register(subparsers) -> None:
                         "0 calibrates the collision head on the frozen model's own rollouts")
     p.add_argument("--loss-weight", action="append", default=[], metavar="TERM=VALUE",
                    help="a loss term's weight (repeatable; terms and defaults: latent 1, variance 1, "
-                        "covariance 0.04, pose 10 (metres^2), velocity 1, collision 1, scene 1). A slow base "
-                        "moves little in a window, so its pose errors are small numbers: the TurtleBot 4's "
-                        "model trains with pose=100 (scripts/train_default_model.sh)")
+                        "covariance 0.04, pose 10 (metres^2), velocity 1, collision 1, scene 1); e.g. pose=100 "
+                        "for a slow base, whose pose errors are small numbers next to the latent terms")
     p.add_argument("--latent-dim", type=int, default=None)
     p.add_argument("--eval-every", type=int, default=None,
                    help="validate (and write the resumable state OUT.state.pt) every N steps (default 250)")
