@@ -53,6 +53,13 @@ class DepthScanConfig:
                              f"got {self.z_min_m}")
 
 
+def footprint_of(critics) -> tuple[float, float, bool]:
+    """(length_m, width_m, round) of the robot a CriticsConfig describes (critics.footprint_*):
+    the body :class:`DepthScan` drops from what the camera sees."""
+    return (float(critics.footprint_length_m), float(critics.footprint_width_m),
+            bool(getattr(critics, "footprint_round", False)))
+
+
 class DepthScan:
     """Depth images of one size → scans of ``width`` beams (the rays are computed once)."""
 

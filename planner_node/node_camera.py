@@ -20,7 +20,7 @@ from __future__ import annotations
 from sensor_msgs.msg import Image
 
 from world_model_planner.core.rosconv import depth_m, image_rgb, stamp_to_sec
-from world_model_planner.planner_node.depth_scan import DepthScan
+from world_model_planner.planner_node.depth_scan import DepthScan, footprint_of
 
 _THROTTLE_S = 2.0
 
@@ -75,8 +75,7 @@ class CameraInputsMixin:
         try:
             depth = depth_m(msg)
             cfg, shape = self._plan_live["depth."], depth.shape
-            crit = self._plan_live["critics."]              # the robot's own footprint is no obstacle
-            body = (crit.footprint_length_m, crit.footprint_width_m, bool(crit.footprint_round))
+            body = footprint_of(self._plan_live["critics."])   # the robot's own body is no obstacle
             if self._depth_scan is None or self._depth_scan[:3] != (cfg, shape, body):
                 self._depth_scan = (cfg, shape, body, DepthScan(cfg, shape[1], shape[0], footprint=body))
             scanner = self._depth_scan[3]

@@ -38,7 +38,7 @@ def run_episode(sc, seed: int, args, goal_image_weight: float | None = None) -> 
     """One episode; ``goal_image_weight`` None = a pose goal, else a goal picture of that weight."""
     import torch
 
-    from world_model_planner.planner_node.depth_scan import DepthScan, DepthScanConfig
+    from world_model_planner.planner_node.depth_scan import DepthScan, DepthScanConfig, footprint_of
     from world_model_planner.planner_node.goal_image import CameraPlanConfig
     from world_model_planner.planner_node.mppi import MPPIConfig
     from world_model_planner.planner_node.navigator import PlannerConfig, make_navigator
@@ -56,9 +56,8 @@ def run_episode(sc, seed: int, args, goal_image_weight: float | None = None) -> 
     limit = sc.time_limit_s if args.time_limit is None else args.time_limit
     with SimWorld(sc, seed=seed, perturb=seed > 0, camera=CameraConfig()) as w:
         if args.depth and not args.lidar and goal_image_weight is None:
-            crit = cfg.critics                 # the robot's own body in view is no obstacle
             depth = DepthScan(DepthScanConfig(), w.camera.width, w.camera.height,
-                              footprint=(crit.footprint_length_m, crit.footprint_width_m, crit.footprint_round))
+                              footprint=footprint_of(cfg.critics))      # its own body is no obstacle
         goal_xy = np.array([sc.goal.x, sc.goal.y] if args.picture_at is None else args.picture_at[:2])
         if goal_image_weight is None:
             ok, why = nav.set_goal(sc.goal.x, sc.goal.y, tolerance=0.8 * sc.goal.tolerance)
