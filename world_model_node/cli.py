@@ -70,6 +70,10 @@ def register(subparsers) -> None:
                    help="with --init: only these parts learn (encoder, predictor, collision_head, ...), the "
                         "rest stays as it was; e.g. collision_head with --loss-weight for the other terms at "
                         "0 calibrates the collision head on the frozen model's own rollouts")
+    p.add_argument("--head-clearance", action="store_true",
+                   help="with --init of a checkpoint made without it: the collision head also reads the "
+                        "predicted smallest footprint clearance (new models do by default); the new input's "
+                        "weights start at zero, e.g. with --train-only collision_head")
     p.add_argument("--loss-weight", action="append", default=[], metavar="TERM=VALUE",
                    help="a loss term's weight (repeatable; terms and defaults: latent 1, variance 1, "
                         "covariance 0.04, pose 10 (metres^2), velocity 1, collision 1, scene 1); e.g. pose=100 "
@@ -244,6 +248,8 @@ def _train(args) -> int:
             return _refuse("train", f"--loss-weight {str(item)[:80]!r}: {exc}")
     only = tuple(x.strip() for x in str(args.train_only).split(",") if x.strip())
     init = None
+    if args.head_clearance and not args.init:
+        return _refuse("train", "--head-clearance needs --init CHECKPOINT (new models read the clearance already)")
     if only and not args.init:
         return _refuse("train", "--train-only needs --init CHECKPOINT (the weights the other parts keep)")
     if args.init:
@@ -253,6 +259,13 @@ def _train(args) -> int:
             init = load_checkpoint(args.init, device="cpu")
         except (CheckpointError, OSError) as exc:
             return _refuse("train", f"--init {args.init}: {exc}")
+        if args.head_clearance:
+            from world_model_planner.world_model_node.model import with_head_clearance
+
+            try:
+                init = with_head_clearance(init)
+            except ValueError as exc:
+                return _refuse("train", f"--head-clearance: {exc}")
         parts = {name for name, _ in init.named_children()}
         if not set(only) <= parts:
             return _refuse("train", f"--train-only {args.train_only[:80]!r}: expected modules among "
@@ -309,7 +322,8 @@ def _train(args) -> int:
         aug = metrics.get("image_augment")
         save_checkpoint(args.out, model, data_stats=data.stats(), metrics=metrics,
                         train={**train_config_dict(cfg, weights), "image_augment": aug,
-                               **({"init": Path(args.init).name, "train_only": list(only)} if init else {})})
+                               **({"init": Path(args.init).name, "train_only": list(only),
+                                   "head_clearance_added": bool(args.head_clearance)} if init else {})})
         state.unlink(missing_ok=True)      # finished: nothing left to resume
     except OSError as exc:
         return _refuse("train", f"cannot write checkpoint {args.out}: {exc.strerror or exc}")

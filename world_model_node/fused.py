@@ -17,8 +17,9 @@ the reference computation (``Predictor.forward`` step by step):
 - the scene's ego-motion prior turns the sectors with one gather on the scene repeated twice
   (no per-sector remainder);
 - the collision head runs once on the stacked (B * H, D) latents, its first layer folded like
-  the predictor's; the smallest clearance is clamped and scaled after the minimum (the same
-  numbers: both are monotone).
+  the predictor's (a head that reads the smallest clearance gets it as one rank-one update);
+  the smallest clearance is clamped and scaled after the minimum (the same numbers: both are
+  monotone).
 
 The folded weights are built once per parameter version (cached; an optimiser step or a
 ``load_state_dict`` makes a new set). Results equal the reference within float32 rounding
@@ -114,7 +115,10 @@ class FusedRollout:
             wo, bo = torch.cat([wo, wo.new_zeros(1, hid)]), torch.cat([bo, bo.new_zeros(1)])
         # the collision head reads (velocity / vw_scale, scene, h): z's columns from the scene on
         heads = _silu_mlp_layers(m.collision_head)
-        c1 = heads[0].weight                                          # (hh, 2 + S + dh)
+        c1 = heads[0].weight                                          # (hh, 2 + S + dh [+ 1])
+        c1min = None
+        if m.cfg.head_reads_clearance:                                # its last input: the scene's minimum
+            c1, c1min = c1[:, :-1], c1[:, -1].detach().clone()
         c1z = torch.zeros(c1.shape[0], d, dtype=dtype, device=dev)
         c1z[:, POSE_DIMS:EXPLICIT_DIMS] = c1[:, :2] / vs
         c1z[:, EXPLICIT_DIMS + 2 * mem:] = c1[:, 2:]
@@ -124,7 +128,7 @@ class FusedRollout:
             "w1z": w1z.t().contiguous(), "w1a": w1a.t().contiguous(), "b1": b1.detach().clone(),
             "hidden": [(lin.weight.t().contiguous(), lin.bias.detach().clone()) for lin in layers[1:-1]],
             "wo": wo.t().contiguous(), "bo": bo,
-            "c1": c1z.t().contiguous(), "cb1": heads[0].bias.detach().clone(),
+            "c1": c1z.t().contiguous(), "cb1": heads[0].bias.detach().clone(), "c1min": c1min,
             "chidden": [(lin.weight.t().contiguous(), lin.bias.detach().clone()) for lin in heads[1:]],
             # ego-motion prior: (dx, dy) (B, 2) @ (2, S) = translation towards each sector, scene units
             "towards": torch.stack([p.sector_cos, p.sector_sin]).to(dtype) * step_per_m,
@@ -214,7 +218,12 @@ class FusedRollout:
     def _logit(self, z: torch.Tensor) -> torch.Tensor:
         w = self.weights()
         flat = z.reshape(-1, z.shape[-1])
-        x = F.silu(torch.addmm(w["cb1"], flat, w["c1"]), inplace=True)
+        x = torch.addmm(w["cb1"], flat, w["c1"])
+        if w["c1min"] is not None:
+            m0 = EXPLICIT_DIMS + 2 * self.mem
+            smallest = flat[:, m0:self.ex].amin(dim=-1, keepdim=True).clamp_(0.0, 1.0)
+            x.addmm_(smallest, w["c1min"].unsqueeze(0))
+        x = F.silu(x, inplace=True)
         last = len(w["chidden"]) - 1
         for i, (wt, bias) in enumerate(w["chidden"]):
             x = torch.addmm(bias, x, wt)

@@ -95,6 +95,9 @@ class WorldModelConfig:
                                     "rotated by the yaw increment, clearances shortened by the translation "
                                     "towards each sector) before the learned residual, which then only has "
                                     "to learn how the obstacles move.")
+    head_clearance: bool = param(True, "The collision head also reads the predicted smallest footprint clearance "
+                                       "(the scene's minimum over sectors), which it cannot form well from the "
+                                       "sectors themselves; ignored without a scene (scene_sectors 0).")
 
     def __post_init__(self):
         _check_types(self)
@@ -135,6 +138,11 @@ class WorldModelConfig:
         stride = max(1, self.history_steps // max(self.scan_history, 1))
         return tuple(self.history_steps - stride * j for j in range(1, self.scan_history + 1))
 
+    @property
+    def head_reads_clearance(self) -> bool:
+        """True when the collision head's last input is the predicted smallest clearance."""
+        return bool(self.head_clearance and self.scene_sectors > 0)
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -150,7 +158,8 @@ class WorldModelConfig:
 
 
 #: Values of the fields added with history and the scene head for a stored config that lacks them.
-LEGACY_OFF = {"history_steps": 0, "scan_history": 0, "cmd_memory": 0, "scene_sectors": 0, "scene_prior": False}
+LEGACY_OFF = {"history_steps": 0, "scan_history": 0, "cmd_memory": 0, "scene_sectors": 0, "scene_prior": False,
+              "head_clearance": False}
 
 
 def _check_types(cfg) -> None:
@@ -289,8 +298,9 @@ class WorldModel(nn.Module):
         self.cfg = cfg or WorldModelConfig()
         self.encoder = encoder or ObsEncoder(self.cfg)
         self.predictor = predictor or Predictor(self.cfg)
-        # the collision head sees velocity, scene and h (body frame), never the odom pose
-        head_in = VEL_DIMS + self.cfg.scene_sectors + self.cfg.h_dims
+        # the collision head sees velocity, scene and h (body frame), never the odom pose, and with
+        # head_clearance the scene's minimum
+        head_in = VEL_DIMS + self.cfg.scene_sectors + self.cfg.h_dims + int(self.cfg.head_reads_clearance)
         self.collision_head = collision_head or mlp([head_in, self.cfg.head_hidden, self.cfg.head_hidden, 1])
         #: where the scene (clearance per sector / scan_clip_m) sits in z
         self.scene_slice = slice(EXPLICIT_DIMS + 2 * self.cfg.cmd_memory, self.cfg.explicit_dims)
@@ -496,7 +506,10 @@ class WorldModel(nn.Module):
 
     def _head_input(self, z: torch.Tensor) -> torch.Tensor:
         vel_n = z[..., POSE_DIMS:EXPLICIT_DIMS] / self.predictor.vw_scale
-        return torch.cat([vel_n, z[..., self.scene_slice.start:]], dim=-1)   # velocity, scene, h
+        parts = [vel_n, z[..., self.scene_slice.start:]]                     # velocity, scene, h
+        if self.cfg.head_reads_clearance:                                    # the smallest clearance, in [0, 1]
+            parts.append(z[..., self.scene_slice].amin(dim=-1, keepdim=True).clamp(0.0, 1.0))
+        return torch.cat(parts, dim=-1)
 
     def collision_logit(self, z: torch.Tensor) -> torch.Tensor:
         """(..., D) -> (...): sigmoid = P(contact during the step that produced z)."""
@@ -520,3 +533,30 @@ class WorldModel(nn.Module):
     def latent_h(self, z: torch.Tensor) -> torch.Tensor:
         """(..., D) -> (..., dh): the learned part of the latent."""
         return z[..., self.cfg.explicit_dims:]
+
+
+def with_head_clearance(model: WorldModel) -> WorldModel:
+    """A copy of ``model`` whose collision head also reads the predicted smallest clearance
+    (``head_clearance``), for fine-tuning a checkpoint made without it (``wmp train --init ...
+    --head-clearance``): every weight is copied, the new input's weights start at zero, so the
+    copy predicts what ``model`` predicts until it is trained. A model that already reads it is
+    returned as it is; a model without a scene is refused (there is no clearance to read)."""
+    if model.cfg.head_reads_clearance:
+        return model
+    if not model.has_scene:
+        raise ValueError("head_clearance: this world model predicts no scene (scene_sectors 0)")
+    cfg = dataclasses.replace(model.cfg, head_clearance=True)
+    out = WorldModel(cfg).to(model.device)
+    state = model.state_dict()
+    first = "collision_head.0.weight"
+    if first not in state:
+        raise ValueError("head_clearance: expected the default collision head (an MLP whose first layer is "
+                         "collision_head.0)")
+    w = state[first]
+    state[first] = torch.cat([w, w.new_zeros(w.shape[0], 1)], dim=1)
+    out.load_state_dict(state)
+    for name in ("data_stats", "metrics", "checkpoint_path"):
+        if hasattr(model, name):
+            setattr(out, name, getattr(model, name))
+    return out.train(model.training)
+

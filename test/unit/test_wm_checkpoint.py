@@ -136,7 +136,8 @@ def test_the_shipped_checkpoint_reads_history_and_predicts_the_scene():
     """The shipped model carries the history and scene fields (older checkpoints without them
     load through LEGACY_OFF, tested above) and the history changes what it encodes."""
     blob = torch.load(default_model_path(), weights_only=True)
-    assert all(k in blob["config"] for k in LEGACY_OFF)
+    history_and_scene = ("history_steps", "scan_history", "cmd_memory", "scene_sectors", "scene_prior")
+    assert set(history_and_scene) <= set(LEGACY_OFF) and all(k in blob["config"] for k in history_and_scene)
     model = load_checkpoint(default_model_path(), device="cpu")
     assert model.history_steps > 0 and model.has_scene and model.cfg.scene_prior
     obs = _obs()

@@ -64,7 +64,7 @@ def test_fused_rollout_matches_reference_on_the_shipped_checkpoint():
 
 @pytest.mark.parametrize("cfg", [
     dict(latent_dim=24, pred_hidden=32, pred_layers=1, head_hidden=16, cmd_memory=2, scene_sectors=8,
-         history_steps=4, scan_history=1),
+         history_steps=4, scan_history=1),                              # the head reads the smallest clearance
     dict(latent_dim=20, pred_hidden=24, pred_layers=3, head_hidden=8, **LEGACY_OFF),
     dict(latent_dim=16, pred_hidden=16, pred_layers=2, head_hidden=8, cmd_memory=1, scene_sectors=5,
          history_steps=2, scan_history=0, scene_prior=False),
@@ -74,6 +74,7 @@ def test_fused_rollout_matches_reference_on_small_random_models(cfg):
     several sectors per step, both ways, across the wrap) and scenes that hit the [0, 1] clamp."""
     torch.manual_seed(1)
     m = WorldModel(WorldModelConfig(**cfg)).eval()
+    assert m.cfg.head_reads_clearance == bool(m.cfg.scene_sectors)   # the default, with a scene
     with torch.no_grad():
         m.predictor.net[-1].weight.normal_(0, 0.05)
         m.predictor.net[-1].bias.normal_(0, 0.05)
@@ -131,3 +132,32 @@ def test_reused_buffers_give_the_same_numbers():
     for a, b in zip(fresh, again):
         assert torch.equal(a, b)
 
+
+
+def test_a_head_widened_to_read_the_clearance_predicts_the_same_until_trained():
+    """with_head_clearance (wmp train --init ... --head-clearance): the shipped model's head gets
+    the predicted smallest clearance as a new input with zero weights, so its logits are the
+    old ones; once that weight moves, they change, in the fused path and the reference alike."""
+    from world_model_planner.world_model_node.model import with_head_clearance
+
+    old = load_checkpoint(default_model_path(), device="cpu")
+    assert not old.cfg.head_reads_clearance
+    new = with_head_clearance(old)
+    assert new.cfg.head_reads_clearance and with_head_clearance(new) is new
+    assert new.collision_head[0].weight.shape[1] == old.collision_head[0].weight.shape[1] + 1
+    scan = torch.as_tensor(room_scan((0.0, 0.0, 0.0), old.cfg.scan_beams), dtype=torch.float32)[None]
+    with torch.no_grad():
+        z0 = old.encode(observation(torch.zeros(1, 3), torch.tensor([[0.5, 0.0]]), scan))
+    acts = _actions(64, 20, 3)
+    with torch.no_grad():
+        _, logit_old, _ = old.rollout_heads(z0, acts)
+        _, logit_new, _ = new.rollout_heads(z0, acts)
+    torch.testing.assert_close(logit_new, logit_old, atol=1e-6, rtol=0)
+    with torch.no_grad():
+        new.collision_head[0].weight[:, -1].normal_(0, 1.0)
+    _assert_same(new, z0, acts)
+    with torch.no_grad():
+        _, logit_moved, _ = new.rollout_heads(z0, acts)
+    assert (logit_moved - logit_old).abs().max().item() > 1e-3
+    with pytest.raises(ValueError, match="predicts no scene"):
+        with_head_clearance(WorldModel(WorldModelConfig(latent_dim=16, pred_hidden=16, **LEGACY_OFF)))

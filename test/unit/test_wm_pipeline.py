@@ -65,8 +65,18 @@ def test_train_only_the_collision_head_of_a_shipped_model(tmp_path, capsys):
     after = torch.load(out, weights_only=True)["state_dict"]
     assert sorted({k.split(".")[0] for k in before if not torch.equal(before[k], after[k])}) == ["collision_head"]
     assert torch.load(out, weights_only=True)["train"]["train_only"] == ["collision_head"]
+    # --head-clearance: the head gains the predicted smallest clearance as an input, and learns it
+    assert wmp(["train", "--data", "test/data/wm_eval_turtlebot4", "--out", str(out), "--init", shipped,
+                "--head-clearance", "--train-only", "collision_head", *off, "--steps", "5", "--batch-size", "32",
+                "--no-progress"]) == 0
+    blob = torch.load(out, weights_only=True)
+    assert blob["config"]["head_clearance"] and blob["train"]["head_clearance_added"]
+    w_new, w_old = blob["state_dict"]["collision_head.0.weight"], before["collision_head.0.weight"]
+    assert w_new.shape[1] == w_old.shape[1] + 1 and w_new[:, -1].abs().max() > 0
+    assert load_checkpoint(out).cfg.head_reads_clearance
     capsys.readouterr()
     for extra, why in ((["--train-only", "collision_head"], "--train-only needs --init"),
+                       (["--head-clearance"], "--head-clearance needs --init"),
                        (["--init", shipped, "--train-only", "decoder"], "expected modules among collision_head"),
                        (["--init", "models/husky_default.pt"], "was trained on husky, the data was driven by turtlebot4")):
         assert wmp(["train", "--data", "test/data/wm_eval_turtlebot4", "--out", str(out), "--steps", "1",
