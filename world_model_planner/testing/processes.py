@@ -115,12 +115,19 @@ class NodeProcess:
             self._log.close()
 
     def stop(self, sig=SIGINT, timeout=10.0) -> int | None:
-        """``sig`` to the group, wait ``timeout`` s, SIGKILL what is left; the exit status."""
+        """``sig`` to the group, wait ``timeout`` s, SIGKILL what is left; the exit status.
+
+        Before the SIGKILL, a process that did not stop gets SIGUSR1: every node registers
+        faulthandler on it (``rosutil.spin_main``), so the log ends with each thread's stack,
+        where it hung."""
         if self.proc.poll() is None:
             self.signal(sig)
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
+                if hasattr(signal, "SIGUSR1") and sig != signal.SIGKILL:
+                    self.signal(signal.SIGUSR1)
+                    time.sleep(1.0)
                 self.signal(signal.SIGKILL)
                 self.proc.wait(5)
         self.close_log()
