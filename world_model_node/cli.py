@@ -16,8 +16,9 @@ def register(subparsers) -> None:
                                           "exploration; write sharded npz (format: world_model_node/data.py).")
     p.add_argument("--scenario", required=True,
                    help="built-in name (the dynamics suite's too, e.g. ice_bend), YAML file, 'random' (random "
-                        "layout per episode), or 'dynamics' (the whole dynamics suite); comma-separate several "
-                        "to cycle through them, e.g. random,open,wall")
+                        "boxes and cylinders per episode), 'random_rooms' (an arena cut by 1-2 walls with doors, "
+                        "per episode), or 'dynamics' (the whole dynamics suite); comma-separate several to cycle "
+                        "through them, e.g. random,random_rooms,open,wall")
     p.add_argument("--dynamics", type=float, nargs="?", const=1.0, default=0.0, metavar="P",
                    help="per episode, with probability P (default 1 when given without a value), draw random "
                         "terrain patches (ice, wet_tiles, grass, mud, gravel), payload 0-150 kg, latency "
@@ -192,7 +193,9 @@ def _collect(args) -> int:
     specs = []
     for s in (s.strip() for s in args.scenario.split(",")):
         specs.extend(SUITES["dynamics"] if s == "dynamics" else [s] if s else [])
-    for s in set(specs) - {"random"}:   # a bad name or file is refused before any episode runs
+    from world_model_planner.world_model_node.collect import RANDOM_LAYOUTS
+
+    for s in set(specs) - set(RANDOM_LAYOUTS):   # a bad name or file is refused before any episode runs
         try:
             load_scenario(s, robot=args.robot)
         except (ScenarioError, OSError) as exc:

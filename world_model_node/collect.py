@@ -116,6 +116,55 @@ def random_scenario(rng: np.random.Generator, name: str = "random", robot: str =
     return sc
 
 
+def random_rooms_scenario(rng: np.random.Generator, name: str = "random_rooms", robot: str = "husky"):
+    """A random walled arena (6-12 m a side) cut into rooms by 1-2 straight walls (0.1-0.3 m
+    thick, along either axis, at least 1.5 m from the arena's edges and 2 m from each other),
+    each with 1-2 doors 0.8-2.0 m wide, plus 0-4 random boxes and cylinders: walls, doorways
+    and corners that boxes in the open do not show a base."""
+    from world_model_planner.sim.scenario import Box, Cylinder, Goal, Pose2D, Scenario
+
+    sx, sy = (float(v) for v in rng.uniform(6.0, 12.0, 2))
+    obstacles, placed = [], {0: [], 1: []}            # axis (0: a wall across x, at some x) -> positions
+    for _ in range(int(rng.integers(1, 3))):
+        axis = int(rng.integers(0, 2))
+        across, along = (sx, sy) if axis == 0 else (sy, sx)   # the wall stands at a position across, spans along
+        lo, hi = -across / 2 + 1.5, across / 2 - 1.5
+        at = float(rng.uniform(lo, hi))
+        if any(abs(at - q) < 2.0 for q in placed[axis]):
+            continue
+        placed[axis].append(at)
+        thick = float(rng.uniform(0.1, 0.3))
+        # doors: gaps along the wall, kept 0.3 m from its ends and from each other
+        doors = []
+        for _ in range(int(rng.integers(1, 3))):
+            width = float(rng.uniform(0.8, 2.0))
+            centre = float(rng.uniform(-along / 2 + 0.3 + width / 2, along / 2 - 0.3 - width / 2))
+            if all(abs(centre - c) > (width + w) / 2 + 0.3 for c, w in doors):
+                doors.append((centre, width))
+        edges = [-along / 2] + [e for c, w in sorted(doors) for e in (c - w / 2, c + w / 2)] + [along / 2]
+        for a, b in zip(edges[::2], edges[1::2]):
+            if b - a < 0.05:
+                continue
+            mid, length = (a + b) / 2, b - a
+            centre, size = ((at, mid), (thick, length)) if axis == 0 else ((mid, at), (length, thick))
+            obstacles.append(Box(center=(float(centre[0]), float(centre[1])),
+                                 size=(float(size[0]), float(size[1]))))
+    for _ in range(int(rng.integers(0, 5))):
+        cx, cy = rng.uniform(-sx / 2, sx / 2), rng.uniform(-sy / 2, sy / 2)
+        if rng.random() < 0.5:
+            obstacles.append(Box(center=(float(cx), float(cy)),
+                                 size=(float(rng.uniform(0.2, 1.5)), float(rng.uniform(0.2, 1.0))),
+                                 yaw=float(rng.uniform(-math.pi, math.pi))))
+        else:
+            obstacles.append(Cylinder(center=(float(cx), float(cy)), radius=float(rng.uniform(0.15, 0.5))))
+    return Scenario(name=name, robot=robot, arena=(sx, sy), obstacles=tuple(obstacles),
+                    start=Pose2D(0.0, 0.0, 0.0), goal=Goal(0.0, 0.0, 0.3), time_limit_s=60.0)
+
+
+#: generated layouts ``wmp collect --scenario`` takes by name, beside built-in names and YAML files
+RANDOM_LAYOUTS = {"random": random_scenario, "random_rooms": random_rooms_scenario}
+
+
 def random_start(scenario, rng: np.random.Generator, clearance_m: float = 0.25):
     """A random collision-free start pose inside the arena (None if none found)."""
     from world_model_planner.sim.scenario import Pose2D
@@ -154,8 +203,8 @@ class CollectConfig:
 def _scenario_for(spec: str, rng: np.random.Generator, robot: str = "husky"):
     from world_model_planner.sim.scenario import load_scenario
 
-    if spec == "random":
-        return random_scenario(rng, robot=robot)
+    if spec in RANDOM_LAYOUTS:
+        return RANDOM_LAYOUTS[spec](rng, robot=robot)
     return load_scenario(spec, robot=robot)
 
 

@@ -5,6 +5,7 @@ import json
 import time
 
 import numpy as np
+import pytest
 import torch
 
 from world_model_planner.world_model_node.checkpoint import load_checkpoint
@@ -109,3 +110,36 @@ def test_random_layouts_differ_and_have_free_starts():
     assert a.arena != b.arena and a.obstacles != b.obstacles
     start = random_start(a, np.random.default_rng(0))
     assert start is not None and a.footprint_clearance_m(start.x, start.y, start.yaw) >= 0.25
+
+
+def test_random_rooms_are_cut_by_walls_with_doors_a_robot_fits_through():
+    """random_rooms: every layout has at least one wall across the arena, each wall spans it from
+    edge to edge except for its doors, and each door (a gap between a wall's pieces) is 0.8-2.0 m
+    wide, wider than the Jackal (0.43 m); the same seed gives the same layout."""
+    from world_model_planner.world_model_node.collect import RANDOM_LAYOUTS, random_rooms_scenario
+
+    assert set(RANDOM_LAYOUTS) == {"random", "random_rooms"}
+    for seed in range(20):
+        sc = random_rooms_scenario(np.random.default_rng(seed), robot="jackal")
+        assert sc == random_rooms_scenario(np.random.default_rng(seed), robot="jackal")
+        sx, sy = sc.arena
+        walls = {}                             # (axis, position) -> [(lo, hi) along the wall]
+        for o in sc.obstacles:                 # wall pieces: thin, axis-aligned boxes (pillars are turned)
+            size = getattr(o, "size", None)
+            if size is None or o.yaw != 0.0:
+                continue
+            if size[0] <= 0.3 < size[1]:       # across x: stands at x, spans y
+                walls.setdefault((0, o.center[0]), []).append((o.center[1] - size[1] / 2, o.center[1] + size[1] / 2))
+            elif size[1] <= 0.3 < size[0]:
+                walls.setdefault((1, o.center[1]), []).append((o.center[0] - size[0] / 2, o.center[0] + size[0] / 2))
+        full = {k: v for k, v in walls.items()
+                if min(a for a, _ in v) == pytest.approx(-(sy if k[0] == 0 else sx) / 2)}
+        assert full, f"seed {seed}: no wall from the arena's edge"
+        for (axis, _), pieces in full.items():
+            pieces = sorted(pieces)
+            gaps = [b0 - a1 for (_, a1), (b0, _) in zip(pieces, pieces[1:])]
+            end = (sy if axis == 0 else sx) / 2
+            gaps += [g for g in (pieces[0][0] + end, end - pieces[-1][1]) if g > 1e-6]   # a door at an end
+            assert gaps and all(0.8 - 1e-6 <= g <= 2.0 + 1e-6 for g in gaps), (seed, gaps)
+        start = random_start(sc, np.random.default_rng(seed))
+        assert start is not None and sc.footprint_clearance_m(start.x, start.y, start.yaw) >= 0.25
