@@ -72,8 +72,8 @@ def register(subparsers) -> None:
                         "rest stays as it was; e.g. collision_head with --loss-weight for the other terms at "
                         "0 calibrates the collision head on the frozen model's own rollouts")
     p.add_argument("--head-clearance", action="store_true",
-                   help="with --init of a checkpoint made without it: the collision head also reads the "
-                        "predicted smallest footprint clearance (new models do by default); the new input's "
+                   help="the collision head also reads the predicted smallest footprint clearance (model "
+                        "field head_clearance); with --init of a checkpoint made without it, the new input's "
                         "weights start at zero, e.g. with --train-only collision_head")
     p.add_argument("--loss-weight", action="append", default=[], metavar="TERM=VALUE",
                    help="a loss term's weight (repeatable; terms and defaults: latent 1, variance 1, "
@@ -251,8 +251,6 @@ def _train(args) -> int:
             return _refuse("train", f"--loss-weight {str(item)[:80]!r}: {exc}")
     only = tuple(x.strip() for x in str(args.train_only).split(",") if x.strip())
     init = None
-    if args.head_clearance and not args.init:
-        return _refuse("train", "--head-clearance needs --init CHECKPOINT (new models read the clearance already)")
     if only and not args.init:
         return _refuse("train", "--train-only needs --init CHECKPOINT (the weights the other parts keep)")
     if args.init:
@@ -291,6 +289,8 @@ def _train(args) -> int:
         return _refuse("train", f"--data {args.data}: no camera frames in the data (collect with `wmp collect --image`)")
     if args.latent_dim:
         mc["latent_dim"] = args.latent_dim
+    if args.head_clearance:
+        mc["head_clearance"] = True
     # the robot that drove the data sets the footprint the scan clearances are measured from
     from world_model_planner.sim.robots import ROBOTS
 

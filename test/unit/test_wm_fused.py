@@ -64,7 +64,7 @@ def test_fused_rollout_matches_reference_on_the_shipped_checkpoint():
 
 @pytest.mark.parametrize("cfg", [
     dict(latent_dim=24, pred_hidden=32, pred_layers=1, head_hidden=16, cmd_memory=2, scene_sectors=8,
-         history_steps=4, scan_history=1),                              # the head reads the smallest clearance
+         history_steps=4, scan_history=1, head_clearance=True),         # the head reads the smallest clearance
     dict(latent_dim=20, pred_hidden=24, pred_layers=3, head_hidden=8, **LEGACY_OFF),
     dict(latent_dim=16, pred_hidden=16, pred_layers=2, head_hidden=8, cmd_memory=1, scene_sectors=5,
          history_steps=2, scan_history=0, scene_prior=False),
@@ -74,7 +74,7 @@ def test_fused_rollout_matches_reference_on_small_random_models(cfg):
     several sectors per step, both ways, across the wrap) and scenes that hit the [0, 1] clamp."""
     torch.manual_seed(1)
     m = WorldModel(WorldModelConfig(**cfg)).eval()
-    assert m.cfg.head_reads_clearance == bool(m.cfg.scene_sectors)   # the default, with a scene
+    assert m.cfg.head_reads_clearance == bool(cfg.get("head_clearance") and m.cfg.scene_sectors)
     with torch.no_grad():
         m.predictor.net[-1].weight.normal_(0, 0.05)
         m.predictor.net[-1].bias.normal_(0, 0.05)

@@ -75,9 +75,12 @@ def test_train_only_the_collision_head_of_a_shipped_model(tmp_path, capsys):
     w_new, w_old = blob["state_dict"]["collision_head.0.weight"], before["collision_head.0.weight"]
     assert w_new.shape[1] == w_old.shape[1] + 1 and w_new[:, -1].abs().max() > 0
     assert load_checkpoint(out).cfg.head_reads_clearance
+    # a new model with it (off by default)
+    assert wmp(["train", "--data", "test/data/wm_eval_turtlebot4", "--out", str(out), "--head-clearance",
+                "--steps", "2", "--batch-size", "16", "--no-progress"]) == 0
+    assert torch.load(out, weights_only=True)["config"]["head_clearance"]
     capsys.readouterr()
     for extra, why in ((["--train-only", "collision_head"], "--train-only needs --init"),
-                       (["--head-clearance"], "--head-clearance needs --init"),
                        (["--init", shipped, "--train-only", "decoder"], "expected modules among collision_head"),
                        (["--init", "models/husky_default.pt"], "was trained on husky, the data was driven by turtlebot4")):
         assert wmp(["train", "--data", "test/data/wm_eval_turtlebot4", "--out", str(out), "--steps", "1",
