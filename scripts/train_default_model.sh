@@ -20,6 +20,8 @@
 #            wet tiles, grass, mud or gravel, payload 0-150 kg, latency 0-0.2 s, 0-5 people and
 #            carts) on random layouts and open/wall/u_trap, plus the dynamics-suite scenarios
 #            ice_bend, mud_field, heavy_stop and crossing (their own ground and people).
+#   rooms    ROOMS_EPISODES (default 0) episodes in `random_rooms` layouts (an arena cut by 1-2
+#            walls with 0.8-2.0 m doors; seeds 4000..): walls, doorways and corners.
 #   BARN     with BARN=DIR (a folder of BARN world_N.world[.gz] files), 1
 #            episode in each of the first BARN_EPISODES (default 120) worlds numbered below
 #            BARN_BELOW (default 200; seeds 3000..): dense fields of 0.075 m cylinders, imported as
@@ -35,7 +37,7 @@
 # models/$ROBOT_sysid.json), EVAL (held-out set, default test/data/wm_eval for the Husky and
 # test/data/wm_eval_$ROBOT otherwise; made first when missing), DEVICE (auto | cpu | cuda), THREADS
 # (torch CPU threads), WORKERS (collection processes, default 2), STEPS (training steps, default 6000),
-# BARN, BARN_EPISODES and BARN_BELOW (above).
+# ROOMS_EPISODES, BARN, BARN_EPISODES and BARN_BELOW (above).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WMP=${WMP:-.venv/bin/wmp}
@@ -89,6 +91,11 @@ stamp "static data collected"
 "$WMP" collect --robot "$ROBOT" --scenario ice_bend,mud_field,heavy_stop,crossing --episodes "$SUITE_EPISODES" --episode-s 30 --seed 2000 \
     --workers "$WORKERS" --out "$WORK/train"
 stamp "dynamic data collected"
+if [ "${ROOMS_EPISODES:-0}" -gt 0 ]; then
+    "$WMP" collect --robot "$ROBOT" --scenario random_rooms --episodes "$ROOMS_EPISODES" --episode-s 30 --seed 4000 \
+        --workers "$WORKERS" --out "$WORK/train/rooms"
+    stamp "rooms data collected"
+fi
 if [ -n "${BARN:-}" ]; then
     BARN_EPISODES=${BARN_EPISODES:-120}
     BARN_BELOW=${BARN_BELOW:-200}

@@ -9,8 +9,7 @@ The robots issue asks each shipped model for a 2 s pose error at most 0.5 x the 
 collision AUROC of at least 0.95 on its own held-out data. Where a model meets a target the test
 asserts the target; where it does not, it asserts what the model measures, with a small margin, so
 that a regression fails, and the model's card and the README say the target is not met (the
-Jackal's AUROC at 1 s; the TurtleBot 4's pose error, whose base the unicycle already predicts
-within 3.3 cm at 2 s).
+TurtleBot 4's pose error, whose base the unicycle already predicts within 3.3 cm at 2 s).
 """
 from __future__ import annotations
 
@@ -30,7 +29,7 @@ DATA = Path(__file__).parent.parent / "data"
 HELD_OUT = {"two_rooms", "maze", "ramp_door", "walkers", "cart_door"}
 # robot: (2 s pose error / the unicycle's at most, AUROC one step ahead, AUROC at 1 s at least)
 ROBOTS = {
-    "jackal": (0.5, 0.976, 0.939),       # measured 0.36 x, 0.981 and 0.944 (1 s target 0.95: not met)
+    "jackal": (0.5, 0.984, 0.95),        # measured 0.35 x, 0.989 and 0.963
     "turtlebot4": (0.95, 0.99, 0.99),    # measured 0.91 x (target 0.5 x: not met), 1.000 and 1.000
 }
 
