@@ -99,21 +99,32 @@ def robot_limits(robot: str) -> tuple[tuple[float, float], tuple[float, float]]:
 
 def random_scenario(rng: np.random.Generator, name: str = "random", robot: str = "husky"):
     """A random walled arena (6-12 m a side) with 2-10 random boxes and cylinders."""
-    from world_model_planner.sim.scenario import Box, Cylinder, Goal, Pose2D, Scenario
+    from world_model_planner.sim.scenario import Goal, Pose2D, Scenario
 
     sx, sy = rng.uniform(6.0, 12.0, 2)
-    obstacles = []
-    for _ in range(int(rng.integers(2, 11))):
-        cx, cy = rng.uniform(-sx / 2, sx / 2), rng.uniform(-sy / 2, sy / 2)
-        if rng.random() < 0.6:
-            obstacles.append(Box(center=(float(cx), float(cy)),
-                                 size=(float(rng.uniform(0.2, 2.5)), float(rng.uniform(0.2, 1.0))),
-                                 yaw=float(rng.uniform(-math.pi, math.pi))))
-        else:
-            obstacles.append(Cylinder(center=(float(cx), float(cy)), radius=float(rng.uniform(0.15, 0.6))))
+    obstacles = _clutter(rng, sx, sy, int(rng.integers(2, 11)), box_share=0.6, box_long_m=2.5, radius_m=0.6)
     sc = Scenario(name=name, robot=robot, arena=(float(sx), float(sy)), obstacles=tuple(obstacles),
                   start=Pose2D(0.0, 0.0, 0.0), goal=Goal(0.0, 0.0, 0.3), time_limit_s=60.0)
     return sc
+
+
+def _clutter(rng: np.random.Generator, sx: float, sy: float, count: int, box_share: float, box_long_m: float,
+             radius_m: float) -> list:
+    """``count`` boxes (0.2-``box_long_m`` x 0.2-1.0 m, any yaw) and cylinders (radius 0.15-``radius_m``)
+    at random in the arena, a box with probability ``box_share`` (the draws in a fixed order: the
+    shipped models' training layouts depend on it)."""
+    from world_model_planner.sim.scenario import Box, Cylinder
+
+    out = []
+    for _ in range(count):
+        cx, cy = rng.uniform(-sx / 2, sx / 2), rng.uniform(-sy / 2, sy / 2)
+        if rng.random() < box_share:
+            out.append(Box(center=(float(cx), float(cy)),
+                           size=(float(rng.uniform(0.2, box_long_m)), float(rng.uniform(0.2, 1.0))),
+                           yaw=float(rng.uniform(-math.pi, math.pi))))
+        else:
+            out.append(Cylinder(center=(float(cx), float(cy)), radius=float(rng.uniform(0.15, radius_m))))
+    return out
 
 
 def random_rooms_scenario(rng: np.random.Generator, name: str = "random_rooms", robot: str = "husky"):
@@ -121,7 +132,7 @@ def random_rooms_scenario(rng: np.random.Generator, name: str = "random_rooms", 
     thick, along either axis, at least 1.5 m from the arena's edges and 2 m from each other),
     each with 1-2 doors 0.8-2.0 m wide, plus 0-4 random boxes and cylinders: walls, doorways
     and corners that boxes in the open do not show a base."""
-    from world_model_planner.sim.scenario import Box, Cylinder, Goal, Pose2D, Scenario
+    from world_model_planner.sim.scenario import Box, Goal, Pose2D, Scenario
 
     sx, sy = (float(v) for v in rng.uniform(6.0, 12.0, 2))
     obstacles, placed = [], {0: [], 1: []}            # axis (0: a wall across x, at some x) -> positions
@@ -149,14 +160,7 @@ def random_rooms_scenario(rng: np.random.Generator, name: str = "random_rooms", 
             centre, size = ((at, mid), (thick, length)) if axis == 0 else ((mid, at), (length, thick))
             obstacles.append(Box(center=(float(centre[0]), float(centre[1])),
                                  size=(float(size[0]), float(size[1]))))
-    for _ in range(int(rng.integers(0, 5))):
-        cx, cy = rng.uniform(-sx / 2, sx / 2), rng.uniform(-sy / 2, sy / 2)
-        if rng.random() < 0.5:
-            obstacles.append(Box(center=(float(cx), float(cy)),
-                                 size=(float(rng.uniform(0.2, 1.5)), float(rng.uniform(0.2, 1.0))),
-                                 yaw=float(rng.uniform(-math.pi, math.pi))))
-        else:
-            obstacles.append(Cylinder(center=(float(cx), float(cy)), radius=float(rng.uniform(0.15, 0.5))))
+    obstacles += _clutter(rng, sx, sy, int(rng.integers(0, 5)), box_share=0.5, box_long_m=1.5, radius_m=0.5)
     return Scenario(name=name, robot=robot, arena=(sx, sy), obstacles=tuple(obstacles),
                     start=Pose2D(0.0, 0.0, 0.0), goal=Goal(0.0, 0.0, 0.3), time_limit_s=60.0)
 
