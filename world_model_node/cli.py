@@ -261,7 +261,7 @@ def _train(args) -> int:
         except (CheckpointError, OSError) as exc:
             return _refuse("train", f"--init {args.init}: {exc}")
         if args.head_clearance:
-            from world_model_planner.world_model_node.model import with_head_clearance
+            from world_model_planner.world_model_node.train import with_head_clearance
 
             try:
                 init = with_head_clearance(init)

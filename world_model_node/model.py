@@ -533,30 +533,3 @@ class WorldModel(nn.Module):
     def latent_h(self, z: torch.Tensor) -> torch.Tensor:
         """(..., D) -> (..., dh): the learned part of the latent."""
         return z[..., self.cfg.explicit_dims:]
-
-
-def with_head_clearance(model: WorldModel) -> WorldModel:
-    """A copy of ``model`` whose collision head also reads the predicted smallest clearance
-    (``head_clearance``), for fine-tuning a checkpoint made without it (``wmp train --init ...
-    --head-clearance``): every weight is copied, the new input's weights start at zero, so the
-    copy predicts what ``model`` predicts until it is trained. A model that already reads it is
-    returned as it is; a model without a scene is refused (there is no clearance to read)."""
-    if model.cfg.head_reads_clearance:
-        return model
-    if not model.has_scene:
-        raise ValueError("head_clearance: this world model predicts no scene (scene_sectors 0)")
-    cfg = dataclasses.replace(model.cfg, head_clearance=True)
-    out = WorldModel(cfg).to(model.device)
-    state = model.state_dict()
-    first = "collision_head.0.weight"
-    if first not in state:
-        raise ValueError("head_clearance: expected the default collision head (an MLP whose first layer is "
-                         "collision_head.0)")
-    w = state[first]
-    state[first] = torch.cat([w, w.new_zeros(w.shape[0], 1)], dim=1)
-    out.load_state_dict(state)
-    for name in ("data_stats", "metrics", "checkpoint_path"):
-        if hasattr(model, name):
-            setattr(out, name, getattr(model, name))
-    return out.train(model.training)
-

@@ -25,7 +25,7 @@ import copy
 import math
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
@@ -423,3 +423,30 @@ def train_config_dict(cfg: TrainConfig, weights: LossWeights, augment: ImageAugm
     if augment is not None:
         out["image_augment"] = asdict(augment)
     return out
+
+
+def with_head_clearance(model: WorldModel) -> WorldModel:
+    """A copy of ``model`` whose collision head also reads the predicted smallest clearance
+    (``head_clearance``), for fine-tuning a checkpoint made without it (``wmp train --init ...
+    --head-clearance``): every weight is copied, the new input's weights start at zero, so the
+    copy predicts what ``model`` predicts until it is trained. A model that already reads it is
+    returned as it is; a model without a scene is refused (there is no clearance to read)."""
+    if model.cfg.head_reads_clearance:
+        return model
+    if not model.has_scene:
+        raise ValueError("head_clearance: this world model predicts no scene (scene_sectors 0)")
+    cfg = replace(model.cfg, head_clearance=True)
+    out = WorldModel(cfg).to(model.device)
+    state = model.state_dict()
+    first = "collision_head.0.weight"
+    if first not in state:
+        raise ValueError("head_clearance: expected the default collision head (an MLP whose first layer is "
+                         "collision_head.0)")
+    w = state[first]
+    state[first] = torch.cat([w, w.new_zeros(w.shape[0], 1)], dim=1)
+    out.load_state_dict(state)
+    for name in ("data_stats", "metrics", "checkpoint_path"):
+        if hasattr(model, name):
+            setattr(out, name, getattr(model, name))
+    return out.train(model.training)
+

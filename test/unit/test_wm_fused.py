@@ -138,7 +138,7 @@ def test_a_head_widened_to_read_the_clearance_predicts_the_same_until_trained():
     """with_head_clearance (wmp train --init ... --head-clearance): the shipped model's head gets
     the predicted smallest clearance as a new input with zero weights, so its logits are the
     old ones; once that weight moves, they change, in the fused path and the reference alike."""
-    from world_model_planner.world_model_node.model import with_head_clearance
+    from world_model_planner.world_model_node.train import with_head_clearance
 
     old = load_checkpoint(default_model_path(), device="cpu")
     assert not old.cfg.head_reads_clearance
