@@ -129,7 +129,7 @@ def _clutter(rng: np.random.Generator, sx: float, sy: float, count: int, box_sha
 
 def random_rooms_scenario(rng: np.random.Generator, name: str = "random_rooms", robot: str = "husky"):
     """A random walled arena (6-12 m a side) cut into rooms by 1-2 straight walls (0.1-0.3 m
-    thick, along either axis, at least 1.5 m from the arena's edges and 2 m from each other),
+    thick, along either axis, at least 1.5 m from the arena's edges and 2 m from a parallel one),
     each with 1-2 doors 0.8-2.0 m wide, plus 0-4 random boxes and cylinders: walls, doorways
     and corners that boxes in the open do not show a base."""
     from world_model_planner.sim.scenario import Box, Goal, Pose2D, Scenario

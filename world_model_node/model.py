@@ -157,7 +157,8 @@ class WorldModelConfig:
         return cls(**{**LEGACY_OFF, **d})
 
 
-#: Values of the fields added with history and the scene head for a stored config that lacks them.
+#: Values of the fields added with history, the scene head and the head's clearance input for a stored
+#: config that lacks them.
 LEGACY_OFF = {"history_steps": 0, "scan_history": 0, "cmd_memory": 0, "scene_sectors": 0, "scene_prior": False,
               "head_clearance": False}
 
