@@ -289,7 +289,7 @@ def _train(args) -> int:
         return _refuse("train", f"--data {args.data}: no camera frames in the data (collect with `wmp collect --image`)")
     if args.latent_dim:
         mc["latent_dim"] = args.latent_dim
-    if args.head_clearance:
+    if args.head_clearance and init is None:        # with --init, with_head_clearance widened init above
         mc["head_clearance"] = True
     # the robot that drove the data sets the footprint the scan clearances are measured from
     from world_model_planner.sim.robots import ROBOTS

@@ -449,4 +449,3 @@ def with_head_clearance(model: WorldModel) -> WorldModel:
         if hasattr(model, name):
             setattr(out, name, getattr(model, name))
     return out.train(model.training)
-
