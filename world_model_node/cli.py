@@ -53,6 +53,8 @@ def register(subparsers) -> None:
     p.add_argument("--epochs", type=float, default=None, help="alternatively: passes over the training windows")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--horizon", type=int, default=None, help="open-loop steps per training window (default 15)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="peak AdamW learning rate (default 2e-3; a fine-tune with --init wants less, e.g. 5e-4)")
     p.add_argument("--time-budget-s", type=float, default=None, help="stop after this many wall seconds")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda[:N]")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 1)")
@@ -277,7 +279,7 @@ def _train(args) -> int:
     except (DataError, ValueError) as exc:
         return _refuse("train", str(exc))
     over = {k: v for k, v in {"steps": args.steps, "epochs": args.epochs, "batch_size": args.batch_size,
-                              "horizon": args.horizon, "time_budget_s": args.time_budget_s,
+                              "horizon": args.horizon, "lr": args.lr, "time_budget_s": args.time_budget_s,
                               "cpu_threads": args.threads, "eval_every": args.eval_every}.items() if v is not None}
     cfg = TrainConfig(seed=args.seed, device=args.device, progress=not args.no_progress,
                       augment=not args.no_augment, **over)

@@ -28,10 +28,11 @@ def test_collect_train_eval_smoke(tmp_path):
     assert {e["scenario"] for e in tr.meta["episodes"].values()} == {"random", "open"}
     assert np.isfinite(tr.pose).all() and np.abs(tr.cmd[:, 0]).max() <= 1.0
     assert wmp(["train", "--data", str(data), "--out", str(model), "--steps", "30", "--batch-size", "32",
-                "--horizon", "5", "--loss-weight", "pose=20", "--no-progress"]) == 0
+                "--horizon", "5", "--loss-weight", "pose=20", "--lr", "1e-3", "--no-progress"]) == 0
     m = load_checkpoint(model, device="cpu")
-    weights = torch.load(model, weights_only=True)["train"]["loss_weights"]     # recorded with the model
-    assert weights["pose"] == 20.0 and weights["collision"] == 1.0
+    train = torch.load(model, weights_only=True)["train"]                      # recorded with the model
+    assert train["loss_weights"]["pose"] == 20.0 and train["loss_weights"]["collision"] == 1.0
+    assert train["lr"] == 1e-3 and train["horizon"] == 5
     h_dims = m.latent_dim - getattr(m.cfg, "explicit_dims", 5)     # the learned part h of the latent
     assert m.metrics["steps_run"] == 30 and len(m.metrics["latent_std"]) == h_dims
     assert m.data_stats["rows"] == 240 and m.obs_spec["scan_beams"] == 180
