@@ -63,6 +63,9 @@ def register(subparsers) -> None:
     p.add_argument("--camera-only", action="store_true",
                    help="a camera model: the encoder reads the image, velocity and command history, no scan "
                         "(implies --image; no scene prediction, no scan history)")
+    p.add_argument("--image-pool", type=int, default=None, metavar="N",
+                   help="with --image: encode the frame as the mean colour of N x N cells and one linear layer "
+                        "in place of the CNN (model field image_pool; ~1/100 of the CNN's work)")
     p.add_argument("--no-augment", action="store_true",
                    help="no image augmentation (default: brightness, contrast, white balance and a shift of up "
                         "to 3 px per training window, every frame of a window alike)")
@@ -289,6 +292,10 @@ def _train(args) -> int:
         mc.update(use_scan=False, scene_sectors=0, scan_history=0)
     if mc["use_image"] and data.image is None:
         return _refuse("train", f"--data {args.data}: no camera frames in the data (collect with `wmp collect --image`)")
+    if args.image_pool is not None:
+        if not mc["use_image"]:
+            return _refuse("train", "--image-pool needs --image or --camera-only (a model that reads the camera)")
+        mc["image_pool"] = args.image_pool
     if args.latent_dim:
         mc["latent_dim"] = args.latent_dim
     if args.head_clearance and init is None:        # with --init, with_head_clearance widened init above

@@ -88,23 +88,29 @@ def _min_pool(c: torch.Tensor, bins: int) -> torch.Tensor:
 
 
 class ImageEncoder(nn.Module):
-    """(B, 3, S, S) RGB in [0, 1] (or uint8 0..255) -> (B, out_dim) with a small CNN."""
+    """(B, 3, S, S) RGB in [0, 1] (or uint8 0..255) -> (B, out_dim) with a small CNN, or with
+    ``cfg.image_pool`` N > 0 the mean colour of each of N x N cells and one linear layer (no
+    convolution: about 1/100 of the CNN's work, so a lidar model can also read the ground's
+    colour ahead and still train on a CPU)."""
 
     def __init__(self, cfg: WorldModelConfig, out_dim: int = 64):
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(3, 16, 5, stride=2, padding=2), nn.SiLU(),
-            nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.SiLU(),
-            nn.Conv2d(32, 32, 3, stride=2, padding=1), nn.SiLU(),
-            nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(32 * 16, out_dim),
-        )
+        pool = int(getattr(cfg, "image_pool", 0) or 0)
+        if pool:
+            self.net = nn.Sequential(nn.AdaptiveAvgPool2d(pool), nn.Flatten(), nn.Linear(3 * pool * pool, out_dim))
+        else:
+            self.net = nn.Sequential(
+                nn.Conv2d(3, 16, 5, stride=2, padding=2), nn.SiLU(),
+                nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.SiLU(),
+                nn.Conv2d(32, 32, 3, stride=2, padding=1), nn.SiLU(),
+                nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(32 * 16, out_dim),
+            )
         self.out_dim = out_dim
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         if image.dtype == torch.uint8:
             image = image.float() / 255.0
         return self.net(image)
-
 
 
 class ObsEncoder(nn.Module):

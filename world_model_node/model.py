@@ -73,6 +73,9 @@ class WorldModelConfig:
     use_scan: bool = param(True, "Read the lidar scan. False = a camera model: the encoder reads the image, "
                                  "velocity and command history only (needs scene_sectors 0, scan_history 0).")
     image_size: int = param(64, "Side of the square RGB image, pixels.", range=(16, 256))
+    image_pool: int = param(0, "Image encoder: 0 = the small CNN; N > 0 = the frame averaged over N x N cells "
+                               "(3 N^2 colours) and one linear layer, cheap enough to train on a CPU.",
+                            range=(0, 64))
     latent_dim: int = param(64, "3 pose + 2 velocity + learned h (latent_dim - 5); the latent also carries "
                                 "2 x cmd_memory command and scene_sectors scene values.", range=(8, 1024))
     enc_hidden: int = param(256, "Encoder MLP width.", range=(8, 4096))
@@ -113,6 +116,9 @@ class WorldModelConfig:
         if not self.use_scan and (self.scene_sectors or self.scan_history):
             raise ValueError(f"WorldModelConfig.use_scan: a model without the scan needs scene_sectors 0 and "
                              f"scan_history 0, got {self.scene_sectors} and {self.scan_history}")
+        if self.image_pool > self.image_size:
+            raise ValueError(f"WorldModelConfig.image_pool: expected <= image_size ({self.image_size}), "
+                             f"got {self.image_pool}")
         if self.scan_bins > self.scan_beams:
             raise ValueError(f"WorldModelConfig.scan_bins: expected <= scan_beams ({self.scan_beams}), "
                              f"got {self.scan_bins}")

@@ -65,6 +65,29 @@ def test_image_encoder_shapes_and_determinism(frames):
         WorldModelConfig(use_image=True, use_scan=False)               # the scene comes from the scan
 
 
+def test_pooled_image_encoder_is_cell_colours_and_a_lidar_model_trains_with_it(frames, tmp_path):
+    """image_pool N: the frame's mean colour over N x N cells and one linear layer, no convolution;
+    `wmp train --image --image-pool 8` gives a lidar model that also reads the frame."""
+    data_dir, data = frames
+    enc = ImageEncoder(WorldModelConfig(use_image=True, image_pool=8)).eval()
+    assert not any(isinstance(mod, torch.nn.Conv2d) for mod in enc.modules())
+    img = torch.as_tensor(data.image[:4]).permute(0, 3, 1, 2)
+    lin = enc.net[-1]
+    cells = img.float().div(255.0).view(4, 3, 8, 8, 8, 8).mean((3, 5)).flatten(1)     # (4, 3 * 8 * 8)
+    assert torch.allclose(enc(img), cells @ lin.weight.t() + lin.bias, atol=1e-5)
+    assert sum(p.numel() for p in enc.parameters()) < 0.5 * sum(
+        p.numel() for p in ImageEncoder(WorldModelConfig(use_image=True)).parameters())
+    with pytest.raises(ValueError, match="image_pool: expected <= image_size"):
+        WorldModelConfig(use_image=True, image_size=32, image_pool=33)
+    out = tmp_path / "lidar_cam.pt"
+    assert wmp(["train", "--data", str(data_dir), "--out", str(out), "--image", "--image-pool", "8", "--steps", "4",
+                "--batch-size", "16", "--horizon", "3", "--no-progress"]) == 0
+    m = load_checkpoint(out, device="cpu")
+    assert m.cfg.use_image and m.cfg.use_scan and m.cfg.image_pool == 8
+    assert m.obs_spec["image"] and m.obs_spec.get("scan", True)
+    assert wmp(["train", "--data", str(data_dir), "--out", str(out), "--image-pool", "8"]) == 2   # no --image
+
+
 def test_augmentation_is_one_draw_per_window_and_seeded():
     g = torch.Generator().manual_seed(1)
     img = torch.randint(0, 256, (6, 1, 3, 16, 16), generator=g, dtype=torch.uint8).expand(6, 4, 3, 16, 16)
