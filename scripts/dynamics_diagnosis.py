@@ -24,7 +24,9 @@ Prints, for the 2 s open-loop position error (``wmp eval-model``'s windows: ever
 6. what the model's second of history buys: its error with the history against the same model
    with the history cut (every row marked invalid, as at start-up, which training covers).
 
-No ROS, no sim: the recorded transitions only. ``--stride`` thins the windows (a quick run).
+No ROS, no sim: the recorded transitions only. ``--stride`` thins the windows (a quick run). A
+model that also reads the camera (``wmp train --image``) needs data with frames (``wmp collect
+--image``; the same seeds give the same episodes with or without them).
 """
 from __future__ import annotations
 
@@ -59,7 +61,7 @@ def diagnose(model, data, sysid_params, stride: int = 5, robot: str = "husky") -
     from world_model_planner.planner_node.dynamics import LearnedModel, SysIdModel
     from world_model_planner.world_model_node import eval_windows as ew
     from world_model_planner.world_model_node.draws import floor_ground
-    from world_model_planner.world_model_node.evaluate import HORIZONS_S, _rollouts, unicycle_rollout
+    from world_model_planner.world_model_node.evaluate import HORIZONS_S, CameraRollout, _rollouts, unicycle_rollout
 
     dt = float(model.dt_s)
     steps = int(round(HORIZON_S / dt))
@@ -78,7 +80,10 @@ def diagnose(model, data, sysid_params, stride: int = 5, robot: str = "husky") -
     def integrate(vel: np.ndarray) -> np.ndarray:
         return unicycle_rollout(data.pose[starts], 0.5 * (vel[:, :-1] + vel[:, 1:]), dt)
 
-    lm = LearnedModel(model)
+    camera = bool(getattr(model.cfg, "use_image", False))
+    if camera and data.image is None:
+        raise ValueError("this world model reads camera frames and the data has none (collect with --image)")
+    lm = CameraRollout(model) if camera else LearnedModel(model)       # the planner's interface, or eval-model's
     with torch.no_grad():
         e_model = err(_rollouts(lm, data, starts, cmds, none)[0])
     e_cut = np.full(len(starts), np.nan)
@@ -90,7 +95,8 @@ def diagnose(model, data, sysid_params, stride: int = 5, robot: str = "husky") -
             for i, t in enumerate(starts):
                 cut = History(hist.cmd[i], hist.vel[i], np.zeros_like(hist.valid[i]),
                               None if hist.scan is None else hist.scan[i])
-                state = lm.reset_state(data.pose[t], data.vel[t], data.scan[t], history=cut)
+                extra = {"image": data.image[t]} if camera else {}
+                state = lm.reset_state(data.pose[t], data.vel[t], data.scan[t], history=cut, **extra)
                 poses = lm.rollout(state, torch.as_tensor(cmds[i][None], dtype=torch.float32)).poses
                 e_cut[i] = np.linalg.norm(poses[0, steps - 1, :2].cpu().numpy() - truth[i, steps - 1, :2])
     cid = SysIdModel(sysid_params)

@@ -44,6 +44,38 @@ def _uniform(n: int, half: float, gen: torch.Generator, shape: tuple = ()) -> to
     return 1.0 + half * (2.0 * torch.rand((n,) + shape, generator=gen) - 1.0)
 
 
+def _draws(b: int, c: int, aug: ImageAugment, gen: torch.Generator, dev) -> tuple:
+    """One window's brightness, contrast, channel gains and shift for each of b windows, drawn in
+    a fixed order (the same number of draws whatever the parts switched on)."""
+    bright = _uniform(b, aug.brightness, gen).to(dev)
+    contr = _uniform(b, aug.contrast, gen).to(dev)
+    gain = _uniform(b, aug.channel_gain, gen, (c,)).to(dev)
+    shift = torch.randint(-aug.shift_px, aug.shift_px + 1, (b, 2), generator=gen).to(dev)
+    return bright, contr, gain, shift
+
+
+def _colour(x: torch.Tensor, aug: ImageAugment, bright, contr, gain) -> torch.Tensor:
+    """Contrast about each frame's mean grey, then brightness and white balance; (B, T, 3, h, w)
+    floats in [0, 1]."""
+    b, c = x.shape[0], x.shape[2]
+    if aug.contrast:
+        grey = x.mean(dim=(2, 3, 4), keepdim=True)                              # per frame
+        x = (x - grey) * contr.view(b, 1, 1, 1, 1) + grey
+    return (x * (bright.view(b, 1, 1, 1, 1) * gain.view(b, 1, c, 1, 1))).clamp(0.0, 1.0)
+
+
+def augment_cells(cells: torch.Tensor, aug: ImageAugment, gen: torch.Generator) -> torch.Tensor:
+    """cells (B, T, 3, N, N) floats in [0, 1]: frames already averaged over N x N cells (a pooled
+    image encoder, ``WorldModelConfig.image_pool``) -> the same, with the colour parts of
+    :func:`augment_windows` (the same draws; the mean grey of equal cells is the frame's, so
+    contrast, brightness and white balance act as on the pixels up to the clamp) and no shift
+    (a few pixels are less than a cell)."""
+    if not aug.enabled:
+        return cells
+    bright, contr, gain, _ = _draws(cells.shape[0], cells.shape[2], aug, gen, cells.device)
+    return _colour(cells, aug, bright, contr, gain)
+
+
 def augment_windows(images: torch.Tensor, aug: ImageAugment, gen: torch.Generator) -> torch.Tensor:
     """images (B, T, 3, S, S) uint8 -> the same shape and dtype, one draw per window (all T frames
     alike). The draws come from ``gen`` (CPU) in a fixed order, so a seeded run repeats."""
@@ -51,17 +83,8 @@ def augment_windows(images: torch.Tensor, aug: ImageAugment, gen: torch.Generato
         return images
     b, t, c, hgt, wid = images.shape
     dev = images.device
-    # draw everything first (same number of draws whatever the parts switched on)
-    bright = _uniform(b, aug.brightness, gen).to(dev)
-    contr = _uniform(b, aug.contrast, gen).to(dev)
-    gain = _uniform(b, aug.channel_gain, gen, (c,)).to(dev)
-    shift = torch.randint(-aug.shift_px, aug.shift_px + 1, (b, 2), generator=gen).to(dev)
-    x = images.float() / 255.0                                                  # (B, T, 3, S, S)
-    if aug.contrast:
-        grey = x.mean(dim=(2, 3, 4), keepdim=True)                              # per frame
-        x = (x - grey) * contr.view(b, 1, 1, 1, 1) + grey
-    x = x * (bright.view(b, 1, 1, 1, 1) * gain.view(b, 1, c, 1, 1))
-    x = x.clamp(0.0, 1.0)
+    bright, contr, gain, shift = _draws(b, c, aug, gen, dev)
+    x = _colour(images.float() / 255.0, aug, bright, contr, gain)              # (B, T, 3, S, S)
     if aug.shift_px:
         p = aug.shift_px
         flat = F.pad(x.flatten(0, 1), (p, p, p, p), mode="replicate")          # (B*T, 3, S+2p, S+2p)

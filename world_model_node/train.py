@@ -29,11 +29,12 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from world_model_planner.core.params import param, validate
 
-from world_model_planner.world_model_node.augment import ImageAugment, augment_windows
+from world_model_planner.world_model_node.augment import ImageAugment, augment_cells, augment_windows
 from world_model_planner.world_model_node.data import Transitions
 from world_model_planner.world_model_node.history import history_from_rows
 from world_model_planner.world_model_node.losses import LossWeights, window_loss
@@ -105,7 +106,7 @@ class WindowSampler:
     """
 
     def __init__(self, data: Transitions, horizon: int, device: torch.device, use_image: bool,
-                 history_steps: int = 0, scan_rows: tuple[int, ...] = ()):
+                 history_steps: int = 0, scan_rows: tuple[int, ...] = (), image_pool: int = 0):
         self.k = horizon
         self.starts = torch.as_tensor(data.window_starts(horizon), device=device)
         if len(self.starts) == 0:
@@ -121,6 +122,10 @@ class WindowSampler:
             if data.image is None:
                 raise ValueError("model config use_image=True but the data has no 'image' array")
             self.image = torch.as_tensor(data.image, device=device).permute(0, 3, 1, 2).contiguous()
+            if image_pool:   # a pooled encoder's cells, once: the encoder's pooling is then the identity
+                self.image = torch.cat([F.adaptive_avg_pool2d(chunk.float() / 255.0, image_pool)
+                                        for chunk in self.image.split(4096)])
+        self.image_pooled = bool(use_image and image_pool)
         self.offsets = torch.arange(horizon + 1, device=device)
         self.history_steps, self.scan_rows = int(history_steps), list(scan_rows)
         if self.history_steps:
@@ -138,7 +143,7 @@ class WindowSampler:
     def for_model(cls, data: Transitions, horizon: int, device: torch.device, cfg) -> "WindowSampler":
         """A sampler cutting what a model of WorldModelConfig ``cfg`` reads."""
         return cls(data, horizon, device, cfg.use_image, cfg.history_steps,
-                   cfg.scan_history_rows if cfg.history_steps else ())
+                   cfg.scan_history_rows if cfg.history_steps else (), getattr(cfg, "image_pool", 0))
 
     def _history(self, rows: torch.Tensor, dropout: float, gen: torch.Generator | None) -> dict:
         """rows (B, K+1) -> per-row history dict; with ``dropout``, the first row's history of
@@ -175,7 +180,7 @@ class WindowSampler:
         idx = torch.randint(len(self.starts), (n,), generator=gen, device="cpu").to(self.starts.device)
         b = self.batch(idx, history_dropout, gen)
         if augment is not None and "image" in b:
-            b["image"] = augment_windows(b["image"], augment, gen)
+            b["image"] = (augment_cells if self.image_pooled else augment_windows)(b["image"], augment, gen)
         return b
 
 

@@ -10,13 +10,13 @@ import pytest
 import torch
 
 from world_model_planner.app.cli import main as wmp
-from world_model_planner.world_model_node.augment import ImageAugment, augment_windows
+from world_model_planner.world_model_node.augment import ImageAugment, augment_cells, augment_windows
 from world_model_planner.world_model_node.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from world_model_planner.world_model_node.data import IMAGE_SIZE, load_dataset
 from world_model_planner.world_model_node.evaluate import evaluate, goal_rank_correlation
 from world_model_planner.world_model_node.losses import LossWeights
 from world_model_planner.world_model_node.model import ImageEncoder, WorldModel, WorldModelConfig, observation
-from world_model_planner.world_model_node.train import TrainConfig, train
+from world_model_planner.world_model_node.train import TrainConfig, WindowSampler, train
 
 #: A small camera model: image, velocity and 4 steps of command history; 16 learned dims.
 CAMERA = dict(use_image=True, use_scan=False, scene_sectors=0, scan_history=0, history_steps=4, cmd_memory=2,
@@ -79,6 +79,19 @@ def test_pooled_image_encoder_is_cell_colours_and_a_lidar_model_trains_with_it(f
         p.numel() for p in ImageEncoder(WorldModelConfig(use_image=True)).parameters())
     with pytest.raises(ValueError, match="image_pool: expected <= image_size"):
         WorldModelConfig(use_image=True, image_size=32, image_pool=33)
+    # training gathers the cells pooled once (the encoder's pooling is then the identity), and
+    # augments them with the colour parts of the pixel augmentation: the same draws, the same colours
+    sampler = WindowSampler.for_model(data, 3, torch.device("cpu"), WorldModelConfig(use_image=True, image_pool=8))
+    frames_b = sampler.batch(torch.arange(4))["image"]                                  # (4, 4, 3, 8, 8)
+    full = torch.as_tensor(data.image).permute(0, 3, 1, 2)[sampler.starts[:4, None] + torch.arange(4)]
+    pooled = full.float().div(255.0).view(4, 4, 3, 8, 8, 8, 8).mean((4, 6))
+    assert torch.allclose(frames_b, pooled, atol=1e-6)
+    assert torch.allclose(enc(full[:, 0]), enc(frames_b[:, 0]), atol=1e-5)
+    colour = ImageAugment(brightness=0.3, contrast=0.3, channel_gain=0.1, shift_px=0)
+    by_pixel = augment_windows(full, colour, torch.Generator().manual_seed(5)).float().div(255.0)
+    by_cell = augment_cells(frames_b, colour, torch.Generator().manual_seed(5))
+    diff = (by_cell - by_pixel.view(4, 4, 3, 8, 8, 8, 8).mean((4, 6))).abs()
+    assert float(diff.median()) < 0.005 and float(diff.mean()) < 0.02   # apart where pixels clip at white
     out = tmp_path / "lidar_cam.pt"
     assert wmp(["train", "--data", str(data_dir), "--out", str(out), "--image", "--image-pool", "8", "--steps", "4",
                 "--batch-size", "16", "--horizon", "3", "--no-progress"]) == 0
