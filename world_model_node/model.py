@@ -69,7 +69,8 @@ class WorldModelConfig:
     footprint_length_m: float = param(0.99, "Robot footprint along x; beam clearances are measured from "
                                             "its boundary (Husky 0.99).", range=(0.0, 10.0))
     footprint_width_m: float = param(0.67, "Robot footprint along y (Husky 0.67).", range=(0.0, 10.0))
-    use_image: bool = param(False, "Encode a (3, image_size, image_size) RGB image with a small CNN.")
+    use_image: bool = param(False, "Encode a (3, image_size, image_size) RGB image (a small CNN, or pooled "
+                                   "cells: image_pool).")
     use_scan: bool = param(True, "Read the lidar scan. False = a camera model: the encoder reads the image, "
                                  "velocity and command history only (needs scene_sectors 0, scan_history 0).")
     image_size: int = param(64, "Side of the square RGB image, pixels.", range=(16, 256))
