@@ -160,15 +160,23 @@ def _ratio(a, b) -> str:
     return "   -  " if a is None or b is None or b <= 0 else f"{a / b:5.2f}x"
 
 
-def report(d: dict) -> str:
-    lines = [f"{d['windows']} windows; position error (m) at {d['horizon_s']:.1f} s, open loop on the recorded commands",
-             "", "1. world model against classic_id, by contact in the window",
-             f"{'slice':<9}{'n free':>7}{'model':>8}{'cid':>8}{'ratio':>8}   {'n hit':>6}{'model':>8}{'cid':>8}{'ratio':>8}"]
+def _two_way(d: dict, title: str, heads: tuple[str, str], pick) -> list[str]:
+    """A table of model against classic_id on two complementary sets of windows per slice;
+    pick(slice dict) -> ((n, model, cid), (n, model, cid))."""
+    lines = ["", title, f"{'slice':<9}{heads[0]:>7}{'model':>8}{'cid':>8}{'ratio':>8}   "
+                        f"{heads[1]:>6}{'model':>8}{'cid':>8}{'ratio':>8}"]
     for name, s in d["slices"].items():
-        m, c = s["model"], s["classic_id"]
-        lines.append(f"{name:<9}{s['n_no_contact']:>7}{_fmt(m['no_contact']):>8}{_fmt(c['no_contact']):>8}"
-                     f"{_ratio(m['no_contact'], c['no_contact']):>8}   {s['n_contact']:>6}{_fmt(m['contact']):>8}"
-                     f"{_fmt(c['contact']):>8}{_ratio(m['contact'], c['contact']):>8}")
+        (na, ma, ca), (nb, mb, cb) = pick(s)
+        lines.append(f"{name:<9}{na:>7}{_fmt(ma):>8}{_fmt(ca):>8}{_ratio(ma, ca):>8}   "
+                     f"{nb:>6}{_fmt(mb):>8}{_fmt(cb):>8}{_ratio(mb, cb):>8}")
+    return lines
+
+
+def report(d: dict) -> str:
+    lines = [f"{d['windows']} windows; position error (m) at {d['horizon_s']:.1f} s, open loop on the recorded commands"]
+    lines += _two_way(d, "1. world model against classic_id, by contact in the window", ("n free", "n hit"),
+                      lambda s: ((s["n_no_contact"], s["model"]["no_contact"], s["classic_id"]["no_contact"]),
+                                 (s["n_contact"], s["model"]["contact"], s["classic_id"]["contact"])))
     lines += ["", "2./3. windows without contact: which velocity axis the error is in, and a per-episode fit",
               f"{'slice':<9}{'cid':>8}{'cid+v':>8}{'cid+w':>8}{'v,w':>8}{'cid/ep':>8}   (cid+v: the recorded forward "
               f"speed in place of classic_id's; v,w: both recorded; cid/ep: fitted on the episode itself)"]
@@ -185,13 +193,11 @@ def report(d: dict) -> str:
     for name, s in d["slices"].items():
         lines.append(f"{name:<9}{s['n_stuck']:>5}{_fmt(s['model']['stuck']):>8}{_fmt(s['classic_id']['stuck']):>8}"
                      f"{_fmt(s['stuck_measured_v_w']):>8}")
-    lines += ["", "5. world model against classic_id, by whether the ground changes within the window",
-              f"{'slice':<9}{'n same':>7}{'model':>8}{'cid':>8}{'ratio':>8}   {'n new':>6}{'model':>8}{'cid':>8}{'ratio':>8}"]
-    for name, s in d["slices"].items():
-        a, b = s["ground_same"], s["ground_changes"]
-        lines.append(f"{name:<9}{s['n_ground_same']:>7}{_fmt(a['model']):>8}{_fmt(a['classic_id']):>8}"
-                     f"{_ratio(a['model'], a['classic_id']):>8}   {s['n_ground_changes']:>6}{_fmt(b['model']):>8}"
-                     f"{_fmt(b['classic_id']):>8}{_ratio(b['model'], b['classic_id']):>8}")
+    lines += _two_way(d, "5. world model against classic_id, by whether the ground changes within the window",
+                      ("n same", "n new"),
+                      lambda s: ((s["n_ground_same"], s["ground_same"]["model"], s["ground_same"]["classic_id"]),
+                                 (s["n_ground_changes"], s["ground_changes"]["model"],
+                                  s["ground_changes"]["classic_id"])))
     lines += ["", "6. the world model with its second of history and with the history cut",
               f"{'slice':<9}{'n':>5}{'model':>8}{'cut':>8}"]
     for name, s in d["slices"].items():
