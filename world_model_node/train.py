@@ -102,7 +102,10 @@ class WindowSampler:
     For a model with history (``history_steps`` Kh > 0) every row's history (the Kh rows before
     it, :func:`world_model_node.history.history_from_rows`) is laid out once, and each window
     carries the history of each of its rows (``batch["hist"]``, see ``losses.window_loss``);
-    the past scans are gathered only at ``scan_rows``.
+    the past scans are gathered only at ``scan_rows``. For a pooled image encoder (``image_pool``
+    N > 0) every frame is averaged to its (3, N, N) cells once here, floats in [0, 1]: windows
+    carry the cells, the encoder's own pooling leaves them as they are, and ``sample`` augments
+    them with ``augment.augment_cells``.
     """
 
     def __init__(self, data: Transitions, horizon: int, device: torch.device, use_image: bool,
