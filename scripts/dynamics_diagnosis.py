@@ -43,13 +43,13 @@ STUCK_CMD_MPS = 0.2
 def _velocities(params, data, starts: np.ndarray, steps: int) -> np.ndarray:
     """classic_id's predicted (v, w) for each window: (W, steps + 1, 2), row 0 the measured."""
     from world_model_planner.planner_node import sysid
+    from world_model_planner.world_model_node.history import history_from_rows
 
+    past = history_from_rows(data.cmd, data.vel, data.episode, starts, sysid.MAX_DELAY_STEPS)   # the pending commands
     out = np.zeros((len(starts), steps + 1, 2))
     for i, t in enumerate(starts):
-        first = t
-        while first > max(t - 5, 0) and data.episode[first - 1] == data.episode[t]:
-            first -= 1
-        out[i] = sysid.response(params, data.cmd[t:t + steps], data.vel[t], data.cmd[first:t] if first < t else None)
+        sent = past.cmd[i][past.valid[i]]                     # the episode's commands before t, oldest first
+        out[i] = sysid.response(params, data.cmd[t:t + steps], data.vel[t], sent if len(sent) else None)
     return out
 
 
@@ -121,7 +121,7 @@ def diagnose(model, data, sysid_params, stride: int = 5, robot: str = "husky") -
         w = np.flatnonzero(data.episode[starts] == ep)
         e_oracle[w] = err(_rollouts(pm, data, starts[w], cmds[w], none[w])[0], w)
     contact = np.asarray(data.collision)[rows[:, :-1]].any(1)
-    before = np.clip(starts[:, None] - np.arange(hmax // 3 + 1)[::-1], 0, None)     # the last second
+    before = np.clip(starts[:, None] - np.arange(int(round(1.0 / dt)) + 1)[::-1], 0, None)   # the last second
     same = data.episode[before] == data.episode[starts][:, None]
     v_past = np.where(same, np.abs(data.vel[before, 0]), 0.0).max(1)
     c_past = np.where(same, np.abs(data.cmd[before, 0]), 0.0).max(1)

@@ -95,7 +95,7 @@ class ImageEncoder(nn.Module):
 
     def __init__(self, cfg: WorldModelConfig, out_dim: int = 64):
         super().__init__()
-        pool = int(getattr(cfg, "image_pool", 0) or 0)
+        pool = cfg.image_pool
         if pool:
             self.net = nn.Sequential(nn.AdaptiveAvgPool2d(pool), nn.Flatten(), nn.Linear(3 * pool * pool, out_dim))
         else:

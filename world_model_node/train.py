@@ -146,7 +146,7 @@ class WindowSampler:
     def for_model(cls, data: Transitions, horizon: int, device: torch.device, cfg) -> "WindowSampler":
         """A sampler cutting what a model of WorldModelConfig ``cfg`` reads."""
         return cls(data, horizon, device, cfg.use_image, cfg.history_steps,
-                   cfg.scan_history_rows if cfg.history_steps else (), getattr(cfg, "image_pool", 0))
+                   cfg.scan_history_rows if cfg.history_steps else (), cfg.image_pool)
 
     def _history(self, rows: torch.Tensor, dropout: float, gen: torch.Generator | None) -> dict:
         """rows (B, K+1) -> per-row history dict; with ``dropout``, the first row's history of
