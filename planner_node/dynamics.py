@@ -171,11 +171,7 @@ class TrackedScene:
             h = poses.shape[1]
             t = torch.arange(1, h + 1, device=poses.device, dtype=poses.dtype) * self.dt_s
             at = pos[None] + vel[None] * t[:, None, None]                                 # (H, M, 2)
-            off = torch.as_tensor(fp.offsets, dtype=poses.dtype, device=poses.device)    # (n,) distinct
-            c, s = torch.cos(poses[..., 2:3]), torch.sin(poses[..., 2:3])
-            centres = torch.stack([poses[..., 0:1] + off * c, poses[..., 1:2] + off * s], -1)  # (B, H, n, 2)
-            gap = torch.linalg.norm(centres[:, :, :, None, :] - at[None, :, None], dim=-1)    # (B, H, n, M)
-            dm = (gap - rad).amin(dim=(2, 3)) - fp.radius - fp.padding                     # (B, H)
+            dm = fp.mover_distance(poses, at, rad)                                          # (B, H)
             d = dm if d is None else torch.minimum(d, dm)
         return d
 

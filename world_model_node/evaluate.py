@@ -19,9 +19,12 @@ Result keys beyond the per-model pose errors:
 against the recorded contact flag of step t, over every row. ``collision_auroc_by_horizon``:
 the rollout's collision probability at step k against the flag of step t+k-1.
 ``clearance_err_m``: on windows with a mover within 3 m (data label mover_dist_m), mean
-|predicted - true| footprint clearance at 1 and 2 s (capped at 2 m), true = the footprint at
-the recorded future pose against the future scan; the model's Rollout.clearance_m, classic_id's
-tracker ("constant_velocity_tracker") and the frozen current scan ("static_scan").
+|predicted - true| footprint clearance at 1 and 2 s (0 inside, capped at 2 m), true = the
+footprint at the recorded future pose against the future scan; the model's Rollout.clearance_m,
+classic_id's tracker ("constant_velocity_tracker") and the frozen current scan ("static_scan").
+Both predictors measure the robot's own body here (``Footprint`` exact, or round for a round
+base; ``set_geometry``, also on the sysid model passed in), not the covering circles a planner
+may be configured with.
 ``adaptation``: windows starting 0-1.5 s after the robot enters lower-friction ground (data label
 ground); the 1 s error of windows starting 0-0.5 s on it ("at_entry_m") vs 1-1.5 s on it
 ("after_1s_m") and their ratio (below 1: the predictor adapted).
@@ -200,6 +203,7 @@ def evaluate(model, data: Transitions, horizons_s=HORIZONS_S, stride: int = 5, b
     """-> the eval dict (module docstring). ``model`` is a WorldModel; it is evaluated through
     the planner's LearnedModel, next to UnicycleModel, constant velocity and ``sysid_model``
     (classic_id, optional)."""
+    from world_model_planner.planner_node.critics.field import Footprint
     from world_model_planner.planner_node.dynamics import LearnedModel, UnicycleModel
     from world_model_planner.sim.robots import ROBOTS
     from world_model_planner.world_model_node import eval_windows as ew
@@ -227,6 +231,12 @@ def evaluate(model, data: Transitions, horizons_s=HORIZONS_S, stride: int = 5, b
     models = {"model": CameraRollout(model) if camera else LearnedModel(model), "unicycle": UnicycleModel(dt)}
     if sysid_model is not None:
         models["classic_id"] = sysid_model
+    robots = {str(e.get("robot") or "husky") for e in data.meta.get("episodes", {}).values()}   # wmp collect --robot
+    name = robots.pop() if len(robots) == 1 else str(data.meta.get("robot", "husky"))
+    spec = ROBOTS.get(name, ROBOTS["husky"])
+    for pm in models.values():              # predicted clearance: the body itself, as the truth measures it
+        if hasattr(pm, "set_geometry"):
+            pm.set_geometry(Footprint(spec.length_m, spec.width_m, 5, round_base=spec.round, exact=not spec.round))
     near = ew.mover_windows(data.mover_dist_m, starts)
     pred, clear, coll = {}, {}, {}
     for name, pm in models.items():
@@ -249,9 +259,6 @@ def evaluate(model, data: Transitions, horizons_s=HORIZONS_S, stride: int = 5, b
         auroc(cp[:, s - 1], data.collision[starts + s - 1]) if cp is not None else None for s in steps]
 
     # footprint clearance near movers: truth = the future scan around the future pose
-    robots = {str(e.get("robot") or "husky") for e in data.meta.get("episodes", {}).values()}   # wmp collect --robot
-    name = robots.pop() if len(robots) == 1 else str(data.meta.get("robot", "husky"))
-    spec = ROBOTS.get(name, ROBOTS["husky"])
     rmax = float(data.meta.get("range_max_m") or 8.0)
     csteps = [int(round(h / dt)) for h in clearance_horizons_s if int(round(h / dt)) <= hmax]
     cl = {"horizons_s": [s * dt for s in csteps], "windows": int(near.sum()), "near_m": ew.MOVER_NEAR_M,
@@ -271,7 +278,7 @@ def evaluate(model, data: Transitions, horizons_s=HORIZONS_S, stride: int = 5, b
         for name, label in (("model", "model"), ("classic_id", "constant_velocity_tracker")):
             c = clear.get(name)
             if c is not None:
-                c = np.minimum(c[idx][:, [s - 1 for s in csteps]], ew.CLEARANCE_CAP_M)
+                c = np.clip(c[idx][:, [s - 1 for s in csteps]], 0.0, ew.CLEARANCE_CAP_M)   # 0 inside, as the truth
                 cl[label] = [float(np.abs(c[:, k] - true_c[:, k]).mean()) for k in range(len(csteps))]
         cl["true_mean_m"] = [float(v) for v in true_c.mean(0)]
     out["clearance_err_m"] = cl

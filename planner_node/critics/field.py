@@ -86,6 +86,8 @@ class Footprint:
     def __init__(self, length_m: float, width_m: float, circles: int, round_base: bool = False,
                  exact: bool = False, padding_m: float = 0.0):
         self.padding = float(padding_m)
+        self.kind = "round" if round_base else "exact" if exact else "circles"
+        self.half = (float(length_m) / 2, float(width_m) / 2)       # (m) the rectangle's half length, half width
         if round_base:
             pts, inset = [(0.0, 0.0)], [float(max(length_m, width_m) / 2)]
         elif exact:
@@ -123,3 +125,24 @@ class Footprint:
         q = torch.as_tensor(self.points, dtype=poses.dtype, device=poses.device)        # (n, 2)
         e = torch.as_tensor(self.inset, dtype=poses.dtype, device=poses.device)         # (n,)
         return (field.lookup_body(poses, q, self.reach) - e).amin(-1) - self.padding
+
+    def mover_distance(self, poses: torch.Tensor, at: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
+        """poses (B, H, 3), discs at each step (H, M, 2) of radius (M,) → (B, H) signed clearance
+        (m, negative = overlap) of the footprint to the nearest disc, less the padding.
+
+        ``exact``: the disc against the rectangle itself (its centre in the body frame, the
+        rectangle's signed distance, less the disc's radius). ``circles`` and ``round``: against
+        the same covering circles the static check uses (their centres at ``offsets`` on the
+        body axis, radius ``radius``), as wide as that check reads the body."""
+        c, s = torch.cos(poses[..., 2:3]), torch.sin(poses[..., 2:3])                      # (B, H, 1)
+        if self.kind == "exact":
+            dx = at[None, ..., 0] - poses[..., 0:1]                                           # (B, H, M)
+            dy = at[None, ..., 1] - poses[..., 1:2]
+            qx = (c * dx + s * dy).abs() - self.half[0]
+            qy = (c * dy - s * dx).abs() - self.half[1]
+            sd = torch.hypot(qx.clamp_min(0.0), qy.clamp_min(0.0)) + torch.maximum(qx, qy).clamp_max(0.0)
+            return (sd - radius).amin(-1) - self.padding
+        off = torch.as_tensor(self.offsets, dtype=poses.dtype, device=poses.device)         # (n,) distinct
+        centres = torch.stack([poses[..., 0:1] + off * c, poses[..., 1:2] + off * s], -1)   # (B, H, n, 2)
+        gap = torch.linalg.norm(centres[:, :, :, None, :] - at[None, :, None], dim=-1)      # (B, H, n, M)
+        return (gap - radius).amin(dim=(2, 3)) - self.radius - self.padding

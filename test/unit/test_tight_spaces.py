@@ -56,29 +56,48 @@ def test_footprint_distance_is_the_lookup_at_each_body_point(spread):
             assert (field.lookup(at) == field.far).any()         # the case past the edge was exercised
 
 
-def test_moving_obstacle_clearance_over_the_distinct_axis_offsets():
-    """The tracked scene measures a mover against a circle of the footprint's radius at each
-    distinct offset along the body axis (16 for the Jackal's exact footprint of 50 points): the
-    same clearance as over every point's offset."""
+def _rect_distance(poses: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """Brute force: signed distance (m) from each pose's L x W rectangle to a point, from the
+    rectangle's edge sampled every millimetre (negative inside)."""
+    xs, ys = np.linspace(-L / 2, L / 2, 509), np.linspace(-W / 2, W / 2, 431)
+    edge = np.concatenate([np.stack([xs, np.full_like(xs, y)], 1) for y in (-W / 2, W / 2)]
+                          + [np.stack([np.full_like(ys, x), ys], 1) for x in (-L / 2, L / 2)])   # (E, 2)
+    out = np.empty(poses.shape[:-1])
+    for i in np.ndindex(*poses.shape[:-1]):
+        x, y, yaw = poses[i]
+        c, s = math.cos(yaw), math.sin(yaw)
+        lx, ly = c * (centre[i[1]][0] - x) + s * (centre[i[1]][1] - y), -s * (centre[i[1]][0] - x) + c * (centre[i[1]][1] - y)
+        d = np.hypot(edge[:, 0] - lx, edge[:, 1] - ly).min()
+        out[i] = -d if abs(lx) < L / 2 and abs(ly) < W / 2 else d
+    return out
+
+
+def test_moving_obstacle_clearance_against_the_exact_rectangle_and_the_covering_circles():
+    """The tracked scene measures a mover (a disc extrapolated at constant velocity) against
+    the rectangle itself for an exact footprint, ahead, beside, off a corner and inside the body
+    alike; against the covering circles otherwise, which never read more clearance where the body
+    is clear."""
     from world_model_planner.planner_node.dynamics import SysIdModel
     from world_model_planner.planner_node.sysid import default_sysid_path
 
-    fp = Footprint(L, W, 5, exact=True, padding_m=0.05)
-    assert len(fp.offsets) == 16 < len(fp.points)
     m = SysIdModel.from_file(default_sysid_path("jackal"), "cpu")
-    m.set_geometry(fp)
     g = torch.Generator().manual_seed(2)
-    poses = torch.cat([torch.rand(32, 6, 2, generator=g) * 3, torch.rand(32, 6, 1, generator=g) * 6 - 3], -1)
+    poses = torch.cat([torch.rand(24, 6, 2, generator=g) * 3, torch.rand(24, 6, 1, generator=g) * 6 - 3], -1)
+    poses[0, :, :2] = torch.tensor([1.45, 1.05])          # the first mover's centre inside the body at step 1
     pos, vel = torch.tensor([[1.5, 1.0], [0.5, 2.5]]), torch.tensor([[-0.5, 0.2], [0.3, -0.6]])
     rad = torch.tensor([0.25, 0.3])
-    got = m.clearance(poses, {"field": None, "movers": (pos, vel, rad)})
     t = torch.arange(1, 7, dtype=torch.float32) * m.dt_s
-    at = pos[None] + vel[None] * t[:, None, None]                                     # (H, M, 2)
-    off = torch.as_tensor(fp.points[:, 0], dtype=torch.float32)                       # all 50, repeats included
-    c, s = torch.cos(poses[..., 2:3]), torch.sin(poses[..., 2:3])
-    centres = torch.stack([poses[..., 0:1] + off * c, poses[..., 1:2] + off * s], -1)
-    gap = torch.linalg.norm(centres[:, :, :, None, :] - at[None, :, None], dim=-1)
-    torch.testing.assert_close(got, (gap - rad).amin(dim=(2, 3)) - fp.radius - 0.05, atol=1e-6, rtol=0)  # padded too
+    at = (pos[None] + vel[None] * t[:, None, None]).numpy()                            # (H, M, 2)
+    brute = np.minimum(_rect_distance(poses.numpy(), at[:, 0]) - 0.25, _rect_distance(poses.numpy(), at[:, 1]) - 0.3)
+    exact = Footprint(L, W, 5, exact=True, padding_m=0.05)
+    m.set_geometry(exact)
+    got = m.clearance(poses, {"field": None, "movers": (pos, vel, rad)})
+    np.testing.assert_allclose(got.numpy(), brute - 0.05, atol=2e-3)                    # padded too
+    assert (got < -0.05).any() and (got > 0.5).any()
+    m.set_geometry(Footprint(L, W, 5))
+    circles = m.clearance(poses, {"field": None, "movers": (pos, vel, rad)})
+    clear = got + 0.05 > 0                                  # where the body is clear of the discs
+    assert (circles[clear] <= got[clear] + 0.05 + 1e-5).all() and (circles < got + 0.05 - 0.05).any()
 
 
 def test_exact_footprint_reads_an_obstacle_inside_the_body_as_contact():
