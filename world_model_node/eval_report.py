@@ -57,7 +57,7 @@ def summary(result: dict) -> str:
     if cl:
         lines.append(f"clearance error (m) near movers, {cl['windows']} windows, at "
                      + ", ".join(f"{h:g} s" for h in cl["horizons_s"]) + ":")
-        for key in ("model", "constant_velocity_tracker", "static_scan"):
+        for key in ("model", "model_scene_only", "tracked_at_model_poses", "constant_velocity_tracker", "static_scan"):
             if key in cl:
                 lines.append(f"  {key:<27} " + "  ".join(num(e) for e in cl[key]))
     ad = result.get("adaptation")

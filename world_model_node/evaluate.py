@@ -21,7 +21,9 @@ the rollout's collision probability at step k against the flag of step t+k-1.
 ``clearance_err_m``: on windows with a mover within 3 m (data label mover_dist_m), mean
 |predicted - true| footprint clearance at 1 and 2 s (0 inside, capped at 2 m), true = the
 footprint at the recorded future pose against the future scan; the model's Rollout.clearance_m,
-classic_id's tracker ("constant_velocity_tracker") and the frozen current scan ("static_scan").
+classic_id's tracker ("constant_velocity_tracker") and the frozen current scan ("static_scan");
+for a model with a scene head, also the two parts of its clearance alone ("model_scene_only",
+"tracked_at_model_poses").
 Both predictors measure the robot's own body here (``Footprint`` exact, or round for a round
 base; ``set_geometry``, also on the sysid model passed in), not the covering circles a planner
 may be configured with.
@@ -279,6 +281,16 @@ def evaluate(model, data: Transitions, horizons_s=HORIZONS_S, stride: int = 5, b
             c = clear.get(name)
             if c is not None:
                 c = np.clip(c[idx][:, [s - 1 for s in csteps]], 0.0, ew.CLEARANCE_CAP_M)   # 0 inside, as the truth
+                cl[label] = [float(np.abs(c[:, k] - true_c[:, k]).mean()) for k in range(len(csteps))]
+        lm = models["model"]
+        if getattr(lm, "has_scene", False) and getattr(lm, "tracked_scene", False):
+            # the model's clearance is the smaller of its own scene and the tracked scene at its poses: each alone
+            for label, own, tracked in (("model_scene_only", True, False), ("tracked_at_model_poses", False, True)):
+                part = LearnedModel(lm.model, tracked_scene=tracked)
+                part.model_scene = own
+                part.set_geometry(lm.footprint, lm.field_size_m, lm.field_res_m)
+                c = _rollouts(part, data, starts[idx], cmds[idx], np.ones(len(idx), bool))[1]
+                c = np.clip(c[:, [s - 1 for s in csteps]], 0.0, ew.CLEARANCE_CAP_M)
                 cl[label] = [float(np.abs(c[:, k] - true_c[:, k]).mean()) for k in range(len(csteps))]
         cl["true_mean_m"] = [float(v) for v in true_c.mean(0)]
     out["clearance_err_m"] = cl

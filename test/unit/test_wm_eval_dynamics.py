@@ -179,6 +179,8 @@ def test_eval_model_with_dynamics_end_to_end(tmp_path, capsys):
     assert all(m < u for m, u in zip(measured, r["unicycle"]["pose_err_m"])) and "(measured v, w integrated)" in text
     cl = r["clearance_err_m"]
     assert cl["windows"] > 0 and len(cl["static_scan"]) == 2 and len(cl["constant_velocity_tracker"]) == 2
+    for part in ("model_scene_only", "tracked_at_model_poses"):     # the model's clearance, each part alone
+        assert len(cl[part]) == 2 and all(e >= 0 for e in cl[part]) and part in text
     assert set(r["slices"]) == set(ew.SLICES) and r["slices"]["movers"]["windows"] == cl["windows"]
     assert r["classic_id_from"] == "fitted on the training data"
     assert (out / "error_vs_horizon.png").stat().st_size > 1000
