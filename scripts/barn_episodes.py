@@ -33,29 +33,40 @@ def planner_config(robot: str, samples: int | None, horizon: int, overrides=()):
     from world_model_planner.planner_node.navigator import PlannerConfig
 
     cfg = PlannerConfig(mppi=MPPIConfig(samples=samples or MPPIConfig().samples, horizon=horizon))
-
-    def part_of(key: str):
-        """(the PlannerConfig section holding node parameter ``key``, its field) or (None, field);
-        the node's top-level parameters are PlannerConfig.nav's."""
-        section, _, name = key.rpartition(".")
-        part = getattr(cfg, section or "nav", None)
-        return (part if part is not None and hasattr(part, name) else None), name
-
     for key, value in planner_params(load_robot(robot)).items():
         if key == "robot":              # the robot's name
             continue
-        part, name = part_of(key)
+        part, name = _part_of(cfg, key)
         if part is not None:
             setattr(part, name, value)
         else:                           # a node-only parameter (e.g. control_rate_hz): not planned here
             print(f"barn_episodes: robot file parameter {key!r} does not apply in process", file=sys.stderr)
+    return apply_overrides(cfg, overrides)
+
+
+def _part_of(cfg, key: str):
+    """(the PlannerConfig section holding node parameter ``key``, its field) or (None, field); the
+    node's top-level parameters are PlannerConfig.nav's."""
+    section, _, name = key.rpartition(".")
+    part = getattr(cfg, section or "nav", None)
+    return (part if part is not None and hasattr(part, name) else None), name
+
+
+def apply_overrides(cfg, overrides=(), prog: str = "barn_episodes"):
+    """``cfg`` (PlannerConfig) with each "[section.]name=value" of ``overrides`` set (the value
+    read as the field's type; booleans from 1/true); an unknown name exits naming it."""
     for item in overrides:
         key, _, text = item.partition("=")
-        part, name = part_of(key)
+        part, name = _part_of(cfg, key)
         if part is None:
-            raise SystemExit(f"barn_episodes: --set {item}: no planner parameter {key!r}")
+            raise SystemExit(f"{prog}: --set {item}: no planner parameter {key!r}")
         old = getattr(part, name)
-        setattr(part, name, type(old)(text) if not isinstance(old, bool) else text.lower() in ("1", "true"))
+        try:
+            setattr(part, name, type(old)(text) if not isinstance(old, bool) else text.lower() in ("1", "true"))
+            if hasattr(part, "__post_init__"):
+                part.__post_init__()                      # the section's own range checks
+        except ValueError as exc:
+            raise SystemExit(f"{prog}: --set {item}: {exc}") from None
     return cfg
 
 

@@ -90,6 +90,9 @@ def main(argv=None) -> int:
     ap.add_argument("--horizon", type=int, default=20)
     ap.add_argument("--model", default=None, help="world-model checkpoint for hierarchical/flat")
     ap.add_argument("--sysid", default=None, help="sysid JSON for classic_id")
+    ap.add_argument("--set", action="append", default=[], metavar="[SECTION.]NAME=VALUE",
+                    help="a planner parameter for every episode, as the node names it (e.g. model_scene=false, "
+                         "mppi.samples=512); repeatable")
     ap.add_argument("--control-hz", type=float, default=10.0,
                     help="control ticks per simulated second (the stack: 20, odometry-triggered)")
     ap.add_argument("--scan-hz", type=float, default=None,
@@ -107,6 +110,8 @@ def main(argv=None) -> int:
     from world_model_planner.sim.scenario import SUITES, load_scenario, suite
     from world_model_planner.sim.world import SimWorld
 
+    from barn_episodes import apply_overrides       # scripts/ is on sys.path when run as a script
+
     torch.set_num_threads(1)
     dt = 1.0 / args.control_hz
     scan_every = 1 if args.scan_hz is None else max(1, round(args.control_hz / args.scan_hz))
@@ -119,7 +124,8 @@ def main(argv=None) -> int:
         sc = load_scenario(name)
         for kind in args.planners.split(","):
             for seed in range(args.seeds):
-                cfg = PlannerConfig(mppi=MPPIConfig(samples=args.samples, horizon=args.horizon))
+                cfg = apply_overrides(PlannerConfig(mppi=MPPIConfig(samples=args.samples, horizon=args.horizon)),
+                                      args.set, "inprocess_episodes")
                 nav = make_navigator(kind, args.model, cfg, "cpu", sysid_path=args.sysid)
                 with SimWorld(sc, seed=seed, perturb=seed > 0) as w:
                     nav.set_goal(sc.goal.x, sc.goal.y, tolerance=0.8 * sc.goal.tolerance)

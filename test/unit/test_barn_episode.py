@@ -189,3 +189,24 @@ def test_barn_episodes_script_with_the_stacks_timing(capsys):
     assert 0.0 < float(cells[10]) < 1000.0 and "median planner tick" in out      # the tick's wall ms
     with pytest.raises(SystemExit):
         mod.main(["--barn", str(BARN), "--worlds", "1", "--scan-hz", "0"])
+
+
+def test_in_process_scripts_set_planner_parameters_by_their_node_names(monkeypatch, capsys):
+    """--set "[section.]name=value" in scripts/barn_episodes.py and scripts/inprocess_episodes.py:
+    a top-level node parameter is PlannerConfig.nav's, a value takes the field's type, and an
+    unknown name stops the script naming it before any episode runs."""
+    import importlib
+
+    from world_model_planner.planner_node.navigator import PlannerConfig
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "scripts"))
+    barn, inproc = importlib.import_module("barn_episodes"), importlib.import_module("inprocess_episodes")
+    cfg = barn.apply_overrides(PlannerConfig(), ["model_scene=false", "mppi.samples=300", "mppi.temperature=0.5"])
+    assert cfg.nav.model_scene is False and cfg.mppi.samples == 300 and cfg.mppi.temperature == 0.5
+    assert barn.apply_overrides(PlannerConfig(), ["model_scene=1"]).nav.model_scene is True
+    with pytest.raises(SystemExit, match="no planner parameter 'mppi.nonsense'"):
+        inproc.main(["--scenarios", "open", "--planners", "classic", "--set", "mppi.nonsense=3"])
+    with pytest.raises(SystemExit, match="mppi.samples=0"):                        # out of its range
+        barn.apply_overrides(PlannerConfig(), ["mppi.samples=0"])
+    with pytest.raises(SystemExit, match="mppi.samples=many"):                     # not its type
+        barn.apply_overrides(PlannerConfig(), ["mppi.samples=many"])
