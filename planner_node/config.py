@@ -12,7 +12,7 @@ from world_model_planner.planner_node.caution import CautionConfig
 from world_model_planner.planner_node.depth_scan import DepthScanConfig
 from world_model_planner.planner_node.critics import CriticsConfig, critic_docs
 from world_model_planner.planner_node.mppi import MPPIConfig
-from world_model_planner.planner_node.navigator import NavigatorConfig
+from world_model_planner.planner_node.navigator_config import NavigatorConfig
 from world_model_planner.planner_node.recovery import RecoveryConfig
 from world_model_planner.planner_node.subgoal import SubgoalConfig
 from world_model_planner.planner_node.tracking import TrackerConfig

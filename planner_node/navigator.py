@@ -28,105 +28,28 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from world_model_planner.core.mathutil import angle_diff
-from world_model_planner.core.params import param, validate
 from world_model_planner.core.sensor_check import ScanGeometry
 
-from world_model_planner.planner_node.critics import Critics, CriticsConfig, CostContext, DistanceField
-from world_model_planner.planner_node.dynamics import LearnedModel, SysIdModel, UnicycleModel
-from world_model_planner.planner_node.critics import Footprint
-from world_model_planner.planner_node.caution import CautionConfig, ModelCheck
-from world_model_planner.world_model_node.history import HistoryBuffer
+from world_model_planner.planner_node.caution import ModelCheck
+from world_model_planner.planner_node.critics import Critics, CostContext, DistanceField, Footprint
 from world_model_planner.planner_node.goals import Goal
-from world_model_planner.planner_node.goal_image import CameraPlanConfig
-from world_model_planner.planner_node.mppi import MPPI, MPPIConfig
-from world_model_planner.planner_node.navigator_camera import CameraPlanning
-from world_model_planner.planner_node.navigator_recovery import RecoveryDriving
 from world_model_planner.planner_node.grid import seen_sector
-from world_model_planner.planner_node.recovery import Recovery, RecoveryConfig, pursuit_poses
-from world_model_planner.planner_node.subgoal import SubgoalConfig, SubgoalPlanner
-from world_model_planner.planner_node.tracking import TrackerConfig
+from world_model_planner.planner_node.model_loading import load_model
+from world_model_planner.planner_node.mppi import MPPI
+from world_model_planner.planner_node.navigator_camera import CameraPlanning
+from world_model_planner.planner_node.navigator_config import (  # noqa: F401 (re-exported)
+    KINDS, Command, NavigatorConfig, PlannerConfig)
+from world_model_planner.planner_node.navigator_recovery import RecoveryDriving
+from world_model_planner.planner_node.recovery import Recovery, pursuit_poses
+from world_model_planner.planner_node.subgoal import SubgoalPlanner
+from world_model_planner.world_model_node.history import HistoryBuffer
 
-KINDS = ("hierarchical", "flat", "classic", "classic_id")
-
-
-@dataclass
-class NavigatorConfig:
-    goal_tolerance_m: float = param(0.3, "Default goal tolerance when a goal does not bring one (m).", range=(0.01, 10.0))
-    yaw_tolerance_rad: float = param(0.4, "Heading tolerance when a goal yaw is given (rad).", range=(0.01, 3.2))
-    max_goal_distance_m: float = param(25.0, "Goals farther than this from the robot are refused (m).", range=(0.1, 1000.0))
-    map_range_max_m: float = param(10.0, "Longest range used to map and to build the local distance field "
-                                   "(m); a scan's own range_max applies when shorter. Scan geometry "
-                                   "(angle_min, angle_increment, range limits) comes from each checked "
-                                   "scan header.", range=(0.5, 50.0))
-    unseen_range_m: float = param(1.0, "Range fed to the learned model for beams of its layout that the lidar "
-                                  "does not cover (a lidar of less than 360°): read as an obstacle this "
-                                  "close, never as free space (m).", range=(0.05, 100.0))
-    same_goal_tolerance_m: float = param(0.05, "A goal within this distance of the goal in force (and within "
-                                         "same_goal_tolerance_rad in yaw) is a repeat and changes nothing (m).",
-                                         range=(0.0, 10.0))
-    same_goal_tolerance_rad: float = param(0.05, "Yaw tolerance of the repeat test (rad).", range=(0.0, 3.2))
-    warm_start_keep_rad: float = param(0.5, "A new goal keeps the sampler's warm start when its bearing from "
-                                       "the robot is within this of the previous goal's bearing; otherwise the "
-                                       "plan restarts from zero (rad).", range=(0.0, 3.2))
-    local_field_size_m: float = param(8.0, "Side of the local distance field built from the latest scan (m).", range=(1.0, 50.0))
-    local_field_res_m: float = param(0.05, "Resolution of the local distance field (m).", range=(0.01, 0.5))
-    drawn_rollouts: int = param(32, "Sampled trajectories returned for visualisation.", range=(0, 4096))
-    tracked_scene: bool = param(True, "Learned planners (hierarchical, flat): score the footprint at the model's "
-                                "predicted poses against the latest scan's static points and the tracked movers "
-                                "(extrapolated at constant velocity) too, and take the smaller of that clearance and "
-                                "the model's own scene prediction. Off: the model's scene prediction alone (the "
-                                "last scan frozen in time for a model without a scene head).")
-    model_scene: bool = param(True, "Learned planners: take the model's own scene prediction (its footprint "
-                              "clearance head) into the clearance. Off: the tracked scene alone (with "
-                              "tracked_scene off too, the last scan frozen in time); the Jackal's robot file "
-                              "turns it off for BARN's dense cylinder fields, where the head's 16 sectors read "
-                              "every gap as closed.")
-    history_gap_s: float = param(1.0, "A gap this long between control ticks (or time going backwards) "
-                                 "clears the history of velocities, commands and scans passed to models "
-                                 "that read one (s).", range=(0.01, 3600.0))
-
-    def __post_init__(self):
-        validate(self)
-
-
-@dataclass
-class PlannerConfig:
-    """Everything a Navigator needs; each part is a documented, validated dataclass."""
-
-    nav: NavigatorConfig = field(default_factory=NavigatorConfig)
-    mppi: MPPIConfig = field(default_factory=MPPIConfig)
-    critics: CriticsConfig = field(default_factory=CriticsConfig)
-    subgoal: SubgoalConfig = field(default_factory=SubgoalConfig)
-    tracking: TrackerConfig = field(default_factory=TrackerConfig)
-    recovery: RecoveryConfig = field(default_factory=RecoveryConfig)
-    caution: CautionConfig = field(default_factory=CautionConfig)
-    camera: CameraPlanConfig = field(default_factory=CameraPlanConfig)
-
-
-@dataclass
-class Command:
-    """One control tick's output. v (m/s), w (rad/s); state
-    idle|planning|recovering|reached|refused|stopped|failed;
-    subgoals (K, 2) current subgoal then goal; path (P, 2) global path; best_traj (H, 3);
-    sample_trajs (M, H, 3)."""
-
-    v: float
-    w: float
-    state: str
-    plan_ms: float = 0.0
-    best_cost: float = float("nan")
-    subgoals: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
-    best_traj: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
-    sample_trajs: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 3)))
-    path: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
-    reason: str = ""
-
+__all__ = ["KINDS", "Command", "Navigator", "NavigatorConfig", "PlannerConfig", "load_model", "make_navigator"]
 
 class Navigator(CameraPlanning, RecoveryDriving):
     """Goal → commands, for any of the KINDS (see module docstring)."""
@@ -565,44 +488,6 @@ class Navigator(CameraPlanning, RecoveryDriving):
         self.mppi.reset()
         self._last_cmd = np.clip(vel, [self.cfg.mppi.v_min_mps, -self.cfg.mppi.w_max_radps],
                                  [self.cfg.mppi.v_max_mps, self.cfg.mppi.w_max_radps])
-
-
-def load_model(kind: str, model_path=None, device=None, missing_ok: bool = True, sysid_path=None,
-               robot: str | None = None):
-    """The rollout model for ``kind`` and a description. classic → UnicycleModel. classic_id →
-    SysIdModel from ``sysid_path`` (default: the shipped models/<robot>_sysid.json, the Husky's
-    where the robot has none; a missing or bad file is always an error). Otherwise the checkpoint at ``model_path`` (default: the
-    shipped one). A checkpoint file that does not exist is an error unless ``missing_ok``: then
-    the unicycle stands in and the description says so (a bad checkpoint file is always an error).
-    ``robot``: the robot being driven; the default checkpoint is models/<robot>_default.pt, and a
-    checkpoint whose data came from another robot is refused (ValueError with the reason)."""
-    from pathlib import Path
-
-    device = torch.device(device or "cpu")
-    if kind == "classic":
-        return UnicycleModel(0.1, device), "unicycle kinematics"
-    if kind == "classic_id":
-        from world_model_planner.planner_node.sysid import default_sysid_path
-
-        spath = str(sysid_path or default_sysid_path(robot))
-        model = SysIdModel.from_file(spath, device)
-        return model, f"identified lag + delay {spath} ({model.params.brief()}) + obstacle tracking"
-    path = model_path or None
-    if path is None:
-        from world_model_planner.core.paths import default_model_path
-
-        path = str(default_model_path(robot or "husky"))
-    if not Path(path).is_file():
-        if not missing_ok:
-            raise FileNotFoundError(f"world-model checkpoint {path} does not exist")
-        return UnicycleModel(0.1, device), f"unicycle kinematics (no world-model checkpoint at {path})"
-    if robot:
-        from world_model_planner.world_model_node.checkpoint import robot_mismatch
-
-        why = robot_mismatch(path, robot)
-        if why:
-            raise ValueError(why)
-    return LearnedModel.from_checkpoint(str(path), device=device), f"world model {path}"
 
 
 def make_navigator(kind: str = "hierarchical", model_path=None, cfg: PlannerConfig | None = None,

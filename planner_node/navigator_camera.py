@@ -19,7 +19,7 @@ import torch
 from world_model_planner.planner_node.critics import Critics, CostContext
 
 if TYPE_CHECKING:
-    from world_model_planner.planner_node.navigator import Command
+    from world_model_planner.planner_node.navigator_config import Command
 
 
 class CameraPlanning:

@@ -15,7 +15,7 @@ from world_model_planner.core.sensor_check import ScanGeometry
 from world_model_planner.planner_node.grid import seen_sector
 
 if TYPE_CHECKING:
-    from world_model_planner.planner_node.navigator import Command
+    from world_model_planner.planner_node.navigator_config import Command
 
 
 class RecoveryDriving:
