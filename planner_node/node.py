@@ -16,7 +16,6 @@ messages go through goals.GoalGate; checkpoint announcements must point into che
 from __future__ import annotations
 
 import collections
-import threading
 import time
 
 import numpy as np
@@ -38,11 +37,11 @@ from world_model_planner.core.sensor_check import check_odom, check_quaternion, 
 
 from world_model_planner.planner_node import messages as m
 from world_model_planner.planner_node.budget import AdaptiveBudget
-from world_model_planner.planner_node.config import (SECTIONS, PlannerNodeConfig, checkpoint_allowed, checkpoint_roots,
-                     live_change_refusal)
+from world_model_planner.planner_node.config import SECTIONS, PlannerNodeConfig, live_change_refusal
 from world_model_planner.planner_node.goals import Goal, GoalGate
 from world_model_planner.planner_node.localization import FrameEstimator, FrameGoal, FrameResolver
 from world_model_planner.planner_node.node_camera import CameraInputsMixin
+from world_model_planner.planner_node.node_checkpoint import CheckpointReloadMixin, checkpoint_callback
 from world_model_planner.planner_node.node_frames import GoalFramesMixin
 from world_model_planner.planner_node.prior_map import MapArrays
 from world_model_planner.planner_node.waypoints import WaypointRoute
@@ -52,7 +51,7 @@ from world_model_planner.planner_node.recovery import format_log
 _THROTTLE_S = 2.0
 
 
-class PlannerNode(GoalFramesMixin, CameraInputsMixin, LifecycleNode):
+class PlannerNode(GoalFramesMixin, CameraInputsMixin, CheckpointReloadMixin, LifecycleNode):
     def __init__(self):
         super().__init__("planner_node")
         self._configured = False
@@ -181,7 +180,7 @@ class PlannerNode(GoalFramesMixin, CameraInputsMixin, LifecycleNode):
         self._subs = [
             self.create_subscription(PoseStamped, "goal_pose", self._on_goal, 10),
             self.create_subscription(Odometry, "odom", self._on_odom, 1),
-            self.create_subscription(String, "/world_model/checkpoint", _checkpoint_callback(self), latched),
+            self.create_subscription(String, "/world_model/checkpoint", checkpoint_callback(self), latched),
             self.create_subscription(Path, "waypoints", self._on_waypoints, 10),
         ]
         self._setup_camera()                         # camera model: camera_topic; goal_image always
@@ -359,60 +358,6 @@ class PlannerNode(GoalFramesMixin, CameraInputsMixin, LifecycleNode):
             self._scan = (ts, self._scan[1], pose, self._scan[3], self._scan[4])
             self._scan_pose_t = t
 
-    def _on_checkpoint(self, msg: String, info=None):
-        path = msg.data
-        if self.nav is None or self.p.planner in ("classic", "classic_id") or path == self._model_path:
-            return
-        if not checkpoint_allowed(path, checkpoint_roots(self.p.checkpoint_dirs)):
-            self.get_logger().warning(
-                f"checkpoint announcement refused: {clip(path, 200)} is not under checkpoint_dirs "
-                f"({', '.join(str(r) for r in checkpoint_roots(self.p.checkpoint_dirs))}); "
-                f"sent on /world_model/checkpoint by {self._sender(info)}", throttle_duration_sec=1.0)
-            return
-        if self._loader is not None and self._loader.is_alive():
-            self.get_logger().warning(f"checkpoint {clip(path, 200)} announced while a reload runs; it will be skipped")
-            return
-        self._loader = threading.Thread(target=self._reload, args=(path,), daemon=True)
-        self._loader.start()
-
-    def _sender(self, info) -> str:
-        """Who published a message, from its MessageInfo's publisher GID (rclpy >= Iron)."""
-        gid = (info or {}).get("publisher_gid") if isinstance(info, dict) else None
-        if not gid:
-            return "an unknown sender (this rclpy gives no publisher GID)"
-        data = bytes(gid.get("data", b"") if isinstance(gid, dict) else gid)
-        try:
-            for ep in self.get_publishers_info_by_topic("/world_model/checkpoint"):
-                if bytes(ep.endpoint_gid)[:len(data)] == data or data[:len(bytes(ep.endpoint_gid))] == bytes(ep.endpoint_gid):
-                    ns = ep.node_namespace.rstrip("/")
-                    return f"node {ns}/{ep.node_name} (publisher gid {data.hex()[:32]})"
-        except Exception:  # noqa: BLE001 - naming the sender is best effort
-            pass
-        return f"publisher gid {data.hex()[:32]} (node unknown)"
-
-    def _reload(self, path: str):
-        from world_model_planner.planner_node.dynamics import LearnedModel
-
-        try:
-            from world_model_planner.world_model_node.checkpoint import robot_mismatch
-
-            why = robot_mismatch(path, self.p.robot)
-            if why:
-                raise ValueError(why)
-            model = LearnedModel.from_checkpoint(path, device=self.device)
-            if bool(getattr(model, "needs_image", False)) != self._camera:
-                reads, runs = ("a lidar scan", "a camera") if self._camera else ("camera frames", "a lidar")
-                raise ValueError(f"it reads {reads} and the node was configured for {runs}; "
-                                 "reconfigure the node (model_path) to switch")
-            if not self._fused:                                  # the path device: auto chose
-                model.model.fused = False
-            self.nav.set_model(model, f"world model {path}")   # atomic swap; control never stops
-            self._model_path = path
-            self.get_logger().info(f"hot-reloaded world model {path}")
-        except Exception as exc:  # noqa: BLE001 - keep the running model
-            self.get_logger().error(f"checkpoint {clip(path, 200)} not loaded, keeping the current model: "
-                                    f"{clip(str(exc), 300)}")
-
     # --- control ------------------------------------------------------------------------------
     def _on_timer(self):
         if not self._active:
@@ -545,16 +490,6 @@ class PlannerNode(GoalFramesMixin, CameraInputsMixin, LifecycleNode):
         level = {"recovering": diag.WARN, "failed": diag.ERROR}.get(state, level)
         self.pub_diag.publish(diag.build(k, values, self.get_clock().now().to_msg(), level,
                                          self.nav.reason or state, hardware_id="planner_node"))
-
-
-def _checkpoint_callback(node: PlannerNode):
-    """The /world_model/checkpoint callback: with the MessageInfo (publisher GID) where this
-    rclpy passes one to two-argument callbacks, message only where it does not (Humble)."""
-    try:
-        from rclpy.subscription import MessageInfo  # noqa: F401 - present where rclpy passes it
-    except ImportError:
-        return lambda msg: node._on_checkpoint(msg, None)
-    return lambda msg, info: node._on_checkpoint(msg, info)
 
 
 def main(args=None) -> int:
