@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from world_model_planner.world_model_node.data import (CORE, FORMAT_VERSION, LABELS, DataError, Transitions,
-                                                       load_dataset, load_mcap, save_shard)
+                                                       load_dataset, save_shard)
+from world_model_planner.world_model_node.bag_data import load_mcap
 
 
 def _tr(n=12, ep=(0, 1), beams=8):
