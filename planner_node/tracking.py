@@ -42,6 +42,11 @@ class TrackerConfig:
     lost_s: float = param(0.6, "A track not seen for this long is dropped (s).", range=(0.01, 60.0))
     max_tracks: int = param(16, "Most tracks kept (nearest to the sensor first).", range=(1, 1000))
     min_radius_m: float = param(0.15, "Smallest radius given to a moving obstacle (m).", range=(0.0, 5.0))
+    centre_behind_surface: bool = param(True, "Place a candidate's centre one radius behind its nearest return, "
+                                        "along the line of sight to its centroid, as for a round object seen "
+                                        "from one side. Off: the centroid of the returns, which lie on the "
+                                        "near side, so the disc reaches up to a radius closer than the "
+                                        "object.")
     static_cell_m: float = param(0.15, "Cell size of the memory of recent returns that tells static structure "
                                  "from movers (m).", range=(0.01, 2.0))
     static_lag_s: float = param(0.5, "A cluster whose returns mostly fall on cells hit by scans between this "
@@ -131,6 +136,19 @@ class Tracker:
         self._memory.append((t_s, keys))
         return np.unique(np.concatenate(old)) if old else np.zeros(0, np.int64)
 
+    def _centre(self, p: np.ndarray, origin, radius: float) -> np.ndarray:
+        """A candidate's centre from its returns ``p`` (K, 2) seen from ``origin``."""
+        cen = p.mean(0)
+        if not self.cfg.centre_behind_surface:
+            return cen
+        o = np.asarray(origin, dtype=np.float64)[:2]
+        ray = cen - o
+        dist = float(np.linalg.norm(ray))
+        if dist < 1e-6:
+            return cen
+        near = float(np.linalg.norm(p - o, axis=1).min())
+        return o + ray / dist * (near + radius)
+
     def update(self, t_s: float, points: np.ndarray, origin) -> Scene:
         """points (K, 2) odom-frame returns of the scan taken at ``origin`` (x, y) at t_s."""
         c = self.cfg
@@ -145,7 +163,8 @@ class Tracker:
             p = pts[idx]
             extent = float(np.linalg.norm(p.max(0) - p.min(0)))
             if len(idx) >= c.min_points and extent <= c.max_object_m:
-                cand.append((p.mean(0), max(0.5 * extent, c.min_radius_m)))
+                radius = max(0.5 * extent, c.min_radius_m)
+                cand.append((self._centre(p, origin, radius), radius))
                 cand_idx.append(idx)
                 settled.append(len(old) > 0 and float(np.isin(keys[idx], old).mean()) >= c.static_overlap)
         taken = self._associate(t_s, cand)

@@ -73,6 +73,28 @@ def test_two_movers_get_their_velocities_and_the_wall_stays_static():
     assert scene.predict(np.array([2.0, 3.0])).shape == (2, 2, 2)
 
 
+def test_the_disc_sits_where_the_person_is_not_on_the_near_surface():
+    """A 0.25 m person walking past 1.5-2.5 m away: the returns lie on the near half, so their
+    centroid is closer than the centre; the tracked disc's centre is within 0.05 m of the true
+    one and its near edge within 0.05 m of the true surface (centre_behind_surface), where
+    the centroid puts the disc 0.1 m or more too close."""
+    for behind in (True, False):
+        tr = Tracker(TrackerConfig(centre_behind_surface=behind))
+        p0, v = np.array([-1.5, 1.5]), np.array([0.8, 0.3])
+        for k in range(21):
+            c = p0 + v * 0.1 * k
+            scene = tr.update(0.1 * k, _ray_scan((0.0, 0.0), [], [(*c, 0.25)]), (0.0, 0.0))
+        assert len(scene.pos) == 1
+        centre_err = float(np.linalg.norm(scene.pos[0] - c))
+        true_gap = float(np.linalg.norm(c)) - 0.25                       # sensor to the person's surface
+        disc_gap = float(np.linalg.norm(scene.pos[0])) - float(scene.radius[0])
+        if behind:
+            assert centre_err < 0.05, (scene.pos[0], c)
+            assert abs(disc_gap - true_gap) < 0.05, (disc_gap, true_gap)
+        else:
+            assert true_gap - disc_gap > 0.1, (disc_gap, true_gap)
+
+
 def test_a_standing_person_and_a_moving_sensor_stay_static():
     """A still cylinder seen from a sensor driving past it is not moving (odom-frame tracking)."""
     tr = Tracker()
