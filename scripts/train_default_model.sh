@@ -2,7 +2,7 @@
 # Reproduce the shipped world model models/<robot>_default.pt and the classic_id fit
 # models/<robot>_sysid.json with one command (ROBOT: husky (default), jackal or turtlebot4):
 #
-#   scripts/train_default_model.sh                   # collect -> train -> sysid -> evaluate (about 35 min, 2 CPU cores)
+#   scripts/train_default_model.sh                   # collect -> train -> sysid -> evaluate (< 25 min, 2 CPU cores)
 #   ROBOT=jackal scripts/train_default_model.sh      # the same for the Jackal: models/jackal_default.pt
 #   scripts/train_default_model.sh --eval-set        # regenerate the committed golden eval set test/data/wm_eval
 #   ROBOT=turtlebot4 scripts/train_default_model.sh --eval-set   # its held-out set test/data/wm_eval_turtlebot4
@@ -13,8 +13,7 @@
 # data record it, so the checkpoint knows its robot (data_stats.robots); a learned planner refuses a
 # checkpoint trained on another robot.
 #
-# Training data (seeds 0..), 30 s exploration episodes, for the Husky four times the counts below
-# (560, 320 and 80: its shipped model; the Jackal and the TurtleBot 4 were trained on these):
+# Training data (seeds 0..), 30 s exploration episodes:
 #   static   140 episodes: half random layouts (a new arena with boxes and cylinders per episode),
 #            half the built-in open, wall and u_trap from random start poses;
 #   dynamic  100 episodes with random dynamics (wmp collect --dynamics: terrain patches of ice,
@@ -38,18 +37,16 @@
 # models/$ROBOT_sysid.json), EVAL (held-out set, default test/data/wm_eval for the Husky and
 # test/data/wm_eval_$ROBOT otherwise; made first when missing), DEVICE (auto | cpu | cuda), THREADS
 # (torch CPU threads), WORKERS (collection processes, default 2), STEPS (training steps, default 6000),
-# STATIC_EPISODES, DYNAMIC_EPISODES and SUITE_EPISODES (the counts above), ROOMS_EPISODES, BARN,
-# BARN_EPISODES and BARN_BELOW (above).
+# ROOMS_EPISODES, BARN, BARN_EPISODES and BARN_BELOW (above).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WMP=${WMP:-.venv/bin/wmp}
 [ -x "$WMP" ] || WMP=wmp
 WORKERS=${WORKERS:-2}
+STATIC_EPISODES=${STATIC_EPISODES:-140}
+DYNAMIC_EPISODES=${DYNAMIC_EPISODES:-80}
+SUITE_EPISODES=${SUITE_EPISODES:-20}
 ROBOT=${ROBOT:-husky}
-if [ "$ROBOT" = husky ]; then SCALE=4; else SCALE=1; fi
-STATIC_EPISODES=${STATIC_EPISODES:-$((140 * SCALE))}
-DYNAMIC_EPISODES=${DYNAMIC_EPISODES:-$((80 * SCALE))}
-SUITE_EPISODES=${SUITE_EPISODES:-$((20 * SCALE))}
 case "$ROBOT" in
     husky|jackal|turtlebot4) ;;
     *) echo "ROBOT=$ROBOT: expected husky, jackal or turtlebot4" >&2; exit 2 ;;
