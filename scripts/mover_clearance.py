@@ -20,7 +20,9 @@ what is left is how the movers are predicted:
                       the bound on what a better velocity forecast could reach
 
 Windows are ``wmp eval-model``'s (every 5th start with 3 s of data after it); the tracker sees
-the ``--history-s`` of scans before each start, as on the robot. No ROS, no sim, no model.
+the ``--history-s`` of scans before each start, as on the robot; its configuration is the
+planners' default, or with ``--centre-behind-surface`` its discs placed behind the nearest return
+(tracking.centre_behind_surface). No ROS, no sim, no model.
 """
 from __future__ import annotations
 
@@ -43,7 +45,7 @@ def _fit_velocity(samples: list, since_s: float) -> np.ndarray | None:
 
 
 def diagnose(data, sysid_path: str, horizon_s: float = 1.0, history_s: float = 1.0,
-             past_s: float = 0.5, stride: int = 5) -> dict:
+             past_s: float = 0.5, stride: int = 5, tracker_cfg=None) -> dict:
     """-> {"windows", "tracked", "true_mean_m", predictor: {"err_m", "bias_m", "err_tracked_m"}}."""
     import torch
 
@@ -57,7 +59,7 @@ def diagnose(data, sysid_path: str, horizon_s: float = 1.0, history_s: float = 1
     hist = int(round(history_s / dt))
     robots = {str(e.get("robot") or "husky") for e in data.meta.get("episodes", {}).values()}
     spec = ROBOTS.get(robots.pop() if len(robots) == 1 else "husky", ROBOTS["husky"])
-    m = SysIdModel.from_file(sysid_path)
+    m = SysIdModel.from_file(sysid_path, tracker_cfg=tracker_cfg)
     m.set_geometry(Footprint(spec.length_m, spec.width_m, 5, round_base=spec.round, exact=not spec.round))
     rmax = float(data.meta.get("range_max_m") or 8.0)
     starts = data.window_starts(int(round(3.0 / dt)))[::stride]
@@ -138,6 +140,8 @@ def main(argv=None) -> int:
     ap.add_argument("--history-s", type=float, default=1.0, help="scans the tracker sees before a window (s)")
     ap.add_argument("--past-s", type=float, default=0.5, help="track history for tracker_past_fit (s)")
     ap.add_argument("--stride", type=int, default=5, help="every n-th window start")
+    ap.add_argument("--centre-behind-surface", action="store_true",
+                    help="the tracker with tracking.centre_behind_surface on (default: the planners' default)")
     a = ap.parse_args(argv)
     for name in ("horizon_s", "history_s", "past_s"):
         if not 0.05 <= getattr(a, name) <= 10.0:
@@ -148,7 +152,10 @@ def main(argv=None) -> int:
 
     try:
         data = load_dataset(a.data)
-        res = diagnose(data, a.sysid, a.horizon_s, a.history_s, a.past_s, a.stride)
+        from world_model_planner.planner_node.tracking import TrackerConfig
+
+        cfg = TrackerConfig(centre_behind_surface=True) if a.centre_behind_surface else None
+        res = diagnose(data, a.sysid, a.horizon_s, a.history_s, a.past_s, a.stride, cfg)
     except (DataError, OSError, ValueError) as exc:
         print(f"mover_clearance: {exc}", file=sys.stderr)
         return 2

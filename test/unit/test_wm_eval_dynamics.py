@@ -228,8 +228,9 @@ def test_dynamics_diagnosis_script_splits_the_error_where_it_comes_from(tmp_path
 def test_mover_clearance_script_separates_the_forecast_from_the_tracker():
     """scripts/mover_clearance.py on the committed held-out set (every 20th window): at the
     recorded future poses, constant velocity beats holding the movers still, and the velocity
-    the tracks actually kept (hindsight) beats constant velocity; the tracked discs carry no
-    systematic offset from the scan (the centre behind the surface); bad input is refused."""
+    the tracks actually kept (hindsight) beats constant velocity; with the centre behind the
+    surface the tracked discs carry no systematic offset from the scan, with the centroid (the
+    default) they sit in front of it; bad input is refused."""
     import importlib.util
     from pathlib import Path
 
@@ -239,10 +240,15 @@ def test_mover_clearance_script_separates_the_forecast_from_the_tracker():
     spec = importlib.util.spec_from_file_location("mover_clearance", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    d = mod.diagnose(load_dataset("test/data/wm_eval"), "models/husky_sysid.json", stride=20)
+    from world_model_planner.planner_node.tracking import TrackerConfig
+
+    data = load_dataset("test/data/wm_eval")
+    d = mod.diagnose(data, "models/husky_sysid.json", stride=20, tracker_cfg=TrackerConfig(centre_behind_surface=True))
     assert d["windows"] >= 15 and d["tracked"] >= 10
     assert d["hindsight"]["err_m"] < d["tracker_cv"]["err_m"] < d["tracker_frozen"]["err_m"]
     assert abs(d["tracker_frozen"]["bias_m"]) < 0.05
+    # the default tracker (centroid of the near-side returns) reads the clearance low: its margin
+    assert mod.diagnose(data, "models/husky_sysid.json", stride=20)["tracker_frozen"]["bias_m"] < -0.04
     with pytest.raises(SystemExit) as bad:
         mod.main(["--data", "test/data/wm_eval", "--sysid", "models/husky_sysid.json", "--stride", "0"])
     assert bad.value.code == 2
