@@ -47,11 +47,23 @@ class CollisionCritic(Critic):
     name = "collision"
     scores = "P(any contact) from the model's collision head"
     default_weight = 100.0
+    PARAMS = {"collision_combine": param(
+        "any", "How the collision critic joins the head's per-step contact probabilities over the "
+        "horizon: 'any' = 1 - prod(1 - p), P(any contact) were the steps independent; 'max' = the "
+        "largest step's p, the bound P(any contact) >= max p, tight when contact at one step "
+        "implies contact at its neighbours (a slow pass by a wall), where 'any' compounds one "
+        "belief over every step and saturates near 1 for all samples.", choices=("any", "max"))}
+
+    def initialize(self, cfg):
+        super().initialize(cfg)
+        self.combine = cfg.collision_combine
 
     def raw(self, data):
         if data.collision_prob is None:
             return data.zeros()
         p = data.collision_prob.clamp(0.0, 1.0)
+        if self.combine == "max":
+            return p.amax(dim=1)
         return 1.0 - torch.prod(1.0 - p, dim=1)                                 # P(any contact)
 
 

@@ -164,3 +164,20 @@ def test_the_parameter_doc_describes_every_critic_from_its_class():
     for c in CRITIC_CLASSES:
         assert f"**{c.name}** (`{c.__module__.rsplit('.', 1)[-1]}.{c.__name__}`): {c.scores}" in text
         assert all(f"`critics.{n}`" in text for n, _t, _f in c.fields())
+
+
+def test_collision_combine_max_scores_the_likeliest_step_not_their_compounding():
+    """'any' compounds the per-step probabilities (a steady 0.22 over 20 steps reads as 0.99, all
+    but certain contact for every sample); 'max' keeps the likeliest step, so a pass with a steady
+    0.22 costs less than one sample that is sure to hit at one step, which 'any' ranks the other way."""
+    poses = torch.zeros(2, 20, 3)
+    prob = torch.stack([torch.full((20,), 0.22), torch.cat([torch.full((19,), 0.0), torch.ones(1) * 0.9])])
+    actions, _, ctx = random_case(7, B=2)
+    roll = Rollout(poses, prob)
+    cost = {c: Critics(CriticsConfig(critics=["collision"], collision_weight=100.0,
+                                     collision_combine=c))(actions, roll, ctx) for c in ("any", "max")}
+    torch.testing.assert_close(cost["max"], torch.tensor([22.0, 90.0]))
+    torch.testing.assert_close(cost["any"], 100.0 * (1.0 - (1.0 - prob).prod(1)))
+    assert cost["any"][0] > cost["any"][1] and cost["max"][0] < cost["max"][1]
+    with pytest.raises(ConfigError, match="collision_combine"):
+        CriticsConfig(collision_combine="mean")
