@@ -34,8 +34,9 @@ class PlannerNodeConfig:
                             "models/<robot>_sysid.json (the Husky's for a robot without one). A missing or bad "
                             "file fails configure.")
     device: str = param("auto", "Torch device: auto, cpu, cuda, cuda:N. auto: a learned planner times a few "
-                        "rollouts at mppi.samples x mppi.horizon on each path (CPU fused, CPU step-by-step "
-                        "reference, CUDA where present) at configure and plans on the fastest (logged; the default "
+                        "rollouts at mppi.samples x mppi.horizon on each path (CPU fused, CPU fused with bf16 "
+                        "matrix products where the CPU has bf16 units and its poses stay within 5 mm of "
+                        "float32's, CPU step-by-step reference, CUDA where present) at configure and plans on the fastest (logged; the default "
                         "path, CUDA or else CPU fused, unless another is more than 10 % faster); other planners "
                         "take CUDA if present.")
     torch_threads: int = param(1, "torch.set_num_threads for planning; 0 = torch's default (all cores). "

@@ -71,6 +71,7 @@ class PlannerNode(GoalFramesMixin, CameraInputsMixin, CheckpointReloadMixin, Lif
         self._plan_ms = collections.deque(maxlen=20)
         self.budget: AdaptiveBudget | None = None      # samples x horizon against the period (budget.*)
         self._fused = True                             # the rollout path device: auto chose
+        self._matmul_dtype = None                      # its matrix products' dtype (bf16), None: the model's
         self._last = {"diag": 0.0, "markers": 0.0, "state": None, "path_plans": -1}
         self._active = False
         self._loader = None
@@ -156,7 +157,7 @@ class PlannerNode(GoalFramesMixin, CameraInputsMixin, CheckpointReloadMixin, Lif
             why = self.camera_refusal(self.p.scan, self.nav.model)
             if why:
                 raise ValueError(why)
-            self._fused = True
+            self._fused, self._matmul_dtype = True, None
             if self.p.device.strip().lower() == "auto" and hasattr(getattr(self.nav.model, "model", None),
                                                                   "rollout_heads"):
                 self._auto_device()
@@ -201,9 +202,10 @@ class PlannerNode(GoalFramesMixin, CameraInputsMixin, CheckpointReloadMixin, Lif
         if choice.device.type != self.device.type:
             self.nav = make_navigator(self.p.planner, self.p.model_path or None, self.cfg, choice.device,
                                       missing_ok=not self.p.model_path, robot=self.p.robot)
-        self.device, self._fused = choice.device, choice.fused
+        self.device, self._fused, self._matmul_dtype = choice.device, choice.fused, choice.matmul_dtype
         if not choice.fused:
             self.nav.model.model.fused = False
+        self.nav.model.model.matmul_dtype = choice.matmul_dtype
         self.get_logger().info(choice.line(mc.samples, mc.horizon))
 
     def _budget_sizes(self, cfg) -> tuple[int, int, int]:
@@ -474,7 +476,8 @@ class PlannerNode(GoalFramesMixin, CameraInputsMixin, CheckpointReloadMixin, Lif
                   k.waypoint: self._route.label() if self._route is not None else "",
                   k.waypoints_reached: len(self._route.events) if self._route is not None else 0,
                   k.waypoint_reached: self._last.get("waypoint_reached", ""), k.prior_map: self._prior_note,
-                  k.device: f"{self.device}{'' if self._fused else ' (reference rollout)'}"}
+                  k.device: f"{self.device}{'' if self._fused else ' (reference rollout)'}"
+                            f"{'' if self._matmul_dtype is None else ' (%s products)' % str(self._matmul_dtype)[6:]}"}
         b = self.budget
         if b is not None:
             values.update({k.budget_samples: b.samples, k.budget_horizon: b.horizon,

@@ -44,6 +44,9 @@ def main(argv=None) -> int:
     ap.add_argument("--reference", action="store_true",
                     help="also time hierarchical/flat through the step-by-step reference rollout (WorldModel.fused "
                          "off), for a before/after comparison of the fused path")
+    ap.add_argument("--bf16", action="store_true",
+                    help="also time hierarchical/flat with the fused rollout's matrix products in bf16 (what "
+                         "device: auto picks where the CPU has bf16 units and it is faster)")
     ap.add_argument("--budget-hz", type=float, default=0.0,
                     help="run the adaptive budget against this control rate (0 = off, the configured budget)")
     args = ap.parse_args(argv)
@@ -89,10 +92,12 @@ def main(argv=None) -> int:
         print("|---|---|---|---|---|---|---|")
     runs = []
     for kind in args.planners.split(","):
-        runs.append((kind, True))
+        runs.append((kind, True, None))
+        if args.bf16 and kind in ("hierarchical", "flat"):
+            runs.append((kind, True, torch.bfloat16))
         if args.reference and kind in ("hierarchical", "flat"):
-            runs.append((kind, False))
-    for kind, fused in runs:
+            runs.append((kind, False, None))
+    for kind, fused, low in runs:
         if kind == "classic":
             model, desc = UnicycleModel(0.1, device), "unicycle"
         elif kind == "classic_id":
@@ -100,8 +105,8 @@ def main(argv=None) -> int:
             desc = "identified lag + delay, tracking"
         else:
             model, desc = learned(), learned_desc
-            model.model.fused = fused
-            desc += "" if fused else " (reference rollout)"
+            model.model.fused, model.model.matmul_dtype = fused, low
+            desc += ("" if fused else " (reference rollout)") + ("" if low is None else " (bf16 products)")
         nav = Navigator(kind, model, cfg, device)
         budget = AdaptiveBudget(BudgetConfig(), args.samples, args.horizon, 1.0 / args.budget_hz) \
             if args.budget_hz else None

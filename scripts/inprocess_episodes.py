@@ -93,6 +93,9 @@ def main(argv=None) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="[SECTION.]NAME=VALUE",
                     help="a planner parameter for every episode, as the node names it (e.g. model_scene=false, "
                          "mppi.samples=512); repeatable")
+    ap.add_argument("--bf16", action="store_true",
+                    help="hierarchical/flat: the fused rollout's matrix products in bf16 (what device: auto picks "
+                         "where the CPU has bf16 units and it is faster)")
     ap.add_argument("--control-hz", type=float, default=10.0,
                     help="control ticks per simulated second (the stack: 20, odometry-triggered)")
     ap.add_argument("--scan-hz", type=float, default=None,
@@ -127,6 +130,8 @@ def main(argv=None) -> int:
                 cfg = apply_overrides(PlannerConfig(mppi=MPPIConfig(samples=args.samples, horizon=args.horizon)),
                                       args.set, "inprocess_episodes")
                 nav = make_navigator(kind, args.model, cfg, "cpu", sysid_path=args.sysid)
+                if args.bf16 and hasattr(getattr(nav.model, "model", None), "matmul_dtype"):
+                    nav.model.model.matmul_dtype = torch.bfloat16
                 with SimWorld(sc, seed=seed, perturb=seed > 0) as w:
                     nav.set_goal(sc.goal.x, sc.goal.y, tolerance=0.8 * sc.goal.tolerance)
                     t, min_clear, path, prev = 0.0, float("inf"), 0.0, w.pose()[:2].copy()

@@ -85,6 +85,11 @@ def register(subparsers) -> None:
                         "covariance 0.04, pose 10 (metres^2), velocity 1, collision 1, scene 1); e.g. pose=100 "
                         "for a slow base, whose pose errors are small numbers next to the latent terms")
     p.add_argument("--latent-dim", type=int, default=None)
+    p.add_argument("--pred-hidden", type=int, default=None,
+                   help="predictor MLP width (model field pred_hidden, default 128): the planner's hot path, "
+                        "its work per rollout step grows with the square of the width")
+    p.add_argument("--head-hidden", type=int, default=None,
+                   help="collision head MLP width (model field head_hidden, default 64)")
     p.add_argument("--eval-every", type=int, default=None,
                    help="validate (and write the resumable state OUT.state.pt) every N steps (default 250)")
     p.add_argument("--resume", action="store_true",
@@ -107,6 +112,9 @@ def register(subparsers) -> None:
     p.add_argument("--train-data", default=None,
                    help="classic_id baseline: fit it on these training transitions instead of --sysid")
     p.add_argument("--device", default="auto")
+    p.add_argument("--matmul-dtype", choices=("float32", "bfloat16"), default="float32",
+                   help="the fused rollout's matrix products (bfloat16: what device: auto may pick on a CPU "
+                        "with bf16 units; the latent stays float32), to measure what bf16 costs in accuracy")
     p.set_defaults(func=_eval)
 
     p = subparsers.add_parser("convert-data", help="rewrite format-1 transition shards as format 2",
@@ -124,6 +132,8 @@ def register(subparsers) -> None:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--repeats", type=int, default=50)
     p.add_argument("--device", default="auto")
+    p.add_argument("--matmul-dtype", choices=("float32", "bfloat16"), default="float32",
+                   help="the fused rollout's matrix products (not --profile)")
     p.add_argument("--profile", action="store_true",
                    help="profile whole control ticks (Navigator.step on a synthetic room) section by section: "
                         "grid update, subgoal search, scene update, encode, rollout, heads, tracked clearance, "
@@ -296,8 +306,12 @@ def _train(args) -> int:
         if not mc["use_image"]:
             return _refuse("train", "--image-pool needs --image or --camera-only (a model that reads the camera)")
         mc["image_pool"] = args.image_pool
-    if args.latent_dim:
-        mc["latent_dim"] = args.latent_dim
+    for name in ("latent_dim", "pred_hidden", "head_hidden"):
+        if getattr(args, name) is not None:
+            if init is not None:
+                return _refuse("train", f"--{name.replace('_', '-')} with --init: the architecture is the "
+                                        f"checkpoint's ({getattr(init.cfg, name, None)})")
+            mc[name] = getattr(args, name)
     if args.head_clearance and init is None:        # with --init, with_head_clearance widened init above
         mc["head_clearance"] = True
     # the robot that drove the data sets the footprint the scan clearances are measured from
@@ -366,6 +380,7 @@ def _eval(args) -> int:
     _warnings_to_stderr("eval-model")
     try:
         model = load_checkpoint(path, device=args.device)
+        model.matmul_dtype = _matmul_dtype(args.matmul_dtype)
         topics = topics_from_args(args)
         data = load_dataset(args.data, topics=topics)
         train = load_dataset(args.train_data, topics=topics) if args.train_data else None
@@ -411,6 +426,7 @@ def _bench(args) -> int:
         model = load_checkpoint(args.model or default_model_path(), device=args.device)
     except (CheckpointError, ValueError) as exc:
         return _refuse("bench-model", str(exc))
+    model.matmul_dtype = _matmul_dtype(args.matmul_dtype)
     dev = model.device
     z0 = torch.zeros(1, model.latent_dim, device=dev)
     acts = torch.rand(args.batch, args.horizon, 2, device=dev) * 2 - 1
@@ -444,10 +460,18 @@ def _bench(args) -> int:
                          ("rollout+heads", lambda: model.rollout_heads(z0, acts)),
                          ("rollout+heads ref", reference_heads)):
             med, p90, cpu = timed(fn)
-            print(f"{name:<18} B={args.batch} H={args.horizon} on {dev} ({torch.get_num_threads()} threads): "
+            low = "" if model.matmul_dtype is None or "ref" in name else ", bf16 products"
+            print(f"{name:<18} B={args.batch} H={args.horizon} on {dev}{low} ({torch.get_num_threads()} threads): "
                   f"wall median {med:.2f} ms, p90 {p90:.2f} ms; process CPU median {cpu:.2f} ms")
     print(f"load average {_load()}")
     return 0
+
+
+def _matmul_dtype(name: str):
+    """--matmul-dtype → WorldModel.matmul_dtype (None: the model's own float32)."""
+    import torch
+
+    return torch.bfloat16 if name == "bfloat16" else None
 
 
 def _load() -> str:

@@ -21,6 +21,15 @@ the reference computation (``Predictor.forward`` step by step):
   the smallest clearance is clamped and scaled after the minimum (the same numbers: both are
   monotone).
 
+With ``matmul_dtype`` ``torch.bfloat16`` (``WorldModel.matmul_dtype``; ``device: auto`` picks it
+where it is measurably faster, on CPUs with bf16 units such as AMX) the matrix products of the
+predictor and the collision head run in bf16 on bf16 copies of the folded weights, while the
+latent itself (pose, velocity, scene, h) and its integration stay in the model's float32: each
+step's input is rounded to bf16 for the products and their output widened back before it is
+added to the state. A pose integrated in bf16 would lose centimetres at a few metres from the
+origin; this way only the step's increments carry bf16 rounding (``test/unit/test_wm_fused.py``
+bounds the difference; ``wmp eval-model --matmul-dtype bf16`` measures it on held-out data).
+
 The folded weights are built once per parameter version (cached; an optimiser step or a
 ``load_state_dict`` makes a new set). Results equal the reference within float32 rounding
 (test/unit/test_wm_fused.py states the tolerance). The fused path needs the default
@@ -58,6 +67,7 @@ class FusedRollout:
         self.model = model
         self._key = None
         self._w: dict = {}
+        self._low: dict = {}              # matmul dtype -> the folded matrices and biases in it
         self._bufs: dict = {}
         cfg = model.cfg
         self.mem, self.sectors, self.ex = cfg.cmd_memory, cfg.scene_sectors, cfg.explicit_dims
@@ -83,8 +93,25 @@ class FusedRollout:
         if key != self._key:
             with torch.no_grad():
                 self._w = self._fold()
+            self._low = {}
             self._key = key
         return self._w
+
+    def low_weights(self, dtype: torch.dtype) -> dict:
+        """The matrices and biases of :meth:`weights` in ``dtype`` (for the products only)."""
+        w = self.weights()
+        if dtype not in self._low:
+            cast = {k: w[k].to(dtype) for k in ("w1z", "w1a", "b1", "wo", "bo", "c1", "cb1")}
+            cast["hidden"] = [(a.to(dtype), b.to(dtype)) for a, b in w["hidden"]]
+            cast["chidden"] = [(a.to(dtype), b.to(dtype)) for a, b in w["chidden"]]
+            cast["c1min"] = None if w["c1min"] is None else w["c1min"].to(dtype)
+            self._low[dtype] = cast
+        return self._low[dtype]
+
+    def _matmul_dtype(self, dtype: torch.dtype) -> torch.dtype | None:
+        """The products' dtype where it differs from the state's ``dtype``, else None."""
+        low = getattr(self.model, "matmul_dtype", None)
+        return low if low is not None and low != dtype else None
 
     def _fold(self) -> dict:
         m, p = self.model, self.model.predictor
@@ -138,13 +165,13 @@ class FusedRollout:
         }
 
     # -- the computation -----------------------------------------------------------------
-    def _buffers(self, z0: torch.Tensor, horizon: int, b: int, hid: int, reuse: bool):
-        """(zs (H, B, D), a_in (H * B, hid)): kept from the last call of the same shape with
-        ``reuse`` (no allocation in the tick), new ones otherwise."""
-        key = (horizon, b, z0.shape[-1], hid, z0.dtype, z0.device)
+    def _buffers(self, z0: torch.Tensor, horizon: int, b: int, hid: int, reuse: bool, a_dtype: torch.dtype):
+        """(zs (H, B, D), a_in (H * B, hid) in ``a_dtype``): kept from the last call of the same
+        shape with ``reuse`` (no allocation in the tick), new ones otherwise."""
+        key = (horizon, b, z0.shape[-1], hid, z0.dtype, a_dtype, z0.device)
         if reuse and key in self._bufs:
             return self._bufs[key]
-        bufs = (z0.new_empty(horizon, b, z0.shape[-1]), z0.new_empty(horizon * b, hid))
+        bufs = (z0.new_empty(horizon, b, z0.shape[-1]), z0.new_empty(horizon * b, hid, dtype=a_dtype))
         if reuse:
             if len(self._bufs) >= 4:
                 self._bufs.clear()
@@ -157,23 +184,28 @@ class FusedRollout:
         the buffer is the one of the last call of this shape, so the result is only valid until
         the next such call."""
         w = self.weights()
+        low = self._matmul_dtype(z0.dtype)
+        mm = self.low_weights(low) if low is not None else w          # the products' weights
         mem, s, ex = self.mem, self.sectors, self.ex
         m0 = EXPLICIT_DIMS + 2 * mem                                  # scene start
         b, horizon = actions.shape[0], actions.shape[1]
         half_dt = 0.5 * self.model.cfg.dt_s
         acts = actions.to(z0.dtype).transpose(0, 1).contiguous()      # (H, B, 2)
         # time-major: each step's (B, D) is contiguous
-        zs, a_buf = self._buffers(z0, horizon, b, w["b1"].shape[0], reuse)
-        a_in = torch.addmm(w["b1"], acts.view(horizon * b, 2), w["w1a"], out=a_buf).view(horizon, b, -1)
+        zs, a_buf = self._buffers(z0, horizon, b, w["b1"].shape[0], reuse, mm["b1"].dtype)
+        a_in = torch.addmm(mm["b1"], acts.view(horizon * b, 2).to(mm["b1"].dtype), mm["w1a"],
+                           out=a_buf).view(horizon, b, -1)
         ones = z0.new_ones(b, 2)
         ang = z0.new_empty(b, 2)                                      # (half the yaw increment, yaw)
         z = z0.expand(b, -1)
         prior = s and self.model.cfg.scene_prior
         for k in range(horizon):
-            x = F.silu(torch.addmm(a_in[k], z, w["w1z"]), inplace=True)
-            for wt, bias in w["hidden"]:
+            x = F.silu(torch.addmm(a_in[k], z if low is None else z.to(low), mm["w1z"]), inplace=True)
+            for wt, bias in mm["hidden"]:
                 x = F.silu(torch.addmm(bias, x, wt), inplace=True)
-            out = torch.addmm(w["bo"], x, w["wo"])                   # (B, 5 + S + dh [+ 1]): corr 3, vel 2, scene, h
+            out = torch.addmm(mm["bo"], x, mm["wo"])                 # (B, 5 + S + dh [+ 1]): corr 3, vel 2, scene, h
+            if low is not None:
+                out = out.to(z0.dtype)                                # the state is integrated in its own dtype
             zk = zs[k]
             vel, vel_next = z[:, POSE_DIMS:EXPLICIT_DIMS], zk[:, POSE_DIMS:EXPLICIT_DIMS]
             torch.add(vel, out[:, 3:5], out=vel_next)
@@ -216,20 +248,21 @@ class FusedRollout:
         return self._logit(z)
 
     def _logit(self, z: torch.Tensor) -> torch.Tensor:
-        w = self.weights()
+        low = self._matmul_dtype(z.dtype)
+        w = self.low_weights(low) if low is not None else self.weights()
         flat = z.reshape(-1, z.shape[-1])
-        x = torch.addmm(w["cb1"], flat, w["c1"])
+        x = torch.addmm(w["cb1"], flat if low is None else flat.to(low), w["c1"])
         if w["c1min"] is not None:
             m0 = EXPLICIT_DIMS + 2 * self.mem
             smallest = flat[:, m0:self.ex].amin(dim=-1, keepdim=True).clamp_(0.0, 1.0)
-            x.addmm_(smallest, w["c1min"].unsqueeze(0))
+            x.addmm_(smallest.to(x.dtype), w["c1min"].unsqueeze(0))
         x = F.silu(x, inplace=True)
         last = len(w["chidden"]) - 1
         for i, (wt, bias) in enumerate(w["chidden"]):
             x = torch.addmm(bias, x, wt)
             if i < last:
                 x = F.silu(x, inplace=True)
-        return x.view(z.shape[:-1])
+        return x.view(z.shape[:-1]).to(z.dtype)
 
     def min_clearance(self, z: torch.Tensor) -> torch.Tensor:
         """(..., D) -> (...) metres, as ``WorldModel.min_clearance`` (minimum first, then the clamp

@@ -161,6 +161,9 @@ class WorldModel(nn.Module):
 
     #: False runs the step-by-step reference computation even without autograd (benchmarks, debugging)
     fused: bool = True
+    #: the fused path's matrix products in this dtype (torch.bfloat16), the latent kept in the
+    #: model's own; None: the model's dtype throughout (world_model_node/fused.py)
+    matmul_dtype: torch.dtype | None = None
 
     def __init__(self, cfg: WorldModelConfig | None = None, encoder: ObsEncoder | None = None,
                  predictor: Predictor | None = None, collision_head: nn.Module | None = None):

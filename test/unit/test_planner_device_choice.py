@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from world_model_planner.core.runtime import fastest, time_candidates
-from world_model_planner.planner_node.device_choice import PATHS, choose_device
+from world_model_planner.planner_node.device_choice import (BF16_POSE_TOLERANCE_M, PATHS, choose_device,
+                                                            cpu_has_bf16)
 
 
 class FakeClock:
@@ -92,13 +93,16 @@ def test_choice_follows_the_measurement_and_sets_the_rollout_path():
 def test_real_timing_on_this_machine_makes_and_reports_a_choice(one_thread):
     model = _model()
     choice = choose_device(model, 128, 10, cuda=False, repeats=3, max_s=0.5)
-    assert set(choice.timings) == {"cpu fused", "cpu reference"}
-    assert choice.name in PATHS and all(isinstance(v, float) and v > 0 for v in choice.timings.values())
+    # bf16 is timed only where the CPU has bf16 units (emulated, it is many times slower)
+    assert set(choice.timings) == {"cpu fused", "cpu reference"} | ({"cpu fused bf16"} if cpu_has_bf16() else set())
+    ran = {k: v for k, v in choice.timings.items() if isinstance(v, float)}     # a refused bf16 path: its reason
+    assert choice.name in PATHS and all(v > 0 for v in ran.values()) and {"cpu fused", "cpu reference"} <= set(ran)
     # the fastest path, or the default (cpu fused) where the other is not more than 10 % faster:
     # timings this short are noisy, and a check against the minimum alone failed once
-    assert 0.9 * choice.tick_ms <= min(choice.timings.values()) * 1e3 <= choice.tick_ms
+    assert 0.9 * choice.tick_ms <= min(ran.values()) * 1e3 <= choice.tick_ms
     assert f"chose {choice.name} ({choice.tick_ms:.1f} ms" in choice.line(128, 10)
-    assert model.model.fused is choice.fused                     # the flag matches what was chosen
+    assert model.model.fused is choice.fused                     # the flags match what was chosen
+    assert model.model.matmul_dtype is PATHS[choice.name][2] is choice.matmul_dtype
     state = model.reset_state([0.0, 0.0, 0.0], [0.0, 0.0], [float("inf")] * 180)
     assert model.rollout(state, torch.zeros(8, 10, 2)).poses.shape == (8, 10, 3)
 
@@ -116,3 +120,61 @@ def test_the_paths_time_the_heads_the_planner_uses(one_thread):
     assert logit is None
     model.model_scene = False
     assert rollout_paths(model, 8, 5, cuda=False)["cpu fused"]()[2] is None
+
+
+def _returning(clock: FakeClock, seconds: float, xy_end: float):
+    """A fake path that takes ``seconds`` and predicts every sequence ends at (xy_end, 0)."""
+    run = clock.work(seconds)
+    z = torch.zeros(4, 3, 8)
+    z[:, -1, 0] = xy_end
+
+    def fn():
+        run()
+        return z, None, None
+    return fn
+
+
+def test_bf16_is_chosen_when_faster_and_near_float32_and_refused_when_it_strays():
+    clock = FakeClock()
+    model = _model()
+    near = {"cpu fused": _returning(clock, 0.040, 1.0), "cpu fused bf16": _returning(clock, 0.025, 1.002),
+            "cpu reference": _returning(clock, 0.060, 1.0)}
+    choice = choose_device(model, 64, 10, cuda=False, clock=clock, paths=near)
+    assert choice.name == "cpu fused bf16" and choice.fused and choice.matmul_dtype is torch.bfloat16
+    assert model.model.matmul_dtype is torch.bfloat16             # the planner's rollouts now use it
+    assert "bf16 positions at the horizon's end 2.00 mm from float32's" in choice.line(64, 10)
+    far = dict(near, **{"cpu fused bf16": _returning(clock, 0.025, 1.0 + 2 * BF16_POSE_TOLERANCE_M)})
+    choice = choose_device(model, 64, 10, cuda=False, clock=clock, paths=far)
+    assert choice.name == "cpu fused" and choice.matmul_dtype is None and model.model.matmul_dtype is None
+    line = choice.line(64, 10)
+    assert "cpu fused bf16 refused: its positions at the horizon's end differ from float32's by 10.0 mm" in line
+    assert "cpu fused bf16 refused (25.0 ms, 10.0 mm from float32)" in line and "failed" not in line
+    # not faster by more than 10 %: float32 stays, with no check needed
+    slow = dict(near, **{"cpu fused bf16": _returning(clock, 0.038, 1.0)})
+    assert choose_device(model, 64, 10, cuda=False, clock=clock, paths=slow).name == "cpu fused"
+
+
+@pytest.mark.parametrize("text, has", [
+    ("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_bf16 amx_tile\n", True),
+    ("flags\t\t: fpu sse avx2 amx_bf16\n", True),
+    ("flags\t\t: fpu sse avx2 avx512f avx512_vnni\n", False),          # AVX-512 without bf16
+    ("Features\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 bf16 i8mm\n", True),   # Arm
+    ("Features\t: fp asimd evtstrm aes pmull\n", False),
+    ("", False)])
+def test_cpu_bf16_units_are_read_from_cpuinfo(text, has):
+    assert cpu_has_bf16(text) is has
+
+
+def test_the_real_bf16_path_runs_where_the_cpu_has_it(one_thread):
+    """On a CPU with bf16 units (this machine's Xeon has AMX) the real bf16 path is timed and
+    compared with float32; its positions stay within the tolerance, so it is chosen where faster."""
+    from world_model_planner.planner_node.device_choice import bf16_pose_deviation, rollout_paths
+
+    if not cpu_has_bf16():
+        pytest.skip("this CPU has no bf16 units: device auto does not time the bf16 path here")
+    model = _model()
+    paths = rollout_paths(model, 64, 10, cuda=False)
+    assert "cpu fused bf16" in paths
+    dev_m = bf16_pose_deviation(paths["cpu fused bf16"], paths["cpu fused"])
+    assert 0 < dev_m <= BF16_POSE_TOLERANCE_M
+    assert model.model.matmul_dtype is None                      # timing a path leaves the model as it was

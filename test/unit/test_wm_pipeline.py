@@ -28,8 +28,11 @@ def test_collect_train_eval_smoke(tmp_path):
     assert {e["scenario"] for e in tr.meta["episodes"].values()} == {"random", "open"}
     assert np.isfinite(tr.pose).all() and np.abs(tr.cmd[:, 0]).max() <= 1.0
     assert wmp(["train", "--data", str(data), "--out", str(model), "--steps", "30", "--batch-size", "32",
-                "--horizon", "5", "--loss-weight", "pose=20", "--lr", "1e-3", "--no-progress"]) == 0
+                "--horizon", "5", "--loss-weight", "pose=20", "--lr", "1e-3", "--pred-hidden", "48",
+                "--head-hidden", "24", "--no-progress"]) == 0
     m = load_checkpoint(model, device="cpu")
+    assert (m.cfg.pred_hidden, m.cfg.head_hidden) == (48, 24)
+    assert m.predictor.net[0].out_features == 48 and m.collision_head[0].out_features == 24
     train = torch.load(model, weights_only=True)["train"]                      # recorded with the model
     assert train["loss_weights"]["pose"] == 20.0 and train["loss_weights"]["collision"] == 1.0
     assert train["lr"] == 1e-3 and train["horizon"] == 5
@@ -83,7 +86,10 @@ def test_train_only_the_collision_head_of_a_shipped_model(tmp_path, capsys):
     capsys.readouterr()
     for extra, why in ((["--train-only", "collision_head"], "--train-only needs --init"),
                        (["--init", shipped, "--train-only", "decoder"], "expected modules among collision_head"),
-                       (["--init", "models/husky_default.pt"], "was trained on husky, the data was driven by turtlebot4")):
+                       (["--init", "models/husky_default.pt"], "was trained on husky, the data was driven by turtlebot4"),
+                       (["--init", shipped, "--pred-hidden", "64"], "--pred-hidden with --init: the architecture is "
+                                                                    "the checkpoint's (128)"),
+                       (["--pred-hidden", "4"], "pred_hidden: expected a value in [8, 4096]")):
         assert wmp(["train", "--data", "test/data/wm_eval_turtlebot4", "--out", str(out), "--steps", "1",
                     "--no-progress", *extra]) == 2
         assert why in capsys.readouterr().err
