@@ -28,7 +28,7 @@ latent itself (pose, velocity, scene, h) and its integration stay in the model's
 step's input is rounded to bf16 for the products and their output widened back before it is
 added to the state. A pose integrated in bf16 would lose centimetres at a few metres from the
 origin; this way only the step's increments carry bf16 rounding (``test/unit/test_wm_fused.py``
-bounds the difference; ``wmp eval-model --matmul-dtype bf16`` measures it on held-out data).
+bounds the difference; ``wmp eval-model --matmul-dtype bfloat16`` measures it on held-out data).
 
 The folded weights are built once per parameter version (cached; an optimiser step or a
 ``load_state_dict`` makes a new set). Results equal the reference within float32 rounding
