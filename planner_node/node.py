@@ -70,8 +70,7 @@ class PlannerNode(GoalFramesMixin, CameraInputsMixin, CheckpointReloadMixin, Lif
         self._depth = False                          # its depth as the scan (depth_topic)
         self._plan_ms = collections.deque(maxlen=20)
         self.budget: AdaptiveBudget | None = None      # samples x horizon against the period (budget.*)
-        self._fused = True                             # the rollout path device: auto chose
-        self._matmul_dtype = None                      # its matrix products' dtype (bf16), None: the model's
+        self._fused, self._matmul_dtype = True, None   # the rollout path device: auto chose (bf16 products)
         self._last = {"diag": 0.0, "markers": 0.0, "state": None, "path_plans": -1}
         self._active = False
         self._loader = None
@@ -203,10 +202,12 @@ class PlannerNode(GoalFramesMixin, CameraInputsMixin, CheckpointReloadMixin, Lif
             self.nav = make_navigator(self.p.planner, self.p.model_path or None, self.cfg, choice.device,
                                       missing_ok=not self.p.model_path, robot=self.p.robot)
         self.device, self._fused, self._matmul_dtype = choice.device, choice.fused, choice.matmul_dtype
-        if not choice.fused:
-            self.nav.model.model.fused = False
-        self.nav.model.model.matmul_dtype = choice.matmul_dtype
+        self._use_chosen_path(self.nav.model.model)
         self.get_logger().info(choice.line(mc.samples, mc.horizon))
+
+    def _use_chosen_path(self, world_model) -> None:
+        """The path device: auto chose, for the configured model and each hot-reloaded one."""
+        world_model.fused, world_model.matmul_dtype = self._fused, self._matmul_dtype
 
     def _budget_sizes(self, cfg) -> tuple[int, int, int]:
         """(configured samples, horizon, the samples floor the sampler needs) for the budget."""
@@ -477,7 +478,7 @@ class PlannerNode(GoalFramesMixin, CameraInputsMixin, CheckpointReloadMixin, Lif
                   k.waypoints_reached: len(self._route.events) if self._route is not None else 0,
                   k.waypoint_reached: self._last.get("waypoint_reached", ""), k.prior_map: self._prior_note,
                   k.device: f"{self.device}{'' if self._fused else ' (reference rollout)'}"
-                            f"{'' if self._matmul_dtype is None else ' (%s products)' % str(self._matmul_dtype)[6:]}"}
+                            f"{'' if self._matmul_dtype is None else ' (bfloat16 products)'}"}
         b = self.budget
         if b is not None:
             values.update({k.budget_samples: b.samples, k.budget_horizon: b.horizon,

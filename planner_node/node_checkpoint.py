@@ -18,7 +18,7 @@ from world_model_planner.planner_node.config import checkpoint_allowed, checkpoi
 
 class CheckpointReloadMixin:
     """Hot reload of announced checkpoints; needs ``p``, ``nav``, ``device``, ``_camera``,
-    ``_fused``, ``_matmul_dtype``, ``_model_path`` and ``_loader`` from the node."""
+    ``_use_chosen_path``, ``_model_path`` and ``_loader`` from the node."""
 
     def _on_checkpoint(self, msg: String, info=None):
         path = msg.data
@@ -65,9 +65,7 @@ class CheckpointReloadMixin:
                 reads, runs = ("a lidar scan", "a camera") if self._camera else ("camera frames", "a lidar")
                 raise ValueError(f"it reads {reads} and the node was configured for {runs}; "
                                  "reconfigure the node (model_path) to switch")
-            if not self._fused:                                  # the path device: auto chose
-                model.model.fused = False
-            model.model.matmul_dtype = self._matmul_dtype
+            self._use_chosen_path(model.model)                  # the path device: auto chose
             self.nav.set_model(model, f"world model {path}")   # atomic swap; control never stops
             self._model_path = path
             self.get_logger().info(f"hot-reloaded world model {path}")

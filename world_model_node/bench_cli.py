@@ -1,0 +1,119 @@
+"""`wmp bench-model`: time the world model's rollout and heads (fused, bf16 products, the
+step-by-step reference), or, with --profile, where one control tick's time goes. Registered by
+world_model_node/cli.py."""
+from __future__ import annotations
+
+import os
+
+from world_model_planner.world_model_node.cli import _matmul_dtype, _refuse
+
+
+def bench(args) -> int:
+    import time
+
+    import torch
+
+    from world_model_planner.core.paths import default_model_path
+
+    from world_model_planner.world_model_node.checkpoint import CheckpointError, load_checkpoint
+
+    for name in ("batch", "horizon", "repeats", "ticks"):
+        if getattr(args, name) < 1:
+            return _refuse("bench-model", f"--{name}: expected >= 1, got {getattr(args, name)}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.profile:
+        return _bench_profile(args)
+    try:
+        model = load_checkpoint(args.model or default_model_path(), device=args.device)
+    except (CheckpointError, ValueError) as exc:
+        return _refuse("bench-model", str(exc))
+    model.matmul_dtype = _matmul_dtype(args.matmul_dtype)
+    dev = model.device
+    z0 = torch.zeros(1, model.latent_dim, device=dev)
+    acts = torch.rand(args.batch, args.horizon, 2, device=dev) * 2 - 1
+
+    def timed(fn):
+        wall, cpu = [], []
+        for i in range(args.repeats + 5):
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            t, c = time.perf_counter(), time.process_time()
+            fn()
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            if i >= 5:
+                wall.append((time.perf_counter() - t) * 1000)
+                cpu.append((time.process_time() - c) * 1000)
+        wall.sort()
+        cpu.sort()
+        return wall[len(wall) // 2], wall[int(len(wall) * 0.9)], cpu[len(cpu) // 2]
+
+    def reference_heads():
+        z = model.rollout_reference(z0, acts)
+        return model.collision_logit(z), model.min_clearance(z) if model.has_scene else None
+
+    print(f"load average {_load()}")
+    with torch.inference_mode():
+        z = model.rollout(z0, acts)
+        for name, fn in (("rollout", lambda: model.rollout(z0, acts)),
+                         ("rollout reference", lambda: model.rollout_reference(z0, acts)),
+                         ("collision_logit", lambda: model.collision_logit(z)),
+                         ("rollout+heads", lambda: model.rollout_heads(z0, acts)),
+                         ("rollout+heads ref", reference_heads)):
+            med, p90, cpu = timed(fn)
+            low = "" if model.matmul_dtype is None or "ref" in name else ", bf16 products"
+            print(f"{name:<18} B={args.batch} H={args.horizon} on {dev}{low} ({torch.get_num_threads()} threads): "
+                  f"wall median {med:.2f} ms, p90 {p90:.2f} ms; process CPU median {cpu:.2f} ms")
+    print(f"load average {_load()}")
+    return 0
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+def _bench_profile(args) -> int:
+    import torch
+
+    from world_model_planner.planner_node.mppi import MPPIConfig
+    from world_model_planner.planner_node.navigator import KINDS, PlannerConfig, make_navigator
+    from world_model_planner.planner_node.recovery import RecoveryConfig
+    from world_model_planner.planner_node.tick_profile import format_profile, profile_ticks
+    from world_model_planner.world_model_node.checkpoint import CheckpointError
+
+    kinds = [k.strip() for k in args.planners.split(",") if k.strip()]
+    bad = [k for k in kinds if k not in KINDS]
+    if bad or not kinds:
+        return _refuse("bench-model", f"--planners: expected kinds from {', '.join(KINDS)}, got {args.planners!r}")
+    try:
+        mppi = MPPIConfig(samples=args.batch, horizon=args.horizon)
+    except ValueError as exc:
+        return _refuse("bench-model", str(exc))
+    # the robot stands still while ticks are timed: no stall recovery
+    cfg = PlannerConfig(mppi=mppi, recovery=RecoveryConfig(enabled=False))
+    progress = None
+    if not args.no_progress:
+        from tqdm import tqdm
+
+        def progress(it):
+            return tqdm(it, desc="ticks", leave=False)
+    for kind in kinds:
+        try:
+            nav = make_navigator(kind, args.model, cfg, device=None if args.device == "auto" else args.device,
+                                 missing_ok=False)
+        except (CheckpointError, OSError, ValueError) as exc:
+            return _refuse("bench-model", f"{kind}: {exc}")
+        load = _load()
+        try:
+            result = profile_ticks(nav, args.ticks, progress=progress)
+        except RuntimeError as exc:
+            return _refuse("bench-model", f"{kind}: {exc}")
+        print(format_profile(result, f"{kind} ({nav.model_desc}), {args.batch} samples x {args.horizon} steps, "
+                                     f"{torch.get_num_threads()} thread(s), {args.ticks} ticks; load average "
+                                     f"{load} -> {_load()}"))
+        print()
+    return 0
