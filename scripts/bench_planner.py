@@ -47,6 +47,9 @@ def main(argv=None) -> int:
     ap.add_argument("--bf16", action="store_true",
                     help="also time hierarchical/flat with the fused rollout's matrix products in bf16 (what "
                          "device: auto picks where the CPU has bf16 units and it is faster)")
+    ap.add_argument("--eager", action="store_true",
+                    help="on a GPU, also time hierarchical/flat without CUDA graphs (WorldModel.cuda_graphs off), "
+                         "for a before/after comparison of the recorded rollout")
     ap.add_argument("--budget-hz", type=float, default=0.0,
                     help="run the adaptive budget against this control rate (0 = off, the configured budget)")
     args = ap.parse_args(argv)
@@ -92,12 +95,14 @@ def main(argv=None) -> int:
         print("|---|---|---|---|---|---|---|")
     runs = []
     for kind in args.planners.split(","):
-        runs.append((kind, True, None))
+        runs.append((kind, True, None, True))
         if args.bf16 and kind in ("hierarchical", "flat"):
-            runs.append((kind, True, torch.bfloat16))
+            runs.append((kind, True, torch.bfloat16, True))
+        if args.eager and device.type == "cuda" and kind in ("hierarchical", "flat"):
+            runs.append((kind, True, None, False))
         if args.reference and kind in ("hierarchical", "flat"):
-            runs.append((kind, False, None))
-    for kind, fused, low in runs:
+            runs.append((kind, False, None, True))
+    for kind, fused, low, graphs in runs:
         if kind == "classic":
             model, desc = UnicycleModel(0.1, device), "unicycle"
         elif kind == "classic_id":
@@ -105,8 +110,10 @@ def main(argv=None) -> int:
             desc = "identified lag + delay, tracking"
         else:
             model, desc = learned(), learned_desc
-            model.model.fused, model.model.matmul_dtype = fused, low
+            model.model.fused, model.model.matmul_dtype, model.model.cuda_graphs = fused, low, graphs
             desc += ("" if fused else " (reference rollout)") + ("" if low is None else " (bf16 products)")
+            if device.type == "cuda":
+                desc += " (CUDA graph)" if graphs and fused else " (eager)"
         nav = Navigator(kind, model, cfg, device)
         budget = AdaptiveBudget(BudgetConfig(), args.samples, args.horizon, 1.0 / args.budget_hz) \
             if args.budget_hz else None

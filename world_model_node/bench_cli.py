@@ -60,10 +60,12 @@ def bench(args) -> int:
                          ("rollout reference", lambda: model.rollout_reference(z0, acts)),
                          ("collision_logit", lambda: model.collision_logit(z)),
                          ("rollout+heads", lambda: model.rollout_heads(z0, acts)),
+                         *((("rollout+heads graph", lambda: model.rollout_heads(z0, acts, reuse=True)),)
+                           if dev.type == "cuda" else ()),
                          ("rollout+heads ref", reference_heads)):
             med, p90, cpu = timed(fn)
             low = "" if model.matmul_dtype is None or "ref" in name else ", bf16 products"
-            print(f"{name:<18} B={args.batch} H={args.horizon} on {dev}{low} ({torch.get_num_threads()} threads): "
+            print(f"{name:<19} B={args.batch} H={args.horizon} on {dev}{low} ({torch.get_num_threads()} threads): "
                   f"wall median {med:.2f} ms, p90 {p90:.2f} ms; process CPU median {cpu:.2f} ms")
     print(f"load average {_load()}")
     return 0

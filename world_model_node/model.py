@@ -164,6 +164,9 @@ class WorldModel(nn.Module):
     #: the fused path's matrix products in this dtype (torch.bfloat16), the latent kept in the
     #: model's own; None: the model's dtype throughout (world_model_node/fused.py)
     matmul_dtype: torch.dtype | None = None
+    #: on a GPU, ``rollout_heads(reuse=True)`` replays a recorded CUDA graph of the fused path
+    #: (world_model_node/cuda_graphs.py); False runs it eagerly (benchmarks, debugging)
+    cuda_graphs: bool = True
 
     def __init__(self, cfg: WorldModelConfig | None = None, encoder: ObsEncoder | None = None,
                  predictor: Predictor | None = None, collision_head: nn.Module | None = None):
@@ -325,9 +328,23 @@ class WorldModel(nn.Module):
             z = self.rollout_reference(z0, actions)
             return (z, self.collision_logit(z) if collision else None,
                     self.min_clearance(z) if clearance and self.has_scene else None)
+        if reuse and self.cuda_graphs and z0.is_cuda:
+            out = self._graphed(fused).run(z0, actions, collision, clearance and self.has_scene)
+            if out is not None:                          # None: recording failed (logged), eager below
+                return out
         z = fused.rollout(z0, actions, reuse=reuse)
         return (z, fused.collision_logit(z) if collision else None,
                 fused.min_clearance(z) if clearance and self.has_scene else None)
+
+    @staticmethod
+    def _graphed(fused):
+        """The CUDA-graph runner of ``fused``, made on first use."""
+        graphed = getattr(fused, "graphed", None)
+        if graphed is None:
+            from world_model_planner.world_model_node.cuda_graphs import GraphedHeads
+
+            graphed = fused.graphed = GraphedHeads(fused)
+        return graphed
 
     def _check_rollout(self, z0: torch.Tensor, actions: torch.Tensor) -> None:
         if actions.dim() != 3 or actions.shape[-1] != 2:
