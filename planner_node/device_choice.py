@@ -142,7 +142,9 @@ def choose_device(model, samples: int, horizon: int, cuda: bool | None = None, r
                   max_s: float = 0.6, clock: Callable[[], float] = time.perf_counter,
                   paths: dict | None = None, collision: bool = True) -> DeviceChoice:
     """Time each path (``paths``: name -> callable, default ``rollout_paths``) and return the
-    fastest. ``cuda``: include the GPU (default: where torch sees one). ``max_s``: the time
+    fastest. ``cuda``: include the GPU (default: where torch sees one), called once before the
+    timing starts (its first call sets up the CUDA context, copies the model and records the
+    rollout's CUDA graph: about half a second, which is not its speed). ``max_s``: the time
     shared by the timed calls (each path is also called once untimed, and timed at least once),
     so configure stays well under 1.5 s at 2048 x 30 on a 2-core CPU. ``collision``: whether the
     planner scores the collision head (timed only then). Sets the model's
@@ -152,6 +154,12 @@ def choose_device(model, samples: int, horizon: int, cuda: bool | None = None, r
         cuda = torch.cuda.is_available()
     if paths is None:
         paths = rollout_paths(model, samples, horizon, cuda, collision=collision)
+    for name, fn in paths.items():     # a GPU's first call (its context, the model's copy, the
+        if PATHS.get(name, ("cpu",))[0] == "cuda":      # graph's recording) is set-up, not its speed
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 - time_candidates meets the same error and reports it
+                pass
     timings = time_candidates(paths, repeats=repeats, max_s=max_s, clock=clock)
     prefer = "cuda" if "cuda" in timings else "cpu fused"
     name = fastest(timings, prefer=prefer, margin=0.1)

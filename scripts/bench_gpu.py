@@ -130,7 +130,7 @@ def same_on_both(model_path, data, device, sysid):
     out = {}
     for dev in ("cpu", str(device)):
         model = load_checkpoint(model_path, device=dev)
-        sys_m = load_sysid_model(model.dt_s, sysid) if sysid else None
+        sys_m = load_sysid_model(model.dt_s, sysid)[0] if sysid else None
         r = evaluate(model, data, sysid_model=sys_m)
         out[dev] = r
     return out
@@ -158,7 +158,7 @@ def main(argv=None) -> int:
     ap.add_argument("--samples", type=int, default=4096)
     ap.add_argument("--horizon", type=int, default=30)
     ap.add_argument("--hz", type=float, default=50.0, help="control rate the batch sweep must hold")
-    ap.add_argument("--max-batch", type=int, default=1 << 21)
+    ap.add_argument("--max-batch", type=int, default=1 << 20)
     ap.add_argument("--repeats", type=int, default=50)
     ap.add_argument("--data", default=None, help="transitions for the training rate and the CPU/GPU comparison")
     ap.add_argument("--camera-data", default=None, help="transitions with camera frames, for the camera training rate")
