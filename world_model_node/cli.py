@@ -84,6 +84,10 @@ def register(subparsers) -> None:
                    help="a loss term's weight (repeatable; terms and defaults: latent 1, variance 1, "
                         "covariance 0.04, pose 10 (metres^2), velocity 1, collision 1, scene 1); e.g. pose=100 "
                         "for a slow base, whose pose errors are small numbers next to the latent terms")
+    p.add_argument("--lag-prior", action="store_true",
+                   help="fit the base's lag, delay and rate limit on --data (as `wmp sysid` does) and let the "
+                        "predictor's velocity step start from it, learning only the residual (model field "
+                        "lag_prior); not with --init")
     p.add_argument("--latent-dim", type=int, default=None)
     p.add_argument("--pred-hidden", type=int, default=None,
                    help="predictor MLP width (model field pred_hidden, default 128): the planner's hot path, "
@@ -314,6 +318,16 @@ def _train(args) -> int:
             mc[name] = getattr(args, name)
     if args.head_clearance and init is None:        # with --init, with_head_clearance widened init above
         mc["head_clearance"] = True
+    if args.lag_prior:
+        if init is not None:
+            return _refuse("train", "--lag-prior with --init: the lag prior is part of the architecture "
+                                    "(train a new model)")
+        try:
+            from world_model_planner.world_model_node.train import lag_prior_fields
+
+            mc.update(lag_prior_fields(data, WorldModelConfig()))
+        except ValueError as exc:
+            return _refuse("train", f"--lag-prior: {exc}")
     # the robot that drove the data sets the footprint the scan clearances are measured from
     from world_model_planner.sim.robots import ROBOTS
 

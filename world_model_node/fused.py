@@ -199,6 +199,12 @@ class FusedRollout:
         ang = z0.new_empty(b, 2)                                      # (half the yaw increment, yaw)
         z = z0.expand(b, -1)
         prior = s and self.model.cfg.scene_prior
+        lag = self.model.cfg.lag_prior
+        if lag:                                                       # the identified lag's constants
+            pr = self.model.predictor
+            lag_cols, lag_cmd = pr.lag_columns(), z0.new_empty(b, 2)
+            lag_gain, lag_k, lag_lim = pr.lag_gain.to(z0.dtype), pr.lag_k.to(z0.dtype), pr.lag_lim.to(z0.dtype)
+            lag_neg = -lag_lim
         for k in range(horizon):
             x = F.silu(torch.addmm(a_in[k], z if low is None else z.to(low), mm["w1z"]), inplace=True)
             for wt, bias in mm["hidden"]:
@@ -208,7 +214,14 @@ class FusedRollout:
                 out = out.to(z0.dtype)                                # the state is integrated in its own dtype
             zk = zs[k]
             vel, vel_next = z[:, POSE_DIMS:EXPLICIT_DIMS], zk[:, POSE_DIMS:EXPLICIT_DIMS]
-            torch.add(vel, out[:, 3:5], out=vel_next)
+            if lag:                   # velocity = the lag's step + the residual (Predictor.lag_step)
+                for i, c in enumerate(lag_cols):
+                    lag_cmd[:, i] = acts[k][:, i] if c is None else z[:, c]
+                change = lag_cmd.mul_(lag_gain).sub_(vel).mul_(lag_k)
+                torch.maximum(torch.minimum(change, lag_lim, out=change), lag_neg, out=change)
+                torch.add(vel, change, out=vel_next).add_(out[:, 3:5])
+            else:
+                torch.add(vel, out[:, 3:5], out=vel_next)
             mid = torch.add(vel, vel_next).mul_(half_dt)             # (B, 2) v_mid dt, w_mid dt
             dyaw = torch.add(mid[:, 1], out[:, 2], out=zk[:, 2])      # the yaw increment, for now
             torch.mul(dyaw, 0.5, out=ang[:, 0])

@@ -97,6 +97,11 @@ class Predictor(nn.Module):
             self.net[-1].bias.zero_()
         self.register_buffer("vw_scale", torch.tensor([cfg.v_scale_mps, cfg.w_scale_radps]), persistent=False)
         self.register_buffer("mem_scale", self.vw_scale.repeat(self.mem), persistent=False)
+        # the identified lag the velocity step starts from (lag_prior): per axis (v, w)
+        self.register_buffer("lag_k", torch.tensor([cfg.lag_k_v, cfg.lag_k_w]), persistent=False)
+        self.register_buffer("lag_gain", torch.tensor([cfg.lag_gain_v, cfg.lag_gain_w]), persistent=False)
+        lim = [r * cfg.dt_s if r > 0 else math.inf for r in (cfg.lag_rate_v, cfg.lag_rate_w)]
+        self.register_buffer("lag_lim", torch.tensor(lim), persistent=False)
         # sector centres (sector 0 starts behind the robot, counter-clockwise), for the ego-motion prior
         centres = -math.pi + (torch.arange(max(self.sectors, 1), dtype=torch.float32) + 0.5) * (
             2 * math.pi / max(self.sectors, 1))
@@ -121,6 +126,22 @@ class Predictor(nn.Module):
         hi = torch.gather(moved, -1, (idx + 1) % s)
         return lo * (1.0 - frac) + hi * frac
 
+    def lag_columns(self) -> list[int | None]:
+        """Per axis (v, w): the column of z holding the command in force under the lag prior's
+        delay d (the memory's d-th newest pair), or None for d = 0 (the action itself)."""
+        out = []
+        for axis, d in enumerate((self.cfg.lag_delay_v, self.cfg.lag_delay_w)):
+            out.append(None if d == 0 else EXPLICIT_DIMS + 2 * (self.mem - d) + axis)
+        return out
+
+    def lag_step(self, vel: torch.Tensor, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+        """The lag prior's next velocity (..., 2): per axis ``u + clip(k (gain cmd[t - d] - u), +-rate dt)``
+        (planner_node/sysid.py's model), the delayed command read from z's command memory."""
+        cols = self.lag_columns()
+        cmd = torch.stack([a[..., i] if c is None else z[..., c] for i, c in enumerate(cols)], dim=-1)
+        change = (cmd * self.lag_gain - vel) * self.lag_k
+        return vel + torch.maximum(torch.minimum(change, self.lag_lim), -self.lag_lim)
+
     def forward(self, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
         dt = self.cfg.dt_s
         pose, vel = z[..., :POSE_DIMS], z[..., POSE_DIMS:EXPLICIT_DIMS]
@@ -134,7 +155,8 @@ class Predictor(nn.Module):
         out = self.net(torch.cat(inputs, dim=-1))
         dh_n = h.shape[-1]
         h_next = h + out[..., :dh_n]
-        vel_next = vel + out[..., dh_n:dh_n + 2] * self.vw_scale
+        base = self.lag_step(vel, z, a) if self.cfg.lag_prior else vel
+        vel_next = base + out[..., dh_n:dh_n + 2] * self.vw_scale
         corr = out[..., dh_n + 2:dh_n + 5] * dt  # (B, 3) body-frame correction (dx, dy, dyaw)
         v_mid = 0.5 * (vel[..., 0] + vel_next[..., 0])
         w_mid = 0.5 * (vel[..., 1] + vel_next[..., 1])

@@ -59,6 +59,23 @@ class WorldModelConfig:
                                         "(the scene's minimum over sectors); ignored without a scene (scene_sectors "
                                         "0). Off: on the Jackal's held-out set it moved the 1 s AUROC by 0.000-0.002.")
 
+    lag_prior: bool = param(False, "The predictor's velocity step starts from an identified lag (per axis: a "
+                                   "first-order lag behind a delay, rate-limited; planner_node/sysid.py, fitted "
+                                   "on the training data by `wmp train --lag-prior`) instead of \"velocity "
+                                   "constant\", and the MLP learns the residual. Off: the residual is the whole "
+                                   "velocity change.")
+    lag_k_v: float = param(1.0, "Lag prior, v: share of the gap to the commanded speed closed per step (dt / tau, "
+                                "at most 1).", range=(0.0, 1.0))
+    lag_k_w: float = param(1.0, "Lag prior, w: share of the gap closed per step.", range=(0.0, 1.0))
+    lag_gain_v: float = param(1.0, "Lag prior, v: steady-state speed per commanded speed.", range=(0.0, 10.0))
+    lag_gain_w: float = param(1.0, "Lag prior, w: steady-state turn rate per commanded turn rate.", range=(0.0, 10.0))
+    lag_delay_v: int = param(0, "Lag prior, v: command delay, model steps (at most cmd_memory).", range=(0, 50))
+    lag_delay_w: int = param(0, "Lag prior, w: command delay, model steps (at most cmd_memory).", range=(0, 50))
+    lag_rate_v: float = param(0.0, "Lag prior, v: largest change of v per second (m/s^2; 0 = no limit).",
+                              range=(0.0, 1000.0))
+    lag_rate_w: float = param(0.0, "Lag prior, w: largest change of w per second (rad/s^2; 0 = no limit).",
+                              range=(0.0, 1000.0))
+
     def __post_init__(self):
         _check_types(self)
         validate(self)
@@ -76,6 +93,9 @@ class WorldModelConfig:
         if self.image_pool > self.image_size:
             raise ValueError(f"WorldModelConfig.image_pool: expected <= image_size ({self.image_size}), "
                              f"got {self.image_pool}")
+        if self.lag_prior and max(self.lag_delay_v, self.lag_delay_w) > self.cmd_memory:
+            raise ValueError(f"WorldModelConfig.lag_delay_v/lag_delay_w: expected <= cmd_memory ({self.cmd_memory}), "
+                             f"got {self.lag_delay_v} and {self.lag_delay_w}")
         if self.scan_bins > self.scan_beams:
             raise ValueError(f"WorldModelConfig.scan_bins: expected <= scan_beams ({self.scan_beams}), "
                              f"got {self.scan_bins}")

@@ -31,10 +31,14 @@ def _actions(b, h, seed, device="cpu"):
     return ((torch.rand(b, h, 2, generator=g) * 2 - 1) * torch.tensor([1.0, 1.5])).to(device)
 
 
-def _small(seed=3, device="cpu"):
+LAG = dict(lag_prior=True, lag_k_v=0.5, lag_k_w=0.6, lag_gain_v=0.95, lag_gain_w=0.9, lag_delay_v=1,
+           lag_delay_w=0, lag_rate_v=1.0)
+
+
+def _small(seed=3, device="cpu", **extra):
     torch.manual_seed(seed)
     m = WorldModel(WorldModelConfig(latent_dim=16, pred_hidden=32, head_hidden=16, cmd_memory=2,
-                                    scene_sectors=8, history_steps=4, scan_history=1)).eval()
+                                    scene_sectors=8, history_steps=4, scan_history=1, **extra)).eval()
     with torch.no_grad():
         m.predictor.net[-1].weight.normal_(0, 0.05)
     return m.to(device)
@@ -81,8 +85,9 @@ def test_a_failed_recording_is_logged_once_and_the_eager_path_takes_over(caplog,
 
 
 @cuda
-def test_replayed_graph_gives_the_eager_numbers_for_each_new_input():
-    m = _small(device="cuda")
+@pytest.mark.parametrize("extra", [{}, LAG], ids=["plain", "lag_prior"])
+def test_replayed_graph_gives_the_eager_numbers_for_each_new_input(extra):
+    m = _small(device="cuda", **extra)
     z0 = torch.rand(1, m.latent_dim, device="cuda")
     for seed in range(3):                                            # the static inputs are refilled
         acts = _actions(64, 12, seed, "cuda")

@@ -68,6 +68,9 @@ def test_fused_rollout_matches_reference_on_the_shipped_checkpoint():
     dict(latent_dim=20, pred_hidden=24, pred_layers=3, head_hidden=8, **LEGACY_OFF),
     dict(latent_dim=16, pred_hidden=16, pred_layers=2, head_hidden=8, cmd_memory=1, scene_sectors=5,
          history_steps=2, scan_history=0, scene_prior=False),
+    dict(latent_dim=16, pred_hidden=16, head_hidden=8, cmd_memory=3, scene_sectors=6, history_steps=4,
+         scan_history=1, lag_prior=True, lag_k_v=0.4, lag_k_w=0.7, lag_gain_v=0.9, lag_gain_w=0.8,
+         lag_delay_v=2, lag_delay_w=0, lag_rate_v=1.5, lag_rate_w=0.0),       # the identified lag under the MLP
 ])
 def test_fused_rollout_matches_reference_on_small_random_models(cfg):
     """Random weights, output layer not near zero; starts that turn fast (up to 20 rad/s:
@@ -192,3 +195,47 @@ def test_bf16_products_keep_the_latent_in_float32_and_stay_near_it():
         assert (clear_b - clear).abs().max().item() <= 0.02
         devs.append(dev)
     torch.testing.assert_close(devs[0], devs[1], atol=1e-4, rtol=0)        # the same at 36 m from the origin
+
+
+def test_the_lag_prior_alone_is_the_identified_models_response():
+    """With the residual at zero, a lag-prior model's velocities are planner_node/sysid.py's
+    response to the same commands (delay served from the command memory, the rate limit
+    applied), in the fused path and the reference alike; a trained residual then adds to it."""
+    import numpy as np
+
+    from world_model_planner.planner_node import sysid
+
+    dt, mem = 0.1, 4
+    params = sysid.SysIdParams(dt, sysid.AxisFit(tau_s=0.25, gain=0.9, delay_steps=3, rate=1.2),
+                               sysid.AxisFit(tau_s=0.5, gain=0.8, delay_steps=0))
+    cfg = WorldModelConfig(latent_dim=16, pred_hidden=16, head_hidden=8, cmd_memory=mem, history_steps=mem,
+                           scan_history=0, scene_sectors=0, lag_prior=True, lag_k_v=params.v.k(dt),
+                           lag_k_w=params.w.k(dt), lag_gain_v=0.9, lag_gain_w=0.8, lag_delay_v=3, lag_delay_w=0,
+                           lag_rate_v=1.2, lag_rate_w=0.0)
+    m = WorldModel(cfg).eval()
+    with torch.no_grad():
+        m.predictor.net[-1].weight.zero_()
+        m.predictor.net[-1].bias.zero_()
+    past = np.array([[0.2, 0.0], [0.5, 0.3], [0.8, -0.4], [1.0, 0.6]])          # the memory, oldest first
+    cmds = np.stack([np.linspace(1.0, -0.5, 12), np.sin(np.arange(12))], axis=1)
+    v0 = np.array([0.3, 0.1])
+    want = sysid.response(params, cmds, v0=v0, past_cmd=past)[1:]                  # (12, 2)
+    z0 = torch.zeros(1, m.latent_dim)
+    z0[0, 3:5] = torch.as_tensor(v0, dtype=torch.float32)
+    z0[0, 5:5 + 2 * mem] = torch.as_tensor(past.reshape(-1), dtype=torch.float32)
+    acts = torch.as_tensor(cmds, dtype=torch.float32)[None]
+    with torch.no_grad():
+        fused = m.rollout(z0, acts)
+        ref = m.rollout_reference(z0, acts)
+    np.testing.assert_allclose(m.velocity(fused)[0].numpy(), want, atol=1e-5)
+    np.testing.assert_allclose(m.velocity(ref)[0].numpy(), want, atol=1e-5)
+    with torch.no_grad():
+        m.predictor.net[-1].bias[m.cfg.h_dims] = 0.1                               # a residual on v
+    _assert_same(m, z0, acts)
+    with torch.no_grad():
+        assert (m.velocity(m.rollout(z0, acts))[0, 0, 0] - want[0, 0]).item() > 0.09
+
+
+def test_a_lag_delay_beyond_the_command_memory_is_refused():
+    with pytest.raises(ValueError, match="lag_delay_v/lag_delay_w: expected <= cmd_memory"):
+        WorldModelConfig(cmd_memory=2, lag_prior=True, lag_delay_v=3)

@@ -89,10 +89,30 @@ def test_train_only_the_collision_head_of_a_shipped_model(tmp_path, capsys):
                        (["--init", "models/husky_default.pt"], "was trained on husky, the data was driven by turtlebot4"),
                        (["--init", shipped, "--pred-hidden", "64"], "--pred-hidden with --init: the architecture is "
                                                                     "the checkpoint's (128)"),
-                       (["--pred-hidden", "4"], "pred_hidden: expected a value in [8, 4096]")):
+                       (["--pred-hidden", "4"], "pred_hidden: expected a value in [8, 4096]"),
+                       (["--init", shipped, "--lag-prior"], "--lag-prior with --init")):
         assert wmp(["train", "--data", "test/data/wm_eval_turtlebot4", "--out", str(out), "--steps", "1",
                     "--no-progress", *extra]) == 2
         assert why in capsys.readouterr().err
+
+
+def test_train_with_the_lag_prior_stores_the_fit_of_its_data(tmp_path, capsys):
+    """--lag-prior: the predictor starts from the lag `wmp sysid` fits on the same data."""
+    from world_model_planner.planner_node import sysid
+
+    data, out = "test/data/wm_eval_turtlebot4", tmp_path / "lag.pt"
+    assert wmp(["train", "--data", data, "--out", str(out), "--lag-prior", "--steps", "3", "--batch-size", "16",
+                "--no-progress"]) == 0
+    assert "lag prior (fitted on the training data)" in capsys.readouterr().out
+    cfg = load_checkpoint(out).cfg
+    fit = sysid.fit_transitions(load_dataset(data), max_delay=min(sysid.MAX_DELAY_STEPS, cfg.cmd_memory))
+    assert cfg.lag_prior
+    for axis in ("v", "w"):
+        a = fit.axis(axis)
+        assert getattr(cfg, f"lag_k_{axis}") == pytest.approx(a.k(cfg.dt_s))
+        assert getattr(cfg, f"lag_gain_{axis}") == pytest.approx(a.gain)
+        assert getattr(cfg, f"lag_delay_{axis}") == a.delay_steps
+        assert getattr(cfg, f"lag_rate_{axis}") == pytest.approx(a.rate if np.isfinite(a.rate) else 0.0)
 
 
 def test_eval_refuses_a_bad_checkpoint_with_exit_code_2(tmp_path, capsys):
