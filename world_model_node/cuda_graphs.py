@@ -104,7 +104,9 @@ class GraphedHeads:
                 body()
         torch.cuda.current_stream(device).wait_stream(side)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
+        # thread_local: another thread of the process (a node's executor loading a checkpoint)
+        # may use CUDA while this one records, without failing the recording
+        with torch.cuda.graph(graph, capture_error_mode="thread_local"):
             outs = body()
         self.recorded += 1
         return graph, static_z0, static_actions, outs

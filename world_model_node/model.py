@@ -342,8 +342,10 @@ class WorldModel(nn.Module):
         :meth:`collision_logit` and :meth:`min_clearance` give, fused where autograd is off.
         With ``reuse`` the fused path writes z into the buffer of the last call of the same
         shape (no allocation per tick): z is then valid until the next such call; the logit and
-        the clearance are new tensors. A head not asked for is not evaluated (at 512 x 20 the
-        collision head is about a quarter of the work)."""
+        the clearance are new tensors. On a GPU, with ``reuse`` and ``cuda_graphs``, the fused
+        path is replayed as a recorded CUDA graph (world_model_node/cuda_graphs.py), with the
+        same promise. A head not asked for is not evaluated (at 512 x 20 the collision head is
+        about a quarter of the work)."""
         self._check_rollout(z0, actions)
         fused = self._fused(z0, actions)
         if fused is None:
