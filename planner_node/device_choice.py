@@ -97,12 +97,7 @@ def rollout_paths(model, samples: int, horizon: int, cuda: bool, seed: int = 0,
     wm = model.model
     heads = {"collision": bool(collision),
              "clearance": bool(wm.has_scene and model.model_scene)}
-    if getattr(model, "needs_image", False):          # a camera model: a grey frame, no scan
-        s = int(model.image_size)
-        z0 = model.reset_state(np.zeros(3), np.zeros(2), None, image=np.full((s, s, 3), 128, np.uint8))["z"]
-    else:
-        beams = int(model.beams) if model.beams is not None else int(wm.cfg.scan_beams)
-        z0 = model.reset_state(np.zeros(3), np.zeros(2), np.full(beams, model.range_max_m))["z"]   # (1, D)
+    z0 = rest_latent(model)                                                                       # (1, D)
     gen = torch.Generator().manual_seed(seed)
     actions = torch.rand(samples, horizon, 2, generator=gen) * 2.0 - 1.0                          # (B, H, 2)
     if bf16 is None:
@@ -113,6 +108,16 @@ def rollout_paths(model, samples: int, horizon: int, cuda: bool, seed: int = 0,
             continue
         out[name] = _path(wm, z0, actions, torch.device(dev), fused, heads, low)
     return out
+
+
+def rest_latent(model) -> torch.Tensor:
+    """The latent (1, D) of ``model`` (a LearnedModel) for a robot at rest at the origin: an
+    empty scan, or for a camera model a grey frame and no scan."""
+    if getattr(model, "needs_image", False):
+        s = int(model.image_size)
+        return model.reset_state(np.zeros(3), np.zeros(2), None, image=np.full((s, s, 3), 128, np.uint8))["z"]
+    beams = int(model.beams) if model.beams is not None else int(model.model.cfg.scan_beams)
+    return model.reset_state(np.zeros(3), np.zeros(2), np.full(beams, model.range_max_m))["z"]
 
 
 def _path(wm, z0: torch.Tensor, actions: torch.Tensor, device: torch.device, fused: bool, heads: dict,

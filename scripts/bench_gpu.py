@@ -45,17 +45,12 @@ def _timed(fn, device, repeats: int) -> float:
 
 
 def _z0(model, device):
-    """One encoded latent (1, D) of a robot at rest: an empty scan, or a grey frame."""
-    import numpy as np
-
+    """One encoded latent (1, D) of a robot at rest, and the LearnedModel around ``model``."""
+    from world_model_planner.planner_node.device_choice import rest_latent
     from world_model_planner.planner_node.dynamics import LearnedModel
 
     lm = LearnedModel(model, device=device)
-    if lm.needs_image:
-        s = int(lm.image_size)
-        return lm.reset_state(np.zeros(3), np.zeros(2), None, image=np.full((s, s, 3), 128, np.uint8))["z"], lm
-    beams = int(lm.beams) if lm.beams is not None else int(model.cfg.scan_beams)
-    return lm.reset_state(np.zeros(3), np.zeros(2), np.full(beams, lm.range_max_m))["z"], lm
+    return rest_latent(lm), lm
 
 
 def rollout_rows(name, model, device, samples, horizon, repeats):
@@ -102,8 +97,8 @@ def largest_batch(model, device, horizon, start, hz, repeats, cap):
             break
         best, b = b, b * 2
         del acts
-        if device.type == "cuda":
-            model.__dict__.get("_fused_rollout").graphed._graphs.clear()
+        if device.type == "cuda":                  # free the last size's graph before the next
+            model._fused_rollout.graphed.clear()
             torch.cuda.empty_cache()
     return best, rows
 

@@ -325,9 +325,11 @@ def _train(args) -> int:
         try:
             from world_model_planner.world_model_node.train import lag_prior_fields
 
-            mc.update(lag_prior_fields(data, WorldModelConfig()))
+            fields, summary = lag_prior_fields(data, WorldModelConfig())
         except ValueError as exc:
             return _refuse("train", f"--lag-prior: {exc}")
+        mc.update(fields)
+        print("lag prior (fitted on the training data):\n" + summary)
     # the robot that drove the data sets the footprint the scan clearances are measured from
     from world_model_planner.sim.robots import ROBOTS
 

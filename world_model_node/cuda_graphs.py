@@ -60,7 +60,7 @@ class GraphedHeads:
         if low is not None:
             fused.low_weights(low)
         if fused._key != self._weights_key:               # new weights: the graphs read the old ones
-            self._graphs.clear()
+            self.clear()
             self._weights_key = fused._key
         key = (tuple(z0.shape), tuple(actions.shape), z0.dtype, actions.dtype, low, bool(collision),
                bool(clearance), z0.device)
@@ -75,13 +75,17 @@ class GraphedHeads:
                     torch.cuda.synchronize(z0.device)
                 return None
             if len(self._graphs) >= MAX_GRAPHS:
-                self._graphs.clear()
+                self.clear()
             self._graphs[key] = entry
         graph, static_z0, static_actions, (z, logit, clear) = entry
         static_z0.copy_(z0)
         static_actions.copy_(actions)
         graph.replay()
         return (z, None if logit is None else logit.clone(), None if clear is None else clear.clone())
+
+    def clear(self) -> None:
+        """Drop every recorded graph (and the memory pools they hold)."""
+        self._graphs.clear()
 
     def _record(self, z0: torch.Tensor, actions: torch.Tensor, collision: bool, clearance: bool):
         fused = self.fused

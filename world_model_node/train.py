@@ -459,12 +459,11 @@ def with_head_clearance(model: WorldModel) -> WorldModel:
     return out.train(model.training)
 
 
-def lag_prior_fields(data: Transitions, cfg: WorldModelConfig) -> dict:
-    """The model-config fields of a lag prior (``lag_prior`` and ``lag_*``) fitted on ``data``
-    by planner_node/sysid.py (per axis: delay up to ``cfg.cmd_memory`` steps, lag, gain, rate
-    limit; rows in contact left out). ValueError where the data cannot identify it or steps at
-    another dt than the model."""
-
+def lag_prior_fields(data: Transitions, cfg: WorldModelConfig) -> tuple[dict, str]:
+    """(The model-config fields of a lag prior, ``lag_prior`` and ``lag_*``, fitted on ``data``
+    by planner_node/sysid.py, and the fit's summary for the log). Per axis: delay up to
+    ``cfg.cmd_memory`` steps, lag, gain, rate limit; rows in contact left out. ValueError where
+    the data cannot identify it or steps at another dt than the model."""
     from world_model_planner.planner_node import sysid
 
     fit = sysid.fit_transitions(data, max_delay=min(sysid.MAX_DELAY_STEPS, cfg.cmd_memory),
@@ -477,5 +476,4 @@ def lag_prior_fields(data: Transitions, cfg: WorldModelConfig) -> dict:
         out.update({f"lag_k_{name}": float(a.k(cfg.dt_s)), f"lag_gain_{name}": float(a.gain),
                     f"lag_delay_{name}": int(a.delay_steps),
                     f"lag_rate_{name}": float(a.rate) if math.isfinite(a.rate) else 0.0})
-    print("lag prior (fitted on the training data):\n" + fit.summary())
-    return out
+    return out, fit.summary()
