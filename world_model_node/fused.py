@@ -166,12 +166,14 @@ class FusedRollout:
 
     # -- the computation -----------------------------------------------------------------
     def _buffers(self, z0: torch.Tensor, horizon: int, b: int, hid: int, reuse: bool, a_dtype: torch.dtype):
-        """(zs (H, B, D), a_in (H * B, hid) in ``a_dtype``): kept from the last call of the same
-        shape with ``reuse`` (no allocation in the tick), new ones otherwise."""
+        """(zs (H, B, D), a_in (H * B, hid) in ``a_dtype``, motion (H + 1, B, 3): each step's yaw
+        increment and body-frame motion): kept from the last call of the same shape with
+        ``reuse`` (no allocation in the tick), new ones otherwise."""
         key = (horizon, b, z0.shape[-1], hid, z0.dtype, a_dtype, z0.device)
         if reuse and key in self._bufs:
             return self._bufs[key]
-        bufs = (z0.new_empty(horizon, b, z0.shape[-1]), z0.new_empty(horizon * b, hid, dtype=a_dtype))
+        bufs = (z0.new_empty(horizon, b, z0.shape[-1]), z0.new_empty(horizon * b, hid, dtype=a_dtype),
+                z0.new_empty(horizon + 1, b, 3))
         if reuse:
             if len(self._bufs) >= 4:
                 self._bufs.clear()
@@ -182,7 +184,13 @@ class FusedRollout:
         """z0 (B, D) or (1, D), actions (B, H, 2) -> z (B, H, D), as ``WorldModel.rollout``
         (already checked by the caller); a view of a time-major (H, B, D) buffer. With ``reuse``
         the buffer is the one of the last call of this shape, so the result is only valid until
-        the next such call."""
+        the next such call.
+
+        Nothing in a step reads the pose or the command memory except through known inputs, so
+        neither is carried step by step: the memory of every step is written from the actions
+        before the loop (one gather), and the pose is integrated after it from each step's
+        body-frame motion and yaw increment (two running sums over the horizon, in the order the
+        step-by-step model adds them)."""
         w = self.weights()
         low = self._matmul_dtype(z0.dtype)
         mm = self.low_weights(low) if low is not None else w          # the products' weights
@@ -192,11 +200,14 @@ class FusedRollout:
         half_dt = 0.5 * self.model.cfg.dt_s
         acts = actions.to(z0.dtype).transpose(0, 1).contiguous()      # (H, B, 2)
         # time-major: each step's (B, D) is contiguous
-        zs, a_buf = self._buffers(z0, horizon, b, w["b1"].shape[0], reuse, mm["b1"].dtype)
+        zs, a_buf, motion = self._buffers(z0, horizon, b, w["b1"].shape[0], reuse, mm["b1"].dtype)
         a_in = torch.addmm(mm["b1"], acts.view(horizon * b, 2).to(mm["b1"].dtype), mm["w1a"],
                            out=a_buf).view(horizon, b, -1)
-        ones = z0.new_ones(b, 2)
-        ang = z0.new_empty(b, 2)                                      # (half the yaw increment, yaw)
+        if mem:                               # step k's memory: the last L of (z0's memory, actions)
+            seq = torch.cat([z0[:, EXPLICIT_DIMS:m0].view(-1, mem, 2).transpose(0, 1).expand(mem, b, 2), acts])
+            zs[:, :, EXPLICIT_DIMS:m0] = seq[self._windows(mem, horizon, z0.device)].permute(0, 2, 1, 3).flatten(2)
+        zs[:, :, :POSE_DIMS] = 0.0            # written after the loop; read before that with zero weights only
+        dyaw_all, body = motion[1:, :, 0], motion[1:, :, 1:3]         # (H, B), (H, B, 2)
         z = z0.expand(b, -1)
         prior = s and self.model.cfg.scene_prior
         lag = self.model.cfg.lag_prior
@@ -205,6 +216,7 @@ class FusedRollout:
             lag_cols, lag_cmd = pr.lag_columns(), z0.new_empty(b, 2)
             lag_gain, lag_k, lag_lim = pr.lag_gain.to(z0.dtype), pr.lag_k.to(z0.dtype), pr.lag_lim.to(z0.dtype)
             lag_neg = -lag_lim
+        ones = z0.new_ones(b)
         for k in range(horizon):
             x = F.silu(torch.addmm(a_in[k], z if low is None else z.to(low), mm["w1z"]), inplace=True)
             for wt, bias in mm["hidden"]:
@@ -223,24 +235,49 @@ class FusedRollout:
             else:
                 torch.add(vel, out[:, 3:5], out=vel_next)
             mid = torch.add(vel, vel_next).mul_(half_dt)             # (B, 2) v_mid dt, w_mid dt
-            dyaw = torch.add(mid[:, 1], out[:, 2], out=zk[:, 2])      # the yaw increment, for now
-            torch.mul(dyaw, 0.5, out=ang[:, 0])
-            ang[:, 1] = z[:, 2]
-            rot = torch.polar(ones, ang)                              # (B, 2) e^(i half), e^(i yaw)
-            step = torch.view_as_complex(out[:, 0:2]) + mid[:, 0] * rot[:, 0]      # body frame dx + i dy
-            torch.add(z[:, 0:2], torch.view_as_real(step * rot[:, 1]), out=zk[:, 0:2])
+            dyaw = torch.add(mid[:, 1], out[:, 2], out=dyaw_all[k])  # the yaw increment
+            half = torch.view_as_real(torch.polar(ones, dyaw * 0.5))  # (B, 2) cos, sin of half of it
+            step = torch.addcmul(out[:, 0:2], half, mid[:, 0:1], out=body[k])   # body-frame dx, dy
             if s:
                 scene = z[:, m0:ex]
                 if prior:
-                    scene = self._ego_scene(scene, torch.view_as_real(step), dyaw, w)
+                    scene = self._ego_scene(scene, step, dyaw, w)
                 torch.add(scene, out[:, 5:5 + s], out=zk[:, m0:ex]).clamp_(0.0, 1.0)
-            zk[:, 2] += z[:, 2]                                       # yaw + its increment
-            if mem:
-                zk[:, EXPLICIT_DIMS:m0 - 2] = z[:, EXPLICIT_DIMS + 2:m0]    # oldest out, a in
-                zk[:, m0 - 2:m0] = acts[k]
             torch.add(z[:, ex:], out[:, 5 + s:5 + s + self.dh], out=zk[:, ex:])
             z = zk
+        self._integrate_pose(z0, zs, motion)
         return zs.transpose(0, 1)
+
+    @staticmethod
+    def _integrate_pose(z0: torch.Tensor, zs: torch.Tensor, motion: torch.Tensor) -> None:
+        """Write the poses into zs (H, B, D) from motion (H + 1, B, 3): row 0 is overwritten with
+        the start (yaw, x, y), rows 1.. hold each step's yaw increment and body-frame (dx, dy).
+        The yaw is the running sum of the increments from the start's; each step's motion turns
+        by the yaw before it and is summed onto the start's position."""
+        motion[0, :, 0] = z0[:, 2]
+        yaw = torch.cumsum(motion[:, :, 0], dim=0)                   # (H + 1, B): start, after each step
+        zs[:, :, 2] = yaw[1:]
+        turn = torch.polar(torch.ones_like(yaw[:-1]), yaw[:-1])     # (H, B) e^(i yaw before the step)
+        world = torch.view_as_complex(motion[1:, :, 1:3].contiguous()) * turn
+        xy = motion[:, :, 1:3]
+        xy[0] = z0[:, 0:2]
+        xy[1:] = torch.view_as_real(world)
+        zs[:, :, 0:2] = torch.cumsum(xy, dim=0)[1:]
+
+    _window_cache: dict = {}
+
+    @classmethod
+    def _windows(cls, mem: int, horizon: int, device) -> torch.Tensor:
+        """(H, L) indices into (z0's L memory pairs, then the H actions): step k's memory after
+        the step (the last L commands up to and including action k)."""
+        key = (mem, horizon, str(device))
+        idx = cls._window_cache.get(key)
+        if idx is None:
+            idx = torch.arange(horizon, device=device)[:, None] + torch.arange(1, mem + 1, device=device)[None]
+            if len(cls._window_cache) > 16:
+                cls._window_cache.clear()
+            cls._window_cache[key] = idx
+        return idx
 
     def _ego_scene(self, scene: torch.Tensor, dxy: torch.Tensor, dyaw: torch.Tensor, w: dict) -> torch.Tensor:
         """``Predictor.ego_scene`` on (B, S): one gather of each sector and its neighbour from the
@@ -250,7 +287,8 @@ class FusedRollout:
         moved = torch.where(scene < 1.0 - 1e-4, scene - step, scene)
         shift = dyaw * w["per_rad"]
         base = torch.floor(shift)
-        idx = w["sector_idx"] + torch.remainder(base, s).long().unsqueeze(-1)        # (B, 2S) in [0, 2S)
+        # integer remainder: a non-finite turn (a NaN action) gives a valid index and a NaN sample
+        idx = w["sector_idx"] + torch.remainder(base.long(), s).unsqueeze(-1)        # (B, 2S) in [0, 2S)
         both = torch.gather(torch.cat([moved, moved], dim=-1), -1, idx)
         return torch.lerp(both[:, :s], both[:, s:], (shift - base).unsqueeze(-1))
 

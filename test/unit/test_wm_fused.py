@@ -137,6 +137,23 @@ def test_reused_buffers_give_the_same_numbers():
 
 
 
+def test_a_non_finite_call_leaves_nothing_behind_in_the_reused_buffers():
+    """The pose and the command memory are written around the loop, and the buffer's pose columns
+    are read (with zero weights) before that: a NaN left there by one call must not reach the next."""
+    torch.manual_seed(6)
+    m = WorldModel(WorldModelConfig(latent_dim=16, pred_hidden=16, head_hidden=8, cmd_memory=3)).eval()
+    z0 = torch.rand(1, m.latent_dim)
+    with torch.no_grad():
+        fresh = [t.clone() for t in m.rollout_heads(z0, _actions(8, 5, 6))]
+        bad = _actions(8, 5, 7)
+        bad[2, 1, 0] = float("nan")
+        poisoned = m.rollout_heads(z0, bad, reuse=True)[0]
+        assert torch.isnan(poisoned[2]).any() and torch.isfinite(poisoned[3]).all()
+        again = m.rollout_heads(z0, _actions(8, 5, 6), reuse=True)
+    for a, b in zip(fresh, again):
+        assert torch.equal(a, b)
+
+
 def test_a_head_widened_to_read_the_clearance_predicts_the_same_until_trained():
     """with_head_clearance (wmp train --init ... --head-clearance): the shipped model's head gets
     the predicted smallest clearance as a new input with zero weights, so its logits are the
