@@ -56,9 +56,9 @@ class GraphedHeads:
             return None
         fused = self.fused
         fused.weights()                                   # rebuilt here, outside any recording
-        low = fused._matmul_dtype(z0.dtype)
-        if low is not None:
-            fused.low_weights(low)
+        low = fused._matmul_dtype(z0.dtype, actions.shape[0])
+        if fused.model.matmul_dtype is not None:
+            fused.low_weights(fused.model.matmul_dtype)   # the heads' rows may reach the bf16 threshold
         if fused._key != self._weights_key:               # new weights: the graphs read the old ones
             self.clear()
             self._weights_key = fused._key

@@ -184,11 +184,12 @@ def test_the_real_bf16_path_runs_where_the_cpu_has_it(one_thread):
     """On a CPU with bf16 units (this machine's Xeon has AMX) the real bf16 path is timed and
     compared with float32; its positions stay within the tolerance, so it is chosen where faster."""
     from world_model_planner.planner_node.device_choice import bf16_pose_deviation, rollout_paths
+    from world_model_planner.world_model_node.fused import FusedRollout
 
     if not cpu_has_bf16():
         pytest.skip("this CPU has no bf16 units: device auto does not time the bf16 path here")
     model = _model()
-    paths = rollout_paths(model, 64, 10, cuda=False)
+    paths = rollout_paths(model, FusedRollout.LOW_MIN_ROWS, 10, cuda=False)   # bf16 needs this many
     assert "cpu fused bf16" in paths
     dev_m = bf16_pose_deviation(paths["cpu fused bf16"], paths["cpu fused"])
     assert 0 < dev_m <= BF16_POSE_TOLERANCE_M

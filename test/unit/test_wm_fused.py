@@ -188,13 +188,13 @@ def test_bf16_products_keep_the_latent_in_float32_and_stay_near_it():
     """matmul_dtype bf16 (what device: auto may pick on a CPU with bf16 units): the products run
     in bf16, the latent and its integration stay float32, so the difference from float32 is the
     products' rounding and does not grow with the distance from the origin (a pose held in bf16
-    would be off by 6 cm at 30 m). On the shipped checkpoint (128 sequences x 20 steps, turning
-    hard, in a room) that measured 3.1 mm mean and 7 mm at most at the horizon's end, collision
-    probability within 0.02 and clearance within 7 mm; asserted: 5 mm, 1.5 cm, 0.05, 2 cm.
+    would be off by 6 cm at 30 m). On the shipped checkpoint (512 sequences x 20 steps, turning
+    hard, in a room) that measured 3.1 mm mean and 7.3 mm at most at the horizon's end, collision
+    probability within 0.021 and clearance within 8.8 mm; asserted: 5 mm, 1.5 cm, 0.05, 2 cm.
     (Emulated where the CPU has no bf16 units: slower, the same numbers.)"""
     m = load_checkpoint(default_model_path(), device="cpu")
     scan = torch.as_tensor(room_scan([0.4, -0.3, 2.9], 180), dtype=torch.float32)
-    acts = _actions(128, 20, 3)
+    acts = _actions(2 * FusedRollout.LOW_MIN_ROWS, 20, 3)
     devs = []
     for pose in ([0.4, -0.3, 2.9], [30.0, -20.0, 2.9]):
         z0 = m.encode(observation(torch.tensor([pose]), torch.tensor([[0.5, 0.3]]), scan[None]))
@@ -212,6 +212,24 @@ def test_bf16_products_keep_the_latent_in_float32_and_stay_near_it():
         assert (clear_b - clear).abs().max().item() <= 0.02
         devs.append(dev)
     torch.testing.assert_close(devs[0], devs[1], atol=1e-4, rtol=0)        # the same at 36 m from the origin
+
+
+def test_bf16_products_leave_small_batches_in_float32():
+    """Below FusedRollout.LOW_MIN_ROWS rows (the planner's one-sequence rollouts of the chosen
+    plan and the caution check) the products stay float32, bit for bit, where converting to bf16
+    and back would cost more than it saves; a batch at the threshold runs in bf16."""
+    torch.manual_seed(4)
+    m = WorldModel(WorldModelConfig(latent_dim=16, pred_hidden=16, head_hidden=8)).eval()
+    z0 = torch.rand(1, m.latent_dim)
+    small, large = _actions(1, 10, 8), _actions(FusedRollout.LOW_MIN_ROWS, 10, 8)
+    with torch.no_grad():
+        want = [[t.clone() for t in m.rollout_heads(z0, a)] for a in (small, large)]
+        m.matmul_dtype = torch.bfloat16
+        got = [m.rollout_heads(z0, a) for a in (small, large)]
+    for a, b in zip(want[0], got[0]):
+        assert torch.equal(a, b)
+    assert not torch.equal(want[1][0], got[1][0])
+    assert (want[1][0] - got[1][0]).abs().max().item() < 0.05
 
 
 def test_the_lag_prior_alone_is_the_identified_models_response():
