@@ -109,12 +109,20 @@ def _bench_profile(args) -> int:
                                  missing_ok=False)
         except (CheckpointError, OSError, ValueError) as exc:
             return _refuse("bench-model", f"{kind}: {exc}")
+        low = _matmul_dtype(args.matmul_dtype)
+        wm = getattr(nav.model, "model", None)
+        products = ""
+        if low is not None:
+            if not hasattr(wm, "matmul_dtype"):
+                return _refuse("bench-model", f"--matmul-dtype {args.matmul_dtype}: the {kind} planner has no "
+                                              "world model to run it")
+            wm.matmul_dtype, products = low, f", {args.matmul_dtype} products"
         load = _load()
         try:
             result = profile_ticks(nav, args.ticks, progress=progress)
         except RuntimeError as exc:
             return _refuse("bench-model", f"{kind}: {exc}")
-        print(format_profile(result, f"{kind} ({nav.model_desc}), {args.batch} samples x {args.horizon} steps, "
+        print(format_profile(result, f"{kind} ({nav.model_desc}{products}), {args.batch} samples x {args.horizon} steps, "
                                      f"{torch.get_num_threads()} thread(s), {args.ticks} ticks; load average "
                                      f"{load} -> {_load()}"))
         print()

@@ -49,3 +49,20 @@ def test_profile_splits_the_tick_into_its_sections(kind):
     assert all(ms >= 0.0 for n, _c, ms in result["sections"] if n != "other")
     table = format_profile(result, kind)
     assert "| rollout | 2.00 |" in table and "**tick**" in table
+
+
+def test_the_profile_runs_the_matmul_dtype_it_is_given(capsys):
+    """`wmp bench-model --profile --matmul-dtype bfloat16` profiles the bf16 path (its header says
+    so), and a planner without a world model refuses the flag rather than ignoring it."""
+    from world_model_planner.app import cli
+
+    base = ["bench-model", "--profile", "--batch", "16", "--horizon", "4", "--ticks", "2", "--no-progress",
+            "--threads", "1", "--matmul-dtype", "bfloat16"]
+    threads = torch.get_num_threads()
+    try:
+        assert cli.main(base + ["--planners", "hierarchical"]) == 0
+        assert "bfloat16 products), 16 samples x 4 steps" in capsys.readouterr().out
+        assert cli.main(base + ["--planners", "classic"]) == 2
+        assert "the classic planner has no world model" in capsys.readouterr().err
+    finally:
+        torch.set_num_threads(threads)                      # --threads sets the process's count
