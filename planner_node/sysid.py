@@ -108,9 +108,10 @@ class SysIdParams:
         out = []
         for name, unit in (("v", "m/s"), ("w", "rad/s")):
             a = self.axis(name)
+            fitted = (f"one-step rmse {a.rmse:.4f} {unit} over {a.rows} rows" if a.rows and math.isfinite(a.rmse)
+                      else "not fitted (no residual recorded)")
             out.append(f"{name}: tau {a.tau_s:.3f} s, gain {a.gain:.3f}, delay {a.delay_steps} step(s) "
-                       f"({a.delay_steps * self.dt_s:.2f} s), {a.rate_text(unit)}, one-step rmse {a.rmse:.4f} "
-                       f"{unit} over {a.rows} rows")
+                       f"({a.delay_steps * self.dt_s:.2f} s), {a.rate_text(unit)}, {fitted}")
         return "\n".join(out)
 
     def brief(self) -> str:

@@ -84,10 +84,12 @@ def register(subparsers) -> None:
                    help="a loss term's weight (repeatable; terms and defaults: latent 1, variance 1, "
                         "covariance 0.04, pose 10 (metres^2), velocity 1, collision 1, scene 1); e.g. pose=100 "
                         "for a slow base, whose pose errors are small numbers next to the latent terms")
-    p.add_argument("--lag-prior", action="store_true",
-                   help="fit the base's lag, delay and rate limit on --data (as `wmp sysid` does) and let the "
-                        "predictor's velocity step start from it, learning only the residual (model field "
-                        "lag_prior); not with --init")
+    p.add_argument("--lag-prior", nargs="?", const="fit", default=None, metavar="SYSID.json",
+                   help="let the predictor's velocity step start from the base's lag, delay and rate limit, "
+                        "learning only the residual (model field lag_prior); alone: fitted on --data as "
+                        "`wmp sysid` does; with a file: that response (a `wmp sysid` JSON file, e.g. a base "
+                        "known to ramp at its acceleration limits with no lag: tau = one step, gain 1); not "
+                        "with --init")
     p.add_argument("--latent-dim", type=int, default=None)
     p.add_argument("--pred-hidden", type=int, default=None,
                    help="predictor MLP width (model field pred_hidden, default 128): the planner's hot path, "
@@ -325,11 +327,12 @@ def _train(args) -> int:
         try:
             from world_model_planner.world_model_node.train import lag_prior_fields
 
-            fields, summary = lag_prior_fields(data, WorldModelConfig())
-        except ValueError as exc:
+            given = None if args.lag_prior == "fit" else args.lag_prior
+            fields, summary = lag_prior_fields(data, WorldModelConfig(), given=given)
+        except ValueError as exc:                     # SysIdError (a bad file, a failed fit) is one
             return _refuse("train", f"--lag-prior: {exc}")
         mc.update(fields)
-        print("lag prior (fitted on the training data):\n" + summary)
+        print(f"lag prior ({'fitted on the training data' if given is None else 'from ' + given}):\n" + summary)
     # the robot that drove the data sets the footprint the scan clearances are measured from
     from world_model_planner.sim.robots import ROBOTS
 

@@ -459,17 +459,26 @@ def with_head_clearance(model: WorldModel) -> WorldModel:
     return out.train(model.training)
 
 
-def lag_prior_fields(data: Transitions, cfg: WorldModelConfig) -> tuple[dict, str]:
-    """(The model-config fields of a lag prior, ``lag_prior`` and ``lag_*``, fitted on ``data``
-    by planner_node/sysid.py, and the fit's summary for the log). Per axis: delay up to
-    ``cfg.cmd_memory`` steps, lag, gain, rate limit; rows in contact left out. ValueError where
-    the data cannot identify it or steps at another dt than the model."""
+def lag_prior_fields(data: Transitions, cfg: WorldModelConfig, given=None) -> tuple[dict, str]:
+    """(The model-config fields of a lag prior, ``lag_prior`` and ``lag_*``, and the response's
+    summary for the log). The response is fitted on ``data`` by planner_node/sysid.py (per axis:
+    delay up to ``cfg.cmd_memory`` steps, lag, gain, rate limit; rows in contact left out), or,
+    with ``given`` (the path of a `wmp sysid` JSON file), read from that file. ValueError where
+    the data cannot identify it, the file is bad, a delay exceeds the command memory, or the
+    response steps at another dt than the model."""
     from world_model_planner.planner_node import sysid
 
-    fit = sysid.fit_transitions(data, max_delay=min(sysid.MAX_DELAY_STEPS, cfg.cmd_memory),
-                                source="wmp train --lag-prior")
+    if given is None:
+        fit = sysid.fit_transitions(data, max_delay=min(sysid.MAX_DELAY_STEPS, cfg.cmd_memory),
+                                    source="wmp train --lag-prior")
+    else:
+        fit = sysid.load(given)
+        for name in ("v", "w"):
+            if fit.axis(name).delay_steps > cfg.cmd_memory:
+                raise ValueError(f"{given}: {name} delay {fit.axis(name).delay_steps} steps is beyond the "
+                                 f"model's command memory ({cfg.cmd_memory} steps)")
     if abs(float(fit.dt_s) - cfg.dt_s) > 1e-6:
-        raise ValueError(f"the data steps {fit.dt_s} s, the model {cfg.dt_s} s")
+        raise ValueError(f"the {'data' if given is None else 'response'} steps {fit.dt_s} s, the model {cfg.dt_s} s")
     out = {"lag_prior": True}
     for name in ("v", "w"):
         a = fit.axis(name)

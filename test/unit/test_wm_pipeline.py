@@ -115,6 +115,32 @@ def test_train_with_the_lag_prior_stores_the_fit_of_its_data(tmp_path, capsys):
         assert getattr(cfg, f"lag_rate_{axis}") == pytest.approx(a.rate if np.isfinite(a.rate) else 0.0)
 
 
+
+def test_train_with_a_given_lag_prior_stores_that_response(tmp_path, capsys):
+    """--lag-prior FILE: the response written in a `wmp sysid` file (here the TurtleBot 4's ramp
+    at its acceleration limits) in place of a fit; a bad file or a delay beyond the command
+    memory is refused with the reason."""
+    import json
+
+    given, out = "models/turtlebot4_lag_prior.json", tmp_path / "lag.pt"
+    assert wmp(["train", "--data", "test/data/wm_eval_turtlebot4", "--out", str(out), "--lag-prior", given,
+                "--steps", "2", "--batch-size", "16", "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert f"lag prior (from {given})" in printed and "rate limit 3.20 rad/s^2, not fitted" in printed
+    cfg = load_checkpoint(out).cfg
+    assert cfg.lag_prior and cfg.lag_k_v == cfg.lag_k_w == 1.0 and cfg.lag_gain_v == cfg.lag_gain_w == 1.0
+    assert (cfg.lag_rate_v, cfg.lag_rate_w, cfg.lag_delay_v, cfg.lag_delay_w) == (2.5, 3.2, 0, 0)
+    far = json.loads(open(given).read())
+    far["w"]["delay_steps"] = cfg.cmd_memory + 1
+    (tmp_path / "far.json").write_text(json.dumps(far))
+    (tmp_path / "bad.json").write_text('{"format": "world_model_planner.sysid", "version": 2, "dt_s": 0.1}')
+    for path, why in ((tmp_path / "far.json", "w delay 6 steps is beyond the model's command memory (5 steps)"),
+                      (tmp_path / "bad.json", "bad.json: v: expected an object"),
+                      (tmp_path / "none.json", "none.json: sysid JSON file not found")):
+        assert wmp(["train", "--data", "test/data/wm_eval_turtlebot4", "--out", str(out), "--lag-prior", str(path),
+                    "--steps", "1", "--no-progress"]) == 2
+        assert why in capsys.readouterr().err
+
 def test_eval_refuses_a_bad_checkpoint_with_exit_code_2(tmp_path, capsys):
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")
