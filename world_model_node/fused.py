@@ -39,6 +39,7 @@ computation where it does not.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -272,20 +273,12 @@ class FusedRollout:
         xy[1:] = torch.view_as_real(world)
         zs[:, :, 0:2] = torch.cumsum(xy, dim=0)[1:]
 
-    _window_cache: dict = {}
-
-    @classmethod
-    def _windows(cls, mem: int, horizon: int, device) -> torch.Tensor:
+    @staticmethod
+    @functools.lru_cache(maxsize=16)
+    def _windows(mem: int, horizon: int, device) -> torch.Tensor:
         """(H, L) indices into (z0's L memory pairs, then the H actions): step k's memory after
         the step (the last L commands up to and including action k)."""
-        key = (mem, horizon, str(device))
-        idx = cls._window_cache.get(key)
-        if idx is None:
-            idx = torch.arange(horizon, device=device)[:, None] + torch.arange(1, mem + 1, device=device)[None]
-            if len(cls._window_cache) > 16:
-                cls._window_cache.clear()
-            cls._window_cache[key] = idx
-        return idx
+        return torch.arange(horizon, device=device)[:, None] + torch.arange(1, mem + 1, device=device)[None]
 
     def _ego_scene(self, scene: torch.Tensor, dxy: torch.Tensor, dyaw: torch.Tensor, w: dict) -> torch.Tensor:
         """``Predictor.ego_scene`` on (B, S): one gather of each sector and its neighbour from the
