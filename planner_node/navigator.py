@@ -46,7 +46,7 @@ from world_model_planner.planner_node.navigator_config import (  # noqa: F401 (r
     KINDS, Command, NavigatorConfig, PlannerConfig)
 from world_model_planner.planner_node.navigator_recovery import RecoveryDriving
 from world_model_planner.planner_node.recovery import Recovery, pursuit_poses
-from world_model_planner.planner_node.subgoal import SubgoalPlanner
+from world_model_planner.planner_node.subgoal import SubgoalPlanner, path_ahead
 from world_model_planner.world_model_node.history import HistoryBuffer
 
 __all__ = ["KINDS", "Command", "Navigator", "NavigatorConfig", "PlannerConfig", "load_model", "make_navigator"]
@@ -273,20 +273,9 @@ class Navigator(CameraPlanning, RecoveryDriving):
         return self.subgoals.remembered_points(scan_pose, self.cfg.nav.local_field_size_m / 2, *sector)
 
     def _local_path(self, path: np.ndarray, pose: np.ndarray, dev) -> torch.Tensor | None:
-        """(P, 2) the global path from the robot's nearest point on, resampled every 0.1 m,
-        cut at the reach of the horizon; None without a path."""
-        if len(path) < 2:
-            return None
-        i0 = int(np.argmin(np.linalg.norm(path - pose[:2], axis=1)))
-        rest = path[i0:]
-        if len(rest) < 2:
-            return None
-        seg = np.linalg.norm(np.diff(rest, axis=0), axis=1)
-        arc = np.concatenate([[0.0], np.cumsum(seg)])
-        reach = self.mppi.horizon * self.model.dt_s * self.cfg.mppi.v_max_mps + 1.0
-        s = np.arange(0.0, min(arc[-1], reach) + 1e-9, 0.1)
-        pts = np.stack([np.interp(s, arc, rest[:, 0]), np.interp(s, arc, rest[:, 1])], -1)
-        return torch.as_tensor(pts, dtype=torch.float32, device=dev)
+        """(P, 2) subgoal.path_ahead of the global path within the horizon's reach; None without one."""
+        pts = path_ahead(path, pose[:2], self.mppi.horizon * self.model.dt_s * self.cfg.mppi.v_max_mps + 1.0)
+        return None if pts is None else torch.as_tensor(pts, dtype=torch.float32, device=dev)
 
     def route_blocked(self, pose, path: np.ndarray, static_only: bool = False) -> bool:
         """True when the global path ahead is closed to the footprint: driven by pure pursuit at

@@ -275,3 +275,16 @@ def _grid_graph(cost: np.ndarray) -> csr_matrix:
         cols.append(b)
         w.append(length * 0.5 * (cost.ravel()[a] + cost.ravel()[b]))
     return csr_matrix((np.concatenate(w), (np.concatenate(rows), np.concatenate(cols))), shape=(my * mx, my * mx))
+
+
+def path_ahead(path: np.ndarray, xy, reach_m: float, step_m: float = 0.1) -> np.ndarray | None:
+    """(P, 2) the path (K, 2) from its point nearest ``xy`` on, resampled every ``step_m`` of arc
+    length and cut at ``reach_m``; None where fewer than two points are left."""
+    if len(path) < 2:
+        return None
+    rest = path[int(np.argmin(np.linalg.norm(path - np.asarray(xy, dtype=np.float64), axis=1))):]
+    if len(rest) < 2:
+        return None
+    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(rest, axis=0), axis=1))])
+    s = np.arange(0.0, min(arc[-1], reach_m) + 1e-9, step_m)
+    return np.stack([np.interp(s, arc, rest[:, 0]), np.interp(s, arc, rest[:, 1])], -1)

@@ -121,3 +121,14 @@ def test_hierarchical_escapes_u_that_traps_flat(one_thread):
     flat = make_navigator("flat", model_path="/nonexistent.pt", cfg=_small_cfg(), device="cpu")
     r_flat = run_episode(flat, ToyWorld(u_trap_boxes()), (4.0, 0.0), time_limit_s=12.0)
     assert not r_flat["success"]
+
+
+def test_path_ahead_starts_at_the_nearest_point_and_is_cut_at_the_reach():
+    from world_model_planner.planner_node.subgoal import path_ahead
+
+    path = np.array([[0.0, 0.0], [2.0, 0.0], [2.0, 3.0]])
+    pts = path_ahead(path, (1.9, 0.4), reach_m=1.0)            # nearest point: the corner
+    assert np.allclose(pts[0], [2.0, 0.0]) and np.allclose(pts[-1], [2.0, 1.0])
+    assert np.allclose(np.linalg.norm(np.diff(pts, axis=0), axis=1), 0.1)
+    assert path_ahead(path, (5.0, 9.0), reach_m=1.0) is None   # only the last point is left
+    assert path_ahead(path[:1], (0.0, 0.0), reach_m=1.0) is None
