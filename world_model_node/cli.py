@@ -69,6 +69,10 @@ def register(subparsers) -> None:
     p.add_argument("--no-augment", action="store_true",
                    help="no image augmentation (default: brightness, contrast, white balance and a shift of up "
                         "to 3 px per training window, every frame of a window alike)")
+    p.add_argument("--mirror", action="store_true",
+                   help="also train on each training episode mirrored across the robot's heading (y, yaw, yaw "
+                        "rates and the scan flipped): twice the data for a base that is the same on its left "
+                        "and right; validation stays on the recorded episodes")
     p.add_argument("--no-vicreg", action="store_true", help="switch the anti-collapse terms off (ablation)")
     p.add_argument("--init", default=None, metavar="CHECKPOINT",
                    help="start from this checkpoint's weights and config (fine-tuning)")
@@ -301,7 +305,7 @@ def _train(args) -> int:
                               "horizon": args.horizon, "lr": args.lr, "time_budget_s": args.time_budget_s,
                               "cpu_threads": args.threads, "eval_every": args.eval_every}.items() if v is not None}
     cfg = TrainConfig(seed=args.seed, device=args.device, progress=not args.no_progress,
-                      augment=not args.no_augment, **over)
+                      augment=not args.no_augment, mirror=args.mirror, **over)
     mc = {"scan_beams": int(data.scan.shape[1]), "range_max_m": float(data.meta.get("range_max_m") or 8.0),
           "use_image": args.image or args.camera_only}
     if args.camera_only:

@@ -158,6 +158,32 @@ def concat(parts: list[Transitions]) -> Transitions:
                        image=np.concatenate(images) if has_img else None, meta=meta)
 
 
+def mirror_transitions(tr: Transitions) -> Transitions:
+    """The same episodes driven in the world's mirror image across the robot's heading (a copy;
+    ``tr`` is unchanged): y, yaw, every yaw rate (measured and commanded) and the scan's beam
+    order flip, speeds, contacts and labels stay. For a base that is the same on its left and its
+    right (all robots in sim/robots.py), this is motion that physics allows, so training on both
+    doubles the data's turns and layouts at no collection cost (``TrainConfig.mirror``).
+
+    The scan is the format's: N beams over 360 deg from angle_min = -pi, so beam i at angle a_i
+    reads, mirrored, what beam (N - i) mod N at -a_i read. A camera frame flips left to right.
+    Episode ids are shifted past the largest one, so no mirrored episode shares an id with an
+    original; their meta entries say ``mirrored``."""
+    n = tr.scan.shape[1] if tr.scan.ndim == 2 else 0
+    flip = np.array([1.0, -1.0, -1.0], np.float32)
+    yaw_rate = np.array([1.0, -1.0], np.float32)
+    shift = int(tr.episode.max()) + 1 if len(tr) else 0
+    eps = {str(int(k) + shift): dict(v, mirrored=True) for k, v in tr.meta.get("episodes", {}).items()}
+    return Transitions(
+        pose=(tr.pose * flip).astype(tr.pose.dtype), vel=(tr.vel * yaw_rate).astype(tr.vel.dtype),
+        scan=tr.scan[:, (n - np.arange(n)) % n] if n else tr.scan.copy(),
+        cmd=(tr.cmd * yaw_rate).astype(tr.cmd.dtype), dt=tr.dt.copy(), collision=tr.collision.copy(),
+        episode=(tr.episode + shift).astype(tr.episode.dtype), t_s=tr.t_s.copy(),
+        image=None if tr.image is None else tr.image[:, :, ::-1].copy(),
+        meta=dict(tr.meta, episodes=eps), ground=tr.ground.copy(), payload_kg=tr.payload_kg.copy(),
+        latency_s=tr.latency_s.copy(), mover_dist_m=tr.mover_dist_m.copy())
+
+
 def save_shard(path, tr: Transitions) -> Path:
     """Write one shard (np.savez_compressed) with the arrays above and the JSON meta, atomically:
     on any failure (a full disk) ``path`` keeps its previous content and no partial file is left."""

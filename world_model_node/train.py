@@ -35,7 +35,7 @@ from torch import nn
 from world_model_planner.core.params import param, validate
 
 from world_model_planner.world_model_node.augment import ImageAugment, augment_cells, augment_windows
-from world_model_planner.world_model_node.data import Transitions
+from world_model_planner.world_model_node.data import Transitions, concat, mirror_transitions
 from world_model_planner.world_model_node.history import history_from_rows
 from world_model_planner.world_model_node.losses import LossWeights, window_loss
 from world_model_planner.world_model_node.model import WorldModel, WorldModelConfig
@@ -69,6 +69,10 @@ class TrainConfig:
     augment: bool = param(True, "Augment camera images per training window (augment.ImageAugment: brightness, "
                                 "contrast, white balance, a shift of a few pixels; every frame of a window "
                                 "alike). No effect on models without images.")
+    mirror: bool = param(False, "Also train on every training episode mirrored across the robot's heading "
+                                "(data.mirror_transitions: y, yaw, yaw rates and the scan's beam order "
+                                "flipped): twice the turns and layouts for a base that is the same on its "
+                                "left and right. Validation stays on the recorded episodes.")
 
     def __post_init__(self):
         validate(self)
@@ -295,6 +299,8 @@ def train(data: Transitions, model_cfg: WorldModelConfig | None = None, cfg: Tra
     seed_everything(cfg.seed)
     train_ids, val_ids = split_episodes(data, cfg.val_fraction, cfg.seed)
     tr_data = data.select_episodes(train_ids)
+    if cfg.mirror:
+        tr_data = concat([tr_data, mirror_transitions(tr_data)])
     va_data = data.select_episodes(val_ids) if len(val_ids) else tr_data
     tr = WindowSampler.for_model(tr_data, cfg.horizon, device, model_cfg)
     va = WindowSampler.for_model(va_data, cfg.horizon, device, model_cfg)
@@ -413,6 +419,7 @@ def train(data: Transitions, model_cfg: WorldModelConfig | None = None, cfg: Tra
         "train_time_s": time.monotonic() - t0,
         "device": str(device), "world_size": world,
         "train_episodes": [int(e) for e in train_ids], "val_episodes": [int(e) for e in val_ids],
+        "train_windows": int(len(tr.starts)), "mirrored": bool(cfg.mirror),
         "val": {k: float(v) for k, v in best_val.items()} if best_state is not None else {},
         "latent_std": [float(s) for s in std], "latent_std_min": float(std.min()),
         "latent_std_mean": float(std.mean()),

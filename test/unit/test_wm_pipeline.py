@@ -116,6 +116,21 @@ def test_train_with_the_lag_prior_stores_the_fit_of_its_data(tmp_path, capsys):
 
 
 
+def test_train_mirror_doubles_the_training_windows_and_is_recorded(tmp_path, capsys):
+    """--mirror: every training episode also mirrored (data.mirror_transitions); the checkpoint
+    records it, and validation stays on the recorded episodes."""
+    data, out = "test/data/wm_eval_turtlebot4", tmp_path / "m.pt"
+    windows = {}
+    for flag in ([], ["--mirror"]):
+        assert wmp(["train", "--data", data, "--out", str(out), *flag, "--steps", "2", "--batch-size", "16",
+                    "--no-progress"]) == 0
+        ck = load_checkpoint(out)
+        assert ck.metrics["mirrored"] is bool(flag)
+        assert max(ck.metrics["val_episodes"]) <= int(load_dataset(data).episode.max())
+        windows[bool(flag)] = ck.metrics["train_windows"]
+    assert windows[True] == 2 * windows[False] > 0
+
+
 def test_train_with_a_given_lag_prior_stores_that_response(tmp_path, capsys):
     """--lag-prior FILE: the response written in a `wmp sysid` file (here the TurtleBot 4's ramp
     at its acceleration limits) in place of a fit; a bad file or a delay beyond the command
