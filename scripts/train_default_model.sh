@@ -37,6 +37,8 @@
 # models/$ROBOT_sysid.json), EVAL (held-out set, default test/data/wm_eval for the Husky and
 # test/data/wm_eval_$ROBOT otherwise; made first when missing), DEVICE (auto | cpu | cuda), THREADS
 # (torch CPU threads), WORKERS (collection processes, default 2), STEPS (training steps, default 6000),
+# MIRROR (0, the default: the recorded episodes only, as every shipped model was trained; 1: also
+# train on every episode mirrored across the robot's heading, `wmp train --mirror`),
 # ROOMS_EPISODES, BARN, BARN_EPISODES and BARN_BELOW (above).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -82,6 +84,11 @@ SYSID_OUT=${SYSID_OUT:-models/${ROBOT}_sysid.json}
 [ -d "$EVAL" ] || eval_set
 TRAIN_ARGS=(--steps "${STEPS:-6000}" --seed 0 --device "${DEVICE:-auto}")
 [ -n "${THREADS:-}" ] && TRAIN_ARGS+=(--threads "$THREADS")
+case "${MIRROR:-0}" in
+    1) TRAIN_ARGS+=(--mirror) ;;
+    0) ;;
+    *) echo "MIRROR=$MIRROR: expected 1 or 0" >&2; exit 2 ;;
+esac
 echo "robot: $ROBOT; scratch directory: $WORK"
 "$WMP" collect --robot "$ROBOT" --scenario random,random,random,open,wall,u_trap --episodes "$STATIC_EPISODES" --episode-s 30 --seed 0 \
     --workers "$WORKERS" --out "$WORK/train"
