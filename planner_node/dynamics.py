@@ -294,6 +294,7 @@ class LearnedModel(TrackedScene):
         self.dt_s = float(model.dt_s)
         self.tracked_scene = bool(tracked_scene)
         self.model_scene = True     # nav.model_scene: the model's own scene prediction in the clearance
+        self.model_scene_near_m = 0.0   # nav.model_scene_near_movers_m: > 0, only with a mover this near
         self._init_scene()
         spec = getattr(model, "obs_spec", None)
         self.beams = _spec_get(spec, ("scan_beams", "beams", "n_beams"), None)
@@ -410,14 +411,24 @@ class LearnedModel(TrackedScene):
         state = {"z": self.model.encode(obs)}                              # (1, D)
         if self.tracked_scene:
             state.update(self.scene_state())
+            if self.model_scene_near_m > 0:
+                state["model_scene"] = self._mover_near(pose, state["movers"])
         return state
+
+    def _mover_near(self, pose, movers) -> bool:
+        """A tracked moving obstacle's edge within ``model_scene_near_m`` of the robot's centre."""
+        if movers is None:
+            return False
+        pos, _, rad = movers
+        xy = torch.as_tensor(np.asarray(pose, np.float32)[:2], device=pos.device)
+        return bool(((pos - xy).norm(dim=-1) - rad <= self.model_scene_near_m).any())
 
     @torch.inference_mode()
     def rollout(self, state: dict, actions: torch.Tensor, collision: bool = True) -> Rollout:
         """``collision``: evaluate the collision head (False where no critic scores it:
         collision_prob is then None)."""
         fused = getattr(self.model, "rollout_heads", None)                  # one fused pass where the model has it
-        scene = self.has_scene and self.model_scene
+        scene = self.has_scene and self.model_scene and state.get("model_scene", True)
         if fused is not None:
             z, logit, clear = fused(state["z"], actions, clearance=scene, reuse=True,   # z: read below only
                                     collision=collision)

@@ -102,6 +102,7 @@ class Navigator(CameraPlanning, RecoveryDriving):
             self.model.tracked_scene = bool(self.cfg.nav.tracked_scene)
         if hasattr(self.model, "model_scene"):
             self.model.model_scene = bool(self.cfg.nav.model_scene)
+            self.model.model_scene_near_m = float(self.cfg.nav.model_scene_near_movers_m)
 
     # --- model hot swap ---------------------------------------------------------------------
     def set_model(self, model, desc: str = "") -> None:

@@ -343,6 +343,35 @@ def test_model_scene_off_scores_the_tracked_scene_alone():
     assert m.rollout(m.reset_state([0.0, 0.0, 0.0], [0.0, 0.0], SCAN), forward).clearance_m[0, -1].item() < 0.0
 
 
+def test_model_scene_near_movers_takes_the_head_only_with_a_mover_near():
+    """nav.model_scene_near_movers_m > 0: the model's scene head enters the clearance only while
+    the tracker follows a moving obstacle that near; with none (a wall alone, or a person far
+    off) the clearance is the scan's at the predicted poses."""
+    from world_model_planner.planner_node.critics import Footprint
+
+    wall = np.stack([np.full(41, 1.5), np.linspace(-2.0, 2.0, 41)], -1)                 # x = 1.5
+    ring = 0.2 * np.stack([np.cos(np.linspace(0, 6.2, 12)), np.sin(np.linspace(0, 6.2, 12))], -1)
+
+    def clearance(near_m, person_x):
+        m = LearnedModel(_SceneWorldModel(), device="cpu")          # its head: closing in to 0 m at step 10
+        m.set_geometry(Footprint(0.99, 0.67, 5), 8.0, 0.05)
+        nav = Navigator("flat", m, small())
+        nav.cfg.nav.model_scene_near_movers_m = near_m
+        nav.reconfigure(nav.cfg)                                    # applied, not just acknowledged
+        assert m.model_scene_near_m == near_m
+        for k in range(8):                                          # a person walking along y at 1 m/s
+            pts = np.vstack([wall, ring + [person_x, -3.0 + 0.1 * k]]) if person_x is not None else wall
+            m.scene_update(0.1 * k, pts, np.zeros(2))
+        return m.rollout(m.reset_state([0.0, 0.0, 0.0], [0.0, 0.0], SCAN), torch.zeros(1, 10, 2)).clearance_m[0, -1]
+
+    fp = Footprint(0.99, 0.67, 5)
+    wall_only = 1.5 - max(fp.offsets) - fp.radius
+    assert clearance(0.0, None).item() == 0.0                       # always: the head's contact
+    assert clearance(3.0, None).item() == pytest.approx(wall_only, abs=0.06)      # nothing moves
+    assert clearance(3.0, -6.0).item() == pytest.approx(wall_only, abs=0.06)      # a person 6 m off
+    assert clearance(3.0, -1.0).item() == 0.0                      # a person 2 m off: the head again
+
+
 def test_the_padding_comes_off_the_models_scene_clearance_too():
     """The footprint's padding comes off every clearance the critics score, the model's scene
     head's as well as the scan's: a contact the head predicts (0 m) reads as minus the padding,
