@@ -140,3 +140,24 @@ def test_goal_image_cost_prefers_the_picture(cam, frames):
     assert nav.set_goal(1.0, 0.0) == (True, "") and nav.goal_image is None   # a pose goal replaces it
     ok, why = nav.set_goal_image(np.zeros((10, 10, 3), np.uint8))
     assert not ok and "goal image: camera image: expected (64, 64, 3) uint8" in why
+
+
+def test_the_goal_picture_of_the_benchmark_does_not_show_its_place_across(capsys):
+    """scripts/goal_picture_ambiguity.py in real PyBullet: in `open`, the picture taken at the
+    goal facing away from the start is the same, pixel for pixel, 1 m and 2 m to the side (a blank
+    wall fills it), but not 0.5 m nearer the wall; the goal-image success radius of 0.5 m is
+    therefore not observable from that picture."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "goal_picture_ambiguity.py"
+    spec = importlib.util.spec_from_file_location("gpa", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main(["--scenarios", "open"]) == 0
+    rows = [r for r in capsys.readouterr().out.splitlines() if r.startswith("| open |")]
+    away = [float(x) for x in rows[0].split("|")[3:-1]]
+    assert len(rows) == 2 and len(away) == len(mod.OFFSETS)
+    side = [d for (a, _), d in zip(mod.OFFSETS, away) if a == 0.0]
+    ahead = [d for (a, _), d in zip(mod.OFFSETS, away) if a != 0.0]
+    assert max(side) < 0.05 and min(ahead) > 2.0
