@@ -50,12 +50,13 @@ class NavigatorConfig:
                               "tracked_scene off too, the last scan frozen in time); the Jackal's robot file "
                               "turns it off for BARN's dense cylinder fields, where the head's 16 sectors read "
                               "every gap as closed.")
-    model_scene_near_movers_m: float = param(0.0, "Learned planners with model_scene on: take the model's scene "
+    model_scene_near_movers_m: float = param(4.0, "Learned planners with model_scene on: take the model's scene "
                                              "prediction only while the tracker follows a moving obstacle within "
                                              "this distance of the robot (m, from the robot's centre to the "
                                              "obstacle's edge); elsewhere the tracked scene alone, the scan's "
                                              "static points at the model's predicted poses, which is exact for "
-                                             "what does not move. 0: always (needs tracked_scene on).",
+                                             "what does not move (a retrained model's scene head read a 1.2 m "
+                                             "door as closed). 0: always, as before (with tracked_scene on).",
                                              range=(0.0, 1000.0))
     history_gap_s: float = param(1.0, "A gap this long between control ticks (or time going backwards) "
                                  "clears the history of velocities, commands and scans passed to models "

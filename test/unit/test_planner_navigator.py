@@ -261,7 +261,9 @@ def test_learned_model_reads_history_and_predicted_clearance():
     assert out.clearance_m[0, -1].item() == 0.0 and out.clearance_m[0, 0].item() == pytest.approx(0.9)
     # through the navigator: the predicted closing-in (contact at the last of 10 steps) scores
     # every plan lethal, weighted by how late the contact comes (1/10 of clearance_lethal_cost)
-    nav = Navigator("flat", m, small())
+    cfg = small()
+    cfg.nav.model_scene_near_movers_m = 0.0          # the head's scene always, no mover needed
+    nav = Navigator("flat", m, cfg)
     nav.set_goal(2.0, 0.0)
     cmd = nav.step([0, 0, 0], [0, 0], SCAN, 0.0)
     assert cmd.best_cost >= 100.0
