@@ -41,6 +41,12 @@ class CameraPlanConfig:
                                           "depth image shows scores contact, and the head's false alarms (it "
                                           "reads open floor as likely contact) made the robot spin at the start "
                                           "of the open scenario at 20.", range=(0.0, 1e6))
+    blind_reverse_m: float = param(1.0, "Camera only, no depth (RGB), where nothing behind the robot is seen: it "
+                                   "may reverse only back along the way it came, at most this far (m; the "
+                                   "distance driven forward, less what it has reversed since). "
+                                   "0: never reverse. Reversing freely, a goal picture that looked like the "
+                                   "start's own view had the robot back into the wall behind it; never "
+                                   "reversing, it could not back off the wall in front.", range=(0.0, 100.0))
     goal_image_weight: float = param(10.0, "Weight of the latent distance to the goal picture's embedding "
                                      "(per unit of latent L2 distance).", range=(0.0, 1e6))
     goal_image_along: float = param(0.5, "Share of the mean latent distance along the horizon added to the "

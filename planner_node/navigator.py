@@ -452,6 +452,7 @@ class Navigator(CameraPlanning, RecoveryDriving):
         m = self.cfg.mppi
         self.check.observe(t_s, pose, model)               # how wrong were the last predictions?
         self.mppi.hi[0] = min(m.v_max_mps, self.check.limit_mps(m.v_max_mps))
+        self.mppi.lo[0] = m.v_min_mps                      # the camera-only tick may raise it
 
     def _planned(self, res, t_s: float, pose, state, t0: float, subgoals, path) -> Command:
         """The command of one solved tick (or a stop when it is not finite); the state planned

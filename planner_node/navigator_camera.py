@@ -68,6 +68,21 @@ class CameraPlanning:
             self._camera_critics = (key, Critics(cc))
         return self._camera_critics[1]
 
+    def _blind_reverse_limit(self, pose, dt_s: float) -> float:
+        """The lowest speed the sampler may draw without a range sensor: reversing only back along
+        the way the robot came (``camera.blind_reverse_m``), spread over the horizon. The way is
+        the distance driven forward along the heading, tick by tick, less what was reversed; a
+        step longer than a second at top speed (odometry reset, the robot carried) empties it."""
+        m, last = self.cfg.mppi, getattr(self, "_blind_last", None)
+        budget = getattr(self, "_blind_budget_m", 0.0)
+        if last is not None:
+            step = float(np.dot(pose[:2] - last[:2], [math.cos(last[2]), math.sin(last[2])]))
+            jump = abs(step) > max(m.v_max_mps, -m.v_min_mps) * 1.0
+            turned = max(0.0, math.cos(float(pose[2] - last[2])))     # a turn points the way back elsewhere
+            budget = 0.0 if jump else min(max(budget * turned + step, 0.0), self.cfg.camera.blind_reverse_m)
+        self._blind_last, self._blind_budget_m = pose.copy(), budget
+        return max(m.v_min_mps, -budget / (m.horizon * dt_s))
+
     def _step_camera(self, pose, vel, image, t_s) -> Command:
         """The control tick without a scan (see the module docstring)."""
         pose = np.asarray(pose, dtype=np.float64).reshape(-1)
@@ -108,6 +123,7 @@ class CameraPlanning:
             return self._zero("stopped", str(e))
         dev, m = self.device, self.cfg.mppi
         self._caution(t_s, pose, model)
+        self.mppi.lo[0] = self._blind_reverse_limit(pose, model.dt_s)
         target = self.goal if self.goal is not None else pose[:2]
         ctx = CostContext(
             target=torch.as_tensor(target, dtype=torch.float32, device=dev),

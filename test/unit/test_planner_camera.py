@@ -92,6 +92,37 @@ def test_navigator_plans_from_the_camera_to_a_pose_goal(cam):
         assert cmd.state == "stopped" and "expected (64, 64, 3) uint8" in cmd.reason
 
 
+def test_camera_only_without_depth_reverses_only_back_the_way_it_came(cam):
+    """RGB only, nothing behind the robot is seen: at the start the sampler's lowest speed is
+    about 0, even for a goal behind the robot; after driving forward it may reverse, at most
+    camera.blind_reverse_m over the horizon, and not at all with 0."""
+    cfg = PlannerConfig(mppi=MPPIConfig(samples=64, horizon=15))
+    nav = Navigator("hierarchical", cam, cfg)
+    sc = load_scenario("open")
+    with SimWorld(sc, camera=CameraConfig()) as w:
+        assert nav.set_goal(sc.start.x - 1.0, sc.start.y) == (True, "")       # 1 m behind the start
+        t = 0.0
+        for _ in range(15):
+            cmd = nav.step(w.pose(), w.velocity(), None, t, image=w.image())
+            assert cmd.state == "planning" and cmd.v >= -0.05, (cmd.state, cmd.v)   # turning, not reversing
+            w.step(cmd.v, cmd.w, 0.1)
+            t += 0.1
+        assert -0.05 < nav.mppi.lo[0].item() <= 0.0               # only the few cm it crept forward
+        x0 = w.true_pose()[0]
+        assert nav.set_goal(sc.goal.x, sc.goal.y) == (True, "")
+        while w.true_pose()[0] < x0 + 1.5 and t < 15.0:                        # 1.5 m forward
+            cmd = nav.step(w.pose(), w.velocity(), None, t, image=w.image())
+            w.step(cmd.v, cmd.w, 0.1)
+            t += 0.1
+        assert w.true_pose()[0] >= x0 + 1.5
+        horizon_s = 15 * cam.dt_s
+        for room, low in ((1.0, max(cfg.mppi.v_min_mps, -1.0 / horizon_s)), (0.3, -0.3 / horizon_s), (0.0, 0.0)):
+            nav.cfg.camera.blind_reverse_m = room
+            nav.step(w.pose(), w.velocity(), None, t, image=w.image())
+            t += 0.1
+            assert nav.mppi.lo[0].item() == pytest.approx(low, abs=1e-6), room
+
+
 def test_camera_critics_and_a_lidar_model_without_scan(model):
     cc = CriticsConfig()
     pose_cfg = camera_critics_config(cc, CameraPlanConfig(collision_weight=7.0), goal_image=False)
