@@ -77,11 +77,11 @@ class CameraPlanning:
         budget = getattr(self, "_blind_budget_m", 0.0)
         if last is not None:
             step = float(np.dot(pose[:2] - last[:2], [math.cos(last[2]), math.sin(last[2])]))
-            jump = abs(step) > max(m.v_max_mps, -m.v_min_mps) * 1.0
+            jump = abs(step) > max(m.v_max_mps, -m.v_min_mps)           # more than a second at top speed
             turned = max(0.0, math.cos(float(pose[2] - last[2])))     # a turn points the way back elsewhere
             budget = 0.0 if jump else min(max(budget * turned + step, 0.0), self.cfg.camera.blind_reverse_m)
         self._blind_last, self._blind_budget_m = pose.copy(), budget
-        return max(m.v_min_mps, -budget / (m.horizon * dt_s))
+        return max(m.v_min_mps, -budget / (self.mppi.horizon * dt_s))   # the sampler's horizon, as resized
 
     def _step_camera(self, pose, vel, image, t_s) -> Command:
         """The control tick without a scan (see the module docstring)."""

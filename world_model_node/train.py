@@ -299,9 +299,9 @@ def train(data: Transitions, model_cfg: WorldModelConfig | None = None, cfg: Tra
     seed_everything(cfg.seed)
     train_ids, val_ids = split_episodes(data, cfg.val_fraction, cfg.seed)
     tr_data = data.select_episodes(train_ids)
-    if cfg.mirror:
-        tr_data = concat([tr_data, mirror_transitions(tr_data)])
     va_data = data.select_episodes(val_ids) if len(val_ids) else tr_data
+    if cfg.mirror:                                       # validation stays on the recorded episodes
+        tr_data = concat([tr_data, mirror_transitions(tr_data)])
     tr = WindowSampler.for_model(tr_data, cfg.horizon, device, model_cfg)
     va = WindowSampler.for_model(va_data, cfg.horizon, device, model_cfg)
     aug = (augment or ImageAugment()) if cfg.augment and model_cfg.use_image else None
