@@ -5,7 +5,9 @@ At configure the planner node hands its ``LearnedModel`` to :func:`choose_device
 predicted clearance where the planner uses them) at the configured samples x horizon on each
 candidate path
 
-    cpu fused       the fused rollout (world_model_node.fused), the default on a CPU
+    cpu fused       the fused rollout (world_model_node.fused), the default on a CPU; its per-step
+                    update runs as one compiled loop where numba is installed
+                    (world_model_node/step_kernel.py), which the log line names
     cpu fused bf16  the same with its matrix products in bf16 (``WorldModel.matmul_dtype``), the
                     latent integrated in float32; timed only where the CPU has bf16 units
                     (:func:`cpu_has_bf16`: AVX512-BF16 or AMX on x86, BF16 on Arm), and kept only
@@ -84,7 +86,15 @@ class DeviceChoice:
                            for k, v in self.timings.items() if k != self.name)
         return (f"device auto: chose {self.name} ({self.tick_ms:.1f} ms per tick's rollout at {samples} x "
                 f"{horizon}{'; ' + others if others else ''}; measured in {self.took_s:.2f} s)"
-                f"{'; ' + self.note if self.note else ''}")
+                f"{'; ' + self.note if self.note else ''}"
+                f"{'; CPU step: ' + _cpu_step() if self.name.startswith('cpu fused') else ''}")
+
+
+def _cpu_step() -> str:
+    """How the fused CPU rollout updates its state each step, for the log line."""
+    from world_model_planner.world_model_node import step_kernel
+
+    return "compiled (numba)" if step_kernel.available() else f"PyTorch ({step_kernel.error()})"
 
 
 def rollout_paths(model, samples: int, horizon: int, cuda: bool, seed: int = 0,

@@ -42,6 +42,7 @@ from __future__ import annotations
 import functools
 import math
 
+import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -70,6 +71,7 @@ class FusedRollout:
         self._w: dict = {}
         self._low: dict = {}              # matmul dtype -> the folded matrices and biases in it
         self._bufs: dict = {}
+        self._shadow = None               # (zs, its bf16 copy from the step kernel) of the last rollout
         cfg = model.cfg
         self.mem, self.sectors, self.ex = cfg.cmd_memory, cfg.scene_sectors, cfg.explicit_dims
         self.dh = cfg.h_dims
@@ -174,20 +176,46 @@ class FusedRollout:
         }
 
     # -- the computation -----------------------------------------------------------------
-    def _buffers(self, z0: torch.Tensor, horizon: int, b: int, hid: int, reuse: bool, a_dtype: torch.dtype):
+    def _buffers(self, z0: torch.Tensor, horizon: int, b: int, hid: int, reuse: bool, a_dtype: torch.dtype,
+                 low: torch.dtype | None = None):
         """(zs (H, B, D), a_in (H * B, hid) in ``a_dtype``, motion (H + 1, B, 3): each step's yaw
-        increment and body-frame motion): kept from the last call of the same shape with
-        ``reuse`` (no allocation in the tick), new ones otherwise."""
-        key = (horizon, b, z0.shape[-1], hid, z0.dtype, a_dtype, z0.device)
+        increment and body-frame motion, low_zs (H, B, D) in ``low`` or None: the step kernel's
+        copy of zs for the products): kept from the last call of the same shape with ``reuse``
+        (no allocation in the tick), new ones otherwise."""
+        key = (horizon, b, z0.shape[-1], hid, z0.dtype, a_dtype, z0.device, low)
         if reuse and key in self._bufs:
             return self._bufs[key]
         bufs = (z0.new_empty(horizon, b, z0.shape[-1]), z0.new_empty(horizon * b, hid, dtype=a_dtype),
-                z0.new_empty(horizon + 1, b, 3))
+                z0.new_empty(horizon + 1, b, 3), None if low is None else z0.new_empty(horizon, b, z0.shape[-1], dtype=low))
         if reuse:
             if len(self._bufs) >= 4:
                 self._bufs.clear()
             self._bufs[key] = bufs
         return bufs
+
+    def _kernel(self, z0: torch.Tensor, actions: torch.Tensor):
+        """The compiled step (world_model_node/step_kernel.py) where it applies: float32 on the
+        CPU, ``model.step_kernel`` not "torch", numba present; else None (the PyTorch step)."""
+        if getattr(self.model, "step_kernel", "auto") == "torch" or z0.dtype != torch.float32 \
+                or z0.device.type != "cpu" or actions.device.type != "cpu":
+            return None
+        from world_model_planner.world_model_node import step_kernel
+
+        return step_kernel.get()
+
+    def _kernel_consts(self, w: dict) -> dict:
+        """The step kernel's constant arrays for the weights ``w`` (rebuilt with them)."""
+        if getattr(self, "_kc_for", None) is not w:
+            cfg, pr = self.model.cfg, self.model.predictor
+            lag_cols = np.array([-1 if c is None else c for c in pr.lag_columns()], np.int64) if cfg.lag_prior \
+                else np.array([-1, -1], np.int64)
+            lag_c = (torch.stack([pr.lag_gain, pr.lag_k, pr.lag_lim]).float().cpu().numpy() if cfg.lag_prior
+                     else np.zeros((3, 2), np.float32))
+            self._kc = {"towards": w["towards"].float().cpu().numpy().copy(),
+                        "consts": np.array([0.5 * cfg.dt_s, w["per_rad"]], np.float32),
+                        "lag_cols": lag_cols, "lag_c": np.ascontiguousarray(lag_c, np.float32)}
+            self._kc_for = w
+        return self._kc
 
     def rollout(self, z0: torch.Tensor, actions: torch.Tensor, reuse: bool = False) -> torch.Tensor:
         """z0 (B, D) or (1, D), actions (B, H, 2) -> z (B, H, D), as ``WorldModel.rollout``
@@ -209,13 +237,22 @@ class FusedRollout:
         half_dt = 0.5 * self.model.cfg.dt_s
         acts = actions.to(z0.dtype).transpose(0, 1).contiguous()      # (H, B, 2)
         # time-major: each step's (B, D) is contiguous
-        zs, a_buf, motion = self._buffers(z0, horizon, b, w["b1"].shape[0], reuse, mm["b1"].dtype)
+        kernel = self._kernel(z0, actions)
+        zs, a_buf, motion, low_zs = self._buffers(z0, horizon, b, w["b1"].shape[0], reuse, mm["b1"].dtype,
+                                                  low if kernel is not None else None)
         a_in = torch.addmm(mm["b1"], acts.view(horizon * b, 2).to(mm["b1"].dtype), mm["w1a"],
                            out=a_buf).view(horizon, b, -1)
         if mem:                               # step k's memory: the last L of (z0's memory, actions)
             seq = torch.cat([z0[:, EXPLICIT_DIMS:m0].view(-1, mem, 2).transpose(0, 1).expand(mem, b, 2), acts])
             zs[:, :, EXPLICIT_DIMS:m0] = seq[self._windows(mem, horizon, z0.device)].permute(0, 2, 1, 3).flatten(2)
         zs[:, :, :POSE_DIMS] = 0.0            # written after the loop; read before that with zero weights only
+        self._shadow = None
+        if kernel is not None:
+            self._rollout_kernel(kernel, z0, acts, a_in, zs, motion, low_zs, mm, w, low)
+            self._integrate_pose(z0, zs, motion)
+            if low_zs is not None:            # the collision head reads the kernel's bf16 copy (_logit)
+                self._shadow = (zs, low_zs)
+            return zs.transpose(0, 1)
         dyaw_all, body = motion[1:, :, 0], motion[1:, :, 1:3]         # (H, B), (H, B, 2)
         z = z0.expand(b, -1)
         prior = s and self.model.cfg.scene_prior
@@ -257,6 +294,47 @@ class FusedRollout:
         self._integrate_pose(z0, zs, motion)
         return zs.transpose(0, 1)
 
+    def _rollout_kernel(self, kernel, z0, acts, a_in, zs, motion, low_zs, mm, w, low) -> None:
+        """The loop of :meth:`rollout` with the compiled step: the products in PyTorch, the state
+        update in the kernel; with ``low`` (bf16 products) the kernel reads the output layer's
+        bf16 result as it is and writes each new latent's bf16 copy into ``low_zs``, the next
+        step's input (and the collision head's, see :meth:`_logit`)."""
+        horizon, b = acts.shape[0], acts.shape[1]
+        kc = self._kernel_consts(w)
+        m0 = EXPLICIT_DIMS + 2 * self.mem
+        n_out = mm["bo"].shape[0]
+        dims = np.array([m0, self.ex, self.sectors, self.dh, int(bool(self.sectors and self.model.cfg.scene_prior)),
+                         int(low is not None), int(low is not None), int(bool(self.model.cfg.lag_prior))], np.int64)
+        scratch = np.empty(n_out, np.uint32)
+        moved = np.empty(2 * self.sectors + 1, np.float32)
+        zs_np, mo_np, acts_np = zs.numpy(), motion.numpy(), acts.numpy()
+        zs_u = zs_np.view(np.uint32)
+        z_np = z0.contiguous().numpy()
+        if low is not None:
+            low_zs[:, :, :POSE_DIMS] = 0.0
+            low_zs[:, :, EXPLICIT_DIMS:m0] = zs[:, :, EXPLICIT_DIMS:m0]
+            low_np = low_zs.view(torch.uint16).numpy()
+            z_in = z0.to(low).expand(b, -1)
+            none_f = np.empty((1, 1), np.float32)
+        else:
+            low_np = np.empty((1, 1, 1), np.uint16)
+            z_in = z0.expand(b, -1)
+            none_u = np.empty((1, 1), np.uint16)
+        for k in range(horizon):
+            x = F.silu(torch.addmm(a_in[k], z_in, mm["w1z"]), inplace=True)
+            for wt, bias in mm["hidden"]:
+                x = F.silu(torch.addmm(bias, x, wt), inplace=True)
+            out = torch.addmm(mm["bo"], x, mm["wo"])
+            if low is not None:
+                out_f, out_u = none_f, out.view(torch.uint16).numpy()
+            else:
+                out_f, out_u = out.numpy(), none_u
+            kernel(z_np, out_f, out_u, zs_np[k], zs_u[k], low_np[k if low is not None else 0],
+                   mo_np[k + 1, :, 0], mo_np[k + 1, :, 1:3], acts_np[k], kc["towards"], kc["consts"], dims,
+                   kc["lag_cols"], kc["lag_c"], moved, scratch, scratch.view(np.float32))
+            z_np = zs_np[k]
+            z_in = zs[k] if low is None else low_zs[k]
+
     @staticmethod
     def _integrate_pose(z0: torch.Tensor, zs: torch.Tensor, motion: torch.Tensor) -> None:
         """Write the poses into zs (H, B, D) from motion (H + 1, B, 3): row 0 is overwritten with
@@ -293,17 +371,20 @@ class FusedRollout:
         both = torch.gather(torch.cat([moved, moved], dim=-1), -1, idx)
         return torch.lerp(both[:, :s], both[:, s:], (shift - base).unsqueeze(-1))
 
-    def collision_logit(self, z: torch.Tensor) -> torch.Tensor:
-        """(B, H, D) -> (B, H), as ``WorldModel.collision_logit``, in one pass over B * H rows."""
+    def collision_logit(self, z: torch.Tensor, fresh: bool = False) -> torch.Tensor:
+        """(B, H, D) -> (B, H), as ``WorldModel.collision_logit``, in one pass over B * H rows.
+        ``fresh``: z is what :meth:`rollout` has just returned, unchanged since (as in
+        ``WorldModel.rollout_heads``), so with bf16 products the head may read the step kernel's
+        bf16 copy of it in place of converting it."""
         if z.dim() == 3 and not z.is_contiguous() and z.transpose(0, 1).is_contiguous():
-            return self._logit(z.transpose(0, 1)).transpose(0, 1)    # time-major, as rollout gives it
+            return self._logit(z.transpose(0, 1), fresh).transpose(0, 1)    # time-major, as rollout gives it
         return self._logit(z)
 
-    def _logit(self, z: torch.Tensor) -> torch.Tensor:
+    def _logit(self, z: torch.Tensor, fresh: bool = False) -> torch.Tensor:
         flat = z.reshape(-1, z.shape[-1])
         low = self._matmul_dtype(z.dtype, flat.shape[0])
         w = self.low_weights(low) if low is not None else self.weights()
-        x = torch.addmm(w["cb1"], flat if low is None else flat.to(low), w["c1"])
+        x = torch.addmm(w["cb1"], flat if low is None else self._low_copy(z, flat, low, fresh), w["c1"])
         if w["c1min"] is not None:
             m0 = EXPLICIT_DIMS + 2 * self.mem
             smallest = flat[:, m0:self.ex].amin(dim=-1, keepdim=True).clamp_(0.0, 1.0)
@@ -315,6 +396,17 @@ class FusedRollout:
             if i < last:
                 x = F.silu(x, inplace=True)
         return x.view(z.shape[:-1]).to(z.dtype)
+
+    def _low_copy(self, z: torch.Tensor, flat: torch.Tensor, low: torch.dtype, fresh: bool) -> torch.Tensor:
+        """``flat`` in ``low``: with ``fresh``, the step kernel's copy where ``z`` is the last
+        rollout's latents (the same buffer and layout), else a conversion. The copy holds zeros
+        where the pose is and the memory converted: the head reads neither (its first layer's
+        columns there are zero)."""
+        sh = self._shadow
+        if (fresh and sh is not None and sh[1].dtype == low and z.data_ptr() == sh[0].data_ptr()
+                and z.shape == sh[0].shape and z.stride() == sh[0].stride()):
+            return sh[1].view(-1, sh[1].shape[-1])
+        return flat.to(low)
 
     def min_clearance(self, z: torch.Tensor) -> torch.Tensor:
         """(..., D) -> (...) metres, as ``WorldModel.min_clearance`` (minimum first, then the clamp

@@ -189,6 +189,9 @@ class WorldModel(nn.Module):
     #: on a GPU, ``rollout_heads(reuse=True)`` replays a recorded CUDA graph of the fused path
     #: (world_model_node/cuda_graphs.py); False runs it eagerly (benchmarks, debugging)
     cuda_graphs: bool = True
+    #: the fused path's per-step state update on the CPU: "auto" runs it as one compiled loop
+    #: (world_model_node/step_kernel.py) where numba is installed, "torch" as PyTorch operations
+    step_kernel: str = "auto"
 
     def __init__(self, cfg: WorldModelConfig | None = None, encoder: ObsEncoder | None = None,
                  predictor: Predictor | None = None, collision_head: nn.Module | None = None):
@@ -357,7 +360,7 @@ class WorldModel(nn.Module):
             if out is not None:                          # None: recording failed (logged), eager below
                 return out
         z = fused.rollout(z0, actions, reuse=reuse)
-        return (z, fused.collision_logit(z) if collision else None,
+        return (z, fused.collision_logit(z, fresh=True) if collision else None,
                 fused.min_clearance(z) if clearance and self.has_scene else None)
 
     @staticmethod

@@ -1,6 +1,6 @@
 """The fused rollout + heads (world_model_node/fused.py) against the step-by-step reference.
 
-Tolerance: float32 rounding only. The fused path folds scales into weights and reorders a few
+Every test runs with both per-step updates (the ``step_kernel`` fixture). Tolerance: float32 rounding only. The fused path folds scales into weights and reorders a few
 sums, so it is not bitwise; on the shipped checkpoint (512 x 20) it measures about 2e-6 on the
 latent and 1e-5 on collision logits. Asserted: latent and clearance within 1e-5 (metres for the
 pose and the clearance), collision probability within 1e-5, logits within 5e-5.
@@ -19,6 +19,19 @@ from world_model_planner.world_model_node.fused import FusedRollout
 from world_model_planner.world_model_node.model import LEGACY_OFF, WorldModel, WorldModelConfig, observation
 
 TOL = 1e-5
+
+
+@pytest.fixture(autouse=True, params=["numba", "torch"])
+def step_kernel(request, monkeypatch):
+    """Every test here for both per-step updates of the fused path: the compiled loop
+    (world_model_node/step_kernel.py) and the PyTorch operations."""
+    if request.param == "numba":
+        from world_model_planner.world_model_node import step_kernel as sk
+
+        if not sk.available():
+            pytest.skip(f"numba step kernel unavailable: {sk.error()}")
+    monkeypatch.setattr(WorldModel, "step_kernel", "auto" if request.param == "numba" else "torch")
+    return request.param
 
 
 def _reference(m, z0, acts):
