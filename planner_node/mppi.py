@@ -159,7 +159,18 @@ class MPPI:
         return out
 
     def limit(self, actions: torch.Tensor, a0: torch.Tensor) -> torch.Tensor:
-        """Clip (B, H, 2) to velocity limits, then to acceleration limits from ``a0`` (2,)."""
+        """Clip (B, H, 2) to velocity limits, then to acceleration limits from ``a0`` (2,). On the
+        CPU as one compiled loop where numba is installed (world_model_node/step_kernel.py; the
+        same numbers), else a PyTorch loop over the horizon."""
+        if actions.device.type == "cpu" and actions.dtype == torch.float32 and a0.dtype == torch.float32:
+            from world_model_planner.world_model_node.step_kernel import get_rate_limit
+
+            kernel = get_rate_limit()
+            if kernel is not None:
+                out = torch.empty(actions.shape, dtype=torch.float32)
+                kernel(actions.contiguous().numpy(), a0.contiguous().numpy(), self.lo.numpy(), self.hi.numpy(),
+                       self.dmax.numpy(), out.numpy())
+                return out
         a = torch.maximum(torch.minimum(actions, self.hi), self.lo)
         out = torch.empty_like(a)
         prev = a0.expand(a.shape[0], 2)

@@ -1,4 +1,5 @@
-"""The fused rollout's per-step state update as one compiled loop (numba), on the CPU.
+"""The fused rollout's per-step state update as one compiled loop (numba), on the CPU; and
+MPPI's velocity and acceleration clip (``rate_limit``), a loop over the horizon too.
 
 Between the predictor's matrix products, a step of ``FusedRollout.rollout`` (world_model_node/
 fused.py) updates the latent from the predictor's output: the velocity (optionally through the
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _kernel = None
+_limit = None
 _error: str | None = None
 
 
@@ -50,12 +52,11 @@ def _build():
         """One step for every row b of ``zk``:
         z (1 or B, D) the latent before the step (float32); out (B, O) the output layer (float32),
         or with dims[5] its bf16 bits in out_bits (B, O) uint16; zk (B, D) the latent after the
-        step (velocity, scene and hidden state written; pose and command memory left alone) and
-        zk_u32 its bits; with dims[6] low_out (B, D) uint16 gets the bf16 bits of what was written;
+        step (all of it: the pose zero, integrated after the loop) and zk_u32 its bits; with dims[6] low_out (B, D) uint16 gets the bf16 bits of what was written;
         dyaw_o (B,), body_o (B, 2) the yaw increment and body-frame (dx, dy); act (B, 2) the
         step's actions (the lag prior's undelayed command); towards (2, S) the ego-motion
         prior's translation per sector; moved (2 S + 1,) scratch; consts (half_dt, sectors per radian); dims (m0, ex, S,
-        dh, prior, bits, write_low, lag); lag_cols (2,) the memory column of the delayed command
+        dh, prior, bits, write_low, lag, command memory pairs L); lag_cols (2,) the memory column of the delayed command
         per axis or -1 for the action; lag_c (3, 2) gain, k, limit per axis."""
         half_dt = consts[0]
         per_rad = consts[1]
@@ -67,6 +68,7 @@ def _build():
         bits = dims[5] != 0
         write_low = dims[6] != 0
         lag = dims[7] != 0
+        L = dims[8]
         D = zk.shape[1]
         n_out = scratch_f32.shape[0]
         one = z.shape[0] == 1
@@ -101,8 +103,16 @@ def _build():
             else:
                 v1 = v0 + o[3]
                 w1 = w0 + o[4]
+            zk[b, 0] = zero                            # the pose: integrated after the loop
+            zk[b, 1] = zero
+            zk[b, 2] = zero
             zk[b, 3] = v1
             zk[b, 4] = w1
+            if L > 0:                                  # the command memory: oldest pair out, the action in
+                for j in range(2 * (L - 1)):
+                    zk[b, 5 + j] = z[r, 7 + j]
+                zk[b, 3 + 2 * L] = act[b, 0]
+                zk[b, 4 + 2 * L] = act[b, 1]
             mid_v = (v0 + v1) * half_dt
             mid_w = (w0 + w1) * half_dt
             dyaw = mid_w + o[2]
@@ -135,12 +145,27 @@ def _build():
             for j in range(dh):
                 zk[b, ex + j] = z[r, ex + j] + o[5 + S + j]
             if write_low:
-                low_out[b, 3] = _to_bf16(zk_u32[b, 3])
-                low_out[b, 4] = _to_bf16(zk_u32[b, 4])
-                for j in range(m0, D):
+                for j in range(D):
                     low_out[b, j] = _to_bf16(zk_u32[b, j])
 
-    return kernel
+    @nb.njit(cache=True, nogil=True)
+    def rate_limit(a, a0, lo, hi, dmax, out):
+        """MPPI.limit: a (B, H, 2) clipped to [lo, hi] per axis, then each step's change from the
+        one before (from a0 (2,) at the first) clipped to +-dmax, into out; a NaN stays NaN."""
+        for b in range(a.shape[0]):
+            for c in range(2):
+                prev = a0[c]
+                for t in range(a.shape[1]):
+                    v = a[b, t, c]
+                    v = hi[c] if v > hi[c] else v
+                    v = lo[c] if v < lo[c] else v
+                    d = v - prev
+                    d = dmax[c] if d > dmax[c] else d
+                    d = -dmax[c] if d < -dmax[c] else d
+                    prev = prev + d
+                    out[b, t, c] = prev
+
+    return kernel, rate_limit
 
 
 def available() -> bool:
@@ -151,19 +176,24 @@ def available() -> bool:
 
 def get():
     """The compiled kernel, or None where numba is missing or failed."""
-    global _kernel, _error
+    global _kernel, _limit, _error
     if _kernel is not None or _error is not None:
         return _kernel
     with _lock:
         if _kernel is None and _error is None:
             try:
-                k = _build()
-                _warm(k)
-                _kernel = k
+                k, lim = _build()
+                _warm(k, lim)
+                _kernel, _limit = k, lim
             except Exception as e:                       # ImportError, or numba's own errors
                 _error = f"{type(e).__name__}: {e}"
                 log.info("step kernel unavailable (%s): the fused rollout uses its PyTorch step", _error)
     return _kernel
+
+
+def get_rate_limit():
+    """The compiled ``MPPI.limit`` (see ``_build``), or None where numba is missing or failed."""
+    return _limit if get() is not None else None
 
 
 def error() -> str | None:
@@ -171,8 +201,10 @@ def error() -> str | None:
     return _error
 
 
-def _warm(k) -> None:
-    """Compile (or load) both signatures the rollout calls with, on a tiny problem."""
+def _warm(k, lim) -> None:
+    """Compile (or load) the signatures the rollout and MPPI call with, on a tiny problem."""
+    v2 = np.zeros(2, np.float32)
+    lim(np.zeros((1, 1, 2), np.float32), v2, v2, v2, v2, np.zeros((1, 1, 2), np.float32))
     S, dh, m0 = 2, 2, 5
     D = m0 + S + dh
     f = np.zeros((1, D), np.float32)
@@ -182,6 +214,6 @@ def _warm(k) -> None:
     for bits in (0, 1):
         k(f, out, np.zeros(out.shape, np.uint16), zk, zk.view(np.uint32), np.zeros((1, D), np.uint16),
           motion[:, 0], motion[:, 1:3], np.zeros((1, 2), np.float32), np.zeros((2, S), np.float32),
-          np.zeros(2, np.float32), np.array([m0, m0 + S, S, dh, 1, bits, bits, 0], np.int64),
+          np.zeros(2, np.float32), np.array([m0, m0 + S, S, dh, 1, bits, bits, 0, 0], np.int64),
           np.array([-1, -1], np.int64), np.zeros((3, 2), np.float32), np.zeros(2 * S + 1, np.float32),
           np.zeros(out.shape[1], np.uint32), np.zeros(out.shape[1], np.uint32).view(np.float32))

@@ -59,6 +59,26 @@ def test_limits_hold_on_every_sample():
     assert steps[..., 1].max() <= cfg.accel_w_radps2 * 0.1 + 1e-5
 
 
+def test_the_compiled_limit_gives_the_pytorch_loops_numbers(monkeypatch):
+    """MPPI.limit runs as one compiled loop where numba is installed: the same numbers as the
+    PyTorch loop over the horizon, a NaN kept where it was (and only in its own sample)."""
+    from world_model_planner.world_model_node import step_kernel
+
+    if step_kernel.get_rate_limit() is None:
+        pytest.skip(f"numba step kernel unavailable: {step_kernel.error()}")
+    cfg = MPPIConfig(samples=64, horizon=H, sigma_v=3.0, sigma_w=5.0)
+    mppi = MPPI(cfg, dt_s=0.1)
+    a0 = torch.tensor([0.2, -0.1])
+    raw = mppi.mean[None] + mppi._noise(64, mppi.sigma)
+    raw[5, 3, 1] = float("nan")
+    got = mppi.limit(raw, a0)
+    monkeypatch.setattr(step_kernel, "get_rate_limit", lambda: None)
+    want = mppi.limit(raw, a0)
+    assert torch.equal(torch.isnan(got), torch.isnan(want)) and torch.isnan(got[5, 3:, 1]).all()
+    assert not torch.isnan(got[4]).any()
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-6, equal_nan=True)
+
+
 def test_forward_probes_are_scored_while_the_plan_reverses():
     """Every iteration carries forward_probes fixed forward arcs (probe_speed_mps, yaw rates over
     +-w_max/2), accel-limited from a0 like every sample: scored even when the plan reverses."""
