@@ -1,5 +1,6 @@
 """The fused rollout's per-step state update as one compiled loop (numba), on the CPU; and
-MPPI's velocity and acceleration clip (``rate_limit``), a loop over the horizon too.
+MPPI's velocity and acceleration clip (``rate_limit``), a loop over the horizon too, and the
+path critic's distance to the nearest path point (``nearest``, without a (points x path) matrix).
 
 Between the predictor's matrix products, a step of ``FusedRollout.rollout`` (world_model_node/
 fused.py) updates the latent from the predictor's output: the velocity (optionally through the
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _kernel = None
 _limit = None
+_nearest = None
 _error: str | None = None
 
 
@@ -165,7 +167,22 @@ def _build():
                     prev = prev + d
                     out[b, t, c] = prev
 
-    return kernel, rate_limit
+    @nb.njit(cache=True, nogil=True)
+    def nearest(points, path, out):
+        """out[i] = the distance from points[i] (N, 2) to the nearest of path's (P, 2) points;
+        a NaN point gives NaN."""
+        for i in range(points.shape[0]):
+            x = points[i, 0]
+            y = points[i, 1]
+            best = np.inf
+            for j in range(path.shape[0]):
+                dx = x - path[j, 0]
+                dy = y - path[j, 1]
+                d = dx * dx + dy * dy
+                best = d if d < best else best
+            out[i] = math.sqrt(best) if x == x and y == y else np.nan
+
+    return kernel, rate_limit, nearest
 
 
 def available() -> bool:
@@ -176,15 +193,16 @@ def available() -> bool:
 
 def get():
     """The compiled kernel, or None where numba is missing or failed."""
-    global _kernel, _limit, _error
+    global _kernel, _limit, _nearest, _error
     if _kernel is not None or _error is not None:
         return _kernel
     with _lock:
         if _kernel is None and _error is None:
             try:
-                k, lim = _build()
+                k, lim, near = _build()
                 _warm(k, lim)
-                _kernel, _limit = k, lim
+                near(np.zeros((1, 2), np.float32), np.zeros((1, 2), np.float32), np.zeros(1, np.float32))
+                _kernel, _limit, _nearest = k, lim, near
             except Exception as e:                       # ImportError, or numba's own errors
                 _error = f"{type(e).__name__}: {e}"
                 log.info("step kernel unavailable (%s): the fused rollout uses its PyTorch step", _error)
@@ -194,6 +212,11 @@ def get():
 def get_rate_limit():
     """The compiled ``MPPI.limit`` (see ``_build``), or None where numba is missing or failed."""
     return _limit if get() is not None else None
+
+
+def get_nearest():
+    """The compiled nearest-point distance (the path critic's), or None where numba is missing."""
+    return _nearest if get() is not None else None
 
 
 def error() -> str | None:

@@ -218,8 +218,28 @@ class PathCritic(Critic):
         path, poses = data.ctx.path, data.poses
         if path is None or len(path) == 0:
             return data.zeros()
-        d = torch.cdist(poses[..., :2].reshape(-1, 2), path).min(-1).values          # (B*H,)
+        pts = poses[..., :2].reshape(-1, 2)
+        d = _nearest(pts, path)
+        if d is None:
+            d = torch.cdist(pts, path).min(-1).values                                   # (B*H,)
         return d.reshape(poses.shape[:2]).mean(1)
+
+
+def _nearest(pts: torch.Tensor, path: torch.Tensor) -> torch.Tensor | None:
+    """Each point's distance to the nearest path point as one compiled loop (numba; float32 on
+    the CPU), or None where it does not apply (then ``cdist``, which at these sizes goes through
+    a matrix product and is the less exact of the two: off by up to 1.5 mm on 10,240 points a few
+    metres out, where this is within 1e-6 m of float64)."""
+    if pts.device.type != "cpu" or pts.dtype != torch.float32 or path.dtype != torch.float32:
+        return None
+    from world_model_planner.world_model_node.step_kernel import get_nearest
+
+    kernel = get_nearest()
+    if kernel is None:
+        return None
+    out = torch.empty(pts.shape[0], dtype=torch.float32)
+    kernel(pts.contiguous().numpy(), path.contiguous().numpy(), out.numpy())
+    return out
 
 
 class ClearanceSpeedCritic(Critic):
