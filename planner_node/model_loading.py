@@ -42,4 +42,9 @@ def load_model(kind: str, model_path=None, device=None, missing_ok: bool = True,
         why = robot_mismatch(path, robot)
         if why:
             raise ValueError(why)
-    return LearnedModel.from_checkpoint(str(path), device=device), f"world model {path}"
+    model = LearnedModel.from_checkpoint(str(path), device=device)
+    if model.device.type == "cpu":        # compile or load the step kernel now, not in the first tick (about 1-2 s)
+        from world_model_planner.world_model_node import step_kernel
+
+        step_kernel.get()
+    return model, f"world model {path}"
