@@ -16,6 +16,9 @@ the reference computation (``Predictor.forward`` step by step):
   returned as its (B, H, D) view; activations run in place;
 - the scene's ego-motion prior turns the sectors with one gather on the scene repeated twice
   (no per-sector remainder);
+- on the CPU, the state update between a step's products (everything but the products and
+  their activations) is one compiled loop where numba is installed (world_model_node/
+  step_kernel.py; ``WorldModel.step_kernel``), else about thirty PyTorch operations;
 - the collision head runs once on the stacked (B * H, D) latents, its first layer folded like
   the predictor's (a head that reads the smallest clearance gets it as one rank-one update);
   the smallest clearance is clamped and scaled after the minimum (the same numbers: both are
@@ -194,7 +197,8 @@ class FusedRollout:
         if reuse and key in self._bufs:
             return self._bufs[key]
         bufs = (z0.new_empty(horizon, b, z0.shape[-1]), z0.new_empty(horizon * b, hid, dtype=a_dtype),
-                z0.new_empty(horizon + 1, b, 3), None if low is None else z0.new_empty(horizon, b, z0.shape[-1], dtype=low))
+                z0.new_empty(horizon + 1, b, 3),
+                None if low is None else z0.new_empty(horizon, b, z0.shape[-1], dtype=low))
         if reuse:
             if len(self._bufs) >= 4:
                 self._bufs.clear()
@@ -304,9 +308,10 @@ class FusedRollout:
 
     def _rollout_kernel(self, kernel, z0, acts, a_in, zs, motion, low_zs, mm, w, low) -> None:
         """The loop of :meth:`rollout` with the compiled step: the products in PyTorch, the state
-        update (the command memory shifted by the step's action too) in the kernel; with ``low`` (bf16 products) the kernel reads the output layer's
-        bf16 result as it is and writes each new latent's bf16 copy into ``low_zs``, the next
-        step's input (and the collision head's, see :meth:`_logit`)."""
+        update (the command memory shifted by the step's action too) in the kernel. With ``low``
+        (bf16 products) the kernel reads the output layer's bf16 result as it is and writes each
+        new latent's bf16 copy into ``low_zs``, the next step's input (and the collision head's,
+        see :meth:`_logit`)."""
         horizon, b = acts.shape[0], acts.shape[1]
         kc = self._kernel_consts(w)
         m0 = EXPLICIT_DIMS + 2 * self.mem

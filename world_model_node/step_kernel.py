@@ -51,15 +51,18 @@ def _build():
     @nb.njit(cache=True, nogil=True)
     def kernel(z, out, out_bits, zk, zk_u32, low_out, dyaw_o, body_o, act, towards, consts, dims, lag_cols,
                lag_c, moved, scratch_u32, scratch_f32):
-        """One step for every row b of ``zk``:
-        z (1 or B, D) the latent before the step (float32); out (B, O) the output layer (float32),
-        or with dims[5] its bf16 bits in out_bits (B, O) uint16; zk (B, D) the latent after the
-        step (all of it: the pose zero, integrated after the loop) and zk_u32 its bits; with dims[6] low_out (B, D) uint16 gets the bf16 bits of what was written;
-        dyaw_o (B,), body_o (B, 2) the yaw increment and body-frame (dx, dy); act (B, 2) the
-        step's actions (the lag prior's undelayed command); towards (2, S) the ego-motion
-        prior's translation per sector; moved (2 S + 1,) scratch; consts (half_dt, sectors per radian); dims (m0, ex, S,
-        dh, prior, bits, write_low, lag, command memory pairs L); lag_cols (2,) the memory column of the delayed command
-        per axis or -1 for the action; lag_c (3, 2) gain, k, limit per axis."""
+        """One step for every row b of ``zk``.
+
+        z (1 or B, D): the latent before the step (float32). out (B, O): the output layer
+        (float32), or with dims[5] its bf16 bits in out_bits (B, O) uint16. zk (B, D): the latent
+        after the step, all of it (the pose zero: it is integrated after the loop); zk_u32 its
+        bits. With dims[6], low_out (B, D) uint16 gets the bf16 bits of zk. dyaw_o (B,), body_o
+        (B, 2): the yaw increment and the body-frame (dx, dy). act (B, 2): the step's actions.
+        towards (2, S): the ego-motion prior's translation per sector. consts: (half_dt, sectors
+        per radian). dims: (m0, ex, S, dh, prior, bits, write_low, lag, command memory pairs L).
+        lag_cols (2,): the memory column of the delayed command per axis, or -1 for the action;
+        lag_c (3, 2): gain, k and limit per axis. moved (2 S + 1,), scratch_u32 / scratch_f32
+        (O,) (one buffer, two views): scratch."""
         half_dt = consts[0]
         per_rad = consts[1]
         m0 = dims[0]
