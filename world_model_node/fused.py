@@ -342,7 +342,7 @@ class FusedRollout:
             else:
                 out_f, out_u = out.numpy(), none_u
             kernel(z_np, out_f, out_u, zs_np[k], zs_u[k], low_np[k if low is not None else 0],
-                   mo_np[k + 1, :, 0], mo_np[k + 1, :, 1:3], acts_np[k], kc["towards"], kc["consts"], dims,
+                   mo_np[k + 1], acts_np[k], kc["towards"], kc["consts"], dims,
                    kc["lag_cols"], kc["lag_c"], moved, scratch, scratch.view(np.float32))
             z_np = zs_np[k]
             z_in = zs[k] if low is None else low_zs[k]

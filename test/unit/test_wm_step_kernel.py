@@ -94,7 +94,7 @@ def test_the_kernels_bf16_rounding_on_ties_and_non_finite_values():
     low = np.zeros((1, d), np.uint16)
     out = np.zeros((1, 5 + dh + 1), np.float32)                         # no change: zk's h = z's h
     motion = np.zeros((1, 3), np.float32)
-    k(z, out, np.zeros((1, 1), np.uint16), zk, zk.view(np.uint32), low, motion[:, 0], motion[:, 1:3],
+    k(z, out, np.zeros((1, 1), np.uint16), zk, zk.view(np.uint32), low, motion,
       np.zeros((1, 2), np.float32), np.zeros((2, 0), np.float32), np.array([0.05, 1.0], np.float32),
       np.array([m0, m0, s, dh, 0, 0, 1, 0, 0], np.int64), np.array([-1, -1], np.int64),
       np.zeros((3, 2), np.float32), np.zeros(1, np.float32), np.zeros(out.shape[1], np.uint32),
