@@ -8,8 +8,9 @@ identified lag), the yaw increment and the body-frame motion, the scene shifted 
 ego-motion and corrected, and the hidden state. In PyTorch that is about thirty small operations a
 step, each a separate pass over (B, 2)- to (B, 64)-sized tensors with a few microseconds of
 dispatch; at 512 x 20 they were about as costly as the products, and at one sequence (the
-planner's rollout of the chosen plan) nearly all of its time. :func:`step` does the same update
-in one pass per row, compiled once by numba (cached on disk after the first run).
+planner's rollout of the chosen plan) nearly all of its time. ``kernel`` (in
+world_model_node/_kernels_numba.py, with the other two loops) does the same update in one pass per
+row, compiled once by numba (cached on disk after the first run); :func:`get` hands it out.
 
 With bf16 products the kernel also reads the output layer's bf16 result as it is (its bits) and
 writes a bf16 copy of each new latent (round to nearest even, as ``Tensor.to(torch.bfloat16)``),
