@@ -22,6 +22,8 @@
 #            ice_bend, mud_field, heavy_stop and crossing (their own ground and people).
 #   rooms    ROOMS_EPISODES (default 0) episodes in `random_rooms` layouts (an arena cut by 1-2
 #            walls with 0.8-2.0 m doors; seeds 4000..): walls, doorways and corners.
+#   mud      MUD_EPISODES (default 0) more episodes of the dynamics suite's mud_field (seeds 5000..):
+#            stalls in deep ground, which the other data show rarely.
 #   BARN     with BARN=DIR (a folder of BARN world_N.world[.gz] files), 1
 #            episode in each of the first BARN_EPISODES (default 120) worlds numbered below
 #            BARN_BELOW (default 200; seeds 3000..): dense fields of 0.075 m cylinders, imported as
@@ -39,7 +41,7 @@
 # (torch CPU threads), WORKERS (collection processes, default 2), STEPS (training steps, default 6000),
 # MIRROR (0, the default: the recorded episodes only, as every shipped model was trained; 1: also
 # train on every episode mirrored across the robot's heading, `wmp train --mirror`),
-# ROOMS_EPISODES, BARN, BARN_EPISODES and BARN_BELOW (above).
+# ROOMS_EPISODES, MUD_EPISODES, BARN, BARN_EPISODES and BARN_BELOW (above).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WMP=${WMP:-.venv/bin/wmp}
@@ -102,6 +104,11 @@ if [ "${ROOMS_EPISODES:-0}" -gt 0 ]; then
     "$WMP" collect --robot "$ROBOT" --scenario random_rooms --episodes "$ROOMS_EPISODES" --episode-s 30 --seed 4000 \
         --workers "$WORKERS" --out "$WORK/train/rooms"
     stamp "rooms data collected"
+fi
+if [ "${MUD_EPISODES:-0}" -gt 0 ]; then
+    "$WMP" collect --robot "$ROBOT" --scenario mud_field --episodes "$MUD_EPISODES" --episode-s 30 --seed 5000 \
+        --workers "$WORKERS" --out "$WORK/train/mud"
+    stamp "mud data collected"
 fi
 if [ -n "${BARN:-}" ]; then
     BARN_EPISODES=${BARN_EPISODES:-120}
