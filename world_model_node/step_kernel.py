@@ -60,8 +60,7 @@ def get():
         if _kernel is None and _error is None:
             try:
                 k, lim, near = _build()
-                _warm(k, lim)
-                near(np.zeros((1, 2), np.float32), np.zeros((1, 2), np.float32), np.zeros(1, np.float32))
+                _warm(k, lim, near)
                 _kernel, _limit, _nearest = k, lim, near
             except Exception as e:                       # ImportError, or numba's own errors
                 _error = f"{type(e).__name__}: {e}"
@@ -84,9 +83,10 @@ def error() -> str | None:
     return _error
 
 
-def _warm(k, lim) -> None:
-    """Compile (or load from numba's cache) the signatures the rollout and MPPI call with, on a
-    tiny problem (every array C-contiguous, as the callers pass them)."""
+def _warm(k, lim, near) -> None:
+    """Compile (or load from numba's cache) the signatures the rollout, MPPI and the path critic
+    call with, on a tiny problem (every array C-contiguous, as the callers pass them)."""
+    near(np.zeros((1, 2), np.float32), np.zeros((1, 2), np.float32), np.zeros(1, np.float32))
     v2 = np.zeros(2, np.float32)
     lim(np.zeros((1, 1, 2), np.float32), v2, v2, v2, v2, np.zeros((1, 1, 2), np.float32))
     S, dh, m0 = 2, 2, 5
