@@ -86,6 +86,8 @@ def main(argv=None) -> int:
     ap.add_argument("--scenarios", default="dynamics", help="suite (builtin, dynamics, all) or comma-separated names")
     ap.add_argument("--planners", default="classic,classic_id")
     ap.add_argument("--seeds", type=int, default=1)
+    ap.add_argument("--first-seed", type=int, default=0,
+                    help="seeds first-seed .. first-seed + seeds - 1 (seed 0 unperturbed, the others perturbed)")
     ap.add_argument("--samples", type=int, default=256)
     ap.add_argument("--horizon", type=int, default=20)
     ap.add_argument("--model", default=None, help="world-model checkpoint for hierarchical/flat")
@@ -101,6 +103,8 @@ def main(argv=None) -> int:
     ap.add_argument("--scan-hz", type=float, default=None,
                     help="scans per simulated second (default: one per tick; the stack: 10)")
     args = ap.parse_args(argv)
+    if args.first_seed < 0 or args.seeds < 1:
+        ap.error(f"--first-seed {args.first_seed} --seeds {args.seeds}: expected first-seed >= 0 and seeds >= 1")
     if not args.control_hz > 0 or (args.scan_hz is not None and not args.scan_hz > 0):
         ap.error(f"--control-hz and --scan-hz: a positive rate expected, got {args.control_hz}, {args.scan_hz}")
 
@@ -126,7 +130,7 @@ def main(argv=None) -> int:
     for name in names:
         sc = load_scenario(name)
         for kind in args.planners.split(","):
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 cfg = apply_overrides(PlannerConfig(mppi=MPPIConfig(samples=args.samples, horizon=args.horizon)),
                                       args.set, "inprocess_episodes")
                 nav = make_navigator(kind, args.model, cfg, "cpu", sysid_path=args.sysid)

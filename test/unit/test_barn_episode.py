@@ -210,3 +210,18 @@ def test_in_process_scripts_set_planner_parameters_by_their_node_names(monkeypat
         barn.apply_overrides(PlannerConfig(), ["mppi.samples=0"])
     with pytest.raises(SystemExit, match="mppi.samples=many"):                     # not its type
         barn.apply_overrides(PlannerConfig(), ["mppi.samples=many"])
+
+
+def test_in_process_episodes_start_at_the_first_seed_asked(monkeypatch, capsys):
+    """scripts/inprocess_episodes.py --first-seed N --seeds K runs seeds N..N+K-1 (more seeds of a
+    scenario without repeating the ones already run), and refuses a negative first seed."""
+    import importlib
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "scripts"))
+    inproc = importlib.import_module("inprocess_episodes")
+    with pytest.raises(SystemExit):
+        inproc.main(["--scenarios", "open", "--planners", "classic", "--first-seed", "-1"])
+    assert "--first-seed -1" in capsys.readouterr().err
+    assert inproc.main(["--scenarios", "open", "--planners", "classic", "--first-seed", "3", "--seeds", "1"]) == 0
+    rows = [line.split("|")[1:-1] for line in capsys.readouterr().out.splitlines() if line.startswith("| open |")]
+    assert [r[2].strip() for r in rows] == ["3"]
