@@ -124,7 +124,8 @@ def register(subparsers) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--matmul-dtype", choices=("float32", "bfloat16"), default="float32",
                    help="the fused rollout's matrix products (bfloat16: what device: auto may pick on a CPU "
-                        "with bf16 units; the latent stays float32), to measure what bf16 costs in accuracy")
+                        "with bf16 units; the latent stays float32), to measure what bf16 costs in accuracy: "
+                        "every window's products, though each is rolled out alone")
     p.set_defaults(func=_eval)
 
     p = subparsers.add_parser("convert-data", help="rewrite format-1 transition shards as format 2",
@@ -404,6 +405,7 @@ def _eval(args) -> int:
     try:
         model = load_checkpoint(path, device=args.device)
         model.matmul_dtype = _matmul_dtype(args.matmul_dtype)
+        model.matmul_min_rows = 1         # each window is rolled out alone: in bf16 too, as the planner's batches are
         topics = topics_from_args(args)
         data = load_dataset(args.data, topics=topics)
         train = load_dataset(args.train_data, topics=topics) if args.train_data else None

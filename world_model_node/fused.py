@@ -127,13 +127,16 @@ class FusedRollout:
     #: from bf16 costs more than the products save there: on the development CPU (AMX) rollout +
     #: heads over 20 steps took 3.9 against 1.9 ms for 1 sequence, 6.9 against 5.3 for 128, the
     #: same at 256 and 14.4 against 16.4 at 512. The planner's one-sequence rollouts (the chosen
-    #: plan, the caution check) are the small ones.
+    #: plan, the caution check) are the small ones. ``WorldModel.matmul_min_rows`` overrides it
+    #: (``wmp eval-model --matmul-dtype bfloat16`` sets 1: its windows are rolled out one by one).
     LOW_MIN_ROWS = 256
 
     def _matmul_dtype(self, dtype: torch.dtype, rows: int) -> torch.dtype | None:
         """The products' dtype for ``rows`` rows where it differs from the state's ``dtype``, else None."""
         low = getattr(self.model, "matmul_dtype", None)
-        return low if low is not None and low != dtype and rows >= self.LOW_MIN_ROWS else None
+        least = getattr(self.model, "matmul_min_rows", None)
+        least = self.LOW_MIN_ROWS if least is None else least
+        return low if low is not None and low != dtype and rows >= least else None
 
     def _fold(self) -> dict:
         m, p = self.model, self.model.predictor

@@ -186,6 +186,8 @@ class WorldModel(nn.Module):
     #: the fused path's matrix products in this dtype (torch.bfloat16), the latent kept in the
     #: model's own; None: the model's dtype throughout (world_model_node/fused.py)
     matmul_dtype: torch.dtype | None = None
+    #: products of fewer rows than this stay in the model's dtype (None: FusedRollout.LOW_MIN_ROWS)
+    matmul_min_rows: int | None = None
     #: on a GPU, ``rollout_heads(reuse=True)`` replays a recorded CUDA graph of the fused path
     #: (world_model_node/cuda_graphs.py); False runs it eagerly (benchmarks, debugging)
     cuda_graphs: bool = True

@@ -243,6 +243,15 @@ def test_bf16_products_leave_small_batches_in_float32():
         assert torch.equal(a, b)
     assert not torch.equal(want[1][0], got[1][0])
     assert (want[1][0] - got[1][0]).abs().max().item() < 0.05
+    # matmul_min_rows 1 (wmp eval-model --matmul-dtype bfloat16, which rolls out each window
+    # alone): the one sequence's products run in bf16 too, the same as that row of a large batch
+    m.matmul_min_rows = 1
+    with torch.no_grad():
+        one = [t.clone() for t in m.rollout_heads(z0, small)]
+        big = m.rollout_heads(z0, small.expand(FusedRollout.LOW_MIN_ROWS, -1, -1).contiguous())
+    assert not torch.equal(one[0], want[0][0]) and (one[0] - want[0][0]).abs().max().item() < 0.05
+    for a, b in zip(one, big):
+        torch.testing.assert_close(a[0], b[0], atol=1e-2, rtol=1e-2)
 
 
 def test_the_lag_prior_alone_is_the_identified_models_response():

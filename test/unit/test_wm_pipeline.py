@@ -163,6 +163,25 @@ def test_eval_refuses_a_bad_checkpoint_with_exit_code_2(tmp_path, capsys):
     assert "not a readable world-model checkpoint" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("dtype, want", [("bfloat16", torch.bfloat16), ("float32", None)])
+def test_eval_model_rolls_every_window_out_in_the_dtype_asked(dtype, want, monkeypatch, capsys):
+    """eval-model rolls each window out alone (one sequence), below the fused path's batch
+    threshold for bf16: --matmul-dtype bfloat16 must lower that threshold, or it would measure
+    float32 under the bf16 label."""
+    import world_model_planner.world_model_node.evaluate as ev
+
+    seen = {}
+
+    def capture(model, data, **kw):
+        seen.update(dtype=model.matmul_dtype, min_rows=model.matmul_min_rows)
+        raise ValueError("captured")
+
+    monkeypatch.setattr(ev, "evaluate", capture)
+    assert wmp(["eval-model", "--data", "test/data/wm_eval", "--matmul-dtype", dtype]) == 2
+    assert "captured" in capsys.readouterr().err
+    assert seen == {"dtype": want, "min_rows": 1}
+
+
 def test_exploration_covers_turning_stopping_reversing():
     rng = np.random.default_rng(0)
     pol = ExplorationPolicy(rng)
