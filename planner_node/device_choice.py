@@ -9,7 +9,9 @@ candidate path
                     update runs as one compiled loop where numba is installed
                     (world_model_node/step_kernel.py), which the log line names
     cpu fused bf16  the same with its matrix products in bf16 (``WorldModel.matmul_dtype``), the
-                    latent integrated in float32; timed only where the CPU has bf16 units
+                    latent integrated in float32, each layer one oneDNN call with its bias and
+                    SiLU where the build has it (world_model_node/onednn.py; the log line says
+                    which); timed only where the CPU has bf16 units
                     (:func:`cpu_has_bf16`: AVX512-BF16 or AMX on x86, BF16 on Arm), and kept only
                     where its poses at the horizon's end stay within ``BF16_POSE_TOLERANCE_M``
                     (mean) of the float32 path's on the timed actions
@@ -87,7 +89,8 @@ class DeviceChoice:
         return (f"device auto: chose {self.name} ({self.tick_ms:.1f} ms per tick's rollout at {samples} x "
                 f"{horizon}{'; ' + others if others else ''}; measured in {self.took_s:.2f} s)"
                 f"{'; ' + self.note if self.note else ''}"
-                f"{'; CPU step: ' + _cpu_step() if self.name.startswith('cpu fused') else ''}")
+                f"{'; CPU step: ' + _cpu_step() if self.name.startswith('cpu fused') else ''}"
+                f"{'; bf16 products: ' + _bf16_products() if self.name == 'cpu fused bf16' else ''}")
 
 
 def _cpu_step() -> str:
@@ -95,6 +98,15 @@ def _cpu_step() -> str:
     from world_model_planner.world_model_node import step_kernel
 
     return "compiled (numba)" if step_kernel.available() else f"PyTorch ({step_kernel.error()})"
+
+
+def _bf16_products() -> str:
+    """How the fused CPU rollout runs its bf16 products, for the log line."""
+    from world_model_planner.world_model_node import onednn, step_kernel
+
+    if not step_kernel.available():
+        return "addmm + SiLU (no compiled step)"
+    return "oneDNN fused linear + SiLU" if onednn.linear() is not None else f"addmm + SiLU ({onednn.error()})"
 
 
 def rollout_paths(model, samples: int, horizon: int, cuda: bool, seed: int = 0,

@@ -44,7 +44,8 @@ def load_model(kind: str, model_path=None, device=None, missing_ok: bool = True,
             raise ValueError(why)
     model = LearnedModel.from_checkpoint(str(path), device=device)
     if model.device.type == "cpu":        # compile or load the step kernel now, not in the first tick (about 1-2 s)
-        from world_model_planner.world_model_node import step_kernel
+        from world_model_planner.world_model_node import onednn, step_kernel
 
         step_kernel.get()
+        onednn.linear()                   # and probe oneDNN's fused linear (bf16 products) once
     return model, f"world model {path}"

@@ -32,6 +32,11 @@ step's input is rounded to bf16 for the products and their output widened back b
 added to the state. A pose integrated in bf16 would lose centimetres at a few metres from the
 origin; this way only the step's increments carry bf16 rounding (``test/unit/test_wm_fused.py``
 bounds the difference; ``wmp eval-model --matmul-dtype bfloat16`` measures it on held-out data).
+With the compiled step, each bf16 layer is one call of oneDNN's fused linear where the build has
+it (world_model_node/onednn.py; ``WorldModel.product_kernel``): the bias and the SiLU are applied
+to the float32 accumulator before the one rounding to bf16, and the first layer reads the step's
+action beside the latent (the kernel's bf16 copy is two columns wider), so the actions' part is no
+separate product (``_rollout_onednn``).
 
 The folded weights are built once per parameter version (cached; an optimiser step or a
 ``load_state_dict`` makes a new set). Results equal the reference within float32 rounding
@@ -119,8 +124,31 @@ class FusedRollout:
             cast["hidden"] = [(a.to(dtype), b.to(dtype)) for a, b in w["hidden"]]
             cast["chidden"] = [(a.to(dtype), b.to(dtype)) for a, b in w["chidden"]]
             cast["c1min"] = None if w["c1min"] is None else w["c1min"].to(dtype)
+            # the head's first layer for the wide copy (_rollout_onednn): zero rows for the actions
+            cast["c1w"] = torch.cat([cast["c1"], cast["c1"].new_zeros(2, cast["c1"].shape[1])])
             self._low[dtype] = cast
         return self._low[dtype]
+
+    def _onednn(self, low: torch.dtype | None, device: torch.device):
+        """oneDNN's fused linear (world_model_node/onednn.py) for bf16 products where it applies
+        (on the CPU, ``model.product_kernel`` not "torch", the build has it), else None (addmm +
+        SiLU)."""
+        if low is not torch.bfloat16 or device.type != "cpu" \
+                or getattr(self.model, "product_kernel", "auto") == "torch":
+            return None
+        from world_model_planner.world_model_node import onednn
+
+        return onednn.linear()
+
+    def onednn_weights(self, dtype: torch.dtype) -> dict:
+        """The predictor's layers of :meth:`low_weights` laid out for oneDNN's linear (out, in),
+        the first over the latent followed by the action, [w1z; w1a]."""
+        low = self.low_weights(dtype)
+        if "onednn" not in low:
+            t = lambda a: a.t().contiguous()                          # noqa: E731
+            low["onednn"] = {"w1": t(torch.cat([low["w1z"], low["w1a"]])),
+                             "hidden": [(t(a), b) for a, b in low["hidden"]], "wo": t(low["wo"])}
+        return low["onednn"]
 
     #: ``matmul_dtype`` applies to products of at least this many rows (sequences in a rollout,
     #: latents in the collision head); smaller ones stay in the model's dtype. Converting to and
@@ -191,17 +219,21 @@ class FusedRollout:
 
     # -- the computation -----------------------------------------------------------------
     def _buffers(self, z0: torch.Tensor, horizon: int, b: int, hid: int, reuse: bool, a_dtype: torch.dtype,
-                 low: torch.dtype | None = None):
+                 low: torch.dtype | None = None, wide: bool = False):
         """(zs (H, B, D), a_in (H * B, hid) in ``a_dtype``, motion (H + 1, B, 3): each step's yaw
         increment and body-frame motion, low_zs (H, B, D) in ``low`` or None: the step kernel's
         copy of zs for the products): kept from the last call of the same shape with ``reuse``
-        (no allocation in the tick), new ones otherwise."""
-        key = (horizon, b, z0.shape[-1], hid, z0.dtype, a_dtype, z0.device, low)
+        (no allocation in the tick), new ones otherwise. ``wide`` (oneDNN's products): low_zs is
+        (H, B, D + 2), each row followed by the next step's action, and in place of a_in the first
+        step's input (B, D + 2) in ``low``."""
+        d = z0.shape[-1]
+        key = (horizon, b, d, hid, z0.dtype, a_dtype, z0.device, low, wide)
         if reuse and key in self._bufs:
             return self._bufs[key]
-        bufs = (z0.new_empty(horizon, b, z0.shape[-1]), z0.new_empty(horizon * b, hid, dtype=a_dtype),
+        bufs = (z0.new_empty(horizon, b, d),
+                z0.new_empty(b, d + 2, dtype=low) if wide else z0.new_empty(horizon * b, hid, dtype=a_dtype),
                 z0.new_empty(horizon + 1, b, 3),
-                None if low is None else z0.new_empty(horizon, b, z0.shape[-1], dtype=low))
+                None if low is None else z0.new_empty(horizon, b, d + 2 if wide else d, dtype=low))
         if reuse:
             if len(self._bufs) >= 4:
                 self._bufs.clear()
@@ -253,11 +285,17 @@ class FusedRollout:
         acts = actions.to(z0.dtype).transpose(0, 1).contiguous()      # (H, B, 2)
         # time-major: each step's (B, D) is contiguous
         kernel = self._kernel(z0, actions)
+        onednn = self._onednn(low, z0.device) if kernel is not None else None
         zs, a_buf, motion, low_zs = self._buffers(z0, horizon, b, w["b1"].shape[0], reuse, mm["b1"].dtype,
-                                                  low if kernel is not None else None)
+                                                  low if kernel is not None else None, wide=onednn is not None)
+        self._shadow = None
+        if onednn is not None:                # the kernel, and each layer one oneDNN call (no a_in)
+            self._rollout_onednn(kernel, onednn, z0, acts, a_buf, zs, motion, low_zs, w, low)
+            self._integrate_pose(z0, zs, motion)
+            self._shadow = (zs, low_zs)
+            return zs.transpose(0, 1)
         a_in = torch.addmm(mm["b1"], acts.view(horizon * b, 2).to(mm["b1"].dtype), mm["w1a"],
                            out=a_buf).view(horizon, b, -1)
-        self._shadow = None
         if kernel is not None:                # the kernel writes the memory and zeroes the pose itself
             self._rollout_kernel(kernel, z0, acts, a_in, zs, motion, low_zs, mm, w, low)
             self._integrate_pose(z0, zs, motion)
@@ -350,6 +388,44 @@ class FusedRollout:
             z_np = zs_np[k]
             z_in = zs[k] if low is None else low_zs[k]
 
+    def _rollout_onednn(self, kernel, op, z0, acts, in0, zs, motion, low_zs, w, low) -> None:
+        """:meth:`_rollout_kernel` with each layer one call of oneDNN's fused linear (``op``,
+        world_model_node/onednn.py): the bias and the SiLU applied before the single rounding to
+        bf16. The first layer reads the action beside the latent, so there is no a_in: each row
+        of ``low_zs`` (H, B, D + 2) is the kernel's bf16 copy of the latent (D columns, written
+        by the kernel) followed by the next step's action (written here, before the loop; zero
+        after the last step, where the collision head's zero columns read it). ``in0`` (B, D + 2)
+        is the first step's input."""
+        horizon, b = acts.shape[0], acts.shape[1]
+        d = z0.shape[-1]
+        ow, mm = self.onednn_weights(low), self.low_weights(low)
+        kc = self._kernel_consts(w)
+        m0 = EXPLICIT_DIMS + 2 * self.mem
+        dims = np.array([m0, self.ex, self.sectors, self.dh, int(bool(self.sectors and self.model.cfg.scene_prior)),
+                         1, 1, int(bool(self.model.cfg.lag_prior)), self.mem], np.int64)
+        scratch = np.empty(mm["bo"].shape[0], np.uint32)
+        moved = np.empty(2 * self.sectors + 1, np.float32)
+        low_zs[:-1, :, d:] = acts[1:]
+        low_zs[-1, :, d:] = 0.0
+        in0[:, :d] = z0
+        in0[:, d:] = acts[0]
+        zs_np, mo_np, acts_np = zs.numpy(), motion.numpy(), acts.numpy()
+        zs_u = zs_np.view(np.uint32)
+        low_np = low_zs.view(torch.uint16).numpy()
+        z_np = z0.contiguous().numpy()
+        none_f = np.empty((1, 1), np.float32)
+        x_in = in0
+        for k in range(horizon):
+            x = op(x_in, ow["w1"], mm["b1"], "swish", [], "")
+            for wt, bias in ow["hidden"]:
+                x = op(x, wt, bias, "swish", [], "")
+            out = op(x, ow["wo"], mm["bo"], "none", [], "")
+            kernel(z_np, none_f, out.view(torch.uint16).numpy(), zs_np[k], zs_u[k], low_np[k],
+                   mo_np[k + 1], acts_np[k], kc["towards"], kc["consts"], dims,
+                   kc["lag_cols"], kc["lag_c"], moved, scratch, scratch.view(np.float32))
+            z_np = zs_np[k]
+            x_in = low_zs[k]
+
     @staticmethod
     def _integrate_pose(z0: torch.Tensor, zs: torch.Tensor, motion: torch.Tensor) -> None:
         """Write the poses into zs (H, B, D) from motion (H + 1, B, 3): row 0 is overwritten with
@@ -399,7 +475,11 @@ class FusedRollout:
         flat = z.reshape(-1, z.shape[-1])
         low = self._matmul_dtype(z.dtype, flat.shape[0])
         w = self.low_weights(low) if low is not None else self.weights()
-        x = torch.addmm(w["cb1"], flat if low is None else self._low_copy(z, flat, low, fresh), w["c1"])
+        inp = flat if low is None else self._low_copy(z, flat, low, fresh)
+        wide = inp.shape[-1] != flat.shape[-1]                      # the rollout's copy with its actions
+        # addmm + SiLU here even where the rollout's layers are oneDNN's fused ones: over the
+        # (B * H) latents those were 0.2-0.3 ms slower a tick (their outputs are allocated anew)
+        x = torch.addmm(w["cb1"], inp, w["c1w" if wide else "c1"])
         if w["c1min"] is not None:
             m0 = EXPLICIT_DIMS + 2 * self.mem
             smallest = flat[:, m0:self.ex].amin(dim=-1, keepdim=True).clamp_(0.0, 1.0)
@@ -416,7 +496,8 @@ class FusedRollout:
         """``flat`` in ``low``: with ``fresh``, the step kernel's copy where ``z`` is the last
         rollout's latents (the same buffer and layout), else a conversion. The copy holds zeros
         where the pose is and the memory converted: the head reads neither (its first layer's
-        columns there are zero)."""
+        columns there are zero). With oneDNN's products the copy is wide, (N, D + 2): each row
+        followed by an action, which the head's "c1w" reads with zero weights."""
         sh = self._shadow
         if (fresh and sh is not None and sh[1].dtype == low and z.data_ptr() == sh[0].data_ptr()
                 and z.shape == sh[0].shape and z.stride() == sh[0].stride()):

@@ -194,6 +194,9 @@ class WorldModel(nn.Module):
     #: the fused path's per-step state update on the CPU: "auto" runs it as one compiled loop
     #: (world_model_node/step_kernel.py) where numba is installed, "torch" as PyTorch operations
     step_kernel: str = "auto"
+    #: the fused path's bf16 products on the CPU: "auto" runs each layer as one oneDNN call with
+    #: its bias and SiLU (world_model_node/onednn.py) where the build has it, "torch" as addmm + SiLU
+    product_kernel: str = "auto"
 
     def __init__(self, cfg: WorldModelConfig | None = None, encoder: ObsEncoder | None = None,
                  predictor: Predictor | None = None, collision_head: nn.Module | None = None):

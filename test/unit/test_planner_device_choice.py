@@ -158,6 +158,11 @@ def test_bf16_is_chosen_when_faster_and_near_float32_and_refused_when_it_strays(
     assert choice.name == "cpu fused bf16" and choice.fused and choice.matmul_dtype is torch.bfloat16
     assert model.model.matmul_dtype is torch.bfloat16             # the planner's rollouts now use it
     assert "bf16 positions at the horizon's end 2.00 mm from float32's" in choice.line(64, 10)
+    from world_model_planner.world_model_node import onednn, step_kernel
+
+    products = ("oneDNN fused linear + SiLU" if step_kernel.available() and onednn.linear() is not None
+                else "addmm + SiLU")
+    assert f"; bf16 products: {products}" in choice.line(64, 10)      # which products the tick runs
     far = dict(near, **{"cpu fused bf16": _returning(clock, 0.025, 1.0 + 2 * BF16_POSE_TOLERANCE_M)})
     choice = choose_device(model, 64, 10, cuda=False, clock=clock, paths=far)
     assert choice.name == "cpu fused" and choice.matmul_dtype is None and model.model.matmul_dtype is None
