@@ -395,7 +395,8 @@ class FusedRollout:
         of ``low_zs`` (H, B, D + 2) is the kernel's bf16 copy of the latent (D columns, written
         by the kernel) followed by the next step's action (written here, before the loop; zero
         after the last step, where the collision head's zero columns read it). ``in0`` (B, D + 2)
-        is the first step's input."""
+        is the first step's input. A non-finite action also makes the step before it non-finite
+        in the head (a zero weight times it); that sequence is non-finite from there on anyway."""
         horizon, b = acts.shape[0], acts.shape[1]
         d = z0.shape[-1]
         ow, mm = self.onednn_weights(low), self.low_weights(low)

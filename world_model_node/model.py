@@ -379,8 +379,8 @@ class WorldModel(nn.Module):
         return graphed
 
     def _check_rollout(self, z0: torch.Tensor, actions: torch.Tensor) -> None:
-        if actions.dim() != 3 or actions.shape[-1] != 2:
-            raise ValueError(f"actions: expected (B, H, 2), got {tuple(actions.shape)}")
+        if actions.dim() != 3 or actions.shape[-1] != 2 or actions.shape[1] < 1:
+            raise ValueError(f"actions: expected (B, H, 2) with H >= 1, got {tuple(actions.shape)}")
         if z0.dim() != 2 or z0.shape[0] not in (1, actions.shape[0]):
             raise ValueError(f"z0: expected batch 1 or {actions.shape[0]}, got {z0.shape[0]}")
 

@@ -53,6 +53,8 @@ def test_rollout_broadcasts_one_start_and_matches_predict():
         torch.testing.assert_close(zs[:, k], z)
     with pytest.raises(ValueError, match=r"actions: expected \(B, H, 2\)"):
         m.rollout(z0, torch.zeros(5, 2))
+    with pytest.raises(ValueError, match=r"with H >= 1, got \(5, 0, 2\)"):        # no step to take
+        m.rollout_heads(z0, torch.zeros(5, 0, 2))
     with pytest.raises(ValueError, match="z0: expected batch 1 or 5"):
         m.rollout(torch.zeros(3, m.latent_dim), acts)
 
