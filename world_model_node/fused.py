@@ -36,7 +36,7 @@ With the compiled step, each bf16 layer is one call of oneDNN's fused linear whe
 it (world_model_node/onednn.py; ``WorldModel.product_kernel``): the bias and the SiLU are applied
 to the float32 accumulator before the one rounding to bf16, and the first layer reads the step's
 action beside the latent (the kernel's bf16 copy is two columns wider), so the actions' part is no
-separate product (``_rollout_onednn``).
+separate product (``_onednn_layers``).
 
 The folded weights are built once per parameter version (cached; an optimiser step or a
 ``load_state_dict`` makes a new set). Results equal the reference within float32 rounding
@@ -124,7 +124,7 @@ class FusedRollout:
             cast["hidden"] = [(a.to(dtype), b.to(dtype)) for a, b in w["hidden"]]
             cast["chidden"] = [(a.to(dtype), b.to(dtype)) for a, b in w["chidden"]]
             cast["c1min"] = None if w["c1min"] is None else w["c1min"].to(dtype)
-            # the head's first layer for the wide copy (_rollout_onednn): zero rows for the actions
+            # the head's first layer for the wide copy (_onednn_layers): zero rows for the actions
             cast["c1w"] = torch.cat([cast["c1"], cast["c1"].new_zeros(2, cast["c1"].shape[1])])
             self._low[dtype] = cast
         return self._low[dtype]
@@ -289,15 +289,15 @@ class FusedRollout:
         zs, a_buf, motion, low_zs = self._buffers(z0, horizon, b, w["b1"].shape[0], reuse, mm["b1"].dtype,
                                                   low if kernel is not None else None, wide=onednn is not None)
         self._shadow = None
-        if onednn is not None:                # the kernel, and each layer one oneDNN call (no a_in)
-            self._rollout_onednn(kernel, onednn, z0, acts, a_buf, zs, motion, low_zs, w, low)
-            self._integrate_pose(z0, zs, motion)
-            self._shadow = (zs, low_zs)
-            return zs.transpose(0, 1)
-        a_in = torch.addmm(mm["b1"], acts.view(horizon * b, 2).to(mm["b1"].dtype), mm["w1a"],
-                           out=a_buf).view(horizon, b, -1)
+        if onednn is not None:                # each layer one oneDNN call, the action read beside the latent
+            layers, x0 = self._onednn_layers(onednn, z0, acts, a_buf, low_zs, low)
+        else:                                 # addmm + SiLU, the actions' part as one product first
+            a_in = torch.addmm(mm["b1"], acts.view(horizon * b, 2).to(mm["b1"].dtype), mm["w1a"],
+                               out=a_buf).view(horizon, b, -1)
+            layers = functools.partial(self._addmm_layers, a_in, mm)
+            x0 = (z0 if low is None else z0.to(low)).expand(b, -1)
         if kernel is not None:                # the kernel writes the memory and zeroes the pose itself
-            self._rollout_kernel(kernel, z0, acts, a_in, zs, motion, low_zs, mm, w, low)
+            self._rollout_kernel(kernel, layers, x0, z0, acts, zs, motion, low_zs, w, low)
             self._integrate_pose(z0, zs, motion)
             if low_zs is not None:            # the collision head reads the kernel's bf16 copy (_logit)
                 self._shadow = (zs, low_zs)
@@ -347,85 +347,54 @@ class FusedRollout:
         self._integrate_pose(z0, zs, motion)
         return zs.transpose(0, 1)
 
-    def _rollout_kernel(self, kernel, z0, acts, a_in, zs, motion, low_zs, mm, w, low) -> None:
-        """The loop of :meth:`rollout` with the compiled step: the products in PyTorch, the state
-        update (the command memory shifted by the step's action too) in the kernel. With ``low``
-        (bf16 products) the kernel reads the output layer's bf16 result as it is and writes each
-        new latent's bf16 copy into ``low_zs``, the next step's input (and the collision head's,
-        see :meth:`_logit`)."""
-        horizon, b = acts.shape[0], acts.shape[1]
-        kc = self._kernel_consts(w)
-        m0 = EXPLICIT_DIMS + 2 * self.mem
-        n_out = mm["bo"].shape[0]
-        dims = np.array([m0, self.ex, self.sectors, self.dh, int(bool(self.sectors and self.model.cfg.scene_prior)),
-                         int(low is not None), int(low is not None), int(bool(self.model.cfg.lag_prior)), self.mem],
-                        np.int64)
-        scratch = np.empty(n_out, np.uint32)
-        moved = np.empty(2 * self.sectors + 1, np.float32)
-        zs_np, mo_np, acts_np = zs.numpy(), motion.numpy(), acts.numpy()
-        zs_u = zs_np.view(np.uint32)
-        z_np = z0.contiguous().numpy()
-        if low is not None:
-            low_np = low_zs.view(torch.uint16).numpy()
-            z_in = z0.to(low).expand(b, -1)
-            none_f = np.empty((1, 1), np.float32)
-        else:
-            low_np = np.empty((1, 1, 1), np.uint16)
-            z_in = z0.expand(b, -1)
-            none_u = np.empty((1, 1), np.uint16)
-        for k in range(horizon):
-            x = F.silu(torch.addmm(a_in[k], z_in, mm["w1z"]), inplace=True)
-            for wt, bias in mm["hidden"]:
-                x = F.silu(torch.addmm(bias, x, wt), inplace=True)
-            out = torch.addmm(mm["bo"], x, mm["wo"])
-            if low is not None:
-                out_f, out_u = none_f, out.view(torch.uint16).numpy()
-            else:
-                out_f, out_u = out.numpy(), none_u
-            kernel(z_np, out_f, out_u, zs_np[k], zs_u[k], low_np[k if low is not None else 0],
-                   mo_np[k + 1], acts_np[k], kc["towards"], kc["consts"], dims,
-                   kc["lag_cols"], kc["lag_c"], moved, scratch, scratch.view(np.float32))
-            z_np = zs_np[k]
-            z_in = zs[k] if low is None else low_zs[k]
+    def _rollout_kernel(self, kernel, layers, x_in, z0, acts, zs, motion, low_zs, w, low) -> None:
+        """The loop of :meth:`rollout` with the compiled step (``step_kernel.run``): the products
+        in PyTorch (``layers(k, x)``: step k's output layer from its input x; ``x_in``: the first
+        step's input), the state update (the command memory shifted by the step's action too) in
+        the kernel. With ``low`` (bf16 products) the kernel reads the output layer's bf16 result
+        as it is and writes each new latent's bf16 copy into ``low_zs``, the next step's input
+        (and the collision head's, see :meth:`_logit`)."""
+        from world_model_planner.world_model_node import step_kernel
 
-    def _rollout_onednn(self, kernel, op, z0, acts, in0, zs, motion, low_zs, w, low) -> None:
-        """:meth:`_rollout_kernel` with each layer one call of oneDNN's fused linear (``op``,
-        world_model_node/onednn.py): the bias and the SiLU applied before the single rounding to
-        bf16. The first layer reads the action beside the latent, so there is no a_in: each row
-        of ``low_zs`` (H, B, D + 2) is the kernel's bf16 copy of the latent (D columns, written
-        by the kernel) followed by the next step's action (written here, before the loop; zero
-        after the last step, where the collision head's zero columns read it). ``in0`` (B, D + 2)
-        is the first step's input. A non-finite action also makes the step before it non-finite
-        in the head (a zero weight times it); that sequence is non-finite from there on anyway."""
-        horizon, b = acts.shape[0], acts.shape[1]
+        m0 = EXPLICIT_DIMS + 2 * self.mem
+        bits = int(low is not None)
+        dims = np.array([m0, self.ex, self.sectors, self.dh, int(bool(self.sectors and self.model.cfg.scene_prior)),
+                         bits, bits, int(bool(self.model.cfg.lag_prior)), self.mem], np.int64)
+        step_kernel.run(kernel, layers, x_in, z0, acts, zs, motion, low_zs, self._kernel_consts(w), dims,
+                        w["bo"].shape[0], self.sectors)
+
+    @staticmethod
+    def _addmm_layers(a_in, mm, k, x):
+        """Step k's products as addmm + SiLU, the first layer's action part ``a_in[k]`` computed
+        before the loop."""
+        x = F.silu(torch.addmm(a_in[k], x, mm["w1z"]), inplace=True)
+        for wt, bias in mm["hidden"]:
+            x = F.silu(torch.addmm(bias, x, wt), inplace=True)
+        return torch.addmm(mm["bo"], x, mm["wo"])
+
+    def _onednn_layers(self, op, z0, acts, in0, low_zs, low):
+        """Step products as oneDNN's fused linear (``op``, world_model_node/onednn.py), the bias
+        and the SiLU applied before the single rounding to bf16 -> (layers(k, x), the first step's
+        input). The first layer reads the action beside the latent, so there is no a_in: each row
+        of ``low_zs`` (H, B, D + 2) is the kernel's bf16 copy of the latent (D columns, written by
+        the kernel) followed by the next step's action (written here; zero after the last step,
+        where the collision head's zero columns read it); ``in0`` (B, D + 2) is the first step's
+        input. A non-finite action also makes the step before it non-finite in the head (a zero
+        weight times it); that sequence is non-finite from there on anyway."""
         d = z0.shape[-1]
         ow, mm = self.onednn_weights(low), self.low_weights(low)
-        kc = self._kernel_consts(w)
-        m0 = EXPLICIT_DIMS + 2 * self.mem
-        dims = np.array([m0, self.ex, self.sectors, self.dh, int(bool(self.sectors and self.model.cfg.scene_prior)),
-                         1, 1, int(bool(self.model.cfg.lag_prior)), self.mem], np.int64)
-        scratch = np.empty(mm["bo"].shape[0], np.uint32)
-        moved = np.empty(2 * self.sectors + 1, np.float32)
         low_zs[:-1, :, d:] = acts[1:]
         low_zs[-1, :, d:] = 0.0
         in0[:, :d] = z0
         in0[:, d:] = acts[0]
-        zs_np, mo_np, acts_np = zs.numpy(), motion.numpy(), acts.numpy()
-        zs_u = zs_np.view(np.uint32)
-        low_np = low_zs.view(torch.uint16).numpy()
-        z_np = z0.contiguous().numpy()
-        none_f = np.empty((1, 1), np.float32)
-        x_in = in0
-        for k in range(horizon):
-            x = op(x_in, ow["w1"], mm["b1"], "swish", [], "")
+
+        def layers(k, x):
+            x = op(x, ow["w1"], mm["b1"], "swish", [], "")
             for wt, bias in ow["hidden"]:
                 x = op(x, wt, bias, "swish", [], "")
-            out = op(x, ow["wo"], mm["bo"], "none", [], "")
-            kernel(z_np, none_f, out.view(torch.uint16).numpy(), zs_np[k], zs_u[k], low_np[k],
-                   mo_np[k + 1], acts_np[k], kc["towards"], kc["consts"], dims,
-                   kc["lag_cols"], kc["lag_c"], moved, scratch, scratch.view(np.float32))
-            z_np = zs_np[k]
-            x_in = low_zs[k]
+            return op(x, ow["wo"], mm["bo"], "none", [], "")
+
+        return layers, in0
 
     @staticmethod
     def _integrate_pose(z0: torch.Tensor, zs: torch.Tensor, motion: torch.Tensor) -> None:

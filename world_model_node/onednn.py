@@ -8,7 +8,7 @@ none) as post-ops, applied to the float32 accumulator before the one rounding to
 ``torch.addmm`` followed by ``F.silu`` makes a second pass over the result and rounds twice. On
 the development CPU (AMX, one thread) a 512 x 128 x 128 layer took 57 against 76 us, and the
 rollout's three layers a step 159-175 against 203-207 us with the first layer's action part
-read from the input (``FusedRollout._rollout_onednn``). The collision head keeps addmm: over its
+read from the input (``FusedRollout._onednn_layers``). The collision head keeps addmm: over its
 10,240 latents a tick the fused calls, whose outputs are allocated anew, were 0.2-0.3 ms slower
 in the planner's loop, though faster alone.
 

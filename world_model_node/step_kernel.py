@@ -10,7 +10,8 @@ step, each a separate pass over (B, 2)- to (B, 64)-sized tensors with a few micr
 dispatch; at 512 x 20 they were about as costly as the products, and at one sequence (the
 planner's rollout of the chosen plan) nearly all of its time. ``kernel`` (in
 world_model_node/_kernels_numba.py, with the other two loops) does the same update in one pass per
-row, compiled once by numba (cached on disk after the first run); :func:`get` hands it out.
+row, compiled once by numba (cached on disk after the first run); :func:`get` hands it out, and
+:func:`run` drives it through a rollout between the products.
 
 With bf16 products the kernel also reads the output layer's bf16 result as it is (its bits) and
 writes a bf16 copy of each new latent (round to nearest even, as ``Tensor.to(torch.bfloat16)``),
@@ -81,6 +82,33 @@ def get_nearest():
 def error() -> str | None:
     """Why the kernel is unavailable, or None."""
     return _error
+
+
+def run(kernel, layers, x_in, z0, acts, zs, motion, low_zs, kc: dict, dims: np.ndarray, n_out: int,
+        sectors: int) -> None:
+    """The fused rollout's loop with ``kernel`` (from :func:`get`) as each step's state update:
+    ``layers(k, x)`` gives step k's output layer (float32, or bf16 with dims[5]) from its input
+    x, the first being ``x_in``; the kernel writes step k's latent into zs[k] (H, B, D), its motion
+    into motion[k + 1] and, with bf16 products, its bf16 copy into low_zs[k], the next step's
+    input. ``kc``: ``FusedRollout._kernel_consts``; ``dims``: the kernel's (see its docstring)."""
+    import torch
+
+    bits = dims[5] != 0
+    scratch = np.empty(n_out, np.uint32)
+    moved = np.empty(2 * sectors + 1, np.float32)
+    zs_np, mo_np, acts_np = zs.numpy(), motion.numpy(), acts.numpy()
+    zs_u = zs_np.view(np.uint32)
+    z_np = z0.contiguous().numpy()
+    low_np = low_zs.view(torch.uint16).numpy() if bits else np.empty((1, 1, 1), np.uint16)
+    none_f, none_u = np.empty((1, 1), np.float32), np.empty((1, 1), np.uint16)
+    for k in range(acts.shape[0]):
+        out = layers(k, x_in)
+        out_f, out_u = (none_f, out.view(torch.uint16).numpy()) if bits else (out.numpy(), none_u)
+        kernel(z_np, out_f, out_u, zs_np[k], zs_u[k], low_np[k if bits else 0], mo_np[k + 1], acts_np[k],
+               kc["towards"], kc["consts"], dims, kc["lag_cols"], kc["lag_c"], moved, scratch,
+               scratch.view(np.float32))
+        z_np = zs_np[k]
+        x_in = low_zs[k] if bits else zs[k]
 
 
 def _warm(k, lim, near) -> None:
