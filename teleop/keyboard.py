@@ -141,7 +141,7 @@ def main(args=None) -> int:
     # until the final zero command has gone out. SIGTERM (a session or launch ending) likewise.
     _sigterm_as_interrupt()
     return spin_main(lambda: rclpy.create_node("teleop_keyboard"), args, run=run, stop=halt,
-                     init_kwargs=_no_rclpy_signal_handler())
+                     init_kwargs=_no_rclpy_signal_handler(), quiet_signals=False)
 
 
 #: KeyboardConfig fields the loop cannot change while it runs.

@@ -15,7 +15,6 @@ Unknown parameters in a params file are an error naming them.
 from __future__ import annotations
 
 import importlib
-import signal
 from dataclasses import dataclass
 
 from rclpy.node import Node
@@ -168,12 +167,7 @@ class RecorderNode(Node):
         return super().destroy_node()
 
 
-def _sigterm_as_interrupt(*_):
-    raise KeyboardInterrupt
-
-
 def main(args=None) -> int:
-    signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     return spin_main(RecorderNode, args)
 
 

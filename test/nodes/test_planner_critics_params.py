@@ -21,12 +21,15 @@ ARGS = ["--params-file", str(config_dir() / "planner.yaml"), "-p", "mppi.samples
 def _set(probe, **values):
     req = SetParameters.Request(parameters=[Parameter(k.replace("__", "."), value=v).to_parameter_msg()
                                             for k, v in values.items()])
-    res = probe.call(SetParameters, "/planner_node/set_parameters", req, timeout=20.0)
+    # Resending is safe: each request here sets the same values or is refused the same way.
+    res = probe.call(SetParameters, "/planner_node/set_parameters", req, timeout=20.0, resend_after=3.0)
     return [(r.successful, r.reason) for r in res.results]
 
 
 def _get(probe, name):
-    res = probe.call(GetParameters, "/planner_node/get_parameters", GetParameters.Request(names=[name]), timeout=20.0)
+    # A query is idempotent: resend when the first answer is lost to the DDS discovery race.
+    res = probe.call(GetParameters, "/planner_node/get_parameters", GetParameters.Request(names=[name]),
+                     timeout=20.0, resend_after=3.0)
     return parameter_value_to_python(res.values[0])
 
 

@@ -161,7 +161,7 @@ class LiveConfig:
 
 def spin_main(make_node: Callable[[], object], args=None, *, run: Callable[[object], int | None] | None = None,
               stop: Callable[[object], None] | None = None, errors: tuple = (), label: str = "",
-              init_kwargs: dict | None = None) -> int:
+              init_kwargs: dict | None = None, quiet_signals: bool = True) -> int:
     """Init rclpy, build the node, spin until Ctrl-C or external shutdown, clean up.
 
     Every node's ``main()`` goes through here. ``run(node)`` replaces ``rclpy.spin(node)`` for
@@ -171,16 +171,24 @@ def spin_main(make_node: Callable[[], object], args=None, *, run: Callable[[obje
     ``init_kwargs`` go to ``rclpy.init`` (e.g. signal handler options). destroy_node gets
     ``DESTROY_TIMEOUT_S``; past that the process exits anyway, so Ctrl-C never hangs.
     Works on Humble, Jazzy and Kilted (no ``with rclpy.init()``). Returns an exit status.
+
+    Ctrl-C and SIGTERM: see ``QuietStop``. ``quiet_signals=False`` is for a caller that handles
+    signals itself (rclpy's handlers turned off through ``init_kwargs``): nothing here changes them.
     """
     if not faulthandler.is_enabled():
         faulthandler.enable()    # a crash in native code (DDS, PyBullet, torch) leaves its Python stack in the log
     if hasattr(signal, "SIGUSR1"):
         faulthandler.register(signal.SIGUSR1, all_threads=True)   # `kill -USR1 PID`: every thread's stack, on stderr
-    rclpy.init(args=args if args is not None else sys.argv, **(init_kwargs or {}))
+    quiet = None
+    if quiet_signals:
+        quiet = QuietStop.install()    # before rclpy.init: rclpy's handler passes each signal on to it
     node = None
     status = 0
     try:
+        rclpy.init(args=args if args is not None else sys.argv, **(init_kwargs or {}))
         node = make_node()
+        if quiet is not None:
+            quiet.node_built()
         if run is None:
             rclpy.spin(node)
         else:
@@ -209,7 +217,55 @@ def spin_main(make_node: Callable[[], object], args=None, *, run: Callable[[obje
             os._exit(status)
         if rclpy.ok():
             rclpy.try_shutdown()
+        if quiet is not None:
+            quiet.uninstall()
     return status
+
+
+class QuietStop:
+    """Python's side of SIGINT and SIGTERM for a node that lets rclpy handle them.
+
+    rclpy's own handler shuts the context down on either signal, which ends ``spin`` (and every
+    ``run`` loop that watches ``rclpy.ok()``) with ExternalShutdownException; it then passes the
+    signal on to Python's handler. Python's default for SIGINT raises KeyboardInterrupt at
+    whatever bytecode the main thread is running, which may be a finaliser such as rclpy's
+    ``Future.__del__``: Python then prints "Exception ignored" with a traceback into the node's
+    log. So once the node is built, the first signal raises nothing and the shut-down context
+    ends the node. Before that (importing, loading a model), and for a second signal (a callback
+    that does not return), it raises KeyboardInterrupt as before, so Ctrl-C always stops the
+    process.
+    """
+
+    SIGNALS = ("SIGINT", "SIGTERM")
+
+    def __init__(self):
+        self.built = False
+        self.received = 0
+        self.previous: dict[int, object] = {}
+
+    @classmethod
+    def install(cls) -> "QuietStop | None":
+        """Install for SIGINT and SIGTERM; None off the main thread (signals cannot be set there)."""
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        quiet = cls()
+        for name in cls.SIGNALS:
+            if hasattr(signal, name):
+                signum = getattr(signal, name)
+                quiet.previous[signum] = signal.signal(signum, quiet.handle)
+        return quiet
+
+    def node_built(self) -> None:
+        self.built = True
+
+    def handle(self, signum, frame) -> None:
+        self.received += 1
+        if not self.built or self.received > 1:
+            raise KeyboardInterrupt
+
+    def uninstall(self) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
 
 
 DESTROY_TIMEOUT_S = 10.0
