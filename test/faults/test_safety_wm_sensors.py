@@ -155,7 +155,7 @@ def test_runtime_parameter_changes_are_applied_or_refused(ckpt, node_env, probe,
         assert ok.successful, ok.reason
         wait_log(node, "parameters applied: sensors.future_tolerance_s=5.0")
         got = probe.call(GetParameters, "/world_model_node/get_parameters",
-                         GetParameters.Request(names=["sensors.future_tolerance_s"]), resend_after=3.0).values[0]
+                         GetParameters.Request(names=["sensors.future_tolerance_s"])).values[0]
         assert got.double_value == 5.0
         bad = set_param("sensors.future_tolerance_s", -1.0)
         assert not bad.successful and "future_tolerance_s" in bad.reason

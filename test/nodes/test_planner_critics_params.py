@@ -27,9 +27,7 @@ def _set(probe, **values):
 
 
 def _get(probe, name):
-    # A query is idempotent: resend when the first answer is lost to the DDS discovery race.
-    res = probe.call(GetParameters, "/planner_node/get_parameters", GetParameters.Request(names=[name]),
-                     timeout=20.0, resend_after=3.0)
+    res = probe.call(GetParameters, "/planner_node/get_parameters", GetParameters.Request(names=[name]), timeout=20.0)
     return parameter_value_to_python(res.values[0])
 
 

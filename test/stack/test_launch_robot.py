@@ -54,8 +54,7 @@ def test_robot_launch_wiring_drives_a_remapped_robot(tmp_path, ros_domain, probe
                 assert time.monotonic() < deadline, f"{spec.fqn} never became active; logs in {tmp_path}"
                 time.sleep(0.25)
         req = GetParameters.Request(names=["mppi.v_max_mps", "mppi.w_max_radps", "critics.footprint_length_m"])
-        values = [v.double_value for v in probe.call(GetParameters, "/planner_node/get_parameters", req,
-                                                             resend_after=3.0).values]
+        values = [v.double_value for v in probe.call(GetParameters, "/planner_node/get_parameters", req).values]
         assert values == pytest.approx([0.31, 1.9, 0.342])
         probe.wait_for_subscribers(goal_pub, 1, timeout=30.0)
         goal = PoseStamped()

@@ -10,6 +10,12 @@ import time
 from world_model_planner.testing.processes import NodeProcess
 
 
+#: Service types whose request changes nothing, so a lost answer is safely asked for again.
+QUERIES = frozenset({"GetParameters", "ListParameters", "DescribeParameters", "GetParameterTypes",
+                     "GetState", "GetAvailableStates", "GetAvailableTransitions"})
+QUERY_RESEND_S = 3.0
+
+
 class RosProbe:
     """An in-test rclpy node in its own context, spun in a background thread."""
 
@@ -86,7 +92,11 @@ class RosProbe:
         ``resend_after`` (idempotent queries only, such as get_state): send the request again when
         no answer came within that many seconds. A DDS service may drop its first response when it
         has not yet matched the client's response reader (a known discovery race that a loaded
-        machine widens); the first answer to any of the requests wins."""
+        machine widens); the first answer to any of the requests wins. Queries that change
+        nothing (``QUERIES``: the parameter and lifecycle state services) resend after
+        ``QUERY_RESEND_S`` unless told otherwise."""
+        if resend_after is None and getattr(srv_type, "__name__", "") in QUERIES:
+            resend_after = QUERY_RESEND_S
         client = self.node.create_client(srv_type, name)
         if not client.wait_for_service(timeout_sec=timeout):
             raise AssertionError(f"service {name} not available after {timeout}s")
