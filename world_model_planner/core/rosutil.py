@@ -172,15 +172,15 @@ def spin_main(make_node: Callable[[], object], args=None, *, run: Callable[[obje
     ``DESTROY_TIMEOUT_S``; past that the process exits anyway, so Ctrl-C never hangs.
     Works on Humble, Jazzy and Kilted (no ``with rclpy.init()``). Returns an exit status.
 
-    Ctrl-C and SIGTERM: see ``QuietStop``. ``quiet_signals=False`` is for a caller that handles
-    signals itself (rclpy's handlers turned off through ``init_kwargs``): nothing here changes them.
+    Ctrl-C and SIGTERM: see ``QuietStop``. ``quiet_signals=False``, or ``signal_handler_options``
+    in ``init_kwargs``, is for a caller that handles signals itself: nothing here changes them.
     """
     if not faulthandler.is_enabled():
         faulthandler.enable()    # a crash in native code (DDS, PyBullet, torch) leaves its Python stack in the log
     if hasattr(signal, "SIGUSR1"):
         faulthandler.register(signal.SIGUSR1, all_threads=True)   # `kill -USR1 PID`: every thread's stack, on stderr
     quiet = None
-    if quiet_signals:
+    if quiet_signals and "signal_handler_options" not in (init_kwargs or {}):   # rclpy handles the signals
         quiet = QuietStop.install()    # before rclpy.init: rclpy's handler passes each signal on to it
     node = None
     status = 0
