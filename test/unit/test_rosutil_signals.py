@@ -23,16 +23,17 @@ from world_model_planner.core.rosutil import spin_main
 mode = sys.argv[1]
 
 def make_node():
-    if mode == "slow_build":
+    if mode == "slow_build":       # Python work: the handler runs between steps, whichever thread got the signal
         print("building", flush=True)
-        time.sleep(60)
+        for _ in range(600):
+            time.sleep(0.1)
     node = rclpy.create_node("quiet_stop_probe")
     if mode == "spin":
         node.create_timer(0.1, lambda: print("spinning", flush=True))
     return node
 
 def run(node):
-    print("running", flush=True)
+    print("RUN LOOP STARTED", flush=True)
     try:
         if mode == "stuck":
             while True:             # a callback that never returns: ignores the shut-down context
@@ -78,7 +79,7 @@ def _finish(proc, timeout: float = 30.0) -> str:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_first_signal_ends_a_run_loop_through_the_context_without_keyboard_interrupt(tmp_path, node_env, sig):
     proc = _start("loop", tmp_path, node_env)
-    _wait_line(proc, "running")
+    _wait_line(proc, "RUN LOOP STARTED")
     proc.send_signal(sig)
     out = _finish(proc)
     assert proc.returncode == 0, out
@@ -97,7 +98,7 @@ def test_first_sigint_ends_rclpy_spin_quietly(tmp_path, node_env):
 
 def test_a_second_signal_stops_a_stuck_node(tmp_path, node_env):
     proc = _start("stuck", tmp_path, node_env)
-    _wait_line(proc, "running")
+    _wait_line(proc, "RUN LOOP STARTED")
     proc.send_signal(signal.SIGINT)
     time.sleep(1.0)
     assert proc.poll() is None, "the first signal must not raise into the loop"
@@ -113,7 +114,7 @@ def test_a_signal_while_the_node_is_being_built_stops_at_once(tmp_path, node_env
     proc.send_signal(signal.SIGINT)
     out = _finish(proc)
     assert time.monotonic() - t0 < 10.0, out          # not the 60 s of the build
-    assert "running" not in out and "status 0" in out, out
+    assert "RUN LOOP STARTED" not in out and "status 0" in out, out
 
 
 def test_handlers_are_restored_when_spin_main_returns():

@@ -216,7 +216,11 @@ def spin_main(make_node: Callable[[], object], args=None, *, run: Callable[[obje
             sys.stdout.flush()
             os._exit(status)
         if rclpy.ok():
-            rclpy.try_shutdown()
+            try:
+                rclpy.try_shutdown()
+            except Exception:  # noqa: BLE001 - rclpy's own signal handler may shut it down at the same moment
+                if rclpy.ok():
+                    raise
         if quiet is not None:
             quiet.uninstall()
     return status
