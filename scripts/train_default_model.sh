@@ -29,7 +29,13 @@
 #            BARN_BELOW (default 200; seeds 3000..): dense fields of 0.075 m cylinders, imported as
 #            `wmp import-world --barn` does, from random start poses. Worlds numbered BARN_BELOW and
 #            above are never trained on: the BARN figures are measured on them.
-# classic_id (wmp sysid) is fitted on the same training data as the world model.
+# Second stage (FINETUNE=1; off by default, and no shipped model uses it): once the model above
+# is trained, TUNE_ROOMS_EPISODES (default 80) `random_rooms` episodes (seeds 4000..) and
+# TUNE_MUD_EPISODES (default 40) mud_field episodes (seeds 5000..) join the data, and the
+# predictor alone trains TUNE_STEPS (default 2000) more steps on all of it, mirrored, at TUNE_LR
+# (default 5e-4); the encoder and the heads stay as trained (wmp train --init --train-only
+# predictor --mirror). The README's World model section measures this candidate for the Husky.
+# classic_id (wmp sysid) is fitted on the same training data as the world model (both stages).
 # The eval set holds out layouts, scenarios and seeds: two_rooms, maze and random layouts from
 # seeds 900000+ (static, as before), the same with random dynamics from seeds 910000+, and the
 # dynamics-suite scenarios ramp_door, walkers and cart_door, none of which training uses.
@@ -39,9 +45,10 @@
 # models/$ROBOT_sysid.json), EVAL (held-out set, default test/data/wm_eval for the Husky and
 # test/data/wm_eval_$ROBOT otherwise; made first when missing), DEVICE (auto | cpu | cuda), THREADS
 # (torch CPU threads), WORKERS (collection processes, default 2), STEPS (training steps, default 6000),
-# MIRROR (0, the default: the recorded episodes only, as every shipped model was trained; 1: also
+# MIRROR (0, the default: the recorded episodes only, as every shipped first stage was trained; 1: also
 # train on every episode mirrored across the robot's heading, `wmp train --mirror`),
-# ROOMS_EPISODES, MUD_EPISODES, BARN, BARN_EPISODES and BARN_BELOW (above).
+# ROOMS_EPISODES, MUD_EPISODES, BARN, BARN_EPISODES and BARN_BELOW (above), FINETUNE,
+# TUNE_ROOMS_EPISODES, TUNE_MUD_EPISODES, TUNE_STEPS and TUNE_LR (the second stage, above).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WMP=${WMP:-.venv/bin/wmp}
@@ -56,6 +63,16 @@ case "$ROBOT" in
     *) echo "ROBOT=$ROBOT: expected husky, jackal or turtlebot4" >&2; exit 2 ;;
 esac
 if [ "$ROBOT" = husky ]; then EVAL=${EVAL:-test/data/wm_eval}; else EVAL=${EVAL:-test/data/wm_eval_$ROBOT}; fi
+FINETUNE=${FINETUNE:-0}
+case "$FINETUNE" in
+    0|1) ;;
+    *) echo "FINETUNE=$FINETUNE: expected 1 or 0" >&2; exit 2 ;;
+esac
+if [ "$FINETUNE" = 1 ] && { [ "${ROOMS_EPISODES:-0}" -gt 0 ] || [ "${MUD_EPISODES:-0}" -gt 0 ]; }; then
+    echo "ROOMS_EPISODES/MUD_EPISODES add rooms and mud to the first stage's data, and FINETUNE=1 adds the same" \
+         "episodes after it: set FINETUNE=0 to train on them from the start" >&2
+    exit 2
+fi
 
 stamp() { echo "[$(( $(date +%s) - start )) s] $*"; }
 start=$(date +%s)
@@ -129,13 +146,31 @@ if [ -n "${BARN:-}" ]; then
         --workers "$WORKERS" --out "$WORK/train/barn"
     stamp "BARN data collected (${#worlds[@]} worlds below $BARN_BELOW)"
 fi
+collect_tune() {
+    "$WMP" collect --robot "$ROBOT" --scenario random_rooms --episodes "${TUNE_ROOMS_EPISODES:-80}" --episode-s 30 \
+        --seed 4000 --workers "$WORKERS" --out "$WORK/train/rooms"
+    "$WMP" collect --robot "$ROBOT" --scenario mud_field --episodes "${TUNE_MUD_EPISODES:-40}" --episode-s 30 \
+        --seed 5000 --workers "$WORKERS" --out "$WORK/train/mud"
+    stamp "rooms and mud data collected (second stage)"
+}
 if [ "${1:-}" = "--sysid" ]; then
+    [ "$FINETUNE" = 1 ] && collect_tune
     "$WMP" sysid --data "$WORK/train" --out "$SYSID_OUT"
     stamp "classic_id fitted: $SYSID_OUT"
     exit 0
 fi
 # a fixed step count (no wall-clock cap), so the result does not depend on machine load
-"$WMP" train --data "$WORK/train" --out "$OUT" "${TRAIN_ARGS[@]}"
+if [ "$FINETUNE" = 1 ]; then
+    "$WMP" train --data "$WORK/train" --out "$WORK/base.pt" "${TRAIN_ARGS[@]}"
+    stamp "first stage trained: $WORK/base.pt"
+    collect_tune
+    TUNE_ARGS=(--init "$WORK/base.pt" --train-only predictor --mirror --lr "${TUNE_LR:-5e-4}"
+               --steps "${TUNE_STEPS:-2000}" --seed 0 --device "${DEVICE:-auto}")
+    [ -n "${THREADS:-}" ] && TUNE_ARGS+=(--threads "$THREADS")
+    "$WMP" train --data "$WORK/train" --out "$OUT" "${TUNE_ARGS[@]}"
+else
+    "$WMP" train --data "$WORK/train" --out "$OUT" "${TRAIN_ARGS[@]}"
+fi
 stamp "world model trained: $OUT"
 "$WMP" sysid --data "$WORK/train" --out "$SYSID_OUT"
 stamp "classic_id fitted: $SYSID_OUT"
