@@ -441,10 +441,20 @@ class Navigator(CameraPlanning, RecoveryDriving):
             a_max=(max(m.v_max_mps, -m.v_min_mps), m.w_max_radps),
             d_max=(m.accel_v_mps2 * model.dt_s, m.accel_w_radps2 * model.dt_s), dt_s=model.dt_s)
         critics = self._camera_critics_for(False, depth=True) if camera else self.critics
-        coll = critics.reads_collision()
+        coll = critics.reads_collision() and self._collision_head_on(pose, model, state)
         res = self.mppi.plan(lambda a: model.rollout(state, a, collision=coll), lambda a, r: critics(a, r, ctx),
                              ctx.a0, shift_steps=shift)
         return self._planned(res, t_s, pose, state, t0, subgoals, np.asarray(path))
+
+    def _collision_head_on(self, pose, model, state) -> bool:
+        """nav.collision_near_movers_m > 0: the collision head only while the model's tracker
+        follows an obstacle that near; a model that tracks nothing keeps the head."""
+        radius = float(self.cfg.nav.collision_near_movers_m)
+        within = getattr(model, "mover_within", None)
+        if radius <= 0 or within is None or not getattr(model, "tracked_scene", False) \
+                or not isinstance(state, dict) or "movers" not in state:
+            return True
+        return within(pose, state["movers"], radius)
 
 
     def _caution(self, t_s: float, pose, model) -> None:

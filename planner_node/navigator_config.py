@@ -58,6 +58,16 @@ class NavigatorConfig:
                                              "what does not move (a retrained model's scene head read a 1.2 m "
                                              "door as closed). 0: always, as before (with tracked_scene on).",
                                              range=(0.0, 1000.0))
+    collision_near_movers_m: float = param(0.0, "Learned planners that track movers (tracked_scene on): score "
+                                           "the model's collision head only while the tracker follows an "
+                                           "obstacle within this distance of the robot (m, from the robot's "
+                                           "centre to the obstacle's edge); elsewhere contact is the footprint "
+                                           "against the scan alone, exact for what does not move, and the "
+                                           "rollout skips the head. 0: always (the default). The head keeps the "
+                                           "Husky off the cart in cart_door; in a static scene it also reads an "
+                                           "approach within 0.1 m of a wall as likely contact, which keeps a "
+                                           "goal beside a wall out of reach (README, Known limits).",
+                                           range=(0.0, 1000.0))
     history_gap_s: float = param(1.0, "A gap this long between control ticks (or time going backwards) "
                                  "clears the history of velocities, commands and scans passed to models "
                                  "that read one (s).", range=(0.01, 3600.0))

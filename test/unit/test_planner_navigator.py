@@ -374,6 +374,47 @@ def test_model_scene_near_movers_takes_the_head_only_with_a_mover_near():
     assert clearance(3.0, -1.0).item() == 0.0                      # a person 2 m off: the head again
 
 
+class _ContactEverywhereModel(_SceneWorldModel):
+    """Its collision head reads contact at every step (P = 1 - 5e-5)."""
+
+    def collision_logit(self, z):
+        return torch.full(z.shape[:-1], 10.0)
+
+
+@pytest.mark.parametrize("near_m, person_m, head", [
+    (0.0, None, True),          # 0: the head always, as before
+    (3.0, None, False),         # nothing tracked: the scan alone
+    (3.0, 6.0, False),          # a person 6 m off (5.8 m to their edge)
+    (3.0, 2.0, True),           # a person 2 m off: the head again
+])
+def test_collision_near_movers_takes_the_collision_head_only_with_a_mover_near(near_m, person_m, head):
+    """nav.collision_near_movers_m > 0: the rollout evaluates the collision head, and the collision
+    critic scores it, only while the tracker follows an obstacle that near; a runtime change is
+    applied at the next tick."""
+    m = LearnedModel(_ContactEverywhereModel(), device="cpu")
+    cfg = small()
+    cfg.nav.model_scene = False                  # the stand-in's scene head would add its own contact
+    nav = Navigator("flat", m, cfg)
+    movers = None if person_m is None else (torch.tensor([[person_m, 0.0]]), torch.tensor([[0.0, 1.0]]),
+                                            torch.tensor([0.2]))
+    m.scene_state = lambda: {"field": None, "movers": movers}
+    seen = []
+    rollout = m.rollout
+
+    def spy(state, actions, collision=True):
+        seen.append(collision)
+        return rollout(state, actions, collision=collision)
+
+    m.rollout = spy
+    nav.set_goal(2.0, 0.0)
+    nav.cfg.nav.collision_near_movers_m = near_m
+    nav.reconfigure(nav.cfg)
+    cmd = nav.step([0.0, 0.0, 0.0], [0.0, 0.0], SCAN, 0.0)
+    assert cmd.state == "planning" and seen and set(seen) == {head}
+    # the collision critic's weight (100) times P(any contact) ~ 1 is in the plan's cost, or not
+    assert (cmd.best_cost >= 99.0) == head
+
+
 def test_the_padding_comes_off_the_models_scene_clearance_too():
     """The footprint's padding comes off every clearance the critics score, the model's scene
     head's as well as the scan's: a contact the head predicts (0 m) reads as minus the padding,
