@@ -176,6 +176,16 @@ class TrackedScene:
         return d
 
 
+def mover_within(pose, movers, radius_m: float) -> bool:
+    """A tracked obstacle's edge within ``radius_m`` of the robot's centre; ``movers`` as in
+    ``TrackedScene.scene_state`` (None: nothing tracked)."""
+    if movers is None:
+        return False
+    pos, _, rad = movers
+    xy = torch.as_tensor(np.asarray(pose, np.float32)[:2], device=pos.device)
+    return bool(((pos - xy).norm(dim=-1) - rad <= float(radius_m)).any())
+
+
 class SysIdModel(TrackedScene):
     """The ``classic_id`` baseline: identified velocity response + tracked moving obstacles.
 
@@ -417,17 +427,7 @@ class LearnedModel(TrackedScene):
 
     def _mover_near(self, pose, movers) -> bool:
         """A tracked moving obstacle's edge within ``model_scene_near_m`` of the robot's centre."""
-        return self.mover_within(pose, movers, self.model_scene_near_m)
-
-    @staticmethod
-    def mover_within(pose, movers, radius_m: float) -> bool:
-        """A tracked obstacle's edge within ``radius_m`` of the robot's centre; ``movers`` as in
-        ``scene_state`` (None: nothing tracked)."""
-        if movers is None:
-            return False
-        pos, _, rad = movers
-        xy = torch.as_tensor(np.asarray(pose, np.float32)[:2], device=pos.device)
-        return bool(((pos - xy).norm(dim=-1) - rad <= float(radius_m)).any())
+        return mover_within(pose, movers, self.model_scene_near_m)
 
     @torch.inference_mode()
     def rollout(self, state: dict, actions: torch.Tensor, collision: bool = True) -> Rollout:

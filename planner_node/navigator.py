@@ -37,6 +37,7 @@ from world_model_planner.core.sensor_check import ScanGeometry
 
 from world_model_planner.planner_node.caution import ModelCheck
 from world_model_planner.planner_node.critics import Critics, CostContext, DistanceField, Footprint
+from world_model_planner.planner_node.dynamics import mover_within
 from world_model_planner.planner_node.goals import Goal
 from world_model_planner.planner_node.grid import seen_sector
 from world_model_planner.planner_node.model_loading import load_model
@@ -45,7 +46,7 @@ from world_model_planner.planner_node.navigator_camera import CameraPlanning
 from world_model_planner.planner_node.navigator_config import (  # noqa: F401 (re-exported)
     KINDS, Command, NavigatorConfig, PlannerConfig)
 from world_model_planner.planner_node.navigator_recovery import RecoveryDriving
-from world_model_planner.planner_node.recovery import Recovery, pursuit_poses
+from world_model_planner.planner_node.recovery import Recovery
 from world_model_planner.planner_node.subgoal import SubgoalPlanner, path_ahead
 from world_model_planner.world_model_node.history import HistoryBuffer
 
@@ -278,32 +279,6 @@ class Navigator(CameraPlanning, RecoveryDriving):
         pts = path_ahead(path, pose[:2], self.mppi.horizon * self.model.dt_s * self.cfg.mppi.v_max_mps + 1.0)
         return None if pts is None else torch.as_tensor(pts, dtype=torch.float32, device=dev)
 
-    def route_blocked(self, pose, path: np.ndarray, static_only: bool = False) -> bool:
-        """True when the global path ahead is closed to the footprint: driven by pure pursuit at
-        probe_speed_mps over the planning horizon (ideal kinematics), the footprint with its
-        padding meets the latest scan, closer than it is where the robot stands (a robot already
-        inside its padding is not blocked by that alone). Re-sensing cannot open that way;
-        another route can. ``static_only``: only the static part of the scan counts, where the
-        model tracks moving obstacles (``scene_state``; a person or cart on the move will clear
-        the way), else the whole scan."""
-        field = self._field
-        if static_only and hasattr(self.model, "scene_state"):
-            static = self.model.scene_state().get("field")
-            if static is not None:
-                field = static
-        if field is None or len(path) < 2:
-            return False
-        local = self._local_path(path, np.asarray(pose, dtype=np.float64), "cpu")
-        if local is None or len(local) < 2:
-            return False
-        m = self.cfg.mppi
-        speed = min(m.probe_speed_mps if m.probe_speed_mps > 0 else 0.3, m.v_max_mps)
-        poses = pursuit_poses(local.numpy(), pose, speed, self.mppi.horizon, self.model.dt_s,
-                              self.cfg.recovery.route_lookahead_m, m.w_max_radps)
-        poses = np.concatenate([np.asarray(pose[:3], dtype=np.float64)[None], poses])
-        d = self.critics.footprint_distance(torch.as_tensor(poses, dtype=torch.float32, device=self.device), field)
-        return bool((d[1:] < min(0.0, float(d[0]) - 0.01)).any())
-
     def step(self, pose, vel, scan, t_s: float, scan_pose=None, new_scan: bool = True,
              geom: ScanGeometry | None = None, image=None) -> Command:
         """One tick. pose (3,) odom; vel (2,) body; scan (N,) m (inf = no return, nan = invalid);
@@ -441,21 +416,18 @@ class Navigator(CameraPlanning, RecoveryDriving):
             a_max=(max(m.v_max_mps, -m.v_min_mps), m.w_max_radps),
             d_max=(m.accel_v_mps2 * model.dt_s, m.accel_w_radps2 * model.dt_s), dt_s=model.dt_s)
         critics = self._camera_critics_for(False, depth=True) if camera else self.critics
-        coll = critics.reads_collision() and self._collision_head_on(pose, model, state)
+        coll = critics.reads_collision() and self._collision_head_on(pose, state)
         res = self.mppi.plan(lambda a: model.rollout(state, a, collision=coll), lambda a, r: critics(a, r, ctx),
                              ctx.a0, shift_steps=shift)
         return self._planned(res, t_s, pose, state, t0, subgoals, np.asarray(path))
 
-    def _collision_head_on(self, pose, model, state) -> bool:
+    def _collision_head_on(self, pose, state) -> bool:
         """nav.collision_near_movers_m > 0: the collision head only while the model's tracker
         follows an obstacle that near; a model that tracks nothing keeps the head."""
-        radius = float(self.cfg.nav.collision_near_movers_m)
-        within = getattr(model, "mover_within", None)
-        if radius <= 0 or within is None or not getattr(model, "tracked_scene", False) \
-                or not isinstance(state, dict) or "movers" not in state:
+        radius = self.cfg.nav.collision_near_movers_m
+        if radius <= 0 or not isinstance(state, dict) or "movers" not in state:
             return True
-        return within(pose, state["movers"], radius)
-
+        return mover_within(pose, state["movers"], radius)
 
     def _caution(self, t_s: float, pose, model) -> None:
         """Score the model's last predictions (caution.py) and cap the sampler's speed to match."""
@@ -477,18 +449,6 @@ class Navigator(CameraPlanning, RecoveryDriving):
         samples = res.sample_poses[:k].cpu().numpy() if k else np.zeros((0, 0, 3))
         return Command(v, w, "planning", (time.perf_counter() - t0) * 1e3, res.best_cost, subgoals,
                        res.poses.cpu().numpy(), samples, path)
-
-    # --- recovery (the rest: navigator_recovery.RecoveryDriving) ---------------------------
-    def _recovering(self, vw, reason: str) -> Command:
-        self.state, self.reason = "recovering", reason
-        self._last_cmd = np.asarray(vw, dtype=np.float64)
-        return Command(float(vw[0]), float(vw[1]), "recovering", reason=reason)
-
-    def _restart_plan(self, vel) -> None:
-        """The sampler starts afresh from the current velocity (after a recovery)."""
-        self.mppi.reset()
-        self._last_cmd = np.clip(vel, [self.cfg.mppi.v_min_mps, -self.cfg.mppi.w_max_radps],
-                                 [self.cfg.mppi.v_max_mps, self.cfg.mppi.w_max_radps])
 
 
 def make_navigator(kind: str = "hierarchical", model_path=None, cfg: PlannerConfig | None = None,

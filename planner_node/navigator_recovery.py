@@ -6,22 +6,19 @@ test near a tracked person or cart. No rclpy.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from world_model_planner.core.sensor_check import ScanGeometry
 from world_model_planner.planner_node.grid import seen_sector
-
-if TYPE_CHECKING:
-    from world_model_planner.planner_node.navigator_config import Command
+from world_model_planner.planner_node.navigator_config import Command
+from world_model_planner.planner_node.recovery import pursuit_poses
 
 
 class RecoveryDriving:
-    """remaining_m and the recovery tick (uses the Navigator's cfg, goal, recovery, subgoals,
-    model, critics, device, _field, _last_cmd, _zero, _recovering, _restart_plan and
-    route_blocked)."""
+    """remaining_m, route_blocked and the recovery tick (uses the Navigator's cfg, goal, recovery,
+    subgoals, model, mppi, critics, device, _field, _last_cmd, _zero and _local_path)."""
 
     def remaining_m(self, pose, path: np.ndarray) -> float:
         """Length of the global path still ahead of the robot (straight distance to the goal
@@ -137,3 +134,40 @@ class RecoveryDriving:
         d = self.critics.footprint_distance(torch.as_tensor(poses, dtype=torch.float32, device=self.device),
                                             self._field)
         return bool((d > 0.02).all())
+
+    def route_blocked(self, pose, path: np.ndarray, static_only: bool = False) -> bool:
+        """True when the global path ahead is closed to the footprint: driven by pure pursuit at
+        probe_speed_mps over the planning horizon (ideal kinematics), the footprint with its
+        padding meets the latest scan, closer than it is where the robot stands (a robot already
+        inside its padding is not blocked by that alone). Re-sensing cannot open that way;
+        another route can. ``static_only``: only the static part of the scan counts, where the
+        model tracks moving obstacles (``scene_state``; a person or cart on the move will clear
+        the way), else the whole scan."""
+        field = self._field
+        if static_only and hasattr(self.model, "scene_state"):
+            static = self.model.scene_state().get("field")
+            if static is not None:
+                field = static
+        if field is None or len(path) < 2:
+            return False
+        local = self._local_path(path, np.asarray(pose, dtype=np.float64), "cpu")
+        if local is None or len(local) < 2:
+            return False
+        m = self.cfg.mppi
+        speed = min(m.probe_speed_mps if m.probe_speed_mps > 0 else 0.3, m.v_max_mps)
+        poses = pursuit_poses(local.numpy(), pose, speed, self.mppi.horizon, self.model.dt_s,
+                              self.cfg.recovery.route_lookahead_m, m.w_max_radps)
+        poses = np.concatenate([np.asarray(pose[:3], dtype=np.float64)[None], poses])
+        d = self.critics.footprint_distance(torch.as_tensor(poses, dtype=torch.float32, device=self.device), field)
+        return bool((d[1:] < min(0.0, float(d[0]) - 0.01)).any())
+
+    def _recovering(self, vw, reason: str) -> Command:
+        self.state, self.reason = "recovering", reason
+        self._last_cmd = np.asarray(vw, dtype=np.float64)
+        return Command(float(vw[0]), float(vw[1]), "recovering", reason=reason)
+
+    def _restart_plan(self, vel) -> None:
+        """The sampler starts afresh from the current velocity (after a recovery)."""
+        self.mppi.reset()
+        self._last_cmd = np.clip(vel, [self.cfg.mppi.v_min_mps, -self.cfg.mppi.w_max_radps],
+                                 [self.cfg.mppi.v_max_mps, self.cfg.mppi.w_max_radps])
