@@ -160,11 +160,12 @@ class TrackedScene:
     def clearance(self, poses: torch.Tensor, state: dict) -> torch.Tensor | None:
         """poses (B, H, 3) → (B, H) signed footprint clearance (m, negative = overlap, so a
         critic can still tell a way out) to the static points and the extrapolated moving
-        obstacles, less the footprint's padding for both; None before any scan."""
+        obstacles, less the footprint's padding for both; None before any scan. ``state["footprint"]``,
+        where present, is measured in place of ``self.footprint``."""
         field, movers = state["field"], state["movers"]
         if field is None and movers is None:
             return None
-        fp = self.footprint
+        fp = state.get("footprint") or self.footprint          # the goal approach may measure another
         d = fp.distance(poses, field) if field is not None else None
         if movers is not None:
             pos, vel, rad = movers

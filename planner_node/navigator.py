@@ -83,6 +83,7 @@ class Navigator(CameraPlanning, RecoveryDriving):
         self._field: DistanceField | None = None
         self._field_key = None
         self._hist: HistoryBuffer | None = None
+        self._exact_key, self._exact_fp = None, None     # the goal approach's exact footprint (cached)
         self._hist_t: float | None = None
         self._fit_model()
 
@@ -417,6 +418,8 @@ class Navigator(CameraPlanning, RecoveryDriving):
             d_max=(m.accel_v_mps2 * model.dt_s, m.accel_w_radps2 * model.dt_s), dt_s=model.dt_s)
         critics = self._camera_critics_for(False, depth=True) if camera else self.critics
         coll = critics.reads_collision() and self._collision_head_on(pose, state)
+        if final and self._approaching(pose):
+            coll = coll and self._goal_approach(ctx, state, pose)
         res = self.mppi.plan(lambda a: model.rollout(state, a, collision=coll), lambda a, r: critics(a, r, ctx),
                              ctx.a0, shift_steps=shift)
         return self._planned(res, t_s, pose, state, t0, subgoals, np.asarray(path))
@@ -428,6 +431,40 @@ class Navigator(CameraPlanning, RecoveryDriving):
         if radius <= 0 or not isinstance(state, dict) or "movers" not in state:
             return True
         return mover_within(pose, state["movers"], radius)
+
+    def _approaching(self, pose) -> bool:
+        """Within nav.goal_approach_m of the final goal."""
+        r = self.cfg.nav.goal_approach_m
+        return r > 0 and self.goal is not None and \
+            math.hypot(self.goal[0] - pose[0], self.goal[1] - pose[1]) <= r
+
+    def _approach_footprint(self) -> Footprint | None:
+        """The exact rectangle the goal approach measures, where nav.goal_approach_m is on and
+        the configured footprint is covering circles; else None (a round or exact footprint is
+        already the body)."""
+        c = self.cfg.critics
+        if self.cfg.nav.goal_approach_m <= 0 or c.footprint_round or c.footprint_exact:
+            return None
+        key = (c.footprint_length_m, c.footprint_width_m, c.footprint_padding_m)
+        if self._exact_key != key:
+            self._exact_key = key
+            self._exact_fp = Footprint(c.footprint_length_m, c.footprint_width_m, c.footprint_circles,
+                                       exact=True, padding_m=c.footprint_padding_m)
+        return self._exact_fp
+
+    def _goal_approach(self, ctx, state, pose) -> bool:
+        """The goal approach (nav.goal_approach_m): covering circles give way to the exact
+        rectangle in the critics (``ctx.footprint``) and the tracked scene (``state["footprint"]``).
+        Returns whether the collision head may still be scored: only with a tracked obstacle
+        within the approach radius (a model that tracks nothing keeps it)."""
+        exact = self._approach_footprint()
+        if exact is not None:
+            ctx.footprint = exact
+            if isinstance(state, dict):
+                state["footprint"] = exact
+        if not isinstance(state, dict) or "movers" not in state:
+            return True
+        return mover_within(pose, state["movers"], self.cfg.nav.goal_approach_m)
 
     def _caution(self, t_s: float, pose, model) -> None:
         """Score the model's last predictions (caution.py) and cap the sampler's speed to match."""

@@ -64,10 +64,18 @@ class NavigatorConfig:
                                            "centre to the obstacle's edge); elsewhere contact is the footprint "
                                            "against the scan alone, exact for what does not move, and the "
                                            "rollout skips the head. 0: always (the default). The head keeps the "
-                                           "Husky off the cart in cart_door; in a static scene it also reads an "
-                                           "approach within 0.1 m of a wall as likely contact, which keeps a "
-                                           "goal beside a wall out of reach (README, Known limits).",
+                                           "Husky off the cart in cart_door; near the goal goal_approach_m "
+                                           "applies its own rule.",
                                            range=(0.0, 1000.0))
+    goal_approach_m: float = param(1.0, "Within this distance of the final goal (m, from the robot's centre; "
+                                   "0 = off) the clearance critics, the tracked scene and the stuck "
+                                   "detector's route check measure the footprint's exact rectangle where the "
+                                   "footprint is covering circles (which reach 0.25 m past the Husky's ends, "
+                                   "so that a goal beside a wall reads as contact), and learned planners "
+                                   "score the collision head only while the tracker follows an obstacle that "
+                                   "near (the head reads an approach within 0.1 m of a wall as likely "
+                                   "contact). Farther out the circles and the head keep their margin, which "
+                                   "keeps the Husky off the cart in cart_door.", range=(0.0, 1000.0))
     history_gap_s: float = param(1.0, "A gap this long between control ticks (or time going backwards) "
                                  "clears the history of velocities, commands and scans passed to models "
                                  "that read one (s).", range=(0.01, 3600.0))

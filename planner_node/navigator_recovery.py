@@ -158,8 +158,19 @@ class RecoveryDriving:
         poses = pursuit_poses(local.numpy(), pose, speed, self.mppi.horizon, self.model.dt_s,
                               self.cfg.recovery.route_lookahead_m, m.w_max_radps)
         poses = np.concatenate([np.asarray(pose[:3], dtype=np.float64)[None], poses])
-        d = self.critics.footprint_distance(torch.as_tensor(poses, dtype=torch.float32, device=self.device), field)
+        d = self._route_clearance(torch.as_tensor(poses, dtype=torch.float32, device=self.device), field)
         return bool((d[1:] < min(0.0, float(d[0]) - 0.01)).any())
+
+    def _route_clearance(self, poses: torch.Tensor, field) -> torch.Tensor:
+        """(N,) footprint clearance of poses (N, 3): the configured footprint, and within
+        nav.goal_approach_m of the goal the exact rectangle that the goal approach plans with."""
+        d = self.critics.footprint_distance(poses, field)
+        exact = self._approach_footprint()
+        if exact is None or self.goal is None:
+            return d
+        goal = torch.as_tensor(np.asarray(self.goal[:2], dtype=np.float32), device=poses.device)
+        near = (poses[:, :2] - goal).norm(dim=-1) <= self.cfg.nav.goal_approach_m
+        return torch.where(near, exact.distance(poses, field), d) if bool(near.any()) else d
 
     def _recovering(self, vw, reason: str) -> Command:
         self.state, self.reason = "recovering", reason

@@ -16,7 +16,7 @@ from typing import ClassVar
 import torch
 
 from world_model_planner.core.params import param
-from world_model_planner.planner_node.critics.field import DistanceField
+from world_model_planner.planner_node.critics.field import DistanceField, Footprint
 
 
 @dataclass
@@ -27,7 +27,8 @@ class CostContext:
     path: (P, 2) densely sampled global path ahead of the robot, or None;
     goal_yaw: rad or None; start: (3,) current pose; a0: (2,) current command;
     field: DistanceField of the latest scan or None; a_max: (2,) command scale (m/s, rad/s);
-    d_max: (2,) largest command change per step; dt_s: model step (s).
+    d_max: (2,) largest command change per step; dt_s: model step (s); footprint: the Footprint the
+    clearance critics measure this tick in place of the configured one (the goal approach), or None.
     """
 
     target: torch.Tensor
@@ -40,6 +41,7 @@ class CostContext:
     a_max: tuple = (1.0, 1.5)
     d_max: tuple = (0.15, 0.3)
     dt_s: float = 0.1
+    footprint: Footprint | None = None      # this tick's footprint, where it is not the configured one
 
 
 @dataclass

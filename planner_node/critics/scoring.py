@@ -86,7 +86,10 @@ class ClearanceCritic(Critic):
     at the body, taken at the deepest step of the sequence. In a gap narrower than the body and
     both paddings every sequence is inside the padding: a flat lethal cost would leave nothing to
     choose between them but progress, and the contact-time term would reward dashing through,
-    while the depth keeps the one that stays farthest from the obstacles."""
+    while the depth keeps the one that stays farthest from the obstacles.
+
+    Within ``clearance_near_goal_m`` of the final goal only contact counts: the soft margin
+    would otherwise hold the robot off a goal closer to a wall than the margin."""
 
     name = "clearance"
     scores = "predicted clearance, or the latest scan, vs the predicted footprint"
@@ -104,6 +107,10 @@ class ClearanceCritic(Critic):
                                              "already against something): added cost times the share of the "
                                              "horizon spent in contact, so that the one that leaves contact soonest "
                                              "wins, not the one that pushes on toward the goal.", range=(0.0, 1e9)),
+        "clearance_near_goal_m": param(0.5, "Within this distance of the final goal (the robot's centre, m) the "
+                                      "soft margin costs nothing and only contact counts, so that a goal "
+                                      "closer to a wall than the margin stays within reach (as nav2's "
+                                      "near_goal_distance). 0: the margin everywhere.", range=(0.0, 100.0)),
         "clearance_padding_ramp": param(True, "With footprint_padding_m > 0: the lethal cost and the contact-time "
                                         "term count only the body's own contact, and inside the padding the cost "
                                         "rises with the deepest step's depth, from 0 at its edge to "
@@ -113,6 +120,7 @@ class ClearanceCritic(Critic):
     def initialize(self, cfg):
         super().initialize(cfg)
         self.margin_m, self.lethal_cost = cfg.clearance_margin_m, cfg.clearance_lethal_cost
+        self.near_goal_m = float(cfg.clearance_near_goal_m)
         self.by_time = bool(cfg.clearance_lethal_by_time)
         self.contact_time_cost = float(cfg.clearance_contact_time_cost)
         self.footprint = Footprint.of(cfg)
@@ -131,7 +139,7 @@ class ClearanceCritic(Critic):
                 first = torch.where(hit, touch.float().argmax(1), torch.full_like(hit, h, dtype=torch.long))
                 self._soon = (h - first).float() / h                            # (B,) 1 = contact at step 1
         elif data.ctx.field is not None:
-            d = self.footprint.distance(data.poses, data.ctx.field)            # (B, H), signed
+            d = (data.ctx.footprint or self.footprint).distance(data.poses, data.ctx.field)   # (B, H), signed
             touch = d < -ramp
             hit = touch.any(1)
         else:
@@ -144,6 +152,9 @@ class ClearanceCritic(Critic):
         data.clearance_m = d
         data.in_collision = data.in_collision | (hit if ramp <= 0 else (d < 0).any(1))   # padding included
         self._hit = data.in_collision if ramp <= 0 else hit
+        ctx = data.ctx
+        if ctx.final and self.near_goal_m > 0 and float((ctx.start[:2] - ctx.target).norm()) <= self.near_goal_m:
+            return data.zeros()                                                 # at the goal: contact only
         return (torch.relu(self.margin_m - d) / max(self.margin_m, 1e-6)).mean(1)
 
     def unweighted(self, data):
@@ -269,6 +280,6 @@ class ClearanceSpeedCritic(Critic):
         if d is None:
             if data.ctx.field is None:
                 return data.zeros()
-            d = self.footprint.distance(data.poses, data.ctx.field)            # (B, H)
+            d = (data.ctx.footprint or self.footprint).distance(data.poses, data.ctx.field)   # (B, H)
         allowed = self.v0 + self.gain * d.clamp(min=0.0)                       # (B, H) m/s
         return (torch.relu(data.actions[..., 0].abs() - allowed) ** 2).mean(1)

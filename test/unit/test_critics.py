@@ -109,6 +109,40 @@ def test_footprint_is_oriented():
     assert d_along < 0.0 < d_across
 
 
+def test_a_footprint_in_the_context_replaces_the_configured_one():
+    """ctx.footprint (the goal approach's exact rectangle) is what the clearance critic measures:
+    the covering circles reach 0.25 m past the body's ends, so a body 0.1 m short of a wall reads
+    as contact with them and as 0.1 m clear with the rectangle."""
+    from world_model_planner.planner_node.critics import Footprint
+
+    wall = np.stack([np.full(61, 0.6), np.linspace(-3, 3, 61)], -1)      # 0.105 m past the front end
+    field = DistanceField(wall, (0.0, 0.0), 8.0, 0.05)
+    crit = only("clearance")
+    still = torch.zeros(1, 5, 3)                                          # standing at the origin, yaw 0
+    acts = torch.zeros(1, 5, 2)
+    circles = crit(acts, Rollout(still), ctx(field=field))
+    exact = crit(acts, Rollout(still), ctx(field=field, footprint=Footprint(0.99, 0.67, 5, exact=True)))
+    assert circles.item() >= 1000.0                                       # lethal
+    assert 0.0 < exact.item() < 10.0                                      # inside the soft margin only
+
+
+@pytest.mark.parametrize("target, final, soft", [((0.3, 0.0), True, False), ((1.0, 0.0), True, True),
+                                                  ((0.3, 0.0), False, True)])
+def test_near_the_final_goal_only_contact_counts(target, final, soft):
+    """clearance_near_goal_m (0.5): with the robot that near the final goal the soft margin costs
+    nothing, so a goal 0.1 m from a wall stays within reach; contact still counts."""
+    from world_model_planner.planner_node.critics import Footprint
+
+    wall = np.stack([np.full(61, 0.6), np.linspace(-3, 3, 61)], -1)      # 0.105 m past the front end
+    field = DistanceField(wall, (0.0, 0.0), 8.0, 0.05)
+    crit = only("clearance")
+    still, acts = torch.zeros(1, 5, 3), torch.zeros(1, 5, 2)
+    exact = Footprint(0.99, 0.67, 5, exact=True)
+    cost = crit(acts, Rollout(still), ctx(target, field=field, footprint=exact, final=final)).item()
+    assert (cost > 0.0) == soft and cost < 10.0
+    assert crit(acts, Rollout(still), ctx(target, field=field, final=final)).item() >= 1000.0   # the circles touch
+
+
 def test_effort_smoothness_progress():
     acts = torch.zeros(2, 5, 2)
     acts[1, :, 0] = 1.0

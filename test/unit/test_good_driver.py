@@ -18,12 +18,13 @@ from world_model_planner.core import metrics
 from world_model_planner.core.robot_config import RobotConfigError, load_robot, parse_robot, planner_params
 from world_model_planner.planner_node.critics import CostContext, Critics, CriticsConfig
 from world_model_planner.planner_node.dynamics import UnicycleModel
+from world_model_planner.planner_node.mppi import MPPIConfig
 from world_model_planner.planner_node.navigator import Navigator, PlannerConfig
 from world_model_planner.planner_node.recovery import format_log, parse_log, pursuit_poses
 from world_model_planner.planner_node.subgoal import SubgoalConfig, SubgoalPlanner
 from world_model_planner.sim.world import SimWorld
 from world_model_planner.testing.driving import case, small_cfg
-from world_model_planner.testing.toyworld import ToyWorld
+from world_model_planner.testing.toyworld import ToyWorld, run_episode
 
 
 def _drive(sc, cfg: PlannerConfig, limit_s: float, event=None):
@@ -182,6 +183,34 @@ def test_pursuit_of_the_global_path():
     assert abs(math.remainder(behind[-1, 2] - math.pi, 2 * math.pi)) < 0.3 and behind[-1, 0] < 5.3
     short = pursuit_poses(line[:6], (0.0, 0.0, 0.0), 0.5, 30, 0.1, 0.5, 2.0)
     assert short[-1, 0] == pytest.approx(0.5, abs=0.06) and np.ptp(short[-5:, 0]) < 1e-9   # stops at its end
+
+
+# --- goals beside walls ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("setting, reached", [
+    (None, True),                                   # the defaults
+    ("goal_approach_m", False),                     # the circles all the way: the goal reads as contact
+    ("clearance_near_goal_m", False),               # the soft margin all the way: held off short of it
+])
+def test_a_goal_half_a_metre_in_front_of_a_wall_is_reached(setting, reached):
+    """A goal 0.5 m in front of a wall with a 0.15 m tolerance: the Husky's body fits there with
+    0.16 m to spare, but its covering circles reach 0.25 m past its front, and the clearance
+    critic's 0.3 m soft margin outweighs the last 0.15 m to the goal. Within nav.goal_approach_m
+    the planner measures the body itself, and within critics.clearance_near_goal_m only contact
+    counts; without either the robot stops short (the toy world's robot is a 0.4 m disc, so it
+    is never the world that stops it)."""
+    torch.manual_seed(0)
+    cfg = PlannerConfig(mppi=MPPIConfig(samples=256, horizon=20))
+    if setting == "goal_approach_m":
+        cfg.nav.goal_approach_m = 0.0
+    elif setting == "clearance_near_goal_m":
+        cfg.critics.clearance_near_goal_m = 0.0
+    nav = Navigator("classic", UnicycleModel(), cfg)
+    world = ToyWorld([(3.0, -2.0, 3.2, 2.0)], half_m=5.0, start=(0.0, 0.0, 0.0))
+    res = run_episode(nav, world, (2.5, 0.0), time_limit_s=10.0, tolerance=0.15)
+    assert res["success"] == reached and res["collisions"] == 0
+    if reached:
+        assert nav.recovery.counts()["fired"] == 0
 
 
 # --- dithering ---------------------------------------------------------------------------------

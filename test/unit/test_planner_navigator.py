@@ -415,6 +415,70 @@ def test_collision_near_movers_takes_the_collision_head_only_with_a_mover_near(n
     assert (cmd.best_cost >= 99.0) == head
 
 
+@pytest.mark.parametrize("approach_m, goal_x, person_m, head, exact", [
+    (0.0, 0.6, None, True, False),      # off: the circles and the head, as before
+    (1.0, 0.6, None, False, True),      # 0.6 m from the goal: the rectangle, no head
+    (1.0, 0.6, 0.9, True, True),        # a person 0.7 m off (to their edge): the head again
+    (1.0, 2.0, None, True, False),      # 2 m from the goal: not the approach yet
+])
+def test_goal_approach_measures_the_body_and_keeps_the_head_for_movers(approach_m, goal_x, person_m, head, exact):
+    """nav.goal_approach_m: within it of the final goal the tracked scene measures the exact
+    rectangle in place of the covering circles, and the collision head is scored only with a
+    tracked obstacle that near."""
+    m = LearnedModel(_ContactEverywhereModel(), device="cpu")
+    cfg = small()
+    cfg.nav.model_scene = False
+    cfg.nav.goal_approach_m = approach_m
+    nav = Navigator("flat", m, cfg)
+    movers = None if person_m is None else (torch.tensor([[person_m, 0.0]]), torch.tensor([[0.0, 1.0]]),
+                                            torch.tensor([0.2]))
+    m.scene_state = lambda: {"field": None, "movers": movers}
+    seen = []
+    rollout = m.rollout
+
+    def spy(state, actions, collision=True):
+        seen.append((collision, getattr(state.get("footprint"), "kind", None)))
+        return rollout(state, actions, collision=collision)
+
+    m.rollout = spy
+    nav.set_goal(goal_x, 0.0)
+    cmd = nav.step([0.0, 0.0, 0.0], [0.0, 0.0], SCAN, 0.0)
+    assert cmd.state == "planning" and seen
+    assert set(seen) == {(head, "exact" if exact else None)}
+    assert (cmd.best_cost >= 99.0) == head
+
+
+@pytest.mark.parametrize("approach_m, blocked", [(0.0, True), (1.0, False)])
+def test_a_route_to_a_goal_facing_a_wall_is_open_to_the_goal_approach(approach_m, blocked):
+    """The stuck detector's route check measures the goal approach's rectangle near the goal:
+    a goal 0.5 m in front of a wall is closed to the circles (0.25 m past the body's front) and
+    open to the body, so the approach does not read as a blocked route."""
+    from world_model_planner.planner_node.critics import DistanceField
+
+    cfg = small()
+    cfg.nav.goal_approach_m = approach_m
+    nav = Navigator("classic", UnicycleModel(), cfg)
+    nav.set_goal(2.5, 0.0)
+    nav._field = DistanceField(np.stack([np.full(81, 3.0), np.linspace(-2, 2, 81)], -1), (1.5, 0.0), 8.0, 0.05)
+    path = np.stack([np.linspace(2.0, 2.5, 6), np.zeros(6)], -1)
+    assert nav.route_blocked(np.array([2.0, 0.0, 0.0]), path) == blocked      # probes reach x = 2.3
+
+
+def test_the_tracked_scene_measures_the_footprint_the_state_brings():
+    """state["footprint"] (the goal approach's rectangle) replaces the model's own footprint in
+    the tracked scene's clearance: 0.105 m short of a wall, the circles read contact."""
+    from world_model_planner.planner_node.critics import Footprint
+
+    m = make_navigator("classic_id", device="cpu", cfg=small()).model
+    wall = np.stack([np.full(81, 0.6), np.linspace(-2, 2, 81)], -1)
+    m.scene_update(0.0, wall, np.zeros(2))
+    state = m.scene_state()
+    pose = torch.zeros(1, 1, 3)
+    assert m.clearance(pose, state).item() < 0.0
+    state["footprint"] = Footprint(0.99, 0.67, 5, exact=True)
+    assert m.clearance(pose, state).item() == pytest.approx(0.105, abs=0.03)
+
+
 def test_the_padding_comes_off_the_models_scene_clearance_too():
     """The footprint's padding comes off every clearance the critics score, the model's scene
     head's as well as the scan's: a contact the head predicts (0 m) reads as minus the padding,
