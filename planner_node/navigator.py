@@ -84,6 +84,7 @@ class Navigator(CameraPlanning, RecoveryDriving):
         self._field_key = None
         self._hist: HistoryBuffer | None = None
         self._exact_key, self._exact_fp = None, None     # the goal approach's exact footprint (cached)
+        self._mover_seen_t: float | None = None          # last tick a tracked obstacle was near (collision head)
         self._hist_t: float | None = None
         self._fit_model()
 
@@ -417,20 +418,26 @@ class Navigator(CameraPlanning, RecoveryDriving):
             a_max=(max(m.v_max_mps, -m.v_min_mps), m.w_max_radps),
             d_max=(m.accel_v_mps2 * model.dt_s, m.accel_w_radps2 * model.dt_s), dt_s=model.dt_s)
         critics = self._camera_critics_for(False, depth=True) if camera else self.critics
-        coll = critics.reads_collision() and self._collision_head_on(pose, state)
+        coll = critics.reads_collision() and self._collision_head_on(pose, state, t_s)
         if final and self._approaching(pose):
             coll = coll and self._goal_approach(ctx, state, pose)
         res = self.mppi.plan(lambda a: model.rollout(state, a, collision=coll), lambda a, r: critics(a, r, ctx),
                              ctx.a0, shift_steps=shift)
         return self._planned(res, t_s, pose, state, t0, subgoals, np.asarray(path))
 
-    def _collision_head_on(self, pose, state) -> bool:
+    def _collision_head_on(self, pose, state, t_s: float) -> bool:
         """nav.collision_near_movers_m > 0: the collision head only while the model's tracker
-        follows an obstacle that near; a model that tracks nothing keeps the head."""
+        follows an obstacle that near, or did within the last nav.collision_hold_s (a cart that
+        stops to let the robot by turns static in the tracker); a model that tracks nothing, or
+        has no static field to check contact against, keeps the head."""
         radius = self.cfg.nav.collision_near_movers_m
-        if radius <= 0 or not isinstance(state, dict) or "movers" not in state:
+        if radius <= 0 or not isinstance(state, dict) or "movers" not in state or state.get("field") is None:
+            return True                     # nothing else would see contact (no scan yet, a camera without depth)
+        if mover_within(pose, state["movers"], radius):
+            self._mover_seen_t = t_s
             return True
-        return mover_within(pose, state["movers"], radius)
+        seen = self._mover_seen_t
+        return seen is not None and 0.0 <= t_s - seen <= self.cfg.nav.collision_hold_s
 
     def _approaching(self, pose) -> bool:
         """Within nav.goal_approach_m of the final goal."""
@@ -456,13 +463,14 @@ class Navigator(CameraPlanning, RecoveryDriving):
         """The goal approach (nav.goal_approach_m): covering circles give way to the exact
         rectangle in the critics (``ctx.footprint``) and the tracked scene (``state["footprint"]``).
         Returns whether the collision head may still be scored: only with a tracked obstacle
-        within the approach radius (a model that tracks nothing keeps it)."""
+        within the approach radius (a model that tracks nothing, or has no static field to check
+        contact against, keeps it)."""
         exact = self._approach_footprint()
         if exact is not None:
             ctx.footprint = exact
             if isinstance(state, dict):
                 state["footprint"] = exact
-        if not isinstance(state, dict) or "movers" not in state:
+        if not isinstance(state, dict) or "movers" not in state or state.get("field") is None:
             return True
         return mover_within(pose, state["movers"], self.cfg.nav.goal_approach_m)
 

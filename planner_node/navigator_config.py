@@ -58,15 +58,17 @@ class NavigatorConfig:
                                              "what does not move (a retrained model's scene head read a 1.2 m "
                                              "door as closed). 0: always, as before (with tracked_scene on).",
                                              range=(0.0, 1000.0))
-    collision_near_movers_m: float = param(0.0, "Learned planners that track movers (tracked_scene on): score "
+    collision_near_movers_m: float = param(4.0, "Learned planners that track movers (tracked_scene on): score "
                                            "the model's collision head only while the tracker follows an "
                                            "obstacle within this distance of the robot (m, from the robot's "
-                                           "centre to the obstacle's edge); elsewhere contact is the footprint "
-                                           "against the scan alone, exact for what does not move, and the "
-                                           "rollout skips the head. 0: always (the default). The head keeps the "
-                                           "Husky off the cart in cart_door; near the goal goal_approach_m "
-                                           "applies its own rule.",
-                                           range=(0.0, 1000.0))
+                                           "centre to the obstacle's edge), or did within collision_hold_s; "
+                                           "elsewhere contact is the footprint against the scan alone, exact "
+                                           "for what does not move, and the rollout skips the head (a tick "
+                                           "about a quarter shorter). 0: always. Near the goal "
+                                           "goal_approach_m applies its own rule.", range=(0.0, 1000.0))
+    collision_hold_s: float = param(10.0, "With collision_near_movers_m > 0: keep scoring the collision head "
+                                    "this long after the last tick with a tracked obstacle that near (s).",
+                                    range=(0.0, 3600.0))
     goal_approach_m: float = param(1.0, "Within this distance of the final goal (m, from the robot's centre; "
                                    "0 = off) the clearance critics, the tracked scene and the stuck "
                                    "detector's route check measure the footprint's exact rectangle where the "

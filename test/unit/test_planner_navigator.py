@@ -110,6 +110,7 @@ def test_the_collision_head_runs_only_where_a_critic_scores_it(weight, random_ch
 
     cfg = small()
     cfg.critics.collision_weight = weight
+    cfg.nav.collision_near_movers_m = 0.0               # the head wherever a critic reads it
     asked = []
 
     def plan(force):
@@ -381,6 +382,15 @@ class _ContactEverywhereModel(_SceneWorldModel):
         return torch.full(z.shape[:-1], 10.0)
 
 
+def _empty_field():
+    from world_model_planner.planner_node.critics import DistanceField
+
+    return DistanceField(np.zeros((0, 2)), (0.0, 0.0), 8.0, 0.05)
+
+
+_EMPTY_FIELD = _empty_field()      # a scan that shows nothing near: the static check is there
+
+
 @pytest.mark.parametrize("near_m, person_m, head", [
     (0.0, None, True),          # 0: the head always, as before
     (3.0, None, False),         # nothing tracked: the scan alone
@@ -397,7 +407,7 @@ def test_collision_near_movers_takes_the_collision_head_only_with_a_mover_near(n
     nav = Navigator("flat", m, cfg)
     movers = None if person_m is None else (torch.tensor([[person_m, 0.0]]), torch.tensor([[0.0, 1.0]]),
                                             torch.tensor([0.2]))
-    m.scene_state = lambda: {"field": None, "movers": movers}
+    m.scene_state = lambda: {"field": _EMPTY_FIELD, "movers": movers}
     seen = []
     rollout = m.rollout
 
@@ -413,6 +423,42 @@ def test_collision_near_movers_takes_the_collision_head_only_with_a_mover_near(n
     assert cmd.state == "planning" and seen and set(seen) == {head}
     # the collision critic's weight (100) times P(any contact) ~ 1 is in the plan's cost, or not
     assert (cmd.best_cost >= 99.0) == head
+    # without a static field (no scan yet, a camera without depth) nothing else sees contact: the head stays
+    m.scene_state = lambda: {"field": None, "movers": movers}
+    seen.clear()
+    nav.step([0.0, 0.0, 0.0], [0.0, 0.0], SCAN, 0.1)
+    assert set(seen) == {True}
+
+
+def test_the_collision_head_is_held_a_while_after_a_mover_was_near():
+    """nav.collision_hold_s: after the last tick with a tracked obstacle near, the head stays on
+    that long (a cart that stops for the robot turns static in the tracker), then goes off."""
+    m = LearnedModel(_ContactEverywhereModel(), device="cpu")
+    cfg = small()
+    cfg.nav.model_scene = False
+    cfg.nav.collision_near_movers_m = 3.0
+    cfg.nav.collision_hold_s = 2.0
+    nav = Navigator("flat", m, cfg)
+    person = (torch.tensor([[2.0, 0.0]]), torch.tensor([[0.0, 1.0]]), torch.tensor([0.2]))
+    scene = {"movers": person}
+    m.scene_state = lambda: {"field": _EMPTY_FIELD, "movers": scene["movers"]}
+    seen = []
+    rollout = m.rollout
+
+    def spy(state, actions, collision=True):
+        if actions.shape[0] > 1:                    # the sampler's batch (not the caution check's replay)
+            seen.append(collision)
+        return rollout(state, actions, collision=collision)
+
+    m.rollout = spy
+    nav.set_goal(5.0, 0.0)
+    heads = []
+    for t, movers in ((0.0, person), (1.5, None), (2.0, None), (2.1, None), (4.5, person), (6.6, None)):
+        scene["movers"] = movers
+        seen.clear()
+        nav.step([0.0, 0.0, 0.0], [0.0, 0.0], SCAN, t)
+        heads.append(set(seen))
+    assert heads == [{True}, {True}, {True}, {False}, {True}, {False}]
 
 
 @pytest.mark.parametrize("approach_m, goal_x, person_m, head, exact", [
@@ -428,11 +474,12 @@ def test_goal_approach_measures_the_body_and_keeps_the_head_for_movers(approach_
     m = LearnedModel(_ContactEverywhereModel(), device="cpu")
     cfg = small()
     cfg.nav.model_scene = False
+    cfg.nav.collision_near_movers_m = 0.0       # the head everywhere else: the approach's own rule alone
     cfg.nav.goal_approach_m = approach_m
     nav = Navigator("flat", m, cfg)
     movers = None if person_m is None else (torch.tensor([[person_m, 0.0]]), torch.tensor([[0.0, 1.0]]),
                                             torch.tensor([0.2]))
-    m.scene_state = lambda: {"field": None, "movers": movers}
+    m.scene_state = lambda: {"field": _EMPTY_FIELD, "movers": movers}
     seen = []
     rollout = m.rollout
 

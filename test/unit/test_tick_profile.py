@@ -28,6 +28,16 @@ def test_room_scan_sees_the_walls_and_the_box():
     assert np.isinf(room_scan([0.0, 0.0, 0.0], 8, half_m=20.0, box=((50, 50), (51, 51))))[4]
 
 
+def test_in_a_room_where_nothing_moves_the_tick_skips_the_collision_head():
+    """With the default nav.collision_near_movers_m the profiled room (nothing moves) is planned
+    without the collision head: no "heads" section."""
+    torch.manual_seed(0)
+    model = LearnedModel(WorldModel(WorldModelConfig(latent_dim=16, pred_hidden=16, head_hidden=8)).eval())
+    nav = Navigator("hierarchical", model, _cfg())
+    names = [n for n, _c, _ms in profile_ticks(nav, ticks=4, warmup=1)["sections"]]
+    assert "rollout" in names and "heads" not in names
+
+
 @pytest.mark.parametrize("kind", ["classic", "hierarchical"])
 def test_profile_splits_the_tick_into_its_sections(kind):
     torch.manual_seed(0)
@@ -35,7 +45,9 @@ def test_profile_splits_the_tick_into_its_sections(kind):
         model = UnicycleModel(0.1)
     else:
         model = LearnedModel(WorldModel(WorldModelConfig(latent_dim=16, pred_hidden=16, head_hidden=8)).eval())
-    nav = Navigator(kind, model, _cfg())
+    cfg = _cfg()
+    cfg.nav.collision_near_movers_m = 0.0          # the collision head at every tick, as a section
+    nav = Navigator(kind, model, cfg)
     result = profile_ticks(nav, ticks=4, warmup=1)
     names = [n for n, _c, _ms in result["sections"]]
     want = {"grid update", "rollout", "sampling", "other"} | {f"critic {c}" for c in nav.critics.enabled()}
