@@ -420,7 +420,8 @@ class Navigator(CameraPlanning, RecoveryDriving):
         critics = self._camera_critics_for(False, depth=True) if camera else self.critics
         coll = critics.reads_collision() and self._collision_head_on(pose, state, t_s)
         if final and self._approaching(pose):
-            coll = coll and self._goal_approach(ctx, state, pose)
+            head = self._goal_approach(ctx, state, pose)     # sets the approach's footprint either way
+            coll = coll and head
         res = self.mppi.plan(lambda a: model.rollout(state, a, collision=coll), lambda a, r: critics(a, r, ctx),
                              ctx.a0, shift_steps=shift)
         return self._planned(res, t_s, pose, state, t0, subgoals, np.asarray(path))

@@ -495,6 +495,28 @@ def test_goal_approach_measures_the_body_and_keeps_the_head_for_movers(approach_
     assert (cmd.best_cost >= 99.0) == head
 
 
+def test_the_goal_approach_measures_the_body_where_the_head_is_off_anyway():
+    """With the defaults, where nothing moves the collision head is off before the goal approach
+    is reached; the approach still swaps the circles for the rectangle."""
+    m = LearnedModel(_ContactEverywhereModel(), device="cpu")
+    cfg = small()
+    cfg.nav.model_scene = False
+    nav = Navigator("flat", m, cfg)
+    m.scene_state = lambda: {"field": _EMPTY_FIELD, "movers": None}
+    seen = []
+    rollout = m.rollout
+
+    def spy(state, actions, collision=True):
+        if actions.shape[0] > 1:
+            seen.append((collision, getattr(state.get("footprint"), "kind", None)))
+        return rollout(state, actions, collision=collision)
+
+    m.rollout = spy
+    nav.set_goal(0.6, 0.0)
+    assert nav.step([0.0, 0.0, 0.0], [0.0, 0.0], SCAN, 0.0).state == "planning"
+    assert set(seen) == {(False, "exact")}
+
+
 @pytest.mark.parametrize("approach_m, blocked", [(0.0, True), (1.0, False)])
 def test_a_route_to_a_goal_facing_a_wall_is_open_to_the_goal_approach(approach_m, blocked):
     """The stuck detector's route check measures the goal approach's rectangle near the goal:
