@@ -129,7 +129,7 @@ class CameraPlanning:
             target=torch.as_tensor(target, dtype=torch.float32, device=dev),
             start=torch.as_tensor(pose, dtype=torch.float32, device=dev),
             a0=torch.as_tensor(self._last_cmd, dtype=torch.float32, device=dev),
-            final=True, goal_yaw=self.goal_yaw, field=None, path=None,
+            final=True, goal_yaw=self.goal_yaw, field=None, path=None, goal_known=self.goal is not None,
             a_max=(max(m.v_max_mps, -m.v_min_mps), m.w_max_radps),
             d_max=(m.accel_v_mps2 * model.dt_s, m.accel_w_radps2 * model.dt_s), dt_s=model.dt_s)
         gi = self.goal_image

@@ -28,7 +28,9 @@ class CostContext:
     goal_yaw: rad or None; start: (3,) current pose; a0: (2,) current command;
     field: DistanceField of the latest scan or None; a_max: (2,) command scale (m/s, rad/s);
     d_max: (2,) largest command change per step; dt_s: model step (s); footprint: the Footprint the
-    clearance critics measure this tick in place of the configured one (the goal approach), or None.
+    clearance critics measure this tick in place of the configured one (the goal approach), or None;
+    goal_known: False where the target stands in for a goal with no position (a goal picture), so
+    that no near-the-goal rule applies.
     """
 
     target: torch.Tensor
@@ -42,6 +44,7 @@ class CostContext:
     d_max: tuple = (0.15, 0.3)
     dt_s: float = 0.1
     footprint: Footprint | None = None      # this tick's footprint, where it is not the configured one
+    goal_known: bool = True                 # False: target is a stand-in (a goal picture has no position)
 
 
 @dataclass

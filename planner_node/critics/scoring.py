@@ -153,7 +153,8 @@ class ClearanceCritic(Critic):
         data.in_collision = data.in_collision | (hit if ramp <= 0 else (d < 0).any(1))   # padding included
         self._hit = data.in_collision if ramp <= 0 else hit
         ctx = data.ctx
-        if ctx.final and self.near_goal_m > 0 and float((ctx.start[:2] - ctx.target).norm()) <= self.near_goal_m:
+        if ctx.final and ctx.goal_known and self.near_goal_m > 0 and \
+                float((ctx.start[:2] - ctx.target).norm()) <= self.near_goal_m:
             return data.zeros()                                                 # at the goal: contact only
         return (torch.relu(self.margin_m - d) / max(self.margin_m, 1e-6)).mean(1)
 

@@ -126,11 +126,14 @@ def test_a_footprint_in_the_context_replaces_the_configured_one():
     assert 0.0 < exact.item() < 10.0                                      # inside the soft margin only
 
 
-@pytest.mark.parametrize("target, final, soft", [((0.3, 0.0), True, False), ((1.0, 0.0), True, True),
-                                                  ((0.3, 0.0), False, True)])
-def test_near_the_final_goal_only_contact_counts(target, final, soft):
+@pytest.mark.parametrize("target, final, known, soft", [((0.3, 0.0), True, True, False),
+                                                         ((1.0, 0.0), True, True, True),
+                                                         ((0.3, 0.0), False, True, True),
+                                                         ((0.0, 0.0), True, False, True)])
+def test_near_the_final_goal_only_contact_counts(target, final, known, soft):
     """clearance_near_goal_m (0.5): with the robot that near the final goal the soft margin costs
-    nothing, so a goal 0.1 m from a wall stays within reach; contact still counts."""
+    nothing, so a goal 0.1 m from a wall stays within reach; contact still counts. A target that
+    stands in for a goal with no position (a goal picture: the robot's own) is not a goal."""
     from world_model_planner.planner_node.critics import Footprint
 
     wall = np.stack([np.full(61, 0.6), np.linspace(-3, 3, 61)], -1)      # 0.105 m past the front end
@@ -138,9 +141,9 @@ def test_near_the_final_goal_only_contact_counts(target, final, soft):
     crit = only("clearance")
     still, acts = torch.zeros(1, 5, 3), torch.zeros(1, 5, 2)
     exact = Footprint(0.99, 0.67, 5, exact=True)
-    cost = crit(acts, Rollout(still), ctx(target, field=field, footprint=exact, final=final)).item()
+    cost = crit(acts, Rollout(still), ctx(target, field=field, footprint=exact, final=final, goal_known=known)).item()
     assert (cost > 0.0) == soft and cost < 10.0
-    assert crit(acts, Rollout(still), ctx(target, field=field, final=final)).item() >= 1000.0   # the circles touch
+    assert crit(acts, Rollout(still), ctx(target, field=field, final=final, goal_known=known)).item() >= 1000.0
 
 
 def test_effort_smoothness_progress():
