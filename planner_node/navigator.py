@@ -37,12 +37,12 @@ from world_model_planner.core.sensor_check import ScanGeometry
 
 from world_model_planner.planner_node.caution import ModelCheck
 from world_model_planner.planner_node.critics import Critics, CostContext, DistanceField, Footprint
-from world_model_planner.planner_node.dynamics import mover_within
 from world_model_planner.planner_node.goals import Goal
 from world_model_planner.planner_node.grid import seen_sector
 from world_model_planner.planner_node.model_loading import load_model
 from world_model_planner.planner_node.mppi import MPPI
 from world_model_planner.planner_node.navigator_camera import CameraPlanning
+from world_model_planner.planner_node.navigator_contact import ContactRules
 from world_model_planner.planner_node.navigator_config import (  # noqa: F401 (re-exported)
     KINDS, Command, NavigatorConfig, PlannerConfig)
 from world_model_planner.planner_node.navigator_recovery import RecoveryDriving
@@ -52,7 +52,7 @@ from world_model_planner.world_model_node.history import HistoryBuffer
 
 __all__ = ["KINDS", "Command", "Navigator", "NavigatorConfig", "PlannerConfig", "load_model", "make_navigator"]
 
-class Navigator(CameraPlanning, RecoveryDriving):
+class Navigator(CameraPlanning, RecoveryDriving, ContactRules):
     """Goal → commands, for any of the KINDS (see module docstring)."""
 
     def __init__(self, kind: str, model, cfg: PlannerConfig | None = None, device=None,
@@ -425,55 +425,6 @@ class Navigator(CameraPlanning, RecoveryDriving):
         res = self.mppi.plan(lambda a: model.rollout(state, a, collision=coll), lambda a, r: critics(a, r, ctx),
                              ctx.a0, shift_steps=shift)
         return self._planned(res, t_s, pose, state, t0, subgoals, np.asarray(path))
-
-    def _collision_head_on(self, pose, state, t_s: float) -> bool:
-        """nav.collision_near_movers_m > 0: the collision head only while the model's tracker
-        follows an obstacle that near, or did within the last nav.collision_hold_s (a cart that
-        stops to let the robot by turns static in the tracker); a model that tracks nothing, or
-        has no static field to check contact against, keeps the head."""
-        radius = self.cfg.nav.collision_near_movers_m
-        if radius <= 0 or not isinstance(state, dict) or "movers" not in state or state.get("field") is None:
-            return True                     # nothing else would see contact (no scan yet, a camera without depth)
-        if mover_within(pose, state["movers"], radius):
-            self._mover_seen_t = t_s
-            return True
-        seen = self._mover_seen_t
-        return seen is not None and 0.0 <= t_s - seen <= self.cfg.nav.collision_hold_s
-
-    def _approaching(self, pose) -> bool:
-        """Within nav.goal_approach_m of the final goal."""
-        r = self.cfg.nav.goal_approach_m
-        return r > 0 and self.goal is not None and \
-            math.hypot(self.goal[0] - pose[0], self.goal[1] - pose[1]) <= r
-
-    def _approach_footprint(self) -> Footprint | None:
-        """The exact rectangle the goal approach measures, where nav.goal_approach_m is on and
-        the configured footprint is covering circles; else None (a round or exact footprint is
-        already the body)."""
-        c = self.cfg.critics
-        if self.cfg.nav.goal_approach_m <= 0 or c.footprint_round or c.footprint_exact:
-            return None
-        key = (c.footprint_length_m, c.footprint_width_m, c.footprint_padding_m)
-        if self._exact_key != key:
-            self._exact_key = key
-            self._exact_fp = Footprint(c.footprint_length_m, c.footprint_width_m, c.footprint_circles,
-                                       exact=True, padding_m=c.footprint_padding_m)
-        return self._exact_fp
-
-    def _goal_approach(self, ctx, state, pose) -> bool:
-        """The goal approach (nav.goal_approach_m): covering circles give way to the exact
-        rectangle in the critics (``ctx.footprint``) and the tracked scene (``state["footprint"]``).
-        Returns whether the collision head may still be scored: only with a tracked obstacle
-        within the approach radius (a model that tracks nothing, or has no static field to check
-        contact against, keeps it)."""
-        exact = self._approach_footprint()
-        if exact is not None:
-            ctx.footprint = exact
-            if isinstance(state, dict):
-                state["footprint"] = exact
-        if not isinstance(state, dict) or "movers" not in state or state.get("field") is None:
-            return True
-        return mover_within(pose, state["movers"], self.cfg.nav.goal_approach_m)
 
     def _caution(self, t_s: float, pose, model) -> None:
         """Score the model's last predictions (caution.py) and cap the sampler's speed to match."""

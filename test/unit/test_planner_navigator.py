@@ -382,6 +382,21 @@ class _ContactEverywhereModel(_SceneWorldModel):
         return torch.full(z.shape[:-1], 10.0)
 
 
+def _spy_rollouts(m, footprint: bool = False, batch_only: bool = False) -> list:
+    """Wrap m.rollout; the returned list gets each call's ``collision`` flag (with
+    ``footprint``: and the kind of state["footprint"], None where absent). ``batch_only``: only
+    the sampler's batches, not the caution check's one-sequence replays."""
+    seen, rollout = [], m.rollout
+
+    def spy(state, actions, collision=True):
+        if not batch_only or actions.shape[0] > 1:
+            seen.append((collision, getattr(state.get("footprint"), "kind", None)) if footprint else collision)
+        return rollout(state, actions, collision=collision)
+
+    m.rollout = spy
+    return seen
+
+
 def _empty_field():
     from world_model_planner.planner_node.critics import DistanceField
 
@@ -408,14 +423,7 @@ def test_collision_near_movers_takes_the_collision_head_only_with_a_mover_near(n
     movers = None if person_m is None else (torch.tensor([[person_m, 0.0]]), torch.tensor([[0.0, 1.0]]),
                                             torch.tensor([0.2]))
     m.scene_state = lambda: {"field": _EMPTY_FIELD, "movers": movers}
-    seen = []
-    rollout = m.rollout
-
-    def spy(state, actions, collision=True):
-        seen.append(collision)
-        return rollout(state, actions, collision=collision)
-
-    m.rollout = spy
+    seen = _spy_rollouts(m)
     nav.set_goal(2.0, 0.0)
     nav.cfg.nav.collision_near_movers_m = near_m
     nav.reconfigure(nav.cfg)
@@ -442,15 +450,7 @@ def test_the_collision_head_is_held_a_while_after_a_mover_was_near():
     person = (torch.tensor([[2.0, 0.0]]), torch.tensor([[0.0, 1.0]]), torch.tensor([0.2]))
     scene = {"movers": person}
     m.scene_state = lambda: {"field": _EMPTY_FIELD, "movers": scene["movers"]}
-    seen = []
-    rollout = m.rollout
-
-    def spy(state, actions, collision=True):
-        if actions.shape[0] > 1:                    # the sampler's batch (not the caution check's replay)
-            seen.append(collision)
-        return rollout(state, actions, collision=collision)
-
-    m.rollout = spy
+    seen = _spy_rollouts(m, batch_only=True)
     nav.set_goal(5.0, 0.0)
     heads = []
     for t, movers in ((0.0, person), (1.5, None), (2.0, None), (2.1, None), (4.5, person), (6.6, None)):
@@ -480,14 +480,7 @@ def test_goal_approach_measures_the_body_and_keeps_the_head_for_movers(approach_
     movers = None if person_m is None else (torch.tensor([[person_m, 0.0]]), torch.tensor([[0.0, 1.0]]),
                                             torch.tensor([0.2]))
     m.scene_state = lambda: {"field": _EMPTY_FIELD, "movers": movers}
-    seen = []
-    rollout = m.rollout
-
-    def spy(state, actions, collision=True):
-        seen.append((collision, getattr(state.get("footprint"), "kind", None)))
-        return rollout(state, actions, collision=collision)
-
-    m.rollout = spy
+    seen = _spy_rollouts(m, footprint=True)
     nav.set_goal(goal_x, 0.0)
     cmd = nav.step([0.0, 0.0, 0.0], [0.0, 0.0], SCAN, 0.0)
     assert cmd.state == "planning" and seen
@@ -503,15 +496,7 @@ def test_the_goal_approach_measures_the_body_where_the_head_is_off_anyway():
     cfg.nav.model_scene = False
     nav = Navigator("flat", m, cfg)
     m.scene_state = lambda: {"field": _EMPTY_FIELD, "movers": None}
-    seen = []
-    rollout = m.rollout
-
-    def spy(state, actions, collision=True):
-        if actions.shape[0] > 1:
-            seen.append((collision, getattr(state.get("footprint"), "kind", None)))
-        return rollout(state, actions, collision=collision)
-
-    m.rollout = spy
+    seen = _spy_rollouts(m, footprint=True, batch_only=True)
     nav.set_goal(0.6, 0.0)
     assert nav.step([0.0, 0.0, 0.0], [0.0, 0.0], SCAN, 0.0).state == "planning"
     assert set(seen) == {(False, "exact")}
