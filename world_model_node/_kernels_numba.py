@@ -12,9 +12,8 @@ import numpy as np
 @nb.njit(cache=True, nogil=True, inline="always")
 def _to_bf16(u):
     """float32 bits (as an unsigned integer) -> bf16 bits, round to nearest even; NaN stays NaN."""
-    if (u & 0x7FFFFFFF) > 0x7F800000:
-        return np.uint16(0x7FC0)
-    return np.uint16((u + np.uint32(0x7FFF) + ((u >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16))
+    r = (u + np.uint32(0x7FFF) + ((u >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16)
+    return np.uint16(0x7FC0) if (u & np.uint32(0x7FFFFFFF)) > np.uint32(0x7F800000) else np.uint16(r)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -49,10 +48,16 @@ def kernel(z, out, out_bits, zk, zk_u32, low_out, motion, act, towards, consts, 
     thresh = np.float32(1.0 - 1e-4)
     zero = np.float32(0.0)
     unit = np.float32(1.0)
+    # the inner loops index with unsigned integers: numba then has no negative index to wrap
+    # around, and the loops over a row's contiguous columns compile to vector code (the step
+    # took 55 against 34 us at 512 rows on the development CPU, with the same bits)
+    u_m0, u_ex, u_s, u_dh, u_d = np.uint64(m0), np.uint64(ex), np.uint64(S), np.uint64(dh), np.uint64(D)
+    u_one, u_five, u_out = np.uint64(1), np.uint64(5), np.uint64(n_out)
+    u_hid = np.uint64(5 + S)                       # the hidden state's first column in the output
     for b in range(zk.shape[0]):
         r = 0 if one else b
         if bits:
-            for j in range(n_out):
+            for j in range(u_out):
                 scratch_u32[j] = np.uint32(out_bits[b, j]) << np.uint32(16)
             o = scratch_f32
         else:
@@ -97,29 +102,31 @@ def kernel(z, out, out_bits, zk, zk_u32, low_out, motion, act, towards, consts, 
         motion[b, 1] = dx
         motion[b, 2] = dy
         if S > 0 and prior:
-            for j in range(S):                     # moved twice over: a turn reads it without a remainder
-                sc = z[r, m0 + j]
+            for j in range(u_s):                   # moved twice over: a turn reads it without a remainder
+                sc = z[r, u_m0 + j]
                 mv = sc - (dx * towards[0, j] + dy * towards[1, j]) if sc < thresh else sc
                 moved[j] = mv
-                moved[j + S] = mv
+                moved[j + u_s] = mv
             shift = dyaw * per_rad
             base = math.floor(shift)
             frac = shift - base
-            ib = int(base) % S if math.isfinite(base) else 0   # a non-finite turn: NaN below
-            for j in range(S):
+            ib = np.uint64(int(base) % S if math.isfinite(base) else 0)   # a non-finite turn: NaN below
+            for j in range(u_s):
                 lo = moved[j + ib]
-                hi = moved[j + ib + 1]
+                hi = moved[j + ib + u_one]
                 v = lo + frac * (hi - lo) if frac < 0.5 else hi - (hi - lo) * (unit - frac)
-                v = v + o[5 + j]
-                zk[b, m0 + j] = zero if v < zero else (unit if v > unit else v)
+                v = v + o[u_five + j]
+                zk[b, u_m0 + j] = zero if v < zero else (unit if v > unit else v)
         elif S > 0:
-            for j in range(S):
-                v = z[r, m0 + j] + o[5 + j]
-                zk[b, m0 + j] = zero if v < zero else (unit if v > unit else v)
-        for j in range(dh):
-            zk[b, ex + j] = z[r, ex + j] + o[5 + S + j]
+            for j in range(u_s):
+                v = z[r, u_m0 + j] + o[u_five + j]
+                zk[b, u_m0 + j] = zero if v < zero else (unit if v > unit else v)
+        zr = z[r]
+        zb = zk[b]
+        for j in range(u_dh):
+            zb[u_ex + j] = zr[u_ex + j] + o[u_hid + j]
         if write_low:
-            for j in range(D):
+            for j in range(u_d):
                 low_out[b, j] = _to_bf16(zk_u32[b, j])
 
 
