@@ -22,7 +22,17 @@ but what the navigator already has:
   not the model: the pending checks restart and it is not counted.
 
 This is not a rule about ice: it reacts to any prediction error (slip, a payload, latency, a
-wrong model), and a model that predicts well keeps its speed. Errors are position errors in
+wrong model), and a model that predicts well keeps its speed.
+
+Falling short along the path is the other kind of error, and :class:`HeldBack` answers it: when
+the base has made at most ``held_ratio`` of the forward progress its commands asked for over the
+last ``held_s`` (a base bogged down in mud, a wheel against a kerb the lidar does not see), the
+sampler's yaw rate is limited to ``held_w_max_radps`` until the progress is back to twice that
+share. A skid-steer base turns by dragging its wheels sideways, which takes more traction than
+driving straight: in the ``mud_field`` scenario a Husky asked for 0.3 rad/s or more stays stuck
+where it is, and asked for 0.15 rad/s gets going again. No model here predicts that (each
+predicts a turn to move it further than a straight command), so it is a rule, the same for
+every planner. Errors are position errors in
 metres, measured the same way for every planner (the learned model, the identified one and
 the unicycle); a model that is often wrong is slowed more often, which is the honest outcome.
 No rclpy.
@@ -57,6 +67,18 @@ class CautionConfig:
     jump_m: float = param(0.5, "A miss this large is a jump of the odometry (a reset, a relocalisation, a "
                           "robot carried), not the model: the checks pending restart and it is not "
                           "counted (m).", range=(0.01, 100.0))
+    held_enabled: bool = param(True, "Limit the yaw rate while the base is held back: its forward progress "
+                               "over held_s at most held_ratio of what the commands asked (mud, a kerb).")
+    held_s: float = param(1.0, "How long the progress must fall short before the base counts as held back (s).",
+                          range=(0.2, 10.0))
+    held_ratio: float = param(0.25, "Forward progress (odometry, along the heading) at most this share of the "
+                              "commanded forward distance over held_s: held back. It counts as free again "
+                              "at twice this share.", range=(0.01, 0.5))
+    held_min_mps: float = param(0.3, "Commands asking less forward speed than this on average over held_s do "
+                                "not count (the robot turning in place, creeping, stopped; m/s).",
+                                range=(0.0, 10.0))
+    held_w_max_radps: float = param(0.15, "The sampler's yaw-rate limit while held back (rad/s).",
+                                    range=(0.0, 10.0))
 
     def __post_init__(self):
         validate(self)
@@ -191,3 +213,68 @@ def _distance_to_path(p: np.ndarray, path: np.ndarray) -> float:
     t = np.clip(((p - a) * ab).sum(1) / np.where(n2 > 0, n2, 1.0), 0.0, 1.0)
     near = a + ab * t[:, None]
     return float(np.sqrt(((near - p) ** 2).sum(1)).min())
+
+
+class HeldBack:
+    """Whether the base is held back (see the module docstring): what the forward commands asked
+    against what odometry shows over the last ``held_s``."""
+
+    def __init__(self, cfg: CautionConfig):
+        self.cfg = cfg
+        self.reset()
+
+    def reset(self) -> None:
+        self._cmds: deque = deque()              # (t_s, v), each held until the next
+        self._poses: deque = deque()             # (t_s, pose (3,))
+        self.active = False
+        self.asked_m = self.made_m = 0.0         # over the last window, for diagnostics
+
+    def sent(self, t_s: float, v: float) -> None:
+        """Every command sent (zero and recovery ones too)."""
+        if self._cmds and t_s < self._cmds[-1][0]:
+            self.reset()
+        self._cmds.append((t_s, float(v)))
+
+    def observe(self, t_s: float, pose) -> bool:
+        """Before planning at ``t_s`` with odometry ``pose``: update and return ``active``."""
+        c = self.cfg
+        pose = np.asarray(pose, dtype=np.float64)
+        if self._poses and t_s < self._poses[-1][0]:
+            self.reset()
+        if not c.enabled or not c.held_enabled or not np.isfinite(pose).all():
+            self.reset()
+            return False
+        self._poses.append((t_s, pose.copy()))
+        while len(self._poses) > 1 and t_s - self._poses[1][0] >= c.held_s - 1e-6:
+            self._poses.popleft()                # keep the newest pose at least held_s old
+        t0, p0 = self._poses[0]
+        span = t_s - t0
+        if span < c.held_s - 1e-6 or span > 2.0 * c.held_s:     # too short, or a gap in the ticks
+            self.active = False
+            return False
+        while len(self._cmds) > 1 and self._cmds[1][0] <= t0:
+            self._cmds.popleft()
+        self.asked_m = self._asked(t0, t_s)
+        self.made_m = float(np.dot(pose[:2] - p0[:2], (math.cos(p0[2]), math.sin(p0[2]))))
+        if self.asked_m < c.held_min_mps * span:
+            self.active = False
+        elif self.made_m <= c.held_ratio * self.asked_m:
+            self.active = True
+        elif self.made_m >= 2.0 * c.held_ratio * self.asked_m:
+            self.active = False
+        return self.active
+
+    def w_limit(self, w_max_radps: float) -> float:
+        return min(w_max_radps, self.cfg.held_w_max_radps) if self.active else w_max_radps
+
+    def _asked(self, t0: float, t1: float) -> float:
+        """Forward distance the commands asked for over [t0, t1] (each held until the next;
+        reverse commands count as none)."""
+        cmds = list(self._cmds)
+        total = 0.0
+        for j, (tc, v) in enumerate(cmds):
+            end = cmds[j + 1][0] if j + 1 < len(cmds) else t1
+            lo, hi = max(t0, tc), min(t1, end)
+            if hi > lo and math.isfinite(v):
+                total += (hi - lo) * max(v, 0.0)
+        return total

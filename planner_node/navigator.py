@@ -35,7 +35,7 @@ import torch
 from world_model_planner.core.mathutil import angle_diff
 from world_model_planner.core.sensor_check import ScanGeometry
 
-from world_model_planner.planner_node.caution import ModelCheck
+from world_model_planner.planner_node.caution import HeldBack, ModelCheck
 from world_model_planner.planner_node.critics import Critics, CostContext, DistanceField, Footprint
 from world_model_planner.planner_node.goals import Goal
 from world_model_planner.planner_node.grid import seen_sector
@@ -69,6 +69,7 @@ class Navigator(CameraPlanning, RecoveryDriving, ContactRules):
         self.subgoals = SubgoalPlanner(self.cfg.subgoal) if kind != "flat" else None
         self.recovery = Recovery(self.cfg.recovery)
         self.check = ModelCheck(self.cfg.caution, model.dt_s)     # the model's error → a speed limit
+        self.held = HeldBack(self.cfg.caution)                     # progress falling short → a yaw-rate limit
         self.goal: np.ndarray | None = None          # (x, y)
         self.goal_yaw: float | None = None
         self.goal_image = None                       # goal_image.GoalImage, camera models only
@@ -208,6 +209,7 @@ class Navigator(CameraPlanning, RecoveryDriving, ContactRules):
         self.critics = Critics(cfg.critics)
         self.recovery.cfg = cfg.recovery
         self.check.cfg = cfg.caution
+        self.held.cfg = cfg.caution
         self._fit_model()
         if self.subgoals is not None:
             self.subgoals.reconfigure(cfg.subgoal)
@@ -298,6 +300,7 @@ class Navigator(CameraPlanning, RecoveryDriving, ContactRules):
             self._hist.commanded(t_s, (cmd.v, cmd.w))
         if math.isfinite(t_s):
             self.check.sent(t_s, cmd.v, cmd.w)
+            self.held.sent(t_s, cmd.v)
         return cmd
 
     def _observe(self, t_s: float, vel: np.ndarray, scan: np.ndarray | None) -> None:
@@ -432,6 +435,9 @@ class Navigator(CameraPlanning, RecoveryDriving, ContactRules):
         self.check.observe(t_s, pose, model)               # how wrong were the last predictions?
         self.mppi.hi[0] = min(m.v_max_mps, self.check.limit_mps(m.v_max_mps))
         self.mppi.lo[0] = m.v_min_mps                      # the camera-only tick may raise it
+        self.held.observe(t_s, pose)                       # bogged down? then drive straighter
+        w_max = self.held.w_limit(m.w_max_radps)
+        self.mppi.hi[1], self.mppi.lo[1] = w_max, -w_max
 
     def _planned(self, res, t_s: float, pose, state, t0: float, subgoals, path) -> Command:
         """The command of one solved tick (or a stop when it is not finite); the state planned

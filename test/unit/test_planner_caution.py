@@ -1,7 +1,9 @@
 """The model check (planner_node/caution.py): a model that predicts the motion keeps full speed; one
 that misses where it matters (a base that slides sideways, one that runs 1.5 times faster than
 commanded) is slowed within the configured bounds at once, and the limit returns gradually once
-predictions hold; falling short of the prediction (mud) does not slow it."""
+predictions hold; falling short of the prediction (mud) does not slow it. The held-back rule: a
+base whose progress falls far short of its forward commands for a second gets its yaw rate
+limited until it moves again."""
 from __future__ import annotations
 
 import math
@@ -10,7 +12,7 @@ import numpy as np
 import pytest
 
 from world_model_planner.core.params import ConfigError
-from world_model_planner.planner_node.caution import CautionConfig, ModelCheck
+from world_model_planner.planner_node.caution import CautionConfig, HeldBack, ModelCheck
 from world_model_planner.planner_node.dynamics import UnicycleModel
 
 DT = 0.1
@@ -129,3 +131,85 @@ def test_the_navigator_plans_under_the_limit():
     assert nav.check.ratio < 0.6
     assert float(nav.mppi.hi[0]) == pytest.approx(nav.check.limit_mps(nav.cfg.mppi.v_max_mps))
     assert all(v <= lim + 1e-6 for v, lim in cmds)
+
+
+def held_drive(held: HeldBack, seconds: float, t0: float, pose, cmd=(0.8, 0.0), progress=1.0, tick_s=0.05):
+    """A 20 Hz loop: observe, send ``cmd``; the base moves forward ``progress`` times the commanded
+    speed. Returns (t, pose, [active after each observe])."""
+    t, pose, out = t0, np.asarray(pose, dtype=float), []
+    for _ in range(round(seconds / tick_s)):
+        out.append(held.observe(t, pose))
+        held.sent(t, cmd[0])
+        v = cmd[0] * progress
+        pose = pose + [v * tick_s * math.cos(pose[2]), v * tick_s * math.sin(pose[2]), cmd[1] * tick_s]
+        t += tick_s
+    return t, pose, out
+
+
+def test_a_base_that_moves_as_commanded_is_never_held_back():
+    held = HeldBack(CautionConfig())
+    _, _, active = held_drive(held, 5.0, 0.0, [1.0, 2.0, 0.7], progress=0.9)
+    assert not any(active) and held.w_limit(1.5) == 1.5
+
+
+def test_a_bogged_down_base_is_held_back_after_held_s_and_free_again_once_it_moves():
+    cfg = CautionConfig()
+    held = HeldBack(cfg)
+    t, pose, before = held_drive(held, 2.0, 0.0, [0.0, 0.0, 0.3], progress=0.9)
+    t, pose, bogged = held_drive(held, 2.0, t, pose, progress=0.05)
+    assert not any(before)
+    first = bogged.index(True)
+    assert 0.5 <= first * 0.05 <= cfg.held_s + 0.15        # once the window is mostly the stall
+    assert all(bogged[first:])
+    assert held.w_limit(1.5) == pytest.approx(cfg.held_w_max_radps)
+    # 0.4 of the commanded speed: above held_ratio, under twice it: still held (no flicker)
+    t, pose, slow = held_drive(held, 1.5, t, pose, progress=0.4)
+    assert all(slow)
+    t, pose, moving = held_drive(held, 1.5, t, pose, progress=0.6)       # over 2 x 0.25: free
+    assert moving[0] and not moving[-1] and held.w_limit(1.5) == 1.5
+
+
+def test_turning_in_place_stopping_or_reversing_is_not_held_back():
+    held = HeldBack(CautionConfig())
+    _, _, turning = held_drive(held, 3.0, 0.0, [0.0, 0.0, 0.0], cmd=(0.05, 1.0), progress=0.0)
+    _, _, stopped = held_drive(HeldBack(CautionConfig()), 3.0, 0.0, [0.0, 0.0, 0.0], cmd=(0.0, 0.0))
+    _, _, back = held_drive(HeldBack(CautionConfig()), 3.0, 0.0, [0.0, 0.0, 0.0], cmd=(-0.5, 0.0), progress=0.1)
+    assert not any(turning) and not any(stopped) and not any(back)
+
+
+def test_held_back_is_off_when_disabled_and_restarts_when_time_goes_back():
+    held = HeldBack(CautionConfig(held_enabled=False))
+    _, _, active = held_drive(held, 3.0, 0.0, [0.0, 0.0, 0.0], progress=0.0)
+    assert not any(active)
+    held = HeldBack(CautionConfig())
+    t, pose, active = held_drive(held, 2.0, 10.0, [0.0, 0.0, 0.0], progress=0.0)
+    assert active[-1]
+    assert held.observe(5.0, pose) is False                               # time went backwards
+
+
+def test_the_navigator_limits_the_yaw_rate_while_held_back():
+    """A classic navigator whose base does not move (a stall the lidar cannot see): after held_s
+    the sampler's yaw bound is held_w_max_radps and every command keeps to it; once the base moves
+    again the full yaw rate is back."""
+    from world_model_planner.planner_node.mppi import MPPIConfig
+    from world_model_planner.planner_node.navigator import PlannerConfig, make_navigator
+
+    nav = make_navigator("classic", None, PlannerConfig(mppi=MPPIConfig(samples=64, horizon=10)), "cpu")
+    nav.set_goal(4.0, 3.0)                                                # to the left: the plan turns
+    scan = np.full(360, 10.0)
+    cap = nav.cfg.caution.held_w_max_radps
+    pose, t, ws, held = np.zeros(3), 0.0, [], []
+    for _ in range(60):                                                   # 3 s stuck where it is
+        cmd = nav.step(pose, np.zeros(2), scan, t)
+        ws.append(cmd.w)
+        held.append(nav.held.active)
+        t += 0.05
+    assert max(abs(w) for w in ws[:10]) > 2 * cap                         # turning at first
+    first = held.index(True)
+    assert all(abs(w) <= cap + 1e-6 for w in ws[first + 1:])
+    assert float(nav.mppi.hi[1]) == pytest.approx(cap) and float(nav.mppi.lo[1]) == pytest.approx(-cap)
+    for _ in range(40):                                                   # moving as commanded again
+        cmd = nav.step(pose, np.array([cmd.v, cmd.w]), scan, t)
+        pose = pose + [cmd.v * 0.05 * math.cos(pose[2]), cmd.v * 0.05 * math.sin(pose[2]), cmd.w * 0.05]
+        t += 0.05
+    assert not nav.held.active and float(nav.mppi.hi[1]) == pytest.approx(nav.cfg.mppi.w_max_radps)
