@@ -52,6 +52,11 @@ def test_runtime_parameter_changes_are_applied_or_refused(node_env, probe, tmp_p
         probe.wait_for("/diagnostics", lambda ms: float(status_values(ms, "planner").get("speed_limit_mps", 1))
                        < 0.5 and float(status_values(ms, "planner").get("model_error_m", 0)) > 0.12,
                        timeout=30.0, proc=proc)
+        # the held-back rule's state beside it: the yaw limit is the full rate unless held back
+        st = _state(probe)
+        w_limit = float(st["yaw_limit_radps"])
+        assert st["held_back"] in ("true", "false"), st
+        assert w_limit == pytest.approx(0.15 if st["held_back"] == "true" else 1.5, abs=0.01), st
         # ... until the check is switched off at runtime (applied at once)
         assert set_params(probe, "planner_node", caution__enabled=False) == [(True, "")]
         feed.slide_mps = 0.0

@@ -77,7 +77,8 @@ PLANNER = Status("planner", ("planner_node",), state=str, plan_time_ms=float, pl
                  waypoint=str, waypoints_reached=int, waypoint_reached=str, prior_map=str,
                  recoveries=int, recoveries_resolved=int, recovery_log=str, budget_samples=int,
                  budget_horizon=int, tick_time_ms=float, period_ms=float, budget_reduced=bool,
-                 budget_behind=bool, device=str, model_error_m=float, speed_limit_mps=float)
+                 budget_behind=bool, device=str, model_error_m=float, speed_limit_mps=float,
+                 held_back=bool, yaw_limit_radps=float)
 WORLD_MODEL = Status("world_model", ("world_model_node",), checkpoint=str, online_finetune=str)
 CMD_MUX = Status("cmd_mux", (), selected=str, locked=bool, interventions=int,
                  intervention_active=bool, rejected_nonfinite=int, limited=int, limiter_refused=int)
