@@ -26,7 +26,8 @@ wrong model), and a model that predicts well keeps its speed.
 
 Falling short along the path is the other kind of error, and :class:`HeldBack` answers it: when
 the base has made at most ``held_ratio`` of the forward progress its commands asked for over the
-last ``held_s`` (a base bogged down in mud, a wheel against a kerb the lidar does not see), the
+last ``held_s``, and still has half a window later (a base bogged down in mud, a wheel against a
+kerb the lidar does not see; not a base still catching up with a command from rest), the
 sampler's yaw rate is limited to ``held_w_max_radps`` until the progress is back to twice that
 share. A skid-steer base turns by dragging its wheels sideways, which takes more traction than
 driving straight: in the ``mud_field`` scenario a Husky asked for 0.3 rad/s or more stays stuck
@@ -227,6 +228,7 @@ class HeldBack:
         self._cmds: deque = deque()              # (t_s, v), each held until the next
         self._poses: deque = deque()             # (t_s, pose (3,))
         self.active = False
+        self._since: float | None = None         # since when the progress has been short
         self.asked_m = self.made_m = 0.0         # over the last window, for diagnostics
 
     def sent(self, t_s: float, v: float) -> None:
@@ -247,25 +249,32 @@ class HeldBack:
         self._poses.append((t_s, pose.copy()))
         while len(self._poses) > 1 and t_s - self._poses[1][0] >= c.held_s - 1e-6:
             self._poses.popleft()                # keep the newest pose at least held_s old
-        t0, p0 = self._poses[0]
+        t0 = self._poses[0][0]
         span = t_s - t0
         if span < c.held_s - 1e-6 or span > 2.0 * c.held_s:     # too short, or a gap in the ticks
-            self.active = False
+            self.active, self._since = False, None
             return False
         while len(self._cmds) > 1 and self._cmds[1][0] <= t0:
             self._cmds.popleft()
         self.asked_m = self._asked(t0, t_s)
-        self.made_m = float(np.dot(pose[:2] - p0[:2], (math.cos(p0[2]), math.sin(p0[2]))))
-        if self.asked_m < c.held_min_mps * span:
+        self.made_m = self._made()
+        asking = self.asked_m >= c.held_min_mps * span
+        short = asking and self.made_m <= c.held_ratio * self.asked_m
+        self._since = (self._since if self._since is not None else t_s) if short else None
+        if not asking or self.made_m >= 2.0 * c.held_ratio * self.asked_m:
             self.active = False
-        elif self.made_m <= c.held_ratio * self.asked_m:
-            self.active = True
-        elif self.made_m >= 2.0 * c.held_ratio * self.asked_m:
-            self.active = False
+        elif short and t_s - self._since >= 0.5 * c.held_s - 1e-6:
+            self.active = True                   # short for half a window more: not a start's lag
         return self.active
 
     def w_limit(self, w_max_radps: float) -> float:
         return min(w_max_radps, self.cfg.held_w_max_radps) if self.active else w_max_radps
+
+    def _made(self) -> float:
+        """Forward distance odometry shows over the window: each step between two poses
+        along the heading at its start, so that turning on the way still counts."""
+        poses = [p for _, p in self._poses]
+        return float(sum(np.dot(b[:2] - a[:2], (math.cos(a[2]), math.sin(a[2]))) for a, b in zip(poses, poses[1:])))
 
     def _asked(self, t0: float, t1: float) -> float:
         """Forward distance the commands asked for over [t0, t1] (each held until the next;

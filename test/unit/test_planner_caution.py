@@ -150,6 +150,10 @@ def test_a_base_that_moves_as_commanded_is_never_held_back():
     held = HeldBack(CautionConfig())
     _, _, active = held_drive(held, 5.0, 0.0, [1.0, 2.0, 0.7], progress=0.9)
     assert not any(active) and held.w_limit(1.5) == 1.5
+    # a tight circle at full speed: its heading turns by 3 rad a second, and the progress along
+    # the circle counts, not the displacement along the heading the second began with
+    _, _, circling = held_drive(HeldBack(CautionConfig()), 5.0, 0.0, [0.0, 0.0, 0.0], cmd=(0.8, 3.0))
+    assert not any(circling)
 
 
 def test_a_bogged_down_base_is_held_back_after_held_s_and_free_again_once_it_moves():
@@ -159,7 +163,7 @@ def test_a_bogged_down_base_is_held_back_after_held_s_and_free_again_once_it_mov
     t, pose, bogged = held_drive(held, 2.0, t, pose, progress=0.05)
     assert not any(before)
     first = bogged.index(True)
-    assert 0.5 <= first * 0.05 <= cfg.held_s + 0.15        # once the window is mostly the stall
+    assert 0.5 * cfg.held_s <= first * 0.05 <= 1.5 * cfg.held_s + 0.15   # the window short, half a window more
     assert all(bogged[first:])
     assert held.w_limit(1.5) == pytest.approx(cfg.held_w_max_radps)
     # 0.4 of the commanded speed: above held_ratio, under twice it: still held (no flicker)
@@ -167,6 +171,25 @@ def test_a_bogged_down_base_is_held_back_after_held_s_and_free_again_once_it_mov
     assert all(slow)
     t, pose, moving = held_drive(held, 1.5, t, pose, progress=0.6)       # over 2 x 0.25: free
     assert moving[0] and not moving[-1] and held.w_limit(1.5) == 1.5
+
+
+def test_a_base_catching_up_from_rest_is_not_held_back():
+    """From rest the commands run ahead of a slow base for a moment (here the command ramps to
+    0.8 m/s in 0.8 s; the base follows 0.3 s late through a 0.4 s lag): over the first second its
+    progress is short of a quarter of what was asked, but not for half a second more."""
+    held, t, pose, v, sent, short, active = HeldBack(CautionConfig()), 0.0, np.zeros(3), 0.0, [], [], []
+    for _ in range(80):
+        active.append(held.observe(t, pose))
+        short.append(held._since is not None)
+        cmd = min(0.8, max(0.0, t - 0.5))                     # from rest at t = 0.5 s, 1 m/s²
+        held.sent(t, cmd)
+        sent.append(cmd)
+        late = sent[-7] if len(sent) >= 7 else 0.0          # 0.3 s late
+        v += (late - v) * 0.05 / 0.4
+        pose = pose + [v * 0.05, 0.0, 0.0]
+        t += 0.05
+    assert any(short)                                          # the window alone would have said so
+    assert not any(active)
 
 
 def test_turning_in_place_stopping_or_reversing_is_not_held_back():
