@@ -22,7 +22,9 @@ but what the navigator already has:
   not the model: the pending checks restart and it is not counted.
 
 This is not a rule about ice: it reacts to any prediction error (slip, a payload, latency, a
-wrong model), and a model that predicts well keeps its speed.
+wrong model), and a model that predicts well keeps its speed. Errors are position errors in
+metres, measured the same way for every planner (the learned model, the identified one and
+the unicycle); a model that is often wrong is slowed more often, which is the honest outcome.
 
 Falling short along the path is the other kind of error, and :class:`HeldBack` answers it: when
 the base has made at most ``held_ratio`` of the forward progress its commands asked for over the
@@ -33,9 +35,9 @@ share. A skid-steer base turns by dragging its wheels sideways, which takes more
 driving straight: in the ``mud_field`` scenario a Husky asked for 0.3 rad/s or more stays stuck
 where it is, and asked for 0.15 rad/s gets going again. No model here predicts that (each
 predicts a turn to move it further than a straight command), so it is a rule, the same for
-every planner. Errors are position errors in
-metres, measured the same way for every planner (the learned model, the identified one and
-the unicycle); a model that is often wrong is slowed more often, which is the honest outcome.
+every planner. Odometry must see the stall: wheel odometry alone counts spinning wheels as
+progress.
+
 No rclpy.
 """
 from __future__ import annotations
@@ -236,6 +238,8 @@ class HeldBack:
         if self._cmds and t_s < self._cmds[-1][0]:
             self.reset()
         self._cmds.append((t_s, float(v)))
+        while len(self._cmds) > 1 and t_s - self._cmds[1][0] > 2.0 * self.cfg.held_s:
+            self._cmds.popleft()                 # bounded while nothing observes (no goal)
 
     def observe(self, t_s: float, pose) -> bool:
         """Before planning at ``t_s`` with odometry ``pose``: update and return ``active``."""

@@ -192,6 +192,15 @@ def test_a_base_catching_up_from_rest_is_not_held_back():
     assert not any(active)
 
 
+def test_the_command_memory_stays_bounded_while_nothing_observes():
+    """Commands go on being sent while no goal is planned for (no observe): an hour of 20 Hz
+    keeps at most the last two windows of them."""
+    held = HeldBack(CautionConfig())
+    for i in range(72000):
+        held.sent(i * 0.05, 0.0)
+    assert len(held._cmds) <= 2 * 20 * CautionConfig().held_s + 2
+
+
 def test_turning_in_place_stopping_or_reversing_is_not_held_back():
     held = HeldBack(CautionConfig())
     _, _, turning = held_drive(held, 3.0, 0.0, [0.0, 0.0, 0.0], cmd=(0.05, 1.0), progress=0.0)
