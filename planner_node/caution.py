@@ -77,9 +77,9 @@ class CautionConfig:
     held_ratio: float = param(0.25, "Forward progress (odometry, along the heading) at most this share of the "
                               "commanded forward distance over held_s: held back. It counts as free again "
                               "at twice this share.", range=(0.01, 0.5))
-    held_min_mps: float = param(0.3, "Commands asking less forward speed than this on average over held_s do "
-                                "not count (the robot turning in place, creeping, stopped; m/s).",
-                                range=(0.0, 10.0))
+    held_min_speed_ratio: float = param(0.3, "Commands asking less forward speed on average over held_s than "
+                                        "this share of mppi.v_max_mps do not count (the robot turning in "
+                                        "place, creeping, stopped).", range=(0.0, 1.0))
     held_w_max_radps: float = param(0.15, "The sampler's yaw-rate limit while held back (rad/s).",
                                     range=(0.0, 10.0))
 
@@ -241,8 +241,9 @@ class HeldBack:
         while len(self._cmds) > 1 and t_s - self._cmds[1][0] > 2.0 * self.cfg.held_s:
             self._cmds.popleft()                 # bounded while nothing observes (no goal)
 
-    def observe(self, t_s: float, pose) -> bool:
-        """Before planning at ``t_s`` with odometry ``pose``: update and return ``active``."""
+    def observe(self, t_s: float, pose, v_max_mps: float) -> bool:
+        """Before planning at ``t_s`` with odometry ``pose`` (``v_max_mps``: the planner's top
+        speed): update and return ``active``."""
         c = self.cfg
         pose = np.asarray(pose, dtype=np.float64)
         if self._poses and t_s < self._poses[-1][0]:
@@ -262,7 +263,7 @@ class HeldBack:
             self._cmds.popleft()
         self.asked_m = self._asked(t0, t_s)
         self.made_m = self._made()
-        asking = self.asked_m >= c.held_min_mps * span
+        asking = self.asked_m >= c.held_min_speed_ratio * v_max_mps * span
         short = asking and self.made_m <= c.held_ratio * self.asked_m
         self._since = (self._since if self._since is not None else t_s) if short else None
         if not asking or self.made_m >= 2.0 * c.held_ratio * self.asked_m:

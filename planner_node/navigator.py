@@ -435,7 +435,7 @@ class Navigator(CameraPlanning, RecoveryDriving, ContactRules):
         self.check.observe(t_s, pose, model)               # how wrong were the last predictions?
         self.mppi.hi[0] = min(m.v_max_mps, self.check.limit_mps(m.v_max_mps))
         self.mppi.lo[0] = m.v_min_mps                      # the camera-only tick may raise it
-        self.held.observe(t_s, pose)                       # bogged down? then drive straighter
+        self.held.observe(t_s, pose, m.v_max_mps)          # bogged down? then drive straighter
         w_max = self.held.w_limit(m.w_max_radps)
         self.mppi.hi[1], self.mppi.lo[1] = w_max, -w_max
 

@@ -133,12 +133,13 @@ def test_the_navigator_plans_under_the_limit():
     assert all(v <= lim + 1e-6 for v, lim in cmds)
 
 
-def held_drive(held: HeldBack, seconds: float, t0: float, pose, cmd=(0.8, 0.0), progress=1.0, tick_s=0.05):
+def held_drive(held: HeldBack, seconds: float, t0: float, pose, cmd=(0.8, 0.0), progress=1.0, tick_s=0.05,
+               v_max=1.0):
     """A 20 Hz loop: observe, send ``cmd``; the base moves forward ``progress`` times the commanded
     speed. Returns (t, pose, [active after each observe])."""
     t, pose, out = t0, np.asarray(pose, dtype=float), []
     for _ in range(round(seconds / tick_s)):
-        out.append(held.observe(t, pose))
+        out.append(held.observe(t, pose, v_max))
         held.sent(t, cmd[0])
         v = cmd[0] * progress
         pose = pose + [v * tick_s * math.cos(pose[2]), v * tick_s * math.sin(pose[2]), cmd[1] * tick_s]
@@ -179,7 +180,7 @@ def test_a_base_catching_up_from_rest_is_not_held_back():
     progress is short of a quarter of what was asked, but not for half a second more."""
     held, t, pose, v, sent, short, active = HeldBack(CautionConfig()), 0.0, np.zeros(3), 0.0, [], [], []
     for _ in range(80):
-        active.append(held.observe(t, pose))
+        active.append(held.observe(t, pose, 1.0))
         short.append(held._since is not None)
         cmd = min(0.8, max(0.0, t - 0.5))                     # from rest at t = 0.5 s, 1 m/s²
         held.sent(t, cmd)
@@ -201,6 +202,16 @@ def test_the_command_memory_stays_bounded_while_nothing_observes():
     assert len(held._cmds) <= 2 * 20 * CautionConfig().held_s + 2
 
 
+def test_what_counts_as_asking_scales_with_the_top_speed():
+    """0.25 m/s asked of a base that does not move: a slow robot's (a TurtleBot 4, 0.31 m/s top
+    speed) cruise, held back; for a 1 m/s robot a crawl, which does not count."""
+    _, _, slow = held_drive(HeldBack(CautionConfig()), 3.0, 0.0, [0.0, 0.0, 0.0], cmd=(0.25, 0.0),
+                            progress=0.0, v_max=0.31)
+    _, _, fast = held_drive(HeldBack(CautionConfig()), 3.0, 0.0, [0.0, 0.0, 0.0], cmd=(0.25, 0.0),
+                            progress=0.0, v_max=1.0)
+    assert slow[-1] and not any(fast)
+
+
 def test_turning_in_place_stopping_or_reversing_is_not_held_back():
     held = HeldBack(CautionConfig())
     _, _, turning = held_drive(held, 3.0, 0.0, [0.0, 0.0, 0.0], cmd=(0.05, 1.0), progress=0.0)
@@ -216,7 +227,7 @@ def test_held_back_is_off_when_disabled_and_restarts_when_time_goes_back():
     held = HeldBack(CautionConfig())
     t, pose, active = held_drive(held, 2.0, 10.0, [0.0, 0.0, 0.0], progress=0.0)
     assert active[-1]
-    assert held.observe(5.0, pose) is False                               # time went backwards
+    assert held.observe(5.0, pose, 1.0) is False                               # time went backwards
 
 
 def test_the_navigator_limits_the_yaw_rate_while_held_back():
