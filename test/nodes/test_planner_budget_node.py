@@ -38,7 +38,9 @@ def test_impossible_rate_reduces_the_budget_and_commands_keep_coming(node_env, p
         assert "device auto: chose cpu " in log and "per tick's rollout at 512 x 20" in log
         probe.wait_for("/diagnostics", lambda ms: _planner(ms).get("budget_reduced") == "true", proc=proc)
         d = _planner(probe.received("/diagnostics"))
-        assert 32 <= int(d["budget_samples"]) < 512 and int(d["budget_horizon"]) <= 20
+        # fewer samples, or (a cut of samples that did not pay is undone: budget.py) a shorter horizon
+        samples, horizon = int(d["budget_samples"]), int(d["budget_horizon"])
+        assert 32 <= samples <= 512 and horizon <= 20 and samples * horizon < 512 * 20, d
         assert float(d["period_ms"]) == pytest.approx(5.0) and float(d["tick_time_ms"]) > 0
         assert d["state"] == "planning" and d["device"].startswith("cpu")
         probe.clear("/cmd_vel_nav")
