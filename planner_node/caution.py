@@ -169,17 +169,10 @@ class ModelCheck:
 
     def _actions(self, t0: float, steps: int) -> np.ndarray:
         """(steps, 2) time-weighted mean of the piecewise-constant commands over each model step."""
-        cmds = list(self._cmds)
+        cmds = [(tc, np.array([v, w])) for tc, v, w in self._cmds]
         out = np.zeros((steps, 2))
         for i in range(steps):
-            a, b = t0 + i * self.dt_s, t0 + (i + 1) * self.dt_s
-            acc, tot = np.zeros(2), 0.0
-            for j, (tc, v, w) in enumerate(cmds):
-                end = cmds[j + 1][0] if j + 1 < len(cmds) else math.inf
-                lo, hi = max(a, tc), min(b, end)
-                if hi > lo:
-                    acc += (hi - lo) * np.array([v, w])
-                    tot += hi - lo
+            acc, tot = _held_integral(cmds, t0 + i * self.dt_s, t0 + (i + 1) * self.dt_s)
             out[i] = acc / tot if tot > 0 else (out[i - 1] if i else 0.0)
         return out
 
@@ -206,6 +199,19 @@ class ModelCheck:
         return err if math.isfinite(err) else None
 
 
+def _held_integral(cmds, a: float, b: float):
+    """(integral over [a, b], seconds of it covered) of piecewise-constant commands ``cmds``
+    [(t_s, value), ...], each held until the next (the last one on)."""
+    acc, tot = 0.0, 0.0
+    for j, (tc, val) in enumerate(cmds):
+        end = cmds[j + 1][0] if j + 1 < len(cmds) else math.inf
+        lo, hi = max(a, tc), min(b, end)
+        if hi > lo:
+            acc = acc + (hi - lo) * val
+            tot += hi - lo
+    return acc, tot
+
+
 def _distance_to_path(p: np.ndarray, path: np.ndarray) -> float:
     """Distance (m) from ``p`` (2,) to the polyline ``path`` (K, 2): 0 anywhere along it (a robot
     that fell short of its prediction), the distance to the nearest point otherwise (off to the
@@ -227,7 +233,7 @@ class HeldBack:
         self.reset()
 
     def reset(self) -> None:
-        self._cmds: deque = deque()              # (t_s, v), each held until the next
+        self._cmds: deque = deque()              # (t_s, forward v asked: 0 for reverse), each held until the next
         self._poses: deque = deque()             # (t_s, pose (3,))
         self.active = False
         self._since: float | None = None         # since when the progress has been short
@@ -237,7 +243,8 @@ class HeldBack:
         """Every command sent (zero and recovery ones too)."""
         if self._cmds and t_s < self._cmds[-1][0]:
             self.reset()
-        self._cmds.append((t_s, float(v)))
+        v = float(v)
+        self._cmds.append((t_s, max(v, 0.0) if math.isfinite(v) else 0.0))
         while len(self._cmds) > 1 and t_s - self._cmds[1][0] > 2.0 * self.cfg.held_s:
             self._cmds.popleft()                 # bounded while nothing observes (no goal)
 
@@ -261,7 +268,7 @@ class HeldBack:
             return False
         while len(self._cmds) > 1 and self._cmds[1][0] <= t0:
             self._cmds.popleft()
-        self.asked_m = self._asked(t0, t_s)
+        self.asked_m = float(_held_integral(list(self._cmds), t0, t_s)[0])
         self.made_m = self._made()
         asking = self.asked_m >= c.held_min_speed_ratio * v_max_mps * span
         short = asking and self.made_m <= c.held_ratio * self.asked_m
@@ -280,15 +287,3 @@ class HeldBack:
         along the heading at its start, so that turning on the way still counts."""
         poses = [p for _, p in self._poses]
         return float(sum(np.dot(b[:2] - a[:2], (math.cos(a[2]), math.sin(a[2]))) for a, b in zip(poses, poses[1:])))
-
-    def _asked(self, t0: float, t1: float) -> float:
-        """Forward distance the commands asked for over [t0, t1] (each held until the next;
-        reverse commands count as none)."""
-        cmds = list(self._cmds)
-        total = 0.0
-        for j, (tc, v) in enumerate(cmds):
-            end = cmds[j + 1][0] if j + 1 < len(cmds) else t1
-            lo, hi = max(t0, tc), min(t1, end)
-            if hi > lo and math.isfinite(v):
-                total += (hi - lo) * max(v, 0.0)
-        return total

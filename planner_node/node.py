@@ -484,8 +484,7 @@ class PlannerNode(GoalFramesMixin, CameraInputsMixin, CheckpointReloadMixin, Lif
             values.update({k.budget_samples: b.samples, k.budget_horizon: b.horizon,
                            k.tick_time_ms: b.tick_s * 1e3, k.period_ms: b.period_s * 1e3,
                            k.budget_reduced: b.reduced, k.budget_behind: b.behind})
-        chk = self.nav.check
-        held, w_max = self.nav.held, self.nav.cfg.mppi.w_max_radps
+        chk, held, w_max = self.nav.check, self.nav.held, self.nav.cfg.mppi.w_max_radps
         values.update({k.model_error_m: f"{chk.error_m:.3f}",
                        k.speed_limit_mps: f"{chk.limit_mps(self.nav.cfg.mppi.v_max_mps):.2f}",
                        k.held_back: held.active, k.yaw_limit_radps: f"{held.w_limit(w_max):.2f}"})
