@@ -107,21 +107,6 @@ def run_episode(sc, seed: int, args, goal_image_weight: float | None = None) -> 
                 "latent": (dists[0], dists[-1]) if dists else None}
 
 
-def random_layout(seed: int):
-    """A random arena with a start and a goal 3-8 m apart, both clear of obstacles by 0.4 m."""
-    import dataclasses
-
-    from world_model_planner.sim.scenario import Goal
-    from world_model_planner.world_model_node.collect import random_scenario, random_start
-
-    rng = np.random.default_rng(seed)
-    while True:
-        sc = random_scenario(rng, name=f"random:{seed}")
-        start, goal = random_start(sc, rng, 0.4), random_start(sc, rng, 0.4)
-        if start is not None and goal is not None and 3.0 <= math.hypot(goal.x - start.x, goal.y - start.y) <= 8.0:
-            return dataclasses.replace(sc, start=start, goal=Goal(goal.x, goal.y, 0.3), time_limit_s=60.0)
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenarios", default="open,wall", help="comma-separated built-in names for pose goals "
@@ -129,8 +114,9 @@ def main(argv=None) -> int:
     ap.add_argument("--goal-images", default="", help="comma-separated built-in names for goal-image episodes")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--random", type=int, default=0,
-                    help="pose goals also in N random layouts (world_model_node.collect.random_scenario: 2-10 "
-                         "boxes and cylinders in a 6-12 m arena; start and goal drawn 3-8 m apart, 60 s limit)")
+                    help="pose goals also in N random layouts (world_model_node.collect.random_task: 2-10 "
+                         "boxes and cylinders in a 6-12 m arena; start and goal 3-8 m apart and joined by a "
+                         "free path, 60 s limit)")
     ap.add_argument("--random-seed", type=int, default=5000, help="first seed of the random layouts")
     ap.add_argument("--lidar", action="store_true",
                     help="the control: plan with the sim's lidar and the shipped lidar model instead")
@@ -173,7 +159,7 @@ def main(argv=None) -> int:
     rows = []
     jobs += [(f"random:{args.random_seed + i}", "pose", None) for i in range(args.random)]
     for name, mode, weight in jobs:
-        sc = random_layout(int(name.split(":")[1])) if name.startswith("random:") else load_scenario(name)
+        sc = load_scenario(name)                       # random:SEED too (world_model_node.collect.random_task)
         for seed in range(args.seeds):
             r = run_episode(sc, seed, args, weight)
             rows.append((name, mode, r))

@@ -83,7 +83,9 @@ class StallWatch:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--scenarios", default="dynamics", help="suite (builtin, dynamics, all) or comma-separated names")
+    ap.add_argument("--scenarios", default="dynamics",
+                    help="suite (builtin, dynamics, all), comma-separated names (generated tasks too: "
+                         "random:SEED, random_rooms+dyn:SEED), or none (with --random)")
     ap.add_argument("--planners", default="classic,classic_id")
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--first-seed", type=int, default=0,
@@ -102,7 +104,22 @@ def main(argv=None) -> int:
                     help="control ticks per simulated second (the stack: 20, odometry-triggered)")
     ap.add_argument("--scan-hz", type=float, default=None,
                     help="scans per simulated second (default: one per tick; the stack: 10)")
+    ap.add_argument("--random", type=int, default=0,
+                    help="also N random tasks no planner or model was tuned on (world_model_node.collect."
+                         "random_task: a start and a goal 3-8 m apart in a fresh layout), one per seed "
+                         "from --random-seed, named as --scenarios would take them (random:SEED, "
+                         "random_rooms+dyn:SEED, ...); each runs with --seeds perturbations")
+    ap.add_argument("--random-seed", type=int, default=700000,
+                    help="first seed of the random tasks (the shipped models' data use seeds below 10,000 "
+                         "and 900,000-929,999)")
+    ap.add_argument("--random-layout", default="random", choices=("random", "random_rooms"),
+                    help="random: boxes and cylinders in a walled arena; random_rooms: rooms joined by doors")
+    ap.add_argument("--random-dynamics", action="store_true",
+                    help="the random tasks also get collection's terrain patches, payload, latency and movers")
     args = ap.parse_args(argv)
+    if args.random < 0 or args.random_seed < 0 or args.random_seed + args.random > 10**9:
+        ap.error(f"--random {args.random} --random-seed {args.random_seed}: expected numbers >= 0, "
+                 f"the seeds below 10^9")
     if args.first_seed < 0 or args.seeds < 1:
         ap.error(f"--first-seed {args.first_seed} --seeds {args.seeds}: expected first-seed >= 0 and seeds >= 1")
     if not args.control_hz > 0 or (args.scan_hz is not None and not args.scan_hz > 0):
@@ -122,7 +139,10 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     dt = 1.0 / args.control_hz
     scan_every = 1 if args.scan_hz is None else max(1, round(args.control_hz / args.scan_hz))
-    names = suite(args.scenarios) if args.scenarios in SUITES else [s for s in args.scenarios.split(",") if s]
+    names = suite(args.scenarios) if args.scenarios in SUITES else \
+        [s for s in args.scenarios.split(",") if s and s != "none"]
+    names += [f"{args.random_layout}{'+dyn' if args.random_dynamics else ''}:{args.random_seed + i}"
+              for i in range(args.random)]
     print("| scenario | planner | seed | success | time s | path m | time ratio | reverse m | recoveries "
           "| collisions | min clearance m |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")

@@ -58,6 +58,9 @@ from world_model_planner.sim.robots import ROBOTS
 #: The footprint must keep at least this distance from walls and obstacles at the start.
 START_CLEARANCE_M = 0.05
 _NAME_RE = re.compile(r"^[a-z0-9_]+$")
+#: generated navigation tasks (world_model_node.collect.random_task): random:SEED, random_rooms:SEED,
+#: and either with +dyn (terrain patches, payload, latency and movers drawn as collection draws them)
+GENERATED_RE = re.compile(r"^(random|random_rooms)(\+dyn)?:([0-9]{1,9})$")
 BUILTIN = ("open", "wall", "u_trap", "two_rooms", "maze")
 #: The dynamics suite: ground, loads, latency and moving people that a unicycle does not know.
 DYNAMICS = ("ice_bend", "mud_field", "ramp_door", "heavy_stop", "crossing", "walkers", "cart_door")
@@ -235,7 +238,14 @@ def load_scenario(name_or_path: str | Path, robot: str | None = None) -> Scenari
     The file is read through ``safeio.load_yaml`` (size, alias-expansion and depth caps).
     ``robot`` (a name in sim.robots.ROBOTS) replaces the file's ``robot:``; the start must fit
     the new footprint, and a time limit written for a faster robot grows by the ratio of their
-    top speeds (the TurtleBot 4 gets 1.0 / 0.31 times a Husky scenario's limit)."""
+    top speeds (the TurtleBot 4 gets 1.0 / 0.31 times a Husky scenario's limit).
+
+    A generated task's name (``GENERATED_RE``: ``random:SEED``, ``random_rooms+dyn:SEED``, ...)
+    gives the task ``world_model_node.collect.random_task`` draws from that seed for ``robot``
+    (default the Husky), the same in every process, with the time limit grown in the same way."""
+    gen = GENERATED_RE.match(str(name_or_path))
+    if gen:
+        return _generated(gen, robot)
     path = resolve(name_or_path)
     try:
         raw = read_capped(path, SCENARIO_MAX_BYTES, "scenario file")
@@ -255,6 +265,24 @@ def load_scenario(name_or_path: str | Path, robot: str | None = None) -> Scenari
     if robot is not None and isinstance(data, dict) and robot != data.get("robot"):
         data = with_robot(data, robot)
     return parse_scenario(data, source=str(path))
+
+
+def _generated(m: re.Match, robot: str | None) -> Scenario:
+    from dataclasses import replace
+
+    from world_model_planner.world_model_node.collect import random_task
+
+    robot = robot or "husky"
+    if robot not in ROBOTS:
+        raise ScenarioError(m.group(0), "robot", f"one of {', '.join(sorted(ROBOTS))}")
+    try:
+        sc = random_task(int(m.group(3)), m.group(1), bool(m.group(2)), robot=robot)
+    except RuntimeError as exc:
+        raise ScenarioError(m.group(0), "seed", str(exc)) from None
+    ratio = ROBOTS["husky"].v_limits[1] / ROBOTS[robot].v_limits[1]
+    if ratio > 1.0:
+        sc = replace(sc, time_limit_s=min(float(TIME_LIMIT_RANGE_S[1]), round(sc.time_limit_s * ratio, 1)))
+    return replace(sc, source=m.group(0))
 
 
 def with_robot(data: dict, robot: str) -> dict:

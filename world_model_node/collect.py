@@ -182,6 +182,59 @@ def random_start(scenario, rng: np.random.Generator, clearance_m: float = 0.25):
     return None
 
 
+def reachable(scenario, start, goal, inflate_m: float = 0.35, resolution_m: float = 0.1) -> bool:
+    """True when a disc of ``inflate_m`` can drive from ``start`` to ``goal`` (x, y) through the
+    scenario's static obstacles (8-connected cells of core.metrics.occupancy_grid)."""
+    from scipy import ndimage
+
+    from world_model_planner.core.metrics import grid_resolution_m, occupancy_grid
+
+    res = grid_resolution_m(scenario.arena, resolution_m)
+    grid, origin = occupancy_grid(scenario, res, inflate_m)
+    labels, _ = ndimage.label(~grid, structure=np.ones((3, 3), bool))
+    ny, nx = grid.shape
+
+    def label_at(p):
+        j, i = int((p[0] - origin[0]) / res), int((p[1] - origin[1]) / res)
+        return int(labels[i, j]) if 0 <= i < ny and 0 <= j < nx else 0
+
+    a, b = label_at((start.x, start.y)), label_at((goal.x, goal.y))
+    return a > 0 and a == b
+
+
+def random_task(seed: int, layout: str = "random", dynamics: bool = False, robot: str = "husky",
+                distance_m: tuple[float, float] = (3.0, 8.0), time_limit_s: float = 60.0,
+                tolerance_m: float = 0.3):
+    """A navigation task no model or planner was tuned on: a ``layout`` of RANDOM_LAYOUTS drawn
+    from ``seed``, a start and a goal ``distance_m`` apart in a straight line, both clear of
+    obstacles by 0.4 m and joined by a path a disc of 0.35 m fits through; with ``dynamics``, the
+    terrain patches, payload, latency and movers of collection's draws
+    (world_model_node.draws.draw_dynamics: patches usually just ahead of the start, movers at
+    least 2 m from it). -> Scenario named ``<layout>:<seed>`` (``+dyn`` with dynamics)."""
+    from world_model_planner.sim.scenario import Goal
+
+    if layout not in RANDOM_LAYOUTS:
+        raise ValueError(f"random layout {layout!r}: expected one of {sorted(RANDOM_LAYOUTS)}")
+    rng = np.random.default_rng(seed)
+    name = f"{layout}{'+dyn' if dynamics else ''}:{seed}"
+    for _ in range(1000):
+        sc = RANDOM_LAYOUTS[layout](rng, name=name, robot=robot)
+        start, goal = random_start(sc, rng, 0.4), random_start(sc, rng, 0.4)
+        if start is None or goal is None:
+            continue
+        if not distance_m[0] <= math.hypot(goal.x - start.x, goal.y - start.y) <= distance_m[1]:
+            continue
+        if not reachable(sc, start, goal):
+            continue
+        sc = replace(sc, start=start, goal=Goal(goal.x, goal.y, tolerance_m), time_limit_s=time_limit_s)
+        if dynamics:
+            from world_model_planner.world_model_node.draws import draw_dynamics
+
+            sc, _ = draw_dynamics(sc, rng)
+        return sc
+    raise RuntimeError(f"random task {name}: no start and goal {distance_m} m apart found in 1000 layouts")
+
+
 @dataclass
 class CollectConfig:
     """Settings of ``wmp collect``."""
