@@ -157,16 +157,17 @@ class TrackedScene:
                       torch.as_tensor(sc.radius, dtype=torch.float32, device=dev))              # (M,)
         return {"field": self._field, "movers": movers}
 
-    def clearance(self, poses: torch.Tensor, state: dict) -> torch.Tensor | None:
+    def clearance(self, poses: torch.Tensor, state: dict, movers_apart: bool = False):
         """poses (B, H, 3) → (B, H) signed footprint clearance (m, negative = overlap, so a
         critic can still tell a way out) to the static points and the extrapolated moving
         obstacles, less the footprint's padding for both; None before any scan. ``state["footprint"]``,
         where present, is measured in place of ``self.footprint``."""
         field, movers = state["field"], state["movers"]
         if field is None and movers is None:
-            return None
+            return (None, None) if movers_apart else None
         fp = state.get("footprint") or self.footprint          # the goal approach may measure another
         d = fp.distance(poses, field) if field is not None else None
+        dm = None
         if movers is not None:
             pos, vel, rad = movers
             h = poses.shape[1]
@@ -174,7 +175,7 @@ class TrackedScene:
             at = pos[None] + vel[None] * t[:, None, None]                                 # (H, M, 2)
             dm = fp.mover_distance(poses, at, rad)                                          # (B, H)
             d = dm if d is None else torch.minimum(d, dm)
-        return d
+        return (d, dm) if movers_apart else d
 
 
 def mover_within(pose, movers, radius_m: float) -> bool:
@@ -306,6 +307,7 @@ class LearnedModel(TrackedScene):
         self.tracked_scene = bool(tracked_scene)
         self.model_scene = True     # nav.model_scene: the model's own scene prediction in the clearance
         self.model_scene_near_m = 0.0   # nav.model_scene_near_movers_m: > 0, only with a mover this near
+        self.collision_gate_m = 0.0     # nav.collision_mover_gate_m: > 0, the head only at poses this near a mover
         self._init_scene()
         spec = getattr(model, "obs_spec", None)
         self.beams = _spec_get(spec, ("scan_beams", "beams", "n_beams"), None)
@@ -448,9 +450,12 @@ class LearnedModel(TrackedScene):
         if clear is not None:                                                # (B, H), less the padding
             clear = clear.clamp_min(0.0) - self.footprint.padding
         if "field" in state:
-            seen = self.clearance(poses, state)                              # (B, H) or None
+            seen, dm = self.clearance(poses, state, movers_apart=True)      # (B, H) or None each
             if seen is not None:
                 clear = seen if clear is None else torch.minimum(clear, seen)
+            if coll is not None and self.collision_gate_m > 0 and state["field"] is not None:
+                # the head only where movers are; the static field checks the rest
+                coll = coll * (dm <= self.collision_gate_m) if dm is not None else torch.zeros_like(coll)
         if self.needs_image:
             return Rollout(poses, coll, clear, self.model.latent_h(z))
         return Rollout(poses, coll, clear)

@@ -107,6 +107,7 @@ class Navigator(CameraPlanning, RecoveryDriving, ContactRules):
         if hasattr(self.model, "model_scene"):
             self.model.model_scene = bool(self.cfg.nav.model_scene)
             self.model.model_scene_near_m = float(self.cfg.nav.model_scene_near_movers_m)
+            self.model.collision_gate_m = float(self.cfg.nav.collision_mover_gate_m)
 
     # --- model hot swap ---------------------------------------------------------------------
     def set_model(self, model, desc: str = "") -> None:

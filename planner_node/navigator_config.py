@@ -66,6 +66,12 @@ class NavigatorConfig:
                                            "for what does not move, and the rollout skips the head (a tick "
                                            "about a quarter shorter). 0: always. Near the goal "
                                            "goal_approach_m applies its own rule.", range=(0.0, 1000.0))
+    collision_mover_gate_m: float = param(1.0, "Learned planners that track movers: count the collision "
+                                         "head's contact probability only at predicted poses whose footprint "
+                                         "is within this distance of a tracked moving obstacle extrapolated to "
+                                         "that step (m); elsewhere the footprint against the scan alone, exact "
+                                         "for what does not move (the head reads narrow doors as contact). "
+                                         "0: wherever the head is scored.", range=(0.0, 1000.0))
     collision_hold_s: float = param(10.0, "With collision_near_movers_m > 0: keep scoring the collision head "
                                     "this long after the last tick with a tracked obstacle that near (s).",
                                     range=(0.0, 3600.0))

@@ -419,6 +419,7 @@ def test_collision_near_movers_takes_the_collision_head_only_with_a_mover_near(n
     m = LearnedModel(_ContactEverywhereModel(), device="cpu")
     cfg = small()
     cfg.nav.model_scene = False                  # the stand-in's scene head would add its own contact
+    cfg.nav.collision_mover_gate_m = 0.0         # the head at every pose it runs for (test_collision_gate.py)
     nav = Navigator("flat", m, cfg)
     movers = None if person_m is None else (torch.tensor([[person_m, 0.0]]), torch.tensor([[0.0, 1.0]]),
                                             torch.tensor([0.2]))
@@ -475,6 +476,7 @@ def test_goal_approach_measures_the_body_and_keeps_the_head_for_movers(approach_
     cfg = small()
     cfg.nav.model_scene = False
     cfg.nav.collision_near_movers_m = 0.0       # the head everywhere else: the approach's own rule alone
+    cfg.nav.collision_mover_gate_m = 0.0        # and at every pose (test_collision_gate.py)
     cfg.nav.goal_approach_m = approach_m
     nav = Navigator("flat", m, cfg)
     movers = None if person_m is None else (torch.tensor([[person_m, 0.0]]), torch.tensor([[0.0, 1.0]]),
