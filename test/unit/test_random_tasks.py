@@ -83,3 +83,23 @@ def test_generated_names_load_as_scenarios_everywhere_a_name_is_taken():
     for bad in ("random:", "random:-1", "random:1234567890", "random+dyn+dyn:1", "maze:1"):
         with pytest.raises(ScenarioError):
             load_scenario(bad)
+
+
+def test_generated_names_make_plain_file_names(tmp_path):
+    """Logs, episode records and plots are named by file_stem: a generated task's ':' and '+'
+    (which a Markdown viewer would read as a link's scheme) become '_', built-in names stay."""
+    from world_model_planner.app.report import write_results
+    from world_model_planner.app.sweep import episode_key
+    from world_model_planner.core.paths import file_stem
+
+    assert file_stem("random_rooms+dyn:700003") == "random_rooms_dyn_700003"
+    assert file_stem("u_trap") == "u_trap" and file_stem("maps/my-map.v2.yaml") == "my-map.v2"
+    assert episode_key("random+dyn:7", "classic", 0) == "random_dyn_7-classic-0"
+    sc = random_task(700001, "random", True)
+    traj = [[0.1 * i, sc.start.x + 0.1 * i, sc.start.y, sc.start.yaw] for i in range(10)]
+    ep = {"scenario": "random+dyn:700001", "planner": "classic", "seed": 0, "success": False,
+          "time_s": 1.0, "path_length_m": 0.9, "collisions": 0, "trajectory": traj, "end_reason": "time limit"}
+    paths = write_results([ep], tmp_path, "Benchmark", "wmp bench")
+    assert [p.name for p in paths["pngs"]] == ["random_dyn_700001.png"]
+    assert (tmp_path / "random_dyn_700001.png").read_bytes()[:4] == b"\x89PNG"
+    assert "![random+dyn:700001](random_dyn_700001.png)" in paths["markdown"].read_text()

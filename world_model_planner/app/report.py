@@ -12,6 +12,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from world_model_planner.core.metrics import summarize
+from world_model_planner.core.paths import file_stem
 from world_model_planner.core.safeio import atomic_path, atomic_write_text
 
 COLUMNS = [  # (key, header, format)
@@ -163,7 +164,7 @@ def write_results(episodes: list[dict], out_dir: Path, title: str, command: str,
         by_scenario.setdefault(e["scenario"], []).append(e)
     for name, eps in by_scenario.items():
         try:
-            pngs.append(plot_trajectories(name, eps, out_dir / f"{name}.png"))
+            pngs.append((name, plot_trajectories(name, eps, out_dir / f"{file_stem(name)}.png")))
         except Exception as exc:  # noqa: BLE001 - a missing plot must not lose the results
             print(f"[warn] no plot for {name}: {type(exc).__name__}: {exc}")
     lines = [f"# {title}", "", f"Command: `{command}`", "",
@@ -171,7 +172,7 @@ def write_results(episodes: list[dict], out_dir: Path, title: str, command: str,
     if per_episode:
         lines += ["## Episodes", "", episode_table(episodes), ""]
     lines += ["## Trajectories", ""]
-    lines += [f"![{p.stem}]({p.name})" for p in pngs]
+    lines += [f"![{name}]({p.name})" for name, p in pngs]
     atomic_write_text(paths["markdown"], "\n".join(lines) + "\n")
-    paths["pngs"] = pngs  # type: ignore[assignment]
+    paths["pngs"] = [p for _, p in pngs]  # type: ignore[assignment]
     return paths

@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from world_model_planner.core.paths import file_stem
+
 MAKE_MODEL_HINT = "scripts/train_default_model.sh"  # the world-model area's one command for it
 # kept in step with app.stack.PLANNERS and sim.scenario.SUITES (test_bench_options checks; importing
 # them here would load the sim and the stack for `wmp --help`)
@@ -419,7 +421,7 @@ def cmd_bench(args) -> int:
     def one(item):
         s, p, seed = item
         return dict(scenario=s, planner=p, seed=seed, model=model, perturb=True, time_limit=args.time_limit,
-                    sysid=args.sysid, robot=args.robot, log_dir=str(logs / f"{Path(s).stem}-{p}-{seed}"))
+                    sysid=args.sysid, robot=args.robot, log_dir=str(logs / f"{file_stem(s)}-{p}-{seed}"))
 
     try:   # each finished episode is written at once to OUT/episodes/ (atomic)
         episodes = run_grid(grid, one, out, jobs=args.jobs, ray_address=args.ray,
@@ -471,7 +473,7 @@ def cmd_demo(args) -> int:
         i, s = item
         progress = ProgressLine(f"[{i}/{len(scenarios)}] {Path(s).stem:10s}")
         rec = _episode(s, args.planner, 0, model, False, gui, robot=args.robot,
-                       log_dir=str(out / "logs" / Path(s).stem),
+                       log_dir=str(out / "logs" / file_stem(s)),
                        on_progress=progress if jobs == 1 else None)
         progress.done(_summary(rec))
         return rec

@@ -24,7 +24,9 @@ MAX_EPISODE_BYTES = 64 * 1024 * 1024   # an episode record (trajectory included)
 
 
 def episode_key(scenario: str, planner: str, seed: int) -> str:
-    return f"{Path(scenario).stem}-{planner}-{seed}"
+    from world_model_planner.core.paths import file_stem
+
+    return f"{file_stem(scenario)}-{planner}-{seed}"
 
 
 def episode_file(out: Path, key: str) -> Path:

@@ -6,6 +6,7 @@ An editable pip install does not install data_files, so the source tree is the f
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 PACKAGE = "world_model_planner"
@@ -56,3 +57,10 @@ def launch_dir() -> Path:
 def default_model_path(robot: str = "husky") -> Path:
     """The shipped world model for ``robot``: models/<robot>_default.pt (it may not exist)."""
     return models_dir() / f"{robot}_default.pt"
+
+
+def file_stem(scenario: str) -> str:
+    """A scenario's name or file as a file-name stem (logs, episode records, plots): the file's
+    stem, with every run of characters other than letters, digits, ``_``, ``.`` and ``-`` as one
+    ``_`` (a generated task's ``random+dyn:7`` gives ``random_dyn_7``; ``u_trap`` stays)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(str(scenario)).stem).strip("_") or "scenario"
