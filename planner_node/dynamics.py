@@ -157,14 +157,18 @@ class TrackedScene:
                       torch.as_tensor(sc.radius, dtype=torch.float32, device=dev))              # (M,)
         return {"field": self._field, "movers": movers}
 
-    def clearance(self, poses: torch.Tensor, state: dict, movers_apart: bool = False):
+    def clearance(self, poses: torch.Tensor, state: dict) -> torch.Tensor | None:
         """poses (B, H, 3) → (B, H) signed footprint clearance (m, negative = overlap, so a
         critic can still tell a way out) to the static points and the extrapolated moving
         obstacles, less the footprint's padding for both; None before any scan. ``state["footprint"]``,
         where present, is measured in place of ``self.footprint``."""
+        return self.clearance_parts(poses, state)[0]
+
+    def clearance_parts(self, poses: torch.Tensor, state: dict):
+        """(``clearance``, the part of it to the moving obstacles alone (B, H) or None)."""
         field, movers = state["field"], state["movers"]
         if field is None and movers is None:
-            return (None, None) if movers_apart else None
+            return None, None
         fp = state.get("footprint") or self.footprint          # the goal approach may measure another
         d = fp.distance(poses, field) if field is not None else None
         dm = None
@@ -175,7 +179,7 @@ class TrackedScene:
             at = pos[None] + vel[None] * t[:, None, None]                                 # (H, M, 2)
             dm = fp.mover_distance(poses, at, rad)                                          # (B, H)
             d = dm if d is None else torch.minimum(d, dm)
-        return (d, dm) if movers_apart else d
+        return d, dm
 
 
 def mover_within(pose, movers, radius_m: float) -> bool:
@@ -450,7 +454,7 @@ class LearnedModel(TrackedScene):
         if clear is not None:                                                # (B, H), less the padding
             clear = clear.clamp_min(0.0) - self.footprint.padding
         if "field" in state:
-            seen, dm = self.clearance(poses, state, movers_apart=True)      # (B, H) or None each
+            seen, dm = self.clearance_parts(poses, state)                  # (B, H) or None each
             if seen is not None:
                 clear = seen if clear is None else torch.minimum(clear, seen)
             if coll is not None and self.collision_gate_m > 0 and state["field"] is not None:

@@ -11,7 +11,7 @@ the instances (nothing in the navigator changes):
     encode            WorldModel.encode (the observation and history to z)
     rollout           the model's rollout (fused for a WorldModel)
     heads             collision logit and the predicted smallest clearance on the stacked latents
-    tracked clearance TrackedScene.clearance (footprint at the predicted poses vs scan and movers)
+    tracked clearance TrackedScene.clearance_parts (footprint at the predicted poses vs scan and movers)
     sampling          MPPI noise and velocity / acceleration limits
     critic <name>     each critic's score
     other             the rest of the tick (input checks, the local distance field, softmax, ...)
@@ -94,7 +94,7 @@ def _instrument(nav, timer: SectionTimer) -> None:
     if hasattr(model, "scene_update"):
         timer.wrap(model, "scene_update", "scene update")
     if hasattr(model, "clearance"):
-        timer.wrap(model, "clearance", "tracked clearance")
+        timer.wrap(model, "clearance_parts", "tracked clearance")
     wm = getattr(model, "model", None)
     if wm is not None:
         timer.wrap(wm, "encode", "encode")
