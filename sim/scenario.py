@@ -279,10 +279,7 @@ def _generated(m: re.Match, robot: str | None) -> Scenario:
         sc = random_task(int(m.group(3)), m.group(1), bool(m.group(2)), robot=robot)
     except RuntimeError as exc:
         raise ScenarioError(m.group(0), "seed", str(exc)) from None
-    ratio = ROBOTS["husky"].v_limits[1] / ROBOTS[robot].v_limits[1]
-    if ratio > 1.0:
-        sc = replace(sc, time_limit_s=min(float(TIME_LIMIT_RANGE_S[1]), round(sc.time_limit_s * ratio, 1)))
-    return replace(sc, source=m.group(0))
+    return replace(sc, source=m.group(0), time_limit_s=_limit_for(sc.time_limit_s, "husky", robot))
 
 
 def with_robot(data: dict, robot: str) -> dict:
@@ -290,13 +287,20 @@ def with_robot(data: dict, robot: str) -> dict:
     by top speed (own robot's v_max / new robot's v_max, when above 1). An unknown robot is
     left for parse_scenario to refuse."""
     out = dict(data, robot=robot)
-    old, new = ROBOTS.get(data.get("robot")), ROBOTS.get(robot)
     limit = data.get("time_limit", 60.0)
-    if old is not None and new is not None and isinstance(limit, (int, float)) and not isinstance(limit, bool):
-        ratio = old.v_limits[1] / new.v_limits[1]
-        if ratio > 1.0:
-            out["time_limit"] = min(float(TIME_LIMIT_RANGE_S[1]), round(float(limit) * ratio, 1))
+    if data.get("robot") in ROBOTS and robot in ROBOTS and isinstance(limit, (int, float)) \
+            and not isinstance(limit, bool):
+        grown = _limit_for(limit, data["robot"], robot)
+        if grown != limit:
+            out["time_limit"] = grown
     return out
+
+
+def _limit_for(limit_s, written_for: str, robot: str):
+    """A time limit written for ``written_for`` grown by the ratio of top speeds when ``robot`` is
+    slower (capped at the largest limit), else as it was."""
+    ratio = ROBOTS[written_for].v_limits[1] / ROBOTS[robot].v_limits[1]
+    return min(float(TIME_LIMIT_RANGE_S[1]), round(float(limit_s) * ratio, 1)) if ratio > 1.0 else limit_s
 
 
 _QUOTED_OR_COMMENT = re.compile(rb'"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|#[^\n]*')
