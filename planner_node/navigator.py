@@ -46,7 +46,7 @@ from world_model_planner.planner_node.navigator_contact import ContactRules
 from world_model_planner.planner_node.navigator_config import (  # noqa: F401 (re-exported)
     KINDS, Command, NavigatorConfig, PlannerConfig)
 from world_model_planner.planner_node.navigator_recovery import RecoveryDriving
-from world_model_planner.planner_node.recovery import Recovery
+from world_model_planner.planner_node.recovery import Recovery, format_log
 from world_model_planner.planner_node.subgoal import SubgoalPlanner, path_ahead
 from world_model_planner.world_model_node.history import HistoryBuffer
 
@@ -312,6 +312,17 @@ class Navigator(CameraPlanning, RecoveryDriving, ContactRules):
             self._hist.clear()
         self._hist_t = t_s
         self._hist.observe(t_s, vel, scan)
+
+    def driving_status(self, k) -> dict:
+        """/diagnostics values of the rules that shape the commands (``k``: the planner's keys):
+        the model check's error and speed limit, the held-back rule and its yaw limit, the
+        recoveries."""
+        m, rec = self.cfg.mppi, self.recovery.counts()
+        return {k.model_error_m: f"{self.check.error_m:.3f}",
+                k.speed_limit_mps: f"{self.check.limit_mps(m.v_max_mps):.2f}",
+                k.held_back: self.held.active, k.yaw_limit_radps: f"{self.held.w_limit(m.w_max_radps):.2f}",
+                k.recoveries: rec["fired"], k.recoveries_resolved: rec["resolved"],
+                k.recovery_log: format_log(self.recovery.log)}
 
     def history(self, t_s: float):
         """The History the model in use reads at t_s, or None (a model without history input)."""

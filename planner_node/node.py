@@ -46,7 +46,6 @@ from world_model_planner.planner_node.node_frames import GoalFramesMixin
 from world_model_planner.planner_node.prior_map import MapArrays
 from world_model_planner.planner_node.waypoints import WaypointRoute
 from world_model_planner.planner_node.navigator import PlannerConfig
-from world_model_planner.planner_node.recovery import format_log
 
 _THROTTLE_S = 2.0
 
@@ -484,13 +483,7 @@ class PlannerNode(GoalFramesMixin, CameraInputsMixin, CheckpointReloadMixin, Lif
             values.update({k.budget_samples: b.samples, k.budget_horizon: b.horizon,
                            k.tick_time_ms: b.tick_s * 1e3, k.period_ms: b.period_s * 1e3,
                            k.budget_reduced: b.reduced, k.budget_behind: b.behind})
-        chk, held, w_max = self.nav.check, self.nav.held, self.nav.cfg.mppi.w_max_radps
-        values.update({k.model_error_m: f"{chk.error_m:.3f}",
-                       k.speed_limit_mps: f"{chk.limit_mps(self.nav.cfg.mppi.v_max_mps):.2f}",
-                       k.held_back: held.active, k.yaw_limit_radps: f"{held.w_limit(w_max):.2f}"})
-        rec = self.nav.recovery.counts()
-        values.update({k.recoveries: rec["fired"], k.recoveries_resolved: rec["resolved"],
-                       k.recovery_log: format_log(self.nav.recovery.log)})
+        values.update(self.nav.driving_status(k))
         level = {"refused": diag.WARN, "stopped": diag.WARN, "waiting": diag.WARN}.get(state, diag.OK)
         level = {"recovering": diag.WARN, "failed": diag.ERROR}.get(state, level)
         self.pub_diag.publish(diag.build(k, values, self.get_clock().now().to_msg(), level,
