@@ -11,6 +11,7 @@ import torch
 from world_model_planner.planner_node.dynamics import LearnedModel, SysIdModel, UnicycleModel
 from world_model_planner.planner_node.mppi import MPPIConfig
 from world_model_planner.planner_node.navigator import KINDS, Navigator, PlannerConfig, make_navigator
+from world_model_planner.testing.standins import SceneWorldModel
 
 SCAN = np.full(180, np.inf)
 
@@ -209,46 +210,10 @@ def test_navigator_passes_the_history_of_what_it_observed_and_commanded():
     assert plain.history(1.0) is None
 
 
-class _SceneWorldModel(torch.nn.Module):
-    """A tiny stand-in for a WorldModel with history input and a scene head: latent = (x, y, yaw,
-    clearance); records the observation it encoded."""
-
-    dt_s = 0.1
-    history_steps = 3
-    has_scene = True
-    obs_spec = {"scan_beams": 180, "scan_range_max": 8.0}
-
-    def __init__(self):
-        super().__init__()
-        self.w = torch.nn.Parameter(torch.zeros(1))
-        self.obs = None
-
-    def encode(self, obs):
-        self.obs = obs
-        return torch.cat([torch.as_tensor(obs["pose"]), torch.ones(1, 1)], -1)          # (1, 4)
-
-    def rollout(self, z, actions):                                                       # (B, H, 4)
-        b, h = actions.shape[:2]
-        steps = torch.arange(1, h + 1, dtype=torch.float32)
-        z = z.expand(b, h, 4).clone()
-        z[..., 0] = z[..., 0] + torch.cumsum(actions[..., 0] * 0.1, 1)
-        z[..., 3] = 1.0 - 0.1 * steps                                                   # closing in
-        return z
-
-    def pose(self, z):
-        return z[..., :3]
-
-    def collision_logit(self, z):
-        return torch.full(z.shape[:-1], -10.0)
-
-    def min_clearance(self, z):
-        return z[..., 3]
-
-
 def test_learned_model_reads_history_and_predicted_clearance():
     from world_model_planner.world_model_node.history import History
 
-    wm = _SceneWorldModel()
+    wm = SceneWorldModel()
     m = LearnedModel(wm, device="cpu")
     assert m.history_steps == 3 and m.has_scene
     hist = History(np.ones((3, 2), np.float32), np.zeros((3, 2), np.float32), np.array([False, True, True]),
@@ -274,7 +239,7 @@ def test_learned_model_reads_history_and_predicted_clearance():
     assert tuple(wm.obs["hist_cmd"].shape) == (1, 3, 2)
 
 
-class _BlindSceneModel(_SceneWorldModel):
+class _BlindSceneModel(SceneWorldModel):
     """Its scene head sees nothing: 5 m of clearance at every step, whatever the scan shows."""
 
     def rollout(self, z, actions):
@@ -327,7 +292,7 @@ def test_model_scene_off_scores_the_tracked_scene_alone():
     enters the clearance, the scan's obstacles at the model's predicted poses still do."""
     from world_model_planner.planner_node.critics import Footprint
 
-    wm = _SceneWorldModel()                                   # its head: closing in to 0 m at step 10
+    wm = SceneWorldModel()                                   # its head: closing in to 0 m at step 10
     m = LearnedModel(wm, device="cpu")
     m.set_geometry(Footprint(0.99, 0.67, 5), 8.0, 0.05)
     m.scene_update(0.0, np.stack([np.full(41, 1.5), np.linspace(-2.0, 2.0, 41)], -1), np.zeros(2))   # x = 1.5
@@ -356,7 +321,7 @@ def test_model_scene_near_movers_takes_the_head_only_with_a_mover_near():
     ring = 0.2 * np.stack([np.cos(np.linspace(0, 6.2, 12)), np.sin(np.linspace(0, 6.2, 12))], -1)
 
     def clearance(near_m, person_x):
-        m = LearnedModel(_SceneWorldModel(), device="cpu")          # its head: closing in to 0 m at step 10
+        m = LearnedModel(SceneWorldModel(), device="cpu")          # its head: closing in to 0 m at step 10
         m.set_geometry(Footprint(0.99, 0.67, 5), 8.0, 0.05)
         nav = Navigator("flat", m, small())
         nav.cfg.nav.model_scene_near_movers_m = near_m
@@ -373,135 +338,6 @@ def test_model_scene_near_movers_takes_the_head_only_with_a_mover_near():
     assert clearance(3.0, None).item() == pytest.approx(wall_only, abs=0.06)      # nothing moves
     assert clearance(3.0, -6.0).item() == pytest.approx(wall_only, abs=0.06)      # a person 6 m off
     assert clearance(3.0, -1.0).item() == 0.0                      # a person 2 m off: the head again
-
-
-class _ContactEverywhereModel(_SceneWorldModel):
-    """Its collision head reads contact at every step (P = 1 - 5e-5)."""
-
-    def collision_logit(self, z):
-        return torch.full(z.shape[:-1], 10.0)
-
-
-def _spy_rollouts(m, footprint: bool = False, batch_only: bool = False) -> list:
-    """Wrap m.rollout; the returned list gets each call's ``collision`` flag (with
-    ``footprint``: and the kind of state["footprint"], None where absent). ``batch_only``: only
-    the sampler's batches, not the caution check's one-sequence replays."""
-    seen, rollout = [], m.rollout
-
-    def spy(state, actions, collision=True):
-        if not batch_only or actions.shape[0] > 1:
-            seen.append((collision, getattr(state.get("footprint"), "kind", None)) if footprint else collision)
-        return rollout(state, actions, collision=collision)
-
-    m.rollout = spy
-    return seen
-
-
-def _empty_field():
-    from world_model_planner.planner_node.critics import DistanceField
-
-    return DistanceField(np.zeros((0, 2)), (0.0, 0.0), 8.0, 0.05)
-
-
-_EMPTY_FIELD = _empty_field()      # a scan that shows nothing near: the static check is there
-
-
-@pytest.mark.parametrize("near_m, person_m, head", [
-    (0.0, None, True),          # 0: the head always, as before
-    (3.0, None, False),         # nothing tracked: the scan alone
-    (3.0, 6.0, False),          # a person 6 m off (5.8 m to their edge)
-    (3.0, 2.0, True),           # a person 2 m off: the head again
-])
-def test_collision_near_movers_takes_the_collision_head_only_with_a_mover_near(near_m, person_m, head):
-    """nav.collision_near_movers_m > 0: the rollout evaluates the collision head, and the collision
-    critic scores it, only while the tracker follows an obstacle that near; a runtime change is
-    applied at the next tick."""
-    m = LearnedModel(_ContactEverywhereModel(), device="cpu")
-    cfg = small()
-    cfg.nav.model_scene = False                  # the stand-in's scene head would add its own contact
-    cfg.nav.collision_mover_gate_m = 0.0         # the head at every pose it runs for (test_collision_gate.py)
-    nav = Navigator("flat", m, cfg)
-    movers = None if person_m is None else (torch.tensor([[person_m, 0.0]]), torch.tensor([[0.0, 1.0]]),
-                                            torch.tensor([0.2]))
-    m.scene_state = lambda: {"field": _EMPTY_FIELD, "movers": movers}
-    seen = _spy_rollouts(m)
-    nav.set_goal(2.0, 0.0)
-    nav.cfg.nav.collision_near_movers_m = near_m
-    nav.reconfigure(nav.cfg)
-    cmd = nav.step([0.0, 0.0, 0.0], [0.0, 0.0], SCAN, 0.0)
-    assert cmd.state == "planning" and seen and set(seen) == {head}
-    # the collision critic's weight (100) times P(any contact) ~ 1 is in the plan's cost, or not
-    assert (cmd.best_cost >= 99.0) == head
-    # without a static field (no scan yet, a camera without depth) nothing else sees contact: the head stays
-    m.scene_state = lambda: {"field": None, "movers": movers}
-    seen.clear()
-    nav.step([0.0, 0.0, 0.0], [0.0, 0.0], SCAN, 0.1)
-    assert set(seen) == {True}
-
-
-def test_the_collision_head_is_held_a_while_after_a_mover_was_near():
-    """nav.collision_hold_s: after the last tick with a tracked obstacle near, the head stays on
-    that long (a cart that stops for the robot turns static in the tracker), then goes off."""
-    m = LearnedModel(_ContactEverywhereModel(), device="cpu")
-    cfg = small()
-    cfg.nav.model_scene = False
-    cfg.nav.collision_near_movers_m = 3.0
-    cfg.nav.collision_hold_s = 2.0
-    nav = Navigator("flat", m, cfg)
-    person = (torch.tensor([[2.0, 0.0]]), torch.tensor([[0.0, 1.0]]), torch.tensor([0.2]))
-    scene = {"movers": person}
-    m.scene_state = lambda: {"field": _EMPTY_FIELD, "movers": scene["movers"]}
-    seen = _spy_rollouts(m, batch_only=True)
-    nav.set_goal(5.0, 0.0)
-    heads = []
-    for t, movers in ((0.0, person), (1.5, None), (2.0, None), (2.1, None), (4.5, person), (6.6, None)):
-        scene["movers"] = movers
-        seen.clear()
-        nav.step([0.0, 0.0, 0.0], [0.0, 0.0], SCAN, t)
-        heads.append(set(seen))
-    assert heads == [{True}, {True}, {True}, {False}, {True}, {False}]
-
-
-@pytest.mark.parametrize("approach_m, goal_x, person_m, head, exact", [
-    (0.0, 0.6, None, True, False),      # off: the circles and the head, as before
-    (1.0, 0.6, None, False, True),      # 0.6 m from the goal: the rectangle, no head
-    (1.0, 0.6, 0.9, True, True),        # a person 0.7 m off (to their edge): the head again
-    (1.0, 2.0, None, True, False),      # 2 m from the goal: not the approach yet
-])
-def test_goal_approach_measures_the_body_and_keeps_the_head_for_movers(approach_m, goal_x, person_m, head, exact):
-    """nav.goal_approach_m: within it of the final goal the tracked scene measures the exact
-    rectangle in place of the covering circles, and the collision head is scored only with a
-    tracked obstacle that near."""
-    m = LearnedModel(_ContactEverywhereModel(), device="cpu")
-    cfg = small()
-    cfg.nav.model_scene = False
-    cfg.nav.collision_near_movers_m = 0.0       # the head everywhere else: the approach's own rule alone
-    cfg.nav.collision_mover_gate_m = 0.0        # and at every pose (test_collision_gate.py)
-    cfg.nav.goal_approach_m = approach_m
-    nav = Navigator("flat", m, cfg)
-    movers = None if person_m is None else (torch.tensor([[person_m, 0.0]]), torch.tensor([[0.0, 1.0]]),
-                                            torch.tensor([0.2]))
-    m.scene_state = lambda: {"field": _EMPTY_FIELD, "movers": movers}
-    seen = _spy_rollouts(m, footprint=True)
-    nav.set_goal(goal_x, 0.0)
-    cmd = nav.step([0.0, 0.0, 0.0], [0.0, 0.0], SCAN, 0.0)
-    assert cmd.state == "planning" and seen
-    assert set(seen) == {(head, "exact" if exact else None)}
-    assert (cmd.best_cost >= 99.0) == head
-
-
-def test_the_goal_approach_measures_the_body_where_the_head_is_off_anyway():
-    """With the defaults, where nothing moves the collision head is off before the goal approach
-    is reached; the approach still swaps the circles for the rectangle."""
-    m = LearnedModel(_ContactEverywhereModel(), device="cpu")
-    cfg = small()
-    cfg.nav.model_scene = False
-    nav = Navigator("flat", m, cfg)
-    m.scene_state = lambda: {"field": _EMPTY_FIELD, "movers": None}
-    seen = _spy_rollouts(m, footprint=True, batch_only=True)
-    nav.set_goal(0.6, 0.0)
-    assert nav.step([0.0, 0.0, 0.0], [0.0, 0.0], SCAN, 0.0).state == "planning"
-    assert set(seen) == {(False, "exact")}
 
 
 @pytest.mark.parametrize("approach_m, blocked", [(0.0, True), (1.0, False)])
@@ -544,7 +380,7 @@ def test_the_padding_comes_off_the_models_scene_clearance_too():
     still = torch.zeros(1, 10, 2)
     ends = []
     for pad in (0.0, 0.05):
-        m = LearnedModel(_SceneWorldModel(), device="cpu")        # its head: closing in to 0 m at step 10
+        m = LearnedModel(SceneWorldModel(), device="cpu")        # its head: closing in to 0 m at step 10
         m.set_geometry(Footprint(0.99, 0.67, 5, padding_m=pad), 8.0, 0.05)
         roll = m.rollout(m.reset_state([0.0, 0.0, 0.0], [0.0, 0.0], SCAN), still)
         ends.append(roll.clearance_m[0, -1].item())
