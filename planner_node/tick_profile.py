@@ -93,7 +93,7 @@ def _instrument(nav, timer: SectionTimer) -> None:
         timer.wrap(sp, "replan", "subgoal search")
     if hasattr(model, "scene_update"):
         timer.wrap(model, "scene_update", "scene update")
-    if hasattr(model, "clearance"):
+    if hasattr(model, "clearance_parts"):
         timer.wrap(model, "clearance_parts", "tracked clearance")
     wm = getattr(model, "model", None)
     if wm is not None:
