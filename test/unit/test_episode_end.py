@@ -35,3 +35,15 @@ def test_other_reasons_and_missing_hits_keep_the_polled_sample():
     assert loop._first_deciding(TRAJ, "collision", 2.5) == 2.5
     assert loop._first_deciding(TRAJ, "time_limit", 2.5) == 2.5    # never reached: no later cut
     assert _loop(goal=(100.0, 0.0))._first_deciding(TRAJ, "reached", 1.0) == 1.0
+
+
+def test_a_timed_out_episode_lasts_the_limit_even_when_the_sample_at_the_limit_was_dropped():
+    loop = _loop()
+    dropped = [p for p in TRAJ if p[0] != 3.0]                 # best-effort /odom lost t = 3.0
+    t_end = loop._first_deciding(dropped, "time_limit", 3.1)
+    assert t_end == 3.05
+    kept = [p for p in dropped if p[0] <= t_end]
+    assert loop._duration(kept, "time_limit") == 3.0
+    assert loop._duration([p for p in TRAJ if p[0] <= 1.6], "reached") == 1.6
+    # a record that stops short of the limit (the sim went quiet) keeps its last sample's time
+    assert loop._duration([p for p in TRAJ if p[0] <= 2.0], "time_limit") == 2.0

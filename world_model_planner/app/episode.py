@@ -307,12 +307,19 @@ class EpisodeLoop:
         traj = [p for p in full if p[0] <= t_end] or full[:1]
         collisions = mon.diag.collisions() - collisions0
         clear, plan_hz = mon.diag.min_clearance_m(), mon.diag.plan_hz_median()
-        return {"time_s": round(traj[-1][0], 3), "collisions": max(collisions, 0),
+        return {"time_s": self._duration(traj, reason), "collisions": max(collisions, 0),
                 "min_clearance_m": None if clear is None else round(clear, 3),
                 "plan_hz_median": None if plan_hz is None else round(plan_hz, 2),
                 "end_reason": reason, "time_limit_s": self.time_limit_s, "trajectory": traj,
                 "recoveries": [dict(r, t=round(r["t"] - t0, 2)) for r in mon.diag.recoveries()],
                 **self.frames.record()}
+
+    def _duration(self, traj, reason: str) -> float:
+        """The episode's length. One that ran out of time lasted the limit: /odom is best effort,
+        and a sample dropped at the limit must not make the record one odometry period longer."""
+        if reason == "time_limit" and traj and traj[-1][0] >= self.time_limit_s - 1e-6:
+            return float(self.time_limit_s)
+        return round(traj[-1][0], 3)
 
     def _first_deciding(self, traj, reason: str, t_end: float) -> float:
         """The time of the first sample that meets the end condition. The loop polls, so the sample
