@@ -256,3 +256,50 @@ def test_the_navigator_limits_the_yaw_rate_while_held_back():
         pose = pose + [cmd.v * 0.05 * math.cos(pose[2]), cmd.v * 0.05 * math.sin(pose[2]), cmd.w * 0.05]
         t += 0.05
     assert not nav.held.active and float(nav.mppi.hi[1]) == pytest.approx(nav.cfg.mppi.w_max_radps)
+
+
+def test_the_speed_limit_while_held_back_counts_asking_against_itself_and_stays_held_keep_s():
+    """held_v_max_mps: once held back the forward limit is the cap; a base that then crawls at
+    the cap without moving is still asking (against the cap, not the top speed) and stays held;
+    once it moves the limits stay held_keep_s longer, then lift."""
+    cfg = CautionConfig(held_v_max_mps=0.25, held_keep_s=2.0)
+    held = HeldBack(cfg)
+    assert held.v_limit(1.0) == 1.0 and not held.limiting()
+    t, pose, bogged = held_drive(held, 2.5, 0.0, [0.0, 0.0, 0.0], cmd=(0.8, 0.0), progress=0.05)
+    assert bogged[-1] and held.v_limit(1.0) == pytest.approx(0.25) and held.w_limit(1.5) == pytest.approx(0.15)
+    # crawling at the cap, no progress: 0.25 m/s is under held_min_speed_ratio x 1 m/s, but asking
+    t, pose, crawl = held_drive(held, 2.0, t, pose, cmd=(0.25, 0.0), progress=0.05)
+    assert all(crawl)
+    # moving at the cap: free after a window, the limits kept held_keep_s more
+    t, pose, moving = held_drive(held, 1.5, t, pose, cmd=(0.25, 0.0), progress=0.9)
+    assert not moving[-1] and held.limiting() and held.v_limit(1.0) == pytest.approx(0.25)
+    free_at = t - 0.05 * (len(moving) - moving.index(False))
+    t, pose, _ = held_drive(held, 2.5, t, pose, cmd=(0.25, 0.0), progress=0.9)
+    assert t - free_at > cfg.held_keep_s
+    assert not held.limiting() and held.v_limit(1.0) == 1.0 and held.w_limit(1.5) == 1.5
+    # without the options the old rule: no speed limit, the yaw limit only while held
+    plain = HeldBack(CautionConfig())
+    held_drive(plain, 2.5, 0.0, [0.0, 0.0, 0.0], cmd=(0.8, 0.0), progress=0.05)
+    assert plain.active and plain.v_limit(1.0) == 1.0
+
+
+def test_the_navigator_keeps_to_the_held_back_speed_limit():
+    """A classic navigator whose base does not move, with held_v_max_mps: after held_s every
+    forward command keeps to the cap, and /diagnostics' speed limit shows it."""
+    from world_model_planner.core import diagnostics as diag
+    from world_model_planner.planner_node.mppi import MPPIConfig
+    from world_model_planner.planner_node.navigator import PlannerConfig, make_navigator
+
+    cfg = PlannerConfig(mppi=MPPIConfig(samples=64, horizon=10), caution=CautionConfig(held_v_max_mps=0.2))
+    nav = make_navigator("classic", None, cfg, "cpu")
+    nav.set_goal(4.0, 0.0)                                                # straight ahead: full speed
+    scan, pose, t, vs, held = np.full(360, 10.0), np.zeros(3), 0.0, [], []
+    for _ in range(60):
+        cmd = nav.step(pose, np.zeros(2), scan, t)
+        vs.append(cmd.v)
+        held.append(nav.held.active)
+        t += 0.05
+    assert max(vs[:20]) > 0.5                                             # asking for speed at first
+    first = held.index(True)
+    assert all(v <= 0.2 + 1e-6 for v in vs[first + 1:])
+    assert float(nav.driving_status(diag.PLANNER)[diag.PLANNER.speed_limit_mps]) == pytest.approx(0.2)
