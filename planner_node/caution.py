@@ -82,14 +82,6 @@ class CautionConfig:
                                         "place, creeping, stopped).", range=(0.0, 1.0))
     held_w_max_radps: float = param(0.15, "The sampler's yaw-rate limit while held back (rad/s).",
                                     range=(0.0, 10.0))
-    held_v_max_mps: float = param(0.0, "The sampler's forward speed limit while held back (m/s; 0: none). "
-                                  "Soft ground drags harder the faster the wheels turn: past the tyres' traction "
-                                  "they spin in place, and a bogged-down base gets going again only slowly. While "
-                                  "this limit holds, held_min_speed_ratio counts against it.", range=(0.0, 10.0))
-    held_keep_s: float = param(0.0, "The held-back limits (yaw rate, and speed where held_v_max_mps is set) stay "
-                               "this long after the base was last held back (s; 0: they end with it). Without "
-                               "it a base crawling out at the limit counts as free again within held_s, speeds "
-                               "up, and bogs down again.", range=(0.0, 60.0))
 
     def __post_init__(self):
         validate(self)
@@ -246,7 +238,6 @@ class HeldBack:
         self.active = False
         self._since: float | None = None         # since when the progress has been short
         self.asked_m = self.made_m = 0.0         # over the last window, for diagnostics
-        self._last_active, self._t = None, 0.0
 
     def sent(self, t_s: float, v: float) -> None:
         """Every command sent (zero and recovery ones too)."""
@@ -279,29 +270,17 @@ class HeldBack:
             self._cmds.popleft()
         self.asked_m = float(_held_integral(list(self._cmds), t0, t_s)[0])
         self.made_m = self._made()
-        self._t = t_s
-        asking = self.asked_m >= c.held_min_speed_ratio * self.v_limit(v_max_mps) * span
+        asking = self.asked_m >= c.held_min_speed_ratio * v_max_mps * span
         short = asking and self.made_m <= c.held_ratio * self.asked_m
         self._since = (self._since if self._since is not None else t_s) if short else None
         if not asking or self.made_m >= 2.0 * c.held_ratio * self.asked_m:
             self.active = False
         elif short and t_s - self._since >= 0.5 * c.held_s - 1e-6:
             self.active = True                   # short for half a window more: not a start's lag
-        if self.active:
-            self._last_active = t_s
         return self.active
 
-    def limiting(self) -> bool:
-        """Whether the held-back limits apply: held back now, or within held_keep_s of it."""
-        return self.active or (self._last_active is not None and self._t - self._last_active < self.cfg.held_keep_s)
-
     def w_limit(self, w_max_radps: float) -> float:
-        return min(w_max_radps, self.cfg.held_w_max_radps) if self.limiting() else w_max_radps
-
-    def v_limit(self, v_max_mps: float) -> float:
-        """The forward speed limit: held_v_max_mps while the limits apply (where set), else v_max_mps."""
-        cap = self.cfg.held_v_max_mps
-        return min(v_max_mps, cap) if self.limiting() and cap > 0 else v_max_mps
+        return min(w_max_radps, self.cfg.held_w_max_radps) if self.active else w_max_radps
 
     def _made(self) -> float:
         """Forward distance odometry shows over the window: each step between two poses

@@ -319,7 +319,7 @@ class Navigator(CameraPlanning, RecoveryDriving, ContactRules):
         recoveries."""
         m, rec = self.cfg.mppi, self.recovery.counts()
         return {k.model_error_m: f"{self.check.error_m:.3f}",
-                k.speed_limit_mps: f"{self.held.v_limit(self.check.limit_mps(m.v_max_mps)):.2f}",
+                k.speed_limit_mps: f"{self.check.limit_mps(m.v_max_mps):.2f}",
                 k.held_back: self.held.active, k.yaw_limit_radps: f"{self.held.w_limit(m.w_max_radps):.2f}",
                 k.recoveries: rec["fired"], k.recoveries_resolved: rec["resolved"],
                 k.recovery_log: format_log(self.recovery.log)}
@@ -448,7 +448,6 @@ class Navigator(CameraPlanning, RecoveryDriving, ContactRules):
         self.mppi.hi[0] = min(m.v_max_mps, self.check.limit_mps(m.v_max_mps))
         self.mppi.lo[0] = m.v_min_mps                      # the camera-only tick may raise it
         self.held.observe(t_s, pose, m.v_max_mps)          # bogged down? then drive straighter
-        self.mppi.hi[0] = min(float(self.mppi.hi[0]), self.held.v_limit(m.v_max_mps))
         w_max = self.held.w_limit(m.w_max_radps)
         self.mppi.hi[1], self.mppi.lo[1] = w_max, -w_max
 
