@@ -52,10 +52,14 @@ def main(argv=None) -> int:
     import torch.nn.functional as F
 
     from world_model_planner.world_model_node import onednn
-    from world_model_planner.world_model_node.checkpoint import load_checkpoint
+    from world_model_planner.world_model_node.checkpoint import CheckpointError, load_checkpoint
 
     torch.set_num_threads(1)
-    model = load_checkpoint(args.model, device="cpu")
+    try:
+        model = load_checkpoint(args.model, device="cpu")
+    except (OSError, CheckpointError) as exc:
+        print(f"bench_layer: cannot load {args.model}: {exc}", file=sys.stderr)
+        return 2
     layers = [m for m in model.predictor.net if isinstance(m, torch.nn.Linear)]
     op = onednn.linear()
     print(f"{Path(args.model).name}: predictor layers {[tuple(m.weight.shape[::-1]) for m in layers]}, "

@@ -30,7 +30,12 @@ def test_bench_layer_prints_one_row_per_predictor_layer():
     assert fused or "bf16 rows left out" in proc.stdout
 
 
-def test_bench_layer_refuses_a_zero_batch():
-    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "bench_layer.py"), "--rows", "0"],
-                          cwd=REPO, capture_output=True, text=True, timeout=120)
+def test_bench_layer_refuses_a_zero_batch_and_names_a_missing_model(tmp_path):
+    script = str(REPO / "scripts" / "bench_layer.py")
+    proc = subprocess.run([sys.executable, script, "--rows", "0"], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
     assert proc.returncode == 2 and "--rows and --repeats must be at least 1" in proc.stderr
+    missing = tmp_path / "none.pt"
+    proc = subprocess.run([sys.executable, script, "--model", str(missing)], cwd=REPO, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2 and f"cannot load {missing}" in proc.stderr and "Traceback" not in proc.stderr
