@@ -317,7 +317,7 @@ class EpisodeLoop:
     def _duration(self, traj, reason: str) -> float:
         """The episode's length. One that ran out of time lasted the limit: /odom is best effort,
         and a sample dropped at the limit must not make the record one odometry period longer."""
-        if reason == "time_limit" and traj and traj[-1][0] >= self.time_limit_s - 1e-6:
+        if reason == "time_limit" and traj[-1][0] >= self.time_limit_s - 1e-6:
             return float(self.time_limit_s)
         return round(traj[-1][0], 3)
 
