@@ -100,6 +100,10 @@ def register(subparsers) -> None:
                         "its work per rollout step grows with the square of the width")
     p.add_argument("--head-hidden", type=int, default=None,
                    help="collision head MLP width (model field head_hidden, default 64)")
+    p.add_argument("--h-sensors-only", action="store_true",
+                   help="the learned latent h reads the scan or the frame alone, not the velocity and the "
+                        "command history (model field h_reads_motion false): it says what the robot sees, "
+                        "which a goal picture is compared with")
     p.add_argument("--eval-every", type=int, default=None,
                    help="validate (and write the resumable state OUT.state.pt) every N steps (default 250)")
     p.add_argument("--resume", action="store_true",
@@ -323,6 +327,11 @@ def _train(args) -> int:
                 return _refuse("train", f"--{name.replace('_', '-')} with --init: the architecture is the "
                                         f"checkpoint's ({getattr(init.cfg, name, None)})")
             mc[name] = getattr(args, name)
+    if args.h_sensors_only:
+        if init is not None:
+            return _refuse("train", "--h-sensors-only with --init: what h reads is the checkpoint's "
+                                    "(train a new model)")
+        mc["h_reads_motion"] = False
     if args.head_clearance and init is None:        # with --init, with_head_clearance widened init above
         mc["head_clearance"] = True
     if args.lag_prior:

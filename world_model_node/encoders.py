@@ -117,7 +117,8 @@ class ObsEncoder(nn.Module):
     """Learned part of the encoder: (scan, vel[, image][, history]) -> h (B, dh). Body frame only.
 
     A camera model (``cfg.use_scan`` False) reads no scan: (vel, image[, history]) -> h; its
-    ``scan`` argument may be None and is ignored.
+    ``scan`` argument may be None and is ignored. With ``cfg.h_reads_motion`` False, h reads the
+    scan or the image alone (vel and hist are ignored): what the robot sees, not how it moves.
 
     hist (built by :meth:`WorldModel.history_inputs`): cmd (B, K, 2) and vel (B, K, 2) in
     m/s, rad/s; valid (B, K) bool; scans (B, M, N) the past scans at ``cfg.scan_history_rows``
@@ -135,8 +136,9 @@ class ObsEncoder(nn.Module):
         self.hist_dim = 0
         if self.steps:   # per row: cmd, vel, cmd - vel (normalised) and valid; per past scan: change + valid
             self.hist_dim = 7 * self.steps + self.n_scans * (self.scan.out_dim + 1)
-        in_dim = (self.scan.out_dim if self.use_scan else 0) + VEL_DIMS \
-            + (self.image.out_dim if self.image is not None else 0) + self.hist_dim
+        self.motion = cfg.h_reads_motion
+        in_dim = (self.scan.out_dim if self.use_scan else 0) + (self.image.out_dim if self.image is not None else 0) \
+            + ((VEL_DIMS + self.hist_dim) if self.motion else 0)
         self.net = mlp([in_dim, cfg.enc_hidden, cfg.enc_hidden, cfg.h_dims])
         self.register_buffer("vw_scale", torch.tensor([cfg.v_scale_mps, cfg.w_scale_radps]), persistent=False)
 
@@ -162,11 +164,11 @@ class ObsEncoder(nn.Module):
                 hist: dict | None = None) -> torch.Tensor:
         vel_n = vel / self.vw_scale
         scan_feat = self.scan(scan) if self.use_scan else None
-        feats = [vel_n] if scan_feat is None else [scan_feat, vel_n]
+        feats = ([] if scan_feat is None else [scan_feat]) + ([vel_n] if self.motion else [])
         if self.image is not None:
             if image is None:
                 raise ValueError("this world model encodes images: obs['image'] (B, 3, S, S) is required")
             feats.append(self.image(image))
-        if self.steps:   # (a camera model has no scan history: vel stands in for the batch size and dtype)
+        if self.steps and self.motion:   # (no scan history for a camera: vel gives the batch size and dtype)
             feats.append(self.history_features(vel_n if scan_feat is None else scan_feat, hist))
         return self.net(torch.cat(feats, dim=-1))

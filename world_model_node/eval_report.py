@@ -76,6 +76,19 @@ def summary(result: dict) -> str:
                      + (f"; pixel distance (baseline): pooled {num(gl.get('pixels_rho'), '.3f')}, per goal "
                         f"{num(gl.get('pixels_rho_per_goal_mean'), '.3f')}, same heading "
                         f"{num(gl.get('pixels_rho_same_heading'), '.3f')}" if "pixels_rho" in gl else ""))
+    lf = result.get("latent_forecast")
+    if lf:
+        lines.append("learned latent forecast, mean L2 to the recorded step's encoding; horizon_s "
+                     + "  ".join(f"{h:>6.1f}" for h in result["horizons_s"]))
+        lines.append(f"  {'predicted':<27} " + "  ".join(num(e) for e in lf["pred_err"]))
+        lines.append(f"  {'held at the start':<27} " + "  ".join(num(e) for e in lf["hold_err"])
+                     + "  <- a predictor that forecasts nothing")
+        lines.append(f"  {'ratio':<27} " + "  ".join(num(e) for e in lf["ratio"]))
+        if "view_ratio" in lf:
+            lines.append(f"  without the {lf['motion_dims']} directions the robot's own motion moves it:")
+            lines.append(f"  {'predicted':<27} " + "  ".join(num(e) for e in lf["view_pred_err"]))
+            lines.append(f"  {'held at the start':<27} " + "  ".join(num(e) for e in lf["view_hold_err"]))
+            lines.append(f"  {'ratio':<27} " + "  ".join(num(e) for e in lf["view_ratio"]))
     sl = result.get("slices")
     if sl:
         i = result["horizons_s"].index(1.0) if 1.0 in result["horizons_s"] else 0

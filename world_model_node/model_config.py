@@ -44,6 +44,12 @@ class WorldModelConfig:
     w_scale_radps: float = param(1.5, "Angular velocity normalisation scale.", range=(0.01, 20.0))
     history_steps: int = param(10, "K: past model steps of commands, measured velocities and scans the "
                                    "encoder reads (10 = 1 s at dt_s 0.1); 0 = no history.", range=(0, 100))
+    h_reads_motion: bool = param(True, "The learned latent h reads the velocity and the command history beside "
+                                       "the sensors. False: h reads the scan or the frame alone, so it says what "
+                                       "the robot sees and nothing of how it moves (the velocity and the command "
+                                       "memory stay in the latent's explicit part, which the predictor reads); "
+                                       "a goal picture embedded at rest then compares with a frame seen while "
+                                       "driving.")
     scan_history: int = param(3, "Past scans the encoder reads (every K // scan_history rows of the history, "
                                  "newest first) to see obstacles move; 0 = none.", range=(0, 20))
     cmd_memory: int = param(5, "L: last commands kept in the latent and shifted each predictor step, so "

@@ -192,3 +192,29 @@ def test_the_goal_picture_of_the_benchmark_does_not_show_its_place_across(capsys
     side = [d for (a, _), d in zip(mod.OFFSETS, away) if a == 0.0]
     ahead = [d for (a, _), d in zip(mod.OFFSETS, away) if a != 0.0]
     assert max(side) < 0.05 and min(ahead) > 2.0
+
+
+def test_goal_picture_planning_reaches_the_imaged_pose_in_a_toy_scene():
+    """The issue's toy scene: a goal picture that fixes its place (the open arena's north-east
+    corner from 2.1 m, scripts/scenarios/goal_picture_corner.yaml), the shipped camera model from
+    the camera alone (RGB, flat, 256 x 15), seed 0 of scripts/camera_episodes.py's run of it
+    (6 of its 10 seeds reach; see the README's camera section). With the picture's weight the
+    robot comes within 0.5 m of where the picture was taken; with the weight at 0 (the same
+    planner, collision, effort and smoothness alone) it does not: the picture steered it."""
+    import argparse
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("cam_eps", root / "scripts" / "camera_episodes.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    sc = load_scenario(root / "scripts" / "scenarios" / "goal_picture_corner.yaml")
+    args = argparse.Namespace(samples=256, horizon=15, collision_weight=20.0, lidar=False, depth=False,
+                              planner="flat", model=str(models_dir() / "husky_camera.pt"), time_limit=None,
+                              picture_at=[3.5, 3.5, 0.785], reach_m=0.5)
+    steered = mod.run_episode(sc, 0, args, goal_image_weight=10.0)
+    assert steered["success"] and steered["closest_m"] <= 0.5 and steered["collisions"] == 0, steered
+    assert steered["latent"][1] < 0.6 * steered["latent"][0], steered        # the frame in view came to look like it
+    blind = mod.run_episode(sc, 0, args, goal_image_weight=0.0)
+    assert not blind["success"] and blind["closest_m"] > 1.0, blind

@@ -144,6 +144,17 @@ def test_wmp_trains_and_evaluates_a_camera_model(frames, tmp_path):
     assert r["collision_auroc"] is not None and 0.0 <= r["collision_auroc"] <= 1.0
     gl = r["goal_latent"]
     assert gl["goals"] == 8 and gl["pairs"] == 8 * 50 and -1 <= gl["rho"] <= 1 and -1 <= gl["pixels_rho"] <= 1
+    lf = r["latent_forecast"]
+    assert len(lf["ratio"]) == 4 and len(lf["view_ratio"]) == 4 and lf["motion_dims"] > 0
+    # h from the frame alone: it does not move with the motion, and a fine-tune cannot change that
+    sensors = tmp_path / "sensors.pt"
+    assert wmp(["train", "--data", str(data_dir), "--out", str(sensors), "--camera-only", "--h-sensors-only",
+                "--steps", "4", "--batch-size", "16", "--horizon", "5", "--latent-dim", "21", "--no-progress"]) == 0
+    assert load_checkpoint(sensors, device="cpu").cfg.h_reads_motion is False and m.cfg.h_reads_motion is True
+    assert wmp(["eval-model", "--model", str(sensors), "--data", str(data_dir), "--json", str(res)]) == 0
+    assert json.loads(res.read_text())["latent_forecast"]["motion_dims"] == 0
+    assert wmp(["train", "--data", str(data_dir), "--out", str(tmp_path / "y.pt"), "--init", str(out),
+                "--h-sensors-only", "--steps", "2", "--no-progress"]) == 2
     # a scan model cannot train on images it has no data for
     scan_only = tmp_path / "scan_only"
     assert wmp(["collect", "--scenario", "open", "--episodes", "1", "--episode-s", "3", "--out",
