@@ -445,8 +445,8 @@ def motion_directions(model, data: Transitions, rows: np.ndarray, n: int = 24, s
     """(dh, k): the directions in which the learned latent h of the observations at ``rows``
     moves when only the robot's motion changes (each embedded under :func:`motion_histories`:
     the same scan or frame, other velocities and command histories); ``share`` of that spread.
-    What is left of h outside them is what the robot sees. A model without velocity in its
-    encoder input still gets them from its velocity term; k = 0 where nothing moves h."""
+    What is left of h outside them is what the robot sees. k = 0 for a latent that reads no
+    motion (``h_reads_motion`` false)."""
     dev = model.device
     use_image = bool(getattr(model.cfg, "use_image", False))
     hist_steps = int(getattr(model, "history_steps", 0) or 0)
