@@ -331,7 +331,7 @@ def _train(args) -> int:
         if init is not None:
             return _refuse("train", "--h-sensors-only with --init: what h reads is the checkpoint's "
                                     "(train a new model)")
-        mc["h_reads_motion"] = False
+        mc.update(h_reads_motion=False, scan_history=0)           # no history in h: past scans neither
     if args.head_clearance and init is None:        # with --init, with_head_clearance widened init above
         mc["head_clearance"] = True
     if args.lag_prior:

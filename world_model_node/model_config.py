@@ -93,6 +93,9 @@ class WorldModelConfig:
         if self.cmd_memory > self.history_steps:
             raise ValueError(f"WorldModelConfig.cmd_memory: expected <= history_steps ({self.history_steps}), "
                              f"got {self.cmd_memory}")
+        if not self.h_reads_motion and self.scan_history:
+            raise ValueError(f"WorldModelConfig.scan_history: h_reads_motion false reads no history, so "
+                             f"expected 0, got {self.scan_history}")
         if not self.use_scan and (self.scene_sectors or self.scan_history):
             raise ValueError(f"WorldModelConfig.use_scan: a model without the scan needs scene_sectors 0 and "
                              f"scan_history 0, got {self.scene_sectors} and {self.scan_history}")

@@ -155,6 +155,11 @@ def test_wmp_trains_and_evaluates_a_camera_model(frames, tmp_path):
     assert json.loads(res.read_text())["latent_forecast"]["motion_dims"] == 0
     assert wmp(["train", "--data", str(data_dir), "--out", str(tmp_path / "y.pt"), "--init", str(out),
                 "--h-sensors-only", "--steps", "2", "--no-progress"]) == 2
+    lidar = tmp_path / "lidar_sensors.pt"                       # a scan model: its past scans go too
+    assert wmp(["train", "--data", str(data_dir), "--out", str(lidar), "--h-sensors-only", "--steps", "2",
+                "--batch-size", "16", "--horizon", "5", "--no-progress"]) == 0
+    lc = load_checkpoint(lidar, device="cpu").cfg
+    assert lc.use_scan and lc.h_reads_motion is False and lc.scan_history == 0
     # a scan model cannot train on images it has no data for
     scan_only = tmp_path / "scan_only"
     assert wmp(["collect", "--scenario", "open", "--episodes", "1", "--episode-s", "3", "--out",

@@ -110,7 +110,9 @@ def test_a_latent_that_reads_no_motion_has_no_motion_directions():
     base = torch.randn(3, 1, 8, generator=g)
     assert motion_basis(base + 1e-7 * torch.randn(3, 6, 8, generator=g), 0.999).shape == (8, 0)   # rounding only
 
-    cfg = WorldModelConfig(scan_beams=16, scan_bins=8, h_reads_motion=False)
+    with pytest.raises(ValueError, match="scan_history"):        # past scans are history too
+        WorldModelConfig(scan_beams=16, scan_bins=8, h_reads_motion=False)
+    cfg = WorldModelConfig(scan_beams=16, scan_bins=8, h_reads_motion=False, scan_history=0)
     model = WorldModel(cfg).eval()
     vel, hist = motion_histories(6, cfg.history_steps)
     scan = torch.rand(1, 16).expand(6, -1) * 5
