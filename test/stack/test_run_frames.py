@@ -46,7 +46,10 @@ def test_wmp_run_single_goal_in_map_frame(tmp_path):
     rec = json.loads(out.read_text())
     assert rec["goal_frame"] == "map" and "waypoints" not in rec, rec.get("goal_frame")
     assert rec["end_reason"] == "reached" and rec["success"] is True, explain(proc)
-    assert rec["final_distance_m"] < 0.3 and rec["collisions"] == 0, (rec["final_distance_m"], rec["collisions"])
+    # within the goal's 0.3 m tolerance (the record keeps millimetres: the last sample can sit on the
+    # edge), not the 1.8 m an odom-frame reading would leave
+    assert rec["final_distance_m"] <= 0.3 + 1e-3 and rec["collisions"] == 0, (rec["final_distance_m"],
+                                                                            rec["collisions"])
 
 
 @pytest.mark.slow
