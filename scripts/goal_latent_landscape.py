@@ -67,7 +67,7 @@ def main(argv=None) -> int:
     from world_model_planner.sim.scenario import Pose2D, load_scenario
     from world_model_planner.sim.world import CameraConfig, SimWorld
     from world_model_planner.world_model_node.checkpoint import CheckpointError, load_checkpoint
-    from world_model_planner.world_model_node.evaluate import motion_basis, motion_histories
+    from world_model_planner.world_model_node.latent_eval import motion_basis, motion_histories, project_out
     from world_model_planner.world_model_node.history import History
     from world_model_planner.world_model_node.model import observation
 
@@ -101,10 +101,7 @@ def main(argv=None) -> int:
         basis = motion_basis(moving, args.share)                     # (dh, k)
 
         def dist(h, out: bool):
-            d = h - goal
-            if out and basis.shape[1]:
-                d = d - (d @ basis) @ basis.T
-            return torch.linalg.norm(d, dim=-1)
+            return torch.linalg.norm(project_out(h - goal, basis) if out else h - goal, dim=-1)
 
         full, out = dist(moving[1:], False), dist(moving[1:], True)
         print(f"picture at {gp[0]:.2f},{gp[1]:.2f},{gp[2]:.3f} in {args.scenario}; model {args.model}; latent "
@@ -121,9 +118,7 @@ def main(argv=None) -> int:
             for side in SIDE:
                 p = [gp[0] - back * c - side * s, gp[1] - back * s + side * c, gp[2]]
                 f = frame(p)
-                rest = float(dist(embed([f], np.zeros((1, 2), np.float32),
-                                        History(np.zeros((1, K, 2), np.float32), np.zeros((1, K, 2), np.float32),
-                                                np.zeros((1, K), bool))), False)[0])
+                rest = float(dist(model.embed_goal(f), False))             # at rest, as a goal is embedded
                 i = int(g.integers(1, args.motions))
                 h1 = History(hist.cmd[i:i + 1], hist.vel[i:i + 1], hist.valid[i:i + 1])
                 mov = float(dist(embed([f], vel[i:i + 1], h1), True)[0])

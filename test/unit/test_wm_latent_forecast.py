@@ -1,6 +1,6 @@
 """eval-model's latent forecast: the predictor's learned latent against the recorded step's
 encoding and against h held constant, in full and without the directions the robot's own motion
-moves it (world_model_node.evaluate.latent_forecast, motion_directions, motion_basis)."""
+moves it (world_model_node.latent_eval: latent_forecast, motion_directions, motion_basis)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,7 +12,7 @@ import torch
 from world_model_planner.core.paths import default_model_path
 from world_model_planner.world_model_node.checkpoint import load_checkpoint
 from world_model_planner.world_model_node.data import load_dataset
-from world_model_planner.world_model_node.evaluate import latent_forecast, motion_basis, motion_histories
+from world_model_planner.world_model_node.latent_eval import latent_forecast, motion_basis, motion_histories
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "wm_eval"
 
