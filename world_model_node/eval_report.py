@@ -68,6 +68,11 @@ def summary(result: dict) -> str:
             if name in ad:
                 a = ad[name]
                 lines.append(f"  {name:<27} {num(a['at_entry_m'])}  {num(a['after_1s_m'])}  ({num(a['ratio'], '.2f')})")
+        hx = ad.get("history_ablation")
+        if hx and hx.get("windows"):
+            lines.append(f"  the model, {hx['windows']} windows 1 s or more on it: {num(hx['own_history_m'])} with its "
+                         f"own history, {num(hx['entry_history_m'])} with the commands and velocities of the second "
+                         f"before the entry ({num(hx['ratio'], '.2f')})")
     gl = result.get("goal_latent")
     if gl and gl.get("goals"):
         lines.append(f"latent distance to a goal vs true distance, Spearman rho over {gl['goals']} goals, "

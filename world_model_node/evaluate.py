@@ -29,7 +29,9 @@ base; ``set_geometry``, also on the sysid model passed in), not the covering cir
 may be configured with.
 ``adaptation``: windows starting 0-1.5 s after the robot enters lower-friction ground (data label
 ground); the 1 s error of windows starting 0-0.5 s on it ("at_entry_m") vs 1-1.5 s on it
-("after_1s_m") and their ratio (below 1: the predictor adapted).
+("after_1s_m") and their ratio (below 1: the predictor adapted); ``history_ablation``: the windows
+1 s or more on it, rolled out with their own history and with the commands and velocities of the
+second before the entry in its place (:func:`_history_ablation`; None for a model without history).
 ``measured_velocity``: the recorded body velocities (v, w) themselves integrated, as a perfect
 command-to-velocity model would: what is left is odometry noise and motion that v and w do not
 carry (sideways slip), which a model with a pose history can still predict.
@@ -145,21 +147,24 @@ class CameraRollout:
         return Rollout(poses=self.model.pose(z), collision_prob=torch.sigmoid(logit))
 
 
-def _rollouts(pm, data: Transitions, starts: np.ndarray, cmds: np.ndarray, scene_windows: np.ndarray):
+def _rollouts(pm, data: Transitions, starts: np.ndarray, cmds: np.ndarray, scene_windows: np.ndarray,
+              hist=None):
     """One planner-interface model on each window: reset_state(pose, vel, scan[, history]) then
     rollout(state, recorded actions (1, H, 2)) -> poses (W, H, 3), clearance (W, H) or None
     (nan where not computed), collision prob (W, H) or None.
 
     The history (``pm.history_steps`` rows, only for models that read one) comes from
-    ``history.history_from_rows``. A model that tracks obstacles (``scene_update``, classic_id)
-    first sees the scans of the second before each window in ``scene_windows`` (W,) bool, as
-    its tracker would have on the robot."""
+    ``history.history_from_rows``, or is ``hist`` (a batched History, one per window) where
+    given. A model that tracks obstacles (``scene_update``, classic_id) first sees the scans of
+    the second before each window in ``scene_windows`` (W,) bool, as its tracker would have on
+    the robot."""
     from world_model_planner.world_model_node.eval_windows import scan_points
     from world_model_planner.world_model_node.history import History, history_from_rows
 
     k_hist = int(getattr(pm, "history_steps", 0) or 0)
     use_hist = k_hist > 0 and _accepts_history(pm.reset_state)
-    hist = history_from_rows(data.cmd, data.vel, data.episode, starts, k_hist, data.scan) if use_hist else None
+    if use_hist and hist is None:
+        hist = history_from_rows(data.cmd, data.vel, data.episode, starts, k_hist, data.scan)
     tracks = hasattr(pm, "scene_update") and hasattr(pm, "tracker")
     rmax = float(data.meta.get("range_max_m") or 8.0)
     dev = getattr(pm, "device", torch.device("cpu"))
@@ -193,6 +198,35 @@ def _rollouts(pm, data: Transitions, starts: np.ndarray, cmds: np.ndarray, scene
         np.stack([np.full(h, np.nan) if c is None else c for c in clear])
     coll_a = None if any(c is None for c in coll) else np.stack(coll)
     return np.stack(poses), clear_a, coll_a
+
+
+def _history_ablation(pm, data: Transitions, starts: np.ndarray, offs_s: np.ndarray, cmds: np.ndarray,
+                      truth: np.ndarray, hist_steps: int, dt: float) -> dict | None:
+    """What the second on the new ground taught the model: the adaptation windows that start at
+    least 1 s after the entry, rolled out with their own history and again with the commands and
+    velocities of the second before the entry in its place (the scans as recorded: only the
+    dynamics signals are swapped). ``truth`` (W, 3) is each window's pose at its end. -> {windows,
+    own_history_m, entry_history_m, ratio} (mean position error at the end; ratio below 1: the
+    history on the new ground helped), or None for a model without a history."""
+    from world_model_planner.world_model_node.history import History, history_from_rows
+
+    if hist_steps <= 0 or not _accepts_history(pm.reset_state):
+        return None
+    sel = np.flatnonzero(offs_s >= 1.0 - 1e-9)
+    if not len(sel):
+        return {"windows": 0, "own_history_m": math.nan, "entry_history_m": math.nan, "ratio": math.nan}
+    s = starts[sel]
+    entry = s - np.round(offs_s[sel] / dt).astype(np.int64)
+    own = history_from_rows(data.cmd, data.vel, data.episode, s, hist_steps, data.scan)
+    before = history_from_rows(data.cmd, data.vel, data.episode, entry, hist_steps, data.scan)
+    swapped = History(before.cmd, before.vel, before.valid & own.valid, own.scan)
+    none = np.zeros(len(s), bool)
+    errs = []
+    for h in (own, swapped):
+        p = _rollouts(pm, data, s, cmds[sel], none, hist=h)[0][:, -1]
+        errs.append(float(np.linalg.norm(p[:, :2] - truth[sel, :2], axis=-1).mean()))
+    return {"windows": int(len(s)), "own_history_m": errs[0], "entry_history_m": errs[1],
+            "ratio": errs[0] / errs[1] if errs[1] > 0 else math.nan}
 
 
 def _err_block(p: np.ndarray, truth: np.ndarray, steps: list[int]) -> dict:
@@ -319,6 +353,8 @@ def evaluate(model, data: Transitions, horizons_s=HORIZONS_S, stride: int = 5, b
             offs = np.unique(np.round(ad_off, 6))
             ad[name] = {"at_entry_m": e0, "after_1s_m": e1, "ratio": e1 / e0 if e0 > 0 else math.nan,
                         "by_offset_s": [[float(o), float(err[np.isclose(ad_off, o)].mean())] for o in offs]}
+        ad["history_ablation"] = _history_ablation(models["model"], data, ad_starts, ad_off, a_cmds, a_truth,
+                                                   hist_steps, dt)
     out["adaptation"] = ad
 
     # per-slice errors (grid windows), slices overlap

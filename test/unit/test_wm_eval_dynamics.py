@@ -253,3 +253,24 @@ def test_mover_clearance_script_separates_the_forecast_from_the_tracker():
         mod.main(["--data", "test/data/wm_eval", "--sysid", "models/husky_sysid.json", "--stride", "0"])
     assert bad.value.code == 2
     assert mod.main(["--data", "no/such/dir", "--sysid", "models/husky_sysid.json"]) == 2
+
+
+def test_history_ablation_is_none_for_a_model_without_history_and_empty_without_settled_windows():
+    from world_model_planner.planner_node.dynamics import UnicycleModel
+    from world_model_planner.world_model_node.evaluate import _history_ablation
+
+    tr = _synthetic()
+    cmds, truth = np.zeros((3, 10, 2)), np.zeros((3, 3))
+    starts, offs = np.array([5, 6, 7]), np.array([0.0, 0.5, 1.0])
+    assert _history_ablation(UnicycleModel(0.1), tr, starts, offs, cmds, truth, 0, 0.1) is None
+
+    class Remembers(UnicycleModel):                          # reads a history: the ablation applies
+        history_steps = 10
+
+        def reset_state(self, pose, vel, scan=None, history=None):
+            return super().reset_state(pose, vel, scan)
+
+    out = _history_ablation(Remembers(0.1), tr, starts, np.zeros(3), cmds, truth, 10, 0.1)
+    assert out["windows"] == 0 and math.isnan(out["ratio"])
+    out = _history_ablation(Remembers(0.1), tr, starts, offs, cmds, truth, 10, 0.1)
+    assert out["windows"] == 1 and out["own_history_m"] == out["entry_history_m"] == 0.0

@@ -80,3 +80,19 @@ def test_shipped_model_is_small_plain_data_and_never_trained_on_the_eval_set():
     assert eval_named == HELD_OUT and not eval_named & set(stats["scenarios"])
     assert not {e["seed"] for e in eval_meta} & set(stats["seeds"])
     assert stats["dynamic_episodes"] > 0
+
+
+def test_history_ablation_swaps_the_dynamics_history_of_the_settled_windows(result):
+    from world_model_planner.world_model_node import eval_windows as ew
+
+    data = load_dataset(DATA)
+    ad = result["adaptation"]
+    hx = ad["history_ablation"]
+    _, offs = ew.adaptation_windows(data.ground, data.episode, int(round(ad["horizon_s"] / 0.1)), 0.1)
+    print(f"\nadaptation: {hx}")
+    assert hx["windows"] == int((offs >= 1.0 - 1e-9).sum()) > 0
+    # with its own history these are the settled windows of the adaptation block, to the digit
+    assert hx["own_history_m"] == pytest.approx(ad["model"]["after_1s_m"], rel=1e-6)
+    # the second before the entry in its place changes what the model predicts
+    assert abs(hx["entry_history_m"] - hx["own_history_m"]) > 1e-3
+    assert hx["ratio"] == pytest.approx(hx["own_history_m"] / hx["entry_history_m"])
