@@ -96,3 +96,44 @@ def test_history_ablation_swaps_the_dynamics_history_of_the_settled_windows(resu
     # the second before the entry in its place changes what the model predicts
     assert abs(hx["entry_history_m"] - hx["own_history_m"]) > 1e-3
     assert hx["ratio"] == pytest.approx(hx["own_history_m"] / hx["entry_history_m"])
+
+
+def test_held_out_targets_script_reads_each_target_from_the_evaluation(tmp_path, capsys):
+    """scripts/held_out_targets.py on a replicate made of the committed set's three shards, one
+    per part (its collection skipped: the parts are there): every ratio in its table is the one
+    its own evaluation (eval.json, eval-model's result) gives, and the static one is the golden
+    figure."""
+    import importlib.util
+    import json
+    import shutil
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "held_out_targets.py"
+    spec = importlib.util.spec_from_file_location("held_out_targets", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    # the folders load in name order, so the shards keep the committed set's order (and windows)
+    for part, shard in zip(("dynamic", "static", "suite"), sorted(DATA.glob("shard_*.npz"))):
+        (tmp_path / "husky_r0" / part).mkdir(parents=True)
+        shutil.copy(shard, tmp_path / "husky_r0" / part / shard.name)
+    assert mod.main(["--work", str(tmp_path), "--replicates", "1"]) == 0
+    out = capsys.readouterr().out
+    rows = {r.split("|")[1].strip(): [c.strip() for c in r.split("|")[2:4]] for r in out.splitlines()
+            if r.startswith("| ") and not r.startswith("| target")}
+    res = json.loads((tmp_path / "husky_r0" / "eval.json").read_text())
+    i = res["horizons_s"].index(2.0)
+    st = res["slices"]["static"]
+    want = {"static: 2 s error / unicycle (<= 0.5)": st["model"][i] / st["unicycle"][i],
+            "collision AUROC at 1 s (>= 0.95)": res["collision_auroc_by_horizon"][res["horizons_s"].index(1.0)],
+            "new ground: 1 s error after 1 s / at entry (<= 0.5)": res["adaptation"]["model"]["ratio"],
+            "mover clearance at 1 s / constant velocity (<= 0.7)":
+                res["clearance_err_m"]["model"][0] / res["clearance_err_m"]["constant_velocity_tracker"][0]}
+    for name in ("terrain", "payload", "latency", "movers"):
+        sl = res["slices"][name]
+        want[f"{name}: 2 s error / classic_id (<= 0.5)"] = sl["model"][i] / sl["classic_id"][i]
+    assert set(rows) == set(want)
+    for name, value in want.items():
+        rep, pooled = rows[name]
+        assert rep == pooled == f"{value:.3f}", (name, rows[name], value)
+    assert rows["static: 2 s error / unicycle (<= 0.5)"][0] == "0.512"      # the golden set's figure
+    with pytest.raises(SystemExit):
+        mod.main(["--work", str(tmp_path), "--replicates", "0"])
