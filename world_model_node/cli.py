@@ -73,6 +73,9 @@ def register(subparsers) -> None:
                    help="also train on each training episode mirrored across the robot's heading (y, yaw, yaw "
                         "rates and the scan flipped): twice the data for a base that is the same on its left "
                         "and right; validation stays on the recorded episodes")
+    p.add_argument("--episode-group", type=int, default=None, metavar="G",
+                   help="draw each batch as batch_size / G episodes with G windows each (default 1: every "
+                        "window at random); the place term (--loss-weight place=W) needs G > 1")
     p.add_argument("--no-vicreg", action="store_true", help="switch the anti-collapse terms off (ablation)")
     p.add_argument("--init", default=None, metavar="CHECKPOINT",
                    help="start from this checkpoint's weights and config (fine-tuning)")
@@ -308,9 +311,16 @@ def _train(args) -> int:
         return _refuse("train", str(exc))
     over = {k: v for k, v in {"steps": args.steps, "epochs": args.epochs, "batch_size": args.batch_size,
                               "horizon": args.horizon, "lr": args.lr, "time_budget_s": args.time_budget_s,
-                              "cpu_threads": args.threads, "eval_every": args.eval_every}.items() if v is not None}
-    cfg = TrainConfig(seed=args.seed, device=args.device, progress=not args.no_progress,
-                      augment=not args.no_augment, mirror=args.mirror, **over)
+                              "cpu_threads": args.threads, "eval_every": args.eval_every,
+                              "episode_group": args.episode_group}.items() if v is not None}
+    try:
+        cfg = TrainConfig(seed=args.seed, device=args.device, progress=not args.no_progress,
+                          augment=not args.no_augment, mirror=args.mirror, **over)
+    except ValueError as exc:
+        return _refuse("train", str(exc))
+    if weights.place > 0 and cfg.episode_group < 2:
+        return _refuse("train", "--loss-weight place needs --episode-group G > 1: with one window per "
+                                "episode a batch has no pair of frames of one layout to compare")
     mc = {"scan_beams": int(data.scan.shape[1]), "range_max_m": float(data.meta.get("range_max_m") or 8.0),
           "use_image": args.image or args.camera_only}
     if args.camera_only:

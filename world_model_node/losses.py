@@ -16,6 +16,12 @@ For a window of K steps (obs_0..obs_K, a_0..a_{K-1}, collision_0..collision_{K-1
     scene     = smooth L1 (beta SCENE_BETA_M) between clearance(z_k) and the sector clearances of
                 the real scan_k, plus the same on their minimum over sectors (metres); the target
                 latents used for collision carry the real scene (models with scene_sectors > 0)
+    place     = over pairs of window starts i, j of one episode in the batch (off by default; the
+                batch draws several windows per episode with ``TrainConfig.episode_group``):
+                mean (|h_i - h_j| / mean|h - h| - d_ij / mean d)^2, d_ij the distance between their
+                poses with PLACE_RAD_M metres per radian of heading: distances in h made to follow
+                distances in place, so that the distance to a goal picture's h says how far the
+                goal is
 
 Models with history read, for obs_0 and for every target obs_k, the K rows before it
 (``batch["hist"]``, cut by ``train.WindowSampler``): the target of a future step is encoded
@@ -38,6 +44,7 @@ from world_model_planner.core.params import param, validate
 from world_model_planner.world_model_node.model import ObsEncoder, WorldModel
 
 SCENE_BETA_M = 0.2   # smooth L1 turns from quadratic to linear at 0.2 m of clearance error
+PLACE_RAD_M = 1.0    # the place term: a radian of heading counts as this many metres
 
 
 @dataclass
@@ -52,6 +59,9 @@ class LossWeights:
     collision: float = param(1.0, "Collision BCE weight.", range=(0.0, 1e4))
     scene: float = param(1.0, "Scene clearance weight: smooth L1 in metres per sector plus on the "
                               "minimum (models with a scene head).", range=(0.0, 1e4))
+    place: float = param(0.0, "Place term weight: distances between the learned latents of frames of one "
+                              "episode made proportional to the distances between their poses (needs "
+                              "TrainConfig.episode_group > 1; 0 = off).", range=(0.0, 1e4))
 
     def __post_init__(self):
         validate(self)
@@ -66,6 +76,20 @@ def vicreg_terms(h: torch.Tensor, eps: float = 1e-4) -> tuple[torch.Tensor, torc
     cov = (h.T @ h) / max(b - 1, 1)
     off = cov - torch.diag(torch.diag(cov))
     return var, off.pow(2).sum() / d, std.detach()
+
+
+def place_loss(h: torch.Tensor, pose: torch.Tensor, episode: torch.Tensor) -> torch.Tensor:
+    """h (B, d) learned latents, pose (B, 3), episode (B,) -> the place term (module docstring);
+    0 where the batch has no two windows of one episode."""
+    same = episode.unsqueeze(0) == episode.unsqueeze(1)
+    same = same & ~torch.eye(len(episode), dtype=torch.bool, device=same.device)
+    if not bool(same.any()):
+        return h.new_zeros(())
+    dh = torch.cdist(h, h)[same]
+    dxy = torch.cdist(pose[:, :2], pose[:, :2])[same]
+    dyaw = torch.remainder(pose[:, 2].unsqueeze(0) - pose[:, 2].unsqueeze(1) + torch.pi, 2 * torch.pi) - torch.pi
+    d = torch.sqrt(dxy.pow(2) + (PLACE_RAD_M * dyaw[same]).pow(2))
+    return (dh / dh.mean().clamp_min(1e-6) - d / d.mean().clamp_min(1e-6)).pow(2).mean()
 
 
 def _hist_at(hist: dict | None, sl) -> dict | None:
@@ -131,11 +155,15 @@ def window_loss(model: WorldModel, target_encoder: ObsEncoder, batch: dict, w: L
         if w.scene > 0:
             scene = scene_loss(model, z, target_m)
     coll = 0.5 * (coll + F.binary_cross_entropy_with_logits(model.collision_logit(z_tgt), labels, pos_weight=pw))
+    place = z.new_zeros(())
+    if w.place > 0 and "episode" in batch:
+        place = place_loss(model.latent_h(z0), pose[:, 0], batch["episode"])
     total = (w.latent * latent + w.variance * var + w.covariance * cov + w.pose * pose_l
-             + w.velocity * vel_l + w.collision * coll + w.scene * scene)
+             + w.velocity * vel_l + w.collision * coll + w.scene * scene + w.place * place)
     with torch.no_grad():
         final_err = (p_pred[:, -1, :2] - p_true[:, -1, :2]).norm(dim=-1).mean()
     terms = {"loss": total.item(), "latent": latent.item(), "variance": var.item(), "covariance": cov.item(),
              "pose": pose_l.item(), "velocity": vel_l.item(), "collision": coll.item(),
-             "scene": scene.item(), "pose_err_final_m": final_err.item(), "latent_std": std}
+             "scene": scene.item(), "place": place.item(), "pose_err_final_m": final_err.item(),
+             "latent_std": std}
     return total, terms

@@ -69,6 +69,10 @@ class TrainConfig:
     augment: bool = param(True, "Augment camera images per training window (augment.ImageAugment: brightness, "
                                 "contrast, white balance, a shift of a few pixels; every frame of a window "
                                 "alike). No effect on models without images.")
+    episode_group: int = param(1, "Windows drawn per episode in a training batch: 1 draws every window at "
+                                  "random; G > 1 draws batch_size / G episodes and G windows of each, so that "
+                                  "the place term (losses.LossWeights.place) has pairs of frames of one layout "
+                                  "metres apart. batch_size must be a multiple of G.", range=(1, 4096))
     mirror: bool = param(False, "Also train on every training episode mirrored across the robot's heading "
                                 "(data.mirror_transitions: y, yaw, yaw rates and the scan's beam order "
                                 "flipped): twice the turns and layouts for a base that is the same on its "
@@ -76,6 +80,8 @@ class TrainConfig:
 
     def __post_init__(self):
         validate(self)
+        if self.batch_size % self.episode_group:
+            raise ValueError(f"episode_group {self.episode_group} must divide batch_size {self.batch_size}")
 
 
 class _StepModule(nn.Module):
@@ -134,6 +140,14 @@ class WindowSampler:
                                         for chunk in self.image.split(4096)])
         self.image_pooled = bool(use_image and image_pool)
         self.offsets = torch.arange(horizon + 1, device=device)
+        # each start's episode, and the starts of every episode together (for grouped batches)
+        ep = np.asarray(data.episode)[self.starts.cpu().numpy()]
+        self.start_episode = torch.as_tensor(ep, device=device)
+        order = np.argsort(ep, kind="stable")
+        _, first, count = np.unique(ep[order], return_index=True, return_counts=True)
+        self._by_episode = torch.as_tensor(order)
+        self._ep_first = torch.as_tensor(np.repeat(first, count)[np.argsort(order, kind="stable")])
+        self._ep_count = torch.as_tensor(np.repeat(count, count)[np.argsort(order, kind="stable")])
         self.history_steps, self.scan_rows = int(history_steps), list(scan_rows)
         if self.history_steps:
             rows = np.arange(len(data))
@@ -174,7 +188,8 @@ class WindowSampler:
     def batch(self, idx: torch.Tensor, history_dropout: float = 0.0, gen: torch.Generator | None = None) -> dict:
         rows = self.starts[idx].unsqueeze(1) + self.offsets  # (B, K+1)
         b = {"pose": self.pose[rows], "vel": self.vel[rows], "scan": self.scan[rows],
-             "cmd": self.cmd[rows[:, :-1]], "collision": self.coll[rows[:, :-1]]}
+             "cmd": self.cmd[rows[:, :-1]], "collision": self.coll[rows[:, :-1]],
+             "episode": self.start_episode[idx]}
         if self.image is not None:
             b["image"] = self.image[rows]
         if self.history_steps:
@@ -182,9 +197,17 @@ class WindowSampler:
         return b
 
     def sample(self, n: int, gen: torch.Generator, history_dropout: float = 0.0,
-               augment: ImageAugment | None = None) -> dict:
-        """n random windows; with ``augment`` their images are augmented, one draw per window."""
-        idx = torch.randint(len(self.starts), (n,), generator=gen, device="cpu").to(self.starts.device)
+               augment: ImageAugment | None = None, group: int = 1) -> dict:
+        """n random windows; with ``augment`` their images are augmented, one draw per window.
+        ``group`` G > 1: n / G windows at random, each followed by G - 1 more of its episode."""
+        if group > 1:
+            lead = torch.randint(len(self.starts), (n // group,), generator=gen)
+            pick = torch.rand(n // group, group - 1, generator=gen)
+            more = self._by_episode[self._ep_first[lead].unsqueeze(1)
+                                    + (pick * self._ep_count[lead].unsqueeze(1)).long()]
+            idx = torch.cat([lead.unsqueeze(1), more], dim=1).reshape(-1).to(self.starts.device)
+        else:
+            idx = torch.randint(len(self.starts), (n,), generator=gen, device="cpu").to(self.starts.device)
         b = self.batch(idx, history_dropout, gen)
         if augment is not None and "image" in b:
             b["image"] = (augment_cells if self.image_pooled else augment_windows)(b["image"], augment, gen)
@@ -354,7 +377,7 @@ def train(data: Transitions, model_cfg: WorldModelConfig | None = None, cfg: Tra
                disable=not cfg.progress or rank != 0, dynamic_ncols=True)
     step = first - 1
     for step in bar:
-        batch = tr.sample(cfg.batch_size, gen, cfg.history_dropout, aug)
+        batch = tr.sample(cfg.batch_size, gen, cfg.history_dropout, aug, cfg.episode_group)
         if distributed:
             batch = _rank_part(batch, lo, hi)
         loss, last_terms = step_mod(target, batch, weights, pos_weight)
