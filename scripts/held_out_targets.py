@@ -37,9 +37,14 @@ EPISODE_S = 30
 
 def collect(out: Path, robot: str, r: int, workers: int) -> None:
     """Collect replicate r into ``out`` (one subfolder per part) unless it is there already."""
+    from world_model_planner.world_model_node.data import load_dataset
+
     for name, scenarios, extra, episodes, seed in PARTS:
         d = out / name
         if d.is_dir() and any(d.glob("*.npz")):
+            have = len(set(load_dataset(d).episode.tolist()))
+            if have != episodes:          # a collection cut short, or another protocol's data
+                raise SystemExit(f"{d}: {have} episodes where {episodes} are expected; delete it to collect again")
             continue
         cmd = [sys.executable, "-m", "world_model_planner.app.cli", "collect", "--robot", robot,
                "--scenario", scenarios, *extra, "--episodes", str(episodes), "--episode-s", str(EPISODE_S),

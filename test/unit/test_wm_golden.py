@@ -112,9 +112,15 @@ def test_held_out_targets_script_reads_each_target_from_the_evaluation(tmp_path,
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     # the folders load in name order, so the shards keep the committed set's order (and windows)
+    counts = {}
     for part, shard in zip(("dynamic", "static", "suite"), sorted(DATA.glob("shard_*.npz"))):
         (tmp_path / "husky_r0" / part).mkdir(parents=True)
         shutil.copy(shard, tmp_path / "husky_r0" / part / shard.name)
+        counts[part] = len(set(load_dataset(tmp_path / "husky_r0" / part).episode.tolist()))
+    # a part with other than the protocol's number of episodes is refused, not evaluated
+    with pytest.raises(SystemExit, match="episodes where 40 are expected"):
+        mod.main(["--work", str(tmp_path), "--replicates", "1"])
+    mod.PARTS = tuple((n, sc, ex, counts[n], seed) for n, sc, ex, _, seed in mod.PARTS)
     assert mod.main(["--work", str(tmp_path), "--replicates", "1"]) == 0
     out = capsys.readouterr().out
     rows = {r.split("|")[1].strip(): [c.strip() for c in r.split("|")[2:4]] for r in out.splitlines()
