@@ -93,8 +93,10 @@ def test_history_ablation_swaps_the_dynamics_history_of_the_settled_windows(resu
     assert hx["windows"] == int((offs >= 1.0 - 1e-9).sum()) > 0
     # with its own history these are the settled windows of the adaptation block, to the digit
     assert hx["own_history_m"] == pytest.approx(ad["model"]["after_1s_m"], rel=1e-6)
-    # the second before the entry in its place changes what the model predicts
-    assert abs(hx["entry_history_m"] - hx["own_history_m"]) > 1e-3
+    # the model's online adaptation: after a second on the new ground its error is lower with
+    # that second in its history than with the one it had at the entry (0.097 against 0.100 m;
+    # on the larger sets of scripts/held_out_targets.py 0.095 / 0.099 and 0.112 / 0.115 m)
+    assert hx["own_history_m"] < hx["entry_history_m"] - 1e-3
     assert hx["ratio"] == pytest.approx(hx["own_history_m"] / hx["entry_history_m"])
 
 
