@@ -24,7 +24,7 @@ For a window of K steps (obs_0..obs_K, a_0..a_{K-1}, collision_0..collision_{K-1
                 goal is
 
 Models with history read, for obs_0 and for every target obs_k, the K rows before it
-(``batch["hist"]``, cut by ``train.WindowSampler``): the target of a future step is encoded
+(``batch["hist"]``, cut by ``sampler.WindowSampler``): the target of a future step is encoded
 with the history that really led to it, commands of the window included.
 
 Without the variance/covariance terms the cheapest way to make the latent term small is to

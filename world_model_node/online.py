@@ -3,7 +3,7 @@
 world_model_node appends the monitor's frame pairs to :class:`ReplayBuffer`; every
 ``finetune_period_s`` it asks :class:`OnlineFinetuner` to run a few gradient steps in a
 background thread on a copy of the live model, using the world-model area's objective
-(``losses.window_loss``, ``train.WindowSampler``, EMA target encoder). The copy is kept only if
+(``losses.window_loss``, ``sampler.WindowSampler``, EMA target encoder). The copy is kept only if
 it predicts the newest, held-out part of the buffer better than the live model did; it is
 then written as a new checkpoint file, which the node announces on /world_model/checkpoint.
 
@@ -26,7 +26,8 @@ import torch
 from world_model_planner.world_model_node.checkpoint import save_checkpoint
 from world_model_planner.world_model_node.data import Transitions
 from world_model_planner.world_model_node.losses import LossWeights, window_loss
-from world_model_planner.world_model_node.train import WindowSampler, validate_model
+from world_model_planner.world_model_node.sampler import WindowSampler
+from world_model_planner.world_model_node.train import validate_model
 
 
 class ReplayBuffer:

@@ -16,7 +16,8 @@ from world_model_planner.world_model_node.data import IMAGE_SIZE, load_dataset
 from world_model_planner.world_model_node.evaluate import evaluate, goal_rank_correlation
 from world_model_planner.world_model_node.losses import LossWeights
 from world_model_planner.world_model_node.model import ImageEncoder, WorldModel, WorldModelConfig, observation
-from world_model_planner.world_model_node.train import TrainConfig, WindowSampler, train
+from world_model_planner.world_model_node.sampler import WindowSampler
+from world_model_planner.world_model_node.train import TrainConfig, train
 
 #: A small camera model: image, velocity and 4 steps of command history; 16 learned dims.
 CAMERA = dict(use_image=True, use_scan=False, scene_sectors=0, scan_history=0, history_steps=4, cmd_memory=2,

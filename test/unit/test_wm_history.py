@@ -15,7 +15,8 @@ from world_model_planner.world_model_node.history import History, HistoryBuffer,
 from world_model_planner.world_model_node.losses import LossWeights
 from world_model_planner.world_model_node.model import LEGACY_OFF, WorldModel, WorldModelConfig, observation
 from world_model_planner.world_model_node.monitor import SurpriseMonitor
-from world_model_planner.world_model_node.train import TrainConfig, WindowSampler, train
+from world_model_planner.world_model_node.sampler import WindowSampler
+from world_model_planner.world_model_node.train import TrainConfig, train
 
 BEAMS = 36
 TINY = dict(scan_beams=BEAMS, scan_bins=12, latent_dim=32, enc_hidden=64, pred_hidden=64, head_hidden=32)

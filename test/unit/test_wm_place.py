@@ -12,7 +12,8 @@ from world_model_planner.app.cli import main as wmp
 from world_model_planner.world_model_node.checkpoint import load_checkpoint
 from world_model_planner.world_model_node.data import load_dataset
 from world_model_planner.world_model_node.losses import PLACE_RAD_M, place_loss
-from world_model_planner.world_model_node.train import TrainConfig, WindowSampler
+from world_model_planner.world_model_node.sampler import WindowSampler
+from world_model_planner.world_model_node.train import TrainConfig
 
 DATA = "test/data/wm_eval_turtlebot4"
 
