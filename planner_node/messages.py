@@ -1,4 +1,8 @@
-"""Message ↔ array conversions for planner_node (message packages only, no rclpy)."""
+"""Message ↔ array conversions for planner_node (message packages only, no rclpy).
+
+The node's inputs go through :func:`scan_in` and :func:`odom_in`, its plan out through
+:func:`plan_msg`; ``wmp bench-model --profile`` times these same functions as a tick's message
+conversion (:mod:`world_model_planner.planner_node.tick_profile`)."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +10,31 @@ from geometry_msgs.msg import Point, PoseStamped
 from nav_msgs.msg import Path
 from visualization_msgs.msg import Marker, MarkerArray
 
-from world_model_planner.core.rosconv import set_yaw
+from world_model_planner.core.rosconv import odom_arrays, scan_fields, set_yaw, stamp_to_sec
+from world_model_planner.core.sensor_check import SensorLimits, check_odom, check_scan
+
+
+def scan_in(msg, limits: SensorLimits) -> tuple:
+    """sensor_msgs/LaserScan → (t_s, geometry or None, ranges or None, reason ('' when usable)).
+    The header is checked before any array is built from it (beam count, range_max, angles)."""
+    geom, ranges, why = check_scan(*scan_fields(msg), limits)
+    return stamp_to_sec(msg.header.stamp), geom, ranges, why
+
+
+def odom_in(msg, limits: SensorLimits) -> tuple:
+    """nav_msgs/Odometry → (t_s, pose (3,), vel (2,), fault ('' when usable)); the orientation
+    quaternion is checked before the yaw taken from it counts."""
+    t, pose, vel = odom_arrays(msg)
+    q = msg.pose.pose.orientation
+    return t, pose, vel, check_odom(pose, vel, limits, quat=(q.x, q.y, q.z, q.w))
+
+
+def plan_msg(best_traj: np.ndarray, subgoals: np.ndarray, frame: str, stamp) -> Path:
+    """/plan: the chosen trajectory (H, 3) and then the subgoals (K, 2) as one nav_msgs/Path."""
+    subgoals = np.asarray(subgoals, dtype=np.float64).reshape(-1, 2)
+    pts = np.concatenate([np.asarray(best_traj, dtype=np.float64).reshape(-1, 3),
+                          np.c_[subgoals, np.zeros(len(subgoals))]])
+    return path_msg(pts, frame, stamp)
 
 
 def _pose(x, y, yaw, frame, stamp) -> PoseStamped:

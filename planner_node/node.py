@@ -30,10 +30,10 @@ from visualization_msgs.msg import MarkerArray
 from diagnostic_msgs.msg import DiagnosticArray
 
 from world_model_planner.core import diagnostics as diag
-from world_model_planner.core.rosconv import odom_arrays, scan_fields, stamp_to_sec, twist_msg, yaw_of
+from world_model_planner.core.rosconv import twist_msg, yaw_of
 from world_model_planner.core.rosutil import LiveConfig, check_unknown_parameters, spin_main
 from world_model_planner.core.safeio import clip
-from world_model_planner.core.sensor_check import check_odom, check_quaternion, check_scan, stamp_age
+from world_model_planner.core.sensor_check import check_quaternion, stamp_age
 
 from world_model_planner.planner_node import messages as m
 from world_model_planner.planner_node.budget import AdaptiveBudget
@@ -313,9 +313,7 @@ class PlannerNode(GoalFramesMixin, CameraInputsMixin, CheckpointReloadMixin, Lif
         self._publish_diag(force=True)
 
     def _on_odom(self, msg: Odometry):
-        t, pose, vel = odom_arrays(msg)
-        q = msg.pose.pose.orientation
-        fault = check_odom(pose, vel, self.limits, quat=(q.x, q.y, q.z, q.w))
+        t, pose, vel, fault = m.odom_in(msg, self.limits)
         self._odom_frame = msg.header.frame_id or "odom"
         self._frames.odom_frame = self._odom_frame
         self._odom = (t, pose, vel, fault)
@@ -329,9 +327,8 @@ class PlannerNode(GoalFramesMixin, CameraInputsMixin, CheckpointReloadMixin, Lif
             self._tick(msg.header.stamp, t)
 
     def _on_scan(self, msg: LaserScan):
-        t = stamp_to_sec(msg.header.stamp)
         # the header is checked before any array is built from it (beam count, range_max, angles)
-        geom, ranges, why = check_scan(*scan_fields(msg), self.limits)
+        t, geom, ranges, why = m.scan_in(msg, self.limits)
         if geom is None:
             self.get_logger().warning(f"scan refused, stopping: {why}", throttle_duration_sec=_THROTTLE_S)
             self._scan = (t, None, None, None, f"invalid scan: {why}")
@@ -445,8 +442,7 @@ class PlannerNode(GoalFramesMixin, CameraInputsMixin, CheckpointReloadMixin, Lif
 
     def _publish_plan(self, cmd, stamp):
         frame = getattr(self, "_odom_frame", "odom")
-        pts = np.concatenate([cmd.best_traj, np.c_[cmd.subgoals, np.zeros(len(cmd.subgoals))]])
-        self.pub_plan.publish(m.path_msg(pts, frame, stamp))
+        self.pub_plan.publish(m.plan_msg(cmd.best_traj, cmd.subgoals, frame, stamp))
         sp = self.nav.subgoals
         if sp is not None and sp.plan_count != self._last["path_plans"]:
             self._last["path_plans"] = sp.plan_count

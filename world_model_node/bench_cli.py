@@ -119,7 +119,7 @@ def _bench_profile(args) -> int:
             wm.matmul_dtype, products = low, f", {args.matmul_dtype} products"
         load = _load()
         try:
-            result = profile_ticks(nav, args.ticks, progress=progress)
+            result = profile_ticks(nav, args.ticks, progress=progress, messages=not args.no_messages, planner=kind)
         except RuntimeError as exc:
             return _refuse("bench-model", f"{kind}: {exc}")
         print(format_profile(result, f"{kind} ({nav.model_desc}{products}), {args.batch} samples x {args.horizon} steps, "

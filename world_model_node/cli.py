@@ -151,14 +151,16 @@ def register(subparsers) -> None:
     p.add_argument("--repeats", type=int, default=50)
     p.add_argument("--device", default="auto")
     p.add_argument("--matmul-dtype", choices=("float32", "bfloat16"), default="float32",
-                   help="the fused rollout's matrix products (not --profile)")
+                   help="the fused rollout's matrix products (with --profile too)")
     p.add_argument("--profile", action="store_true",
                    help="profile whole control ticks (Navigator.step on a synthetic room) section by section: "
-                        "grid update, subgoal search, scene update, encode, rollout, heads, tracked clearance, "
-                        "sampling, each critic; prints a table")
+                        "the node's message conversion in and out, grid update, subgoal search, scene update, "
+                        "encode, rollout, heads, tracked clearance, sampling, each critic; prints a table")
     p.add_argument("--planners", default="hierarchical",
                    help="--profile: comma-separated planner kinds (hierarchical, flat, classic, classic_id)")
     p.add_argument("--ticks", type=int, default=50, help="--profile: timed ticks per planner (default 50)")
+    p.add_argument("--no-messages", action="store_true",
+                   help="--profile: hand the navigator arrays, without the node's message conversion")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_bench)
 

@@ -78,3 +78,63 @@ def test_the_profile_runs_the_matmul_dtype_it_is_given(capsys):
         assert "the classic planner has no world model" in capsys.readouterr().err
     finally:
         torch.set_num_threads(threads)                      # --threads sets the process's count
+
+
+def test_the_profiled_tick_takes_its_inputs_from_messages_and_builds_what_the_node_publishes():
+    """The node's message conversion is part of the profiled tick: "messages in" (the /odom and
+    /scan wire bytes deserialised and checked, once a tick) and "messages out" (the command, /plan
+    and the rest at the node's rates); --no-messages hands the navigator arrays, as before."""
+    torch.manual_seed(0)
+    model = LearnedModel(WorldModel(WorldModelConfig(latent_dim=16, pred_hidden=16, head_hidden=8)).eval())
+    with_msgs = profile_ticks(Navigator("hierarchical", model, _cfg()), ticks=20, warmup=1)
+    calls = {n: c for n, c, _ms in with_msgs["sections"]}
+    assert calls["messages in"] == 1.0 and calls["messages out"] == 1.0
+    assert sum(ms for _n, _c, ms in with_msgs["sections"]) == pytest.approx(with_msgs["tick_cpu_mean_ms"], rel=1e-6)
+    without = profile_ticks(Navigator("hierarchical", model, _cfg()), ticks=4, warmup=1, messages=False)
+    assert not {"messages in", "messages out"} & {n for n, _c, _ms in without["sections"]}
+
+
+def test_message_round_hands_the_navigator_what_the_messages_carry():
+    from world_model_planner.planner_node.tick_profile import MessageRound
+
+    rnd = MessageRound()
+    pose, vel = np.array([-2.0, 0.3, 0.2]), np.array([0.4, -0.1])
+    ranges = room_scan(pose, 180)
+    p, v, r, geom = rnd.inputs(rnd.wire(pose, vel, ranges, 1.25, new_scan=True))
+    assert p == pytest.approx(pose, abs=1e-9) and v == pytest.approx(vel)
+    assert geom.n == 180 and geom.covers_full_circle
+    finite = np.isfinite(ranges)
+    assert np.isinf(ranges).any() and np.array_equal(np.isinf(r), ~finite)     # no return stays +inf
+    assert r[finite] == pytest.approx(ranges[finite].astype(np.float32), abs=0)
+    p2, _v, r2, geom2 = rnd.inputs(rnd.wire(pose + [0.1, 0.0, 0.0], vel, ranges, 1.3, new_scan=False))
+    assert p2[0] == pytest.approx(-1.9) and r2 is r and geom2 is geom       # the last scan is kept
+    bad = np.full(180, np.nan)                                              # a scan the node refuses
+    with pytest.raises(RuntimeError, match="scan was refused: only 0% of 180 beams are valid"):
+        rnd.inputs(rnd.wire(pose, vel, bad, 1.35, new_scan=True))
+    with pytest.raises(RuntimeError, match="odometry was refused"):
+        rnd.inputs(rnd.wire([1e9, 0.0, 0.0], vel, ranges, 1.4, new_scan=False))
+
+
+def test_message_round_publishes_at_the_node_s_default_rates():
+    """At 20 ticks a second: the command and /plan every tick, the rollout markers and
+    /diagnostics at 2 Hz (the node's defaults), the subgoal path when it was planned anew."""
+    from world_model_planner.planner_node.config import PlannerNodeConfig
+    from world_model_planner.planner_node.tick_profile import MessageRound
+
+    torch.manual_seed(0)
+    nav = Navigator("classic", UnicycleModel(0.1), _cfg())
+    nav.set_goal(3.5, 0.0)
+    rnd = MessageRound(control_hz=20.0)
+    pose, vel = np.array([-2.0, 0.3, 0.2]), np.zeros(2)
+    scan = room_scan(pose)
+    for k in range(40):
+        p, v, r, geom = rnd.inputs(rnd.wire(pose, vel, scan, 0.05 * k, new_scan=k % 2 == 0))
+        cmd = nav.step(p, v, r, 0.05 * k, new_scan=k % 2 == 0, geom=geom)
+        assert cmd.state == "planning"
+        rnd.outputs(nav, cmd, 0.05 * k)
+    d = PlannerNodeConfig()
+    stamped = "TwistStamped" if d.cmd_stamped else "Twist"
+    assert rnd.sent[stamped] == 40
+    assert rnd.sent["MarkerArray"] == 40 * d.rollouts_rate_hz / 20.0
+    assert rnd.sent["DiagnosticArray"] == 40 * d.diagnostics_rate_hz / 20.0
+    assert rnd.sent["Path"] == 40 + nav.subgoals.plan_count              # /plan, and each new subgoal path
