@@ -24,49 +24,30 @@ from pathlib import Path
 import numpy as np
 
 
-def planner_config(robot: str, samples: int | None, horizon: int, overrides=()):
-    """PlannerConfig with the robot file's limits and footprint (core.robot_config), as the
-    planner node gets them, then ``overrides`` ("[section.]name=value", e.g. mppi.v_max_mps=1.0; a
-    top-level node parameter such as model_scene is PlannerConfig.nav's)."""
-    from world_model_planner.core.robot_config import load_robot, planner_params
-    from world_model_planner.planner_node.mppi import MPPIConfig
-    from world_model_planner.planner_node.navigator import PlannerConfig
-
-    cfg = PlannerConfig(mppi=MPPIConfig(samples=samples or MPPIConfig().samples, horizon=horizon))
-    for key, value in planner_params(load_robot(robot)).items():
-        if key == "robot":              # the robot's name
-            continue
-        part, name = _part_of(cfg, key)
-        if part is not None:
-            setattr(part, name, value)
-        else:                           # a node-only parameter (e.g. control_rate_hz): not planned here
-            print(f"barn_episodes: robot file parameter {key!r} does not apply in process", file=sys.stderr)
-    return apply_overrides(cfg, overrides)
-
-
-def _part_of(cfg, key: str):
-    """(the PlannerConfig section holding node parameter ``key``, its field) or (None, field); the
-    node's top-level parameters are PlannerConfig.nav's."""
-    section, _, name = key.rpartition(".")
-    part = getattr(cfg, section or "nav", None)
-    return (part if part is not None and hasattr(part, name) else None), name
-
-
 def apply_overrides(cfg, overrides=(), prog: str = "barn_episodes"):
-    """``cfg`` (PlannerConfig) with each "[section.]name=value" of ``overrides`` set (the value
-    read as the field's type; booleans from 1/true); an unknown name exits naming it."""
-    for item in overrides:
-        key, _, text = item.partition("=")
-        part, name = _part_of(cfg, key)
-        if part is None:
-            raise SystemExit(f"{prog}: --set {item}: no planner parameter {key!r}")
-        old = getattr(part, name)
-        try:
-            setattr(part, name, type(old)(text) if not isinstance(old, bool) else text.lower() in ("1", "true"))
-            if hasattr(part, "__post_init__"):
-                part.__post_init__()                      # the section's own range checks
-        except ValueError as exc:
-            raise SystemExit(f"{prog}: --set {item}: {exc}") from None
+    """``cfg`` (PlannerConfig) with each "[section.]name=value" of ``overrides`` set
+    (planner_node.robot_tuning.apply_overrides); a bad one exits naming it."""
+    from world_model_planner.planner_node.robot_tuning import apply_overrides as apply
+
+    try:
+        return apply(cfg, overrides)
+    except ValueError as exc:
+        raise SystemExit(f"{prog}: --set {exc}") from None
+
+
+def planner_config(robot: str, samples: int | None, horizon: int, overrides=(), prog: str = "barn_episodes"):
+    """PlannerConfig with the robot file's limits and footprint, as the planner node gets them,
+    then ``overrides`` ("[section.]name=value", e.g. mppi.v_max_mps=1.0; a top-level node
+    parameter such as model_scene is PlannerConfig.nav's); a bad override exits naming it."""
+    from world_model_planner.planner_node.robot_tuning import robot_planner_config
+
+    skipped: list[str] = []
+    try:
+        cfg = robot_planner_config(robot, samples, horizon, overrides, not_applied=skipped)
+    except ValueError as exc:
+        raise SystemExit(f"{prog}: --set {exc}") from None
+    for key in skipped:                 # a node-only parameter (e.g. control_rate_hz): not planned here
+        print(f"{prog}: robot file parameter {key!r} does not apply in process", file=sys.stderr)
     return cfg
 
 

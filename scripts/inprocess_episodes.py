@@ -5,6 +5,11 @@ ticks as the stack does (odometry at 20 Hz, a new scan every other tick).
 
     python scripts/inprocess_episodes.py --scenarios dynamics --planners classic,classic_id --seeds 2
 
+Each scenario drives its own robot (``robot:``, the Husky unless it says otherwise; --robot for
+another) and plans as
+that robot's planner node would: its robot file's limits, footprint and planner section, its
+shipped model and `classic_id` fit unless --model / --sysid name others.
+
 The numbers that count come from `wmp bench` (the real node processes); this loop is for fast
 iteration on planners and critics. Success = the sim's goal test; collisions = the sim's count;
 time ratio = time over the shortest path (true map) at the robot's top speed; reverse = metres
@@ -92,8 +97,11 @@ def main(argv=None) -> int:
                     help="seeds first-seed .. first-seed + seeds - 1 (seed 0 unperturbed, the others perturbed)")
     ap.add_argument("--samples", type=int, default=256)
     ap.add_argument("--horizon", type=int, default=20)
-    ap.add_argument("--model", default=None, help="world-model checkpoint for hierarchical/flat")
-    ap.add_argument("--sysid", default=None, help="sysid JSON for classic_id")
+    ap.add_argument("--robot", default=None, metavar="NAME",
+                    help="drive this robot (husky, jackal, turtlebot4) in place of each scenario's own, as wmp bench --robot")
+    ap.add_argument("--model", default=None,
+                    help="world-model checkpoint for hierarchical/flat (default: the scenario robot's shipped model)")
+    ap.add_argument("--sysid", default=None, help="sysid JSON for classic_id (default: the scenario robot's fit)")
     ap.add_argument("--set", action="append", default=[], metavar="[SECTION.]NAME=VALUE",
                     help="a planner parameter for every episode, as the node names it (e.g. model_scene=false, "
                          "mppi.samples=512); repeatable")
@@ -129,12 +137,11 @@ def main(argv=None) -> int:
 
     from world_model_planner.core import metrics
     from world_model_planner.core.robot_config import load_robot
-    from world_model_planner.planner_node.mppi import MPPIConfig
-    from world_model_planner.planner_node.navigator import PlannerConfig, make_navigator
+    from world_model_planner.planner_node.navigator import make_navigator
     from world_model_planner.sim.scenario import SUITES, load_scenario, suite
     from world_model_planner.sim.world import SimWorld
 
-    from barn_episodes import apply_overrides       # scripts/ is on sys.path when run as a script
+    from barn_episodes import planner_config        # scripts/ is on sys.path when run as a script
 
     torch.set_num_threads(1)
     dt = 1.0 / args.control_hz
@@ -148,12 +155,12 @@ def main(argv=None) -> int:
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     rows = []
     for name in names:
-        sc = load_scenario(name)
+        sc = load_scenario(name, robot=args.robot)
         for kind in args.planners.split(","):
             for seed in range(args.first_seed, args.first_seed + args.seeds):
-                cfg = apply_overrides(PlannerConfig(mppi=MPPIConfig(samples=args.samples, horizon=args.horizon)),
-                                      args.set, "inprocess_episodes")
-                nav = make_navigator(kind, args.model, cfg, "cpu", sysid_path=args.sysid)
+                # the scenario's robot: its file's limits and footprint, its model and fit unless given
+                cfg = planner_config(sc.robot, args.samples, args.horizon, args.set, "inprocess_episodes")
+                nav = make_navigator(kind, args.model, cfg, "cpu", sysid_path=args.sysid, robot=sc.robot)
                 if args.bf16 and hasattr(getattr(nav.model, "model", None), "matmul_dtype"):
                     nav.model.model.matmul_dtype = torch.bfloat16
                 with SimWorld(sc, seed=seed, perturb=seed > 0) as w:

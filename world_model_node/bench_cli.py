@@ -20,12 +20,17 @@ def bench(args) -> int:
     for name in ("batch", "horizon", "repeats", "ticks"):
         if getattr(args, name) < 1:
             return _refuse("bench-model", f"--{name}: expected >= 1, got {getattr(args, name)}")
+    if args.robot is not None:
+        from world_model_planner.core.robot_config import available_robots
+
+        if args.robot not in available_robots():
+            return _refuse("bench-model", f"--robot {args.robot[:60]!r}: expected one of {', '.join(available_robots())}")
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.profile:
         return _bench_profile(args)
     try:
-        model = load_checkpoint(args.model or default_model_path(), device=args.device)
+        model = load_checkpoint(args.model or default_model_path(args.robot or "husky"), device=args.device)
     except (CheckpointError, ValueError) as exc:
         return _refuse("bench-model", str(exc))
     model.matmul_dtype = _matmul_dtype(args.matmul_dtype)
@@ -83,7 +88,7 @@ def _bench_profile(args) -> int:
 
     from world_model_planner.planner_node.mppi import MPPIConfig
     from world_model_planner.planner_node.navigator import KINDS, PlannerConfig, make_navigator
-    from world_model_planner.planner_node.recovery import RecoveryConfig
+    from world_model_planner.planner_node.robot_tuning import robot_planner_config
     from world_model_planner.planner_node.tick_profile import format_profile, profile_ticks
     from world_model_planner.world_model_node.checkpoint import CheckpointError
 
@@ -91,12 +96,12 @@ def _bench_profile(args) -> int:
     bad = [k for k in kinds if k not in KINDS]
     if bad or not kinds:
         return _refuse("bench-model", f"--planners: expected kinds from {', '.join(KINDS)}, got {args.planners!r}")
-    try:
-        mppi = MPPIConfig(samples=args.batch, horizon=args.horizon)
+    try:          # the robot file's limits, footprint and planner section, as its planner node gets them
+        cfg = robot_planner_config(args.robot, args.batch, args.horizon) if args.robot else \
+            PlannerConfig(mppi=MPPIConfig(samples=args.batch, horizon=args.horizon))
     except ValueError as exc:
         return _refuse("bench-model", str(exc))
-    # the robot stands still while ticks are timed: no stall recovery
-    cfg = PlannerConfig(mppi=mppi, recovery=RecoveryConfig(enabled=False))
+    cfg.recovery.enabled = False             # the robot stands still while ticks are timed: no stall recovery
     progress = None
     if not args.no_progress:
         from tqdm import tqdm
@@ -106,7 +111,7 @@ def _bench_profile(args) -> int:
     for kind in kinds:
         try:
             nav = make_navigator(kind, args.model, cfg, device=None if args.device == "auto" else args.device,
-                                 missing_ok=False)
+                                 missing_ok=False, robot=args.robot)
         except (CheckpointError, OSError, ValueError) as exc:
             return _refuse("bench-model", f"{kind}: {exc}")
         low = _matmul_dtype(args.matmul_dtype)
@@ -122,7 +127,8 @@ def _bench_profile(args) -> int:
             result = profile_ticks(nav, args.ticks, progress=progress, messages=not args.no_messages, planner=kind)
         except RuntimeError as exc:
             return _refuse("bench-model", f"{kind}: {exc}")
-        print(format_profile(result, f"{kind} ({nav.model_desc}{products}), {args.batch} samples x {args.horizon} steps, "
+        robot = f"{args.robot}: " if args.robot else ""
+        print(format_profile(result, f"{robot}{kind} ({nav.model_desc}{products}), {args.batch} samples x {args.horizon} steps, "
                                      f"{torch.get_num_threads()} thread(s), {args.ticks} ticks; load average "
                                      f"{load} -> {_load()}"))
         print()

@@ -144,7 +144,11 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("bench-model", help="time model.rollout (the planner's hot path)",
                               description="Time the rollout and heads (fused, and the step-by-step reference); "
                                           "with --profile, where one control tick's time goes.")
-    p.add_argument("--model", default=None, help="checkpoint (default: the shipped model)")
+    p.add_argument("--model", default=None, help="checkpoint (default: the robot's shipped model)")
+    p.add_argument("--robot", default=None, metavar="NAME",
+                   help="the robot (husky, jackal, turtlebot4): its shipped model and classic_id fit, and with "
+                        "--profile its robot file's limits, footprint and planner section (default: husky, "
+                        "with the planner's defaults)")
     p.add_argument("--batch", type=int, default=512, help="samples (default 512)")
     p.add_argument("--horizon", type=int, default=20, help="steps per sample (default 20)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")

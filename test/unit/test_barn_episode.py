@@ -14,15 +14,9 @@ ROBOT = "jackal" if "jackal" in ROBOTS else "husky"
 
 def _robot_config(**mppi):
     """PlannerConfig with the robot file's limits, footprint and planner settings, 256 samples."""
-    from world_model_planner.core.robot_config import load_robot, planner_params
-    from world_model_planner.planner_node.mppi import MPPIConfig
-    from world_model_planner.planner_node.navigator import PlannerConfig
+    from world_model_planner.planner_node.robot_tuning import robot_planner_config
 
-    cfg = PlannerConfig(mppi=MPPIConfig(samples=256, horizon=20))
-    for key, value in planner_params(load_robot(ROBOT)).items():
-        section, _, name = key.partition(".")
-        if name and hasattr(getattr(cfg, section, None), name):
-            setattr(getattr(cfg, section), name, value)
+    cfg = robot_planner_config(ROBOT, samples=256, horizon=20)
     for name, value in mppi.items():
         setattr(cfg.mppi, name, value)
     return cfg
@@ -225,3 +219,31 @@ def test_in_process_episodes_start_at_the_first_seed_asked(monkeypatch, capsys):
     assert inproc.main(["--scenarios", "open", "--planners", "classic", "--first-seed", "3", "--seeds", "1"]) == 0
     rows = [line.split("|")[1:-1] for line in capsys.readouterr().out.splitlines() if line.startswith("| open |")]
     assert [r[2].strip() for r in rows] == ["3"]
+
+
+def test_in_process_episodes_plan_as_the_scenario_s_robot(monkeypatch):
+    """scripts/inprocess_episodes.py builds each navigator for the robot it drives: the robot
+    file's limits and footprint, and that robot's model and fit (make_navigator's robot)."""
+    import importlib
+
+    from world_model_planner.planner_node import navigator
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "scripts"))
+    inproc = importlib.import_module("inprocess_episodes")
+    seen = []
+
+    class Built(Exception):
+        pass
+
+    def capture(kind, model, cfg, device, **kw):
+        seen.append((kind, cfg, kw.get("robot")))
+        raise Built
+
+    monkeypatch.setattr(navigator, "make_navigator", capture)
+    for robot, v_max, exact in (("turtlebot4", 0.31, False), ("jackal", 2.0, True), (None, 1.0, False)):
+        with pytest.raises(Built):
+            inproc.main(["--scenarios", "open", "--planners", "classic_id", "--seeds", "1"]
+                        + (["--robot", robot] if robot else []))
+        kind, cfg, used = seen[-1]
+        assert kind == "classic_id" and used == (robot or "husky")
+        assert cfg.mppi.v_max_mps == pytest.approx(v_max) and cfg.critics.footprint_exact is exact

@@ -138,3 +138,23 @@ def test_message_round_publishes_at_the_node_s_default_rates():
     assert rnd.sent["MarkerArray"] == 40 * d.rollouts_rate_hz / 20.0
     assert rnd.sent["DiagnosticArray"] == 40 * d.diagnostics_rate_hz / 20.0
     assert rnd.sent["Path"] == 40 + nav.subgoals.plan_count              # /plan, and each new subgoal path
+
+
+def test_the_profile_plans_as_the_robot_it_is_given(capsys):
+    """`wmp bench-model --profile --robot jackal` profiles the Jackal's own model, fit, footprint
+    and limits (its header names the robot and the model); an unknown robot is refused."""
+    from world_model_planner.app import cli
+
+    base = ["bench-model", "--profile", "--batch", "16", "--horizon", "4", "--ticks", "2", "--no-progress",
+            "--threads", "1"]
+    threads = torch.get_num_threads()
+    try:
+        assert cli.main(base + ["--planners", "hierarchical,classic_id", "--robot", "jackal"]) == 0
+        out = capsys.readouterr().out
+        assert "jackal: hierarchical (world model" in out and "jackal_default.pt" in out
+        assert "jackal: classic_id (" in out and "jackal_sysid.json" in out
+        assert "critic clearance_speed" in out                 # the Jackal's file turns this critic on
+        assert cli.main(base + ["--robot", "segway"]) == 2
+        assert "--robot 'segway': expected one of husky, jackal, turtlebot4" in capsys.readouterr().err
+    finally:
+        torch.set_num_threads(threads)
