@@ -162,3 +162,63 @@ def nearest(points, path, out):
             d = dx * dx + dy * dy
             best = d if d < best else best
         out[i] = math.sqrt(best) if x == x and y == y else np.nan
+
+
+@nb.njit(cache=True, nogil=True)
+def footprint_min(poses, points, inset, grid, consts, out):
+    """out[i] = min over the footprint's body-frame points q of field(q at poses[i]) - inset[q]:
+    ``DistanceField.lookup_body`` then ``Footprint.distance``'s minimum (planner_node/critics/
+    field.py) in one pass per pose, float32. poses (N, 3) x, y, yaw in the odom frame; points
+    (n, 2) and inset (n,) the footprint's; grid (G, G) the field's distances, [iy, ix];
+    consts (ox, oy, a, far): the grid's origin, 2 / its span, and the value read outside it.
+
+    The lookup is ``grid_sample``'s (bilinear, align_corners=False, border padding): a point's
+    normalised coordinate g in [-1, 1] becomes the pixel coordinate ((g + 1) G - 1) / 2, clipped
+    to [0, G - 1]; a point with |g| > 1 on either axis (an infinite position too) reads ``far``.
+    A NaN pose, or an infinite yaw, gives NaN and is never turned into an index.""" 
+    G = grid.shape[0]
+    ox = consts[0]
+    oy = consts[1]
+    a = consts[2]
+    far = consts[3]
+    one = np.float32(1.0)
+    half = np.float32(0.5)
+    gsz = np.float32(G)
+    hi = np.float32(G - 1)
+    zero = np.float32(0.0)
+    for i in range(poses.shape[0]):
+        x = (poses[i, 0] - ox) * a - one
+        y = (poses[i, 1] - oy) * a - one
+        yaw = poses[i, 2]
+        c = np.float32(math.cos(yaw))
+        s = np.float32(math.sin(yaw))
+        if not (x == x and y == y and c == c and s == s):     # NaN (or an infinite yaw): no index from it
+            out[i] = np.float32(np.nan)
+            continue
+        best = np.float32(np.inf)
+        for j in range(points.shape[0]):
+            qx = points[j, 0] * a
+            qy = points[j, 1] * a
+            gx = x + qx * c - qy * s
+            gy = y + qx * s + qy * c
+            if abs(gx) > one or abs(gy) > one:
+                d = far
+            else:
+                ix = ((gx + one) * gsz - one) * half
+                iy = ((gy + one) * gsz - one) * half
+                ix = hi if ix > hi else (zero if ix < zero else ix)
+                iy = hi if iy > hi else (zero if iy < zero else iy)
+                x0 = np.int64(math.floor(ix))
+                y0 = np.int64(math.floor(iy))
+                x1 = x0 + 1
+                y1 = y0 + 1
+                wx = ix - np.float32(x0)
+                wy = iy - np.float32(y0)
+                v00 = grid[y0, x0]
+                v01 = grid[y0, x1] if x1 < G else zero
+                v10 = grid[y1, x0] if y1 < G else zero
+                v11 = grid[y1, x1] if (x1 < G and y1 < G) else zero
+                d = (one - wx) * (one - wy) * v00 + wx * (one - wy) * v01 + (one - wx) * wy * v10 + wx * wy * v11
+            d = d - inset[j]
+            best = d if d < best else best
+        out[i] = best

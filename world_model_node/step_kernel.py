@@ -1,6 +1,9 @@
 """The fused rollout's per-step state update as one compiled loop (numba), on the CPU; and
-MPPI's velocity and acceleration clip (``rate_limit``), a loop over the horizon too, and the
-path critic's distance to the nearest path point (``nearest``, without a (points x path) matrix).
+MPPI's velocity and acceleration clip (``rate_limit``), a loop over the horizon too, the path
+critic's distance to the nearest path point (``nearest``, without a (points x path) matrix), and
+the footprint's clearance against the scan's distance field (``footprint_min``: every footprint
+point's bilinear lookup and their minimum in one pass per pose, where PyTorch built the
+(poses x points) coordinates, sampled them and reduced them in separate passes).
 
 Between the predictor's matrix products, a step of ``FusedRollout.rollout`` (world_model_node/
 fused.py) updates the latent from the predictor's output: the velocity (optionally through the
@@ -36,6 +39,7 @@ _lock = threading.Lock()
 _kernel = None
 _limit = None
 _nearest = None
+_footprint = None
 _error: str | None = None
 
 
@@ -43,7 +47,7 @@ def _build():
     """The compiled loops (numba imported here: ImportError where it is missing)."""
     from world_model_planner.world_model_node import _kernels_numba as kn
 
-    return kn.kernel, kn.rate_limit, kn.nearest
+    return kn.kernel, kn.rate_limit, kn.nearest, kn.footprint_min
 
 
 def available() -> bool:
@@ -54,15 +58,15 @@ def available() -> bool:
 
 def get():
     """The compiled kernel, or None where numba is missing or failed."""
-    global _kernel, _limit, _nearest, _error
+    global _kernel, _limit, _nearest, _footprint, _error
     if _kernel is not None or _error is not None:
         return _kernel
     with _lock:
         if _kernel is None and _error is None:
             try:
-                k, lim, near = _build()
-                _warm(k, lim, near)
-                _kernel, _limit, _nearest = k, lim, near
+                k, lim, near, foot = _build()
+                _warm(k, lim, near, foot)
+                _kernel, _limit, _nearest, _footprint = k, lim, near, foot
             except Exception as e:                       # ImportError, or numba's own errors
                 _error = f"{type(e).__name__}: {e}"
                 log.info("step kernel unavailable (%s): the fused rollout uses its PyTorch step", _error)
@@ -77,6 +81,12 @@ def get_rate_limit():
 def get_nearest():
     """The compiled nearest-point distance (the path critic's), or None where numba is missing."""
     return _nearest if get() is not None else None
+
+
+def get_footprint_min():
+    """The compiled footprint clearance against a distance field (``Footprint.distance``'s), or
+    None where numba is missing."""
+    return _footprint if get() is not None else None
 
 
 def error() -> str | None:
@@ -111,10 +121,13 @@ def run(kernel, layers, x_in, z0, acts, zs, motion, low_zs, kc: dict, dims: np.n
         x_in = low_zs[k] if bits else zs[k]
 
 
-def _warm(k, lim, near) -> None:
-    """Compile (or load from numba's cache) the signatures the rollout, MPPI and the path critic
-    call with, on a tiny problem (every array C-contiguous, as the callers pass them)."""
+def _warm(k, lim, near, foot) -> None:
+    """Compile (or load from numba's cache) the signatures the rollout, MPPI, the path critic and
+    the footprint's clearance call with, on a tiny problem (every array C-contiguous, as the
+    callers pass them)."""
     near(np.zeros((1, 2), np.float32), np.zeros((1, 2), np.float32), np.zeros(1, np.float32))
+    foot(np.zeros((1, 3), np.float32), np.zeros((1, 2), np.float32), np.zeros(1, np.float32),
+         np.zeros((2, 2), np.float32), np.array([-1.0, -1.0, 1.0, 10.0], np.float32), np.zeros(1, np.float32))
     v2 = np.zeros(2, np.float32)
     lim(np.zeros((1, 1, 2), np.float32), v2, v2, v2, v2, np.zeros((1, 1, 2), np.float32))
     S, dh, m0 = 2, 2, 5

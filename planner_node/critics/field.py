@@ -59,7 +59,8 @@ class DistanceField:
                          xy[..., 1:2] + qa[:, 0] * s + qa[:, 1] * c], -1)            # (..., n, 2)
         d = F.grid_sample(self.grid, g.reshape(1, -1, 1, 2), mode="bilinear", padding_mode="border",
                           align_corners=False).reshape(g.shape[:-1])
-        if xy.numel() and float(xy.abs().amax()) + a * reach_m >= 1.0:              # some point may be outside
+        # some point may be outside (a NaN pose leaves the bound NaN: then check, do not skip)
+        if xy.numel() and not float(xy.abs().amax()) + a * reach_m < 1.0:
             d = torch.where(g.abs().amax(-1) > 1.0, torch.full_like(d, self.far), d)
         return d
 
@@ -111,6 +112,7 @@ class Footprint:
         self.offsets = sorted({float(x) for x in self.points[:, 0]})
         self.radius = float(self.inset.max())
         self.reach = float(np.linalg.norm(self.points, axis=1).max())   # farthest point from base_link (m)
+        self._f32 = None                                           # float32 copies for the compiled loop
 
     @classmethod
     def of(cls, cfg) -> "Footprint":
@@ -121,10 +123,43 @@ class Footprint:
                    float(getattr(cfg, "footprint_padding_m", 0.0)))
 
     def distance(self, poses: torch.Tensor, field: DistanceField) -> torch.Tensor:
-        """poses (..., 3) → (...) signed clearance (m) of the footprint (negative = overlap)."""
-        q = torch.as_tensor(self.points, dtype=poses.dtype, device=poses.device)        # (n, 2)
-        e = torch.as_tensor(self.inset, dtype=poses.dtype, device=poses.device)         # (n,)
-        return (field.lookup_body(poses, q, self.reach) - e).amin(-1) - self.padding
+        """poses (..., 3) → (...) signed clearance (m) of the footprint (negative = overlap; NaN
+        for a NaN pose or an infinite yaw, which a critic's cost then refuses). On the CPU in
+        float32 one compiled pass per pose (``step_kernel.get_footprint_min``), the same lookups
+        as PyTorch's below within float32 rounding; elsewhere, or without numba, PyTorch's."""
+        d = self._compiled(poses, field)
+        if d is None:
+            q = torch.as_tensor(self.points, dtype=poses.dtype, device=poses.device)    # (n, 2)
+            e = torch.as_tensor(self.inset, dtype=poses.dtype, device=poses.device)     # (n,)
+            d = (field.lookup_body(poses, q, self.reach) - e).amin(-1)
+            # a NaN pose (or an infinite yaw) has no place to measure: NaN, as the compiled loop
+            # gives, never the border's value that grid_sample reads for it
+            bad = torch.isnan(poses[..., :2]).any(-1) | ~torch.isfinite(poses[..., 2])
+            d = d.masked_fill(bad, float("nan"))
+        return d - self.padding
+
+    #: False: always PyTorch's lookups (the tests compare the two)
+    compiled = True
+
+    def _compiled(self, poses: torch.Tensor, field: DistanceField) -> torch.Tensor | None:
+        """min over the points of field - inset, from the compiled loop, or None where it does not
+        apply (not the CPU, not float32, numba missing)."""
+        if not self.compiled or poses.device.type != "cpu" or poses.dtype != torch.float32 \
+                or field.grid.device.type != "cpu" or field.grid.dtype != torch.float32 or poses.shape[-1] != 3:
+            return None
+        from world_model_planner.world_model_node.step_kernel import get_footprint_min
+
+        kernel = get_footprint_min()
+        if kernel is None:
+            return None
+        if self._f32 is None:
+            self._f32 = (self.points.astype(np.float32), self.inset.astype(np.float32))
+        a = 2.0 / (field.n * field.res)
+        consts = np.array([field.origin[0], field.origin[1], a, field.far], dtype=np.float32)
+        flat = poses.reshape(-1, 3).contiguous()
+        out = torch.empty(flat.shape[0], dtype=torch.float32)
+        kernel(flat.numpy(), self._f32[0], self._f32[1], field.grid[0, 0].contiguous().numpy(), consts, out.numpy())
+        return out.reshape(poses.shape[:-1])
 
     def mover_distance(self, poses: torch.Tensor, at: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
         """poses (B, H, 3), discs at each step (H, M, 2) of radius (M,) → (B, H) signed clearance
