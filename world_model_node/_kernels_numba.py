@@ -169,14 +169,16 @@ def footprint_min(poses, points, inset, grid, consts, out):
     """out[i] = min over the footprint's body-frame points q of field(q at poses[i]) - inset[q]:
     ``DistanceField.lookup_body`` then ``Footprint.distance``'s minimum (planner_node/critics/
     field.py) in one pass per pose, float32. poses (N, 3) x, y, yaw in the odom frame; points
-    (n, 2) and inset (n,) the footprint's; grid (G, G) the field's distances, [iy, ix];
-    consts (ox, oy, a, far): the grid's origin, 2 / its span, and the value read outside it.
+    (n, 2) the footprint's, already multiplied by the grid's scale a; inset (n,); grid
+    (G + 1, G + 1): the field's (G, G) distances, [iy, ix], with a row and a column of zeros
+    after them (what grid_sample's bilinear weights multiply past the last cell, always by 0);
+    consts (ox, oy, a, far): the grid's origin, a = 2 / its span, and the value read outside it.
 
     The lookup is ``grid_sample``'s (bilinear, align_corners=False, border padding): a point's
     normalised coordinate g in [-1, 1] becomes the pixel coordinate ((g + 1) G - 1) / 2, clipped
     to [0, G - 1]; a point with |g| > 1 on either axis (an infinite position too) reads ``far``.
-    A NaN pose, or an infinite yaw, gives NaN and is never turned into an index.""" 
-    G = grid.shape[0]
+    A NaN pose, or an infinite yaw, gives NaN and is never turned into an index."""
+    G = grid.shape[0] - 1
     ox = consts[0]
     oy = consts[1]
     a = consts[2]
@@ -197,8 +199,8 @@ def footprint_min(poses, points, inset, grid, consts, out):
             continue
         best = np.float32(np.inf)
         for j in range(points.shape[0]):
-            qx = points[j, 0] * a
-            qy = points[j, 1] * a
+            qx = points[j, 0]
+            qy = points[j, 1]
             gx = x + qx * c - qy * s
             gy = y + qx * s + qy * c
             if abs(gx) > one or abs(gy) > one:
@@ -206,19 +208,16 @@ def footprint_min(poses, points, inset, grid, consts, out):
             else:
                 ix = ((gx + one) * gsz - one) * half
                 iy = ((gy + one) * gsz - one) * half
-                ix = hi if ix > hi else (zero if ix < zero else ix)
-                iy = hi if iy > hi else (zero if iy < zero else iy)
-                x0 = np.int64(math.floor(ix))
-                y0 = np.int64(math.floor(iy))
-                x1 = x0 + 1
-                y1 = y0 + 1
+                ix = min(max(ix, zero), hi)
+                iy = min(max(iy, zero), hi)
+                x0 = np.uint64(ix)                             # >= 0 here: truncation is the floor
+                y0 = np.uint64(iy)
                 wx = ix - np.float32(x0)
                 wy = iy - np.float32(y0)
-                v00 = grid[y0, x0]
-                v01 = grid[y0, x1] if x1 < G else zero
-                v10 = grid[y1, x0] if y1 < G else zero
-                v11 = grid[y1, x1] if (x1 < G and y1 < G) else zero
-                d = (one - wx) * (one - wy) * v00 + wx * (one - wy) * v01 + (one - wx) * wy * v10 + wx * wy * v11
+                x1 = x0 + np.uint64(1)
+                y1 = y0 + np.uint64(1)
+                d = ((one - wx) * (one - wy) * grid[y0, x0] + wx * (one - wy) * grid[y0, x1]
+                     + (one - wx) * wy * grid[y1, x0] + wx * wy * grid[y1, x1])
             d = d - inset[j]
-            best = d if d < best else best
+            best = min(best, d)
         out[i] = best

@@ -127,7 +127,7 @@ def _warm(k, lim, near, foot) -> None:
     callers pass them)."""
     near(np.zeros((1, 2), np.float32), np.zeros((1, 2), np.float32), np.zeros(1, np.float32))
     foot(np.zeros((1, 3), np.float32), np.zeros((1, 2), np.float32), np.zeros(1, np.float32),
-         np.zeros((2, 2), np.float32), np.array([-1.0, -1.0, 1.0, 10.0], np.float32), np.zeros(1, np.float32))
+         np.zeros((3, 3), np.float32), np.array([-1.0, -1.0, 1.0, 10.0], np.float32), np.zeros(1, np.float32))
     v2 = np.zeros(2, np.float32)
     lim(np.zeros((1, 1, 2), np.float32), v2, v2, v2, v2, np.zeros((1, 1, 2), np.float32))
     S, dh, m0 = 2, 2, 5

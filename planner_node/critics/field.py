@@ -32,6 +32,16 @@ class DistanceField:
             dist = np.full((n, n), far_m)
         self.grid = torch.as_tensor(np.minimum(dist, far_m), dtype=torch.float32, device=device)[None, None]
         self.device = torch.device(device)
+        self._padded: np.ndarray | None = None
+
+    def padded(self) -> np.ndarray:
+        """The distances as a float32 (n + 1, n + 1) array, [iy, ix], with a row and a column of
+        zeros after them (the compiled footprint check's layout; made once per field)."""
+        if self._padded is None:
+            g = np.zeros((self.n + 1, self.n + 1), np.float32)
+            g[:self.n, :self.n] = self.grid[0, 0].cpu().numpy()
+            self._padded = g
+        return self._padded
 
     def lookup(self, xy: torch.Tensor) -> torch.Tensor:
         """xy (..., 2) metres → distance (...) metres."""
@@ -152,13 +162,13 @@ class Footprint:
         kernel = get_footprint_min()
         if kernel is None:
             return None
-        if self._f32 is None:
-            self._f32 = (self.points.astype(np.float32), self.inset.astype(np.float32))
-        a = 2.0 / (field.n * field.res)
-        consts = np.array([field.origin[0], field.origin[1], a, field.far], dtype=np.float32)
+        consts = np.array([field.origin[0], field.origin[1], 2.0 / (field.n * field.res), field.far], dtype=np.float32)
+        if self._f32 is None or self._f32[2] != consts[2]:    # the points in the grid's scale, as lookup_body
+            pts = torch.as_tensor(self.points, dtype=torch.float32) * float(consts[2])
+            self._f32 = (pts.numpy(), self.inset.astype(np.float32), consts[2])
         flat = poses.reshape(-1, 3).contiguous()
         out = torch.empty(flat.shape[0], dtype=torch.float32)
-        kernel(flat.numpy(), self._f32[0], self._f32[1], field.grid[0, 0].contiguous().numpy(), consts, out.numpy())
+        kernel(flat.numpy(), self._f32[0], self._f32[1], field.padded(), consts, out.numpy())
         return out.reshape(poses.shape[:-1])
 
     def mover_distance(self, poses: torch.Tensor, at: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
