@@ -112,21 +112,26 @@ class OccupancyGrid:
         hit = valid & np.isfinite(r) & (r < reach)
         step = 0.5 * self.res
         t = np.arange(0.0, reach, step)                                          # (M,)
-        free_parts, hit_parts = [], []
-        for s in range(0, N, chunk):
-            sl = slice(s, min(N, s + chunk))
-            v, h = valid[sl], hit[sl]
-            length = np.where(h, r[sl], reach)[v]                                # (V,)
-            dirs = np.stack([np.cos(ang[sl][v]), np.sin(ang[sl][v])], axis=-1)   # (V, 2)
-            keep = t[None, :] < (length[:, None] - step)                        # (V, M)
-            pts = pose[None, None, :2] + t[None, :, None] * dirs[:, None, :]     # (V, M, 2)
-            free_parts.append(self._flat(pts[keep]))
-            hd = np.stack([np.cos(ang[sl][h]), np.sin(ang[sl][h])], -1)          # (K, 2)
-            hit_parts.append(self._flat(pose[None, :2] + r[sl][h][:, None] * hd))
-        free, hits = np.concatenate(free_parts), np.concatenate(hit_parts)
+        miss = np.zeros(self.n * self.n, dtype=bool)    # each cell updated once per scan
+        box = self._free_compiled(pose, ang[valid], np.where(hit, r, reach)[valid], t, step, miss)
+        if box is None:                                 # numpy, ``chunk`` beams at a time
+            free_parts = []
+            for s in range(0, N, chunk):
+                sl = slice(s, min(N, s + chunk))
+                v, h = valid[sl], hit[sl]
+                length = np.where(h, r[sl], reach)[v]                            # (V,)
+                dirs = np.stack([np.cos(ang[sl][v]), np.sin(ang[sl][v])], axis=-1)   # (V, 2)
+                keep = t[None, :] < (length[:, None] - step)                    # (V, M)
+                pts = pose[None, None, :2] + t[None, :, None] * dirs[:, None, :]     # (V, M, 2)
+                free_parts.append(self._flat(pts[keep]))
+            free = np.concatenate(free_parts)
+            miss[free] = True
+            iy, ix = np.divmod(free, self.n)
+            box = (np.array([ix.min(), iy.min(), ix.max(), iy.max()]) if len(free)
+                   else np.array([self.n, self.n, -1, -1]))
+        hd = np.stack([np.cos(ang[hit]), np.sin(ang[hit])], -1)                  # (K, 2)
+        hits = self._flat(pose[None, :2] + r[hit][:, None] * hd)
         flat = self.logodds.reshape(-1)
-        miss = np.zeros(flat.shape[0], dtype=bool)      # each cell updated once per scan
-        miss[free] = True
         miss[hits] = False
         if self.keep_edges and len(hits):
             near = self._touching(hits)
@@ -135,12 +140,31 @@ class OccupancyGrid:
         hit_mask = np.zeros(flat.shape[0], dtype=bool)
         hit_mask[hits] = True
         flat[hit_mask] += self.l_hit
-        touched = np.concatenate([free, hits])
-        if len(touched):
-            iy, ix = np.divmod(touched, self.n)
-            self.known_lo = np.minimum(self.known_lo, [ix.min(), iy.min()])
-            self.known_hi = np.maximum(self.known_hi, [ix.max(), iy.max()])
+        if len(hits):
+            iy, ix = np.divmod(hits, self.n)
+            box = np.array([min(box[0], ix.min()), min(box[1], iy.min()), max(box[2], ix.max()), max(box[3], iy.max())])
+        if box[2] >= 0:                                 # some cell was touched
+            self.known_lo = np.minimum(self.known_lo, box[:2])
+            self.known_hi = np.maximum(self.known_hi, box[2:])
         np.clip(self.logodds, self.l_min, self.l_max, out=self.logodds)
+
+    #: False: always numpy's ray casting (the tests compare the two)
+    compiled = True
+
+    def _free_compiled(self, pose, ang, length, t, step, miss):
+        """Mark the cells the beams at bearings ``ang`` cross, up to ``length`` (compiled loop,
+        the numpy path's cells exactly) -> the marked cells' (ix_lo, iy_lo, ix_hi, iy_hi), or None
+        where numba is missing (the caller casts with numpy)."""
+        if not self.compiled:
+            return None
+        from world_model_planner.world_model_node.step_kernel import get_ray_free
+
+        kernel = get_ray_free()
+        if kernel is None:
+            return None
+        dirs = np.ascontiguousarray(np.stack([np.cos(ang), np.sin(ang)], axis=-1), dtype=np.float64)
+        return kernel(float(pose[0]), float(pose[1]), dirs, np.ascontiguousarray(length, dtype=np.float64), t,
+                      float(step), float(self.origin[0]), float(self.origin[1]), float(self.res), int(self.n), miss)
 
     def _touching(self, cells: np.ndarray) -> np.ndarray:
         """Flat indices of ``cells`` (flat) and their 8 neighbours inside the grid (unique)."""

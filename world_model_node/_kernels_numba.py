@@ -221,3 +221,37 @@ def footprint_min(poses, points, inset, grid, consts, out):
             d = d - inset[j]
             best = min(best, d)
         out[i] = best
+
+
+@nb.njit(cache=True, nogil=True)
+def ray_free(px, py, dirs, length, t, step, ox, oy, res, n, miss):
+    """The cells a scan's beams cross (planner_node/grid.OccupancyGrid.integrate's free space):
+    for beam b and each sample t[k] < length[b] - step, the point (px, py) + t[k] * dirs[b] marks
+    its cell (floor((p - origin) / res), inside the n x n grid) in ``miss`` (n * n,) flat
+    [iy * n + ix]; the same float64 operations in the same order as the vectorised numpy, so the
+    same cells. Returns (ix_lo, iy_lo, ix_hi, iy_hi) of the cells marked ((n, n, -1, -1) for none)."""
+    box = np.empty(4, np.int64)
+    box[0] = n
+    box[1] = n
+    box[2] = -1
+    box[3] = -1
+    fn = np.float64(n)
+    for b in range(dirs.shape[0]):
+        dx = dirs[b, 0]
+        dy = dirs[b, 1]
+        lim = length[b] - step
+        for k in range(t.shape[0]):
+            tk = t[k]
+            if not tk < lim:
+                break                                     # t rises: the rest is beyond the beam's end
+            fx = math.floor((px + tk * dx - ox) / res)
+            fy = math.floor((py + tk * dy - oy) / res)
+            if fx >= 0.0 and fx < fn and fy >= 0.0 and fy < fn:
+                ix = np.int64(fx)
+                iy = np.int64(fy)
+                miss[iy * n + ix] = True
+                box[0] = min(box[0], ix)
+                box[1] = min(box[1], iy)
+                box[2] = max(box[2], ix)
+                box[3] = max(box[3], iy)
+    return box

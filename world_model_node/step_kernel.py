@@ -3,7 +3,9 @@ MPPI's velocity and acceleration clip (``rate_limit``), a loop over the horizon 
 critic's distance to the nearest path point (``nearest``, without a (points x path) matrix), and
 the footprint's clearance against the scan's distance field (``footprint_min``: every footprint
 point's bilinear lookup and their minimum in one pass per pose, where PyTorch built the
-(poses x points) coordinates, sampled them and reduced them in separate passes).
+(poses x points) coordinates, sampled them and reduced them in separate passes), and the
+occupancy grid's free space along a scan's beams (``ray_free``, where numpy built every sample
+point of every beam as one array).
 
 Between the predictor's matrix products, a step of ``FusedRollout.rollout`` (world_model_node/
 fused.py) updates the latent from the predictor's output: the velocity (optionally through the
@@ -40,6 +42,7 @@ _kernel = None
 _limit = None
 _nearest = None
 _footprint = None
+_rays = None
 _error: str | None = None
 
 
@@ -47,7 +50,7 @@ def _build():
     """The compiled loops (numba imported here: ImportError where it is missing)."""
     from world_model_planner.world_model_node import _kernels_numba as kn
 
-    return kn.kernel, kn.rate_limit, kn.nearest, kn.footprint_min
+    return kn.kernel, kn.rate_limit, kn.nearest, kn.footprint_min, kn.ray_free
 
 
 def available() -> bool:
@@ -58,15 +61,15 @@ def available() -> bool:
 
 def get():
     """The compiled kernel, or None where numba is missing or failed."""
-    global _kernel, _limit, _nearest, _footprint, _error
+    global _kernel, _limit, _nearest, _footprint, _rays, _error
     if _kernel is not None or _error is not None:
         return _kernel
     with _lock:
         if _kernel is None and _error is None:
             try:
-                k, lim, near, foot = _build()
-                _warm(k, lim, near, foot)
-                _kernel, _limit, _nearest, _footprint = k, lim, near, foot
+                k, lim, near, foot, rays = _build()
+                _warm(k, lim, near, foot, rays)
+                _kernel, _limit, _nearest, _footprint, _rays = k, lim, near, foot, rays
             except Exception as e:                       # ImportError, or numba's own errors
                 _error = f"{type(e).__name__}: {e}"
                 log.info("step kernel unavailable (%s): the fused rollout uses its PyTorch step", _error)
@@ -87,6 +90,12 @@ def get_footprint_min():
     """The compiled footprint clearance against a distance field (``Footprint.distance``'s), or
     None where numba is missing."""
     return _footprint if get() is not None else None
+
+
+def get_ray_free():
+    """The compiled free-space marking of the occupancy grid's scan update, or None where numba
+    is missing."""
+    return _rays if get() is not None else None
 
 
 def error() -> str | None:
@@ -121,10 +130,11 @@ def run(kernel, layers, x_in, z0, acts, zs, motion, low_zs, kc: dict, dims: np.n
         x_in = low_zs[k] if bits else zs[k]
 
 
-def _warm(k, lim, near, foot) -> None:
-    """Compile (or load from numba's cache) the signatures the rollout, MPPI, the path critic and
-    the footprint's clearance call with, on a tiny problem (every array C-contiguous, as the
-    callers pass them)."""
+def _warm(k, lim, near, foot, rays) -> None:
+    """Compile (or load from numba's cache) the signatures the rollout, MPPI, the path critic,
+    the footprint's clearance and the grid's ray casting call with, on a tiny problem (every
+    array C-contiguous, as the callers pass them)."""
+    rays(0.0, 0.0, np.zeros((1, 2)), np.ones(1), np.zeros(1), 0.05, -1.0, -1.0, 0.1, 20, np.zeros(400, np.bool_))
     near(np.zeros((1, 2), np.float32), np.zeros((1, 2), np.float32), np.zeros(1, np.float32))
     foot(np.zeros((1, 3), np.float32), np.zeros((1, 2), np.float32), np.zeros(1, np.float32),
          np.zeros((3, 3), np.float32), np.array([-1.0, -1.0, 1.0, 10.0], np.float32), np.zeros(1, np.float32))
