@@ -3,7 +3,7 @@ MPPI's velocity and acceleration clip (``rate_limit``), a loop over the horizon 
 critic's distance to the nearest path point (``nearest``, without a (points x path) matrix), and
 the footprint's clearance against the scan's distance field (``footprint_min``: every footprint
 point's bilinear lookup and their minimum in one pass per pose, where PyTorch built the
-(poses x points) coordinates, sampled them and reduced them in separate passes), and the
+(poses x points) coordinates, sampled them and reduced them in separate passes); and the
 occupancy grid's free space along a scan's beams (``ray_free``, where numpy built every sample
 point of every beam as one array).
 
