@@ -47,8 +47,13 @@ def planner_config(robot: str, samples: int | None, horizon: int, overrides=(), 
     except ValueError as exc:
         raise SystemExit(f"{prog}: --set {exc}") from None
     for key in skipped:                 # a node-only parameter (e.g. control_rate_hz): not planned here
-        print(f"{prog}: robot file parameter {key!r} does not apply in process", file=sys.stderr)
+        if (robot, key) not in _REPORTED:   # once a run, not once an episode
+            _REPORTED.add((robot, key))
+            print(f"{prog}: robot file parameter {key!r} does not apply in process", file=sys.stderr)
     return cfg
+
+
+_REPORTED: set = set()
 
 
 def episode(sc, kind: str, seed: int, cfg, lidar=None, period: float = 0.1, model: str | None = None,
