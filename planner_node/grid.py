@@ -2,9 +2,9 @@
 
 Cells start unknown (log-odds 0). Each scan lowers the log-odds of the cells a beam crosses and
 raises it at the beam's end point (when there is a return). The cells a beam crosses are marked
-by a compiled loop (numba, ``world_model_node/_kernels_numba.ray_free``; about 0.5 ms per
-180-beam scan at 0.1 m resolution, 1.8 ms for a 720-beam 30 m one) and, where numba is missing,
-by the same arithmetic vectorised in numpy (2 and 25 ms), which marks the same cells.
+by a compiled loop (numba, ``world_model_node/_kernels_numba.ray_free``; `wmp bench-model
+--profile`'s "grid update" shows its cost) and, where numba is missing, by the same arithmetic
+vectorised in numpy, several times slower, which marks the same cells.
 
 Edges are kept (``keep_edges``): a cell that already holds obstacle evidence (log-odds above 0)
 and touches a cell with a return in the same scan (8-neighbourhood) is not lowered by that scan.
