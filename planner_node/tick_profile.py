@@ -102,14 +102,14 @@ class MessageRound:
     """The planner node's message conversion around one tick, on real message objects and their
     wire bytes (rclpy.serialization, what a subscription and a publish run in rclpy's C layer).
 
-    ``inputs(pose, vel, ranges, t_s, new_scan)`` -> the (pose, vel, ranges, geometry) the node
-    hands the navigator, taken from /odom and /scan messages built from the arrays (the building
-    is the sender's work and is not timed) and deserialised and checked as the node does;
+    ``wire(pose, vel, ranges, t_s, new_scan)`` -> the /odom and /scan messages built from the
+    arrays, as wire bytes (the sender's work, not timed); ``inputs(wires)`` -> the (pose, vel,
+    ranges, geometry) the node hands the navigator, deserialised and checked as the node does;
     ``outputs(nav, cmd, t_s)`` builds and serialises what the node publishes after the tick. The
     rates of the rollout markers and /diagnostics are the node's defaults (PlannerNodeConfig)
-    at ``control_hz`` ticks a second."""
+    at ``control_hz`` ticks a second; ``planner`` is the kind /diagnostics names."""
 
-    def __init__(self, control_hz: float = 20.0, frame: str = "odom"):
+    def __init__(self, control_hz: float = 20.0, frame: str = "odom", planner: str = "hierarchical"):
         from world_model_planner.core.sensor_check import SensorLimits
         from world_model_planner.planner_node.config import PlannerNodeConfig
 
@@ -118,7 +118,7 @@ class MessageRound:
         self.cmd_stamped, self.base_frame = defaults.cmd_stamped, defaults.base_frame
         self.markers_every = max(1, round(control_hz / defaults.rollouts_rate_hz)) if defaults.rollouts_rate_hz > 0 else 0
         self.diag_every = max(1, round(control_hz / defaults.diagnostics_rate_hz))
-        self.planner = "hierarchical"
+        self.planner = planner
         self.sent: dict[str, int] = defaultdict(int)     # messages published, by type name
         self._ticks, self._plans, self._scan = 0, -1, (None, None)
 
@@ -245,9 +245,7 @@ def profile_ticks(nav, ticks: int = 50, warmup: int = 5, scan_every: int = 2, pr
     import torch
 
     timer = SectionTimer()
-    msgs = MessageRound(control_hz=20.0) if messages else None          # ticks 0.05 s apart
-    if msgs is not None:
-        msgs.planner = planner
+    msgs = MessageRound(control_hz=20.0, planner=planner) if messages else None    # ticks 0.05 s apart
     nav.set_goal(3.5, 0.0)
     pose, vel = np.array([-2.0, 0.3, 0.2]), np.zeros(2)
     beams = int(getattr(nav.model, "beams", None) or 180)

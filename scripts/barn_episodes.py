@@ -35,6 +35,9 @@ def apply_overrides(cfg, overrides=(), prog: str = "barn_episodes"):
         raise SystemExit(f"{prog}: --set {exc}") from None
 
 
+_REPORTED: set = set()                  # (robot, parameter) already reported as not applying in process
+
+
 def planner_config(robot: str, samples: int | None, horizon: int, overrides=(), prog: str = "barn_episodes"):
     """PlannerConfig with the robot file's limits and footprint, as the planner node gets them,
     then ``overrides`` ("[section.]name=value", e.g. mppi.v_max_mps=1.0; a top-level node
@@ -51,9 +54,6 @@ def planner_config(robot: str, samples: int | None, horizon: int, overrides=(), 
             _REPORTED.add((robot, key))
             print(f"{prog}: robot file parameter {key!r} does not apply in process", file=sys.stderr)
     return cfg
-
-
-_REPORTED: set = set()
 
 
 def episode(sc, kind: str, seed: int, cfg, lidar=None, period: float = 0.1, model: str | None = None,

@@ -26,6 +26,7 @@ reached) after one; then recoveries by kind and outcome, and the reverse distanc
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 
 import numpy as np
@@ -156,10 +157,11 @@ def main(argv=None) -> int:
     rows = []
     for name in names:
         sc = load_scenario(name, robot=args.robot)
+        # the scenario's robot: its file's limits and footprint (read once), its model and fit unless given
+        robot_cfg = planner_config(sc.robot, args.samples, args.horizon, args.set, "inprocess_episodes")
         for kind in args.planners.split(","):
             for seed in range(args.first_seed, args.first_seed + args.seeds):
-                # the scenario's robot: its file's limits and footprint, its model and fit unless given
-                cfg = planner_config(sc.robot, args.samples, args.horizon, args.set, "inprocess_episodes")
+                cfg = copy.deepcopy(robot_cfg)           # each navigator its own, as before
                 nav = make_navigator(kind, args.model, cfg, "cpu", sysid_path=args.sysid, robot=sc.robot)
                 if args.bf16 and hasattr(getattr(nav.model, "model", None), "matmul_dtype"):
                     nav.model.model.matmul_dtype = torch.bfloat16

@@ -86,8 +86,7 @@ def _load() -> str:
 def _bench_profile(args) -> int:
     import torch
 
-    from world_model_planner.planner_node.mppi import MPPIConfig
-    from world_model_planner.planner_node.navigator import KINDS, PlannerConfig, make_navigator
+    from world_model_planner.planner_node.navigator import KINDS, make_navigator
     from world_model_planner.planner_node.robot_tuning import robot_planner_config
     from world_model_planner.planner_node.tick_profile import format_profile, profile_ticks
     from world_model_planner.world_model_node.checkpoint import CheckpointError
@@ -96,9 +95,8 @@ def _bench_profile(args) -> int:
     bad = [k for k in kinds if k not in KINDS]
     if bad or not kinds:
         return _refuse("bench-model", f"--planners: expected kinds from {', '.join(KINDS)}, got {args.planners!r}")
-    try:          # the robot file's limits, footprint and planner section, as its planner node gets them
-        cfg = robot_planner_config(args.robot, args.batch, args.horizon) if args.robot else \
-            PlannerConfig(mppi=MPPIConfig(samples=args.batch, horizon=args.horizon))
+    try:          # the robot file's limits, footprint and planner section (the Husky's: the defaults)
+        cfg = robot_planner_config(args.robot or "husky", args.batch, args.horizon)
     except ValueError as exc:
         return _refuse("bench-model", str(exc))
     cfg.recovery.enabled = False             # the robot stands still while ticks are timed: no stall recovery
