@@ -66,7 +66,7 @@ def test_robot_launch_wiring_drives_a_remapped_robot(tmp_path, ros_domain, probe
             stack.check()
             return sum(m.twist.linear.x > 0.1 for m in msgs) >= 10
 
-        cmds = probe.wait_for("/tb/cmd_vel", moving, timeout=60.0)
+        cmds = probe.wait_for("/tb/cmd_vel", moving, timeout=60.0, resend=lambda: goal_pub.publish(goal))
         assert max(m.twist.linear.x for m in cmds) <= 0.31 + 1e-6
         assert max(abs(m.twist.angular.z) for m in cmds) <= 1.9 + 1e-6
         preds = probe.wait_for("/world_model/prediction", timeout=30.0)  # fed by /tb/odom, /tb/scan

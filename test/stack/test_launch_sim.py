@@ -94,8 +94,8 @@ def test_stack_comes_up_and_cmd_vel_flows_after_goal():
         goal.header.frame_id = "odom"
         goal.pose.position.x, goal.pose.orientation.w = 3.5, 1.0
         goal_pub.publish(goal)
-        probe.wait_until("/cmd_vel moving forward",
-                         lambda: any(m.twist.linear.x > 0.05 for m in probe.received("/cmd_vel")), 60.0)
+        probe.wait_for("/cmd_vel", lambda msgs: any(m.twist.linear.x > 0.05 for m in msgs), 60.0,
+                       resend=lambda: goal_pub.publish(goal))
         probe.wait_until("world_model surprise diagnostics", lambda: any(
             st.name == "world_model" and any(kv.key == "surprise_1step_m" and kv.value != "nan"
                                              for kv in st.values)

@@ -52,8 +52,9 @@ def test_sim_stack_processes_drive_after_goal(tmp_path, ros_domain, probe):
         goal.pose.position.x, goal.pose.position.y = 3.5, 0.0
         goal.pose.orientation.w = 1.0
         goal_pub.publish(goal)
+        planner = next(p for p in stack.procs if p.spec.executable == "planner_node")
         probe.wait_for("/cmd_vel", lambda msgs: check(msgs, lambda m: m.twist.linear.x > 0.05),
-                       timeout=60.0)
+                       timeout=60.0, proc=planner, resend=lambda: goal_pub.publish(goal))
         # and the robot actually moves towards the goal
         probe.clear("/odom")
         probe.wait_for("/odom", lambda msgs: check(msgs, lambda m: m.pose.pose.position.x > (

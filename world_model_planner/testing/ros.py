@@ -57,13 +57,21 @@ class RosProbe:
             self.messages[topic] = []
 
     def wait_for(self, topic: str, predicate=lambda msgs: len(msgs) > 0, timeout: float = 20.0,
-                 proc: NodeProcess | None = None):
-        """Wait until ``predicate(messages so far)`` holds; fail with the node's log if not."""
+                 proc: NodeProcess | None = None, resend=None, resend_s: float = 2.0):
+        """Wait until ``predicate(messages so far)`` holds; fail with the node's log if not.
+
+        resend: called every ``resend_s`` s while waiting, e.g. to publish a goal again. A volatile
+        subscription that the publisher has matched may not yet have matched the publisher, and
+        then drops a message sent once; ``wmp run`` re-sends its goal the same way."""
         deadline = time.monotonic() + timeout
+        sent = time.monotonic()
         while time.monotonic() < deadline:
             msgs = self.received(topic)
             if predicate(msgs):
                 return msgs
+            if resend is not None and time.monotonic() - sent >= resend_s:
+                resend()
+                sent = time.monotonic()
             if proc is not None and not proc.alive():
                 raise AssertionError(f"{proc.args[0]} exited ({proc.proc.returncode}):\n{proc.log()[-3000:]}")
             time.sleep(0.02)
