@@ -33,7 +33,7 @@ def bench(args) -> int:
         model = load_checkpoint(args.model or default_model_path(args.robot or "husky"), device=args.device)
     except (CheckpointError, ValueError) as exc:
         return _refuse("bench-model", str(exc))
-    model.matmul_dtype = _matmul_dtype(args.matmul_dtype)
+    model.matmul_dtype = _matmul_dtype(args.matmul_dtype, model.device)
     dev = model.device
     z0 = torch.zeros(1, model.latent_dim, device=dev)
     acts = torch.rand(args.batch, args.horizon, 2, device=dev) * 2 - 1
@@ -112,14 +112,14 @@ def _bench_profile(args) -> int:
                                  missing_ok=False, robot=args.robot)
         except (CheckpointError, OSError, ValueError) as exc:
             return _refuse("bench-model", f"{kind}: {exc}")
-        low = _matmul_dtype(args.matmul_dtype)
         wm = getattr(nav.model, "model", None)
         products = ""
-        if low is not None:
+        if args.matmul_dtype != "float32":
             if not hasattr(wm, "matmul_dtype"):
                 return _refuse("bench-model", f"--matmul-dtype {args.matmul_dtype}: the {kind} planner has no "
                                               "world model to run it")
-            wm.matmul_dtype, products = low, f", {args.matmul_dtype} products"
+            wm.matmul_dtype = _matmul_dtype(args.matmul_dtype, getattr(wm, "device", None))
+            products = f", {args.matmul_dtype} products"
         load = _load()
         try:
             result = profile_ticks(nav, args.ticks, progress=progress, messages=not args.no_messages, planner=kind)

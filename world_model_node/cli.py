@@ -429,7 +429,7 @@ def _eval(args) -> int:
     _warnings_to_stderr("eval-model")
     try:
         model = load_checkpoint(path, device=args.device)
-        model.matmul_dtype = _matmul_dtype(args.matmul_dtype)
+        model.matmul_dtype = _matmul_dtype(args.matmul_dtype, model.device, "eval-model")
         model.matmul_min_rows = 1         # each window is rolled out alone: in bf16 too, as the planner's batches are
         topics = topics_from_args(args)
         data = load_dataset(args.data, topics=topics)
@@ -456,11 +456,23 @@ def _eval(args) -> int:
     return 0
 
 
-def _matmul_dtype(name: str):
-    """--matmul-dtype → WorldModel.matmul_dtype (None: the model's own float32)."""
+def _matmul_dtype(name: str, device=None, command: str = "bench-model", cpuinfo: str | None = None):
+    """--matmul-dtype → WorldModel.matmul_dtype (None: the model's own float32).
+
+    bfloat16 on a CPU without bf16 units (``device``: the model's; None: the CPU) is run as
+    asked, with a warning on stderr: there the products are emulated, many times slower than
+    float32, and ``device: auto`` never picks them."""
     import torch
 
-    return torch.bfloat16 if name == "bfloat16" else None
+    from world_model_planner.planner_node.device_choice import cpu_has_bf16
+
+    if name != "bfloat16":
+        return None
+    if torch.device(device or "cpu").type == "cpu" and not cpu_has_bf16(cpuinfo):
+        print(f"wmp {command}: warning: --matmul-dtype bfloat16 on a CPU without bf16 units (no avx512_bf16, "
+              "amx_bf16 or bf16 in /proc/cpuinfo): the products are emulated, many times slower than float32; "
+              "the planner's device: auto does not take this path here", file=sys.stderr)
+    return torch.bfloat16
 
 
 def _bench(args) -> int:

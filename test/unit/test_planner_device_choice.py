@@ -199,3 +199,22 @@ def test_the_real_bf16_path_runs_where_the_cpu_has_it(one_thread):
     dev_m = bf16_pose_deviation(paths["cpu fused bf16"], paths["cpu fused"])
     assert 0 < dev_m <= BF16_POSE_TOLERANCE_M
     assert model.model.matmul_dtype is None                      # timing a path leaves the model as it was
+
+
+def test_forced_bf16_products_on_a_cpu_without_bf16_units_warn(capsys):
+    """`wmp bench-model|eval-model --matmul-dtype bfloat16` runs as asked, but where the CPU has no
+    bf16 units it says on stderr that the products are emulated; with the units, or on CUDA, it is
+    quiet, and float32 is the model's own (None)."""
+    from world_model_planner.world_model_node.cli import _matmul_dtype
+
+    plain = "flags\t: fpu sse sse2 avx2 fma\n"
+    amx = "flags\t: fpu sse sse2 avx2 avx512f amx_tile amx_bf16\n"
+    assert _matmul_dtype("float32", "cpu", cpuinfo=plain) is None
+    assert capsys.readouterr().err == ""
+    assert _matmul_dtype("bfloat16", torch.device("cpu"), "eval-model", cpuinfo=plain) is torch.bfloat16
+    err = capsys.readouterr().err
+    assert err.startswith("wmp eval-model: warning: --matmul-dtype bfloat16 on a CPU without bf16 units")
+    assert "emulated" in err
+    assert _matmul_dtype("bfloat16", "cpu", cpuinfo=amx) is torch.bfloat16
+    assert _matmul_dtype("bfloat16", "cuda", cpuinfo=plain) is torch.bfloat16
+    assert capsys.readouterr().err == ""
