@@ -17,7 +17,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
-# The unit lane only (pure library tests, no node processes): under a minute on 2 cores.
+# The unit lane only (pure library tests, no node processes): about 5 min on 2 cores.
 test-fast: $(STAMP)
 	$(VENV)/bin/python -m pytest test/unit $(PYTEST_ARGS)
 

@@ -52,7 +52,8 @@ def test_sim_node_refuses_to_start_on_a_malformed_scenario(bad_files, node_env, 
             path, field = bad_files[kind]
             code = sim.proc.wait(60)
             log = sim.log()
-            assert code == 2, (kind, code, log[-2000:])
+            # a string, not a tuple, so that pytest shows the whole tail (a native crash's stack too)
+            assert code == 2, f"{kind}: exit status {code}; end of its log:\n{log[-4000:]}"
             line = next(ln for ln in log.splitlines() if ln.startswith("[error] sim_node:"))
             assert str(path) in line and field in line, (kind, line)
             assert "Traceback" not in log, log[-3000:]

@@ -36,3 +36,35 @@ def test_a_runtime_error_from_rclpy_is_the_shutdown_race_only_once_the_context_i
     assert not shutdown_race(other, ctx)
     rcl_error = type("RCLError", (RuntimeError,), {})("publisher's context is invalid")
     assert shutdown_race(rcl_error, ctx)             # as before: rclpy's RCLError after shutdown
+
+
+def test_a_node_whose_constructor_raised_is_destroyed_before_the_context_goes_down(capfd):
+    """A node constructor that raises (a bad parameter or scenario: exit 2) leaves its half-built
+    node in reference cycles; spin_main collects it while the context is still up, not at
+    interpreter exit after the context, where destroying its entities is unsafe."""
+    import weakref
+
+    from rclpy.node import Node
+
+    from world_model_planner.core.params import ConfigError
+    from world_model_planner.core.rosutil import spin_main
+
+    seen = []
+
+    class Refusing(Node):
+        def __init__(self):
+            super().__init__("refusing_node")
+            self.add_on_set_parameters_callback(self._on_params)    # node -> callback -> node
+            self.create_publisher(Empty, "refusing_topic", 1)
+            weakref.finalize(self, lambda: seen.append(rclpy.ok()))
+            raise ConfigError("parameter 'x': expected a number")
+
+        def _on_params(self, params):
+            return None
+
+    from std_msgs.msg import Empty
+
+    assert spin_main(Refusing, [], label="refusing_node: ") == 2
+    assert "[error] refusing_node: parameter 'x': expected a number" in capfd.readouterr().err
+    assert seen == [True]          # finalised once, with the context still up
+    assert not rclpy.ok()

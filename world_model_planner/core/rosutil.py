@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import faulthandler
+import gc
 import os
 import signal
 import sys
@@ -215,6 +216,11 @@ def spin_main(make_node: Callable[[], object], args=None, *, run: Callable[[obje
             sys.stderr.flush()
             sys.stdout.flush()
             os._exit(status)
+        if node is None:
+            # a constructor that raised leaves its half-built node in reference cycles (parameter
+            # callbacks, bound methods): collected now, its rcl entities go while the context is
+            # still up, not at some later collection or at interpreter exit, after the context
+            gc.collect()
         if rclpy.ok():
             try:
                 rclpy.try_shutdown()
