@@ -14,8 +14,19 @@ $(STAMP): requirements.txt requirements-ros.txt requirements-ros-jazzy.txt setup
 demo: $(STAMP)
 	$(VENV)/bin/wmp demo
 
+# The whole suite in two runs, both always run, failing if either fails: the unit lane (pure
+# library, CPU-bound) on UNIT_WORKERS pytest-xdist workers (default 2, one per core of the 2-core CI
+# machine), then the node, fault and stack tests one at a time (they start real node processes
+# that keep real time, and must not share the cores with another test). pytest's status 5 (no
+# test selected, e.g. by -k) from one run is not a failure; from both, it is the status.
+UNIT_WORKERS ?= 2
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	@u=0; s=0; \
+	$(VENV)/bin/python -m pytest -n $(UNIT_WORKERS) test/unit $(PYTEST_ARGS) || u=$$?; \
+	$(VENV)/bin/python -m pytest test/nodes test/faults test/stack $(PYTEST_ARGS) || s=$$?; \
+	if [ $$u -eq 5 ] && [ $$s -eq 5 ]; then exit 5; fi; \
+	if [ $$u -ne 0 ] && [ $$u -ne 5 ]; then exit $$u; fi; \
+	if [ $$s -ne 0 ] && [ $$s -ne 5 ]; then exit $$s; fi
 
 # The unit lane only (pure library tests, no node processes): about 5 min on 2 cores.
 test-fast: $(STAMP)
