@@ -59,6 +59,7 @@ def main(argv=None) -> int:
     from world_model_planner.planner_node.dynamics import LearnedModel, SysIdModel, UnicycleModel
     from world_model_planner.planner_node.sysid import default_sysid_path
     from world_model_planner.planner_node.budget import AdaptiveBudget, BudgetConfig
+    from world_model_planner.planner_node.device_choice import cpu_description
     from world_model_planner.planner_node.mppi import MPPIConfig
     from world_model_planner.planner_node.navigator import Navigator, PlannerConfig
     from world_model_planner.planner_node.recovery import RecoveryConfig
@@ -82,6 +83,7 @@ def main(argv=None) -> int:
                                         iterations=args.iterations, method=args.method),
                        # the robot stands still here while ticks are timed: no stall recovery
                        recovery=RecoveryConfig(enabled=False))
+    print(f"machine: {cpu_description()}; torch {torch.__version__}")
     print(f"device {device}, torch threads {torch.get_num_threads()}, cpu count {os.cpu_count()}, "
           f"{args.samples} samples x {args.horizon} steps x {args.iterations} iteration(s), {args.method}")
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -2,6 +2,8 @@
 planner_node.device_choice)."""
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -218,3 +220,20 @@ def test_forced_bf16_products_on_a_cpu_without_bf16_units_warn(capsys):
     assert _matmul_dtype("bfloat16", "cpu", cpuinfo=amx) is torch.bfloat16
     assert _matmul_dtype("bfloat16", "cuda", cpuinfo=plain) is torch.bfloat16
     assert capsys.readouterr().err == ""
+
+
+def test_the_cpu_is_described_for_benchmark_output():
+    """The CPU's name, cores and the features that pick the rollout path, as benchmarks print it."""
+    from world_model_planner.planner_node.device_choice import cpu_description
+
+    amd = "processor\t: 0\nmodel name\t: AMD EPYC 9B14\nflags\t\t: fpu sse2 avx2 fma\n" \
+          "processor\t: 1\nmodel name\t: AMD EPYC 9B14\nflags\t\t: fpu sse2 avx2 fma\n"
+    assert cpu_description(amd) == ("AMD EPYC 9B14, 2 core(s); avx2 fma (no avx512f, avx512_bf16, amx_bf16); "
+                                    "no bf16 units")
+    xeon = "processor: 0\nmodel name: Intel Xeon\nflags: avx2 fma avx512f avx512_bf16 amx_bf16 amx_tile\n"
+    assert cpu_description(xeon) == "Intel Xeon, 1 core(s); avx2 fma avx512f avx512_bf16 amx_bf16; bf16 units"
+    arm = "processor\t: 0\nFeatures\t: fp asimd bf16\n"
+    assert cpu_description(arm) == "CPU, 1 core(s); asimd bf16; bf16 units"
+    assert cpu_description("") == "unknown CPU"
+    if os.path.exists("/proc/cpuinfo"):
+        assert "core(s)" in cpu_description()      # this machine's

@@ -156,7 +156,11 @@ def write_results(episodes: list[dict], out_dir: Path, title: str, command: str,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"json": out_dir / "results.json", "markdown": out_dir / "report.md"}
-    atomic_write_text(paths["json"], json.dumps({"command": command, "summary": summary_rows(episodes),
+    from world_model_planner.planner_node.device_choice import cpu_description
+
+    machine = cpu_description()       # plan rates mean little without the CPU they were measured on
+    atomic_write_text(paths["json"], json.dumps({"command": command, "machine": machine,
+                                                 "summary": summary_rows(episodes),
                                                  "episodes": episodes}, indent=1))
     pngs = []
     by_scenario: OrderedDict = OrderedDict()
@@ -167,7 +171,7 @@ def write_results(episodes: list[dict], out_dir: Path, title: str, command: str,
             pngs.append((name, plot_trajectories(name, eps, out_dir / f"{file_stem(name)}.png")))
         except Exception as exc:  # noqa: BLE001 - a missing plot must not lose the results
             print(f"[warn] no plot for {name}: {type(exc).__name__}: {exc}")
-    lines = [f"# {title}", "", f"Command: `{command}`", "",
+    lines = [f"# {title}", "", f"Command: `{command}`", "", f"Machine: {machine}", "",
              markdown_table(episodes), ""]
     if per_episode:
         lines += ["## Episodes", "", episode_table(episodes), ""]
