@@ -24,6 +24,7 @@ def _active(probe, fqn) -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.jazzy          # the lifecycle manager's bring-up differs between the distros' rclpy
 @needs_stack
 def test_sim_stack_processes_drive_after_goal(tmp_path, ros_domain, probe):
     specs = sim_stack("open", planner="hierarchical", lockstep=False, use_sim_time=True)
