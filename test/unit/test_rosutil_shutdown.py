@@ -45,6 +45,7 @@ def test_a_node_whose_constructor_raised_is_destroyed_before_the_context_goes_do
     import weakref
 
     from rclpy.node import Node
+    from std_msgs.msg import Empty
 
     from world_model_planner.core.params import ConfigError
     from world_model_planner.core.rosutil import spin_main
@@ -61,8 +62,6 @@ def test_a_node_whose_constructor_raised_is_destroyed_before_the_context_goes_do
 
         def _on_params(self, params):
             return None
-
-    from std_msgs.msg import Empty
 
     assert spin_main(Refusing, [], label="refusing_node: ") == 2
     assert "[error] refusing_node: parameter 'x': expected a number" in capfd.readouterr().err
