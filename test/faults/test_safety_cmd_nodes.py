@@ -23,8 +23,9 @@ def test_joy_runtime_parameters_applied_or_refused(probe, node_env, tmp_path):
         probe.subscribe("/cmd_vel_teleop", TwistStamped)
         pub = probe.node.create_publisher(Joy, "/joy", 10)
         probe.wait_for_subscribers(pub)
-        pub.publish(Joy(axes=[0.0, 1.0], buttons=[1]))
-        msgs = probe.wait_for("/cmd_vel_teleop", timeout=10, proc=node)
+        pub.publish(Joy(axes=[0.0, 1.0], buttons=[1]))      # the same pad state again until heard
+        msgs = probe.wait_for("/cmd_vel_teleop", timeout=10, proc=node,
+                              resend=lambda: pub.publish(Joy(axes=[0.0, 1.0], buttons=[1])))
         assert msgs[-1].twist.linear.x == pytest.approx(0.5)
         res = set_params(probe, "teleop_joy", scale_linear_mps=0.2)
         assert res[0].successful, res[0].reason
