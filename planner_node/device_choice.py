@@ -34,7 +34,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from world_model_planner.core.runtime import fastest, time_candidates
+from world_model_planner.core.runtime import cpu_has_bf16, fastest, time_candidates
 
 #: candidate name -> (device, fused, the matrix products' dtype or None for the model's own)
 PATHS = {"cpu fused": ("cpu", True, None), "cpu fused bf16": ("cpu", True, torch.bfloat16),
@@ -44,58 +44,6 @@ PATHS = {"cpu fused": ("cpu", True, None), "cpu fused bf16": ("cpu", True, torch
 #: float32 path's by more than this on average (metres; the shipped Husky model: 0.8 mm at
 #: 512 x 20, 1.5 mm at 2048 x 30, against a 2 s prediction error of about 0.12 m)
 BF16_POSE_TOLERANCE_M = 0.005
-
-
-def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
-    """Whether the CPU has bf16 arithmetic units (x86 flags avx512_bf16 or amx_bf16, Arm's
-    bf16 feature), from /proc/cpuinfo (``cpuinfo``: its text, for tests). False where it cannot
-    be read: without such units bf16 products are emulated, many times slower than float32."""
-    if cpuinfo is None:
-        try:
-            with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-                cpuinfo = f.read(1 << 20)
-        except OSError:
-            return False
-    for line in cpuinfo.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip().lower() in ("flags", "features"):
-            words = set(value.split())
-            if words & {"avx512_bf16", "amx_bf16", "bf16"}:
-                return True
-    return False
-
-
-#: The CPU features that decide which rollout path is fast, in the order cpu_description lists them.
-CPU_FEATURES = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "asimd", "bf16")
-
-
-def cpu_description(cpuinfo: str | None = None) -> str:
-    """One line naming the CPU, its core count and which of CPU_FEATURES it has, from
-    /proc/cpuinfo (``cpuinfo``: its text, for tests), for benchmark output: a plan rate means little
-    without the CPU it was measured on (bf16 units, or none). "unknown CPU" where it cannot be read."""
-    if cpuinfo is None:
-        try:
-            with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-                cpuinfo = f.read(1 << 20)
-        except OSError:
-            cpuinfo = ""
-    name, flags, cores = "", set(), 0
-    for line in cpuinfo.splitlines():
-        key, _, value = line.partition(":")
-        key = key.strip().lower()
-        if key == "processor":
-            cores += 1
-        elif key in ("model name", "cpu model", "hardware") and not name:
-            name = " ".join(value.split())
-        elif key in ("flags", "features") and not flags:
-            flags = set(value.split())
-    if not cores and not name and not flags:
-        return "unknown CPU"
-    has = [f for f in CPU_FEATURES if f in flags]
-    lacks = [f for f in ("avx512f", "avx512_bf16", "amx_bf16") if f not in flags] if "avx2" in flags else []
-    bf16 = "bf16 units" if cpu_has_bf16(cpuinfo) else "no bf16 units"
-    return (f"{name or 'CPU'}, {cores or '?'} core(s); {' '.join(has) or 'none of ' + ' '.join(CPU_FEATURES)}"
-            f"{' (no ' + ', '.join(lacks) + ')' if lacks else ''}; {bf16}")
 
 
 @dataclass

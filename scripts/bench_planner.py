@@ -59,13 +59,12 @@ def main(argv=None) -> int:
     from world_model_planner.planner_node.dynamics import LearnedModel, SysIdModel, UnicycleModel
     from world_model_planner.planner_node.sysid import default_sysid_path
     from world_model_planner.planner_node.budget import AdaptiveBudget, BudgetConfig
-    from world_model_planner.planner_node.device_choice import cpu_description
     from world_model_planner.planner_node.mppi import MPPIConfig
     from world_model_planner.planner_node.navigator import Navigator, PlannerConfig
     from world_model_planner.planner_node.recovery import RecoveryConfig
     from world_model_planner.testing.toyworld import ToyWorld, u_trap_boxes
     from world_model_planner.core.paths import default_model_path
-    from world_model_planner.core.runtime import pick_device
+    from world_model_planner.core.runtime import cpu_description, pick_device
 
     torch.set_num_threads(args.threads)
     device = pick_device(args.device)

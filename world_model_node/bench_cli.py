@@ -27,7 +27,7 @@ def bench(args) -> int:
             return _refuse("bench-model", f"--robot {args.robot[:60]!r}: expected one of {', '.join(available_robots())}")
     if args.threads:
         torch.set_num_threads(args.threads)
-    from world_model_planner.planner_node.device_choice import cpu_description
+    from world_model_planner.core.runtime import cpu_description
 
     print(f"machine: {cpu_description()}; torch {torch.__version__}")
     if args.profile:

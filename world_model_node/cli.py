@@ -464,7 +464,7 @@ def _matmul_dtype(name: str, device=None, command: str = "bench-model", cpuinfo:
     float32, and ``device: auto`` never picks them."""
     import torch
 
-    from world_model_planner.planner_node.device_choice import cpu_has_bf16
+    from world_model_planner.core.runtime import cpu_has_bf16
 
     if name != "bfloat16":
         return None

@@ -25,7 +25,7 @@ def test_report_files_and_table(tmp_path):
     data = json.loads(paths["json"].read_text())
     assert len(data["episodes"]) == 3 and data["command"] == "wmp bench ..."
     # the CPU the plan rates were measured on, in both files (cpu_description: this machine's)
-    from world_model_planner.planner_node.device_choice import cpu_description
+    from world_model_planner.core.runtime import cpu_description
 
     assert data["machine"] == cpu_description()
     assert f"Machine: {data['machine']}" in paths["markdown"].read_text()

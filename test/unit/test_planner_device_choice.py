@@ -224,7 +224,7 @@ def test_forced_bf16_products_on_a_cpu_without_bf16_units_warn(capsys):
 
 def test_the_cpu_is_described_for_benchmark_output():
     """The CPU's name, cores and the features that pick the rollout path, as benchmarks print it."""
-    from world_model_planner.planner_node.device_choice import cpu_description
+    from world_model_planner.core.runtime import cpu_description
 
     amd = "processor\t: 0\nmodel name\t: AMD EPYC 9B14\nflags\t\t: fpu sse2 avx2 fma\n" \
           "processor\t: 1\nmodel name\t: AMD EPYC 9B14\nflags\t\t: fpu sse2 avx2 fma\n"

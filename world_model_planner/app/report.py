@@ -156,7 +156,7 @@ def write_results(episodes: list[dict], out_dir: Path, title: str, command: str,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"json": out_dir / "results.json", "markdown": out_dir / "report.md"}
-    from world_model_planner.planner_node.device_choice import cpu_description
+    from world_model_planner.core.runtime import cpu_description
 
     machine = cpu_description()       # plan rates mean little without the CPU they were measured on
     atomic_write_text(paths["json"], json.dumps({"command": command, "machine": machine,

@@ -3,6 +3,7 @@
 ``pick_device`` maps a setting to a torch device (``auto``: CUDA if present). Where the fastest
 path has to be measured (the planner's ``device: auto``), ``time_candidates`` times each
 candidate (a plain callable) with bounded repeats and ``fastest`` picks the quickest.
+``cpu_has_bf16`` and ``cpu_description`` read the CPU's features from /proc/cpuinfo.
 """
 from __future__ import annotations
 
@@ -82,3 +83,55 @@ def fastest(timings: Mapping[str, object], prefer: str | None = None, margin: fl
     if prefer in ok and ok[best] > ok[prefer] * (1.0 - margin):
         return prefer
     return best
+
+
+def _cpuinfo(cpuinfo: str | None) -> str:
+    """``cpuinfo`` itself, or /proc/cpuinfo's text where it is None ("" where it cannot be read)."""
+    if cpuinfo is not None:
+        return cpuinfo
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            return f.read(1 << 20)
+    except OSError:
+        return ""
+
+
+def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether the CPU has bf16 arithmetic units (x86 flags avx512_bf16 or amx_bf16, Arm's
+    bf16 feature), from /proc/cpuinfo (``cpuinfo``: its text, for tests). False where it cannot
+    be read: without such units bf16 products are emulated, many times slower than float32."""
+    for line in _cpuinfo(cpuinfo).splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().lower() in ("flags", "features"):
+            words = set(value.split())
+            if words & {"avx512_bf16", "amx_bf16", "bf16"}:
+                return True
+    return False
+
+
+#: The CPU features that decide which rollout path is fast, in the order cpu_description lists them.
+CPU_FEATURES = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "asimd", "bf16")
+
+
+def cpu_description(cpuinfo: str | None = None) -> str:
+    """One line naming the CPU, its core count and which of CPU_FEATURES it has, from
+    /proc/cpuinfo (``cpuinfo``: its text, for tests), for benchmark output: a plan rate means little
+    without the CPU it was measured on (bf16 units, or none). "unknown CPU" where it cannot be read."""
+    cpuinfo = _cpuinfo(cpuinfo)
+    name, flags, cores = "", set(), 0
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip().lower()
+        if key == "processor":
+            cores += 1
+        elif key in ("model name", "cpu model", "hardware") and not name:
+            name = " ".join(value.split())
+        elif key in ("flags", "features") and not flags:
+            flags = set(value.split())
+    if not cores and not name and not flags:
+        return "unknown CPU"
+    has = [f for f in CPU_FEATURES if f in flags]
+    lacks = [f for f in ("avx512f", "avx512_bf16", "amx_bf16") if f not in flags] if "avx2" in flags else []
+    bf16 = "bf16 units" if cpu_has_bf16(cpuinfo) else "no bf16 units"
+    return (f"{name or 'CPU'}, {cores or '?'} core(s); {' '.join(has) or 'none of ' + ' '.join(CPU_FEATURES)}"
+            f"{' (no ' + ', '.join(lacks) + ')' if lacks else ''}; {bf16}")
