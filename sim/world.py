@@ -14,6 +14,7 @@ import math
 import numpy as np
 import pybullet as p
 
+from world_model_planner.sim import appearance
 from world_model_planner.sim.movers import MoverSet
 from world_model_planner.sim.robot import DiffDriveRobot
 from world_model_planner.sim.terrain import GroundModel
@@ -87,6 +88,7 @@ class SimWorld:
         self._obstacle_set = set(self.obstacle_bodies) | set(self.movers.bodies)
         self.lidar = Lidar(c, self.lidar_cfg)
         self.camera = Camera(c, self.camera_cfg, self.spec.camera) if self.camera_cfg is not None else None
+        self._build_look()
         self.sim_time_s = 0.0
         self.physics_steps = 0
         self.collision_count = 0
@@ -95,16 +97,26 @@ class SimWorld:
         self._sample_odom_noise()
 
     def _build_ground(self) -> int:
-        """An infinite collision plane (much cheaper than a mesh) with a visible floor."""
+        """An infinite collision plane (much cheaper than a mesh) and, visual only, the tiled floor
+        (sim/appearance.py)."""
         c = self.client
         sx, sy = self.scenario.arena
         col = p.createCollisionShape(p.GEOM_PLANE, physicsClientId=c)
-        vis = p.createVisualShape(p.GEOM_BOX, halfExtents=[sx / 2 + 1, sy / 2 + 1, 0.001],
-                                  visualFramePosition=[0, 0, -0.001], rgbaColor=[0.85, 0.85, 0.8, 1],
-                                  physicsClientId=c)
-        body = p.createMultiBody(0, col, vis, [0, 0, 0], physicsClientId=c)
+        body = p.createMultiBody(0, col, -1, [0, 0, 0], physicsClientId=c)
         p.changeDynamics(body, -1, lateralFriction=1.0, physicsClientId=c)
         return body
+
+    def _build_look(self) -> None:
+        """The floor's tiles and the arena walls' panels (sim/appearance.py): visual-only bodies,
+        made after every physical one so that the physical bodies keep their ids (the contact
+        solver's order follows them)."""
+        c = self.client
+        sx, sy = self.scenario.arena
+        self.floor_visual = appearance.floor_body(c, -sx / 2 - 1, sx / 2 + 1, -sy / 2 - 1, sy / 2 + 1)
+        e, h = 0.001, OBSTACLE_HEIGHT_M          # the panels 1 mm inside each wall's inner face
+        self.wall_visual = appearance.wall_faces(c, [
+            ("x", sy / 2 - e, -sx / 2, sx / 2, -1), ("x", -sy / 2 + e, -sx / 2, sx / 2, +1),
+            ("y", sx / 2 - e, -sy / 2, sy / 2, -1), ("y", -sx / 2 + e, -sy / 2, sy / 2, +1)], h)
 
     def _box_body(self, half: list[float], pos: list[float], yaw: float, colour) -> int:
         c = self.client

@@ -1,0 +1,50 @@
+"""sim/appearance.py: the floor's tiles and the walls' panels, in real PyBullet renders."""
+import numpy as np
+import pybullet as p
+
+from world_model_planner.sim import appearance
+from world_model_planner.sim.scenario import load_scenario
+from world_model_planner.sim.world import CameraConfig, LidarConfig, SimWorld
+
+
+def test_patterns_are_fixed_and_varied():
+    a, b = appearance.floor_image(), appearance.floor_image()
+    assert a.dtype == np.uint8 and a.shape[0] == a.shape[1] == int(appearance.PERIOD_M * appearance.PX_PER_M)
+    assert np.array_equal(a, b)                                         # one world, not a draw
+    px = int(appearance.TILE_M * appearance.PX_PER_M)
+    tiles = a[px // 2::px, px // 2::px].reshape(-1, 3)                 # each tile's centre
+    assert len(np.unique(tiles, axis=0)) > 100                         # tints times shades
+    w = appearance.wall_image()
+    assert w.shape[0] == appearance.WALL_BANDS * 16 and w.shape[1] == a.shape[1]
+    bands = w.reshape(appearance.WALL_BANDS, 16, -1, 3)
+    for i in range(appearance.WALL_BANDS):                              # no two walls alike
+        for j in range(i):
+            assert np.abs(bands[i, 8].astype(int) - bands[j, 8]).mean() > 5.0
+    assert (bands[:, -1] < 90).all()                                    # the skirting board at the foot
+
+
+def test_a_place_looks_like_itself_and_not_like_its_neighbours():
+    """The same pose renders the same in another scenario and seed (patterns in world coordinates);
+    0.5 m to the side, facing the same plain arena wall, it does not."""
+    sc_open, sc_wall = load_scenario("open"), load_scenario("wall")
+    pose = np.array([3.5, -1.0, 0.0])          # facing the east wall of both arenas, nothing between
+    with SimWorld(sc_open, seed=0, camera=CameraConfig()) as w:
+        here = w.camera.image(pose).astype(int)
+        beside = w.camera.image(pose + [0.0, 0.5, 0.0]).astype(int)
+        back = w.camera.image(pose + [-0.5, 0.0, 0.0]).astype(int)
+    assert sc_open.arena == sc_wall.arena
+    with SimWorld(sc_wall, seed=4, camera=CameraConfig()) as w:
+        again = w.camera.image(pose).astype(int)
+    assert np.abs(here - beside).mean() > 3.0 and np.abs(here - back).mean() > 3.0
+    assert np.abs(here - again).mean() < 0.5                           # the box of `wall` is out of view
+
+
+def test_the_look_is_visual_only():
+    """No collision shape: the lidar's rays and the robot's contacts do not see the tiles or panels."""
+    with SimWorld(load_scenario("open"), seed=0, lidar=LidarConfig(beams=90)) as w:
+        for body in (w.floor_visual, w.wall_visual):
+            assert p.getCollisionShapeData(body, -1, physicsClientId=w.client) == ()
+        before = w.scan()
+        p.removeBody(w.floor_visual, physicsClientId=w.client)
+        p.removeBody(w.wall_visual, physicsClientId=w.client)
+        assert np.array_equal(before, w.scan())
