@@ -52,6 +52,7 @@ class SimWorld:
         self.lidar_cfg = lidar if lidar is not None else LidarConfig.of(self.spec.lidar)   # the robot's own
         self.camera_cfg = camera
         self.perturb = perturb
+        self.gui = bool(gui)
         self.seed = int(seed)
         self.client = p.connect(p.GUI if gui else p.DIRECT)
         if gui:
@@ -88,7 +89,9 @@ class SimWorld:
         self._obstacle_set = set(self.obstacle_bodies) | set(self.movers.bodies)
         self.lidar = Lidar(c, self.lidar_cfg)
         self.camera = Camera(c, self.camera_cfg, self.spec.camera) if self.camera_cfg is not None else None
-        self._build_look()
+        self.floor_visual = self.wall_visual = None
+        if self.camera is not None or self.gui:
+            self._build_look()
         self.sim_time_s = 0.0
         self.physics_steps = 0
         self.collision_count = 0
@@ -109,7 +112,8 @@ class SimWorld:
     def _build_look(self) -> None:
         """The floor's tiles and the arena walls' panels (sim/appearance.py): visual-only bodies,
         made after every physical one so that the physical bodies keep their ids (the contact
-        solver's order follows them)."""
+        solver's order follows them). Only where something looks: a camera or the GUI (a lidar
+        sim writes no texture file and draws nothing)."""
         c = self.client
         sx, sy = self.scenario.arena
         self.floor_visual = appearance.floor_body(c, -sx / 2 - 1, sx / 2 + 1, -sy / 2 - 1, sy / 2 + 1)
@@ -192,6 +196,8 @@ class SimWorld:
         self.lidar_cfg, self.camera_cfg = lidar, camera
         self.lidar = Lidar(self.client, lidar)
         self.camera = Camera(self.client, camera, self.spec.camera) if camera is not None else None
+        if self.camera is not None and self.floor_visual is None:
+            self._build_look()
 
     # ------------------------------------------------------------------ stepping
     def step(self, v_cmd: float, w_cmd: float, duration_s: float) -> None:

@@ -39,9 +39,22 @@ def test_a_place_looks_like_itself_and_not_like_its_neighbours():
     assert np.abs(here - again).mean() < 0.5                           # the box of `wall` is out of view
 
 
+def test_the_look_is_built_only_where_something_looks():
+    """A lidar-only world draws nothing and writes no texture; a camera given later gets the look."""
+    with SimWorld(load_scenario("open"), seed=0, lidar=LidarConfig(beams=90)) as w:
+        assert w.floor_visual is None and w.wall_visual is None
+        n = p.getNumBodies(physicsClientId=w.client)
+        w.set_sensors(LidarConfig(beams=90), CameraConfig())
+        assert w.floor_visual is not None and p.getNumBodies(physicsClientId=w.client) == n + 2
+        w.set_sensors(LidarConfig(beams=90), CameraConfig())                  # once only
+        assert p.getNumBodies(physicsClientId=w.client) == n + 2
+        floor = w.image()[-8:].reshape(-1, 3)                                  # the bottom rows: floor
+        assert len(np.unique(floor, axis=0)) > 3                               # tiles, not one colour
+
+
 def test_the_look_is_visual_only():
     """No collision shape: the lidar's rays and the robot's contacts do not see the tiles or panels."""
-    with SimWorld(load_scenario("open"), seed=0, lidar=LidarConfig(beams=90)) as w:
+    with SimWorld(load_scenario("open"), seed=0, lidar=LidarConfig(beams=90), camera=CameraConfig()) as w:
         for body in (w.floor_visual, w.wall_visual):
             assert p.getCollisionShapeData(body, -1, physicsClientId=w.client) == ()
         before = w.scan()
