@@ -12,12 +12,15 @@ the lidar and the depth image do not change.
     floor_body(client, x0, x1, y0, y1)          # a textured quad over the floor, no collision
     wall_faces(client, [(axis, at, lo, hi, inward_sign), ...], height_m)
 
-PyBullet takes a texture as a file: the two images are written once per process into a private
-temporary folder (removed at exit).
+PyBullet takes a texture as a file: the two images are written once per process into the user's
+cache folder (:func:`cache_dir`), or where that cannot be written into a private temporary folder
+removed at exit.
 """
 from __future__ import annotations
 
 import atexit
+import contextlib
+import hashlib
 import math
 import os
 import shutil
@@ -78,11 +81,48 @@ def wall_image(height_px: int = 16) -> np.ndarray:
     return (np.clip(img, 0.0, 1.0) * 255).astype(np.uint8)
 
 
+def cache_dir() -> str:
+    """Where the textures are written: $XDG_CACHE_HOME (or ~/.cache)/world_model_planner/textures."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "world_model_planner", "textures")
+
+
+def _write_png(img: np.ndarray, folder: str, name: str) -> str:
+    """``img`` as folder/name.png, written to a temporary file in the same folder then renamed,
+    so a reader (another process writing the same image) never sees a partial file."""
+    from PIL import Image
+
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    path = os.path.join(folder, f"{name}.png")
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".png", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            Image.fromarray(img).save(f, format="PNG")
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
 def _texture_path(name: str) -> str:
-    """The image's PNG in this process's private folder, written on first use (atomically)."""
+    """The image's PNG, written once per process (a few milliseconds) into :func:`cache_dir`
+    under a name that holds the pattern's version, so a changed pattern is never read from an old
+    file; where that folder cannot be written, into a private temporary folder removed at exit."""
     path = _paths.get(name)
     if path is not None and os.path.exists(path):
         return path
+    img = floor_image() if name == "floor" else wall_image()
+    stem = f"{name}_{hashlib.sha256(img.tobytes()).hexdigest()[:16]}"
+    try:
+        path = _write_png(img, cache_dir(), stem)
+    except OSError:
+        folder = tempfile.mkdtemp(prefix="wmp_textures_")
+        atexit.register(shutil.rmtree, folder, True)
+        path = _write_png(img, folder, stem)
+    _paths[name] = path
+    return path
     from PIL import Image
 
     folder = os.path.dirname(next(iter(_paths.values()), "")) if _paths else ""

@@ -61,3 +61,21 @@ def test_the_look_is_visual_only():
         p.removeBody(w.floor_visual, physicsClientId=w.client)
         p.removeBody(w.wall_visual, physicsClientId=w.client)
         assert np.array_equal(before, w.scan())
+
+
+def test_textures_go_to_the_cache_or_a_private_folder(tmp_path, monkeypatch):
+    from PIL import Image
+
+    monkeypatch.setattr(appearance, "_paths", {})
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = appearance._texture_path("floor")
+    assert path.startswith(str(tmp_path / "cache" / "world_model_planner" / "textures"))
+    assert np.array_equal(np.asarray(Image.open(path)), appearance.floor_image())
+    assert [f.name for f in (tmp_path / "cache" / "world_model_planner" / "textures").iterdir()] == \
+        [path.rsplit("/", 1)[1]]                                            # no temporary file left
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("x")                                                 # the cache cannot be made
+    monkeypatch.setattr(appearance, "_paths", {})
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    path = appearance._texture_path("wall")
+    assert "wmp_textures_" in path and np.array_equal(np.asarray(Image.open(path)), appearance.wall_image())
