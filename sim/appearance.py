@@ -123,19 +123,6 @@ def _texture_path(name: str) -> str:
         path = _write_png(img, folder, stem)
     _paths[name] = path
     return path
-    from PIL import Image
-
-    folder = os.path.dirname(next(iter(_paths.values()), "")) if _paths else ""
-    if not folder or not os.path.isdir(folder):
-        folder = tempfile.mkdtemp(prefix="wmp_textures_")
-        atexit.register(shutil.rmtree, folder, True)
-    img = floor_image() if name == "floor" else wall_image()
-    path = os.path.join(folder, f"{name}.png")
-    tmp = path + ".tmp.png"
-    Image.fromarray(img).save(tmp)
-    os.replace(tmp, path)
-    _paths[name] = path
-    return path
 
 
 def _textured_mesh(client: int, verts: list, uvs: list, normals: list, indices: list, name: str) -> int:

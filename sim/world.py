@@ -100,8 +100,8 @@ class SimWorld:
         self._sample_odom_noise()
 
     def _build_ground(self) -> int:
-        """An infinite collision plane (much cheaper than a mesh) and, visual only, the tiled floor
-        (sim/appearance.py)."""
+        """An infinite collision plane (much cheaper than a mesh), with no visual: the floor that
+        a camera sees is drawn by :meth:`_build_look`."""
         c = self.client
         sx, sy = self.scenario.arena
         col = p.createCollisionShape(p.GEOM_PLANE, physicsClientId=c)
