@@ -36,7 +36,8 @@ TILE_M = 0.5               # floor tile side (m)
 PANEL_M = 1.0              # wall panel width (m)
 PX_PER_M = 32              # texture resolution: 2 cm a pixel, finer than the 64x64 camera sees
 SEED = 20261206            # the patterns' seed: a fixed world, not a per-episode draw
-CELL_M = 0.5               # the meshes' cell size (m)
+CELL_M = 0.5               # the meshes' cell size (m), grown for large arenas (cell_size)
+MAX_CELLS = 96             # at most this many cells along a side (a 200 m arena: 4 m cells)
 SKIRTING_M = 0.08          # dark band at the foot of each wall
 SKIRTING = (0.30, 0.28, 0.27)
 
@@ -145,11 +146,21 @@ def _cells(lo: float, hi: float, step: float = CELL_M):
             yield a, b, math.floor((j * step + 1e-9) / PERIOD_M)
 
 
+def cell_size(length_m: float) -> float:
+    """The mesh cell for a side of ``length_m``: CELL_M, doubled until at most MAX_CELLS cells
+    span it (so a large arena's floor stays a few thousand triangles; PERIOD_M stays a multiple)."""
+    step = CELL_M
+    while length_m / step > MAX_CELLS and step < PERIOD_M:
+        step *= 2.0
+    return step
+
+
 def floor_body(client: int, x0: float, x1: float, y0: float, y1: float, z: float = 0.0002) -> int:
     """The tiled floor over [x0, x1] x [y0, y1] at height z, visual only (no collision)."""
     verts, uvs, idx = [], [], []
-    for ax, bx, kx in _cells(x0, x1):
-        for ay, by, ky in _cells(y0, y1):
+    step = cell_size(max(x1 - x0, y1 - y0))
+    for ax, bx, kx in _cells(x0, x1, step):
+        for ay, by, ky in _cells(y0, y1, step):
             b = len(verts)
             for x, y in ((ax, ay), (bx, ay), (bx, by), (ax, by)):
                 verts.append([x, y, z])
@@ -168,7 +179,7 @@ def wall_faces(client: int, faces: list, height_m: float) -> int:
         band = (0 if axis == "x" else 2) + (0 if inward > 0 else 1)
         v0, v1 = band / WALL_BANDS, (band + 1) / WALL_BANDS
         n = [0.0, float(inward), 0.0] if axis == "x" else [float(inward), 0.0, 0.0]
-        for a, b, k in _cells(lo, hi):
+        for a, b, k in _cells(lo, hi, cell_size(hi - lo)):
             base = len(verts)
             for s, z in ((a, 0.0), (b, 0.0), (b, height_m), (a, height_m)):
                 verts.append([s, at, z] if axis == "x" else [at, s, z])

@@ -79,3 +79,16 @@ def test_textures_go_to_the_cache_or_a_private_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
     path = appearance._texture_path("wall")
     assert "wmp_textures_" in path and np.array_equal(np.asarray(Image.open(path)), appearance.wall_image())
+
+
+def test_a_large_arena_keeps_its_floor_to_a_few_thousand_cells():
+    assert appearance.cell_size(12.0) == appearance.CELL_M
+    for side in (12.0, 50.0, 202.0, 4000.0):
+        step = appearance.cell_size(side)
+        assert appearance.PERIOD_M % step == 0                          # cells never straddle a period
+        assert side / step <= appearance.MAX_CELLS or step == appearance.PERIOD_M
+    cells = list(appearance._cells(-101.0, 101.0, appearance.cell_size(202.0)))
+    assert len(cells) <= appearance.MAX_CELLS + 2
+    assert all(k * appearance.PERIOD_M <= a < b <= (k + 1) * appearance.PERIOD_M for a, b, k in cells)
+    assert cells[0][0] == -101.0 and cells[-1][1] == 101.0
+    assert all(c[1] == d[0] for c, d in zip(cells, cells[1:]))          # contiguous
