@@ -39,13 +39,17 @@ def test_a_place_looks_like_itself_and_not_like_its_neighbours():
     assert np.abs(here - again).mean() < 0.5                           # the box of `wall` is out of view
 
 
-def test_the_look_is_built_only_where_something_looks():
+def test_the_look_is_built_only_where_something_looks(monkeypatch):
     """A lidar-only world draws nothing and writes no texture; a camera given later gets the look."""
+    asked = []
+    real = appearance._texture_path
+    monkeypatch.setattr(appearance, "_texture_path", lambda name: asked.append(name) or real(name))
     with SimWorld(load_scenario("open"), seed=0, lidar=LidarConfig(beams=90)) as w:
-        assert w.floor_visual is None and w.wall_visual is None
+        assert w.floor_visual is None and w.wall_visual is None and asked == []
         n = p.getNumBodies(physicsClientId=w.client)
         w.set_sensors(LidarConfig(beams=90), CameraConfig())
         assert w.floor_visual is not None and p.getNumBodies(physicsClientId=w.client) == n + 2
+        assert asked == ["floor", "wall"]
         w.set_sensors(LidarConfig(beams=90), CameraConfig())                  # once only
         assert p.getNumBodies(physicsClientId=w.client) == n + 2
         floor = w.image()[-8:].reshape(-1, 3)                                  # the bottom rows: floor
@@ -92,3 +96,16 @@ def test_a_large_arena_keeps_its_floor_to_a_few_thousand_cells():
     assert all(k * appearance.PERIOD_M <= a < b <= (k + 1) * appearance.PERIOD_M for a, b, k in cells)
     assert cells[0][0] == -101.0 and cells[-1][1] == 101.0
     assert all(c[1] == d[0] for c, d in zip(cells, cells[1:]))          # contiguous
+
+
+def test_the_look_leaves_the_physics_as_it_was():
+    """The same commands in the same seeded world, with the look (a camera) and without: the same
+    poses and contacts to the last bit (the visual bodies come after every physical one)."""
+    runs = []
+    for camera in (None, CameraConfig()):
+        with SimWorld(load_scenario("u_trap"), seed=3, perturb=True, camera=camera) as w:
+            rng = np.random.default_rng(0)
+            for _ in range(60):
+                w.step(rng.uniform(-0.3, 1.0), rng.uniform(-1.0, 1.0), 0.1)
+            runs.append((w.true_pose().tolist(), w.collision_count, w.scan().tolist()))
+    assert runs[0] == runs[1]
