@@ -135,7 +135,7 @@ def _textured_mesh(client: int, verts: list, uvs: list, normals: list, indices: 
     return body
 
 
-def _cells(lo: float, hi: float, step: float = CELL_M):
+def _cells(lo: float, hi: float, step: float):
     """[lo, hi] cut at multiples of ``step`` (which divides PERIOD_M): (a, b, k) with
     k * PERIOD_M <= a < b <= (k+1) * PERIOD_M. The renderer maps a texture across each triangle
     without perspective correction, so the floor is drawn as small cells, or its tiles would bend

@@ -96,17 +96,23 @@ def _cpuinfo(cpuinfo: str | None) -> str:
         return ""
 
 
-def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
-    """Whether the CPU has bf16 arithmetic units (x86 flags avx512_bf16 or amx_bf16, Arm's
-    bf16 feature), from /proc/cpuinfo (``cpuinfo``: its text, for tests). False where it cannot
-    be read: without such units bf16 products are emulated, many times slower than float32."""
-    for line in _cpuinfo(cpuinfo).splitlines():
+#: The flags of bf16 arithmetic units: x86's avx512_bf16 and amx_bf16, Arm's bf16.
+BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16", "bf16"})
+
+
+def _flag_lines(cpuinfo: str):
+    """The word set of each "flags" (x86) or "Features" (Arm) line of a cpuinfo text."""
+    for line in cpuinfo.splitlines():
         key, _, value = line.partition(":")
         if key.strip().lower() in ("flags", "features"):
-            words = set(value.split())
-            if words & {"avx512_bf16", "amx_bf16", "bf16"}:
-                return True
-    return False
+            yield set(value.split())
+
+
+def cpu_has_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether the CPU has bf16 arithmetic units (BF16_FLAGS), from /proc/cpuinfo (``cpuinfo``:
+    its text, for tests). False where it cannot be read: without such units bf16 products are
+    emulated, many times slower than float32."""
+    return any(words & BF16_FLAGS for words in _flag_lines(_cpuinfo(cpuinfo)))
 
 
 #: The CPU features that decide which rollout path is fast, in the order cpu_description lists them.
@@ -118,7 +124,7 @@ def cpu_description(cpuinfo: str | None = None) -> str:
     /proc/cpuinfo (``cpuinfo``: its text, for tests), for benchmark output: a plan rate means little
     without the CPU it was measured on (bf16 units, or none). "unknown CPU" where it cannot be read."""
     cpuinfo = _cpuinfo(cpuinfo)
-    name, flags, cores = "", set(), 0
+    name, cores = "", 0
     for line in cpuinfo.splitlines():
         key, _, value = line.partition(":")
         key = key.strip().lower()
@@ -126,12 +132,12 @@ def cpu_description(cpuinfo: str | None = None) -> str:
             cores += 1
         elif key in ("model name", "cpu model", "hardware") and not name:
             name = " ".join(value.split())
-        elif key in ("flags", "features") and not flags:
-            flags = set(value.split())
+    lines = list(_flag_lines(cpuinfo))
+    flags = lines[0] if lines else set()
     if not cores and not name and not flags:
         return "unknown CPU"
     has = [f for f in CPU_FEATURES if f in flags]
     lacks = [f for f in ("avx512f", "avx512_bf16", "amx_bf16") if f not in flags] if "avx2" in flags else []
-    bf16 = "bf16 units" if cpu_has_bf16(cpuinfo) else "no bf16 units"
+    bf16 = "bf16 units" if any(words & BF16_FLAGS for words in lines) else "no bf16 units"
     return (f"{name or 'CPU'}, {cores or '?'} core(s); {' '.join(has) or 'none of ' + ' '.join(CPU_FEATURES)}"
             f"{' (no ' + ', '.join(lacks) + ')' if lacks else ''}; {bf16}")
